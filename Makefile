@@ -1,0 +1,36 @@
+# Every target builds on `install`; nothing outside this directory is needed beyond python3.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+
+.PHONY: install install-dev run migrate test lint typecheck clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+install: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --no-dev --python $(PYTHON)
+
+install-dev: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --python $(PYTHON)
+
+migrate: install
+	$(VENV)/bin/mailservice migrate
+
+run: install
+	$(VENV)/bin/mailservice serve
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""Mailbox repository over the `mailboxes` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailservice.adapters.db.tables import mailboxes
+from mailservice.domain.errors import Conflict
+from mailservice.domain.mailbox import Mailbox, MailboxStatus
+
+
+class SqlMailboxRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, mailbox_id: str) -> Mailbox | None:
+        return await self._one(mailboxes.c.id == mailbox_id)
+
+    async def get_by_fingerprint(self, fingerprint: str) -> Mailbox | None:
+        return await self._one(mailboxes.c.key_fingerprint == fingerprint)
+
+    async def get_by_login(self, login: str) -> Mailbox | None:
+        return await self._one(mailboxes.c.login == login)
+
+    async def add(self, mailbox: Mailbox) -> None:
+        try:
+            await self._connection.execute(mailboxes.insert().values(**_row(mailbox)))
+        except IntegrityError as error:
+            raise Conflict("a mailbox with this key or login already exists") from error
+
+    async def update(self, mailbox: Mailbox) -> None:
+        values = _row(mailbox)
+        del values["id"]
+        await self._connection.execute(update(mailboxes).where(mailboxes.c.id == mailbox.id).values(**values))
+
+    async def expire_lapsed(self, now: datetime) -> int:
+        result = await self._connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.status == MailboxStatus.ACTIVE.value, mailboxes.c.expires_at <= now)
+            .values(status=MailboxStatus.EXPIRED.value, updated_at=now)
+        )
+        return int(result.rowcount)
+
+    async def _one(self, condition: Any) -> Mailbox | None:
+        row = (await self._connection.execute(select(mailboxes).where(condition))).mappings().first()
+        return None if row is None else _mailbox(row)
+
+
+def _row(mailbox: Mailbox) -> dict[str, Any]:
+    return {
+        "id": mailbox.id,
+        "login": mailbox.login,
+        "key_fingerprint": mailbox.key_fingerprint,
+        "public_key": mailbox.public_key,
+        "billing_email": mailbox.billing_email,
+        "status": mailbox.status.value,
+        "paid_at": mailbox.paid_at,
+        "expires_at": mailbox.expires_at,
+        "credential_epoch": mailbox.credential_epoch,
+        "created_at": mailbox.created_at,
+        "updated_at": mailbox.updated_at,
+    }
+
+
+def _mailbox(row: Any) -> Mailbox:
+    return Mailbox(
+        id=row["id"],
+        login=row["login"],
+        key_fingerprint=row["key_fingerprint"],
+        public_key=row["public_key"],
+        billing_email=row["billing_email"],
+        status=MailboxStatus(row["status"]),
+        paid_at=row["paid_at"],
+        expires_at=row["expires_at"],
+        credential_epoch=row["credential_epoch"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

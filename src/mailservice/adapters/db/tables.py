@@ -1,0 +1,74 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in migrations/versions mirror it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from mailservice.adapters.db.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("login", String(32), nullable=False, unique=True),
+    Column("key_fingerprint", String(80), nullable=True, unique=True),
+    Column("public_key", Text, nullable=True),
+    Column("billing_email", String(320), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("credential_epoch", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
+
+checkouts = Table(
+    "checkouts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("months", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+)
+Index("ix_checkouts_mailbox_id_created_at", checkouts.c.mailbox_id, checkouts.c.created_at)
+
+used_challenges = Table(
+    "used_challenges",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("dedupe_key", String(200), nullable=True, index=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+)
+Index("ix_outbox_status_next_attempt_at", outbox.c.status, outbox.c.next_attempt_at)

@@ -1,0 +1,60 @@
+"""The `mailservice` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from mailservice import bootstrap
+from mailservice.config import Settings
+from mailservice.domain.errors import ConfigurationError
+
+app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail(f"invalid configuration: {error}")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"mailservice: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def serve() -> None:
+    """Migrate the database, then run every listener until SIGTERM/SIGINT."""
+    settings = _settings()
+    try:
+        asyncio.run(bootstrap.serve(settings))
+    except ConfigurationError as error:
+        _fail(str(error))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    try:
+        bootstrap.check_settings(settings)
+        asyncio.run(bootstrap.migrate(settings))
+    except ConfigurationError as error:
+        _fail(str(error))
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    app()

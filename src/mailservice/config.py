@@ -1,0 +1,75 @@
+"""All configuration, read once from the environment and `.env` into one Settings object."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    mailservice_env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+
+    http_addr: str = ":8080"
+    database_dsn: str = "data/mailservice.db"
+    max_concurrent_requests: int = Field(default=100, ge=0)
+    build_number: str = "dev"
+    cache_buster: str | None = None
+    public_base_url: str = "http://localhost:8080"
+    mail_domain: str = "mail.local"
+    imap_host: str | None = None
+    imap_port: int = Field(default=143, ge=1, le=65535)
+    mailbox_price_cents: int = Field(default=299, ge=0)
+
+    secret_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("SECRET_KEY", "EDPROOF_HMAC_SECRET")
+    )
+    edproof_allow_unsigned: bool = False
+
+    sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("mail_domain")
+    @classmethod
+    def _lowercase_domain(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def is_production(self) -> bool:
+        return self.mailservice_env is Environment.PRODUCTION
+
+    @property
+    def advertised_imap_host(self) -> str:
+        return self.imap_host or self.mail_domain
+
+    @property
+    def landing_cache_token(self) -> str:
+        return self.cache_buster or self.build_number or "dev"
+
+
+def parse_listen_address(value: str, setting: str) -> tuple[str, int]:
+    """`:8080`, `127.0.0.1:8080` or `[::1]:8080` -> (host, port); an empty host means every interface."""
+    host, separator, port_text = value.strip().rpartition(":")
+    if not separator or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{setting} must look like host:port or :port, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port_text)

@@ -1,0 +1,89 @@
+"""Domain errors. Each edge (HTTP, SMTP, IMAP) maps them once to its own replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error the domain and services raise on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    """The caller sent something malformed or out of range."""
+
+    code = "invalid_request"
+
+
+class InvalidPublicKey(InvalidInput):
+    code = "invalid_public_key"
+
+
+class ProofRequired(InvalidInput):
+    """A key was presented without the challenge and signature that prove possession."""
+
+    code = "proof_required"
+
+
+class InvalidProof(DomainError):
+    """The challenge or signature does not prove possession of the key."""
+
+    code = "invalid_proof"
+
+
+class AuthenticationFailed(DomainError):
+    code = "authentication_failed"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class MailboxNotUsable(DomainError):
+    """The mailbox exists but cannot be used right now; `status` says why."""
+
+    code = "mailbox_not_usable"
+
+    def __init__(self, message: str, status: str, **details: Any) -> None:
+        super().__init__(message, status=status, **details)
+        self.status = status
+
+
+class PaymentRequired(MailboxNotUsable):
+    code = "waiting_payment"
+
+    def __init__(self, payment_url: str | None = None, **details: Any) -> None:
+        super().__init__(
+            "mailbox is waiting for payment", "waiting_payment", payment_url=payment_url, **details
+        )
+
+
+class MailboxExpired(MailboxNotUsable):
+    code = "expired"
+
+    def __init__(self, expired_at: str | None = None, **details: Any) -> None:
+        super().__init__(
+            "mailbox subscription has expired; renew it to restore access",
+            "expired",
+            expired_at=expired_at,
+            **details,
+        )
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+
+class ConfigurationError(Exception):
+    """Start-up refuses to run with a missing or half-configured setting."""

@@ -1,0 +1,45 @@
+"""Checkouts: a payment session opened with a provider for one mailbox."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class CheckoutStatus(enum.StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: str
+    mailbox_id: str
+    provider: str
+    url: str
+    status: CheckoutStatus
+    months: int
+    created_at: datetime
+    paid_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.status is CheckoutStatus.OPEN and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
+class NewCheckout:
+    """What a payment gateway returns when it opens a checkout."""
+
+    id: str
+    url: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    mailbox_id: str
+    billing_email: str
+    months: int

@@ -1,0 +1,122 @@
+"""Interfaces the services depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from mailservice.domain.identity import IssuedChallenge, VerifiedKey
+from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.notification import Notification, QueuedNotification
+from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class KeyProofVerifier(Protocol):
+    def issue_challenge(self, public_key: str, now: datetime) -> IssuedChallenge: ...
+
+    def verify(
+        self, public_key: str, challenge: str | None, signature: str | None, now: datetime
+    ) -> VerifiedKey: ...
+
+
+class MailboxRepository(Protocol):
+    async def get(self, mailbox_id: str) -> Mailbox | None: ...
+
+    async def get_by_fingerprint(self, fingerprint: str) -> Mailbox | None: ...
+
+    async def get_by_login(self, login: str) -> Mailbox | None: ...
+
+    async def add(self, mailbox: Mailbox) -> None:
+        """Insert; raises `Conflict` when the key or login is already taken."""
+        ...
+
+    async def update(self, mailbox: Mailbox) -> None: ...
+
+    async def expire_lapsed(self, now: datetime) -> int:
+        """Mark every active mailbox past its expiry as expired; return how many."""
+        ...
+
+
+class CheckoutRepository(Protocol):
+    async def get(self, checkout_id: str) -> Checkout | None: ...
+
+    async def latest_for_mailbox(self, mailbox_id: str) -> Checkout | None: ...
+
+    async def add(self, checkout: Checkout) -> None: ...
+
+    async def mark(self, checkout_id: str, status: CheckoutStatus, now: datetime) -> bool:
+        """Move a checkout that is not yet in `status` into it; False when it already was."""
+        ...
+
+
+class UsedChallengeRepository(Protocol):
+    async def consume(self, nonce: str, expires_at: datetime) -> bool:
+        """Record a challenge nonce as used; False when it was used before."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
+class OutboxRepository(Protocol):
+    async def enqueue(self, notification: Notification, now: datetime) -> None: ...
+
+    async def recently_queued(self, dedupe_key: str, since: datetime) -> bool: ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedNotification]:
+        """Take due notifications, oldest first, and hide them from other workers until `lease_until`."""
+        ...
+
+    async def mark_sent(self, notification_id: int, now: datetime) -> None: ...
+
+    async def mark_failed(
+        self, notification_id: int, error: str, retry_at: datetime | None, now: datetime
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; leaving without commit rolls back."""
+
+    mailboxes: MailboxRepository
+    checkouts: CheckoutRepository
+    challenges: UsedChallengeRepository
+    outbox: OutboxRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class PaymentGateway(Protocol):
+    provider: str
+
+    async def create_checkout(self, request: CheckoutRequest) -> NewCheckout: ...
+
+    async def checkout_status(self, checkout: Checkout) -> CheckoutStatus:
+        """The provider's live view of a checkout we opened earlier."""
+        ...
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def send(self, notification: Notification) -> None:
+        """Deliver one notification; raise on failure so the outbox retries it."""
+        ...

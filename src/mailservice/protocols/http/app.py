@@ -1,0 +1,32 @@
+"""The FastAPI application: routers, error mapping and the request body limit."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mailservice import __version__
+from mailservice.config import Settings
+from mailservice.protocols.http.body_limit import BodyLimitMiddleware
+from mailservice.protocols.http.errors import install_error_handlers
+from mailservice.protocols.http.routers import auth, health, mailboxes, mock_payments
+from mailservice.services.registry import Services
+
+
+def create_app(services: Services, settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Mail Service API",
+        summary="Private inbound mailboxes for AI agents, bound to their Ed25519 keys.",
+        version=__version__,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(mailboxes.router)
+    if services.payments.provider == "mock":
+        app.include_router(mock_payments.router)
+    return app

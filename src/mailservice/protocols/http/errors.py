@@ -1,0 +1,91 @@
+"""The one place where domain errors and request errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mailservice.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    InvalidProof,
+    MailboxNotUsable,
+    NotFound,
+    RateLimited,
+)
+
+log = logging.getLogger(__name__)
+
+_STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, 400),
+    (InvalidProof, 401),
+    (AuthenticationFailed, 401),
+    (NotFound, 404),
+    (MailboxNotUsable, 409),
+    (Conflict, 409),
+    (RateLimited, 429),
+)
+
+
+def error_body(message: str, code: str, **details: Any) -> dict[str, Any]:
+    return {"error": message, "code": code, **{k: v for k, v in details.items() if v is not None}}
+
+
+def status_of(error: DomainError) -> int:
+    for error_type, status in _STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return status
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return JSONResponse(error_body(error.message, error.code, **error.details), status_code=status_of(error))
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse(
+        error_body(describe_validation_errors(error.errors()), "invalid_request"), status_code=400
+    )
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    message = error.detail if isinstance(error.detail, str) else "request failed"
+    code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(error.status_code, "error")
+    return JSONResponse(
+        error_body(message.lower(), code), status_code=error.status_code, headers=error.headers
+    )
+
+
+def describe_validation_errors(errors: Any) -> str:
+    """A short sentence naming the first problem, e.g. `unknown field: foo`."""
+    for error in errors:
+        kind = error.get("type", "")
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        field = ".".join(location)
+        if kind == "json_invalid":
+            return "request body must be a single valid JSON value"
+        if kind == "extra_forbidden":
+            return f"unknown field: {field}"
+        if kind == "missing":
+            return f"{field} is required" if field else "request body is required"
+        if kind in ("model_attributes_type", "dict_type") and not field:
+            return "request body must be a JSON object"
+        message = str(error.get("msg", "is invalid"))
+        return f"{field}: {message}" if field else message
+    return "invalid request"

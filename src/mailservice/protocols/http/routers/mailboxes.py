@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
+from mailservice.protocols.http.schemas import (
+    ClaimRequest,
+    ClaimResponse,
+    ErrorResponse,
+    ResolveRequest,
+    ResolveResponse,
+)
+
+router = APIRouter(tags=["mailboxes"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}}
+
+
+@router.post("/v1/mailboxes/claim", status_code=200, responses={201: {"model": ClaimResponse}, **_ERRORS})
+async def claim_mailbox(
+    body: ClaimRequest, response: Response, services: ServicesDep, settings: SettingsDep
+) -> ClaimResponse:
+    """Create the key's mailbox (201) or return it (200); unpaid, its payment link goes to billing_email."""
+    result = await services.mailboxes.claim(body.billing_email, body.proof())
+    response.status_code = 201 if result.created else 200
+    mailbox = result.mailbox
+    return ClaimResponse(
+        id=mailbox.id,
+        status=mailbox.status.value,
+        usable=result.usable,
+        email=mailbox.address(settings.mail_domain),
+        payment_url=result.payment_url,
+        expires_at=mailbox.expires_at,
+        access_token=result.access_token,
+    )
+
+
+@router.post(
+    "/v1/access/resolve",
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, **_ERRORS},
+)
+async def resolve_access(body: ResolveRequest, services: ServicesDep) -> ResolveResponse:
+    """IMAP details and the HTTP access token of a paid mailbox, by key proof."""
+    access = await services.mailboxes.resolve(body.protocol, body.proof())
+    return ResolveResponse(
+        mailbox_id=access.mailbox.id,
+        host=access.host,
+        port=access.port,
+        username=access.username,
+        password=access.password,
+        email=access.email,
+        access_token=access.access_token,
+        expires_at=access.mailbox.expires_at,
+    )

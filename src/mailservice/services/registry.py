@@ -1,0 +1,22 @@
+"""The wired use cases, as the edges (HTTP, SMTP, IMAP, CLI) receive them from the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailservice.ports import Clock
+from mailservice.services.credentials import Credentials
+from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.mailboxes import MailboxService
+from mailservice.services.notifications import OutboxWorker
+from mailservice.services.payments import PaymentService
+
+
+@dataclass(frozen=True)
+class Services:
+    clock: Clock
+    proofs: KeyProofs
+    mailboxes: MailboxService
+    payments: PaymentService
+    credentials: Credentials
+    outbox: OutboxWorker

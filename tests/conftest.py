@@ -1,0 +1,86 @@
+"""Fixtures shared by every test: databases on both backends, settings, a wired runtime, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mailservice.bootstrap import Runtime, build_runtime
+from mailservice.config import Settings
+from mailservice.domain.clock import FixedClock
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    sqlite_copy,
+    sqlite_template,
+    truncate_postgres_database,
+)
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+MAIL_DOMAIN = "agents.test"
+BASE_URL = "http://mailservice.test"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    dsn = create_postgres_database()
+    yield dsn
+    drop_postgres_database(dsn)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database; every test that uses it runs once per backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template_path")
+        return sqlite_copy(template, tmp_path)
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    truncate_postgres_database(dsn)
+    return dsn
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 1, 31, 12, 0, tzinfo=UTC))
+
+
+def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_dsn": database_dsn,
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
+        "mail_domain": MAIL_DOMAIN,
+        "public_base_url": BASE_URL,
+        "imap_host": "imap.agents.test",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_dsn: str, tmp_path: Path) -> Settings:
+    return make_settings(database_dsn, tmp_path)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: FixedClock) -> AsyncIterator[Runtime]:
+    built = await build_runtime(settings, clock)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http

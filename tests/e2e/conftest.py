@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import create_empty_postgres_database, drop_postgres_database
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A started server on an empty database of each backend: `serve` migrates it itself."""
+    sqlite = request.param == "sqlite"
+    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
+    process = ServerProcess(tmp_path, dsn)
+    process.start()
+    yield process
+    if process.process is not None and process.process.poll() is None:
+        process.kill()
+    if request.param == "postgresql":
+        drop_postgres_database(dsn)

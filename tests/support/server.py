@@ -1,0 +1,89 @@
+"""A real `mailservice serve` process on free ports, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_SECRET
+
+MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
+START_DEADLINE_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    workdir: Path
+    database_dsn: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    http_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "server.log"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+            "DATABASE_DSN": self.database_dsn,
+            "DATA_DIR": str(self.workdir / "data"),
+            "SECRET_KEY": TEST_SECRET,
+            "MAIL_DOMAIN": "agents.test",
+            "PUBLIC_BASE_URL": self.base_url,
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [MAILSERVICE, "serve"], cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        self.wait_until_healthy()
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.dev_secret import load_secret
+from mailservice.config import Settings, parse_listen_address
+from mailservice.domain.errors import ConfigurationError
+
+
+def settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **values)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(":8080", ("0.0.0.0", 8080)), ("127.0.0.1:25", ("127.0.0.1", 25)), ("[::1]:143", ("::1", 143))],
+)
+def test_listen_addresses_parse(value: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(value, "HTTP_ADDR") == expected
+
+
+@pytest.mark.parametrize("value", ["8080", "host:", ":99999", "host:http"])
+def test_bad_listen_address_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="HTTP_ADDR"):
+        parse_listen_address(value, "HTTP_ADDR")
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("data/mailservice.db", "sqlite+aiosqlite:///data/mailservice.db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgres://u@h:5432/db", "postgresql+asyncpg://u@h:5432/db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_database_dsn_maps_to_async_driver(dsn: str, expected: str) -> None:
+    assert async_database_url(dsn).render_as_string() == expected
+
+
+def test_unknown_database_scheme_is_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        async_database_url("mysql://u@h/db")
+
+
+def test_secret_key_shorter_than_32_bytes_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        load_secret(settings(tmp_path, secret_key="short"))
+
+
+def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="required"):
+        load_secret(settings(tmp_path, mailservice_env="production"))
+
+
+def test_development_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = load_secret(settings(tmp_path))
+
+    assert load_secret(settings(tmp_path)) == first
+    assert len(first) >= 32
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_edproof_hmac_secret_is_an_alias_of_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDPROOF_HMAC_SECRET", "s" * 40)
+
+    assert load_secret(settings(tmp_path)) == b"s" * 40
