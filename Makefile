@@ -3,6 +3,7 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
+CODE_DIRS := $(wildcard src tests bench)
 
 .PHONY: install install-dev run migrate test lint typecheck clean
 
@@ -23,8 +24,8 @@ run: install
 	$(VENV)/bin/mailservice serve
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check $(CODE_DIRS)
+	$(VENV)/bin/ruff format --check $(CODE_DIRS)
 
 typecheck: install-dev
 	$(VENV)/bin/mypy
