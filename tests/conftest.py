@@ -20,6 +20,7 @@ from tests.support.databases import (
     sqlite_template,
     truncate_postgres_database,
 )
+from tests.support.ports import free_port
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 MAIL_DOMAIN = "agents.test"
@@ -62,6 +63,8 @@ def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settin
         "mail_domain": MAIL_DOMAIN,
         "public_base_url": BASE_URL,
         "imap_host": "imap.agents.test",
+        "smtp_addr": f"127.0.0.1:{free_port()}",
+        "lmtp_addr": f"127.0.0.1:{free_port()}",
         **overrides,
     }
     return Settings(_env_file=None, **values)

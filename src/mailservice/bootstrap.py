@@ -6,21 +6,27 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.engine import create_engine
+from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
+from mailservice.adapters.events.local import InProcessEventBus
+from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
+from mailservice.adapters.mime_summary import summarize
 from mailservice.adapters.notify.log import LogNotifier
 from mailservice.adapters.payments.mock import MockPaymentGateway
 from mailservice.config import Settings, parse_listen_address
@@ -28,7 +34,10 @@ from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.http.app import create_app
+from mailservice.protocols.smtp.limits import ConnectionLimits
+from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.credentials import Credentials
+from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -44,32 +53,63 @@ class Runtime:
     engine: AsyncEngine
     services: Services
     app: FastAPI
+    store: GroupCommitMessageStore
+    events: InProcessEventBus | PostgresEventBus
+
+    async def start(self) -> None:
+        await self.events.start()
 
     async def close(self) -> None:
+        await self.store.close()
+        await self.events.close()
         await self.engine.dispose()
 
 
 def check_settings(settings: Settings) -> None:
     """Refuse to start half-configured; every problem is reported before anything runs."""
     parse_listen_address(settings.http_addr, "HTTP_ADDR")
+    parse_listen_address(settings.smtp_listen_addr, "SMTP_ADDR")
+    if settings.lmtp_addr:
+        parse_listen_address(settings.lmtp_addr, "LMTP_ADDR")
     async_database_url(settings.database_dsn)
     load_secret(settings)
+    tls_context(settings)
     if settings.is_production and settings.edproof_allow_unsigned:
         raise ConfigurationError("EDPROOF_ALLOW_UNSIGNED=true is refused when MAILSERVICE_ENV=production")
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigurationError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"cannot load the TLS certificate: {error}") from error
+    return context
 
 
 async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     check_settings(settings)
     clock = clock or SystemClock()
     secret = load_secret(settings)
-    engine = create_engine(async_database_url(settings.database_dsn))
+    url = async_database_url(settings.database_dsn)
+    engine = create_engine(url)
     uow = SqlUnitOfWorkFactory(engine)
+    events: InProcessEventBus | PostgresEventBus = (
+        InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
+    )
+    store = GroupCommitMessageStore(engine, clock, settings.mailbox_quota_bytes)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
     payments = PaymentService(build_payment_gateway(settings), uow, clock, settings.mail_domain, outbox.wake)
     credentials = Credentials(secret)
     mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.imap_port)
+    policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
     services = Services(
         clock=clock,
         proofs=proofs,
@@ -77,8 +117,12 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
+        delivery=DeliveryService(uow, store, events, summarize, clock, policy),
+        events=events,
     )
-    return Runtime(settings, engine, services, create_app(services, settings))
+    runtime = Runtime(settings, engine, services, create_app(services, settings), store, events)
+    await runtime.start()
+    return runtime
 
 
 def build_payment_gateway(settings: Settings) -> PaymentGateway:
@@ -93,6 +137,24 @@ async def migrate(settings: Settings) -> None:
     await upgrade_to_head_async(async_database_url(settings.database_dsn))
 
 
+async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
+    settings = runtime.settings
+    limits = ConnectionLimits(settings.smtp_max_connections, settings.smtp_max_connections_per_ip)
+    context = tls_context(settings)
+    delivery = runtime.services.delivery
+
+    def options(addr: str, setting: str) -> ListenerOptions:
+        host, port = parse_listen_address(addr, setting)
+        return ListenerOptions(
+            host, port, settings.mail_hostname, settings.max_message_bytes, limits, context
+        )
+
+    servers = [await start_smtp(delivery, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
+    if settings.lmtp_addr:
+        servers.append(await start_lmtp(delivery, options(settings.lmtp_addr, "LMTP_ADDR")))
+    return servers
+
+
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
@@ -101,15 +163,30 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
+    mail_servers = await start_mail_listeners(runtime)
     http = _HttpServer(runtime.app, settings)
+    retention = timedelta(days=settings.retention_days)
     jobs = [
         asyncio.create_task(_every(settings.sweep_interval_seconds, services.mailboxes.expire_lapsed)),
+        asyncio.create_task(
+            _every(
+                settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
+            )
+        ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
     ]
     http_task = asyncio.create_task(http.serve())
-    log.info("mailservice.started http=%s payments=%s", settings.http_addr, services.payments.provider)
+    log.info(
+        "mailservice.started http=%s smtp=%s lmtp=%s payments=%s",
+        settings.http_addr,
+        settings.smtp_listen_addr,
+        settings.lmtp_addr or "off",
+        services.payments.provider,
+    )
     await asyncio.wait([asyncio.create_task(stop.wait()), http_task], return_when=asyncio.FIRST_COMPLETED)
     log.info("mailservice.stopping")
+    for server in mail_servers:
+        server.close()
     http.should_exit = True
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(http_task), timeout=settings.shutdown_grace_seconds)

@@ -26,6 +26,8 @@ def _settings() -> Settings:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # aiosmtpd logs every connection at INFO; our handler logs what matters.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     return settings
 
 

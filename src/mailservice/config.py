@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     )
     edproof_allow_unsigned: bool = False
 
+    smtp_addr: str | None = None
+    lmtp_addr: str | None = None
+    smtp_hostname: str | None = None
+    mail_aliases: str = ""
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    mailbox_quota_bytes: int = Field(default=100 * 1000 * 1000, ge=1)
+    retention_days: int = Field(default=30, ge=0)
+    smtp_max_connections: int = Field(default=1000, ge=1)
+    smtp_max_connections_per_ip: int = Field(default=50, ge=1)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
@@ -60,6 +72,22 @@ class Settings(BaseSettings):
     @property
     def advertised_imap_host(self) -> str:
         return self.imap_host or self.mail_domain
+
+    @property
+    def smtp_listen_addr(self) -> str:
+        """SMTP_ADDR, or the default of the environment: :25 in production, :2525 in development."""
+        if self.smtp_addr is not None:
+            return self.smtp_addr
+        return ":25" if self.is_production else ":2525"
+
+    @property
+    def local_domains(self) -> frozenset[str]:
+        aliases = (alias.strip().lower().rstrip(".") for alias in self.mail_aliases.split(","))
+        return frozenset({self.mail_domain, *(alias for alias in aliases if alias)})
+
+    @property
+    def mail_hostname(self) -> str:
+        return self.smtp_hostname or self.mail_domain
 
     @property
     def landing_cache_token(self) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.messages import Delivery, MessageReceived, MessageSummary, StoredCopy
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout
 
@@ -43,6 +44,18 @@ class MailboxRepository(Protocol):
     async def expire_lapsed(self, now: datetime) -> int:
         """Mark every active mailbox past its expiry as expired; return how many."""
         ...
+
+    async def usage(self, mailbox_id: str) -> tuple[int | None, int]:
+        """The mailbox's own quota (None: the default) and the bytes it uses."""
+        ...
+
+    async def purge_mail_of_expired(self, expired_before: datetime) -> int:
+        """Delete every message of mailboxes expired before the cutoff; return how many were deleted."""
+        ...
+
+
+class FolderRepository(Protocol):
+    async def create_inbox(self, mailbox_id: str, now: datetime) -> None: ...
 
 
 class CheckoutRepository(Protocol):
@@ -85,6 +98,7 @@ class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
     mailboxes: MailboxRepository
+    folders: FolderRepository
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
@@ -119,4 +133,29 @@ class Notifier(Protocol):
 
     async def send(self, notification: Notification) -> None:
         """Deliver one notification; raise on failure so the outbox retries it."""
+        ...
+
+
+class MessageStore(Protocol):
+    async def store(self, delivery: Delivery) -> list[StoredCopy]:
+        """Return once every copy is durably stored; raise MailboxFull or StorageUnavailable."""
+        ...
+
+
+MessageParser = Callable[[bytes], MessageSummary]
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> Subscription: ...
+
+    async def __anext__(self) -> MessageReceived: ...
+
+    def close(self) -> None: ...
+
+
+class EventBus(Protocol):
+    async def publish(self, event: MessageReceived) -> None: ...
+
+    def subscribe(self, mailbox_id: str) -> Subscription:
+        """Events of one mailbox from now on, until `close()`."""
         ...

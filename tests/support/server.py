@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,10 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import TEST_SECRET
+from tests.support.ports import free_port
 
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
 START_DEADLINE_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -32,6 +25,7 @@ class ServerProcess:
     database_dsn: str
     extra_env: dict[str, str] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
+    smtp_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +40,7 @@ class ServerProcess:
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+            "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": TEST_SECRET,

@@ -87,3 +87,35 @@ class RateLimited(DomainError):
 
 class ConfigurationError(Exception):
     """Start-up refuses to run with a missing or half-configured setting."""
+
+
+class RecipientRejected(DomainError):
+    """A recipient this server will not accept mail for; the SMTP edge picks the reply code."""
+
+    code = "recipient_rejected"
+
+
+class UnknownRecipient(RecipientRejected):
+    code = "unknown_recipient"
+
+
+class RelayDenied(RecipientRejected):
+    code = "relay_denied"
+
+
+class RecipientExpired(RecipientRejected):
+    code = "recipient_expired"
+
+
+class MailboxFull(RecipientRejected):
+    code = "mailbox_full"
+
+
+class MessageTooLarge(DomainError):
+    code = "message_too_large"
+
+
+class StorageUnavailable(DomainError):
+    """The store could not take the message now; the sender should retry."""
+
+    code = "storage_unavailable"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from mailservice.domain.email_address import normalize_billing_email
 from mailservice.domain.errors import Conflict, InvalidInput, MailboxExpired, NotFound, PaymentRequired
@@ -115,6 +116,15 @@ class MailboxService:
             log.info("mailboxes.expired count=%d", count)
         return count
 
+    async def purge_mail_of_expired(self, retention: timedelta) -> int:
+        """Delete the mail of mailboxes expired longer than `retention`; the mailbox rows stay."""
+        async with self._uow() as uow:
+            count = await uow.mailboxes.purge_mail_of_expired(self._clock.now() - retention)
+            await uow.commit()
+        if count:
+            log.info("retention.purged messages=%d", count)
+        return count
+
     async def _find_or_create(self, key: VerifiedKey, billing_email: str) -> tuple[Mailbox, bool]:
         for _ in range(_CREATE_ATTEMPTS):
             existing = await self._by_fingerprint(key.fingerprint, billing_email)
@@ -124,6 +134,7 @@ class MailboxService:
             try:
                 async with self._uow() as uow:
                     await uow.mailboxes.add(mailbox)
+                    await uow.folders.create_inbox(mailbox.id, mailbox.created_at)
                     await uow.commit()
             except Conflict:
                 continue  # a concurrent claim of the same key won, or the random login collided

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailservice.ports import Clock
+from mailservice.ports import Clock, EventBus
 from mailservice.services.credentials import Credentials
+from mailservice.services.delivery import DeliveryService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
@@ -20,3 +21,5 @@ class Services:
     payments: PaymentService
     credentials: Credentials
     outbox: OutboxWorker
+    delivery: DeliveryService
+    events: EventBus

@@ -33,3 +33,8 @@ def ensure_sqlite_directory(url: URL) -> None:
     database = url.database
     if is_sqlite(url) and database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def libpq_dsn(url: URL) -> str:
+    """The plain `postgresql://` form, for direct asyncpg connections (LISTEN/NOTIFY)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)

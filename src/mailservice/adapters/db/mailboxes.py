@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.tables import mailboxes
+from mailservice.adapters.db.tables import mailboxes, message_raw, messages
 from mailservice.domain.errors import Conflict
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
 
@@ -43,6 +43,25 @@ class SqlMailboxRepository:
             update(mailboxes)
             .where(mailboxes.c.status == MailboxStatus.ACTIVE.value, mailboxes.c.expires_at <= now)
             .values(status=MailboxStatus.EXPIRED.value, updated_at=now)
+        )
+        return int(result.rowcount)
+
+    async def usage(self, mailbox_id: str) -> tuple[int | None, int]:
+        query = select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == mailbox_id)
+        row = (await self._connection.execute(query)).first()
+        return (None, 0) if row is None else (row.quota_bytes, row.used_bytes)
+
+    async def purge_mail_of_expired(self, expired_before: datetime) -> int:
+        lapsed = (
+            select(mailboxes.c.id)
+            .where(mailboxes.c.status == MailboxStatus.EXPIRED.value, mailboxes.c.expires_at < expired_before)
+            .where(mailboxes.c.used_bytes > 0)
+        )
+        raw_ids = select(messages.c.raw_id).where(messages.c.mailbox_id.in_(lapsed))
+        await self._connection.execute(delete(message_raw).where(message_raw.c.id.in_(raw_ids)))
+        result = await self._connection.execute(delete(messages).where(messages.c.mailbox_id.in_(lapsed)))
+        await self._connection.execute(
+            update(mailboxes).where(mailboxes.c.id.in_(lapsed)).values(used_bytes=0)
         )
         return int(result.rowcount)
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from mailservice.adapters.db.types import UtcDateTime
 
@@ -29,6 +42,9 @@ mailboxes = Table(
     Column("credential_epoch", Integer, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Quota columns are written only by the message store, never by mailbox updates.
+    Column("quota_bytes", BigInteger, nullable=True),
+    Column("used_bytes", BigInteger, nullable=False, server_default="0"),
 )
 Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
 
@@ -72,3 +88,59 @@ outbox = Table(
     Column("sent_at", UtcDateTime, nullable=True),
 )
 Index("ix_outbox_status_next_attempt_at", outbox.c.status, outbox.c.next_attempt_at)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of its rowid (and so auto-incrementing).
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False),
+    Column("highestmodseq", BigInteger, nullable=False),
+    Column("special_use", String(20), nullable=True),
+    Column("subscribed", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("mailbox_id", "name"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("folder_id", RowId, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    Column("flags", Text, nullable=False),
+    Column("internal_date", UtcDateTime, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("raw_id", String(32), nullable=False, index=True),
+    Column("header_end", Integer, nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("from_address", Text, nullable=True),
+    Column("from_name", Text, nullable=True),
+    Column("to_json", Text, nullable=False),
+    Column("cc_json", Text, nullable=False),
+    Column("date_header", UtcDateTime, nullable=True),
+    Column("message_id", Text, nullable=True),
+    Column("envelope", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("bodystructure", Text, nullable=False),
+    Column("parts_json", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("has_attachments", Boolean, nullable=False),
+    Column("tags", Text, nullable=False),
+    UniqueConstraint("folder_id", "uid"),
+)
+Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)
+
+message_raw = Table(
+    "message_raw",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("raw", LargeBinary, nullable=False),
+)

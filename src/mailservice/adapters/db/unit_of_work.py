@@ -9,13 +9,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from mailservice.adapters.db.challenges import SqlUsedChallengeRepository
 from mailservice.adapters.db.checkouts import SqlCheckoutRepository
+from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
-from mailservice.ports import CheckoutRepository, MailboxRepository, OutboxRepository, UsedChallengeRepository
+from mailservice.ports import (
+    CheckoutRepository,
+    FolderRepository,
+    MailboxRepository,
+    OutboxRepository,
+    UsedChallengeRepository,
+)
 
 
 class SqlUnitOfWork:
     mailboxes: MailboxRepository
+    folders: FolderRepository
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
@@ -29,6 +37,7 @@ class SqlUnitOfWork:
         self._connection = await self._engine.connect()
         self._transaction = await self._connection.begin()
         self.mailboxes = SqlMailboxRepository(self._connection)
+        self.folders = SqlFolderRepository(self._connection)
         self.checkouts = SqlCheckoutRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)

@@ -1,0 +1,270 @@
+"""The message store's write path: deliveries are written in groups, one durable commit per group.
+
+Callers wait on `store()` until their delivery is committed, so an SMTP 250 still means "on disk"; while one
+commit is being made durable, new deliveries queue up and share the next commit. A group that fails as a
+whole is retried one delivery at a time, so one bad message cannot make the others fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mailservice.adapters.db.folders import insert_folder
+from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
+from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
+from mailservice.ports import Clock
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 256
+
+
+@dataclass
+class _Pending:
+    delivery: Delivery
+    future: asyncio.Future[list[StoredCopy]]
+
+
+@dataclass
+class _FolderState:
+    id: int
+    uidnext: int
+    highestmodseq: int
+
+
+@dataclass
+class _QuotaState:
+    limit: int
+    used: int
+
+
+@dataclass
+class _Group:
+    """What one commit writes, built in memory before any statement runs."""
+
+    quotas: dict[str, _QuotaState]
+    folder_states: dict[tuple[str, str], _FolderState]
+    message_rows: list[dict[str, Any]] = field(default_factory=list)
+    raw_rows: list[dict[str, Any]] = field(default_factory=list)
+    touched_folders: set[tuple[str, str]] = field(default_factory=set)
+    touched_mailboxes: set[str] = field(default_factory=set)
+
+
+class GroupCommitMessageStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock, default_quota_bytes: int) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._default_quota = default_quota_bytes
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def store(self, delivery: Delivery) -> list[StoredCopy]:
+        """Return once the delivery is durably committed; raise MailboxFull or StorageUnavailable."""
+        if self._closing:
+            raise StorageUnavailable("the store is shutting down")
+        self._ensure_writer()
+        future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(delivery, future))
+        self._wakeup.set()
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        self._closing = True
+        if self._task is None:
+            return
+        while self._pending:
+            self._wakeup.set()
+            await asyncio.sleep(0.01)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def _ensure_writer(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_forever(), name="message-store-writer")
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                await self._commit_group(group)
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        try:
+            outcomes = await self._write(group)
+        except Exception:
+            if len(group) > 1:
+                log.warning("store.group_failed size=%d; retrying one by one", len(group), exc_info=True)
+                for pending in group:
+                    await self._commit_group([pending])
+                return
+            log.exception("store.delivery_failed")
+            outcomes = [StorageUnavailable("the message could not be stored; try again later")]
+        for pending, outcome in zip(group, outcomes, strict=True):
+            if pending.future.done():
+                continue
+            if isinstance(outcome, DomainError):
+                pending.future.set_exception(outcome)
+            else:
+                pending.future.set_result(outcome)
+
+    async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
+        copies = [copy for pending in group for copy in pending.delivery.copies]
+        async with self._engine.begin() as connection:
+            state = _Group(
+                quotas=await self._lock_quotas(connection, {c.mailbox_id for c in copies}),
+                folder_states=await _lock_folders(
+                    connection, {(c.mailbox_id, c.folder) for c in copies}, self._clock
+                ),
+            )
+            outcomes = [self._plan(state, pending.delivery) for pending in group]
+            await _apply(connection, state)
+        return outcomes
+
+    def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
+        needed: dict[str, int] = {}
+        for copy in delivery.copies:
+            needed[copy.mailbox_id] = needed.get(copy.mailbox_id, 0) + len(copy.raw)
+        for mailbox_id, size in needed.items():
+            quota = state.quotas[mailbox_id]
+            if quota.used + size > quota.limit:
+                return MailboxFull("mailbox is full", mailbox_id=mailbox_id)
+        return [_place(state, copy) for copy in delivery.copies]
+
+    async def _lock_quotas(
+        self, connection: AsyncConnection, mailbox_ids: set[str]
+    ) -> dict[str, _QuotaState]:
+        query = (
+            select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
+            .where(mailboxes.c.id.in_(sorted(mailbox_ids)))
+            .order_by(mailboxes.c.id)
+            .with_for_update()
+        )
+        rows = (await connection.execute(query)).all()
+        return {row.id: _QuotaState(row.quota_bytes or self._default_quota, row.used_bytes) for row in rows}
+
+
+async def _lock_folders(
+    connection: AsyncConnection, wanted: set[tuple[str, str]], clock: Clock
+) -> dict[tuple[str, str], _FolderState]:
+    found = await _select_folders(connection, wanted)
+    missing = wanted - found.keys()
+    for mailbox_id, name in sorted(missing):
+        await insert_folder(connection, mailbox_id, name, clock.now())
+    if missing:
+        found = await _select_folders(connection, wanted)
+    return found
+
+
+async def _select_folders(
+    connection: AsyncConnection, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], _FolderState]:
+    mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
+    query = (
+        select(folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.uidnext, folders.c.highestmodseq)
+        .where(folders.c.mailbox_id.in_(mailbox_ids))
+        .order_by(folders.c.id)
+        .with_for_update()
+    )
+    rows = (await connection.execute(query)).all()
+    return {
+        (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq)
+        for row in rows
+        if (row.mailbox_id, row.name) in wanted
+    }
+
+
+def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
+    key = (copy.mailbox_id, copy.folder)
+    folder = state.folder_states[key]
+    uid, modseq = folder.uidnext, folder.highestmodseq + 1
+    folder.uidnext += 1
+    folder.highestmodseq = modseq
+    state.quotas[copy.mailbox_id].used += len(copy.raw)
+    state.touched_folders.add(key)
+    state.touched_mailboxes.add(copy.mailbox_id)
+    raw_id = uuid.uuid4().hex
+    state.raw_rows.append({"id": raw_id, "raw": copy.raw})
+    state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
+    return StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
+
+
+def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_id: str) -> dict[str, Any]:
+    summary = copy.summary
+    return {
+        "mailbox_id": copy.mailbox_id,
+        "folder_id": folder_id,
+        "uid": uid,
+        "modseq": modseq,
+        "flags": " ".join(copy.flags),
+        "internal_date": copy.internal_date,
+        "size": len(copy.raw),
+        "raw_id": raw_id,
+        "header_end": summary.header_end,
+        "subject": _text(summary.subject),
+        "from_address": _text(summary.from_address),
+        "from_name": _text(summary.from_name),
+        "to_json": _json(summary.to),
+        "cc_json": _json(summary.cc),
+        "date_header": summary.date,
+        "message_id": _text(summary.message_id),
+        "envelope": _required_text(summary.envelope),
+        "body": _required_text(summary.body),
+        "bodystructure": _required_text(summary.bodystructure),
+        "parts_json": summary.parts_json,
+        "text": _required_text(summary.text),
+        "has_attachments": summary.has_attachments,
+        "tags": _json(copy.tags),
+    }
+
+
+async def _apply(connection: AsyncConnection, state: _Group) -> None:
+    if not state.message_rows:
+        return
+    await connection.execute(message_raw.insert(), state.raw_rows)
+    await connection.execute(messages.insert(), state.message_rows)
+    await connection.execute(
+        update(folders)
+        .where(folders.c.id == bindparam("folder_id"))
+        .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq")),
+        [
+            {"folder_id": f.id, "new_uidnext": f.uidnext, "new_modseq": f.highestmodseq}
+            for key, f in state.folder_states.items()
+            if key in state.touched_folders
+        ],
+    )
+    await connection.execute(
+        update(mailboxes)
+        .where(mailboxes.c.id == bindparam("mailbox_id"))
+        .values(used_bytes=bindparam("new_used")),
+        [{"mailbox_id": m, "new_used": state.quotas[m].used} for m in sorted(state.touched_mailboxes)],
+    )
+
+
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; decoded mail sometimes does.
+    return None if value is None else value.replace("\x00", "")
+
+
+def _required_text(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def _json(value: Iterable[Any]) -> str:
+    return json.dumps(list(value), ensure_ascii=False).replace("\\u0000", "")

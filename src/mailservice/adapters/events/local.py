@@ -1,0 +1,47 @@
+"""Fan-out of events to the subscribers of this process."""
+
+from __future__ import annotations
+
+from mailservice.adapters.events.subscription import QueueSubscription
+from mailservice.domain.messages import MessageReceived
+
+
+class LocalFanout:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[QueueSubscription]] = {}
+
+    def subscribe(self, mailbox_id: str) -> QueueSubscription:
+        subscription = QueueSubscription(mailbox_id, self._forget)
+        self._subscribers.setdefault(mailbox_id, set()).add(subscription)
+        return subscription
+
+    def dispatch(self, event: MessageReceived) -> None:
+        for subscription in tuple(self._subscribers.get(event.mailbox_id, ())):
+            subscription.offer(event)
+
+    def _forget(self, subscription: QueueSubscription) -> None:
+        subscribers = self._subscribers.get(subscription.mailbox_id)
+        if subscribers is None:
+            return
+        subscribers.discard(subscription)
+        if not subscribers:
+            del self._subscribers[subscription.mailbox_id]
+
+
+class InProcessEventBus:
+    """For a single node: events never leave the process."""
+
+    def __init__(self) -> None:
+        self._fanout = LocalFanout()
+
+    async def publish(self, event: MessageReceived) -> None:
+        self._fanout.dispatch(event)
+
+    def subscribe(self, mailbox_id: str) -> QueueSubscription:
+        return self._fanout.subscribe(mailbox_id)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

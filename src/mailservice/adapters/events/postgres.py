@@ -1,0 +1,74 @@
+"""Events across nodes through PostgreSQL LISTEN/NOTIFY; every node, this one included, hears each event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import asyncpg
+
+from mailservice.adapters.events.local import LocalFanout
+from mailservice.adapters.events.subscription import QueueSubscription
+from mailservice.domain.messages import MessageReceived
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "mailservice_events"
+RECONNECT_SECONDS = 1.0
+
+
+class PostgresEventBus:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._fanout = LocalFanout()
+        self._listener: Any = None
+        self._publisher: Any = None
+        self._lock = asyncio.Lock()
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._connect()
+        self._watch = asyncio.create_task(self._keep_listening(), name="event-bus-listener")
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        for connection in (self._listener, self._publisher):
+            if connection is not None and not connection.is_closed():
+                await connection.close()
+
+    async def publish(self, event: MessageReceived) -> None:
+        payload = json.dumps(asdict(event), separators=(",", ":"))
+        async with self._lock:
+            if self._publisher is None or self._publisher.is_closed():
+                self._publisher = await asyncpg.connect(self._dsn)
+            await self._publisher.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+    def subscribe(self, mailbox_id: str) -> QueueSubscription:
+        return self._fanout.subscribe(mailbox_id)
+
+    async def _connect(self) -> None:
+        self._listener = await asyncpg.connect(self._dsn)
+        await self._listener.add_listener(CHANNEL, self._on_notify)
+
+    async def _keep_listening(self) -> None:
+        while True:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            if self._listener is not None and not self._listener.is_closed():
+                continue
+            try:
+                await self._connect()
+                log.info("events.reconnected")
+            except Exception:
+                log.warning("events.reconnect_failed", exc_info=True)
+
+    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            event = MessageReceived(**json.loads(payload))
+        except (TypeError, ValueError):
+            log.warning("events.bad_payload payload=%r", payload[:200])
+            return
+        self._fanout.dispatch(event)

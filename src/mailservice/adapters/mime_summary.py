@@ -1,0 +1,41 @@
+"""From a parsed MIME message to the summary the store keeps: one parse per delivered copy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from mailservice.adapters.mime import Address, ParsedMessage, parse_message
+from mailservice.domain.messages import MessageSummary
+
+MAX_STORED_TEXT_CHARS = 1_000_000
+
+
+def summarize(raw: bytes) -> MessageSummary:
+    parsed = parse_message(raw)
+    sender = parsed.from_[0] if parsed.from_ else None
+    return MessageSummary(
+        size=len(raw),
+        header_end=parsed.header_end,
+        subject=parsed.subject,
+        from_address=sender.email or None if sender else None,
+        from_name=sender.name if sender else None,
+        to=_addresses(parsed.to),
+        cc=_addresses(parsed.cc),
+        date=parsed.date,
+        message_id=parsed.message_id,
+        envelope=parsed.envelope,
+        body=parsed.body,
+        bodystructure=parsed.bodystructure,
+        parts_json=_parts_json(parsed),
+        text=parsed.text[:MAX_STORED_TEXT_CHARS],
+        has_attachments=parsed.has_attachments,
+    )
+
+
+def _addresses(addresses: tuple[Address, ...]) -> tuple[tuple[str | None, str], ...]:
+    return tuple((address.name, address.email) for address in addresses if address.email)
+
+
+def _parts_json(parsed: ParsedMessage) -> str:
+    return json.dumps([asdict(part) for part in parsed.parts], separators=(",", ":"), ensure_ascii=False)

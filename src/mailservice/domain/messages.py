@@ -1,0 +1,69 @@
+"""Stored messages and folders, and what delivery hands to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+INBOX = "INBOX"
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """Everything computed once at delivery, so reading never parses the raw message again."""
+
+    size: int
+    header_end: int
+    subject: str | None
+    from_address: str | None
+    from_name: str | None
+    to: tuple[tuple[str | None, str], ...]
+    cc: tuple[tuple[str | None, str], ...]
+    date: datetime | None
+    message_id: str | None
+    envelope: str
+    body: str
+    bodystructure: str
+    parts_json: str
+    text: str
+    has_attachments: bool
+
+
+@dataclass(frozen=True)
+class MessageCopy:
+    """One mailbox's copy of a message: its own raw bytes (with its Delivered-To) and summary."""
+
+    mailbox_id: str
+    raw: bytes
+    summary: MessageSummary
+    internal_date: datetime
+    tags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    folder: str = INBOX
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Copies stored together or not at all."""
+
+    copies: tuple[MessageCopy, ...]
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    mailbox_id: str
+    folder_id: int
+    uid: int
+    modseq: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """The event every delivery publishes."""
+
+    mailbox_id: str
+    folder_id: int
+    uid: int
+    modseq: int
+    type: str = field(default="message.received")

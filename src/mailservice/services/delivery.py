@@ -1,0 +1,174 @@
+"""Inbound delivery: which recipients we accept, and storing a message for them durably."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+
+from mailservice.domain.errors import MailboxFull, RecipientExpired, UnknownRecipient
+from mailservice.domain.mailbox import Mailbox, MailboxStatus
+from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
+from mailservice.domain.quota import Quota
+from mailservice.domain.recipient import parse_recipient
+from mailservice.ports import Clock, EventBus, MessageParser, MessageStore, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+@dataclass(frozen=True)
+class AcceptedRecipient:
+    mailbox_id: str
+    login: str
+    tag: str | None
+    address: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Where a message came from, for its Received header."""
+
+    protocol: str
+    helo: str | None
+    peer_ip: str | None
+    mail_from: str
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    local_domains: frozenset[str]
+    hostname: str
+    default_quota_bytes: int
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        store: MessageStore,
+        events: EventBus,
+        parse: MessageParser,
+        clock: Clock,
+        policy: DeliveryPolicy,
+    ) -> None:
+        self._uow = uow
+        self._store = store
+        self._events = events
+        self._parse = parse
+        self._clock = clock
+        self._policy = policy
+
+    async def check_recipient(self, address: str) -> AcceptedRecipient:
+        """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full."""
+        recipient = parse_recipient(address, self._policy.local_domains)
+        async with self._uow() as uow:
+            mailbox = await uow.mailboxes.get_by_login(recipient.login)
+            usage = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
+        self._require_receiving(mailbox)
+        assert mailbox is not None
+        quota = Quota(usage[0] or self._policy.default_quota_bytes, usage[1])
+        if quota.exhausted:
+            raise MailboxFull("mailbox is full", mailbox_id=mailbox.id)
+        return AcceptedRecipient(mailbox.id, mailbox.login, recipient.tag, recipient.address)
+
+    async def deliver(
+        self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace
+    ) -> list[StoredCopy]:
+        """Store one copy per mailbox (tags of the same mailbox merged) and publish `message.received`."""
+        received_at = self._clock.now()
+        queue_id = secrets.token_hex(6)
+        raw = with_crlf_line_ends(raw)
+        copies = tuple(
+            self._copy(raw, mailbox_recipients, trace, received_at, queue_id)
+            for mailbox_recipients in _by_mailbox(recipients)
+        )
+        stored = await self._store.store(Delivery(copies))
+        for copy in stored:
+            await self._events.publish(
+                MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
+            )
+        log.info(
+            "mail.delivered id=%s from=%s mailboxes=%d size=%d",
+            queue_id,
+            trace.mail_from or "<>",
+            len(stored),
+            len(raw),
+        )
+        return stored
+
+    async def deliver_per_recipient(
+        self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace
+    ) -> list[Exception | None]:
+        """LMTP: store each mailbox's copy on its own, and report an outcome for every recipient."""
+        groups = _by_mailbox(recipients)
+        results = await asyncio.gather(
+            *(self.deliver(raw, group, trace) for group in groups), return_exceptions=True
+        )
+        outcome_by_mailbox: dict[str, Exception | None] = {}
+        for group, result in zip(groups, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+            outcome_by_mailbox[group[0].mailbox_id] = result if isinstance(result, Exception) else None
+        return [outcome_by_mailbox[r.mailbox_id] for r in recipients]
+
+    def _copy(
+        self,
+        raw: bytes,
+        recipients: list[AcceptedRecipient],
+        trace: Trace,
+        received_at: datetime,
+        queue_id: str,
+    ) -> MessageCopy:
+        first = recipients[0]
+        stored_raw = self._trace_headers(first.address, trace, received_at, queue_id) + raw
+        tags = tuple(sorted({r.tag for r in recipients if r.tag}))
+        return MessageCopy(
+            mailbox_id=first.mailbox_id,
+            raw=stored_raw,
+            summary=self._parse(stored_raw),
+            internal_date=received_at,
+            tags=tags,
+        )
+
+    def _trace_headers(self, address: str, trace: Trace, received_at: datetime, queue_id: str) -> bytes:
+        helo = _header_safe(trace.helo or "unknown")
+        peer = _header_safe(trace.peer_ip or "unknown")
+        stamp = format_datetime(received_at)
+        return (
+            f"Delivered-To: {_header_safe(address)}\r\n"
+            f"Received: from {helo} ([{peer}])\r\n"
+            f"\tby {self._policy.hostname} (mailservice) with {trace.protocol} id {queue_id}\r\n"
+            f"\tfor <{_header_safe(address)}>; {stamp}\r\n"
+        ).encode("utf-8", "replace")
+
+    def _require_receiving(self, mailbox: Mailbox | None) -> None:
+        now = self._clock.now()
+        if mailbox is None or mailbox.status is MailboxStatus.PENDING_PAYMENT:
+            raise UnknownRecipient("no such mailbox")
+        if mailbox.status is MailboxStatus.EXPIRED or mailbox.has_lapsed(now) or not mailbox.is_usable(now):
+            raise RecipientExpired("mailbox has expired")
+
+
+def _by_mailbox(recipients: list[AcceptedRecipient]) -> list[list[AcceptedRecipient]]:
+    grouped: dict[str, list[AcceptedRecipient]] = {}
+    for recipient in recipients:
+        grouped.setdefault(recipient.mailbox_id, []).append(recipient)
+    return list(grouped.values())
+
+
+def with_crlf_line_ends(raw: bytes) -> bytes:
+    """Stored messages use CRLF throughout, as IMAP sizes and offsets assume; bare LFs are converted."""
+    if raw.count(b"\n") == raw.count(b"\r\n"):
+        return raw
+    return _BARE_LF.sub(b"\r\n", raw)
+
+
+def _header_safe(value: str) -> str:
+    """Keep a value on one header line: no CR, LF or other control characters."""
+    return "".join(ch for ch in value if ch >= " " and ch != "\x7f")[:200]
