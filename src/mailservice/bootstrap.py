@@ -17,8 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
-from mailservice.adapters.db.engine import create_engine
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    database: Database
     services: Services
     app: FastAPI
     store: GroupCommitMessageStore
@@ -62,7 +62,11 @@ class Runtime:
     async def close(self) -> None:
         await self.store.close()
         await self.events.close()
-        await self.engine.dispose()
+        await self.database.dispose()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.database.engine
 
 
 def check_settings(settings: Settings) -> None:
@@ -97,12 +101,12 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     clock = clock or SystemClock()
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
-    engine = create_engine(url)
-    uow = SqlUnitOfWorkFactory(engine)
+    database = Database(url)
+    uow = SqlUnitOfWorkFactory(database)
     events: InProcessEventBus | PostgresEventBus = (
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
-    store = GroupCommitMessageStore(engine, clock, settings.mailbox_quota_bytes)
+    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
@@ -120,7 +124,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         delivery=DeliveryService(uow, store, events, summarize, clock, policy),
         events=events,
     )
-    runtime = Runtime(settings, engine, services, create_app(services, settings), store, events)
+    runtime = Runtime(settings, database, services, create_app(services, settings), store, events)
     await runtime.start()
     return runtime
 

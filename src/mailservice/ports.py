@@ -115,7 +115,10 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work; a read-only one never waits for writers."""
+        ...
 
 
 class PaymentGateway(Protocol):

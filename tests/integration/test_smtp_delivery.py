@@ -17,6 +17,7 @@ from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
+from mailservice.services.delivery import RECIPIENT_CACHE_TTL
 from tests.conftest import make_settings
 from tests.support.agent import claim
 from tests.support.keys import AgentKey
@@ -68,10 +69,10 @@ async def mailbox(client: httpx.AsyncClient) -> PaidMailbox:
     return await paid_mailbox(client)
 
 
-async def refused(port: int, recipient: str, raw: bytes | None = None) -> aiosmtplib.SMTPResponse:
+async def refused(port: int, recipient: str, raw: bytes | None = None) -> aiosmtplib.SMTPRecipientRefused:
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refusal:
         await send(port, raw or text_message(recipient), [recipient])
-    response: aiosmtplib.SMTPResponse = refusal.value.recipients[0]
+    response = refusal.value.recipients[0]
     return response
 
 
@@ -153,13 +154,14 @@ async def test_expired_mailbox_is_550_5_2_1(smtp_port: int, mailbox: PaidMailbox
 
 
 async def test_mailbox_already_over_quota_is_452_4_2_2_at_rcpt(
-    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, clock: FixedClock
 ) -> None:
     await send(smtp_port, text_message(mailbox.address), [mailbox.address])
     async with runtime.engine.begin() as connection:
         await connection.execute(
             update(mailboxes).where(mailboxes.c.id == mailbox.id).values(quota_bytes=mailboxes.c.used_bytes)
         )
+    clock.advance(RECIPIENT_CACHE_TTL)  # what RCPT remembers of a mailbox is at most this old
 
     response = await refused(smtp_port, mailbox.address)
 

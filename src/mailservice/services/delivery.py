@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 from mailservice.domain.errors import MailboxFull, RecipientExpired, UnknownRecipient
@@ -19,6 +19,8 @@ from mailservice.ports import Clock, EventBus, MessageParser, MessageStore, Unit
 
 log = logging.getLogger(__name__)
 
+RECIPIENT_CACHE_TTL = timedelta(seconds=2)
+RECIPIENT_CACHE_SIZE = 10_000
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
@@ -63,19 +65,37 @@ class DeliveryService:
         self._parse = parse
         self._clock = clock
         self._policy = policy
+        self._recent: dict[str, tuple[datetime, Mailbox, Quota]] = {}
 
     async def check_recipient(self, address: str) -> AcceptedRecipient:
         """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full."""
         recipient = parse_recipient(address, self._policy.local_domains)
-        async with self._uow() as uow:
-            mailbox = await uow.mailboxes.get_by_login(recipient.login)
-            usage = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
+        mailbox, quota = await self._lookup(recipient.login)
         self._require_receiving(mailbox)
         assert mailbox is not None
-        quota = Quota(usage[0] or self._policy.default_quota_bytes, usage[1])
         if quota.exhausted:
             raise MailboxFull("mailbox is full", mailbox_id=mailbox.id)
         return AcceptedRecipient(mailbox.id, mailbox.login, recipient.tag, recipient.address)
+
+    async def _lookup(self, login: str) -> tuple[Mailbox | None, Quota]:
+        """The mailbox and its quota; a receiving mailbox is remembered for a few seconds.
+
+        Only the RCPT-time answer comes from memory: the quota is enforced exactly when the message is
+        stored, and expiry is checked against the clock, so the cache can only delay a revocation.
+        """
+        now = self._clock.now()
+        cached = self._recent.get(login)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        async with self._uow(read_only=True) as uow:
+            mailbox = await uow.mailboxes.get_by_login(login)
+            usage = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
+        quota = Quota(usage[0] or self._policy.default_quota_bytes, usage[1])
+        if mailbox is not None and mailbox.is_usable(now):
+            if len(self._recent) >= RECIPIENT_CACHE_SIZE:
+                self._recent.clear()
+            self._recent[login] = (now + RECIPIENT_CACHE_TTL, mailbox, quota)
+        return mailbox, quota
 
     async def deliver(
         self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace

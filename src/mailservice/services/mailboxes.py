@@ -162,7 +162,7 @@ class MailboxService:
             return updated
 
     async def _current(self, mailbox_id: str) -> Mailbox:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             mailbox = await uow.mailboxes.get(mailbox_id)
         if mailbox is None:
             raise NotFound("mailbox not found")

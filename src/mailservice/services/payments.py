@@ -49,7 +49,7 @@ class PaymentService:
 
     async def open_checkout_url(self, mailbox: Mailbox) -> str | None:
         """The link of the mailbox's latest open checkout, if it has one."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             latest = await uow.checkouts.latest_for_mailbox(mailbox.id)
         return latest.url if latest is not None and latest.is_open(self._clock.now()) else None
 
@@ -78,7 +78,7 @@ class PaymentService:
 
     async def _reusable_checkout(self, mailbox: Mailbox) -> Checkout | None:
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             latest = await uow.checkouts.latest_for_mailbox(mailbox.id)
         if latest is not None and latest.is_open(now):
             live = await self._gateway.checkout_status(latest)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import SingletonThreadPool
 
 from mailservice.adapters.db.dsn import ensure_sqlite_directory, is_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "mailservice_read_only"
 
 
 def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
@@ -22,8 +25,19 @@ def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
 def _create_sqlite_engine(url: URL) -> AsyncEngine:
     ensure_sqlite_directory(url)
     engine = create_async_engine(url)
+    configure_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def create_sqlite_sync_engine(url: URL) -> Engine:
+    """A blocking engine on the same file, for work done whole in one worker thread."""
+    engine = create_sync_engine(url.set(drivername="sqlite"), poolclass=SingletonThreadPool, pool_size=1)
+    configure_sqlite(engine)
+    return engine
+
+
+def configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def configure_connection(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so every transaction starts with BEGIN IMMEDIATE:
         # writers queue on the busy timeout instead of failing when a read lock must be upgraded.
@@ -38,8 +52,8 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    @event.listens_for(engine, "begin")
+    def begin(connection: Any) -> None:
+        # Readers never block in WAL mode; writers take the write lock up front.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

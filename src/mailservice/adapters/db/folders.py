@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import folders
@@ -12,18 +13,16 @@ from mailservice.domain.messages import INBOX
 FIRST_UID = 1
 
 
-async def insert_folder(connection: AsyncConnection, mailbox_id: str, name: str, now: datetime) -> None:
-    await connection.execute(
-        folders.insert().values(
-            mailbox_id=mailbox_id,
-            name=name,
-            uidvalidity=uidvalidity_at(now),
-            uidnext=FIRST_UID,
-            highestmodseq=1,
-            special_use=None,
-            subscribed=True,
-            created_at=now,
-        )
+def new_folder(mailbox_id: str, name: str, now: datetime) -> Insert:
+    return folders.insert().values(
+        mailbox_id=mailbox_id,
+        name=name,
+        uidvalidity=uidvalidity_at(now),
+        uidnext=FIRST_UID,
+        highestmodseq=1,
+        special_use=None,
+        subscribed=True,
+        created_at=now,
     )
 
 
@@ -37,4 +36,4 @@ class SqlFolderRepository:
         self._connection = connection
 
     async def create_inbox(self, mailbox_id: str, now: datetime) -> None:
-        await insert_folder(self._connection, mailbox_id, INBOX, now)
+        await self._connection.execute(new_folder(mailbox_id, INBOX, now))

@@ -14,12 +14,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
-from mailservice.adapters.db.folders import insert_folder
+from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
 from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
@@ -62,8 +64,8 @@ class _Group:
 
 
 class GroupCommitMessageStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock, default_quota_bytes: int) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, clock: Clock, default_quota_bytes: int) -> None:
+        self._database = database
         self._clock = clock
         self._default_quota = default_quota_bytes
         self._pending: list[_Pending] = []
@@ -125,16 +127,23 @@ class GroupCommitMessageStore:
                 pending.future.set_result(outcome)
 
     async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
-        copies = [copy for pending in group for copy in pending.delivery.copies]
-        async with self._engine.begin() as connection:
-            state = _Group(
-                quotas=await self._lock_quotas(connection, {c.mailbox_id for c in copies}),
-                folder_states=await _lock_folders(
-                    connection, {(c.mailbox_id, c.folder) for c in copies}, self._clock
-                ),
-            )
-            outcomes = [self._plan(state, pending.delivery) for pending in group]
-            await _apply(connection, state)
+        deliveries = [pending.delivery for pending in group]
+        now = self._clock.now()
+        return await self._database.run_write(
+            lambda connection: self._write_group(connection, deliveries, now)
+        )
+
+    def _write_group(
+        self, connection: Connection, deliveries: list[Delivery], now: datetime
+    ) -> list[list[StoredCopy] | DomainError]:
+        """Runs blocking, in one transaction: lock quotas and folders, plan every delivery, write."""
+        copies = [copy for delivery in deliveries for copy in delivery.copies]
+        state = _Group(
+            quotas=self._lock_quotas(connection, {c.mailbox_id for c in copies}),
+            folder_states=_lock_folders(connection, {(c.mailbox_id, c.folder) for c in copies}, now),
+        )
+        outcomes = [self._plan(state, delivery) for delivery in deliveries]
+        _apply(connection, state)
         return outcomes
 
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
@@ -147,33 +156,31 @@ class GroupCommitMessageStore:
                 return MailboxFull("mailbox is full", mailbox_id=mailbox_id)
         return [_place(state, copy) for copy in delivery.copies]
 
-    async def _lock_quotas(
-        self, connection: AsyncConnection, mailbox_ids: set[str]
-    ) -> dict[str, _QuotaState]:
+    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, _QuotaState]:
         query = (
             select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
             .where(mailboxes.c.id.in_(sorted(mailbox_ids)))
             .order_by(mailboxes.c.id)
             .with_for_update()
         )
-        rows = (await connection.execute(query)).all()
+        rows = connection.execute(query).all()
         return {row.id: _QuotaState(row.quota_bytes or self._default_quota, row.used_bytes) for row in rows}
 
 
-async def _lock_folders(
-    connection: AsyncConnection, wanted: set[tuple[str, str]], clock: Clock
+def _lock_folders(
+    connection: Connection, wanted: set[tuple[str, str]], now: datetime
 ) -> dict[tuple[str, str], _FolderState]:
-    found = await _select_folders(connection, wanted)
+    found = _select_folders(connection, wanted)
     missing = wanted - found.keys()
     for mailbox_id, name in sorted(missing):
-        await insert_folder(connection, mailbox_id, name, clock.now())
+        connection.execute(new_folder(mailbox_id, name, now))
     if missing:
-        found = await _select_folders(connection, wanted)
+        found = _select_folders(connection, wanted)
     return found
 
 
-async def _select_folders(
-    connection: AsyncConnection, wanted: set[tuple[str, str]]
+def _select_folders(
+    connection: Connection, wanted: set[tuple[str, str]]
 ) -> dict[tuple[str, str], _FolderState]:
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
     query = (
@@ -182,7 +189,7 @@ async def _select_folders(
         .order_by(folders.c.id)
         .with_for_update()
     )
-    rows = (await connection.execute(query)).all()
+    rows = connection.execute(query).all()
     return {
         (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq)
         for row in rows
@@ -234,12 +241,12 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
     }
 
 
-async def _apply(connection: AsyncConnection, state: _Group) -> None:
+def _apply(connection: Connection, state: _Group) -> None:
     if not state.message_rows:
         return
-    await connection.execute(message_raw.insert(), state.raw_rows)
-    await connection.execute(messages.insert(), state.message_rows)
-    await connection.execute(
+    connection.execute(message_raw.insert(), state.raw_rows)
+    connection.execute(messages.insert(), state.message_rows)
+    connection.execute(
         update(folders)
         .where(folders.c.id == bindparam("folder_id"))
         .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq")),
@@ -249,7 +256,7 @@ async def _apply(connection: AsyncConnection, state: _Group) -> None:
             if key in state.touched_folders
         ],
     )
-    await connection.execute(
+    connection.execute(
         update(mailboxes)
         .where(mailboxes.c.id == bindparam("mailbox_id"))
         .values(used_bytes=bindparam("new_used")),

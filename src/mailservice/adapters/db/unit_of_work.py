@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from mailservice.adapters.db.challenges import SqlUsedChallengeRepository
 from mailservice.adapters.db.checkouts import SqlCheckoutRepository
+from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
@@ -28,13 +30,16 @@ class SqlUnitOfWork:
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, read_only: bool) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._scope: AbstractAsyncContextManager[AsyncConnection] | None = None
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
+        self._scope = self._database.connection(self._read_only)
+        self._connection = await self._scope.__aenter__()
         self._transaction = await self._connection.begin()
         self.mailboxes = SqlMailboxRepository(self._connection)
         self.folders = SqlFolderRepository(self._connection)
@@ -49,12 +54,12 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._connection is not None and self._transaction is not None
+        assert self._scope is not None and self._transaction is not None
         try:
             if self._transaction.is_active:
                 await self._transaction.rollback()
         finally:
-            await self._connection.close()
+            await self._scope.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
         assert self._transaction is not None
@@ -62,8 +67,8 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+    def __call__(self, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._database, read_only)

@@ -75,7 +75,8 @@ class InboundHandler:
             log.exception("lmtp.data_failed")
             return "\r\n".join(TEMPORARY_FAILURE for _ in recipients)
         return "\r\n".join(
-            accepted(r.login) if o is None else reply_for(o) for r, o in zip(recipients, outcomes, strict=True)
+            accepted(r.login) if o is None else reply_for(o)
+            for r, o in zip(recipients, outcomes, strict=True)
         )
 
     def _trace_protocol(self, session: Any) -> str:

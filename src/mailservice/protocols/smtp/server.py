@@ -11,6 +11,7 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
+from mailservice.protocols.smtp.bulk_data import BulkData
 from mailservice.protocols.smtp.handler import InboundHandler
 from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
@@ -70,11 +71,11 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, SMTP):
+class LimitedSMTP(_Limited, BulkData, SMTP):
     pass
 
 
-class LimitedLMTP(_Limited, LMTP):
+class LimitedLMTP(_Limited, BulkData, LMTP):
     pass
 
 

@@ -1,0 +1,99 @@
+"""Run `mailservice serve` as a separate process for benchmarks, with paid mailboxes ready to receive."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
+SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class MailserviceProcess:
+    workdir: Path
+    database_dsn: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    http_port: int = field(default_factory=free_port)
+    smtp_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def __enter__(self) -> MailserviceProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+            "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
+            "DATABASE_DSN": self.database_dsn,
+            "DATA_DIR": str(self.workdir / "data"),
+            "SECRET_KEY": SECRET,
+            "MAIL_DOMAIN": "bench.test",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.http_port}",
+            "LOG_LEVEL": "WARNING",
+            **self.extra_env,
+        }
+        log = (self.workdir / "server.log").open("ab")
+        self.process = subprocess.Popen([MAILSERVICE, "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log)
+        self._wait_healthy()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def paid_addresses(self, count: int) -> list[str]:
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            return [_claim_and_pay(client) for _ in range(count)]
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError((self.workdir / "server.log").read_text())
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("mailservice did not start")
+
+
+def _claim_and_pay(client: httpx.Client) -> str:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+
+    def proof() -> dict[str, str]:
+        challenge = client.post("/v1/auth/challenge", json={"public_key": public}).json()["challenge"]
+        signature = base64.b64encode(key.sign(challenge.encode())).decode()
+        return {"edproof": public, "challenge": challenge, "signature": signature}
+
+    claimed = client.post("/v1/mailboxes/claim", json={"billing_email": "bench@example.com", **proof()}).json()
+    client.get(claimed["payment_url"]).raise_for_status()
+    return str(claimed["email"])

@@ -1,0 +1,77 @@
+"""The database handle: the engine, and on SQLite the in-process queue that writers wait in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailservice.adapters.db.dsn import is_sqlite
+from mailservice.adapters.db.engine import READ_ONLY_OPTION, create_engine, create_sqlite_sync_engine
+
+T = TypeVar("T")
+
+
+class Database:
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
+        # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
+        self._write_lock = asyncio.Lock() if is_sqlite(url) else None
+        # On SQLite, a batch of statements runs whole in one worker thread: the async driver would cross
+        # threads for every statement, and each crossing costs more CPU than the statement itself.
+        self._sqlite_writer = create_sqlite_sync_engine(url) if is_sqlite(url) else None
+        self._writer_thread = ThreadPoolExecutor(1, "sqlite-writer") if is_sqlite(url) else None
+
+    @asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """Hold the right to write (a no-op on PostgreSQL)."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    @asynccontextmanager
+    async def connection(self, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection whose transactions write (holding the write turn) or only read."""
+        async with AsyncExitStack() as stack:
+            if not read_only:
+                await stack.enter_async_context(self.write_turn())
+            connection = await stack.enter_async_context(self.engine.connect())
+            if read_only:
+                await connection.execution_options(**{READ_ONLY_OPTION: True})
+            yield connection
+
+    @asynccontextmanager
+    async def transaction(self, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits when the block ends without an error."""
+        async with self.connection(read_only) as connection, connection.begin():
+            yield connection
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run blocking `work` in one write transaction, committed when it returns."""
+        async with self.write_turn():
+            if self._sqlite_writer is None:
+                async with self.engine.begin() as connection:
+                    return await connection.run_sync(work)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, self._write_sqlite, work
+            )
+
+    def _write_sqlite(self, work: Callable[[Connection], T]) -> T:
+        assert self._sqlite_writer is not None
+        with self._sqlite_writer.begin() as connection:
+            return work(connection)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self._writer_thread is not None and self._sqlite_writer is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sqlite_writer.dispose)
+            self._writer_thread.shutdown()
