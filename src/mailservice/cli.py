@@ -40,8 +40,6 @@ def _fail(message: str) -> typer.Exit:
 def serve() -> None:
     """Migrate the database, then run every listener until SIGTERM/SIGINT."""
     settings = _settings()
-    import os
-    sys.setswitchinterval(float(os.environ.get("SWITCH", "0.005")))
     try:
         asyncio.run(bootstrap.serve(settings))
     except ConfigurationError as error:
