@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 
-from mailservice.adapters.mime import Address, ParsedMessage, parse_message
+from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
 from mailservice.domain.messages import MessageSummary
 
 MAX_STORED_TEXT_CHARS = 1_000_000
@@ -37,5 +37,9 @@ def _addresses(addresses: tuple[Address, ...]) -> tuple[tuple[str | None, str], 
     return tuple((address.name, address.email) for address in addresses if address.email)
 
 
+_PART_FIELDS = tuple(field.name for field in fields(PartInfo))
+
+
 def _parts_json(parsed: ParsedMessage) -> str:
-    return json.dumps([asdict(part) for part in parsed.parts], separators=(",", ":"), ensure_ascii=False)
+    parts = [{name: getattr(part, name) for name in _PART_FIELDS} for part in parsed.parts]
+    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)

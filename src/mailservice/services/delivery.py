@@ -66,6 +66,7 @@ class DeliveryService:
         self._clock = clock
         self._policy = policy
         self._recent: dict[str, tuple[datetime, Mailbox, Quota]] = {}
+        self._lookups: dict[str, asyncio.Future[tuple[Mailbox | None, Quota]]] = {}
 
     async def check_recipient(self, address: str) -> AcceptedRecipient:
         """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full."""
@@ -82,15 +83,25 @@ class DeliveryService:
 
         Only the RCPT-time answer comes from memory: the quota is enforced exactly when the message is
         stored, and expiry is checked against the clock, so the cache can only delay a revocation.
+        Concurrent lookups of one login share a single query.
         """
         now = self._clock.now()
         cached = self._recent.get(login)
         if cached is not None and cached[0] > now:
             return cached[1], cached[2]
+        pending = self._lookups.get(login)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(login))
+            self._lookups[login] = pending
+            pending.add_done_callback(lambda _: self._lookups.pop(login, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, login: str) -> tuple[Mailbox | None, Quota]:
         async with self._uow(read_only=True) as uow:
             mailbox = await uow.mailboxes.get_by_login(login)
             usage = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
         quota = Quota(usage[0] or self._policy.default_quota_bytes, usage[1])
+        now = self._clock.now()
         if mailbox is not None and mailbox.is_usable(now):
             if len(self._recent) >= RECIPIENT_CACHE_SIZE:
                 self._recent.clear()

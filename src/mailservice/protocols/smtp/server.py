@@ -12,6 +12,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from mailservice.protocols.smtp.bulk_data import BulkData
+from mailservice.protocols.smtp.fast_address import FastAddress
 from mailservice.protocols.smtp.handler import InboundHandler
 from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
@@ -71,11 +72,11 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, BulkData, SMTP):
+class LimitedSMTP(_Limited, BulkData, FastAddress, SMTP):
     pass
 
 
-class LimitedLMTP(_Limited, BulkData, LMTP):
+class LimitedLMTP(_Limited, BulkData, FastAddress, LMTP):
     pass
 
 
