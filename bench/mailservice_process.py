@@ -56,7 +56,9 @@ class MailserviceProcess:
             **self.extra_env,
         }
         log = (self.workdir / "server.log").open("ab")
-        self.process = subprocess.Popen([MAILSERVICE, "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [MAILSERVICE, "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log
+        )
         self._wait_healthy()
         return self
 
@@ -68,6 +70,10 @@ class MailserviceProcess:
             self.process.wait(timeout=30)
 
     def paid_addresses(self, count: int) -> list[str]:
+        return [address for address, _ in self.paid_mailboxes(count)]
+
+    def paid_mailboxes(self, count: int) -> list[tuple[str, str]]:
+        """(address, access token) of `count` new paid mailboxes."""
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
             return [_claim_and_pay(client) for _ in range(count)]
 
@@ -85,7 +91,7 @@ class MailserviceProcess:
         raise RuntimeError("mailservice did not start")
 
 
-def _claim_and_pay(client: httpx.Client) -> str:
+def _claim_and_pay(client: httpx.Client) -> tuple[str, str]:
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
 
@@ -94,6 +100,9 @@ def _claim_and_pay(client: httpx.Client) -> str:
         signature = base64.b64encode(key.sign(challenge.encode())).decode()
         return {"edproof": public, "challenge": challenge, "signature": signature}
 
-    claimed = client.post("/v1/mailboxes/claim", json={"billing_email": "bench@example.com", **proof()}).json()
+    claimed = client.post(
+        "/v1/mailboxes/claim", json={"billing_email": "bench@example.com", **proof()}
+    ).json()
     client.get(claimed["payment_url"]).raise_for_status()
-    return str(claimed["email"])
+    resolved = client.post("/v1/access/resolve", json={"protocol": "imap", **proof()}).json()
+    return str(claimed["email"]), str(resolved["access_token"])

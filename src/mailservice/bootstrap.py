@@ -26,6 +26,7 @@ from mailservice.adapters.dev_secret import load_secret
 from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
+from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.mime_summary import summarize
 from mailservice.adapters.notify.log import LogNotifier
 from mailservice.adapters.payments.mock import MockPaymentGateway
@@ -38,6 +39,7 @@ from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
+from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -114,14 +116,16 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     credentials = Credentials(secret)
     mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.imap_port)
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
+    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     services = Services(
         clock=clock,
         proofs=proofs,
-        mailboxes=MailboxService(proofs, payments, credentials, uow, clock, mail_host),
+        mailboxes=mailboxes,
         payments=payments,
         credentials=credentials,
         outbox=outbox,
         delivery=DeliveryService(uow, store, events, summarize, clock, policy),
+        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
         events=events,
     )
     runtime = Runtime(settings, database, services, create_app(services, settings), store, events)

@@ -9,9 +9,10 @@ from typing import Protocol, Self
 
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import Delivery, MessageReceived, MessageSummary, StoredCopy
+from mailservice.domain.messages import Delivery, MessageReceived, MessageSummary, StoredCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout
+from mailservice.domain.search import MessageQuery
 
 
 class Clock(Protocol):
@@ -51,6 +52,32 @@ class MailboxRepository(Protocol):
 
     async def purge_mail_of_expired(self, expired_before: datetime) -> int:
         """Delete every message of mailboxes expired before the cutoff; return how many were deleted."""
+        ...
+
+
+class MessageRepository(Protocol):
+    async def find(
+        self,
+        mailbox_id: str,
+        query: MessageQuery,
+        *,
+        limit: int,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        newest_first: bool = True,
+        with_text: bool = False,
+    ) -> list[StoredMessage]: ...
+
+    async def get(self, mailbox_id: str, uid: int, with_text: bool = True) -> StoredMessage | None: ...
+
+    async def raw(self, mailbox_id: str, uid: int) -> bytes | None: ...
+
+    async def set_flags(
+        self, mailbox_id: str, uid: int, add: set[str], remove: set[str]
+    ) -> StoredMessage | None: ...
+
+    async def delete(self, mailbox_id: str, uid: int) -> bool:
+        """Delete a message, give its bytes back to the quota; False when there was none."""
         ...
 
 
@@ -99,6 +126,7 @@ class UnitOfWork(Protocol):
 
     mailboxes: MailboxRepository
     folders: FolderRepository
+    messages: MessageRepository
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
@@ -161,4 +189,16 @@ class EventBus(Protocol):
 
     def subscribe(self, mailbox_id: str) -> Subscription:
         """Events of one mailbox from now on, until `close()`."""
+        ...
+
+
+class MessageReader(Protocol):
+    """What needs the raw message parsed again at read time."""
+
+    def attachment(self, raw: bytes, parts_json: str, section: str) -> tuple[bytes, str, str | None] | None:
+        """(decoded content, content type, filename) of an attachment part, or None."""
+        ...
+
+    def safe_text(self, raw: bytes, max_chars: int) -> tuple[str, list[str], bool]:
+        """(visible text with numbered links, the links, truncated) for a language model."""
         ...

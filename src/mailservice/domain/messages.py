@@ -27,6 +27,8 @@ class MessageSummary:
     parts_json: str
     text: str
     has_attachments: bool
+    codes: tuple[ExtractedCode, ...] = ()
+    links: tuple[ExtractedLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,55 @@ class MessageReceived:
     uid: int
     modseq: int
     type: str = field(default="message.received")
+
+
+@dataclass(frozen=True)
+class ExtractedCode:
+    """A likely verification code, with the phrase around it, best first."""
+
+    code: str
+    score: float
+    context: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ExtractedLink:
+    url: str
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as the read API sees it: the summary kept at delivery, never the raw bytes."""
+
+    uid: int
+    flags: frozenset[str]
+    internal_date: datetime
+    size: int
+    subject: str | None
+    from_address: str | None
+    from_name: str | None
+    to: tuple[tuple[str | None, str], ...]
+    cc: tuple[tuple[str | None, str], ...]
+    date: datetime | None
+    message_id: str | None
+    has_attachments: bool
+    tags: tuple[str, ...]
+    codes: tuple[ExtractedCode, ...]
+    links: tuple[ExtractedLink, ...]
+    parts_json: str
+    text: str | None = None
+
+    @property
+    def seen(self) -> bool:
+        return SEEN in self.flags
+
+    @property
+    def flagged(self) -> bool:
+        return FLAGGED in self.flags
+
+
+SEEN = "\\Seen"
+FLAGGED = "\\Flagged"

@@ -161,9 +161,20 @@ class MailboxService:
                 await uow.commit()
             return updated
 
-    async def _current(self, mailbox_id: str) -> Mailbox:
+    async def current(self, mailbox_id: str) -> Mailbox | None:
+        """The mailbox as stored now, with the lazy expiry applied."""
+        now = self._clock.now()
         async with self._uow(read_only=True) as uow:
             mailbox = await uow.mailboxes.get(mailbox_id)
+        if mailbox is None or not mailbox.has_lapsed(now):
+            return mailbox
+        async with self._uow() as uow:
+            await uow.mailboxes.update(mailbox.expire(now))
+            await uow.commit()
+        return mailbox.expire(now)
+
+    async def _current(self, mailbox_id: str) -> Mailbox:
+        mailbox = await self.current(mailbox_id)
         if mailbox is None:
             raise NotFound("mailbox not found")
         return mailbox

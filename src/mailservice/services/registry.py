@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mailservice.ports import Clock, EventBus
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryService
+from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
@@ -22,4 +23,5 @@ class Services:
     credentials: Credentials
     outbox: OutboxWorker
     delivery: DeliveryService
+    inbox: InboxService
     events: EventBus

@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -238,6 +238,8 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "text": _required_text(summary.text),
         "has_attachments": summary.has_attachments,
         "tags": _json(copy.tags),
+        "codes_json": _json(asdict(code) for code in summary.codes),
+        "links_json": _json(asdict(link) for link in summary.links),
     }
 
 

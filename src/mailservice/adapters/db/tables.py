@@ -134,6 +134,8 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("has_attachments", Boolean, nullable=False),
     Column("tags", Text, nullable=False),
+    Column("codes_json", Text, nullable=False, server_default="[]"),
+    Column("links_json", Text, nullable=False, server_default="[]"),
     UniqueConstraint("folder_id", "uid"),
 )
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)

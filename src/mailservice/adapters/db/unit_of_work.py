@@ -13,11 +13,13 @@ from mailservice.adapters.db.checkouts import SqlCheckoutRepository
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
+from mailservice.adapters.db.messages import SqlMessageRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
 from mailservice.ports import (
     CheckoutRepository,
     FolderRepository,
     MailboxRepository,
+    MessageRepository,
     OutboxRepository,
     UsedChallengeRepository,
 )
@@ -26,6 +28,7 @@ from mailservice.ports import (
 class SqlUnitOfWork:
     mailboxes: MailboxRepository
     folders: FolderRepository
+    messages: MessageRepository
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
@@ -43,6 +46,7 @@ class SqlUnitOfWork:
         self._transaction = await self._connection.begin()
         self.mailboxes = SqlMailboxRepository(self._connection)
         self.folders = SqlFolderRepository(self._connection)
+        self.messages = SqlMessageRepository(self._connection)
         self.checkouts = SqlCheckoutRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)

@@ -8,7 +8,15 @@ from mailservice import __version__
 from mailservice.config import Settings
 from mailservice.protocols.http.body_limit import BodyLimitMiddleware
 from mailservice.protocols.http.errors import install_error_handlers
-from mailservice.protocols.http.routers import auth, health, mailboxes, mock_payments
+from mailservice.protocols.http.routers import (
+    auth,
+    events,
+    health,
+    imap_messages,
+    mailboxes,
+    messages,
+    mock_payments,
+)
 from mailservice.services.registry import Services
 
 
@@ -27,6 +35,9 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mailboxes.router)
+    app.include_router(messages.router)
+    app.include_router(imap_messages.router)
+    app.include_router(events.router)
     if services.payments.provider == "mock":
         app.include_router(mock_payments.router)
     return app

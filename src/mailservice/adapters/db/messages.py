@@ -1,0 +1,179 @@
+"""Reading and changing stored messages of a mailbox's INBOX, for the HTTP API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, not_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.domain.messages import (
+    FLAGGED,
+    INBOX,
+    SEEN,
+    ExtractedCode,
+    ExtractedLink,
+    StoredMessage,
+)
+from mailservice.domain.search import MessageQuery
+
+_SUMMARY_COLUMNS = [c for c in messages.c if c.name not in ("text",)]
+
+
+class SqlMessageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def find(
+        self,
+        mailbox_id: str,
+        query: MessageQuery,
+        *,
+        limit: int,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        newest_first: bool = True,
+        with_text: bool = False,
+    ) -> list[StoredMessage]:
+        conditions = [*_inbox(mailbox_id), *_matching(query)]
+        if after_uid is not None:
+            conditions.append(messages.c.uid > after_uid)
+        if before_uid is not None:
+            conditions.append(messages.c.uid < before_uid)
+        order = messages.c.uid.desc() if newest_first else messages.c.uid.asc()
+        columns = [*_SUMMARY_COLUMNS, messages.c.text] if with_text else _SUMMARY_COLUMNS
+        rows = (
+            await self._connection.execute(select(*columns).where(*conditions).order_by(order).limit(limit))
+        ).mappings()
+        return [_message(row) for row in rows]
+
+    async def get(self, mailbox_id: str, uid: int, with_text: bool = True) -> StoredMessage | None:
+        found = await self.find(
+            mailbox_id, MessageQuery(), limit=1, after_uid=uid - 1, before_uid=uid + 1, with_text=with_text
+        )
+        return found[0] if found else None
+
+    async def raw(self, mailbox_id: str, uid: int) -> bytes | None:
+        query = (
+            select(message_raw.c.raw)
+            .join(messages, messages.c.raw_id == message_raw.c.id)
+            .where(*_inbox(mailbox_id), messages.c.uid == uid)
+        )
+        value = (await self._connection.execute(query)).scalar()
+        return None if value is None else bytes(value)
+
+    async def set_flags(
+        self, mailbox_id: str, uid: int, add: set[str], remove: set[str]
+    ) -> StoredMessage | None:
+        current = await self.get(mailbox_id, uid, with_text=False)
+        if current is None:
+            return None
+        flags = (set(current.flags) | add) - remove
+        if flags == set(current.flags):
+            return current
+        modseq = await self._next_modseq(mailbox_id)
+        await self._connection.execute(
+            update(messages)
+            .where(*_inbox(mailbox_id), messages.c.uid == uid)
+            .values(flags=" ".join(sorted(flags)), modseq=modseq)
+        )
+        return await self.get(mailbox_id, uid, with_text=False)
+
+    async def delete(self, mailbox_id: str, uid: int) -> bool:
+        row = (
+            await self._connection.execute(
+                select(messages.c.id, messages.c.raw_id, messages.c.size).where(
+                    *_inbox(mailbox_id), messages.c.uid == uid
+                )
+            )
+        ).first()
+        if row is None:
+            return False
+        await self._next_modseq(mailbox_id)
+        await self._connection.execute(delete(messages).where(messages.c.id == row.id))
+        still_used = select(messages.c.id).where(messages.c.raw_id == row.raw_id).exists()
+        await self._connection.execute(
+            delete(message_raw).where(message_raw.c.id == row.raw_id, not_(still_used))
+        )
+        await self._connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=mailboxes.c.used_bytes - row.size)
+        )
+        return True
+
+    async def _next_modseq(self, mailbox_id: str) -> int:
+        inbox = and_(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
+        await self._connection.execute(
+            update(folders).where(inbox).values(highestmodseq=folders.c.highestmodseq + 1)
+        )
+        return int(
+            (await self._connection.execute(select(folders.c.highestmodseq).where(inbox))).scalar_one()
+        )
+
+
+def _inbox(mailbox_id: str) -> list[ColumnElement[bool]]:
+    inbox_id = (
+        select(folders.c.id)
+        .where(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
+        .scalar_subquery()
+    )
+    return [messages.c.mailbox_id == mailbox_id, messages.c.folder_id == inbox_id]
+
+
+def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for sender in query.senders:
+        conditions.append(
+            func.lower(
+                func.coalesce(messages.c.from_address, "") + " " + func.coalesce(messages.c.from_name, "")
+            ).contains(sender, autoescape=True)
+        )
+    conditions += [
+        func.lower(messages.c.to_json + messages.c.cc_json).contains(r, autoescape=True)
+        for r in query.recipients
+    ]
+    conditions += [
+        func.lower(func.coalesce(messages.c.subject, "")).contains(s, autoescape=True) for s in query.subjects
+    ]
+    for word in query.words:
+        in_subject = func.lower(func.coalesce(messages.c.subject, "")).contains(word, autoescape=True)
+        conditions.append(in_subject | func.lower(messages.c.text).contains(word, autoescape=True))
+    if query.has_attachment is not None:
+        conditions.append(messages.c.has_attachments.is_(query.has_attachment))
+    if query.unread is not None:
+        seen = messages.c.flags.contains(SEEN, autoescape=True)
+        conditions.append(not_(seen) if query.unread else seen)
+    if query.flagged:
+        conditions.append(messages.c.flags.contains(FLAGGED, autoescape=True))
+    if query.tag is not None:
+        conditions.append(messages.c.tags.contains(json.dumps(query.tag), autoescape=True))
+    if query.before is not None:
+        conditions.append(messages.c.internal_date < query.before)
+    if query.after is not None:
+        conditions.append(messages.c.internal_date >= query.after)
+    return conditions
+
+
+def _message(row: Any) -> StoredMessage:
+    return StoredMessage(
+        uid=row["uid"],
+        flags=frozenset(row["flags"].split()),
+        internal_date=row["internal_date"],
+        size=row["size"],
+        subject=row["subject"],
+        from_address=row["from_address"],
+        from_name=row["from_name"],
+        to=tuple((name, address) for name, address in json.loads(row["to_json"])),
+        cc=tuple((name, address) for name, address in json.loads(row["cc_json"])),
+        date=row["date_header"],
+        message_id=row["message_id"],
+        has_attachments=bool(row["has_attachments"]),
+        tags=tuple(json.loads(row["tags"])),
+        codes=tuple(ExtractedCode(**code) for code in json.loads(row["codes_json"])),
+        links=tuple(ExtractedLink(**link) for link in json.loads(row["links_json"])),
+        parts_json=row["parts_json"],
+        text=row.get("text"),
+    )

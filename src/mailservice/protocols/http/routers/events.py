@@ -1,0 +1,54 @@
+"""Server-Sent Events of new mail, resumable with Last-Event-ID (the uid of the last message seen)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+
+from mailservice.domain.mailbox import Mailbox
+from mailservice.protocols.http.auth import BearerMailbox
+from mailservice.protocols.http.dependencies import ServicesDep
+from mailservice.protocols.http.message_schemas import message_out
+from mailservice.services.inbox import InboxService
+
+router = APIRouter(tags=["messages"])
+
+KEEPALIVE_SECONDS = 15.0
+
+
+@router.get("/v1/events", response_class=StreamingResponse)
+async def events(
+    mailbox: BearerMailbox,
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after_uid: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """`message.received` events; `id` is the message uid, so a reconnect with Last-Event-ID misses nothing."""
+    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else after_uid
+    return StreamingResponse(
+        _event_stream(services.inbox, mailbox, resume),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(inbox: InboxService, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[str]:
+    yield "retry: 2000\n\n"
+    messages = inbox.stream(mailbox, after_uid)
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(anext(messages), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            data = message_out(message, include_text=False).model_dump_json(by_alias=True)
+            yield f"id: {message.uid}\nevent: message.received\ndata: {data}\n\n"
+    finally:
+        with contextlib.suppress(Exception):
+            await messages.aclose()  # type: ignore[attr-defined]

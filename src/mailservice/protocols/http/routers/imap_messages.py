@@ -1,0 +1,55 @@
+"""The seed's read endpoints, kept: access_token in the JSON body (a Bearer header works too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mailservice.domain.errors import InvalidInput
+from mailservice.domain.search import MessageQuery
+from mailservice.protocols.http.auth import bearer_token, mailbox_of
+from mailservice.protocols.http.dependencies import ServicesDep
+from mailservice.protocols.http.message_schemas import (
+    MessageEnvelope,
+    MessageListOut,
+    SeedGetRequest,
+    SeedListRequest,
+    message_out,
+)
+from mailservice.protocols.http.schemas import ErrorResponse
+from mailservice.services.inbox import MAX_PAGE
+
+router = APIRouter(tags=["messages"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+}
+DEFAULT_LIMIT = 20
+
+
+@router.post("/v1/imap/messages", responses=_ERRORS)
+async def list_imap_messages(
+    body: SeedListRequest, request: Request, services: ServicesDep
+) -> MessageListOut:
+    """Newest first. Reading marks nothing seen unless `mark_seen` is true."""
+    mailbox = await mailbox_of(services, body.access_token or bearer_token(request))
+    limit = DEFAULT_LIMIT if body.limit <= 0 else min(body.limit, MAX_PAGE)
+    query = MessageQuery(unread=True) if body.unread_only else MessageQuery()
+    found = await services.inbox.find(mailbox, query, limit, with_text=body.include_body)
+    if body.mark_seen and found:
+        await services.inbox.mark_seen(mailbox, [m.uid for m in found])
+        found = [await services.inbox.get(mailbox, m.uid) for m in found]
+    return MessageListOut(messages=[message_out(m, body.include_body) for m in found])
+
+
+@router.post("/v1/imap/messages/get", responses=_ERRORS)
+async def get_imap_message(body: SeedGetRequest, request: Request, services: ServicesDep) -> MessageEnvelope:
+    mailbox = await mailbox_of(services, body.access_token or bearer_token(request))
+    if body.uid <= 0:
+        raise InvalidInput("uid must be greater than 0")
+    message = await services.inbox.get(mailbox, body.uid, mark_seen=body.mark_seen)
+    return MessageEnvelope(message=message_out(message, body.include_body))

@@ -1,0 +1,140 @@
+"""The agent read API: Authorization: Bearer <access_token>."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from mailservice.domain.search import MessageQuery, parse_query
+from mailservice.protocols.http.auth import BearerMailbox
+from mailservice.protocols.http.dependencies import ServicesDep
+from mailservice.protocols.http.message_schemas import (
+    MessageEnvelope,
+    MessageListOut,
+    MessagePatch,
+    SafeTextOut,
+    WaitOut,
+    message_out,
+)
+from mailservice.protocols.http.schemas import ErrorResponse
+from mailservice.services.inbox import MAX_PAGE, MAX_WAIT_SECONDS
+
+router = APIRouter(tags=["messages"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+}
+Q_HELP = (
+    "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, tag:, before:, after: "
+    '(YYYY-MM-DD or ISO date-time) and free words over subject and text; values may be "quoted"; all must match.'
+)
+
+
+@router.get("/v1/messages", responses=_ERRORS)
+async def list_messages(
+    mailbox: BearerMailbox,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    after_uid: Annotated[int | None, Query(ge=0, description="Oldest first, after this uid")] = None,
+    before_uid: Annotated[int | None, Query(ge=1, description="Newest first, before this uid")] = None,
+    unread_only: bool = False,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
+    include_text: bool = False,
+) -> MessageListOut:
+    """Newest first by default; pass `after_uid` to page oldest first (no gaps while mail arrives)."""
+    query = _query(q, unread_only, tag, since)
+    found = await services.inbox.find(mailbox, query, limit, after_uid, before_uid, with_text=include_text)
+    full = len(found) == limit
+    oldest_first = after_uid is not None
+    return MessageListOut(
+        messages=[message_out(m, include_text) for m in found],
+        next_after_uid=(found[-1].uid if found else after_uid) if oldest_first else None,
+        next_before_uid=found[-1].uid if full and not oldest_first else None,
+    )
+
+
+@router.get("/v1/messages/wait", responses=_ERRORS)
+async def wait_for_message(
+    mailbox: BearerMailbox,
+    services: ServicesDep,
+    after_uid: Annotated[int | None, Query(ge=0, description="Default: the newest message now")] = None,
+    wait_seconds: Annotated[float, Query(alias="timeout", ge=0, le=MAX_WAIT_SECONDS)] = 30.0,
+    q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
+) -> WaitOut:
+    """Long poll: answers as soon as a matching message arrives, or with timed_out after `timeout` s."""
+    found = await services.inbox.wait(mailbox, after_uid, wait_seconds, parse_query(q))
+    if found is None:
+        return WaitOut(timed_out=True)
+    return WaitOut(timed_out=False, message=message_out(found, include_text=True))
+
+
+@router.get("/v1/messages/{uid}", responses=_ERRORS)
+async def get_message(
+    uid: int, mailbox: BearerMailbox, services: ServicesDep, mark_seen: bool = False
+) -> MessageEnvelope:
+    message = await services.inbox.get(mailbox, uid, mark_seen=mark_seen)
+    return MessageEnvelope(message=message_out(message, include_text=True))
+
+
+@router.get("/v1/messages/{uid}/safe", responses=_ERRORS)
+async def get_safe_text(
+    uid: int,
+    mailbox: BearerMailbox,
+    services: ServicesDep,
+    max_chars: Annotated[int, Query(ge=100, le=200_000)] = 20_000,
+) -> SafeTextOut:
+    """Visible text only, quoted history trimmed, links numbered: for a language model. Untrusted data."""
+    view = await services.inbox.safe_text(mailbox, uid, max_chars)
+    return SafeTextOut(uid=uid, text=view.text, links=view.links, truncated=view.truncated)
+
+
+@router.get("/v1/messages/{uid}/raw", responses=_ERRORS, response_class=Response)
+async def get_raw(uid: int, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+    return Response(await services.inbox.raw(mailbox, uid), media_type="message/rfc822")
+
+
+@router.get("/v1/messages/{uid}/attachments/{part}", responses=_ERRORS, response_class=Response)
+async def get_attachment(uid: int, part: str, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+    attachment = await services.inbox.attachment(mailbox, uid, part)
+    filename = (attachment.filename or f"part-{part}").replace('"', "").replace("\r", "").replace("\n", "")
+    return Response(
+        attachment.content,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename.encode("ascii", "replace").decode()}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.patch("/v1/messages/{uid}", responses=_ERRORS)
+async def update_message(
+    uid: int, body: MessagePatch, mailbox: BearerMailbox, services: ServicesDep
+) -> MessageEnvelope:
+    message = await services.inbox.update(mailbox, uid, seen=body.seen, flagged=body.flagged)
+    return MessageEnvelope(message=message_out(message, include_text=False))
+
+
+@router.delete("/v1/messages/{uid}", status_code=204, responses=_ERRORS, response_class=Response)
+async def delete_message(uid: int, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+    await services.inbox.delete(mailbox, uid)
+    return Response(status_code=204)
+
+
+def _query(q: str | None, unread_only: bool, tag: str | None, since: datetime | None) -> MessageQuery:
+    query = parse_query(q)
+    if unread_only:
+        query = replace(query, unread=True)
+    if tag:
+        query = replace(query, tag=tag.lower())
+    if since is not None:
+        query = replace(query, after=since)
+    return query
