@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.baseline_postfix_dovecot import run_baseline
+from bench.baseline_postfix_dovecot import run_baseline, spread_subdirectories
 from bench.mailservice_process import MailserviceProcess
 from bench.smtp_load import LoadResult, make_messages, send_load
 
@@ -28,6 +28,7 @@ WARMUP = 200
 
 def run_mailservice(database: str | None) -> LoadResult:
     workdir = Path(tempfile.mkdtemp(prefix="bench-mailservice-"))
+    spread_subdirectories(workdir)
     dsn = database or str(workdir / "data" / "mailservice.db")
     with MailserviceProcess(workdir, dsn) as server:
         addresses = server.paid_addresses(MAILBOXES)

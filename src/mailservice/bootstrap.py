@@ -48,6 +48,8 @@ from mailservice.services.registry import Services
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_SECONDS = 2.0
+
 
 @dataclass
 class Runtime:
@@ -182,6 +184,7 @@ async def serve(settings: Settings) -> None:
             )
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
+        asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
     ]
     http_task = asyncio.create_task(http.serve())
     log.info(

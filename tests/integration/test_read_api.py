@@ -9,12 +9,14 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
+import uvicorn
 
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ class Agent:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def get(self, path: str, **params: object) -> httpx.Response:
+    async def get(self, path: str, **params: str | int | float) -> httpx.Response:
         return await self.client.get(path, params=params, headers=self.auth)
 
 
@@ -290,12 +292,29 @@ async def test_expired_mailbox_is_409_expired(agent: Agent, clock: FixedClock) -
     assert response.json()["status"] == "expired"
 
 
-async def test_events_stream_resumes_after_last_event_id(agent: Agent, smtp_port: int) -> None:
+@pytest.fixture
+async def live(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """A real HTTP server: a streaming response only learns of a disconnect over a real socket."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(runtime.app, host="127.0.0.1", port=port, log_config=None))
+    serving = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 -- uvicorn has no "started" event to wait on
+            await asyncio.sleep(0.01)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        yield http
+    server.should_exit = True
+    await serving
+
+
+async def test_events_stream_resumes_after_last_event_id(
+    agent: Agent, smtp_port: int, live: httpx.AsyncClient
+) -> None:
     for index in range(3):
         await send(smtp_port, text_message(agent.address, subject=f"m{index}"), [agent.address])
     headers = {**agent.auth, "Last-Event-ID": "1"}
 
-    async with agent.client.stream("GET", "/v1/events", headers=headers) as stream:
+    async with live.stream("GET", "/v1/events", headers=headers) as stream:
         ids = []
         async for line in stream.aiter_lines():
             if line.startswith("id: "):
@@ -304,3 +323,31 @@ async def test_events_stream_resumes_after_last_event_id(agent: Agent, smtp_port
                 break
 
     assert ids == [2, 3]
+
+
+async def test_events_stream_survives_keep_alives(
+    agent: Agent, smtp_port: int, monkeypatch: pytest.MonkeyPatch, live: httpx.AsyncClient
+) -> None:
+    monkeypatch.setattr("mailservice.protocols.http.routers.events.KEEPALIVE_SECONDS", 0.05)
+
+    async with live.stream("GET", "/v1/events", headers=agent.auth) as stream:
+        lines = stream.aiter_lines()
+        keep_alives = 0
+        while keep_alives < 3:
+            keep_alives += (await anext(lines)).startswith(": keep-alive")
+        await send(smtp_port, text_message(agent.address), [agent.address])
+        while not (line := await anext(lines)).startswith("id: "):
+            pass
+
+    assert line == "id: 1"
+
+
+async def test_a_large_message_is_stored_and_read_back_byte_for_byte(agent: Agent, smtp_port: int) -> None:
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+    raw = b"Subject: large\r\nContent-Type: text/plain\r\n\r\n" + line * 40_000 + b".leading dot line\r\n"
+
+    await send(smtp_port, raw, [agent.address])
+    stored = await agent.get("/v1/messages/1/raw")
+
+    assert len(raw) > 2 * 1024 * 1024
+    assert stored.content.endswith(raw)

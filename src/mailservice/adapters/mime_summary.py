@@ -1,12 +1,13 @@
-"""From a parsed MIME message to the summary the store keeps: one parse per delivered copy."""
+"""From a parsed MIME message to the summary the store keeps, extracted codes and links included."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import fields
 
+from mailservice.adapters.extract import extract_codes, extract_links
 from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
-from mailservice.domain.messages import MessageSummary
+from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
 
 MAX_STORED_TEXT_CHARS = 1_000_000
 
@@ -30,6 +31,13 @@ def summarize(raw: bytes) -> MessageSummary:
         parts_json=_parts_json(parsed),
         text=parsed.text[:MAX_STORED_TEXT_CHARS],
         has_attachments=parsed.has_attachments,
+        codes=tuple(
+            ExtractedCode(c.code, c.score, c.context, c.source)
+            for c in extract_codes(parsed.subject, parsed.text, parsed.html)
+        ),
+        links=tuple(
+            ExtractedLink(link.url, link.text, link.kind) for link in extract_links(parsed.text, parsed.html)
+        ),
     )
 
 

@@ -32,6 +32,23 @@ class AcceptedRecipient:
     address: str
 
 
+class IncomingMessage:
+    """The received bytes, handed over once: whoever takes them holds the only reference.
+
+    A 25 MiB message is copied when its trace headers are prepended; letting go of the received bytes
+    right after keeps the peak memory of a delivery near two message sizes instead of three.
+    """
+
+    def __init__(self, raw: bytes | bytearray) -> None:
+        self._raw: bytes | bytearray | None = raw
+
+    def take(self) -> bytes | bytearray:
+        raw, self._raw = self._raw, None
+        if raw is None:
+            raise RuntimeError("the message was already taken")
+        return raw
+
+
 @dataclass(frozen=True)
 class Trace:
     """Where a message came from, for its Received header."""
@@ -109,16 +126,18 @@ class DeliveryService:
         return mailbox, quota
 
     async def deliver(
-        self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace
+        self, message: bytes | IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
     ) -> list[StoredCopy]:
         """Store one copy per mailbox (tags of the same mailbox merged) and publish `message.received`."""
         received_at = self._clock.now()
         queue_id = secrets.token_hex(6)
-        raw = with_crlf_line_ends(raw)
+        raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
+        size = len(raw)
         copies = tuple(
             self._copy(raw, mailbox_recipients, trace, received_at, queue_id)
             for mailbox_recipients in _by_mailbox(recipients)
         )
+        del raw
         stored = await self._store.store(Delivery(copies))
         for copy in stored:
             await self._events.publish(
@@ -129,7 +148,7 @@ class DeliveryService:
             queue_id,
             trace.mail_from or "<>",
             len(stored),
-            len(raw),
+            size,
         )
         return stored
 
@@ -150,14 +169,14 @@ class DeliveryService:
 
     def _copy(
         self,
-        raw: bytes,
+        raw: bytes | bytearray,
         recipients: list[AcceptedRecipient],
         trace: Trace,
         received_at: datetime,
         queue_id: str,
     ) -> MessageCopy:
         first = recipients[0]
-        stored_raw = self._trace_headers(first.address, trace, received_at, queue_id) + raw
+        stored_raw = bytes(self._trace_headers(first.address, trace, received_at, queue_id) + raw)
         tags = tuple(sorted({r.tag for r in recipients if r.tag}))
         return MessageCopy(
             mailbox_id=first.mailbox_id,
@@ -193,7 +212,7 @@ def _by_mailbox(recipients: list[AcceptedRecipient]) -> list[list[AcceptedRecipi
     return list(grouped.values())
 
 
-def with_crlf_line_ends(raw: bytes) -> bytes:
+def with_crlf_line_ends(raw: bytes | bytearray) -> bytes | bytearray:
     """Stored messages use CRLF throughout, as IMAP sizes and offsets assume; bare LFs are converted."""
     if raw.count(b"\n") == raw.count(b"\r\n"):
         return raw

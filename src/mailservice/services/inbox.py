@@ -170,6 +170,7 @@ class InboxService:
                 for message in await self.find(mailbox, MessageQuery(), limit=MAX_PAGE, after_uid=cursor):
                     cursor = message.uid
                     yield message
-                await anext(subscription)
+                if await anext(subscription, None) is None:
+                    return
         finally:
             subscription.close()

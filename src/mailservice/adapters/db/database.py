@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,7 +13,12 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.dsn import is_sqlite
-from mailservice.adapters.db.engine import READ_ONLY_OPTION, create_engine, create_sqlite_sync_engine
+from mailservice.adapters.db.engine import (
+    READ_ONLY_OPTION,
+    SQLITE_BUSY_TIMEOUT_MS,
+    create_engine,
+    create_sqlite_sync_engine,
+)
 
 T = TypeVar("T")
 
@@ -69,6 +75,23 @@ class Database:
         assert self._sqlite_writer is not None
         with self._sqlite_writer.begin() as connection:
             return work(connection)
+
+    async def checkpoint(self) -> None:
+        """Copy the SQLite WAL into the database file without blocking readers or writers.
+
+        A checkpoint inside a delivery's commit would stall every delivery waiting behind it, so they are
+        taken here, from a connection of their own, by a periodic job. A no-op on PostgreSQL.
+        """
+        if self._sqlite_writer is None:
+            return
+        await asyncio.to_thread(self._checkpoint_sqlite)
+
+    def _checkpoint_sqlite(self) -> None:
+        connection = sqlite3.connect(self.url.database or "", timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -14,6 +14,7 @@ from mailservice.adapters.db.dsn import ensure_sqlite_directory, is_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "mailservice_read_only"
+SAFETY_CHECKPOINT_PAGES = 50_000
 
 
 def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
@@ -48,6 +49,8 @@ def configure_sqlite(engine: Engine) -> None:
             "PRAGMA synchronous=FULL",
             f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "PRAGMA foreign_keys=ON",
+            # Checkpoints run in the background (Database.checkpoint); this only bounds the WAL if they stop.
+            f"PRAGMA wal_autocheckpoint={SAFETY_CHECKPOINT_PAGES}",
         ):
             cursor.execute(pragma)
         cursor.close()

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
@@ -30,6 +30,8 @@ from mailservice.ports import Clock
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 256
+STREAM_ABOVE = 1024 * 1024
+STREAM_BLOCK = 256 * 1024
 
 
 @dataclass
@@ -246,7 +248,7 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
 def _apply(connection: Connection, state: _Group) -> None:
     if not state.message_rows:
         return
-    connection.execute(message_raw.insert(), state.raw_rows)
+    _insert_raw(connection, state.raw_rows)
     connection.execute(messages.insert(), state.message_rows)
     connection.execute(
         update(folders)
@@ -264,6 +266,27 @@ def _apply(connection: Connection, state: _Group) -> None:
         .values(used_bytes=bindparam("new_used")),
         [{"mailbox_id": m, "new_used": state.quotas[m].used} for m in sorted(state.touched_mailboxes)],
     )
+
+
+def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert raw messages; on SQLite a large one is streamed into its row, not bound whole.
+
+    SQLite copies a bound value and then builds the record from it, holding a large message in memory
+    twice more; writing into a zero-filled blob goes through its page cache a block at a time instead.
+    """
+    stream = connection.dialect.name == "sqlite"
+    streamed = [row for row in rows if stream and len(row["raw"]) > STREAM_ABOVE]
+    bound = [row for row in rows if not (stream and len(row["raw"]) > STREAM_ABOVE)]
+    if bound:
+        connection.execute(message_raw.insert(), bound)
+    for row in streamed:
+        raw = memoryview(row["raw"])
+        rowid = connection.execute(
+            message_raw.insert().values(id=row["id"], raw=func.zeroblob(len(raw)))
+        ).lastrowid
+        with connection.connection.driver_connection.blobopen("message_raw", "raw", rowid) as blob:  # type: ignore[union-attr]
+            for start in range(0, len(raw), STREAM_BLOCK):
+                blob.write(raw[start : start + STREAM_BLOCK])
 
 
 def _text(value: str | None) -> str | None:

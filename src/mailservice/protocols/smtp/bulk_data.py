@@ -46,7 +46,7 @@ class BulkData:
         proto._set_post_data_state()
         await proto.push(status if isinstance(status, str) else "250 OK")
 
-    async def _read_message(self) -> bytes | None:
+    async def _read_message(self) -> bytearray | None:
         """The unstuffed message with its final CRLF, or None when it was over the size limit."""
         limit = self.data_size_limit or 0
         # A virtual line end before the first line lets one check find the terminator, even for an
@@ -64,7 +64,8 @@ class BulkData:
         del data[-3:]
         if b"\r\n." in data:
             data = data.replace(b"\r\n.", b"\r\n")
-        return bytes(memoryview(data)[2:])
+        del data[:2]
+        return data
 
     async def _next_block(self) -> bytes:
         """Bytes up to the next `.CRLF` (a terminator ends with one), or as many as are buffered."""

@@ -23,10 +23,10 @@ class FastAddress:
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         match = _PLAIN_ANGLE_ADDRESS.match(arg)
-        if match is None:
+        if match is None or "(" in arg or '"' in arg:
             full: Any = super()._getaddr(arg)  # type: ignore[misc]
             return full  # type: ignore[no-any-return]
         address = match.group("address")
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
-        return address, arg[match.end() :]
+        return address, arg[match.end() :].lstrip(" \t")

@@ -13,7 +13,7 @@ from mailservice.protocols.smtp.replies import (
     accepted,
     reply_for,
 )
-from mailservice.services.delivery import AcceptedRecipient, DeliveryService, Trace
+from mailservice.services.delivery import AcceptedRecipient, DeliveryService, IncomingMessage, Trace
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,16 @@ class InboundHandler:
             mail_from=envelope.mail_from or "",
         )
         if self.is_lmtp:
-            return await self._deliver_each(envelope.content, recipients, trace)
-        return await self._deliver_all(envelope.content, recipients, trace)
+            return await self._deliver_each(bytes(envelope.content), recipients, trace)
+        incoming = IncomingMessage(envelope.content)
+        envelope.content = envelope.original_content = None
+        return await self._deliver_all(incoming, recipients, trace)
 
-    async def _deliver_all(self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace) -> str:
+    async def _deliver_all(
+        self, incoming: IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
+    ) -> str:
         try:
-            stored = await self._delivery.deliver(raw, recipients, trace)
+            stored = await self._delivery.deliver(incoming, recipients, trace)
         except DomainError as error:
             log.info("smtp.data_refused reason=%s", error.code)
             return reply_for(error)

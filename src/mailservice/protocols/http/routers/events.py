@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.messages import StoredMessage
 from mailservice.protocols.http.auth import BearerMailbox
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
@@ -18,7 +19,7 @@ from mailservice.services.inbox import InboxService
 
 router = APIRouter(tags=["messages"])
 
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 15.0  # a variable so tests can shorten it
 
 
 @router.get("/v1/events", response_class=StreamingResponse)
@@ -40,15 +41,24 @@ async def events(
 async def _event_stream(inbox: InboxService, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
     messages = inbox.stream(mailbox, after_uid)
+    # One pending read survives keep-alives: cancelling a read would close the stream underneath it.
+    pending: asyncio.Future[StoredMessage] | None = None
     try:
         while True:
-            try:
-                message = await asyncio.wait_for(anext(messages), KEEPALIVE_SECONDS)
-            except TimeoutError:
+            pending = pending or asyncio.ensure_future(anext(messages))
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            if not done:
                 yield ": keep-alive\n\n"
                 continue
+            try:
+                message = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
             data = message_out(message, include_text=False).model_dump_json(by_alias=True)
             yield f"id: {message.uid}\nevent: message.received\ndata: {data}\n\n"
     finally:
+        if pending is not None:
+            pending.cancel()
         with contextlib.suppress(Exception):
             await messages.aclose()  # type: ignore[attr-defined]

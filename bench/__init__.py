@@ -1,0 +1,1 @@
+"""Benchmark harness: an SMTP load generator and a Postfix + Dovecot baseline to compare against."""
