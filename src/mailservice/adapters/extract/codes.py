@@ -26,7 +26,8 @@ CONFIDENT_SCORE = 0.5
 """The lowest score returned by default: one point of evidence past the shape of a code."""
 
 _RAW_AT_HALF = 2.0  # raw points mapped to a score of 0.5
-_TOKEN = re.compile(r"(?<!\w)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?!\w)")
+# Only tokens with a digit can be codes (`_shape` refuses the rest); the look-ahead skips plain words early.
+_TOKEN = re.compile(r"(?<!\w)(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?!\w)")
 _SPLIT = re.compile(
     r"(?<![\w+(.,/:-])(?:\d{3} \d{3}(?: \d{3})?|\d{4} \d{4}|\d{2} \d{2} \d{2}|\d(?: \d){5,7})(?![\w.,/:-])"
 )
@@ -110,12 +111,13 @@ def _merge(found: list[_Found], html_shows_text: bool) -> list[_Found]:
 
 def _scan(source: Source) -> list[_Found]:
     scanned = source.scanned
-    words = WordIndex(scanned)
+    words: WordIndex | None = None  # built only when a candidate needs it: most text has none
     found: list[_Found] = []
     for start, end, code, shape in _candidates(scanned):
         penalty = lookalike_penalty(scanned, start, end, code)
         if penalty is None:
             continue
+        words = words or WordIndex(scanned)
         before, after = words.around(start, end)
         points = shape + penalty + context_score(before, after) + _placement(source, start, end)
         context = _context(source.text, start, end)
