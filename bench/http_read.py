@@ -67,7 +67,12 @@ async def wait_latencies(server: MailserviceProcess, address: str, token: str) -
 async def fill(database: str, workdir: Path) -> tuple[str, str]:
     """Create two paid mailboxes with SMALL and BIG messages straight through the store; their tokens."""
     settings = Settings(
-        _env_file=None, database_dsn=database, data_dir=workdir, secret_key=SECRET, mail_domain="bench.test"
+        _env_file=None,
+        database_dsn=database,
+        data_dir=workdir,
+        secret_key=SECRET,
+        mail_domain="bench.test",
+        mailbox_quota_bytes=10**12,
     )
     await migrate(settings)
     runtime = await build_runtime(settings)
