@@ -340,3 +340,17 @@ async def test_bare_line_feeds_over_lmtp_are_stored_as_crlf(
 
 async def lmtp_dialogue_raw(port: int, address: str, raw: bytes) -> list[str]:
     return await lmtp_dialogue(port, "a@example.org", [address], raw, line_end=b"\n")
+
+
+async def test_a_failing_event_bus_does_not_fail_a_stored_delivery(
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(_event: object) -> None:
+        raise ConnectionError("event bus down")
+
+    monkeypatch.setattr(runtime.services.events, "publish", broken)
+
+    errors, _ = await send(smtp_port, text_message(mailbox.address), [mailbox.address])
+
+    assert errors == {}
+    assert len(await stored_messages(runtime, mailbox.id)) == 1

@@ -139,10 +139,7 @@ class DeliveryService:
         )
         del raw
         stored = await self._store.store(Delivery(copies))
-        for copy in stored:
-            await self._events.publish(
-                MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
-            )
+        await self._announce(stored)
         log.info(
             "mail.delivered id=%s from=%s mailboxes=%d size=%d",
             queue_id,
@@ -151,6 +148,16 @@ class DeliveryService:
             size,
         )
         return stored
+
+    async def _announce(self, stored: list[StoredCopy]) -> None:
+        """Publish `message.received`; the mail is already stored, so a failure here is only logged."""
+        for copy in stored:
+            try:
+                await self._events.publish(
+                    MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
+                )
+            except Exception:
+                log.exception("events.publish_failed mailbox=%s uid=%s", copy.mailbox_id, copy.uid)
 
     async def deliver_per_recipient(
         self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace
