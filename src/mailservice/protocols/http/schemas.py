@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,3 +79,8 @@ class StatusResponse(BaseModel):
 class ErrorResponse(BaseModel):
     error: str
     code: str
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting the error body for each status."""
+    return {status: {"model": ErrorResponse} for status in statuses}

@@ -3,12 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.schemas import ChallengeRequest, ChallengeResponse, ErrorResponse
+from mailservice.protocols.http.schemas import ChallengeRequest, ChallengeResponse, error_responses
 
 router = APIRouter(tags=["identity"])
 
 
-@router.post("/v1/auth/challenge", responses={400: {"model": ErrorResponse}})
+@router.post("/v1/auth/challenge", responses=error_responses(400))
 async def issue_challenge(body: ChallengeRequest, services: ServicesDep) -> ChallengeResponse:
     """A single-use challenge for the key; sign it with `ssh-keygen -Y sign -n edproof`."""
     challenge = services.proofs.issue_challenge(body.public_key)

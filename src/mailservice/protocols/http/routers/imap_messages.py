@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from mailservice.domain.errors import InvalidInput
@@ -17,17 +15,12 @@ from mailservice.protocols.http.message_schemas import (
     SeedListRequest,
     message_out,
 )
-from mailservice.protocols.http.schemas import ErrorResponse
+from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.inbox import MAX_PAGE
 
 router = APIRouter(tags=["messages"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse},
-    401: {"model": ErrorResponse},
-    404: {"model": ErrorResponse},
-    409: {"model": ErrorResponse},
-}
+_ERRORS = error_responses(400, 401, 404, 409)
 DEFAULT_LIMIT = 20
 
 

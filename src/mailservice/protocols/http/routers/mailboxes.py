@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.schemas import (
     ClaimRequest,
     ClaimResponse,
-    ErrorResponse,
     ResolveRequest,
     ResolveResponse,
+    error_responses,
 )
 
 router = APIRouter(tags=["mailboxes"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}}
+_ERRORS = error_responses(400, 401)
 
 
 @router.post("/v1/mailboxes/claim", status_code=200, responses={201: {"model": ClaimResponse}, **_ERRORS})
@@ -39,7 +37,7 @@ async def claim_mailbox(
 
 @router.post(
     "/v1/access/resolve",
-    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, **_ERRORS},
+    responses=error_responses(400, 401, 404, 409),
 )
 async def resolve_access(body: ResolveRequest, services: ServicesDep) -> ResolveResponse:
     """IMAP details and the HTTP access token of a paid mailbox, by key proof."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -19,17 +19,12 @@ from mailservice.protocols.http.message_schemas import (
     WaitOut,
     message_out,
 )
-from mailservice.protocols.http.schemas import ErrorResponse
+from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.inbox import MAX_PAGE, MAX_WAIT_SECONDS
 
 router = APIRouter(tags=["messages"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse},
-    401: {"model": ErrorResponse},
-    404: {"model": ErrorResponse},
-    409: {"model": ErrorResponse},
-}
+_ERRORS = error_responses(400, 401, 404, 409)
 Q_HELP = (
     "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, tag:, before:, after: "
     '(YYYY-MM-DD or ISO date-time) and free words over subject and text; values may be "quoted"; all must match.'
