@@ -15,6 +15,9 @@ class LocalFanout:
         self._subscribers.setdefault(mailbox_id, set()).add(subscription)
         return subscription
 
+    def subscriber_count(self) -> int:
+        return sum(len(subscribers) for subscribers in self._subscribers.values())
+
     def dispatch(self, event: MessageReceived) -> None:
         for subscription in tuple(self._subscribers.get(event.mailbox_id, ())):
             subscription.offer(event)
@@ -39,6 +42,10 @@ class InProcessEventBus:
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)
+
+    def subscriber_count(self) -> int:
+        """Open subscriptions in this process (waiting requests, event streams)."""
+        return self._fanout.subscriber_count()
 
     async def start(self) -> None:
         return None

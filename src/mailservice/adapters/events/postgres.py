@@ -50,6 +50,10 @@ class PostgresEventBus:
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)
 
+    def subscriber_count(self) -> int:
+        """Open subscriptions in this process (waiting requests, event streams)."""
+        return self._fanout.subscriber_count()
+
     async def _connect(self) -> None:
         self._listener = await asyncpg.connect(self._dsn)
         await self._listener.add_listener(CHANNEL, self._on_notify)

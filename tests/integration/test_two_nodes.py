@@ -1,0 +1,56 @@
+"""Two nodes on one PostgreSQL database: mail delivered to one wakes a `wait` on the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailservice.bootstrap import Runtime, build_runtime
+from mailservice.domain.clock import FixedClock
+from tests.conftest import BASE_URL, make_settings
+from tests.support.agent import claim_and_pay
+from tests.support.databases import truncate_postgres_database
+from tests.support.keys import AgentKey
+from tests.support.mail import mail_listeners, send, text_message
+
+
+@pytest.fixture
+async def nodes(
+    postgres_dsn: str, tmp_path: Path, clock: FixedClock
+) -> AsyncIterator[tuple[Runtime, Runtime]]:
+    truncate_postgres_database(postgres_dsn)
+    first = await build_runtime(make_settings(postgres_dsn, tmp_path / "a"), clock)
+    second = await build_runtime(make_settings(postgres_dsn, tmp_path / "b"), clock)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def test_delivery_on_one_node_wakes_wait_on_the_other(nodes: tuple[Runtime, Runtime]) -> None:
+    first, second = nodes
+    transport_a, transport_b = httpx.ASGITransport(app=first.app), httpx.ASGITransport(app=second.app)
+    async with (
+        httpx.AsyncClient(transport=transport_a, base_url=BASE_URL) as node_a,
+        httpx.AsyncClient(transport=transport_b, base_url=BASE_URL) as node_b,
+        mail_listeners(first) as (smtp_port, _),
+    ):
+        details = await claim_and_pay(node_a, AgentKey.generate())
+        headers = {"Authorization": f"Bearer {details['access_token']}"}
+        waiting = asyncio.create_task(
+            node_b.get("/v1/messages/wait", params={"timeout": 10}, headers=headers)
+        )
+        async with asyncio.timeout(10):
+            while second.events.subscriber_count() == 0:  # noqa: ASYNC110 -- the request has no "waiting" signal
+                await asyncio.sleep(0.01)
+
+        await send(
+            smtp_port, text_message(str(details["email"]), subject="cross node"), [str(details["email"])]
+        )
+        response = await asyncio.wait_for(waiting, timeout=10)
+
+    assert response.json()["timed_out"] is False
+    assert response.json()["message"]["subject"] == "cross node"
