@@ -15,7 +15,7 @@ from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
-from tests.support.mail import mail_listeners, send, text_message
+from tests.support.mail import mail_listeners, send, text_message, used_bytes
 from tests.support.ports import free_port
 
 
@@ -30,6 +30,7 @@ class Agent:
         self.client = client
         self.address = str(details["email"])
         self.token = str(details["access_token"])
+        self.mailbox_id = str(details["mailbox_id"])
 
     @property
     def auth(self) -> dict[str, str]:
@@ -253,6 +254,7 @@ async def test_raw_attachment_patch_and_delete(agent: Agent, smtp_port: int, run
     assert patched.json()["message"]["flags"] == ["\\Flagged", "\\Seen"]
     assert deleted.status_code == 204
     assert (await agent.get("/v1/messages/1")).status_code == 404
+    assert await used_bytes(runtime, agent.mailbox_id) == 0
 
 
 async def test_safe_view_hides_invisible_text(agent: Agent, smtp_port: int) -> None:
