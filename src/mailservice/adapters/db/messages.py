@@ -93,12 +93,16 @@ class SqlMessageRepository:
             return False
         # Lock order as in the delivery writer (mailbox row, then folder row), so the two cannot deadlock.
         await self._connection.execute(
-            update(mailboxes).where(mailboxes.c.id == mailbox_id).values(used_bytes=mailboxes.c.used_bytes - row.size)
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=mailboxes.c.used_bytes - row.size)
         )
         await self._next_modseq(mailbox_id)
         await self._connection.execute(delete(messages).where(messages.c.id == row.id))
         still_used = select(messages.c.id).where(messages.c.raw_id == row.raw_id).exists()
-        await self._connection.execute(delete(message_raw).where(message_raw.c.id == row.raw_id, not_(still_used)))
+        await self._connection.execute(
+            delete(message_raw).where(message_raw.c.id == row.raw_id, not_(still_used))
+        )
         return True
 
     async def _next_modseq(self, mailbox_id: str) -> int:
