@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import update
 
 from mailservice.adapters.db.tables import mailboxes
-from mailservice.bootstrap import Runtime
+from mailservice.bootstrap import Runtime, check_settings
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.errors import ConfigurationError
 from mailservice.services.delivery import RECIPIENT_CACHE_TTL
 from tests.conftest import make_settings
 from tests.support.agent import claim
@@ -31,6 +32,7 @@ from tests.support.mail import (
     text_message,
     used_bytes,
 )
+from tests.support.tls import self_signed
 
 QUOTA = 20_000
 MAX_MESSAGE = 64 * 1024
@@ -43,13 +45,16 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def settings(database_dsn: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
+    overrides = dict(settings_overrides)
+    if overrides.pop("tls", False):
+        overrides["tls_cert_file"], overrides["tls_key_file"] = self_signed(tmp_path)
     return make_settings(
         database_dsn,
         tmp_path,
         mailbox_quota_bytes=QUOTA,
         max_message_bytes=MAX_MESSAGE,
         mail_aliases="alias.test",
-        **settings_overrides,
+        **overrides,
     )
 
 
@@ -354,3 +359,26 @@ async def test_a_failing_event_bus_does_not_fail_a_stored_delivery(
 
     assert errors == {}
     assert len(await stored_messages(runtime, mailbox.id)) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"tls": True}])
+async def test_starttls_when_a_certificate_is_configured(
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, settings_overrides: Any
+) -> None:
+    raw = text_message(mailbox.address)
+
+    async with aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=smtp_port, start_tls=True, validate_certs=False
+    ) as smtp:
+        assert smtp.is_connected and smtp.get_transport_info("sslcontext") is not None
+        await smtp.sendmail("a@example.org", [mailbox.address], raw)
+
+    [stored] = await stored_messages(runtime, mailbox.id)
+    assert b"with ESMTPS id" in stored["raw"]
+
+
+def test_half_configured_tls_refuses_to_start(tmp_path: Path) -> None:
+    cert, _ = self_signed(tmp_path)
+
+    with pytest.raises(ConfigurationError, match="TLS_CERT_FILE and TLS_KEY_FILE"):
+        check_settings(make_settings("unused.db", tmp_path, tls_cert_file=cert))
