@@ -86,7 +86,8 @@ async def test_paid_mailbox_resolves_to_every_access_field(
     assert details["host"] == "imap.agents.test"
     assert details["port"] == 143
     assert details["expires_at"] == "2026-02-28T12:00:00Z"
-    mailbox = await runtime.services.mailboxes._current(claimed["id"])
+    mailbox = await runtime.services.mailboxes.current(claimed["id"])
+    assert mailbox is not None
     assert runtime.services.credentials.check_mail_password(mailbox, str(details["password"]))
     assert runtime.services.credentials.check_access_token(mailbox, str(details["access_token"]))
 
@@ -203,7 +204,8 @@ async def test_credential_epoch_rotation_revokes_password_and_token(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     details = await claim_and_pay(client, AgentKey.generate())
-    mailbox = await runtime.services.mailboxes._current(str(details["mailbox_id"]))
+    mailbox = await runtime.services.mailboxes.current(str(details["mailbox_id"]))
+    assert mailbox is not None
     rotated = type(mailbox)(**{**mailbox.__dict__, "credential_epoch": mailbox.credential_epoch + 1})
 
     assert not runtime.services.credentials.check_mail_password(rotated, str(details["password"]))

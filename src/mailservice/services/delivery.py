@@ -208,7 +208,7 @@ class DeliveryService:
         now = self._clock.now()
         if mailbox is None or mailbox.status is MailboxStatus.PENDING_PAYMENT:
             raise UnknownRecipient("no such mailbox")
-        if mailbox.status is MailboxStatus.EXPIRED or mailbox.has_lapsed(now) or not mailbox.is_usable(now):
+        if not mailbox.is_usable(now):
             raise RecipientExpired("mailbox has expired")
 
 

@@ -55,12 +55,6 @@ class Database:
                 await connection.execution_options(**{READ_ONLY_OPTION: True})
             yield connection
 
-    @asynccontextmanager
-    async def transaction(self, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A transaction that commits when the block ends without an error."""
-        async with self.connection(read_only) as connection, connection.begin():
-            yield connection
-
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run blocking `work` in one write transaction, committed when it returns."""
         async with self.write_turn():
