@@ -85,6 +85,20 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class FolderNotFound(NotFound):
+    code = "folder_not_found"
+
+
+class FolderExists(Conflict):
+    code = "folder_exists"
+
+
+class FolderNotAllowed(DomainError):
+    """The folder operation is not allowed (deleting INBOX, a name that cannot exist)."""
+
+    code = "folder_not_allowed"
+
+
 class ConfigurationError(Exception):
     """Start-up refuses to run with a missing or half-configured setting."""
 

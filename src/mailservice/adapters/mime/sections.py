@@ -14,12 +14,48 @@ None: the caller sends "" (or NIL) for it.
 
 from __future__ import annotations
 
-from .parsed import ParsedMessage, PartInfo
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from .parsed import PartInfo
+
+
+class PartsIndex(Protocol):
+    """What section lookup needs: a `ParsedMessage`, or a `StoredParts` rebuilt from the store."""
+
+    @property
+    def header_end(self) -> int: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    @property
+    def parts(self) -> tuple[PartInfo, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredParts:
+    header_end: int
+    content_type: str
+    parts: tuple[PartInfo, ...]
+
+
+def stored_parts(header_end: int, content_type: str, parts_json: str) -> StoredParts:
+    """The parts index of a stored message, from the `parts_json` kept at delivery."""
+    return StoredParts(header_end, content_type, _parts(parts_json))
+
+
+@lru_cache(maxsize=4096)
+def _parts(parts_json: str) -> tuple[PartInfo, ...]:
+    return tuple(PartInfo(**part) for part in json.loads(parts_json))
+
 
 _SUFFIXES = frozenset({"", "HEADER", "TEXT", "MIME"})
 
 
-def section_bytes(raw: bytes, parsed: ParsedMessage, section: str) -> bytes | None:
+def section_bytes(raw: bytes, parsed: PartsIndex, section: str) -> bytes | None:
     """The bytes of BODY[section] (section as in "1.2.MIME"), NULs sent as 0x80 like Dovecot."""
     numbers, suffix = _split(section)
     if numbers is None or suffix not in _SUFFIXES:
@@ -46,7 +82,7 @@ def _split(section: str) -> tuple[list[int] | None, str]:
     return numbers, suffix
 
 
-def _top_level(raw: bytes, parsed: ParsedMessage, suffix: str) -> bytes | None:
+def _top_level(raw: bytes, parsed: PartsIndex, suffix: str) -> bytes | None:
     if suffix == "":
         return raw
     if suffix == "HEADER":
@@ -68,7 +104,7 @@ def _of_part(raw: bytes, part: PartInfo, suffix: str) -> bytes | None:
     return raw[part.message_header_end : part.message_body_end]
 
 
-def _resolve(parsed: ParsedMessage, numbers: list[int]) -> PartInfo | None:
+def _resolve(parsed: PartsIndex, numbers: list[int]) -> PartInfo | None:
     by_section = {part.section: part for part in parsed.parts}
     prefix = ""
     current = _enter(by_section, prefix, parsed.content_type)

@@ -1,0 +1,197 @@
+"""What a mail-access protocol (IMAP, POP3) needs from the store, for one logged-in mailbox.
+
+The protocol engines keep their own view of a selected folder (sequence numbers, what the client has
+been told) and call a `MailSession` for everything stored. Folder names are full hierarchical names
+with "/" as the separator; "INBOX" is case-insensitive and always exists. Flags are IMAP flags as
+the client spells them (system flags with their backslash, keywords as atoms); `\\Recent` is never
+stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+HIERARCHY_SEPARATOR = "/"
+
+
+class FlagChange(Enum):
+    ADD = "+"
+    REMOVE = "-"
+    REPLACE = ""
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    name: str
+    special_use: str | None
+    subscribed: bool
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    folder_id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    messages: int
+    unseen: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageMeta:
+    """What a selected folder keeps per message; enough for flag, date and size searches."""
+
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+    internal_date: datetime
+    size: int
+
+
+@dataclass(frozen=True)
+class OpenedFolder:
+    status: FolderStatus
+    messages: tuple[MessageMeta, ...]
+    """Ascending by uid."""
+
+
+@dataclass(frozen=True)
+class FolderChanges:
+    """Everything that happened in a folder after a modseq: new and re-flagged messages, expunged uids."""
+
+    highestmodseq: int
+    uidnext: int
+    changed: tuple[MessageMeta, ...]
+    expunged: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MessageStructure:
+    """The precomputed IMAP items of one message (computed once at delivery, never by parsing again).
+
+    `envelope`, `body` and `bodystructure` are ready-to-send IMAP texts (encode with `imap_bytes`).
+    `header_end` is the offset of the body in the raw bytes; `parts_json` holds every MIME part's
+    offsets as `adapters.mime.PartInfo` fields; `content_type` is the top entity's type.
+    """
+
+    uid: int
+    envelope: str
+    body: str
+    bodystructure: str
+    header_end: int
+    content_type: str
+    parts_json: str
+
+
+@dataclass(frozen=True)
+class FlagsStored:
+    updated: tuple[MessageMeta, ...]
+    """Messages whose flags changed, with their new modseq."""
+    modified: tuple[int, ...]
+    """Uids refused because their modseq was above UNCHANGEDSINCE (CONDSTORE)."""
+
+
+@dataclass(frozen=True)
+class Appended:
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class Copied:
+    uidvalidity: int
+    source_uids: tuple[int, ...]
+    target_uids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Quota:
+    used_bytes: int
+    limit_bytes: int
+    messages: int
+
+
+class FolderWatch(Protocol):
+    """Wakes whenever anything changes in the mailbox (any folder, any node), until closed."""
+
+    def __aiter__(self) -> AsyncIterator[int]:
+        """Yields the id of the folder that changed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MailSession(Protocol):
+    """One logged-in mailbox. Every method raises domain errors (`FolderNotFound`, `FolderExists`,
+    `FolderNotAllowed`, `MailboxFull`, `InvalidInput`), never storage exceptions."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def list_folders(self) -> list[FolderInfo]: ...
+
+    async def create_folder(self, name: str) -> None: ...
+
+    async def delete_folder(self, name: str) -> None:
+        """INBOX cannot be deleted; deleting a folder deletes its messages (and frees their quota)."""
+        ...
+
+    async def rename_folder(self, old: str, new: str) -> None:
+        """Renames the folder and its children; renaming INBOX moves its messages to a new folder."""
+        ...
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None: ...
+
+    async def status(self, name: str) -> FolderStatus: ...
+
+    async def open(self, name: str) -> OpenedFolder: ...
+
+    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges: ...
+
+    async def structures(self, folder_id: int, uids: Sequence[int]) -> list[MessageStructure]:
+        """In the order of `uids`; uids that no longer exist are left out."""
+        ...
+
+    async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...
+
+    async def store_flags(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        change: FlagChange,
+        flags: frozenset[str],
+        unchanged_since: int | None = None,
+    ) -> FlagsStored: ...
+
+    async def append(
+        self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
+    ) -> Appended:
+        """Counts against the quota (`MailboxFull`); `FolderNotFound` means TRYCREATE."""
+        ...
+
+    async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied: ...
+
+    async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        """Copy, then expunge the sources in the same transaction."""
+        ...
+
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        """Remove the messages flagged \\Deleted (only those among `uids` when given); their uids."""
+        ...
+
+    async def quota(self) -> Quota: ...
+
+    def watch(self) -> FolderWatch: ...
+
+
+class MailLogin(Protocol):
+    async def login(self, username: str, password: str, peer: str) -> MailSession:
+        """Username is the mailbox address or its bare login. Raises `AuthenticationFailed` (also for
+        mailboxes that are not usable) or `RateLimited` after repeated failures from the peer."""
+        ...
