@@ -28,7 +28,7 @@ from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
 from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.mime_summary import summarize
-from mailservice.adapters.notify.log import LogNotifier
+from mailservice.adapters.notify.selection import check_notifier_settings, select_notifier
 from mailservice.adapters.payments.mock import MockPaymentGateway
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
@@ -82,6 +82,7 @@ def check_settings(settings: Settings) -> None:
     async_database_url(settings.database_dsn)
     load_secret(settings)
     tls_context(settings)
+    check_notifier_settings(settings)
     if settings.is_production and settings.edproof_allow_unsigned:
         raise ConfigurationError("EDPROOF_ALLOW_UNSIGNED=true is refused when MAILSERVICE_ENV=production")
 
@@ -140,7 +141,7 @@ def build_payment_gateway(settings: Settings) -> PaymentGateway:
 
 
 def build_notifier(settings: Settings) -> Notifier:
-    return LogNotifier()
+    return select_notifier(settings)
 
 
 async def migrate(settings: Settings) -> None:

@@ -51,9 +51,72 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
+    polar_token: str | None = None
+    polar_product_id: str | None = None
+    polar_server_url: str = "https://api.polar.sh"
+    polar_success_url: str | None = None
+    polar_return_url: str | None = None
+    polar_webhook_secret: str | None = None
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_currency: str = "usd"
+    stripe_success_url: str | None = None
+    stripe_cancel_url: str | None = None
+    payment_provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    renewal_reminder_days: int = Field(default=7, ge=1)
+
+    notifier_provider: str | None = None
+    notifier_timeout_seconds: float = Field(default=10.0, gt=0)
+    unsend_key: str | None = None
+    unsend_base_url: str = "https://unsend.admin.lt/api"
+    unsend_from_email: str | None = None
+    unsend_from_name: str = "MailService"
+    resend_api_key: str | None = None
+    resend_base_url: str = "https://api.resend.com"
+    resend_from_email: str | None = None
+    resend_from_name: str = "MailService"
+    sendgrid_api_key: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_from_email: str | None = None
+    sendgrid_from_name: str = "MailService"
+    mailgun_api_key: str | None = None
+    mailgun_domain: str | None = None
+    mailgun_base_url: str = "https://api.mailgun.net"
+    mailgun_from_email: str | None = None
+    mailgun_from_name: str = "MailService"
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator(
+        "polar_token",
+        "polar_product_id",
+        "polar_success_url",
+        "polar_return_url",
+        "polar_webhook_secret",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "stripe_success_url",
+        "stripe_cancel_url",
+        "notifier_provider",
+        "unsend_key",
+        "unsend_from_email",
+        "resend_api_key",
+        "resend_from_email",
+        "sendgrid_api_key",
+        "sendgrid_from_email",
+        "mailgun_api_key",
+        "mailgun_domain",
+        "mailgun_from_email",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        """`NAME=` in the environment or .env means not set."""
+        if value is None:
+            return None
+        return value.strip() or None
 
     @field_validator("public_base_url")
     @classmethod

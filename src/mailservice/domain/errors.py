@@ -133,3 +133,27 @@ class StorageUnavailable(DomainError):
     """The store could not take the message now; the sender should retry."""
 
     code = "storage_unavailable"
+
+
+class PaymentProviderUnavailable(DomainError):
+    """The payment provider failed or could not be reached; nothing was changed, the caller may retry."""
+
+    code = "payment_provider_unavailable"
+
+
+class NotPaidYet(DomainError):
+    """A checkout that the provider does not (yet) report as paid."""
+
+    code = "not_paid"
+
+
+class InvalidWebhook(DomainError):
+    """A webhook whose signature, timestamp or body does not verify; it is ignored."""
+
+    code = "invalid_signature"
+
+
+class NotificationFailed(DomainError):
+    """A notification provider refused or failed a message; the outbox retries it."""
+
+    code = "notification_failed"
