@@ -1,0 +1,444 @@
+"""Parsed IMAP commands: `parse_command(data)` turns one complete command into a `Command`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailservice.domain.mail_session import FlagChange
+from mailservice.protocols.imap.command_reader import CommandReader
+from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
+from mailservice.protocols.imap.imap_dates import parse_date_time
+from mailservice.protocols.imap.mailbox_names import decode_mailbox
+from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
+from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    pass
+
+
+@dataclass(frozen=True)
+class Login:
+    username: bytes
+    password: bytes
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    mechanism: str
+    initial: bytes | None
+
+
+@dataclass(frozen=True)
+class MailboxArg:
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Select:
+    mailbox: str
+    condstore: bool
+
+
+@dataclass(frozen=True)
+class Rename:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    reference: str
+    patterns: tuple[str, ...]
+    selection: frozenset[str] = frozenset()
+    returns: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class StatusArgs:
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AppendArgs:
+    mailbox: str
+    flags: frozenset[str]
+    internal_date: datetime | None
+    message: bytes
+
+
+@dataclass(frozen=True)
+class SearchArgs:
+    charset: str
+    key: SearchKey
+
+
+@dataclass(frozen=True)
+class FetchArgs:
+    sequence_set: SequenceSet
+    request: FetchRequest
+
+
+@dataclass(frozen=True)
+class StoreArgs:
+    sequence_set: SequenceSet
+    change: FlagChange
+    silent: bool
+    flags: frozenset[str]
+    unchanged_since: int | None
+
+
+@dataclass(frozen=True)
+class CopyArgs:
+    sequence_set: SequenceSet
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class SequenceArg:
+    sequence_set: SequenceSet
+
+
+@dataclass(frozen=True)
+class EnableArgs:
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IdArgs:
+    params: tuple[tuple[str, str | None], ...] | None
+
+
+@dataclass(frozen=True)
+class QuotaRootArg:
+    root: str
+
+
+Args = (
+    NoArgs
+    | Login
+    | Authenticate
+    | MailboxArg
+    | Select
+    | Rename
+    | ListArgs
+    | StatusArgs
+    | AppendArgs
+    | SearchArgs
+    | FetchArgs
+    | StoreArgs
+    | CopyArgs
+    | SequenceArg
+    | EnableArgs
+    | IdArgs
+    | QuotaRootArg
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    tag: str
+    name: str
+    args: Args = field(default_factory=NoArgs)
+    uid: bool = False
+
+
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE"})
+
+
+def parse_command(data: bytes) -> Command:
+    """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable)."""
+    reader = CommandReader(data)
+    tag = reader.tag_token()
+    reader.tag = tag
+    reader.space()
+    name = reader.word()
+    uid = False
+    if name == "UID":
+        reader.space()
+        name = reader.word()
+        uid = True
+        if name not in UID_COMMANDS:
+            raise reader.error(f"UID {name} is not a command")
+    parser = _PARSERS.get(name)
+    if parser is None:
+        raise ParseError(f"unknown command {name}", tag)
+    args = parser(reader)
+    reader.end()
+    if name == "EXPUNGE" and uid != isinstance(args, SequenceArg):
+        raise ParseError("UID EXPUNGE takes a uid set, EXPUNGE nothing", tag)
+    return Command(tag, name, args, uid)
+
+
+def _no_args(reader: CommandReader) -> Args:
+    return NoArgs()
+
+
+def _mailbox(reader: CommandReader) -> str:
+    return decode_mailbox(reader.astring(), reader.tag)
+
+
+def _mailbox_arg(reader: CommandReader) -> Args:
+    reader.space()
+    return MailboxArg(_mailbox(reader))
+
+
+def _login(reader: CommandReader) -> Args:
+    reader.space()
+    username = reader.astring()
+    reader.space()
+    return Login(username, reader.astring())
+
+
+def _authenticate(reader: CommandReader) -> Args:
+    reader.space()
+    mechanism = reader.word()
+    initial = None
+    if reader.accept(b" "):
+        initial = b"" if reader.accept(b"=") else reader.base64_token()
+    return Authenticate(mechanism, initial)
+
+
+def _select(reader: CommandReader) -> Args:
+    reader.space()
+    mailbox = _mailbox(reader)
+    condstore = False
+    if reader.accept(b" "):
+        reader.expect(b"(")
+        while not reader.accept(b")"):
+            if reader.word() != "CONDSTORE":
+                raise reader.error("unknown SELECT parameter")
+            condstore = True
+            reader.accept(b" ")
+    return Select(mailbox, condstore)
+
+
+def _rename(reader: CommandReader) -> Args:
+    reader.space()
+    old = _mailbox(reader)
+    reader.space()
+    return Rename(old, _mailbox(reader))
+
+
+def _list(reader: CommandReader) -> Args:
+    reader.space()
+    selection: frozenset[str] = frozenset()
+    if reader.peek(b"("):
+        selection = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
+        reader.space()
+    reference = decode_mailbox(reader.astring(), reader.tag)
+    reader.space()
+    if reader.peek(b"("):
+        reader.expect(b"(")
+        patterns = [reader.list_mailbox()]
+        while reader.accept(b" "):
+            patterns.append(reader.list_mailbox())
+        reader.expect(b")")
+    else:
+        patterns = [reader.list_mailbox()]
+    returns: frozenset[str] = frozenset()
+    if reader.accept(b" "):
+        if reader.word() != "RETURN":
+            raise reader.error("expected RETURN")
+        reader.space()
+        returns = frozenset(_return_options(reader))
+    decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
+    return ListArgs(reference, decoded, selection, returns)
+
+
+def _return_options(reader: CommandReader) -> list[str]:
+    reader.expect(b"(")
+    options: list[str] = []
+    while not reader.accept(b")"):
+        if options:
+            reader.space()
+        option = reader.word()
+        if option == "STATUS":  # LIST-STATUS: its items are read and ignored
+            reader.space()
+            reader.parenthesized()
+        options.append(option)
+    return options
+
+
+def _lsub(reader: CommandReader) -> Args:
+    reader.space()
+    reference = decode_mailbox(reader.astring(), reader.tag)
+    reader.space()
+    pattern = decode_mailbox(reader.list_mailbox(), reader.tag)
+    return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
+
+
+STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"})
+
+
+def _status(reader: CommandReader) -> Args:
+    reader.space()
+    mailbox = _mailbox(reader)
+    reader.space()
+    items = tuple(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
+    unknown = [item for item in items if item not in STATUS_ITEMS]
+    if unknown or not items:
+        raise reader.error(f"unknown STATUS item {unknown[0] if unknown else '()'}")
+    return StatusArgs(mailbox, items)
+
+
+def _append(reader: CommandReader) -> Args:
+    reader.space()
+    mailbox = _mailbox(reader)
+    reader.space()
+    flags: frozenset[str] = frozenset()
+    internal_date = None
+    if reader.peek(b"("):
+        flags = frozenset(reader.flag_list())
+        reader.space()
+    if reader.peek(b'"'):
+        internal_date = parse_date_time(reader)
+        reader.space()
+    if "\\Recent" in {flag.capitalize() for flag in flags} or any(flag == "\\*" for flag in flags):
+        raise reader.error("APPEND cannot set \\Recent or \\*")
+    return AppendArgs(mailbox, flags, internal_date, reader.string())
+
+
+def _search(reader: CommandReader) -> Args:
+    reader.space()
+    charset = "US-ASCII"
+    if reader.accept_word("CHARSET"):
+        reader.space()
+        charset = reader.astring().decode("ascii", "replace").upper()
+        reader.space()
+        if charset not in CHARSETS:
+            raise UnknownCharset(reader.tag)
+    return SearchArgs(charset, parse_search(reader, charset))
+
+
+class UnknownCharset(ParseError):
+    """Answered `NO [BADCHARSET (UTF-8 US-ASCII)]`."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__("unsupported charset", tag)
+
+
+def _sequence(reader: CommandReader) -> SequenceSet:
+    return parse_sequence_set(reader.sequence_text())
+
+
+def _fetch(reader: CommandReader) -> Args:
+    reader.space()
+    sequence_set = _sequence(reader)
+    reader.space()
+    return FetchArgs(sequence_set, parse_fetch_items(reader))
+
+
+_STORE_ITEMS = {"FLAGS": FlagChange.REPLACE, "+FLAGS": FlagChange.ADD, "-FLAGS": FlagChange.REMOVE}
+
+
+def _store(reader: CommandReader) -> Args:
+    reader.space()
+    sequence_set = _sequence(reader)
+    reader.space()
+    unchanged_since = None
+    if reader.accept(b"("):
+        if reader.word() != "UNCHANGEDSINCE":
+            raise reader.error("unknown STORE modifier")
+        reader.space()
+        unchanged_since = reader.number()
+        reader.expect(b")")
+        reader.space()
+    sign = b"+" if reader.accept(b"+") else b"-" if reader.accept(b"-") else b""
+    item = sign.decode() + reader.word()
+    silent = item.endswith(".SILENT")
+    change = _STORE_ITEMS.get(item.removesuffix(".SILENT"))
+    if change is None:
+        raise reader.error(f"unknown STORE item {item}")
+    reader.space()
+    if reader.peek(b"("):
+        flags = reader.flag_list()
+    else:
+        flags = [reader.flag()]
+        while reader.accept(b" "):
+            flags.append(reader.flag())
+    return StoreArgs(sequence_set, change, silent, frozenset(flags), unchanged_since)
+
+
+def _copy(reader: CommandReader) -> Args:
+    reader.space()
+    sequence_set = _sequence(reader)
+    reader.space()
+    return CopyArgs(sequence_set, _mailbox(reader))
+
+
+def _expunge(reader: CommandReader) -> Args:
+    if reader.accept(b" "):
+        return SequenceArg(_sequence(reader))
+    return NoArgs()
+
+
+def _enable(reader: CommandReader) -> Args:
+    names = []
+    while reader.accept(b" "):
+        names.append(reader.word())
+    if not names:
+        raise reader.error("ENABLE needs a capability")
+    return EnableArgs(tuple(names))
+
+
+def _id(reader: CommandReader) -> Args:
+    reader.space()
+    if reader.accept_word("NIL"):
+        return IdArgs(None)
+    reader.expect(b"(")
+    params: list[tuple[str, str | None]] = []
+    while not reader.accept(b")"):
+        if params:
+            reader.space()
+        key = reader.string().decode("utf-8", "replace")
+        reader.space()
+        value = reader.nstring()
+        params.append((key, None if value is None else value.decode("utf-8", "replace")))
+    return IdArgs(tuple(params))
+
+
+def _quota_root(reader: CommandReader) -> Args:
+    reader.space()
+    return QuotaRootArg(reader.astring().decode("utf-8", "replace"))
+
+
+_PARSERS: dict[str, Callable[[CommandReader], Args]] = {
+    "CAPABILITY": _no_args,
+    "NOOP": _no_args,
+    "LOGOUT": _no_args,
+    "STARTTLS": _no_args,
+    "CHECK": _no_args,
+    "CLOSE": _no_args,
+    "UNSELECT": _no_args,
+    "IDLE": _no_args,
+    "NAMESPACE": _no_args,
+    "LOGIN": _login,
+    "AUTHENTICATE": _authenticate,
+    "SELECT": _select,
+    "EXAMINE": _select,
+    "CREATE": _mailbox_arg,
+    "DELETE": _mailbox_arg,
+    "SUBSCRIBE": _mailbox_arg,
+    "UNSUBSCRIBE": _mailbox_arg,
+    "GETQUOTAROOT": _mailbox_arg,
+    "GETQUOTA": _quota_root,
+    "RENAME": _rename,
+    "LIST": _list,
+    "LSUB": _lsub,
+    "STATUS": _status,
+    "APPEND": _append,
+    "SEARCH": _search,
+    "FETCH": _fetch,
+    "STORE": _store,
+    "COPY": _copy,
+    "MOVE": _copy,
+    "EXPUNGE": _expunge,
+    "ENABLE": _enable,
+    "ID": _id,
+}
