@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
+from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -41,6 +42,7 @@ from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payments import PaymentService
@@ -130,6 +132,17 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         delivery=DeliveryService(uow, store, events, summarize, clock, policy),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
         events=events,
+        mail_access=MailAccess(
+            uow,
+            mailboxes,
+            credentials,
+            SqlMailFolders(database, settings.mailbox_quota_bytes),
+            store,
+            summarize,
+            events,
+            clock,
+            MailAccessPolicy(settings.mail_domain, settings.local_domains),
+        ),
     )
     runtime = Runtime(settings, database, services, create_app(services, settings), store, events)
     await runtime.start()

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=0)
     smtp_max_connections: int = Field(default=1000, ge=1)
     smtp_max_connections_per_ip: int = Field(default=50, ge=1)
+    imap_addr: str | None = None
+    imaps_addr: str | None = None
+    allow_plaintext_auth: bool | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
@@ -142,6 +145,27 @@ class Settings(BaseSettings):
         if self.smtp_addr is not None:
             return self.smtp_addr
         return ":25" if self.is_production else ":2525"
+
+    @property
+    def imap_listen_addr(self) -> str:
+        """IMAP_ADDR, or the default of the environment: :143 in production, :1143 in development."""
+        if self.imap_addr is not None:
+            return self.imap_addr
+        return ":143" if self.is_production else ":1143"
+
+    @property
+    def imaps_listen_addr(self) -> str:
+        """IMAPS_ADDR (used only with a TLS certificate): :993 in production, :1993 in development."""
+        if self.imaps_addr is not None:
+            return self.imaps_addr
+        return ":993" if self.is_production else ":1993"
+
+    @property
+    def plaintext_auth_allowed(self) -> bool:
+        """ALLOW_PLAINTEXT_AUTH: passwords over unencrypted IMAP, allowed by default only in development."""
+        if self.allow_plaintext_auth is not None:
+            return self.allow_plaintext_auth
+        return not self.is_production
 
     @property
     def local_domains(self) -> frozenset[str]:

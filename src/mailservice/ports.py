@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
+from mailservice.domain.mail_session import (
+    Copied,
+    FlagChange,
+    FlagsStored,
+    FolderChanges,
+    FolderInfo,
+    FolderStatus,
+    FolderWrite,
+    MessageStructure,
+    OpenedFolder,
+    Quota,
+)
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import Delivery, MessageReceived, MessageSummary, StoredCopy, StoredMessage
+from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout
 from mailservice.domain.search import MessageQuery
@@ -83,6 +95,10 @@ class MessageRepository(Protocol):
 
 class FolderRepository(Protocol):
     async def create_inbox(self, mailbox_id: str, now: datetime) -> None: ...
+
+    async def inbox_state(self, mailbox_id: str) -> tuple[int, int]:
+        """The INBOX folder's id and HIGHESTMODSEQ."""
+        ...
 
 
 class CheckoutRepository(Protocol):
@@ -179,13 +195,13 @@ MessageParser = Callable[[bytes], MessageSummary]
 class Subscription(Protocol):
     def __aiter__(self) -> Subscription: ...
 
-    async def __anext__(self) -> MessageReceived: ...
+    async def __anext__(self) -> MailboxEvent: ...
 
     def close(self) -> None: ...
 
 
 class EventBus(Protocol):
-    async def publish(self, event: MessageReceived) -> None: ...
+    async def publish(self, event: MailboxEvent) -> None: ...
 
     def subscribe(self, mailbox_id: str) -> Subscription:
         """Events of one mailbox from now on, until `close()`."""
@@ -202,3 +218,53 @@ class MessageReader(Protocol):
     def safe_text(self, raw: bytes, max_chars: int) -> tuple[str, list[str], bool]:
         """(visible text with numbered links, the links, truncated) for a language model."""
         ...
+
+
+class MailFolders(Protocol):
+    """Folders and messages as IMAP and POP3 see them; every method is scoped to one mailbox."""
+
+    async def list_folders(self, mailbox_id: str) -> list[FolderInfo]: ...
+
+    async def status(self, mailbox_id: str, name: str) -> FolderStatus: ...
+
+    async def open(self, mailbox_id: str, name: str) -> OpenedFolder: ...
+
+    async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges: ...
+
+    async def structures(
+        self, mailbox_id: str, folder_id: int, uids: Sequence[int]
+    ) -> list[MessageStructure]: ...
+
+    async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...
+
+    async def quota(self, mailbox_id: str) -> Quota: ...
+
+    async def folder_exists(self, mailbox_id: str, name: str) -> bool: ...
+
+    async def create_folder(self, mailbox_id: str, name: str, now: datetime) -> None: ...
+
+    async def delete_folder(self, mailbox_id: str, name: str) -> None: ...
+
+    async def rename_folder(
+        self, mailbox_id: str, old: str, new: str, now: datetime
+    ) -> FolderWrite | None: ...
+
+    async def set_subscribed(self, mailbox_id: str, name: str, subscribed: bool) -> None: ...
+
+    async def store_flags(
+        self,
+        mailbox_id: str,
+        folder_id: int,
+        uids: Sequence[int],
+        change: FlagChange,
+        flags: frozenset[str],
+        unchanged_since: int | None,
+    ) -> tuple[FlagsStored, FolderWrite | None]: ...
+
+    async def copy(
+        self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
+    ) -> tuple[Copied, list[FolderWrite]]: ...
+
+    async def expunge(
+        self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
+    ) -> tuple[list[int], FolderWrite | None]: ...

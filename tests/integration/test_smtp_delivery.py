@@ -18,6 +18,7 @@ from mailservice.bootstrap import Runtime, check_settings
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import ConfigurationError
+from mailservice.domain.messages import MessageReceived
 from mailservice.services.delivery import RECIPIENT_CACHE_TTL
 from tests.conftest import make_settings
 from tests.support.agent import claim
@@ -292,6 +293,7 @@ async def test_delivery_publishes_message_received(
 
     event = await asyncio.wait_for(anext(subscription), timeout=5)
     subscription.close()
+    assert isinstance(event, MessageReceived)
     assert (event.type, event.mailbox_id, event.uid) == ("message.received", mailbox.id, 1)
 
 

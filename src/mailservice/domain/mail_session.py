@@ -111,6 +111,14 @@ class Copied:
 
 
 @dataclass(frozen=True)
+class FolderWrite:
+    """Which folder a write changed and its new HIGHESTMODSEQ, for the event that tells other sessions."""
+
+    folder_id: int
+    modseq: int
+
+
+@dataclass(frozen=True)
 class Quota:
     used_bytes: int
     limit_bytes: int

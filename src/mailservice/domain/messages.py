@@ -72,6 +72,19 @@ class MessageReceived:
 
 
 @dataclass(frozen=True)
+class FolderChanged:
+    """Flags changed or messages were removed (or moved) in a folder."""
+
+    mailbox_id: str
+    folder_id: int
+    modseq: int
+    type: str = field(default="folder.changed")
+
+
+MailboxEvent = MessageReceived | FolderChanged
+
+
+@dataclass(frozen=True)
 class ExtractedCode:
     """A likely verification code, with the phrase around it, best first."""
 

@@ -16,6 +16,7 @@ from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, 
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
 from mailservice.ports import Clock, EventBus, MessageParser, MessageStore, UnitOfWorkFactory
+from mailservice.services.announce import announce
 
 log = logging.getLogger(__name__)
 
@@ -150,14 +151,10 @@ class DeliveryService:
         return stored
 
     async def _announce(self, stored: list[StoredCopy]) -> None:
-        """Publish `message.received`; the mail is already stored, so a failure here is only logged."""
         for copy in stored:
-            try:
-                await self._events.publish(
-                    MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
-                )
-            except Exception:
-                log.exception("events.publish_failed mailbox=%s uid=%s", copy.mailbox_id, copy.uid)
+            await announce(
+                self._events, MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
+            )
 
     async def deliver_per_recipient(
         self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace

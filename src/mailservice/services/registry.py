@@ -9,6 +9,7 @@ from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryService
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.mail_access import MailAccess
 from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payments import PaymentService
@@ -25,3 +26,4 @@ class Services:
     delivery: DeliveryService
     inbox: InboxService
     events: EventBus
+    mail_access: MailAccess

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import folders
@@ -37,3 +37,10 @@ class SqlFolderRepository:
 
     async def create_inbox(self, mailbox_id: str, now: datetime) -> None:
         await self._connection.execute(new_folder(mailbox_id, INBOX, now))
+
+    async def inbox_state(self, mailbox_id: str) -> tuple[int, int]:
+        query = select(folders.c.id, folders.c.highestmodseq).where(
+            folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX
+        )
+        folder_id, modseq = (await self._connection.execute(query)).one()
+        return int(folder_id), int(modseq)

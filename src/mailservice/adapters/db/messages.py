@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, not_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
 from mailservice.domain.messages import (
     FLAGGED,
     INBOX,
@@ -84,7 +84,7 @@ class SqlMessageRepository:
     async def delete(self, mailbox_id: str, uid: int) -> bool:
         row = (
             await self._connection.execute(
-                select(messages.c.id, messages.c.raw_id, messages.c.size).where(
+                select(messages.c.id, messages.c.folder_id, messages.c.raw_id, messages.c.size).where(
                     *_inbox(mailbox_id), messages.c.uid == uid
                 )
             )
@@ -97,8 +97,11 @@ class SqlMessageRepository:
             .where(mailboxes.c.id == mailbox_id)
             .values(used_bytes=mailboxes.c.used_bytes - row.size)
         )
-        await self._next_modseq(mailbox_id)
+        modseq = await self._next_modseq(mailbox_id)
         await self._connection.execute(delete(messages).where(messages.c.id == row.id))
+        await self._connection.execute(
+            insert(expunged_messages).values(folder_id=row.folder_id, uid=uid, modseq=modseq)
+        )
         still_used = select(messages.c.id).where(messages.c.raw_id == row.raw_id).exists()
         await self._connection.execute(
             delete(message_raw).where(message_raw.c.id == row.raw_id, not_(still_used))

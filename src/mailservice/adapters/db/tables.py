@@ -140,6 +140,17 @@ messages = Table(
 )
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)
 
+Index("ix_messages_folder_id_modseq", messages.c.folder_id, messages.c.modseq)
+
+expunged_messages = Table(
+    "expunged_messages",
+    metadata,
+    Column("folder_id", RowId, ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("modseq", BigInteger, nullable=False),
+)
+Index("ix_expunged_messages_folder_id_modseq", expunged_messages.c.folder_id, expunged_messages.c.modseq)
+
 message_raw = Table(
     "message_raw",
     metadata,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import MessageReceived
+from mailservice.domain.messages import MailboxEvent
 
 
 class LocalFanout:
@@ -18,7 +18,7 @@ class LocalFanout:
     def subscriber_count(self) -> int:
         return sum(len(subscribers) for subscribers in self._subscribers.values())
 
-    def dispatch(self, event: MessageReceived) -> None:
+    def dispatch(self, event: MailboxEvent) -> None:
         for subscription in tuple(self._subscribers.get(event.mailbox_id, ())):
             subscription.offer(event)
 
@@ -37,7 +37,7 @@ class InProcessEventBus:
     def __init__(self) -> None:
         self._fanout = LocalFanout()
 
-    async def publish(self, event: MessageReceived) -> None:
+    async def publish(self, event: MailboxEvent) -> None:
         self._fanout.dispatch(event)
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:

@@ -12,7 +12,7 @@ import asyncpg
 
 from mailservice.adapters.events.local import LocalFanout
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import MessageReceived
+from mailservice.domain.messages import FolderChanged, MailboxEvent, MessageReceived
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class PostgresEventBus:
             if connection is not None and not connection.is_closed():
                 await connection.close()
 
-    async def publish(self, event: MessageReceived) -> None:
+    async def publish(self, event: MailboxEvent) -> None:
         payload = json.dumps(asdict(event), separators=(",", ":"))
         async with self._lock:
             if self._publisher is None or self._publisher.is_closed():
@@ -71,8 +71,19 @@ class PostgresEventBus:
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            event = MessageReceived(**json.loads(payload))
-        except (TypeError, ValueError):
+            event = _decode(payload)
+        except (TypeError, ValueError, KeyError):
             log.warning("events.bad_payload payload=%r", payload[:200])
             return
         self._fanout.dispatch(event)
+
+
+_EVENT_TYPES: dict[str, type[MessageReceived] | type[FolderChanged]] = {
+    "message.received": MessageReceived,
+    "folder.changed": FolderChanged,
+}
+
+
+def _decode(payload: str) -> MailboxEvent:
+    fields = json.loads(payload)
+    return _EVENT_TYPES[fields["type"]](**fields)

@@ -1,0 +1,289 @@
+"""Mail access for IMAP and POP3: login with the derived mail password, then one session per connection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound, RateLimited
+from mailservice.domain.mail_session import (
+    HIERARCHY_SEPARATOR,
+    Appended,
+    Copied,
+    FlagChange,
+    FlagsStored,
+    FolderChanges,
+    FolderInfo,
+    FolderStatus,
+    MessageStructure,
+    OpenedFolder,
+    Quota,
+)
+from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.messages import (
+    INBOX,
+    Delivery,
+    FolderChanged,
+    MailboxEvent,
+    MessageCopy,
+    MessageReceived,
+)
+from mailservice.ports import Clock, EventBus, MailFolders, MessageParser, MessageStore, UnitOfWorkFactory
+from mailservice.services.announce import announce
+from mailservice.services.credentials import Credentials
+from mailservice.services.mailboxes import MailboxService
+
+RECENT = "\\Recent"
+MAX_FOLDER_NAME = 255
+FAILURE_WINDOW_SECONDS = 300.0
+MAX_FAILURES_PER_PEER = 10
+MAX_FAILURES_PER_LOGIN = 30
+
+
+@dataclass(frozen=True)
+class MailAccessPolicy:
+    mail_domain: str
+    local_domains: frozenset[str]
+
+
+@dataclass
+class FailureCounter:
+    """Recent login failures per key (a peer address or a login), forgotten after a window."""
+
+    limit: int
+    window: float = FAILURE_WINDOW_SECONDS
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def blocked(self, key: str) -> bool:
+        return len(self._recent(key)) >= self.limit
+
+    def record(self, key: str) -> None:
+        self._recent(key).append(time.monotonic())
+        if len(self._failures) > 100_000:
+            self._failures = {k: v for k, v in self._failures.items() if self._recent(k)}
+
+    def _recent(self, key: str) -> list[float]:
+        cutoff = time.monotonic() - self.window
+        recent = [at for at in self._failures.get(key, []) if at > cutoff]
+        self._failures[key] = recent
+        return recent
+
+
+class MailAccess:
+    """The `MailLogin` of the IMAP and POP3 servers."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        mailboxes: MailboxService,
+        credentials: Credentials,
+        folders: MailFolders,
+        store: MessageStore,
+        parser: MessageParser,
+        events: EventBus,
+        clock: Clock,
+        policy: MailAccessPolicy,
+    ) -> None:
+        self._uow = uow
+        self._mailboxes = mailboxes
+        self._credentials = credentials
+        self._folders = folders
+        self._store = store
+        self._parser = parser
+        self._events = events
+        self._clock = clock
+        self._policy = policy
+        self._peer_failures = FailureCounter(MAX_FAILURES_PER_PEER)
+        self._login_failures = FailureCounter(MAX_FAILURES_PER_LOGIN)
+
+    async def login(self, username: str, password: str, peer: str) -> StoreMailSession:
+        login = self._login_of(username)
+        if self._peer_failures.blocked(peer) or self._login_failures.blocked(login):
+            raise RateLimited("too many failed logins; try again in a few minutes")
+        mailbox = await self._check(login, password)
+        if mailbox is None:
+            self._peer_failures.record(peer)
+            self._login_failures.record(login)
+            raise AuthenticationFailed("invalid username or password")
+        if not mailbox.is_usable(self._clock.now()):
+            raise AuthenticationFailed("the mailbox is not active: it is unpaid or expired")
+        return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._parser, self)
+
+    def _login_of(self, username: str) -> str:
+        local, at, domain = username.strip().lower().rpartition("@")
+        if not at:
+            return domain
+        return local if domain in self._policy.local_domains else username.strip().lower()
+
+    async def _check(self, login: str, password: str) -> Mailbox | None:
+        async with self._uow(read_only=True) as uow:
+            found = await uow.mailboxes.get_by_login(login)
+        if found is None:
+            return None
+        mailbox = await self._mailboxes.current(found.id)
+        if mailbox is None or not self._credentials.check_mail_password(mailbox, password):
+            return None
+        return mailbox
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def changed(self, mailbox_id: str, folder_id: int, modseq: int) -> None:
+        await self.publish(FolderChanged(mailbox_id, folder_id, modseq))
+
+    async def publish(self, event: MailboxEvent) -> None:
+        await announce(self._events, event)
+
+    def subscribe(self, mailbox_id: str) -> EventWatch:
+        return EventWatch(self._events, mailbox_id)
+
+
+class EventWatch:
+    """A `FolderWatch` over the event bus: yields the id of each folder that changed."""
+
+    def __init__(self, events: EventBus, mailbox_id: str) -> None:
+        self._subscription = events.subscribe(mailbox_id)
+
+    async def __aiter__(self) -> AsyncIterator[int]:
+        async for event in self._subscription:
+            yield event.folder_id
+
+    def close(self) -> None:
+        self._subscription.close()
+
+
+class StoreMailSession:
+    """A `MailSession` over the message store, for one logged-in mailbox."""
+
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        policy: MailAccessPolicy,
+        folders: MailFolders,
+        store: MessageStore,
+        parser: MessageParser,
+        access: MailAccess,
+    ) -> None:
+        self._mailbox = mailbox
+        self._id = mailbox.id
+        self._policy = policy
+        self._folders = folders
+        self._store = store
+        self._parser = parser
+        self._access = access
+
+    @property
+    def address(self) -> str:
+        return self._mailbox.address(self._policy.mail_domain)
+
+    @property
+    def mailbox_id(self) -> str:
+        return self._id
+
+    async def list_folders(self) -> list[FolderInfo]:
+        return await self._folders.list_folders(self._id)
+
+    async def create_folder(self, name: str) -> None:
+        await self._folders.create_folder(self._id, folder_name(name), self._access.now())
+
+    async def delete_folder(self, name: str) -> None:
+        await self._folders.delete_folder(self._id, folder_name(name))
+
+    async def rename_folder(self, old: str, new: str) -> None:
+        write = await self._folders.rename_folder(
+            self._id, folder_name(old), folder_name(new), self._access.now()
+        )
+        if write is not None:
+            await self._access.changed(self._id, write.folder_id, write.modseq)
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        await self._folders.set_subscribed(self._id, folder_name(name), subscribed)
+
+    async def status(self, name: str) -> FolderStatus:
+        return await self._folders.status(self._id, folder_name(name))
+
+    async def open(self, name: str) -> OpenedFolder:
+        return await self._folders.open(self._id, folder_name(name))
+
+    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
+        return await self._folders.changes(self._id, folder_id, since_modseq)
+
+    async def structures(self, folder_id: int, uids: Sequence[int]) -> list[MessageStructure]:
+        return await self._folders.structures(self._id, folder_id, uids)
+
+    async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        return await self._folders.raw(self._id, folder_id, uids)
+
+    async def store_flags(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        change: FlagChange,
+        flags: frozenset[str],
+        unchanged_since: int | None = None,
+    ) -> FlagsStored:
+        stored, write = await self._folders.store_flags(
+            self._id, folder_id, uids, change, flags - {RECENT}, unchanged_since
+        )
+        if write is not None:
+            await self._access.changed(self._id, write.folder_id, write.modseq)
+        return stored
+
+    async def append(
+        self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
+    ) -> Appended:
+        name = folder_name(folder)
+        if not await self._folders.folder_exists(self._id, name):
+            raise FolderNotFound(f"no folder named {name}")
+        copy = MessageCopy(
+            mailbox_id=self._id,
+            raw=raw,
+            summary=self._parser(raw),
+            internal_date=internal_date or self._access.now(),
+            flags=tuple(sorted(flags - {RECENT})),
+            folder=name,
+        )
+        (stored,) = await self._store.store(Delivery((copy,)))
+        await self._access.publish(MessageReceived(self._id, stored.folder_id, stored.uid, stored.modseq))
+        status = await self._folders.status(self._id, name)
+        return Appended(status.uidvalidity, stored.uid)
+
+    async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        return await self._copy(folder_id, uids, target, move=False)
+
+    async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        return await self._copy(folder_id, uids, target, move=True)
+
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        expunged, write = await self._folders.expunge(self._id, folder_id, uids)
+        if write is not None:
+            await self._access.changed(self._id, write.folder_id, write.modseq)
+        return expunged
+
+    async def quota(self) -> Quota:
+        return await self._folders.quota(self._id)
+
+    def watch(self) -> EventWatch:
+        return self._access.subscribe(self._id)
+
+    async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
+        copied, writes = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
+        for write in writes:
+            await self._access.changed(self._id, write.folder_id, write.modseq)
+        return copied
+
+
+def folder_name(name: str) -> str:
+    """The stored spelling of a folder name: INBOX (any case) as "INBOX"; refuse names that cannot exist."""
+    if not name or len(name) > MAX_FOLDER_NAME:
+        raise FolderNotAllowed("a folder name must have 1 to 255 characters")
+    if any(ch in name for ch in "\x00\r\n") or any(ord(ch) < 0x20 for ch in name):
+        raise FolderNotAllowed("a folder name cannot hold control characters")
+    pieces = name.split(HIERARCHY_SEPARATOR)
+    if any(piece == "" for piece in pieces):
+        raise FolderNotAllowed(f"{name!r} is not a valid folder name")
+    if pieces[0].upper() == INBOX:
+        pieces[0] = INBOX
+    return HIERARCHY_SEPARATOR.join(pieces)
