@@ -65,6 +65,8 @@ def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settin
         "imap_host": "imap.agents.test",
         "smtp_addr": f"127.0.0.1:{free_port()}",
         "lmtp_addr": f"127.0.0.1:{free_port()}",
+        "imap_addr": f"127.0.0.1:{free_port()}",
+        "imaps_addr": f"127.0.0.1:{free_port()}",
         **overrides,
     }
     return Settings(_env_file=None, **values)

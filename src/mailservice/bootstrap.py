@@ -24,6 +24,7 @@ from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
+from mailservice.adapters.dev_tls import development_certificate
 from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
@@ -79,6 +80,8 @@ def check_settings(settings: Settings) -> None:
     """Refuse to start half-configured; every problem is reported before anything runs."""
     parse_listen_address(settings.http_addr, "HTTP_ADDR")
     parse_listen_address(settings.smtp_listen_addr, "SMTP_ADDR")
+    parse_listen_address(settings.imap_listen_addr, "IMAP_ADDR")
+    parse_listen_address(settings.imaps_listen_addr, "IMAPS_ADDR")
     if settings.lmtp_addr:
         parse_listen_address(settings.lmtp_addr, "LMTP_ADDR")
     async_database_url(settings.database_dsn)
@@ -87,6 +90,16 @@ def check_settings(settings: Settings) -> None:
     check_notifier_settings(settings)
     if settings.is_production and settings.edproof_allow_unsigned:
         raise ConfigurationError("EDPROOF_ALLOW_UNSIGNED=true is refused when MAILSERVICE_ENV=production")
+
+
+def with_development_tls(settings: Settings) -> Settings:
+    """`serve --dev-tls`: a self-signed certificate for MAIL_DOMAIN under DATA_DIR, for local use only."""
+    if settings.is_production:
+        raise ConfigurationError("--dev-tls is for local use; configure TLS_CERT_FILE and TLS_KEY_FILE")
+    if settings.tls_cert_file is not None or settings.tls_key_file is not None:
+        raise ConfigurationError("--dev-tls cannot be combined with TLS_CERT_FILE/TLS_KEY_FILE")
+    cert, key = development_certificate(settings.data_dir, settings.mail_hostname)
+    return settings.model_copy(update={"tls_cert_file": cert, "tls_key_file": key})
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -119,7 +132,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
     payments = PaymentService(build_payment_gateway(settings), uow, clock, settings.mail_domain, outbox.wake)
     credentials = Credentials(secret)
-    mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.imap_port)
+    mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.advertised_imap_port)
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     services = Services(

@@ -37,10 +37,16 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    dev_tls: bool = typer.Option(
+        False, "--dev-tls", help="Use a self-signed certificate (made once under DATA_DIR) for local TLS."
+    ),
+) -> None:
     """Migrate the database, then run every listener until SIGTERM/SIGINT."""
     settings = _settings()
     try:
+        if dev_tls:
+            settings = bootstrap.with_development_tls(settings)
         asyncio.run(bootstrap.serve(settings))
     except ConfigurationError as error:
         _fail(str(error))

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8080"
     mail_domain: str = "mail.local"
     imap_host: str | None = None
-    imap_port: int = Field(default=143, ge=1, le=65535)
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
     mailbox_price_cents: int = Field(default=299, ge=0)
 
     secret_key: str | None = Field(
@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     @property
     def advertised_imap_host(self) -> str:
         return self.imap_host or self.mail_domain
+
+    @property
+    def advertised_imap_port(self) -> int:
+        """IMAP_PORT, or the port the IMAP listener binds (143 in production)."""
+        if self.imap_port is not None:
+            return self.imap_port
+        return parse_listen_address(self.imap_listen_addr, "IMAP_ADDR")[1]
 
     @property
     def smtp_listen_addr(self) -> str:

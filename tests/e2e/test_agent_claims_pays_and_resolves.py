@@ -44,7 +44,7 @@ async def run_flow(server: ServerProcess, key: SigningKey) -> None:
     assert re.fullmatch(r"mbx_[0-9a-f]{11}", details["username"])
     assert details["email"] == f"{details['username']}@agents.test"
     assert details["host"] == "agents.test"
-    assert details["port"] == 143
+    assert details["port"] == server.imap_port
     assert len(details["password"]) == 43
     assert details["access_token"].startswith(f"mat_{details['mailbox_id']}.")
     assert details["expires_at"] == paid.json()["expires_at"].replace("+00:00", "Z")

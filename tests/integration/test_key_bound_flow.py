@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from mailservice.adapters.db.tables import mailboxes, outbox
 from mailservice.bootstrap import Runtime
+from mailservice.config import parse_listen_address
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, MAIL_DOMAIN
 from tests.support.agent import claim, claim_and_pay, new_challenge, resolve, signed_proof
@@ -84,7 +85,7 @@ async def test_paid_mailbox_resolves_to_every_access_field(
     assert details["email"] == claimed["email"]
     assert details["username"] == claimed["email"].split("@")[0]
     assert details["host"] == "imap.agents.test"
-    assert details["port"] == 143
+    assert details["port"] == parse_listen_address(runtime.settings.imap_listen_addr, "IMAP_ADDR")[1]
     assert details["expires_at"] == "2026-02-28T12:00:00Z"
     mailbox = await runtime.services.mailboxes.current(claimed["id"])
     assert mailbox is not None

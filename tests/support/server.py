@@ -26,6 +26,8 @@ class ServerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
+    imap_port: int = field(default_factory=free_port)
+    imaps_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,6 +43,8 @@ class ServerProcess:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
             "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
+            "IMAP_ADDR": f"127.0.0.1:{self.imap_port}",
+            "IMAPS_ADDR": f"127.0.0.1:{self.imaps_port}",
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": TEST_SECRET,

@@ -8,6 +8,7 @@ import pytest
 
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.dev_secret import load_secret
+from mailservice.bootstrap import tls_context, with_development_tls
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.errors import ConfigurationError
 
@@ -72,3 +73,30 @@ def test_edproof_hmac_secret_is_an_alias_of_secret_key(
     monkeypatch.setenv("EDPROOF_HMAC_SECRET", "s" * 40)
 
     assert load_secret(settings(tmp_path)) == b"s" * 40
+
+
+def test_imap_listens_on_dev_ports_in_development_and_standard_ports_in_production(tmp_path: Path) -> None:
+    development = settings(tmp_path)
+    production = settings(tmp_path, mailservice_env="production")
+    assert (development.imap_listen_addr, development.imaps_listen_addr) == (":1143", ":1993")
+    assert (production.imap_listen_addr, production.imaps_listen_addr) == (":143", ":993")
+    assert (development.advertised_imap_port, production.advertised_imap_port) == (1143, 143)
+    assert settings(tmp_path, imap_port=10143).advertised_imap_port == 10143
+    assert (development.plaintext_auth_allowed, production.plaintext_auth_allowed) == (True, False)
+
+
+def test_dev_tls_makes_a_certificate_once_and_reuses_it(tmp_path: Path) -> None:
+    first = with_development_tls(settings(tmp_path, mail_domain="agents.test"))
+    second = with_development_tls(settings(tmp_path, mail_domain="agents.test"))
+    assert first.tls_cert_file is not None and first.tls_key_file is not None
+    assert second.tls_cert_file == first.tls_cert_file
+    assert second.tls_cert_file.read_bytes() == first.tls_cert_file.read_bytes()
+    assert stat.S_IMODE(first.tls_key_file.stat().st_mode) == 0o600
+    assert tls_context(first) is not None
+
+
+def test_dev_tls_is_refused_in_production_and_beside_a_configured_certificate(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="local use"):
+        with_development_tls(settings(tmp_path, mailservice_env="production"))
+    with pytest.raises(ConfigurationError, match="cannot be combined"):
+        with_development_tls(settings(tmp_path, tls_cert_file=tmp_path / "cert.pem"))
