@@ -67,6 +67,8 @@ def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settin
         "lmtp_addr": f"127.0.0.1:{free_port()}",
         "imap_addr": f"127.0.0.1:{free_port()}",
         "imaps_addr": f"127.0.0.1:{free_port()}",
+        "pop3_addr": f"127.0.0.1:{free_port()}",
+        "pop3s_addr": f"127.0.0.1:{free_port()}",
         **overrides,
     }
     return Settings(_env_file=None, **values)

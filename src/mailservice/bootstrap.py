@@ -82,6 +82,8 @@ def check_settings(settings: Settings) -> None:
     parse_listen_address(settings.smtp_listen_addr, "SMTP_ADDR")
     parse_listen_address(settings.imap_listen_addr, "IMAP_ADDR")
     parse_listen_address(settings.imaps_listen_addr, "IMAPS_ADDR")
+    parse_listen_address(settings.pop3_listen_addr, "POP3_ADDR")
+    parse_listen_address(settings.pop3s_listen_addr, "POP3S_ADDR")
     if settings.lmtp_addr:
         parse_listen_address(settings.lmtp_addr, "LMTP_ADDR")
     async_database_url(settings.database_dsn)

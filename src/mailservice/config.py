@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     imap_addr: str | None = None
     imaps_addr: str | None = None
     allow_plaintext_auth: bool | None = None
+    pop3_addr: str | None = None
+    pop3s_addr: str | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
@@ -166,6 +168,20 @@ class Settings(BaseSettings):
         if self.imaps_addr is not None:
             return self.imaps_addr
         return ":993" if self.is_production else ":1993"
+
+    @property
+    def pop3_listen_addr(self) -> str:
+        """POP3_ADDR, or the default of the environment: :110 in production, :1110 in development."""
+        if self.pop3_addr is not None:
+            return self.pop3_addr
+        return ":110" if self.is_production else ":1110"
+
+    @property
+    def pop3s_listen_addr(self) -> str:
+        """POP3S_ADDR (used only with a TLS certificate): :995 in production, :1995 in development."""
+        if self.pop3s_addr is not None:
+            return self.pop3s_addr
+        return ":995" if self.is_production else ":1995"
 
     @property
     def plaintext_auth_allowed(self) -> bool:

@@ -28,6 +28,8 @@ class ServerProcess:
     smtp_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     imaps_port: int = field(default_factory=free_port)
+    pop3_port: int = field(default_factory=free_port)
+    pop3s_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,6 +47,8 @@ class ServerProcess:
             "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
             "IMAP_ADDR": f"127.0.0.1:{self.imap_port}",
             "IMAPS_ADDR": f"127.0.0.1:{self.imaps_port}",
+            "POP3_ADDR": f"127.0.0.1:{self.pop3_port}",
+            "POP3S_ADDR": f"127.0.0.1:{self.pop3s_port}",
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": TEST_SECRET,

@@ -75,11 +75,15 @@ def test_edproof_hmac_secret_is_an_alias_of_secret_key(
     assert load_secret(settings(tmp_path)) == b"s" * 40
 
 
-def test_imap_listens_on_dev_ports_in_development_and_standard_ports_in_production(tmp_path: Path) -> None:
+def test_imap_and_pop3_listen_on_dev_ports_in_development_and_standard_ports_in_production(
+    tmp_path: Path,
+) -> None:
     development = settings(tmp_path)
     production = settings(tmp_path, mailservice_env="production")
     assert (development.imap_listen_addr, development.imaps_listen_addr) == (":1143", ":1993")
     assert (production.imap_listen_addr, production.imaps_listen_addr) == (":143", ":993")
+    assert (development.pop3_listen_addr, development.pop3s_listen_addr) == (":1110", ":1995")
+    assert (production.pop3_listen_addr, production.pop3s_listen_addr) == (":110", ":995")
     assert (development.advertised_imap_port, production.advertised_imap_port) == (1143, 143)
     assert settings(tmp_path, imap_port=10143).advertised_imap_port == 10143
     assert (development.plaintext_auth_allowed, production.plaintext_auth_allowed) == (True, False)
