@@ -39,6 +39,8 @@ from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
+from mailservice.services.account_mailboxes import AccountMailboxes
+from mailservice.services.accounts import AccountService
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.inbox import InboxService
@@ -158,6 +160,8 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
         ),
+        accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
+        account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
     )
     runtime = Runtime(settings, database, services, create_app(services, settings), store, events)
     await runtime.start()

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from mailservice.domain.account import Account, AccountTokenKind
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mail_session import (
     Copied,
@@ -137,6 +138,56 @@ class OutboxRepository(Protocol):
     ) -> None: ...
 
 
+class AccountRepository(Protocol):
+    async def add(self, account: Account, api_token_hash: str) -> None:
+        """Insert; raises `Conflict` when the owner e-mail already has an account."""
+        ...
+
+    async def get(self, account_id: str) -> Account | None: ...
+
+    async def get_by_email(self, owner_email: str) -> Account | None: ...
+
+    async def get_by_api_token_hash(self, api_token_hash: str) -> Account | None: ...
+
+    async def set_api_token_hash(self, account_id: str, api_token_hash: str, now: datetime) -> None: ...
+
+    async def update(self, account: Account) -> None: ...
+
+    async def claim_recovery_slot(self, account_id: str, sent_before: datetime, now: datetime) -> bool:
+        """Record a recovery e-mail unless one was sent after `sent_before`; False when one was."""
+        ...
+
+    async def mailboxes(self, account_id: str) -> list[Mailbox]: ...
+
+    async def pending_mailbox(self, account_id: str) -> Mailbox | None: ...
+
+    async def activate_mailboxes(self, account_id: str, paid_at: datetime, expires_at: datetime) -> None:
+        """Make every mailbox of the account active until `expires_at`."""
+        ...
+
+
+class AccountTokenRepository(Protocol):
+    async def add(
+        self, token_hash: str, account_id: str, kind: AccountTokenKind, expires_at: datetime, now: datetime
+    ) -> None: ...
+
+    async def usable_account(self, token_hash: str, kind: AccountTokenKind, now: datetime) -> str | None:
+        """The account of an unused, unexpired token, without using it."""
+        ...
+
+    async def use(self, token_hash: str, kind: AccountTokenKind, now: datetime) -> str | None:
+        """Spend an unused, unexpired token and return its account; None otherwise (one racer wins)."""
+        ...
+
+    async def revoke_all(self, account_id: str, kind: AccountTokenKind, now: datetime) -> int: ...
+
+
+class SupportMessageRepository(Protocol):
+    async def add(self, key_fingerprint: str, subject: str, now: datetime) -> None: ...
+
+    async def count_since(self, key_fingerprint: str, since: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
@@ -146,6 +197,9 @@ class UnitOfWork(Protocol):
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
+    accounts: AccountRepository
+    account_tokens: AccountTokenRepository
+    support_messages: SupportMessageRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -12,10 +12,10 @@ _PLAUSIBLE = re.compile(
 )
 
 
-def normalize_billing_email(value: str) -> str:
+def normalize_billing_email(value: str, field: str = "billing_email") -> str:
     email = value.strip().lower()
     if not email:
-        raise InvalidInput("billing_email is required")
+        raise InvalidInput(f"{field} is required")
     if len(email) > MAX_EMAIL_LENGTH or not _PLAUSIBLE.match(email):
-        raise InvalidInput("billing_email must be a valid e-mail address")
+        raise InvalidInput(f"{field} must be a valid e-mail address")
     return email

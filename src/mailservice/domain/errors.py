@@ -157,3 +157,15 @@ class NotificationFailed(DomainError):
     """A notification provider refused or failed a message; the outbox retries it."""
 
     code = "notification_failed"
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not touch this resource."""
+
+    code = "forbidden"
+
+
+class NotConfigured(DomainError):
+    """A feature this request needs is not configured on this server."""
+
+    code = "not_configured"

@@ -33,6 +33,7 @@ class Mailbox:
     paid_at: datetime | None = None
     expires_at: datetime | None = None
     credential_epoch: int = 0
+    account_id: str | None = None
 
     def address(self, mail_domain: str) -> str:
         return f"{self.login}@{mail_domain}"

@@ -14,6 +14,7 @@ class Notification:
     text: str
     html: str
     dedupe_key: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)

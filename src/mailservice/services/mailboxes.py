@@ -86,6 +86,10 @@ class MailboxService:
         if mailbox is None:
             raise NotFound("mailbox not found")
         await self.require_usable(mailbox)
+        return self.access_details(mailbox)
+
+    def access_details(self, mailbox: Mailbox) -> AccessDetails:
+        """Where and how to read the mailbox: IMAP login and the HTTP access token."""
         return AccessDetails(
             mailbox=mailbox,
             host=self._mail_host.imap_host,

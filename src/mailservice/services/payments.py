@@ -9,6 +9,7 @@ from mailservice.domain.errors import NotFound
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
 from mailservice.ports import Clock, PaymentGateway, UnitOfWorkFactory
+from mailservice.services.accounts import apply_account_payment
 from mailservice.services.keyed_locks import KeyedLocks
 from mailservice.services.notifications import PAYMENT_LINK_SUBJECT, compose, queue_once
 
@@ -66,6 +67,8 @@ class PaymentService:
             if not await uow.checkouts.mark(checkout_id, CheckoutStatus.PAID, now):
                 return mailbox
             extended = mailbox.extend(checkout.months, now)
+            if mailbox.account_id is not None:
+                extended = await apply_account_payment(uow, mailbox, checkout.months, now)
             await uow.mailboxes.update(extended)
             await uow.commit()
         log.info(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailservice.ports import Clock, EventBus
+from mailservice.services.account_mailboxes import AccountMailboxes
+from mailservice.services.accounts import AccountService
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryService
 from mailservice.services.inbox import InboxService
@@ -27,3 +29,5 @@ class Services:
     inbox: InboxService
     events: EventBus
     mail_access: MailAccess
+    accounts: AccountService
+    account_mailboxes: AccountMailboxes

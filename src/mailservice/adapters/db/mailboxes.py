@@ -67,7 +67,7 @@ class SqlMailboxRepository:
 
     async def _one(self, condition: Any) -> Mailbox | None:
         row = (await self._connection.execute(select(mailboxes).where(condition))).mappings().first()
-        return None if row is None else _mailbox(row)
+        return None if row is None else mailbox_of_row(row)
 
 
 def _row(mailbox: Mailbox) -> dict[str, Any]:
@@ -81,12 +81,13 @@ def _row(mailbox: Mailbox) -> dict[str, Any]:
         "paid_at": mailbox.paid_at,
         "expires_at": mailbox.expires_at,
         "credential_epoch": mailbox.credential_epoch,
+        "account_id": mailbox.account_id,
         "created_at": mailbox.created_at,
         "updated_at": mailbox.updated_at,
     }
 
 
-def _mailbox(row: Any) -> Mailbox:
+def mailbox_of_row(row: Any) -> Mailbox:
     return Mailbox(
         id=row["id"],
         login=row["login"],
@@ -97,6 +98,7 @@ def _mailbox(row: Any) -> Mailbox:
         paid_at=row["paid_at"],
         expires_at=row["expires_at"],
         credential_epoch=row["credential_epoch"],
+        account_id=row["account_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -45,6 +45,8 @@ mailboxes = Table(
     # Quota columns are written only by the message store, never by mailbox updates.
     Column("quota_bytes", BigInteger, nullable=True),
     Column("used_bytes", BigInteger, nullable=False, server_default="0"),
+    # Mailboxes of the legacy account flow; key-bound mailboxes have none.
+    Column("account_id", String(32), nullable=True, index=True),
 )
 Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
 
@@ -80,6 +82,7 @@ outbox = Table(
     Column("body_text", Text, nullable=False),
     Column("body_html", Text, nullable=False),
     Column("dedupe_key", String(200), nullable=True, index=True),
+    Column("reply_to", String(320), nullable=True),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime, nullable=False),
@@ -156,4 +159,43 @@ message_raw = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("raw", LargeBinary, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_email", String(320), nullable=False, unique=True),
+    Column("api_token_hash", String(64), nullable=False, unique=True),
+    Column("subscription_expires_at", UtcDateTime, nullable=True),
+    Column("recovery_sent_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Refresh tokens and recovery codes: single use, stored only as SHA-256 hashes.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_account_tokens_account_id_kind", account_tokens.c.account_id, account_tokens.c.kind)
+
+support_messages = Table(
+    "support_messages",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("key_fingerprint", String(80), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index(
+    "ix_support_messages_key_fingerprint_created_at",
+    support_messages.c.key_fingerprint,
+    support_messages.c.created_at,
 )

@@ -8,6 +8,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
+from mailservice.adapters.db.account_tokens import SqlAccountTokenRepository
+from mailservice.adapters.db.accounts import SqlAccountRepository
 from mailservice.adapters.db.challenges import SqlUsedChallengeRepository
 from mailservice.adapters.db.checkouts import SqlCheckoutRepository
 from mailservice.adapters.db.database import Database
@@ -15,12 +17,16 @@ from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.messages import SqlMessageRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
+from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
 from mailservice.ports import (
+    AccountRepository,
+    AccountTokenRepository,
     CheckoutRepository,
     FolderRepository,
     MailboxRepository,
     MessageRepository,
     OutboxRepository,
+    SupportMessageRepository,
     UsedChallengeRepository,
 )
 
@@ -32,6 +38,9 @@ class SqlUnitOfWork:
     checkouts: CheckoutRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
+    accounts: AccountRepository
+    account_tokens: AccountTokenRepository
+    support_messages: SupportMessageRepository
 
     def __init__(self, database: Database, read_only: bool) -> None:
         self._database = database
@@ -50,6 +59,9 @@ class SqlUnitOfWork:
         self.checkouts = SqlCheckoutRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)
+        self.accounts = SqlAccountRepository(self._connection)
+        self.account_tokens = SqlAccountTokenRepository(self._connection)
+        self.support_messages = SqlSupportMessageRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -9,6 +9,8 @@ from mailservice.config import Settings
 from mailservice.protocols.http.body_limit import BodyLimitMiddleware
 from mailservice.protocols.http.errors import install_error_handlers
 from mailservice.protocols.http.routers import (
+    account_mailboxes,
+    accounts,
     auth,
     events,
     health,
@@ -35,6 +37,8 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mailboxes.router)
+    app.include_router(accounts.router)
+    app.include_router(account_mailboxes.router)
     app.include_router(messages.router)
     app.include_router(imap_messages.router)
     app.include_router(events.router)

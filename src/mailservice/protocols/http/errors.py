@@ -14,9 +14,11 @@ from mailservice.domain.errors import (
     AuthenticationFailed,
     Conflict,
     DomainError,
+    Forbidden,
     InvalidInput,
     InvalidProof,
     MailboxNotUsable,
+    NotConfigured,
     NotFound,
     RateLimited,
 )
@@ -27,10 +29,12 @@ _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidInput, 400),
     (InvalidProof, 401),
     (AuthenticationFailed, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (MailboxNotUsable, 409),
     (Conflict, 409),
     (RateLimited, 429),
+    (NotConfigured, 503),
 )
 
 
