@@ -53,6 +53,7 @@ class MailserviceProcess:
             "MAIL_DOMAIN": "bench.test",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.http_port}",
             "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_MINUTE": "0",
             **self.extra_env,
         }
         log = (self.workdir / "server.log").open("ab")

@@ -41,8 +41,10 @@ from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
+from mailservice.services.admin import AdminService
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
+from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
@@ -50,6 +52,7 @@ from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payments import PaymentService
 from mailservice.services.registry import Services
+from mailservice.services.support import SupportService
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,8 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         ),
         accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
+        support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain, outbox.wake),
+        admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
     )
     runtime = Runtime(settings, database, services, create_app(services, settings), store, events)
     await runtime.start()

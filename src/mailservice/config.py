@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     mailgun_from_email: str | None = None
     mailgun_from_name: str = "MailService"
 
+    admin_api_key: str | None = None
+    support_email: str | None = None
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)

@@ -188,6 +188,20 @@ class SupportMessageRepository(Protocol):
     async def count_since(self, key_fingerprint: str, since: datetime) -> int: ...
 
 
+class AdminRepository(Protocol):
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Rows by status of mailboxes, checkouts and the outbox, and the number of accounts."""
+        ...
+
+    async def mailbox_ids(self) -> list[str]: ...
+
+    async def ensure_inbox(self, mailbox_id: str, now: datetime) -> bool:
+        """Create the mailbox's INBOX if it has none; True when one was created."""
+        ...
+
+    async def rotate_credentials(self, mailbox_id: str, now: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
@@ -200,6 +214,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     account_tokens: AccountTokenRepository
     support_messages: SupportMessageRepository
+    admin: AdminRepository
 
     async def __aenter__(self) -> Self: ...
 

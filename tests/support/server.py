@@ -54,6 +54,7 @@ class ServerProcess:
             "SECRET_KEY": TEST_SECRET,
             "MAIL_DOMAIN": "agents.test",
             "PUBLIC_BASE_URL": self.base_url,
+            "RATE_LIMIT_PER_MINUTE": "0",
             **self.extra_env,
         }
 

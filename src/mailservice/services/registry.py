@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mailservice.ports import Clock, EventBus
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
+from mailservice.services.admin import AdminService
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryService
 from mailservice.services.inbox import InboxService
@@ -15,6 +16,7 @@ from mailservice.services.mail_access import MailAccess
 from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payments import PaymentService
+from mailservice.services.support import SupportService
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,5 @@ class Services:
     mail_access: MailAccess
     accounts: AccountService
     account_mailboxes: AccountMailboxes
+    support: SupportService
+    admin: AdminService

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from mailservice.adapters.db.account_tokens import SqlAccountTokenRepository
 from mailservice.adapters.db.accounts import SqlAccountRepository
+from mailservice.adapters.db.admin import SqlAdminRepository
 from mailservice.adapters.db.challenges import SqlUsedChallengeRepository
 from mailservice.adapters.db.checkouts import SqlCheckoutRepository
 from mailservice.adapters.db.database import Database
@@ -21,6 +22,7 @@ from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
 from mailservice.ports import (
     AccountRepository,
     AccountTokenRepository,
+    AdminRepository,
     CheckoutRepository,
     FolderRepository,
     MailboxRepository,
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
     accounts: AccountRepository
     account_tokens: AccountTokenRepository
     support_messages: SupportMessageRepository
+    admin: AdminRepository
 
     def __init__(self, database: Database, read_only: bool) -> None:
         self._database = database
@@ -62,6 +65,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(self._connection)
         self.account_tokens = SqlAccountTokenRepository(self._connection)
         self.support_messages = SqlSupportMessageRepository(self._connection)
+        self.admin = SqlAdminRepository(self._connection)
         return self
 
     async def __aexit__(

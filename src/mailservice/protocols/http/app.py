@@ -8,9 +8,11 @@ from mailservice import __version__
 from mailservice.config import Settings
 from mailservice.protocols.http.body_limit import BodyLimitMiddleware
 from mailservice.protocols.http.errors import install_error_handlers
+from mailservice.protocols.http.guards import install_guards
 from mailservice.protocols.http.routers import (
     account_mailboxes,
     accounts,
+    admin,
     auth,
     events,
     health,
@@ -18,6 +20,8 @@ from mailservice.protocols.http.routers import (
     mailboxes,
     messages,
     mock_payments,
+    public_pages,
+    support,
 )
 from mailservice.services.registry import Services
 
@@ -34,11 +38,15 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    install_guards(app, services, settings)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mailboxes.router)
     app.include_router(accounts.router)
     app.include_router(account_mailboxes.router)
+    app.include_router(support.router)
+    app.include_router(admin.router)
+    app.include_router(public_pages.router)
     app.include_router(messages.router)
     app.include_router(imap_messages.router)
     app.include_router(events.router)

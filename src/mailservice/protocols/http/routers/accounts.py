@@ -18,13 +18,12 @@ from mailservice.protocols.http.account_schemas import (
     account_out,
 )
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.pages import render_page
+from mailservice.protocols.http.pages import page_security_headers, render_page
 from mailservice.protocols.http.schemas import StatusResponse, error_responses
 
 router = APIRouter(tags=["accounts (legacy)"])
 
 EMAIL_SENT_IF_EXISTS = "email_sent_if_exists"
-_NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
 @router.post(
@@ -83,5 +82,5 @@ async def confirm_recovery(request: Request, services: ServicesDep) -> HTMLRespo
 
 def _page(template: str, values: dict[str, object], status_code: int) -> HTMLResponse:
     response = render_page(template, values, status_code)
-    response.headers.update(_NO_REFERRER)
+    response.headers.update(page_security_headers())
     return response

@@ -1,0 +1,52 @@
+"""Operator endpoints: metrics (JSON and Prometheus), mailbox reprovisioning, payment reconciliation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from mailservice.protocols.http.admin_auth import AdminCaller
+from mailservice.protocols.http.dependencies import ServicesDep
+from mailservice.protocols.http.prometheus import CONTENT_TYPE, exposition
+from mailservice.protocols.http.schemas import StrictRequest, error_responses
+
+router = APIRouter(tags=["admin"], responses=error_responses(401, 503))
+
+
+class ReprovisionRequest(StrictRequest):
+    mailbox_id: str | None = Field(default=None, max_length=64, description="Default: every mailbox")
+    rotate_credentials: bool = Field(default=False, description="New IMAP password and access token")
+
+
+class ReprovisionOut(BaseModel):
+    status: str
+    checked: int
+    inboxes_created: int
+    expired: int
+    credentials_rotated: int
+
+
+@router.get("/admin/metrics")
+async def admin_metrics(_admin: AdminCaller, services: ServicesDep) -> dict[str, object]:
+    """Counts across the store and this node's HTTP requests, latency percentiles (ms) and top errors."""
+    return await services.admin.snapshot()
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus_metrics(_admin: AdminCaller, services: ServicesDep) -> PlainTextResponse:
+    """Prometheus text format; scrape with `authorization: {credentials: <ADMIN_API_KEY>}`."""
+    text = exposition(services.admin.http_metrics, await services.admin.counts())
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+
+
+@router.post("/admin/mailboxes/reprovision", responses=error_responses(400, 404))
+async def reprovision(
+    _admin: AdminCaller, services: ServicesDep, body: ReprovisionRequest | None = None
+) -> ReprovisionOut:
+    """Give mailboxes their INBOX, apply lapsed expiries, and optionally rotate credentials."""
+    request = body or ReprovisionRequest()
+    result = await services.admin.reprovision(request.mailbox_id, request.rotate_credentials)
+    return ReprovisionOut(status="ok", **asdict(result))

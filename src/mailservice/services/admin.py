@@ -1,0 +1,64 @@
+"""Operator tasks: a metrics snapshot, and reprovisioning mailboxes (repair, credential rotation)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mailservice.domain.errors import NotFound
+from mailservice.ports import Clock, UnitOfWorkFactory
+from mailservice.services.http_metrics import HttpMetrics
+from mailservice.services.mailboxes import MailboxService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReprovisionResult:
+    checked: int
+    inboxes_created: int
+    expired: int
+    credentials_rotated: int
+
+
+class AdminService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, mailboxes: MailboxService, http_metrics: HttpMetrics
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._mailboxes = mailboxes
+        self.http_metrics = http_metrics
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.admin.counts()
+
+    async def snapshot(self) -> dict[str, object]:
+        """The store's counts (every node sees the same) and this node's HTTP figures."""
+        return {"store": await self.counts(), "http": self.http_metrics.summary()}
+
+    async def reprovision(
+        self, mailbox_id: str | None = None, rotate_credentials: bool = False
+    ) -> ReprovisionResult:
+        """Bring one mailbox (or all) back in shape: an INBOX, the expiry applied, optionally new credentials."""
+        ids = [mailbox_id] if mailbox_id else await self._all_ids()
+        created = rotated = 0
+        for current_id in ids:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                if await uow.mailboxes.get(current_id) is None:
+                    raise NotFound("mailbox not found")
+                created += await uow.admin.ensure_inbox(current_id, now)
+                if rotate_credentials:
+                    await uow.admin.rotate_credentials(current_id, now)
+                    rotated += 1
+                await uow.commit()
+        expired = await self._mailboxes.expire_lapsed()
+        result = ReprovisionResult(len(ids), created, expired, rotated)
+        log.info("admin.reprovisioned %s", result)
+        return result
+
+    async def _all_ids(self) -> list[str]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.admin.mailbox_ids()

@@ -1,0 +1,63 @@
+"""Per-client rate limits as token buckets, kept in this process.
+
+Each node limits on its own: with N nodes behind a load balancer a client can make up to N times the
+limit. That is enough to stop one client from hammering the key-proof and recovery endpoints; the limits
+that must hold across nodes (one recovery e-mail a minute, three support messages an hour) are kept in the
+database instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mailservice.ports import Clock
+
+MAX_TRACKED_CLIENTS = 100_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """`per_minute` requests a minute per (group, client), in bursts of at most that many."""
+
+    def __init__(self, per_minute: int, clock: Clock, max_clients: int = MAX_TRACKED_CLIENTS) -> None:
+        self._capacity = float(per_minute)
+        self._refill_per_second = per_minute / 60.0
+        self._clock = clock
+        self._max_clients = max_clients
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self._capacity > 0
+
+    def acquire(self, group: str, client: str, cost: float = 1.0) -> int | None:
+        """None when allowed; otherwise the whole seconds to wait before the next try."""
+        now = self._clock.now().timestamp()
+        bucket = self._bucket((group, client), now)
+        bucket.tokens = min(self._capacity, bucket.tokens + (now - bucket.updated) * self._refill_per_second)
+        bucket.updated = now
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return None
+        return max(1, math.ceil((cost - bucket.tokens) / self._refill_per_second))
+
+    def _bucket(self, key: tuple[str, str], now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_clients:
+                self._forget_idle(now)
+            bucket = self._buckets[key] = _Bucket(self._capacity, now)
+        return bucket
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop buckets that have refilled completely: forgetting them changes nothing."""
+        full_after = self._capacity / self._refill_per_second
+        self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}
+        if len(self._buckets) >= self._max_clients:
+            self._buckets.clear()
