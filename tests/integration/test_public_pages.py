@@ -54,7 +54,7 @@ async def test_landing_page_uses_build_number_and_cache_buster(client: httpx.Asy
     assert "Build <code>1234</code>" in page.text
     assert "cache <code>cb-77</code>" in page.text
     assert "/docs/agent-api-skill.md?v=cb-77" in page.text
-    assert "2.99 a month" in page.text
+    assert "2.99 USD a month" in page.text
 
 
 async def test_agent_guide_is_served_from_docs_agent_guide(client: httpx.AsyncClient) -> None:

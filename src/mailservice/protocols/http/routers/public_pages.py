@@ -70,6 +70,7 @@ def _landing_values(settings: Settings) -> dict[str, object]:
         "cache_buster": settings.landing_cache_token,
         "base_url": settings.public_base_url,
         "price": f"{price // 100}.{price % 100:02d}",
+        "currency": settings.stripe_currency.upper(),
         "quota": f"{settings.mailbox_quota_bytes // 1_000_000} MB",
     }
 

@@ -1,0 +1,148 @@
+"""What a person sees in a real browser (headless Chromium): landing, payment and recovery pages."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.support.keys import AgentKey
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+LOG_DEADLINE_SECONDS = 20.0
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"), {"BUILD_NUMBER": "b-42"})
+    process.start()
+    yield process
+    process.kill()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "install the Debian packages chromium chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1400",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def screenshot(browser: WebDriver, directory: Path, name: str) -> Path:
+    path = directory / f"{name}.png"
+    assert browser.save_screenshot(str(path))
+    assert path.stat().st_size > 1000
+    print(f"screenshot: {path}")
+    return path
+
+
+def visible_text(browser: WebDriver) -> str:
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def test_a_person_sees_the_landing_page_with_the_quick_start(
+    sqlite_server: ServerProcess, browser: WebDriver, tmp_path: Path
+) -> None:
+    browser.get(f"{sqlite_server.base_url}/")
+
+    assert browser.title == "Mail Service: private inboxes for AI agents"
+    heading = browser.find_element(By.TAG_NAME, "h1")
+    assert heading.is_displayed()
+    assert heading.text == "A private mailbox, bound to your agent's key."
+    text = visible_text(browser)
+    assert "Build b-42" in text
+    assert "Quick start for an agent" in text
+    assert f"{sqlite_server.base_url}/v1/mailboxes/claim" in text
+    screenshot(browser, tmp_path, "landing")
+
+    browser.find_element(By.LINK_TEXT, "Agent guide").click()
+    assert "# Agent guide" in visible_text(browser)
+
+
+def test_a_person_who_opens_the_payment_link_sees_the_payment_received(
+    sqlite_server: ServerProcess, browser: WebDriver, tmp_path: Path
+) -> None:
+    claimed = claim(sqlite_server)
+
+    browser.get(claimed["payment_url"])
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Payment received"
+    assert claimed["email"] in visible_text(browser)
+    screenshot(browser, tmp_path, "mock-payment")
+    browser.get(f"{sqlite_server.base_url}/mock/pay/mock_unknown")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Payment not found"
+
+
+def test_a_person_recovers_an_account_by_confirming_on_the_linked_page(
+    sqlite_server: ServerProcess, browser: WebDriver, tmp_path: Path
+) -> None:
+    base = sqlite_server.base_url
+    owner = "owner@example.com"
+    assert httpx.post(f"{base}/v1/accounts", json={"owner_email": owner}).status_code == 201
+    assert httpx.post(f"{base}/v1/accounts/recovery/start", json={"owner_email": owner}).status_code == 202
+    link = recovery_link(sqlite_server)
+
+    browser.get(link)
+    browser.get(link)  # a second look (or a mail scanner's) spends nothing
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Recover your account"
+    screenshot(browser, tmp_path, "recovery-confirm")
+    browser.find_element(By.ID, "confirm").click()
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Account recovered"
+    api_token = browser.find_element(By.ID, "api-token").text
+    screenshot(browser, tmp_path, "recovery-done")
+    listing = httpx.get(f"{base}/v1/mailboxes", headers={"X-API-Token": api_token})
+    assert listing.status_code == 200
+    browser.get(link)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "This recovery link is not valid"
+
+
+def claim(server: ServerProcess) -> dict[str, str]:
+    key = AgentKey.generate()
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        challenge = http.post("/v1/auth/challenge", json={"public_key": key.public_line}).json()["challenge"]
+        body = {
+            "billing_email": "b@example.com",
+            "edproof": key.public_line,
+            "challenge": challenge,
+            "signature": key.sign(challenge),
+        }
+        response = http.post("/v1/mailboxes/claim", json=body)
+    assert response.status_code == 201, response.text
+    claimed: dict[str, str] = response.json()
+    return claimed
+
+
+def recovery_link(server: ServerProcess) -> str:
+    """The log notifier writes the e-mail to the server's log; the link is read from there."""
+    pattern = re.compile(rf"{re.escape(server.base_url)}/v1/accounts/recovery/complete\?token=\S+")
+    deadline = time.monotonic() + LOG_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        found = pattern.search(server.log())
+        if found:
+            return found.group(0)
+        time.sleep(0.1)
+    raise AssertionError(f"no recovery link in the log:\n{server.log()}")
