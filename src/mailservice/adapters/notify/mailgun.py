@@ -31,5 +31,6 @@ class MailgunNotifier:
                 "subject": notification.subject,
                 "text": notification.text,
                 "html": notification.html,
+                **({"h:Reply-To": notification.reply_to} if notification.reply_to else {}),
             },
         )

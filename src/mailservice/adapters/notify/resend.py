@@ -27,5 +27,6 @@ class ResendNotifier:
                 "subject": notification.subject,
                 "text": notification.text,
                 "html": notification.html,
+                **({"reply_to": notification.reply_to} if notification.reply_to else {}),
             },
         )

@@ -30,5 +30,6 @@ class SendGridNotifier:
                     {"type": "text/plain", "value": notification.text},
                     {"type": "text/html", "value": notification.html},
                 ],
+                **({"reply_to": {"email": notification.reply_to}} if notification.reply_to else {}),
             },
         )

@@ -27,5 +27,6 @@ class UnsendNotifier:
                 "subject": notification.subject,
                 "text": notification.text,
                 "html": notification.html,
+                **({"replyTo": notification.reply_to} if notification.reply_to else {}),
             },
         )
