@@ -16,7 +16,7 @@ from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.cli import app as cli_app
 from mailservice.config import Settings
 from tests.conftest import TEST_SECRET, make_settings
-from tests.support.agent import claim, claim_and_pay
+from tests.support.agent import claim, claim_and_pay, signed_proof
 from tests.support.keys import AgentKey
 
 ADMIN_KEY = "admin-key-for-tests-0123456789"
@@ -59,6 +59,8 @@ async def test_admin_endpoints_are_503_without_an_admin_key(database_dsn: str, t
 async def test_admin_metrics_count_the_store_and_this_nodes_requests(client: httpx.AsyncClient) -> None:
     await claim_and_pay(client, AgentKey.generate())
     await claim(client, AgentKey.generate())
+    forged = await signed_proof(client, AgentKey.generate())
+    await client.post("/v1/access/resolve", json={**forged, "signature": AgentKey.generate().sign("x")})
     await client.get("/v1/mailboxes/nothing-here")
 
     metrics = (await client.get("/admin/metrics", headers=ADMIN)).json()
@@ -66,6 +68,8 @@ async def test_admin_metrics_count_the_store_and_this_nodes_requests(client: htt
     assert metrics["store"]["mailboxes"] == {"active": 1, "pending_payment": 1}
     assert metrics["store"]["checkouts"] == {"open": 1, "paid": 1}
     assert metrics["store"]["accounts"] == {"total": 0}
+    assert metrics["http"]["key_proofs"] == {"total": 4, "ok": 3, "failed": 1}
+    assert metrics["http"]["resolves"] == {"total": 2, "ok": 1, "failed": 1}
     routes = {(r["method"], r["route"]): r for r in metrics["http"]["routes"]}
     assert routes[("POST", "/v1/mailboxes/claim")]["count"] == 2
     assert {"p50", "p90", "p99"} <= set(routes[("POST", "/v1/mailboxes/claim")])

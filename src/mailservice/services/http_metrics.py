@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SAMPLES_PER_ROUTE = 2048
+KEY_PROOF_ROUTES = frozenset({"/v1/mailboxes/claim", "/v1/access/resolve", "/v1/support/messages"})
+RESOLVE_ROUTES = frozenset({"/v1/access/resolve", "/v1/imap/resolve"})
 
 
 @dataclass
@@ -56,6 +58,8 @@ class HttpMetrics:
         errors = Counter({k: n for k, n in self.requests.items() if k[2] >= 400})
         return {
             "requests_total": sum(self.requests.values()),
+            "key_proofs": self._outcomes(KEY_PROOF_ROUTES, failed_status=401),
+            "resolves": self._outcomes(RESOLVE_ROUTES, failed_status=None),
             "routes": [
                 {"method": key.method, "route": key.route, "count": stats.count, **stats.percentiles()}
                 for key, stats in sorted(self.latency.items(), key=lambda item: -item[1].count)
@@ -64,6 +68,18 @@ class HttpMetrics:
                 {"method": method, "route": route, "status": status, "count": count}
                 for (method, route, status), count in errors.most_common(top)
             ],
+        }
+
+    def _outcomes(self, routes: frozenset[str], failed_status: int | None) -> dict[str, int]:
+        """Requests to `routes`: all, answered 200, and refused with `failed_status` (or any 4xx/5xx)."""
+        chosen = [(status, n) for (method, route, status), n in self.requests.items() if route in routes]
+        failed = sum(
+            n for status, n in chosen if (status == failed_status if failed_status else status >= 400)
+        )
+        return {
+            "total": sum(n for _, n in chosen),
+            "ok": sum(n for s, n in chosen if s < 300),
+            "failed": failed,
         }
 
     def cumulative_buckets(self, key: RouteKey) -> list[tuple[str, int]]:
