@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailservice.adapters.extract import CONFIDENT_SCORE, extract_codes, extract_links, safe_view
+from mailservice.adapters.extract.codes import _candidates, candidates_in_lines
+from mailservice.adapters.extract.invisible import _ASCII_CONTROLS, _LINE_BREAKS, strip_invisible
 
 FRAGMENTS = [
     "<p>", "</p>", "<div>", "</div>", "<br>", "<br/>", "<b>", "</b>", "<td>", "</td>", "<tr>", "<table>",
@@ -67,3 +69,20 @@ def test_safe_view_never_raises_and_respects_max_chars(
         assert f"[{number}]" in view.text
     if not view.truncated:
         assert view == safe_view(text, html, max_chars=10**9)
+
+
+code_like_text = st.lists(
+    st.sampled_from(FRAGMENTS) | st.text(alphabet="0123456789 -.,/:+()AaZz\n\r٣", max_size=12), max_size=40
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=code_like_text | any_text)
+def test_looking_only_at_lines_with_digits_finds_what_scanning_everything_finds(text: str) -> None:
+    assert _candidates(text) == candidates_in_lines(text, [(0, len(text))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_the_quick_ascii_path_strips_exactly_what_the_patterns_strip(text: str) -> None:
+    assert strip_invisible(text) == _ASCII_CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))

@@ -70,7 +70,8 @@ def html_source(html: str) -> Source:
 
 def _blank_addresses(text: str) -> str:
     spans = [(span.start, span.end) for span in find_urls(text)]
-    spans += [(match.start(), match.end()) for match in _WWW.finditer(text)]
+    if "www." in text.lower():
+        spans += [(match.start(), match.end()) for match in _WWW.finditer(text)]
     spans += _email_addresses(text)
     if not spans:
         return text

@@ -15,6 +15,7 @@ without a code gives an empty list. Ties keep the order of first appearance (sub
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -39,6 +40,8 @@ _UNIT_OR_ORDINAL = re.compile(
     re.IGNORECASE,
 )
 _LETTER_RUN = re.compile(r"[A-Za-z]{4,}")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_ANY_DIGIT = re.compile(r"\d")
 _DECORATION = " \t*_\"'«»“”„\u201a\u2018\u2019[](){}<>:.!|\u2013—-=~"
 _MAX_CANDIDATES = 2000
 _LINE_REACH = 200
@@ -127,16 +130,21 @@ def _scan(source: Source) -> list[_Found]:
 
 def _candidates(text: str) -> list[tuple[int, int, str, float]]:
     """(start, end, code, points for its shape) of every code-shaped span."""
+    return candidates_in_lines(text, digit_lines(text))
+
+
+def candidates_in_lines(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int, str, float]]:
+    """`_candidates`, looking only at the given (start, end) spans of `text`."""
     found: list[tuple[int, int, str, float]] = []
     covered: list[tuple[int, int]] = []
-    for match in _SPLIT.finditer(text):
+    for match in _matches(_SPLIT, text, lines):
         start, end = match.span()
         if _more_groups(text, start, end):
             continue
         digits = match.group(0).replace(" ", "")
         found.append((start, end, digits, 0.8 if len(digits) == 6 else 0.4))
         covered.append((start, end))
-    for match in _TOKEN.finditer(text):
+    for match in _matches(_TOKEN, text, lines):
         if len(found) >= _MAX_CANDIDATES:
             break
         start, end = match.span()
@@ -146,6 +154,35 @@ def _candidates(text: str) -> list[tuple[int, int, str, float]]:
         if shape is not None:
             found.append((start, end, match.group(0), shape))
     return found
+
+
+def digit_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line holding a digit: the only places a code can be.
+
+    No candidate pattern crosses a newline, and a newline is outside every class their look-arounds
+    test, so matching line by line finds exactly what matching the whole text finds, while most of
+    a message's text is never looked at.
+    """
+    if text.isascii():
+        if not any(digit in text for digit in "0123456789"):
+            return []
+        digit = _ASCII_DIGIT
+    else:
+        digit = _ANY_DIGIT
+    lines: list[tuple[int, int]] = []
+    found = digit.search(text)
+    while found is not None:
+        start = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.end())
+        end = len(text) if end < 0 else end
+        lines.append((start, end))
+        found = digit.search(text, end)
+    return lines
+
+
+def _matches(pattern: re.Pattern[str], text: str, lines: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    for start, end in lines:
+        yield from pattern.finditer(text, start, end)
 
 
 def _more_groups(text: str, start: int, end: int) -> bool:

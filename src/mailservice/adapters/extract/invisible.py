@@ -22,13 +22,18 @@ _SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _KEPT_CONTROLS = frozenset("\n\t")
 _ASCII_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn"})
+_ASCII_ODD_BYTES = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 
 
 def strip_invisible(text: str) -> str:
     """`text` without invisible characters, with one kind of newline and of space."""
-    text = _LINE_BREAKS.sub("\n", text)
     if text.isascii():
-        return _ASCII_CONTROLS.sub("", text)
+        text = text.replace("\r\n", "\n")
+        data = text.encode("ascii")
+        if len(data.translate(None, _ASCII_ODD_BYTES)) == len(data):
+            return text  # the usual case, found without a regular expression's per-character cost
+        return _ASCII_CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
+    text = _LINE_BREAKS.sub("\n", text)
     text = _SPACES.sub(" ", _INVISIBLE.sub("", text))
     return "".join(char for char in text if char in _KEPT_CONTROLS or _visible(char))
 

@@ -30,6 +30,8 @@ class UrlSpan:
 
 def find_urls(text: str) -> list[UrlSpan]:
     found: list[UrlSpan] = []
+    if "://" not in text:
+        return found
     for match in _BARE.finditer(text):
         if match.end() - match.start() > _MAX_URL:
             continue
