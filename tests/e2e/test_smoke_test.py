@@ -53,10 +53,15 @@ def test_smoke_test_waits_for_payment_then_reports_imap_access(
     run = smoke_test(server.base_url, tmp_path / "smoke")
     assert run.stdout is not None
     seen: list[str] = []
+    payment_url = None
     for line in run.stdout:
         seen.append(line)
         if "/mock/pay/mock_" in line:
-            assert httpx.get(line.strip(), timeout=10).status_code == 200
+            payment_url = line.strip()
+        if "waiting_payment" in line and payment_url is not None:
+            # Pay only once the smoke test has seen the mailbox unpaid, so both steps are shown.
+            assert httpx.get(payment_url, timeout=10).status_code == 200
+            payment_url = None
     assert run.wait(timeout=60) == 0, "".join(seen)
 
     output = "".join(seen)
