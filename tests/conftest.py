@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvloop
 
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
@@ -25,6 +26,11 @@ from tests.support.ports import free_port
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 MAIL_DOMAIN = "agents.test"
 BASE_URL = "http://mailservice.test"
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """The loop `mailservice serve` runs on, so tests exercise the same transport code."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import logging
 import sys
 
 import typer
+import uvloop
 from pydantic import ValidationError
 
 from mailservice import bootstrap, cli_admin
@@ -50,7 +51,8 @@ def serve(
     try:
         if dev_tls:
             settings = bootstrap.with_development_tls(settings)
-        asyncio.run(bootstrap.serve(settings))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(bootstrap.serve(settings))
     except ConfigurationError as error:
         _fail(str(error))
 
