@@ -70,6 +70,14 @@ def section_bytes(raw: bytes, parsed: PartsIndex, section: str) -> bytes | None:
     return found
 
 
+def section_part(parsed: PartsIndex, section: str) -> PartInfo | None:
+    """The part that a bare part path ("1.2") names, or None (for "" too: that is the message)."""
+    numbers, suffix = _split(section)
+    if not numbers or suffix:
+        return None
+    return _resolve(parsed, numbers)
+
+
 def _split(section: str) -> tuple[list[int] | None, str]:
     pieces = section.split(".") if section else []
     numbers: list[int] = []

@@ -1,0 +1,28 @@
+"""What command handlers see of their connection."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mailservice.domain.mail_session import MailLogin
+from mailservice.protocols.imap.client_state import ClientState
+from mailservice.protocols.imap.options import ImapOptions
+from mailservice.protocols.imap.output import Output
+
+
+class Client(Protocol):
+    state: ClientState
+    out: Output
+    options: ImapOptions
+    login: MailLogin
+
+    async def read_line(self) -> bytes:
+        """The client's next line, CRLF removed (for AUTHENTICATE and IDLE)."""
+        ...
+
+    async def upgrade_tls(self) -> None: ...
+
+    def capability_text(self) -> str: ...
+
+    @property
+    def plaintext_auth_allowed(self) -> bool: ...

@@ -1,0 +1,43 @@
+"""What one connection knows: its protocol state, the logged-in mailbox and the selected folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from mailservice.domain.mail_session import MailSession
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.replies import CommandFailed, bad
+
+
+class State(Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+@dataclass
+class ClientState:
+    peer: str
+    tls: bool
+    state: State = State.NOT_AUTHENTICATED
+    session: MailSession | None = None
+    view: FolderView | None = None
+    condstore: bool = False
+
+    def mail(self) -> MailSession:
+        if self.session is None:
+            raise bad("Not logged in")
+        return self.session
+
+    def selected(self) -> FolderView:
+        if self.view is None:
+            raise bad("No mailbox selected")
+        return self.view
+
+    def writable(self) -> FolderView:
+        view = self.selected()
+        if view.read_only:
+            raise CommandFailed("Mailbox is read-only", "READ-ONLY")
+        return view

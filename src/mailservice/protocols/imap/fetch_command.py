@@ -1,0 +1,99 @@
+"""FETCH and UID FETCH: messages are read from the store in batches (bounded by count and bytes)
+and each batch is written in one go, so a large FETCH streams instead of piling up in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mailservice.domain.mail_session import FlagChange, MailSession
+from mailservice.protocols.imap.client import Client
+from mailservice.protocols.imap.commands import Command, FetchArgs
+from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.fetch_response import FetchPlan, MessageData, plan_fetch
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.replies import CommandFailed
+
+BATCH_MESSAGES = 500
+BATCH_BYTES = 4 * 1024 * 1024
+
+
+async def fetch(client: Client, command: Command) -> str:
+    assert isinstance(command.args, FetchArgs)
+    request = command.args.request
+    view = client.state.selected()
+    if request.changed_since is not None or request.wants("MODSEQ"):
+        enable_condstore(client)
+    chosen = view.select(command.args.sequence_set, command.uid)
+    if request.changed_since is not None:
+        since = request.changed_since
+        chosen = [(number, uid) for number, uid in chosen if view.metas[uid].modseq > since]
+    seen = await _mark_seen(client, view, chosen) if request.sets_seen else set()
+    plan = plan_fetch(request, command.uid, request.changed_since is not None, with_flags=False)
+    plan_with_flags = plan_fetch(request, command.uid, request.changed_since is not None, with_flags=True)
+    missing = False
+    session = client.state.mail()
+    for batch in _batches(chosen, view, plan):
+        loaded = await _load(session, view, plan, batch)
+        lines = []
+        for message in loaded:
+            if message is None:
+                missing = True
+                continue
+            lines.append((plan_with_flags if message.meta.uid in seen else plan).render(message))
+        client.out.write_all(lines)
+        await client.out.flush()
+    if missing and not command.uid:
+        raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
+    return "Fetch completed."
+
+
+async def _mark_seen(client: Client, view: FolderView, chosen: list[tuple[int, int]]) -> set[int]:
+    if view.read_only:
+        return set()
+    unseen = [uid for _, uid in chosen if "\\Seen" not in view.metas[uid].flags and uid not in view.gone]
+    if not unseen:
+        return set()
+    stored = await client.state.mail().store_flags(
+        view.folder_id, unseen, FlagChange.ADD, frozenset({"\\Seen"})
+    )
+    view.update(stored.updated)
+    return {meta.uid for meta in stored.updated}
+
+
+def _batches(
+    chosen: list[tuple[int, int]], view: FolderView, plan: FetchPlan
+) -> Iterator[list[tuple[int, int]]]:
+    if not plan.needs_raw:
+        for start in range(0, len(chosen), BATCH_MESSAGES):
+            yield chosen[start : start + BATCH_MESSAGES]
+        return
+    batch: list[tuple[int, int]] = []
+    size = 0
+    for number, uid in chosen:
+        batch.append((number, uid))
+        size += view.metas[uid].size
+        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+async def _load(
+    session: MailSession, view: FolderView, plan: FetchPlan, batch: list[tuple[int, int]]
+) -> list[MessageData | None]:
+    uids = [uid for _, uid in batch]
+    structures = (
+        {found.uid: found for found in await session.structures(view.folder_id, uids)}
+        if plan.needs_structure
+        else {}
+    )
+    raws = await session.raw(view.folder_id, uids) if plan.needs_raw else {}
+    loaded: list[MessageData | None] = []
+    for number, uid in batch:
+        structure, raw = structures.get(uid), raws.get(uid)
+        if (plan.needs_structure and structure is None) or (plan.needs_raw and raw is None):
+            loaded.append(None)
+        else:
+            loaded.append(MessageData(number, view.metas[uid], structure, raw))
+    return loaded

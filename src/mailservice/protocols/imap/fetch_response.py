@@ -1,0 +1,177 @@
+"""FETCH responses: a plan made once per command (which items, what data they need), then one
+`* n FETCH (...)` line per message built from its metadata, precomputed structure and raw bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailservice.adapters.mime.header_fields import select_fields
+from mailservice.adapters.mime.imap_string import imap_bytes
+from mailservice.adapters.mime.sections import section_bytes, section_part, stored_parts
+from mailservice.adapters.mime.transfer import decode_body
+from mailservice.domain.mail_session import MessageMeta, MessageStructure
+from mailservice.protocols.imap.fetch_items import FetchItem, FetchRequest, SectionItem
+from mailservice.protocols.imap.flag_text import flags_text
+from mailservice.protocols.imap.imap_dates import format_date_time
+
+
+@dataclass
+class MessageData:
+    number: int
+    meta: MessageMeta
+    structure: MessageStructure | None
+    raw: bytes | None
+
+
+Renderer = Callable[[MessageData], bytes]
+_NEED_STRUCTURE = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT"})
+_NEED_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    renderers: tuple[Renderer, ...]
+    needs_structure: bool
+    needs_raw: bool
+
+    def render(self, message: MessageData) -> bytes:
+        items = b" ".join([render(message) for render in self.renderers])
+        return b"* %d FETCH (%s)\r\n" % (message.number, items)
+
+
+def plan_fetch(request: FetchRequest, with_uid: bool, with_modseq: bool, with_flags: bool) -> FetchPlan:
+    items: list[FetchItem] = list(request.items)
+    if with_uid and "UID" not in items:
+        items.insert(0, "UID")
+    if with_modseq and "MODSEQ" not in items:
+        items.append("MODSEQ")
+    if with_flags and "FLAGS" not in items:
+        items.append("FLAGS")
+    needs_structure = any(
+        (isinstance(item, SectionItem) and item.section not in ("",)) or item in _NEED_STRUCTURE
+        for item in items
+    )
+    needs_raw = any(isinstance(item, SectionItem) or item in _NEED_RAW for item in items)
+    return FetchPlan(tuple(_renderer(item) for item in items), needs_structure, needs_raw)
+
+
+def _renderer(item: FetchItem) -> Renderer:
+    if isinstance(item, SectionItem):
+        return _section_renderer(item)
+    return _SIMPLE[item]
+
+
+def _flags(message: MessageData) -> bytes:
+    return b"FLAGS (%s)" % flags_text(message.meta.flags)
+
+
+def _uid(message: MessageData) -> bytes:
+    return b"UID %d" % message.meta.uid
+
+
+def _internal_date(message: MessageData) -> bytes:
+    return b'INTERNALDATE "%s"' % format_date_time(message.meta.internal_date).encode("ascii")
+
+
+def _size(message: MessageData) -> bytes:
+    return b"RFC822.SIZE %d" % message.meta.size
+
+
+def _modseq(message: MessageData) -> bytes:
+    return b"MODSEQ (%d)" % message.meta.modseq
+
+
+def _structure(message: MessageData) -> MessageStructure:
+    if message.structure is None:
+        raise LookupError("message structure was not loaded")
+    return message.structure
+
+
+def _raw(message: MessageData) -> bytes:
+    if message.raw is None:
+        raise LookupError("message bytes were not loaded")
+    return message.raw
+
+
+def _envelope(message: MessageData) -> bytes:
+    return b"ENVELOPE " + imap_bytes(_structure(message).envelope)
+
+
+def _body(message: MessageData) -> bytes:
+    return b"BODY " + imap_bytes(_structure(message).body)
+
+
+def _bodystructure(message: MessageData) -> bytes:
+    return b"BODYSTRUCTURE " + imap_bytes(_structure(message).bodystructure)
+
+
+def _rfc822(message: MessageData) -> bytes:
+    raw = _raw(message)
+    return b"RFC822 {%d}\r\n%s" % (len(raw), raw)
+
+
+def _rfc822_header(message: MessageData) -> bytes:
+    header = _raw(message)[: _structure(message).header_end]
+    return b"RFC822.HEADER {%d}\r\n%s" % (len(header), header)
+
+
+def _rfc822_text(message: MessageData) -> bytes:
+    text = _raw(message)[_structure(message).header_end :]
+    return b"RFC822.TEXT {%d}\r\n%s" % (len(text), text)
+
+
+_SIMPLE: dict[str, Renderer] = {
+    "FLAGS": _flags,
+    "UID": _uid,
+    "INTERNALDATE": _internal_date,
+    "RFC822.SIZE": _size,
+    "MODSEQ": _modseq,
+    "ENVELOPE": _envelope,
+    "BODY": _body,
+    "BODYSTRUCTURE": _bodystructure,
+    "RFC822": _rfc822,
+    "RFC822.HEADER": _rfc822_header,
+    "RFC822.TEXT": _rfc822_text,
+}
+
+
+def _section_renderer(item: SectionItem) -> Renderer:
+    label = item.label.encode("ascii", "replace")
+    if item.kind == "BODY" and item.section == "" and item.partial is None:
+        return lambda message: b"%s {%d}\r\n%s" % (label, len(_raw(message)), _raw(message))
+
+    def render(message: MessageData) -> bytes:
+        content = section_content(item, message)
+        if item.kind == "BINARY.SIZE":
+            return b"%s %d" % (label, 0 if content is None else len(content))
+        if content is None:
+            return label + b' ""'
+        if item.partial is not None:
+            start, length = item.partial
+            content = content[start : start + length]
+        marker = b"~" if item.kind == "BINARY" and b"\x00" in content else b""
+        return b"%s %s{%d}\r\n%s" % (label, marker, len(content), content)
+
+    return render
+
+
+def section_content(item: SectionItem, message: MessageData) -> bytes | None:
+    raw = _raw(message)
+    if item.section == "":
+        return raw
+    structure = _structure(message)
+    parts = stored_parts(structure.header_end, structure.content_type, structure.parts_json)
+    if item.fields:
+        path, _, suffix = item.section.rpartition("HEADER.FIELDS")
+        header = section_bytes(raw, parts, path + "HEADER")
+        if header is None:
+            return None
+        return select_fields(header, item.fields, exclude=suffix == ".NOT")
+    if item.kind == "BODY":
+        return section_bytes(raw, parts, item.section)
+    content = section_bytes(raw, parts, item.section)
+    part = section_part(parts, item.section)
+    if content is None or part is None:
+        return content
+    return decode_body(content, part.transfer_encoding)

@@ -1,0 +1,31 @@
+"""Flags as IMAP writes them: system flags first in a fixed order, then keywords; never \\Recent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mailservice.protocols.imap.replies import bad
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+_SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
+_ORDER = {flag: index for index, flag in enumerate(SYSTEM_FLAGS)}
+
+
+def flags_text(flags: Iterable[str]) -> bytes:
+    ordered = sorted(flags, key=lambda flag: (_ORDER.get(flag, len(_ORDER)), flag))
+    return " ".join(ordered).encode("ascii", "replace")
+
+
+def normalize_flags(flags: Iterable[str]) -> frozenset[str]:
+    """System flags in their canonical case; \\Recent (never stored) dropped; others are BAD."""
+    found = set()
+    for flag in flags:
+        if flag.startswith("\\"):
+            canonical = _SYSTEM_BY_LOWER.get(flag.lower())
+            if canonical is None and flag.lower() != "\\recent":
+                raise bad(f"Invalid system flag {flag}")
+            if canonical is not None:
+                found.add(canonical)
+            continue
+        found.add(flag)
+    return frozenset(found)

@@ -1,0 +1,52 @@
+"""SEARCH and UID SEARCH over the selected folder; messages are read only for header and text keys."""
+
+from __future__ import annotations
+
+from mailservice.protocols.imap.client import Client
+from mailservice.protocols.imap.commands import Command, SearchArgs
+from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.search_match import Candidate, matches, needs_content, uses_modseq
+
+BATCH_MESSAGES = 200
+
+
+async def search(client: Client, command: Command) -> str:
+    assert isinstance(command.args, SearchArgs)
+    key = command.args.key
+    view = client.state.selected()
+    with_modseq = uses_modseq(key)
+    if with_modseq:
+        enable_condstore(client)
+    candidates = [
+        Candidate(number, view.metas[uid], view.count, view.uids) for number, uid in enumerate(view.uids, 1)
+    ]
+    if needs_content(key):
+        found = await _search_content(client, view.folder_id, candidates, command)
+    else:
+        found = [candidate for candidate in candidates if matches(key, candidate)]
+    numbers = [candidate.meta.uid if command.uid else candidate.number for candidate in found]
+    line = b"* SEARCH" + b"".join(b" %d" % number for number in numbers)
+    if with_modseq and found:
+        line += b" (MODSEQ %d)" % max(candidate.meta.modseq for candidate in found)
+    client.out.write(line + b"\r\n")
+    return "Search completed."
+
+
+async def _search_content(
+    client: Client, folder_id: int, candidates: list[Candidate], command: Command
+) -> list[Candidate]:
+    assert isinstance(command.args, SearchArgs)
+    session = client.state.mail()
+    found: list[Candidate] = []
+    for start in range(0, len(candidates), BATCH_MESSAGES):
+        batch = candidates[start : start + BATCH_MESSAGES]
+        uids = [candidate.meta.uid for candidate in batch]
+        raws = await session.raw(folder_id, uids)
+        structures = {structure.uid: structure for structure in await session.structures(folder_id, uids)}
+        for candidate in batch:
+            candidate.raw = raws.get(candidate.meta.uid)
+            candidate.structure = structures.get(candidate.meta.uid)
+            if candidate.raw is not None and matches(command.args.key, candidate):
+                found.append(candidate)
+            candidate.raw = candidate.structure = None
+    return found

@@ -1,0 +1,166 @@
+"""Whether a message matches a SEARCH key. Flag, date, size, uid and modseq keys need only the
+folder view's metadata; header and text keys read the message (`needs_content`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from mailservice.adapters.mime.header_fields import field_values
+from mailservice.adapters.mime.headers import decode_words, parse_date
+from mailservice.adapters.mime.sections import stored_parts
+from mailservice.adapters.mime.text import decoded_part
+from mailservice.domain.mail_session import MessageMeta, MessageStructure
+from mailservice.protocols.imap.search_keys import (
+    AllKey,
+    AndKey,
+    DateKey,
+    FlagKey,
+    HeaderKey,
+    ModSeqKey,
+    NotKey,
+    OrKey,
+    SearchKey,
+    SequenceKey,
+    SizeKey,
+    TextKey,
+)
+
+
+@dataclass
+class Candidate:
+    number: int
+    meta: MessageMeta
+    count: int
+    uids: list[int]
+    raw: bytes | None = None
+    structure: MessageStructure | None = None
+
+
+def needs_content(key: SearchKey) -> bool:
+    if isinstance(key, HeaderKey | TextKey):
+        return True
+    if isinstance(key, DateKey):
+        return key.sent
+    if isinstance(key, NotKey):
+        return needs_content(key.key)
+    if isinstance(key, OrKey):
+        return needs_content(key.left) or needs_content(key.right)
+    if isinstance(key, AndKey):
+        return any(needs_content(inner) for inner in key.keys)
+    return False
+
+
+def uses_modseq(key: SearchKey) -> bool:
+    if isinstance(key, ModSeqKey):
+        return True
+    if isinstance(key, NotKey):
+        return uses_modseq(key.key)
+    if isinstance(key, OrKey):
+        return uses_modseq(key.left) or uses_modseq(key.right)
+    if isinstance(key, AndKey):
+        return any(uses_modseq(inner) for inner in key.keys)
+    return False
+
+
+def matches(key: SearchKey, message: Candidate) -> bool:
+    if isinstance(key, AllKey):
+        return True
+    if isinstance(key, FlagKey):
+        return (key.flag in message.meta.flags) == key.present
+    if isinstance(key, SizeKey):
+        return message.meta.size > key.size if key.larger else message.meta.size < key.size
+    if isinstance(key, ModSeqKey):
+        return message.meta.modseq >= key.modseq
+    if isinstance(key, SequenceKey):
+        return _in_set(key, message)
+    if isinstance(key, DateKey):
+        return _date_matches(key, message)
+    if isinstance(key, HeaderKey):
+        return _header_matches(key, message)
+    if isinstance(key, TextKey):
+        return _text_matches(key, message)
+    if isinstance(key, NotKey):
+        return not matches(key.key, message)
+    if isinstance(key, OrKey):
+        return matches(key.left, message) or matches(key.right, message)
+    return all(matches(inner, message) for inner in key.keys)
+
+
+def _in_set(key: SequenceKey, message: Candidate) -> bool:
+    if key.uid:
+        largest = message.uids[-1] if message.uids else 0
+        return any(
+            min(_or(low, largest), _or(high, largest))
+            <= message.meta.uid
+            <= max(_or(low, largest), _or(high, largest))
+            for low, high in key.sequence_set.ranges
+        )
+    return any(
+        min(_or(low, message.count), _or(high, message.count))
+        <= message.number
+        <= max(_or(low, message.count), _or(high, message.count))
+        for low, high in key.sequence_set.ranges
+    )
+
+
+def _or(value: int | None, largest: int) -> int:
+    return largest if value is None else value
+
+
+def _date_matches(key: DateKey, message: Candidate) -> bool:
+    day = _sent_day(message) if key.sent else message.meta.internal_date.date()
+    if day is None:
+        return False
+    return _compare(day, key.op, key.day)
+
+
+def _compare(day: date, op: str, wanted: date) -> bool:
+    if op == "BEFORE":
+        return day < wanted
+    if op == "ON":
+        return day == wanted
+    return day >= wanted
+
+
+def _header(message: Candidate) -> bytes:
+    raw = message.raw or b""
+    end = message.structure.header_end if message.structure is not None else len(raw)
+    return raw[:end]
+
+
+def _sent_day(message: Candidate) -> date | None:
+    values = field_values(_header(message), "date")
+    moment = parse_date(values[0]) if values else None
+    return None if moment is None else moment.date()
+
+
+def _header_matches(key: HeaderKey, message: Candidate) -> bool:
+    values = field_values(_header(message), key.field)
+    if not key.text:
+        return bool(values)
+    wanted = key.text.casefold()
+    return any(wanted in decode_words(value).casefold() for value in values)
+
+
+def _text_matches(key: TextKey, message: Candidate) -> bool:
+    wanted = key.text.casefold()
+    if key.whole and any(wanted in decode_words(line).casefold() for line in _header(message).split(b"\n")):
+        return True
+    return wanted in _body_text(message).casefold()
+
+
+def _body_text(message: Candidate) -> str:
+    raw = message.raw or b""
+    structure = message.structure
+    if structure is None:
+        return raw.decode("utf-8", "replace")
+    parts = stored_parts(structure.header_end, structure.content_type, structure.parts_json).parts
+    texts = [
+        decoded_part(raw, part)
+        for part in parts
+        if part.content_type.startswith("text/") or part.content_type in ("", "text")
+    ]
+    if not parts:
+        texts.append(raw[structure.header_end :].decode("utf-8", "replace"))
+    return "\n".join(texts)

@@ -1,0 +1,43 @@
+"""STORE and UID STORE, with CONDSTORE's UNCHANGEDSINCE ([MODIFIED] for the refused messages)."""
+
+from __future__ import annotations
+
+from mailservice.protocols.imap.client import Client
+from mailservice.protocols.imap.commands import Command, StoreArgs
+from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.flag_text import flags_text, normalize_flags
+from mailservice.protocols.imap.sequence_set import uid_set_text
+
+
+async def store(client: Client, command: Command) -> str:
+    assert isinstance(command.args, StoreArgs)
+    args = command.args
+    view = client.state.writable()
+    if args.unchanged_since is not None:
+        enable_condstore(client)
+    flags = normalize_flags(args.flags)
+    chosen = view.select(args.sequence_set, command.uid)
+    uids = [uid for _, uid in chosen if uid not in view.gone]
+    stored = await client.state.mail().store_flags(
+        view.folder_id, uids, args.change, flags, args.unchanged_since
+    )
+    view.update(stored.updated)
+    modified = set(stored.modified)
+    updated = {meta.uid for meta in stored.updated}
+    with_modseq = client.state.condstore
+    lines = []
+    for number, uid in chosen:
+        meta = view.metas.get(uid)
+        if meta is None or uid in modified or (args.silent and not (with_modseq and uid in updated)):
+            continue
+        items = [] if args.silent else [b"FLAGS (%s)" % flags_text(meta.flags)]
+        if command.uid:
+            items.insert(0, b"UID %d" % uid)
+        if with_modseq:
+            items.append(b"MODSEQ (%d)" % meta.modseq)
+        lines.append(b"* %d FETCH (%s)\r\n" % (number, b" ".join(items)))
+    client.out.write_all(lines)
+    if modified:
+        numbers = sorted(modified) if command.uid else [view.sequence_number(uid) for uid in sorted(modified)]
+        return f"[MODIFIED {uid_set_text(numbers)}] Conditional STORE failed"
+    return "Store completed."
