@@ -28,8 +28,10 @@ async def fetch(client: Client, command: Command) -> str:
         since = request.changed_since
         chosen = [(number, uid) for number, uid in chosen if view.metas[uid].modseq > since]
     seen = await _mark_seen(client, view, chosen) if request.sets_seen else set()
-    plan = plan_fetch(request, command.uid, request.changed_since is not None, with_flags=False)
-    plan_with_flags = plan_fetch(request, command.uid, request.changed_since is not None, with_flags=True)
+    # With CONDSTORE on, flags always come with their modseq (as Dovecot does).
+    with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
+    plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
+    plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
     missing = False
     session = client.state.mail()
     for batch in _batches(chosen, view, plan):

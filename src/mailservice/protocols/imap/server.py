@@ -13,7 +13,10 @@ async def start_imap(login: MailLogin, options: ImapOptions) -> asyncio.Server:
     """Listen on options.host:options.port (IMAPS when `options.implicit_tls` is set)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(reader, writer, login, options).run()
+        try:
+            await Connection(reader, writer, login, options).run()
+        except asyncio.CancelledError:
+            writer.close()  # the event loop is shutting down; nothing awaits this task
 
     return await asyncio.start_server(
         serve, options.host, options.port, ssl=options.implicit_tls, limit=LINE_LIMIT

@@ -31,7 +31,7 @@ async def store(client: Client, command: Command) -> str:
         if meta is None or uid in modified or (args.silent and not (with_modseq and uid in updated)):
             continue
         items = [] if args.silent else [b"FLAGS (%s)" % flags_text(meta.flags)]
-        if command.uid:
+        if command.uid or with_modseq:
             items.insert(0, b"UID %d" % uid)
         if with_modseq:
             items.append(b"MODSEQ (%d)" % meta.modseq)
