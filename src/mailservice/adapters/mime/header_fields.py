@@ -1,19 +1,38 @@
 """`BODY[HEADER.FIELDS (...)]` and `BODY[HEADER.FIELDS.NOT (...)]`: the fields of a header block
 whose names are (or are not) listed, each with its continuation lines, followed by the blank line,
-as Dovecot answers them. Also the values of one field, for SEARCH HEADER."""
+as Dovecot answers them (line ends as stored). Also the values of one field, for SEARCH HEADER."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
-_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+_FIELD_START = re.compile(rb"(?<=\n)(?![ \t])")
+_BLANK_LINE = re.compile(rb"(?:^|\n)\r?\n")
 
 
 def select_fields(header: bytes, names: Iterable[str], exclude: bool = False) -> bytes:
+    if not exclude:
+        return b"".join(_wanted_fields(tuple(names)).findall(_block(header))) + b"\r\n"
     wanted = {name.lower().encode("ascii", "replace") for name in names}
-    kept = [text for name, text in _fields(header) if (name in wanted) != exclude]
+    kept = [text for name, text in _fields(header) if name not in wanted]
     return b"".join(kept) + b"\r\n"
+
+
+@lru_cache(maxsize=256)
+def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Every field named in `names`, continuation lines included (one regex scan per header)."""
+    alternatives = b"|".join(re.escape(name.encode("ascii", "replace")) for name in names)
+    return re.compile(
+        rb"(?:(?<=\n)|\A)(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)",
+        re.IGNORECASE,
+    )
+
+
+def _block(header: bytes) -> bytes:
+    end = _BLANK_LINE.search(header)
+    return header if end is None else header[: end.start() + 1]
 
 
 def field_values(header: bytes, name: str) -> list[bytes]:
@@ -28,28 +47,12 @@ def field_values(header: bytes, name: str) -> list[bytes]:
 
 def _fields(header: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(lowercased name, full text with its line ends) of each field; the blank line ends the block."""
-    name: bytes | None = None
-    lines: list[bytes] = []
-    for match in _LINE.finditer(header):
-        line = match.group(0)
-        if line in (b"\r\n", b"\n"):
-            break
-        if line[:1] in (b" ", b"\t"):
-            if name is not None:
-                lines.append(line)
+    for text in _FIELD_START.split(_block(header)):
+        colon = text.find(b":")
+        if colon <= 0 or text[:1] in (b" ", b"\t"):
             continue
-        if name is not None:
-            yield name, _ended(b"".join(lines))
-        colon = line.find(b":")
-        name = line[:colon].rstrip(b" \t").lower() if colon > 0 else None
-        lines = [line]
-    if name is not None:
-        yield name, _ended(b"".join(lines))
+        yield text[:colon].rstrip(b" \t").lower(), _ended(text)
 
 
 def _ended(text: bytes) -> bytes:
-    if text.endswith(b"\r\n"):
-        return text
-    if text.endswith(b"\n"):
-        return text[:-1] + b"\r\n"
-    return text + b"\r\n"
+    return text if text.endswith(b"\n") else text + b"\r\n"

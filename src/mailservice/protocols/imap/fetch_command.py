@@ -32,6 +32,15 @@ async def fetch(client: Client, command: Command) -> str:
     with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
     plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
     plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
+    if not plan.needs_raw and not plan.needs_structure:
+        metas = view.metas
+        client.out.write_all(
+            [
+                (plan_with_flags if uid in seen else plan).render(MessageData(number, metas[uid], None, None))
+                for number, uid in chosen
+            ]
+        )
+        return "Fetch completed."
     missing = False
     session = client.state.mail()
     for batch in _batches(chosen, view, plan):

@@ -12,7 +12,7 @@ from mailservice.adapters.mime.sections import section_bytes, section_part, stor
 from mailservice.adapters.mime.transfer import decode_body
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
 from mailservice.protocols.imap.fetch_items import FetchItem, FetchRequest, SectionItem
-from mailservice.protocols.imap.flag_text import flags_text
+from mailservice.protocols.imap.flag_text import stored_flags_text
 from mailservice.protocols.imap.imap_dates import format_date_time
 
 
@@ -63,7 +63,7 @@ def _renderer(item: FetchItem) -> Renderer:
 
 
 def _flags(message: MessageData) -> bytes:
-    return b"FLAGS (%s)" % flags_text(message.meta.flags)
+    return b"FLAGS (%s)" % stored_flags_text(message.meta.flags)
 
 
 def _uid(message: MessageData) -> bytes:
@@ -161,6 +161,8 @@ def section_content(item: SectionItem, message: MessageData) -> bytes | None:
     if item.section == "":
         return raw
     structure = _structure(message)
+    if item.fields and item.section.startswith("HEADER.FIELDS"):
+        return select_fields(raw[: structure.header_end], item.fields, exclude=item.section.endswith(".NOT"))
     parts = stored_parts(structure.header_end, structure.content_type, structure.parts_json)
     if item.fields:
         path, _, suffix = item.section.rpartition("HEADER.FIELDS")

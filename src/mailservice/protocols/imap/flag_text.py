@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from mailservice.protocols.imap.replies import bad
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 _ORDER = {flag: index for index, flag in enumerate(SYSTEM_FLAGS)}
+
+
+@lru_cache(maxsize=1024)
+def stored_flags_text(flags: frozenset[str]) -> bytes:
+    """`flags_text` of a message's flags; the same few sets recur, so they are kept."""
+    return flags_text(flags)
 
 
 def flags_text(flags: Iterable[str]) -> bytes:

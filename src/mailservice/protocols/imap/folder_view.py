@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
-from mailservice.protocols.imap.flag_text import flags_text
+from mailservice.protocols.imap.flag_text import stored_flags_text
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet
 
@@ -107,7 +107,7 @@ class FolderView:
             modseq = b" MODSEQ (%d)" % meta.modseq if with_modseq else b""
             responses.append(
                 b"* %d FETCH (UID %d FLAGS (%s)%s)\r\n"
-                % (self.sequence_number(meta.uid), meta.uid, flags_text(meta.flags), modseq)
+                % (self.sequence_number(meta.uid), meta.uid, stored_flags_text(meta.flags), modseq)
             )
         return responses
 

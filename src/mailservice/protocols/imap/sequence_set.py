@@ -30,6 +30,9 @@ class SequenceSet:
         """The message sequence numbers in 1..count, ascending, without duplicates."""
         if count == 0:
             return []
+        if len(self.ranges) == 1:
+            start, end = sorted((_bound(self.ranges[0][0], count), _bound(self.ranges[0][1], count)))
+            return list(range(max(start, 1), min(end, count) + 1))
         chosen: set[int] = set()
         for low, high in self.ranges:
             start, end = sorted((_bound(low, count), _bound(high, count)))

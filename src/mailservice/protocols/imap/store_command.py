@@ -5,7 +5,7 @@ from __future__ import annotations
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, StoreArgs
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.flag_text import flags_text, normalize_flags
+from mailservice.protocols.imap.flag_text import normalize_flags, stored_flags_text
 from mailservice.protocols.imap.sequence_set import uid_set_text
 
 
@@ -30,7 +30,7 @@ async def store(client: Client, command: Command) -> str:
         meta = view.metas.get(uid)
         if meta is None or uid in modified or (args.silent and not (with_modseq and uid in updated)):
             continue
-        items = [] if args.silent else [b"FLAGS (%s)" % flags_text(meta.flags)]
+        items = [] if args.silent else [b"FLAGS (%s)" % stored_flags_text(meta.flags)]
         if command.uid or with_modseq:
             items.insert(0, b"UID %d" % uid)
         if with_modseq:

@@ -1,0 +1,61 @@
+"""The selected-folder view: sequence numbers, and folding in other sessions' changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.replies import CommandFailed
+from mailservice.protocols.imap.sequence_set import parse_sequence_set
+
+MOMENT = datetime(2026, 2, 2, tzinfo=UTC)
+
+
+def meta(uid: int, modseq: int = 1, *flags: str) -> MessageMeta:
+    return MessageMeta(uid, modseq, frozenset(flags), MOMENT, 100)
+
+
+def view(*uids: int) -> FolderView:
+    status = FolderStatus(7, "INBOX", 99, max(uids, default=0) + 1, 1, len(uids), 0, 0)
+    return FolderView.of(OpenedFolder(status, tuple(meta(uid) for uid in uids)), read_only=False)
+
+
+def test_sequence_numbers_follow_uids() -> None:
+    folder = view(3, 8, 9)
+    assert folder.select(parse_sequence_set(b"2:*"), by_uid=False) == [(2, 8), (3, 9)]
+    assert folder.select(parse_sequence_set(b"4:8"), by_uid=True) == [(2, 8)]
+    with pytest.raises(CommandFailed):
+        folder.select(parse_sequence_set(b"4"), by_uid=False)
+
+
+def test_expunges_wait_when_not_allowed_and_keep_numbers_until_announced() -> None:
+    folder = view(1, 2, 3)
+    changes = FolderChanges(5, 5, (meta(4, 4),), (2,))
+    assert folder.sync(changes, allow_expunge=False, with_modseq=False) == [b"* 4 EXISTS\r\n"]
+    assert folder.sequence_number(3) == 3
+    later = FolderChanges(5, 5, (), ())
+    assert folder.sync(later, allow_expunge=True, with_modseq=False) == [b"* 2 EXPUNGE\r\n"]
+    assert folder.uids == [1, 3, 4]
+
+
+def test_expunges_are_sent_highest_first_so_numbers_stay_right() -> None:
+    folder = view(1, 2, 3, 4)
+    changes = FolderChanges(6, 5, (), (1, 3))
+    assert folder.sync(changes, allow_expunge=True, with_modseq=False) == [
+        b"* 3 EXPUNGE\r\n",
+        b"* 1 EXPUNGE\r\n",
+    ]
+
+
+def test_flag_changes_are_announced_once_and_own_changes_not_at_all() -> None:
+    folder = view(1, 2)
+    changes = FolderChanges(3, 3, (meta(1, 3, "\\Seen"),), ())
+    assert folder.sync(changes, allow_expunge=True, with_modseq=True) == [
+        b"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (3))\r\n"
+    ]
+    assert folder.sync(changes, allow_expunge=True, with_modseq=True) == []
+    folder.update([meta(2, 4, "\\Flagged")])
+    assert folder.sync(FolderChanges(4, 3, (meta(2, 4, "\\Flagged"),), ()), True, True) == []
