@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 _FIELD_START = re.compile(rb"(?<=\n)(?![ \t])")
-_BLANK_LINE = re.compile(rb"(?:^|\n)\r?\n")
 
 
 def select_fields(header: bytes, names: Iterable[str], exclude: bool = False) -> bytes:
@@ -31,8 +30,11 @@ def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
 
 
 def _block(header: bytes) -> bytes:
-    end = _BLANK_LINE.search(header)
-    return header if end is None else header[: end.start() + 1]
+    """The header up to (not including) its blank line."""
+    if header[:1] == b"\n" or header[:2] == b"\r\n":
+        return b""
+    ends = [found for found in (header.find(b"\n\r\n"), header.find(b"\n\n")) if found >= 0]
+    return header[: min(ends) + 1] if ends else header
 
 
 def field_values(header: bytes, name: str) -> list[bytes]:

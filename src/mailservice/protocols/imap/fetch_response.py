@@ -140,6 +140,8 @@ def _section_renderer(item: SectionItem) -> Renderer:
     label = item.label.encode("ascii", "replace")
     if item.kind == "BODY" and item.section == "" and item.partial is None:
         return lambda message: b"%s {%d}\r\n%s" % (label, len(_raw(message)), _raw(message))
+    if item.section == "HEADER.FIELDS" and item.partial is None:
+        return _header_fields_renderer(label, item.fields)
 
     def render(message: MessageData) -> bytes:
         content = section_content(item, message)
@@ -152,6 +154,16 @@ def _section_renderer(item: SectionItem) -> Renderer:
             content = content[start : start + length]
         marker = b"~" if item.kind == "BINARY" and b"\x00" in content else b""
         return b"%s %s{%d}\r\n%s" % (label, marker, len(content), content)
+
+    return render
+
+
+def _header_fields_renderer(label: bytes, fields: tuple[str, ...]) -> Renderer:
+    """The header-sync fetch clients run on every folder, kept short."""
+
+    def render(message: MessageData) -> bytes:
+        content = select_fields(_raw(message)[: _structure(message).header_end], fields)
+        return b"%s {%d}\r\n%s" % (label, len(content), content)
 
     return render
 
