@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import logging
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from mailservice.domain.mail_session import MailSession, Quota
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap
-from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailStore
+from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailSession, MemoryMailStore
+from tests.support.tls import self_signed
 
 DATE = datetime(2026, 2, 2, 10, 0, 5, tzinfo=UTC)
 
@@ -483,3 +489,54 @@ async def test_inactive_connections_are_logged_out() -> None:
 async def test_logout(wire: Wire) -> None:
     assert await wire.command(b"LOGOUT") == [b"* BYE Logging out\r\n", b"t OK Logout completed.\r\n"]
     assert await asyncio.wait_for(wire.reader.read(), 5) == b""
+
+
+class BrokenQuotaSession(MemoryMailSession):
+    async def quota(self) -> Quota:
+        raise RuntimeError("storage went away")
+
+
+class BrokenQuotaLogin(MemoryMailLogin):
+    async def login(self, username: str, password: str, peer: str) -> MailSession:
+        session = await super().login(username, password, peer)
+        assert isinstance(session, MemoryMailSession)
+        return BrokenQuotaSession(session.store)
+
+
+async def test_an_unexpected_error_is_logged_once_and_the_connection_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    login = BrokenQuotaLogin()
+    login.add_mailbox(ADDRESS, PASSWORD)
+    async with running_imap(login) as imap:
+        wire = await Wire.connect(imap)
+        await wire.login()
+        with caplog.at_level(logging.ERROR, logger="mailservice.protocols.imap.dispatch"):
+            reply = await wire.command(b'GETQUOTA ""')
+        assert reply == [b"t NO [SERVERBUG] Internal error occurred.\r\n"]
+        assert [record.getMessage() for record in caplog.records] == [
+            "imap.command_failed command=GETQUOTA error=RuntimeError: storage went away"
+        ]
+        assert await wire.command(b"NOOP") == [b"t OK Noop completed.\r\n"]
+        await wire.close()
+
+
+async def test_a_failed_tls_handshake_ends_only_that_connection(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    login = MemoryMailLogin()
+    login.add_mailbox(ADDRESS, PASSWORD)
+    async with running_imap(login, tls_context=context) as imap:
+        wire = await Wire.connect(imap)
+        assert await wire.command(b"STARTTLS") == [b"t OK Begin TLS negotiation now.\r\n"]
+        wire.send(b"this is not a TLS client hello\r\n" * 10)
+        with contextlib.suppress(ConnectionError):
+            await asyncio.wait_for(wire.reader.read(), 10)  # the server ends the connection
+        await wire.close()
+        other = await Wire.connect(imap)
+        assert await other.command(b"NOOP") == [b"t OK Noop completed.\r\n"]
+        await other.close()
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []

@@ -81,8 +81,8 @@ class Connection:
                 await self.out.flush()
         except Disconnect as reason:
             await self._bye(str(reason))
-        except (ConnectionError, asyncio.IncompleteReadError, EOFError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, EOFError) as error:
+            log.debug("imap.connection_ended peer=%s error=%s", self.state.peer, type(error).__name__)
         finally:
             self.writer.close()
 

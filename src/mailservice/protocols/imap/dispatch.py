@@ -84,7 +84,7 @@ async def run_command(client: Client, command: Command) -> None:
         await _updates(client, command)
         client.out.write(from_domain_error(error).line(command.tag))
         return
-    except (Disconnect, ConnectionError, EOFError):
+    except (Disconnect, OSError, EOFError):  # the connection itself failed (TLS, reset, closed)
         raise
     except Exception as error:
         log.error("imap.command_failed command=%s error=%s: %s", command.name, type(error).__name__, error)
