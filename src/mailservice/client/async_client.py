@@ -1,0 +1,104 @@
+"""The asyncio client."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import httpx
+
+from mailservice.client.drivers import run_async
+from mailservice.client.keys import AgentKey
+from mailservice.client.models import (
+    ClaimResponse,
+    MailboxStatus,
+    MessageListOut,
+    MessageOut,
+    Proof,
+    ResolveResponse,
+    SafeTextOut,
+    VerificationCode,
+)
+from mailservice.client.operations import Operations
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class AsyncMailClient:
+    """`async with AsyncMailClient(url, key=AgentKey.load(path)) as mail: await mail.claim(...)`.
+
+    With a key, the client proves it with a fresh signed challenge whenever the service asks for one,
+    and fetches the access token itself (by resolve) before the first read. With only an access token
+    it can read, but not claim or resolve.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: AgentKey | None = None,
+        access_token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._ops = Operations(key, access_token)
+        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    @property
+    def access_token(self) -> str | None:
+        return self._ops.access_token
+
+    async def challenge(self, public_key: str) -> str:
+        return await run_async(self._http, self._ops.challenge(public_key))
+
+    async def proof(self) -> Proof:
+        return await run_async(self._http, self._ops.proof())
+
+    async def claim(
+        self, billing_email: str, coupon_code: str | None = None, proof: Proof | None = None
+    ) -> ClaimResponse:
+        return await run_async(self._http, self._ops.claim(billing_email, coupon_code, proof))
+
+    async def resolve(self, protocol: str = "imap") -> ResolveResponse:
+        return await run_async(self._http, self._ops.resolve(protocol))
+
+    async def status(self) -> MailboxStatus:
+        return await run_async(self._http, self._ops.status())
+
+    async def list_messages(
+        self,
+        limit: int = 20,
+        q: str | None = None,
+        unread_only: bool = False,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        include_text: bool = False,
+    ) -> MessageListOut:
+        operation = self._ops.list_messages(limit, q, unread_only, after_uid, before_uid, include_text)
+        return await run_async(self._http, operation)
+
+    async def get_message(self, uid: int, mark_seen: bool = False) -> MessageOut:
+        return await run_async(self._http, self._ops.get_message(uid, mark_seen))
+
+    async def safe_text(self, uid: int, max_chars: int = 20_000) -> SafeTextOut:
+        return await run_async(self._http, self._ops.safe_text(uid, max_chars))
+
+    async def mark(self, uid: int, seen: bool | None = None, flagged: bool | None = None) -> MessageOut:
+        return await run_async(self._http, self._ops.mark(uid, seen, flagged))
+
+    async def wait(
+        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+    ) -> MessageOut | None:
+        return await run_async(self._http, self._ops.wait(seconds, q, after_uid))
+
+    async def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
+        return await run_async(self._http, self._ops.verification_code(seconds, q))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncMailClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.aclose()

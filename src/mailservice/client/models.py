@@ -1,0 +1,72 @@
+"""What the client returns: the service's own response models, and the few the client adds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mailservice.protocols.http.message_schemas import (
+    AttachmentInfo,
+    MessageAddress,
+    MessageCode,
+    MessageEnvelope,
+    MessageLink,
+    MessageListOut,
+    MessageOut,
+    SafeTextOut,
+    WaitOut,
+)
+from mailservice.protocols.http.schemas import ChallengeResponse, ClaimResponse, ResolveResponse
+
+__all__ = [
+    "AttachmentInfo",
+    "ChallengeResponse",
+    "ClaimResponse",
+    "MailboxStatus",
+    "MessageAddress",
+    "MessageCode",
+    "MessageEnvelope",
+    "MessageLink",
+    "MessageListOut",
+    "MessageOut",
+    "Proof",
+    "ResolveResponse",
+    "SafeTextOut",
+    "VerificationCode",
+    "WaitOut",
+]
+
+StatusName = Literal["active", "waiting_payment", "expired", "not_claimed"]
+
+
+class Proof(BaseModel):
+    """A signed challenge: proof that the sender holds the private key of `edproof`. Single use."""
+
+    edproof: str
+    challenge: str
+    signature: str
+
+
+class MailboxStatus(BaseModel):
+    """Where the key's mailbox stands; `payment_url` is set while it waits for payment."""
+
+    status: StatusName
+    fingerprint: str
+    mailbox_id: str | None = None
+    email: str | None = None
+    expires_at: datetime | None = None
+    payment_url: str | None = None
+    expired_at: str | None = None
+
+
+class VerificationCode(BaseModel):
+    """The best code candidate of a message, with where it came from."""
+
+    code: str
+    uid: int
+    subject: str | None
+    sender: str | None = Field(description="The From address; anyone can forge it")
+    context: str
+    received_at: datetime

@@ -1,0 +1,224 @@
+"""Every request the client makes, written once as steps that yield calls and receive responses.
+
+The sync and async clients only differ in how they send a `Call`; every rule (the challenge and
+signature, which token to use, how a long wait is split, how a code is looked for) lives here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from mailservice.client.errors import Expired, NotFound, PaymentRequired, raise_for_error
+from mailservice.client.keys import AgentKey
+from mailservice.client.models import (
+    ChallengeResponse,
+    ClaimResponse,
+    MailboxStatus,
+    MessageEnvelope,
+    MessageListOut,
+    MessageOut,
+    Proof,
+    ResolveResponse,
+    SafeTextOut,
+    VerificationCode,
+    WaitOut,
+)
+
+T = TypeVar("T")
+Operation = Generator["Call", httpx.Response, T]
+
+WAIT_CHUNK_SECONDS = 60.0  # the longest single wait the service accepts
+WAIT_SLACK_SECONDS = 15.0  # how much longer than its wait a long poll may take to answer
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    token: str | None = None
+    timeout: float | None = None
+
+
+class MissingKey(Exception):
+    """The operation needs the agent's key (or an access token) and the client has neither."""
+
+
+class Operations:
+    """The client's state (key, access token) and the steps of each operation."""
+
+    def __init__(self, key: AgentKey | None = None, access_token: str | None = None) -> None:
+        self.key = key
+        self.access_token = access_token
+
+    # Identity and mailbox
+
+    def challenge(self, public_key: str) -> Operation[str]:
+        response = yield Call("POST", "/v1/auth/challenge", json={"public_key": public_key})
+        return ChallengeResponse.model_validate(_ok(response)).challenge
+
+    def proof(self) -> Operation[Proof]:
+        key = self._key()
+        challenge = yield from self.challenge(key.public_line)
+        return Proof(edproof=key.public_line, challenge=challenge, signature=key.sign(challenge))
+
+    def claim(
+        self, billing_email: str, coupon_code: str | None = None, proof: Proof | None = None
+    ) -> Operation[ClaimResponse]:
+        if proof is None:
+            proof = yield from self.proof()
+        body: dict[str, Any] = {"billing_email": billing_email, **proof.model_dump()}
+        if coupon_code:
+            body["coupon_code"] = coupon_code
+        claimed = ClaimResponse.model_validate(_ok((yield Call("POST", "/v1/mailboxes/claim", json=body))))
+        self.access_token = claimed.access_token or self.access_token
+        return claimed
+
+    def resolve(self, protocol: str = "imap") -> Operation[ResolveResponse]:
+        proof = yield from self.proof()
+        response = yield Call("POST", "/v1/access/resolve", json={"protocol": protocol, **proof.model_dump()})
+        resolved = ResolveResponse.model_validate(_ok(response))
+        self.access_token = resolved.access_token
+        return resolved
+
+    def status(self) -> Operation[MailboxStatus]:
+        fingerprint = self._key().fingerprint
+        try:
+            resolved = yield from self.resolve()
+        except PaymentRequired as error:
+            return _status("waiting_payment", fingerprint, error.body, payment_url=error.payment_url)
+        except Expired as error:
+            return _status("expired", fingerprint, error.body, expired_at=error.expired_at)
+        except NotFound:
+            return MailboxStatus(status="not_claimed", fingerprint=fingerprint)
+        return MailboxStatus(
+            status="active",
+            fingerprint=fingerprint,
+            mailbox_id=resolved.mailbox_id,
+            email=resolved.email,
+            expires_at=resolved.expires_at,
+        )
+
+    # Reading
+
+    def list_messages(
+        self,
+        limit: int = 20,
+        q: str | None = None,
+        unread_only: bool = False,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        include_text: bool = False,
+    ) -> Operation[MessageListOut]:
+        params = {
+            "limit": limit,
+            "q": q,
+            "unread_only": unread_only,
+            "after_uid": after_uid,
+            "before_uid": before_uid,
+            "include_text": include_text,
+        }
+        response = yield from self._read("GET", "/v1/messages", params=params)
+        return MessageListOut.model_validate(_ok(response))
+
+    def get_message(self, uid: int, mark_seen: bool = False) -> Operation[MessageOut]:
+        response = yield from self._read("GET", f"/v1/messages/{uid}", params={"mark_seen": mark_seen})
+        return MessageEnvelope.model_validate(_ok(response)).message
+
+    def safe_text(self, uid: int, max_chars: int = 20_000) -> Operation[SafeTextOut]:
+        response = yield from self._read("GET", f"/v1/messages/{uid}/safe", params={"max_chars": max_chars})
+        return SafeTextOut.model_validate(_ok(response))
+
+    def mark(self, uid: int, seen: bool | None = None, flagged: bool | None = None) -> Operation[MessageOut]:
+        body = {name: value for name, value in (("seen", seen), ("flagged", flagged)) if value is not None}
+        response = yield from self._read("PATCH", f"/v1/messages/{uid}", json=body)
+        return MessageEnvelope.model_validate(_ok(response)).message
+
+    def latest_uid(self) -> Operation[int]:
+        newest = yield from self.list_messages(limit=1)
+        return newest.messages[0].uid if newest.messages else 0
+
+    def wait(
+        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+    ) -> Operation[MessageOut | None]:
+        """The first message after `after_uid` (default: the newest now) matching `q`, or None in time."""
+        deadline = time.monotonic() + seconds
+        if after_uid is None:
+            after_uid = yield from self.latest_uid()
+        while True:
+            seconds = max(0.0, min(WAIT_CHUNK_SECONDS, deadline - time.monotonic()))
+            params = {"after_uid": after_uid, "timeout": round(seconds, 3), "q": q}
+            response = yield from self._read(
+                "GET", "/v1/messages/wait", params=params, timeout=seconds + WAIT_SLACK_SECONDS
+            )
+            waited = WaitOut.model_validate(_ok(response))
+            if waited.message is not None or time.monotonic() >= deadline:
+                return waited.message
+
+    def verification_code(
+        self, seconds: float = 60.0, q: str | None = None
+    ) -> Operation[VerificationCode | None]:
+        """The code of the newest unread message that has one, else of the next one to arrive.
+
+        The message the code comes from is marked seen, so asking again does not return it twice.
+        """
+        deadline = time.monotonic() + seconds
+        after_uid = yield from self.latest_uid()
+        unread = yield from self.list_messages(limit=20, q=q, unread_only=True)
+        found = next((message for message in unread.messages if message.codes), None)
+        while found is None:
+            remaining = deadline - time.monotonic()
+            arrived = yield from self.wait(max(0.0, remaining), q, after_uid)
+            if arrived is None:
+                return None
+            after_uid = arrived.uid
+            found = arrived if arrived.codes else None
+        yield from self.mark(found.uid, seen=True)
+        return _code_of(found)
+
+    # Helpers
+
+    def _read(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Operation[httpx.Response]:
+        if self.access_token is None:
+            yield from self.resolve()
+        clean = {name: value for name, value in (params or {}).items() if value is not None}
+        return (yield Call(method, path, json=json, params=clean, token=self.access_token, timeout=timeout))
+
+    def _key(self) -> AgentKey:
+        if self.key is None:
+            raise MissingKey("this needs the agent's key: give the client a key or a key file")
+        return self.key
+
+
+def _ok(response: httpx.Response) -> Any:
+    raise_for_error(response)
+    return response.json()
+
+
+def _status(status: Any, fingerprint: str, body: dict[str, Any], **extra: Any) -> MailboxStatus:
+    return MailboxStatus(status=status, fingerprint=fingerprint, mailbox_id=body.get("mailbox_id"), **extra)
+
+
+def _code_of(message: MessageOut) -> VerificationCode:
+    best = message.codes[0]
+    return VerificationCode(
+        code=best.code,
+        uid=message.uid,
+        subject=message.subject,
+        sender=message.from_.address if message.from_ else None,
+        context=best.context,
+        received_at=message.received_at,
+    )

@@ -1,0 +1,99 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import httpx
+
+from mailservice.client.drivers import run_sync
+from mailservice.client.keys import AgentKey
+from mailservice.client.models import (
+    ClaimResponse,
+    MailboxStatus,
+    MessageListOut,
+    MessageOut,
+    Proof,
+    ResolveResponse,
+    SafeTextOut,
+    VerificationCode,
+)
+from mailservice.client.operations import Operations
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class MailClient:
+    """`with MailClient(url, key=AgentKey.load(path)) as mail: mail.claim(...)`; the same as AsyncMailClient."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: AgentKey | None = None,
+        access_token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._ops = Operations(key, access_token)
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+
+    @property
+    def access_token(self) -> str | None:
+        return self._ops.access_token
+
+    def challenge(self, public_key: str) -> str:
+        return run_sync(self._http, self._ops.challenge(public_key))
+
+    def proof(self) -> Proof:
+        return run_sync(self._http, self._ops.proof())
+
+    def claim(
+        self, billing_email: str, coupon_code: str | None = None, proof: Proof | None = None
+    ) -> ClaimResponse:
+        return run_sync(self._http, self._ops.claim(billing_email, coupon_code, proof))
+
+    def resolve(self, protocol: str = "imap") -> ResolveResponse:
+        return run_sync(self._http, self._ops.resolve(protocol))
+
+    def status(self) -> MailboxStatus:
+        return run_sync(self._http, self._ops.status())
+
+    def list_messages(
+        self,
+        limit: int = 20,
+        q: str | None = None,
+        unread_only: bool = False,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        include_text: bool = False,
+    ) -> MessageListOut:
+        operation = self._ops.list_messages(limit, q, unread_only, after_uid, before_uid, include_text)
+        return run_sync(self._http, operation)
+
+    def get_message(self, uid: int, mark_seen: bool = False) -> MessageOut:
+        return run_sync(self._http, self._ops.get_message(uid, mark_seen))
+
+    def safe_text(self, uid: int, max_chars: int = 20_000) -> SafeTextOut:
+        return run_sync(self._http, self._ops.safe_text(uid, max_chars))
+
+    def mark(self, uid: int, seen: bool | None = None, flagged: bool | None = None) -> MessageOut:
+        return run_sync(self._http, self._ops.mark(uid, seen, flagged))
+
+    def wait(
+        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+    ) -> MessageOut | None:
+        return run_sync(self._http, self._ops.wait(seconds, q, after_uid))
+
+    def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
+        return run_sync(self._http, self._ops.verification_code(seconds, q))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MailClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
