@@ -1,0 +1,64 @@
+"""What the agent commands print: JSON for programs, plain lines and tables for people.
+
+Mail fields are written by strangers, so the human output drops control characters (no terminal
+escape sequences) and never reads them as rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mailservice.client.models import MessageOut
+
+_console = Console(soft_wrap=True, highlight=False)
+
+
+def print_json(value: BaseModel | dict[str, Any]) -> None:
+    data = value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def print_fields(fields: Iterable[tuple[str, Any]]) -> None:
+    """`name: value` lines, skipping empty values."""
+    shown = [(name, value) for name, value in fields if value not in (None, "")]
+    width = max((len(name) for name, _ in shown), default=0)
+    for name, value in shown:
+        _console.print(Text(f"{name + ':':<{width + 1}} {clean(str(value))}"))
+
+
+def print_messages(messages: list[MessageOut]) -> None:
+    if not messages:
+        _console.print("no messages")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("UID", "RECEIVED", "FROM", "SUBJECT", "CODE"):
+        table.add_column(column, overflow="fold")
+    for message in messages:
+        table.add_row(
+            Text(str(message.uid) + ("" if message.seen else " *")),
+            Text(message.received_at.strftime("%Y-%m-%d %H:%M")),
+            Text(clean(message.from_.address if message.from_ else "")),
+            Text(clean(message.subject or "")),
+            Text(clean(message.codes[0].code if message.codes else "")),
+        )
+    _console.print(table)
+
+
+def print_text(text: str) -> None:
+    _console.print(Text(clean(text, keep_newlines=True)))
+
+
+def clean(text: str, keep_newlines: bool = False) -> str:
+    """Drop control and format characters (escape sequences, bidi overrides) from untrusted text."""
+    kept = "\n\t" if keep_newlines else ""
+    return "".join(
+        char if char in kept or unicodedata.category(char)[0] != "C" else " " for char in text
+    ).strip()
