@@ -9,6 +9,7 @@ import httpx
 from mailservice.client.drivers import run_async
 from mailservice.client.keys import AgentKey
 from mailservice.client.models import (
+    ChallengeResponse,
     ClaimResponse,
     MailboxStatus,
     MessageListOut,
@@ -46,7 +47,7 @@ class AsyncMailClient:
     def access_token(self) -> str | None:
         return self._ops.access_token
 
-    async def challenge(self, public_key: str) -> str:
+    async def challenge(self, public_key: str) -> ChallengeResponse:
         return await run_async(self._http, self._ops.challenge(public_key))
 
     async def proof(self) -> Proof:

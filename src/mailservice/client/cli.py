@@ -8,6 +8,7 @@ Exit status: 0 done, 1 the service refused (the reason is on stderr), 2 bad usag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -202,6 +203,16 @@ def _print_arrived(found: MessageOut | None, as_json: bool) -> None:
         print_json(found)
     else:
         print_messages([found])
+
+
+@app.command()
+def mcp(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY)) -> None:
+    """Run the MCP server on stdin/stdout, signing with KEY; configure it in your MCP client."""
+    from mailservice.protocols.mcp.local import serve_stdio
+
+    with _errors(as_json=False):
+        loaded = AgentKey.load(key)
+    asyncio.run(serve_stdio(url, loaded))
 
 
 @contextmanager

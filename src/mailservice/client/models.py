@@ -50,10 +50,13 @@ class Proof(BaseModel):
 
 
 class MailboxStatus(BaseModel):
-    """Where the key's mailbox stands; `payment_url` is set while it waits for payment."""
+    """Where the key's mailbox stands; `payment_url` is set while it waits for payment.
+
+    Known by an access token alone (no key), only the status is known while the mailbox is active.
+    """
 
     status: StatusName
-    fingerprint: str
+    fingerprint: str | None = None
     mailbox_id: str | None = None
     email: str | None = None
     expires_at: datetime | None = None

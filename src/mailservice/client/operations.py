@@ -59,14 +59,15 @@ class Operations:
 
     # Identity and mailbox
 
-    def challenge(self, public_key: str) -> Operation[str]:
+    def challenge(self, public_key: str) -> Operation[ChallengeResponse]:
         response = yield Call("POST", "/v1/auth/challenge", json={"public_key": public_key})
-        return ChallengeResponse.model_validate(_ok(response)).challenge
+        return ChallengeResponse.model_validate(_ok(response))
 
     def proof(self) -> Operation[Proof]:
         key = self._key()
-        challenge = yield from self.challenge(key.public_line)
-        return Proof(edproof=key.public_line, challenge=challenge, signature=key.sign(challenge))
+        issued = yield from self.challenge(key.public_line)
+        signature = key.sign(issued.challenge)
+        return Proof(edproof=key.public_line, challenge=issued.challenge, signature=signature)
 
     def claim(
         self, billing_email: str, coupon_code: str | None = None, proof: Proof | None = None
@@ -88,6 +89,9 @@ class Operations:
         return resolved
 
     def status(self) -> Operation[MailboxStatus]:
+        """By key proof when the client has the key; else by what the access token may still read."""
+        if self.key is None and self.access_token is not None:
+            return (yield from self._status_by_token())
         fingerprint = self._key().fingerprint
         try:
             resolved = yield from self.resolve()
@@ -104,6 +108,15 @@ class Operations:
             email=resolved.email,
             expires_at=resolved.expires_at,
         )
+
+    def _status_by_token(self) -> Operation[MailboxStatus]:
+        try:
+            yield from self.list_messages(limit=1)
+        except PaymentRequired as error:
+            return _status("waiting_payment", None, error.body, payment_url=error.payment_url)
+        except Expired as error:
+            return _status("expired", None, error.body, expired_at=error.expired_at)
+        return MailboxStatus(status="active")
 
     # Reading
 
@@ -208,7 +221,7 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _status(status: Any, fingerprint: str, body: dict[str, Any], **extra: Any) -> MailboxStatus:
+def _status(status: Any, fingerprint: str | None, body: dict[str, Any], **extra: Any) -> MailboxStatus:
     return MailboxStatus(status=status, fingerprint=fingerprint, mailbox_id=body.get("mailbox_id"), **extra)
 
 

@@ -9,6 +9,7 @@ import httpx
 from mailservice.client.drivers import run_sync
 from mailservice.client.keys import AgentKey
 from mailservice.client.models import (
+    ChallengeResponse,
     ClaimResponse,
     MailboxStatus,
     MessageListOut,
@@ -41,7 +42,7 @@ class MailClient:
     def access_token(self) -> str | None:
         return self._ops.access_token
 
-    def challenge(self, public_key: str) -> str:
+    def challenge(self, public_key: str) -> ChallengeResponse:
         return run_sync(self._http, self._ops.challenge(public_key))
 
     def proof(self) -> Proof:

@@ -23,6 +23,7 @@ from mailservice.protocols.http.routers import (
     public_pages,
     support,
 )
+from mailservice.protocols.mcp.mount import mount_mcp
 from mailservice.services.registry import Services
 
 
@@ -52,4 +53,5 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(events.router)
     if services.payments.provider == "mock":
         app.include_router(mock_payments.router)
+    mount_mcp(app)
     return app

@@ -13,7 +13,7 @@ import random
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 RETRY_AFTER_RANGE = (3, 100)
-EXEMPT_PATHS = frozenset({"/healthz", "/v1/messages/wait", "/v1/events"})
+EXEMPT_PATHS = frozenset({"/healthz", "/v1/messages/wait", "/v1/events", "/mcp"})
 
 
 class ConcurrencyLimitMiddleware:

@@ -1,0 +1,40 @@
+"""The MCP server an agent runs itself, over stdio: it signs with the key file of its configuration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+
+from mailservice import __version__
+from mailservice.client import AgentKey, AsyncMailClient
+from mailservice.protocols.mcp.errors import tool_errors
+from mailservice.protocols.mcp.tools import INSTRUCTIONS, add_reading_tools
+from mailservice.protocols.mcp.views import ClaimView, claim_view
+
+
+async def serve_stdio(base_url: str, key: AgentKey) -> None:
+    async with AsyncMailClient(base_url, key=key) as mail:
+        await local_server(mail).run_stdio_async()
+
+
+def local_server(mail: AsyncMailClient) -> MCPServer:
+    """Tools over one client that holds the agent's key; the model never sees or chooses the key."""
+    server: MCPServer = MCPServer("mailservice", instructions=INSTRUCTIONS, version=__version__)
+
+    @server.tool(
+        description="Claim this agent's mailbox (its key is configured in this MCP server), or get it back. "
+        "A new mailbox waits for payment: its payment_url is sent to billing_email. Claiming again is safe."
+    )
+    async def claim_mailbox(billing_email: str) -> ClaimView:
+        async with tool_errors():
+            return claim_view(await mail.claim(billing_email))
+
+    @asynccontextmanager
+    async def client_for(_ctx: Context[Any, Any]) -> AsyncIterator[AsyncMailClient]:
+        yield mail
+
+    add_reading_tools(server, client_for)
+    return server
