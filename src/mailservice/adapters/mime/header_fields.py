@@ -24,8 +24,7 @@ def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
     """Every field named in `names`, continuation lines included (one regex scan per header)."""
     alternatives = b"|".join(re.escape(name.encode("ascii", "replace")) for name in names)
     return re.compile(
-        rb"(?:(?<=\n)|\A)(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)",
-        re.IGNORECASE,
+        rb"^(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)", re.IGNORECASE | re.MULTILINE
     )
 
 

@@ -32,6 +32,10 @@ async def fetch(client: Client, command: Command) -> str:
     with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
     plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
     plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
+    if plan.meta_only is not None and not seen:
+        metas, render = view.metas, plan.meta_only.render
+        client.out.write_all([render(number, metas[uid]) for number, uid in chosen])
+        return "Fetch completed."
     if not plan.needs_raw and not plan.needs_structure:
         metas = view.metas
         client.out.write_all(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 
 from mailservice.adapters.mime.header_fields import select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
@@ -30,12 +33,26 @@ _NEED_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
 
 
 @dataclass(frozen=True)
+class MetaPlan:
+    """A FETCH of metadata only (UID, FLAGS, sizes, dates, modseqs): one format per message."""
+
+    template: bytes
+    getters: tuple[Callable[[MessageMeta], object], ...]
+
+    def render(self, number: int, meta: MessageMeta) -> bytes:
+        return self.template % (number, *[getter(meta) for getter in self.getters])
+
+
+@dataclass(frozen=True)
 class FetchPlan:
     renderers: tuple[Renderer, ...]
     needs_structure: bool
     needs_raw: bool
+    meta_only: MetaPlan | None = None
 
     def render(self, message: MessageData) -> bytes:
+        if self.meta_only is not None:
+            return self.meta_only.render(message.number, message.meta)
         items = b" ".join([render(message) for render in self.renderers])
         return b"* %d FETCH (%s)\r\n" % (message.number, items)
 
@@ -53,7 +70,38 @@ def plan_fetch(request: FetchRequest, with_uid: bool, with_modseq: bool, with_fl
         for item in items
     )
     needs_raw = any(isinstance(item, SectionItem) or item in _NEED_RAW for item in items)
-    return FetchPlan(tuple(_renderer(item) for item in items), needs_structure, needs_raw)
+    renderers = tuple(_renderer(item) for item in items)
+    return FetchPlan(renderers, needs_structure, needs_raw, _meta_plan(items))
+
+
+def _meta_plan(items: list[FetchItem]) -> MetaPlan | None:
+    if not all(isinstance(item, str) and item in _META_ITEMS for item in items):
+        return None
+    formats = [_META_ITEMS[item][0] for item in items if isinstance(item, str)]
+    getters = tuple(_META_ITEMS[item][1] for item in items if isinstance(item, str))
+    return MetaPlan(b"* %d FETCH (" + b" ".join(formats) + b")\r\n", getters)
+
+
+def _meta_flags(meta: MessageMeta) -> bytes:
+    return stored_flags_text(meta.flags)
+
+
+@lru_cache(maxsize=4096)
+def _date_text(moment: datetime) -> bytes:
+    return format_date_time(moment).encode("ascii")
+
+
+def _meta_date(meta: MessageMeta) -> bytes:
+    return _date_text(meta.internal_date)
+
+
+_META_ITEMS: dict[str, tuple[bytes, Callable[[MessageMeta], object]]] = {
+    "UID": (b"UID %d", attrgetter("uid")),
+    "FLAGS": (b"FLAGS (%s)", _meta_flags),
+    "RFC822.SIZE": (b"RFC822.SIZE %d", attrgetter("size")),
+    "MODSEQ": (b"MODSEQ (%d)", attrgetter("modseq")),
+    "INTERNALDATE": (b'INTERNALDATE "%s"', _meta_date),
+}
 
 
 def _renderer(item: FetchItem) -> Renderer:
@@ -71,7 +119,7 @@ def _uid(message: MessageData) -> bytes:
 
 
 def _internal_date(message: MessageData) -> bytes:
-    return b'INTERNALDATE "%s"' % format_date_time(message.meta.internal_date).encode("ascii")
+    return b'INTERNALDATE "%s"' % _date_text(message.meta.internal_date)
 
 
 def _size(message: MessageData) -> bytes:
