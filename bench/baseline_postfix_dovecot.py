@@ -23,6 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from bench.dovecot import (
+    Accounts,
+    base_conf,
+    package_installed,
+    run_command,
+    spawn_daemon,
+    static_userdb,
+    wait_gone,
+)
 from bench.smtp_load import LoadResult, make_messages, send_load
 
 PACKAGES = ("postfix", "dovecot-lmtpd", "dovecot-imapd")
@@ -31,37 +40,14 @@ MAIL_USER, MAIL_GROUP = "nobody", "nogroup"
 SENDER = "loadgen@client.test"
 
 
-def _run(*cmd: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a command; raise with its output when it fails."""
-    proc = subprocess.run(cmd, input=stdin, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stdout}{proc.stderr}")
-    return proc.stdout
-
-
-def _spawn(*cmd: str, log: Path) -> None:
-    """Run a command that leaves a daemon behind; its output goes to `log` (a pipe would never close)."""
-    with log.open("ab") as out:
-        code = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=False).returncode
-    if code != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {code}; see {log}")
-
-
-def _installed(package: str) -> bool:
-    proc = subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
-    )
-    return proc.stdout.strip() == "install ok installed"
-
-
 def ensure_packages() -> None:
     """apt-get install Postfix and Dovecot's LMTP server if missing (Postfix preseeded to no config)."""
-    if all(_installed(p) for p in PACKAGES):
+    if all(package_installed(p) for p in PACKAGES):
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run("debconf-set-selections", stdin=POSTFIX_DEBCONF)
-    _run("apt-get", "update", env=env)
-    _run("apt-get", "install", "-y", "--no-install-recommends", *PACKAGES, env=env)
+    run_command("debconf-set-selections", stdin=POSTFIX_DEBCONF)
+    run_command("apt-get", "update", env=env)
+    run_command("apt-get", "install", "-y", "--no-install-recommends", *PACKAGES, env=env)
 
 
 def free_port() -> int:
@@ -70,27 +56,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _pid_alive(pid_file: Path) -> int | None:
-    """The pid in `pid_file` if that process still runs."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid
-
-
-def _wait_gone(pid_file: Path, timeout: float) -> None:
-    """Wait for the daemon named by `pid_file` to exit; SIGKILL it past `timeout`."""
-    deadline = time.monotonic() + timeout
-    while (pid := _pid_alive(pid_file)) is not None:
-        if time.monotonic() > deadline:
-            with contextlib.suppress(OSError):
-                os.kill(pid, 9)
-            return
-        time.sleep(0.05)
 
 
 def spread_subdirectories(directory: Path) -> None:
@@ -195,35 +160,27 @@ def _postfix_master_cf(smtp_port: int) -> str:
 def _dovecot_conf(root: Path, mail_root: Path) -> str:
     """dovecot.conf: LMTP only, static users, ~/Maildir, default fsync behaviour, log to a file.
 
-    maildir_very_dirty_syncs is Dovecot's documented setting for a maildir only Dovecot touches:
-    it skips rescanning new/ and cur/ on every delivery and changes no durability.
+    maildir_very_dirty_syncs (in the shared base) is Dovecot's documented setting for a maildir only
+    Dovecot touches: it skips rescanning new/ and cur/ on every delivery and changes no durability.
     """
-    return f"""\
-protocols = lmtp
-listen = 127.0.0.1
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-ssl = no
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_location = maildir:~/Maildir
-mail_fsync = optimized
-maildir_very_dirty_syncs = yes
-passdb {{
+    accounts = Accounts(MAIL_USER, MAIL_GROUP, "dovenull", "dovecot")
+    return (
+        base_conf(root, accounts, "lmtp")
+        + """\
+passdb {
   driver = static
   args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid={MAIL_USER} gid={MAIL_GROUP} home={mail_root}/%n
-}}
-service lmtp {{
-  unix_listener lmtp {{
-    mode = 0666
-  }}
-}}
+}
 """
+        + static_userdb(accounts, mail_root)
+        + """\
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+"""
+    )
 
 
 class PostfixDovecotBaseline:
@@ -331,11 +288,11 @@ class PostfixDovecotBaseline:
 
     def _start_dovecot(self) -> None:
         self._started.append("dovecot")
-        _spawn("dovecot", "-c", str(self.dovecot_conf), log=self.dovecot_dir / "start.log")
+        spawn_daemon("dovecot", "-c", str(self.dovecot_conf), log=self.dovecot_dir / "start.log")
 
     def _start_postfix(self) -> None:
         self._started.append("postfix")
-        _spawn("postfix", "-c", str(self.postfix_dir), "start", log=self.postfix_dir / "start.log")
+        spawn_daemon("postfix", "-c", str(self.postfix_dir), "start", log=self.postfix_dir / "start.log")
 
     def _wait_smtp(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -347,12 +304,12 @@ class PostfixDovecotBaseline:
     def _stop(self) -> None:
         if "postfix" in self._started:
             with contextlib.suppress(RuntimeError, OSError):
-                _run("postfix", "-c", str(self.postfix_dir), "stop")
-            _wait_gone(self.postfix_spool / "queue" / "pid" / "master.pid", timeout=15)
+                run_command("postfix", "-c", str(self.postfix_dir), "stop")
+            wait_gone(self.postfix_spool / "queue" / "pid" / "master.pid", timeout=15)
         if "dovecot" in self._started:
             with contextlib.suppress(RuntimeError, OSError):
-                _run("dovecot", "-c", str(self.dovecot_conf), "stop")
-            _wait_gone(self.dovecot_dir / "run" / "master.pid", timeout=15)
+                run_command("dovecot", "-c", str(self.dovecot_conf), "stop")
+            wait_gone(self.dovecot_dir / "run" / "master.pid", timeout=15)
         self._started.clear()
 
 
