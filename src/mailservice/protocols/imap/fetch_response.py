@@ -17,6 +17,7 @@ from mailservice.domain.mail_session import MessageMeta, MessageStructure
 from mailservice.protocols.imap.fetch_items import FetchItem, FetchRequest, SectionItem
 from mailservice.protocols.imap.flag_text import stored_flags_text
 from mailservice.protocols.imap.imap_dates import format_date_time
+from mailservice.protocols.imap.replies import CommandFailed
 
 
 @dataclass
@@ -30,6 +31,8 @@ class MessageData:
 Renderer = Callable[[MessageData], bytes]
 _NEED_STRUCTURE = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT"})
 _NEED_RAW = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quoted-printable"})
+"""Content-Transfer-Encodings BINARY can undo; any other is refused with [UNKNOWN-CTE] (RFC 3516)."""
 
 
 @dataclass(frozen=True)
@@ -236,4 +239,6 @@ def section_content(item: SectionItem, message: MessageData) -> bytes | None:
     part = section_part(parts, item.section)
     if content is None or part is None:
         return content
+    if part.transfer_encoding not in DECODABLE_ENCODINGS:
+        raise CommandFailed("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE")
     return decode_body(content, part.transfer_encoding)

@@ -110,8 +110,6 @@ def _or(value: int | None, largest: int) -> int:
 
 def _date_matches(key: DateKey, message: Candidate) -> bool:
     day = _sent_day(message) if key.sent else message.meta.internal_date.date()
-    if day is None:
-        return False
     return _compare(day, key.op, key.day)
 
 
@@ -129,10 +127,14 @@ def _header(message: Candidate) -> bytes:
     return raw[:end]
 
 
-def _sent_day(message: Candidate) -> date | None:
+NO_SENT_DATE = date(1970, 1, 1)
+"""What a message without a readable Date: header counts as sent on, as in Dovecot (SENTBEFORE finds it)."""
+
+
+def _sent_day(message: Candidate) -> date:
     values = field_values(_header(message), "date")
     moment = parse_date(values[0]) if values else None
-    return None if moment is None else moment.date()
+    return NO_SENT_DATE if moment is None else moment.date()
 
 
 def _header_matches(key: HeaderKey, message: Candidate) -> bool:
