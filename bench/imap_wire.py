@@ -3,7 +3,8 @@
 Python's imaplib rewrites bare LF to CRLF in APPEND and parses answers lossily, so it can neither load
 identical bytes into two servers nor show exactly what each answered. `ImapWire` sends commands as
 given and returns every response line with its literals inline; `parse_line` turns a response into
-values (atoms as `str`, strings and literals as `bytes`, NIL as None, parenthesised lists as lists).
+values (atoms as `str`, strings and literals, literal8 too, as `bytes`, NIL as None, parenthesised lists
+as lists).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from types import TracebackType
 
 Value = str | bytes | None | list["Value"]
 
-_LITERAL_END = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_LITERAL_END = re.compile(rb"~?\{(\d+)\+?\}\r\n$")
 
 
 class ImapError(Exception):
@@ -170,7 +171,7 @@ class _Parser:
             return self.values(closing=0x29)
         if char == 0x22:  # "
             return self._quoted()
-        if char == 0x7B:  # {
+        if char == 0x7B or self.data.startswith(b"~{", self.pos):  # { or a literal8 (BINARY)
             return self._literal()
         atom = self._atom()
         return None if atom.upper() == "NIL" else atom
@@ -188,7 +189,7 @@ class _Parser:
 
     def _literal(self) -> bytes:
         end = self.data.index(b"}", self.pos)
-        size = int(self.data[self.pos + 1 : end].rstrip(b"+"))
+        size = int(self.data[self.data.index(b"{", self.pos) + 1 : end].rstrip(b"+"))
         start = end + 3  # "}\r\n"
         self.pos = start + size
         return self.data[start : self.pos]
