@@ -35,6 +35,7 @@ class MailserviceProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
+    imap_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +48,7 @@ class MailserviceProcess:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
             "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
+            "IMAP_ADDR": f"127.0.0.1:{self.imap_port}",
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": SECRET,
@@ -75,6 +77,11 @@ class MailserviceProcess:
 
     def paid_mailboxes(self, count: int) -> list[tuple[str, str]]:
         """(address, access token) of `count` new paid mailboxes."""
+        return [(str(d["email"]), str(d["access_token"])) for d in self.paid_access(count)]
+
+    def paid_access(self, count: int) -> list[dict[str, object]]:
+        """What /v1/access/resolve answers (email, username, password, access_token...) for `count`
+        new paid mailboxes."""
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
             return [_claim_and_pay(client) for _ in range(count)]
 
@@ -92,7 +99,7 @@ class MailserviceProcess:
         raise RuntimeError("mailservice did not start")
 
 
-def _claim_and_pay(client: httpx.Client) -> tuple[str, str]:
+def _claim_and_pay(client: httpx.Client) -> dict[str, object]:
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
 
@@ -105,5 +112,7 @@ def _claim_and_pay(client: httpx.Client) -> tuple[str, str]:
         "/v1/mailboxes/claim", json={"billing_email": "bench@example.com", **proof()}
     ).json()
     client.get(claimed["payment_url"]).raise_for_status()
-    resolved = client.post("/v1/access/resolve", json={"protocol": "imap", **proof()}).json()
-    return str(claimed["email"]), str(resolved["access_token"])
+    resolved: dict[str, object] = client.post(
+        "/v1/access/resolve", json={"protocol": "imap", **proof()}
+    ).json()
+    return resolved
