@@ -1,20 +1,25 @@
-"""Our IMAP engine over the real store, on its own event loop in a thread, for blocking clients.
+"""Our IMAP engine and SMTP listener over the real store, on their own event loop in a thread, for
+blocking clients.
 
-The runtime is built from test settings on the given database; one paid mailbox is made through the
-HTTP app (claim, mock payment, resolve), and `start_imap` listens on a free port with plaintext LOGIN.
+The runtime is built from test settings on the given database; mailboxes are paid for through the
+HTTP app (claim, mock payment, resolve); `start_imap` listens on a free port with plaintext LOGIN,
+and SMTP delivers as in production, so IDLE is woken through the event bus.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from mailservice.bootstrap import Runtime, build_runtime
+from mailservice.bootstrap import Runtime, build_runtime, start_mail_listeners
+from mailservice.config import parse_listen_address
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from tests.conftest import BASE_URL, make_settings
@@ -23,35 +28,58 @@ from tests.support.dovecot import ImapAccount
 from tests.support.keys import AgentKey
 from tests.support.ports import free_port
 
+T = TypeVar("T")
+
+
+@dataclass
+class RunningEngine:
+    loop: asyncio.AbstractEventLoop
+    runtime: Runtime
+    imap_port: int
+    smtp_port: int
+
+    def run(self, coroutine: Coroutine[object, object, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+    def new_account(self) -> ImapAccount:
+        """A new paid mailbox; logs in with its address and derived password."""
+        return self.run(self._paid())
+
+    async def _paid(self) -> ImapAccount:
+        transport = httpx.ASGITransport(app=self.runtime.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            details = await claim_and_pay(http, AgentKey.generate())
+        return ImapAccount(self.imap_port, str(details["email"]), str(details["password"]))
+
 
 @contextmanager
-def engine_in_thread(database_dsn: str, data_dir: Path) -> Iterator[ImapAccount]:
+def engine_in_thread(database_dsn: str, data_dir: Path) -> Iterator[RunningEngine]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    started = asyncio.run_coroutine_threadsafe(_start(database_dsn, data_dir), loop).result(timeout=60)
-    runtime, server, account = started
+    runtime, servers, imap_port = asyncio.run_coroutine_threadsafe(
+        _start(database_dsn, data_dir), loop
+    ).result(60)
+    smtp_port = parse_listen_address(runtime.settings.smtp_listen_addr, "SMTP_ADDR")[1]
     try:
-        yield account
+        yield RunningEngine(loop, runtime, imap_port, smtp_port)
     finally:
-        asyncio.run_coroutine_threadsafe(_stop(runtime, server), loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(_stop(runtime, servers), loop).result(timeout=60)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
 
 
-async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, asyncio.Server, ImapAccount]:
+async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, list[asyncio.Server], int]:
     runtime = await build_runtime(make_settings(database_dsn, data_dir))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app), base_url=BASE_URL) as http:
-        details = await claim_and_pay(http, AgentKey.generate())
     port = free_port()
-    server = await start_imap(
-        runtime.services.mail_access, ImapOptions(host="127.0.0.1", port=port, allow_plaintext_auth=True)
-    )
-    return runtime, server, ImapAccount(port, str(details["email"]), str(details["password"]))
+    options = ImapOptions(host="127.0.0.1", port=port, allow_plaintext_auth=True)
+    servers = [await start_imap(runtime.services.mail_access, options), *await start_mail_listeners(runtime)]
+    return runtime, servers, port
 
 
-async def _stop(runtime: Runtime, server: asyncio.Server) -> None:
-    server.close()
-    await server.wait_closed()
+async def _stop(runtime: Runtime, servers: list[asyncio.Server]) -> None:
+    for server in servers:
+        server.close()
+        await server.wait_closed()
     await runtime.close()

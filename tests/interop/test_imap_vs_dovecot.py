@@ -48,7 +48,8 @@ def accounts(
     else:
         dsn = request.getfixturevalue("postgres_dsn")
         truncate_postgres_database(dsn)
-    with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as ours:
+    with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as engine:
+        ours = engine.new_account()
         for account in (reference, ours):
             load_messages(account, CORPUS)
         yield reference, ours

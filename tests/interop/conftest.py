@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.interop.mail_targets import MailboxFactory, MailTarget, mailbox_factory
+from tests.support.databases import sqlite_copy, truncate_postgres_database
+
+
+@pytest.fixture(scope="module", params=["dovecot", "sqlite", "postgresql"])
+def new_mailbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MailboxFactory]:
+    """Makes empty mailboxes on one server per module: Dovecot, or ours on each database."""
+    workdir = tmp_path_factory.mktemp(f"server-{request.param}")
+    dsn: str | None = None
+    if request.param == "sqlite":
+        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
+    elif request.param == "postgresql":
+        dsn = request.getfixturevalue("postgres_dsn")
+        truncate_postgres_database(dsn)
+    yield from mailbox_factory(request.param, dsn, workdir)
+
+
+@pytest.fixture
+def mailbox(new_mailbox: MailboxFactory) -> MailTarget:
+    return new_mailbox()
