@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -40,6 +41,16 @@ async def test_unpaid_account_gets_one_pending_mailbox_with_a_payment_link(
     assert again.status_code == 200
     assert again.json()["id"] == created.json()["id"]
     assert again.json()["payment_url"] == created.json()["payment_url"]
+
+
+async def test_concurrent_creates_of_an_unpaid_account_share_one_mailbox(client: httpx.AsyncClient) -> None:
+    headers = await api_headers(client)
+
+    responses = await asyncio.gather(*(client.post("/v1/mailboxes", headers=headers) for _ in range(10)))
+
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len((await client.get("/v1/mailboxes", headers=headers)).json()["items"]) == 1
 
 
 async def test_paying_makes_the_account_subscribed_and_its_mailbox_readable(

@@ -9,6 +9,7 @@ from mailservice.domain.errors import Conflict, Forbidden, NotFound
 from mailservice.domain.mailbox import Mailbox
 from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
+from mailservice.services.keyed_locks import KeyedLocks
 from mailservice.services.mailboxes import ClaimResult, MailboxService
 from mailservice.services.payments import PaymentService
 
@@ -31,6 +32,7 @@ class AccountMailboxes:
         self._mailboxes = mailboxes
         self._payments = payments
         self._credentials = credentials
+        self._locks = KeyedLocks()
 
     async def list(self, account: Account) -> list[ClaimResult]:
         async with self._uow(read_only=True) as uow:
@@ -47,6 +49,10 @@ class AccountMailboxes:
 
     async def create(self, account: Account) -> ClaimResult:
         """A new mailbox; without a running subscription, the account's unpaid one is reused (one link)."""
+        async with self._locks.hold(account.id):  # concurrent requests of one account share one mailbox
+            return await self._create(account)
+
+    async def _create(self, account: Account) -> ClaimResult:
         async with self._uow(read_only=True) as uow:
             current = await uow.accounts.get(account.id)
             pending = await uow.accounts.pending_mailbox(account.id)
