@@ -37,6 +37,8 @@ from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.http.app import create_app
+from mailservice.protocols.imap.options import ImapOptions
+from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.account_mailboxes import AccountMailboxes
@@ -203,6 +205,43 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     return servers
 
 
+async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
+    """IMAP (with STARTTLS when a certificate is configured) and, with a certificate, IMAPS."""
+    settings = runtime.settings
+    context = tls_context(settings)
+    login = runtime.services.mail_access
+
+    def imap_options(addr: str, setting: str, implicit: bool) -> ImapOptions:
+        host, port = parse_listen_address(addr, setting)
+        return ImapOptions(
+            host=host,
+            port=port,
+            tls_context=context,
+            implicit_tls=context if implicit else None,
+            allow_plaintext_auth=settings.plaintext_auth_allowed,
+            max_literal_bytes=settings.max_message_bytes,
+            hostname=settings.mail_hostname,
+        )
+
+    servers = [await start_imap(login, imap_options(settings.imap_listen_addr, "IMAP_ADDR", False))]
+    if context is not None:
+        servers.append(await start_imap(login, imap_options(settings.imaps_listen_addr, "IMAPS_ADDR", True)))
+    return servers
+
+
+def _listening_summary(settings: Settings) -> str:
+    tls = settings.tls_cert_file is not None
+    return " ".join(
+        [
+            f"http={settings.http_addr}",
+            f"smtp={settings.smtp_listen_addr}",
+            f"lmtp={settings.lmtp_addr or 'off'}",
+            f"imap={settings.imap_listen_addr}",
+            f"imaps={settings.imaps_listen_addr if tls else 'off'}",
+        ]
+    )
+
+
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
@@ -211,7 +250,7 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
-    mail_servers = await start_mail_listeners(runtime)
+    mail_servers = await start_mail_listeners(runtime) + await start_access_listeners(runtime)
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
     jobs = [
@@ -225,13 +264,7 @@ async def serve(settings: Settings) -> None:
         asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
     ]
     http_task = asyncio.create_task(http.serve())
-    log.info(
-        "mailservice.started http=%s smtp=%s lmtp=%s payments=%s",
-        settings.http_addr,
-        settings.smtp_listen_addr,
-        settings.lmtp_addr or "off",
-        services.payments.provider,
-    )
+    log.info("mailservice.started %s payments=%s", _listening_summary(settings), services.payments.provider)
     await asyncio.wait([asyncio.create_task(stop.wait()), http_task], return_when=asyncio.FIRST_COMPLETED)
     log.info("mailservice.stopping")
     for server in mail_servers:
