@@ -13,6 +13,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.keys import AgentKey
 from tests.support.server import ServerProcess
@@ -111,7 +113,8 @@ def test_a_person_recovers_an_account_by_confirming_on_the_linked_page(
     screenshot(browser, tmp_path, "recovery-confirm")
     browser.find_element(By.ID, "confirm").click()
 
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Account recovered"
+    page_loaded = expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Account recovered")
+    WebDriverWait(browser, timeout=30).until(page_loaded)
     api_token = browser.find_element(By.ID, "api-token").text
     screenshot(browser, tmp_path, "recovery-done")
     listing = httpx.get(f"{base}/v1/mailboxes", headers={"X-API-Token": api_token})
