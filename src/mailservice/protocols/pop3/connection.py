@@ -1,0 +1,266 @@
+"""One POP3 connection: the AUTHORIZATION state (CAPA, STLS, USER/PASS, AUTH PLAIN), then a
+`Transaction` over the maildrop, and UPDATE on QUIT.
+
+Every failure is an `-ERR` and the connection stays open, except after too many invalid commands or
+an idle timeout, which end it without entering UPDATE (nothing marked is deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from enum import Enum
+
+from mailservice.domain.errors import DomainError
+from mailservice.domain.mail_session import MailLogin, MailSession
+from mailservice.protocols.imap.output import Output
+from mailservice.protocols.pop3.commands import Auth, Command, ParseError, Pass, User, parse_command
+from mailservice.protocols.pop3.locks import MaildropLocks
+from mailservice.protocols.pop3.maildrop import Maildrop, NoSuchMessage
+from mailservice.protocols.pop3.options import Pop3Options
+from mailservice.protocols.pop3.replies import Disconnect, Pop3Error, from_domain_error
+from mailservice.protocols.pop3.transaction import Transaction
+
+log = logging.getLogger(__name__)
+
+LINE_LIMIT = 1024
+"""Longest accepted line, CRLF included (RFC 2449 allows clients 255 octets; SASL responses more)."""
+MAX_INVALID_COMMANDS = 20
+INBOX = "INBOX"
+
+
+class State(Enum):
+    AUTHORIZATION = "authorization"
+    TRANSACTION = "transaction"
+    DONE = "done"
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class Connection:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        login: MailLogin,
+        options: Pop3Options,
+        locks: MaildropLocks,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.login = login
+        self.options = options
+        self.locks = locks
+        self.out = Output(writer)
+        peer = writer.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        self.tls = writer.get_extra_info("sslcontext") is not None
+        self.state = State.AUTHORIZATION
+        self.username: str | None = None
+        self.locked: str | None = None
+        self.transaction: Transaction | None = None
+        self.invalid_commands = 0
+
+    @property
+    def plaintext_auth_allowed(self) -> bool:
+        return self.tls or self.options.allow_plaintext_auth
+
+    async def run(self) -> None:
+        try:
+            self.out.write(f"+OK {self.options.hostname} POP3 ready.\r\n".encode())
+            await self.out.flush()
+            while self.state is not State.DONE:
+                await self._next_command()
+                await self.out.flush()
+        except Disconnect as reason:
+            await self._last_words(f"-ERR {reason}\r\n")
+        except (OSError, asyncio.IncompleteReadError, EOFError) as error:
+            log.debug("pop3.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
+        finally:
+            if self.locked is not None:
+                self.locks.release(self.locked)
+            self.writer.close()
+
+    async def _last_words(self, text: str) -> None:
+        try:
+            self.out.write(text.encode())
+            await self.out.flush()
+        except ConnectionError:
+            pass
+
+    async def _next_command(self) -> None:
+        try:
+            line = await self._read_line()
+            command = parse_command(line)
+        except LineTooLong:
+            self._invalid("Line too long.")
+            return
+        except ParseError as error:
+            self._invalid(error.message)
+            return
+        self.invalid_commands = 0
+        try:
+            await self._run(command)
+        except Pop3Error as failure:
+            self.out.write(failure.line())
+        except NoSuchMessage as missing:
+            self.out.write(Pop3Error(missing.message).line())
+        except DomainError as error:
+            self.out.write(from_domain_error(error).line())
+        except (Disconnect, OSError, EOFError, asyncio.IncompleteReadError):
+            raise
+        except Exception as error:
+            log.error(
+                "pop3.command_failed command=%s error=%s: %s", command.name, type(error).__name__, error
+            )
+            self.out.write(b"-ERR [SYS/TEMP] Internal error occurred.\r\n")
+
+    def _invalid(self, text: str) -> None:
+        self.invalid_commands += 1
+        if self.invalid_commands >= MAX_INVALID_COMMANDS:
+            raise Disconnect("Too many invalid commands.")
+        self.out.write(Pop3Error(text).line())
+
+    async def _run(self, command: Command) -> None:
+        if command.name == "CAPA":
+            self._capabilities()
+        elif command.name == "QUIT":
+            await self._quit()
+        elif self.transaction is not None:
+            await self.transaction.run(command)
+        else:
+            await self._authorization(command)
+
+    async def _authorization(self, command: Command) -> None:
+        if isinstance(command, User):
+            self._require_privacy()
+            self.username = command.username
+            self.out.write(b"+OK\r\n")
+        elif isinstance(command, Pass):
+            username, self.username = self.username, None
+            if username is None:
+                raise Pop3Error("USER first.")
+            await self._log_in(username, command.password)
+        elif isinstance(command, Auth):
+            await self._authenticate(command)
+        elif command.name == "STLS":
+            await self._starttls()
+        else:
+            raise Pop3Error("Log in first (USER and PASS, or AUTH PLAIN).")
+
+    def _capabilities(self) -> None:
+        lines = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        if self.state is State.AUTHORIZATION:
+            if self.plaintext_auth_allowed:
+                lines += ["USER", "SASL PLAIN"]
+            if not self.tls and self.options.tls_context is not None:
+                lines.append("STLS")
+        self.out.write(
+            ("+OK Capability list follows.\r\n" + "".join(f"{x}\r\n" for x in lines) + ".\r\n").encode()
+        )
+
+    async def _quit(self) -> None:
+        text = "Logging out."
+        if self.transaction is not None:
+            try:
+                text = f"Logging out, {await self.transaction.update()}"
+            except DomainError as error:
+                log.warning("pop3.update_failed error=%s", error.code)
+                self.state = State.DONE
+                raise Pop3Error("Some deleted messages were not removed.", "SYS/TEMP") from None
+        self.state = State.DONE
+        self.out.write(f"+OK {text}\r\n".encode())
+
+    async def _starttls(self) -> None:
+        context = self.options.tls_context
+        if self.tls:
+            raise Pop3Error("TLS is already active.")
+        if context is None:
+            raise Pop3Error("STLS is not available.")
+        self.out.write(b"+OK Begin TLS negotiation.\r\n")
+        await self.out.flush()
+        buffered = getattr(self.reader, "_buffer", None)
+        if buffered:
+            buffered.clear()  # anything sent before the handshake is not trusted (command injection)
+        await self.writer.start_tls(context)
+        self.tls = True
+        self.username = None
+
+    async def _authenticate(self, command: Auth) -> None:
+        if command.mechanism is None:
+            self.out.write(b"+OK Supported mechanisms follow.\r\nPLAIN\r\n.\r\n")
+            return
+        if command.mechanism != "PLAIN":
+            raise Pop3Error("Unsupported authentication mechanism.")
+        self._require_privacy()
+        response = command.initial
+        if response is None:
+            self.out.write(b"+ \r\n")
+            await self.out.flush()
+            response = await self._read_line()
+            if response == b"*":
+                raise Pop3Error("Authentication cancelled.")
+        try:
+            decoded = base64.b64decode(response, validate=True)
+        except (binascii.Error, ValueError):
+            raise Pop3Error("Invalid base64 data.") from None
+        pieces = decoded.split(b"\x00")
+        if len(pieces) != 3 or (pieces[0] and pieces[0] != pieces[1]):
+            raise Pop3Error("Authentication failed.", "AUTH")
+        await self._log_in(pieces[1].decode("utf-8", "replace"), pieces[2].decode("utf-8", "replace"))
+
+    def _require_privacy(self) -> None:
+        if not self.plaintext_auth_allowed:
+            raise Pop3Error(
+                "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.", "AUTH"
+            )
+
+    async def _log_in(self, username: str, password: str) -> None:
+        self._require_privacy()
+        session = await self.login.login(username, password, self.peer)
+        if not self.locks.acquire(session.address):
+            raise Pop3Error("Mailbox is locked by another POP3 session.", "IN-USE")
+        self.locked = session.address
+        maildrop = await self._open(session)
+        self.transaction = Transaction(session, maildrop, self.out)
+        self.state = State.TRANSACTION
+        count, size = maildrop.stat()
+        self.out.write(f"+OK Logged in, {count} messages ({size} octets).\r\n".encode())
+
+    async def _open(self, session: MailSession) -> Maildrop:
+        try:
+            return Maildrop.of(await session.open(INBOX))
+        except BaseException:
+            assert self.locked is not None
+            self.locks.release(self.locked)
+            self.locked = None
+            raise
+
+    async def _read_line(self) -> bytes:
+        try:
+            line = await asyncio.wait_for(self._raw_line(), self.options.idle_timeout_seconds)
+        except TimeoutError:
+            raise Disconnect("Disconnected for inactivity.") from None
+        return line.removesuffix(b"\n").removesuffix(b"\r")
+
+    async def _raw_line(self) -> bytes:
+        try:
+            return await self.reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as overrun:
+            await self._skip_line(overrun.consumed)
+            raise LineTooLong() from None
+        except asyncio.IncompleteReadError as incomplete:
+            raise EOFError() from incomplete
+
+    async def _skip_line(self, consumed: int) -> None:
+        while True:
+            await self.reader.readexactly(consumed)
+            try:
+                await self.reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as overrun:
+                consumed = overrun.consumed
