@@ -31,7 +31,11 @@ from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
 from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.mime_summary import summarize
 from mailservice.adapters.notify.selection import check_notifier_settings, select_notifier
-from mailservice.adapters.payments.mock import MockPaymentGateway
+from mailservice.adapters.payments.selection import (
+    check_payment_settings,
+    select_payment_gateway,
+    select_webhook_verifiers,
+)
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
@@ -52,6 +56,7 @@ from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
+from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
 from mailservice.services.registry import Services
 from mailservice.services.support import SupportService
@@ -69,6 +74,7 @@ class Runtime:
     app: FastAPI
     store: GroupCommitMessageStore
     events: InProcessEventBus | PostgresEventBus
+    gateway: PaymentGateway
 
     async def start(self) -> None:
         await self.events.start()
@@ -76,6 +82,7 @@ class Runtime:
     async def close(self) -> None:
         await self.store.close()
         await self.events.close()
+        await self.gateway.close()
         await self.database.dispose()
 
     @property
@@ -97,6 +104,7 @@ def check_settings(settings: Settings) -> None:
     load_secret(settings)
     tls_context(settings)
     check_notifier_settings(settings)
+    check_payment_settings(settings)
     if settings.is_production and settings.edproof_allow_unsigned:
         raise ConfigurationError("EDPROOF_ALLOW_UNSIGNED=true is refused when MAILSERVICE_ENV=production")
 
@@ -139,7 +147,8 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
-    payments = PaymentService(build_payment_gateway(settings), uow, clock, settings.mail_domain, outbox.wake)
+    gateway = build_payment_gateway(settings)
+    payments = PaymentService(gateway, uow, clock, settings.mail_domain, outbox.wake)
     credentials = Credentials(secret)
     mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.advertised_imap_port)
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
@@ -169,14 +178,15 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
         support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain, outbox.wake),
         admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
+        payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
     )
-    runtime = Runtime(settings, database, services, create_app(services, settings), store, events)
+    runtime = Runtime(settings, database, services, create_app(services, settings), store, events, gateway)
     await runtime.start()
     return runtime
 
 
 def build_payment_gateway(settings: Settings) -> PaymentGateway:
-    return MockPaymentGateway(settings.public_base_url)
+    return select_payment_gateway(settings)
 
 
 def build_notifier(settings: Settings) -> Notifier:

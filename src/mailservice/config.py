@@ -204,6 +204,26 @@ class Settings(BaseSettings):
         return self.smtp_hostname or self.mail_domain
 
     @property
+    def polar_success_redirect(self) -> str:
+        """POLAR_SUCCESS_URL, or our own success page; Polar fills in {CHECKOUT_ID}."""
+        default = f"{self.public_base_url}/v1/payments/polar/success?checkout_id={{CHECKOUT_ID}}"
+        return self.polar_success_url or default
+
+    @property
+    def polar_return_redirect(self) -> str:
+        return self.polar_return_url or self.public_base_url
+
+    @property
+    def stripe_success_redirect(self) -> str:
+        """STRIPE_SUCCESS_URL, or our own success page; Stripe fills in {CHECKOUT_SESSION_ID}."""
+        default = f"{self.public_base_url}/payment/success?session_id={{CHECKOUT_SESSION_ID}}"
+        return self.stripe_success_url or default
+
+    @property
+    def stripe_cancel_redirect(self) -> str:
+        return self.stripe_cancel_url or f"{self.public_base_url}/payment/cancel"
+
+    @property
     def landing_cache_token(self) -> str:
         return self.cache_buster or self.build_number or "dev"
 

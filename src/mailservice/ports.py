@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -24,7 +24,7 @@ from mailservice.domain.mail_session import (
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
-from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout
+from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
 from mailservice.domain.search import MessageQuery
 
 
@@ -111,6 +111,12 @@ class CheckoutRepository(Protocol):
 
     async def mark(self, checkout_id: str, status: CheckoutStatus, now: datetime) -> bool:
         """Move a checkout that is not yet in `status` into it; False when it already was."""
+        ...
+
+
+class PaymentEventRepository(Protocol):
+    async def record(self, provider: str, event_id: str, event_type: str, now: datetime) -> bool:
+        """Remember a provider event as processed; False when it was processed before."""
         ...
 
 
@@ -209,6 +215,7 @@ class UnitOfWork(Protocol):
     folders: FolderRepository
     messages: MessageRepository
     checkouts: CheckoutRepository
+    payment_events: PaymentEventRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
     accounts: AccountRepository
@@ -241,6 +248,16 @@ class PaymentGateway(Protocol):
 
     async def checkout_status(self, checkout: Checkout) -> CheckoutStatus:
         """The provider's live view of a checkout we opened earlier."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class WebhookVerifier(Protocol):
+    provider: str
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        """Check the signature and its timestamp, then read the event; raise `InvalidWebhook` otherwise."""
         ...
 
 

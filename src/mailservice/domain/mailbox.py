@@ -63,6 +63,22 @@ class Mailbox:
             updated_at=now,
         )
 
+    def run_until(self, period_end: datetime, now: datetime) -> Mailbox:
+        """A paid subscription period: usable until `period_end`, never shortening a later expiry."""
+        if (
+            self.expires_at is not None
+            and self.expires_at >= period_end
+            and self.status is MailboxStatus.ACTIVE
+        ):
+            return self
+        expires_at = max(period_end, self.expires_at) if self.expires_at is not None else period_end
+        return replace(self, status=MailboxStatus.ACTIVE, paid_at=now, expires_at=expires_at, updated_at=now)
+
+    def revoke(self, now: datetime) -> Mailbox:
+        """The provider ended the subscription: the mailbox expires now."""
+        expires_at = now if self.expires_at is None or self.expires_at > now else self.expires_at
+        return replace(self, status=MailboxStatus.EXPIRED, expires_at=expires_at, updated_at=now)
+
     def with_billing_email(self, billing_email: str, now: datetime) -> Mailbox:
         return replace(self, billing_email=billing_email, updated_at=now)
 

@@ -43,3 +43,26 @@ class CheckoutRequest:
     mailbox_id: str
     billing_email: str
     months: int
+
+
+class PaymentEventAction(enum.StrEnum):
+    """What a verified provider event asks of us."""
+
+    CHECKOUT_CHANGED = "checkout_changed"  # ask the provider for the checkout's status, never trust the body
+    CHECKOUT_PAID = "checkout_paid"  # the signed event itself says the checkout is paid
+    RENEWED = "renewed"  # a subscription period was paid: the mailbox runs until `period_end`
+    REVOKED = "revoked"  # the subscription ended now: the mailbox expires now
+    IGNORED = "ignored"  # recorded and logged, changes nothing
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A provider webhook whose signature was verified, reduced to what it means for a mailbox."""
+
+    provider: str
+    event_id: str
+    event_type: str
+    action: PaymentEventAction
+    checkout_id: str | None = None
+    mailbox_id: str | None = None
+    period_end: datetime | None = None

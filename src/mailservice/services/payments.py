@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
-from mailservice.domain.errors import NotFound
+from mailservice.domain.errors import NotFound, NotPaidYet
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
-from mailservice.ports import Clock, PaymentGateway, UnitOfWorkFactory
+from mailservice.ports import Clock, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mailservice.services.accounts import apply_account_payment
 from mailservice.services.keyed_locks import KeyedLocks
 from mailservice.services.notifications import PAYMENT_LINK_SUBJECT, compose, queue_once
@@ -56,28 +57,26 @@ class PaymentService:
 
     async def complete(self, checkout_id: str) -> Mailbox:
         """Apply a paid checkout to its mailbox; applying the same checkout again changes nothing."""
-        now = self._clock.now()
         async with self._uow() as uow:
-            checkout = await uow.checkouts.get(checkout_id)
-            if checkout is None:
-                raise NotFound("checkout not found")
-            mailbox = await uow.mailboxes.get(checkout.mailbox_id)
-            if mailbox is None:
-                raise NotFound("mailbox not found")
-            if not await uow.checkouts.mark(checkout_id, CheckoutStatus.PAID, now):
-                return mailbox
-            extended = mailbox.extend(checkout.months, now)
-            if mailbox.account_id is not None:
-                extended = await apply_account_payment(uow, mailbox, checkout.months, now)
-            await uow.mailboxes.update(extended)
+            mailbox = await apply_checkout_payment(uow, checkout_id, self._clock.now())
             await uow.commit()
-        log.info(
-            "payment.applied checkout=%s mailbox=%s expires_at=%s",
-            checkout_id,
-            mailbox.id,
-            extended.expires_at,
-        )
-        return extended
+        return mailbox
+
+    async def confirm(self, checkout_id: str) -> Mailbox:
+        """A buyer came back from the provider: trust only the provider's live answer, and apply it."""
+        async with self._uow(read_only=True) as uow:
+            checkout = await uow.checkouts.get(checkout_id)
+        if checkout is None:
+            raise NotFound("checkout not found")
+        if checkout.status is not CheckoutStatus.PAID:
+            live = await self._gateway.checkout_status(checkout)
+            if live is not CheckoutStatus.PAID:
+                if live is CheckoutStatus.EXPIRED:
+                    await self._mark(checkout_id, live)
+                raise NotPaidYet(
+                    "the payment is not complete yet", checkout_id=checkout_id, status=live.value
+                )
+        return await self.complete(checkout_id)
 
     async def _reusable_checkout(self, mailbox: Mailbox) -> Checkout | None:
         now = self._clock.now()
@@ -133,3 +132,23 @@ class PaymentService:
                 return
             await uow.commit()
         self._on_notification_queued()
+
+
+async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetime) -> Mailbox:
+    """Mark a checkout paid and extend its mailbox, inside the caller's transaction; once per checkout."""
+    checkout = await uow.checkouts.get(checkout_id)
+    if checkout is None:
+        raise NotFound("checkout not found")
+    mailbox = await uow.mailboxes.get(checkout.mailbox_id)
+    if mailbox is None:
+        raise NotFound("mailbox not found")
+    if not await uow.checkouts.mark(checkout_id, CheckoutStatus.PAID, now):
+        return mailbox
+    extended = mailbox.extend(checkout.months, now)
+    if mailbox.account_id is not None:
+        extended = await apply_account_payment(uow, mailbox, checkout.months, now)
+    await uow.mailboxes.update(extended)
+    log.info(
+        "payment.applied checkout=%s mailbox=%s expires_at=%s", checkout_id, mailbox.id, extended.expires_at
+    )
+    return extended

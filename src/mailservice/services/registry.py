@@ -15,6 +15,7 @@ from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mail_access import MailAccess
 from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
+from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
 from mailservice.services.support import SupportService
 
@@ -35,3 +36,4 @@ class Services:
     account_mailboxes: AccountMailboxes
     support: SupportService
     admin: AdminService
+    payment_webhooks: PaymentWebhooks

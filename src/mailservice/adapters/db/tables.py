@@ -65,6 +65,15 @@ checkouts = Table(
 )
 Index("ix_checkouts_mailbox_id_created_at", checkouts.c.mailbox_id, checkouts.c.created_at)
 
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("provider", String(20), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("event_type", String(100), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
+
 used_challenges = Table(
     "used_challenges",
     metadata,

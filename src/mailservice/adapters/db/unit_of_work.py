@@ -18,6 +18,7 @@ from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.messages import SqlMessageRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
+from mailservice.adapters.db.payment_events import SqlPaymentEventRepository
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
 from mailservice.ports import (
     AccountRepository,
@@ -28,6 +29,7 @@ from mailservice.ports import (
     MailboxRepository,
     MessageRepository,
     OutboxRepository,
+    PaymentEventRepository,
     SupportMessageRepository,
     UsedChallengeRepository,
 )
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
     folders: FolderRepository
     messages: MessageRepository
     checkouts: CheckoutRepository
+    payment_events: PaymentEventRepository
     challenges: UsedChallengeRepository
     outbox: OutboxRepository
     accounts: AccountRepository
@@ -60,6 +63,7 @@ class SqlUnitOfWork:
         self.folders = SqlFolderRepository(self._connection)
         self.messages = SqlMessageRepository(self._connection)
         self.checkouts = SqlCheckoutRepository(self._connection)
+        self.payment_events = SqlPaymentEventRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)
         self.accounts = SqlAccountRepository(self._connection)

@@ -24,3 +24,6 @@ class MockPaymentGateway:
     async def checkout_status(self, checkout: Checkout) -> CheckoutStatus:
         # There is no provider: our own record of the checkout is the whole truth.
         return checkout.status
+
+    async def close(self) -> None:
+        pass

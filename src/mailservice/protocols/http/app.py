@@ -20,8 +20,10 @@ from mailservice.protocols.http.routers import (
     mailboxes,
     messages,
     mock_payments,
+    payment_pages,
     public_pages,
     support,
+    webhooks,
 )
 from mailservice.protocols.mcp.mount import mount_mcp
 from mailservice.services.registry import Services
@@ -51,6 +53,8 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(imap_messages.router)
     app.include_router(events.router)
+    app.include_router(payment_pages.router)
+    app.include_router(webhooks.router)
     if services.payments.provider == "mock":
         app.include_router(mock_payments.router)
     mount_mcp(app)

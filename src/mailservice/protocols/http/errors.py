@@ -17,9 +17,12 @@ from mailservice.domain.errors import (
     Forbidden,
     InvalidInput,
     InvalidProof,
+    InvalidWebhook,
     MailboxNotUsable,
     NotConfigured,
     NotFound,
+    NotPaidYet,
+    PaymentProviderUnavailable,
     RateLimited,
 )
 
@@ -28,12 +31,15 @@ log = logging.getLogger(__name__)
 _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidInput, 400),
     (InvalidProof, 401),
+    (InvalidWebhook, 401),
     (AuthenticationFailed, 401),
     (Forbidden, 403),
     (NotFound, 404),
     (MailboxNotUsable, 409),
     (Conflict, 409),
+    (NotPaidYet, 409),
     (RateLimited, 429),
+    (PaymentProviderUnavailable, 502),
     (NotConfigured, 503),
 )
 
