@@ -20,6 +20,7 @@ from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim, resolve
 from tests.support.fake_polar import FakePolar, fake_polar, signed_delivery
 from tests.support.keys import AgentKey
+from tests.support.ports import free_port
 
 POLAR_TOKEN = "polar_oat_test_token"
 PRODUCT_ID = "8f0c4e0e-5d2a-4a57-9a55-6d0c1f1e0001"
@@ -100,14 +101,18 @@ async def test_repeated_claim_reuses_the_open_checkout_after_asking_polar(
     assert await count(runtime, checkouts) == 1
 
 
-@pytest.mark.parametrize("polar_status", ["expired", "failed"])
+@pytest.mark.parametrize("polar_status", ["expired", "failed", "unknown to Polar"])
 async def test_repeated_claim_replaces_a_checkout_polar_reports_expired(
     client: httpx.AsyncClient, polar: FakePolar, runtime: Runtime, polar_status: str
 ) -> None:
     key = AgentKey.generate()
     first = (await claim(client, key)).json()
     old_id = checkout_id_of(polar, first["payment_url"])
-    polar.set_status(old_id, polar_status)
+    if polar_status == "unknown to Polar":
+        old_url = polar.checkouts.pop(old_id)["url"]
+        assert old_url == first["payment_url"]
+    else:
+        polar.set_status(old_id, polar_status)
 
     second = (await claim(client, key)).json()
 
@@ -152,6 +157,26 @@ async def test_provider_error_at_checkout_creation_answers_502_and_leaves_nothin
     assert retried.json()["payment_url"].startswith("https://sandbox.polar.test/checkout/")
     assert await count(runtime, checkouts) == 1
     assert await count(runtime, outbox) == 1
+
+
+async def test_unreachable_polar_answers_502(database_dsn: str, tmp_path: Path, clock: FixedClock) -> None:
+    closed = make_settings(
+        database_dsn,
+        tmp_path,
+        polar_token=POLAR_TOKEN,
+        polar_product_id=PRODUCT_ID,
+        polar_server_url=f"http://127.0.0.1:{free_port()}",
+    )
+    built = await build_runtime(closed, clock)
+    try:
+        transport = httpx.ASGITransport(app=built.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            response = await claim(http, AgentKey.generate())
+        assert response.status_code == 502
+        assert response.json()["code"] == "payment_provider_unavailable"
+        assert await count(built, checkouts) == 0
+    finally:
+        await built.close()
 
 
 async def test_success_redirect_answers_409_until_polar_reports_the_checkout_paid(

@@ -55,3 +55,33 @@ def test_billing_email_is_trimmed_and_lowercased() -> None:
 def test_implausible_billing_email_is_refused(value: str) -> None:
     with pytest.raises(InvalidInput):
         normalize_billing_email(value)
+
+
+def test_subscription_period_sets_the_expiry_and_never_shortens_it() -> None:
+    paid = new_mailbox("sha256:ab", "k", "b@example.com", NOW).extend(1, NOW)
+    period_end = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+
+    renewed = paid.run_until(period_end, NOW + timedelta(days=28))
+
+    assert (renewed.status, renewed.expires_at) == (MailboxStatus.ACTIVE, period_end)
+    assert renewed.run_until(period_end - timedelta(days=31), NOW) == renewed
+
+
+def test_subscription_period_reactivates_an_expired_mailbox() -> None:
+    lapsed = (
+        new_mailbox("sha256:ab", "k", "b@example.com", NOW).extend(1, NOW).expire(NOW + timedelta(days=40))
+    )
+
+    renewed = lapsed.run_until(NOW + timedelta(days=70), NOW + timedelta(days=40))
+
+    assert renewed.is_usable(NOW + timedelta(days=41))
+
+
+def test_revoke_expires_now() -> None:
+    paid = new_mailbox("sha256:ab", "k", "b@example.com", NOW).extend(1, NOW)
+    later = NOW + timedelta(days=3)
+
+    revoked = paid.revoke(later)
+
+    assert (revoked.status, revoked.expires_at) == (MailboxStatus.EXPIRED, later)
+    assert not revoked.is_usable(later)

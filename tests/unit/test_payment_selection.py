@@ -85,3 +85,34 @@ def test_default_redirects_point_at_our_own_pages(tmp_path: Path) -> None:
         "https://mail.example.com/payment/success?session_id={CHECKOUT_SESSION_ID}"
     )
     assert configured.stripe_cancel_redirect == "https://mail.example.com/payment/cancel"
+
+
+def test_settings_read_the_seed_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    names = {
+        "POLAR_TOKEN": "polar_oat_x",
+        "POLAR_PRODUCT_ID": "prod",
+        "POLAR_SERVER_URL": "https://sandbox-api.polar.sh",
+        "POLAR_SUCCESS_URL": "https://example.com/ok?c={CHECKOUT_ID}",
+        "POLAR_RETURN_URL": "https://example.com/",
+        "POLAR_WEBHOOK_SECRET": "polar_whs_x",
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "STRIPE_CURRENCY": "eur",
+        "STRIPE_SUCCESS_URL": "https://example.com/paid",
+        "STRIPE_CANCEL_URL": "https://example.com/canceled",
+        "MAILBOX_PRICE_CENTS": "450",
+    }
+    for name, value in names.items():
+        monkeypatch.setenv(name, value)
+
+    configured = Settings(_env_file=None, data_dir=tmp_path)
+
+    assert (configured.polar_token, configured.polar_product_id) == ("polar_oat_x", "prod")
+    assert configured.polar_server_url == "https://sandbox-api.polar.sh"
+    assert configured.polar_success_redirect == "https://example.com/ok?c={CHECKOUT_ID}"
+    assert configured.polar_return_redirect == "https://example.com/"
+    assert configured.polar_webhook_secret == "polar_whs_x"
+    assert (configured.stripe_secret_key, configured.stripe_webhook_secret) == ("sk_test_x", "whsec_x")
+    assert (configured.stripe_currency, configured.mailbox_price_cents) == ("eur", 450)
+    assert configured.stripe_success_redirect == "https://example.com/paid"
+    assert configured.stripe_cancel_redirect == "https://example.com/canceled"
