@@ -43,6 +43,9 @@ from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from mailservice.protocols.pop3.locks import MaildropLocks
+from mailservice.protocols.pop3.options import Pop3Options
+from mailservice.protocols.pop3.server import start_pop3
 from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.account_mailboxes import AccountMailboxes
@@ -216,7 +219,8 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
 
 
 async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
-    """IMAP (with STARTTLS when a certificate is configured) and, with a certificate, IMAPS."""
+    """IMAP and POP3 (with STARTTLS/STLS when a certificate is configured) and, with a certificate,
+    IMAPS and POP3S."""
     settings = runtime.settings
     context = tls_context(settings)
     login = runtime.services.mail_access
@@ -233,9 +237,27 @@ async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
             hostname=settings.mail_hostname,
         )
 
-    servers = [await start_imap(login, imap_options(settings.imap_listen_addr, "IMAP_ADDR", False))]
+    def pop3_options(addr: str, setting: str, implicit: bool) -> Pop3Options:
+        host, port = parse_listen_address(addr, setting)
+        return Pop3Options(
+            host=host,
+            port=port,
+            hostname=settings.mail_hostname,
+            tls_context=context,
+            implicit_tls=context if implicit else None,
+            allow_plaintext_auth=settings.plaintext_auth_allowed,
+        )
+
+    locks = MaildropLocks()  # one POP3 session per mailbox across the POP3 and POP3S listeners
+    servers = [
+        await start_imap(login, imap_options(settings.imap_listen_addr, "IMAP_ADDR", False)),
+        await start_pop3(login, pop3_options(settings.pop3_listen_addr, "POP3_ADDR", False), locks),
+    ]
     if context is not None:
         servers.append(await start_imap(login, imap_options(settings.imaps_listen_addr, "IMAPS_ADDR", True)))
+        servers.append(
+            await start_pop3(login, pop3_options(settings.pop3s_listen_addr, "POP3S_ADDR", True), locks)
+        )
     return servers
 
 
@@ -248,6 +270,8 @@ def _listening_summary(settings: Settings) -> str:
             f"lmtp={settings.lmtp_addr or 'off'}",
             f"imap={settings.imap_listen_addr}",
             f"imaps={settings.imaps_listen_addr if tls else 'off'}",
+            f"pop3={settings.pop3_listen_addr}",
+            f"pop3s={settings.pop3s_listen_addr if tls else 'off'}",
         ]
     )
 

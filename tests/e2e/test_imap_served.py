@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import ssl
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -14,29 +12,11 @@ import httpx
 import pytest
 
 from tests.support.agent import claim_and_pay
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
 from tests.support.mail import send, text_message
 from tests.support.server import ServerProcess
-from tests.support.tls import self_signed
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def tls_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A served instance with a certificate and plaintext login refused, as in production."""
-    sqlite = request.param == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    cert, key = self_signed(tmp_path)
-    extra = {"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "ALLOW_PLAINTEXT_AUTH": "false"}
-    process = ServerProcess(tmp_path, dsn, extra_env=extra)
-    process.start()
-    yield process
-    if process.process is not None and process.process.poll() is None:
-        process.kill()
-    if not sqlite:
-        drop_postgres_database(dsn)
 
 
 async def paid_credentials(server: ServerProcess) -> dict[str, Any]:

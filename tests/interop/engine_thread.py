@@ -1,9 +1,9 @@
-"""Our IMAP engine and SMTP listener over the real store, on their own event loop in a thread, for
-blocking clients.
+"""Our IMAP and POP3 engines and SMTP listener over the real store, on their own event loop in a
+thread, for blocking clients.
 
 The runtime is built from test settings on the given database; mailboxes are paid for through the
-HTTP app (claim, mock payment, resolve); `start_imap` listens on a free port with plaintext LOGIN,
-and SMTP delivers as in production, so IDLE is woken through the event bus.
+HTTP app (claim, mock payment, resolve); `start_imap` and `start_pop3` listen on free ports with
+plaintext login, and SMTP delivers as in production, so IDLE is woken through the event bus.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from mailservice.bootstrap import Runtime, build_runtime, start_mail_listeners
 from mailservice.config import parse_listen_address
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from mailservice.protocols.pop3.options import Pop3Options
+from mailservice.protocols.pop3.server import start_pop3
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.dovecot import ImapAccount
@@ -37,6 +39,7 @@ class RunningEngine:
     runtime: Runtime
     imap_port: int
     smtp_port: int
+    pop3_port: int
 
     def run(self, coroutine: Coroutine[object, object, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
@@ -57,12 +60,12 @@ def engine_in_thread(database_dsn: str, data_dir: Path) -> Iterator[RunningEngin
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    runtime, servers, imap_port = asyncio.run_coroutine_threadsafe(
+    runtime, servers, imap_port, pop3_port = asyncio.run_coroutine_threadsafe(
         _start(database_dsn, data_dir), loop
     ).result(60)
     smtp_port = parse_listen_address(runtime.settings.smtp_listen_addr, "SMTP_ADDR")[1]
     try:
-        yield RunningEngine(loop, runtime, imap_port, smtp_port)
+        yield RunningEngine(loop, runtime, imap_port, smtp_port, pop3_port)
     finally:
         asyncio.run_coroutine_threadsafe(_stop(runtime, servers), loop).result(timeout=60)
         loop.call_soon_threadsafe(loop.stop)
@@ -70,12 +73,17 @@ def engine_in_thread(database_dsn: str, data_dir: Path) -> Iterator[RunningEngin
         loop.close()
 
 
-async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, list[asyncio.Server], int]:
+async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, list[asyncio.Server], int, int]:
     runtime = await build_runtime(make_settings(database_dsn, data_dir))
-    port = free_port()
+    port, pop3_port = free_port(), free_port()
     options = ImapOptions(host="127.0.0.1", port=port, allow_plaintext_auth=True)
-    servers = [await start_imap(runtime.services.mail_access, options), *await start_mail_listeners(runtime)]
-    return runtime, servers, port
+    pop3 = Pop3Options(host="127.0.0.1", port=pop3_port, allow_plaintext_auth=True)
+    servers = [
+        await start_imap(runtime.services.mail_access, options),
+        await start_pop3(runtime.services.mail_access, pop3),
+        *await start_mail_listeners(runtime),
+    ]
+    return runtime, servers, port, pop3_port
 
 
 async def _stop(runtime: Runtime, servers: list[asyncio.Server]) -> None:
