@@ -3,6 +3,7 @@ the success redirect, and signed webhooks (replays, forgeries, stale timestamps,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -245,7 +246,9 @@ def checkout_event(polar: FakePolar, checkout_id: str) -> dict[str, Any]:
     }
 
 
-def subscription_event(event_type: str, mailbox_id: str, period_end: datetime, status: str) -> dict[str, Any]:
+def subscription_event(
+    event_type: str, mailbox_id: str, period_end: datetime, status: str, checkout_id: str | None = None
+) -> dict[str, Any]:
     return {
         "type": event_type,
         "timestamp": "2026-02-28T12:00:05Z",
@@ -267,7 +270,7 @@ def subscription_event(event_type: str, mailbox_id: str, period_end: datetime, s
             "ended_at": None,
             "customer_id": "5c6d0000-0000-4000-8000-0000000000bb",
             "product_id": PRODUCT_ID,
-            "checkout_id": None,
+            "checkout_id": checkout_id,
             "metadata": {"mailbox_id": mailbox_id},
         },
     }
@@ -302,6 +305,23 @@ async def test_checkout_webhook_activates_the_mailbox_once_however_often_it_is_d
     assert (await mailbox_row(runtime, claimed["id"]))["expires_at"] == datetime(2026, 2, 28, 12, tzinfo=UTC)
     assert (await resolve(client, key)).status_code == 200
     assert await count(runtime, payment_events) == 1
+
+
+async def test_concurrent_duplicate_deliveries_apply_once(
+    client: httpx.AsyncClient, polar: FakePolar, runtime: Runtime, clock: FixedClock
+) -> None:
+    claimed = await paid_through_webhook(client, polar, AgentKey.generate())
+    clock.set(datetime(2026, 2, 28, 12, 0, 5, tzinfo=UTC))
+    period_end = datetime(2026, 3, 28, 12, tzinfo=UTC)
+    body, headers = signed_delivery(
+        WEBHOOK_SECRET, subscription_event("subscription.updated", claimed["id"], period_end, "active")
+    )
+
+    answers = await asyncio.gather(*(post_polar(client, body, headers) for _ in range(5)))
+
+    assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 4 + ["processed"]
+    assert (await mailbox_row(runtime, claimed["id"]))["expires_at"] == period_end
+    assert await count(runtime, payment_events) == 2
 
 
 async def test_checkout_webhook_trusts_polar_not_the_body(
@@ -384,6 +404,31 @@ async def test_first_paid_order_pays_its_checkout(
     response = await post_polar(client, *signed_delivery(WEBHOOK_SECRET, order))
 
     assert response.json() == {"status": "processed"}
+    assert (await resolve(client, key)).status_code == 200
+
+
+async def test_first_subscription_period_and_its_checkout_count_once_in_any_order(
+    client: httpx.AsyncClient, polar: FakePolar, runtime: Runtime
+) -> None:
+    key = AgentKey.generate()
+    claimed = (await claim(client, key)).json()
+    checkout_id = checkout_id_of(polar, claimed["payment_url"])
+    one_month = datetime(2026, 2, 28, 12, tzinfo=UTC)
+    created = subscription_event("subscription.created", claimed["id"], one_month, "active", checkout_id)
+    polar.set_status(checkout_id, "succeeded")
+    first_order = {
+        "type": "order.paid",
+        "data": {"paid": True, "billing_reason": "subscription_create", "checkout_id": checkout_id},
+    }
+
+    answers = [
+        (await post_polar(client, *signed_delivery(WEBHOOK_SECRET, delivered)))
+        for delivered in (created, checkout_event(polar, checkout_id), first_order)
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    row = await mailbox_row(runtime, claimed["id"])
+    assert (row["status"], row["expires_at"]) == ("active", one_month)
     assert (await resolve(client, key)).status_code == 200
 
 

@@ -122,6 +122,19 @@ async def test_paid_session_webhook_delivered_three_times_adds_one_month(
     assert await count(runtime, payment_events) == 1
 
 
+async def test_completed_and_async_succeeded_events_of_one_session_add_one_month(
+    client: httpx.AsyncClient, stripe_api: FakeStripe, runtime: Runtime
+) -> None:
+    claimed = (await claim(client, AgentKey.generate())).json()
+    session = stripe_api.pay(session_of(stripe_api, claimed["payment_url"])["id"])
+
+    for event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+        response = await post_stripe(client, *signed_delivery(WEBHOOK_SECRET, event(event_type, session)))
+        assert response.json() == {"status": "processed"}
+
+    assert (await mailbox_row(runtime, claimed["id"]))["expires_at"] == datetime(2026, 2, 28, 12, tzinfo=UTC)
+
+
 async def test_completed_but_unpaid_session_does_not_activate(
     client: httpx.AsyncClient, stripe_api: FakeStripe, runtime: Runtime
 ) -> None:

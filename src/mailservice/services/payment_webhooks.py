@@ -83,6 +83,12 @@ class PaymentWebhooks:
                 return False
             await apply_checkout_payment(uow, event.checkout_id, now)
             return True
+        if (
+            event.action is PaymentEventAction.RENEWED
+            and event.checkout_id is not None
+            and await uow.checkouts.get(event.checkout_id) is not None
+        ):
+            await apply_checkout_payment(uow, event.checkout_id, now)  # a no-op once it was applied
         if event.mailbox_id is None or event.action not in (
             PaymentEventAction.RENEWED,
             PaymentEventAction.REVOKED,

@@ -83,7 +83,12 @@ def _renewal(subscription: dict[str, Any], mailbox_id: str | None, event: _Make)
     if mailbox_id is None or period_end is None:
         log.warning("polar.renewal_unmatched subscription=%s", subscription.get("id"))
         return event(PaymentEventAction.IGNORED)
-    return event(PaymentEventAction.RENEWED, mailbox_id=mailbox_id, period_end=period_end)
+    # The subscription's first period is the checkout's payment: naming the checkout lets it be applied
+    # once, whichever of the checkout, order and subscription events arrives first.
+    checkout_id = _text(subscription.get("checkout_id"))
+    return event(
+        PaymentEventAction.RENEWED, mailbox_id=mailbox_id, period_end=period_end, checkout_id=checkout_id
+    )
 
 
 def _mailbox_of(data: dict[str, Any]) -> str | None:
