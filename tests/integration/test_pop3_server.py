@@ -15,7 +15,7 @@ import pytest
 
 from mailservice.domain.mail_session import FlagChange
 from mailservice.protocols.pop3.connection import LINE_LIMIT, MAX_INVALID_COMMANDS
-from tests.support.imap_messages import MULTIPART, NESTED, PLAIN
+from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailSession, MemoryMailStore
 from tests.support.pop3 import Pop3Wire, RunningPop3, running_pop3
 from tests.support.tls import self_signed
@@ -111,6 +111,25 @@ async def test_retr_sends_the_listed_octets_dot_stuffed(
         await wire.close()
 
 
+async def test_every_message_of_a_long_maildrop_is_retrieved_whole(
+    login: MemoryMailLogin, store: MemoryMailStore
+) -> None:
+    extra = [numbered(index, size=index * 40) for index in range(250)]
+    for raw in extra:
+        store.deliver(raw)
+    async with running_pop3(login) as pop3:
+
+        def session() -> list[bytes]:
+            client = client_of(pop3)
+            client.dele(10)
+            got = [b"\r\n".join(client.retr(number)[1]) + b"\r\n" for number in range(4, 254) if number != 10]
+            client.quit()
+            return got
+
+        got = await asyncio.to_thread(session)
+    assert got == [raw for index, raw in enumerate(extra) if index != 6]
+
+
 async def test_retr_marks_seen_and_top_does_not(pop3: RunningPop3, store: MemoryMailStore) -> None:
     def session() -> None:
         client = client_of(pop3)
@@ -121,6 +140,21 @@ async def test_retr_marks_seen_and_top_does_not(pop3: RunningPop3, store: Memory
     await asyncio.to_thread(session)
     assert "\\Seen" not in flags_of(store, 1)
     assert "\\Seen" in flags_of(store, 2)
+
+
+async def test_a_session_ended_without_quit_marks_what_it_retrieved_seen(
+    pop3: RunningPop3, store: MemoryMailStore
+) -> None:
+    watch = MemoryMailSession(store).watch()
+    wire = await Pop3Wire.connect(pop3)
+    await wire.login(ADDRESS, PASSWORD)
+    await wire.multiline(b"RETR 3")
+    await wire.command(b"DELE 3")
+    await wire.close()
+    await asyncio.wait_for(anext(aiter(watch)), WAIT_SECONDS)
+    watch.close()
+    assert "\\Seen" in flags_of(store, 3)
+    assert inbox_uids(store) == [1, 2, 3]
 
 
 async def test_dele_and_quit_expunge_and_a_new_session_sees_the_rest(

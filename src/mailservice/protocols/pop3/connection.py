@@ -81,9 +81,21 @@ class Connection:
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("pop3.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
         finally:
-            if self.locked is not None:
-                self.locks.release(self.locked)
-            self.writer.close()
+            try:
+                await self._mark_seen()
+            finally:
+                if self.locked is not None:
+                    self.locks.release(self.locked)
+                self.writer.close()
+
+    async def _mark_seen(self) -> None:
+        """A session that ended without QUIT still marks what it retrieved \\Seen (and deletes nothing)."""
+        if self.transaction is None:
+            return
+        try:
+            await self.transaction.mark_seen()
+        except DomainError as error:
+            log.warning("pop3.mark_seen_failed error=%s", error.code)
 
     async def _last_words(self, text: str) -> None:
         try:

@@ -1,14 +1,13 @@
 """The TRANSACTION and UPDATE states (RFC 1939 sections 5 and 6): commands over the login snapshot.
 
-RETR marks the message \\Seen; DELE only marks it for deletion; QUIT flags the marked messages
-\\Deleted and expunges exactly those through the session, so IMAP sessions see them go.
+RETR marks the message \\Seen, in one write for the whole session when it ends (QUIT or not); DELE
+only marks it for deletion; QUIT flags the marked messages \\Deleted and expunges exactly those through
+the session, so IMAP sessions see them go. Clients RETR in order, so the messages after the one asked
+for are read with it (up to `READ_AHEAD_MESSAGES` or `READ_AHEAD_BYTES`) and kept for the next RETR.
 """
 
 from __future__ import annotations
 
-import logging
-
-from mailservice.domain.errors import DomainError
 from mailservice.domain.mail_session import FlagChange, MailSession
 from mailservice.protocols.imap.output import Output
 from mailservice.protocols.pop3.commands import Command, MessageNumber, Top
@@ -16,9 +15,9 @@ from mailservice.protocols.pop3.maildrop import SEEN, Entry, Maildrop
 from mailservice.protocols.pop3.message_lines import stuffed_chunks, top_of
 from mailservice.protocols.pop3.replies import Pop3Error
 
-log = logging.getLogger(__name__)
-
 DELETED = "\\Deleted"
+READ_AHEAD_MESSAGES = 100
+READ_AHEAD_BYTES = 256 * 1024
 
 
 class Transaction:
@@ -26,6 +25,8 @@ class Transaction:
         self.session = session
         self.maildrop = maildrop
         self.out = out
+        self._read_ahead: dict[int, bytes] = {}
+        self._retrieved: list[Entry] = []
 
     async def run(self, command: Command) -> None:
         """Answers every TRANSACTION command except CAPA and QUIT."""
@@ -76,7 +77,8 @@ class Transaction:
         self._ok(f"{entry.size} octets")
         await self._send(raw)
         if not entry.seen:
-            await self._mark_seen(entry)
+            entry.seen = True
+            self._retrieved.append(entry)
 
     async def top(self, number: int, lines: int) -> None:
         entry = self.maildrop.get(number)
@@ -85,7 +87,9 @@ class Transaction:
         await self._send(top_of(raw, lines))
 
     async def update(self) -> str:
-        """The UPDATE state: expunge the messages marked deleted; the text of the +OK."""
+        """The UPDATE state: mark what was retrieved \\Seen, expunge the messages marked deleted; the
+        text of the +OK."""
+        await self.mark_seen()
         marked = self.maildrop.marked()
         if marked:
             folder = self.maildrop.folder_id
@@ -94,27 +98,38 @@ class Transaction:
         left, _ = self.maildrop.stat()
         return f"{len(marked)} messages deleted, {left} left."
 
+    async def mark_seen(self) -> None:
+        """Flag the messages retrieved so far \\Seen (skipping those expunged meanwhile)."""
+        retrieved, self._retrieved = self._retrieved, []
+        if retrieved:
+            uids = [entry.uid for entry in retrieved]
+            await self.session.store_flags(self.maildrop.folder_id, uids, FlagChange.ADD, frozenset({SEEN}))
+
     async def _raw(self, entry: Entry) -> bytes:
-        raw = (await self.session.raw(self.maildrop.folder_id, [entry.uid])).get(entry.uid)
+        raw = self._read_ahead.pop(entry.uid, None)
+        if raw is None:
+            found = await self.session.raw(self.maildrop.folder_id, self._with_next(entry))
+            raw = found.pop(entry.uid, None)
+            self._read_ahead = found
         if raw is None:
             raise Pop3Error(f"Message {entry.number} was removed by another session.")
         return raw
+
+    def _with_next(self, entry: Entry) -> list[int]:
+        """The uid of `entry` and of the messages after it, as many as the read-ahead bounds allow."""
+        uids, size = [entry.uid], entry.size
+        for following in self.maildrop.entries[entry.number : entry.number + READ_AHEAD_MESSAGES - 1]:
+            size += following.size
+            if size > READ_AHEAD_BYTES:
+                break
+            if not following.deleted:
+                uids.append(following.uid)
+        return uids
 
     async def _send(self, body: bytes) -> None:
         for piece in stuffed_chunks(body):
             self.out.write(piece)
             await self.out.maybe_flush()
-
-    async def _mark_seen(self, entry: Entry) -> None:
-        """After the message was sent, a failure can only be logged: its reply is already out."""
-        try:
-            await self.session.store_flags(
-                self.maildrop.folder_id, [entry.uid], FlagChange.ADD, frozenset({SEEN})
-            )
-        except DomainError as error:
-            log.warning("pop3.mark_seen_failed uid=%d error=%s", entry.uid, error.code)
-            return
-        entry.seen = True
 
     def _ok(self, text: str) -> None:
         self.out.write(f"+OK {text}\r\n".encode() if text else b"+OK\r\n")
