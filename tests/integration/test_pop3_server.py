@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailservice.domain.mail_session import FlagChange
 from mailservice.protocols.pop3.connection import LINE_LIMIT, MAX_INVALID_COMMANDS
@@ -417,3 +419,40 @@ async def test_implicit_tls_listener(login: MemoryMailLogin, tmp_path: Path) -> 
             client.quit()
 
         await asyncio.to_thread(session)
+
+
+lines = st.lists(
+    st.one_of(
+        st.binary(max_size=40).map(lambda data: data.replace(b"\n", b"")),
+        st.sampled_from(
+            [b"RETR", b"TOP", b"LIST", b"UIDL", b"DELE", b"STAT", b"RSET", b"NOOP", b"AUTH", b"CAPA"]
+        ).flatmap(
+            lambda name: st.lists(
+                st.sampled_from([b"0", b"1", b"3", b"4", b"-1", b"x", b"", b"PLAIN", b"99999999999"]),
+                max_size=3,
+            ).map(lambda arguments: b" ".join([name, *arguments]))
+        ),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines)
+def test_any_command_sequence_gets_answers_and_never_an_internal_error(sequence: list[bytes]) -> None:
+    async def session() -> bytes:
+        login = MemoryMailLogin()
+        store = login.add_mailbox(ADDRESS, PASSWORD)
+        for raw in (PLAIN, DOTTED):
+            store.deliver(raw)
+        async with running_pop3(login) as pop3:
+            reader, writer = await asyncio.open_connection(pop3.host, pop3.port)
+            writer.write(f"USER {ADDRESS}\r\nPASS {PASSWORD}\r\n".encode())
+            writer.write(b"".join(line + b"\r\n" for line in sequence) + b"QUIT\r\n")
+            received = await asyncio.wait_for(reader.read(), WAIT_SECONDS)
+            writer.close()
+            return received
+
+    received = asyncio.run(session())
+    assert b"Internal error" not in received
+    assert received.endswith((b" left.\r\n", b"-ERR Too many invalid commands.\r\n")), received[-200:]
