@@ -29,13 +29,13 @@ from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
 from mailservice.adapters.message_reader import RawMessageReader
-from mailservice.adapters.mime_summary import summarize
 from mailservice.adapters.notify.selection import check_notifier_settings, select_notifier
 from mailservice.adapters.payments.selection import (
     check_payment_settings,
     select_payment_gateway,
     select_webhook_verifiers,
 )
+from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
@@ -78,12 +78,15 @@ class Runtime:
     store: GroupCommitMessageStore
     events: InProcessEventBus | PostgresEventBus
     gateway: PaymentGateway
+    summarizer: InlineSummarizer | PooledSummarizer
 
     async def start(self) -> None:
         await self.events.start()
+        await self.summarizer.start()
 
     async def close(self) -> None:
         await self.store.close()
+        await self.summarizer.close()
         await self.events.close()
         await self.gateway.close()
         await self.database.dispose()
@@ -147,6 +150,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes)
+    summarizer = build_summarizer(settings.parser_process_count)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
@@ -163,7 +167,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, events, summarize, clock, policy),
+        delivery=DeliveryService(uow, store, events, summarizer, clock, policy),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
         events=events,
         mail_access=MailAccess(
@@ -172,7 +176,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             credentials,
             SqlMailFolders(database, settings.mailbox_quota_bytes),
             store,
-            summarize,
+            summarizer,
             events,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
@@ -183,7 +187,9 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
     )
-    runtime = Runtime(settings, database, services, create_app(services, settings), store, events, gateway)
+    runtime = Runtime(
+        settings, database, services, create_app(services, settings), store, events, gateway, summarizer
+    )
     await runtime.start()
     return runtime
 

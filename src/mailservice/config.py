@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -94,6 +95,8 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     support_email: str | None = None
     rate_limit_per_minute: int = Field(default=30, ge=0)
+
+    parser_processes: int | None = Field(default=None, ge=0, le=64)
 
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
@@ -198,6 +201,13 @@ class Settings(BaseSettings):
     def local_domains(self) -> frozenset[str]:
         aliases = (alias.strip().lower().rstrip(".") for alias in self.mail_aliases.split(","))
         return frozenset({self.mail_domain, *(alias for alias in aliases if alias)})
+
+    @property
+    def parser_process_count(self) -> int:
+        """PARSER_PROCESSES, or one per core beyond the one that serves (at most 4); 0 parses in place."""
+        if self.parser_processes is not None:
+            return self.parser_processes
+        return min(4, (os.cpu_count() or 1) - 1)
 
     @property
     def mail_hostname(self) -> str:

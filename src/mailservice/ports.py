@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -275,7 +275,10 @@ class MessageStore(Protocol):
         ...
 
 
-MessageParser = Callable[[bytes], MessageSummary]
+class MessageSummarizer(Protocol):
+    async def summarize(self, raw: bytes) -> MessageSummary:
+        """Parse a message once: everything the store keeps about it besides its bytes."""
+        ...
 
 
 class Subscription(Protocol):

@@ -15,7 +15,7 @@ from mailservice.domain.mailbox import Mailbox, MailboxStatus
 from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
-from mailservice.ports import Clock, EventBus, MessageParser, MessageStore, UnitOfWorkFactory
+from mailservice.ports import Clock, EventBus, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.announce import announce
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,14 @@ class DeliveryService:
         uow: UnitOfWorkFactory,
         store: MessageStore,
         events: EventBus,
-        parse: MessageParser,
+        summarizer: MessageSummarizer,
         clock: Clock,
         policy: DeliveryPolicy,
     ) -> None:
         self._uow = uow
         self._store = store
         self._events = events
-        self._parse = parse
+        self._summarizer = summarizer
         self._clock = clock
         self._policy = policy
         self._recent: dict[str, tuple[datetime, Mailbox, Quota]] = {}
@@ -134,12 +134,14 @@ class DeliveryService:
         queue_id = secrets.token_hex(6)
         raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
         size = len(raw)
-        copies = tuple(
-            self._copy(raw, mailbox_recipients, trace, received_at, queue_id)
-            for mailbox_recipients in _by_mailbox(recipients)
+        copies = await asyncio.gather(
+            *(
+                self._copy(raw, mailbox_recipients, trace, received_at, queue_id)
+                for mailbox_recipients in _by_mailbox(recipients)
+            )
         )
         del raw
-        stored = await self._store.store(Delivery(copies))
+        stored = await self._store.store(Delivery(tuple(copies)))
         await self._announce(stored)
         log.info(
             "mail.delivered id=%s from=%s mailboxes=%d size=%d",
@@ -171,7 +173,7 @@ class DeliveryService:
             outcome_by_mailbox[group[0].mailbox_id] = result if isinstance(result, Exception) else None
         return [outcome_by_mailbox[r.mailbox_id] for r in recipients]
 
-    def _copy(
+    async def _copy(
         self,
         raw: bytes | bytearray,
         recipients: list[AcceptedRecipient],
@@ -185,7 +187,7 @@ class DeliveryService:
         return MessageCopy(
             mailbox_id=first.mailbox_id,
             raw=stored_raw,
-            summary=self._parse(stored_raw),
+            summary=await self._summarizer.summarize(stored_raw),
             internal_date=received_at,
             tags=tags,
         )

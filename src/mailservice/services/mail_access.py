@@ -30,7 +30,7 @@ from mailservice.domain.messages import (
     MessageCopy,
     MessageReceived,
 )
-from mailservice.ports import Clock, EventBus, MailFolders, MessageParser, MessageStore, UnitOfWorkFactory
+from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials
 from mailservice.services.mailboxes import MailboxService
@@ -81,7 +81,7 @@ class MailAccess:
         credentials: Credentials,
         folders: MailFolders,
         store: MessageStore,
-        parser: MessageParser,
+        summarizer: MessageSummarizer,
         events: EventBus,
         clock: Clock,
         policy: MailAccessPolicy,
@@ -91,7 +91,7 @@ class MailAccess:
         self._credentials = credentials
         self._folders = folders
         self._store = store
-        self._parser = parser
+        self._summarizer = summarizer
         self._events = events
         self._clock = clock
         self._policy = policy
@@ -109,7 +109,7 @@ class MailAccess:
             raise AuthenticationFailed("invalid username or password")
         if not mailbox.is_usable(self._clock.now()):
             raise AuthenticationFailed("the mailbox is not active: it is unpaid or expired")
-        return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._parser, self)
+        return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._summarizer, self)
 
     def _login_of(self, username: str) -> str:
         local, at, domain = username.strip().lower().rpartition("@")
@@ -163,7 +163,7 @@ class StoreMailSession:
         policy: MailAccessPolicy,
         folders: MailFolders,
         store: MessageStore,
-        parser: MessageParser,
+        summarizer: MessageSummarizer,
         access: MailAccess,
     ) -> None:
         self._mailbox = mailbox
@@ -171,7 +171,7 @@ class StoreMailSession:
         self._policy = policy
         self._folders = folders
         self._store = store
-        self._parser = parser
+        self._summarizer = summarizer
         self._access = access
 
     @property
@@ -240,7 +240,7 @@ class StoreMailSession:
         copy = MessageCopy(
             mailbox_id=self._id,
             raw=raw,
-            summary=self._parser(raw),
+            summary=await self._summarizer.summarize(raw),
             internal_date=internal_date or self._access.now(),
             flags=tuple(sorted(flags - {RECENT})),
             folder=name,

@@ -13,13 +13,14 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
@@ -32,6 +33,30 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 256
 STREAM_ABOVE = 1024 * 1024
 STREAM_BLOCK = 256 * 1024
+
+# Built once: constructing a statement costs more than running it for a group of small messages.
+_LOCK_QUOTAS = (
+    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
+    .where(mailboxes.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(mailboxes.c.id)
+    .with_for_update()
+)
+_LOCK_FOLDERS = (
+    select(folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.uidnext, folders.c.highestmodseq)
+    .where(folders.c.mailbox_id.in_(bindparam("ids", expanding=True)))
+    .order_by(folders.c.id)
+    .with_for_update()
+)
+_ADVANCE_FOLDER = (
+    update(folders)
+    .where(folders.c.id == bindparam("folder_id"))
+    .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq"))
+)
+_SET_USED_BYTES = (
+    update(mailboxes)
+    .where(mailboxes.c.id == bindparam("mailbox_id"))
+    .values(used_bytes=bindparam("new_used"))
+)
 
 
 @dataclass
@@ -159,13 +184,7 @@ class GroupCommitMessageStore:
         return [_place(state, copy) for copy in delivery.copies]
 
     def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, _QuotaState]:
-        query = (
-            select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-            .where(mailboxes.c.id.in_(sorted(mailbox_ids)))
-            .order_by(mailboxes.c.id)
-            .with_for_update()
-        )
-        rows = connection.execute(query).all()
+        rows = connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all()
         return {row.id: _QuotaState(row.quota_bytes or self._default_quota, row.used_bytes) for row in rows}
 
 
@@ -185,13 +204,7 @@ def _select_folders(
     connection: Connection, wanted: set[tuple[str, str]]
 ) -> dict[tuple[str, str], _FolderState]:
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
-    query = (
-        select(folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.uidnext, folders.c.highestmodseq)
-        .where(folders.c.mailbox_id.in_(mailbox_ids))
-        .order_by(folders.c.id)
-        .with_for_update()
-    )
-    rows = connection.execute(query).all()
+    rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids}).all()
     return {
         (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq)
         for row in rows
@@ -240,8 +253,8 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "text": _required_text(summary.text),
         "has_attachments": summary.has_attachments,
         "tags": _json(copy.tags),
-        "codes_json": _json(asdict(code) for code in summary.codes),
-        "links_json": _json(asdict(link) for link in summary.links),
+        "codes_json": _json(_fields_of(code) for code in summary.codes),
+        "links_json": _json(_fields_of(link) for link in summary.links),
     }
 
 
@@ -249,11 +262,9 @@ def _apply(connection: Connection, state: _Group) -> None:
     if not state.message_rows:
         return
     _insert_raw(connection, state.raw_rows)
-    connection.execute(messages.insert(), state.message_rows)
+    insert_rows(connection, messages, state.message_rows)
     connection.execute(
-        update(folders)
-        .where(folders.c.id == bindparam("folder_id"))
-        .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq")),
+        _ADVANCE_FOLDER,
         [
             {"folder_id": f.id, "new_uidnext": f.uidnext, "new_modseq": f.highestmodseq}
             for key, f in state.folder_states.items()
@@ -261,9 +272,7 @@ def _apply(connection: Connection, state: _Group) -> None:
         ],
     )
     connection.execute(
-        update(mailboxes)
-        .where(mailboxes.c.id == bindparam("mailbox_id"))
-        .values(used_bytes=bindparam("new_used")),
+        _SET_USED_BYTES,
         [{"mailbox_id": m, "new_used": state.quotas[m].used} for m in sorted(state.touched_mailboxes)],
     )
 
@@ -278,7 +287,7 @@ def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:
     streamed = [row for row in rows if stream and len(row["raw"]) > STREAM_ABOVE]
     bound = [row for row in rows if not (stream and len(row["raw"]) > STREAM_ABOVE)]
     if bound:
-        connection.execute(message_raw.insert(), bound)
+        insert_rows(connection, message_raw, bound)
     for row in streamed:
         raw = memoryview(row["raw"])
         rowid = connection.execute(
@@ -287,6 +296,11 @@ def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:
         with connection.connection.driver_connection.blobopen("message_raw", "raw", rowid) as blob:  # type: ignore[union-attr]
             for start in range(0, len(raw), STREAM_BLOCK):
                 blob.write(raw[start : start + STREAM_BLOCK])
+
+
+def _fields_of(item: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict (`asdict` deep-copies, which flat values do not need)."""
+    return {name: getattr(item, name) for name in item.__dataclass_fields__}
 
 
 def _text(value: str | None) -> str | None:
@@ -299,4 +313,7 @@ def _required_text(value: str) -> str:
 
 
 def _json(value: Iterable[Any]) -> str:
-    return json.dumps(list(value), ensure_ascii=False).replace("\\u0000", "")
+    items = list(value)
+    if not items:
+        return "[]"
+    return json.dumps(items, ensure_ascii=False).replace("\\u0000", "")
