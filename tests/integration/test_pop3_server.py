@@ -456,3 +456,25 @@ def test_any_command_sequence_gets_answers_and_never_an_internal_error(sequence:
     received = asyncio.run(session())
     assert b"Internal error" not in received
     assert received.endswith((b" left.\r\n", b"-ERR Too many invalid commands.\r\n")), received[-200:]
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_frees_the_mailbox(
+    login: MemoryMailLogin, store: MemoryMailStore
+) -> None:
+    store.deliver(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 16_000)
+    async with running_pop3(login, idle_timeout_seconds=0.5) as pop3:
+        stalled = await Pop3Wire.connect(pop3)
+        await stalled.login(ADDRESS, PASSWORD)
+        stalled.writer.write(b"RETR 4\r\n")  # and never read the 16 MB
+
+        async def logs_in() -> bytes:
+            while True:
+                other = await Pop3Wire.connect(pop3)
+                reply = await other.login(ADDRESS, PASSWORD)
+                await other.close()
+                if not reply.startswith(b"-ERR [IN-USE]"):
+                    return reply
+                await asyncio.sleep(0.1)
+
+        assert (await asyncio.wait_for(logs_in(), WAIT_SECONDS)).startswith(b"+OK Logged in")
+        stalled.writer.close()

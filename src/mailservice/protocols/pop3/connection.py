@@ -15,11 +15,11 @@ from enum import Enum
 
 from mailservice.domain.errors import DomainError
 from mailservice.domain.mail_session import MailLogin, MailSession
-from mailservice.protocols.imap.output import Output
 from mailservice.protocols.pop3.commands import Auth, Command, ParseError, Pass, User, parse_command
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.maildrop import Maildrop, NoSuchMessage
 from mailservice.protocols.pop3.options import Pop3Options
+from mailservice.protocols.pop3.output import DeadlineOutput, Stalled
 from mailservice.protocols.pop3.replies import Disconnect, Pop3Error, from_domain_error
 from mailservice.protocols.pop3.transaction import Transaction
 
@@ -55,7 +55,7 @@ class Connection:
         self.login = login
         self.options = options
         self.locks = locks
-        self.out = Output(writer)
+        self.out = DeadlineOutput(writer, options.idle_timeout_seconds)
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         self.tls = writer.get_extra_info("sslcontext") is not None
@@ -78,6 +78,9 @@ class Connection:
                 await self.out.flush()
         except Disconnect as reason:
             await self._last_words(f"-ERR {reason}\r\n")
+        except Stalled:
+            log.info("pop3.client_stalled peer=%s", self.peer)
+            self.writer.transport.abort()
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("pop3.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
         finally:
