@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.support.fake_polar import fake_polar
 from tests.support.keys import AgentKey
 from tests.support.server import ServerProcess
 
@@ -96,6 +98,40 @@ def test_a_person_who_opens_the_payment_link_sees_the_payment_received(
     screenshot(browser, tmp_path, "mock-payment")
     browser.get(f"{sqlite_server.base_url}/mock/pay/mock_unknown")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Payment not found"
+
+
+def test_a_person_returning_from_polar_sees_whether_the_payment_went_through(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    with fake_polar(lambda: datetime.now(UTC)) as polar:
+        polar_env = {
+            "POLAR_TOKEN": "polar_oat_browser",
+            "POLAR_PRODUCT_ID": "prod_browser",
+            "POLAR_SERVER_URL": polar.url,
+            "POLAR_WEBHOOK_SECRET": "polar_whs_browser",
+        }
+        server = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"), polar_env)
+        server.start()
+        try:
+            claimed = claim(server)
+            [checkout_id] = polar.checkouts
+            success_page = f"{server.base_url}/v1/payments/polar/success?checkout_id={checkout_id}"
+
+            browser.get(success_page)
+            assert browser.find_element(By.TAG_NAME, "h1").text == "Payment not complete yet"
+            assert "status: open" in visible_text(browser)
+            screenshot(browser, tmp_path, "polar-waiting")
+
+            polar.set_status(checkout_id, "succeeded")
+            browser.refresh()
+            assert browser.find_element(By.TAG_NAME, "h1").text == "Payment received"
+            assert claimed["email"] in visible_text(browser)
+            screenshot(browser, tmp_path, "polar-paid")
+
+            browser.get(f"{server.base_url}/v1/payments/polar/success?checkout_id=unknown-checkout")
+            assert browser.find_element(By.TAG_NAME, "h1").text == "Payment not found"
+        finally:
+            server.kill()
 
 
 def test_a_person_recovers_an_account_by_confirming_on_the_linked_page(
