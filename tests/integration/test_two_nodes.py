@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mailservice.bootstrap import Runtime, build_runtime
+from mailservice.bootstrap import Runtime, build_runtime, start_access_listeners
+from mailservice.config import parse_listen_address
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
@@ -54,3 +55,34 @@ async def test_delivery_on_one_node_wakes_wait_on_the_other(nodes: tuple[Runtime
 
     assert response.json()["timed_out"] is False
     assert response.json()["message"]["subject"] == "cross node"
+
+
+async def test_delivery_on_one_node_wakes_imap_idle_on_the_other(nodes: tuple[Runtime, Runtime]) -> None:
+    first, second = nodes
+    imap_servers = await start_access_listeners(second)
+    transport = httpx.ASGITransport(app=first.app)
+    try:
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=BASE_URL) as node_a,
+            mail_listeners(first) as (smtp_port, _),
+        ):
+            details = await claim_and_pay(node_a, AgentKey.generate())
+            address = str(details["email"])
+            imap_port = parse_listen_address(second.settings.imap_listen_addr, "IMAP_ADDR")[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", imap_port)
+            await reader.readline()
+            writer.write(f"a LOGIN {address} {details['password']}\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
+            async with asyncio.timeout(10):
+                while not (await reader.readline()).startswith(b"+ "):
+                    pass
+
+            await send(smtp_port, text_message(address, subject="cross node idle"), [address])
+            async with asyncio.timeout(10):
+                update = await reader.readline()
+            writer.write(b"DONE\r\n")
+            writer.close()
+    finally:
+        for server in imap_servers:
+            server.close()
+
+    assert update == b"* 1 EXISTS\r\n"
