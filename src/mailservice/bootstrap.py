@@ -62,6 +62,8 @@ from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
 from mailservice.services.registry import Services
+from mailservice.services.reminders import ExpiryNotices, NoticeSettings
+from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
 
 log = logging.getLogger(__name__)
@@ -186,6 +188,13 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain, outbox.wake),
         admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
+        renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
+        expiry_notices=ExpiryNotices(
+            uow,
+            clock,
+            NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
+            outbox.wake,
+        ),
     )
     runtime = Runtime(
         settings, database, services, create_app(services, settings), store, events, gateway, summarizer
@@ -294,7 +303,7 @@ async def serve(settings: Settings) -> None:
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
     jobs = [
-        asyncio.create_task(_every(settings.sweep_interval_seconds, services.mailboxes.expire_lapsed)),
+        asyncio.create_task(_every(settings.sweep_interval_seconds, lambda: expiry_sweep(services))),
         asyncio.create_task(
             _every(
                 settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
@@ -320,6 +329,12 @@ async def serve(settings: Settings) -> None:
     log.info("mailservice.stopped")
     if http_task.done() and http_task.exception() is not None:
         raise RuntimeError("the HTTP listener stopped unexpectedly") from http_task.exception()
+
+
+async def expiry_sweep(services: Services) -> None:
+    """Expire lapsed mailboxes, then queue the expired notices and the renewal reminders that are due."""
+    await services.mailboxes.expire_lapsed()
+    await services.expiry_notices.queue_due()
 
 
 class _HttpServer(uvicorn.Server):

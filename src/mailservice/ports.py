@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.account import Account, AccountTokenKind
+from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mail_session import (
     Copied,
@@ -54,6 +55,23 @@ class MailboxRepository(Protocol):
         ...
 
     async def update(self, mailbox: Mailbox) -> None: ...
+
+    async def set_billing_email(self, mailbox_id: str, billing_email: str, now: datetime) -> None:
+        """Change only the billing e-mail, leaving a concurrent payment's changes alone."""
+        ...
+
+    async def due_for_notice(
+        self, notice: ExpiryNotice, after: datetime, until: datetime, limit: int
+    ) -> list[Mailbox]:
+        """Key-bound mailboxes whose expiry is in (after, until] and that have not had `notice` for it.
+
+        A reminder is due for active mailboxes, the expired notice for expired ones; earliest expiry first.
+        """
+        ...
+
+    async def mark_notice_sent(self, mailbox_id: str, notice: ExpiryNotice, expires_at: datetime) -> bool:
+        """Record `notice` as sent for this expiry; False when it already was (another node, a retry)."""
+        ...
 
     async def expire_lapsed(self, now: datetime) -> int:
         """Mark every active mailbox past its expiry as expired; return how many."""

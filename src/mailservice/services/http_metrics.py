@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SAMPLES_PER_ROUTE = 2048
-KEY_PROOF_ROUTES = frozenset({"/v1/mailboxes/claim", "/v1/access/resolve", "/v1/support/messages"})
+KEY_PROOF_ROUTES = frozenset(
+    {"/v1/mailboxes/claim", "/v1/mailboxes/renew", "/v1/access/resolve", "/v1/support/messages"}
+)
 RESOLVE_ROUTES = frozenset({"/v1/access/resolve", "/v1/imap/resolve"})
 
 

@@ -16,6 +16,7 @@ from mailservice.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PAYMENT_LINK_SUBJECT = "Action needed: complete mailbox payment"
+RENEWAL_LINK_SUBJECT = "Renew your mailbox: payment link"
 RESEND_WINDOW = timedelta(minutes=10)
 SEND_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12

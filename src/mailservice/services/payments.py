@@ -12,7 +12,12 @@ from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
 from mailservice.ports import Clock, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mailservice.services.accounts import apply_account_payment
 from mailservice.services.keyed_locks import KeyedLocks
-from mailservice.services.notifications import PAYMENT_LINK_SUBJECT, compose, queue_once
+from mailservice.services.notifications import (
+    PAYMENT_LINK_SUBJECT,
+    RENEWAL_LINK_SUBJECT,
+    compose,
+    queue_once,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +44,19 @@ class PaymentService:
     def provider(self) -> str:
         return self._gateway.provider
 
-    async def request_payment(self, mailbox: Mailbox, billing_email: str) -> Checkout | None:
-        """Make sure an open checkout exists and its link is e-mailed; None when it turned out to be paid."""
+    async def request_payment(
+        self, mailbox: Mailbox, billing_email: str, renewal: bool = False
+    ) -> Checkout | None:
+        """Make sure an open checkout exists and its link is e-mailed; None when it turned out to be paid.
+
+        A `renewal` is asked for a mailbox that was paid before; only the wording of the e-mail differs.
+        """
         async with self._locks.hold(mailbox.id):
             checkout = await self._reusable_checkout(mailbox)
             if checkout is None:
                 return None
             if checkout.status is CheckoutStatus.OPEN and checkout.mailbox_id == mailbox.id:
-                await self._send_link(mailbox, checkout, billing_email)
+                await self._send_link(mailbox, checkout, billing_email, renewal)
             return checkout
 
     async def open_checkout_url(self, mailbox: Mailbox) -> str | None:
@@ -118,11 +128,13 @@ class PaymentService:
             await uow.checkouts.mark(checkout_id, status, self._clock.now())
             await uow.commit()
 
-    async def _send_link(self, mailbox: Mailbox, checkout: Checkout, billing_email: str) -> None:
+    async def _send_link(
+        self, mailbox: Mailbox, checkout: Checkout, billing_email: str, renewal: bool
+    ) -> None:
         notification = compose(
-            "payment_link",
+            "renewal_link" if renewal else "payment_link",
             billing_email,
-            PAYMENT_LINK_SUBJECT,
+            RENEWAL_LINK_SUBJECT if renewal else PAYMENT_LINK_SUBJECT,
             dedupe_key=f"payment_link:{checkout.id}:{billing_email}",
             address=mailbox.address(self._mail_domain),
             payment_url=checkout.url,

@@ -17,6 +17,8 @@ from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
+from mailservice.services.reminders import ExpiryNotices
+from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
 
 
@@ -37,3 +39,5 @@ class Services:
     support: SupportService
     admin: AdminService
     payment_webhooks: PaymentWebhooks
+    renewals: RenewalService
+    expiry_notices: ExpiryNotices

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import mailboxes, message_raw, messages
 from mailservice.domain.errors import Conflict
+from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
+
+_NOTICE_COLUMNS = {
+    ExpiryNotice.REMINDER: mailboxes.c.reminder_sent_for,
+    ExpiryNotice.EXPIRED: mailboxes.c.expired_notice_sent_for,
+}
 
 
 class SqlMailboxRepository:
@@ -37,6 +43,46 @@ class SqlMailboxRepository:
         values = _row(mailbox)
         del values["id"]
         await self._connection.execute(update(mailboxes).where(mailboxes.c.id == mailbox.id).values(**values))
+
+    async def set_billing_email(self, mailbox_id: str, billing_email: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(billing_email=billing_email, updated_at=now)
+        )
+
+    async def due_for_notice(
+        self, notice: ExpiryNotice, after: datetime, until: datetime, limit: int
+    ) -> list[Mailbox]:
+        status = MailboxStatus.ACTIVE if notice is ExpiryNotice.REMINDER else MailboxStatus.EXPIRED
+        sent_for = _NOTICE_COLUMNS[notice]
+        query = (
+            select(mailboxes)
+            .where(
+                mailboxes.c.status == status.value,
+                mailboxes.c.key_fingerprint.is_not(None),
+                mailboxes.c.expires_at > after,
+                mailboxes.c.expires_at <= until,
+                or_(sent_for.is_(None), sent_for != mailboxes.c.expires_at),
+            )
+            .order_by(mailboxes.c.expires_at, mailboxes.c.id)
+            .limit(limit)
+        )
+        rows = (await self._connection.execute(query)).mappings().all()
+        return [mailbox_of_row(row) for row in rows]
+
+    async def mark_notice_sent(self, mailbox_id: str, notice: ExpiryNotice, expires_at: datetime) -> bool:
+        sent_for = _NOTICE_COLUMNS[notice]
+        result = await self._connection.execute(
+            update(mailboxes)
+            .where(
+                mailboxes.c.id == mailbox_id,
+                mailboxes.c.expires_at == expires_at,
+                or_(sent_for.is_(None), sent_for != expires_at),
+            )
+            .values({sent_for.name: expires_at})
+        )
+        return int(result.rowcount) == 1
 
     async def expire_lapsed(self, now: datetime) -> int:
         result = await self._connection.execute(

@@ -47,6 +47,9 @@ mailboxes = Table(
     Column("used_bytes", BigInteger, nullable=False, server_default="0"),
     # Mailboxes of the legacy account flow; key-bound mailboxes have none.
     Column("account_id", String(32), nullable=True, index=True),
+    # The expiry for which the renewal reminder and the expired notice were queued (once per period).
+    Column("reminder_sent_for", UtcDateTime, nullable=True),
+    Column("expired_notice_sent_for", UtcDateTime, nullable=True),
 )
 Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
 

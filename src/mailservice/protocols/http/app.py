@@ -22,6 +22,7 @@ from mailservice.protocols.http.routers import (
     mock_payments,
     payment_pages,
     public_pages,
+    renewals,
     support,
     webhooks,
 )
@@ -45,6 +46,7 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(mailboxes.router)
+    app.include_router(renewals.router)
     app.include_router(accounts.router)
     app.include_router(account_mailboxes.router)
     app.include_router(support.router)

@@ -13,6 +13,7 @@ from mailservice.services.rate_limiter import RateLimiter
 LIMITED: dict[tuple[str, str], tuple[str, float]] = {
     ("POST", "/v1/auth/challenge"): ("challenge", 0.5),
     ("POST", "/v1/mailboxes/claim"): ("claim", 1.0),
+    ("POST", "/v1/mailboxes/renew"): ("claim", 1.0),
     ("POST", "/v1/access/resolve"): ("resolve", 1.0),
     ("POST", "/v1/imap/resolve"): ("resolve", 1.0),
     ("POST", "/v1/accounts"): ("accounts", 1.0),

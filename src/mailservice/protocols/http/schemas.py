@@ -47,6 +47,14 @@ class ClaimRequest(KeyProofRequest):
     coupon_code: str | None = Field(default=None, max_length=100)
 
 
+class RenewRequest(KeyProofRequest):
+    billing_email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Where the payment link goes; becomes the mailbox's billing e-mail. Default: the stored one",
+    )
+
+
 class ClaimResponse(BaseModel):
     id: str
     status: str
