@@ -21,6 +21,7 @@ from mailservice.domain.mail_session import (
     MessageStructure,
     OpenedFolder,
     Quota,
+    StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
@@ -339,7 +340,7 @@ class MailFolders(Protocol):
     async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges: ...
 
     async def structures(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int]
+        self, mailbox_id: str, folder_id: int, uids: Sequence[int], items: frozenset[StructureItem]
     ) -> list[MessageStructure]: ...
 
     async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...

@@ -21,7 +21,7 @@ from mailservice.domain.errors import (
     MailboxFull,
     RateLimited,
 )
-from mailservice.domain.mail_session import FlagChange, MailSession
+from mailservice.domain.mail_session import FlagChange, MailSession, StructureItem
 from tests.support.agent import claim, claim_and_pay
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message, used_bytes
@@ -272,6 +272,20 @@ async def test_structures_and_raw_answer_sections_without_parsing_again(session:
     plain = structures[0]
     plain_parts = stored_parts(plain.header_end, plain.content_type, plain.parts_json)
     assert section_bytes(raw[2], plain_parts, "1") == raw[2][plain.header_end :]
+
+
+async def test_structures_read_only_the_items_asked_for(session: MailSession) -> None:
+    await session.append("INBOX", MULTIPART, frozenset(), None)
+    folder = (await session.open("INBOX")).status.folder_id
+    (full,) = await session.structures(folder, [1])
+
+    (envelope,) = await session.structures(folder, [1], frozenset({StructureItem.ENVELOPE}))
+    (sections,) = await session.structures(folder, [1], frozenset({StructureItem.SECTIONS}))
+
+    assert (envelope.envelope, envelope.header_end) == (full.envelope, full.header_end)
+    assert envelope.body == envelope.bodystructure == envelope.parts_json == ""
+    assert (sections.content_type, sections.parts_json) == (full.content_type, full.parts_json)
+    assert sections.envelope == ""
 
 
 async def test_watch_wakes_on_new_mail_and_on_flag_changes(runtime: Runtime, account: Account) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mailservice.adapters.mime import parse_message
@@ -21,6 +21,7 @@ from mailservice.domain.errors import (
     RateLimited,
 )
 from mailservice.domain.mail_session import (
+    ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
     Copied,
@@ -34,6 +35,7 @@ from mailservice.domain.mail_session import (
     MessageStructure,
     OpenedFolder,
     Quota,
+    StructureItem,
 )
 
 INBOX = "INBOX"
@@ -249,7 +251,12 @@ class MemoryMailSession:
         expunged = tuple(uid for uid, modseq in sorted(folder.expunged.items()) if modseq > since_modseq)
         return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged)
 
-    async def structures(self, folder_id: int, uids: Sequence[int]) -> list[MessageStructure]:
+    async def structures(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS,
+    ) -> list[MessageStructure]:
         messages = self.store.by_id(folder_id).messages
         return [messages[uid].structure for uid in uids if uid in messages]
 
@@ -281,7 +288,7 @@ class MemoryMailSession:
             if new_flags == message.meta.flags:
                 continue
             modseq = modseq or folder.next_modseq()
-            message.meta = replace(message.meta, flags=new_flags, modseq=modseq)
+            message.meta = message.meta._replace(flags=new_flags, modseq=modseq)
             updated.append(message.meta)
         if updated:
             self.store.changed(folder)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound, RateLimited
 from mailservice.domain.mail_session import (
+    ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
     Copied,
@@ -20,6 +21,7 @@ from mailservice.domain.mail_session import (
     MessageStructure,
     OpenedFolder,
     Quota,
+    StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import (
@@ -210,8 +212,13 @@ class StoreMailSession:
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         return await self._folders.changes(self._id, folder_id, since_modseq)
 
-    async def structures(self, folder_id: int, uids: Sequence[int]) -> list[MessageStructure]:
-        return await self._folders.structures(self._id, folder_id, uids)
+    async def structures(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS,
+    ) -> list[MessageStructure]:
+        return await self._folders.structures(self._id, folder_id, uids, items)
 
     async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         return await self._folders.raw(self._id, folder_id, uids)

@@ -21,6 +21,7 @@ from mailservice.adapters.db.engine import (
 )
 
 T = TypeVar("T")
+SQLITE_READERS = 2
 
 
 class Database:
@@ -34,6 +35,10 @@ class Database:
         # threads for every statement, and each crossing costs more CPU than the statement itself.
         self._sqlite_writer = create_sqlite_sync_engine(url) if is_sqlite(url) else None
         self._writer_thread = ThreadPoolExecutor(1, "sqlite-writer") if is_sqlite(url) else None
+        # Reads that run several statements or return many rows run whole in a reader thread, for the same
+        # reason; each reader thread keeps its own connection.
+        self._sqlite_reader = create_sqlite_sync_engine(url, SQLITE_READERS) if is_sqlite(url) else None
+        self._reader_threads = ThreadPoolExecutor(SQLITE_READERS, "sqlite-reader") if is_sqlite(url) else None
 
     @asynccontextmanager
     async def write_turn(self) -> AsyncIterator[None]:
@@ -65,6 +70,23 @@ class Database:
                 self._writer_thread, self._write_sqlite, work
             )
 
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run blocking `work` in one read-only transaction (one snapshot, nothing written)."""
+        if self._sqlite_reader is None:
+            async with self.engine.connect() as connection:
+                await connection.execution_options(**{READ_ONLY_OPTION: True})
+                return await connection.run_sync(work)
+        return await asyncio.get_running_loop().run_in_executor(self._reader_threads, self._read_sqlite, work)
+
+    def _read_sqlite(self, work: Callable[[Connection], T]) -> T:
+        assert self._sqlite_reader is not None
+        with self._sqlite_reader.connect() as connection:
+            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
+            try:
+                return work(connection)
+            finally:
+                connection.rollback()
+
     def _write_sqlite(self, work: Callable[[Connection], T]) -> T:
         assert self._sqlite_writer is not None
         with self._sqlite_writer.begin() as connection:
@@ -92,3 +114,6 @@ class Database:
         if self._writer_thread is not None and self._sqlite_writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sqlite_writer.dispose)
             self._writer_thread.shutdown()
+        if self._reader_threads is not None and self._sqlite_reader is not None:
+            self._reader_threads.shutdown()
+            self._sqlite_reader.dispose()

@@ -30,9 +30,11 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_sync_engine(url: URL) -> Engine:
-    """A blocking engine on the same file, for work done whole in one worker thread."""
-    engine = create_sync_engine(url.set(drivername="sqlite"), poolclass=SingletonThreadPool, pool_size=1)
+def create_sqlite_sync_engine(url: URL, threads: int = 1) -> Engine:
+    """A blocking engine on the same file, for work done whole in worker threads (one connection each)."""
+    engine = create_sync_engine(
+        url.set(drivername="sqlite"), poolclass=SingletonThreadPool, pool_size=threads
+    )
     configure_sqlite(engine)
     return engine
 

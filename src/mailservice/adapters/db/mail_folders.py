@@ -12,9 +12,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, not_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, literal, not_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder
@@ -33,6 +32,7 @@ from mailservice.domain.mail_session import (
     MessageStructure,
     OpenedFolder,
     Quota,
+    StructureItem,
 )
 from mailservice.domain.messages import INBOX, SEEN
 
@@ -44,6 +44,15 @@ _META_COLUMNS = (
     messages.c.flags,
     messages.c.internal_date,
     messages.c.size,
+)
+
+_TEXT_COLUMNS = (messages.c.envelope, messages.c.body, messages.c.bodystructure, messages.c.parts_json)
+_STRUCTURE_COLUMNS = (
+    (StructureItem.ENVELOPE, messages.c.envelope),
+    (StructureItem.BODY, messages.c.body),
+    (StructureItem.BODYSTRUCTURE, messages.c.bodystructure),
+    (StructureItem.SECTIONS, messages.c.bodystructure),
+    (StructureItem.SECTIONS, messages.c.parts_json),
 )
 
 
@@ -65,72 +74,22 @@ class SqlMailFolders:
         return [FolderInfo(row.name, row.special_use, bool(row.subscribed)) for row in rows]
 
     async def status(self, mailbox_id: str, name: str) -> FolderStatus:
-        async with self._database.connection(read_only=True) as connection:
-            return await _status(connection, mailbox_id, name)
+        return await self._database.run_read(lambda c: _status(c, mailbox_id, name))
 
     async def open(self, mailbox_id: str, name: str) -> OpenedFolder:
-        async with self._database.connection(read_only=True) as connection:
-            status = await _status(connection, mailbox_id, name)
-            rows = await connection.execute(
-                select(*_META_COLUMNS)
-                .where(messages.c.folder_id == status.folder_id)
-                .order_by(messages.c.uid)
-            )
-            return OpenedFolder(status, tuple(_meta(row) for row in rows))
+        return await self._database.run_read(lambda c: _open(c, mailbox_id, name))
 
     async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
-        async with self._database.connection(read_only=True) as connection:
-            folder = await _folder_by_id(connection, mailbox_id, folder_id)
-            changed = await connection.execute(
-                select(*_META_COLUMNS)
-                .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)
-                .order_by(messages.c.uid)
-            )
-            gone = await connection.execute(
-                select(expunged_messages.c.uid)
-                .where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since_modseq)
-                .order_by(expunged_messages.c.uid)
-            )
-            return FolderChanges(
-                highestmodseq=folder.highestmodseq,
-                uidnext=folder.uidnext,
-                changed=tuple(_meta(row) for row in changed),
-                expunged=tuple(gone.scalars()),
-            )
+        return await self._database.run_read(lambda c: _changes(c, mailbox_id, folder_id, since_modseq))
 
     async def structures(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int]
+        self, mailbox_id: str, folder_id: int, uids: Sequence[int], items: frozenset[StructureItem]
     ) -> list[MessageStructure]:
-        columns = (
-            messages.c.uid,
-            messages.c.envelope,
-            messages.c.body,
-            messages.c.bodystructure,
-            messages.c.header_end,
-            messages.c.parts_json,
-        )
-        found: dict[int, MessageStructure] = {}
-        async with self._database.connection(read_only=True) as connection:
-            for condition in _uid_conditions(uids):
-                query = select(*columns).where(
-                    messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition
-                )
-                for row in await connection.execute(query):
-                    found[row.uid] = _structure(row)
+        found = await self._database.run_read(lambda c: _structures(c, mailbox_id, folder_id, uids, items))
         return [found[uid] for uid in uids if uid in found]
 
     async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        found: dict[int, bytes] = {}
-        async with self._database.connection(read_only=True) as connection:
-            for condition in _uid_conditions(uids):
-                query = (
-                    select(messages.c.uid, message_raw.c.raw)
-                    .join(message_raw, message_raw.c.id == messages.c.raw_id)
-                    .where(messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition)
-                )
-                for row in await connection.execute(query):
-                    found[row.uid] = bytes(row.raw)
-        return found
+        return await self._database.run_read(lambda c: _raws(c, mailbox_id, folder_id, uids))
 
     async def quota(self, mailbox_id: str) -> Quota:
         query = select(
@@ -201,20 +160,16 @@ class SqlMailFolders:
 # Reading helpers
 
 
-async def _status(connection: AsyncConnection, mailbox_id: str, name: str) -> FolderStatus:
-    folder = (
-        await connection.execute(
-            select(folders).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
-        )
+def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
+    folder = connection.execute(
+        select(folders).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
     ).first()
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
     unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
-    count, unseen_count, size = (
-        await connection.execute(
-            select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0)).where(
-                messages.c.folder_id == folder.id
-            )
+    count, unseen_count, size = connection.execute(
+        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0)).where(
+            messages.c.folder_id == folder.id
         )
     ).one()
     return FolderStatus(
@@ -229,37 +184,91 @@ async def _status(connection: AsyncConnection, mailbox_id: str, name: str) -> Fo
     )
 
 
-async def _folder_by_id(connection: AsyncConnection, mailbox_id: str, folder_id: int) -> Any:
-    folder = (
-        await connection.execute(
-            select(folders).where(folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id)
+def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
+    status = _status(connection, mailbox_id, name)
+    rows = connection.execute(
+        select(*_META_COLUMNS).where(messages.c.folder_id == status.folder_id).order_by(messages.c.uid)
+    ).all()
+    return OpenedFolder(status, tuple(_meta(row) for row in rows))
+
+
+def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
+    folder = connection.execute(
+        select(folders.c.highestmodseq, folders.c.uidnext).where(
+            folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
         )
     ).first()
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")
-    return folder
+    if folder.highestmodseq <= since_modseq:
+        # Every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ.
+        return FolderChanges(folder.highestmodseq, folder.uidnext, (), ())
+    changed = connection.execute(
+        select(*_META_COLUMNS)
+        .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)
+        .order_by(messages.c.uid)
+    ).all()
+    gone = connection.execute(
+        select(expunged_messages.c.uid)
+        .where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since_modseq)
+        .order_by(expunged_messages.c.uid)
+    )
+    return FolderChanges(
+        highestmodseq=folder.highestmodseq,
+        uidnext=folder.uidnext,
+        changed=tuple(_meta(row) for row in changed),
+        expunged=tuple(gone.scalars()),
+    )
+
+
+def _structures(
+    connection: Connection,
+    mailbox_id: str,
+    folder_id: int,
+    uids: Sequence[int],
+    items: frozenset[StructureItem],
+) -> dict[int, MessageStructure]:
+    """Only the columns `items` need are read: an ENVELOPE fetch of a whole folder reads little else."""
+    wanted = {column.name for item, column in _STRUCTURE_COLUMNS if item in items}
+    columns = (
+        messages.c.uid,
+        messages.c.header_end,
+        *(column if column.name in wanted else literal("").label(column.name) for column in _TEXT_COLUMNS),
+    )
+    found: dict[int, MessageStructure] = {}
+    for condition in _uid_conditions(uids):
+        query = select(*columns).where(
+            messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition
+        )
+        for uid, header_end, envelope, body, bodystructure, parts_json in connection.execute(query).all():
+            found[uid] = MessageStructure(
+                uid=uid,
+                envelope=envelope,
+                body=body,
+                bodystructure=bodystructure,
+                header_end=header_end,
+                content_type=_top_content_type(bodystructure),
+                parts_json=parts_json,
+            )
+    return found
+
+
+def _raws(connection: Connection, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    for condition in _uid_conditions(uids):
+        query = (
+            select(messages.c.uid, message_raw.c.raw)
+            .join(message_raw, message_raw.c.id == messages.c.raw_id)
+            .where(messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition)
+        )
+        for uid, raw in connection.execute(query).all():
+            found[uid] = bytes(raw)
+    return found
 
 
 def _meta(row: Any) -> MessageMeta:
-    return MessageMeta(
-        uid=row.uid,
-        modseq=row.modseq,
-        flags=frozenset(row.flags.split()),
-        internal_date=row.internal_date,
-        size=row.size,
-    )
-
-
-def _structure(row: Any) -> MessageStructure:
-    return MessageStructure(
-        uid=row.uid,
-        envelope=row.envelope,
-        body=row.body,
-        bodystructure=row.bodystructure,
-        header_end=row.header_end,
-        content_type=_top_content_type(row.bodystructure),
-        parts_json=row.parts_json,
-    )
+    uid, modseq, flags, internal_date, size = row
+    return MessageMeta(uid, modseq, frozenset(flags.split()), internal_date, size)
 
 
 def _top_content_type(bodystructure: str) -> str:

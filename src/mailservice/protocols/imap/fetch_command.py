@@ -9,7 +9,7 @@ from mailservice.domain.mail_session import FlagChange, MailSession
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, FetchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.fetch_response import FetchPlan, MessageData, plan_fetch
+from mailservice.protocols.imap.fetch_response import FetchPlan, LinePlan, MessageData, plan_fetch
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.replies import CommandFailed
 
@@ -32,9 +32,8 @@ async def fetch(client: Client, command: Command) -> str:
     with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
     plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
     plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
-    if plan.meta_only is not None and not seen:
-        metas, render = view.metas, plan.meta_only.render
-        client.out.write_all([render(number, metas[uid]) for number, uid in chosen])
+    if plan.line is not None and not seen:
+        await _fetch_lines(client, view, plan, plan.line, chosen, command.uid)
         return "Fetch completed."
     if not plan.needs_raw and not plan.needs_structure:
         metas = view.metas
@@ -60,6 +59,32 @@ async def fetch(client: Client, command: Command) -> str:
     if missing and not command.uid:
         raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
     return "Fetch completed."
+
+
+async def _fetch_lines(
+    client: Client,
+    view: FolderView,
+    plan: FetchPlan,
+    line: LinePlan,
+    chosen: list[tuple[int, int]],
+    by_uid: bool,
+) -> None:
+    """Metadata and structure texts only: one format per message, no per-item work."""
+    metas, render = view.metas, line.render
+    if not plan.needs_structure:
+        client.out.write_all([render(number, metas[uid], None) for number, uid in chosen])
+        return
+    session = client.state.mail()
+    missing = False
+    for batch in _batches(chosen, view, plan):
+        uids = [uid for _, uid in batch]
+        found = {s.uid: s for s in await session.structures(view.folder_id, uids, plan.structure_items)}
+        lines = [render(number, metas[uid], found[uid]) for number, uid in batch if uid in found]
+        missing = missing or len(lines) < len(batch)
+        client.out.write_all(lines)
+        await client.out.flush()
+    if missing and not by_uid:
+        raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
 
 
 async def _mark_seen(client: Client, view: FolderView, chosen: list[tuple[int, int]]) -> set[int]:
@@ -99,7 +124,7 @@ async def _load(
 ) -> list[MessageData | None]:
     uids = [uid for _, uid in batch]
     structures = (
-        {found.uid: found for found in await session.structures(view.folder_id, uids)}
+        {found.uid: found for found in await session.structures(view.folder_id, uids, plan.structure_items)}
         if plan.needs_structure
         else {}
     )

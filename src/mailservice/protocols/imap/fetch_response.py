@@ -7,13 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from operator import attrgetter
 
 from mailservice.adapters.mime.header_fields import select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
 from mailservice.adapters.mime.sections import section_bytes, section_part, stored_parts
 from mailservice.adapters.mime.transfer import decode_body
-from mailservice.domain.mail_session import MessageMeta, MessageStructure
+from mailservice.domain.mail_session import (
+    ALL_STRUCTURE_ITEMS,
+    MessageMeta,
+    MessageStructure,
+    StructureItem,
+)
 from mailservice.protocols.imap.fetch_items import FetchItem, FetchRequest, SectionItem
 from mailservice.protocols.imap.flag_text import stored_flags_text
 from mailservice.protocols.imap.imap_dates import format_date_time
@@ -35,15 +39,19 @@ DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quot
 """Content-Transfer-Encodings BINARY can undo; any other is refused with [UNKNOWN-CTE] (RFC 3516)."""
 
 
+LineGetter = Callable[[MessageMeta, MessageStructure | None], object]
+
+
 @dataclass(frozen=True)
-class MetaPlan:
-    """A FETCH of metadata only (UID, FLAGS, sizes, dates, modseqs): one format per message."""
+class LinePlan:
+    """A FETCH of metadata (UID, FLAGS, sizes, dates, modseqs) and precomputed structure texts
+    (ENVELOPE, BODY, BODYSTRUCTURE) only: one format per message, filled without building its items."""
 
     template: bytes
-    getters: tuple[Callable[[MessageMeta], object], ...]
+    getters: tuple[LineGetter, ...]
 
-    def render(self, number: int, meta: MessageMeta) -> bytes:
-        return self.template % (number, *[getter(meta) for getter in self.getters])
+    def render(self, number: int, meta: MessageMeta, structure: MessageStructure | None) -> bytes:
+        return self.template % (number, *[getter(meta, structure) for getter in self.getters])
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,12 @@ class FetchPlan:
     renderers: tuple[Renderer, ...]
     needs_structure: bool
     needs_raw: bool
-    meta_only: MetaPlan | None = None
+    line: LinePlan | None = None
+    structure_items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS
 
     def render(self, message: MessageData) -> bytes:
-        if self.meta_only is not None:
-            return self.meta_only.render(message.number, message.meta)
+        if self.line is not None:
+            return self.line.render(message.number, message.meta, message.structure)
         items = b" ".join([render(message) for render in self.renderers])
         return b"* %d FETCH (%s)\r\n" % (message.number, items)
 
@@ -74,19 +83,31 @@ def plan_fetch(request: FetchRequest, with_uid: bool, with_modseq: bool, with_fl
     )
     needs_raw = any(isinstance(item, SectionItem) or item in _NEED_RAW for item in items)
     renderers = tuple(_renderer(item) for item in items)
-    return FetchPlan(renderers, needs_structure, needs_raw, _meta_plan(items))
+    structure_items = frozenset(found for item in items if (found := _structure_item(item)) is not None)
+    return FetchPlan(renderers, needs_structure, needs_raw, _line_plan(items), structure_items)
 
 
-def _meta_plan(items: list[FetchItem]) -> MetaPlan | None:
-    if not all(isinstance(item, str) and item in _META_ITEMS for item in items):
+def _structure_item(item: FetchItem) -> StructureItem | None:
+    """What of the stored structure an item reads besides `header_end` (None: nothing more)."""
+    if isinstance(item, SectionItem):
+        top_header_fields = item.fields and item.section.startswith("HEADER.FIELDS")
+        return None if item.section == "" or top_header_fields else StructureItem.SECTIONS
+    return _ITEM_STRUCTURE.get(item)
+
+
+_ITEM_STRUCTURE = {
+    "ENVELOPE": StructureItem.ENVELOPE,
+    "BODY": StructureItem.BODY,
+    "BODYSTRUCTURE": StructureItem.BODYSTRUCTURE,
+}
+
+
+def _line_plan(items: list[FetchItem]) -> LinePlan | None:
+    if not all(isinstance(item, str) and item in _LINE_ITEMS for item in items):
         return None
-    formats = [_META_ITEMS[item][0] for item in items if isinstance(item, str)]
-    getters = tuple(_META_ITEMS[item][1] for item in items if isinstance(item, str))
-    return MetaPlan(b"* %d FETCH (" + b" ".join(formats) + b")\r\n", getters)
-
-
-def _meta_flags(meta: MessageMeta) -> bytes:
-    return stored_flags_text(meta.flags)
+    formats = [_LINE_ITEMS[item][0] for item in items if isinstance(item, str)]
+    getters = tuple(_LINE_ITEMS[item][1] for item in items if isinstance(item, str))
+    return LinePlan(b"* %d FETCH (" + b" ".join(formats) + b")\r\n", getters)
 
 
 @lru_cache(maxsize=4096)
@@ -94,16 +115,24 @@ def _date_text(moment: datetime) -> bytes:
     return format_date_time(moment).encode("ascii")
 
 
-def _meta_date(meta: MessageMeta) -> bytes:
-    return _date_text(meta.internal_date)
+def _loaded(structure: MessageStructure | None) -> MessageStructure:
+    if structure is None:
+        raise LookupError("message structure was not loaded")
+    return structure
 
 
-_META_ITEMS: dict[str, tuple[bytes, Callable[[MessageMeta], object]]] = {
-    "UID": (b"UID %d", attrgetter("uid")),
-    "FLAGS": (b"FLAGS (%s)", _meta_flags),
-    "RFC822.SIZE": (b"RFC822.SIZE %d", attrgetter("size")),
-    "MODSEQ": (b"MODSEQ (%d)", attrgetter("modseq")),
-    "INTERNALDATE": (b'INTERNALDATE "%s"', _meta_date),
+_LINE_ITEMS: dict[str, tuple[bytes, LineGetter]] = {
+    "UID": (b"UID %d", lambda meta, _: meta.uid),
+    "FLAGS": (b"FLAGS (%s)", lambda meta, _: stored_flags_text(meta.flags)),
+    "RFC822.SIZE": (b"RFC822.SIZE %d", lambda meta, _: meta.size),
+    "MODSEQ": (b"MODSEQ (%d)", lambda meta, _: meta.modseq),
+    "INTERNALDATE": (b'INTERNALDATE "%s"', lambda meta, _: _date_text(meta.internal_date)),
+    "ENVELOPE": (b"ENVELOPE %s", lambda _, structure: imap_bytes(_loaded(structure).envelope)),
+    "BODY": (b"BODY %s", lambda _, structure: imap_bytes(_loaded(structure).body)),
+    "BODYSTRUCTURE": (
+        b"BODYSTRUCTURE %s",
+        lambda _, structure: imap_bytes(_loaded(structure).bodystructure),
+    ),
 }
 
 
@@ -134,9 +163,7 @@ def _modseq(message: MessageData) -> bytes:
 
 
 def _structure(message: MessageData) -> MessageStructure:
-    if message.structure is None:
-        raise LookupError("message structure was not loaded")
-    return message.structure
+    return _loaded(message.structure)
 
 
 def _raw(message: MessageData) -> bytes:
