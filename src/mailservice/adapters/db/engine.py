@@ -32,8 +32,12 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
 
 def create_sqlite_sync_engine(url: URL, threads: int = 1) -> Engine:
     """A blocking engine on the same file, for work done whole in worker threads (one connection each)."""
+    # Each connection is used by its own thread only; closing them all at the end happens from another.
     engine = create_sync_engine(
-        url.set(drivername="sqlite"), poolclass=SingletonThreadPool, pool_size=threads
+        url.set(drivername="sqlite"),
+        poolclass=SingletonThreadPool,
+        pool_size=threads,
+        connect_args={"check_same_thread": False},
     )
     configure_sqlite(engine)
     return engine
