@@ -61,6 +61,7 @@ from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
+from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
@@ -195,6 +196,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
             outbox.wake,
         ),
+        reconciler=PaymentReconciler(gateway, payments, uow, clock),
     )
     runtime = Runtime(
         settings, database, services, create_app(services, settings), store, events, gateway, summarizer

@@ -38,6 +38,16 @@ def reprovision(
     _run(task)
 
 
+@app.command()
+def reconcile() -> None:
+    """Ask the payment provider about every open checkout and apply the paid ones; print the counts."""
+
+    async def task(services: Services) -> dict[str, Any]:
+        return {"provider": services.payments.provider, **asdict(await services.reconciler.reconcile())}
+
+    _run(task)
+
+
 def _run(task: Callable[[Services], Awaitable[Any]]) -> None:
     try:
         settings = Settings()

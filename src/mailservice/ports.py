@@ -128,6 +128,10 @@ class CheckoutRepository(Protocol):
 
     async def add(self, checkout: Checkout) -> None: ...
 
+    async def open_after(self, after_id: str, limit: int) -> list[Checkout]:
+        """Checkouts still recorded open, by id, starting after `after_id` ("" for the first page)."""
+        ...
+
     async def mark(self, checkout_id: str, status: CheckoutStatus, now: datetime) -> bool:
         """Move a checkout that is not yet in `status` into it; False when it already was."""
         ...

@@ -30,7 +30,12 @@ def settings(database_dsn: str, tmp_path: Path) -> Settings:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/admin/metrics"), ("GET", "/metrics"), ("POST", "/admin/mailboxes/reprovision")],
+    [
+        ("GET", "/admin/metrics"),
+        ("GET", "/metrics"),
+        ("POST", "/admin/mailboxes/reprovision"),
+        ("POST", "/admin/payments/reconcile"),
+    ],
 )
 async def test_admin_endpoints_refuse_a_missing_or_wrong_key(
     client: httpx.AsyncClient, method: str, path: str

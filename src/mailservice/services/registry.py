@@ -17,6 +17,7 @@ from mailservice.services.mailboxes import MailboxService
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
+from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.reminders import ExpiryNotices
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
@@ -41,3 +42,4 @@ class Services:
     payment_webhooks: PaymentWebhooks
     renewals: RenewalService
     expiry_notices: ExpiryNotices
+    reconciler: PaymentReconciler

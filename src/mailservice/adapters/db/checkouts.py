@@ -43,6 +43,16 @@ class SqlCheckoutRepository:
             )
         )
 
+    async def open_after(self, after_id: str, limit: int) -> list[Checkout]:
+        query = (
+            select(checkouts)
+            .where(checkouts.c.status == CheckoutStatus.OPEN.value, checkouts.c.id > after_id)
+            .order_by(checkouts.c.id)
+            .limit(limit)
+        )
+        rows = (await self._connection.execute(query)).mappings().all()
+        return [_checkout_of_row(row) for row in rows]
+
     async def mark(self, checkout_id: str, status: CheckoutStatus, now: datetime) -> bool:
         values: dict[str, Any] = {"status": status.value}
         if status is CheckoutStatus.PAID:
@@ -56,16 +66,18 @@ class SqlCheckoutRepository:
 
     async def _first(self, query: Any) -> Checkout | None:
         row = (await self._connection.execute(query)).mappings().first()
-        if row is None:
-            return None
-        return Checkout(
-            id=row["id"],
-            mailbox_id=row["mailbox_id"],
-            provider=row["provider"],
-            url=row["url"],
-            status=CheckoutStatus(row["status"]),
-            months=row["months"],
-            created_at=row["created_at"],
-            paid_at=row["paid_at"],
-            expires_at=row["expires_at"],
-        )
+        return None if row is None else _checkout_of_row(row)
+
+
+def _checkout_of_row(row: Any) -> Checkout:
+    return Checkout(
+        id=row["id"],
+        mailbox_id=row["mailbox_id"],
+        provider=row["provider"],
+        url=row["url"],
+        status=CheckoutStatus(row["status"]),
+        months=row["months"],
+        created_at=row["created_at"],
+        paid_at=row["paid_at"],
+        expires_at=row["expires_at"],
+    )

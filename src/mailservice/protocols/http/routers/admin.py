@@ -29,6 +29,17 @@ class ReprovisionOut(BaseModel):
     credentials_rotated: int
 
 
+class ReconcileOut(BaseModel):
+    status: str
+    provider: str
+    checked: int
+    applied: int
+    still_open: int
+    expired: int
+    failed: int
+    skipped: int
+
+
 @router.get("/admin/metrics")
 async def admin_metrics(_admin: AdminCaller, services: ServicesDep) -> dict[str, object]:
     """Counts across the store and this node's HTTP requests, latency percentiles (ms) and top errors."""
@@ -50,3 +61,14 @@ async def reprovision(
     request = body or ReprovisionRequest()
     result = await services.admin.reprovision(request.mailbox_id, request.rotate_credentials)
     return ReprovisionOut(status="ok", **asdict(result))
+
+
+@router.post("/admin/payments/reconcile")
+async def reconcile_payments(_admin: AdminCaller, services: ServicesDep) -> ReconcileOut:
+    """Ask the payment provider about every checkout still open here; apply the paid ones (once each).
+
+    `expired` counts checkouts the provider reports expired, failed or unknown (recorded, never asked
+    again); `failed` those it could not answer about now; `skipped` those of another provider.
+    """
+    result = await services.reconciler.reconcile()
+    return ReconcileOut(status="ok", provider=services.payments.provider, **asdict(result))
