@@ -288,6 +288,18 @@ async def test_structures_read_only_the_items_asked_for(session: MailSession) ->
     assert sections.envelope == ""
 
 
+async def test_headers_are_the_raw_bytes_up_to_the_body(session: MailSession) -> None:
+    await session.append("INBOX", MULTIPART, frozenset(), None)
+    await session.append("INBOX", b"Subject: no body", frozenset(), None)
+    folder = (await session.open("INBOX")).status.folder_id
+
+    headers = await session.headers(folder, [1, 2, 9])
+
+    assert headers[1] == MULTIPART[: MULTIPART.index(b"\r\n\r\n") + 4]
+    assert headers[2] == b"Subject: no body"
+    assert set(headers) == {1, 2}
+
+
 async def test_watch_wakes_on_new_mail_and_on_flag_changes(runtime: Runtime, account: Account) -> None:
     access = runtime.services.mail_access
     watcher = await access.login(account.address, account.password, "127.0.0.1")

@@ -264,6 +264,12 @@ class MemoryMailSession:
         messages = self.store.by_id(folder_id).messages
         return {uid: messages[uid].raw for uid in uids if uid in messages}
 
+    async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        messages = self.store.by_id(folder_id).messages
+        return {
+            uid: messages[uid].raw[: messages[uid].structure.header_end] for uid in uids if uid in messages
+        }
+
     async def store_flags(
         self,
         folder_id: int,

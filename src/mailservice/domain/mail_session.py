@@ -189,6 +189,10 @@ class MailSession(Protocol):
 
     async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...
 
+    async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        """Each message's header block (its bytes up to the body), read without the rest."""
+        ...
+
     async def store_flags(
         self,
         folder_id: int,

@@ -223,6 +223,9 @@ class StoreMailSession:
     async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         return await self._folders.raw(self._id, folder_id, uids)
 
+    async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        return await self._folders.headers(self._id, folder_id, uids)
+
     async def store_flags(
         self,
         folder_id: int,

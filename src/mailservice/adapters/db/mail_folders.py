@@ -12,7 +12,19 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, literal, not_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
@@ -90,6 +102,10 @@ class SqlMailFolders:
 
     async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         return await self._database.run_read(lambda c: _raws(c, mailbox_id, folder_id, uids))
+
+    async def headers(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        header = func.substr(message_raw.c.raw, 1, messages.c.header_end, type_=LargeBinary)
+        return await self._database.run_read(lambda c: _raws(c, mailbox_id, folder_id, uids, header))
 
     async def quota(self, mailbox_id: str) -> Quota:
         query = select(
@@ -253,11 +269,17 @@ def _structures(
     return found
 
 
-def _raws(connection: Connection, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+def _raws(
+    connection: Connection,
+    mailbox_id: str,
+    folder_id: int,
+    uids: Sequence[int],
+    content: ColumnElement[Any] = message_raw.c.raw,
+) -> dict[int, bytes]:
     found: dict[int, bytes] = {}
     for condition in _uid_conditions(uids):
         query = (
-            select(messages.c.uid, message_raw.c.raw)
+            select(messages.c.uid, content)
             .join(message_raw, message_raw.c.id == messages.c.raw_id)
             .where(messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition)
         )

@@ -35,7 +35,7 @@ async def fetch(client: Client, command: Command) -> str:
     if plan.line is not None and not seen:
         await _fetch_lines(client, view, plan, plan.line, chosen, command.uid)
         return "Fetch completed."
-    if not plan.needs_raw and not plan.needs_structure:
+    if not plan.needs_raw and not plan.needs_structure and not plan.needs_header:
         metas = view.metas
         client.out.write_all(
             [
@@ -129,11 +129,16 @@ async def _load(
         else {}
     )
     raws = await session.raw(view.folder_id, uids) if plan.needs_raw else {}
+    headers = await session.headers(view.folder_id, uids) if plan.needs_header else {}
     loaded: list[MessageData | None] = []
     for number, uid in batch:
-        structure, raw = structures.get(uid), raws.get(uid)
-        if (plan.needs_structure and structure is None) or (plan.needs_raw and raw is None):
+        structure, raw, header = structures.get(uid), raws.get(uid), headers.get(uid)
+        if (
+            (plan.needs_structure and structure is None)
+            or (plan.needs_raw and raw is None)
+            or (plan.needs_header and header is None)
+        ):
             loaded.append(None)
         else:
-            loaded.append(MessageData(number, view.metas[uid], structure, raw))
+            loaded.append(MessageData(number, view.metas[uid], structure, raw, header))
     return loaded

@@ -30,6 +30,8 @@ class MessageData:
     meta: MessageMeta
     structure: MessageStructure | None
     raw: bytes | None
+    header: bytes | None = None
+    """The header block alone, loaded instead of `raw` and `structure` when nothing else is needed."""
 
 
 Renderer = Callable[[MessageData], bytes]
@@ -58,6 +60,8 @@ class FetchPlan:
     needs_raw: bool
     line: LinePlan | None = None
     structure_items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS
+    needs_header: bool = False
+    """Only each message's header block is needed (HEADER.FIELDS, RFC822.HEADER): neither raw nor structure."""
 
     def render(self, message: MessageData) -> bytes:
         if self.line is not None:
@@ -81,7 +85,21 @@ def plan_fetch(request: FetchRequest, with_uid: bool, with_modseq: bool, with_fl
     needs_raw = any(isinstance(item, SectionItem) or item in _NEED_RAW for item in items)
     renderers = tuple(_renderer(item) for item in items)
     structure_items = frozenset(found for item in items if (found := _structure_item(item)) is not None)
-    return FetchPlan(renderers, needs_structure, needs_raw, _line_plan(items), structure_items)
+    readers = [item for item in items if _reads_message(item)]
+    needs_header = bool(readers) and all(_reads_header_only(item) for item in readers)
+    if needs_header:
+        needs_structure = needs_raw = False
+    return FetchPlan(renderers, needs_structure, needs_raw, _line_plan(items), structure_items, needs_header)
+
+
+def _reads_message(item: FetchItem) -> bool:
+    return isinstance(item, SectionItem) or item in _NEED_RAW or item in _NEED_STRUCTURE
+
+
+def _reads_header_only(item: FetchItem) -> bool:
+    if isinstance(item, SectionItem):
+        return item.kind == "BODY" and bool(item.fields) and item.section.startswith("HEADER.FIELDS")
+    return item == "RFC822.HEADER"
 
 
 def _structure_item(item: FetchItem) -> StructureItem | None:
@@ -190,8 +208,14 @@ def _rfc822(message: MessageData) -> bytes:
     return b"RFC822 {%d}\r\n%s" % (len(raw), raw)
 
 
+def _header(message: MessageData) -> bytes:
+    if message.header is not None:
+        return message.header
+    return _raw(message)[: _structure(message).header_end]
+
+
 def _rfc822_header(message: MessageData) -> bytes:
-    header = _raw(message)[: _structure(message).header_end]
+    header = _header(message)
     return b"RFC822.HEADER {%d}\r\n%s" % (len(header), header)
 
 
@@ -241,19 +265,19 @@ def _header_fields_renderer(label: bytes, fields: tuple[str, ...]) -> Renderer:
     """The header-sync fetch clients run on every folder, kept short."""
 
     def render(message: MessageData) -> bytes:
-        content = select_fields(_raw(message)[: _structure(message).header_end], fields)
+        content = select_fields(_header(message), fields)
         return b"%s {%d}\r\n%s" % (label, len(content), content)
 
     return render
 
 
 def section_content(item: SectionItem, message: MessageData) -> bytes | None:
+    if item.fields and item.section.startswith("HEADER.FIELDS"):
+        return select_fields(_header(message), item.fields, exclude=item.section.endswith(".NOT"))
     raw = _raw(message)
     if item.section == "":
         return raw
     structure = _structure(message)
-    if item.fields and item.section.startswith("HEADER.FIELDS"):
-        return select_fields(raw[: structure.header_end], item.fields, exclude=item.section.endswith(".NOT"))
     parts = stored_parts(structure.header_end, structure.content_type, structure.parts_json)
     if item.fields:
         path, _, suffix = item.section.rpartition("HEADER.FIELDS")
