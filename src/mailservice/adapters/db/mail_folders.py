@@ -92,6 +92,11 @@ class SqlMailFolders:
         return await self._database.run_read(lambda c: _open(c, mailbox_id, name))
 
     async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
+        """Asked after every IMAP command: mostly answered by the folder row alone, since every change
+        to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
+        folder = await self._database.run_read(lambda c: _folder_counters(c, mailbox_id, folder_id), False)
+        if folder.highestmodseq <= since_modseq:
+            return FolderChanges(folder.highestmodseq, folder.uidnext, (), ())
         return await self._database.run_read(lambda c: _changes(c, mailbox_id, folder_id, since_modseq))
 
     async def structures(
@@ -208,7 +213,7 @@ def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
     return OpenedFolder(status, tuple(_meta(row) for row in rows))
 
 
-def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
+def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
     folder = connection.execute(
         select(folders.c.highestmodseq, folders.c.uidnext).where(
             folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
@@ -216,9 +221,11 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
     ).first()
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")
-    if folder.highestmodseq <= since_modseq:
-        # Every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ.
-        return FolderChanges(folder.highestmodseq, folder.uidnext, (), ())
+    return folder
+
+
+def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
+    folder = _folder_counters(connection, mailbox_id, folder_id)
     changed = connection.execute(
         select(*_META_COLUMNS)
         .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)
