@@ -64,6 +64,7 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     refused = shell.run("resolve")
     assert httpx.get(claimed["payment_url"]).status_code == 200
     status = shell.run("status")
+    renewed = shell.json("renew")
     deliver(sqlite_server, claimed["email"], "Confirm your sign-up", "Your verification code is 482913.\n")
     code = shell.run("wait", "--code", "--timeout", "10")
     inbox = shell.run("inbox")
@@ -77,6 +78,8 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     assert f"pay at {claimed['payment_url']}" in refused.stderr
     assert status.returncode == 0
     assert "active" in status.stdout and claimed["email"] in status.stdout
+    assert (renewed["status"], renewed["email"]) == ("active", claimed["email"])
+    assert renewed["payment_url"] not in (None, claimed["payment_url"])
     assert (code.returncode, code.stdout) == (0, "482913\n")
     assert "Confirm your sign-up" in inbox.stdout and "482913" in inbox.stdout
     assert read.returncode == 0 and "Your verification code is 482913." in read.stdout

@@ -147,6 +147,21 @@ async def test_an_expired_mailbox_is_refused_with_when_it_expired(
     assert (await mail.status()).status == "expired"
 
 
+async def test_renew_brings_an_expired_mailbox_back_once_paid(
+    mail: AsyncMailClient, client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    await paid(mail, client)
+    clock.advance(timedelta(days=40))
+
+    renewed = await mail.renew("renewals@example.com")
+    assert (renewed.status, renewed.usable, renewed.access_token) == ("expired", False, None)
+    assert renewed.payment_url is not None
+    assert (await client.get(renewed.payment_url)).status_code == 200
+
+    assert (await mail.status()).status == "active"
+    assert (await mail.list_messages()).messages == []
+
+
 async def test_a_wrong_access_token_is_an_authentication_failure(client: httpx.AsyncClient) -> None:
     mail = AsyncMailClient(str(client.base_url), access_token="mat_nobody.nothing", http=client)
 

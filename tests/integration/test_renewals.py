@@ -236,3 +236,17 @@ async def test_expiry_shuts_every_door_and_renewal_opens_them_again(
     assert restored_read.status_code == 200
     assert [m["subject"] for m in restored_read.json()["messages"]] == ["after", "before"]
     assert restored_login == "ok"
+
+
+async def test_claiming_an_expired_mailbox_again_mails_a_renewal_link(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    key = AgentKey.generate()
+    await claim_and_pay(client, key)
+    clock.set(datetime(2026, 3, 10, tzinfo=UTC))
+
+    again = (await claim(client, key)).json()
+
+    link = (await outbox_rows(runtime))[-1]
+    assert (link["kind"], link["subject"]) == ("renewal_link", "Renew your mailbox: payment link")
+    assert again["payment_url"] in link["body_text"]

@@ -58,6 +58,10 @@ class AsyncMailClient:
     ) -> ClaimResponse:
         return await run_async(self._http, self._ops.claim(billing_email, coupon_code, proof))
 
+    async def renew(self, billing_email: str | None = None) -> ClaimResponse:
+        """A payment link for one more month, e-mailed to `billing_email` or the one on file."""
+        return await run_async(self._http, self._ops.renew(billing_email))
+
     async def resolve(self, protocol: str = "imap") -> ResolveResponse:
         return await run_async(self._http, self._ops.resolve(protocol))
 

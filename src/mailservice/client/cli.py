@@ -80,6 +80,31 @@ def claim(
 
 
 @app.command()
+def renew(
+    billing_email: Annotated[
+        str | None, typer.Option(help="Where the payment link is sent (default: the one on file).")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    key: KeyPath = Path(DEFAULT_KEY),
+    as_json: Json = False,
+) -> None:
+    """A payment link for one more month, counted from the current expiry (or from now once expired)."""
+    with _client(url, key, as_json) as mail:
+        renewed = mail.renew(billing_email)
+    if as_json:
+        print_json(renewed)
+        return
+    print_fields(
+        [
+            ("email", renewed.email),
+            ("status", renewed.status),
+            ("pay at", renewed.payment_url),
+            ("expires", renewed.expires_at),
+        ]
+    )
+
+
+@app.command()
 def status(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
     """Where the key's mailbox stands: not_claimed, waiting_payment (with the link), active or expired."""
     with _client(url, key, as_json) as mail:

@@ -81,6 +81,16 @@ class Operations:
         self.access_token = claimed.access_token or self.access_token
         return claimed
 
+    def renew(self, billing_email: str | None = None) -> Operation[ClaimResponse]:
+        """A payment link for one more month (from the current expiry, or from now once expired)."""
+        proof = yield from self.proof()
+        body: dict[str, Any] = proof.model_dump()
+        if billing_email is not None:
+            body["billing_email"] = billing_email
+        renewed = ClaimResponse.model_validate(_ok((yield Call("POST", "/v1/mailboxes/renew", json=body))))
+        self.access_token = renewed.access_token or self.access_token
+        return renewed
+
     def resolve(self, protocol: str = "imap") -> Operation[ResolveResponse]:
         proof = yield from self.proof()
         response = yield Call("POST", "/v1/access/resolve", json={"protocol": protocol, **proof.model_dump()})

@@ -53,6 +53,10 @@ class MailClient:
     ) -> ClaimResponse:
         return run_sync(self._http, self._ops.claim(billing_email, coupon_code, proof))
 
+    def renew(self, billing_email: str | None = None) -> ClaimResponse:
+        """A payment link for one more month, e-mailed to `billing_email` or the one on file."""
+        return run_sync(self._http, self._ops.renew(billing_email))
+
     def resolve(self, protocol: str = "imap") -> ResolveResponse:
         return run_sync(self._http, self._ops.resolve(protocol))
 

@@ -72,7 +72,8 @@ class MailboxService:
         key = await self._proofs.prove(proof)
         mailbox, created = await self._find_or_create(key, email)
         if not mailbox.is_usable(self._clock.now()):
-            checkout = await self._payments.request_payment(mailbox, email)
+            renewal = mailbox.status is MailboxStatus.EXPIRED
+            checkout = await self._payments.request_payment(mailbox, email, renewal=renewal)
             if checkout is not None:
                 return ClaimResult(mailbox, created, False, checkout.url, None)
             mailbox = await self._current(mailbox.id)
