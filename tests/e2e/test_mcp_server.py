@@ -94,7 +94,7 @@ async def test_stdio_server_claims_and_reads_a_verification_code(
         listing = await call(client, "list_messages")
         read = await call(client, "read_message", uid=code["uid"])
 
-    assert set(tools) == {"claim_mailbox", *READING_TOOLS}
+    assert set(tools) == {"claim_mailbox", "renew_mailbox", *READING_TOOLS}
     assert all("untrusted" in (tools[name].description or "") for name in READING_TOOLS - {"mailbox_status"})
     assert "key" not in str(tools["claim_mailbox"].input_schema)
     assert claimed["status"] == "pending_payment" and "access_token" not in claimed

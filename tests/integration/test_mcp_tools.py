@@ -104,6 +104,21 @@ async def test_a_code_that_never_arrives_is_not_found_and_an_expired_mailbox_say
     assert status["status"] == "expired"
 
 
+async def test_renew_over_stdio_brings_an_expired_mailbox_back_once_paid(
+    paid_mail: AsyncMailClient, client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    clock.advance(timedelta(days=40))
+
+    async with Client(local_server(paid_mail)) as mcp:
+        renewed = await tool(mcp, "renew_mailbox")
+        assert (await client.get(renewed["payment_url"])).status_code == 200
+        status = await tool(mcp, "mailbox_status")
+
+    assert (renewed["status"], renewed["usable"]) == ("expired", False)
+    assert "access_token" not in renewed
+    assert status["status"] == "active"
+
+
 async def test_claim_over_stdio_waits_for_payment_and_reading_says_where_to_pay(
     client: httpx.AsyncClient,
 ) -> None:

@@ -32,6 +32,15 @@ def local_server(mail: AsyncMailClient) -> MCPServer:
         async with tool_errors():
             return claim_view(await mail.claim(billing_email))
 
+    @server.tool(
+        description="Renew this agent's mailbox, before or after it expires: a payment_url for one more "
+        "month, sent to billing_email (or, without one, to the billing e-mail on file). Paying adds the "
+        "month to the current expiry, so renewing early loses nothing; until paid nothing changes."
+    )
+    async def renew_mailbox(billing_email: str | None = None) -> ClaimView:
+        async with tool_errors():
+            return claim_view(await mail.renew(billing_email))
+
     @asynccontextmanager
     async def client_for(_ctx: Context[Any, Any]) -> AsyncIterator[AsyncMailClient]:
         yield mail
