@@ -4,6 +4,7 @@ and each batch is written in one go, so a large FETCH streams instead of piling 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mailservice.domain.mail_session import FlagChange, MailSession
 from mailservice.protocols.imap.client import Client
@@ -69,16 +70,21 @@ async def _fetch_lines(
     chosen: list[tuple[int, int]],
     by_uid: bool,
 ) -> None:
-    """Metadata and structure texts only: one format per message, no per-item work."""
+    """Metadata with structure texts or header fields only: one format per message, no per-item work."""
     metas, render = view.metas, line.render
-    if not plan.needs_structure:
+    if not plan.needs_structure and not plan.needs_header:
         client.out.write_all([render(number, metas[uid], None) for number, uid in chosen])
         return
     session = client.state.mail()
     missing = False
     for batch in _batches(chosen, view, plan):
         uids = [uid for _, uid in batch]
-        found = {s.uid: s for s in await session.structures(view.folder_id, uids, plan.structure_items)}
+        found: dict[int, Any]
+        if plan.needs_header:
+            found = await session.headers(view.folder_id, uids)
+        else:
+            structures = await session.structures(view.folder_id, uids, plan.structure_items)
+            found = {structure.uid: structure for structure in structures}
         lines = [render(number, metas[uid], found[uid]) for number, uid in batch if uid in found]
         missing = missing or len(lines) < len(batch)
         client.out.write_all(lines)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from mailservice.adapters.mime.header_fields import select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
@@ -41,16 +42,18 @@ DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quot
 """Content-Transfer-Encodings BINARY can undo; any other is refused with [UNKNOWN-CTE] (RFC 3516)."""
 
 
-LineRenderer = Callable[[int, MessageMeta, MessageStructure | None], bytes]
+LineRenderer = Callable[[int, MessageMeta, Any], bytes]
 
 
 @dataclass(frozen=True)
 class LinePlan:
-    """A FETCH of metadata (UID, FLAGS, sizes, dates, modseqs) and precomputed structure texts
-    (ENVELOPE, BODY, BODYSTRUCTURE) only: one format per message, filled without building its items."""
+    """A FETCH of metadata (UID, FLAGS, sizes, dates, modseqs) and either precomputed structure texts
+    (ENVELOPE, BODY, BODYSTRUCTURE) or header fields (BODY[HEADER.FIELDS ...], RFC822.HEADER) only:
+    one format per message, filled without building its items."""
 
     render: LineRenderer
-    """(sequence number, meta, structure or None when no item needs it) -> the `* n FETCH` line."""
+    """(sequence number, meta, what the plan reads: the structure, the header block, or None when no
+    item reads anything) -> the `* n FETCH` line."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class FetchPlan:
 
     def render(self, message: MessageData) -> bytes:
         if self.line is not None:
-            return self.line.render(message.number, message.meta, message.structure)
+            data = _header(message) if self.needs_header else message.structure
+            return self.line.render(message.number, message.meta, data)
         items = b" ".join([render(message) for render in self.renderers])
         return b"* %d FETCH (%s)\r\n" % (message.number, items)
 
@@ -118,21 +122,57 @@ _ITEM_STRUCTURE = {
 
 
 def _line_plan(items: list[FetchItem]) -> LinePlan | None:
-    names = tuple(item for item in items if isinstance(item, str) and item in _LINE_ITEMS)
-    return LinePlan(_line_renderer(names)) if len(names) == len(items) else None
+    in_line = [item for item in items if _in_line(item)]
+    headers = any(_reads_message(item) and _reads_header_only(item) for item in in_line)
+    structures = any(item in _ITEM_STRUCTURE for item in in_line)
+    if len(in_line) < len(items) or (headers and structures):
+        return None
+    return LinePlan(_line_renderer(tuple(items)))
+
+
+def _in_line(item: FetchItem) -> bool:
+    if isinstance(item, SectionItem):
+        return item.partial is None and _reads_header_only(item)
+    return item in _LINE_ITEMS
 
 
 @lru_cache(maxsize=256)
-def _line_renderer(names: tuple[str, ...]) -> LineRenderer:
+def _line_renderer(items: tuple[FetchItem, ...]) -> LineRenderer:
     """One function per item list that fills the whole line with one `%`, generated from the fixed
     expressions of `_LINE_ITEMS` (as `dataclasses` generates `__init__`): a loop over one getter per
     item costs twice as much per message, and a FETCH 1:* runs this for every message."""
-    template = b"* %d FETCH (" + b" ".join(_LINE_ITEMS[name][0] for name in names) + b")\r\n"
-    values = "".join(_LINE_ITEMS[name][1] + ", " for name in names)
-    source = f"lambda number, meta, structure: template % (number, {values})"
-    namespace = {"template": template, "flags": stored_flags_text, "date": _date_text, "text": imap_bytes}
+    namespace: dict[str, object] = {
+        "flags": stored_flags_text,
+        "date": _date_text,
+        "text": imap_bytes,
+        "literal": _literal,
+    }
+    formats, values = [], []
+    for index, item in enumerate(items):
+        if isinstance(item, SectionItem):
+            label = item.label.encode("ascii", "replace").replace(b"%", b"%%")
+            formats.append(label + b" %s")
+            namespace[f"fields_{index}"] = _fields_literal(item.fields, item.section.endswith(".NOT"))
+            values.append(f"fields_{index}(data)")
+        else:
+            formats.append(_LINE_ITEMS[item][0])
+            values.append(_LINE_ITEMS[item][1])
+    namespace["template"] = b"* %d FETCH (" + b" ".join(formats) + b")\r\n"
+    source = f"lambda number, meta, data: template % (number, {''.join(v + ', ' for v in values)})"
     render: LineRenderer = eval(source, namespace)
     return render
+
+
+def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes], bytes]:
+    def render(header: bytes) -> bytes:
+        content = select_fields(header, fields, exclude=exclude)
+        return b"{%d}\r\n%s" % (len(content), content)
+
+    return render
+
+
+def _literal(data: bytes) -> bytes:
+    return b"{%d}\r\n%s" % (len(data), data)
 
 
 @lru_cache(maxsize=4096)
@@ -146,9 +186,10 @@ _LINE_ITEMS: dict[str, tuple[bytes, str]] = {
     "RFC822.SIZE": (b"RFC822.SIZE %d", "meta.size"),
     "MODSEQ": (b"MODSEQ (%d)", "meta.modseq"),
     "INTERNALDATE": (b'INTERNALDATE "%s"', "date(meta.internal_date)"),
-    "ENVELOPE": (b"ENVELOPE %s", "text(structure.envelope)"),
-    "BODY": (b"BODY %s", "text(structure.body)"),
-    "BODYSTRUCTURE": (b"BODYSTRUCTURE %s", "text(structure.bodystructure)"),
+    "ENVELOPE": (b"ENVELOPE %s", "text(data.envelope)"),
+    "BODY": (b"BODY %s", "text(data.body)"),
+    "BODYSTRUCTURE": (b"BODYSTRUCTURE %s", "text(data.bodystructure)"),
+    "RFC822.HEADER": (b"RFC822.HEADER %s", "literal(data)"),
 }
 """Items a `LinePlan` serves: their format and the expression that fills it."""
 
