@@ -15,7 +15,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerPro
     """A started server on an empty database of each backend: `serve` migrates it itself."""
     sqlite = request.param == "sqlite"
     dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    process = ServerProcess(tmp_path, dsn)
+    workers = request.node.get_closest_marker("parser_workers") is not None
+    process = ServerProcess(tmp_path, dsn, parse_in_workers=workers)
     process.start()
     yield process
     if process.process is not None and process.process.poll() is None:
@@ -31,7 +32,8 @@ def tls_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve
     dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
     cert, key = self_signed(tmp_path)
     extra = {"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "ALLOW_PLAINTEXT_AUTH": "false"}
-    process = ServerProcess(tmp_path, dsn, extra_env=extra)
+    workers = request.node.get_closest_marker("parser_workers") is not None
+    process = ServerProcess(tmp_path, dsn, extra_env=extra, parse_in_workers=workers)
     process.start()
     yield process
     if process.process is not None and process.process.poll() is None:

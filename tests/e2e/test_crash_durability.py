@@ -18,7 +18,7 @@ from tests.support.keys import AgentKey
 from tests.support.mail import text_message
 from tests.support.server import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parser_workers]
 
 SENDERS = 8
 KILL_AFTER_ACKS = 150

@@ -16,7 +16,7 @@ from tests.support.keys import AgentKey
 from tests.support.mail import send, text_message
 from tests.support.server import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parser_workers]
 
 
 async def paid_credentials(server: ServerProcess) -> dict[str, Any]:
@@ -53,6 +53,7 @@ async def test_served_imap_reads_mail_delivered_over_smtp(server: ServerProcess)
 
     raw = await asyncio.to_thread(read)
     assert b"Subject: Over IMAP" in raw
+    assert server.child_pids(), "the served process parses in a worker process by default"
     assert f"Delivered-To: {credentials['email']}".encode() in raw
 
 

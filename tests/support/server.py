@@ -24,6 +24,7 @@ class ServerProcess:
     workdir: Path
     database_dsn: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    parse_in_workers: bool = False  # the default of `serve`; off, a start is a second faster
     http_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
@@ -55,6 +56,7 @@ class ServerProcess:
             "MAIL_DOMAIN": "agents.test",
             "PUBLIC_BASE_URL": self.base_url,
             "RATE_LIMIT_PER_MINUTE": "0",
+            **({} if self.parse_in_workers else {"PARSER_PROCESSES": "0"}),
             **self.extra_env,
         }
 
@@ -88,6 +90,19 @@ class ServerProcess:
         assert self.process is not None
         self.process.kill()
         self.process.wait()
+
+    def child_pids(self) -> list[int]:
+        """The server's child processes (its parser workers)."""
+        assert self.process is not None
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # ended while we looked
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
