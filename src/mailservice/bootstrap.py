@@ -160,7 +160,12 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     gateway = build_payment_gateway(settings)
     payments = PaymentService(gateway, uow, clock, settings.mail_domain, outbox.wake)
     credentials = Credentials(secret)
-    mail_host = MailHost(settings.mail_domain, settings.advertised_imap_host, settings.advertised_imap_port)
+    mail_host = MailHost(
+        settings.mail_domain,
+        settings.advertised_imap_host,
+        settings.advertised_imap_port,
+        settings.advertised_pop3_port,
+    )
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     services = Services(

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     mail_domain: str = "mail.local"
     imap_host: str | None = None
     imap_port: int | None = Field(default=None, ge=1, le=65535)
+    pop3_port: int | None = Field(default=None, ge=1, le=65535)
     mailbox_price_cents: int = Field(default=299, ge=0)
 
     secret_key: str | None = Field(
@@ -154,6 +155,13 @@ class Settings(BaseSettings):
         if self.imap_port is not None:
             return self.imap_port
         return parse_listen_address(self.imap_listen_addr, "IMAP_ADDR")[1]
+
+    @property
+    def advertised_pop3_port(self) -> int:
+        """POP3_PORT, or the port the POP3 listener binds (110 in production)."""
+        if self.pop3_port is not None:
+            return self.pop3_port
+        return parse_listen_address(self.pop3_listen_addr, "POP3_ADDR")[1]
 
     @property
     def smtp_listen_addr(self) -> str:

@@ -93,6 +93,23 @@ async def test_paid_mailbox_resolves_to_every_access_field(
     assert runtime.services.credentials.check_access_token(mailbox, str(details["access_token"]))
 
 
+async def test_resolve_for_pop3_gives_the_pop3_port_and_the_same_login(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    key = AgentKey.generate()
+    imap = await claim_and_pay(client, key)
+
+    response = await client.post(
+        "/v1/access/resolve", json={"protocol": "pop3", **await signed_proof(client, key)}
+    )
+
+    assert response.status_code == 200, response.text
+    pop3 = response.json()
+    assert pop3["port"] == parse_listen_address(runtime.settings.pop3_listen_addr, "POP3_ADDR")[1]
+    assert pop3["port"] != imap["port"]
+    assert {k: v for k, v in pop3.items() if k != "port"} == {k: v for k, v in imap.items() if k != "port"}
+
+
 async def claim_and_pay_existing(
     client: httpx.AsyncClient, payment_url: str, key: AgentKey
 ) -> dict[str, object]:

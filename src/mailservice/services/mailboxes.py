@@ -17,7 +17,7 @@ from mailservice.services.payments import PaymentService
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_PROTOCOLS = ("imap",)
+SUPPORTED_PROTOCOLS = ("imap", "pop3")
 _CREATE_ATTEMPTS = 3
 
 
@@ -48,6 +48,7 @@ class MailHost:
     domain: str
     imap_host: str
     imap_port: int
+    pop3_port: int
 
 
 class MailboxService:
@@ -87,14 +88,14 @@ class MailboxService:
         if mailbox is None:
             raise NotFound("mailbox not found")
         await self.require_usable(mailbox)
-        return self.access_details(mailbox)
+        return self.access_details(mailbox, protocol)
 
-    def access_details(self, mailbox: Mailbox) -> AccessDetails:
-        """Where and how to read the mailbox: IMAP login and the HTTP access token."""
+    def access_details(self, mailbox: Mailbox, protocol: str = "imap") -> AccessDetails:
+        """Where and how to read the mailbox: the IMAP (or POP3) login and the HTTP access token."""
         return AccessDetails(
             mailbox=mailbox,
             host=self._mail_host.imap_host,
-            port=self._mail_host.imap_port,
+            port=self._mail_host.pop3_port if protocol == "pop3" else self._mail_host.imap_port,
             username=mailbox.login,
             password=self._credentials.mail_password(mailbox),
             email=mailbox.address(self._mail_host.domain),
