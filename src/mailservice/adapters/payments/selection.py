@@ -1,13 +1,12 @@
 """Which payment provider runs: Polar when POLAR_TOKEN and POLAR_PRODUCT_ID are set, else Stripe when
-STRIPE_SECRET_KEY is, else mock payment links. A half-configured provider refuses to start."""
+STRIPE_SECRET_KEY is, else mock payment links. A half-configured provider refuses to start.
+
+Only the chosen provider's SDK is imported: each costs tens of MiB in every serving process.
+"""
 
 from __future__ import annotations
 
 from mailservice.adapters.payments.mock import MockPaymentGateway
-from mailservice.adapters.payments.polar import PolarPaymentGateway
-from mailservice.adapters.payments.polar_webhooks import PolarWebhookVerifier
-from mailservice.adapters.payments.stripe import StripePaymentGateway
-from mailservice.adapters.payments.stripe_webhooks import StripeWebhookVerifier
 from mailservice.config import Settings
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import PaymentGateway, WebhookVerifier
@@ -47,6 +46,8 @@ def select_payment_gateway(settings: Settings) -> PaymentGateway:
     provider = chosen_provider(settings)
     timeout = settings.payment_provider_timeout_seconds
     if provider == "polar":
+        from mailservice.adapters.payments.polar import PolarPaymentGateway
+
         assert settings.polar_token and settings.polar_product_id
         return PolarPaymentGateway(
             settings.polar_token,
@@ -57,6 +58,8 @@ def select_payment_gateway(settings: Settings) -> PaymentGateway:
             timeout,
         )
     if provider == "stripe":
+        from mailservice.adapters.payments.stripe import StripePaymentGateway
+
         assert settings.stripe_secret_key
         return StripePaymentGateway(
             settings.stripe_secret_key,
@@ -74,8 +77,12 @@ def select_webhook_verifiers(settings: Settings) -> dict[str, WebhookVerifier]:
     """The verifier of the running provider, when its webhook secret is set."""
     provider = chosen_provider(settings)
     if provider == "polar" and settings.polar_webhook_secret is not None:
+        from mailservice.adapters.payments.polar_webhooks import PolarWebhookVerifier
+
         return {"polar": PolarWebhookVerifier(settings.polar_webhook_secret)}
     if provider == "stripe" and settings.stripe_webhook_secret is not None:
+        from mailservice.adapters.payments.stripe_webhooks import StripeWebhookVerifier
+
         return {"stripe": StripeWebhookVerifier(settings.stripe_webhook_secret)}
     return {}
 
