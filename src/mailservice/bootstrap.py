@@ -339,9 +339,11 @@ async def serve(settings: Settings) -> None:
 
 
 async def expiry_sweep(services: Services) -> None:
-    """Expire lapsed mailboxes, then queue the expired notices and the renewal reminders that are due."""
+    """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, and forget
+    webhook event ids too old to arrive again."""
     await services.mailboxes.expire_lapsed()
     await services.expiry_notices.queue_due()
+    await services.payment_webhooks.forget_old_events()
 
 
 class _HttpServer(uvicorn.Server):

@@ -142,6 +142,10 @@ class PaymentEventRepository(Protocol):
         """Remember a provider event as processed; False when it was processed before."""
         ...
 
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Drop events processed before the cutoff; return how many."""
+        ...
+
 
 class UsedChallengeRepository(Protocol):
     async def consume(self, nonce: str, expires_at: datetime) -> bool:

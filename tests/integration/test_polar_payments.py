@@ -540,3 +540,17 @@ async def test_webhook_without_a_configured_secret_answers_503(
 
     assert response.status_code == 503
     assert response.json()["code"] == "not_configured"
+
+
+async def test_event_ids_are_forgotten_once_they_cannot_arrive_again(
+    client: httpx.AsyncClient, polar: FakePolar, runtime: Runtime, clock: FixedClock
+) -> None:
+    await paid_through_webhook(client, polar, AgentKey.generate())
+    processed_at = clock.now()
+
+    clock.set(processed_at + timedelta(days=34))
+    assert await runtime.services.payment_webhooks.forget_old_events() == 0
+    assert await count(runtime, payment_events) == 1
+    clock.set(processed_at + timedelta(days=36))
+    assert await runtime.services.payment_webhooks.forget_old_events() == 1
+    assert await count(runtime, payment_events) == 0

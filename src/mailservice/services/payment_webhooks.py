@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from mailservice.domain.errors import NotConfigured
 from mailservice.domain.payment import CheckoutStatus, PaymentEvent, PaymentEventAction
@@ -16,6 +17,10 @@ from mailservice.ports import Clock, PaymentGateway, UnitOfWork, UnitOfWorkFacto
 from mailservice.services.payments import apply_checkout_payment
 
 log = logging.getLogger(__name__)
+
+# Providers retry a failed delivery for about three days, and Stripe lets an event of the last 30 days
+# be resent by hand; an event id is remembered a little longer than any of those could arrive again.
+EVENT_MEMORY = timedelta(days=35)
 
 
 class WebhookOutcome(enum.StrEnum):
@@ -36,6 +41,15 @@ class PaymentWebhooks:
         self._gateway = gateway
         self._uow = uow
         self._clock = clock
+
+    async def forget_old_events(self) -> int:
+        """Drop the ids of events too old to be delivered again."""
+        async with self._uow() as uow:
+            forgotten = await uow.payment_events.forget_before(self._clock.now() - EVENT_MEMORY)
+            await uow.commit()
+        if forgotten:
+            log.info("webhook.events_forgotten count=%d", forgotten)
+        return forgotten
 
     async def receive(self, provider: str, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         verifier = self._verifiers.get(provider)

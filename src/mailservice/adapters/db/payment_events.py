@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,3 +26,9 @@ class SqlPaymentEventRepository:
         except IntegrityError:
             return False
         return True
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        result = await self._connection.execute(
+            delete(payment_events).where(payment_events.c.processed_at < cutoff)
+        )
+        return int(result.rowcount)
