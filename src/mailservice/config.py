@@ -6,7 +6,7 @@ import enum
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -135,6 +135,17 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _public_base_url_follows_http_port(self) -> Settings:
+        """Unset, PUBLIC_BASE_URL is http://localhost on the HTTP_ADDR port, so links work on any port."""
+        if "public_base_url" not in self.model_fields_set:
+            try:
+                port = parse_listen_address(self.http_addr, "HTTP_ADDR")[1]
+            except ValueError:
+                return self  # reported with its own message when the HTTP listener starts
+            self.public_base_url = f"http://localhost:{port}"
+        return self
 
     @field_validator("mail_domain")
     @classmethod

@@ -104,3 +104,10 @@ def test_dev_tls_is_refused_in_production_and_beside_a_configured_certificate(tm
         with_development_tls(settings(tmp_path, mailservice_env="production"))
     with pytest.raises(ConfigurationError, match="cannot be combined"):
         with_development_tls(settings(tmp_path, tls_cert_file=tmp_path / "cert.pem"))
+
+
+def test_public_base_url_follows_the_http_port_unless_set(tmp_path: Path) -> None:
+    assert settings(tmp_path).public_base_url == "http://localhost:8080"
+    assert settings(tmp_path, http_addr=":18080").public_base_url == "http://localhost:18080"
+    explicit = settings(tmp_path, http_addr=":18080", public_base_url="https://mail.example.com/")
+    assert explicit.public_base_url == "https://mail.example.com"
