@@ -160,6 +160,18 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, content: bytes, 
     assert response.json()["error"] == message
 
 
+async def test_json_sent_as_a_form_is_400_naming_the_content_type(client: httpx.AsyncClient) -> None:
+    # what `curl -d '{...}'` without `-H 'Content-Type: application/json'` sends
+    response = await client.post(
+        "/v1/auth/challenge",
+        content=b'{"public_key": "ssh-ed25519 AAAA"}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 400
+    assert "Content-Type: application/json" in response.json()["error"]
+
+
 async def test_body_over_one_mebibyte_is_413(client: httpx.AsyncClient) -> None:
     response = await client.post(
         CLAIM,

@@ -66,11 +66,14 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body(error.message, error.code, **error.details), status_code=status_of(error))
 
 
-async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return JSONResponse(
-        error_body(describe_validation_errors(error.errors()), "invalid_request"), status_code=400
-    )
+    message = describe_validation_errors(error.errors())
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if message == "request body must be a JSON object" and not media_type.endswith("json"):
+        # FastAPI reads a body as JSON only when it says so; a JSON object sent as a form lands here.
+        message = "request body must be a JSON object sent with Content-Type: application/json"
+    return JSONResponse(error_body(message, "invalid_request"), status_code=400)
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
