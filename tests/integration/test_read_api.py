@@ -195,6 +195,28 @@ async def test_bad_search_is_400(agent: Agent) -> None:
     assert "colour:blue" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [("2000-01-01", [1]), ("2000-01-01T00:00:00", [1]), ("2999-01-01T00:00:00Z", [])],
+)
+async def test_since_takes_a_date_or_a_date_time_like_after(
+    agent: Agent, smtp_port: int, since: str, expected: list[int]
+) -> None:
+    await send(smtp_port, text_message(agent.address), [agent.address])
+
+    response = await agent.get("/v1/messages", since=since)
+
+    assert response.status_code == 200
+    assert [m["uid"] for m in response.json()["messages"]] == expected
+
+
+async def test_bad_since_is_400(agent: Agent) -> None:
+    response = await agent.get("/v1/messages", since="yesterday")
+
+    assert response.status_code == 400
+    assert "since" in response.json()["error"]
+
+
 async def test_tag_filter(agent: Agent, smtp_port: int) -> None:
     login, domain = agent.address.split("@")
     await send(smtp_port, text_message(agent.address), [f"{login}+github@{domain}"])

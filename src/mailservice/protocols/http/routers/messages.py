@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from mailservice.domain.search import MessageQuery, parse_query
+from mailservice.domain.search import MessageQuery, parse_moment, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import (
@@ -40,7 +39,9 @@ async def list_messages(
     before_uid: Annotated[int | None, Query(ge=1, description="Newest first, before this uid")] = None,
     unread_only: bool = False,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description="YYYY-MM-DD (UTC) or ISO date-time, like after:")
+    ] = None,
     q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
     include_text: bool = False,
 ) -> MessageListOut:
@@ -124,12 +125,12 @@ async def delete_message(uid: int, mailbox: BearerMailbox, services: ServicesDep
     return Response(status_code=204)
 
 
-def _query(q: str | None, unread_only: bool, tag: str | None, since: datetime | None) -> MessageQuery:
+def _query(q: str | None, unread_only: bool, tag: str | None, since: str | None) -> MessageQuery:
     query = parse_query(q)
     if unread_only:
         query = replace(query, unread=True)
     if tag:
         query = replace(query, tag=tag.lower())
     if since is not None:
-        query = replace(query, after=since)
+        query = replace(query, after=parse_moment(since, "since"))
     return query
