@@ -358,6 +358,7 @@ class _HttpServer(uvicorn.Server):
             log_config=None,
             access_log=False,
             proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,  # None: uvicorn's 127.0.0.1,::1
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         )
         super().__init__(config)

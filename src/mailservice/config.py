@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     http_addr: str = ":8080"
     database_dsn: str = "data/mailservice.db"
     max_concurrent_requests: int = Field(default=100, ge=0)
+    forwarded_allow_ips: str | None = None
     build_number: str = "dev"
     cache_buster: str | None = None
     public_base_url: str = "http://localhost:8080"

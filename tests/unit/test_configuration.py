@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.dev_secret import load_secret
-from mailservice.bootstrap import tls_context, with_development_tls
+from mailservice.bootstrap import _HttpServer, tls_context, with_development_tls
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.errors import ConfigurationError
 
@@ -111,3 +112,11 @@ def test_public_base_url_follows_the_http_port_unless_set(tmp_path: Path) -> Non
     assert settings(tmp_path, http_addr=":18080").public_base_url == "http://localhost:18080"
     explicit = settings(tmp_path, http_addr=":18080", public_base_url="https://mail.example.com/")
     assert explicit.public_base_url == "https://mail.example.com"
+
+
+def test_forwarded_allow_ips_is_read_from_dot_env_too(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("FORWARDED_ALLOW_IPS=10.0.0.7\n", encoding="utf-8")
+    configured = Settings(_env_file=env_file, data_dir=tmp_path)
+
+    assert _HttpServer(FastAPI(), configured).config.forwarded_allow_ips == "10.0.0.7"
