@@ -380,6 +380,27 @@ async def test_starttls_when_a_certificate_is_configured(
     assert b"with ESMTPS id" in stored["raw"]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"tls": True}])
+async def test_no_smtp_auth_is_offered_after_starttls(
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, settings_overrides: Any
+) -> None:
+    # receive-only: there is nothing to authenticate for, so AUTH must not be advertised
+    async with aiosmtplib.SMTP(
+        hostname="127.0.0.1",
+        port=smtp_port,
+        start_tls=True,
+        validate_certs=False,
+        local_hostname="client.example.org",
+    ) as smtp:
+        await smtp.ehlo()
+        assert "starttls" not in smtp.esmtp_extensions and "size" in smtp.esmtp_extensions
+        assert "auth" not in smtp.esmtp_extensions
+        await smtp.sendmail("a@example.org", [mailbox.address], text_message(mailbox.address))
+
+    [stored] = await stored_messages(runtime, mailbox.id)
+    assert b"from client.example.org" in stored["raw"]
+
+
 def test_half_configured_tls_refuses_to_start(tmp_path: Path) -> None:
     cert, _ = self_signed(tmp_path)
 

@@ -27,6 +27,13 @@ class InboundHandler:
     def is_lmtp(self) -> bool:
         return self._protocol == "LMTP"
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """The EHLO reply without AUTH: mail is only received here, so there is nothing to log in to."""
+        session.host_name = hostname
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
