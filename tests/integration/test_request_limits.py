@@ -117,6 +117,7 @@ async def test_claims_beyond_the_per_ip_rate_get_429_until_the_bucket_refills(
     assert [r.status_code for r in allowed] == [201, 201, 201]
     assert refused.status_code == 429
     assert refused.json()["code"] == "rate_limited"
+    assert refused.json()["error"] == "too many requests, try again in 20 seconds"
     assert refused.headers["retry-after"] == str(refused.json()["retry_after_seconds"]) == "20"
     assert elsewhere.status_code == 201
     assert refilled.status_code == 201

@@ -46,7 +46,7 @@ class RateLimitMiddleware:
             return
         payload = json.dumps(
             {
-                "error": f"too many requests, try again in {wait} seconds",
+                "error": f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
                 "code": "rate_limited",
                 "retry_after_seconds": wait,
             }
