@@ -40,13 +40,13 @@ from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
+from mailservice.protocols.connection_policy import ConnectionLimits, ProcessLimits
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
-from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
@@ -82,6 +82,7 @@ class Runtime:
     events: InProcessEventBus | PostgresEventBus
     gateway: PaymentGateway
     summarizer: InlineSummarizer | PooledSummarizer
+    mail_limits: ProcessLimits
 
     async def start(self) -> None:
         await self.events.start()
@@ -203,8 +204,19 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         ),
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
     )
+    mail_limits = ProcessLimits.for_process(
+        settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
+    )
     runtime = Runtime(
-        settings, database, services, create_app(services, settings), store, events, gateway, summarizer
+        settings,
+        database,
+        services,
+        create_app(services, settings),
+        store,
+        events,
+        gateway,
+        summarizer,
+        mail_limits,
     )
     await runtime.start()
     return runtime
@@ -224,7 +236,11 @@ async def migrate(settings: Settings) -> None:
 
 async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     settings = runtime.settings
-    limits = ConnectionLimits(settings.smtp_max_connections, settings.smtp_max_connections_per_ip)
+    limits = ConnectionLimits(
+        settings.smtp_max_connections,
+        settings.smtp_max_connections_per_ip,
+        parent=runtime.mail_limits.connections,
+    )
     context = tls_context(settings)
     delivery = runtime.services.delivery
 

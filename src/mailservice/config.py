@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     mailbox_quota_bytes: int = Field(default=100 * 1000 * 1000, ge=1)
     retention_days: int = Field(default=30, ge=0)
+    mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    mail_descriptor_reserve: int = Field(default=256, ge=16)
     smtp_max_connections: int = Field(default=1000, ge=1)
     smtp_max_connections_per_ip: int = Field(default=50, ge=1)
     imap_addr: str | None = None
