@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from mailservice.adapters.db.types import UtcDateTime
+from mailservice.adapters.db.types import ImapText, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -142,9 +142,9 @@ messages = Table(
     Column("cc_json", Text, nullable=False),
     Column("date_header", UtcDateTime, nullable=True),
     Column("message_id", Text, nullable=True),
-    Column("envelope", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("bodystructure", Text, nullable=False),
+    Column("envelope", ImapText, nullable=False),
+    Column("body", ImapText, nullable=False),
+    Column("bodystructure", ImapText, nullable=False),
     Column("parts_json", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("has_attachments", Boolean, nullable=False),
