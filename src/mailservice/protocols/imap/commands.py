@@ -168,8 +168,12 @@ def parse_command(data: bytes) -> Command:
     parser = _PARSERS.get(name)
     if parser is None:
         raise ParseError(f"unknown command {name}", tag)
-    args = parser(reader)
-    reader.end()
+    try:
+        args = parser(reader)
+        reader.end()
+    except ParseError as error:
+        error.tag = tag  # parts parsed on their own (sequence sets, say) do not know the tag
+        raise
     if name == "EXPUNGE" and uid != isinstance(args, SequenceArg):
         raise ParseError("UID EXPUNGE takes a uid set, EXPUNGE nothing", tag)
     return Command(tag, name, args, uid)

@@ -1,0 +1,83 @@
+"""IMAP answers a picky client relies on, each as Dovecot 2.3 gives it: tagged errors, exact bytes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap
+from tests.support.memory_mail_session import MemoryMailLogin
+
+WITH_NUL = (
+    b"From: a@example.org\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    b"X\x00Y\r\n--b--\r\n"
+)
+QUOTED_PRINTABLE = (
+    b"From: a@example.org\r\nSubject: qp\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"trailing spaces   \r\nsoft break with padding= \r\ncontinues =3D here\t\r\nend\r\n"
+)
+
+
+@pytest.fixture
+async def wire() -> AsyncIterator[Wire]:
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD, quota_bytes=100_000)
+    for raw in (WITH_NUL, QUOTED_PRINTABLE):
+        store.deliver(raw)
+    imap: RunningImap
+    async with running_imap(login) as imap:
+        connection = await Wire.connect(imap)
+        await connection.login()
+        assert (await connection.command(b"SELECT INBOX"))[-1].startswith(b"t OK")
+        yield connection
+        await connection.close()
+
+
+@pytest.mark.parametrize(
+    "sequence_set",
+    [b"0", b"4294967296", b"1,,2", b"1:", b"*:0", b"abc"],
+)
+async def test_a_bad_sequence_set_gets_a_tagged_bad_without_python_reprs(
+    wire: Wire, sequence_set: bytes
+) -> None:
+    for command in (b"FETCH %s (FLAGS)", b"UID FETCH %s (FLAGS)", b"STORE %s +FLAGS (\\Seen)"):
+        reply = await wire.command(command % sequence_set)
+        assert reply[-1].startswith(b"t BAD "), reply
+        assert b"b'" not in reply[-1]
+
+
+async def test_a_uid_set_of_ten_thousand_separate_uids_is_answered(wire: Wire) -> None:
+    uids = b",".join(b"%d" % uid for uid in range(1, 20_004, 2))
+
+    reply = await wire.command(b"UID FETCH " + uids + b" (FLAGS)")
+
+    assert reply[-1].startswith(b"t OK"), reply[-1]
+    assert reply[0].startswith(b"* 1 FETCH (UID 1 ")
+
+
+async def test_binary_keeps_nul_bytes_and_sends_a_literal8(wire: Wire) -> None:
+    reply = await wire.command(b"FETCH 1 (BINARY.PEEK[1])")
+
+    assert reply[0] == b"* 1 FETCH (BINARY[1] ~{3}\r\nX\x00Y)\r\n"
+
+
+async def test_body_sends_nul_bytes_as_0x80_in_every_section(wire: Wire) -> None:
+    part = await wire.command(b"FETCH 1 (BODY.PEEK[1])")
+    whole = await wire.command(b"FETCH 1 (BODY.PEEK[])")
+
+    assert part[0] == b"* 1 FETCH (BODY[1] {3}\r\nX\x80Y)\r\n"
+    assert b"\x00" not in whole[0] and b"X\x80Y" in whole[0]
+
+
+async def test_binary_quoted_printable_drops_trailing_whitespace_and_padded_soft_breaks(wire: Wire) -> None:
+    decoded = b"trailing spaces\r\nsoft break with paddingcontinues = here\r\nend\r\n"
+
+    body = await wire.command(b"FETCH 2 (BINARY.PEEK[1])")
+    size = await wire.command(b"FETCH 2 (BINARY.SIZE[1])")
+
+    assert body[0] == b"* 2 FETCH (BINARY[1] {%d}\r\n%s)\r\n" % (len(decoded), decoded)
+    assert size[0] == b"* 2 FETCH (BINARY.SIZE[1] %d)\r\n" % len(decoded)
