@@ -11,6 +11,7 @@ import uvloop
 from pydantic import ValidationError
 
 from mailservice import bootstrap, cli_admin
+from mailservice.cli_agent_mcp import agent_mcp
 from mailservice.cli_smoke_test import smoke_test
 from mailservice.client import cli as agent_cli
 from mailservice.config import Settings
@@ -19,6 +20,7 @@ from mailservice.domain.errors import ConfigurationError
 app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_admin.app, name="admin")
 app.command("smoke-test")(smoke_test)
+agent_cli.app.command("mcp")(agent_mcp)
 app.add_typer(agent_cli.app, name="agent")
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mailservice.domain.quota import DEFAULT_QUOTA_BYTES
+
 MIN_SECRET_BYTES = 32
 
 
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
     smtp_hostname: str | None = None
     mail_aliases: str = ""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    mailbox_quota_bytes: int = Field(default=100 * 1000 * 1000, ge=1)
+    mailbox_quota_bytes: int = Field(default=DEFAULT_QUOTA_BYTES, ge=1)
     retention_days: int = Field(default=30, ge=0)
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
