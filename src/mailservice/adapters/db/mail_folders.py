@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.folders import new_folder
+from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import (
@@ -351,6 +351,7 @@ def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     )
     connection.execute(delete(expunged_messages).where(expunged_messages.c.folder_id == folder.id))
     connection.execute(delete(folders).where(folders.c.id == folder.id))
+    connection.execute(remember_deleted_uidvalidity(mailbox_id, folder.uidvalidity))
 
 
 def _rename(connection: Connection, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:

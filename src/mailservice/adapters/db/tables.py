@@ -50,6 +50,8 @@ mailboxes = Table(
     # The expiry for which the renewal reminder and the expired notice were queued (once per period).
     Column("reminder_sent_for", UtcDateTime, nullable=True),
     Column("expired_notice_sent_for", UtcDateTime, nullable=True),
+    # The largest UIDVALIDITY of a deleted folder: a new folder's is above it (see db/folders.py).
+    Column("uidvalidity_floor", BigInteger, nullable=False, server_default="0"),
 )
 Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
 
