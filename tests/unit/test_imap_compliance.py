@@ -81,3 +81,23 @@ async def test_binary_quoted_printable_drops_trailing_whitespace_and_padded_soft
 
     assert body[0] == b"* 2 FETCH (BINARY[1] {%d}\r\n%s)\r\n" % (len(decoded), decoded)
     assert size[0] == b"* 2 FETCH (BINARY.SIZE[1] %d)\r\n" % len(decoded)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        b"SEARCH LARGER 99999999999999999999",
+        b"SEARCH LARGER 4294967296",
+        b"FETCH 1 (BODY.PEEK[]<0.4294967296>)",
+        b"FETCH 1 (BODY.PEEK[]<4294967296.1>)",
+        b"SEARCH MODSEQ 9223372036854775808",
+    ],
+)
+async def test_numbers_beyond_their_range_are_bad(wire: Wire, command: bytes) -> None:
+    reply = await wire.command(command)
+    assert reply[-1].startswith(b"t BAD "), reply
+
+
+async def test_numbers_at_the_top_of_their_range_are_accepted(wire: Wire) -> None:
+    assert (await wire.command(b"SEARCH LARGER 4294967295"))[-1].startswith(b"t OK")
+    assert (await wire.command(b"SEARCH MODSEQ 9223372036854775807"))[-1].startswith(b"t OK")

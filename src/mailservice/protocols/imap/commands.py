@@ -350,7 +350,7 @@ def _store(reader: CommandReader) -> Args:
         if reader.word() != "UNCHANGEDSINCE":
             raise reader.error("unknown STORE modifier")
         reader.space()
-        unchanged_since = reader.number()
+        unchanged_since = reader.mod_sequence()
         reader.expect(b")")
         reader.space()
     sign = b"+" if reader.accept(b"+") else b"-" if reader.accept(b"-") else b""

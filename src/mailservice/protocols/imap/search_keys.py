@@ -198,7 +198,7 @@ def _modseq(reader: CommandReader) -> ModSeqKey:
         reader.space()
         reader.atom()  # entry type: priv, shared or all
         reader.space()
-    return ModSeqKey(reader.number())
+    return ModSeqKey(reader.mod_sequence())
 
 
 def _text(reader: CommandReader, charset: str) -> str:
