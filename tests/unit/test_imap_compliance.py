@@ -101,3 +101,18 @@ async def test_numbers_beyond_their_range_are_bad(wire: Wire, command: bytes) ->
 async def test_numbers_at_the_top_of_their_range_are_accepted(wire: Wire) -> None:
     assert (await wire.command(b"SEARCH LARGER 4294967295"))[-1].startswith(b"t OK")
     assert (await wire.command(b"SEARCH MODSEQ 9223372036854775807"))[-1].startswith(b"t OK")
+
+
+@pytest.mark.parametrize("name", [b'"a&b"', b'"&AGE-"', b'"&Jjo"', b'"&ZeVnLIq-"', b'"caf\xc3\xa9"'])
+async def test_a_mailbox_name_that_is_not_modified_utf7_is_refused_with_no(wire: Wire, name: bytes) -> None:
+    reply = await wire.command(b"CREATE " + name)
+    listed = await wire.command(b'LIST "" "*"')
+
+    assert reply[-1] == b"t NO [CANNOT] Mailbox name is not valid mUTF-7\r\n"
+    assert all(b"&-" not in line and b"caf" not in line for line in listed)
+
+
+async def test_a_modified_utf7_name_is_listed_as_it_was_sent(wire: Wire) -> None:
+    assert (await wire.command(b'CREATE "Entw&APw-rfe &- Co"'))[-1].startswith(b"t OK")
+    listed = await wire.command(b'LIST "" "Entw*"')
+    assert listed[0] == b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe &- Co"\r\n'

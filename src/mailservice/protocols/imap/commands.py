@@ -11,7 +11,7 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
@@ -320,11 +320,9 @@ def _search(reader: CommandReader) -> Args:
     return SearchArgs(charset, parse_search(reader, charset))
 
 
-class UnknownCharset(ParseError):
-    """Answered `NO [BADCHARSET (UTF-8 US-ASCII)]`."""
-
+class UnknownCharset(RefusedArgument):
     def __init__(self, tag: str) -> None:
-        super().__init__("unsupported charset", tag)
+        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
 def _sequence(reader: CommandReader) -> SequenceSet:
