@@ -91,6 +91,11 @@ QUOTED_PRINTABLE_PADDING = crlf(
     "continues =3D here\t\nend\n--b--\n"
 )
 
+COMMENTED_ADDRESS = crlf(
+    "From: <user-from (comment)@ (comment) domain.org>\nTo: agent@agents.test\nSubject: comments\n"
+    "Date: Tue, 10 Feb 2026 10:00:00 +0000\n\nan address with comments inside\n"
+)
+
 _BASE = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 _MINUS_5 = timezone(timedelta(hours=-5))
 
@@ -117,6 +122,7 @@ CORPUS: tuple[StoredMessage, ...] = (
     StoredMessage(UPPER_CASE_TYPE, _day(14), ()),
     StoredMessage(NUL_BYTES, _day(15), ()),
     StoredMessage(QUOTED_PRINTABLE_PADDING, _day(16), ()),
+    StoredMessage(COMMENTED_ADDRESS, _day(17), ()),
 )
 
 

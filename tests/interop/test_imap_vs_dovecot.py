@@ -198,6 +198,8 @@ SEARCHES = [
     "ALL",
     "FROM example.com",
     "FROM billing",
+    "FROM user-from@domain.org",
+    "FROM comment",
     'FROM "Müller"',
     "TO recipient007",
     "CC team",

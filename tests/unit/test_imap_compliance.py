@@ -116,3 +116,19 @@ async def test_a_modified_utf7_name_is_listed_as_it_was_sent(wire: Wire) -> None
     assert (await wire.command(b'CREATE "Entw&APw-rfe &- Co"'))[-1].startswith(b"t OK")
     listed = await wire.command(b'LIST "" "Entw*"')
     assert listed[0] == b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe &- Co"\r\n'
+
+
+async def test_search_from_finds_an_address_written_with_comments() -> None:
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD, quota_bytes=100_000)
+    store.deliver(b"From: <user-from (comment)@ (comment) domain.org>\r\nSubject: c\r\n\r\nbody\r\n")
+    store.deliver(b"From: other@domain.org\r\nSubject: d\r\n\r\nbody\r\n")
+    async with running_imap(login) as imap:
+        wire = await Wire.connect(imap)
+        await wire.login()
+        await wire.command(b"SELECT INBOX")
+
+        reply = await wire.command(b"SEARCH FROM user-from@domain.org")
+
+        assert reply[0] == b"* SEARCH 1\r\n"
+        await wire.close()
