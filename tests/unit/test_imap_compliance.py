@@ -132,3 +132,25 @@ async def test_search_from_finds_an_address_written_with_comments() -> None:
 
         assert reply[0] == b"* SEARCH 1\r\n"
         await wire.close()
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        b"OR " * 5000 + b"SEEN " * 5000 + b"ALL",
+        b"OR SEEN " * 5000 + b"ALL",
+        b"NOT " * 5001 + b"DELETED",
+        b"(" * 5000 + b"ALL" + b")" * 5000,
+    ],
+    ids=["left-nested ORs", "right-nested ORs", "NOTs", "parentheses"],
+)
+async def test_thousands_of_chained_search_keys_are_answered(wire: Wire, criteria: bytes) -> None:
+    reply = await wire.command(b"SEARCH " + criteria)
+
+    assert reply[-1].startswith(b"t OK"), reply[-1][:80]
+    assert reply[0] == b"* SEARCH 1 2\r\n"
+
+
+async def test_search_keys_alternating_deeper_than_the_limit_are_bad(wire: Wire) -> None:
+    reply = await wire.command(b"SEARCH " + b"OR SEEN (ALL " * 200 + b"ALL" + b")" * 200)
+    assert reply[-1].startswith(b"t BAD ")

@@ -45,9 +45,7 @@ def needs_content(key: SearchKey) -> bool:
         return key.sent
     if isinstance(key, NotKey):
         return needs_content(key.key)
-    if isinstance(key, OrKey):
-        return needs_content(key.left) or needs_content(key.right)
-    if isinstance(key, AndKey):
+    if isinstance(key, OrKey | AndKey):
         return any(needs_content(inner) for inner in key.keys)
     return False
 
@@ -57,9 +55,7 @@ def uses_modseq(key: SearchKey) -> bool:
         return True
     if isinstance(key, NotKey):
         return uses_modseq(key.key)
-    if isinstance(key, OrKey):
-        return uses_modseq(key.left) or uses_modseq(key.right)
-    if isinstance(key, AndKey):
+    if isinstance(key, OrKey | AndKey):
         return any(uses_modseq(inner) for inner in key.keys)
     return False
 
@@ -84,7 +80,7 @@ def matches(key: SearchKey, message: Candidate) -> bool:
     if isinstance(key, NotKey):
         return not matches(key.key, message)
     if isinstance(key, OrKey):
-        return matches(key.left, message) or matches(key.right, message)
+        return any(matches(inner, message) for inner in key.keys)
     return all(matches(inner, message) for inner in key.keys)
 
 
