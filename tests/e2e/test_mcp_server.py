@@ -81,7 +81,8 @@ async def http_client(server: ServerProcess, token: str | None = None) -> AsyncI
 async def test_stdio_server_claims_and_reads_a_verification_code(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    key_path = AgentKey.generate().save(tmp_path / "agent_key")
+    key_path = tmp_path / "agent_key"
+    AgentKey.generate().save(key_path)
 
     async with stdio_client(server, key_path) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from mailservice.client.errors import Expired, NotFound, PaymentRequired, raise_for_error
-from mailservice.client.keys import AgentKey
+from mailservice.client.keys import AgentKey, require_agent_key
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
@@ -54,6 +54,7 @@ class Operations:
     """The client's state (key, access token) and the steps of each operation."""
 
     def __init__(self, key: AgentKey | None = None, access_token: str | None = None) -> None:
+        require_agent_key(key)
         self.key = key
         self.access_token = access_token
 
