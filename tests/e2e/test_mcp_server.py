@@ -134,10 +134,18 @@ async def test_http_server_claims_with_a_proof_and_reads_with_the_bearer_token(s
     async with AsyncMailClient(server.base_url, key=key) as mail:
         token = (await mail.resolve()).access_token
     await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
+    reports: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append(progress)
+
     async with http_client(server, token) as reader:
         status = await call(reader, "mailbox_status")
         code = await call(reader, "get_verification_code", timeout_seconds=10)
         waited = await call(reader, "wait_for_message", timeout_seconds=0)
+        long_wait = await reader.call_tool(
+            "wait_for_message", {"timeout_seconds": 6}, progress_callback=on_progress
+        )
     async with http_client(server, "mat_wrong.token") as stranger:
         refused = await call_error(stranger, "list_messages")
 
@@ -145,7 +153,23 @@ async def test_http_server_claims_with_a_proof_and_reads_with_the_bearer_token(s
     assert "access_token" not in claimed and claimed["status"] == "pending_payment"
     assert "challenge" in replayed
     assert "Authorization: Bearer" in without_token
-    assert status["status"] == "active"
+    assert {name: status[name] for name in ("status", "email", "mailbox_id")} == {
+        "status": "active",
+        "email": claimed["email"],
+        "mailbox_id": claimed["mailbox_id"],
+    }
+    assert status["expires_at"] is not None
     assert (code["found"], code["code"]) == (True, "482913")
     assert waited["timed_out"] is True
+    assert long_wait.structured_content == {"timed_out": True, "untrusted": True, "message": None}
+    assert len(reports) >= 2 and reports[-1] >= 5.0
     assert "refused" in refused
+
+
+async def test_a_get_of_the_mcp_endpoint_is_answered_at_once(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(timeout=5) as web:
+        response = await web.get(f"{server.base_url}/mcp", headers={"Accept": "text/event-stream"})
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.json()["error"]

@@ -121,13 +121,20 @@ class Operations:
         )
 
     def _status_by_token(self) -> Operation[MailboxStatus]:
+        body = {"access_token": self.access_token}
         try:
-            yield from self.list_messages(limit=1)
+            response = yield Call("POST", "/v1/imap/resolve", json=body)
+            resolved = ResolveResponse.model_validate(_ok(response))
         except PaymentRequired as error:
             return _status("waiting_payment", None, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", None, error.body, expired_at=error.expired_at)
-        return MailboxStatus(status="active")
+        return MailboxStatus(
+            status="active",
+            mailbox_id=resolved.mailbox_id,
+            email=resolved.email,
+            expires_at=resolved.expires_at,
+        )
 
     # Reading
 
@@ -233,7 +240,13 @@ def _ok(response: httpx.Response) -> Any:
 
 
 def _status(status: Any, fingerprint: str | None, body: dict[str, Any], **extra: Any) -> MailboxStatus:
-    return MailboxStatus(status=status, fingerprint=fingerprint, mailbox_id=body.get("mailbox_id"), **extra)
+    return MailboxStatus(
+        status=status,
+        fingerprint=fingerprint,
+        mailbox_id=body.get("mailbox_id"),
+        email=body.get("email"),
+        **extra,
+    )
 
 
 def _code_of(message: MessageOut) -> VerificationCode:
