@@ -159,7 +159,14 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
     gateway = build_payment_gateway(settings)
-    payments = PaymentService(gateway, uow, clock, settings.mail_domain, outbox.wake)
+    payments = PaymentService(
+        gateway,
+        uow,
+        clock,
+        settings.mail_domain,
+        outbox.wake,
+        link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
+    )
     credentials = Credentials(secret)
     mail_host = MailHost(
         settings.mail_domain,

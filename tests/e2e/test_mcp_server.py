@@ -6,13 +6,14 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import stdio_client as stdio_transport
 from mcp.client.streamable_http import streamable_http_client
 
 from mailservice.client import AgentKey, AsyncMailClient
@@ -57,7 +58,7 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     return " ".join(getattr(part, "text", "") for part in result.content)
 
 
-def stdio_client(server: ServerProcess, key_path: Path) -> Client:
+def stdio_client(server: ServerProcess, key_path: Path, errlog: TextIO) -> Client:
     parameters = StdioServerParameters(
         command=MAILSERVICE,
         args=["agent", "mcp"],
@@ -67,7 +68,7 @@ def stdio_client(server: ServerProcess, key_path: Path) -> Client:
             "MAILSERVICE_KEY": str(key_path),
         },
     )
-    return Client(parameters)
+    return Client(stdio_transport(parameters, errlog=errlog))
 
 
 @asynccontextmanager
@@ -84,17 +85,20 @@ async def test_stdio_server_claims_and_reads_a_verification_code(
     key_path = tmp_path / "agent_key"
     AgentKey.generate().save(key_path)
 
-    async with stdio_client(server, key_path) as client:
-        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        claimed = await call(client, "claim_mailbox", billing_email="billing@example.com")
-        unpaid = await call_error(client, "list_messages")
-        await pay(claimed["payment_url"])
-        status = await call(client, "mailbox_status")
-        await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
-        code = await call(client, "get_verification_code", timeout_seconds=10)
-        listing = await call(client, "list_messages")
-        read = await call(client, "read_message", uid=code["uid"])
+    stderr_path = tmp_path / "mcp-stderr.log"
+    with stderr_path.open("w") as errlog:
+        async with stdio_client(server, key_path, errlog) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            claimed = await call(client, "claim_mailbox", billing_email="billing@example.com")
+            unpaid = await call_error(client, "list_messages")
+            await pay(claimed["payment_url"])
+            status = await call(client, "mailbox_status")
+            await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
+            code = await call(client, "get_verification_code", timeout_seconds=10)
+            listing = await call(client, "list_messages")
+            read = await call(client, "read_message", uid=code["uid"])
 
+    assert "HTTP Request:" not in stderr_path.read_text()
     assert set(tools) == {"claim_mailbox", "renew_mailbox", *READING_TOOLS}
     assert all("untrusted" in (tools[name].description or "") for name in READING_TOOLS - {"mailbox_status"})
     assert "key" not in str(tools["claim_mailbox"].input_schema)
@@ -164,6 +168,7 @@ async def test_http_server_claims_with_a_proof_and_reads_with_the_bearer_token(s
     assert long_wait.structured_content == {"timed_out": True, "untrusted": True, "message": None}
     assert len(reports) >= 2 and reports[-1] >= 5.0
     assert "refused" in refused
+    assert "Terminating session" not in server.log()
 
 
 async def test_a_get_of_the_mcp_endpoint_is_answered_at_once(server: ServerProcess) -> None:
