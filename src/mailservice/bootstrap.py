@@ -66,6 +66,7 @@ from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
+from mailservice.startup_warnings import insecure_settings
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +325,8 @@ def _listening_summary(settings: Settings) -> str:
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
+    for warning in insecure_settings(settings):
+        log.warning("INSECURE %s", warning)
     await migrate(settings)
     runtime = await build_runtime(settings)
     services = runtime.services
