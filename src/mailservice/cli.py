@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 
 import typer
 import uvloop
@@ -16,6 +14,7 @@ from mailservice.cli_smoke_test import smoke_test
 from mailservice.client import cli as agent_cli
 from mailservice.config import Settings
 from mailservice.domain.errors import ConfigurationError
+from mailservice.logging_defaults import configure_logging
 
 app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_admin.app, name="admin")
@@ -29,13 +28,7 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as error:
         _fail(f"invalid configuration: {error}")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every connection at INFO; our handler logs what matters.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     return settings
 
 

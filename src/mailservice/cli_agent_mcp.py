@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mailservice.client.cli import DEFAULT_KEY, DEFAULT_URL, KeyPath, Url, reported_errors
 from mailservice.client.keys import AgentKey
+from mailservice.logging_defaults import configure_logging
 
 
 def agent_mcp(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY)) -> None:
@@ -20,4 +21,5 @@ def agent_mcp(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY)) -> None:
 
     with reported_errors(as_json=False):
         loaded = AgentKey.load(key)
+    configure_logging("INFO")
     asyncio.run(serve_stdio(url, loaded))

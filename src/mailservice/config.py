@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     stripe_cancel_url: str | None = None
     payment_provider_timeout_seconds: float = Field(default=10.0, gt=0)
     renewal_reminder_days: int = Field(default=7, ge=1)
+    payment_link_resend_hours: float = Field(default=24.0, gt=0)
 
     notifier_provider: str | None = None
     notifier_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -163,7 +164,11 @@ class Settings(BaseSettings):
 
     @property
     def advertised_imap_host(self) -> str:
-        return self.imap_host or self.mail_domain
+        """IMAP_HOST, or MAIL_DOMAIN in production; in development `localhost`, where the listeners are,
+        because the development MAIL_DOMAIN (mail.local) resolves nowhere."""
+        if self.imap_host is not None:
+            return self.imap_host
+        return self.mail_domain if self.is_production else "localhost"
 
     @property
     def advertised_imap_port(self) -> int:

@@ -46,8 +46,9 @@ Query = Annotated[str | None, typer.Option("--query", "-q", help="Search, e.g. '
 def keygen(key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
     """Create the agent's key (and KEY.pub). It is the mailbox's identity: keep it, never share it."""
     new = AgentKey.generate()
+    path = key.expanduser()
     with reported_errors(as_json):
-        path = new.save(key)
+        new.save(path)
     if as_json:
         print_json({"key": str(path), "public_key": new.public_line, "fingerprint": new.fingerprint})
         return

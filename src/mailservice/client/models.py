@@ -52,7 +52,7 @@ class Proof(BaseModel):
 class MailboxStatus(BaseModel):
     """Where the key's mailbox stands; `payment_url` is set while it waits for payment.
 
-    Known by an access token alone (no key), only the status is known while the mailbox is active.
+    Known by an access token alone (no key), there is no fingerprint.
     """
 
     status: StatusName
