@@ -222,6 +222,8 @@ async def test_invalid_sequence_numbers_are_bad_and_unknown_uids_are_ignored(ima
 async def test_store_forms_and_conditional_store(imap: RunningImap) -> None:
     wire = await selected(imap)
     assert await wire.command(b"STORE 1:2 +FLAGS (\\Seen $Done)") == [
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done)\r\n",
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done \\*)] Flags permitted.\r\n",
         b"* 1 FETCH (FLAGS (\\Seen $Done))\r\n",
         b"* 2 FETCH (FLAGS (\\Seen $Done))\r\n",
         b"t OK Store completed.\r\n",
