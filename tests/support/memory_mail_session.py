@@ -249,7 +249,7 @@ class MemoryMailSession:
             if message.meta.modseq > since_modseq
         )
         expunged = tuple(uid for uid, modseq in sorted(folder.expunged.items()) if modseq > since_modseq)
-        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged)
+        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged, folder.uidvalidity)
 
     async def structures(
         self,

@@ -96,7 +96,7 @@ class SqlMailFolders:
         to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
         folder = await self._database.run_read(lambda c: _folder_counters(c, mailbox_id, folder_id), False)
         if folder.highestmodseq <= since_modseq:
-            return FolderChanges(folder.highestmodseq, folder.uidnext, (), ())
+            return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity)
         return await self._database.run_read(lambda c: _changes(c, mailbox_id, folder_id, since_modseq))
 
     async def structures(
@@ -215,7 +215,7 @@ def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
 
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
     folder = connection.execute(
-        select(folders.c.highestmodseq, folders.c.uidnext).where(
+        select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity).where(
             folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
         )
     ).first()
@@ -241,6 +241,7 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
         uidnext=folder.uidnext,
         changed=tuple(_meta(row) for row in changed),
         expunged=tuple(gone.scalars()),
+        uidvalidity=folder.uidvalidity,
     )
 
 
