@@ -59,30 +59,48 @@ def _listing(folders: list[FolderInfo], args: ListArgs, kind: bytes) -> list[byt
     subscribed_only = "SUBSCRIBED" in args.selection
     special_only = "SPECIAL-USE" in args.selection
     show_subscribed = subscribed_only or "SUBSCRIBED" in args.returns
+    show_children = not args.extended or "CHILDREN" in args.returns
+    subscribed_below = _subscribed_below(folders) if "RECURSIVEMATCH" in args.selection else set()
     lines = []
     for name in sorted(by_name.keys() | implied, key=_inbox_first):
         if not any(pattern.match(name) for pattern in patterns):
             continue
         folder = by_name.get(name)
+        child_info = b""
         if (subscribed_only and (folder is None or not folder.subscribed)) or (
             special_only and (folder is None or folder.special_use is None)
         ):
-            continue
-        attributes = _attributes(folder, name in with_children, show_subscribed and kind == b"LIST")
+            if name not in subscribed_below:
+                continue
+            child_info = b' ("CHILDINFO" ("SUBSCRIBED"))'
+        attributes = _attributes(
+            folder, name in with_children, show_subscribed and kind == b"LIST", show_children
+        )
         if kind == b"LSUB":
             attributes = [] if folder is not None else ["\\Noselect"]
-        lines.append(b'* %s (%s) "/" %s\r\n' % (kind, " ".join(attributes).encode(), mailbox_text(name)))
+        lines.append(
+            b'* %s (%s) "/" %s%s\r\n' % (kind, " ".join(attributes).encode(), mailbox_text(name), child_info)
+        )
     return lines
+
+
+def _subscribed_below(folders: list[FolderInfo]) -> set[str]:
+    """Names with a subscribed folder somewhere below them (RECURSIVEMATCH's CHILDINFO)."""
+    return {parent for folder in folders if folder.subscribed for parent in parents(folder.name)}
 
 
 def _inbox_first(name: str) -> tuple[bool, str]:
     return (name != "INBOX", name)
 
 
-def _attributes(folder: FolderInfo | None, has_children: bool, show_subscribed: bool) -> list[str]:
+def _attributes(
+    folder: FolderInfo | None, has_children: bool, show_subscribed: bool, show_children: bool
+) -> list[str]:
     if folder is None:
-        return ["\\Noselect", "\\HasChildren"]
-    attributes = ["\\HasChildren" if has_children else "\\HasNoChildren"]
+        return ["\\Noselect", "\\HasChildren"] if show_children else ["\\Noselect"]
+    attributes = []
+    if show_children:
+        attributes.append("\\HasChildren" if has_children else "\\HasNoChildren")
     if show_subscribed and folder.subscribed:
         attributes.insert(0, "\\Subscribed")
     if folder.special_use:
