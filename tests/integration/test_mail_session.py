@@ -197,7 +197,7 @@ async def test_folders_are_created_with_parents_renamed_with_children_and_delete
     await session.delete_folder("Jobs/Projects/2026")
 
     folders = {f.name: f.subscribed for f in await session.list_folders()}
-    assert folders == {"INBOX": True, "Jobs": True, "Jobs/Projects": False}
+    assert folders == {"INBOX": True, "Jobs": False, "Jobs/Projects": False}  # CREATE does not subscribe
     with pytest.raises(FolderNotAllowed):
         await session.delete_folder("inbox")
     with pytest.raises(FolderNotFound):

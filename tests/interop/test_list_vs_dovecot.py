@@ -41,7 +41,12 @@ LISTS = [
     'LIST (SUBSCRIBED) "" "*"',
     'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"',
     'LIST (SUBSCRIBED RECURSIVEMATCH) "" "work/%"',
+    'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"',
+    'LSUB "" "%"',
+    'LSUB "" "*"',
     'LIST "" "*" RETURN (CHILDREN)',
+    'LIST "" "*" RETURN (SUBSCRIBED)',
+    'LIST "" "%" RETURN ()',
     'LIST "" "%" RETURN (SUBSCRIBED CHILDREN)',
     'LIST (SUBSCRIBED) "" "%" RETURN (CHILDREN)',
     'LIST (SPECIAL-USE) "" "*"',
@@ -79,3 +84,29 @@ def _as_text(value: Value) -> Value:
 def test_list_answers_like_dovecot(pair: Pair, command: str) -> None:
     reference, ours = pair.both(command)
     assert _answer(ours) == _answer(reference), command
+
+
+SUBSCRIPTION_STEPS = [
+    "CREATE fresh",
+    'LIST (SUBSCRIBED) "" "fresh"',
+    "SUBSCRIBE fresh",
+    "DELETE fresh",
+    'LIST (SUBSCRIBED) "" "fresh"',
+    'LIST "" "fresh" RETURN (SUBSCRIBED)',
+    "UNSUBSCRIBE fresh",
+    'LIST (SUBSCRIBED) "" "fresh"',
+    "SUBSCRIBE never-created",
+    'LIST (SUBSCRIBED) "" "never*"',
+    'LSUB "" "never*"',
+    "UNSUBSCRIBE never-created",
+    "UNSUBSCRIBE never-created",
+    'LSUB "" "%"',
+    'LSUB "" "work/%"',
+    'LSUB "" "*"',
+]
+
+
+def test_subscriptions_live_apart_from_folders_like_dovecot(pair: Pair) -> None:
+    for command in SUBSCRIPTION_STEPS:
+        reference, ours = pair.both(command)
+        assert _answer(ours) == _answer(reference), command

@@ -158,6 +158,10 @@ class MailSession(Protocol):
 
     async def list_folders(self) -> list[FolderInfo]: ...
 
+    async def subscriptions(self) -> frozenset[str]:
+        """Every subscribed name, of a folder or not (subscriptions outlive folders); INBOX always."""
+        ...
+
     async def create_folder(self, name: str) -> None: ...
 
     async def delete_folder(self, name: str) -> None:

@@ -187,6 +187,9 @@ class StoreMailSession:
     async def list_folders(self) -> list[FolderInfo]:
         return await self._folders.list_folders(self._id)
 
+    async def subscriptions(self) -> frozenset[str]:
+        return await self._folders.subscriptions(self._id)
+
     async def create_folder(self, name: str) -> None:
         await self._folders.create_folder(self._id, folder_name(name), self._access.now())
 
