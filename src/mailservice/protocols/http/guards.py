@@ -1,4 +1,5 @@
-"""The middleware around every request, outermost first: metrics, the concurrency limit, rate limits."""
+"""The middleware around every request, outermost first: metrics, reading the body, the concurrency limit,
+rate limits."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from fastapi import FastAPI
 
 from mailservice.config import Settings
 from mailservice.protocols.http.concurrency import ConcurrencyLimitMiddleware
+from mailservice.protocols.http.load import HttpLoad
 from mailservice.protocols.http.metrics import MetricsMiddleware
 from mailservice.protocols.http.rate_limit import RateLimitMiddleware
+from mailservice.protocols.http.request_body import RequestBodyMiddleware
 from mailservice.services.rate_limiter import RateLimiter
 from mailservice.services.registry import Services
 
@@ -17,5 +20,8 @@ def install_guards(app: FastAPI, services: Services, settings: Settings) -> None
     app.add_middleware(
         RateLimitMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute, services.clock)
     )
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    load = HttpLoad(settings.max_concurrent_requests)
+    app.state.http_load = load
+    app.add_middleware(ConcurrencyLimitMiddleware, load=load)
+    app.add_middleware(RequestBodyMiddleware, load=load, timeout_seconds=settings.http_body_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=services.admin.http_metrics)

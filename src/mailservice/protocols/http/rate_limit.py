@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mailservice.protocols.http.concurrency import send_json
+from mailservice.protocols.http.errors import error_response
 from mailservice.services.rate_limiter import RateLimiter
 
 # (method, path) -> (group, cost). A challenge precedes every claim and resolve, so it costs half.
@@ -44,11 +42,11 @@ class RateLimitMiddleware:
         if wait is None:
             await self._app(scope, receive, send)
             return
-        payload = json.dumps(
-            {
-                "error": f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
-                "code": "rate_limited",
-                "retry_after_seconds": wait,
-            }
-        ).encode()
-        await send_json(send, 429, payload, wait)
+        response = error_response(
+            429,
+            f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
+            "rate_limited",
+            headers={"Retry-After": str(wait)},
+            retry_after_seconds=wait,
+        )
+        await response(scope, receive, send)
