@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     database_dsn: str = "data/mailservice.db"
     max_concurrent_requests: int = Field(default=100, ge=0)
     http_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     forwarded_allow_ips: str | None = None
     build_number: str = "dev"

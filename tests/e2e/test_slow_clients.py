@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 SLOW_CLIENTS = 120  # more than the default MAX_CONCURRENT_REQUESTS of 100
 PROMPT_SECONDS = 5.0
 DEADLINE_SECONDS = 30.0
+TRICKLE_PAUSE_SECONDS = 0.2
 SLOW_BODY_HEAD = (
     b"POST /v1/imap/messages HTTP/1.1\r\nHost: mailservice.test\r\n"
     b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
@@ -50,7 +51,9 @@ def patient_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def strict_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    yield from served(request, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "1"})
+    yield from served(
+        request, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "1", "HTTP_HEADER_TIMEOUT_SECONDS": "1"}
+    )
 
 
 @pytest.fixture
@@ -120,3 +123,34 @@ async def wait_until_reading(client: httpx.AsyncClient, count: int) -> None:
             return
         assert time.monotonic() < deadline, f"reading {reading} bodies, not {count}: {response.text}"
         await asyncio.sleep(0.05)
+
+
+async def test_headers_not_received_in_time_close_the_connection(strict_server: ServerProcess) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict_server.http_port)
+    writer.write(SLOW_BODY_HEAD[:40])
+    await writer.drain()
+    started = time.monotonic()
+    try:
+        answer = await asyncio.wait_for(reader.read(), DEADLINE_SECONDS)  # until the server closes
+    finally:
+        writer.close()
+
+    assert answer == b""
+    assert time.monotonic() - started < DEADLINE_SECONDS / 2
+
+
+async def test_headers_trickled_a_byte_at_a_time_are_cut_off(strict_server: ServerProcess) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict_server.http_port)
+    closed = asyncio.ensure_future(reader.read())
+    started = time.monotonic()
+    try:
+        for byte in SLOW_BODY_HEAD:
+            if closed.done() or time.monotonic() - started > DEADLINE_SECONDS:
+                break
+            writer.write(bytes([byte]))
+            await asyncio.wait({closed}, timeout=TRICKLE_PAUSE_SECONDS)  # the pace of the trickle
+    finally:
+        writer.close()
+
+    assert closed.done(), "the server kept reading headers a byte at a time"
+    assert closed.result() == b""
