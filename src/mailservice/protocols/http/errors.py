@@ -72,7 +72,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return error_response(status_of(error), error.message, error.code, **error.details)
+    wait = error.details.get("retry_after_seconds")
+    headers = {"Retry-After": str(wait)} if wait is not None else None
+    return error_response(status_of(error), error.message, error.code, headers=headers, **error.details)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -1,5 +1,7 @@
-"""The middleware around every request, outermost first: metrics, reading the body, the concurrency limit,
-rate limits."""
+"""The middleware around every request, outermost first: metrics, reading the body, the concurrency limit.
+
+Rate limits are per route (rate_limit.py); their shared buckets are kept here in the app state.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from mailservice.config import Settings
 from mailservice.protocols.http.concurrency import ConcurrencyLimitMiddleware
 from mailservice.protocols.http.load import HttpLoad
 from mailservice.protocols.http.metrics import MetricsMiddleware
-from mailservice.protocols.http.rate_limit import RateLimitMiddleware
 from mailservice.protocols.http.request_body import RequestBodyMiddleware
 from mailservice.services.rate_limiter import RateLimiter
 from mailservice.services.registry import Services
@@ -17,9 +18,7 @@ from mailservice.services.registry import Services
 
 def install_guards(app: FastAPI, services: Services, settings: Settings) -> None:
     # add_middleware wraps what is there, so the last one added runs first.
-    app.add_middleware(
-        RateLimitMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute, services.clock)
-    )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, services.clock)
     load = HttpLoad(settings.max_concurrent_requests)
     app.state.http_load = load
     app.add_middleware(ConcurrencyLimitMiddleware, load=load)
