@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.routing import RouteContext, iter_route_contexts
 
 from mailservice.bootstrap import Runtime
+from mailservice.protocols.http.concurrency import takes_request_slot
 from mailservice.protocols.http.outcomes import outcome_kinds
 from mailservice.protocols.http.rate_limit import rate_limit_of
 
@@ -70,3 +71,9 @@ async def test_key_proofs_and_resolves_are_counted_by_route(runtime: Runtime) ->
         "/v1/imap/resolve": {"resolve"},
         "/v1/support/messages": {"key_proof"},
     }
+
+
+async def test_only_health_checks_and_long_waits_are_outside_the_request_slots(runtime: Runtime) -> None:
+    outside = {route.path for route in api_routes(runtime) if not takes_request_slot(route)}
+
+    assert outside == {"/healthz", "/readyz", "/v1/messages/wait", "/v1/events"}

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from mailservice import __version__
 from mailservice.config import Settings
+from mailservice.protocols.http.concurrency import request_slot
 from mailservice.protocols.http.errors import install_error_handlers
 from mailservice.protocols.http.guards import install_guards
 from mailservice.protocols.http.routers import (
@@ -36,6 +37,7 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         version=__version__,
         docs_url="/docs",
         redoc_url=None,
+        dependencies=[request_slot()],
     )
     app.state.services = services
     app.state.settings = settings

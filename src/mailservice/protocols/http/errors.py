@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailservice.domain.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -42,6 +43,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (RateLimited, 429),
     (PaymentProviderUnavailable, 502),
     (NotConfigured, 503),
+    (Busy, 503),
 )
 
 

@@ -1,6 +1,7 @@
-"""The middleware around every request, outermost first: metrics, reading the body, the concurrency limit.
+"""The middleware around every request, outermost first: metrics, then reading the body.
 
-Rate limits are per route (rate_limit.py); their shared buckets are kept here in the app state.
+The concurrency slot (concurrency.py) and the rate limits (rate_limit.py) are dependencies taken once a
+request is routed; what they share across requests is kept here in the app state.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mailservice.config import Settings
-from mailservice.protocols.http.concurrency import ConcurrencyLimitMiddleware
 from mailservice.protocols.http.load import HttpLoad
 from mailservice.protocols.http.metrics import MetricsMiddleware
 from mailservice.protocols.http.request_body import RequestBodyMiddleware
@@ -21,6 +21,5 @@ def install_guards(app: FastAPI, services: Services, settings: Settings) -> None
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, services.clock)
     load = HttpLoad(settings.max_concurrent_requests)
     app.state.http_load = load
-    app.add_middleware(ConcurrencyLimitMiddleware, load=load)
     app.add_middleware(RequestBodyMiddleware, load=load, timeout_seconds=settings.http_body_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=services.admin.http_metrics)

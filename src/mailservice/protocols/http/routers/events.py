@@ -15,6 +15,7 @@ from mailservice.domain.errors import InvalidInput
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import MAX_UID, StoredMessage
 from mailservice.protocols.http.auth import BearerMailbox
+from mailservice.protocols.http.concurrency import without_request_slot
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
 from mailservice.services.inbox import InboxService
@@ -26,7 +27,7 @@ KEEPALIVE_SECONDS = 15.0  # a variable so tests can shorten it
 UID_CURSOR: TypeAdapter[int] = TypeAdapter(UidCursor)
 
 
-@router.get("/v1/events", response_class=StreamingResponse)
+@router.get("/v1/events", response_class=StreamingResponse, dependencies=[without_request_slot()])
 async def events(
     mailbox: BearerMailbox,
     services: ServicesDep,

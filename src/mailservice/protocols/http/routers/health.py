@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from mailservice.protocols.http.concurrency import without_request_slot
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_response
 from mailservice.protocols.http.load import HttpLoad
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.wire.common import StatusResponse
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[without_request_slot()])
 log = logging.getLogger(__name__)
 
 

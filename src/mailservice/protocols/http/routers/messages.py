@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from mailservice.domain.search import MessageQuery, parse_moment, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
+from mailservice.protocols.http.concurrency import without_request_slot
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
 from mailservice.protocols.http.schemas import error_responses
@@ -59,7 +60,7 @@ async def list_messages(
     )
 
 
-@router.get("/v1/messages/wait", responses=_ERRORS)
+@router.get("/v1/messages/wait", responses=_ERRORS, dependencies=[without_request_slot()])
 async def wait_for_message(
     mailbox: BearerMailbox,
     services: ServicesDep,
