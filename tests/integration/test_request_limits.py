@@ -208,3 +208,15 @@ async def test_readiness_answers_503_when_the_database_is_gone(tmp_path: Path, c
     assert gone.json()["error"] == "the database does not answer"
     assert gone.json()["code"] == "not_ready"
     assert health.status_code == 200
+
+
+async def test_a_body_sent_in_chunks_without_a_length_is_cut_off_past_one_mebibyte(limited: Runtime) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(17):
+            yield b"x" * 65536
+
+    async with client_for(limited) as client:
+        response = await client.post("/v1/auth/challenge", content=chunks())
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body is larger than 1048576 bytes", "code": "too_large"}
