@@ -220,3 +220,20 @@ async def test_a_body_sent_in_chunks_without_a_length_is_cut_off_past_one_mebiby
 
     assert response.status_code == 413
     assert response.json() == {"error": "request body is larger than 1048576 bytes", "code": "too_large"}
+
+
+async def test_health_checks_and_long_waits_are_answered_while_every_slot_is_taken(limited: Runtime) -> None:
+    gate = gated(limited)
+    async with client_for(limited) as client:
+        held = [asyncio.create_task(client.get("/test/hold")) for _ in range(2)]
+        await gate.wait_until_inside(2)
+        health = await client.get("/healthz")
+        wait = await client.get("/v1/messages/wait")  # no token: refused by auth, not by the limit
+        events = await client.get("/v1/events")
+        other = await client.get("/llms.txt")
+        gate.release.set()
+        await asyncio.gather(*held)
+
+    assert health.status_code == 200
+    assert (wait.status_code, events.status_code) == (401, 401)
+    assert other.status_code == 503
