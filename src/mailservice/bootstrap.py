@@ -42,6 +42,7 @@ from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.connection_policy import ConnectionLimits, ProcessLimits
 from mailservice.protocols.http.app import create_app
+from mailservice.protocols.http.header_deadline import with_header_deadline
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.pop3.locks import MaildropLocks
@@ -386,6 +387,7 @@ class _HttpServer(uvicorn.Server):
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,  # None: uvicorn's 127.0.0.1,::1
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            http=with_header_deadline(settings.http_header_timeout_seconds),
         )
         super().__init__(config)
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     http_addr: str = ":8080"
     database_dsn: str = "data/mailservice.db"
     max_concurrent_requests: int = Field(default=100, ge=0)
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     forwarded_allow_ips: str | None = None
     build_number: str = "dev"
     cache_buster: str | None = None
