@@ -56,6 +56,7 @@ from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -188,6 +189,14 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             events,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
+            LoginThrottle(
+                LoginThrottlePolicy(
+                    settings.login_failures_per_ip,
+                    settings.login_failures_per_ip_and_login,
+                    settings.login_failure_window_seconds,
+                ),
+                clock,
+            ),
         ),
         accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),

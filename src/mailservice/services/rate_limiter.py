@@ -23,11 +23,17 @@ class _Bucket:
 
 
 class RateLimiter:
-    """`per_minute` requests a minute per (group, client), in bursts of at most that many."""
+    """`allowance` requests per `period_seconds` per (group, client), in bursts of at most that many."""
 
-    def __init__(self, per_minute: int, clock: Clock, max_clients: int = MAX_TRACKED_CLIENTS) -> None:
-        self._capacity = float(per_minute)
-        self._refill_per_second = per_minute / 60.0
+    def __init__(
+        self,
+        allowance: int,
+        clock: Clock,
+        max_clients: int = MAX_TRACKED_CLIENTS,
+        period_seconds: float = 60.0,
+    ) -> None:
+        self._capacity = float(allowance)
+        self._refill_per_second = allowance / period_seconds
         self._clock = clock
         self._max_clients = max_clients
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -46,6 +52,12 @@ class RateLimiter:
             bucket.tokens -= cost
             return None
         return max(1, math.ceil((cost - bucket.tokens) / self._refill_per_second))
+
+    def refund(self, group: str, client: str, cost: float = 1.0) -> None:
+        """Give back what an `acquire` took, for a request that turned out not to count."""
+        bucket = self._buckets.get((group, client))
+        if bucket is not None:
+            bucket.tokens = min(self._capacity, bucket.tokens + cost)
 
     def _bucket(self, key: tuple[str, str], now: float) -> _Bucket:
         bucket = self._buckets.get(key)
