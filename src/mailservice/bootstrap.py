@@ -22,6 +22,7 @@ from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
+from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
 from mailservice.adapters.dev_tls import development_certificate
@@ -149,7 +150,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    uow = SqlUnitOfWorkFactory(database)
+    uow = SqlUnitOfWorkFactory(database, TextSealer(secret))
     events: InProcessEventBus | PostgresEventBus = (
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
