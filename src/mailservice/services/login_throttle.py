@@ -51,7 +51,8 @@ class LoginThrottle:
 
     def reserve(self, peer: str, login: str) -> LoginAttempt:
         """Take one failure's charge from the source and the pair; raise RateLimited if either is spent."""
-        attempt = LoginAttempt(source_of(peer), f"{source_of(peer)} {login}")
+        source = source_of(peer)
+        attempt = LoginAttempt(source, f"{source} {login}")
         wait = self._sources.acquire(_SOURCE, attempt.source)
         if wait is None:
             wait = self._source_logins.acquire(_SOURCE_LOGIN, attempt.source_login)
