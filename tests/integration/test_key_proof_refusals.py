@@ -15,6 +15,7 @@ from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support.agent import claim, new_challenge, signed_proof
+from tests.support.ed25519_points import SMALL_ORDER
 from tests.support.keys import SSH_KEYGEN, AgentKey, SshKeygenKey
 
 CLAIM = "/v1/mailboxes/claim"
@@ -109,6 +110,17 @@ async def test_challenge_for_another_key_is_401(client: httpx.AsyncClient) -> No
 
 async def test_small_order_key_gets_no_challenge(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/auth/challenge", json={"public_key": SMALL_ORDER_KEY})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_public_key"
+
+
+@pytest.mark.parametrize("raw", list(SMALL_ORDER.values()), ids=list(SMALL_ORDER))
+async def test_no_key_of_small_order_gets_a_challenge(client: httpx.AsyncClient, raw: bytes) -> None:
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + raw
+    public_key = "ssh-ed25519 " + base64.b64encode(blob).decode()
+
+    response = await client.post("/v1/auth/challenge", json={"public_key": public_key})
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_public_key"

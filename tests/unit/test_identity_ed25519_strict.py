@@ -11,45 +11,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mailservice.adapters.identity import SshEd25519Key, parse_public_key, verify_signature
 from mailservice.domain.errors import InvalidProof, InvalidPublicKey
+from tests.support.ed25519_points import (
+    CANONICAL_SMALL_ORDER,
+    SMALL_ORDER,
+    L,
+    P,
+    little_endian,
+    negated,
+    order_divides_8,
+)
 
 MESSAGE = b"v1.1735732800.0123456789abcdef0123456789abcdef." + b"ab" * 32
 NAMESPACE = "edproof"
-P = 2**255 - 19
-L = 2**252 + 27742317777372353535851937790883648493
-ORDER_8_A = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
-ORDER_8_B = bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
 # R = identity, S = 0: for a key of small order this "signature" verifies for every message.
 UNIVERSAL_SIGNATURE = b"\x01" + bytes(63)
-
-
-def _le(number: int) -> bytes:
-    return number.to_bytes(32, "little")
-
-
-def _negated(encoded: bytes) -> bytes:
-    """The same y with the sign bit of x set."""
-    return encoded[:31] + bytes([encoded[31] | 0x80])
-
-
-CANONICAL_SMALL_ORDER = {
-    "identity": _le(1),
-    "order-2": _le(P - 1),
-    "order-4": _le(0),
-    "order-4-negative": _negated(_le(0)),
-    "order-8-a": ORDER_8_A,
-    "order-8-a-negative": _negated(ORDER_8_A),
-    "order-8-b": ORDER_8_B,
-    "order-8-b-negative": _negated(ORDER_8_B),
-}
-NON_CANONICAL_SMALL_ORDER = {
-    "identity-negative-zero": _negated(_le(1)),
-    "order-2-negative-zero": _negated(_le(P - 1)),
-    "order-4-as-p": _le(P),
-    "order-4-as-p-negative": _negated(_le(P)),
-    "identity-as-p-plus-1": _le(P + 1),
-    "identity-as-p-plus-1-negative": _negated(_le(P + 1)),
-}
-SMALL_ORDER = CANONICAL_SMALL_ORDER | NON_CANONICAL_SMALL_ORDER
 
 
 def _string(data: bytes) -> bytes:
@@ -81,6 +56,8 @@ def _raw(signature: bytes) -> str:
 
 def test_the_eight_small_order_points_are_all_listed() -> None:
     assert len(set(CANONICAL_SMALL_ORDER.values())) == 8
+    assert all(order_divides_8(encoded) for encoded in SMALL_ORDER.values())
+    assert not order_divides_8(PRIVATE.public_key().public_bytes_raw())
 
 
 @pytest.mark.parametrize("raw", list(SMALL_ORDER.values()), ids=list(SMALL_ORDER))
@@ -105,7 +82,7 @@ def test_universal_signature_of_a_small_order_key_does_not_verify(raw: bytes, ar
 def test_non_canonical_key_encoding_is_refused(y: int) -> None:
     # when / then
     with pytest.raises(InvalidPublicKey, match="not a canonical"):
-        parse_public_key(_key_line(_le(y)))
+        parse_public_key(_key_line(little_endian(y)))
 
 
 PRIVATE = Ed25519PrivateKey.generate()
@@ -148,7 +125,13 @@ def test_signature_with_s_not_reduced_modulo_l_is_refused(armoured: bool, added:
 
 @pytest.mark.parametrize(
     "encoded_r",
-    [_le(P), _le(P + 1), _le(2**255 - 1), _negated(_le(1)), _negated(_le(P - 1))],
+    [
+        little_endian(P),
+        little_endian(P + 1),
+        little_endian(2**255 - 1),
+        negated(little_endian(1)),
+        negated(little_endian(P - 1)),
+    ],
     ids=["p", "p+1", "2^255-1", "negative-zero-identity", "negative-zero-order-2"],
 )
 @pytest.mark.parametrize("armoured", [False, True], ids=["raw-signature", "sshsig"])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mailservice.adapters.identity import SshEd25519Key, parse_public_key
 from mailservice.domain.errors import InvalidPublicKey
-from tests.unit.test_identity_ed25519_strict import SMALL_ORDER
+from tests.support.ed25519_points import SMALL_ORDER
 
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 
