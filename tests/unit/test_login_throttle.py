@@ -104,3 +104,15 @@ def test_the_allowance_refills_over_the_window(throttle: LoginThrottle, clock: F
 )
 def test_an_ipv6_source_is_its_64_network(peer: str, source: str) -> None:
     assert source_of(peer) == source
+
+
+def test_a_flood_of_new_sources_does_not_wipe_out_a_throttled_one(clock: FixedClock) -> None:
+    # given: a full table, one of whose sources is throttled
+    throttle = LoginThrottle(POLICY, clock, max_tracked=10)
+    _fail(throttle, "192.0.2.1", "owner", 2)
+    # when: many more sources fail once each, each leaving a bucket that is not full
+    for host in range(100):
+        _fail(throttle, f"198.51.100.{host}", "owner", 1)
+    # then
+    with pytest.raises(RateLimited):
+        throttle.reserve("192.0.2.1", "owner")

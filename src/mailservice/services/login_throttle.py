@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from mailservice.domain.errors import RateLimited
 from mailservice.ports import Clock
-from mailservice.services.rate_limiter import RateLimiter
+from mailservice.services.rate_limiter import MAX_TRACKED_CLIENTS, RateLimiter
 
 _SOURCE = "login-source"
 _SOURCE_LOGIN = "login-source-login"
@@ -43,10 +43,14 @@ class LoginAttempt:
 class LoginThrottle:
     """Reserve an attempt before checking a password; refund it when the password was right."""
 
-    def __init__(self, policy: LoginThrottlePolicy, clock: Clock) -> None:
-        self._sources = RateLimiter(policy.failures_per_source, clock, period_seconds=policy.window_seconds)
+    def __init__(
+        self, policy: LoginThrottlePolicy, clock: Clock, max_tracked: int = MAX_TRACKED_CLIENTS
+    ) -> None:
+        self._sources = RateLimiter(
+            policy.failures_per_source, clock, max_tracked, period_seconds=policy.window_seconds
+        )
         self._source_logins = RateLimiter(
-            policy.failures_per_source_login, clock, period_seconds=policy.window_seconds
+            policy.failures_per_source_login, clock, max_tracked, period_seconds=policy.window_seconds
         )
 
     def reserve(self, peer: str, login: str) -> LoginAttempt:

@@ -46,7 +46,7 @@ class RateLimiter:
         """None when allowed; otherwise the whole seconds to wait before the next try."""
         now = self._clock.now().timestamp()
         bucket = self._bucket((group, client), now)
-        bucket.tokens = min(self._capacity, bucket.tokens + (now - bucket.updated) * self._refill_per_second)
+        bucket.tokens = self._tokens_at(bucket, now)
         bucket.updated = now
         if bucket.tokens >= cost:
             bucket.tokens -= cost
@@ -68,8 +68,16 @@ class RateLimiter:
         return bucket
 
     def _forget_idle(self, now: float) -> None:
-        """Drop buckets that have refilled completely: forgetting them changes nothing."""
+        """Drop buckets that have refilled completely: forgetting them changes nothing.
+
+        If that is not enough, keep the emptiest half: a flood of new clients must not wipe out the
+        clients that are being limited.
+        """
         full_after = self._capacity / self._refill_per_second
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}
         if len(self._buckets) >= self._max_clients:
-            self._buckets.clear()
+            emptiest = sorted(self._buckets.items(), key=lambda item: self._tokens_at(item[1], now))
+            self._buckets = dict(emptiest[: self._max_clients // 2])
+
+    def _tokens_at(self, bucket: _Bucket, now: float) -> float:
+        return min(self._capacity, bucket.tokens + (now - bucket.updated) * self._refill_per_second)
