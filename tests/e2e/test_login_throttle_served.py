@@ -8,12 +8,14 @@ import asyncio
 import base64
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from mailservice.config import Settings
 from tests.e2e.test_imap_served import paid_credentials
+from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.imap_wire import Wire
 from tests.support.pop3 import Pop3Wire
 from tests.support.server import ServerProcess
@@ -34,6 +36,21 @@ OUTCOMES = {
 }
 
 Reply = Callable[[], Awaitable[str]]
+# Room for 300 connections from one address, so that only the login throttle decides.
+ROOM_FOR_300 = {"IMAP_MAX_CONNECTIONS_PER_IP": "400", "POP3_MAX_CONNECTIONS_PER_IP": "400"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def roomy_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    sqlite = request.param == "sqlite"
+    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
+    process = ServerProcess(tmp_path, dsn, extra_env=ROOM_FOR_300)
+    process.start()
+    yield process
+    if process.process is not None and process.process.poll() is None:
+        process.kill()
+    if not sqlite:
+        drop_postgres_database(dsn)
 
 
 def _outcome(reply: bytes) -> str:
@@ -127,8 +144,9 @@ async def _parallel_wrong_logins(server: ServerProcess, source: str, usernames: 
 
 
 async def test_parallel_wrong_logins_from_one_address_are_held_to_its_allowance(
-    server: ServerProcess,
+    roomy_server: ServerProcess,
 ) -> None:
+    server = roomy_server
     # given: a real mailbox, so that wrong passwords for it are checked against the store
     email = (await paid_credentials(server))["email"]
 
