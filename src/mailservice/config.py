@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     support_email: str | None = None
     rate_limit_per_minute: int = Field(default=30, ge=0)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_failures_per_ip_and_login: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=300.0, gt=0)
 
     parser_processes: int | None = Field(default=None, ge=0, le=64)
 

@@ -170,6 +170,10 @@ class OutboxRepository(Protocol):
         self, notification_id: int, error: str, retry_at: datetime | None, now: datetime
     ) -> None: ...
 
+    async def drop_finished_bodies(self) -> int:
+        """Drop the bodies still kept by sent or abandoned notifications; how many there were."""
+        ...
+
 
 class AccountRepository(Protocol):
     async def add(self, account: Account, api_token_hash: str) -> None:
