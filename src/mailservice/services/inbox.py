@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from mailservice.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import FLAGGED, SEEN, FolderChanged, StoredMessage
+from mailservice.domain.messages import FLAGGED, SEEN, StoredMessage
 from mailservice.domain.search import MessageQuery
 from mailservice.ports import EventBus, MessageReader, UnitOfWorkFactory
-from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials, mailbox_id_of_access_token
 from mailservice.services.mailboxes import MailboxService
 
@@ -105,21 +104,17 @@ class InboxService:
                 (add if wanted else remove).add(flag)
         async with self._uow() as uow:
             message = await uow.messages.set_flags(mailbox.id, uid, add, remove)
-            folder_id, modseq = await uow.folders.inbox_state(mailbox.id)
             await uow.commit()
         if message is None:
             raise NotFound("message not found")
-        await announce(self._events, FolderChanged(mailbox.id, folder_id, modseq))
         return message
 
     async def delete(self, mailbox: Mailbox, uid: int) -> None:
         async with self._uow() as uow:
             deleted = await uow.messages.delete(mailbox.id, uid)
-            folder_id, modseq = await uow.folders.inbox_state(mailbox.id)
             await uow.commit()
         if not deleted:
             raise NotFound("message not found")
-        await announce(self._events, FolderChanged(mailbox.id, folder_id, modseq))
 
     async def raw(self, mailbox: Mailbox, uid: int) -> bytes:
         async with self._uow(read_only=True) as uow:

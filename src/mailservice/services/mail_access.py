@@ -24,16 +24,8 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import (
-    INBOX,
-    Delivery,
-    FolderChanged,
-    MailboxEvent,
-    MessageCopy,
-    MessageReceived,
-)
+from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
-from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials
 from mailservice.services.mailboxes import MailboxService
 
@@ -132,12 +124,6 @@ class MailAccess:
     def now(self) -> datetime:
         return self._clock.now()
 
-    async def changed(self, mailbox_id: str, folder_id: int, modseq: int) -> None:
-        await self.publish(FolderChanged(mailbox_id, folder_id, modseq))
-
-    async def publish(self, event: MailboxEvent) -> None:
-        await announce(self._events, event)
-
     def subscribe(self, mailbox_id: str) -> EventWatch:
         return EventWatch(self._events, mailbox_id)
 
@@ -150,7 +136,8 @@ class EventWatch:
 
     async def __aiter__(self) -> AsyncIterator[int]:
         async for event in self._subscription:
-            yield event.folder_id
+            if not isinstance(event, AccessRevoked):
+                yield event.folder_id
 
     def close(self) -> None:
         self._subscription.close()
@@ -194,11 +181,7 @@ class StoreMailSession:
         await self._folders.delete_folder(self._id, folder_name(name))
 
     async def rename_folder(self, old: str, new: str) -> None:
-        write = await self._folders.rename_folder(
-            self._id, folder_name(old), folder_name(new), self._access.now()
-        )
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        await self._folders.rename_folder(self._id, folder_name(old), folder_name(new), self._access.now())
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
         await self._folders.set_subscribed(self._id, folder_name(name), subscribed)
@@ -234,11 +217,9 @@ class StoreMailSession:
         flags: frozenset[str],
         unchanged_since: int | None = None,
     ) -> FlagsStored:
-        stored, write = await self._folders.store_flags(
+        stored, _ = await self._folders.store_flags(
             self._id, folder_id, uids, change, flags - {RECENT}, unchanged_since
         )
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
         return stored
 
     async def append(
@@ -256,7 +237,6 @@ class StoreMailSession:
             folder=name,
         )
         (stored,) = await self._store.store(Delivery((copy,)))
-        await self._access.publish(MessageReceived(self._id, stored.folder_id, stored.uid, stored.modseq))
         status = await self._folders.status(self._id, name)
         return Appended(status.uidvalidity, stored.uid)
 
@@ -267,9 +247,7 @@ class StoreMailSession:
         return await self._copy(folder_id, uids, target, move=True)
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
-        expunged, write = await self._folders.expunge(self._id, folder_id, uids)
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        expunged, _ = await self._folders.expunge(self._id, folder_id, uids)
         return expunged
 
     async def quota(self) -> Quota:
@@ -279,9 +257,7 @@ class StoreMailSession:
         return self._access.subscribe(self._id)
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        copied, writes = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
-        for write in writes:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        copied, _ = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
         return copied
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from mailservice.domain.errors import NotFound, NotPaidYet
@@ -31,13 +30,11 @@ class PaymentService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         mail_domain: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._gateway = gateway
         self._uow = uow
         self._clock = clock
         self._mail_domain = mail_domain
-        self._on_notification_queued = on_notification_queued
         self._locks = KeyedLocks()
 
     @property
@@ -143,7 +140,6 @@ class PaymentService:
             if not await queue_once(uow, notification, self._clock):
                 return
             await uow.commit()
-        self._on_notification_queued()
 
 
 async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetime) -> Mailbox:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import outbox
+from mailservice.domain.events import DomainEvent, NotificationQueued
 from mailservice.domain.notification import Notification, QueuedNotification
 
 PENDING = "pending"
@@ -16,8 +18,9 @@ FAILED = "failed"
 
 
 class SqlOutboxRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, record: Callable[[DomainEvent], None]) -> None:
         self._connection = connection
+        self._record = record
 
     async def enqueue(self, notification: Notification, now: datetime) -> None:
         await self._connection.execute(
@@ -35,6 +38,7 @@ class SqlOutboxRepository:
                 created_at=now,
             )
         )
+        self._record(NotificationQueued())
 
     async def recently_queued(self, dedupe_key: str, since: datetime) -> bool:
         query = (
