@@ -57,6 +57,7 @@ from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -171,6 +172,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     )
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
         proofs=proofs,
@@ -179,7 +181,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         credentials=credentials,
         outbox=outbox,
         delivery=DeliveryService(uow, store, summarizer, clock, policy),
-        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
+        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
             uow,
@@ -189,6 +191,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             store,
             summarizer,
             events,
+            live_sessions,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
         ),

@@ -17,8 +17,9 @@ from mailservice.domain.errors import StorageUnavailable
 from mailservice.domain.events import DomainEvent, NotificationQueued
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
-from mailservice.domain.messages import FolderChanged, StoredMessage
+from mailservice.domain.messages import AccessRevoked, FolderChanged, StoredMessage
 from mailservice.domain.notification import Notification
+from mailservice.domain.search import MessageQuery
 from mailservice.ports import EventPublisher, UnitOfWork
 
 INBOX_FOLDER_ID = 1
@@ -34,14 +35,17 @@ class MemoryState:
 
 
 class FakeMailboxes:
-    def __init__(self, state: MemoryState) -> None:
+    def __init__(self, state: MemoryState, uow: FakeUnitOfWork) -> None:
         self._state = state
+        self._uow = uow
 
     async def get(self, mailbox_id: str) -> Mailbox | None:
         return self._state.mailboxes.get(mailbox_id)
 
     async def update(self, mailbox: Mailbox) -> None:
         self._state.mailboxes[mailbox.id] = mailbox
+        if mailbox.status is MailboxStatus.EXPIRED:
+            self._uow.record(AccessRevoked(mailbox.id))
 
     async def expire_lapsed(self, now: datetime) -> int:
         lapsed = [m for m in self._state.mailboxes.values() if m.has_lapsed(now)]
@@ -75,6 +79,27 @@ class FakeMessages:
     def __init__(self, state: MemoryState, uow: FakeUnitOfWork) -> None:
         self._state = state
         self._uow = uow
+
+    async def find(
+        self,
+        mailbox_id: str,
+        query: MessageQuery,
+        *,
+        limit: int,
+        after_uid: int | None = None,
+        before_uid: int | None = None,
+        newest_first: bool = True,
+        with_text: bool = False,
+    ) -> list[StoredMessage]:
+        if query != MessageQuery():
+            raise NotImplementedError("the fake finds with the empty query only")
+        found = sorted(
+            (message for (owner, uid), message in self._state.messages.items() if owner == mailbox_id),
+            key=lambda message: message.uid,
+            reverse=newest_first,
+        )
+        low, high = after_uid or 0, before_uid or 2**63
+        return [message for message in found if low < message.uid < high][:limit]
 
     async def get(self, mailbox_id: str, uid: int, with_text: bool = True) -> StoredMessage | None:
         return self._state.messages.get((mailbox_id, uid))
@@ -120,8 +145,9 @@ class FakeChallenges:
 
 
 class FakeAdmin:
-    def __init__(self, state: MemoryState) -> None:
+    def __init__(self, state: MemoryState, uow: FakeUnitOfWork) -> None:
         self._state = state
+        self._uow = uow
 
     async def mailbox_ids(self) -> list[str]:
         return sorted(self._state.mailboxes)
@@ -134,6 +160,7 @@ class FakeAdmin:
         self._state.mailboxes[mailbox_id] = replace(
             mailbox, credential_epoch=mailbox.credential_epoch + 1, updated_at=now
         )
+        self._uow.record(AccessRevoked(mailbox_id))
 
 
 class FakeUnitOfWork:
@@ -142,11 +169,11 @@ class FakeUnitOfWork:
         self._recorded: list[DomainEvent] = []
         self._committed: list[DomainEvent] = []
         self._state = copy.deepcopy(factory.state)
-        self.mailboxes = FakeMailboxes(self._state)
+        self.mailboxes = FakeMailboxes(self._state, self)
         self.messages = FakeMessages(self._state, self)
         self.outbox = FakeOutbox(self._state, self)
         self.challenges = FakeChallenges()
-        self.admin = FakeAdmin(self._state)
+        self.admin = FakeAdmin(self._state, self)
 
     def __getattr__(self, name: str) -> object:
         raise AttributeError(f"the fake unit of work has no {name!r} repository")

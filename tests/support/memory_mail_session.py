@@ -14,6 +14,7 @@ from mailservice.adapters.mime import parse_message
 from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
+    DomainError,
     FolderExists,
     FolderNotAllowed,
     FolderNotFound,
@@ -118,6 +119,7 @@ class MemoryMailStore:
         self._ids = itertools.count(1)
         self.folders: dict[str, MemoryFolder] = {}
         self.watches: set[MemoryWatch] = set()
+        self._revoked: asyncio.Future[DomainError] | None = None
         self._add_folder(INBOX)
         for name, use in (special or {}).items():
             self._add_folder(name, use)
@@ -143,6 +145,16 @@ class MemoryMailStore:
         return sum(
             len(message.raw) for folder in self.folders.values() for message in folder.messages.values()
         )
+
+    def revocation(self) -> asyncio.Future[DomainError]:
+        if self._revoked is None:
+            self._revoked = asyncio.get_running_loop().create_future()
+        return self._revoked
+
+    def revoke(self, reason: DomainError) -> None:
+        """End every session of the mailbox, as a credential rotation or expiry does."""
+        if not self.revocation().done():
+            self.revocation().set_result(reason)
 
     def changed(self, folder: MemoryFolder) -> None:
         for watch in list(self.watches):
@@ -184,6 +196,14 @@ def _canonical(name: str) -> str:
 class MemoryMailSession:
     def __init__(self, store: MemoryMailStore) -> None:
         self.store = store
+        self.ended = False
+
+    async def revoked(self) -> DomainError:
+        """Waits for `MemoryMailStore.revoke`."""
+        return await self.store.revocation()
+
+    def end(self) -> None:
+        self.ended = True
 
     @property
     def address(self) -> str:

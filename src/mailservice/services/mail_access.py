@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound, RateLimited
+from mailservice.domain.errors import (
+    AuthenticationFailed,
+    DomainError,
+    FolderNotAllowed,
+    FolderNotFound,
+    RateLimited,
+)
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
@@ -27,6 +33,7 @@ from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
+from mailservice.services.live_sessions import LiveSessions, SessionLease
 from mailservice.services.mailboxes import MailboxService
 
 RECENT = "\\Recent"
@@ -77,6 +84,7 @@ class MailAccess:
         store: MessageStore,
         summarizer: MessageSummarizer,
         events: EventBus,
+        live_sessions: LiveSessions,
         clock: Clock,
         policy: MailAccessPolicy,
     ) -> None:
@@ -87,6 +95,7 @@ class MailAccess:
         self._store = store
         self._summarizer = summarizer
         self._events = events
+        self._live_sessions = live_sessions
         self._clock = clock
         self._policy = policy
         self._peer_failures = FailureCounter(MAX_FAILURES_PER_PEER)
@@ -103,7 +112,15 @@ class MailAccess:
             raise AuthenticationFailed("invalid username or password")
         if not mailbox.is_usable(self._clock.now()):
             raise AuthenticationFailed("the mailbox is not active: it is unpaid or expired")
-        return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._summarizer, self)
+        return StoreMailSession(
+            mailbox,
+            self._policy,
+            self._folders,
+            self._store,
+            self._summarizer,
+            self,
+            self._live_sessions.lease(mailbox),
+        )
 
     def _login_of(self, username: str) -> str:
         local, at, domain = username.strip().lower().rpartition("@")
@@ -154,6 +171,7 @@ class StoreMailSession:
         store: MessageStore,
         summarizer: MessageSummarizer,
         access: MailAccess,
+        lease: SessionLease,
     ) -> None:
         self._mailbox = mailbox
         self._id = mailbox.id
@@ -162,6 +180,7 @@ class StoreMailSession:
         self._store = store
         self._summarizer = summarizer
         self._access = access
+        self._lease = lease
 
     @property
     def address(self) -> str:
@@ -255,6 +274,12 @@ class StoreMailSession:
 
     def watch(self) -> EventWatch:
         return self._access.subscribe(self._id)
+
+    async def revoked(self) -> DomainError:
+        return await self._lease.ended
+
+    def end(self) -> None:
+        self._lease.release()
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
         copied, _ = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)

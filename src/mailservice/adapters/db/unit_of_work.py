@@ -68,7 +68,7 @@ class SqlUnitOfWork:
         self._scope = self._database.connection(self._read_only)
         self._connection = await self._scope.__aenter__()
         self._transaction = await self._connection.begin()
-        self.mailboxes = SqlMailboxRepository(self._connection)
+        self.mailboxes = SqlMailboxRepository(self._connection, self.record)
         self.folders = SqlFolderRepository(self._connection)
         self.messages = SqlMessageRepository(self._connection, self.record)
         self.checkouts = SqlCheckoutRepository(self._connection)
@@ -78,7 +78,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(self._connection)
         self.account_tokens = SqlAccountTokenRepository(self._connection)
         self.support_messages = SqlSupportMessageRepository(self._connection)
-        self.admin = SqlAdminRepository(self._connection)
+        self.admin = SqlAdminRepository(self._connection, self.record)
         return self
 
     async def __aexit__(
