@@ -400,6 +400,7 @@ class MemoryMailLogin:
         self.stores: dict[str, tuple[MemoryMailStore, str]] = {}
         self.failures: dict[str, int] = {}
         self.max_failures = max_failures
+        self.sessions: list[MemoryMailSession] = []
 
     def add_mailbox(
         self,
@@ -420,4 +421,5 @@ class MemoryMailLogin:
         if found is None or found[1] != password:
             self.failures[peer] = self.failures.get(peer, 0) + 1
             raise AuthenticationFailed("invalid credentials")
-        return MemoryMailSession(found[0])
+        self.sessions.append(MemoryMailSession(found[0]))
+        return self.sessions[-1]

@@ -80,9 +80,9 @@ class Connection:
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
                 await self._next_command()
-                await self.out.flush()
                 if self.state.session is not None:
                     self.revocation.watch(self.state.session)
+                await self.out.flush()
         except Disconnect as reason:
             await self._bye(str(reason))
         except asyncio.CancelledError:

@@ -77,9 +77,9 @@ class Connection:
             await self.out.flush()
             while self.state is not State.DONE:
                 await self._next_command()
-                await self.out.flush()
                 if self.transaction is not None:
                     self.revocation.watch(self.transaction.session)
+                await self.out.flush()
         except Disconnect as reason:
             await self._last_words(f"-ERR {reason}\r\n")
         except asyncio.CancelledError:
@@ -248,6 +248,7 @@ class Connection:
         self._require_privacy()
         session = await self.login.login(username, password, self.peer)
         if not self.locks.acquire(session.address):
+            session.end()
             raise Pop3Error("Mailbox is locked by another POP3 session.", "IN-USE")
         self.locked = session.address
         maildrop = await self._open(session)
@@ -263,6 +264,7 @@ class Connection:
             assert self.locked is not None
             self.locks.release(self.locked)
             self.locked = None
+            session.end()
             raise
 
     async def _read_line(self) -> bytes:
