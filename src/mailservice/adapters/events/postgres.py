@@ -18,6 +18,7 @@ from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEve
 log = logging.getLogger(__name__)
 
 CHANNEL = "mailservice_events"
+# One statement, so one transaction: PostgreSQL delivers its notifications in order, and identical ones once.
 _NOTIFY_EACH = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
 RECONNECT_SECONDS = 1.0
 
