@@ -40,13 +40,13 @@ from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
+from mailservice.protocols.connection_policy import ConnectionLimits, ProcessLimits
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
-from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
@@ -68,6 +68,7 @@ from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
+from mailservice.startup_warnings import insecure_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Runtime:
     events: InProcessEventBus | PostgresEventBus
     gateway: PaymentGateway
     summarizer: InlineSummarizer | PooledSummarizer
+    mail_limits: ProcessLimits
 
     async def start(self) -> None:
         await self.events.start()
@@ -162,7 +164,13 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
     publisher.wake_outbox_with(outbox.wake)
     gateway = build_payment_gateway(settings)
-    payments = PaymentService(gateway, uow, clock, settings.mail_domain)
+    payments = PaymentService(
+        gateway,
+        uow,
+        clock,
+        settings.mail_domain,
+        link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
+    )
     credentials = Credentials(secret)
     mail_host = MailHost(
         settings.mail_domain,
@@ -208,8 +216,19 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         ),
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
     )
+    mail_limits = ProcessLimits.for_process(
+        settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
+    )
     runtime = Runtime(
-        settings, database, services, create_app(services, settings), store, events, gateway, summarizer
+        settings,
+        database,
+        services,
+        create_app(services, settings),
+        store,
+        events,
+        gateway,
+        summarizer,
+        mail_limits,
     )
     await runtime.start()
     return runtime
@@ -229,7 +248,11 @@ async def migrate(settings: Settings) -> None:
 
 async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     settings = runtime.settings
-    limits = ConnectionLimits(settings.smtp_max_connections, settings.smtp_max_connections_per_ip)
+    limits = ConnectionLimits(
+        settings.smtp_max_connections,
+        settings.smtp_max_connections_per_ip,
+        parent=runtime.mail_limits.connections,
+    )
     context = tls_context(settings)
     delivery = runtime.services.delivery
 
@@ -306,6 +329,8 @@ def _listening_summary(settings: Settings) -> str:
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
+    for warning in insecure_settings(settings):
+        log.warning("INSECURE %s", warning)
     await migrate(settings)
     runtime = await build_runtime(settings)
     services = runtime.services

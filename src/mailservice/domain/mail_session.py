@@ -17,6 +17,9 @@ from typing import NamedTuple, Protocol
 
 from mailservice.domain.errors import DomainError
 
+# Part of this interface (`MailSession.quota`), so importable from here as well.
+from mailservice.domain.quota import Quota as Quota
+
 HIERARCHY_SEPARATOR = "/"
 
 
@@ -134,13 +137,6 @@ class FolderWrite:
 
     folder_id: int
     modseq: int
-
-
-@dataclass(frozen=True)
-class Quota:
-    used_bytes: int
-    limit_bytes: int
-    messages: int
 
 
 class FolderWatch(Protocol):

@@ -26,11 +26,11 @@ from mailservice.domain.mail_session import (
     FolderStatus,
     MessageStructure,
     OpenedFolder,
-    Quota,
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
+from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
 from mailservice.services.live_sessions import LiveSessions, SessionLease

@@ -11,10 +11,10 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
+from mailservice.protocols.connection_policy import ConnectionLimits
 from mailservice.protocols.smtp.bulk_data import BulkData
 from mailservice.protocols.smtp.fast_address import FastAddress
 from mailservice.protocols.smtp.handler import InboundHandler
-from mailservice.protocols.smtp.limits import ConnectionLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
 from mailservice.services.delivery import DeliveryService
 
