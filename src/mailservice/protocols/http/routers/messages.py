@@ -64,12 +64,23 @@ async def list_messages(
 async def wait_for_message(
     mailbox: BearerMailbox,
     services: ServicesDep,
-    after_uid: Annotated[UidCursor | None, Query(description="Default: the newest message now")] = None,
+    after_uid: Annotated[
+        UidCursor | None,
+        Query(description="Only a message after this uid. Default: the newest unread match, else the next"),
+    ] = None,
     wait_seconds: Annotated[float, Query(alias="timeout", ge=0, le=MAX_WAIT_SECONDS)] = 30.0,
     q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64, description="Only mail received from then on (ISO date-time): when the flow began"
+        ),
+    ] = None,
 ) -> WaitOut:
-    """Long poll: answers as soon as a matching message arrives, or with timed_out after `timeout` s."""
-    found = await services.inbox.wait(mailbox, after_uid, wait_seconds, parse_query(q))
+    """Long poll. Without `after_uid`: the newest unread message matching `q` (and `since`) that already
+    arrived, else the first one to arrive; with it, the first after it. timed_out after `timeout` s."""
+    started = None if since is None else parse_moment(since, "since")
+    found = await services.inbox.wait(mailbox, after_uid, wait_seconds, parse_query(q), started)
     if found is None:
         return WaitOut(timed_out=True)
     return WaitOut(timed_out=False, message=message_out(found, include_text=True))
