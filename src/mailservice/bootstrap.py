@@ -40,7 +40,12 @@ from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
-from mailservice.protocols.connection_policy import ConnectionLimits, ProcessLimits
+from mailservice.protocols.connection_policy import (
+    ConnectionLimits,
+    ListenerPolicy,
+    MemoryBudget,
+    ProcessLimits,
+)
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
@@ -48,6 +53,7 @@ from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
+from mailservice.protocols.smtp.spool import Spool
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
@@ -236,10 +242,12 @@ async def migrate(settings: Settings) -> None:
 
 async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     settings = runtime.settings
-    limits = ConnectionLimits(
-        settings.smtp_max_connections,
-        settings.smtp_max_connections_per_ip,
-        parent=runtime.mail_limits.connections,
+    policy = smtp_policy(runtime)
+    spool = Spool(
+        settings.data_dir / "spool",
+        settings.smtp_spool_threshold_bytes,
+        MemoryBudget(settings.smtp_spool_max_bytes),
+        asyncio.Semaphore(settings.smtp_large_message_concurrency),
     )
     context = tls_context(settings)
     delivery = runtime.services.delivery
@@ -247,13 +255,38 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     def options(addr: str, setting: str) -> ListenerOptions:
         host, port = parse_listen_address(addr, setting)
         return ListenerOptions(
-            host, port, settings.mail_hostname, settings.max_message_bytes, limits, context
+            host,
+            port,
+            settings.mail_hostname,
+            settings.max_message_bytes,
+            policy,
+            settings.smtp_data_block_timeout_seconds,
+            settings.smtp_data_termination_timeout_seconds,
+            spool,
+            context,
         )
 
     servers = [await start_smtp(delivery, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
     if settings.lmtp_addr:
         servers.append(await start_lmtp(delivery, options(settings.lmtp_addr, "LMTP_ADDR")))
     return servers
+
+
+def smtp_policy(runtime: Runtime) -> ListenerPolicy:
+    """The connection policy of the SMTP and LMTP listeners together."""
+    settings = runtime.settings
+    limits = ConnectionLimits(
+        settings.smtp_max_connections,
+        settings.smtp_max_connections_per_ip,
+        parent=runtime.mail_limits.connections,
+    )
+    return ListenerPolicy(
+        limits,
+        runtime.mail_limits.memory,
+        login_timeout_seconds=settings.smtp_transaction_start_timeout_seconds,
+        idle_timeout_seconds=settings.smtp_command_timeout_seconds,
+        connection_buffer_bytes=settings.smtp_spool_threshold_bytes,
+    )
 
 
 async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:

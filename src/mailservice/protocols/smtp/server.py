@@ -11,26 +11,45 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from mailservice.protocols.connection_policy import ConnectionLimits
+from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy
 from mailservice.protocols.smtp.bulk_data import BulkData
 from mailservice.protocols.smtp.fast_address import FastAddress
 from mailservice.protocols.smtp.handler import InboundHandler
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
+from mailservice.protocols.smtp.spool import Spool
+from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
 from mailservice.services.delivery import DeliveryService
 
 log = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT_SECONDS = 300
-
 
 @dataclass(frozen=True)
 class ListenerOptions:
+    """One listener's address and the policy its connections share with the other SMTP/LMTP listener.
+
+    `policy.login_timeout_seconds` is the time to start a transaction, `policy.idle_timeout_seconds`
+    the command timeout, and `policy.connection_buffer_bytes` the most of a message held in memory
+    before it is spooled (the spool threshold).
+    """
+
     host: str
     port: int
     hostname: str
     max_message_bytes: int
-    limits: ConnectionLimits
+    policy: ListenerPolicy
+    data_block_timeout_seconds: float
+    data_termination_timeout_seconds: float
+    spool: Spool
     tls_context: ssl.SSLContext | None = None
+
+    @property
+    def timeouts(self) -> SmtpTimeouts:
+        return SmtpTimeouts(
+            transaction_start=self.policy.login_timeout_seconds,
+            command=self.policy.idle_timeout_seconds,
+            data_block=self.data_block_timeout_seconds,
+            data_termination=self.data_termination_timeout_seconds,
+        )
 
 
 class _Limited:
@@ -72,11 +91,11 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, BulkData, FastAddress, SMTP):
+class LimitedSMTP(_Limited, Timeouts, BulkData, FastAddress, SMTP):
     pass
 
 
-class LimitedLMTP(_Limited, BulkData, FastAddress, LMTP):
+class LimitedLMTP(_Limited, Timeouts, BulkData, FastAddress, LMTP):
     pass
 
 
@@ -89,6 +108,8 @@ async def start_lmtp(delivery: DeliveryService, options: ListenerOptions) -> asy
 
 
 async def _start(protocol_class: Any, handler: InboundHandler, options: ListenerOptions) -> asyncio.Server:
+    timeouts = options.timeouts
+
     def make_protocol() -> Any:
         protocol = protocol_class(
             handler,
@@ -99,9 +120,12 @@ async def _start(protocol_class: Any, handler: InboundHandler, options: Listener
             decode_data=False,
             tls_context=options.tls_context,
             require_starttls=False,
-            timeout=COMMAND_TIMEOUT_SECONDS,
+            timeout=timeouts.command,
         )
-        protocol.limits = options.limits
+        protocol.limits = options.policy.limits
+        protocol.timeouts = timeouts
+        protocol.connection_memory = options.policy.connection_memory()
+        protocol.spool = options.spool
         return protocol
 
     return await asyncio.get_running_loop().create_server(make_protocol, options.host, options.port)
