@@ -67,6 +67,7 @@ from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
+from mailservice.services.postmaster import PostmasterService
 from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
@@ -89,6 +90,7 @@ class Runtime:
     gateway: PaymentGateway
     summarizer: InlineSummarizer | PooledSummarizer
     mail_limits: ProcessLimits
+    postmaster: PostmasterService
 
     async def start(self) -> None:
         await self.events.start()
@@ -223,6 +225,15 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         gateway,
         summarizer,
         mail_limits,
+        PostmasterService(
+            uow,
+            summarizer,
+            clock,
+            settings.local_domains,
+            settings.postmaster_forward_address,
+            settings.postmaster_forwards_per_minute,
+            outbox.wake,
+        ),
     )
     await runtime.start()
     return runtime
@@ -250,7 +261,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
         asyncio.Semaphore(settings.smtp_large_message_concurrency),
     )
     context = tls_context(settings)
-    delivery = runtime.services.delivery
+    delivery, postmaster = runtime.services.delivery, runtime.postmaster
 
     def options(addr: str, setting: str) -> ListenerOptions:
         host, port = parse_listen_address(addr, setting)
@@ -266,9 +277,9 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
             context,
         )
 
-    servers = [await start_smtp(delivery, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
+    servers = [await start_smtp(delivery, postmaster, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
     if settings.lmtp_addr:
-        servers.append(await start_lmtp(delivery, options(settings.lmtp_addr, "LMTP_ADDR")))
+        servers.append(await start_lmtp(delivery, postmaster, options(settings.lmtp_addr, "LMTP_ADDR")))
     return servers
 
 

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     smtp_spool_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024 * 1024)
     smtp_large_message_concurrency: int = Field(default=2, ge=1)
     postmaster_address: str | None = None
+    postmaster_forwards_per_minute: int = Field(default=10, ge=0)
     imap_addr: str | None = None
     imaps_addr: str | None = None
     allow_plaintext_auth: bool | None = None

@@ -19,6 +19,7 @@ from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
 from mailservice.services.delivery import DeliveryService
+from mailservice.services.postmaster import PostmasterService
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,16 @@ class LimitedLMTP(_Limited, Timeouts, BulkData, FastAddress, LMTP):
     pass
 
 
-async def start_smtp(delivery: DeliveryService, options: ListenerOptions) -> asyncio.Server:
-    return await _start(LimitedSMTP, InboundHandler(delivery, "ESMTP"), options)
+async def start_smtp(
+    delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
+) -> asyncio.Server:
+    return await _start(LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP"), options)
 
 
-async def start_lmtp(delivery: DeliveryService, options: ListenerOptions) -> asyncio.Server:
-    return await _start(LimitedLMTP, InboundHandler(delivery, "LMTP"), options)
+async def start_lmtp(
+    delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
+) -> asyncio.Server:
+    return await _start(LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP"), options)
 
 
 async def _start(protocol_class: Any, handler: InboundHandler, options: ListenerOptions) -> asyncio.Server:
