@@ -113,3 +113,18 @@ def test_when_the_disk_budget_is_spent_the_message_is_refused_for_now() -> None:
     buffer.finish()
 
     assert buffer.refusal == NO_STORAGE
+
+
+def test_when_no_spool_file_can_be_made_the_message_is_refused_for_now(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_bytes(b"")
+    memory = ConnectionMemory(MemoryBudget(MIB), 1024)
+    buffer = MessageBuffer(memory, Spool(not_a_directory, 1024, MemoryBudget(MIB), asyncio.Semaphore(1)), 0)
+
+    for _ in range(10):
+        buffer.add(b"v" * 998 + b"\r\n")
+    buffer.add(b".\r\n")
+
+    assert buffer.complete
+    assert buffer.refusal == NO_STORAGE
+    assert memory.held == 0

@@ -11,13 +11,17 @@ Postfix does. Each block has its own timer, and so has the storing after the fin
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiosmtpd.smtp import syntax
 
 from mailservice.protocols.connection_policy import ConnectionMemory
 from mailservice.protocols.smtp.message_buffer import MessageBuffer
+from mailservice.protocols.smtp.replies import TEMPORARY_FAILURE
 from mailservice.protocols.smtp.spool import Spool
+
+log = logging.getLogger(__name__)
 
 
 class BulkData:
@@ -66,7 +70,12 @@ class BulkData:
         if isinstance(message, bytearray):
             return await self._call_handler(message)
         async with self.spool.large_messages:
-            return await self._call_handler(await message.read_all())
+            try:
+                content = await message.read_all()
+            except OSError as error:
+                log.error("smtp.spool_read_failed error=%s", error)
+                return TEMPORARY_FAILURE
+            return await self._call_handler(content)
 
     async def _call_handler(self, content: bytearray) -> str:
         self.envelope.content = self.envelope.original_content = content

@@ -11,8 +11,12 @@ A line with no end in sight is cut just before the last five bytes, which no pai
 
 from __future__ import annotations
 
+import logging
+
 from mailservice.protocols.connection_policy import ConnectionMemory
 from mailservice.protocols.smtp.spool import Spool, SpoolFile
+
+log = logging.getLogger(__name__)
 
 TERMINATOR = b"\r\n.\r\n"
 LINE_END = b"\r\n"
@@ -52,7 +56,7 @@ class MessageBuffer:
         self._spill()
 
     def finish(self) -> bytearray | SpoolFile:
-        """The unstuffed message with its final CRLF, in memory or spooled; check `refusal` first."""
+        """The unstuffed message with its final CRLF, in memory or spooled; check `refusal` after."""
         if self.refusal is not None:
             return bytearray()
         del self._pending[-3:]  # ".\r\n" of the terminator; its CRLF ends the last line
@@ -72,7 +76,12 @@ class MessageBuffer:
 
     def _spill(self) -> None:
         if self._file is None:
-            self._file = self._spool.open()
+            try:
+                self._file = self._spool.open()
+            except OSError as error:
+                log.error("smtp.spool_failed error=%s", error)
+                self._refuse(NO_STORAGE)
+                return
             self._memory.release_all()
         # The last five bytes stay, so that the terminator is seen whole when it arrives.
         tail_start = len(self._pending) - len(TERMINATOR)
@@ -87,7 +96,12 @@ class MessageBuffer:
 
     def _write(self, piece: bytearray) -> None:
         assert self._file is not None
-        if not self._file.write(self._unstuffed(piece)):
+        try:
+            written = self._file.write(self._unstuffed(piece))
+        except OSError as error:
+            log.error("smtp.spool_failed error=%s", error)
+            written = False
+        if not written:
             self._refuse(NO_STORAGE)
 
     def _unstuffed(self, piece: bytearray) -> bytearray:

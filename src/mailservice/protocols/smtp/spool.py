@@ -43,7 +43,11 @@ class SpoolFile:
         """Append `data`; False (nothing written) when the disk budget is spent."""
         if not self._disk.try_take(len(data)):
             return False
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError:
+            self._disk.give_back(len(data))
+            raise
         self.size += len(data)
         return True
 
