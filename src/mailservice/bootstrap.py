@@ -40,6 +40,7 @@ from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
+from mailservice.process_memory import give_large_buffers_back
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
     ListenerPolicy,
@@ -361,6 +362,7 @@ def _listening_summary(settings: Settings) -> str:
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
+    give_large_buffers_back()
     await migrate(settings)
     runtime = await build_runtime(settings)
     services = runtime.services

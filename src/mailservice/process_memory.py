@@ -1,0 +1,30 @@
+"""Large buffers go back to the system when freed, so memory taken by big messages is given back.
+
+glibc serves an allocation over its mmap threshold with its own mapping, unmapped on free, but raises
+the threshold each time such a block is freed (up to 32 MiB). After a few large messages their buffers
+then come from the heap, where freed memory stays with the process: a served process that took in
+twenty 24 MB messages kept hundreds of MB. Fixing the threshold keeps every buffer over it mapped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger(__name__)
+
+M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+
+
+def give_large_buffers_back() -> None:
+    """Fix glibc's mmap threshold at 1 MiB; elsewhere (musl, macOS) there is nothing to do."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    if not hasattr(libc, "mallopt"):
+        return
+    if libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1:
+        log.warning("memory.mmap_threshold_not_set")
