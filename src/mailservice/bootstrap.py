@@ -55,6 +55,7 @@ from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.protocols.smtp.spool import Spool
+from mailservice.protocols.smtp.timeouts import SmtpTimeouts
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
@@ -272,8 +273,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
             settings.mail_hostname,
             settings.max_message_bytes,
             policy,
-            settings.smtp_data_block_timeout_seconds,
-            settings.smtp_data_termination_timeout_seconds,
+            smtp_timeouts(settings),
             spool,
             context,
         )
@@ -282,6 +282,16 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     if settings.lmtp_addr:
         servers.append(await start_lmtp(delivery, postmaster, options(settings.lmtp_addr, "LMTP_ADDR")))
     return servers
+
+
+def smtp_timeouts(settings: Settings) -> SmtpTimeouts:
+    return SmtpTimeouts(
+        transaction_start=settings.smtp_transaction_start_timeout_seconds,
+        command=settings.smtp_command_timeout_seconds,
+        data_block=settings.smtp_data_block_timeout_seconds,
+        data_termination=settings.smtp_data_termination_timeout_seconds,
+        under_stress=settings.smtp_stress_timeout_seconds,
+    )
 
 
 def smtp_policy(runtime: Runtime) -> ListenerPolicy:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     smtp_command_timeout_seconds: float = Field(default=300.0, gt=0)
     smtp_data_block_timeout_seconds: float = Field(default=180.0, gt=0)
     smtp_data_termination_timeout_seconds: float = Field(default=600.0, gt=0)
+    smtp_stress_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_spool_threshold_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     smtp_spool_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024 * 1024)
     smtp_large_message_concurrency: int = Field(default=2, ge=1)

@@ -299,3 +299,49 @@ async def test_a_stalled_data_block_is_closed_with_421_4_4_2(tmp_path: Path) -> 
     assert said.startswith("421 4.4.2")
     assert 1.0 < waited < 10
     assert reply_after.startswith("2.0.0")
+
+
+# --- 4. Slow DATA on every slot: the timers shorten under stress ------------------------------
+
+STRESS_ENV = {
+    "SMTP_MAX_CONNECTIONS": "20",
+    "SMTP_MAX_CONNECTIONS_PER_IP": "10",
+    "SMTP_STRESS_TIMEOUT_SECONDS": "1",
+}
+
+
+async def trickle_until_closed(client: RawClient, address: str) -> str:
+    """A byte of DATA every two seconds, far inside the normal block timeout, until the server speaks."""
+    await client.open_data(address)
+    while True:
+        try:
+            return (await asyncio.wait_for(client.reader.readline(), 2.0)).decode()
+        except TimeoutError:
+            await client.send(b"x")
+
+
+async def test_when_slow_senders_take_every_slot_the_timers_shorten_and_a_new_sender_gets_in(
+    tmp_path: Path, attackers: list[RawClient]
+) -> None:
+    with served(tmp_path, **STRESS_ENV) as server:
+        address = await paid_address(server)
+        for index in range(20):
+            attackers.append(await RawClient.connect(server.smtp_port, f"127.0.0.{2 + index % 2}"))
+        tricklers = [asyncio.create_task(trickle_until_closed(client, address)) for client in attackers]
+        newcomer = await RawClient.connect(server.smtp_port, "127.0.0.4")
+        refused = await newcomer.closed_with()
+
+        delivered = None
+        end = time.monotonic() + DEADLINE_SECONDS
+        while delivered is None and time.monotonic() < end:
+            try:
+                delivered = await deliver(server, address, "past the slow senders", source_ip="127.0.0.4")
+            except (aiosmtplib.SMTPException, OSError):
+                await asyncio.sleep(0.2)
+        cut = [task.result() for task in tricklers if task.done()]
+        for task in tricklers:
+            task.cancel()
+
+    assert refused.startswith("421 4.7.0")
+    assert delivered is not None and delivered.startswith("2.0.0")
+    assert cut and all(said.startswith("421 4.4.2") for said in cut)

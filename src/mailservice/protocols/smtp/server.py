@@ -26,31 +26,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ListenerOptions:
-    """One listener's address and the policy its connections share with the other SMTP/LMTP listener.
-
-    `policy.login_timeout_seconds` is the time to start a transaction, `policy.idle_timeout_seconds`
-    the command timeout, and `policy.connection_buffer_bytes` the most of a message held in memory
-    before it is spooled (the spool threshold).
-    """
+    """One listener's address, and the policy, timers and spool its connections share with the other
+    SMTP/LMTP listener. `policy.connection_buffer_bytes` is the spool threshold."""
 
     host: str
     port: int
     hostname: str
     max_message_bytes: int
     policy: ListenerPolicy
-    data_block_timeout_seconds: float
-    data_termination_timeout_seconds: float
+    timeouts: SmtpTimeouts
     spool: Spool
     tls_context: ssl.SSLContext | None = None
-
-    @property
-    def timeouts(self) -> SmtpTimeouts:
-        return SmtpTimeouts(
-            transaction_start=self.policy.login_timeout_seconds,
-            command=self.policy.idle_timeout_seconds,
-            data_block=self.data_block_timeout_seconds,
-            data_termination=self.data_termination_timeout_seconds,
-        )
 
 
 class _Limited:

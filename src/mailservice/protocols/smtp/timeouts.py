@@ -7,6 +7,10 @@ transaction the command timer restarts only when the transaction moved forward (
 in DATA the timer runs from the last bytes received (a data block), and the processing after the final
 dot has its own. When a timer runs out
 the client is told `421 4.4.2` and the connection is closed.
+
+Under stress, when the listeners' connections are nearly all taken, every timer of the client's making
+(not the storing after the dot) is cut to `under_stress`, as Postfix does, so that connections held
+open slowly give way to senders waiting to connect.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from mailservice.protocols.connection_policy import ConnectionLimits
+
 TIMEOUT_REPLY = "421 4.4.2 {hostname} Error: timeout exceeded"
+STRESS_FRACTION = 0.9
 
 
 @dataclass(frozen=True)
@@ -24,12 +31,14 @@ class SmtpTimeouts:
     command: float
     data_block: float
     data_termination: float
+    under_stress: float
 
 
 class Timeouts:
     """Mixed into aiosmtpd's protocol classes, before them in the MRO."""
 
     timeouts: SmtpTimeouts
+    limits: ConnectionLimits
     envelope: Any
     hostname: str
     loop: asyncio.AbstractEventLoop
@@ -56,7 +65,7 @@ class Timeouts:
         """The DATA phase: the timer runs from the last bytes received, whatever they were."""
         self._receiving_data = True
         self._last_received = self.loop.time()
-        self._reset_timeout(self.timeouts.data_block)
+        self._reset_timeout(self._client_timeout(self.timeouts.data_block))
 
     def end_data(self) -> None:
         """The final dot has come: storing the message has its own timer."""
@@ -73,18 +82,24 @@ class Timeouts:
 
     def _command_timeout(self) -> float | None:
         if self.envelope.mail_from is None:
-            return max(self._transaction_deadline - self.loop.time(), 0.001)
+            return self._client_timeout(max(self._transaction_deadline - self.loop.time(), 0.001))
         progress = len(self.envelope.rcpt_tos)
         if progress == self._progress:
             return None
         self._progress = progress
-        return self.timeouts.command
+        return self._client_timeout(self.timeouts.command)
+
+    def _client_timeout(self, seconds: float) -> float:
+        if self.limits.is_nearly_full(STRESS_FRACTION):
+            return min(seconds, self.timeouts.under_stress)
+        return seconds
 
     def _timeout_cb(self) -> None:
         if self._receiving_data:
             # Bytes arriving do not restart the timer (that would cost a timer per read); the timer
             # looks back instead when it fires.
-            remaining = self._last_received + self.timeouts.data_block - self.loop.time()
+            block = self._client_timeout(self.timeouts.data_block)
+            remaining = self._last_received + block - self.loop.time()
             if remaining > 0:
                 super()._reset_timeout(remaining)  # type: ignore[misc]
                 return
