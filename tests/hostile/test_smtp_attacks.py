@@ -7,6 +7,7 @@ attack runs in seconds, and checks a legitimate sender (aiosmtplib) delivering d
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -345,3 +346,54 @@ async def test_when_slow_senders_take_every_slot_the_timers_shorten_and_a_new_se
     assert refused.startswith("421 4.7.0")
     assert delivered is not None and delivered.startswith("2.0.0")
     assert cut and all(said.startswith("421 4.4.2") for said in cut)
+
+
+# --- 5. Unterminated DATA filling the spool ---------------------------------------------------
+
+SPOOL_ENV = {"SMTP_SPOOL_MAX_BYTES": str(8 * MIB), "SMTP_SPOOL_THRESHOLD_BYTES": str(MIB)}
+
+
+async def send_partial(client: RawClient, address: str, size: int) -> None:
+    await client.open_data(address)
+    block = CHUNK * (64 * 1024 // len(CHUNK))
+    for _ in range(size // len(block)):
+        await client.send(block)
+
+
+def spooled_bytes(server: ServerProcess) -> int:
+    """The size of the spool files the served process holds open."""
+    assert server.process is not None
+    total = 0
+    for descriptor in Path(f"/proc/{server.process.pid}/fd").iterdir():
+        try:
+            if "/spool/" in os.readlink(descriptor):
+                total += os.stat(descriptor).st_size
+        except OSError:
+            continue  # closed while we looked
+    return total
+
+
+async def test_when_the_spool_is_full_a_large_message_is_deferred_and_small_mail_flows(
+    tmp_path: Path, attackers: list[RawClient]
+) -> None:
+    with served(tmp_path, **SPOOL_ENV) as server:
+        address = await paid_address(server)
+        attackers.append(await RawClient.connect(server.smtp_port))
+        await send_partial(attackers[0], address, 6 * MIB)
+        await poll(lambda: spooled_bytes(server) >= 5 * MIB, DEADLINE_SECONDS)
+        large = await RawClient.connect(server.smtp_port)
+        await send_partial(large, address, 4 * MIB)
+        deferred = await large.command("\r\n.")
+        small = await deliver(server, address, "small, while the spool is full")
+        attackers[0].close()
+        await poll(lambda: spooled_bytes(server) == 0, DEADLINE_SECONDS)
+        await large.command("MAIL FROM:<a@attacker.test>")
+        await large.command(f"RCPT TO:<{address}>")
+        assert (await large.command("DATA")).startswith("354")
+        await large.send(CHUNK * (4 * MIB // len(CHUNK)))
+        stored = await large.command(".")
+        large.close()
+
+    assert deferred.startswith("452 4.3.1")
+    assert small.startswith("2.0.0")
+    assert stored.startswith("250 2.0.0")
