@@ -272,6 +272,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
             port,
             settings.mail_hostname,
             settings.max_message_bytes,
+            settings.smtp_max_recipients,
             policy,
             smtp_timeouts(settings),
             spool,

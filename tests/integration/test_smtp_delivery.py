@@ -364,6 +364,23 @@ async def test_a_failing_event_bus_does_not_fail_a_stored_delivery(
     assert len(await stored_messages(runtime, mailbox.id)) == 1
 
 
+@pytest.mark.parametrize("settings_overrides", [{"smtp_max_recipients": 3}])
+async def test_recipients_over_the_limit_get_452_4_5_3_and_the_others_get_the_message(
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, settings_overrides: Any
+) -> None:
+    login, domain = mailbox.address.split("@")
+    recipients = [f"{login}+t{index}@{domain}" for index in range(4)]
+
+    errors, reply = await send(smtp_port, text_message(mailbox.address), recipients)
+
+    assert reply.startswith("2.0.0")
+    assert {address: (r.code, r.message[:5]) for address, r in errors.items()} == {
+        recipients[3]: (452, "4.5.3")
+    }
+    [stored] = await stored_messages(runtime, mailbox.id)
+    assert stored["tags"] == ["t0", "t1", "t2"]
+
+
 @pytest.mark.parametrize("settings_overrides", [{"tls": True}])
 async def test_starttls_when_a_certificate_is_configured(
     runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, settings_overrides: Any

@@ -12,6 +12,7 @@ from mailservice.protocols.smtp.replies import (
     POSTMASTER_BUSY,
     RCPT_OK,
     TEMPORARY_FAILURE,
+    TOO_MANY_RECIPIENTS,
     accepted,
     reply_for,
 )
@@ -22,10 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class InboundHandler:
-    def __init__(self, delivery: DeliveryService, postmaster: PostmasterService, protocol: str) -> None:
+    def __init__(
+        self, delivery: DeliveryService, postmaster: PostmasterService, protocol: str, max_recipients: int
+    ) -> None:
         self._delivery = delivery
         self._postmaster = postmaster
         self._protocol = protocol
+        self._max_recipients = max_recipients
 
     @property
     def is_lmtp(self) -> bool:
@@ -41,6 +45,8 @@ class InboundHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            return TOO_MANY_RECIPIENTS
         if self._postmaster.is_postmaster(address):
             return self._accept_postmaster(envelope, address, rcpt_options)
         try:

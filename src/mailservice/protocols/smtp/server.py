@@ -33,6 +33,7 @@ class ListenerOptions:
     port: int
     hostname: str
     max_message_bytes: int
+    max_recipients: int
     policy: ListenerPolicy
     timeouts: SmtpTimeouts
     spool: Spool
@@ -89,13 +90,17 @@ class LimitedLMTP(_Limited, Timeouts, BulkData, FastAddress, LMTP):
 async def start_smtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
-    return await _start(LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP"), options)
+    return await _start(
+        LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP", options.max_recipients), options
+    )
 
 
 async def start_lmtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
-    return await _start(LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP"), options)
+    return await _start(
+        LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP", options.max_recipients), options
+    )
 
 
 async def _start(protocol_class: Any, handler: InboundHandler, options: ListenerOptions) -> asyncio.Server:
