@@ -53,6 +53,7 @@ from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
+from mailservice.protocols.smtp.handler import RecipientLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts
@@ -272,7 +273,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
             port,
             settings.mail_hostname,
             settings.max_message_bytes,
-            settings.smtp_max_recipients,
+            RecipientLimits(settings.smtp_max_recipients, settings.smtp_max_refused_recipients),
             policy,
             smtp_timeouts(settings),
             spool,

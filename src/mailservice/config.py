@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     smtp_max_connections: int = Field(default=1000, ge=1)
     smtp_max_connections_per_ip: int = Field(default=20, ge=1)
     smtp_max_recipients: int = Field(default=100, ge=1)
+    smtp_max_refused_recipients: int = Field(default=20, ge=1)
     smtp_transaction_start_timeout_seconds: float = Field(default=60.0, gt=0)
     smtp_command_timeout_seconds: float = Field(default=300.0, gt=0)
     smtp_data_block_timeout_seconds: float = Field(default=180.0, gt=0)

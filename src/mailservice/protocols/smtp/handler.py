@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from mailservice.domain.errors import DomainError, RecipientRejected
@@ -13,6 +15,7 @@ from mailservice.protocols.smtp.replies import (
     RCPT_OK,
     TEMPORARY_FAILURE,
     TOO_MANY_RECIPIENTS,
+    TOO_MANY_REFUSED,
     accepted,
     reply_for,
 )
@@ -22,14 +25,24 @@ from mailservice.services.postmaster import PostmasterService
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RecipientLimits:
+    max_recipients: int
+    max_refused: int
+
+
 class InboundHandler:
     def __init__(
-        self, delivery: DeliveryService, postmaster: PostmasterService, protocol: str, max_recipients: int
+        self,
+        delivery: DeliveryService,
+        postmaster: PostmasterService,
+        protocol: str,
+        limits: RecipientLimits,
     ) -> None:
         self._delivery = delivery
         self._postmaster = postmaster
         self._protocol = protocol
-        self._max_recipients = max_recipients
+        self._limits = limits
 
     @property
     def is_lmtp(self) -> bool:
@@ -45,7 +58,7 @@ class InboundHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
-        if len(envelope.rcpt_tos) >= self._max_recipients:
+        if len(envelope.rcpt_tos) >= self._limits.max_recipients:
             return TOO_MANY_RECIPIENTS
         if self._postmaster.is_postmaster(address):
             return self._accept_postmaster(envelope, address, rcpt_options)
@@ -53,7 +66,7 @@ class InboundHandler:
             recipient = await self._delivery.check_recipient(address)
         except RecipientRejected as error:
             log.info("smtp.rcpt_refused to=%s reason=%s", address, error.code)
-            return reply_for(error)
+            return self._refused(server, session, reply_for(error))
         except Exception:
             log.exception("smtp.rcpt_failed to=%s", address)
             return TEMPORARY_FAILURE
@@ -61,6 +74,16 @@ class InboundHandler:
         envelope.rcpt_options.append(rcpt_options)
         _accepted(envelope).append(recipient)
         return RCPT_OK
+
+    def _refused(self, server: Any, session: Any, reply: str) -> str:
+        """The reply to a refused RCPT; past the limit (a harvest of addresses) the connection ends."""
+        session.refused_recipients = getattr(session, "refused_recipients", 0) + 1
+        if session.refused_recipients < self._limits.max_refused:
+            return reply
+        log.warning("smtp.too_many_refused_recipients peer=%s", _peer_ip(session.peer))
+        # Closing flushes what is written; the reply is written before the loop runs this callback.
+        asyncio.get_running_loop().call_soon(server.transport.close)
+        return TOO_MANY_REFUSED
 
     def _accept_postmaster(self, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if not self._postmaster.take_turn():

@@ -14,7 +14,7 @@ from aiosmtpd.smtp import SMTP
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy
 from mailservice.protocols.smtp.bulk_data import BulkData
 from mailservice.protocols.smtp.fast_address import FastAddress
-from mailservice.protocols.smtp.handler import InboundHandler
+from mailservice.protocols.smtp.handler import InboundHandler, RecipientLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
@@ -33,7 +33,7 @@ class ListenerOptions:
     port: int
     hostname: str
     max_message_bytes: int
-    max_recipients: int
+    recipients: RecipientLimits
     policy: ListenerPolicy
     timeouts: SmtpTimeouts
     spool: Spool
@@ -91,7 +91,7 @@ async def start_smtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
     return await _start(
-        LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP", options.max_recipients), options
+        LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP", options.recipients), options
     )
 
 
@@ -99,7 +99,7 @@ async def start_lmtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
     return await _start(
-        LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP", options.max_recipients), options
+        LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP", options.recipients), options
     )
 
 
