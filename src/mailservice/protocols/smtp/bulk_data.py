@@ -5,7 +5,7 @@ This reads until the terminator in whatever blocks the stream holds (the stream 
 twice its line limit, so a block is at most what one read brings), hands the blocks to a
 `MessageBuffer` that unstuffs them and keeps them in memory or spools them, and then hands over to the
 handler exactly as aiosmtpd does. Lines longer than 1000 octets are accepted rather than refused, like
-Postfix does. Each block has its own timer, and so has the storing after the final dot.
+Postfix does. DATA and the storing after the final dot have timers of their own (`timeouts.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiosmtpd.smtp import syntax
 from mailservice.protocols.connection_policy import ConnectionMemory
 from mailservice.protocols.smtp.message_buffer import MessageBuffer
 from mailservice.protocols.smtp.replies import TEMPORARY_FAILURE
-from mailservice.protocols.smtp.spool import Spool
+from mailservice.protocols.smtp.spool import Spool, SpoolFile
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +67,22 @@ class BulkData:
         message = buffer.finish()
         if buffer.refusal is not None:
             return buffer.refusal
-        if isinstance(message, bytearray):
-            return await self._call_handler(message)
+        if isinstance(message, SpoolFile):
+            return await self._store_spooled(message)
+        self.envelope.content = self.envelope.original_content = message
+        del message  # the envelope holds the only reference, which the handler takes over
+        return await self._call_handler()
+
+    async def _store_spooled(self, spooled: SpoolFile) -> str:
         async with self.spool.large_messages:
             try:
-                content = await message.read_all()
+                self.envelope.content = self.envelope.original_content = await spooled.read_all()
             except OSError as error:
                 log.error("smtp.spool_read_failed error=%s", error)
                 return TEMPORARY_FAILURE
-            return await self._call_handler(content)
+            return await self._call_handler()
 
-    async def _call_handler(self, content: bytearray) -> str:
-        self.envelope.content = self.envelope.original_content = content
-        del content  # the envelope holds the only reference, which the handler takes over
+    async def _call_handler(self) -> str:
         status = await self._call_handler_hook("DATA")  # type: ignore[attr-defined]
         return status if isinstance(status, str) else "250 OK"
 

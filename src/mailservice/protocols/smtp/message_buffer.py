@@ -61,7 +61,8 @@ class MessageBuffer:
             return bytearray()
         del self._pending[-3:]  # ".\r\n" of the terminator; its CRLF ends the last line
         if self._file is None:
-            return self._unstuffed(self._pending)
+            message, self._pending = self._unstuffed(self._pending), bytearray()
+            return message
         self._write(self._pending)
         self._pending = bytearray()
         return self._file if self.refusal is None else bytearray()

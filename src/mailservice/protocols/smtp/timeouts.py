@@ -5,8 +5,7 @@ and a long DATA phase shares that timer with the commands. Here a connection mus
 (MAIL FROM) within the transaction-start timeout of connecting or of finishing its last message; inside a
 transaction the command timer restarts only when the transaction moved forward (MAIL, an accepted RCPT);
 in DATA the timer runs from the last bytes received (a data block), and the processing after the final
-dot has its own. When a timer runs out
-the client is told `421 4.4.2` and the connection is closed.
+dot has its own. When a timer runs out the client is told `421 4.4.2` and the connection is closed.
 
 Under stress, when the listeners' connections are nearly all taken, every timer of the client's making
 (not the storing after the dot) is cut to `under_stress`, as Postfix does, so that connections held
