@@ -105,16 +105,14 @@ class InboundHandler:
             peer_ip=_peer_ip(session.peer),
             mail_from=envelope.mail_from or "",
         )
-        postmaster_reply = await self._forward(bytes(envelope.content), trace) if postmaster else None
+        forwarded = await self._forward(bytes(envelope.content), trace) if postmaster else None
         if self.is_lmtp:
-            replies = (
-                await self._deliver_each(bytes(envelope.content), recipients, trace) if recipients else []
-            )
-            for position in postmaster:
-                replies.insert(position, postmaster_reply or TEMPORARY_FAILURE)
+            replies = await self._deliver_each(bytes(envelope.content), recipients, trace)
+            for position in postmaster:  # LMTP answers every accepted recipient, in order
+                replies.insert(position, forwarded or TEMPORARY_FAILURE)
             return "\r\n".join(replies)
-        if not recipients or postmaster_reply == TEMPORARY_FAILURE:
-            return postmaster_reply or TEMPORARY_FAILURE
+        if forwarded is not None and (not recipients or forwarded == TEMPORARY_FAILURE):
+            return forwarded
         incoming = IncomingMessage(envelope.content)
         envelope.content = envelope.original_content = None
         return await self._deliver_all(incoming, recipients, trace)
@@ -141,6 +139,8 @@ class InboundHandler:
         return accepted(f"{stored[0].mailbox_id[:8]}.{stored[0].uid}")
 
     async def _deliver_each(self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace) -> list[str]:
+        if not recipients:
+            return []
         try:
             outcomes = await self._delivery.deliver_per_recipient(raw, recipients, trace)
         except Exception:
