@@ -14,17 +14,26 @@ import logging
 
 log = logging.getLogger(__name__)
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
+M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1024 * 1024
+TRIM_THRESHOLD_BYTES = 8 * 1024 * 1024
 
 
 def give_large_buffers_back() -> None:
-    """Fix glibc's mmap threshold at 1 MiB; elsewhere (musl, macOS) there is nothing to do."""
+    """Fix glibc's mmap threshold at 1 MiB; elsewhere (musl, macOS) there is nothing to do.
+
+    Fixing it also stops glibc from raising the trim threshold with it; left at 128 KiB, the top of the
+    heap would be given back and faulted in again many times a second under load, so it is set above."""
     name = ctypes.util.find_library("c")
     if name is None:
         return
     libc = ctypes.CDLL(name)
     if not hasattr(libc, "mallopt"):
         return
-    if libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1:
-        log.warning("memory.mmap_threshold_not_set")
+    for parameter, value in (
+        (M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
+        (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
+    ):
+        if libc.mallopt(parameter, value) != 1:
+            log.warning("memory.mallopt_refused parameter=%s", parameter)
