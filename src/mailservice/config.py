@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mailservice.domain.quota import DEFAULT_QUOTA_BYTES
+
 MIN_SECRET_BYTES = 32
 
 
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     http_addr: str = ":8080"
     database_dsn: str = "data/mailservice.db"
     max_concurrent_requests: int = Field(default=100, ge=0)
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     forwarded_allow_ips: str | None = None
     build_number: str = "dev"
     cache_buster: str | None = None
@@ -47,7 +52,7 @@ class Settings(BaseSettings):
     smtp_hostname: str | None = None
     mail_aliases: str = ""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    mailbox_quota_bytes: int = Field(default=100 * 1000 * 1000, ge=1)
+    mailbox_quota_bytes: int = Field(default=DEFAULT_QUOTA_BYTES, ge=1)
     retention_days: int = Field(default=30, ge=0)
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
@@ -87,6 +92,7 @@ class Settings(BaseSettings):
     stripe_cancel_url: str | None = None
     payment_provider_timeout_seconds: float = Field(default=10.0, gt=0)
     renewal_reminder_days: int = Field(default=7, ge=1)
+    payment_link_resend_hours: float = Field(default=24.0, gt=0)
 
     notifier_provider: str | None = None
     notifier_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -111,11 +117,15 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     support_email: str | None = None
     rate_limit_per_minute: int = Field(default=30, ge=0)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_failures_per_ip_and_login: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=300.0, gt=0)
 
     parser_processes: int | None = Field(default=None, ge=0, le=64)
 
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    session_recheck_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator(
@@ -174,7 +184,11 @@ class Settings(BaseSettings):
 
     @property
     def advertised_imap_host(self) -> str:
-        return self.imap_host or self.mail_domain
+        """IMAP_HOST, or MAIL_DOMAIN in production; in development `localhost`, where the listeners are,
+        because the development MAIL_DOMAIN (mail.local) resolves nowhere."""
+        if self.imap_host is not None:
+            return self.imap_host
+        return self.mail_domain if self.is_production else "localhost"
 
     @property
     def advertised_imap_port(self) -> int:

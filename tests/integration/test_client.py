@@ -114,6 +114,47 @@ async def test_verification_code_is_taken_from_unread_mail_once(
     assert (await mail.get_message(code.uid)).seen
 
 
+async def test_verification_code_reads_a_spaced_code(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    await send(
+        smtp_port, text_message(address, "Your sign-in code", "Enter this code: 55 21 90\n"), [address]
+    )
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None and found.code == "552190" and found.link is None
+
+
+async def test_verification_code_gives_the_link_of_a_mail_that_has_only_a_magic_link(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    body = "Click to sign in: https://app.example.com/auth/magic?token=abcDEF1234567890xyz\n"
+    await send(smtp_port, text_message(address, "Sign in to Example", body), [address])
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None
+    assert found.code is None
+    assert found.link == "https://app.example.com/auth/magic?token=abcDEF1234567890xyz"
+    assert found.link_kind == "magic-link"
+    assert "sign in" in found.context.lower()
+
+
+async def test_verification_code_prefers_the_newest_unread_mail(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    await send(smtp_port, text_message(address, "Old code", "Your verification code is 111111.\n"), [address])
+    await send(smtp_port, text_message(address, "New code", "Your verification code is 222222.\n"), [address])
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None and found.code == "222222"
+
+
 async def test_wait_returns_a_message_newer_than_the_given_uid(
     mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
 ) -> None:
@@ -190,3 +231,25 @@ async def test_without_key_or_token_the_client_says_what_it_needs(client: httpx.
         await mail.claim("billing@example.com")
     with pytest.raises(MissingKey):
         await mail.list_messages()
+
+
+async def test_status_by_access_token_alone_gives_the_address_id_and_expiry(
+    mail: AsyncMailClient, client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    address = await paid(mail, client)
+    resolved = await mail.resolve()
+    reader = AsyncMailClient(str(client.base_url), access_token=resolved.access_token, http=client)
+
+    active = await reader.status()
+    clock.advance(timedelta(days=40))
+    expired = await reader.status()
+
+    assert (active.status, active.email, active.mailbox_id, active.expires_at) == (
+        "active",
+        address,
+        resolved.mailbox_id,
+        resolved.expires_at,
+    )
+    assert (expired.status, expired.email, expired.mailbox_id) == ("expired", address, resolved.mailbox_id)
+    assert resolved.expires_at is not None
+    assert expired.expired_at == resolved.expires_at.isoformat()

@@ -9,13 +9,12 @@ from pathlib import Path
 import aiosmtplib
 import httpx
 import pytest
-from sqlalchemy import select
 
-from mailservice.adapters.db.tables import outbox
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from tests.conftest import make_settings
 from tests.support.mail import PaidMailbox, lmtp_dialogue, mail_listeners, paid_mailbox, send, text_message
+from tests.support.outbox import outbox_rows
 
 OPERATOR = "ops@operator.test"
 SENDER = "admin@remote.example"
@@ -35,9 +34,7 @@ async def ports(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
 
 
 async def forwarded(runtime: Runtime) -> list[dict[str, object]]:
-    async with runtime.engine.connect() as connection:
-        rows = await connection.execute(select(outbox).where(outbox.c.kind == "postmaster_message"))
-        return [dict(row) for row in rows.mappings()]
+    return await outbox_rows(runtime, "postmaster_message")
 
 
 def report(subject: str = "Your server bounces") -> bytes:

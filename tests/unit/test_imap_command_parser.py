@@ -128,8 +128,10 @@ def test_search_grammar_covers_every_key() -> None:
     assert isinstance(args.key, AndKey)
     keys = args.key.keys
     assert keys[0] == OrKey(
-        AndKey((HeaderKey("from", "alice"), FlagKey("\\Seen", True))),
-        NotKey(SequenceKey(True, parse_sequence_set(b"3:*"))),
+        (
+            AndKey((HeaderKey("from", "alice"), FlagKey("\\Seen", True))),
+            NotKey(SequenceKey(True, parse_sequence_set(b"3:*"))),
+        )
     )
     assert keys[1] == SizeKey(True, 10)
     assert keys[2] == DateKey(True, "SINCE", date(2026, 2, 1))
@@ -159,7 +161,7 @@ def test_append_with_flags_and_date() -> None:
 def test_list_forms() -> None:
     args = parse_command(b'l LIST (SUBSCRIBED) "" ("INBOX" %/x) RETURN (SPECIAL-USE CHILDREN)').args
     assert args == ListArgs(
-        "", ("INBOX", "%/x"), frozenset({"SUBSCRIBED"}), frozenset({"SPECIAL-USE", "CHILDREN"})
+        "", ("INBOX", "%/x"), frozenset({"SUBSCRIBED"}), frozenset({"SPECIAL-USE", "CHILDREN"}), extended=True
     )
     assert parse_command(b'l LIST "" *').args == ListArgs("", ("*",))
 

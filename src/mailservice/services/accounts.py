@@ -7,8 +7,6 @@ token); a recovery code works once, within ten minutes, and revokes every older 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -16,17 +14,17 @@ from mailservice.domain.account import (
     API_TOKEN_PREFIX,
     RECOVERY_CODE_PREFIX,
     RECOVERY_CODE_TTL,
-    RECOVERY_INTERVAL,
     REFRESH_TOKEN_PREFIX,
     REFRESH_TOKEN_TTL,
     Account,
     AccountCredentials,
     AccountTokenKind,
     new_account,
+    recovery_sent_before,
 )
 from mailservice.domain.email_address import normalize_billing_email
 from mailservice.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from mailservice.domain.mailbox import Mailbox, MailboxStatus
+from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.notification import Notification
 from mailservice.domain.secret_token import new_secret_token, token_hash
 from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -44,12 +42,10 @@ class AccountService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         public_base_url: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._public_base_url = public_base_url
-        self._on_notification_queued = on_notification_queued
 
     async def create(self, owner_email: str) -> AccountCredentials | None:
         """A new account and its first tokens; None when the e-mail has one (a recovery link is sent)."""
@@ -89,7 +85,7 @@ class AccountService:
         async with self._uow() as uow:
             account = await uow.accounts.get_by_email(email)
             if account is None or not await uow.accounts.claim_recovery_slot(
-                account.id, now - RECOVERY_INTERVAL, now
+                account.id, recovery_sent_before(now), now
             ):
                 return
             code = new_secret_token(RECOVERY_CODE_PREFIX)
@@ -100,7 +96,6 @@ class AccountService:
             await uow.outbox.enqueue(self._recovery_mail(account, code), now)
             await uow.commit()
         log.info("account.recovery_sent account=%s", account.id)
-        self._on_notification_queued()
 
     async def recovery_code_usable(self, code: str) -> bool:
         """Whether a recovery link would work now; looking does not spend it."""
@@ -154,13 +149,7 @@ async def apply_account_payment(uow: UnitOfWork, mailbox: Mailbox, months: int, 
     assert extended.subscription_expires_at is not None
     await uow.accounts.update(extended)
     await uow.accounts.activate_mailboxes(account.id, now, extended.subscription_expires_at)
-    return replace(
-        mailbox,
-        status=MailboxStatus.ACTIVE,
-        paid_at=now,
-        expires_at=extended.subscription_expires_at,
-        updated_at=now,
-    )
+    return mailbox.paid_until(extended.subscription_expires_at, now)
 
 
 async def _spend(uow: UnitOfWork, token: str, kind: AccountTokenKind, now: datetime) -> Account | None:

@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 PAYMENT_LINK_SUBJECT = "Action needed: complete mailbox payment"
 RENEWAL_LINK_SUBJECT = "Renew your mailbox: payment link"
-RESEND_WINDOW = timedelta(minutes=10)
 SEND_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=6)
@@ -43,11 +42,11 @@ def compose(kind: str, recipient: str, subject: str, dedupe_key: str | None, **v
     )
 
 
-async def queue_once(uow: UnitOfWork, notification: Notification, clock: Clock) -> bool:
-    """Queue unless the same notification (by dedupe key) was queued within the resend window."""
+async def queue_once(uow: UnitOfWork, notification: Notification, clock: Clock, window: timedelta) -> bool:
+    """Queue unless the same notification (by dedupe key) was queued within `window`."""
     now = clock.now()
     key = notification.dedupe_key
-    if key is not None and await uow.outbox.recently_queued(key, now - RESEND_WINDOW):
+    if key is not None and await uow.outbox.recently_queued(key, now - window):
         return False
     await uow.outbox.enqueue(notification, now)
     return True
@@ -74,6 +73,10 @@ class OutboxWorker:
 
     async def run(self, poll_seconds: float) -> None:
         """Drain forever: at every wake-up, and every `poll_seconds` for retries and other nodes' work."""
+        try:
+            await self.drop_finished_bodies()
+        except Exception:
+            log.exception("outbox.drop_finished_bodies_failed")
         while True:
             try:
                 await self.drain_once()
@@ -82,6 +85,15 @@ class OutboxWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=poll_seconds)
             self._wakeup.clear()
+
+    async def drop_finished_bodies(self) -> int:
+        """Bodies are dropped when sent; this clears those kept from before that rule."""
+        async with self._uow() as uow:
+            dropped = await uow.outbox.drop_finished_bodies()
+            await uow.commit()
+        if dropped:
+            log.info("outbox.finished_bodies_dropped count=%d", dropped)
+        return dropped
 
     async def drain_once(self) -> DrainResult:
         now = self._clock.now()

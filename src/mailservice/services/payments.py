@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mailservice.domain.errors import NotFound, NotPaidYet
 from mailservice.domain.mailbox import Mailbox
@@ -22,6 +21,7 @@ from mailservice.services.notifications import (
 log = logging.getLogger(__name__)
 
 MONTHS_PER_PAYMENT = 1
+DEFAULT_LINK_RESEND_INTERVAL = timedelta(hours=24)
 
 
 class PaymentService:
@@ -31,13 +31,13 @@ class PaymentService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         mail_domain: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
+        link_resend_interval: timedelta = DEFAULT_LINK_RESEND_INTERVAL,
     ) -> None:
         self._gateway = gateway
+        self._link_resend_interval = link_resend_interval
         self._uow = uow
         self._clock = clock
         self._mail_domain = mail_domain
-        self._on_notification_queued = on_notification_queued
         self._locks = KeyedLocks()
 
     @property
@@ -140,10 +140,10 @@ class PaymentService:
             payment_url=checkout.url,
         )
         async with self._uow() as uow:
-            if not await queue_once(uow, notification, self._clock):
+            # Claiming is safe to repeat, so a repeated claim must not repeat the e-mail every time.
+            if not await queue_once(uow, notification, self._clock, self._link_resend_interval):
                 return
             await uow.commit()
-        self._on_notification_queued()
 
 
 async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetime) -> Mailbox:

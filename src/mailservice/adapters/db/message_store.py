@@ -2,7 +2,8 @@
 
 Callers wait on `store()` until their delivery is committed, so an SMTP 250 still means "on disk"; while one
 commit is being made durable, new deliveries queue up and share the next commit. A group that fails as a
-whole is retried one delivery at a time, so one bad message cannot make the others fail.
+whole is retried one delivery at a time, so one bad message cannot make the others fail. The
+`message.received` events of a group are published together, once, after its commit.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
-from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
-from mailservice.ports import Clock
+from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
+from mailservice.domain.quota import Quota
+from mailservice.ports import Clock, EventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +75,10 @@ class _FolderState:
 
 
 @dataclass
-class _QuotaState:
-    limit: int
-    used: int
-
-
-@dataclass
 class _Group:
     """What one commit writes, built in memory before any statement runs."""
 
-    quotas: dict[str, _QuotaState]
+    quotas: dict[str, Quota]
     folder_states: dict[tuple[str, str], _FolderState]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -91,9 +87,12 @@ class _Group:
 
 
 class GroupCommitMessageStore:
-    def __init__(self, database: Database, clock: Clock, default_quota_bytes: int) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, default_quota_bytes: int, publisher: EventPublisher
+    ) -> None:
         self._database = database
         self._clock = clock
+        self._publisher = publisher
         self._default_quota = default_quota_bytes
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -152,6 +151,7 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
+        await self._publisher.publish(_received(outcomes))
 
     async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
         deliveries = [pending.delivery for pending in group]
@@ -178,14 +178,24 @@ class GroupCommitMessageStore:
         for copy in delivery.copies:
             needed[copy.mailbox_id] = needed.get(copy.mailbox_id, 0) + len(copy.raw)
         for mailbox_id, size in needed.items():
-            quota = state.quotas[mailbox_id]
-            if quota.used + size > quota.limit:
+            if not state.quotas[mailbox_id].allows(size):
                 return MailboxFull("mailbox is full", mailbox_id=mailbox_id)
         return [_place(state, copy) for copy in delivery.copies]
 
-    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, _QuotaState]:
+    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, Quota]:
         rows = connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all()
-        return {row.id: _QuotaState(row.quota_bytes or self._default_quota, row.used_bytes) for row in rows}
+        return {
+            row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
+        }
+
+
+def _received(outcomes: list[list[StoredCopy] | DomainError]) -> list[MessageReceived]:
+    return [
+        MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
+        for outcome in outcomes
+        if not isinstance(outcome, DomainError)
+        for copy in outcome
+    ]
 
 
 def _lock_folders(
@@ -218,7 +228,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     uid, modseq = folder.uidnext, folder.highestmodseq + 1
     folder.uidnext += 1
     folder.highestmodseq = modseq
-    state.quotas[copy.mailbox_id].used += len(copy.raw)
+    state.quotas[copy.mailbox_id] = state.quotas[copy.mailbox_id].with_added(len(copy.raw))
     state.touched_folders.add(key)
     state.touched_mailboxes.add(copy.mailbox_id)
     raw_id = uuid.uuid4().hex
@@ -246,9 +256,9 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "cc_json": _json(summary.cc),
         "date_header": summary.date,
         "message_id": _text(summary.message_id),
-        "envelope": _required_text(summary.envelope),
-        "body": _required_text(summary.body),
-        "bodystructure": _required_text(summary.bodystructure),
+        "envelope": summary.envelope,
+        "body": summary.body,
+        "bodystructure": summary.bodystructure,
         "parts_json": summary.parts_json,
         "text": _required_text(summary.text),
         "has_attachments": summary.has_attachments,
@@ -273,7 +283,7 @@ def _apply(connection: Connection, state: _Group) -> None:
     )
     connection.execute(
         _SET_USED_BYTES,
-        [{"mailbox_id": m, "new_used": state.quotas[m].used} for m in sorted(state.touched_mailboxes)],
+        [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
 
 

@@ -11,7 +11,7 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
@@ -52,10 +52,14 @@ class Rename:
 
 @dataclass(frozen=True)
 class ListArgs:
+    """`extended` when the client used selection or return options (RFC 5258): then child attributes
+    come only with RETURN (CHILDREN), as in Dovecot."""
+
     reference: str
     patterns: tuple[str, ...]
     selection: frozenset[str] = frozenset()
     returns: frozenset[str] = frozenset()
+    extended: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,12 @@ def parse_command(data: bytes) -> Command:
     parser = _PARSERS.get(name)
     if parser is None:
         raise ParseError(f"unknown command {name}", tag)
-    args = parser(reader)
-    reader.end()
+    try:
+        args = parser(reader)
+        reader.end()
+    except ParseError as error:
+        error.tag = tag  # parts parsed on their own (sequence sets, say) do not know the tag
+        raise
     if name == "EXPUNGE" and uid != isinstance(args, SequenceArg):
         raise ParseError("UID EXPUNGE takes a uid set, EXPUNGE nothing", tag)
     return Command(tag, name, args, uid)
@@ -241,14 +249,31 @@ def _list(reader: CommandReader) -> Args:
         reader.expect(b")")
     else:
         patterns = [reader.list_mailbox()]
-    returns: frozenset[str] = frozenset()
+    returns: frozenset[str] | None = None
     if reader.accept(b" "):
         if reader.word() != "RETURN":
             raise reader.error("expected RETURN")
         reader.space()
         returns = frozenset(_return_options(reader))
+    _check_list_options(reader, selection, returns)
     decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
-    return ListArgs(reference, decoded, selection, returns)
+    extended = bool(selection) or returns is not None
+    return ListArgs(reference, decoded, selection, returns or frozenset(), extended)
+
+
+LIST_SELECTION = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+LIST_RETURNS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
+
+
+def _check_list_options(
+    reader: CommandReader, selection: frozenset[str], returns: frozenset[str] | None
+) -> None:
+    """RFC 5258 section 3: unknown options are BAD, and RECURSIVEMATCH needs an option it modifies."""
+    unknown = (selection - LIST_SELECTION) | ((returns or frozenset()) - LIST_RETURNS)
+    if unknown:
+        raise reader.error(f"unknown LIST option {sorted(unknown)[0]}")
+    if "RECURSIVEMATCH" in selection and not selection - {"RECURSIVEMATCH", "REMOTE"}:
+        raise reader.error("RECURSIVEMATCH needs another selection option")
 
 
 def _return_options(reader: CommandReader) -> list[str]:
@@ -316,11 +341,9 @@ def _search(reader: CommandReader) -> Args:
     return SearchArgs(charset, parse_search(reader, charset))
 
 
-class UnknownCharset(ParseError):
-    """Answered `NO [BADCHARSET (UTF-8 US-ASCII)]`."""
-
+class UnknownCharset(RefusedArgument):
     def __init__(self, tag: str) -> None:
-        super().__init__("unsupported charset", tag)
+        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
 def _sequence(reader: CommandReader) -> SequenceSet:
@@ -346,7 +369,7 @@ def _store(reader: CommandReader) -> Args:
         if reader.word() != "UNCHANGEDSINCE":
             raise reader.error("unknown STORE modifier")
         reader.space()
-        unchanged_since = reader.number()
+        unchanged_since = reader.mod_sequence()
         reader.expect(b")")
         reader.space()
     sign = b"+" if reader.accept(b"+") else b"-" if reader.accept(b"-") else b""

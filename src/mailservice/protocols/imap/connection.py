@@ -14,12 +14,13 @@ import re
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
-from mailservice.protocols.imap.commands import UnknownCharset, parse_command
+from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.output import Output
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect
+from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Connection:
         self.login = login
         self.options = options
         self.out = Output(writer)
+        self.revocation = RevocationGuard()
         peer = writer.get_extra_info("peername")
         self.state = ClientState(
             peer=str(peer[0]) if isinstance(peer, tuple) and peer else "unknown",
@@ -78,12 +80,19 @@ class Connection:
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
                 await self._next_command()
+                if self.state.session is not None:
+                    self.revocation.watch(self.state.session)
                 await self.out.flush()
         except Disconnect as reason:
             await self._bye(str(reason))
+        except asyncio.CancelledError:
+            if not self.revocation.caused():
+                raise
+            await self._bye(f"Access revoked: {self.revocation.reason}.")
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("imap.connection_ended peer=%s error=%s", self.state.peer, type(error).__name__)
         finally:
+            self.revocation.stop()
             self.writer.close()
 
     async def _bye(self, text: str) -> None:
@@ -106,8 +115,8 @@ class Connection:
             return
         try:
             command = parse_command(data)
-        except UnknownCharset as error:
-            self.out.write(f"{error.tag} NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.\r\n".encode())
+        except RefusedArgument as error:
+            self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return
         except ParseError as error:
             self.out.write(f"{error.tag} BAD Error in IMAP command: {error.message}\r\n".encode())
