@@ -28,6 +28,7 @@ from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, 
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 
 
 class Clock(Protocol):
@@ -386,3 +387,9 @@ class MailFolders(Protocol):
     async def expunge(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
     ) -> tuple[list[int], FolderWrite | None]: ...
+
+
+class SenderAuthenticator(Protocol):
+    """SPF, DKIM, DMARC and ARC of a received message, within a bounded time."""
+
+    async def authenticate(self, raw: bytes, sender: SmtpSender) -> SenderAuth: ...

@@ -1,0 +1,83 @@
+"""Sender authentication of one message, computed once at delivery within a bounded time.
+
+dkimpy and pyspf are synchronous, so the checks run in a small thread pool of their own; their
+DNS queries are answered on the event loop by the asyncio resolver. Past the time limit the
+verdict is `temperror` for everything (never `pass`) and delivery goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import getaddresses
+
+from mailservice.adapters.mime.header_fields import field_values
+from mailservice.adapters.mime.headers import unfold
+from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dkim_signatures
+from mailservice.adapters.senderauth.dmarc_check import check_dmarc
+from mailservice.adapters.senderauth.resolver import AsyncDns, ThreadDns
+from mailservice.adapters.senderauth.spf_check import check_spf, spf_domain
+from mailservice.domain.sender_auth import NONE, DkimCheck, SenderAuth, SmtpSender, unavailable
+
+log = logging.getLogger(__name__)
+
+CHECK_THREADS = 4
+
+
+class DnsSenderAuthenticator:
+    def __init__(self, dns_: AsyncDns, timeout_seconds: float) -> None:
+        self._dns = dns_
+        self._timeout = timeout_seconds
+        self._threads = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="sender-auth")
+
+    async def authenticate(self, raw: bytes, sender: SmtpSender) -> SenderAuth:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        dns_ = ThreadDns(self._dns, loop, started + self._timeout)
+        from_domains = _from_domains(raw)
+        checks = loop.run_in_executor(
+            self._threads, _check_all, dns_, raw, sender, from_domains, self._timeout
+        )
+        try:
+            return await asyncio.wait_for(checks, self._timeout)
+        except TimeoutError:
+            log.warning("sender_auth.timeout after=%.1fs", time.monotonic() - started)
+            from_domain = from_domains[0] if len(set(from_domains)) == 1 else None
+            return unavailable(_signatures(raw), from_domain, spf_domain(sender.mail_from, sender.helo))
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_all(
+    dns_: ThreadDns, raw: bytes, sender: SmtpSender, from_domains: list[str], timeout: float
+) -> SenderAuth:
+    spf = check_spf(dns_, sender.ip, sender.mail_from, sender.helo)
+    dkim = check_dkim(dns_, raw, timeout)
+    arc = check_arc(dns_, raw, timeout) if _has_arc(raw) else NONE
+    dmarc, verified_domain = check_dmarc(dns_, from_domains, spf, dkim)
+    return SenderAuth(spf=spf, dkim=dkim, dmarc=dmarc, arc=arc, verified_domain=verified_domain)
+
+
+def _from_domains(raw: bytes) -> list[str]:
+    """The domain of every author address in the From fields (RFC 7489 §6.6.1)."""
+    values = [unfold(value).decode("utf-8", "replace") for value in field_values(raw, "from")]
+    return [
+        address.rpartition("@")[2].lower().rstrip(".")
+        for _, address in getaddresses(values)
+        if "@" in address
+    ]
+
+
+def _has_arc(raw: bytes) -> bool:
+    return bool(field_values(raw, "arc-seal"))
+
+
+def _signatures(raw: bytes) -> tuple[DkimCheck, ...]:
+    try:
+        return dkim_signatures(raw)
+    except Exception:
+        log.exception("sender_auth.unreadable_signatures")
+        return ()

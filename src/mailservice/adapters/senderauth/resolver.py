@@ -1,0 +1,109 @@
+"""DNS for the authentication checks: dnspython's asyncio resolver, with our nameservers and a cache.
+
+The checking libraries are synchronous and run in a worker thread; they reach DNS through
+`ThreadDns`, which hands each query to the event loop's resolver and waits for it there, so the
+event loop itself never blocks and every lookup of a message shares one deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+
+class DnsTemporaryError(Exception):
+    """No answer in time, or no server answered: the result of a check that needed it is `temperror`."""
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    nameservers: tuple[str, ...]
+    timeout_seconds: float
+    cache_size: int
+
+
+class AsyncDns:
+    """Answers by record type: TXT as its strings, A/AAAA as addresses, MX as (preference, host)."""
+
+    def __init__(self, settings: DnsSettings) -> None:
+        self._resolver = _resolver(settings)
+
+    async def query(self, name: str, rdtype: str) -> list[object]:
+        """The records of `name`; [] for NXDOMAIN or no data; DnsTemporaryError when DNS fails."""
+        try:
+            answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            return []
+        except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration) as e:
+            raise DnsTemporaryError(f"{rdtype} {name}: {type(e).__name__}") from e
+        except dns.exception.DNSException as e:
+            raise DnsTemporaryError(f"{rdtype} {name}: {e}") from e
+        return [_value(rdata) for rdata in answer.rrset or ()]
+
+
+class ThreadDns:
+    """Synchronous lookups for a worker thread, answered on the event loop, all before one deadline."""
+
+    def __init__(self, dns_: AsyncDns, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._dns = dns_
+        self._loop = loop
+        self._deadline = deadline
+
+    def query(self, name: str, rdtype: str) -> list[object]:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise DnsTemporaryError(f"{rdtype} {name}: out of time")
+        future = asyncio.run_coroutine_threadsafe(self._dns.query(name, rdtype), self._loop)
+        try:
+            return future.result(timeout=remaining)
+        except TimeoutError as e:
+            future.cancel()
+            raise DnsTemporaryError(f"{rdtype} {name}: out of time") from e
+
+    def txt(self, name: str) -> list[bytes]:
+        """Each TXT record of `name`, its strings joined."""
+        return [b"".join(value) for value in self.query(name, "TXT") if isinstance(value, tuple)]
+
+
+def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
+    resolver = dns.asyncresolver.Resolver(configure=not settings.nameservers)
+    if settings.nameservers:
+        resolver.nameservers = [_nameserver(entry) for entry in settings.nameservers]
+    resolver.timeout = settings.timeout_seconds
+    resolver.lifetime = settings.timeout_seconds
+    resolver.cache = dns.resolver.LRUCache(settings.cache_size) if settings.cache_size else None
+    return resolver
+
+
+def _nameserver(entry: str) -> dns.nameserver.Nameserver:
+    """`192.0.2.1`, `192.0.2.1:5353`, `2001:db8::1` or `[2001:db8::1]:5353`."""
+    host, port = entry, 53
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+        port = int(port_text)
+    return dns.nameserver.Do53Nameserver(host, port)
+
+
+def _value(rdata: object) -> object:
+    if rdata.rdtype == dns.rdatatype.TXT:  # type: ignore[attr-defined]
+        return tuple(rdata.strings)  # type: ignore[attr-defined]
+    if rdata.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):  # type: ignore[attr-defined]
+        return str(rdata.address)  # type: ignore[attr-defined]
+    if rdata.rdtype == dns.rdatatype.MX:  # type: ignore[attr-defined]
+        return (int(rdata.preference), rdata.exchange.to_text(omit_final_dot=True))  # type: ignore[attr-defined]
+    return rdata.to_text()  # type: ignore[attr-defined]
+
+
+def parse_nameservers(text: str) -> Sequence[str]:
+    return tuple(entry.strip() for entry in text.split(",") if entry.strip())
