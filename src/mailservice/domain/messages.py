@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailservice.domain.sender_auth import SenderAuth
+
 INBOX = "INBOX"
 
 
@@ -42,6 +44,8 @@ class MessageCopy:
     tags: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     folder: str = INBOX
+    envelope_from: str | None = None
+    auth: SenderAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,12 @@ class StoredMessage:
     links: tuple[ExtractedLink, ...]
     parts_json: str
     text: str | None = None
+    envelope_from: str | None = None
+    auth: SenderAuth | None = None
+
+    @property
+    def verified_domain(self) -> str | None:
+        return self.auth.verified_domain if self.auth is not None else None
 
     @property
     def seen(self) -> bool:

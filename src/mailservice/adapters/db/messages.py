@@ -18,6 +18,7 @@ from mailservice.domain.messages import (
     StoredMessage,
 )
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.sender_auth import SenderAuth
 
 _SUMMARY_COLUMNS = [c for c in messages.c if c.name not in ("text",)]
 
@@ -180,4 +181,6 @@ def _message(row: Any) -> StoredMessage:
         links=tuple(ExtractedLink(**link) for link in json.loads(row["links_json"])),
         parts_json=row["parts_json"],
         text=row.get("text"),
+        envelope_from=row["envelope_from"],
+        auth=SenderAuth.from_json(row["auth_json"]) if row["auth_json"] else None,
     )

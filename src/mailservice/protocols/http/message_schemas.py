@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailservice.domain.messages import StoredMessage
+from mailservice.protocols.http.sender_auth_schemas import SenderAuthOut, sender_auth_out
 
 
 class MessageAddress(BaseModel):
@@ -56,6 +57,17 @@ class MessageOut(BaseModel):
     codes: list[MessageCode]
     links: list[MessageLink]
     text: str | None = Field(default=None, description="Decoded plain text, when the body was asked for")
+    envelope_from: str | None = Field(
+        default=None, description="The SMTP envelope sender (MAIL FROM); empty for a bounce"
+    )
+    auth: SenderAuthOut | None = Field(
+        default=None, description="Sender authentication at delivery; null when it was not checked"
+    )
+    verified_domain: str | None = Field(
+        default=None,
+        description="The From domain, only when it is authenticated (DMARC pass, or aligned DKIM or SPF "
+        "pass where the domain publishes no DMARC record); otherwise null: treat the From as unproven",
+    )
 
 
 def message_out(message: StoredMessage, include_text: bool) -> MessageOut:
@@ -80,6 +92,9 @@ def message_out(message: StoredMessage, include_text: bool) -> MessageOut:
         codes=[MessageCode(**code.__dict__) for code in message.codes],
         links=[MessageLink(**link.__dict__) for link in message.links],
         text=message.text if include_text else None,
+        envelope_from=message.envelope_from,
+        auth=sender_auth_out(message.auth),
+        verified_domain=message.verified_domain,
     )
 
 

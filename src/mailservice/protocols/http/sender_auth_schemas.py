@@ -1,0 +1,48 @@
+"""The `auth` object of the message JSON: how the sender was authenticated when the message arrived."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from mailservice.domain.sender_auth import SenderAuth
+
+
+class SpfOut(BaseModel):
+    result: str = Field(description="pass, fail, softfail, neutral, none, temperror or permerror")
+    domain: str | None = Field(description="The MAIL FROM domain (the HELO name for a null sender)")
+
+
+class DkimSignatureOut(BaseModel):
+    domain: str = Field(description="The signing domain (d=)")
+    selector: str = Field(description="The key selector (s=)")
+    algorithm: str = Field(description="rsa-sha256 or ed25519-sha256 (a=)")
+    result: str = Field(description="pass, fail, temperror or permerror")
+
+
+class DmarcOut(BaseModel):
+    result: str = Field(description="pass, fail, none (no DMARC record), temperror or permerror")
+    policy: str | None = Field(description="The published policy that applies: none, quarantine or reject")
+    from_domain: str | None = Field(description="The domain of the From address")
+
+
+class SenderAuthOut(BaseModel):
+    spf: SpfOut
+    dkim: list[DkimSignatureOut] = Field(description="Every DKIM signature, verified on its own")
+    dmarc: DmarcOut
+    arc: str = Field(description="ARC chain validation: pass, fail or none")
+
+
+def sender_auth_out(auth: SenderAuth | None) -> SenderAuthOut | None:
+    if auth is None:
+        return None
+    return SenderAuthOut(
+        spf=SpfOut(result=auth.spf.result, domain=auth.spf.domain),
+        dkim=[
+            DkimSignatureOut(domain=s.domain, selector=s.selector, algorithm=s.algorithm, result=s.result)
+            for s in auth.dkim
+        ],
+        dmarc=DmarcOut(
+            result=auth.dmarc.result, policy=auth.dmarc.policy, from_domain=auth.dmarc.from_domain
+        ),
+        arc=auth.arc,
+    )
