@@ -35,6 +35,7 @@ from mailservice.adapters.payments.selection import (
     select_payment_gateway,
     select_webhook_verifiers,
 )
+from mailservice.adapters.senderauth.selection import build_sender_authenticator
 from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
@@ -167,7 +168,9 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
-    policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
+    policy = DeliveryPolicy(
+        settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
+    )
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     services = Services(
         clock=clock,
@@ -176,7 +179,9 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, events, summarizer, clock, policy),
+        delivery=DeliveryService(
+            uow, store, events, summarizer, clock, policy, build_sender_authenticator(settings)
+        ),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
         events=events,
         mail_access=MailAccess(

@@ -12,7 +12,7 @@ _FIELD_START = re.compile(rb"(?<=\n)(?![ \t])")
 _CLAIM = re.compile(rb"authentication-results[ \t]*:\s*(?:\([^)]*\)\s*)*([^\s;(]+)", re.IGNORECASE)
 
 
-def without_claimed_results(raw: bytes, authserv_id: str) -> bytes:
+def without_claimed_results(raw: bytes | bytearray, authserv_id: str) -> bytes | bytearray:
     """`raw` without the header fields `Authentication-Results: <authserv_id>; ...` (any case)."""
     header_end = _header_end(raw)
     header = raw[:header_end]
@@ -28,7 +28,7 @@ def _claimed_id(field: bytes) -> bytes | None:
     return match.group(1).lower() if match else None
 
 
-def _header_end(raw: bytes) -> int:
+def _header_end(raw: bytes | bytearray) -> int:
     """Where the header's fields end: at the blank line, which stays with the body."""
     if raw.startswith(b"\r\n") or raw.startswith(b"\n"):
         return 0
