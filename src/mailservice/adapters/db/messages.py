@@ -155,11 +155,20 @@ def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:
         conditions.append(messages.c.flags.contains(FLAGGED, autoescape=True))
     if query.tag is not None:
         conditions.append(messages.c.tags.contains(json.dumps(query.tag), autoescape=True))
+    if query.verified:
+        conditions.append(messages.c.verified_domain.is_not(None))
+    conditions += [_verified_within(domain) for domain in query.verified_domains]
     if query.before is not None:
         conditions.append(messages.c.internal_date < query.before)
     if query.after is not None:
         conditions.append(messages.c.internal_date >= query.after)
     return conditions
+
+
+def _verified_within(domain: str) -> ColumnElement[bool]:
+    """The authenticated From domain is `domain` or one of its subdomains (stored lowercased)."""
+    verified = messages.c.verified_domain
+    return (verified == domain) | verified.endswith("." + domain, autoescape=True)
 
 
 def _message(row: Any) -> StoredMessage:
