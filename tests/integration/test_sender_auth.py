@@ -1,0 +1,230 @@
+"""Sender authentication at delivery, against a real DNS server on loopback and real DKIM signatures.
+
+Messages go over real SMTP (from 127.0.0.1 or 127.0.0.2, with a chosen HELO) and are read back through
+the HTTP API, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+
+from mailservice.bootstrap import Runtime
+from mailservice.config import Settings
+from tests.conftest import MAIL_DOMAIN, make_settings
+from tests.support.agent import claim_and_pay
+from tests.support.dkim_keys import DkimKey
+from tests.support.dns_server import Zone, dns_server
+from tests.support.keys import AgentKey
+from tests.support.mail import mail_listeners
+
+SHOP = "shop.example.com"
+RSA = DkimKey.rsa("rsa2026")
+ED25519 = DkimKey.ed25519("ed2026")
+
+
+@pytest.fixture
+def zone() -> Zone:
+    zone = Zone()
+    zone.add_txt(SHOP, "v=spf1 ip4:127.0.0.1 -all")
+    zone.add_txt(f"_dmarc.{SHOP}", "v=DMARC1; p=reject; adkim=r; aspf=r")
+    zone.add_txt(RSA.dns_name(SHOP), RSA.dns_record)
+    zone.add_txt(ED25519.dns_name(SHOP), ED25519.dns_record)
+    zone.add_txt("github.com", "v=spf1 ip4:192.0.2.0/24 -all")
+    zone.add_txt("_dmarc.github.com", "v=DMARC1; p=reject")
+    zone.add_txt("nodmarc.example.org", "v=spf1 ip4:127.0.0.1 -all")
+    return zone
+
+
+@pytest.fixture
+async def nameserver(zone: Zone) -> AsyncIterator[str]:
+    async with dns_server(zone) as address:
+        yield address
+
+
+@pytest.fixture
+def auth_timeout() -> float:
+    return 5.0
+
+
+@pytest.fixture
+def settings(database_dsn: str, tmp_path: Path, nameserver: str, auth_timeout: float) -> Settings:
+    return make_settings(
+        database_dsn,
+        tmp_path,
+        sender_auth=True,
+        dns_nameservers=nameserver,
+        dns_timeout_seconds=10.0,
+        sender_auth_timeout_seconds=auth_timeout,
+    )
+
+
+@pytest.fixture
+async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
+    async with mail_listeners(runtime) as (smtp, _lmtp):
+        yield smtp
+
+
+class Reader:
+    def __init__(self, client: httpx.AsyncClient, details: dict[str, Any]) -> None:
+        self.client = client
+        self.address = str(details["email"])
+        self.headers = {"Authorization": f"Bearer {details['access_token']}"}
+
+    async def message(self, uid: int) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/messages/{uid}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        message: dict[str, Any] = response.json()["message"]
+        return message
+
+    async def raw(self, uid: int) -> bytes:
+        return (await self.client.get(f"/v1/messages/{uid}/raw", headers=self.headers)).content
+
+    async def uids(self, q: str) -> list[int]:
+        response = await self.client.get("/v1/messages", params={"q": q}, headers=self.headers)
+        assert response.status_code == 200, response.text
+        return sorted(m["uid"] for m in response.json()["messages"])
+
+
+@pytest.fixture
+async def reader(client: httpx.AsyncClient) -> Reader:
+    return Reader(client, await claim_and_pay(client, AgentKey.generate()))
+
+
+def message(to: str, sender: str, body: str = "Your code is 482913.\r\n", extra: str = "") -> bytes:
+    return (
+        f"{extra}From: {sender}\r\nTo: {to}\r\nSubject: Your code\r\n"
+        f"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m-{time.monotonic_ns()}@example>\r\n\r\n{body}"
+    ).encode()
+
+
+async def deliver(
+    port: int, raw: bytes, to: str, mail_from: str, helo: str, source_ip: str = "127.0.0.1"
+) -> None:
+    async with aiosmtplib.SMTP(
+        hostname="127.0.0.1", port=port, local_hostname=helo, source_address=(source_ip, 0)
+    ) as smtp:
+        errors, reply = await smtp.sendmail(mail_from, [to], raw)
+    assert errors == {}, errors
+    assert reply.startswith("2.0.0"), reply
+
+
+async def test_signed_and_aligned_message_is_verified(reader: Reader, smtp_port: int) -> None:
+    raw = message(reader.address, f"Shop <noreply@{SHOP}>")
+    signed = ED25519.sign(RSA.sign(raw, SHOP), SHOP)
+
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+
+    stored = await reader.message(1)
+    assert stored["verified_domain"] == SHOP
+    assert stored["envelope_from"] == f"bounce@{SHOP}"
+    assert stored["auth"] == {
+        "spf": {"result": "pass", "domain": SHOP},
+        "dkim": [
+            {"domain": SHOP, "selector": "ed2026", "algorithm": "ed25519-sha256", "result": "pass"},
+            {"domain": SHOP, "selector": "rsa2026", "algorithm": "rsa-sha256", "result": "pass"},
+        ],
+        "dmarc": {"result": "pass", "policy": "reject", "from_domain": SHOP},
+        "arc": "none",
+    }
+    stored_raw = await reader.raw(1)
+    assert stored_raw.startswith(f"Return-Path: <bounce@{SHOP}>\r\n".encode())
+    assert (
+        f"Authentication-Results: {MAIL_DOMAIN};\r\n\tspf=pass smtp.mailfrom={SHOP};".encode() in stored_raw
+    )
+    assert f"dmarc=pass (p=reject) header.from={SHOP}".encode() in stored_raw
+
+
+async def test_forged_from_is_not_verified_and_fails_dmarc(reader: Reader, smtp_port: int) -> None:
+    raw = message(reader.address, "GitHub <noreply@github.com>")
+
+    await deliver(smtp_port, raw, reader.address, "x@evil.test", "evil.test")
+
+    stored = await reader.message(1)
+    assert stored["verified_domain"] is None
+    assert stored["auth"]["dmarc"] == {"result": "fail", "policy": "reject", "from_domain": "github.com"}
+    assert stored["auth"]["spf"] == {"result": "none", "domain": "evil.test"}
+    assert stored["auth"]["dkim"] == []
+    assert [code["code"] for code in stored["codes"]] == ["482913"]
+
+
+async def test_body_changed_after_signing_fails_dkim(reader: Reader, smtp_port: int) -> None:
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    tampered = signed.replace(b"482913", b"111111")
+
+    await deliver(smtp_port, tampered, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}", source_ip="127.0.0.2")
+
+    stored = await reader.message(1)
+    assert [s["result"] for s in stored["auth"]["dkim"]] == ["fail"]
+    assert stored["auth"]["spf"]["result"] == "fail"
+    assert stored["auth"]["dmarc"]["result"] == "fail"
+    assert stored["verified_domain"] is None
+
+
+async def test_aligned_spf_verifies_a_domain_without_dmarc(reader: Reader, smtp_port: int) -> None:
+    raw = message(reader.address, "news@nodmarc.example.org")
+
+    await deliver(smtp_port, raw, reader.address, "bounce@nodmarc.example.org", "mx.example.org")
+
+    stored = await reader.message(1)
+    assert stored["auth"]["dmarc"] == {"result": "none", "policy": None, "from_domain": "nodmarc.example.org"}
+    assert stored["auth"]["spf"]["result"] == "pass"
+    assert stored["verified_domain"] == "nodmarc.example.org"
+
+
+async def test_results_claiming_our_authserv_id_are_removed_and_others_kept(
+    reader: Reader, smtp_port: int
+) -> None:
+    forged = (
+        f"Authentication-Results: {MAIL_DOMAIN.upper()}; dkim=pass\r\n header.d=github.com\r\n"
+        "Authentication-Results: mx.elsewhere.example; spf=pass smtp.mailfrom=github.com\r\n"
+    )
+    raw = message(reader.address, "GitHub <noreply@github.com>", extra=forged)
+
+    await deliver(smtp_port, raw, reader.address, "x@evil.test", "evil.test")
+
+    stored_raw = await reader.raw(1)
+    assert stored_raw.count(b"Authentication-Results: ") == 2
+    assert b"header.d=github.com" not in stored_raw
+    assert b"Authentication-Results: mx.elsewhere.example; spf=pass" in stored_raw
+    assert f"Authentication-Results: {MAIL_DOMAIN};\r\n\tspf=none".encode() in stored_raw
+
+
+async def test_verified_search_terms_match_only_authenticated_senders(reader: Reader, smtp_port: int) -> None:
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+    await deliver(
+        smtp_port, message(reader.address, "noreply@github.com"), reader.address, "x@evil.test", "evil.test"
+    )
+
+    assert await reader.uids("is:verified") == [1]
+    assert await reader.uids("from-verified:example.com") == [1]
+    assert await reader.uids(f"from-verified:{SHOP}") == [1]
+    assert await reader.uids("from-verified:github.com") == []
+    assert await reader.uids("from-verified:ample.com") == []
+    assert await reader.uids("from:github") == [2]
+
+
+@pytest.mark.parametrize("auth_timeout", [1.0])
+async def test_dns_that_never_answers_is_temperror_within_the_bound(
+    reader: Reader, smtp_port: int, zone: Zone
+) -> None:
+    zone.silent.update({SHOP, RSA.dns_name(SHOP), f"_dmarc.{SHOP}"})
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+
+    started = time.monotonic()
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 3.0
+    stored = await reader.message(1)
+    assert stored["auth"]["spf"]["result"] == "temperror"
+    assert [s["result"] for s in stored["auth"]["dkim"]] == ["temperror"]
+    assert stored["auth"]["dmarc"]["result"] == "temperror"
+    assert stored["verified_domain"] is None
