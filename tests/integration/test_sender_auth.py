@@ -22,7 +22,7 @@ from tests.support.agent import claim_and_pay
 from tests.support.dkim_keys import DkimKey
 from tests.support.dns_server import Zone, dns_server
 from tests.support.keys import AgentKey
-from tests.support.mail import mail_listeners
+from tests.support.mail import lmtp_dialogue, mail_listeners
 
 SHOP = "shop.example.com"
 RSA = DkimKey.rsa("rsa2026")
@@ -66,9 +66,14 @@ def settings(database_dsn: str, tmp_path: Path, nameserver: str, auth_timeout: f
 
 
 @pytest.fixture
-async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
-    async with mail_listeners(runtime) as (smtp, _lmtp):
-        yield smtp
+async def ports(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
+    async with mail_listeners(runtime) as listening:
+        yield listening
+
+
+@pytest.fixture
+def smtp_port(ports: tuple[int, int]) -> int:
+    return ports[0]
 
 
 class Reader:
@@ -228,3 +233,17 @@ async def test_dns_that_never_answers_is_temperror_within_the_bound(
     assert [s["result"] for s in stored["auth"]["dkim"]] == ["temperror"]
     assert stored["auth"]["dmarc"]["result"] == "temperror"
     assert stored["verified_domain"] is None
+
+
+async def test_lmtp_checks_a_message_once_for_all_its_mailboxes(
+    client: httpx.AsyncClient, ports: tuple[int, int], zone: Zone
+) -> None:
+    readers = [Reader(client, await claim_and_pay(client, AgentKey.generate())) for _ in range(2)]
+    signed = RSA.sign(message(readers[0].address, f"noreply@{SHOP}"), SHOP)
+
+    replies = await lmtp_dialogue(ports[1], f"bounce@{SHOP}", [r.address for r in readers], signed)
+
+    assert [reply[:3] for reply in replies] == ["250", "250"]
+    for reader in readers:
+        assert (await reader.message(1))["verified_domain"] == SHOP
+    assert zone.queries.count((RSA.dns_name(SHOP), "TXT")) == 1

@@ -23,6 +23,10 @@ class DnsTemporaryError(Exception):
     """No answer in time, or no server answered: the result of a check that needed it is `temperror`."""
 
 
+class ResolverSilent(DnsTemporaryError):
+    """Our resolver did not answer at all (a failing remote domain gets SERVFAIL from it instead)."""
+
+
 @dataclass(frozen=True)
 class DnsSettings:
     nameservers: tuple[str, ...]
@@ -42,7 +46,9 @@ class AsyncDns:
             answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN:
             return []
-        except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration) as e:
+        except dns.exception.Timeout as e:
+            raise ResolverSilent(f"{rdtype} {name}: no answer") from e
+        except (dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration) as e:
             raise DnsTemporaryError(f"{rdtype} {name}: {type(e).__name__}") from e
         except dns.exception.DNSException as e:
             raise DnsTemporaryError(f"{rdtype} {name}: {e}") from e
@@ -50,16 +56,21 @@ class AsyncDns:
 
 
 class ThreadDns:
-    """Synchronous lookups for a worker thread, answered on the event loop, all before one deadline."""
+    """Synchronous lookups for a worker thread, answered on the event loop, all before one deadline.
+
+    Once the resolver has failed to answer at all, the message's remaining lookups fail at once:
+    waiting for each in turn would only spend the whole time limit on an unreachable server.
+    """
 
     def __init__(self, dns_: AsyncDns, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         self._dns = dns_
         self._loop = loop
         self._deadline = deadline
+        self._resolver_silent = False
 
     def query(self, name: str, rdtype: str) -> list[object]:
         remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or self._resolver_silent:
             raise DnsTemporaryError(f"{rdtype} {name}: out of time")
         future = asyncio.run_coroutine_threadsafe(self._dns.query(name, rdtype), self._loop)
         try:
@@ -67,6 +78,9 @@ class ThreadDns:
         except TimeoutError as e:
             future.cancel()
             raise DnsTemporaryError(f"{rdtype} {name}: out of time") from e
+        except ResolverSilent:
+            self._resolver_silent = True
+            raise
 
     def txt(self, name: str) -> list[bytes]:
         """Each TXT record of `name`, its strings joined."""
