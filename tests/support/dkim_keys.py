@@ -20,8 +20,8 @@ class DkimKey:
     dns_record: str
 
     @classmethod
-    def rsa(cls, selector: str) -> DkimKey:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    def rsa(cls, selector: str, bits: int = 1024) -> DkimKey:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         private = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
