@@ -6,6 +6,7 @@ the HTTP API, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -247,3 +248,25 @@ async def test_lmtp_checks_a_message_once_for_all_its_mailboxes(
     for reader in readers:
         assert (await reader.message(1))["verified_domain"] == SHOP
     assert zone.queries.count((RSA.dns_name(SHOP), "TXT")) == 1
+
+
+async def test_wait_for_a_verified_sender_skips_a_forged_one(reader: Reader, smtp_port: int) -> None:
+    waiting = asyncio.create_task(
+        reader.client.get(
+            "/v1/messages/wait",
+            params={"timeout": 10, "after_uid": 0, "q": f"from-verified:{SHOP}"},
+            headers=reader.headers,
+        )
+    )
+    forged = message(reader.address, f"noreply@{SHOP}")
+    await deliver(smtp_port, forged, reader.address, "x@evil.test", "evil.test")
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+
+    answer = (await waiting).json()
+
+    assert (answer["timed_out"], answer["message"]["uid"], answer["message"]["verified_domain"]) == (
+        False,
+        2,
+        SHOP,
+    )
