@@ -16,6 +16,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.name
 import dns.nameserver
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -62,13 +63,17 @@ class AsyncDns:
         if cache is None:
             return None
         try:
-            key = (dns.name.from_text(name), dns.rdatatype.from_text(rdtype), dns.rdataclass.IN)
+            qname = dns.name.from_text(name)
+            answer = cache.get((qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN))
         except dns.exception.DNSException:
             return None
-        answer = cache.get(key)
-        if answer is None:
-            return None
-        return [_value(rdata) for rdata in answer.rrset or ()]
+        if answer is not None:
+            return [_value(rdata) for rdata in answer.rrset or ()]
+        # the resolver caches a name that does not exist under type ANY
+        missing = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+        if missing is not None and missing.response.rcode() == dns.rcode.NXDOMAIN:
+            return []
+        return None
 
 
 class ThreadDns:
