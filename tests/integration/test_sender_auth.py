@@ -26,6 +26,7 @@ from tests.support.keys import AgentKey
 from tests.support.mail import lmtp_dialogue, mail_listeners
 
 SHOP = "shop.example.com"
+LIST = "lists.example.net"
 RSA = DkimKey.rsa("rsa2026")
 ED25519 = DkimKey.ed25519("ed2026")
 
@@ -40,6 +41,7 @@ def zone() -> Zone:
     zone.add_txt("github.com", "v=spf1 ip4:192.0.2.0/24 -all")
     zone.add_txt("_dmarc.github.com", "v=DMARC1; p=reject")
     zone.add_txt("nodmarc.example.org", "v=spf1 ip4:127.0.0.1 -all")
+    zone.add_txt(RSA.dns_name(LIST), RSA.dns_record)
     return zone
 
 
@@ -270,3 +272,25 @@ async def test_wait_for_a_verified_sender_skips_a_forged_one(reader: Reader, smt
         2,
         SHOP,
     )
+
+
+async def test_arc_sealed_by_a_mailing_list_is_validated_and_a_broken_seal_is_not(
+    reader: Reader, smtp_port: int
+) -> None:
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    forwarded = (
+        f"Authentication-Results: {LIST}; dkim=pass header.d={SHOP}\r\n".encode()
+        + signed
+        + b"-- list footer\r\n"
+    )
+    sealed = RSA.arc_seal(forwarded, LIST, LIST)
+    tampered = sealed.replace(b"list footer", b"changed footer")
+
+    await deliver(smtp_port, sealed, reader.address, f"bounce@{LIST}", f"mx.{LIST}")
+    await deliver(smtp_port, tampered, reader.address, f"bounce@{LIST}", f"mx.{LIST}")
+
+    first, second = await reader.message(1), await reader.message(2)
+    assert (first["auth"]["arc"], [s["result"] for s in first["auth"]["dkim"]]) == ("pass", ["fail"])
+    assert first["verified_domain"] is None
+    assert second["auth"]["arc"] == "fail"
+    assert b"arc=pass" in await reader.raw(1)

@@ -54,3 +54,10 @@ class DkimKey:
             signature_algorithm=self.algorithm.encode(),
         )
         return signature + raw
+
+    def arc_seal(self, raw: bytes, domain: str, authserv_id: str) -> bytes:
+        """`raw` with the next ARC set prepended (it needs an Authentication-Results of `authserv_id`)."""
+        headers: list[bytes] = dkim.arc_sign(
+            raw, self.selector.encode(), domain.encode(), self.private_key, authserv_id.encode()
+        )
+        return b"".join(headers) + raw
