@@ -294,3 +294,18 @@ async def test_arc_sealed_by_a_mailing_list_is_validated_and_a_broken_seal_is_no
     assert first["verified_domain"] is None
     assert second["auth"]["arc"] == "fail"
     assert b"arc=pass" in await reader.raw(1)
+
+
+async def test_header_dkimpy_cannot_read_is_delivered_with_dkim_permerror(
+    reader: Reader, smtp_port: int
+) -> None:
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    broken = signed.replace(b"\r\nTo: ", b"\r\nnot a header line\r\nTo: ", 1)
+
+    await deliver(smtp_port, broken, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+
+    stored = await reader.message(1)
+    assert stored["auth"]["dkim"] == [
+        {"domain": SHOP, "selector": "rsa2026", "algorithm": "rsa-sha256", "result": "permerror"}
+    ]
+    assert (stored["auth"]["dmarc"]["result"], stored["verified_domain"]) == ("pass", SHOP)

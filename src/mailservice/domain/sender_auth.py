@@ -83,8 +83,3 @@ def unavailable(
         dmarc=DmarcCheck(TEMPERROR, None, from_domain),
         arc=TEMPERROR,
     )
-
-
-def is_same_or_subdomain(domain: str, parent: str) -> bool:
-    domain, parent = domain.lower().rstrip("."), parent.lower().rstrip(".")
-    return domain == parent or domain.endswith("." + parent)

@@ -19,7 +19,7 @@ from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dk
 from mailservice.adapters.senderauth.dmarc_check import check_dmarc
 from mailservice.adapters.senderauth.resolver import AsyncDns, ThreadDns
 from mailservice.adapters.senderauth.spf_check import check_spf, spf_domain
-from mailservice.domain.sender_auth import NONE, DkimCheck, SenderAuth, SmtpSender, unavailable
+from mailservice.domain.sender_auth import NONE, SenderAuth, SmtpSender, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,11 @@ class DnsSenderAuthenticator:
             return await asyncio.wait_for(checks, self._timeout)
         except TimeoutError:
             log.warning("sender_auth.timeout after=%.1fs", time.monotonic() - started)
-            from_domain = from_domains[0] if len(set(from_domains)) == 1 else None
-            return unavailable(_signatures(raw), from_domain, spf_domain(sender.mail_from, sender.helo))
+        except Exception:
+            # a message the libraries choke on is still delivered, unauthenticated, never refused
+            log.exception("sender_auth.failed")
+        from_domain = from_domains[0] if len(set(from_domains)) == 1 else None
+        return unavailable(dkim_signatures(raw), from_domain, spf_domain(sender.mail_from, sender.helo))
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
@@ -73,11 +76,3 @@ def _from_domains(raw: bytes) -> list[str]:
 
 def _has_arc(raw: bytes) -> bool:
     return bool(field_values(raw, "arc-seal"))
-
-
-def _signatures(raw: bytes) -> tuple[DkimCheck, ...]:
-    try:
-        return dkim_signatures(raw)
-    except Exception:
-        log.exception("sender_auth.unreadable_signatures")
-        return ()

@@ -5,20 +5,24 @@ from __future__ import annotations
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from mailservice.adapters.mime.header_fields import field_values
+from mailservice.adapters.mime.headers import unfold
 from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
 from mailservice.domain.sender_auth import FAIL, NONE, PASS, PERMERROR, TEMPERROR, DkimCheck
 
 _SIGNATURE = b"dkim-signature"
 
 
-def dkim_signatures(raw: bytes) -> tuple[DkimCheck, ...]:
-    """The signatures a message carries (domain, selector, algorithm), not yet verified."""
-    message = dkim.DKIM(raw)
-    return tuple(_signed_by(value, NONE) for name, value in message.headers if name.lower() == _SIGNATURE)
+def dkim_signatures(raw: bytes, result: str = NONE) -> tuple[DkimCheck, ...]:
+    """The signatures a message carries (domain, selector, algorithm), given `result` unverified."""
+    return tuple(_signed_by(unfold(value), result) for value in field_values(raw, "dkim-signature"))
 
 
 def check_dkim(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> tuple[DkimCheck, ...]:
-    message = dkim.DKIM(raw, timeout=timeout_seconds)
+    try:
+        message = dkim.DKIM(raw, timeout=timeout_seconds)
+    except dkim.MessageFormatError:
+        return dkim_signatures(raw, PERMERROR)  # a header dkimpy cannot read; the message is still taken
     values = [value for name, value in message.headers if name.lower() == _SIGNATURE]
     return tuple(_signed_by(value, _verify(message, index, dns_)) for index, value in enumerate(values))
 
