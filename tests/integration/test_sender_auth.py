@@ -309,3 +309,21 @@ async def test_header_dkimpy_cannot_read_is_delivered_with_dkim_permerror(
         {"domain": SHOP, "selector": "rsa2026", "algorithm": "rsa-sha256", "result": "permerror"}
     ]
     assert (stored["auth"]["dmarc"]["result"], stored["verified_domain"]) == ("pass", SHOP)
+
+
+async def test_events_stream_only_verified_senders_when_asked(
+    reader: Reader, smtp_port: int, live: httpx.AsyncClient
+) -> None:
+    await deliver(
+        smtp_port, message(reader.address, f"noreply@{SHOP}"), reader.address, "x@evil.test", "evil.test"
+    )
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+    query: dict[str, str | int] = {"after_uid": 0, "q": f"from-verified:{SHOP}"}
+
+    async with live.stream("GET", "/v1/events", params=query, headers=reader.headers) as stream:
+        lines = stream.aiter_lines()
+        while not (line := await anext(lines)).startswith("id: "):
+            pass
+
+    assert line == "id: 2"

@@ -166,13 +166,17 @@ class InboxService:
         finally:
             subscription.close()
 
-    async def stream(self, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[StoredMessage]:
-        """Every message after `after_uid` (default: from now on), as it arrives."""
+    async def stream(
+        self, mailbox: Mailbox, after_uid: int | None, query: MessageQuery | None = None
+    ) -> AsyncIterator[StoredMessage]:
+        """Every message after `after_uid` (default: from now on) that matches `query`, as it arrives."""
         subscription = self._events.subscribe(mailbox.id)
         try:
             cursor = after_uid if after_uid is not None else await self.latest_uid(mailbox)
             while True:
-                for message in await self.find(mailbox, MessageQuery(), limit=MAX_PAGE, after_uid=cursor):
+                for message in await self.find(
+                    mailbox, query or MessageQuery(), limit=MAX_PAGE, after_uid=cursor
+                ):
                     cursor = message.uid
                     yield message
                 if await anext(subscription, None) is None:

@@ -12,9 +12,11 @@ from fastapi.responses import StreamingResponse
 
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import StoredMessage
+from mailservice.domain.search import MessageQuery, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
+from mailservice.protocols.http.routers.messages import Q_HELP
 from mailservice.services.inbox import InboxService
 
 router = APIRouter(tags=["messages"])
@@ -28,19 +30,22 @@ async def events(
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after_uid: Annotated[int | None, Query(ge=0)] = None,
+    q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
 ) -> StreamingResponse:
     """`message.received` events; `id` is the message uid, so a reconnect with Last-Event-ID misses nothing."""
     resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else after_uid
     return StreamingResponse(
-        _event_stream(services.inbox, mailbox, resume),
+        _event_stream(services.inbox, mailbox, resume, parse_query(q)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _event_stream(inbox: InboxService, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[str]:
+async def _event_stream(
+    inbox: InboxService, mailbox: Mailbox, after_uid: int | None, query: MessageQuery
+) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
-    messages = inbox.stream(mailbox, after_uid)
+    messages = inbox.stream(mailbox, after_uid, query)
     # One pending read survives keep-alives: cancelling a read would close the stream underneath it.
     pending: asyncio.Future[StoredMessage] | None = None
     try:
