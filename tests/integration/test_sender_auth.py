@@ -327,3 +327,15 @@ async def test_events_stream_only_verified_senders_when_asked(
             pass
 
     assert line == "id: 2"
+
+
+async def test_large_signed_message_is_checked_too(reader: Reader, smtp_port: int) -> None:
+    body = "A long statement line, repeated to make the message larger than one mebibyte.\r\n" * 16_000
+    signed = RSA.sign(message(reader.address, f"noreply@{SHOP}", body=body), SHOP)
+    assert len(signed) > 1024 * 1024
+
+    await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
+
+    stored = await reader.message(1)
+    assert [s["result"] for s in stored["auth"]["dkim"]] == ["pass"]
+    assert stored["verified_domain"] == SHOP

@@ -3,6 +3,10 @@
 dkimpy and pyspf are synchronous, so the checks run in a small thread pool of their own; their
 DNS queries are answered on the event loop by the asyncio resolver. Past the time limit the
 verdict is `temperror` for everything (never `pass`) and delivery goes on.
+
+dkimpy holds about four copies of a message while it verifies it, so messages over 1 MiB are checked
+one at a time in a thread of their own: a few large deliveries at once cannot multiply that, and
+small messages never queue behind them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from mailservice.domain.sender_auth import NONE, SenderAuth, SmtpSender, unavail
 log = logging.getLogger(__name__)
 
 CHECK_THREADS = 4
+LARGE_MESSAGE_BYTES = 1024 * 1024
 
 
 class DnsSenderAuthenticator:
@@ -31,15 +36,15 @@ class DnsSenderAuthenticator:
         self._dns = dns_
         self._timeout = timeout_seconds
         self._threads = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="sender-auth")
+        self._large_thread = ThreadPoolExecutor(1, thread_name_prefix="sender-auth-large")
 
     async def authenticate(self, raw: bytes, sender: SmtpSender) -> SenderAuth:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         dns_ = ThreadDns(self._dns, loop, started + self._timeout)
         from_domains = _from_domains(raw)
-        checks = loop.run_in_executor(
-            self._threads, _check_all, dns_, raw, sender, from_domains, self._timeout
-        )
+        threads = self._large_thread if len(raw) > LARGE_MESSAGE_BYTES else self._threads
+        checks = loop.run_in_executor(threads, _check_all, dns_, raw, sender, from_domains, self._timeout)
         try:
             return await asyncio.wait_for(checks, self._timeout)
         except TimeoutError:
@@ -52,6 +57,7 @@ class DnsSenderAuthenticator:
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._large_thread.shutdown(wait=False, cancel_futures=True)
 
 
 def _check_all(
