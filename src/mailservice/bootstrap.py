@@ -35,6 +35,7 @@ from mailservice.adapters.payments.selection import (
     select_payment_gateway,
     select_webhook_verifiers,
 )
+from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.selection import build_sender_authenticator
 from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.config import Settings, parse_listen_address
@@ -84,6 +85,7 @@ class Runtime:
     gateway: PaymentGateway
     summarizer: InlineSummarizer | PooledSummarizer
     mail_limits: ProcessLimits
+    sender_auth: DnsSenderAuthenticator | None = None
 
     async def start(self) -> None:
         await self.events.start()
@@ -95,6 +97,8 @@ class Runtime:
         await self.events.close()
         await self.gateway.close()
         await self.database.dispose()
+        if self.sender_auth is not None:
+            self.sender_auth.close()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -168,6 +172,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
+    sender_auth = build_sender_authenticator(settings)
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
@@ -179,9 +184,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(
-            uow, store, events, summarizer, clock, policy, build_sender_authenticator(settings)
-        ),
+        delivery=DeliveryService(uow, store, events, summarizer, clock, policy, sender_auth),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
         events=events,
         mail_access=MailAccess(
@@ -222,6 +225,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         gateway,
         summarizer,
         mail_limits,
+        sender_auth,
     )
     await runtime.start()
     return runtime
