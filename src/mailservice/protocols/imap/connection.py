@@ -14,11 +14,11 @@ import re
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
-from mailservice.protocols.imap.commands import UnknownCharset, parse_command
+from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.output import Output
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ class Connection:
             return
         try:
             command = parse_command(data)
-        except UnknownCharset as error:
-            self.out.write(f"{error.tag} NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.\r\n".encode())
+        except RefusedArgument as error:
+            self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return
         except ParseError as error:
             self.out.write(f"{error.tag} BAD Error in IMAP command: {error.message}\r\n".encode())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from mailservice.domain.sender_auth import SenderAuth
-
 
 class SpfOut(BaseModel):
     result: str = Field(description="pass, fail, softfail, neutral, none, temperror or permerror")
@@ -30,19 +28,3 @@ class SenderAuthOut(BaseModel):
     dkim: list[DkimSignatureOut] = Field(description="Every DKIM signature, verified on its own")
     dmarc: DmarcOut
     arc: str = Field(description="ARC chain validation: pass, fail or none")
-
-
-def sender_auth_out(auth: SenderAuth | None) -> SenderAuthOut | None:
-    if auth is None:
-        return None
-    return SenderAuthOut(
-        spf=SpfOut(result=auth.spf.result, domain=auth.spf.domain),
-        dkim=[
-            DkimSignatureOut(domain=s.domain, selector=s.selector, algorithm=s.algorithm, result=s.result)
-            for s in auth.dkim
-        ],
-        dmarc=DmarcOut(
-            result=auth.dmarc.result, policy=auth.dmarc.policy, from_domain=auth.dmarc.from_domain
-        ),
-        arc=auth.arc,
-    )
