@@ -133,7 +133,7 @@ async def test_signed_and_aligned_message_is_verified(reader: Reader, smtp_port:
     assert stored["verified_domain"] == SHOP
     assert stored["envelope_from"] == f"bounce@{SHOP}"
     assert stored["auth"] == {
-        "spf": {"result": "pass", "domain": SHOP},
+        "spf": {"result": "pass", "domain": SHOP, "helo": f"mx.{SHOP}", "helo_result": "none"},
         "dkim": [
             {"domain": SHOP, "selector": "ed2026", "algorithm": "ed25519-sha256", "result": "pass"},
             {"domain": SHOP, "selector": "rsa2026", "algorithm": "rsa-sha256", "result": "pass"},
@@ -157,7 +157,12 @@ async def test_forged_from_is_not_verified_and_fails_dmarc(reader: Reader, smtp_
     stored = await reader.message(1)
     assert stored["verified_domain"] is None
     assert stored["auth"]["dmarc"] == {"result": "fail", "policy": "reject", "from_domain": "github.com"}
-    assert stored["auth"]["spf"] == {"result": "none", "domain": "evil.test"}
+    assert stored["auth"]["spf"] == {
+        "result": "none",
+        "domain": "evil.test",
+        "helo": "evil.test",
+        "helo_result": "none",
+    }
     assert stored["auth"]["dkim"] == []
     assert [code["code"] for code in stored["codes"]] == ["482913"]
 
@@ -339,3 +344,20 @@ async def test_large_signed_message_is_checked_too(reader: Reader, smtp_port: in
     stored = await reader.message(1)
     assert [s["result"] for s in stored["auth"]["dkim"]] == ["pass"]
     assert stored["verified_domain"] == SHOP
+
+
+async def test_helo_name_is_checked_against_the_client_address(
+    reader: Reader, smtp_port: int, zone: Zone
+) -> None:
+    zone.add_txt(f"mx.{SHOP}", "v=spf1 ip4:127.0.0.1 -all")
+
+    await deliver(smtp_port, message(reader.address, f"noreply@{SHOP}"), reader.address, "", f"mx.{SHOP}")
+    await deliver(
+        smtp_port, message(reader.address, f"noreply@{SHOP}"), reader.address, "", f"mx.{SHOP}", "127.0.0.2"
+    )
+
+    first, second = (await reader.message(1))["auth"]["spf"], (await reader.message(2))["auth"]["spf"]
+    assert (first["result"], first["domain"], first["helo_result"]) == ("pass", f"mx.{SHOP}", "pass")
+    assert (second["result"], second["helo_result"]) == ("fail", "fail")
+    assert (await reader.message(1))["envelope_from"] == ""
+    assert (await reader.raw(1)).startswith(b"Return-Path: <>\r\n")

@@ -69,3 +69,16 @@ def test_message_without_such_fields_is_returned_as_is() -> None:
     raw = bytearray(b"Subject: hi\r\n\r\nbody\r\n")
 
     assert without_claimed_results(raw, "mail.test") is raw
+
+
+def test_helo_check_is_reported_beside_mail_from() -> None:
+    verdict = SenderAuth(
+        spf=SpfCheck("pass", "example.com", "fail", "mx.example.com"),
+        dkim=(),
+        dmarc=DmarcCheck("none", None, "example.com"),
+    )
+
+    assert (
+        b"\tspf=pass smtp.mailfrom=example.com;\r\n\tspf=fail smtp.helo=mx.example.com;\r\n\tdkim=none;"
+        in (authentication_results("mail.test", verdict))
+    )

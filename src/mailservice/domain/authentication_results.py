@@ -21,6 +21,8 @@ def _spf(auth: SenderAuth) -> str:
     text = f"spf={_word(spf.result)}"
     if spf.domain:
         text += f" smtp.mailfrom={_word(spf.domain)}"
+    if spf.helo:
+        text += f";\r\n\tspf={_word(spf.helo_result)} smtp.helo={_word(spf.helo)}"
     return text
 
 

@@ -33,6 +33,7 @@ class SpfCheck:
     result: str
     domain: str | None
     helo_result: str = NONE
+    helo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,11 @@ class SenderAuth:
 
 
 def unavailable(
-    signatures: tuple[DkimCheck, ...], from_domain: str | None, spf_domain: str | None
+    signatures: tuple[DkimCheck, ...], from_domain: str | None, spf_domain: str | None, helo: str | None
 ) -> SenderAuth:
     """The verdict when the checks could not finish in time: every result `temperror`, never `pass`."""
     return SenderAuth(
-        spf=SpfCheck(TEMPERROR, spf_domain, TEMPERROR),
+        spf=SpfCheck(TEMPERROR, spf_domain, TEMPERROR, helo),
         dkim=tuple(DkimCheck(s.domain, s.selector, TEMPERROR, s.algorithm) for s in signatures),
         dmarc=DmarcCheck(TEMPERROR, None, from_domain),
         arc=TEMPERROR,

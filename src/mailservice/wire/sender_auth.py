@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 class SpfOut(BaseModel):
     result: str = Field(description="pass, fail, softfail, neutral, none, temperror or permerror")
     domain: str | None = Field(description="The MAIL FROM domain (the HELO name for a null sender)")
+    helo: str | None = Field(default=None, description="The HELO name, when it is a domain name")
+    helo_result: str = Field(default="none", description="SPF of the HELO name on its own")
 
 
 class DkimSignatureOut(BaseModel):

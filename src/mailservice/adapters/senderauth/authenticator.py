@@ -22,7 +22,7 @@ from mailservice.adapters.mime.headers import unfold
 from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dkim_signatures
 from mailservice.adapters.senderauth.dmarc_check import check_dmarc
 from mailservice.adapters.senderauth.resolver import AsyncDns, ThreadDns
-from mailservice.adapters.senderauth.spf_check import check_spf, spf_domain
+from mailservice.adapters.senderauth.spf_check import check_spf, helo_domain, spf_domain
 from mailservice.domain.sender_auth import NONE, SenderAuth, SmtpSender, unavailable
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,12 @@ class DnsSenderAuthenticator:
             # a message the libraries choke on is still delivered, unauthenticated, never refused
             log.exception("sender_auth.failed")
         from_domain = from_domains[0] if len(set(from_domains)) == 1 else None
-        return unavailable(dkim_signatures(raw), from_domain, spf_domain(sender.mail_from, sender.helo))
+        return unavailable(
+            dkim_signatures(raw),
+            from_domain,
+            spf_domain(sender.mail_from, sender.helo),
+            helo_domain(sender.helo),
+        )
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -7,6 +7,7 @@ deadline and nothing in pyspf opens a socket of its own.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import Any
 
@@ -22,15 +23,16 @@ def check_spf(dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None)
     """SPF of MAIL FROM (of postmaster@HELO for the null sender), and of the HELO name on its own."""
     helo_name = (helo or "").strip().rstrip(".")
     mail_from_domain = spf_domain(mail_from, helo)
+    helo_checked = helo_domain(helo)
     if ip is None:
-        return SpfCheck(NONE, mail_from_domain, NONE)
+        return SpfCheck(NONE, mail_from_domain, NONE, helo_checked)
     sender = mail_from if "@" in mail_from else f"postmaster@{helo_name}"
     _current.dns = dns_
     try:
-        helo_result = _evaluate(ip, f"postmaster@{helo_name}", helo_name) if _is_domain(helo_name) else NONE
+        helo_result = _evaluate(ip, f"postmaster@{helo_name}", helo_name) if helo_checked else NONE
         if not _domain_of(sender):
-            return SpfCheck(NONE, mail_from_domain, helo_result)
-        return SpfCheck(_evaluate(ip, sender, helo_name), mail_from_domain, helo_result)
+            return SpfCheck(NONE, mail_from_domain, helo_result, helo_checked)
+        return SpfCheck(_evaluate(ip, sender, helo_name), mail_from_domain, helo_result, helo_checked)
     finally:
         _current.dns = None
 
@@ -38,6 +40,12 @@ def check_spf(dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None)
 def spf_domain(mail_from: str, helo: str | None) -> str | None:
     """The domain SPF speaks for: MAIL FROM's, or the HELO name's for the null sender."""
     return _domain_of(mail_from) or (helo or "").strip().rstrip(".").lower() or None
+
+
+def helo_domain(helo: str | None) -> str | None:
+    """The HELO name when SPF can check it: a domain name, not an address literal or a bare word."""
+    name = (helo or "").strip().rstrip(".").lower()
+    return name if _is_domain(name) else None
 
 
 def _evaluate(ip: str, sender: str, helo: str) -> str:
@@ -62,7 +70,13 @@ def _domain_of(address: str) -> str | None:
 
 
 def _is_domain(name: str) -> bool:
-    return "." in name and not name.startswith("[")
+    if "." not in name or name.startswith("["):
+        return False
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return True
+    return False
 
 
 spf.DNSLookup = _thread_lookup

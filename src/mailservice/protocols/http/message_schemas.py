@@ -55,7 +55,12 @@ def sender_auth_out(auth: SenderAuth | None) -> SenderAuthOut | None:
     if auth is None:
         return None
     return SenderAuthOut(
-        spf=SpfOut(result=auth.spf.result, domain=auth.spf.domain),
+        spf=SpfOut(
+            result=auth.spf.result,
+            domain=auth.spf.domain,
+            helo=auth.spf.helo,
+            helo_result=auth.spf.helo_result,
+        ),
         dkim=[
             DkimSignatureOut(domain=s.domain, selector=s.selector, algorithm=s.algorithm, result=s.result)
             for s in auth.dkim

@@ -58,7 +58,7 @@ class InboundHandler:
             protocol=self._trace_protocol(session),
             helo=session.host_name,
             peer_ip=_peer_ip(session.peer),
-            mail_from=envelope.mail_from or "",
+            mail_from=_reverse_path(envelope.mail_from),
         )
         if self.is_lmtp:
             return await self._deliver_each(bytes(envelope.content), recipients, trace)
@@ -102,6 +102,11 @@ def _accepted(envelope: Any) -> list[AcceptedRecipient]:
         recipients = []
         envelope.accepted_recipients = recipients
     return recipients
+
+
+def _reverse_path(mail_from: str | None) -> str:
+    """The MAIL FROM address; empty for the null sender, which aiosmtpd hands over as `<>`."""
+    return "" if mail_from in (None, "<>") else str(mail_from)
 
 
 def _peer_ip(peer: Any) -> str | None:
