@@ -75,7 +75,7 @@ class DeliveryPolicy:
     local_domains: frozenset[str]
     hostname: str
     default_quota_bytes: int
-    authserv_id: str = ""
+    authserv_id: str
 
 
 class DeliveryService:
@@ -173,11 +173,13 @@ class DeliveryService:
         stored = await self._store.store(Delivery(tuple(copies)))
         await self._announce(stored)
         log.info(
-            "mail.delivered id=%s from=%s mailboxes=%d size=%d",
+            "mail.delivered id=%s from=%s mailboxes=%d size=%d dmarc=%s verified=%s",
             queue_id,
             trace.mail_from or "<>",
             len(stored),
             size,
+            auth.dmarc.result if auth is not None else "-",
+            (auth.verified_domain if auth is not None else None) or "-",
         )
         return stored
 
