@@ -9,6 +9,7 @@ import pytest
 
 from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.resolver import AsyncDns, DnsSettings, _nameserver, parse_nameservers
+from mailservice.config import Settings
 from mailservice.domain.sender_auth import SmtpSender
 from tests.support.ports import free_port
 
@@ -49,3 +50,25 @@ async def test_no_server_listening_gives_temperror_quickly_never_pass() -> None:
     )
     assert elapsed < 3.0
     authenticator.close()
+
+
+async def test_without_any_resolver_configuration_the_verdict_is_temperror_at_once() -> None:
+    settings = DnsSettings((), timeout_seconds=2.0, cache_size=10, resolv_conf="/nonexistent/resolv.conf")
+    authenticator = DnsSenderAuthenticator(AsyncDns(settings), timeout_seconds=5.0)
+    raw = b"From: GitHub <noreply@github.com>\r\nSubject: code\r\n\r\n123456\r\n"
+
+    started = time.monotonic()
+    verdict = await authenticator.authenticate(raw, SmtpSender("127.0.0.1", "evil.test", "x@github.com"))
+
+    assert (verdict.spf.result, verdict.dmarc.result, verdict.verified_domain) == (
+        "temperror",
+        "temperror",
+        None,
+    )
+    assert time.monotonic() - started < 1.0
+    authenticator.close()
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("on", True), ("off", False), ("true", True), ("0", False)])
+def test_sender_auth_setting_takes_on_and_off(value: str, enabled: bool) -> None:
+    assert Settings(_env_file=None, sender_auth=value).sender_auth is enabled

@@ -8,6 +8,7 @@ event loop itself never blocks and every lookup of a message shares one deadline
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+
+log = logging.getLogger(__name__)
 
 
 class DnsTemporaryError(Exception):
@@ -35,6 +38,7 @@ class DnsSettings:
     nameservers: tuple[str, ...]
     timeout_seconds: float
     cache_size: int
+    resolv_conf: str = "/etc/resolv.conf"
 
 
 class AsyncDns:
@@ -113,13 +117,24 @@ class ThreadDns:
 
 
 def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
-    resolver = dns.asyncresolver.Resolver(configure=not settings.nameservers)
     if settings.nameservers:
+        resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = [_nameserver(entry) for entry in settings.nameservers]
+    else:
+        resolver = _system_resolver(settings.resolv_conf)
     resolver.timeout = settings.timeout_seconds
     resolver.lifetime = settings.timeout_seconds
     resolver.cache = dns.resolver.LRUCache(settings.cache_size) if settings.cache_size else None
     return resolver
+
+
+def _system_resolver(resolv_conf: str) -> dns.asyncresolver.Resolver:
+    """The system's resolvers; none when there is no configuration, so every check is a quick temperror."""
+    try:
+        return dns.asyncresolver.Resolver(filename=resolv_conf)
+    except dns.resolver.NoResolverConfiguration as error:
+        log.warning("sender_auth.no_resolver %s; set DNS_NAMESERVERS", error)
+        return dns.asyncresolver.Resolver(configure=False)
 
 
 def _nameserver(entry: str) -> dns.nameserver.Nameserver:
