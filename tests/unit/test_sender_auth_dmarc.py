@@ -38,7 +38,8 @@ def zone() -> Zone:
     zone.add_txt(KEY.dns_name("strict.example.net"), KEY.dns_record)
     zone.add_txt("_dmarc.mail.strict.example.net", "v=DMARC1; p=reject; adkim=s")
     zone.add_txt("_dmarc.twice.example.org", "v=DMARC1; p=reject")
-    zone.add_txt("_dmarc.twice.example.org", "v=DMARC1; p=none")
+    zone.add_txt("_dmarc.twice.example.org", "v = DMARC1 ; p=none")
+    zone.add_txt("_dmarc.twice.example.org", "v=spf1 not a dmarc record")
     zone.add_txt(KEY.dns_name("twice.example.org"), KEY.dns_record)
     return zone
 

@@ -69,13 +69,19 @@ def _policy_record(dns_: ThreadDns, from_domain: str) -> dict[str, str] | None:
 
 
 def _record_at(dns_: ThreadDns, domain: str) -> dict[str, str] | None:
-    records = [r for r in dns_.txt(f"_dmarc.{domain}") if r[:8].lower().replace(b" ", b"") == b"v=dmarc1"]
+    records = [r for r in dns_.txt(f"_dmarc.{domain}") if _is_dmarc(r)]
     if len(records) != 1:
         return None
     tags = _tags(records[0].decode("ascii", "replace"))
     if tags.get("p") not in _POLICIES and "rua" not in tags:
         return None
     return tags
+
+
+def _is_dmarc(record: bytes) -> bool:
+    """The record starts with the tag v=DMARC1 (RFC 7489 §6.6.3: other TXT records are ignored)."""
+    first = record.split(b";", 1)[0]
+    return b"".join(first.split()).lower() == b"v=dmarc1"
 
 
 def _tags(record: str) -> dict[str, str]:
