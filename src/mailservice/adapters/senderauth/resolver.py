@@ -94,6 +94,16 @@ class ThreadDns:
         self._deadline = deadline
         self._resolver_silent = False
 
+    async def prefetch_txt(self, names: set[str]) -> None:
+        """Look the TXT records the checks will want up at once, on the event loop, into the cache."""
+        missing = [name for name in names if self._dns.cached(name, "TXT") is None]
+        if not missing:
+            return
+        outcomes = await asyncio.gather(
+            *(self._dns.query(name, "TXT") for name in missing), return_exceptions=True
+        )
+        self._resolver_silent = any(isinstance(outcome, ResolverSilent) for outcome in outcomes)
+
     def query(self, name: str, rdtype: str) -> list[object]:
         cached = self._dns.cached(name, rdtype)
         if cached is not None:
