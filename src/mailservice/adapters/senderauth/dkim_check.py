@@ -11,11 +11,14 @@ from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDn
 from mailservice.domain.sender_auth import FAIL, NONE, PASS, PERMERROR, TEMPERROR, DkimCheck
 
 _SIGNATURE = b"dkim-signature"
+# RFC 6376 §6.1 lets a verifier limit the signatures it checks; a sender cannot make us do unbounded work
+MAX_SIGNATURES = 10
 
 
 def dkim_signatures(raw: bytes, result: str = NONE) -> tuple[DkimCheck, ...]:
     """The signatures a message carries (domain, selector, algorithm), given `result` unverified."""
-    return tuple(_signed_by(unfold(value), result) for value in field_values(raw, "dkim-signature"))
+    values = field_values(raw, "dkim-signature")[:MAX_SIGNATURES]
+    return tuple(_signed_by(unfold(value), result) for value in values)
 
 
 def check_dkim(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> tuple[DkimCheck, ...]:
@@ -23,7 +26,7 @@ def check_dkim(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> tuple[Dki
         message = dkim.DKIM(raw, timeout=timeout_seconds)
     except dkim.MessageFormatError:
         return dkim_signatures(raw, PERMERROR)  # a header dkimpy cannot read; the message is still taken
-    values = [value for name, value in message.headers if name.lower() == _SIGNATURE]
+    values = [value for name, value in message.headers if name.lower() == _SIGNATURE][:MAX_SIGNATURES]
     return tuple(_signed_by(value, _verify(message, index, dns_)) for index, value in enumerate(values))
 
 
