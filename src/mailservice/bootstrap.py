@@ -22,6 +22,7 @@ from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
+from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
 from mailservice.adapters.dev_tls import development_certificate
@@ -44,6 +45,7 @@ from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.connection_policy import ConnectionLimits, ProcessLimits
 from mailservice.protocols.http.app import create_app
+from mailservice.protocols.http.header_deadline import with_header_deadline
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from mailservice.protocols.pop3.locks import MaildropLocks
@@ -58,6 +60,7 @@ from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -155,7 +158,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    uow = SqlUnitOfWorkFactory(database)
+    uow = SqlUnitOfWorkFactory(database, TextSealer(secret))
     events: InProcessEventBus | PostgresEventBus = (
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
@@ -205,6 +208,14 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             events,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
+            LoginThrottle(
+                LoginThrottlePolicy(
+                    settings.login_failures_per_ip,
+                    settings.login_failures_per_ip_and_login,
+                    settings.login_failure_window_seconds,
+                ),
+                clock,
+            ),
         ),
         accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
@@ -395,6 +406,7 @@ class _HttpServer(uvicorn.Server):
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,  # None: uvicorn's 127.0.0.1,::1
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            http=with_header_deadline(settings.http_header_timeout_seconds),
         )
         super().__init__(config)
 

@@ -171,6 +171,10 @@ class OutboxRepository(Protocol):
         self, notification_id: int, error: str, retry_at: datetime | None, now: datetime
     ) -> None: ...
 
+    async def drop_finished_bodies(self) -> int:
+        """Drop the bodies still kept by sent or abandoned notifications; how many there were."""
+        ...
+
 
 class AccountRepository(Protocol):
     async def add(self, account: Account, api_token_hash: str) -> None:
@@ -341,6 +345,10 @@ class MailFolders(Protocol):
     """Folders and messages as IMAP and POP3 see them; every method is scoped to one mailbox."""
 
     async def list_folders(self, mailbox_id: str) -> list[FolderInfo]: ...
+
+    async def subscriptions(self, mailbox_id: str) -> frozenset[str]:
+        """Every subscribed name, of a folder or not; INBOX always."""
+        ...
 
     async def status(self, mailbox_id: str, name: str) -> FolderStatus: ...
 

@@ -54,7 +54,6 @@ class MemoryFolder:
     folder_id: int
     name: str
     special_use: str | None = None
-    subscribed: bool = True
     uidvalidity: int = field(default_factory=lambda: next(_uidvalidities))
     uidnext: int = 1
     highestmodseq: int = 1
@@ -117,10 +116,12 @@ class MemoryMailStore:
         self.quota_bytes = quota_bytes
         self._ids = itertools.count(1)
         self.folders: dict[str, MemoryFolder] = {}
+        self.subscriptions: set[str] = {INBOX}  # names, which outlive their folders
         self.watches: set[MemoryWatch] = set()
         self._add_folder(INBOX)
         for name, use in (special or {}).items():
             self._add_folder(name, use)
+            self.subscriptions.add(name)  # created for the client, so subscribed for it
 
     def _add_folder(self, name: str, special_use: str | None = None) -> MemoryFolder:
         folder = MemoryFolder(next(self._ids), name, special_use)
@@ -190,7 +191,11 @@ class MemoryMailSession:
         return self.store.address
 
     async def list_folders(self) -> list[FolderInfo]:
-        return [FolderInfo(f.name, f.special_use, f.subscribed) for f in self.store.folders.values()]
+        subscribed = self.store.subscriptions
+        return [FolderInfo(f.name, f.special_use, f.name in subscribed) for f in self.store.folders.values()]
+
+    async def subscriptions(self) -> frozenset[str]:
+        return frozenset(self.store.subscriptions)
 
     async def create_folder(self, name: str) -> None:
         name = _canonical(name)
@@ -231,7 +236,14 @@ class MemoryMailSession:
             self.store.folders[folder.name] = folder
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
-        self.store.folder(name).subscribed = subscribed
+        name = _canonical(name)
+        if name == INBOX:
+            return
+        if subscribed:
+            self.store.folder(name)  # only an existing folder can be subscribed
+            self.store.subscriptions.add(name)
+        else:
+            self.store.subscriptions.discard(name)
 
     async def status(self, name: str) -> FolderStatus:
         return _status(self.store.folder(name))
@@ -249,7 +261,7 @@ class MemoryMailSession:
             if message.meta.modseq > since_modseq
         )
         expunged = tuple(uid for uid, modseq in sorted(folder.expunged.items()) if modseq > since_modseq)
-        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged)
+        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged, folder.uidvalidity)
 
     async def structures(
         self,

@@ -82,12 +82,14 @@ class OpenedFolder:
 
 @dataclass(frozen=True)
 class FolderChanges:
-    """Everything that happened in a folder after a modseq: new and re-flagged messages, expunged uids."""
+    """Everything that happened in a folder after a modseq: new and re-flagged messages, expunged uids.
+    `uidvalidity` tells a session whether the folder is still the one it selected."""
 
     highestmodseq: int
     uidnext: int
     changed: tuple[MessageMeta, ...]
     expunged: tuple[int, ...]
+    uidvalidity: int
 
 
 class MessageStructure(NamedTuple):
@@ -155,6 +157,10 @@ class MailSession(Protocol):
     def address(self) -> str: ...
 
     async def list_folders(self) -> list[FolderInfo]: ...
+
+    async def subscriptions(self) -> frozenset[str]:
+        """Every subscribed name, of a folder or not (subscriptions outlive folders); INBOX always."""
+        ...
 
     async def create_folder(self, name: str) -> None: ...
 

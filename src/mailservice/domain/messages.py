@@ -8,6 +8,8 @@ from datetime import datetime
 from mailservice.domain.sender_auth import SenderAuth
 
 INBOX = "INBOX"
+# IMAP names messages by 32-bit unsigned uids (RFC 3501 nz-number); no uid the store hands out is larger.
+MAX_UID = 2**32 - 1
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound, RateLimited
+from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
@@ -35,42 +34,17 @@ from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials
+from mailservice.services.login_throttle import LoginThrottle
 from mailservice.services.mailboxes import MailboxService
 
 RECENT = "\\Recent"
 MAX_FOLDER_NAME = 255
-FAILURE_WINDOW_SECONDS = 300.0
-MAX_FAILURES_PER_PEER = 10
-MAX_FAILURES_PER_LOGIN = 30
 
 
 @dataclass(frozen=True)
 class MailAccessPolicy:
     mail_domain: str
     local_domains: frozenset[str]
-
-
-@dataclass
-class FailureCounter:
-    """Recent login failures per key (a peer address or a login), forgotten after a window."""
-
-    limit: int
-    window: float = FAILURE_WINDOW_SECONDS
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
-
-    def record(self, key: str) -> None:
-        self._recent(key).append(time.monotonic())
-        if len(self._failures) > 100_000:
-            self._failures = {k: v for k, v in self._failures.items() if self._recent(k)}
-
-    def _recent(self, key: str) -> list[float]:
-        cutoff = time.monotonic() - self.window
-        recent = [at for at in self._failures.get(key, []) if at > cutoff]
-        self._failures[key] = recent
-        return recent
 
 
 class MailAccess:
@@ -87,6 +61,7 @@ class MailAccess:
         events: EventBus,
         clock: Clock,
         policy: MailAccessPolicy,
+        throttle: LoginThrottle,
     ) -> None:
         self._uow = uow
         self._mailboxes = mailboxes
@@ -97,18 +72,19 @@ class MailAccess:
         self._events = events
         self._clock = clock
         self._policy = policy
-        self._peer_failures = FailureCounter(MAX_FAILURES_PER_PEER)
-        self._login_failures = FailureCounter(MAX_FAILURES_PER_LOGIN)
+        self._throttle = throttle
 
     async def login(self, username: str, password: str, peer: str) -> StoreMailSession:
         login = self._login_of(username)
-        if self._peer_failures.blocked(peer) or self._login_failures.blocked(login):
-            raise RateLimited("too many failed logins; try again in a few minutes")
-        mailbox = await self._check(login, password)
+        attempt = self._throttle.reserve(peer, login)
+        try:
+            mailbox = await self._check(login, password)
+        except BaseException:
+            self._throttle.refund(attempt)  # not a wrong password: nothing was learned
+            raise
         if mailbox is None:
-            self._peer_failures.record(peer)
-            self._login_failures.record(login)
             raise AuthenticationFailed("invalid username or password")
+        self._throttle.refund(attempt)
         if not mailbox.is_usable(self._clock.now()):
             raise AuthenticationFailed("the mailbox is not active: it is unpaid or expired")
         return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._summarizer, self)
@@ -186,6 +162,9 @@ class StoreMailSession:
 
     async def list_folders(self) -> list[FolderInfo]:
         return await self._folders.list_folders(self._id)
+
+    async def subscriptions(self) -> frozenset[str]:
+        return await self._folders.subscriptions(self._id)
 
     async def create_folder(self, name: str) -> None:
         await self._folders.create_folder(self._id, folder_name(name), self._access.now())

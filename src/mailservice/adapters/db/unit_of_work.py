@@ -19,6 +19,7 @@ from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.messages import SqlMessageRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
 from mailservice.adapters.db.payment_events import SqlPaymentEventRepository
+from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
 from mailservice.ports import (
     AccountRepository,
@@ -48,9 +49,10 @@ class SqlUnitOfWork:
     support_messages: SupportMessageRepository
     admin: AdminRepository
 
-    def __init__(self, database: Database, read_only: bool) -> None:
+    def __init__(self, database: Database, read_only: bool, sealer: TextSealer) -> None:
         self._database = database
         self._read_only = read_only
+        self._sealer = sealer
         self._scope: AbstractAsyncContextManager[AsyncConnection] | None = None
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
@@ -65,7 +67,7 @@ class SqlUnitOfWork:
         self.checkouts = SqlCheckoutRepository(self._connection)
         self.payment_events = SqlPaymentEventRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
-        self.outbox = SqlOutboxRepository(self._connection)
+        self.outbox = SqlOutboxRepository(self._connection, self._sealer)
         self.accounts = SqlAccountRepository(self._connection)
         self.account_tokens = SqlAccountTokenRepository(self._connection)
         self.support_messages = SqlSupportMessageRepository(self._connection)
@@ -91,8 +93,11 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, database: Database) -> None:
+    """`sealer` seals what must not be readable at rest (queued notification bodies)."""
+
+    def __init__(self, database: Database, sealer: TextSealer) -> None:
         self._database = database
+        self._sealer = sealer
 
     def __call__(self, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._database, read_only)
+        return SqlUnitOfWork(self._database, read_only, self._sealer)
