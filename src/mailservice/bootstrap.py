@@ -55,11 +55,13 @@ from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
+from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
@@ -158,22 +160,23 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    uow = SqlUnitOfWorkFactory(database, TextSealer(secret))
     events: InProcessEventBus | PostgresEventBus = (
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
-    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes)
+    publisher = AfterCommitPublisher(events)
+    uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
+    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher)
     summarizer = build_summarizer(settings.parser_process_count)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
+    publisher.wake_outbox_with(outbox.wake)
     gateway = build_payment_gateway(settings)
     payments = PaymentService(
         gateway,
         uow,
         clock,
         settings.mail_domain,
-        outbox.wake,
         link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
     )
     credentials = Credentials(secret)
@@ -188,6 +191,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
         proofs=proofs,
@@ -195,17 +199,18 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, events, summarizer, clock, policy, sender_auth),
-        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
+        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth),
+        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
             uow,
             mailboxes,
             credentials,
-            SqlMailFolders(database, settings.mailbox_quota_bytes),
+            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher),
             store,
             summarizer,
             events,
+            live_sessions,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
             LoginThrottle(
@@ -217,9 +222,9 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
                 clock,
             ),
         ),
-        accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
+        accounts=AccountService(uow, clock, settings.public_base_url),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
-        support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain, outbox.wake),
+        support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain),
         admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
         renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
@@ -227,7 +232,6 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             uow,
             clock,
             NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
-            outbox.wake,
         ),
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
     )

@@ -119,6 +119,7 @@ class Settings(BaseSettings):
 
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    session_recheck_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator(

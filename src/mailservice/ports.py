@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.account import Account, AccountTokenKind
+from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mail_session import (
@@ -255,6 +256,10 @@ class UnitOfWork(Protocol):
     support_messages: SupportMessageRepository
     admin: AdminRepository
 
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` once this unit of work commits; a rollback drops it."""
+        ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -322,10 +327,18 @@ class Subscription(Protocol):
 
 
 class EventBus(Protocol):
-    async def publish(self, event: MailboxEvent) -> None: ...
+    async def publish(self, events: Sequence[MailboxEvent]) -> None:
+        """Send events to every node's subscribers (this node's included), in order."""
+        ...
 
     def subscribe(self, mailbox_id: str) -> Subscription:
         """Events of one mailbox from now on, until `close()`."""
+        ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Send the events of a committed change; a failure is logged, never raised (the change stands)."""
         ...
 
 

@@ -14,6 +14,7 @@ from mailservice.adapters.mime import parse_message
 from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
+    DomainError,
     FolderExists,
     FolderNotAllowed,
     FolderNotFound,
@@ -118,6 +119,7 @@ class MemoryMailStore:
         self.folders: dict[str, MemoryFolder] = {}
         self.subscriptions: set[str] = {INBOX}  # names, which outlive their folders
         self.watches: set[MemoryWatch] = set()
+        self._revoked: asyncio.Future[DomainError] | None = None
         self._add_folder(INBOX)
         for name, use in (special or {}).items():
             self._add_folder(name, use)
@@ -144,6 +146,16 @@ class MemoryMailStore:
         return sum(
             len(message.raw) for folder in self.folders.values() for message in folder.messages.values()
         )
+
+    def revocation(self) -> asyncio.Future[DomainError]:
+        if self._revoked is None:
+            self._revoked = asyncio.get_running_loop().create_future()
+        return self._revoked
+
+    def revoke(self, reason: DomainError) -> None:
+        """End every session of the mailbox, as a credential rotation or expiry does."""
+        if not self.revocation().done():
+            self.revocation().set_result(reason)
 
     def changed(self, folder: MemoryFolder) -> None:
         for watch in list(self.watches):
@@ -185,6 +197,14 @@ def _canonical(name: str) -> str:
 class MemoryMailSession:
     def __init__(self, store: MemoryMailStore) -> None:
         self.store = store
+        self.ended = False
+
+    async def revoked(self) -> DomainError:
+        """Waits for `MemoryMailStore.revoke`."""
+        return await self.store.revocation()
+
+    def end(self) -> None:
+        self.ended = True
 
     @property
     def address(self) -> str:
@@ -392,6 +412,7 @@ class MemoryMailLogin:
         self.stores: dict[str, tuple[MemoryMailStore, str]] = {}
         self.failures: dict[str, int] = {}
         self.max_failures = max_failures
+        self.sessions: list[MemoryMailSession] = []
 
     def add_mailbox(
         self,
@@ -412,4 +433,5 @@ class MemoryMailLogin:
         if found is None or found[1] != password:
             self.failures[peer] = self.failures.get(peer, 0) + 1
             raise AuthenticationFailed("invalid credentials")
-        return MemoryMailSession(found[0])
+        self.sessions.append(MemoryMailSession(found[0]))
+        return self.sessions[-1]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import MailSession, Quota
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap
@@ -478,6 +479,20 @@ async def test_idle_ends_with_bad_on_anything_but_done(imap: RunningImap) -> Non
     wire.send(b"NOPE\r\n")
     assert (await wire.until(b"i"))[-1].startswith(b"i BAD")
     await wire.close()
+
+
+async def test_a_revoked_session_gets_bye_and_is_closed_even_while_idling(imap: RunningImap) -> None:
+    selected_wire, idling = await selected(imap), await selected(imap)
+    idling.send(b"i IDLE\r\n")
+    assert await idling.line() == b"+ idling\r\n"
+
+    mailbox(imap).revoke(AuthenticationFailed("the mailbox's credentials were changed"))
+
+    for wire in (selected_wire, idling):
+        assert await wire.line() == b"* BYE Access revoked: the mailbox's credentials were changed.\r\n"
+        assert await asyncio.wait_for(wire.reader.read(), 5) == b""
+        await wire.close()
+    assert all(session.ended for session in imap.login.sessions)
 
 
 async def test_inactive_connections_are_logged_out() -> None:

@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
 
+from mailservice.domain.errors import DomainError
+
 # Part of this interface (`MailSession.quota`), so importable from here as well.
 from mailservice.domain.quota import Quota as Quota
 
@@ -223,6 +225,15 @@ class MailSession(Protocol):
     async def quota(self) -> Quota: ...
 
     def watch(self) -> FolderWatch: ...
+
+    async def revoked(self) -> DomainError:
+        """Wait until the session's access is revoked (credentials rotated, mailbox expired or revoked);
+        the error a new login would get."""
+        ...
+
+    def end(self) -> None:
+        """The connection is over: stop watching for revocation."""
+        ...
 
 
 class MailLogin(Protocol):

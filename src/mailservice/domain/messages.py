@@ -87,7 +87,15 @@ class FolderChanged:
     type: str = field(default="folder.changed")
 
 
-MailboxEvent = MessageReceived | FolderChanged
+@dataclass(frozen=True)
+class AccessRevoked:
+    """The mailbox's credentials were rotated or it stopped being usable: its open sessions end."""
+
+    mailbox_id: str
+    type: str = field(default="mailbox.access_revoked")
+
+
+MailboxEvent = MessageReceived | FolderChanged | AccessRevoked
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,11 @@ from mailservice.domain.authentication_results import authentication_results
 from mailservice.domain.claimed_results import without_claimed_results
 from mailservice.domain.errors import MailboxFull, RecipientExpired, UnknownRecipient
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
-from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
+from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
-from mailservice.ports import (
-    Clock,
-    EventBus,
-    MessageStore,
-    MessageSummarizer,
-    SenderAuthenticator,
-    UnitOfWorkFactory,
-)
-from mailservice.services.announce import announce
+from mailservice.ports import Clock, MessageStore, MessageSummarizer, SenderAuthenticator, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +75,6 @@ class DeliveryService:
         self,
         uow: UnitOfWorkFactory,
         store: MessageStore,
-        events: EventBus,
         summarizer: MessageSummarizer,
         clock: Clock,
         policy: DeliveryPolicy,
@@ -92,7 +83,6 @@ class DeliveryService:
         self._uow = uow
         self._authenticator = authenticator
         self._store = store
-        self._events = events
         self._summarizer = summarizer
         self._clock = clock
         self._policy = policy
@@ -142,7 +132,7 @@ class DeliveryService:
     async def deliver(
         self, message: bytes | IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
     ) -> list[StoredCopy]:
-        """Store one copy per mailbox (tags of the same mailbox merged) and publish `message.received`."""
+        """Store one copy per mailbox (tags of the same mailbox merged); the store publishes `message.received`."""
         raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
         return await self._deliver_checked(raw, await self._authenticate(raw, trace), recipients, trace)
 
@@ -171,7 +161,6 @@ class DeliveryService:
         )
         del raw
         stored = await self._store.store(Delivery(tuple(copies)))
-        await self._announce(stored)
         log.info(
             "mail.delivered id=%s from=%s mailboxes=%d size=%d dmarc=%s verified=%s",
             queue_id,
@@ -182,12 +171,6 @@ class DeliveryService:
             (auth.verified_domain if auth is not None else None) or "-",
         )
         return stored
-
-    async def _announce(self, stored: list[StoredCopy]) -> None:
-        for copy in stored:
-            await announce(
-                self._events, MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
-            )
 
     async def deliver_per_recipient(
         self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace

@@ -4,6 +4,7 @@ Reads use a read-only connection. Writes run as one blocking transaction through
 take locks in the delivery writer's order (the mailbox row, then folder rows, by id), so no two writers
 deadlock. Every change bumps the folder's HIGHESTMODSEQ and gives the changed messages that modseq; an
 expunged message leaves its uid and modseq in `expunged_messages`, which is how another session learns of it.
+After the commit, a `folder.changed` event for each changed folder goes through the one publisher.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, SEEN
+from mailservice.domain.messages import INBOX, SEEN, FolderChanged
 from mailservice.domain.quota import Quota
+from mailservice.ports import EventPublisher
 
 DELETED = "\\Deleted"
 _CHUNK = 1000
@@ -76,9 +78,10 @@ _STRUCTURE_COLUMNS = (
 
 
 class SqlMailFolders:
-    def __init__(self, database: Database, default_quota_bytes: int) -> None:
+    def __init__(self, database: Database, default_quota_bytes: int, publisher: EventPublisher) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
+        self._publisher = publisher
 
     # Reads
 
@@ -146,7 +149,9 @@ class SqlMailFolders:
         await self._database.run_write(lambda c: _delete_folder(c, mailbox_id, name))
 
     async def rename_folder(self, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:
-        return await self._database.run_write(lambda c: _rename(c, mailbox_id, old, new, now))
+        write = await self._database.run_write(lambda c: _rename(c, mailbox_id, old, new, now))
+        await self._changed(mailbox_id, [write])
+        return write
 
     async def set_subscribed(self, mailbox_id: str, name: str, subscribed: bool) -> None:
         """Subscriptions are names that outlive their folders: only an existing folder can be subscribed,
@@ -175,21 +180,32 @@ class SqlMailFolders:
         flags: frozenset[str],
         unchanged_since: int | None,
     ) -> tuple[FlagsStored, FolderWrite | None]:
-        return await self._database.run_write(
+        stored, write = await self._database.run_write(
             lambda c: _store_flags(c, mailbox_id, folder_id, uids, change, flags, unchanged_since)
         )
+        await self._changed(mailbox_id, [write])
+        return stored, write
 
     async def copy(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
     ) -> tuple[Copied, list[FolderWrite]]:
-        return await self._database.run_write(
+        copied, writes = await self._database.run_write(
             lambda c: _copy(c, mailbox_id, folder_id, uids, target, move, self._default_quota)
         )
+        await self._changed(mailbox_id, writes)
+        return copied, writes
 
     async def expunge(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
     ) -> tuple[list[int], FolderWrite | None]:
-        return await self._database.run_write(lambda c: _expunge(c, mailbox_id, folder_id, uids))
+        expunged, write = await self._database.run_write(lambda c: _expunge(c, mailbox_id, folder_id, uids))
+        await self._changed(mailbox_id, [write])
+        return expunged, write
+
+    async def _changed(self, mailbox_id: str, writes: Sequence[FolderWrite | None]) -> None:
+        await self._publisher.publish(
+            [FolderChanged(mailbox_id, w.folder_id, w.modseq) for w in writes if w is not None]
+        )
 
     async def folder_exists(self, mailbox_id: str, name: str) -> bool:
         async with self._database.connection(read_only=True) as connection:

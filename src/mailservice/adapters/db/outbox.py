@@ -7,7 +7,7 @@ notification is sent or given up: the subject, recipient and status stay for the
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import RowMapping, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.sealed_text import TextSealer, UnsealError
 from mailservice.adapters.db.tables import outbox
+from mailservice.domain.events import DomainEvent, NotificationQueued
 from mailservice.domain.notification import Notification, QueuedNotification
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,12 @@ DROPPED_BODY = "(not kept once sent or given up)"
 
 
 class SqlOutboxRepository:
-    def __init__(self, connection: AsyncConnection, sealer: TextSealer) -> None:
+    def __init__(
+        self, connection: AsyncConnection, sealer: TextSealer, record: Callable[[DomainEvent], None]
+    ) -> None:
         self._connection = connection
         self._sealer = sealer
+        self._record = record
 
     async def enqueue(self, notification: Notification, now: datetime) -> None:
         await self._connection.execute(
@@ -46,6 +50,7 @@ class SqlOutboxRepository:
                 created_at=now,
             )
         )
+        self._record(NotificationQueued())
 
     async def recently_queued(self, dedupe_key: str, since: datetime) -> bool:
         query = (

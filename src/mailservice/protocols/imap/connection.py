@@ -20,6 +20,7 @@ from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.output import Output
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect
+from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Connection:
         self.login = login
         self.options = options
         self.out = Output(writer)
+        self.revocation = RevocationGuard()
         peer = writer.get_extra_info("peername")
         self.state = ClientState(
             peer=str(peer[0]) if isinstance(peer, tuple) and peer else "unknown",
@@ -78,12 +80,19 @@ class Connection:
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
                 await self._next_command()
+                if self.state.session is not None:
+                    self.revocation.watch(self.state.session)
                 await self.out.flush()
         except Disconnect as reason:
             await self._bye(str(reason))
+        except asyncio.CancelledError:
+            if not self.revocation.caused():
+                raise
+            await self._bye(f"Access revoked: {self.revocation.reason}.")
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("imap.connection_ended peer=%s error=%s", self.state.peer, type(error).__name__)
         finally:
+            self.revocation.stop()
             self.writer.close()
 
     async def _bye(self, text: str) -> None:

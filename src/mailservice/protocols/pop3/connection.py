@@ -22,6 +22,7 @@ from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.output import DeadlineOutput, Stalled
 from mailservice.protocols.pop3.replies import Disconnect, Pop3Error, from_domain_error
 from mailservice.protocols.pop3.transaction import Transaction
+from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Connection:
         self.locked: str | None = None
         self.transaction: Transaction | None = None
         self.invalid_commands = 0
+        self.revocation = RevocationGuard()
 
     @property
     def plaintext_auth_allowed(self) -> bool:
@@ -75,9 +77,16 @@ class Connection:
             await self.out.flush()
             while self.state is not State.DONE:
                 await self._next_command()
+                if self.transaction is not None:
+                    self.revocation.watch(self.transaction.session)
                 await self.out.flush()
         except Disconnect as reason:
             await self._last_words(f"-ERR {reason}\r\n")
+        except asyncio.CancelledError:
+            if not self.revocation.caused():
+                raise
+            self.transaction = None  # a revoked session changes nothing more, not even \Seen
+            await self._last_words(f"-ERR [AUTH] Access revoked: {self.revocation.reason}.\r\n")
         except Stalled:
             log.info("pop3.client_stalled peer=%s", self.peer)
             self.writer.transport.abort()
@@ -87,6 +96,7 @@ class Connection:
             try:
                 await self._mark_seen()
             finally:
+                self.revocation.stop()
                 if self.locked is not None:
                     self.locks.release(self.locked)
                 self.writer.close()
@@ -238,6 +248,7 @@ class Connection:
         self._require_privacy()
         session = await self.login.login(username, password, self.peer)
         if not self.locks.acquire(session.address):
+            session.end()
             raise Pop3Error("Mailbox is locked by another POP3 session.", "IN-USE")
         self.locked = session.address
         maildrop = await self._open(session)
@@ -253,6 +264,7 @@ class Connection:
             assert self.locked is not None
             self.locks.release(self.locked)
             self.locked = None
+            session.end()
             raise
 
     async def _read_line(self) -> bytes:
