@@ -36,6 +36,8 @@ from mailservice.adapters.payments.selection import (
     select_payment_gateway,
     select_webhook_verifiers,
 )
+from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
+from mailservice.adapters.senderauth.selection import build_sender_authenticator
 from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
@@ -100,6 +102,7 @@ class Runtime:
     summarizer: InlineSummarizer | PooledSummarizer
     mail_limits: ProcessLimits
     postmaster: PostmasterService
+    sender_auth: DnsSenderAuthenticator | None = None
 
     async def start(self) -> None:
         await self.events.start()
@@ -111,6 +114,8 @@ class Runtime:
         await self.events.close()
         await self.gateway.close()
         await self.database.dispose()
+        if self.sender_auth is not None:
+            self.sender_auth.close()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -192,7 +197,10 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
-    policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
+    sender_auth = build_sender_authenticator(settings)
+    policy = DeliveryPolicy(
+        settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
+    )
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
@@ -202,7 +210,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, summarizer, clock, policy),
+        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
@@ -258,8 +266,8 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             settings.local_domains,
             settings.postmaster_forward_address,
             settings.postmaster_forwards_per_minute,
-            outbox.wake,
         ),
+        sender_auth,
     )
     await runtime.start()
     return runtime

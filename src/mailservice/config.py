@@ -123,6 +123,12 @@ class Settings(BaseSettings):
 
     parser_processes: int | None = Field(default=None, ge=0, le=64)
 
+    sender_auth: bool = True
+    sender_auth_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    dns_nameservers: str = ""
+    dns_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    dns_cache_size: int = Field(default=5000, ge=0)
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     session_recheck_seconds: float = Field(default=5.0, gt=0)

@@ -93,7 +93,9 @@ async def test_delivered_message_is_stored_with_trace_headers_and_summary(
     assert reply.startswith("2.0.0 Ok: stored as")
     [stored] = await stored_messages(runtime, mailbox.id)
     assert stored["uid"] == 1
-    assert stored["raw"].startswith(f"Delivered-To: {mailbox.address}\r\nReceived: from ".encode())
+    assert stored["raw"].startswith(
+        f"Return-Path: <a@example.org>\r\nDelivered-To: {mailbox.address}\r\nReceived: from ".encode()
+    )
     assert stored["raw"].endswith(raw.replace(b"\n", b"\r\n"))
     assert stored["size"] == len(stored["raw"])
     assert stored["subject"] == "Your code"

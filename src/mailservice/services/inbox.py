@@ -185,14 +185,19 @@ class InboxService:
             subscription.close()
             lease.release()
 
-    async def stream(self, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[StoredMessage]:
-        """Every message after `after_uid` (default: from now on), as it arrives, until access is revoked."""
+    async def stream(
+        self, mailbox: Mailbox, after_uid: int | None, query: MessageQuery | None = None
+    ) -> AsyncIterator[StoredMessage]:
+        """Every message after `after_uid` (default: from now on) matching `query`, as it arrives, until
+        access is revoked."""
         subscription = self._events.subscribe(mailbox.id)
         lease = self._live_sessions.lease(mailbox)
         try:
             cursor = after_uid if after_uid is not None else await self.latest_uid(mailbox)
             while True:
-                for message in await self.find(mailbox, MessageQuery(), limit=MAX_PAGE, after_uid=cursor):
+                for message in await self.find(
+                    mailbox, query or MessageQuery(), limit=MAX_PAGE, after_uid=cursor
+                ):
                     cursor = message.uid
                     yield message
                 if not await _next_event(subscription, lease, None):

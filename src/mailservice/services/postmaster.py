@@ -9,7 +9,6 @@ because anyone can write to postmaster and every forward is an e-mail the operat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 
 from mailservice.domain.recipient import is_postmaster
@@ -34,7 +33,6 @@ class PostmasterService:
         local_domains: frozenset[str],
         forward_to: str | None,
         forwards_per_minute: int,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._summarizer = summarizer
@@ -42,7 +40,6 @@ class PostmasterService:
         self._local_domains = local_domains
         self._forward_to = forward_to
         self._limiter = RateLimiter(forwards_per_minute, clock)
-        self._on_notification_queued = on_notification_queued
 
     def is_postmaster(self, address: str) -> bool:
         return is_postmaster(address, self._local_domains)
@@ -77,7 +74,6 @@ class PostmasterService:
             await uow.outbox.enqueue(replace(notification, reply_to=reply_to), self._clock.now())
             await uow.commit()
         log.info("postmaster.forwarded from=%s", trace.mail_from or "<>")
-        self._on_notification_queued()
 
 
 def _reply_address(address: str | None) -> str | None:

@@ -32,7 +32,8 @@ Seconds = Annotated[
 Search = Annotated[
     str | None,
     Field(
-        description='Search: from:, to:, subject:, is:unread, tag:, after:YYYY-MM-DD, words; e.g. "from:github"'
+        description="Search: from:, to:, subject:, is:unread, is:verified, from-verified:DOMAIN (the sender "
+        'proven to be that domain), tag:, after:YYYY-MM-DD, words; e.g. "from-verified:github.com"'
     ),
 ]
 

@@ -106,7 +106,8 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         description="A verification code or verify/magic link: from the newest unread message that has "
         "one, else from the next message to arrive; that message is then marked read. Trigger the e-mail "
         "first, then call this. "
-        "Narrow it with query, e.g. 'from:example.com'. " + UNTRUSTED,
+        "Narrow it with query, e.g. 'from-verified:example.com' to take it only from the real sender. "
+        + UNTRUSTED,
         annotations=CHANGE,
     )
     async def get_verification_code(

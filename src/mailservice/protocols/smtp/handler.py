@@ -103,7 +103,7 @@ class InboundHandler:
             protocol=self._trace_protocol(session),
             helo=session.host_name,
             peer_ip=_peer_ip(session.peer),
-            mail_from=envelope.mail_from or "",
+            mail_from=_reverse_path(envelope.mail_from),
         )
         forwarded = await self._forward(bytes(envelope.content), trace) if postmaster else None
         if self.is_lmtp:
@@ -172,6 +172,11 @@ def _postmaster_positions(envelope: Any) -> list[int]:
         positions = []
         envelope.postmaster_positions = positions
     return positions
+
+
+def _reverse_path(mail_from: str | None) -> str:
+    """The MAIL FROM address; empty for the null sender, which aiosmtpd hands over as `<>`."""
+    return "" if mail_from in (None, "<>") else str(mail_from)
 
 
 def _peer_ip(peer: Any) -> str | None:

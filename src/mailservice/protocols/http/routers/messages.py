@@ -28,7 +28,8 @@ router = APIRouter(tags=["messages"])
 
 _ERRORS = error_responses(400, 401, 404, 409)
 Q_HELP = (
-    "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, tag:, before:, after: "
+    "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, is:verified, "
+    "from-verified:DOMAIN (an authenticated From domain or its subdomains), tag:, before:, after: "
     '(YYYY-MM-DD or ISO date-time) and free words over subject and text; values may be "quoted"; all must match.'
 )
 
