@@ -22,6 +22,8 @@ def dkim_signatures(raw: bytes, result: str = NONE) -> tuple[DkimCheck, ...]:
 
 
 def check_dkim(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> tuple[DkimCheck, ...]:
+    if not field_values(raw, "dkim-signature"):
+        return ()  # unsigned: dkimpy would only copy the message (four times, for nothing)
     try:
         message = dkim.DKIM(raw, timeout=timeout_seconds)
     except dkim.MessageFormatError:
