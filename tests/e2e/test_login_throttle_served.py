@@ -15,10 +15,9 @@ import pytest
 
 from mailservice.config import Settings
 from tests.e2e.test_imap_served import paid_credentials
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.imap_wire import Wire
 from tests.support.pop3 import Pop3Wire
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +41,7 @@ ROOM_FOR_300 = {"IMAP_MAX_CONNECTIONS_PER_IP": "400", "POP3_MAX_CONNECTIONS_PER_
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def roomy_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    sqlite = request.param == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    process = ServerProcess(tmp_path, dsn, extra_env=ROOM_FOR_300)
-    process.start()
-    yield process
-    if process.process is not None and process.process.poll() is None:
-        process.kill()
-    if not sqlite:
-        drop_postgres_database(dsn)
+    yield from served_on(request.param, tmp_path, ROOM_FOR_300)
 
 
 def _outcome(reply: bytes) -> str:

@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.tables import mailboxes
 from tests.support.agent import claim_and_pay
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, served_on
 
 pytestmark = [pytest.mark.slow]
 
@@ -32,16 +31,8 @@ ENDED_WITHIN_SECONDS = 5.0
 
 
 def served(request: pytest.FixtureRequest, tmp_path: Path, recheck_seconds: str) -> Iterator[ServerProcess]:
-    sqlite = request.param == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
     extra = {"ADMIN_API_KEY": ADMIN_KEY, "SESSION_RECHECK_SECONDS": recheck_seconds}
-    process = ServerProcess(tmp_path, dsn, extra_env=extra)
-    process.start()
-    yield process
-    if process.process is not None and process.process.poll() is None:
-        process.kill()
-    if not sqlite:
-        drop_postgres_database(dsn)
+    yield from served_on(request.param, tmp_path, extra)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from tests.support.agent import claim
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -31,28 +30,16 @@ SLOW_BODY_HEAD = (
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-def served(request: pytest.FixtureRequest, tmp_path: Path, env: dict[str, str]) -> Iterator[ServerProcess]:
-    sqlite = request.param == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    process = ServerProcess(tmp_path, dsn, extra_env=env)
-    process.start()
-    yield process
-    if process.process is not None and process.process.poll() is None:
-        process.kill()
-    if not sqlite:
-        drop_postgres_database(dsn)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def patient_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """Bodies may take a minute: the slow clients stay inside for the whole test."""
-    yield from served(request, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "60"})
+    yield from served_on(request.param, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "60"})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def strict_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    yield from served(
-        request, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "1", "HTTP_HEADER_TIMEOUT_SECONDS": "1"}
+    yield from served_on(
+        request.param, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "1", "HTTP_HEADER_TIMEOUT_SECONDS": "1"}
     )
 
 

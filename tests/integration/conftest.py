@@ -10,7 +10,15 @@ import pytest
 import uvicorn
 
 from mailservice.bootstrap import Runtime
+from tests.support.mail import mail_listeners
 from tests.support.ports import free_port
+
+
+@pytest.fixture
+async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
+    """The runtime's SMTP listener on a free port (its LMTP listener beside it)."""
+    async with mail_listeners(runtime) as (smtp, _lmtp):
+        yield smtp
 
 
 @pytest.fixture

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailservice.bootstrap import Runtime
-from tests.support.mail import PaidMailbox, mail_listeners, paid_mailbox, send, stored_messages
+from tests.support.mail import PaidMailbox, paid_mailbox, send, stored_messages
 
 LATIN1_MESSAGE = (
     b"From: Caf\xe9 <a@example.org>\r\nTo: <TO>\r\nSubject: caf\xe9\r\n"
@@ -20,12 +18,6 @@ LATIN1_MESSAGE = (
     b'--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="r\xe9sum\xe9.pdf"\r\n'
     b"\r\nxx\r\n--b--\r\n"
 )
-
-
-@pytest.fixture
-async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
-    async with mail_listeners(runtime) as (smtp, _lmtp):
-        yield smtp
 
 
 @pytest.fixture

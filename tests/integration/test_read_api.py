@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -14,13 +13,7 @@ from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
-from tests.support.mail import mail_listeners, send, text_message, used_bytes
-
-
-@pytest.fixture
-async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
-    async with mail_listeners(runtime) as (smtp, _lmtp):
-        yield smtp
+from tests.support.mail import send, text_message, used_bytes
 
 
 class Agent:

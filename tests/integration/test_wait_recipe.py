@@ -4,24 +4,16 @@ back a stale code, and `since` bounds it to mail received from the moment the ag
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
-from tests.support.mail import mail_listeners, send, text_message
-
-
-@pytest.fixture
-async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
-    async with mail_listeners(runtime) as (smtp, _lmtp):
-        yield smtp
+from tests.support.mail import send, text_message
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import TEST_SECRET
+from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.ports import free_port
 
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
@@ -106,3 +108,21 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def served_on(
+    database: str, tmp_path: Path, env: dict[str, str] | None = None, parse_in_workers: bool = False
+) -> Iterator[ServerProcess]:
+    """A started server on a new, empty database of `database` ("sqlite" or "postgresql"), stopped and
+    its database dropped afterwards: what a fixture parametrized over both backends yields from."""
+    sqlite = database == "sqlite"
+    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
+    process = ServerProcess(tmp_path, dsn, extra_env=env or {}, parse_in_workers=parse_in_workers)
+    try:
+        process.start()
+        yield process
+    finally:
+        if process.process is not None and process.process.poll() is None:
+            process.kill()
+        if not sqlite:
+            drop_postgres_database(dsn)
