@@ -244,7 +244,10 @@ _SLOTS: dict[str, _Slot] = {
 message bytes written only by the general path."""
 
 
+@lru_cache(maxsize=1024)
 def _renderer(item: FetchItem) -> Renderer:
+    """Cached: generating a slot's renderer costs ten times planning a FETCH, and clients send the
+    same items command after command."""
     slot = _slot(item)
     if slot is not None:
         return _slot_renderer(slot)
