@@ -7,6 +7,9 @@
 - `for_humans`: for subjects and display names. Runs of space, tab, CR and LF become one space,
   leading and trailing ones go, NUL becomes U+FFFD; when anything had to change, or the value has a
   quoted-special or an 8-bit byte, it is sent as a literal ("" when nothing but whitespace is left).
+- `imap_text`/`imap_bytes`: the codec between these bytes and the `str` texts `MessageStructure` stores.
+  Only the IMAP server encodes, but the pair stays here, next to the rule it undoes. The literals the
+  server writes around message bytes (NUL sent as 0x80, literal8) are its own: `fetch_response.py`.
 """
 
 from __future__ import annotations

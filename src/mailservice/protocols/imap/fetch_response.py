@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from mailservice.adapters.mime.header_fields import select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
@@ -43,6 +43,8 @@ DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quot
 
 
 LineRenderer = Callable[[int, MessageMeta, Any], bytes]
+Reads = Literal["structure", "header"]
+"""What an item written from a `_Slot` reads besides the metadata: the structure or the header block."""
 
 
 @dataclass(frozen=True)
@@ -122,44 +124,75 @@ _ITEM_STRUCTURE = {
 
 
 def _line_plan(items: list[FetchItem]) -> LinePlan | None:
-    in_line = [item for item in items if _in_line(item)]
-    headers = any(_reads_message(item) and _reads_header_only(item) for item in in_line)
-    structures = any(item in _ITEM_STRUCTURE for item in in_line)
-    if len(in_line) < len(items) or (headers and structures):
+    slots = [_slot(item) for item in items]
+    reads = {slot.reads for slot in slots if slot is not None}
+    if None in slots or {"header", "structure"} <= reads:
         return None
     return LinePlan(_line_renderer(tuple(items)))
 
 
-def _in_line(item: FetchItem) -> bool:
-    if isinstance(item, SectionItem):
-        return item.partial is None and _reads_header_only(item)
-    return item in _LINE_ITEMS
+@dataclass(frozen=True)
+class _Slot:
+    """How one item is written, in a FETCH line or alone: its format, with one `%s`/`%d`, and the
+    expression that fills it from `meta` (the message's `MessageMeta`) and `data` (what `reads` names:
+    the structure, the header block, or None). Both renderers are generated from these, so an item
+    is written by one rule whichever path serves it."""
+
+    format: bytes
+    expression: str
+    reads: Reads | None = None
+    helper: Callable[[bytes], bytes] | None = None
+    """A function of `data` the expression calls as `helper`."""
+
+
+def _slot(item: FetchItem) -> _Slot | None:
+    """The slot of an item that needs no more than metadata and one of structure or header block."""
+    if not isinstance(item, SectionItem):
+        return _SLOTS.get(item)
+    if item.partial is not None or not _reads_header_only(item):
+        return None
+    label = item.label.encode("ascii", "replace").replace(b"%", b"%%")
+    helper = _fields_literal(item.fields, item.section.endswith(".NOT"))
+    return _Slot(label + b" %s", "helper(data)", "header", helper)
+
+
+def _compiled(slots: tuple[_Slot, ...]) -> tuple[bytes, str, dict[str, object]]:
+    """The slots' formats joined by spaces, the source of the values that fill them ("a, b, "), and
+    the names those use."""
+    namespace = dict(_NAMESPACE)
+    values = []
+    for index, slot in enumerate(slots):
+        expression = slot.expression
+        if slot.helper is not None:
+            namespace[f"helper_{index}"] = slot.helper
+            expression = expression.replace("helper(", f"helper_{index}(")
+        values.append(expression + ", ")
+    return b" ".join(slot.format for slot in slots), "".join(values), namespace
 
 
 @lru_cache(maxsize=256)
 def _line_renderer(items: tuple[FetchItem, ...]) -> LineRenderer:
-    """One function per item list that fills the whole line with one `%`, generated from the fixed
-    expressions of `_LINE_ITEMS` (as `dataclasses` generates `__init__`): a loop over one getter per
-    item costs twice as much per message, and a FETCH 1:* runs this for every message."""
-    namespace: dict[str, object] = {
-        "flags": stored_flags_text,
-        "date": _date_text,
-        "text": imap_bytes,
-        "literal": _literal,
-    }
-    formats, values = [], []
-    for index, item in enumerate(items):
-        if isinstance(item, SectionItem):
-            label = item.label.encode("ascii", "replace").replace(b"%", b"%%")
-            formats.append(label + b" %s")
-            namespace[f"fields_{index}"] = _fields_literal(item.fields, item.section.endswith(".NOT"))
-            values.append(f"fields_{index}(data)")
-        else:
-            formats.append(_LINE_ITEMS[item][0])
-            values.append(_LINE_ITEMS[item][1])
-    namespace["template"] = b"* %d FETCH (" + b" ".join(formats) + b")\r\n"
-    source = f"lambda number, meta, data: template % (number, {''.join(v + ', ' for v in values)})"
-    render: LineRenderer = eval(source, namespace)
+    """One function per item list that fills the whole line with one `%`, generated from the items'
+    slots (as `dataclasses` generates `__init__`): a loop over one getter per item costs twice as
+    much per message, and a FETCH 1:* runs this for every message."""
+    slots = tuple(slot for item in items if (slot := _slot(item)) is not None)
+    formats, values, namespace = _compiled(slots)
+    namespace["template"] = b"* %d FETCH (" + formats + b")\r\n"
+    render: LineRenderer = eval(f"lambda number, meta, data: template % (number, {values})", namespace)
+    return render
+
+
+def _slot_renderer(slot: _Slot) -> Renderer:
+    """One item alone, for the general path: the same format and expression as in a generated line."""
+    formats, values, namespace = _compiled((slot,))
+    namespace["template"] = formats
+    data = "None"
+    if slot.reads is not None:
+        namespace["load"], data = _LOADERS[slot.reads], "load(message)"
+    exec(
+        f"def render(message):\n meta, data = message.meta, {data}\n return template % ({values})", namespace
+    )
+    render: Renderer = namespace["render"]  # type: ignore[assignment]
     return render
 
 
@@ -188,44 +221,39 @@ def _date_text(moment: datetime) -> bytes:
     return format_date_time(moment).encode("ascii")
 
 
-_LINE_ITEMS: dict[str, tuple[bytes, str]] = {
-    "UID": (b"UID %d", "meta.uid"),
-    "FLAGS": (b"FLAGS (%s)", "flags(meta.flags)"),
-    "RFC822.SIZE": (b"RFC822.SIZE %d", "meta.size"),
-    "MODSEQ": (b"MODSEQ (%d)", "meta.modseq"),
-    "INTERNALDATE": (b'INTERNALDATE "%s"', "date(meta.internal_date)"),
-    "ENVELOPE": (b"ENVELOPE %s", "text(data.envelope)"),
-    "BODY": (b"BODY %s", "text(data.body)"),
-    "BODYSTRUCTURE": (b"BODYSTRUCTURE %s", "text(data.bodystructure)"),
-    "RFC822.HEADER": (b"RFC822.HEADER %s", "literal(data)"),
+_NAMESPACE: dict[str, object] = {  # what slot expressions call
+    "flags": stored_flags_text,
+    "date": _date_text,
+    "text": imap_bytes,
+    "literal": _literal,
 }
-"""Items a `LinePlan` serves: their format and the expression that fills it."""
 
 
+_SLOTS: dict[str, _Slot] = {
+    "UID": _Slot(b"UID %d", "meta.uid"),
+    "FLAGS": _Slot(b"FLAGS (%s)", "flags(meta.flags)"),
+    "RFC822.SIZE": _Slot(b"RFC822.SIZE %d", "meta.size"),
+    "MODSEQ": _Slot(b"MODSEQ (%d)", "meta.modseq"),
+    "INTERNALDATE": _Slot(b'INTERNALDATE "%s"', "date(meta.internal_date)"),
+    "ENVELOPE": _Slot(b"ENVELOPE %s", "text(data.envelope)", "structure"),
+    "BODY": _Slot(b"BODY %s", "text(data.body)", "structure"),
+    "BODYSTRUCTURE": _Slot(b"BODYSTRUCTURE %s", "text(data.bodystructure)", "structure"),
+    "RFC822.HEADER": _Slot(b"RFC822.HEADER %s", "literal(data)", "header"),
+}
+"""The items every path writes from a slot; the others (RFC822, RFC822.TEXT, sections) are literals of
+message bytes written only by the general path."""
+
+
+@lru_cache(maxsize=1024)
 def _renderer(item: FetchItem) -> Renderer:
+    """Cached: generating a slot's renderer costs ten times planning a FETCH, and clients send the
+    same items command after command."""
+    slot = _slot(item)
+    if slot is not None:
+        return _slot_renderer(slot)
     if isinstance(item, SectionItem):
         return _section_renderer(item)
     return _SIMPLE[item]
-
-
-def _flags(message: MessageData) -> bytes:
-    return b"FLAGS (%s)" % stored_flags_text(message.meta.flags)
-
-
-def _uid(message: MessageData) -> bytes:
-    return b"UID %d" % message.meta.uid
-
-
-def _internal_date(message: MessageData) -> bytes:
-    return b'INTERNALDATE "%s"' % _date_text(message.meta.internal_date)
-
-
-def _size(message: MessageData) -> bytes:
-    return b"RFC822.SIZE %d" % message.meta.size
-
-
-def _modseq(message: MessageData) -> bytes:
-    return b"MODSEQ (%d)" % message.meta.modseq
 
 
 def _structure(message: MessageData) -> MessageStructure:
@@ -240,18 +268,6 @@ def _raw(message: MessageData) -> bytes:
     return message.raw
 
 
-def _envelope(message: MessageData) -> bytes:
-    return b"ENVELOPE " + imap_bytes(_structure(message).envelope)
-
-
-def _body(message: MessageData) -> bytes:
-    return b"BODY " + imap_bytes(_structure(message).body)
-
-
-def _bodystructure(message: MessageData) -> bytes:
-    return b"BODYSTRUCTURE " + imap_bytes(_structure(message).bodystructure)
-
-
 def _rfc822(message: MessageData) -> bytes:
     return _literal(_raw(message), b"RFC822 ")
 
@@ -262,26 +278,14 @@ def _header(message: MessageData) -> bytes:
     return _raw(message)[: _structure(message).header_end]
 
 
-def _rfc822_header(message: MessageData) -> bytes:
-    return _literal(_header(message), b"RFC822.HEADER ")
-
-
 def _rfc822_text(message: MessageData) -> bytes:
     return _literal(_raw(message)[_structure(message).header_end :], b"RFC822.TEXT ")
 
 
-_SIMPLE: dict[str, Renderer] = {
-    "FLAGS": _flags,
-    "UID": _uid,
-    "INTERNALDATE": _internal_date,
-    "RFC822.SIZE": _size,
-    "MODSEQ": _modseq,
-    "ENVELOPE": _envelope,
-    "BODY": _body,
-    "BODYSTRUCTURE": _bodystructure,
-    "RFC822": _rfc822,
-    "RFC822.HEADER": _rfc822_header,
-    "RFC822.TEXT": _rfc822_text,
+_SIMPLE: dict[str, Renderer] = {"RFC822": _rfc822, "RFC822.TEXT": _rfc822_text}
+_LOADERS: dict[Reads, Callable[[MessageData], object]] = {
+    "structure": _structure,
+    "header": _header,
 }
 
 
@@ -290,8 +294,6 @@ def _section_renderer(item: SectionItem) -> Renderer:
     prefix = label + b" "
     if item.kind == "BODY" and item.section == "" and item.partial is None:
         return lambda message: _literal(_raw(message), prefix)
-    if item.section == "HEADER.FIELDS" and item.partial is None:
-        return _header_fields_renderer(prefix, item.fields)
 
     def render(message: MessageData) -> bytes:
         content = section_content(item, message)
@@ -303,15 +305,6 @@ def _section_renderer(item: SectionItem) -> Renderer:
             start, length = item.partial
             content = content[start : start + length]
         return _binary_literal(content, prefix) if item.kind == "BINARY" else _literal(content, prefix)
-
-    return render
-
-
-def _header_fields_renderer(prefix: bytes, fields: tuple[str, ...]) -> Renderer:
-    """The header-sync fetch clients run on every folder, kept short."""
-
-    def render(message: MessageData) -> bytes:
-        return _literal(select_fields(_header(message), fields), prefix)
 
     return render
 
