@@ -7,7 +7,8 @@ around it (see `code_context`), where it stands (the subject, alone on a line or
 emphasised in the HTML) and what else it looks like (see `code_lookalikes`: dates, amounts, phone
 numbers, order numbers, postal codes, footers...). A code found in the text part but not in the
 visible HTML loses points: it may be hidden from people. So does a code in quoted history (lines
-starting with ">", an HTML blockquote or a mail client's quote container): it is an old one.
+starting with ">", an HTML blockquote or a mail client's quote container, and whatever follows a
+reply's "On ... wrote:" or "From: / Sent:" header): it is an old one, and never confident.
 
 Scores are in [0, 1). Only candidates scoring at least `CONFIDENT_SCORE` are returned, so a message
 without a code gives an empty list. Ties keep the order of first appearance (subject, text, HTML).
@@ -47,6 +48,7 @@ _DECORATION = " \t*_\"'«»“”„\u201a\u2018\u2019[](){}<>:.!|\u2013—-=~"
 _MAX_CANDIDATES = 2000
 _LINE_REACH = 200
 _QUOTED_PENALTY = 1.5  # a code in quoted history is an old one: it never outranks one in new text
+_QUOTED_CEILING = 0.9 * _RAW_AT_HALF  # ... and is never confident, however strong its words
 _DIGIT_SHAPE = {4: 0.3, 5: 0.5, 6: 1.0, 7: 0.5, 8: 0.6, 9: 0.3, 10: 0.2}
 
 
@@ -125,6 +127,8 @@ def _scan(source: Source) -> list[_Found]:
         words = words or WordIndex(scanned)
         before, after = words.around(start, end)
         points = shape + penalty + context_score(before, after) + _placement(source, start, end)
+        if source.in_quoted_history(start):
+            points = min(points, _QUOTED_CEILING)
         context = _context(source.text, start, end)
         found.append(_Found(code, points, context, source.name, (source.rank, start)))
     return found
