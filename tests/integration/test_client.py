@@ -21,6 +21,7 @@ from mailservice.client import (
 )
 from mailservice.client.operations import sender_query
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.search import parse_query
 from tests.support.mail import mail_listeners, send, text_message
 
 
@@ -177,6 +178,18 @@ def test_the_verified_sender_terms_are_added_to_the_query() -> None:
     assert sender_query("subject:code", require_verified=True, from_domain=None) == "subject:code is:verified"
     assert sender_query(None, require_verified=True, from_domain="example.com") == "from-verified:example.com"
     assert sender_query("is:unread", False, "example.com") == "is:unread from-verified:example.com"
+    assert parse_query(sender_query("code", False, " Example.COM ")).verified_domains == ("example.com",)
+
+
+async def test_a_from_domain_that_is_not_a_domain_is_refused(
+    mail: AsyncMailClient, client: httpx.AsyncClient
+) -> None:
+    await paid(mail, client)
+
+    with pytest.raises(InvalidRequest) as refused:
+        await mail.verification_code(seconds=0, from_domain="example.com evil")
+
+    assert "from-verified" in refused.value.message
 
 
 async def test_wait_returns_a_message_newer_than_the_given_uid(

@@ -258,7 +258,13 @@ def sender_query(q: str | None, require_verified: bool, from_domain: str | None)
     """`q` narrowed to mail from an authenticated sender: `from-verified:DOMAIN` for one domain (a domain
     is only worth naming when it was proven), `is:verified` for any."""
     if from_domain is not None:
-        term = f"from-verified:{from_domain.strip()}"
+        domain = from_domain.strip()
+        # Quoted when it has spaces, so the service refuses it whole rather than searching for its words.
+        term = (
+            f'from-verified:"{domain}"'
+            if domain == "" or any(c.isspace() for c in domain)
+            else f"from-verified:{domain}"
+        )
     elif require_verified:
         term = "is:verified"
     else:
