@@ -6,7 +6,8 @@ as "482913"), and codes of capital letters and digits, possibly with dashes, kep
 around it (see `code_context`), where it stands (the subject, alone on a line or in a table cell,
 emphasised in the HTML) and what else it looks like (see `code_lookalikes`: dates, amounts, phone
 numbers, order numbers, postal codes, footers...). A code found in the text part but not in the
-visible HTML loses points: it may be hidden from people. So does a code in quoted history (lines
+visible HTML loses points: it may be hidden from people; one the HTML hides (see `concealed_text`)
+is left out. So does a code in quoted history (lines
 starting with ">", an HTML blockquote or a mail client's quote container, and whatever follows a
 reply's "On ... wrote:" or "From: / Sent:" header): it is an old one, and never confident.
 
@@ -24,6 +25,7 @@ from itertools import pairwise
 from .code_context import WordIndex, context_score
 from .code_lookalikes import lookalike_penalty
 from .code_sources import Source, html_source, subject_source, text_source
+from .html_events import concealed_text
 
 CONFIDENT_SCORE = 0.5
 """The lowest score returned by default: one point of evidence past the shape of a code."""
@@ -88,6 +90,9 @@ def extract_codes(
     for source in sources:
         found += _scan(source)
     best = _merge(found, html_shows_text=any(s.name == "html" and s.text.strip() for s in sources))
+    if html and any(item.source == "text" for item in best):
+        visible = next(source.text for source in sources if source.name == "html")
+        best = _without_concealed(best, html, visible)
     ranked = sorted(best, key=lambda item: (-_score(item.points), item.order))
     chosen = [item for item in ranked if _score(item.points) >= min_score][:limit]
     return [CodeCandidate(item.code, _score(item.points), item.context, item.source) for item in chosen]
@@ -114,6 +119,16 @@ def _merge(found: list[_Found], html_shows_text: bool) -> list[_Found]:
         first = min(item.order for item in items)
         merged.append(_Found(code, points, best.context, best.source, first))
     return merged
+
+
+def _without_concealed(best: list[_Found], html: str, visible: str) -> list[_Found]:
+    """Drops a code that the HTML has only where a reader cannot see it: the HTML is what people read,
+    so the text part's copy is the same decoy. A code the HTML shows in pieces (a box per digit) stays."""
+    concealed = {code for _start, _end, code, _shape in _candidates(concealed_text(html))}
+    if not concealed:
+        return best
+    shown = "".join(visible.split())
+    return [item for item in best if item.code not in concealed or item.code in shown]
 
 
 def _scan(source: Source) -> list[_Found]:
