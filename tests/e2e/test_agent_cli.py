@@ -66,6 +66,10 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     status = shell.run("status")
     renewed = shell.json("renew")
     deliver(sqlite_server, claimed["email"], "Confirm your sign-up", "Your verification code is 482913.\n")
+    # The message is unsigned and comes from 127.0.0.1, so example.org cannot be verified as its sender.
+    unverified = shell.run(
+        "wait", "--code", "--from-domain", "example.org", "--require-verified", "--timeout", "1"
+    )
     code = shell.run("wait", "--code", "--timeout", "10")
     inbox = shell.run("inbox")
     read = shell.run("read", "1")
@@ -80,6 +84,7 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     assert "active" in status.stdout and claimed["email"] in status.stdout
     assert (renewed["status"], renewed["email"]) == ("active", claimed["email"])
     assert renewed["payment_url"] not in (None, claimed["payment_url"])
+    assert (unverified.returncode, unverified.stdout) == (3, "")
     assert (code.returncode, code.stdout) == (0, "482913\n")
     assert "Confirm your sign-up" in inbox.stdout and "482913" in inbox.stdout
     assert read.returncode == 0 and "Your verification code is 482913." in read.stdout

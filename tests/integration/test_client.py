@@ -19,7 +19,9 @@ from mailservice.client import (
     NotFound,
     PaymentRequired,
 )
+from mailservice.client.operations import sender_query
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.search import parse_query
 from tests.support.mail import mail_listeners, send, text_message
 
 
@@ -153,6 +155,41 @@ async def test_verification_code_prefers_the_newest_unread_mail(
     found = await mail.verification_code(seconds=5)
 
     assert found is not None and found.code == "222222"
+
+
+async def test_verification_code_from_an_unverified_sender_is_skipped_when_verification_is_required(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    # Sender authentication is off in tests, so no message has a verified domain.
+    address = await paid(mail, client)
+    body = "Your verification code is 739204.\n"
+    await send(smtp_port, text_message(address, "Sign in", body, sender="no-reply@example.com"), [address])
+
+    any_verified = await mail.verification_code(seconds=0.5, require_verified=True)
+    from_domain = await mail.verification_code(seconds=0.5, from_domain="example.com")
+    unfiltered = await mail.verification_code(seconds=5)
+
+    assert any_verified is None and from_domain is None
+    assert unfiltered is not None and unfiltered.code == "739204"
+
+
+def test_the_verified_sender_terms_are_added_to_the_query() -> None:
+    assert sender_query(None, require_verified=False, from_domain=None) is None
+    assert sender_query("subject:code", require_verified=True, from_domain=None) == "subject:code is:verified"
+    assert sender_query(None, require_verified=True, from_domain="example.com") == "from-verified:example.com"
+    assert sender_query("is:unread", False, "example.com") == "is:unread from-verified:example.com"
+    assert parse_query(sender_query("code", False, " Example.COM ")).verified_domains == ("example.com",)
+
+
+async def test_a_from_domain_that_is_not_a_domain_is_refused(
+    mail: AsyncMailClient, client: httpx.AsyncClient
+) -> None:
+    await paid(mail, client)
+
+    with pytest.raises(InvalidRequest) as refused:
+        await mail.verification_code(seconds=0, from_domain="example.com evil")
+
+    assert "from-verified" in refused.value.message
 
 
 async def test_wait_returns_a_message_newer_than_the_given_uid(

@@ -107,6 +107,23 @@ async def test_a_code_that_never_arrives_is_not_found_and_an_expired_mailbox_say
     assert status["status"] == "expired"
 
 
+async def test_get_verification_code_with_a_required_sender_skips_an_unverified_message(
+    paid_mail: AsyncMailClient, smtp_port: int
+) -> None:
+    # Sender authentication is off in tests, so the message's From domain is not verified.
+    address = (await paid_mail.status()).email
+    assert address is not None
+    await send(smtp_port, html_message(address), [address])
+
+    async with Client(local_server(paid_mail)) as mcp:
+        by_domain = await tool(mcp, "get_verification_code", timeout_seconds=0.5, from_domain="shop.example")
+        any_verified = await tool(mcp, "get_verification_code", timeout_seconds=0.5, require_verified=True)
+        unfiltered = await tool(mcp, "get_verification_code", timeout_seconds=5)
+
+    assert by_domain["found"] is False and any_verified["found"] is False
+    assert unfiltered["found"] is True and unfiltered["code"] == "551177"
+
+
 async def test_renew_over_stdio_brings_an_expired_mailbox_back_once_paid(
     paid_mail: AsyncMailClient, client: httpx.AsyncClient, clock: FixedClock
 ) -> None:

@@ -182,6 +182,58 @@ def test_a_code_in_html_quoted_history_ranks_below_the_new_one() -> None:
     assert all(candidate.score < found[0].score for candidate in found[1:])
 
 
+@pytest.mark.parametrize(
+    "hiding",
+    ['style="display:none"', 'style="color:#ffffff"', 'style="font-size:0"', "hidden", 'aria-hidden="true"'],
+)
+def test_a_code_the_html_hides_is_not_found_in_the_text_part_either(hiding: str) -> None:
+    text = "Your verification code: 111111\n\nWelcome to Larkspur.\n"
+    html = f"<div {hiding}>Your verification code: 111111</div><p>Welcome to Larkspur.</p>"
+    assert extract_codes("Welcome", text, html) == []
+
+
+def test_a_code_in_a_hidden_preheader_and_in_one_box_per_digit_is_found() -> None:
+    text = "Your verification code:\n\n482913\n"
+    boxes = "".join(f'<td style="border:1px solid #ccc">{digit}</td>' for digit in "482913")
+    html = (
+        '<div style="display:none">Your code is 482913</div>'
+        f"<p>Your verification code:</p><table><tr>{boxes}</tr></table>"
+    )
+    assert [candidate.code for candidate in extract_codes("Verify", text, html)] == ["482913"]
+
+
+def test_a_code_in_the_html_head_is_not_taken_for_a_hidden_one() -> None:
+    text = "Your verification code: 482913\n"
+    html = "<head><title>Your code 482913</title></head><p>Your verification code: <img alt=''></p>"
+    assert [candidate.code for candidate in extract_codes("Verify", text, html)] == ["482913"]
+
+
+def test_a_quoted_code_with_strong_words_never_outranks_a_new_one() -> None:
+    html = "<p>New: <b>604918</b></p><blockquote>Your code: 771204</blockquote>"
+    assert [candidate.code for candidate in extract_codes("Re: sign in", "", html)] == ["604918"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks!\n\nOn Fri, 5 Dec 2025, Acme <a@acme.example> wrote:\n\nYour code: 771204\n",
+        "Thanks!\n\nFrom: Acme <a@acme.example>\nSent: Friday, 5 December 2025\nTo: me@example.com\n"
+        "Subject: Your code\n\nYour code: 771204\n",
+    ],
+    ids=["attribution-without-quote-marks", "outlook-header"],
+)
+def test_a_code_in_history_quoted_without_quote_marks_is_not_confident(text: str) -> None:
+    assert extract_codes("Re: your code", text) == []
+
+
+def test_a_code_in_a_forwarded_message_is_still_found() -> None:
+    text = (
+        "Can you use this?\n\n---------- Forwarded message ---------\nFrom: Acme <a@acme.example>\n"
+        "Date: Fri, 5 Dec 2025\nSubject: Your code\nTo: me@example.com\n\nYour code: 771204\n"
+    )
+    assert [candidate.code for candidate in extract_codes("Fwd: Your code", text)] == ["771204"]
+
+
 def test_a_code_only_in_plain_quoted_lines_is_not_confident() -> None:
     text = "Thanks, that worked.\n\nOn Monday Acme wrote:\n> Your verification code is 111111.\n"
     assert extract_codes("Re: your code", text) == []

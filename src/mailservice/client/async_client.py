@@ -99,8 +99,16 @@ class AsyncMailClient:
     ) -> MessageOut | None:
         return await run_async(self._http, self._ops.wait(seconds, q, after_uid, since))
 
-    async def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
-        return await run_async(self._http, self._ops.verification_code(seconds, q))
+    async def verification_code(
+        self,
+        seconds: float = 60.0,
+        q: str | None = None,
+        require_verified: bool = False,
+        from_domain: str | None = None,
+    ) -> VerificationCode | None:
+        return await run_async(
+            self._http, self._ops.verification_code(seconds, q, require_verified, from_domain)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

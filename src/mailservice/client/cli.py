@@ -195,6 +195,14 @@ def read(
 @app.command()
 def wait(
     code: Annotated[bool, typer.Option("--code", help="Print only a verification code.")] = False,
+    require_verified: Annotated[
+        bool,
+        typer.Option("--require-verified", help="With --code: only from a sender authenticated at delivery."),
+    ] = False,
+    from_domain: Annotated[
+        str | None,
+        typer.Option(help="With --code: only from a sender proven to be this domain, e.g. example.com."),
+    ] = None,
     timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait.")] = 60.0,
     query: Query = None,
     after_uid: Annotated[int | None, typer.Option(help="Wait for a message newer than this uid.")] = None,
@@ -210,11 +218,13 @@ def wait(
     or the first after --after-uid. With --code, print its code (or verify link).
 
     --code first looks at unread mail, and marks the message whose code it prints as read.
+    --require-verified and --from-domain take the code only from mail whose sender passed DMARC (or
+    aligned DKIM or SPF) at delivery.
     """
     started = None if since is None else since if since.tzinfo else since.replace(tzinfo=UTC)
     with _client(url, key, as_json) as mail:
         if code:
-            _print_code(mail.verification_code(timeout, query), as_json)
+            _print_code(mail.verification_code(timeout, query, require_verified, from_domain), as_json)
         else:
             _print_arrived(mail.wait(timeout, query, after_uid, started), as_json)
 

@@ -202,13 +202,20 @@ class Operations:
                 return waited.message
 
     def verification_code(
-        self, seconds: float = 60.0, q: str | None = None
+        self,
+        seconds: float = 60.0,
+        q: str | None = None,
+        require_verified: bool = False,
+        from_domain: str | None = None,
     ) -> Operation[VerificationCode | None]:
         """The code or verify/magic link of the newest unread message that has one, else of the next one
         to arrive.
 
-        The message it comes from is marked seen, so asking again does not return it twice.
+        With `from_domain`, only a message whose sender was proven at delivery to be that domain counts;
+        with `require_verified` alone, one from any proven sender. The message it comes from is marked
+        seen, so asking again does not return it twice.
         """
+        q = sender_query(q, require_verified, from_domain)
         deadline = time.monotonic() + seconds
         after_uid = yield from self.latest_uid()
         unread = yield from self.list_messages(limit=20, q=q, unread_only=True)
@@ -245,6 +252,24 @@ class Operations:
 
 
 SECRET_LINK_KINDS = ("magic-link", "verify")
+
+
+def sender_query(q: str | None, require_verified: bool, from_domain: str | None) -> str | None:
+    """`q` narrowed to mail from an authenticated sender: `from-verified:DOMAIN` for one domain (a domain
+    is only worth naming when it was proven), `is:verified` for any."""
+    if from_domain is not None:
+        domain = from_domain.strip()
+        # Quoted when it has spaces, so the service refuses it whole rather than searching for its words.
+        term = (
+            f'from-verified:"{domain}"'
+            if domain == "" or any(c.isspace() for c in domain)
+            else f"from-verified:{domain}"
+        )
+    elif require_verified:
+        term = "is:verified"
+    else:
+        return q
+    return term if not q else f"{q} {term}"
 
 
 def _ok(response: httpx.Response) -> Any:

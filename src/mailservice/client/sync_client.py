@@ -94,8 +94,14 @@ class MailClient:
     ) -> MessageOut | None:
         return run_sync(self._http, self._ops.wait(seconds, q, after_uid, since))
 
-    def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
-        return run_sync(self._http, self._ops.verification_code(seconds, q))
+    def verification_code(
+        self,
+        seconds: float = 60.0,
+        q: str | None = None,
+        require_verified: bool = False,
+        from_domain: str | None = None,
+    ) -> VerificationCode | None:
+        return run_sync(self._http, self._ops.verification_code(seconds, q, require_verified, from_domain))
 
     def close(self) -> None:
         self._http.close()

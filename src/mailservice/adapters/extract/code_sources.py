@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .html_events import Break, Text, visible_events
 from .invisible import strip_invisible
+from .quoted import history_offset
 from .urls import find_urls
 
 MAX_SOURCE_CHARS = 300_000
@@ -49,8 +50,8 @@ def subject_source(subject: str) -> Source:
 
 def text_source(text: str) -> Source:
     text = strip_invisible(text[:MAX_SOURCE_CHARS])
-    quoted = tuple(match.span() for match in _QUOTED_LINES.finditer(text)) if ">" in text else ()
-    return Source("text", 1, text, _blank_addresses(text), quoted=quoted)
+    quoted = [match.span() for match in _QUOTED_LINES.finditer(text)] if ">" in text else []
+    return Source("text", 1, text, _blank_addresses(text), quoted=_with_history(text, quoted))
 
 
 def html_source(html: str) -> Source:
@@ -74,7 +75,14 @@ def html_source(html: str) -> Source:
         if length > MAX_SOURCE_CHARS:
             break
     text = "".join(pieces)
-    return Source("html", 2, text, _blank_addresses(text), bytes(marks), tuple(quoted))
+    return Source("html", 2, text, _blank_addresses(text), bytes(marks), _with_history(text, quoted))
+
+
+def _with_history(text: str, quoted: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """`quoted` and everything from a reply's history on: a client that quotes without ">" or a
+    blockquote (Outlook's "From: / Sent:" header, a bare "On ... wrote:") still quotes."""
+    start = history_offset(text)
+    return tuple(quoted) if start is None else (*quoted, (start, len(text)))
 
 
 def _blank_addresses(text: str) -> str:

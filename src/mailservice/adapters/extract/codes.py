@@ -6,8 +6,10 @@ as "482913"), and codes of capital letters and digits, possibly with dashes, kep
 around it (see `code_context`), where it stands (the subject, alone on a line or in a table cell,
 emphasised in the HTML) and what else it looks like (see `code_lookalikes`: dates, amounts, phone
 numbers, order numbers, postal codes, footers...). A code found in the text part but not in the
-visible HTML loses points: it may be hidden from people. So does a code in quoted history (lines
-starting with ">", an HTML blockquote or a mail client's quote container): it is an old one.
+visible HTML loses points: it may be hidden from people; one the HTML hides (see `concealed_text`)
+is left out. So does a code in quoted history (lines
+starting with ">", an HTML blockquote or a mail client's quote container, and whatever follows a
+reply's "On ... wrote:" or "From: / Sent:" header): it is an old one, and never confident.
 
 Scores are in [0, 1). Only candidates scoring at least `CONFIDENT_SCORE` are returned, so a message
 without a code gives an empty list. Ties keep the order of first appearance (subject, text, HTML).
@@ -23,6 +25,7 @@ from itertools import pairwise
 from .code_context import WordIndex, context_score
 from .code_lookalikes import lookalike_penalty
 from .code_sources import Source, html_source, subject_source, text_source
+from .html_events import concealed_text
 
 CONFIDENT_SCORE = 0.5
 """The lowest score returned by default: one point of evidence past the shape of a code."""
@@ -47,6 +50,7 @@ _DECORATION = " \t*_\"'«»“”„\u201a\u2018\u2019[](){}<>:.!|\u2013—-=~"
 _MAX_CANDIDATES = 2000
 _LINE_REACH = 200
 _QUOTED_PENALTY = 1.5  # a code in quoted history is an old one: it never outranks one in new text
+_QUOTED_CEILING = 0.9 * _RAW_AT_HALF  # ... and is never confident, however strong its words
 _DIGIT_SHAPE = {4: 0.3, 5: 0.5, 6: 1.0, 7: 0.5, 8: 0.6, 9: 0.3, 10: 0.2}
 
 
@@ -86,6 +90,9 @@ def extract_codes(
     for source in sources:
         found += _scan(source)
     best = _merge(found, html_shows_text=any(s.name == "html" and s.text.strip() for s in sources))
+    if html and any(item.source == "text" for item in best):
+        visible = next(source.text for source in sources if source.name == "html")
+        best = _without_concealed(best, html, visible)
     ranked = sorted(best, key=lambda item: (-_score(item.points), item.order))
     chosen = [item for item in ranked if _score(item.points) >= min_score][:limit]
     return [CodeCandidate(item.code, _score(item.points), item.context, item.source) for item in chosen]
@@ -114,6 +121,16 @@ def _merge(found: list[_Found], html_shows_text: bool) -> list[_Found]:
     return merged
 
 
+def _without_concealed(best: list[_Found], html: str, visible: str) -> list[_Found]:
+    """Drops a code that the HTML has only where a reader cannot see it: the HTML is what people read,
+    so the text part's copy is the same decoy. A code the HTML shows in pieces (a box per digit) stays."""
+    concealed = {code for _start, _end, code, _shape in _candidates(concealed_text(html))}
+    if not concealed:
+        return best
+    shown = "".join(visible.split())
+    return [item for item in best if item.code not in concealed or item.code in shown]
+
+
 def _scan(source: Source) -> list[_Found]:
     scanned = source.scanned
     words: WordIndex | None = None  # built only when a candidate needs it: most text has none
@@ -125,6 +142,8 @@ def _scan(source: Source) -> list[_Found]:
         words = words or WordIndex(scanned)
         before, after = words.around(start, end)
         points = shape + penalty + context_score(before, after) + _placement(source, start, end)
+        if source.in_quoted_history(start):
+            points = min(points, _QUOTED_CEILING)
         context = _context(source.text, start, end)
         found.append(_Found(code, points, context, source.name, (source.rank, start)))
     return found

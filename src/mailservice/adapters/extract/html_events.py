@@ -147,11 +147,23 @@ class _Open:
     link: bool = False
     closed_details: bool = False
     quoted: bool = False
+    concealed: bool = False  # hidden from the reader on purpose: by CSS or a hidden attribute
+
+
+def visible_events(html: str) -> tuple[Event, ...]:
+    """The events of `html`; the last few answers are kept, as one message is often asked for all views."""
+    return _walk(html)[0]
+
+
+def concealed_text(html: str) -> str:
+    """The text of `html` that is there but kept from the reader: hidden by CSS or a `hidden` or
+    `aria-hidden` attribute, too small to read, or coloured like its background. Not the head, scripts,
+    styles, quoted replies or closed `<details>`, which hide nothing on purpose. One line per piece."""
+    return "\n".join(_walk(html)[1])
 
 
 @lru_cache(maxsize=8)
-def visible_events(html: str) -> tuple[Event, ...]:
-    """The events of `html`; the last few answers are kept, as one message is often asked for all views."""
+def _walk(html: str) -> tuple[tuple[Event, ...], tuple[str, ...]]:
     source = _prepare(html[:MAX_HTML_CHARS])
     walker = _Walker(_style_sheet(source))
     try:
@@ -160,7 +172,7 @@ def visible_events(html: str) -> tuple[Event, ...]:
     except (AssertionError, ValueError, IndexError):  # html.parser's internal checks; keep what was read
         pass
     walker.finish()
-    return tuple(walker.events)
+    return tuple(walker.events), tuple(walker.concealed)
 
 
 def _prepare(html: str) -> str:
@@ -195,6 +207,7 @@ class _Walker(HTMLParser):
         self.stack: list[_Open] = [_Open("#root")]
         self.open_tags: Counter[str] = Counter()
         self.events: list[Event] = []
+        self.concealed: list[str] = []
 
     # html.parser callbacks
 
@@ -221,7 +234,11 @@ class _Walker(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         top = self.stack[-1]
-        if top.hidden or top.closed_details or not self._readable(top):
+        if top.closed_details:
+            return
+        if top.hidden or not self._readable(top):
+            if top.concealed or not top.hidden:
+                self.concealed.append(data)
             return
         text = strip_invisible(data)
         if text:
@@ -352,7 +369,7 @@ class _Walker(HTMLParser):
 
     def _entry(self, tag: str, attrs: dict[str, str | None], parent: _Open) -> _Open:
         if parent.hidden:
-            return _Open(tag, hidden=True)
+            return _Open(tag, hidden=True, concealed=parent.concealed)
         entry = replace(
             parent,
             tag=tag,
@@ -363,10 +380,12 @@ class _Walker(HTMLParser):
             link=False,
             closed_details=tag == "details" and "open" not in attrs,
             quoted=parent.quoted or _quotes_history(tag, attrs),
+            concealed=_concealed_by_markup(attrs),
         )
         declarations = self._declarations(tag, attrs)
+        if declarations and css.hides(declarations):
+            entry.hidden = entry.concealed = True
         if declarations:
-            entry.hidden = entry.hidden or css.hides(declarations)
             entry.font_px = css.font_size(declarations, parent.font_px)
             entry.color = css.text_color(declarations) or parent.color
             entry.emphasis = entry.emphasis or _emphasised(declarations)
@@ -406,8 +425,12 @@ def _quotes_history(tag: str, attrs: dict[str, str | None]) -> bool:
     return any(name in _QUOTE_CLASSES for name in classes)
 
 
+def _concealed_by_markup(attrs: dict[str, str | None]) -> bool:
+    return "hidden" in attrs or (attrs.get("aria-hidden") or "").strip().lower() == "true"
+
+
 def _hidden_by_markup(tag: str, attrs: dict[str, str | None], parent: _Open) -> bool:
-    if tag in _DROPPED or "hidden" in attrs or (attrs.get("aria-hidden") or "").strip().lower() == "true":
+    if tag in _DROPPED or _concealed_by_markup(attrs):
         return True
     if parent.closed_details and tag != "summary":
         return True

@@ -51,6 +51,16 @@ def trim_quoted(text: str) -> str:
     return "\n".join(_without_quote_runs(lines))
 
 
+def history_offset(text: str) -> int | None:
+    """Where quoted history after an attribution, separator or Outlook header begins in `text`, as a
+    character offset; None when there is none (runs of ">" lines are not looked for here)."""
+    lines = text.split("\n")
+    start = _history_start(lines)
+    if start is None:
+        return None
+    return sum(len(line) + 1 for line in lines[:start])
+
+
 def _history_start(lines: list[str]) -> int | None:
     said_something = False
     for index, raw in enumerate(lines):

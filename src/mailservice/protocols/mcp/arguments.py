@@ -36,6 +36,14 @@ Search = Annotated[
         'proven to be that domain), tag:, after:YYYY-MM-DD, words; e.g. "from-verified:github.com"'
     ),
 ]
+RequireVerified = Annotated[
+    bool,
+    Field(description="Only from a sender authenticated at delivery (DMARC, aligned DKIM or SPF passed)"),
+]
+FromDomain = Annotated[
+    str | None,
+    Field(description="Only from a sender proven at delivery to be this domain, e.g. 'github.com'"),
+]
 
 Uid = Annotated[int, Field(description="The message's uid, from list_messages or wait_for_message")]
 AfterUid = Annotated[

@@ -13,9 +13,11 @@ from mailservice.client import AsyncMailClient, MailboxStatus
 from mailservice.protocols.mcp.arguments import (
     DEFAULT_TOOL_WAIT_SECONDS,
     AfterUid,
+    FromDomain,
     Limit,
     MarkSeen,
     PlainArgumentsServer,
+    RequireVerified,
     Search,
     Seconds,
     Since,
@@ -106,15 +108,20 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         description="A verification code or verify/magic link: from the newest unread message that has "
         "one, else from the next message to arrive; that message is then marked read. Trigger the e-mail "
         "first, then call this. "
-        "Narrow it with query, e.g. 'from-verified:example.com' to take it only from the real sender. "
+        "Set from_domain (or require_verified) to take it only from the real, authenticated sender. "
         + UNTRUSTED,
         annotations=CHANGE,
     )
     async def get_verification_code(
-        ctx: Context, timeout_seconds: Seconds = DEFAULT_TOOL_WAIT_SECONDS, query: Search = None
+        ctx: Context,
+        timeout_seconds: Seconds = DEFAULT_TOOL_WAIT_SECONDS,
+        query: Search = None,
+        require_verified: RequireVerified = False,
+        from_domain: FromDomain = None,
     ) -> CodeResult:
         async with tool_errors(), client_for(ctx) as mail:
-            found = await with_progress(ctx, timeout_seconds, mail.verification_code(timeout_seconds, query))
+            looking = mail.verification_code(timeout_seconds, query, require_verified, from_domain)
+            found = await with_progress(ctx, timeout_seconds, looking)
         if found is None:
             return CodeResult(found=False)
         return CodeResult(
