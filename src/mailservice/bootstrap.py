@@ -290,7 +290,6 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     policy = smtp_policy(runtime)
     spool = Spool(
         settings.data_dir / "spool",
-        settings.smtp_spool_threshold_bytes,
         MemoryBudget(settings.smtp_spool_max_bytes),
         asyncio.Semaphore(settings.smtp_large_message_concurrency),
     )

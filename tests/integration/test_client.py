@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from mailservice.bootstrap import Runtime
 from mailservice.client import (
     AgentKey,
     AsyncMailClient,
@@ -22,13 +20,7 @@ from mailservice.client import (
 from mailservice.client.operations import sender_query
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.search import parse_query
-from tests.support.mail import mail_listeners, send, text_message
-
-
-@pytest.fixture
-async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
-    async with mail_listeners(runtime) as (smtp, _lmtp):
-        yield smtp
+from tests.support.mail import send, text_message
 
 
 @pytest.fixture

@@ -41,7 +41,10 @@ def report(subject: str = "Your server bounces") -> bytes:
     return text_message("postmaster@agents.test", subject=subject, body="Please look.\n", sender=SENDER)
 
 
-@pytest.mark.parametrize("recipient", ["postmaster@agents.test", "PostMaster@Agents.TEST", "Postmaster"])
+@pytest.mark.parametrize(
+    "recipient",
+    ["postmaster@agents.test", "PostMaster@Agents.TEST", "Postmaster", "postmaster+bounces@agents.test"],
+)
 async def test_mail_for_postmaster_is_accepted_and_forwarded_to_the_operator(
     runtime: Runtime, ports: tuple[int, int], recipient: str
 ) -> None:

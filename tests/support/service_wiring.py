@@ -40,7 +40,9 @@ class Wiring:
         self.uow = FakeUnitOfWorkFactory(self.publisher)
         credentials = Credentials(SECRET)
         proofs = KeyProofs(EdproofVerifier(ChallengeCodec(SECRET)), self.uow, self.clock)
-        payments = PaymentService(MockPaymentGateway("http://test"), self.uow, self.clock, "agents.test")
+        payments = PaymentService(
+            MockPaymentGateway("http://test"), self.uow, self.clock, "agents.test", timedelta(hours=24)
+        )
         self.mailboxes = MailboxService(
             proofs, payments, credentials, self.uow, self.clock, MailHost("agents.test", "imap", 143, 110)
         )

@@ -19,7 +19,7 @@ MIB = 1024 * 1024
 
 
 def spool(disk_bytes: int = 64 * MIB) -> Spool:
-    return Spool(SPOOL_DIR, 1024, MemoryBudget(disk_bytes), asyncio.Semaphore(1))
+    return Spool(SPOOL_DIR, MemoryBudget(disk_bytes), asyncio.Semaphore(1))
 
 
 def stuffed(message: bytes) -> bytes:
@@ -119,7 +119,7 @@ def test_when_no_spool_file_can_be_made_the_message_is_refused_for_now(tmp_path:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_bytes(b"")
     memory = ConnectionMemory(MemoryBudget(MIB), 1024)
-    buffer = MessageBuffer(memory, Spool(not_a_directory, 1024, MemoryBudget(MIB), asyncio.Semaphore(1)), 0)
+    buffer = MessageBuffer(memory, Spool(not_a_directory, MemoryBudget(MIB), asyncio.Semaphore(1)), 0)
 
     for _ in range(10):
         buffer.add(b"v" * 998 + b"\r\n")

@@ -35,9 +35,11 @@ POSTMASTER = "postmaster"
 
 
 def is_postmaster(address: str, local_domains: frozenset[str]) -> bool:
-    """`<Postmaster>` alone or postmaster at one of our domains, in any case (RFC 5321 §4.5.1)."""
+    """`<Postmaster>` alone or postmaster(+tag) at one of our domains, in any case (RFC 5321 §4.5.1)."""
     cleaned = address.strip().strip("<>").strip()
-    local, at, domain = cleaned.rpartition("@")
-    if not at:
+    if "@" not in cleaned:
         return cleaned.lower() == POSTMASTER
-    return local.lower() == POSTMASTER and domain.lower().rstrip(".") in local_domains
+    try:
+        return parse_recipient(cleaned, local_domains).login == POSTMASTER
+    except (RelayDenied, UnknownRecipient):
+        return False

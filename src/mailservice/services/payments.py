@@ -21,7 +21,6 @@ from mailservice.services.notifications import (
 log = logging.getLogger(__name__)
 
 MONTHS_PER_PAYMENT = 1
-DEFAULT_LINK_RESEND_INTERVAL = timedelta(hours=24)
 
 
 class PaymentService:
@@ -31,7 +30,7 @@ class PaymentService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         mail_domain: str,
-        link_resend_interval: timedelta = DEFAULT_LINK_RESEND_INTERVAL,
+        link_resend_interval: timedelta,
     ) -> None:
         self._gateway = gateway
         self._link_resend_interval = link_resend_interval

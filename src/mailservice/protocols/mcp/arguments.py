@@ -16,6 +16,8 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from mailservice.domain.messages import MAX_UID
+
 MAX_TOOL_WAIT_SECONDS = 300.0
 # Below the 60 s after which common MCP clients give up on a request (the TypeScript SDK's default);
 # longer waits are for clients configured for them, and progress is reported meanwhile.
@@ -45,9 +47,11 @@ FromDomain = Annotated[
     Field(description="Only from a sender proven at delivery to be this domain, e.g. 'github.com'"),
 ]
 
-Uid = Annotated[int, Field(description="The message's uid, from list_messages or wait_for_message")]
+Uid = Annotated[
+    int, Field(ge=1, le=MAX_UID, description="The message's uid, from list_messages or wait_for_message")
+]
 AfterUid = Annotated[
-    int | None,
+    Annotated[int, Field(ge=0, le=MAX_UID)] | None,
     Field(
         description="Only a message with a larger uid counts; by default the newest unread match, else the next"
     ),

@@ -1,7 +1,8 @@
 """Messages in flight past a size threshold wait in an unnamed temporary file instead of memory.
 
-A connection holds at most `threshold_bytes` of its message in memory, charged to its share of the
-process memory budget; past that, or when the budget is spent, the message goes on to a temporary file.
+A connection holds at most `SMTP_SPOOL_THRESHOLD_BYTES` of its message in memory (the SMTP listeners'
+`connection_buffer_bytes`), charged to its share of the process memory budget; past that, or when the
+budget is spent, the message goes on to a temporary file.
 Files are bounded by their own budget of bytes on disk. A spooled message is read back into memory
 only to be stored, and only `large_messages` of them at a time, because storing one costs about 2.5
 times its size.
@@ -21,7 +22,6 @@ from mailservice.protocols.connection_policy import MemoryBudget
 @dataclass
 class Spool:
     directory: Path
-    threshold_bytes: int
     disk: MemoryBudget  # a byte budget like the memory one, for the bytes in spool files
     large_messages: asyncio.Semaphore
 
