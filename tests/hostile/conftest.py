@@ -1,0 +1,62 @@
+"""Served processes with small limits, so that attacks reach them quickly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_imap_served import paid_credentials
+from tests.support.mail import send, text_message
+from tests.support.server import ServerProcess
+
+SMALL_LIMITS = {
+    "IMAP_MAX_CONNECTIONS": "60",
+    "IMAP_MAX_CONNECTIONS_PER_IP": "5",
+    "POP3_MAX_CONNECTIONS": "60",
+    "POP3_MAX_CONNECTIONS_PER_IP": "5",
+    "ALLOW_PLAINTEXT_AUTH": "true",
+}
+LOGIN_TIMEOUT_SECONDS = 2
+
+
+def _served(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("served")
+    process = ServerProcess(workdir, str(workdir / "data" / "mailservice.db"), extra_env=env)
+    process.start()
+    yield process
+    if process.process is not None and process.process.poll() is None:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A served instance (SQLite) with small connection caps."""
+    yield from _served(tmp_path_factory, SMALL_LIMITS)
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A served instance that gives clients two seconds to log in."""
+    yield from _served(
+        tmp_path_factory, {**SMALL_LIMITS, "MAIL_LOGIN_TIMEOUT_SECONDS": str(LOGIN_TIMEOUT_SECONDS)}
+    )
+
+
+@pytest.fixture(scope="module")
+def mailbox(served: ServerProcess) -> dict[str, Any]:
+    """Credentials of a paid mailbox on `served` with one message in INBOX."""
+    return asyncio.run(_mailbox_with_mail(served))
+
+
+@pytest.fixture(scope="module")
+def impatient_mailbox(impatient: ServerProcess) -> dict[str, Any]:
+    return asyncio.run(_mailbox_with_mail(impatient))
+
+
+async def _mailbox_with_mail(server: ServerProcess) -> dict[str, Any]:
+    credentials = await paid_credentials(server)
+    await send(server.smtp_port, text_message(credentials["email"], "Still here"), [credentials["email"]])
+    return credentials
