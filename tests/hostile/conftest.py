@@ -22,9 +22,12 @@ SMALL_LIMITS = {
 LOGIN_TIMEOUT_SECONDS = 2
 
 
-def _served(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[ServerProcess]:
+def _served(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], open_file_limit: int | None = None
+) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("served")
-    process = ServerProcess(workdir, str(workdir / "data" / "mailservice.db"), extra_env=env)
+    database = str(workdir / "data" / "mailservice.db")
+    process = ServerProcess(workdir, database, extra_env=env, open_file_limit=open_file_limit)
     process.start()
     yield process
     if process.process is not None and process.process.poll() is None:
@@ -43,6 +46,22 @@ def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
     yield from _served(
         tmp_path_factory, {**SMALL_LIMITS, "MAIL_LOGIN_TIMEOUT_SECONDS": str(LOGIN_TIMEOUT_SECONDS)}
     )
+
+
+OPEN_FILE_LIMIT = 400
+"""With the default reserve of 256 descriptors, 144 mail connections in all."""
+SCARCE_LIMITS = {**SMALL_LIMITS, "IMAP_MAX_CONNECTIONS": "100", "IMAP_MAX_CONNECTIONS_PER_IP": "10"}
+
+
+@pytest.fixture(scope="module")
+def scarce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A served instance with few open files: IMAP may take 100 of its 144 mail connections."""
+    yield from _served(tmp_path_factory, SCARCE_LIMITS, OPEN_FILE_LIMIT)
+
+
+@pytest.fixture(scope="module")
+def scarce_mailbox(scarce: ServerProcess) -> dict[str, Any]:
+    return asyncio.run(_mailbox_with_mail(scarce))
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.hostile.attacker import (
     rss_bytes,
 )
 from tests.hostile.conftest import LOGIN_TIMEOUT_SECONDS
-from tests.hostile.legitimate import reads_over_imap
+from tests.hostile.legitimate import reads_over_imap, reads_over_pop3
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,25 @@ async def test_connections_in_total_are_capped_and_the_other_listeners_keep_work
     finally:
         close_all(held)
     assert SUBJECT in await _eventually_reads(served, mailbox)
+
+
+async def test_with_few_open_files_an_imap_flood_leaves_the_other_listeners_their_descriptors(
+    scarce: ServerProcess, scarce_mailbox: dict[str, Any]
+) -> None:
+    held = await open_many(scarce.imap_port, ATTACK_ADDRESSES, 20)  # more than the open-file limit
+    try:
+        greetings = [await greeted(c) for c in held]
+        assert sum(g.startswith(b"* OK") for g in greetings) == 100
+        assert greetings.count(TOO_MANY) == len(held) - 100
+        assert SUBJECT in await reads_over_pop3(scarce.pop3_port, scarce_mailbox)
+        smtp = await RawConnection.open(scarce.smtp_port)
+        assert (await smtp.line()).startswith(b"220")
+        smtp.close()
+        async with httpx.AsyncClient(base_url=scarce.base_url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        close_all(held)
+    assert SUBJECT in await _eventually_reads(scarce, scarce_mailbox)
 
 
 async def _eventually_reads(server: ServerProcess, credentials: dict[str, Any]) -> bytes:
