@@ -19,6 +19,12 @@ async def start_imap(login: MailLogin, options: ImapOptions) -> asyncio.Server:
         await Connection(reader, writer, login, options).run()
 
     listener = Listener(
-        "imap", options.host, options.port, options.implicit_tls, options.policy.limits, TOO_MANY
+        "imap",
+        options.host,
+        options.port,
+        options.implicit_tls,
+        options.policy.limits,
+        TOO_MANY,
+        handshake_timeout_seconds=options.policy.login_timeout_seconds,
     )
     return await start_listener(listener, serve)

@@ -1,5 +1,9 @@
-"""A line-protocol listener: each accepted connection takes a slot of the protocol's
-`ConnectionLimits` (and so of the process cap) or is refused at once with the protocol's reply."""
+"""A line-protocol listener: each connection takes a slot of the protocol's `ConnectionLimits`
+(and so of the process cap) or is refused at once with the protocol's reply.
+
+On an implicit-TLS listener the slot is taken once the handshake is done; the handshake itself must
+end within `handshake_timeout_seconds`.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ class Listener:
     tls: ssl.SSLContext | None
     limits: ConnectionLimits
     refusal: bytes
+    handshake_timeout_seconds: float
 
 
 async def start_listener(listener: Listener, serve_connection: ServeConnection) -> asyncio.Server:
@@ -43,7 +48,12 @@ async def start_listener(listener: Listener, serve_connection: ServeConnection) 
             listener.limits.release(ip)
 
     return await asyncio.start_server(
-        serve, listener.host, listener.port, ssl=listener.tls, limit=STREAM_LIMIT
+        serve,
+        listener.host,
+        listener.port,
+        ssl=listener.tls,
+        ssl_handshake_timeout=listener.handshake_timeout_seconds if listener.tls else None,
+        limit=STREAM_LIMIT,
     )
 
 

@@ -24,6 +24,12 @@ async def start_pop3(
         await Connection(reader, writer, login, options, maildrop_locks).run()
 
     listener = Listener(
-        "pop3", options.host, options.port, options.implicit_tls, options.policy.limits, TOO_MANY
+        "pop3",
+        options.host,
+        options.port,
+        options.implicit_tls,
+        options.policy.limits,
+        TOO_MANY,
+        handshake_timeout_seconds=options.policy.login_timeout_seconds,
     )
     return await start_listener(listener, serve)
