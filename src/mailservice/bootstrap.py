@@ -45,6 +45,7 @@ from mailservice.protocols.http.app import create_app
 from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from mailservice.protocols.lines.listener import LineServer
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import IDLE_TIMEOUT_SECONDS as POP3_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.pop3.options import LINE_LIMIT as POP3_LINE_LIMIT
@@ -259,7 +260,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     return servers
 
 
-async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
+async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
     """IMAP and POP3 (with STARTTLS/STLS when a certificate is configured) and, with a certificate,
     IMAPS and POP3S."""
     settings = runtime.settings
@@ -363,7 +364,10 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
-    mail_servers = await start_mail_listeners(runtime) + await start_access_listeners(runtime)
+    mail_servers: list[asyncio.Server | LineServer] = [
+        *await start_mail_listeners(runtime),
+        *await start_access_listeners(runtime),
+    ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
     jobs = [

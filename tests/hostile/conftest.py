@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from tests.e2e.test_imap_served import paid_credentials
-from tests.support.mail import send, text_message
+from tests.support.mail import text_message
 from tests.support.server import ServerProcess
+from tests.support.tls import self_signed
 
 SMALL_LIMITS = {
     "IMAP_MAX_CONNECTIONS": "60",
@@ -65,6 +67,24 @@ def scarce_mailbox(scarce: ServerProcess) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def tls_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A served instance with IMAPS and POP3S that gives clients two seconds to handshake and log in."""
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+    env = {
+        **SMALL_LIMITS,
+        "MAIL_LOGIN_TIMEOUT_SECONDS": str(LOGIN_TIMEOUT_SECONDS),
+        "TLS_CERT_FILE": str(cert),
+        "TLS_KEY_FILE": str(key),
+    }
+    yield from _served(tmp_path_factory, env)
+
+
+@pytest.fixture(scope="module")
+def tls_mailbox(tls_served: ServerProcess) -> dict[str, Any]:
+    return asyncio.run(_mailbox_with_mail(tls_served))
+
+
+@pytest.fixture(scope="module")
 def mailbox(served: ServerProcess) -> dict[str, Any]:
     """Credentials of a paid mailbox on `served` with one message in INBOX."""
     return asyncio.run(_mailbox_with_mail(served))
@@ -77,5 +97,12 @@ def impatient_mailbox(impatient: ServerProcess) -> dict[str, Any]:
 
 async def _mailbox_with_mail(server: ServerProcess) -> dict[str, Any]:
     credentials = await paid_credentials(server)
-    await send(server.smtp_port, text_message(credentials["email"], "Still here"), [credentials["email"]])
+    await aiosmtplib.send(
+        text_message(credentials["email"], "Still here"),
+        sender="a@example.org",
+        recipients=[credentials["email"]],
+        hostname="127.0.0.1",
+        port=server.smtp_port,
+        validate_certs=False,  # the served instance with a certificate offers STARTTLS
+    )
     return credentials

@@ -7,12 +7,20 @@ import imaplib
 import poplib
 from typing import Any
 
-from tests.e2e.test_imap_served import read_first_message
+from tests.e2e.test_imap_served import client_tls, read_first_message
 
 
 async def reads_over_imap(port: int, credentials: dict[str, Any]) -> bytes:
     def read() -> bytes:
         with imaplib.IMAP4("127.0.0.1", port, timeout=10) as imap:
+            return read_first_message(imap, credentials)
+
+    return await asyncio.to_thread(read)
+
+
+async def reads_over_imaps(port: int, credentials: dict[str, Any]) -> bytes:
+    def read() -> bytes:
+        with imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_tls(), timeout=10) as imap:
             return read_first_message(imap, credentials)
 
     return await asyncio.to_thread(read)

@@ -17,7 +17,7 @@ from tests.hostile.attacker import (
     rss_bytes,
 )
 from tests.hostile.conftest import LOGIN_TIMEOUT_SECONDS
-from tests.hostile.legitimate import reads_over_imap, reads_over_pop3
+from tests.hostile.legitimate import reads_over_imap, reads_over_imaps, reads_over_pop3
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -95,6 +95,22 @@ async def test_with_few_open_files_an_imap_flood_leaves_the_other_listeners_thei
     finally:
         close_all(held)
     assert SUBJECT in await _eventually_reads(scarce, scarce_mailbox)
+
+
+async def test_connections_that_never_handshake_count_against_the_caps_and_are_cut_off(
+    tls_served: ServerProcess, tls_mailbox: dict[str, Any]
+) -> None:
+    attacker = ATTACK_ADDRESSES[2]
+    silent = [await RawConnection.open(tls_served.imaps_port, attacker) for _ in range(5)]
+    try:
+        started = asyncio.get_running_loop().time()
+        refused = await RawConnection.open(tls_served.imaps_port, attacker)
+        assert await refused.closed_by_server()
+        assert asyncio.get_running_loop().time() - started < LOGIN_TIMEOUT_SECONDS / 2, "not at once"
+        assert SUBJECT in await reads_over_imaps(tls_served.imaps_port, tls_mailbox)
+        assert all([await c.closed_by_server() for c in silent])  # at the login timeout
+    finally:
+        close_all(silent)
 
 
 async def _eventually_reads(server: ServerProcess, credentials: dict[str, Any]) -> bytes:

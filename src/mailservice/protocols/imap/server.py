@@ -7,12 +7,12 @@ import asyncio
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.connection import Connection
 from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.lines.listener import Listener, start_listener
+from mailservice.protocols.lines.listener import LineServer, Listener, start_listener
 
 TOO_MANY = b"* BYE Too many connections, try again later.\r\n"
 
 
-async def start_imap(login: MailLogin, options: ImapOptions) -> asyncio.Server:
+async def start_imap(login: MailLogin, options: ImapOptions) -> LineServer:
     """Listen on options.host:options.port (IMAPS when `options.implicit_tls` is set)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,14 +1,19 @@
-"""A line-protocol listener: each connection takes a slot of the protocol's `ConnectionLimits`
-(and so of the process cap) or is refused at once with the protocol's reply.
+"""A line-protocol listener: each accepted connection takes a slot of the protocol's
+`ConnectionLimits` (and so of the process cap) before anything is read from it, or is refused at
+once with the protocol's reply.
 
-On an implicit-TLS listener the slot is taken once the handshake is done; the handshake itself must
-end within `handshake_timeout_seconds`.
+The listener runs its own accept loop so that on an implicit-TLS listener the slot is taken before
+the handshake (which must end within `handshake_timeout_seconds`): a client that connects and never
+handshakes holds a descriptor like any other connection. A connection refused there is closed
+without a reply, which would have to wait for the handshake it is refused to spare.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +24,9 @@ from mailservice.protocols.lines.line_reader import STREAM_LIMIT
 log = logging.getLogger(__name__)
 
 ServeConnection = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+ACCEPT_BACKOFF_SECONDS = 0.1
+"""Pause of the accept loop when accepting fails (out of descriptors), as asyncio's own server does."""
+BACKLOG = 1024
 
 
 @dataclass(frozen=True)
@@ -32,14 +40,88 @@ class Listener:
     handshake_timeout_seconds: float
 
 
-async def start_listener(listener: Listener, serve_connection: ServeConnection) -> asyncio.Server:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ip = peer_address(writer)
+class LineServer:
+    """The listening sockets and their accept loops; `close()` stops accepting (open connections
+    go on, as with `asyncio.Server`)."""
+
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        self.sockets = sockets
+        self._accepting: list[asyncio.Task[None]] = []
+        self._connections: set[asyncio.Task[None]] = set()
+
+    def close(self) -> None:
+        for task in self._accepting:
+            task.cancel()
+        for listening in self.sockets:
+            listening.close()
+
+    async def wait_closed(self) -> None:
+        for task in self._accepting:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def start_listener(listener: Listener, serve_connection: ServeConnection) -> LineServer:
+    server = LineServer(_listening_sockets(listener.host, listener.port))
+    for listening in server.sockets:
+        accepting = asyncio.create_task(_accept(listener, listening, serve_connection, server))
+        server._accepting.append(accepting)
+    return server
+
+
+def _listening_sockets(host: str, port: int) -> list[socket.socket]:
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets = []
+    for family, kind, proto, _, address in found:
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        listening.bind(address)
+        listening.listen(BACKLOG)
+        listening.setblocking(False)
+        sockets.append(listening)
+        port = listening.getsockname()[1]  # port 0: the other families take the same port
+    return sockets
+
+
+async def _accept(
+    listener: Listener, listening: socket.socket, serve_connection: ServeConnection, server: LineServer
+) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            accepted, address = await loop.sock_accept(listening)
+        except OSError as error:
+            log.warning("%s.accept_failed error=%s", listener.protocol, error)
+            await asyncio.sleep(ACCEPT_BACKOFF_SECONDS)
+            continue
+        ip = str(address[0])
         if not listener.limits.try_acquire(ip):
             log.warning("%s.connection_refused ip=%s reason=limit", listener.protocol, ip)
-            writer.write(listener.refusal)
-            writer.close()
-            return
+            _refuse(listener, accepted)
+            continue
+        task = loop.create_task(_connect(listener, accepted, ip, serve_connection))
+        server._connections.add(task)
+        task.add_done_callback(server._connections.discard)
+
+
+def _refuse(listener: Listener, accepted: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        if listener.tls is None:
+            accepted.setblocking(False)
+            accepted.send(listener.refusal)
+    accepted.close()
+
+
+async def _connect(
+    listener: Listener, accepted: socket.socket, ip: str, serve_connection: ServeConnection
+) -> None:
+    """Hand the socket to a stream (after the TLS handshake on an implicit-TLS listener); the slot
+    is given back when the connection ends or the handshake fails."""
+    loop = asyncio.get_running_loop()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await serve_connection(reader, writer)
         except asyncio.CancelledError:
@@ -47,14 +129,22 @@ async def start_listener(listener: Listener, serve_connection: ServeConnection) 
         finally:
             listener.limits.release(ip)
 
-    return await asyncio.start_server(
-        serve,
-        listener.host,
-        listener.port,
-        ssl=listener.tls,
-        ssl_handshake_timeout=listener.handshake_timeout_seconds if listener.tls else None,
-        limit=STREAM_LIMIT,
-    )
+    def stream() -> asyncio.StreamReaderProtocol:
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=STREAM_LIMIT), serve)
+
+    handshake = listener.handshake_timeout_seconds if listener.tls else None
+    try:
+        await loop.connect_accepted_socket(
+            stream, accepted, ssl=listener.tls, ssl_handshake_timeout=handshake
+        )
+    except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+        log.debug("%s.handshake_failed ip=%s error=%s", listener.protocol, ip, type(error).__name__)
+        accepted.close()
+        listener.limits.release(ip)
+    except asyncio.CancelledError:
+        accepted.close()
+        listener.limits.release(ip)
+        raise
 
 
 def peer_address(writer: asyncio.StreamWriter) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mailservice.domain.mail_session import MailLogin
-from mailservice.protocols.lines.listener import Listener, start_listener
+from mailservice.protocols.lines.listener import LineServer, Listener, start_listener
 from mailservice.protocols.pop3.connection import Connection
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
@@ -15,7 +15,7 @@ TOO_MANY = b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
 
 async def start_pop3(
     login: MailLogin, options: Pop3Options, locks: MaildropLocks | None = None
-) -> asyncio.Server:
+) -> LineServer:
     """Listen on options.host:options.port (POP3S when `options.implicit_tls` is set). Listeners that
     share `locks` (POP3 and POP3S of one process) refuse a second session on one mailbox."""
     maildrop_locks = locks or MaildropLocks()
