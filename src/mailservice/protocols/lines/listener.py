@@ -44,9 +44,11 @@ class LineServer:
     """The listening sockets and their accept loops; `close()` stops accepting (open connections
     go on, as with `asyncio.Server`)."""
 
-    def __init__(self, sockets: list[socket.socket]) -> None:
-        self.sockets = sockets
-        self._accepting: list[asyncio.Task[None]] = []
+    def __init__(self, listener: Listener, serve_connection: ServeConnection) -> None:
+        self.listener = listener
+        self.serve_connection = serve_connection
+        self.sockets = _listening_sockets(listener.host, listener.port)
+        self._accepting = [asyncio.create_task(self._accept(listening)) for listening in self.sockets]
         self._connections: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
@@ -60,13 +62,63 @@ class LineServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _accept(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                accepted, address = await loop.sock_accept(listening)
+            except OSError as error:
+                log.warning("%s.accept_failed error=%s", self.listener.protocol, error)
+                await asyncio.sleep(ACCEPT_BACKOFF_SECONDS)
+                continue
+            ip = str(address[0])
+            if not self.listener.limits.try_acquire(ip):
+                log.warning("%s.connection_refused ip=%s reason=limit", self.listener.protocol, ip)
+                self._refuse(accepted)
+                continue
+            task = loop.create_task(self._connect(accepted, ip))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    def _refuse(self, accepted: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            if self.listener.tls is None:
+                accepted.setblocking(False)
+                accepted.send(self.listener.refusal)
+        accepted.close()
+
+    async def _connect(self, accepted: socket.socket, ip: str) -> None:
+        """Hand the socket to a stream (after the TLS handshake on an implicit-TLS listener); the
+        slot is given back when the connection ends or the handshake fails."""
+        listener = self.listener
+        handshake = listener.handshake_timeout_seconds if listener.tls else None
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(
+                lambda: self._stream(ip), accepted, ssl=listener.tls, ssl_handshake_timeout=handshake
+            )
+        except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+            log.debug("%s.handshake_failed ip=%s error=%s", listener.protocol, ip, type(error).__name__)
+            accepted.close()
+            listener.limits.release(ip)
+        except asyncio.CancelledError:
+            accepted.close()
+            listener.limits.release(ip)
+            raise
+
+    def _stream(self, ip: str) -> asyncio.StreamReaderProtocol:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await self.serve_connection(reader, writer)
+            except asyncio.CancelledError:
+                writer.close()  # the event loop is shutting down; nothing awaits this task
+            finally:
+                self.listener.limits.release(ip)
+
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=STREAM_LIMIT), serve)
+
 
 async def start_listener(listener: Listener, serve_connection: ServeConnection) -> LineServer:
-    server = LineServer(_listening_sockets(listener.host, listener.port))
-    for listening in server.sockets:
-        accepting = asyncio.create_task(_accept(listener, listening, serve_connection, server))
-        server._accepting.append(accepting)
-    return server
+    return LineServer(listener, serve_connection)
 
 
 def _listening_sockets(host: str, port: int) -> list[socket.socket]:
@@ -77,74 +129,12 @@ def _listening_sockets(host: str, port: int) -> list[socket.socket]:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        listening.bind(address)
+        listening.bind((address[0], port, *address[2:]))
         listening.listen(BACKLOG)
         listening.setblocking(False)
         sockets.append(listening)
-        port = listening.getsockname()[1]  # port 0: the other families take the same port
+        port = listening.getsockname()[1]  # with port 0 the other addresses take the one chosen
     return sockets
-
-
-async def _accept(
-    listener: Listener, listening: socket.socket, serve_connection: ServeConnection, server: LineServer
-) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            accepted, address = await loop.sock_accept(listening)
-        except OSError as error:
-            log.warning("%s.accept_failed error=%s", listener.protocol, error)
-            await asyncio.sleep(ACCEPT_BACKOFF_SECONDS)
-            continue
-        ip = str(address[0])
-        if not listener.limits.try_acquire(ip):
-            log.warning("%s.connection_refused ip=%s reason=limit", listener.protocol, ip)
-            _refuse(listener, accepted)
-            continue
-        task = loop.create_task(_connect(listener, accepted, ip, serve_connection))
-        server._connections.add(task)
-        task.add_done_callback(server._connections.discard)
-
-
-def _refuse(listener: Listener, accepted: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        if listener.tls is None:
-            accepted.setblocking(False)
-            accepted.send(listener.refusal)
-    accepted.close()
-
-
-async def _connect(
-    listener: Listener, accepted: socket.socket, ip: str, serve_connection: ServeConnection
-) -> None:
-    """Hand the socket to a stream (after the TLS handshake on an implicit-TLS listener); the slot
-    is given back when the connection ends or the handshake fails."""
-    loop = asyncio.get_running_loop()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await serve_connection(reader, writer)
-        except asyncio.CancelledError:
-            writer.close()  # the event loop is shutting down; nothing awaits this task
-        finally:
-            listener.limits.release(ip)
-
-    def stream() -> asyncio.StreamReaderProtocol:
-        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=STREAM_LIMIT), serve)
-
-    handshake = listener.handshake_timeout_seconds if listener.tls else None
-    try:
-        await loop.connect_accepted_socket(
-            stream, accepted, ssl=listener.tls, ssl_handshake_timeout=handshake
-        )
-    except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
-        log.debug("%s.handshake_failed ip=%s error=%s", listener.protocol, ip, type(error).__name__)
-        accepted.close()
-        listener.limits.release(ip)
-    except asyncio.CancelledError:
-        accepted.close()
-        listener.limits.release(ip)
-        raise
 
 
 def peer_address(writer: asyncio.StreamWriter) -> str:
