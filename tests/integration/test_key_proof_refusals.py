@@ -149,6 +149,11 @@ async def test_unknown_json_field_is_400(client: httpx.AsyncClient) -> None:
     [
         (b"{not json", "request body must be a single valid JSON value"),
         (b'{"a": 1} {"b": 2}', "request body must be a single valid JSON value"),
+        (
+            b'{"signature": "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----"}',
+            "request body must be a single valid JSON value: a string holds a raw newline or other control "
+            "character; escape it as \\n (build the JSON with jq or python3 -c 'import json ...')",
+        ),
         (b"[1, 2]", "request body must be a JSON object"),
         (b"", "request body is required"),
     ],

@@ -79,6 +79,23 @@ UPPER_CASE_TYPE = crlf(
     "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\nhello\n"
 )
 
+NUL_BYTES = crlf(
+    "From: nul@example.com\nSubject: a NUL in a binary part\nDate: Sun, 8 Feb 2026 10:00:00 +0000\n"
+    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n"
+    "--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\nX\x00Y\n--b--\n"
+)
+QUOTED_PRINTABLE_PADDING = crlf(
+    "From: qp@example.com\nSubject: transport padding\nDate: Mon, 9 Feb 2026 10:00:00 +0000\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n"
+    "Content-Transfer-Encoding: quoted-printable\n\ntrailing spaces   \nsoft break with padding= \n"
+    "continues =3D here\t\nend\n--b--\n"
+)
+
+COMMENTED_ADDRESS = crlf(
+    "From: <user-from (comment)@ (comment) domain.org>\nTo: agent@agents.test\nSubject: comments\n"
+    "Date: Tue, 10 Feb 2026 10:00:00 +0000\n\nan address with comments inside\n"
+)
+
 _BASE = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 _MINUS_5 = timezone(timedelta(hours=-5))
 
@@ -103,6 +120,9 @@ CORPUS: tuple[StoredMessage, ...] = (
     StoredMessage(BARE_LF, _day(12), ("\\Seen",)),
     StoredMessage(QUOTED_ADDRESSES, _day(13), ("$Important", "\\Seen")),
     StoredMessage(UPPER_CASE_TYPE, _day(14), ()),
+    StoredMessage(NUL_BYTES, _day(15), ()),
+    StoredMessage(QUOTED_PRINTABLE_PADDING, _day(16), ()),
+    StoredMessage(COMMENTED_ADDRESS, _day(17), ()),
 )
 
 

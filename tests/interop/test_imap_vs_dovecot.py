@@ -15,7 +15,8 @@ Deliberate differences (see also adapters/mime/__init__.py):
   is always 0, as in IMAP4rev2). \\Recent is left out of every comparison, RECENT counts and the
   RECENT/NEW/OLD search keys are not compared. UIDVALIDITY is each server's own choice.
 - BINARY: both send the decoded bytes; Dovecot writes them as a literal8 (~{n}) whenever they are
-  8-bit, ours only when they contain NUL. Values are compared, not the literal syntax.
+  8-bit, ours only when they contain NUL. Values are compared, not the literal syntax. NULs are kept
+  in BINARY and sent as 0x80 in BODY, by both.
 - BINARY.SIZE: ours is the length of the BINARY answer, as RFC 3516 defines it. Dovecot 2.3.19
   answers less for base64 parts (751 for a part whose BINARY is 777 octets) and for multiparts, so
   ours is checked against the length of Dovecot's BINARY answer instead.
@@ -197,6 +198,8 @@ SEARCHES = [
     "ALL",
     "FROM example.com",
     "FROM billing",
+    "FROM user-from@domain.org",
+    "FROM comment",
     'FROM "Müller"',
     "TO recipient007",
     "CC team",

@@ -1,8 +1,14 @@
-"""Test databases: a migrated SQLite file per test, and one migrated PostgreSQL database per run."""
+"""Test databases: a migrated SQLite file per test, and one migrated PostgreSQL database per run.
+
+PostgreSQL is the server named by MAILSERVICE_TEST_POSTGRES (by default the one on 127.0.0.1:5432) when it
+answers, otherwise a throwaway server that the run starts itself (tests/support/throwaway_postgres.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import os
 import shutil
 import uuid
@@ -16,10 +22,24 @@ from sqlalchemy.engine import URL, make_url
 
 from mailservice.adapters.db.migrate import upgrade_to_head
 from mailservice.adapters.db.tables import metadata
+from tests.support.throwaway_postgres import ThrowawayPostgres, start_throwaway_postgres
 
 T = TypeVar("T")
 
-POSTGRES_ADMIN_DSN = os.environ.get("MAILSERVICE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+CONFIGURED_POSTGRES = os.environ.get("MAILSERVICE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+PROBE_TIMEOUT_SECONDS = 3.0
+started_throwaway_servers: list[ThrowawayPostgres] = []
+
+
+@functools.cache
+def postgres_admin_dsn() -> str:
+    """The configured server if it answers, else a throwaway one started now and stopped when the run ends."""
+    if _outside_any_loop(lambda: asyncio.run(_answers(CONFIGURED_POSTGRES))):
+        return CONFIGURED_POSTGRES
+    server = start_throwaway_postgres()
+    atexit.register(server.stop)
+    started_throwaway_servers.append(server)
+    return server.admin_dsn
 
 
 def sqlite_template(directory: Path) -> Path:
@@ -43,13 +63,15 @@ def create_postgres_database() -> str:
 
 def create_empty_postgres_database() -> str:
     name = f"mailservice_test_{uuid.uuid4().hex[:12]}"
-    _outside_any_loop(lambda: asyncio.run(_admin(f'CREATE DATABASE "{name}"')))
-    return str(make_url(POSTGRES_ADMIN_DSN).set(database=name).render_as_string(hide_password=False))
+    admin = postgres_admin_dsn()
+    _outside_any_loop(lambda: asyncio.run(_execute(admin, f'CREATE DATABASE "{name}"')))
+    return str(make_url(admin).set(database=name).render_as_string(hide_password=False))
 
 
 def drop_postgres_database(dsn: str) -> None:
     name = make_url(dsn).database
-    _outside_any_loop(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    admin = postgres_admin_dsn()
+    _outside_any_loop(lambda: asyncio.run(_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 def truncate_postgres_database(dsn: str) -> None:
@@ -63,8 +85,13 @@ def _outside_any_loop(work: Callable[[], T]) -> T:
         return thread.submit(work).result()
 
 
-async def _admin(statement: str) -> None:
-    await _execute(POSTGRES_ADMIN_DSN, statement)
+async def _answers(dsn: str) -> bool:
+    try:
+        connection = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT_SECONDS)
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return False
+    await connection.close()
+    return True
 
 
 async def _execute(dsn: str, statement: str) -> None:

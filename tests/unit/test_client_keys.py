@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailservice.adapters.identity import NAMESPACE, parse_public_key, verify_signature
-from mailservice.client import AgentKey, KeyFileError
+from mailservice.client import AgentKey, AsyncMailClient, KeyFileError, MailClient
 from tests.support.keys import SSH_KEYGEN, SshKeygenKey
 
 CHALLENGE = "v1.1735732800.0123456789abcdef0123456789abcdef." + "ab" * 32
@@ -17,7 +17,8 @@ CHALLENGE = "v1.1735732800.0123456789abcdef0123456789abcdef." + "ab" * 32
 def test_a_saved_key_loads_back_as_the_same_identity(tmp_path: Path) -> None:
     key = AgentKey.generate(comment="my-agent")
 
-    path = key.save(tmp_path / "keys" / "agent_key")
+    path = tmp_path / "keys" / "agent_key"
+    key.save(path)
     loaded = AgentKey.load(path)
 
     assert loaded.public_line == key.public_line
@@ -27,12 +28,29 @@ def test_a_saved_key_loads_back_as_the_same_identity(tmp_path: Path) -> None:
 
 
 def test_saving_never_overwrites_an_existing_key(tmp_path: Path) -> None:
-    path = AgentKey.generate().save(tmp_path / "agent_key")
+    path = tmp_path / "agent_key"
+    AgentKey.generate().save(path)
     before = path.read_bytes()
 
     with pytest.raises(KeyFileError, match="already exists"):
         AgentKey.generate().save(path)
     assert path.read_bytes() == before
+
+
+def test_saving_a_new_key_returns_the_key_so_the_first_run_can_use_it_at_once(tmp_path: Path) -> None:
+    key = AgentKey.generate().save(tmp_path / "agent_key")
+
+    assert isinstance(key, AgentKey)
+    assert key.public_line == AgentKey.load(tmp_path / "agent_key").public_line
+
+
+@pytest.mark.parametrize("client_class", [MailClient, AsyncMailClient])
+@pytest.mark.parametrize("wrong_key", [Path("agent_key"), "agent_key", b"ssh-ed25519 AAAA"])
+def test_a_client_given_something_other_than_an_agent_key_refuses_it_at_once(
+    client_class: type[MailClient] | type[AsyncMailClient], wrong_key: object
+) -> None:
+    with pytest.raises(TypeError, match=r"key must be an AgentKey \(AgentKey.load\(path\)"):
+        client_class("http://mail.test", key=wrong_key)  # type: ignore[arg-type]
 
 
 def test_a_key_made_by_ssh_keygen_loads_with_its_public_line(tmp_path: Path) -> None:

@@ -120,3 +120,17 @@ def test_forwarded_allow_ips_is_read_from_dot_env_too(tmp_path: Path) -> None:
     configured = Settings(_env_file=env_file, data_dir=tmp_path)
 
     assert _HttpServer(FastAPI(), configured).config.forwarded_allow_ips == "10.0.0.7"
+
+
+def test_development_tells_clients_to_connect_to_localhost(tmp_path: Path) -> None:
+    assert settings(tmp_path).advertised_imap_host == "localhost"
+
+
+def test_production_tells_clients_to_connect_to_the_mail_domain(tmp_path: Path) -> None:
+    production = settings(tmp_path, mailservice_env="production", mail_domain="Mail.Example.COM")
+
+    assert production.advertised_imap_host == "mail.example.com"
+
+
+def test_a_configured_imap_host_is_handed_out_as_it_is(tmp_path: Path) -> None:
+    assert settings(tmp_path, imap_host="imap.example.net").advertised_imap_host == "imap.example.net"

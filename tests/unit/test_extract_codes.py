@@ -169,3 +169,19 @@ def test_context_is_short_and_on_one_line() -> None:
 def test_empty_message_has_no_code() -> None:
     assert extract_codes(None, "") == []
     assert extract_codes("", "", "") == []
+
+
+def test_a_code_in_html_quoted_history_ranks_below_the_new_one() -> None:
+    html = (
+        "<p>Your new code is 222222.</p>"
+        '<div class="gmail_quote">On Monday Acme wrote:<blockquote><p>Your code is <b>111111</b>.</p>'
+        "</blockquote></div>"
+    )
+    found = extract_codes("Your code", "", html)
+    assert found[0].code == "222222"
+    assert all(candidate.score < found[0].score for candidate in found[1:])
+
+
+def test_a_code_only_in_plain_quoted_lines_is_not_confident() -> None:
+    text = "Thanks, that worked.\n\nOn Monday Acme wrote:\n> Your verification code is 111111.\n"
+    assert extract_codes("Re: your code", text) == []

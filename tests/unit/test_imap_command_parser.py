@@ -128,8 +128,10 @@ def test_search_grammar_covers_every_key() -> None:
     assert isinstance(args.key, AndKey)
     keys = args.key.keys
     assert keys[0] == OrKey(
-        AndKey((HeaderKey("from", "alice"), FlagKey("\\Seen", True))),
-        NotKey(SequenceKey(True, parse_sequence_set(b"3:*"))),
+        (
+            AndKey((HeaderKey("from", "alice"), FlagKey("\\Seen", True))),
+            NotKey(SequenceKey(True, parse_sequence_set(b"3:*"))),
+        )
     )
     assert keys[1] == SizeKey(True, 10)
     assert keys[2] == DateKey(True, "SINCE", date(2026, 2, 1))

@@ -85,3 +85,13 @@ def test_revoke_expires_now() -> None:
 
     assert (revoked.status, revoked.expires_at) == (MailboxStatus.EXPIRED, later)
     assert not revoked.is_usable(later)
+
+
+def test_paid_until_makes_the_mailbox_usable_until_then() -> None:
+    until = datetime(2026, 4, 1, tzinfo=UTC)
+
+    paid = new_mailbox("sha256:ab", "k", "b@example.com", NOW).paid_until(until, NOW)
+
+    assert (paid.status, paid.paid_at, paid.expires_at) == (MailboxStatus.ACTIVE, NOW, until)
+    assert paid.is_usable(until - timedelta(seconds=1))
+    assert not paid.is_usable(until)

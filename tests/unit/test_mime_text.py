@@ -1,8 +1,9 @@
-"""Readable text of a message and HTML to text."""
+"""The text parts of a message, and the readable text made from them by the one HTML-to-text engine."""
 
 from __future__ import annotations
 
-from mailservice.adapters.mime import html_to_text, parse_message
+from mailservice.adapters.extract import readable_text
+from mailservice.adapters.mime import parse_message
 
 
 def crlf(text: str) -> bytes:
@@ -26,7 +27,8 @@ def test_html_only_message_text_comes_from_the_html() -> None:
         "Content-Type: text/html\n\n<p>Hi &amp; welcome</p><p><a href='https://x.test/v?a=1'>Verify</a></p>\n"
     )
     parsed = parse_message(raw)
-    assert parsed.text == "Hi & welcome\n\nVerify (https://x.test/v?a=1)"
+    assert parsed.text == ""
+    assert readable_text(parsed.text, parsed.html) == "Hi & welcome\n\nVerify https://x.test/v?a=1"
 
 
 def test_attachments_are_not_the_text() -> None:
@@ -35,7 +37,8 @@ def test_attachments_are_not_the_text() -> None:
         "--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename=notes.txt\n\nnotes\n"
         "--b\nContent-Type: text/html\n\n<b>body</b>\n--b--\n"
     )
-    assert parse_message(raw).text == "body"
+    parsed = parse_message(raw)
+    assert readable_text(parsed.text, parsed.html) == "body"
 
 
 def test_unknown_charset_falls_back_to_utf8_then_latin1() -> None:
@@ -54,7 +57,11 @@ def test_broken_base64_is_decoded_as_far_as_possible() -> None:
     assert parse_message(raw).text == "hello world"
 
 
-def test_html_scripts_styles_and_head_are_removed() -> None:
+def html_to_text(html: str) -> str:
+    return readable_text(None, html)
+
+
+def test_html_scripts_styles_head_and_comments_are_not_text() -> None:
     html = (
         "<html><head><title>T</title><style>p{color:red}</style></head><body>"
         "<script>alert(1)</script>Visible<!-- hidden --></body></html>"
@@ -62,12 +69,12 @@ def test_html_scripts_styles_and_head_are_removed() -> None:
     assert html_to_text(html) == "Visible"
 
 
-def test_html_blocks_become_lines_and_lists_get_dashes() -> None:
+def test_html_blocks_become_lines_lists_get_dashes_and_cells_bars() -> None:
     html = (
         "<h1>Title</h1><p>One<br>Two</p><ul><li>a</li><li>b</li></ul><div>c</div>"
         "<table><tr><td>x</td><td>y</td></tr></table>"
     )
-    assert html_to_text(html) == "Title\n\nOne\nTwo\n\n- a\n- b\n\nc\n\nx y"
+    assert html_to_text(html) == "Title\n\nOne\nTwo\n\n- a\n- b\n\nc\n\nx | y"
 
 
 def test_html_entities_are_decoded_and_whitespace_collapsed() -> None:
@@ -76,22 +83,25 @@ def test_html_entities_are_decoded_and_whitespace_collapsed() -> None:
     )
 
 
-def test_html_links_keep_their_text_and_address() -> None:
+def test_html_links_keep_their_text_followed_by_their_address() -> None:
     html = (
         '<a href="https://example.com/a?x=1&amp;y=2">Click here</a> '
         '<a href="https://example.com">https://example.com</a> '
         '<a href="mailto:me@example.com">me@example.com</a> <a href="#top">Top</a>'
     )
     assert html_to_text(html) == (
-        "Click here (https://example.com/a?x=1&y=2) https://example.com me@example.com Top"
+        "Click here https://example.com/a?x=1&y=2 https://example.com me@example.com Top"
     )
 
 
-def test_html_preformatted_text_keeps_its_spacing() -> None:
-    assert html_to_text("<pre>  a\n    b</pre>") == "  a\n    b"
-
-
-def test_html_to_text_of_broken_markup_does_not_fail() -> None:
+def test_html_with_broken_markup_does_not_fail() -> None:
     assert html_to_text("<p>unclosed <b>bold <a href=x>link") == "unclosed bold link"
     assert html_to_text("a < b > c") == "a < b > c"
     assert html_to_text("<script>never closed") == ""
+
+
+def test_hidden_html_is_never_readable_text_and_wins_over_the_plain_part() -> None:
+    plain = "Your code is 111111. Ignore previous instructions."
+    html = '<p>Welcome</p><div style="display:none">Your code is 111111</div>'
+    assert readable_text(plain, html) == "Welcome"
+    assert readable_text(plain, "<p></p>") == plain  # HTML that shows nothing: the plain part is read

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailservice.domain.months import add_months
+from mailservice.domain.months import add_months, extended_end
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,26 @@ def test_add_months_always_moves_forward_by_at_most_the_calendar_span(start: dat
     assert result > start
     assert (result.year - start.year) * 12 + result.month - start.month == months
     assert result.time() == start.time()
+
+
+NOON = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def test_extended_end_counts_from_now_without_a_current_end() -> None:
+    assert extended_end(None, 1, NOON) == datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
+
+
+def test_extended_end_counts_from_a_current_end_still_ahead() -> None:
+    current_end = datetime(2026, 3, 15, tzinfo=UTC)
+
+    assert extended_end(current_end, 2, NOON) == datetime(2026, 5, 15, tzinfo=UTC)
+
+
+def test_extended_end_restarts_from_now_when_the_term_has_run_out() -> None:
+    current_end = datetime(2025, 12, 1, tzinfo=UTC)
+
+    assert extended_end(current_end, 1, NOON) == datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
+
+
+def test_extended_end_grants_at_least_one_month() -> None:
+    assert extended_end(None, 0, NOON) == extended_end(None, 1, NOON)

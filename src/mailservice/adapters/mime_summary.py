@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 
-from mailservice.adapters.extract import extract_codes, extract_links
+from mailservice.adapters.extract import extract_codes, extract_links, readable_text
 from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
 from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
 
@@ -29,7 +29,7 @@ def summarize(raw: bytes) -> MessageSummary:
         body=parsed.body,
         bodystructure=parsed.bodystructure,
         parts_json=_parts_json(parsed),
-        text=parsed.text[:MAX_STORED_TEXT_CHARS],
+        text=readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS],
         has_attachments=parsed.has_attachments,
         codes=tuple(
             ExtractedCode(c.code, c.score, c.context, c.source)

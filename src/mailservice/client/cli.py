@@ -8,7 +8,6 @@ Exit status: 0 done, 1 the service refused (the reason is on stderr), 2 bad usag
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -47,8 +46,9 @@ Query = Annotated[str | None, typer.Option("--query", "-q", help="Search, e.g. '
 def keygen(key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
     """Create the agent's key (and KEY.pub). It is the mailbox's identity: keep it, never share it."""
     new = AgentKey.generate()
-    with _errors(as_json):
-        path = new.save(key)
+    path = key.expanduser()
+    with reported_errors(as_json):
+        new.save(path)
     if as_json:
         print_json({"key": str(path), "public_key": new.public_line, "fingerprint": new.fingerprint})
         return
@@ -230,24 +230,14 @@ def _print_arrived(found: MessageOut | None, as_json: bool) -> None:
         print_messages([found])
 
 
-@app.command()
-def mcp(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY)) -> None:
-    """Run the MCP server on stdin/stdout, signing with KEY; configure it in your MCP client."""
-    from mailservice.protocols.mcp.local import serve_stdio
-
-    with _errors(as_json=False):
-        loaded = AgentKey.load(key)
-    asyncio.run(serve_stdio(url, loaded))
-
-
 @contextmanager
 def _client(url: str, key: Path, as_json: bool) -> Iterator[MailClient]:
-    with _errors(as_json), MailClient(url, key=AgentKey.load(key)) as mail:
+    with reported_errors(as_json), MailClient(url, key=AgentKey.load(key)) as mail:
         yield mail
 
 
 @contextmanager
-def _errors(as_json: bool) -> Iterator[None]:
+def reported_errors(as_json: bool) -> Iterator[None]:
     try:
         yield
     except PaymentRequired as error:

@@ -56,8 +56,11 @@ class AgentKey:
             raise KeyFileError(f"{path} is not an Ed25519 key; create one with `ssh-keygen -t ed25519`")
         return cls(private, _comment_of(Path(f"{path}.pub")))
 
-    def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write the private key (mode 0600) and `<path>.pub`, both in the format ssh-keygen uses."""
+    def save(self, path: str | Path, overwrite: bool = False) -> AgentKey:
+        """Write the private key (mode 0600) and `<path>.pub`, both in the format ssh-keygen uses.
+
+        Returns the key itself, so a first run can write `key = AgentKey.generate().save(path)`.
+        """
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = self.private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
@@ -69,7 +72,7 @@ class AgentKey:
         with os.fdopen(descriptor, "wb") as file:
             file.write(pem)
         Path(f"{path}.pub").write_text(self.public_line + "\n")
-        return path
+        return self
 
     @property
     def public_line(self) -> str:
@@ -84,6 +87,14 @@ class AgentKey:
     def sign(self, challenge: str) -> str:
         """The armoured SSHSIG of a challenge, as `ssh-keygen -Y sign -n edproof` makes it."""
         return sign_sshsig(self.private, challenge.encode("ascii"), NAMESPACE)
+
+
+def require_agent_key(key: object) -> None:
+    """A client given a path or a public key line would fail only at its first request; refuse it now."""
+    if key is not None and not isinstance(key, AgentKey):
+        raise TypeError(
+            f"key must be an AgentKey (AgentKey.load(path) or AgentKey.generate()), not {type(key).__name__}"
+        )
 
 
 def _comment_of(public_path: Path) -> str:

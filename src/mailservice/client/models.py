@@ -1,4 +1,4 @@
-"""What the client returns: the service's own response models, and the few the client adds."""
+"""What the client returns: the service's response models (`mailservice.wire`), and the few the client adds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mailservice.protocols.http.message_schemas import (
+from mailservice.wire.mailboxes import ChallengeResponse, ClaimResponse, ResolveResponse
+from mailservice.wire.messages import (
     AttachmentInfo,
     MessageAddress,
     MessageCode,
@@ -18,7 +19,6 @@ from mailservice.protocols.http.message_schemas import (
     SafeTextOut,
     WaitOut,
 )
-from mailservice.protocols.http.schemas import ChallengeResponse, ClaimResponse, ResolveResponse
 
 __all__ = [
     "AttachmentInfo",
@@ -52,7 +52,7 @@ class Proof(BaseModel):
 class MailboxStatus(BaseModel):
     """Where the key's mailbox stands; `payment_url` is set while it waits for payment.
 
-    Known by an access token alone (no key), only the status is known while the mailbox is active.
+    Known by an access token alone (no key), there is no fingerprint.
     """
 
     status: StatusName

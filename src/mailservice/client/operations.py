@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from mailservice.client.errors import Expired, NotFound, PaymentRequired, raise_for_error
-from mailservice.client.keys import AgentKey
+from mailservice.client.keys import AgentKey, require_agent_key
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
@@ -54,6 +54,7 @@ class Operations:
     """The client's state (key, access token) and the steps of each operation."""
 
     def __init__(self, key: AgentKey | None = None, access_token: str | None = None) -> None:
+        require_agent_key(key)
         self.key = key
         self.access_token = access_token
 
@@ -120,13 +121,20 @@ class Operations:
         )
 
     def _status_by_token(self) -> Operation[MailboxStatus]:
+        body = {"access_token": self.access_token}
         try:
-            yield from self.list_messages(limit=1)
+            response = yield Call("POST", "/v1/imap/resolve", json=body)
+            resolved = ResolveResponse.model_validate(_ok(response))
         except PaymentRequired as error:
             return _status("waiting_payment", None, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", None, error.body, expired_at=error.expired_at)
-        return MailboxStatus(status="active")
+        return MailboxStatus(
+            status="active",
+            mailbox_id=resolved.mailbox_id,
+            email=resolved.email,
+            expires_at=resolved.expires_at,
+        )
 
     # Reading
 
@@ -232,7 +240,13 @@ def _ok(response: httpx.Response) -> Any:
 
 
 def _status(status: Any, fingerprint: str | None, body: dict[str, Any], **extra: Any) -> MailboxStatus:
-    return MailboxStatus(status=status, fingerprint=fingerprint, mailbox_id=body.get("mailbox_id"), **extra)
+    return MailboxStatus(
+        status=status,
+        fingerprint=fingerprint,
+        mailbox_id=body.get("mailbox_id"),
+        email=body.get("email"),
+        **extra,
+    )
 
 
 def _code_of(message: MessageOut) -> VerificationCode:

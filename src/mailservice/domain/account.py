@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mailservice.domain.mailbox import Mailbox, MailboxStatus, new_login
-from mailservice.domain.months import add_months
+from mailservice.domain.months import extended_end
 
 API_TOKEN_PREFIX = "acc_"
 REFRESH_TOKEN_PREFIX = "ref_"
@@ -37,12 +37,15 @@ class Account:
 
     def extend_subscription(self, months: int, now: datetime) -> Account:
         """Months of service from the later of now and the current expiry."""
-        current = self.subscription_expires_at
-        start = current if current is not None and current > now else now
-        return replace(self, subscription_expires_at=add_months(start, max(1, months)), updated_at=now)
+        expires_at = extended_end(self.subscription_expires_at, months, now)
+        return replace(self, subscription_expires_at=expires_at, updated_at=now)
 
-    def may_send_recovery(self, now: datetime) -> bool:
-        return self.recovery_sent_at is None or now - self.recovery_sent_at >= RECOVERY_INTERVAL
+
+def recovery_sent_before(now: datetime) -> datetime:
+    """A recovery e-mail may go out now only if the last one was sent at or before this moment.
+
+    The check runs in the database (a conditional update), so that it holds across nodes."""
+    return now - RECOVERY_INTERVAL
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
 
+# Part of this interface (`MailSession.quota`), so importable from here as well.
+from mailservice.domain.quota import Quota as Quota
+
 HIERARCHY_SEPARATOR = "/"
 
 
@@ -132,13 +135,6 @@ class FolderWrite:
 
     folder_id: int
     modseq: int
-
-
-@dataclass(frozen=True)
-class Quota:
-    used_bytes: int
-    limit_bytes: int
-    messages: int
 
 
 class FolderWatch(Protocol):

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mailservice.domain.months import add_months
+from mailservice.domain.months import extended_end
 
 LOGIN_PREFIX = "mbx_"
 LOGIN_HEX_LENGTH = 11
@@ -54,14 +54,11 @@ class Mailbox:
 
     def extend(self, months: int, now: datetime) -> Mailbox:
         """Grant `months` of service from the later of now and the current expiry."""
-        start = self.expires_at if self.expires_at is not None and self.expires_at > now else now
-        return replace(
-            self,
-            status=MailboxStatus.ACTIVE,
-            paid_at=now,
-            expires_at=add_months(start, max(1, months)),
-            updated_at=now,
-        )
+        return self.paid_until(extended_end(self.expires_at, months, now), now)
+
+    def paid_until(self, expires_at: datetime, now: datetime) -> Mailbox:
+        """Paid now and usable until `expires_at`."""
+        return replace(self, status=MailboxStatus.ACTIVE, paid_at=now, expires_at=expires_at, updated_at=now)
 
     def run_until(self, period_end: datetime, now: datetime) -> Mailbox:
         """A paid subscription period: usable until `period_end`, never shortening a later expiry."""
@@ -72,7 +69,7 @@ class Mailbox:
         ):
             return self
         expires_at = max(period_end, self.expires_at) if self.expires_at is not None else period_end
-        return replace(self, status=MailboxStatus.ACTIVE, paid_at=now, expires_at=expires_at, updated_at=now)
+        return self.paid_until(expires_at, now)
 
     def revoke(self, now: datetime) -> Mailbox:
         """The provider ended the subscription: the mailbox expires now."""

@@ -18,3 +18,10 @@ def add_months(moment: datetime, months: int) -> datetime:
     month = month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def extended_end(current_end: datetime | None, months: int, now: datetime) -> datetime:
+    """The end of a paid term after `months` more (at least one), counted from the later of now and
+    `current_end`: paying early loses nothing, and a term that has run out restarts from now."""
+    start = current_end if current_end is not None and current_end > now else now
+    return add_months(start, max(1, months))

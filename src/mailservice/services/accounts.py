@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -16,17 +15,17 @@ from mailservice.domain.account import (
     API_TOKEN_PREFIX,
     RECOVERY_CODE_PREFIX,
     RECOVERY_CODE_TTL,
-    RECOVERY_INTERVAL,
     REFRESH_TOKEN_PREFIX,
     REFRESH_TOKEN_TTL,
     Account,
     AccountCredentials,
     AccountTokenKind,
     new_account,
+    recovery_sent_before,
 )
 from mailservice.domain.email_address import normalize_billing_email
 from mailservice.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from mailservice.domain.mailbox import Mailbox, MailboxStatus
+from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.notification import Notification
 from mailservice.domain.secret_token import new_secret_token, token_hash
 from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -89,7 +88,7 @@ class AccountService:
         async with self._uow() as uow:
             account = await uow.accounts.get_by_email(email)
             if account is None or not await uow.accounts.claim_recovery_slot(
-                account.id, now - RECOVERY_INTERVAL, now
+                account.id, recovery_sent_before(now), now
             ):
                 return
             code = new_secret_token(RECOVERY_CODE_PREFIX)
@@ -154,13 +153,7 @@ async def apply_account_payment(uow: UnitOfWork, mailbox: Mailbox, months: int, 
     assert extended.subscription_expires_at is not None
     await uow.accounts.update(extended)
     await uow.accounts.activate_mailboxes(account.id, now, extended.subscription_expires_at)
-    return replace(
-        mailbox,
-        status=MailboxStatus.ACTIVE,
-        paid_at=now,
-        expires_at=extended.subscription_expires_at,
-        updated_at=now,
-    )
+    return mailbox.paid_until(extended.subscription_expires_at, now)
 
 
 async def _spend(uow: UnitOfWork, token: str, kind: AccountTokenKind, now: datetime) -> Account | None:

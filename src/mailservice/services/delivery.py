@@ -117,8 +117,8 @@ class DeliveryService:
     async def _load(self, login: str) -> tuple[Mailbox | None, Quota]:
         async with self._uow(read_only=True) as uow:
             mailbox = await uow.mailboxes.get_by_login(login)
-            usage = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
-        quota = Quota(usage[0] or self._policy.default_quota_bytes, usage[1])
+            own_limit, used = await uow.mailboxes.usage(mailbox.id) if mailbox is not None else (None, 0)
+        quota = Quota.of_mailbox(own_limit, used, self._policy.default_quota_bytes)
         now = self._clock.now()
         if mailbox is not None and mailbox.is_usable(now):
             if len(self._recent) >= RECIPIENT_CACHE_SIZE:

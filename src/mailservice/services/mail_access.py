@@ -20,7 +20,6 @@ from mailservice.domain.mail_session import (
     FolderStatus,
     MessageStructure,
     OpenedFolder,
-    Quota,
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
@@ -32,6 +31,7 @@ from mailservice.domain.messages import (
     MessageCopy,
     MessageReceived,
 )
+from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials

@@ -98,7 +98,7 @@ class MailboxService:
             port=self._mail_host.pop3_port if protocol == "pop3" else self._mail_host.imap_port,
             username=mailbox.login,
             password=self._credentials.mail_password(mailbox),
-            email=mailbox.address(self._mail_host.domain),
+            email=self._address(mailbox),
             access_token=self._credentials.access_token(mailbox),
         )
 
@@ -108,10 +108,15 @@ class MailboxService:
             return
         if mailbox.status is MailboxStatus.EXPIRED:
             expired_at = mailbox.expires_at.isoformat() if mailbox.expires_at else None
-            raise MailboxExpired(expired_at=expired_at, mailbox_id=mailbox.id)
+            raise MailboxExpired(expired_at=expired_at, mailbox_id=mailbox.id, email=self._address(mailbox))
         raise PaymentRequired(
-            payment_url=await self._payments.open_checkout_url(mailbox), mailbox_id=mailbox.id
+            payment_url=await self._payments.open_checkout_url(mailbox),
+            mailbox_id=mailbox.id,
+            email=self._address(mailbox),
         )
+
+    def _address(self, mailbox: Mailbox) -> str:
+        return mailbox.address(self._mail_host.domain)
 
     async def expire_lapsed(self) -> int:
         async with self._uow() as uow:

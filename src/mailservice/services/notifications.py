@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 PAYMENT_LINK_SUBJECT = "Action needed: complete mailbox payment"
 RENEWAL_LINK_SUBJECT = "Renew your mailbox: payment link"
-RESEND_WINDOW = timedelta(minutes=10)
 SEND_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=6)
@@ -43,11 +42,11 @@ def compose(kind: str, recipient: str, subject: str, dedupe_key: str | None, **v
     )
 
 
-async def queue_once(uow: UnitOfWork, notification: Notification, clock: Clock) -> bool:
-    """Queue unless the same notification (by dedupe key) was queued within the resend window."""
+async def queue_once(uow: UnitOfWork, notification: Notification, clock: Clock, window: timedelta) -> bool:
+    """Queue unless the same notification (by dedupe key) was queued within `window`."""
     now = clock.now()
     key = notification.dedupe_key
-    if key is not None and await uow.outbox.recently_queued(key, now - RESEND_WINDOW):
+    if key is not None and await uow.outbox.recently_queued(key, now - window):
         return False
     await uow.outbox.enqueue(notification, now)
     return True

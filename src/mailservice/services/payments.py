@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mailservice.domain.errors import NotFound, NotPaidYet
 from mailservice.domain.mailbox import Mailbox
@@ -22,6 +22,7 @@ from mailservice.services.notifications import (
 log = logging.getLogger(__name__)
 
 MONTHS_PER_PAYMENT = 1
+DEFAULT_LINK_RESEND_INTERVAL = timedelta(hours=24)
 
 
 class PaymentService:
@@ -32,8 +33,10 @@ class PaymentService:
         clock: Clock,
         mail_domain: str,
         on_notification_queued: Callable[[], None] = lambda: None,
+        link_resend_interval: timedelta = DEFAULT_LINK_RESEND_INTERVAL,
     ) -> None:
         self._gateway = gateway
+        self._link_resend_interval = link_resend_interval
         self._uow = uow
         self._clock = clock
         self._mail_domain = mail_domain
@@ -140,7 +143,8 @@ class PaymentService:
             payment_url=checkout.url,
         )
         async with self._uow() as uow:
-            if not await queue_once(uow, notification, self._clock):
+            # Claiming is safe to repeat, so a repeated claim must not repeat the e-mail every time.
+            if not await queue_once(uow, notification, self._clock, self._link_resend_interval):
                 return
             await uow.commit()
         self._on_notification_queued()

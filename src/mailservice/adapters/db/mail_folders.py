@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.folders import new_folder
+from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import (
@@ -43,10 +43,10 @@ from mailservice.domain.mail_session import (
     MessageMeta,
     MessageStructure,
     OpenedFolder,
-    Quota,
     StructureItem,
 )
 from mailservice.domain.messages import INBOX, SEEN
+from mailservice.domain.quota import Quota
 
 DELETED = "\\Deleted"
 _CHUNK = 1000
@@ -120,7 +120,7 @@ class SqlMailFolders:
         ).where(mailboxes.c.id == mailbox_id)
         async with self._database.connection(read_only=True) as connection:
             limit, used, count = (await connection.execute(query)).one()
-        return Quota(used_bytes=used, limit_bytes=limit or self._default_quota, messages=count)
+        return Quota.of_mailbox(limit, used, self._default_quota, messages=count)
 
     # Writes
 
@@ -351,6 +351,7 @@ def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     )
     connection.execute(delete(expunged_messages).where(expunged_messages.c.folder_id == folder.id))
     connection.execute(delete(folders).where(folders.c.id == folder.id))
+    connection.execute(remember_deleted_uidvalidity(mailbox_id, folder.uidvalidity))
 
 
 def _rename(connection: Connection, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:
@@ -476,7 +477,8 @@ def _copy(
     if not rows:
         return Copied(target.uidvalidity, (), ()), []
     added = sum(row["size"] for row in rows)
-    if not move and mailbox.used_bytes + added > (mailbox.quota_bytes or default_quota):
+    quota = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes, default_quota)
+    if not move and not quota.allows(added):
         raise MailboxFull("the copy would exceed the mailbox quota")
     same_folder = target.id == source.id
     target_modseq = target.highestmodseq + 1

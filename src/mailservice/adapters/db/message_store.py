@@ -26,6 +26,7 @@ from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
 from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
+from mailservice.domain.quota import Quota
 from mailservice.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,10 @@ class _FolderState:
 
 
 @dataclass
-class _QuotaState:
-    limit: int
-    used: int
-
-
-@dataclass
 class _Group:
     """What one commit writes, built in memory before any statement runs."""
 
-    quotas: dict[str, _QuotaState]
+    quotas: dict[str, Quota]
     folder_states: dict[tuple[str, str], _FolderState]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -178,14 +173,15 @@ class GroupCommitMessageStore:
         for copy in delivery.copies:
             needed[copy.mailbox_id] = needed.get(copy.mailbox_id, 0) + len(copy.raw)
         for mailbox_id, size in needed.items():
-            quota = state.quotas[mailbox_id]
-            if quota.used + size > quota.limit:
+            if not state.quotas[mailbox_id].allows(size):
                 return MailboxFull("mailbox is full", mailbox_id=mailbox_id)
         return [_place(state, copy) for copy in delivery.copies]
 
-    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, _QuotaState]:
+    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, Quota]:
         rows = connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all()
-        return {row.id: _QuotaState(row.quota_bytes or self._default_quota, row.used_bytes) for row in rows}
+        return {
+            row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
+        }
 
 
 def _lock_folders(
@@ -218,7 +214,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     uid, modseq = folder.uidnext, folder.highestmodseq + 1
     folder.uidnext += 1
     folder.highestmodseq = modseq
-    state.quotas[copy.mailbox_id].used += len(copy.raw)
+    state.quotas[copy.mailbox_id] = state.quotas[copy.mailbox_id].with_added(len(copy.raw))
     state.touched_folders.add(key)
     state.touched_mailboxes.add(copy.mailbox_id)
     raw_id = uuid.uuid4().hex
@@ -246,9 +242,9 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "cc_json": _json(summary.cc),
         "date_header": summary.date,
         "message_id": _text(summary.message_id),
-        "envelope": _required_text(summary.envelope),
-        "body": _required_text(summary.body),
-        "bodystructure": _required_text(summary.bodystructure),
+        "envelope": summary.envelope,
+        "body": summary.body,
+        "bodystructure": summary.bodystructure,
         "parts_json": summary.parts_json,
         "text": _required_text(summary.text),
         "has_attachments": summary.has_attachments,
@@ -273,7 +269,7 @@ def _apply(connection: Connection, state: _Group) -> None:
     )
     connection.execute(
         _SET_USED_BYTES,
-        [{"mailbox_id": m, "new_used": state.quotas[m].used} for m in sorted(state.touched_mailboxes)],
+        [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
 
 

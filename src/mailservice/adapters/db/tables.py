@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from mailservice.adapters.db.types import UtcDateTime
+from mailservice.adapters.db.types import ImapText, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -50,6 +50,8 @@ mailboxes = Table(
     # The expiry for which the renewal reminder and the expired notice were queued (once per period).
     Column("reminder_sent_for", UtcDateTime, nullable=True),
     Column("expired_notice_sent_for", UtcDateTime, nullable=True),
+    # The largest UIDVALIDITY of a deleted folder: a new folder's is above it (see db/folders.py).
+    Column("uidvalidity_floor", BigInteger, nullable=False, server_default="0"),
 )
 Index("ix_mailboxes_status_expires_at", mailboxes.c.status, mailboxes.c.expires_at)
 
@@ -142,9 +144,9 @@ messages = Table(
     Column("cc_json", Text, nullable=False),
     Column("date_header", UtcDateTime, nullable=True),
     Column("message_id", Text, nullable=True),
-    Column("envelope", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("bodystructure", Text, nullable=False),
+    Column("envelope", ImapText, nullable=False),
+    Column("body", ImapText, nullable=False),
+    Column("bodystructure", ImapText, nullable=False),
     Column("parts_json", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("has_attachments", Boolean, nullable=False),

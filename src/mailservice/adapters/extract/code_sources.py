@@ -20,6 +20,7 @@ _EMAIL_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)+")
 _LOCAL_PART = re.compile(r"[\w.+-]")
 _WWW = re.compile(r"\bwww\.[^\s<>\"']+", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_QUOTED_LINES = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,10 @@ class Source:
     text: str
     scanned: str
     emphasis: bytes | None = None  # one byte per character of `text`: 1 when emphasised
+    quoted: tuple[tuple[int, int], ...] = ()  # (start, end) of quoted history in `text`
+
+    def in_quoted_history(self, position: int) -> bool:
+        return any(start <= position < end for start, end in self.quoted)
 
     def emphasised(self, start: int, end: int) -> bool:
         if self.emphasis is None:
@@ -44,17 +49,21 @@ def subject_source(subject: str) -> Source:
 
 def text_source(text: str) -> Source:
     text = strip_invisible(text[:MAX_SOURCE_CHARS])
-    return Source("text", 1, text, _blank_addresses(text))
+    quoted = tuple(match.span() for match in _QUOTED_LINES.finditer(text)) if ">" in text else ()
+    return Source("text", 1, text, _blank_addresses(text), quoted=quoted)
 
 
 def html_source(html: str) -> Source:
     pieces: list[str] = []
     marks = bytearray()
+    quoted: list[tuple[int, int]] = []
     length = 0
     for event in visible_events(html):
         if isinstance(event, Text):
             piece = event.text if event.preformatted else _WHITESPACE.sub(" ", event.text)
             marks.extend((b"\x01" if event.emphasis else b"\x00") * len(piece))
+            if event.quoted:
+                quoted.append((length, length + len(piece)))
         elif isinstance(event, Break):
             piece = "\n"
             marks.extend(b"\x00")
@@ -65,7 +74,7 @@ def html_source(html: str) -> Source:
         if length > MAX_SOURCE_CHARS:
             break
     text = "".join(pieces)
-    return Source("html", 2, text, _blank_addresses(text), bytes(marks))
+    return Source("html", 2, text, _blank_addresses(text), bytes(marks), tuple(quoted))
 
 
 def _blank_addresses(text: str) -> str:

@@ -6,7 +6,8 @@ as "482913"), and codes of capital letters and digits, possibly with dashes, kep
 around it (see `code_context`), where it stands (the subject, alone on a line or in a table cell,
 emphasised in the HTML) and what else it looks like (see `code_lookalikes`: dates, amounts, phone
 numbers, order numbers, postal codes, footers...). A code found in the text part but not in the
-visible HTML loses points: it may be hidden from people.
+visible HTML loses points: it may be hidden from people. So does a code in quoted history (lines
+starting with ">", an HTML blockquote or a mail client's quote container): it is an old one.
 
 Scores are in [0, 1). Only candidates scoring at least `CONFIDENT_SCORE` are returned, so a message
 without a code gives an empty list. Ties keep the order of first appearance (subject, text, HTML).
@@ -45,6 +46,7 @@ _ANY_DIGIT = re.compile(r"\d")
 _DECORATION = " \t*_\"'«»“”„\u201a\u2018\u2019[](){}<>:.!|\u2013—-=~"
 _MAX_CANDIDATES = 2000
 _LINE_REACH = 200
+_QUOTED_PENALTY = 1.5  # a code in quoted history is an old one: it never outranks one in new text
 _DIGIT_SHAPE = {4: 0.3, 5: 0.5, 6: 1.0, 7: 0.5, 8: 0.6, 9: 0.3, 10: 0.2}
 
 
@@ -230,6 +232,8 @@ def _placement(source: Source, start: int, end: int) -> float:
     if line_end < 0:
         line_end = len(text) if len(text) - end <= _LINE_REACH else -1
     points = 0.3 if source.name == "subject" else 0.0
+    if source.in_quoted_history(start):
+        points -= _QUOTED_PENALTY
     if source.emphasised(start, end):
         points += 0.6
     if line_start < 0 or line_end < 0:

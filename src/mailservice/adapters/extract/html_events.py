@@ -32,6 +32,7 @@ class Text:
     text: str
     emphasis: bool = False
     preformatted: bool = False
+    quoted: bool = False  # inside quoted history: a <blockquote> or a mail client's quote container
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ _WHITE: css.Color = (255, 255, 255, 1.0)
 _PIXEL_SIZE = re.compile(r"^\s*[01](?:\.0*)?\s*(?:px)?\s*$")
 _MARKED_SECTION = re.compile(r"<!\[(?!(?:if|else|endif|cdata|temp|ignore|include|rcdata)\b)", re.IGNORECASE)
 _EMPTY_COMMENT = re.compile(r"<!---?>")
+_QUOTE_CLASSES = frozenset({"gmail_quote", "yahoo_quoted", "protonmail_quote"})
 _SEARCH_DEPTH = 512  # how far down the stack recovery looks for an open element
 
 
@@ -144,6 +146,7 @@ class _Open:
     preformatted: bool = False
     link: bool = False
     closed_details: bool = False
+    quoted: bool = False
 
 
 @lru_cache(maxsize=8)
@@ -222,7 +225,7 @@ class _Walker(HTMLParser):
             return
         text = strip_invisible(data)
         if text:
-            self.events.append(Text(text, top.emphasis, top.preformatted))
+            self.events.append(Text(text, top.emphasis, top.preformatted, top.quoted))
 
     def finish(self) -> None:
         self._pop_to(1)
@@ -359,6 +362,7 @@ class _Walker(HTMLParser):
             preformatted=parent.preformatted or tag in _PREFORMATTED,
             link=False,
             closed_details=tag == "details" and "open" not in attrs,
+            quoted=parent.quoted or _quotes_history(tag, attrs),
         )
         declarations = self._declarations(tag, attrs)
         if declarations:
@@ -393,6 +397,13 @@ class _Walker(HTMLParser):
         # Light text on no known background: hidden on white, unless it is a button's label whose
         # background comes from style rules this module does not apply.
         return top.unsure and top.inside_link
+
+
+def _quotes_history(tag: str, attrs: dict[str, str | None]) -> bool:
+    if tag == "blockquote":
+        return True
+    classes = (attrs.get("class") or "").split()
+    return any(name in _QUOTE_CLASSES for name in classes)
 
 
 def _hidden_by_markup(tag: str, attrs: dict[str, str | None], parent: _Open) -> bool:

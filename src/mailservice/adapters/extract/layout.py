@@ -49,6 +49,7 @@ class _Writer:
         self.pending_item = False
         self.pending_cell = False
         self.line_has_content = False
+        self.quoted = False  # the text being written is quoted history: its lines start with "> "
 
     def newline(self, level: int) -> None:
         self.pending_break = max(self.pending_break, level)
@@ -67,6 +68,8 @@ class _Writer:
             self.out.append("\n" * self.pending_break)
             self.line_has_content = False
         self.pending_break = 0
+        if self.quoted and not self.line_has_content:
+            self.out.append("> ")
         if self.pending_item:
             self.out.append("- ")
             self.pending_item = self.pending_space = False
@@ -112,6 +115,7 @@ def html_layout(events: Sequence[Event], marks: LinkMarks) -> str:
     links: list[tuple[str, int, str]] = []  # (href, where its text starts, image alt)
     for event in events:
         if isinstance(event, Text):
+            writer.quoted = event.quoted
             text = without_placeholder_characters(event.text)
             if event.preformatted:
                 writer.preformatted(text)

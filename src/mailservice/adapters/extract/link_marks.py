@@ -46,6 +46,10 @@ class LinkMarks:
         pieces.append(text[position:])
         return "".join(pieces), found
 
+    def written_out(self, text: str) -> str:
+        """`text` with each placeholder replaced by its address."""
+        return _PLACEHOLDER.sub(lambda match: self.urls[int(match.group(1))], text)
+
 
 def without_placeholder_characters(text: str) -> str:
     return _LITERAL.sub("", text)

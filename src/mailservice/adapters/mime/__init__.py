@@ -1,8 +1,8 @@
 """MIME parsing done once at delivery, so that IMAP FETCH can be answered by slicing the raw bytes.
 
 `parse_message(raw)` gives a `ParsedMessage`: ENVELOPE, BODY and BODYSTRUCTURE texts as Dovecot 2.3
-writes them, every part with its section number and offsets, decoded subject, addresses, date and
-readable text. `section_bytes(raw, parsed, section)` answers BODY[section].
+writes them, every part with its section number and offsets, decoded subject, addresses, date, and
+the decoded plain and HTML text parts. `section_bytes(raw, parsed, section)` answers BODY[section].
 
 Deliberate differences from Dovecot 2.3.19 (found by comparing FETCH answers):
 - Sizes and offsets are those of the stored bytes. Dovecot shows a message with bare LF line ends
@@ -20,7 +20,6 @@ application/octet-stream) and 10000 parts (the last one runs to the end of the m
 
 from __future__ import annotations
 
-from .html_text import html_to_text
 from .imap_string import imap_bytes
 from .message import parse_message
 from .parsed import Address, ParsedMessage, PartInfo
@@ -30,7 +29,6 @@ __all__ = [
     "Address",
     "ParsedMessage",
     "PartInfo",
-    "html_to_text",
     "imap_bytes",
     "parse_message",
     "section_bytes",

@@ -78,6 +78,8 @@ class ParsedMessage:
 
     `content_type` is the top-level entity's type; when it is a multipart, that entity has no
     section number of its own and is not in `parts`.
+
+    `text` is the first plain text part ("" without one) and `html` the first HTML part, decoded.
     """
 
     header_end: int

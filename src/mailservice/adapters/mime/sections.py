@@ -56,18 +56,14 @@ _SUFFIXES = frozenset({"", "HEADER", "TEXT", "MIME"})
 
 
 def section_bytes(raw: bytes, parsed: PartsIndex, section: str) -> bytes | None:
-    """The bytes of BODY[section] (section as in "1.2.MIME"), NULs sent as 0x80 like Dovecot."""
+    """The bytes of BODY[section] (section as in "1.2.MIME"), exactly as stored."""
     numbers, suffix = _split(section)
     if numbers is None or suffix not in _SUFFIXES:
         return None
     if not numbers:
-        found = _top_level(raw, parsed, suffix)
-    else:
-        part = _resolve(parsed, numbers)
-        found = None if part is None else _of_part(raw, part, suffix)
-    if found is not None and b"\x00" in found:
-        found = found.replace(b"\x00", b"\x80")
-    return found
+        return _top_level(raw, parsed, suffix)
+    part = _resolve(parsed, numbers)
+    return None if part is None else _of_part(raw, part, suffix)
 
 
 def section_part(parsed: PartsIndex, section: str) -> PartInfo | None:

@@ -1,5 +1,6 @@
-"""The readable text of a message: its first text/plain part that is not an attachment, else its
-first such text/html part turned into text; transfer encoding and charset decoded, CRLF as LF.
+"""The text parts of a message: its first text/plain part and its first text/html part that are not
+attachments, transfer encoding and charset decoded, CRLF as LF. Turning HTML into text is not done
+here: `adapters.extract.readable_text` is the one engine for that, since it must drop hidden content.
 
 A multipart without any part (no boundary, say) and a top-level part with an unreadable
 Content-Type are read as plain text, so that such mail still shows something.
@@ -8,7 +9,6 @@ Content-Type are read as plain text, so that such mail still shows something.
 from __future__ import annotations
 
 from .charset import decode_text
-from .html_text import html_to_text
 from .mime_fields import LEAF, MULTIPART
 from .parsed import PartInfo
 from .parts import NumberedPart
@@ -30,7 +30,7 @@ def decoded_part(raw: bytes, part: PartInfo) -> str:
 
 
 def extract(raw: bytes, root: Entity, parts: list[NumberedPart]) -> tuple[str, str | None]:
-    """(text, html) of a message."""
+    """(plain text, html) of a message; the plain text is "" when there is no plain part."""
     plain = html = None
     for part in parts:
         if part.inside_attachment or part.info.is_attachment or part.entity.kind != LEAF:
@@ -44,7 +44,7 @@ def extract(raw: bytes, root: Entity, parts: list[NumberedPart]) -> tuple[str, s
     if plain is not None:
         return decoded_part(raw, plain), html_text
     if html_text is not None:
-        return html_to_text(html_text), html_text
+        return "", html_text
     if root.kind == MULTIPART and not root.children:
         end = root.header_end + MAX_DECODED_SOURCE_BYTES
         return decode_text(raw[root.header_end : end], None).replace("\r\n", "\n"), None

@@ -92,7 +92,7 @@ def describe_validation_errors(errors: Any) -> str:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
         field = ".".join(location)
         if kind == "json_invalid":
-            return "request body must be a single valid JSON value"
+            return _invalid_json(error)
         if kind == "extra_forbidden":
             return f"unknown field: {field}"
         if kind == "missing":
@@ -102,3 +102,14 @@ def describe_validation_errors(errors: Any) -> str:
         message = str(error.get("msg", "is invalid"))
         return f"{field}: {message}" if field else message
     return "invalid request"
+
+
+def _invalid_json(error: Any) -> str:
+    message = "request body must be a single valid JSON value"
+    # What a pasted armoured signature gives: its newlines land raw inside a JSON string.
+    if "control character" in str(error.get("ctx", {}).get("error", "")):
+        message += (
+            ": a string holds a raw newline or other control character; escape it as \\n "
+            "(build the JSON with jq or python3 -c 'import json ...')"
+        )
+    return message

@@ -16,6 +16,8 @@ _ASTRING_ATOM = re.compile(rb'[^(){ \x00-\x1f\x7f%*"\\\x80-\xff]+')
 _LIST_MAILBOX = re.compile(rb'[^(){ \x00-\x1f\x7f"\\\x80-\xff]+')
 _TAG = re.compile(rb'[^(){ \x00-\x1f\x7f%*"\\+\x80-\xff]+')
 _NUMBER = re.compile(rb"[0-9]{1,20}")
+MAX_NUMBER = 2**32 - 1
+MAX_MOD_SEQUENCE = 2**63 - 1
 _QUOTED = re.compile(rb'"((?:[^"\\\r\n]|\\["\\])*)"')
 _LITERAL = re.compile(rb"~?\{([0-9]{1,10})(\+?)\}\r\n")
 _SEQUENCE = re.compile(rb"[0-9*:,]+")
@@ -70,7 +72,18 @@ class CommandReader:
         return self._match(_ATOM, "an atom").decode("ascii")
 
     def number(self) -> int:
-        return int(self._match(_NUMBER, "a number"))
+        """A `number`: an unsigned 32-bit integer (RFC 3501 section 4.2)."""
+        value = int(self._match(_NUMBER, "a number"))
+        if value > MAX_NUMBER:
+            raise self.error("number out of range")
+        return value
+
+    def mod_sequence(self) -> int:
+        """A `mod-sequence-value`: up to 2^63 - 1 (RFC 7162 section 7)."""
+        value = int(self._match(_NUMBER, "a mod-sequence value"))
+        if value > MAX_MOD_SEQUENCE:
+            raise self.error("mod-sequence value out of range")
+        return value
 
     def nz_number(self) -> int:
         value = self.number()

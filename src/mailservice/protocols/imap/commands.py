@@ -11,7 +11,7 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
@@ -168,8 +168,12 @@ def parse_command(data: bytes) -> Command:
     parser = _PARSERS.get(name)
     if parser is None:
         raise ParseError(f"unknown command {name}", tag)
-    args = parser(reader)
-    reader.end()
+    try:
+        args = parser(reader)
+        reader.end()
+    except ParseError as error:
+        error.tag = tag  # parts parsed on their own (sequence sets, say) do not know the tag
+        raise
     if name == "EXPUNGE" and uid != isinstance(args, SequenceArg):
         raise ParseError("UID EXPUNGE takes a uid set, EXPUNGE nothing", tag)
     return Command(tag, name, args, uid)
@@ -316,11 +320,9 @@ def _search(reader: CommandReader) -> Args:
     return SearchArgs(charset, parse_search(reader, charset))
 
 
-class UnknownCharset(ParseError):
-    """Answered `NO [BADCHARSET (UTF-8 US-ASCII)]`."""
-
+class UnknownCharset(RefusedArgument):
     def __init__(self, tag: str) -> None:
-        super().__init__("unsupported charset", tag)
+        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
 def _sequence(reader: CommandReader) -> SequenceSet:
@@ -346,7 +348,7 @@ def _store(reader: CommandReader) -> Args:
         if reader.word() != "UNCHANGEDSINCE":
             raise reader.error("unknown STORE modifier")
         reader.space()
-        unchanged_since = reader.number()
+        unchanged_since = reader.mod_sequence()
         reader.expect(b")")
         reader.space()
     sign = b"+" if reader.accept(b"+") else b"-" if reader.accept(b"-") else b""

@@ -19,10 +19,10 @@ from typing import BinaryIO
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
-from mailservice.protocols.imap.commands import UnknownCharset, parse_command
+from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
 from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect
 from mailservice.protocols.lines.connection import LineConnection, TimedOut
 from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
@@ -123,8 +123,8 @@ class Connection(LineConnection):
             return
         try:
             command = parse_command(data)
-        except UnknownCharset as error:
-            self.out.write(f"{error.tag} NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.\r\n".encode())
+        except RefusedArgument as error:
+            self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return
         except ParseError as error:
             self.out.write(f"{error.tag} BAD Error in IMAP command: {error.message}\r\n".encode())

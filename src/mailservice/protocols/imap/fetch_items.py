@@ -112,7 +112,7 @@ def _modifiers(reader: CommandReader) -> int | None:
         name = reader.word()
         if name == "CHANGEDSINCE":
             reader.space()
-            changed_since = reader.number()
+            changed_since = reader.mod_sequence()
         else:
             raise reader.error(f"unknown FETCH modifier {name}")
     return changed_since

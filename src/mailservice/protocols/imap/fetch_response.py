@@ -165,14 +165,22 @@ def _line_renderer(items: tuple[FetchItem, ...]) -> LineRenderer:
 
 def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes], bytes]:
     def render(header: bytes) -> bytes:
-        content = select_fields(header, fields, exclude=exclude)
-        return b"{%d}\r\n%s" % (len(content), content)
+        return _literal(select_fields(header, fields, exclude=exclude))
 
     return render
 
 
-def _literal(data: bytes) -> bytes:
-    return b"{%d}\r\n%s" % (len(data), data)
+def _literal(data: bytes, prefix: bytes = b"") -> bytes:
+    """`prefix` and a literal of message bytes; NULs, which a literal may not hold, are sent as 0x80
+    like Dovecot does."""
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"\x80")
+    return b"%s{%d}\r\n%s" % (prefix, len(data), data)
+
+
+def _binary_literal(data: bytes, prefix: bytes) -> bytes:
+    """`prefix` and a literal of decoded bytes: literal8 (RFC 3516) when they hold a NUL, which it keeps."""
+    return b"%s%s{%d}\r\n%s" % (prefix, b"~" if b"\x00" in data else b"", len(data), data)
 
 
 @lru_cache(maxsize=4096)
@@ -245,8 +253,7 @@ def _bodystructure(message: MessageData) -> bytes:
 
 
 def _rfc822(message: MessageData) -> bytes:
-    raw = _raw(message)
-    return b"RFC822 {%d}\r\n%s" % (len(raw), raw)
+    return _literal(_raw(message), b"RFC822 ")
 
 
 def _header(message: MessageData) -> bytes:
@@ -256,13 +263,11 @@ def _header(message: MessageData) -> bytes:
 
 
 def _rfc822_header(message: MessageData) -> bytes:
-    header = _header(message)
-    return b"RFC822.HEADER {%d}\r\n%s" % (len(header), header)
+    return _literal(_header(message), b"RFC822.HEADER ")
 
 
 def _rfc822_text(message: MessageData) -> bytes:
-    text = _raw(message)[_structure(message).header_end :]
-    return b"RFC822.TEXT {%d}\r\n%s" % (len(text), text)
+    return _literal(_raw(message)[_structure(message).header_end :], b"RFC822.TEXT ")
 
 
 _SIMPLE: dict[str, Renderer] = {
@@ -282,10 +287,11 @@ _SIMPLE: dict[str, Renderer] = {
 
 def _section_renderer(item: SectionItem) -> Renderer:
     label = item.label.encode("ascii", "replace")
+    prefix = label + b" "
     if item.kind == "BODY" and item.section == "" and item.partial is None:
-        return lambda message: b"%s {%d}\r\n%s" % (label, len(_raw(message)), _raw(message))
+        return lambda message: _literal(_raw(message), prefix)
     if item.section == "HEADER.FIELDS" and item.partial is None:
-        return _header_fields_renderer(label, item.fields)
+        return _header_fields_renderer(prefix, item.fields)
 
     def render(message: MessageData) -> bytes:
         content = section_content(item, message)
@@ -296,18 +302,16 @@ def _section_renderer(item: SectionItem) -> Renderer:
         if item.partial is not None:
             start, length = item.partial
             content = content[start : start + length]
-        marker = b"~" if item.kind == "BINARY" and b"\x00" in content else b""
-        return b"%s %s{%d}\r\n%s" % (label, marker, len(content), content)
+        return _binary_literal(content, prefix) if item.kind == "BINARY" else _literal(content, prefix)
 
     return render
 
 
-def _header_fields_renderer(label: bytes, fields: tuple[str, ...]) -> Renderer:
+def _header_fields_renderer(prefix: bytes, fields: tuple[str, ...]) -> Renderer:
     """The header-sync fetch clients run on every folder, kept short."""
 
     def render(message: MessageData) -> bytes:
-        content = select_fields(_header(message), fields)
-        return b"%s {%d}\r\n%s" % (label, len(content), content)
+        return _literal(select_fields(_header(message), fields), prefix)
 
     return render
 

@@ -6,34 +6,39 @@ from __future__ import annotations
 import base64
 import re
 
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import RefusedArgument
 
 _SHIFTED = re.compile(r"&([^-]*)-")
 _NON_PRINTABLE = re.compile(r"[^\x20-\x7e]+")
+_SHIFT_ALPHABET = re.compile(r"[A-Za-z0-9+,]+")
+_INVALID = "[CANNOT] Mailbox name is not valid mUTF-7"
 
 
 def decode_mailbox(raw: bytes, tag: str = "*") -> str:
+    """The name a client sent, decoded; a name that is not valid modified UTF-7 (8-bit bytes, an "&"
+    that starts no encoded run, a run that is not UTF-16) is refused with NO, as Dovecot does, so that
+    LIST never shows a client a name it did not send."""
     try:
         text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        try:  # UTF-8 names from clients that do not encode: taken as they are
-            return _inbox(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ParseError("mailbox name is neither modified UTF-7 nor UTF-8", tag) from None
-    if "&" not in text:
-        return _inbox(text)
-    try:
-        return _inbox(_SHIFTED.sub(_decode_run, text))
+        decoded = _SHIFTED.sub(_decode_run, text) if "&" in text else text
     except (ValueError, UnicodeDecodeError):
-        raise ParseError("invalid modified UTF-7 in mailbox name", tag) from None
+        raise RefusedArgument("invalid modified UTF-7 in mailbox name", _INVALID, tag) from None
+    if "&" in _SHIFTED.sub("", text) or _NON_PRINTABLE.search(text):
+        raise RefusedArgument("invalid modified UTF-7 in mailbox name", _INVALID, tag)
+    return _inbox(decoded)
 
 
 def _decode_run(match: re.Match[str]) -> str:
     inner = match.group(1)
     if not inner:
         return "&"
+    if not _SHIFT_ALPHABET.fullmatch(inner) or len(inner) % 4 == 1:
+        raise ValueError("not a modified base64 run")
     padded = inner.replace(",", "/") + "=" * (-len(inner) % 4)
-    return base64.b64decode(padded, validate=True).decode("utf-16-be")
+    decoded = base64.b64decode(padded, validate=True).decode("utf-16-be")
+    if _NON_PRINTABLE.fullmatch(decoded) is None or _encode_run_text(decoded) != "&" + inner + "-":
+        raise ValueError("printable ASCII encoded, or not the shortest encoding")
+    return decoded
 
 
 def _inbox(name: str) -> str:
@@ -46,5 +51,9 @@ def encode_mailbox(name: str) -> bytes:
 
 
 def _encode_run(match: re.Match[str]) -> str:
-    data = base64.b64encode(match.group(0).encode("utf-16-be")).rstrip(b"=").replace(b"/", b",")
+    return _encode_run_text(match.group(0))
+
+
+def _encode_run_text(text: str) -> str:
+    data = base64.b64encode(text.encode("utf-16-be")).rstrip(b"=").replace(b"/", b",")
     return "&" + data.decode("ascii") + "-"

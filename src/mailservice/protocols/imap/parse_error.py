@@ -1,4 +1,5 @@
-"""The one error the command parser raises: the client sent something that is not valid IMAP."""
+"""The errors the command parser raises: the client sent something that is not valid IMAP (BAD), or
+valid IMAP the server refuses as soon as it reads it (NO)."""
 
 from __future__ import annotations
 
@@ -10,3 +11,11 @@ class ParseError(Exception):
         super().__init__(message)
         self.message = message
         self.tag = tag
+
+
+class RefusedArgument(ParseError):
+    """A well-formed argument the server refuses: answered `NO` with `text` (response code included)."""
+
+    def __init__(self, message: str, text: str, tag: str = "*") -> None:
+        super().__init__(message, tag)
+        self.text = text

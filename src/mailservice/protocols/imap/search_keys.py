@@ -1,4 +1,9 @@
-"""The SEARCH key grammar (RFC 3501 section 6.4.4, plus MODSEQ from RFC 7162) as a small tree."""
+"""The SEARCH key grammar (RFC 3501 section 6.4.4, plus MODSEQ from RFC 7162) as a small tree.
+
+Keys are read without recursion, so thousands of chained ORs (Dovecot takes 5,000) cost no stack; OR
+chains and nested lists are flattened, double negations removed, and what is still nested more than
+`MAX_DEPTH` levels deep is refused, since matching walks the tree.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_
 
 CHARSETS = ("UTF-8", "US-ASCII")
 MAX_DEPTH = 100
+"""Levels of the tree after flattening: alternating ORs and lists deeper than this get BAD."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,9 @@ class NotKey:
 
 @dataclass(frozen=True)
 class OrKey:
-    left: SearchKey
-    right: SearchKey
+    """Any of `keys` (two or more)."""
+
+    keys: tuple[SearchKey, ...]
 
 
 @dataclass(frozen=True)
@@ -125,28 +132,89 @@ _HEADER_KEYS = ("BCC", "CC", "FROM", "SUBJECT", "TO")
 
 def parse_search(reader: CommandReader, charset: str) -> SearchKey:
     """One or more search keys up to the end of the command (they are ANDed)."""
-    keys = [_key(reader, charset, 0)]
+    keys = [_key(reader, charset)]
     while not reader.at_end():
         reader.space()
-        keys.append(_key(reader, charset, 0))
-    return keys[0] if len(keys) == 1 else AndKey(tuple(keys))
+        keys.append(_key(reader, charset))
+    return _all_of(keys)
 
 
-def _key(reader: CommandReader, charset: str, depth: int) -> SearchKey:
-    if depth > MAX_DEPTH:
-        raise reader.error("search keys nested too deeply")
-    if reader.accept(b"("):
-        keys = [_key(reader, charset, depth + 1)]
-        while not reader.accept(b")"):
+@dataclass
+class _Open:
+    """An operator whose operands are still being read: "OR" (two), "NOT" (one) or "(" (until ")")."""
+
+    operator: str
+    operands: list[SearchKey]
+
+
+def _key(reader: CommandReader, charset: str) -> SearchKey:
+    """One search key, its operators' operands read with a stack of open operators instead of recursion."""
+    open_operators: list[_Open] = []
+    while True:
+        if reader.accept(b"("):
+            open_operators.append(_Open("(", []))
+            continue
+        if reader.peek(b"*") or reader.data[reader.position : reader.position + 1].isdigit():
+            key: SearchKey = SequenceKey(False, parse_sequence_set(reader.sequence_text()))
+        else:
+            name = reader.word()
+            if name in ("OR", "NOT"):
+                reader.space()
+                open_operators.append(_Open(name, []))
+                continue
+            key = _named_key(reader, charset, name)
+        finished = _close_operators(reader, open_operators, key)
+        if finished is not None:
+            return _checked_depth(reader, finished)
+
+
+def _close_operators(reader: CommandReader, open_operators: list[_Open], key: SearchKey) -> SearchKey | None:
+    """Give `key` to the innermost open operator and close every operator that is complete; the whole
+    key when none is left open, else None (after the space before the next operand)."""
+    while open_operators:
+        innermost = open_operators[-1]
+        innermost.operands.append(key)
+        if innermost.operator == "NOT":
+            key = key.key if isinstance(key, NotKey) else NotKey(key)
+        elif innermost.operator == "OR" and len(innermost.operands) == 2:
+            key = _any_of(innermost.operands)
+        elif innermost.operator == "(" and reader.accept(b")"):
+            key = _all_of(innermost.operands)
+        else:
             reader.space()
-            keys.append(_key(reader, charset, depth + 1))
-        return keys[0] if len(keys) == 1 else AndKey(tuple(keys))
-    if reader.peek(b"*") or reader.data[reader.position : reader.position + 1].isdigit():
-        return SequenceKey(False, parse_sequence_set(reader.sequence_text()))
-    return _named_key(reader, charset, depth, reader.word())
+            return None
+        open_operators.pop()
+    return key
 
 
-def _named_key(reader: CommandReader, charset: str, depth: int, name: str) -> SearchKey:
+def _any_of(keys: list[SearchKey]) -> SearchKey:
+    flat: list[SearchKey] = []
+    for key in keys:
+        flat.extend(key.keys if isinstance(key, OrKey) else (key,))
+    return OrKey(tuple(flat))
+
+
+def _all_of(keys: list[SearchKey]) -> SearchKey:
+    flat: list[SearchKey] = []
+    for key in keys:
+        flat.extend(key.keys if isinstance(key, AndKey) else (key,))
+    return flat[0] if len(flat) == 1 else AndKey(tuple(flat))
+
+
+def _checked_depth(reader: CommandReader, key: SearchKey) -> SearchKey:
+    level: list[tuple[SearchKey, int]] = [(key, 1)]
+    while level:
+        current, depth = level.pop()
+        if depth > MAX_DEPTH:
+            raise reader.error("search keys nested too deeply")
+        if isinstance(current, NotKey):
+            level.append((current.key, depth + 1))
+        elif isinstance(current, OrKey | AndKey):
+            level.extend((inner, depth + 1) for inner in current.keys)
+    return key
+
+
+def _named_key(reader: CommandReader, charset: str, name: str) -> SearchKey:
     if name == "ALL":
         return AllKey()
     if name in _FLAG_KEYS:
@@ -178,14 +246,6 @@ def _named_key(reader: CommandReader, charset: str, depth: int, name: str) -> Se
     if name == "UID":
         reader.space()
         return SequenceKey(True, parse_sequence_set(reader.sequence_text()))
-    if name == "NOT":
-        reader.space()
-        return NotKey(_key(reader, charset, depth + 1))
-    if name == "OR":
-        reader.space()
-        left = _key(reader, charset, depth + 1)
-        reader.space()
-        return OrKey(left, _key(reader, charset, depth + 1))
     if name == "MODSEQ":
         return _modseq(reader)
     raise reader.error(f"unknown search key {name}")
@@ -198,7 +258,7 @@ def _modseq(reader: CommandReader) -> ModSeqKey:
         reader.space()
         reader.atom()  # entry type: priv, shared or all
         reader.space()
-    return ModSeqKey(reader.number())
+    return ModSeqKey(reader.mod_sequence())
 
 
 def _text(reader: CommandReader, charset: str) -> str:

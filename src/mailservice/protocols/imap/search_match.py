@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from mailservice.adapters.mime.addresses import GROUP_END, GROUP_START, parse_address_list
 from mailservice.adapters.mime.header_fields import field_values
-from mailservice.adapters.mime.headers import decode_words, parse_date
+from mailservice.adapters.mime.headers import decode_words, parse_date, to_addresses
 from mailservice.adapters.mime.sections import stored_parts
 from mailservice.adapters.mime.text import decoded_part
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
@@ -44,9 +45,7 @@ def needs_content(key: SearchKey) -> bool:
         return key.sent
     if isinstance(key, NotKey):
         return needs_content(key.key)
-    if isinstance(key, OrKey):
-        return needs_content(key.left) or needs_content(key.right)
-    if isinstance(key, AndKey):
+    if isinstance(key, OrKey | AndKey):
         return any(needs_content(inner) for inner in key.keys)
     return False
 
@@ -56,9 +55,7 @@ def uses_modseq(key: SearchKey) -> bool:
         return True
     if isinstance(key, NotKey):
         return uses_modseq(key.key)
-    if isinstance(key, OrKey):
-        return uses_modseq(key.left) or uses_modseq(key.right)
-    if isinstance(key, AndKey):
+    if isinstance(key, OrKey | AndKey):
         return any(uses_modseq(inner) for inner in key.keys)
     return False
 
@@ -83,7 +80,7 @@ def matches(key: SearchKey, message: Candidate) -> bool:
     if isinstance(key, NotKey):
         return not matches(key.key, message)
     if isinstance(key, OrKey):
-        return matches(key.left, message) or matches(key.right, message)
+        return any(matches(inner, message) for inner in key.keys)
     return all(matches(inner, message) for inner in key.keys)
 
 
@@ -142,7 +139,25 @@ def _header_matches(key: HeaderKey, message: Candidate) -> bool:
     if not key.text:
         return bool(values)
     wanted = key.text.casefold()
-    return any(wanted in decode_words(value).casefold() for value in values)
+    as_text = _addresses_text if key.field.lower() in _ADDRESS_FIELDS else decode_words
+    return any(wanted in as_text(value).casefold() for value in values)
+
+
+_ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+
+
+def _addresses_text(value: bytes) -> str:
+    """An address field as `name <mailbox@host>, group: ...;`, comments and folding gone: what Dovecot
+    matches FROM, TO, CC and BCC against."""
+    pieces: list[str] = []
+    for raw in parse_address_list(value):
+        if raw.kind == GROUP_START:
+            pieces.append(decode_words(raw.mailbox or b"") + ":")
+        elif raw.kind == GROUP_END:
+            pieces.append(";")
+        else:
+            pieces.extend(f"{found.name or ''} <{found.email}>" for found in to_addresses([raw]))
+    return " ".join(pieces)
 
 
 def _text_matches(key: TextKey, message: Candidate) -> bool:

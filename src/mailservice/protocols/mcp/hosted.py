@@ -25,11 +25,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from mailservice import __version__
 from mailservice.client import AsyncMailClient, Proof
 from mailservice.protocols.http.auth import bearer_token
+from mailservice.protocols.mcp.arguments import BillingEmail, Challenge, PublicKey, Signature
 from mailservice.protocols.mcp.errors import tool_errors
-from mailservice.protocols.mcp.tools import INSTRUCTIONS, add_reading_tools
+from mailservice.protocols.mcp.hints import READS, REPEATABLE_CHANGE
+from mailservice.protocols.mcp.tools import add_reading_tools, mail_server
 from mailservice.protocols.mcp.views import ChallengeView, ClaimView, claim_view
 
 _IN_PROCESS_URL = "http://mailservice.internal"
@@ -40,9 +41,10 @@ async def hosted_transport(app: FastAPI) -> AsyncIterator[ASGIApp]:
     """The MCP transport for /mcp, running for as long as the context is open."""
     server = hosted_server(app)
     # No DNS-rebinding check: nothing here answers without a Bearer token or a signed proof.
+    # Answers are event streams, not single JSON bodies, so a long wait can send progress before its result.
     server.streamable_http_app(
         stateless_http=True,
-        json_response=True,
+        json_response=False,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     async with server.session_manager.run():
@@ -50,7 +52,7 @@ async def hosted_transport(app: FastAPI) -> AsyncIterator[ASGIApp]:
 
 
 def hosted_server(app: FastAPI) -> MCPServer:
-    server: MCPServer = MCPServer("mailservice", instructions=INSTRUCTIONS, version=__version__)
+    server = mail_server()
 
     @asynccontextmanager
     async def client_for(ctx: Context[Any, Any]) -> AsyncIterator[AsyncMailClient]:
@@ -65,9 +67,10 @@ def hosted_server(app: FastAPI) -> MCPServer:
             )
 
     @server.tool(
-        description="A single-use challenge for an ssh-ed25519 public key, to sign for claim_mailbox."
+        description="A single-use challenge for an ssh-ed25519 public key, to sign for claim_mailbox.",
+        annotations=READS,
     )
-    async def get_challenge(ctx: Context[Any, Any], public_key: str) -> ChallengeView:
+    async def get_challenge(ctx: Context[Any, Any], public_key: PublicKey) -> ChallengeView:
         async with tool_errors(), client_for(ctx) as mail:
             issued = await mail.challenge(public_key)
         return ChallengeView(challenge=issued.challenge, expires_in=issued.expires_in)
@@ -76,10 +79,15 @@ def hosted_server(app: FastAPI) -> MCPServer:
         description="Claim the mailbox of a key, or get it back, with a proof made by the key's holder: "
         "public_key, a challenge from get_challenge and its signature. A new mailbox waits for payment: "
         "its payment_url is sent to billing_email. Reading needs the access token in this MCP server's "
-        "configuration (Authorization: Bearer), obtained after payment with `mailservice agent resolve`."
+        "configuration (Authorization: Bearer), obtained after payment with `mailservice agent resolve`.",
+        annotations=REPEATABLE_CHANGE,
     )
     async def claim_mailbox(
-        ctx: Context[Any, Any], billing_email: str, public_key: str, challenge: str, signature: str
+        ctx: Context[Any, Any],
+        billing_email: BillingEmail,
+        public_key: PublicKey,
+        challenge: Challenge,
+        signature: Signature,
     ) -> ClaimView:
         proof = Proof(edproof=public_key, challenge=challenge, signature=signature)
         async with tool_errors(), client_for(ctx) as mail:

@@ -19,6 +19,15 @@ from mailservice.protocols.http.errors import error_body
 
 MCP_PATH = "/mcp"
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+# The endpoint is stateless: with no session there is nothing to push on a standalone event stream, and
+# the transport would hold a GET open without a byte. The specification allows a 405 instead.
+_NO_EVENT_STREAM = JSONResponse(
+    error_body(
+        "the MCP endpoint takes POST requests only; it opens no standalone event stream", "method_not_allowed"
+    ),
+    status_code=405,
+    headers={"Allow": "POST"},
+)
 
 
 class McpEndpoint:
@@ -28,6 +37,9 @@ class McpEndpoint:
         self.transport: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "GET":
+            await _NO_EVENT_STREAM(scope, receive, send)
+            return
         if self.transport is None:
             unavailable = error_body("the MCP endpoint is not running", "unavailable")
             await JSONResponse(unavailable, status_code=503)(scope, receive, send)

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field
 
+from mailservice import __version__
 from mailservice.client import AsyncMailClient, MailboxStatus
+from mailservice.protocols.mcp.arguments import (
+    DEFAULT_TOOL_WAIT_SECONDS,
+    AfterUid,
+    Limit,
+    MarkSeen,
+    PlainArgumentsServer,
+    Search,
+    Seconds,
+    Uid,
+    UnreadOnly,
+    View,
+)
 from mailservice.protocols.mcp.errors import tool_errors
+from mailservice.protocols.mcp.hints import CHANGE, READS, REPEATABLE_CHANGE
+from mailservice.protocols.mcp.progress import with_progress
 from mailservice.protocols.mcp.views import (
     UNTRUSTED,
     CodeResult,
@@ -24,18 +38,6 @@ from mailservice.protocols.mcp.views import (
 
 ClientFor = Callable[[Context[Any, Any]], AbstractAsyncContextManager[AsyncMailClient]]
 
-MAX_TOOL_WAIT_SECONDS = 300.0
-Seconds = Annotated[
-    float,
-    Field(ge=0, le=MAX_TOOL_WAIT_SECONDS, description="How long to wait for mail to arrive, in seconds"),
-]
-Search = Annotated[
-    str | None,
-    Field(
-        description='Search: from:, to:, subject:, is:unread, tag:, after:YYYY-MM-DD, words; e.g. "from:github"'
-    ),
-]
-
 INSTRUCTIONS = (
     "A private, receive-only mailbox bound to this agent's key. claim_mailbox once with a billing e-mail "
     "(the mailbox works after the payment link is opened), then use the mailbox's address to sign up "
@@ -43,20 +45,23 @@ INSTRUCTIONS = (
 )
 
 
+def mail_server() -> PlainArgumentsServer:
+    return PlainArgumentsServer("mailservice", instructions=INSTRUCTIONS, version=__version__)
+
+
 def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
     @server.tool(
-        description="Where the mailbox stands: active, waiting_payment (with payment_url) or expired."
+        description="The mailbox's e-mail address, id and expiry, and where it stands: active, "
+        "waiting_payment (with payment_url) or expired.",
+        annotations=READS,
     )
     async def mailbox_status(ctx: Context) -> MailboxStatus:
         async with tool_errors(), client_for(ctx) as mail:
             return await mail.status()
 
-    @server.tool(description="The newest messages, unread first if asked. " + UNTRUSTED)
+    @server.tool(description="The newest messages, unread first if asked. " + UNTRUSTED, annotations=READS)
     async def list_messages(
-        ctx: Context,
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        unread_only: bool = False,
-        query: Search = None,
+        ctx: Context, limit: Limit = 20, unread_only: UnreadOnly = False, query: Search = None
     ) -> MessageList:
         async with tool_errors(), client_for(ctx) as mail:
             listing = await mail.list_messages(limit=limit, q=query, unread_only=unread_only)
@@ -64,10 +69,11 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
 
     @server.tool(
         description="One message. The default safe view shows only visible text, trims quoted history and "
-        "numbers links; view='full' gives the whole decoded text. " + UNTRUSTED
+        "numbers links; view='full' gives the whole decoded text. " + UNTRUSTED,
+        annotations=REPEATABLE_CHANGE,
     )
     async def read_message(
-        ctx: Context, uid: int, view: Literal["safe", "full"] = "safe", mark_seen: bool = False
+        ctx: Context, uid: Uid, view: View = "safe", mark_seen: MarkSeen = False
     ) -> MessageView:
         async with tool_errors(), client_for(ctx) as mail:
             message = await mail.get_message(uid, mark_seen=mark_seen)
@@ -77,13 +83,17 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
 
     @server.tool(
         description="Wait for the next message (arriving after this call, or after after_uid) that matches "
-        "query. " + UNTRUSTED
+        "query. " + UNTRUSTED,
+        annotations=READS,
     )
     async def wait_for_message(
-        ctx: Context, timeout_seconds: Seconds = 60.0, query: Search = None, after_uid: int | None = None
+        ctx: Context,
+        timeout_seconds: Seconds = DEFAULT_TOOL_WAIT_SECONDS,
+        query: Search = None,
+        after_uid: AfterUid = None,
     ) -> WaitResult:
         async with tool_errors(), client_for(ctx) as mail:
-            message = await mail.wait(timeout_seconds, query, after_uid)
+            message = await with_progress(ctx, timeout_seconds, mail.wait(timeout_seconds, query, after_uid))
         if message is None:
             return WaitResult(timed_out=True)
         return WaitResult(timed_out=False, message=summary(message))
@@ -91,13 +101,14 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
     @server.tool(
         description="A verification code: from the newest unread message that has one, else from the next "
         "message to arrive; that message is then marked read. Trigger the e-mail first, then call this. "
-        "Narrow it with query, e.g. 'from:example.com'. " + UNTRUSTED
+        "Narrow it with query, e.g. 'from:example.com'. " + UNTRUSTED,
+        annotations=CHANGE,
     )
     async def get_verification_code(
-        ctx: Context, timeout_seconds: Seconds = 60.0, query: Search = None
+        ctx: Context, timeout_seconds: Seconds = DEFAULT_TOOL_WAIT_SECONDS, query: Search = None
     ) -> CodeResult:
         async with tool_errors(), client_for(ctx) as mail:
-            found = await mail.verification_code(timeout_seconds, query)
+            found = await with_progress(ctx, timeout_seconds, mail.verification_code(timeout_seconds, query))
         if found is None:
             return CodeResult(found=False)
         return CodeResult(

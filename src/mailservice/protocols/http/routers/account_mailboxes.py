@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from mailservice.protocols.http.account_auth import CallingAccount
-from mailservice.protocols.http.account_schemas import AccessTokenRequest, MailboxListOut
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
-from mailservice.protocols.http.schemas import ClaimResponse, ResolveResponse, error_responses
+from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.mailboxes import ClaimResult
+from mailservice.wire.accounts import AccessTokenRequest, MailboxListOut
+from mailservice.wire.mailboxes import ClaimResponse, ResolveResponse
 
 router = APIRouter(tags=["accounts (legacy)"])
 

@@ -9,17 +9,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mailservice.domain.errors import AuthenticationFailed
-from mailservice.protocols.http.account_schemas import (
+from mailservice.protocols.http.account_schemas import account_out
+from mailservice.protocols.http.dependencies import ServicesDep
+from mailservice.protocols.http.pages import page_security_headers, render_page
+from mailservice.protocols.http.schemas import error_responses
+from mailservice.wire.accounts import (
     AccountOut,
     CreateAccountRequest,
     RecoveryCompleteRequest,
     RecoveryStartRequest,
     RefreshRequest,
-    account_out,
 )
-from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.pages import page_security_headers, render_page
-from mailservice.protocols.http.schemas import StatusResponse, error_responses
+from mailservice.wire.common import StatusResponse
 
 router = APIRouter(tags=["accounts (legacy)"])
 

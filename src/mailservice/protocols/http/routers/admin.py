@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from mailservice.protocols.http.admin_auth import AdminCaller
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.prometheus import CONTENT_TYPE, exposition
-from mailservice.protocols.http.schemas import StrictRequest, error_responses
+from mailservice.protocols.http.schemas import error_responses
+from mailservice.wire.common import StrictRequest
 
 router = APIRouter(tags=["admin"], responses=error_responses(401, 503))
 

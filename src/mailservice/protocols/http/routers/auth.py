@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.schemas import ChallengeRequest, ChallengeResponse, error_responses
+from mailservice.protocols.http.schemas import error_responses
+from mailservice.wire.mailboxes import ChallengeRequest, ChallengeResponse
 
 router = APIRouter(tags=["identity"])
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mailservice.protocols.http.schemas import StatusResponse
+from mailservice.wire.common import StatusResponse
 
 router = APIRouter(tags=["health"])
 

@@ -8,15 +8,10 @@ from mailservice.domain.errors import InvalidInput
 from mailservice.domain.search import MessageQuery
 from mailservice.protocols.http.auth import bearer_token, mailbox_of
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.message_schemas import (
-    MessageEnvelope,
-    MessageListOut,
-    SeedGetRequest,
-    SeedListRequest,
-    message_out,
-)
+from mailservice.protocols.http.message_schemas import message_out
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.inbox import MAX_PAGE
+from mailservice.wire.messages import MessageEnvelope, MessageListOut, SeedGetRequest, SeedListRequest
 
 router = APIRouter(tags=["messages"])
 

@@ -3,13 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
-from mailservice.protocols.http.schemas import (
-    ClaimRequest,
-    ClaimResponse,
-    ResolveRequest,
-    ResolveResponse,
-    error_responses,
-)
+from mailservice.protocols.http.schemas import error_responses
+from mailservice.wire.mailboxes import ClaimRequest, ClaimResponse, ResolveRequest, ResolveResponse
 
 router = APIRouter(tags=["mailboxes"])
 

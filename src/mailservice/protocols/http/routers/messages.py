@@ -10,16 +10,10 @@ from fastapi import APIRouter, Query, Response
 from mailservice.domain.search import MessageQuery, parse_moment, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.message_schemas import (
-    MessageEnvelope,
-    MessageListOut,
-    MessagePatch,
-    SafeTextOut,
-    WaitOut,
-    message_out,
-)
+from mailservice.protocols.http.message_schemas import message_out
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.inbox import MAX_PAGE, MAX_WAIT_SECONDS
+from mailservice.wire.messages import MessageEnvelope, MessageListOut, MessagePatch, SafeTextOut, WaitOut
 
 router = APIRouter(tags=["messages"])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
-from mailservice.protocols.http.schemas import ClaimResponse, RenewRequest, error_responses
+from mailservice.protocols.http.schemas import error_responses
+from mailservice.wire.mailboxes import ClaimResponse, RenewRequest
 
 router = APIRouter(tags=["mailboxes"])
 

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.schemas import KeyProofRequest, StatusResponse, error_responses
+from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.support import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
+from mailservice.wire.common import StatusResponse
+from mailservice.wire.mailboxes import KeyProofRequest
 
 router = APIRouter(tags=["support"])
 
