@@ -49,13 +49,28 @@ class RawConnection:
 
 
 async def open_many(port: int, sources: list[str], each: int) -> list[RawConnection]:
-    """`each` connections from every source address, each past its greeting line."""
+    """`each` connections from every source address."""
     opened = []
     for source in sources:
         for _ in range(each):
-            connection = await RawConnection.open(port, source)
-            opened.append(connection)
+            opened.append(await RawConnection.open(port, source))
     return opened
+
+
+async def open_greeted(
+    port: int, sources: list[str], each: int, accepted: int
+) -> tuple[list[RawConnection], list[bytes]]:
+    """`each` connections from every source address and their first lines, opened again until at
+    least `accepted` are greeted: the server frees an earlier test's slots as it sees them close."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        opened = await open_many(port, sources, each)
+        greetings = [await connection.line() for connection in opened]
+        if sum(g.startswith((b"* OK", b"+OK")) for g in greetings) >= accepted:
+            return opened, greetings
+        close_all(opened)
+        assert time.monotonic() < deadline, "earlier connections were never released"
+        await asyncio.sleep(0.1)
 
 
 def close_all(connections: list[RawConnection]) -> None:

@@ -4,6 +4,7 @@ legitimate client goes on reading its mail meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from tests.hostile.attacker import (
     ATTACK_ADDRESSES,
     RawConnection,
     close_all,
-    open_many,
+    open_greeted,
     rss_bytes,
 )
 from tests.hostile.conftest import LOGIN_TIMEOUT_SECONDS
@@ -25,10 +26,6 @@ pytestmark = pytest.mark.slow
 MiB = 1024 * 1024
 TOO_MANY = b"* BYE Too many connections, try again later.\r\n"
 SUBJECT = b"Subject: Still here"
-
-
-async def greeted(connection: RawConnection) -> bytes:
-    return await connection.line()
 
 
 async def logged_in(server: ServerProcess, credentials: dict[str, Any], source: str) -> RawConnection:
@@ -46,9 +43,9 @@ async def test_one_address_gets_only_its_share_of_connections(
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
     attacker = ATTACK_ADDRESSES[0]
-    held = await open_many(served.imap_port, [attacker], 5)
+    held, greetings = await open_greeted(served.imap_port, [attacker], 5, accepted=5)
     try:
-        assert [(await greeted(c))[:4] for c in held] == [b"* OK"] * 5
+        assert [g[:4] for g in greetings] == [b"* OK"] * 5
         refused = await RawConnection.open(served.imap_port, attacker)
         assert await refused.line() == TOO_MANY
         assert await refused.closed_by_server()
@@ -60,9 +57,8 @@ async def test_one_address_gets_only_its_share_of_connections(
 async def test_connections_in_total_are_capped_and_the_other_listeners_keep_working(
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
-    held = await open_many(served.imap_port, ATTACK_ADDRESSES, 5)
+    held, greetings = await open_greeted(served.imap_port, ATTACK_ADDRESSES, 5, accepted=60)
     try:
-        greetings = [await greeted(c) for c in held]
         assert sum(g.startswith(b"* OK") for g in greetings) == 60
         assert greetings.count(TOO_MANY) == len(held) - 60
         pop3 = await RawConnection.open(served.pop3_port)
@@ -81,9 +77,9 @@ async def test_connections_in_total_are_capped_and_the_other_listeners_keep_work
 async def test_with_few_open_files_an_imap_flood_leaves_the_other_listeners_their_descriptors(
     scarce: ServerProcess, scarce_mailbox: dict[str, Any]
 ) -> None:
-    held = await open_many(scarce.imap_port, ATTACK_ADDRESSES, 20)  # more than the open-file limit
+    # more connections than the open-file limit
+    held, greetings = await open_greeted(scarce.imap_port, ATTACK_ADDRESSES, 20, accepted=100)
     try:
-        greetings = [await greeted(c) for c in held]
         assert sum(g.startswith(b"* OK") for g in greetings) == 100
         assert greetings.count(TOO_MANY) == len(held) - 100
         assert SUBJECT in await reads_over_pop3(scarce.pop3_port, scarce_mailbox)
@@ -147,10 +143,9 @@ async def test_an_append_literal_before_login_is_refused_before_any_continuation
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
     before = rss_bytes(served)
-    attackers = await open_many(served.imap_port, ATTACK_ADDRESSES, 1)
+    attackers, _ = await open_greeted(served.imap_port, ATTACK_ADDRESSES, 1, accepted=20)
     try:
         for attacker in attackers:
-            assert (await attacker.line()).startswith(b"* OK")
             await attacker.send(b"a APPEND INBOX {26214400}\r\n")
             assert await attacker.line() == b"a BAD Log in first.\r\n"
             await attacker.send(b"b APPEND INBOX {26214400+}\r\n")
@@ -179,10 +174,9 @@ async def test_an_unauthenticated_command_cannot_grow_without_bound(
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
     before = rss_bytes(served)
-    attackers = await open_many(served.imap_port, ATTACK_ADDRESSES, 1)
+    attackers, _ = await open_greeted(served.imap_port, ATTACK_ADDRESSES, 1, accepted=20)
     try:
         for attacker in attackers:
-            assert (await attacker.line()).startswith(b"* OK")
             await attacker.send(b"a LOGIN {0}\r\n")
             assert (await attacker.line()).startswith(b"+ ")
         answers = await asyncio.gather(*(_grow(a, b"x" * 1000 + b" {0+}\r\n", 2000) for a in attackers))
@@ -213,6 +207,29 @@ async def _grow(connection: RawConnection, line: bytes, count: int) -> bytes:
         return await connection.line()
     finally:
         await sending
+
+
+async def test_clients_that_send_commands_and_never_read_the_replies_hold_little_memory(
+    served: ServerProcess, mailbox: dict[str, Any]
+) -> None:
+    before = rss_bytes(served)
+    flooders, _ = await open_greeted(served.imap_port, ATTACK_ADDRESSES[:11], 5, accepted=55)
+    try:
+        await asyncio.gather(*(_flood(f, b"a NOOP\r\n" * 8192, seconds=3) for f in flooders))
+        during = rss_bytes(served)
+        assert SUBJECT in await _eventually_reads(served, mailbox)
+    finally:
+        close_all(flooders)
+    print(f"55 clients flooding NOOPs without reading: rss before={before} during={during}")
+    assert during - before < 16 * MiB
+
+
+async def _flood(connection: RawConnection, data: bytes, seconds: float) -> None:
+    """Send `data` over and over for `seconds` (the server stops taking it once its replies back up)."""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(seconds):
+            while True:
+                await connection.send(data)
 
 
 async def test_a_logged_in_command_is_bounded_by_the_connection_share(

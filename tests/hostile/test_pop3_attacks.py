@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.attacker import ATTACK_ADDRESSES, RawConnection, close_all, open_many
+from tests.hostile.attacker import ATTACK_ADDRESSES, RawConnection, close_all, open_greeted
 from tests.hostile.conftest import LOGIN_TIMEOUT_SECONDS
 from tests.hostile.legitimate import reads_over_pop3
 from tests.support.server import ServerProcess
@@ -23,9 +23,9 @@ async def test_one_address_gets_only_its_share_of_connections(
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
     attacker = ATTACK_ADDRESSES[0]
-    held = await open_many(served.pop3_port, [attacker], 5)
+    held, greetings = await open_greeted(served.pop3_port, [attacker], 5, accepted=5)
     try:
-        assert [(await c.line())[:3] for c in held] == [b"+OK"] * 5
+        assert [g[:3] for g in greetings] == [b"+OK"] * 5
         refused = await RawConnection.open(served.pop3_port, attacker)
         assert await refused.line() == TOO_MANY
         assert await refused.closed_by_server()
@@ -37,9 +37,8 @@ async def test_one_address_gets_only_its_share_of_connections(
 async def test_connections_in_total_are_capped_and_imap_keeps_working(
     served: ServerProcess, mailbox: dict[str, Any]
 ) -> None:
-    held = await open_many(served.pop3_port, ATTACK_ADDRESSES, 5)
+    held, greetings = await open_greeted(served.pop3_port, ATTACK_ADDRESSES, 5, accepted=60)
     try:
-        greetings = [await c.line() for c in held]
         assert sum(g.startswith(b"+OK") for g in greetings) == 60
         assert greetings.count(TOO_MANY) == len(held) - 60
         imap = await RawConnection.open(served.imap_port)

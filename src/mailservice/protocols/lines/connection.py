@@ -1,20 +1,22 @@
 """What every IMAP and POP3 connection has: its client's address, a `LineReader` charging the
 connection's memory share, and the deadlines for reading (the login deadline, then inactivity).
 
-Before login the memory share is `ListenerPolicy.login_buffer_bytes` and the time to log in is
-bounded in total (not per command, so a client trickling NOOPs is cut off too); after login the
-share grows to `connection_buffer_bytes` and only the inactivity timeout applies.
+Before login the memory share is `ListenerPolicy.login_buffer_bytes`, the socket's receive buffer
+is small, and the time to log in is bounded in total (not per command, so a client trickling NOOPs
+is cut off too); after login the share grows to `connection_buffer_bytes`, the receive buffer to
+`RECEIVE_BUFFER`, and only the inactivity timeout applies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from mailservice.protocols.connection_policy import ConnectionMemory, ListenerPolicy
-from mailservice.protocols.lines.line_reader import STREAM_LIMIT, LineReader
+from mailservice.protocols.lines.line_reader import RECEIVE_BUFFER, STREAM_LIMIT, LineReader
 from mailservice.protocols.lines.listener import peer_address
 
 T = TypeVar("T")
@@ -46,6 +48,9 @@ class LineConnection:
     def mark_logged_in(self) -> None:
         self.logged_in = True
         self.memory.max_bytes = self.policy.connection_buffer_bytes
+        connected = self.writer.get_extra_info("socket")
+        if connected is not None:
+            connected.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def command_done(self) -> None:
         """The command's bytes are no longer held."""

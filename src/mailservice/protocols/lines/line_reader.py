@@ -16,6 +16,10 @@ from mailservice.protocols.connection_policy import ConnectionMemory
 
 STREAM_LIMIT = 16 * 1024
 """The StreamReader limit of every line-protocol listener; longer lines arrive in several chunks."""
+LOGIN_RECEIVE_BUFFER = STREAM_LIMIT
+"""The socket receive buffer before login: the most one socket read hands the stream at once."""
+RECEIVE_BUFFER = 1024 * 1024
+"""The socket receive buffer after login, large enough for APPEND at speed."""
 
 
 class LineTooLong(Exception):

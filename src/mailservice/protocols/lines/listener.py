@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from mailservice.protocols.connection_policy import ConnectionLimits
-from mailservice.protocols.lines.line_reader import STREAM_LIMIT
+from mailservice.protocols.lines.line_reader import LOGIN_RECEIVE_BUFFER, STREAM_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class LineServer:
                 log.warning("%s.connection_refused ip=%s reason=limit", self.listener.protocol, ip)
                 self._refuse(accepted)
                 continue
+            accepted.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LOGIN_RECEIVE_BUFFER)
             task = loop.create_task(self._connect(accepted, ip))
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
