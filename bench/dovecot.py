@@ -105,6 +105,13 @@ first_valid_uid = {pwd.getpwnam(accounts.mail_user).pw_uid}
 mail_location = maildir:~/Maildir
 mail_fsync = optimized
 maildir_very_dirty_syncs = yes
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox INBOX {{
+    auto = subscribe
+  }}
+}}
 """
 
 

@@ -22,6 +22,7 @@ from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
+from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
 from mailservice.adapters.dev_tls import development_certificate
@@ -42,6 +43,7 @@ from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy, ProcessLimits
 from mailservice.protocols.http.app import create_app
+from mailservice.protocols.http.header_deadline import with_header_deadline
 from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
@@ -55,11 +57,14 @@ from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
+from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.live_sessions import LiveSessions
+from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
@@ -154,22 +159,23 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    uow = SqlUnitOfWorkFactory(database)
     events: InProcessEventBus | PostgresEventBus = (
         InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     )
-    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes)
+    publisher = AfterCommitPublisher(events)
+    uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
+    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher)
     summarizer = build_summarizer(settings.parser_process_count)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
+    publisher.wake_outbox_with(outbox.wake)
     gateway = build_payment_gateway(settings)
     payments = PaymentService(
         gateway,
         uow,
         clock,
         settings.mail_domain,
-        outbox.wake,
         link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
     )
     credentials = Credentials(secret)
@@ -181,6 +187,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
     )
     policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
         proofs=proofs,
@@ -188,23 +195,32 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, events, summarizer, clock, policy),
-        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader()),
+        delivery=DeliveryService(uow, store, summarizer, clock, policy),
+        inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
             uow,
             mailboxes,
             credentials,
-            SqlMailFolders(database, settings.mailbox_quota_bytes),
+            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher),
             store,
             summarizer,
             events,
+            live_sessions,
             clock,
             MailAccessPolicy(settings.mail_domain, settings.local_domains),
+            LoginThrottle(
+                LoginThrottlePolicy(
+                    settings.login_failures_per_ip,
+                    settings.login_failures_per_ip_and_login,
+                    settings.login_failure_window_seconds,
+                ),
+                clock,
+            ),
         ),
-        accounts=AccountService(uow, clock, settings.public_base_url, outbox.wake),
+        accounts=AccountService(uow, clock, settings.public_base_url),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
-        support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain, outbox.wake),
+        support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain),
         admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
         renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
@@ -212,7 +228,6 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             uow,
             clock,
             NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
-            outbox.wake,
         ),
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
     )
@@ -431,6 +446,7 @@ class _HttpServer(uvicorn.Server):
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,  # None: uvicorn's 127.0.0.1,::1
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            http=with_header_deadline(settings.http_header_timeout_seconds),
         )
         super().__init__(config)
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     http_addr: str = ":8080"
     database_dsn: str = "data/mailservice.db"
     max_concurrent_requests: int = Field(default=100, ge=0)
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     forwarded_allow_ips: str | None = None
     build_number: str = "dev"
     cache_buster: str | None = None
@@ -110,11 +113,15 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     support_email: str | None = None
     rate_limit_per_minute: int = Field(default=30, ge=0)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_failures_per_ip_and_login: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=300.0, gt=0)
 
     parser_processes: int | None = Field(default=None, ge=0, le=64)
 
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    session_recheck_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator(

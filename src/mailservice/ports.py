@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.account import Account, AccountTokenKind
+from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mail_session import (
@@ -170,6 +171,10 @@ class OutboxRepository(Protocol):
         self, notification_id: int, error: str, retry_at: datetime | None, now: datetime
     ) -> None: ...
 
+    async def drop_finished_bodies(self) -> int:
+        """Drop the bodies still kept by sent or abandoned notifications; how many there were."""
+        ...
+
 
 class AccountRepository(Protocol):
     async def add(self, account: Account, api_token_hash: str) -> None:
@@ -250,6 +255,10 @@ class UnitOfWork(Protocol):
     support_messages: SupportMessageRepository
     admin: AdminRepository
 
+    def record(self, event: DomainEvent) -> None:
+        """Publish `event` once this unit of work commits; a rollback drops it."""
+        ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -317,10 +326,18 @@ class Subscription(Protocol):
 
 
 class EventBus(Protocol):
-    async def publish(self, event: MailboxEvent) -> None: ...
+    async def publish(self, events: Sequence[MailboxEvent]) -> None:
+        """Send events to every node's subscribers (this node's included), in order."""
+        ...
 
     def subscribe(self, mailbox_id: str) -> Subscription:
         """Events of one mailbox from now on, until `close()`."""
+        ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Send the events of a committed change; a failure is logged, never raised (the change stands)."""
         ...
 
 
@@ -340,6 +357,10 @@ class MailFolders(Protocol):
     """Folders and messages as IMAP and POP3 see them; every method is scoped to one mailbox."""
 
     async def list_folders(self, mailbox_id: str) -> list[FolderInfo]: ...
+
+    async def subscriptions(self, mailbox_id: str) -> frozenset[str]:
+        """Every subscribed name, of a folder or not; INBOX always."""
+        ...
 
     async def status(self, mailbox_id: str, name: str) -> FolderStatus: ...
 

@@ -114,6 +114,47 @@ async def test_verification_code_is_taken_from_unread_mail_once(
     assert (await mail.get_message(code.uid)).seen
 
 
+async def test_verification_code_reads_a_spaced_code(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    await send(
+        smtp_port, text_message(address, "Your sign-in code", "Enter this code: 55 21 90\n"), [address]
+    )
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None and found.code == "552190" and found.link is None
+
+
+async def test_verification_code_gives_the_link_of_a_mail_that_has_only_a_magic_link(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    body = "Click to sign in: https://app.example.com/auth/magic?token=abcDEF1234567890xyz\n"
+    await send(smtp_port, text_message(address, "Sign in to Example", body), [address])
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None
+    assert found.code is None
+    assert found.link == "https://app.example.com/auth/magic?token=abcDEF1234567890xyz"
+    assert found.link_kind == "magic-link"
+    assert "sign in" in found.context.lower()
+
+
+async def test_verification_code_prefers_the_newest_unread_mail(
+    mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
+) -> None:
+    address = await paid(mail, client)
+    await send(smtp_port, text_message(address, "Old code", "Your verification code is 111111.\n"), [address])
+    await send(smtp_port, text_message(address, "New code", "Your verification code is 222222.\n"), [address])
+
+    found = await mail.verification_code(seconds=5)
+
+    assert found is not None and found.code == "222222"
+
+
 async def test_wait_returns_a_message_newer_than_the_given_uid(
     mail: AsyncMailClient, client: httpx.AsyncClient, smtp_port: int
 ) -> None:

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
-from mailservice.adapters.db.tables import outbox
 from mailservice.bootstrap import Runtime, build_runtime, expiry_sweep
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
@@ -18,17 +16,14 @@ from mailservice.services.reminders import NoticesQueued
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim, claim_and_pay, resolve, signed_proof
 from tests.support.keys import AgentKey
+from tests.support.outbox import outbox_rows
 
 # claim_and_pay at the fixture clock (2026-01-31 12:00 UTC) makes a mailbox that expires at this moment.
 EXPIRES = datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
 
 
 async def notices(runtime: Runtime) -> list[dict[str, Any]]:
-    query = (
-        select(outbox).where(outbox.c.kind.in_(["renewal_reminder", "mailbox_expired"])).order_by(outbox.c.id)
-    )
-    async with runtime.engine.connect() as connection:
-        return [dict(row) for row in (await connection.execute(query)).mappings().all()]
+    return await outbox_rows(runtime, "renewal_reminder", "mailbox_expired")
 
 
 async def test_the_reminder_is_queued_once_when_expiry_is_seven_days_away(

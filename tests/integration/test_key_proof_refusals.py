@@ -10,13 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mailservice.adapters.identity import ChallengeCodec, SshEd25519Key
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
-from tests.conftest import make_settings
+from tests.conftest import TEST_SECRET, make_settings
 from tests.support.agent import claim, new_challenge, signed_proof
+from tests.support.ed25519_points import SMALL_ORDER
 from tests.support.keys import SSH_KEYGEN, AgentKey, SshKeygenKey
 
 CLAIM = "/v1/mailboxes/claim"
+SMALL_ORDER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+# R = identity, S = 0: verifies for every message under a key of small order.
+UNIVERSAL_SIGNATURE = base64.b64encode(b"\x01" + bytes(63)).decode()
 
 
 async def test_claim_with_bare_key_is_400_and_says_how_to_get_a_challenge(client: httpx.AsyncClient) -> None:
@@ -101,6 +106,46 @@ async def test_challenge_for_another_key_is_401(client: httpx.AsyncClient) -> No
     )
 
     assert response.status_code == 401
+
+
+async def test_small_order_key_gets_no_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/auth/challenge", json={"public_key": SMALL_ORDER_KEY})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_public_key"
+
+
+@pytest.mark.parametrize("raw", list(SMALL_ORDER.values()), ids=list(SMALL_ORDER))
+async def test_no_key_of_small_order_gets_a_challenge(client: httpx.AsyncClient, raw: bytes) -> None:
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + raw
+    public_key = "ssh-ed25519 " + base64.b64encode(blob).decode()
+
+    response = await client.post("/v1/auth/challenge", json={"public_key": public_key})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_public_key"
+
+
+async def test_small_order_key_cannot_claim_with_a_signature_that_fits_every_challenge(
+    client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    # given: a genuine challenge for the key, minted with the server's secret
+    blob = base64.b64decode(SMALL_ORDER_KEY.split()[1])
+    key = SshEd25519Key(blob=blob, raw=blob[-32:])
+    challenge = ChallengeCodec(TEST_SECRET.encode()).issue(key, clock.now()).text
+
+    response = await client.post(
+        CLAIM,
+        json={
+            "billing_email": "b@example.com",
+            "edproof": SMALL_ORDER_KEY,
+            "challenge": challenge,
+            "signature": UNIVERSAL_SIGNATURE,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_public_key"
 
 
 @pytest.fixture

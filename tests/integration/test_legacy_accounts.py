@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from mailservice.adapters.db.tables import account_tokens, accounts, outbox
+from mailservice.adapters.db.tables import account_tokens, accounts
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL
+from tests.support.outbox import outbox_rows
 
 OWNER = "owner@example.com"
 
@@ -26,11 +27,7 @@ async def create_account(client: httpx.AsyncClient, email: str = OWNER) -> dict[
 
 
 async def recovery_mails(runtime: Runtime) -> list[str]:
-    async with runtime.engine.connect() as connection:
-        rows = await connection.execute(
-            select(outbox.c.body_text).where(outbox.c.kind == "recovery_link").order_by(outbox.c.id)
-        )
-        return [row.body_text for row in rows]
+    return [row["body_text"] for row in await outbox_rows(runtime, "recovery_link")]
 
 
 async def latest_recovery_token(runtime: Runtime) -> str:

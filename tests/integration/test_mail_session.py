@@ -13,6 +13,7 @@ import pytest
 from mailservice.adapters.mime import section_bytes
 from mailservice.adapters.mime.sections import stored_parts
 from mailservice.bootstrap import Runtime
+from mailservice.config import Settings
 from mailservice.domain.errors import (
     AuthenticationFailed,
     FolderExists,
@@ -74,10 +75,10 @@ async def test_login_accepts_the_address_or_the_bare_login(runtime: Runtime, acc
 
 
 async def test_login_refuses_a_wrong_password_and_then_rate_limits_the_peer(
-    runtime: Runtime, account: Account
+    runtime: Runtime, account: Account, settings: Settings
 ) -> None:
     access = runtime.services.mail_access
-    for _ in range(10):
+    for _ in range(settings.login_failures_per_ip_and_login):
         with pytest.raises(AuthenticationFailed):
             await access.login(account.address, "wrong", "192.0.2.7")
     with pytest.raises(RateLimited):
@@ -197,7 +198,7 @@ async def test_folders_are_created_with_parents_renamed_with_children_and_delete
     await session.delete_folder("Jobs/Projects/2026")
 
     folders = {f.name: f.subscribed for f in await session.list_folders()}
-    assert folders == {"INBOX": True, "Jobs": True, "Jobs/Projects": False}
+    assert folders == {"INBOX": True, "Jobs": False, "Jobs/Projects": False}  # CREATE does not subscribe
     with pytest.raises(FolderNotAllowed):
         await session.delete_folder("inbox")
     with pytest.raises(FolderNotFound):

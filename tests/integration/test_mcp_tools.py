@@ -96,6 +96,8 @@ async def test_a_code_that_never_arrives_is_not_found_and_an_expired_mailbox_say
         "found": False,
         "untrusted": True,
         "code": None,
+        "link": None,
+        "link_kind": None,
         "uid": None,
         "sender": None,
         "subject": None,

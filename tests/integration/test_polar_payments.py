@@ -43,6 +43,7 @@ def settings(database_dsn: str, tmp_path: Path, polar: FakePolar) -> Settings:
         polar_product_id=PRODUCT_ID,
         polar_server_url=polar.url,
         polar_webhook_secret=WEBHOOK_SECRET,
+        session_recheck_seconds=60,  # open sessions end only by the events of this node's changes
     )
 
 
@@ -449,6 +450,29 @@ async def test_revoked_subscription_expires_the_mailbox_now(
     assert (row["status"], row["expires_at"]) == ("expired", clock.now())
     refused = await resolve(client, key)
     assert (refused.status_code, refused.json()["status"]) == (409, "expired")
+
+
+async def test_a_revoked_subscription_ends_a_pending_long_poll(
+    client: httpx.AsyncClient, polar: FakePolar, runtime: Runtime, clock: FixedClock
+) -> None:
+    key = AgentKey.generate()
+    claimed = await paid_through_webhook(client, polar, key)
+    token = (await resolve(client, key)).json()["access_token"]
+    waiting = asyncio.create_task(
+        client.get("/v1/messages/wait", params={"timeout": 30}, headers={"Authorization": f"Bearer {token}"})
+    )
+    async with asyncio.timeout(10):  # subscribed: the long poll and its lease's watch
+        while runtime.events.subscriber_count() < 2:  # noqa: ASYNC110 -- the request has no "waiting" signal
+            await asyncio.sleep(0.01)
+    event = subscription_event(
+        "subscription.revoked", claimed["id"], datetime(2026, 2, 28, tzinfo=UTC), "canceled"
+    )
+
+    await post_polar(client, *signed_delivery(WEBHOOK_SECRET, event))
+
+    async with asyncio.timeout(5):
+        answer = await waiting
+    assert (answer.status_code, answer.json()["code"]) == (409, "expired")
 
 
 @pytest.mark.parametrize("event_type", ["subscription.canceled", "subscription.uncanceled"])

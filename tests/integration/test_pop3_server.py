@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import FlagChange
 from mailservice.protocols.connection_policy import ConnectionLimits
 from mailservice.protocols.pop3.connection import MAX_INVALID_COMMANDS
@@ -291,6 +292,36 @@ async def test_a_second_session_on_the_mailbox_is_in_use(pop3: RunningPop3) -> N
     assert await first.closed()
     assert (await second.login(ADDRESS, PASSWORD)).startswith(b"+OK Logged in")
     await second.close()
+
+
+async def test_a_login_refused_as_in_use_lets_go_of_its_session(
+    pop3: RunningPop3, login: MemoryMailLogin
+) -> None:
+    first = await Pop3Wire.connect(pop3)
+    assert (await first.login(ADDRESS, PASSWORD)).startswith(b"+OK")
+    second = await Pop3Wire.connect(pop3)
+
+    assert (await second.login(ADDRESS, PASSWORD)).startswith(b"-ERR [IN-USE] ")
+
+    assert [session.ended for session in login.sessions] == [False, True]
+    await first.close()
+    await second.close()
+
+
+async def test_a_revoked_session_is_closed_and_changes_nothing(
+    pop3: RunningPop3, store: MemoryMailStore
+) -> None:
+    wire = await Pop3Wire.connect(pop3)
+    assert (await wire.login(ADDRESS, PASSWORD)).startswith(b"+OK")
+    status, _ = await wire.multiline(b"RETR 1")
+    assert status.startswith(b"+OK")
+
+    store.revoke(AuthenticationFailed("the mailbox's credentials were changed"))
+
+    assert await wire.line() == b"-ERR [AUTH] Access revoked: the mailbox's credentials were changed.\r\n"
+    assert await wire.closed()
+    assert not [m for m in store.folder("INBOX").messages.values() if "\\Seen" in m.meta.flags]
+    await wire.close()
 
 
 async def test_bad_commands_get_an_error_and_the_session_goes_on(pop3: RunningPop3) -> None:

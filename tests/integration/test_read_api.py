@@ -247,6 +247,25 @@ async def test_wait_with_query_skips_messages_that_do_not_match(agent: Agent, sm
     assert response.json()["message"]["uid"] == 2
 
 
+@pytest.mark.parametrize("uid", [2**32, 2**63 - 1, 2**63])
+async def test_a_uid_beyond_the_largest_is_400_with_the_error_envelope(agent: Agent, uid: int) -> None:
+    got = await agent.get(f"/v1/messages/{uid}")
+    listed = await agent.get("/v1/messages", before_uid=uid)
+    seed = await agent.client.post("/v1/imap/messages/get", json={"access_token": agent.token, "uid": uid})
+
+    too_large = "Input should be less than or equal to 4294967295"
+    assert (got.status_code, got.json()) == (
+        400,
+        {"error": f"path.uid: {too_large}", "code": "invalid_request"},
+    )
+    assert (listed.status_code, listed.json()["error"]) == (400, f"query.before_uid: {too_large}")
+    assert (seed.status_code, seed.json()) == (400, {"error": f"uid: {too_large}", "code": "invalid_request"})
+
+
+async def test_the_largest_uid_is_404_when_there_is_no_such_message(agent: Agent) -> None:
+    assert (await agent.get(f"/v1/messages/{2**32 - 1}")).status_code == 404
+
+
 async def test_wait_times_out(agent: Agent) -> None:
     response = await agent.get("/v1/messages/wait", timeout=0.3)
 

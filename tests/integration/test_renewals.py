@@ -13,24 +13,19 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from mailservice.adapters.db.tables import mailboxes, outbox
+from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime, start_access_listeners
 from mailservice.config import parse_listen_address
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim, claim_and_pay, resolve, signed_proof
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
+from tests.support.outbox import outbox_rows
 
 
 async def renew(client: httpx.AsyncClient, key: AgentKey, **fields: Any) -> httpx.Response:
     proof = await signed_proof(client, key)
     return await client.post("/v1/mailboxes/renew", json={**proof, **fields})
-
-
-async def outbox_rows(runtime: Runtime) -> list[dict[str, Any]]:
-    async with runtime.engine.connect() as connection:
-        rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).mappings().all()
-    return [dict(row) for row in rows]
 
 
 async def billing_email_of(runtime: Runtime, mailbox_id: str) -> str:

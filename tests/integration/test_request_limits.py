@@ -16,6 +16,7 @@ from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import signed_proof
+from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
 
 DEADLINE_SECONDS = 10.0
@@ -152,3 +153,87 @@ async def test_key_proof_and_recovery_endpoints_are_rate_limited(
 
     assert 429 not in statuses[:3]
     assert statuses[3] == 429
+
+
+async def test_readiness_reports_the_figures_while_slots_are_free(limited: Runtime) -> None:
+    async with client_for(limited) as client:
+        response = await client.get("/readyz")
+
+    assert response.status_code == 200
+    figures = response.json()
+    assert figures["status"] == "ready"
+    assert (figures["requests_in_flight"], figures["max_concurrent_requests"], figures["reading_bodies"]) == (
+        0,
+        2,
+        0,
+    )
+    assert figures["database_ms"] >= 0
+
+
+async def test_readiness_answers_503_while_every_slot_is_taken(limited: Runtime) -> None:
+    gate = gated(limited)
+    async with client_for(limited) as client:
+        held = [asyncio.create_task(client.get("/test/hold")) for _ in range(2)]
+        await gate.wait_until_inside(2)
+        saturated = await client.get("/readyz")
+        gate.release.set()
+        await asyncio.gather(*held)
+        after = await client.get("/readyz")
+
+    assert saturated.status_code == 503
+    assert saturated.json() == {
+        "error": "every request slot is taken",
+        "code": "not_ready",
+        "requests_in_flight": 2,
+        "max_concurrent_requests": 2,
+        "reading_bodies": 0,
+    }
+    assert after.status_code == 200
+
+
+async def test_readiness_answers_503_when_the_database_is_gone(tmp_path: Path, clock: FixedClock) -> None:
+    dsn = create_postgres_database()
+    runtime = await build_runtime(make_settings(dsn, tmp_path), clock)
+    try:
+        async with client_for(runtime) as client:
+            before = await client.get("/readyz")
+            await asyncio.to_thread(drop_postgres_database, dsn)
+            gone = await client.get("/readyz")
+            health = await client.get("/healthz")
+    finally:
+        await runtime.close()
+
+    assert before.status_code == 200
+    assert gone.status_code == 503
+    assert gone.json()["error"] == "the database does not answer"
+    assert gone.json()["code"] == "not_ready"
+    assert health.status_code == 200
+
+
+async def test_a_body_sent_in_chunks_without_a_length_is_cut_off_past_one_mebibyte(limited: Runtime) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(17):
+            yield b"x" * 65536
+
+    async with client_for(limited) as client:
+        response = await client.post("/v1/auth/challenge", content=chunks())
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body is larger than 1048576 bytes", "code": "too_large"}
+
+
+async def test_health_checks_and_long_waits_are_answered_while_every_slot_is_taken(limited: Runtime) -> None:
+    gate = gated(limited)
+    async with client_for(limited) as client:
+        held = [asyncio.create_task(client.get("/test/hold")) for _ in range(2)]
+        await gate.wait_until_inside(2)
+        health = await client.get("/healthz")
+        wait = await client.get("/v1/messages/wait")  # no token: refused by auth, not by the limit
+        events = await client.get("/v1/events")
+        other = await client.get("/llms.txt")
+        gate.release.set()
+        await asyncio.gather(*held)
+
+    assert health.status_code == 200
+    assert (wait.status_code, events.status_code) == (401, 401)
+    assert other.status_code == 503

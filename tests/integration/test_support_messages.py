@@ -7,15 +7,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from mailservice.adapters.db.tables import outbox
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from tests.conftest import make_settings
 from tests.support.agent import claim, signed_proof
 from tests.support.keys import AgentKey
+from tests.support.outbox import outbox_rows
 
 SUPPORT = "support@operator.test"
 
@@ -33,9 +32,7 @@ async def send(
 
 
 async def queued_support_mail(runtime: Runtime) -> list[dict[str, object]]:
-    async with runtime.engine.connect() as connection:
-        rows = await connection.execute(select(outbox).where(outbox.c.kind == "support_message"))
-        return [dict(row) for row in rows.mappings()]
+    return await outbox_rows(runtime, "support_message")
 
 
 async def test_a_signed_message_is_forwarded_with_reply_to_the_mailbox(

@@ -1,4 +1,5 @@
-"""Two nodes on one PostgreSQL database: mail delivered to one wakes a `wait` on the other."""
+"""Two nodes on one PostgreSQL database: mail delivered to one wakes a `wait` on the other, and a
+credential rotation on one ends the sessions open on the other."""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from tests.support.databases import truncate_postgres_database
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
 
+ADMIN_KEY = "admin-key-for-two-node-tests"
+
 
 @pytest.fixture
 async def nodes(
     postgres_dsn: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[tuple[Runtime, Runtime]]:
     truncate_postgres_database(postgres_dsn)
-    first = await build_runtime(make_settings(postgres_dsn, tmp_path / "a"), clock)
-    second = await build_runtime(make_settings(postgres_dsn, tmp_path / "b"), clock)
+    # Rechecks once a minute only: a session ended within seconds was ended by the other node's event.
+    options = {"admin_api_key": ADMIN_KEY, "session_recheck_seconds": 60}
+    first = await build_runtime(make_settings(postgres_dsn, tmp_path / "a", **options), clock)
+    second = await build_runtime(make_settings(postgres_dsn, tmp_path / "b", **options), clock)
     yield first, second
     await first.close()
     await second.close()
@@ -86,3 +91,50 @@ async def test_delivery_on_one_node_wakes_imap_idle_on_the_other(nodes: tuple[Ru
             server.close()
 
     assert update == b"* 1 EXISTS\r\n"
+
+
+async def test_rotation_on_one_node_ends_imap_and_wait_sessions_on_the_other(
+    nodes: tuple[Runtime, Runtime],
+) -> None:
+    first, second = nodes
+    imap_servers = await start_access_listeners(second)
+    transport_a, transport_b = httpx.ASGITransport(app=first.app), httpx.ASGITransport(app=second.app)
+    try:
+        async with (
+            httpx.AsyncClient(transport=transport_a, base_url=BASE_URL) as node_a,
+            httpx.AsyncClient(transport=transport_b, base_url=BASE_URL) as node_b,
+        ):
+            details = await claim_and_pay(node_a, AgentKey.generate())
+            imap_port = parse_listen_address(second.settings.imap_listen_addr, "IMAP_ADDR")[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", imap_port)
+            await reader.readline()
+            writer.write(f"a LOGIN {details['email']} {details['password']}\r\nb SELECT INBOX\r\n".encode())
+            async with asyncio.timeout(10):
+                while not (await reader.readline()).startswith(b"b OK"):
+                    pass
+            headers = {"Authorization": f"Bearer {details['access_token']}"}
+            waiting = asyncio.create_task(
+                node_b.get("/v1/messages/wait", params={"timeout": 30}, headers=headers)
+            )
+            async with asyncio.timeout(10):  # subscribed: the IMAP session's watch and the long poll
+                while second.events.subscriber_count() < 2:  # noqa: ASYNC110 -- no "waiting" signal
+                    await asyncio.sleep(0.01)
+
+            rotated = await node_a.post(
+                "/admin/mailboxes/reprovision",
+                json={"mailbox_id": details["mailbox_id"], "rotate_credentials": True},
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            )
+            async with asyncio.timeout(5):
+                goodbye = await reader.readline()
+                closed = await reader.read()
+                answer = await waiting
+            writer.close()
+    finally:
+        for server in imap_servers:
+            server.close()
+
+    assert rotated.status_code == 200
+    assert goodbye.startswith(b"* BYE Access revoked")
+    assert closed == b""
+    assert answer.status_code == 401

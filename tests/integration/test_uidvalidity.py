@@ -3,6 +3,7 @@ client deletes and re-creates it, and the clock never makes it go back."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,7 +11,10 @@ import pytest
 
 from mailservice.bootstrap import Runtime
 from mailservice.domain.mail_session import MailSession
+from mailservice.protocols.imap.options import ImapOptions
+from mailservice.protocols.imap.server import start_imap
 from tests.support.agent import claim_and_pay
+from tests.support.imap_wire import Wire
 from tests.support.keys import AgentKey
 
 
@@ -42,3 +46,37 @@ async def test_every_folder_of_a_mailbox_gets_its_own_uidvalidity(session: MailS
     values = [(await session.status(name)).uidvalidity for name in ("INBOX", "a", "b", "c", "c/d")]
 
     assert len(set(values)) == len(values)
+
+
+async def test_a_session_whose_folder_is_deleted_elsewhere_is_ended_and_never_acts_on_a_new_one(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    details = await claim_and_pay(client, AgentKey.generate())
+    login = f"LOGIN {details['email']} {details['password']}".encode()
+    server = await start_imap(runtime.services.mail_access, ImapOptions(port=0, allow_plaintext_auth=True))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        first, second = await connected(port), await connected(port)
+        for session in (first, second):
+            assert (await session.command(login))[-1].startswith(b"t OK")
+        await second.command(b"CREATE probe-del")
+        await second.command(b"APPEND probe-del {3+}\r\nold")
+        assert (await first.command(b"SELECT probe-del"))[-1].startswith(b"t OK")
+
+        await second.command(b"DELETE probe-del")
+        await second.command(b"CREATE probe-del")
+        await second.command(b"APPEND probe-del {3+}\r\nnew")
+        first.send(b"t NOOP\r\n")
+
+        assert await first.line() == b"* BYE IMAP session state is inconsistent\r\n"
+        assert await first.reader.read() == b""
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def connected(port: int) -> Wire:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    wire = Wire(reader, writer)
+    wire.greeting = await wire.line()
+    return wire

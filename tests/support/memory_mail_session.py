@@ -14,6 +14,7 @@ from mailservice.adapters.mime import parse_message
 from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
+    DomainError,
     FolderExists,
     FolderNotAllowed,
     FolderNotFound,
@@ -54,7 +55,6 @@ class MemoryFolder:
     folder_id: int
     name: str
     special_use: str | None = None
-    subscribed: bool = True
     uidvalidity: int = field(default_factory=lambda: next(_uidvalidities))
     uidnext: int = 1
     highestmodseq: int = 1
@@ -117,10 +117,13 @@ class MemoryMailStore:
         self.quota_bytes = quota_bytes
         self._ids = itertools.count(1)
         self.folders: dict[str, MemoryFolder] = {}
+        self.subscriptions: set[str] = {INBOX}  # names, which outlive their folders
         self.watches: set[MemoryWatch] = set()
+        self._revoked: asyncio.Future[DomainError] | None = None
         self._add_folder(INBOX)
         for name, use in (special or {}).items():
             self._add_folder(name, use)
+            self.subscriptions.add(name)  # created for the client, so subscribed for it
 
     def _add_folder(self, name: str, special_use: str | None = None) -> MemoryFolder:
         folder = MemoryFolder(next(self._ids), name, special_use)
@@ -143,6 +146,16 @@ class MemoryMailStore:
         return sum(
             len(message.raw) for folder in self.folders.values() for message in folder.messages.values()
         )
+
+    def revocation(self) -> asyncio.Future[DomainError]:
+        if self._revoked is None:
+            self._revoked = asyncio.get_running_loop().create_future()
+        return self._revoked
+
+    def revoke(self, reason: DomainError) -> None:
+        """End every session of the mailbox, as a credential rotation or expiry does."""
+        if not self.revocation().done():
+            self.revocation().set_result(reason)
 
     def changed(self, folder: MemoryFolder) -> None:
         for watch in list(self.watches):
@@ -184,13 +197,25 @@ def _canonical(name: str) -> str:
 class MemoryMailSession:
     def __init__(self, store: MemoryMailStore) -> None:
         self.store = store
+        self.ended = False
+
+    async def revoked(self) -> DomainError:
+        """Waits for `MemoryMailStore.revoke`."""
+        return await self.store.revocation()
+
+    def end(self) -> None:
+        self.ended = True
 
     @property
     def address(self) -> str:
         return self.store.address
 
     async def list_folders(self) -> list[FolderInfo]:
-        return [FolderInfo(f.name, f.special_use, f.subscribed) for f in self.store.folders.values()]
+        subscribed = self.store.subscriptions
+        return [FolderInfo(f.name, f.special_use, f.name in subscribed) for f in self.store.folders.values()]
+
+    async def subscriptions(self) -> frozenset[str]:
+        return frozenset(self.store.subscriptions)
 
     async def create_folder(self, name: str) -> None:
         name = _canonical(name)
@@ -231,7 +256,14 @@ class MemoryMailSession:
             self.store.folders[folder.name] = folder
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
-        self.store.folder(name).subscribed = subscribed
+        name = _canonical(name)
+        if name == INBOX:
+            return
+        if subscribed:
+            self.store.folder(name)  # only an existing folder can be subscribed
+            self.store.subscriptions.add(name)
+        else:
+            self.store.subscriptions.discard(name)
 
     async def status(self, name: str) -> FolderStatus:
         return _status(self.store.folder(name))
@@ -249,7 +281,7 @@ class MemoryMailSession:
             if message.meta.modseq > since_modseq
         )
         expunged = tuple(uid for uid, modseq in sorted(folder.expunged.items()) if modseq > since_modseq)
-        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged)
+        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged, folder.uidvalidity)
 
     async def structures(
         self,
@@ -380,6 +412,7 @@ class MemoryMailLogin:
         self.stores: dict[str, tuple[MemoryMailStore, str]] = {}
         self.failures: dict[str, int] = {}
         self.max_failures = max_failures
+        self.sessions: list[MemoryMailSession] = []
 
     def add_mailbox(
         self,
@@ -400,4 +433,5 @@ class MemoryMailLogin:
         if found is None or found[1] != password:
             self.failures[peer] = self.failures.get(peer, 0) + 1
             raise AuthenticationFailed("invalid credentials")
-        return MemoryMailSession(found[0])
+        self.sessions.append(MemoryMailSession(found[0]))
+        return self.sessions[-1]

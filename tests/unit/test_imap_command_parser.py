@@ -161,7 +161,7 @@ def test_append_with_flags_and_date() -> None:
 def test_list_forms() -> None:
     args = parse_command(b'l LIST (SUBSCRIBED) "" ("INBOX" %/x) RETURN (SPECIAL-USE CHILDREN)').args
     assert args == ListArgs(
-        "", ("INBOX", "%/x"), frozenset({"SUBSCRIBED"}), frozenset({"SPECIAL-USE", "CHILDREN"})
+        "", ("INBOX", "%/x"), frozenset({"SUBSCRIBED"}), frozenset({"SPECIAL-USE", "CHILDREN"}), extended=True
     )
     assert parse_command(b'l LIST "" *').args == ListArgs("", ("*",))
 

@@ -154,3 +154,29 @@ async def test_thousands_of_chained_search_keys_are_answered(wire: Wire, criteri
 async def test_search_keys_alternating_deeper_than_the_limit_are_bad(wire: Wire) -> None:
     reply = await wire.command(b"SEARCH " + b"OR SEEN (ALL " * 200 + b"ALL" + b")" * 200)
     assert reply[-1].startswith(b"t BAD ")
+
+
+async def test_a_new_keyword_is_announced_before_it_is_used_to_this_and_other_sessions() -> None:
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD, quota_bytes=100_000)
+    store.deliver(WITH_NUL)
+    async with running_imap(login) as imap:
+        first, second = await Wire.connect(imap), await Wire.connect(imap)
+        for wire in (first, second):
+            await wire.login()
+            await wire.command(b"SELECT INBOX")
+
+        stored = await first.command(b"STORE 1 +FLAGS ($Label7)")
+        told = await second.command(b"NOOP")
+
+        for reply in (stored, told):
+            assert reply[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label7)\r\n"
+            assert reply[1] == (
+                b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label7 \\*)]"
+                b" Flags permitted.\r\n"
+            )
+            assert reply[2].startswith(b"* 1 FETCH (") and b"$Label7" in reply[2]
+        again = await first.command(b"STORE 1 -FLAGS ($Label7)")
+        assert not again[0].startswith(b"* FLAGS")
+        await first.close()
+        await second.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import MailSession, Quota
 from mailservice.protocols.imap.options import listener_policy
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
@@ -224,6 +225,8 @@ async def test_invalid_sequence_numbers_are_bad_and_unknown_uids_are_ignored(ima
 async def test_store_forms_and_conditional_store(imap: RunningImap) -> None:
     wire = await selected(imap)
     assert await wire.command(b"STORE 1:2 +FLAGS (\\Seen $Done)") == [
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done)\r\n",
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Done \\*)] Flags permitted.\r\n",
         b"* 1 FETCH (FLAGS (\\Seen $Done))\r\n",
         b"* 2 FETCH (FLAGS (\\Seen $Done))\r\n",
         b"t OK Store completed.\r\n",
@@ -320,7 +323,7 @@ async def test_list_lsub_status_and_folder_management(imap: RunningImap) -> None
         b"t OK List completed.\r\n",
     ]
     assert (await wire.command(b'LIST (SPECIAL-USE) "" *'))[:-1] == [
-        b'* LIST (\\HasNoChildren \\Trash) "/" "Trash"\r\n'
+        b'* LIST (\\Trash) "/" "Trash"\r\n'  # child attributes only with RETURN (CHILDREN), as in Dovecot
     ]
     assert await wire.command(b'LIST "" ""') == [
         b'* LIST (\\Noselect) "/" ""\r\n',
@@ -328,8 +331,8 @@ async def test_list_lsub_status_and_folder_management(imap: RunningImap) -> None
     ]
     await wire.command(b"UNSUBSCRIBE trash")
     listed = await wire.command(b'LIST "" * RETURN (SUBSCRIBED)')
-    assert b'* LIST (\\Subscribed \\HasNoChildren) "/" "INBOX"\r\n' in listed
-    assert b'* LIST (\\HasNoChildren) "/" "trash"\r\n' in listed
+    assert b'* LIST (\\Subscribed) "/" "INBOX"\r\n' in listed
+    assert b'* LIST () "/" "trash"\r\n' in listed
     lsub = await wire.command(b'LSUB "" "*rash"')
     assert lsub == [b'* LSUB () "/" "Trash"\r\n', b"t OK Lsub completed.\r\n"]
     assert (await wire.command(b"RENAME Work Play"))[-1] == b"t OK Rename completed.\r\n"
@@ -478,6 +481,20 @@ async def test_idle_ends_with_bad_on_anything_but_done(imap: RunningImap) -> Non
     wire.send(b"NOPE\r\n")
     assert (await wire.until(b"i"))[-1].startswith(b"i BAD")
     await wire.close()
+
+
+async def test_a_revoked_session_gets_bye_and_is_closed_even_while_idling(imap: RunningImap) -> None:
+    selected_wire, idling = await selected(imap), await selected(imap)
+    idling.send(b"i IDLE\r\n")
+    assert await idling.line() == b"+ idling\r\n"
+
+    mailbox(imap).revoke(AuthenticationFailed("the mailbox's credentials were changed"))
+
+    for wire in (selected_wire, idling):
+        assert await wire.line() == b"* BYE Access revoked: the mailbox's credentials were changed.\r\n"
+        assert await asyncio.wait_for(wire.reader.read(), 5) == b""
+        await wire.close()
+    assert all(session.ended for session in imap.login.sessions)
 
 
 async def test_inactive_connections_are_logged_out() -> None:

@@ -33,17 +33,17 @@ def test_sequence_numbers_follow_uids() -> None:
 
 def test_expunges_wait_when_not_allowed_and_keep_numbers_until_announced() -> None:
     folder = view(1, 2, 3)
-    changes = FolderChanges(5, 5, (meta(4, 4),), (2,))
+    changes = FolderChanges(5, 5, (meta(4, 4),), (2,), 7)
     assert folder.sync(changes, allow_expunge=False, with_modseq=False) == [b"* 4 EXISTS\r\n"]
     assert folder.sequence_number(3) == 3
-    later = FolderChanges(5, 5, (), ())
+    later = FolderChanges(5, 5, (), (), 7)
     assert folder.sync(later, allow_expunge=True, with_modseq=False) == [b"* 2 EXPUNGE\r\n"]
     assert folder.uids == [1, 3, 4]
 
 
 def test_expunges_are_sent_highest_first_so_numbers_stay_right() -> None:
     folder = view(1, 2, 3, 4)
-    changes = FolderChanges(6, 5, (), (1, 3))
+    changes = FolderChanges(6, 5, (), (1, 3), 7)
     assert folder.sync(changes, allow_expunge=True, with_modseq=False) == [
         b"* 3 EXPUNGE\r\n",
         b"* 1 EXPUNGE\r\n",
@@ -52,10 +52,10 @@ def test_expunges_are_sent_highest_first_so_numbers_stay_right() -> None:
 
 def test_flag_changes_are_announced_once_and_own_changes_not_at_all() -> None:
     folder = view(1, 2)
-    changes = FolderChanges(3, 3, (meta(1, 3, "\\Seen"),), ())
+    changes = FolderChanges(3, 3, (meta(1, 3, "\\Seen"),), (), 7)
     assert folder.sync(changes, allow_expunge=True, with_modseq=True) == [
         b"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (3))\r\n"
     ]
     assert folder.sync(changes, allow_expunge=True, with_modseq=True) == []
     folder.update([meta(2, 4, "\\Flagged")])
-    assert folder.sync(FolderChanges(4, 3, (meta(2, 4, "\\Flagged"),), ()), True, True) == []
+    assert folder.sync(FolderChanges(4, 3, (meta(2, 4, "\\Flagged"),), (), 7), True, True) == []

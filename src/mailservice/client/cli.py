@@ -218,7 +218,7 @@ def _print_code(found: VerificationCode | None, as_json: bool) -> None:
     if as_json:
         print_json(found)
     else:
-        print(found.code)
+        print(found.code or found.link)
 
 
 def _print_arrived(found: MessageOut | None, as_json: bool) -> None:

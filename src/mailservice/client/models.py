@@ -65,9 +65,12 @@ class MailboxStatus(BaseModel):
 
 
 class VerificationCode(BaseModel):
-    """The best code candidate of a message, with where it came from."""
+    """What a verification e-mail carries: its best code, its verify or magic link, or both, with the
+    phrase around them and where the message came from."""
 
-    code: str
+    code: str | None = Field(description="The best one-time code (spaced or dashed codes without spaces)")
+    link: str | None = Field(default=None, description="The verify or magic link, when there is one")
+    link_kind: str | None = Field(default=None, description="verify or magic-link")
     uid: int
     subject: str | None
     sender: str | None = Field(description="The From address; anyone can forge it")

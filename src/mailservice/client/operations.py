@@ -195,23 +195,24 @@ class Operations:
     def verification_code(
         self, seconds: float = 60.0, q: str | None = None
     ) -> Operation[VerificationCode | None]:
-        """The code of the newest unread message that has one, else of the next one to arrive.
+        """The code or verify/magic link of the newest unread message that has one, else of the next one
+        to arrive.
 
-        The message the code comes from is marked seen, so asking again does not return it twice.
+        The message it comes from is marked seen, so asking again does not return it twice.
         """
         deadline = time.monotonic() + seconds
         after_uid = yield from self.latest_uid()
         unread = yield from self.list_messages(limit=20, q=q, unread_only=True)
-        found = next((message for message in unread.messages if message.codes), None)
+        found = next((secret for message in unread.messages if (secret := _secret_of(message))), None)
         while found is None:
             remaining = deadline - time.monotonic()
             arrived = yield from self.wait(max(0.0, remaining), q, after_uid)
             if arrived is None:
                 return None
             after_uid = arrived.uid
-            found = arrived if arrived.codes else None
+            found = _secret_of(arrived)
         yield from self.mark(found.uid, seen=True)
-        return _code_of(found)
+        return found
 
     # Helpers
 
@@ -234,6 +235,9 @@ class Operations:
         return self.key
 
 
+SECRET_LINK_KINDS = ("magic-link", "verify")
+
+
 def _ok(response: httpx.Response) -> Any:
     raise_for_error(response)
     return response.json()
@@ -249,13 +253,19 @@ def _status(status: Any, fingerprint: str | None, body: dict[str, Any], **extra:
     )
 
 
-def _code_of(message: MessageOut) -> VerificationCode:
-    best = message.codes[0]
+def _secret_of(message: MessageOut) -> VerificationCode | None:
+    """The best code and verify or magic link of a message; None when it has neither."""
+    code = message.codes[0] if message.codes else None
+    link = next((link for link in message.links if link.kind in SECRET_LINK_KINDS), None)
+    if code is None and link is None:
+        return None
     return VerificationCode(
-        code=best.code,
+        code=code.code if code else None,
+        link=link.url if link else None,
+        link_kind=link.kind if link else None,
         uid=message.uid,
         subject=message.subject,
         sender=message.from_.address if message.from_ else None,
-        context=best.context,
+        context=code.context if code else link.text if link else "",
         received_at=message.received_at,
     )

@@ -85,6 +85,12 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class Busy(DomainError):
+    """Too much work in flight to take more now; come back later."""
+
+    code = "busy"
+
+
 class FolderNotFound(NotFound):
     code = "folder_not_found"
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
 
+from mailservice.domain.errors import DomainError
+
 # Part of this interface (`MailSession.quota`), so importable from here as well.
 from mailservice.domain.quota import Quota as Quota
 
@@ -82,12 +84,14 @@ class OpenedFolder:
 
 @dataclass(frozen=True)
 class FolderChanges:
-    """Everything that happened in a folder after a modseq: new and re-flagged messages, expunged uids."""
+    """Everything that happened in a folder after a modseq: new and re-flagged messages, expunged uids.
+    `uidvalidity` tells a session whether the folder is still the one it selected."""
 
     highestmodseq: int
     uidnext: int
     changed: tuple[MessageMeta, ...]
     expunged: tuple[int, ...]
+    uidvalidity: int
 
 
 class MessageStructure(NamedTuple):
@@ -156,6 +160,10 @@ class MailSession(Protocol):
 
     async def list_folders(self) -> list[FolderInfo]: ...
 
+    async def subscriptions(self) -> frozenset[str]:
+        """Every subscribed name, of a folder or not (subscriptions outlive folders); INBOX always."""
+        ...
+
     async def create_folder(self, name: str) -> None: ...
 
     async def delete_folder(self, name: str) -> None:
@@ -217,6 +225,15 @@ class MailSession(Protocol):
     async def quota(self) -> Quota: ...
 
     def watch(self) -> FolderWatch: ...
+
+    async def revoked(self) -> DomainError:
+        """Wait until the session's access is revoked (credentials rotated, mailbox expired or revoked);
+        the error a new login would get."""
+        ...
+
+    def end(self) -> None:
+        """The connection is over: stop watching for revocation."""
+        ...
 
 
 class MailLogin(Protocol):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 INBOX = "INBOX"
+# IMAP names messages by 32-bit unsigned uids (RFC 3501 nz-number); no uid the store hands out is larger.
+MAX_UID = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,15 @@ class FolderChanged:
     type: str = field(default="folder.changed")
 
 
-MailboxEvent = MessageReceived | FolderChanged
+@dataclass(frozen=True)
+class AccessRevoked:
+    """The mailbox's credentials were rotated or it stopped being usable: its open sessions end."""
+
+    mailbox_id: str
+    type: str = field(default="mailbox.access_revoked")
+
+
+MailboxEvent = MessageReceived | FolderChanged | AccessRevoked
 
 
 @dataclass(frozen=True)

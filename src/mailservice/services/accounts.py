@@ -7,7 +7,6 @@ token); a recovery code works once, within ten minutes, and revokes every older 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
@@ -43,12 +42,10 @@ class AccountService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         public_base_url: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._public_base_url = public_base_url
-        self._on_notification_queued = on_notification_queued
 
     async def create(self, owner_email: str) -> AccountCredentials | None:
         """A new account and its first tokens; None when the e-mail has one (a recovery link is sent)."""
@@ -99,7 +96,6 @@ class AccountService:
             await uow.outbox.enqueue(self._recovery_mail(account, code), now)
             await uow.commit()
         log.info("account.recovery_sent account=%s", account.id)
-        self._on_notification_queued()
 
     async def recovery_code_usable(self, code: str) -> bool:
         """Whether a recovery link would work now; looking does not spend it."""

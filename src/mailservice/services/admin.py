@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from mailservice.domain.errors import NotFound
@@ -11,6 +12,7 @@ from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.mailboxes import MailboxService
 
 log = logging.getLogger(__name__)
+READINESS_PROBE_ID = "mbx_readiness_probe"  # no mailbox has it: the read touches one index page
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class AdminService:
     async def counts(self) -> dict[str, dict[str, int]]:
         async with self._uow(read_only=True) as uow:
             return await uow.admin.counts()
+
+    async def store_round_trip(self) -> float:
+        """Seconds one primary-key read takes: whether the store answers, for readiness checks."""
+        started = time.perf_counter()
+        async with self._uow(read_only=True) as uow:
+            await uow.mailboxes.get(READINESS_PROBE_ID)
+        return time.perf_counter() - started
 
     async def snapshot(self) -> dict[str, object]:
         """The store's counts (every node sees the same) and this node's HTTP figures."""

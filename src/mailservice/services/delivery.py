@@ -12,11 +12,10 @@ from email.utils import format_datetime
 
 from mailservice.domain.errors import MailboxFull, RecipientExpired, UnknownRecipient
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
-from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
+from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
-from mailservice.ports import Clock, EventBus, MessageStore, MessageSummarizer, UnitOfWorkFactory
-from mailservice.services.announce import announce
+from mailservice.ports import Clock, MessageStore, MessageSummarizer, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +71,12 @@ class DeliveryService:
         self,
         uow: UnitOfWorkFactory,
         store: MessageStore,
-        events: EventBus,
         summarizer: MessageSummarizer,
         clock: Clock,
         policy: DeliveryPolicy,
     ) -> None:
         self._uow = uow
         self._store = store
-        self._events = events
         self._summarizer = summarizer
         self._clock = clock
         self._policy = policy
@@ -129,7 +126,7 @@ class DeliveryService:
     async def deliver(
         self, message: bytes | IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
     ) -> list[StoredCopy]:
-        """Store one copy per mailbox (tags of the same mailbox merged) and publish `message.received`."""
+        """Store one copy per mailbox (tags of the same mailbox merged); the store publishes `message.received`."""
         received_at = self._clock.now()
         queue_id = secrets.token_hex(6)
         raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
@@ -142,7 +139,6 @@ class DeliveryService:
         )
         del raw
         stored = await self._store.store(Delivery(tuple(copies)))
-        await self._announce(stored)
         log.info(
             "mail.delivered id=%s from=%s mailboxes=%d size=%d",
             queue_id,
@@ -151,12 +147,6 @@ class DeliveryService:
             size,
         )
         return stored
-
-    async def _announce(self, stored: list[StoredCopy]) -> None:
-        for copy in stored:
-            await announce(
-                self._events, MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
-            )
 
     async def deliver_per_recipient(
         self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace

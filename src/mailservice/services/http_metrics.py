@@ -11,10 +11,6 @@ from dataclasses import dataclass, field
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SAMPLES_PER_ROUTE = 2048
-KEY_PROOF_ROUTES = frozenset(
-    {"/v1/mailboxes/claim", "/v1/mailboxes/renew", "/v1/access/resolve", "/v1/support/messages"}
-)
-RESOLVE_ROUTES = frozenset({"/v1/access/resolve", "/v1/imap/resolve"})
 
 
 @dataclass
@@ -50,18 +46,24 @@ class HttpMetrics:
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.latency: dict[RouteKey, _RouteLatency] = {}
+        self.outcomes: Counter[tuple[str, int]] = Counter()
 
-    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+    def record(
+        self, method: str, route: str, status: int, seconds: float, kinds: frozenset[str] = frozenset()
+    ) -> None:
+        """One answered request; `kinds` are the outcome counters its route feeds ("key_proof", "resolve")."""
         self.requests[(method, route, status)] += 1
         self.latency.setdefault(RouteKey(method, route), _RouteLatency()).add(seconds)
+        for kind in kinds:
+            self.outcomes[(kind, status)] += 1
 
     def summary(self, top: int = 10) -> dict[str, object]:
         """Requests, latency percentiles (ms) per route, and the most frequent error responses."""
         errors = Counter({k: n for k, n in self.requests.items() if k[2] >= 400})
         return {
             "requests_total": sum(self.requests.values()),
-            "key_proofs": self._outcomes(KEY_PROOF_ROUTES, failed_status=401),
-            "resolves": self._outcomes(RESOLVE_ROUTES, failed_status=None),
+            "key_proofs": self._outcomes("key_proof", failed_status=401),
+            "resolves": self._outcomes("resolve", failed_status=None),
             "routes": [
                 {"method": key.method, "route": key.route, "count": stats.count, **stats.percentiles()}
                 for key, stats in sorted(self.latency.items(), key=lambda item: -item[1].count)
@@ -72,9 +74,9 @@ class HttpMetrics:
             ],
         }
 
-    def _outcomes(self, routes: frozenset[str], failed_status: int | None) -> dict[str, int]:
-        """Requests to `routes`: all, answered 200, and refused with `failed_status` (or any 4xx/5xx)."""
-        chosen = [(status, n) for (method, route, status), n in self.requests.items() if route in routes]
+    def _outcomes(self, kind: str, failed_status: int | None) -> dict[str, int]:
+        """Requests of `kind`: all, answered 2xx, and refused with `failed_status` (or any 4xx/5xx)."""
+        chosen = [(status, n) for (counted, status), n in self.outcomes.items() if counted == kind]
         failed = sum(
             n for status, n in chosen if (status == failed_status if failed_status else status >= 400)
         )

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from mailservice.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import FLAGGED, SEEN, FolderChanged, StoredMessage
+from mailservice.domain.messages import FLAGGED, SEEN, StoredMessage
 from mailservice.domain.search import MessageQuery
-from mailservice.ports import EventBus, MessageReader, UnitOfWorkFactory
-from mailservice.services.announce import announce
+from mailservice.ports import EventBus, MessageReader, Subscription, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials, mailbox_id_of_access_token
+from mailservice.services.live_sessions import LiveSessions, SessionLease
 from mailservice.services.mailboxes import MailboxService
 
 MAX_PAGE = 100
@@ -41,12 +42,14 @@ class InboxService:
         credentials: Credentials,
         mailboxes: MailboxService,
         reader: MessageReader,
+        live_sessions: LiveSessions,
     ) -> None:
         self._uow = uow
         self._events = events
         self._credentials = credentials
         self._mailboxes = mailboxes
         self._reader = reader
+        self._live_sessions = live_sessions
 
     async def authenticate(self, access_token: str) -> Mailbox:
         """The usable mailbox the token belongs to; 401 for a bad token, 409 when unpaid or expired."""
@@ -105,21 +108,17 @@ class InboxService:
                 (add if wanted else remove).add(flag)
         async with self._uow() as uow:
             message = await uow.messages.set_flags(mailbox.id, uid, add, remove)
-            folder_id, modseq = await uow.folders.inbox_state(mailbox.id)
             await uow.commit()
         if message is None:
             raise NotFound("message not found")
-        await announce(self._events, FolderChanged(mailbox.id, folder_id, modseq))
         return message
 
     async def delete(self, mailbox: Mailbox, uid: int) -> None:
         async with self._uow() as uow:
             deleted = await uow.messages.delete(mailbox.id, uid)
-            folder_id, modseq = await uow.folders.inbox_state(mailbox.id)
             await uow.commit()
         if not deleted:
             raise NotFound("message not found")
-        await announce(self._events, FolderChanged(mailbox.id, folder_id, modseq))
 
     async def raw(self, mailbox: Mailbox, uid: int) -> bytes:
         async with self._uow(read_only=True) as uow:
@@ -145,10 +144,13 @@ class InboxService:
     async def wait(
         self, mailbox: Mailbox, after_uid: int | None, wait_seconds: float, query: MessageQuery
     ) -> StoredMessage | None:
-        """The first message after `after_uid` (default: now) matching `query`, or None in time."""
+        """The first message after `after_uid` (default: now) matching `query`, or None in time.
+
+        Raises the error a new request would get when the access is revoked while waiting."""
         if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
             raise InvalidInput(f"timeout must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
         subscription = self._events.subscribe(mailbox.id)
+        lease = self._live_sessions.lease(mailbox)
         try:
             start = after_uid if after_uid is not None else await self.latest_uid(mailbox)
             deadline = asyncio.get_running_loop().time() + wait_seconds
@@ -159,23 +161,38 @@ class InboxService:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return None
-                try:
-                    await asyncio.wait_for(anext(subscription), remaining)
-                except (TimeoutError, StopAsyncIteration):
+                if not await _next_event(subscription, lease, remaining):
+                    if lease.ended.done():
+                        raise lease.ended.result()
                     return None
         finally:
             subscription.close()
+            lease.release()
 
     async def stream(self, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[StoredMessage]:
-        """Every message after `after_uid` (default: from now on), as it arrives."""
+        """Every message after `after_uid` (default: from now on), as it arrives, until access is revoked."""
         subscription = self._events.subscribe(mailbox.id)
+        lease = self._live_sessions.lease(mailbox)
         try:
             cursor = after_uid if after_uid is not None else await self.latest_uid(mailbox)
             while True:
                 for message in await self.find(mailbox, MessageQuery(), limit=MAX_PAGE, after_uid=cursor):
                     cursor = message.uid
                     yield message
-                if await anext(subscription, None) is None:
+                if not await _next_event(subscription, lease, None):
                     return
         finally:
             subscription.close()
+            lease.release()
+
+
+async def _next_event(subscription: Subscription, lease: SessionLease, seconds: float | None) -> bool:
+    """True at the mailbox's next event; False after `seconds`, when the subscription ends, or when the
+    session's access is revoked (`lease.ended`)."""
+    event = asyncio.ensure_future(anext(subscription, None))
+    waiting: set[asyncio.Future[Any]] = {event, lease.ended}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        event.cancel()
+    return event in done and not lease.ended.done() and event.result() is not None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from mailservice.domain.errors import AuthenticationFailed, FolderNotAllowed, FolderNotFound, RateLimited
+from mailservice.domain.errors import (
+    AuthenticationFailed,
+    DomainError,
+    FolderNotAllowed,
+    FolderNotFound,
+)
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
@@ -23,54 +27,22 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import (
-    INBOX,
-    Delivery,
-    FolderChanged,
-    MailboxEvent,
-    MessageCopy,
-    MessageReceived,
-)
+from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
-from mailservice.services.announce import announce
 from mailservice.services.credentials import Credentials
+from mailservice.services.live_sessions import LiveSessions, SessionLease
+from mailservice.services.login_throttle import LoginThrottle
 from mailservice.services.mailboxes import MailboxService
 
 RECENT = "\\Recent"
 MAX_FOLDER_NAME = 255
-FAILURE_WINDOW_SECONDS = 300.0
-MAX_FAILURES_PER_PEER = 10
-MAX_FAILURES_PER_LOGIN = 30
 
 
 @dataclass(frozen=True)
 class MailAccessPolicy:
     mail_domain: str
     local_domains: frozenset[str]
-
-
-@dataclass
-class FailureCounter:
-    """Recent login failures per key (a peer address or a login), forgotten after a window."""
-
-    limit: int
-    window: float = FAILURE_WINDOW_SECONDS
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
-
-    def record(self, key: str) -> None:
-        self._recent(key).append(time.monotonic())
-        if len(self._failures) > 100_000:
-            self._failures = {k: v for k, v in self._failures.items() if self._recent(k)}
-
-    def _recent(self, key: str) -> list[float]:
-        cutoff = time.monotonic() - self.window
-        recent = [at for at in self._failures.get(key, []) if at > cutoff]
-        self._failures[key] = recent
-        return recent
 
 
 class MailAccess:
@@ -85,8 +57,10 @@ class MailAccess:
         store: MessageStore,
         summarizer: MessageSummarizer,
         events: EventBus,
+        live_sessions: LiveSessions,
         clock: Clock,
         policy: MailAccessPolicy,
+        throttle: LoginThrottle,
     ) -> None:
         self._uow = uow
         self._mailboxes = mailboxes
@@ -95,23 +69,33 @@ class MailAccess:
         self._store = store
         self._summarizer = summarizer
         self._events = events
+        self._live_sessions = live_sessions
         self._clock = clock
         self._policy = policy
-        self._peer_failures = FailureCounter(MAX_FAILURES_PER_PEER)
-        self._login_failures = FailureCounter(MAX_FAILURES_PER_LOGIN)
+        self._throttle = throttle
 
     async def login(self, username: str, password: str, peer: str) -> StoreMailSession:
         login = self._login_of(username)
-        if self._peer_failures.blocked(peer) or self._login_failures.blocked(login):
-            raise RateLimited("too many failed logins; try again in a few minutes")
-        mailbox = await self._check(login, password)
+        attempt = self._throttle.reserve(peer, login)
+        try:
+            mailbox = await self._check(login, password)
+        except BaseException:
+            self._throttle.refund(attempt)  # not a wrong password: nothing was learned
+            raise
         if mailbox is None:
-            self._peer_failures.record(peer)
-            self._login_failures.record(login)
             raise AuthenticationFailed("invalid username or password")
+        self._throttle.refund(attempt)
         if not mailbox.is_usable(self._clock.now()):
             raise AuthenticationFailed("the mailbox is not active: it is unpaid or expired")
-        return StoreMailSession(mailbox, self._policy, self._folders, self._store, self._summarizer, self)
+        return StoreMailSession(
+            mailbox,
+            self._policy,
+            self._folders,
+            self._store,
+            self._summarizer,
+            self,
+            self._live_sessions.lease(mailbox),
+        )
 
     def _login_of(self, username: str) -> str:
         local, at, domain = username.strip().lower().rpartition("@")
@@ -132,12 +116,6 @@ class MailAccess:
     def now(self) -> datetime:
         return self._clock.now()
 
-    async def changed(self, mailbox_id: str, folder_id: int, modseq: int) -> None:
-        await self.publish(FolderChanged(mailbox_id, folder_id, modseq))
-
-    async def publish(self, event: MailboxEvent) -> None:
-        await announce(self._events, event)
-
     def subscribe(self, mailbox_id: str) -> EventWatch:
         return EventWatch(self._events, mailbox_id)
 
@@ -150,7 +128,8 @@ class EventWatch:
 
     async def __aiter__(self) -> AsyncIterator[int]:
         async for event in self._subscription:
-            yield event.folder_id
+            if not isinstance(event, AccessRevoked):
+                yield event.folder_id
 
     def close(self) -> None:
         self._subscription.close()
@@ -167,6 +146,7 @@ class StoreMailSession:
         store: MessageStore,
         summarizer: MessageSummarizer,
         access: MailAccess,
+        lease: SessionLease,
     ) -> None:
         self._mailbox = mailbox
         self._id = mailbox.id
@@ -175,6 +155,7 @@ class StoreMailSession:
         self._store = store
         self._summarizer = summarizer
         self._access = access
+        self._lease = lease
 
     @property
     def address(self) -> str:
@@ -187,6 +168,9 @@ class StoreMailSession:
     async def list_folders(self) -> list[FolderInfo]:
         return await self._folders.list_folders(self._id)
 
+    async def subscriptions(self) -> frozenset[str]:
+        return await self._folders.subscriptions(self._id)
+
     async def create_folder(self, name: str) -> None:
         await self._folders.create_folder(self._id, folder_name(name), self._access.now())
 
@@ -194,11 +178,7 @@ class StoreMailSession:
         await self._folders.delete_folder(self._id, folder_name(name))
 
     async def rename_folder(self, old: str, new: str) -> None:
-        write = await self._folders.rename_folder(
-            self._id, folder_name(old), folder_name(new), self._access.now()
-        )
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        await self._folders.rename_folder(self._id, folder_name(old), folder_name(new), self._access.now())
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
         await self._folders.set_subscribed(self._id, folder_name(name), subscribed)
@@ -234,11 +214,9 @@ class StoreMailSession:
         flags: frozenset[str],
         unchanged_since: int | None = None,
     ) -> FlagsStored:
-        stored, write = await self._folders.store_flags(
+        stored, _ = await self._folders.store_flags(
             self._id, folder_id, uids, change, flags - {RECENT}, unchanged_since
         )
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
         return stored
 
     async def append(
@@ -256,7 +234,6 @@ class StoreMailSession:
             folder=name,
         )
         (stored,) = await self._store.store(Delivery((copy,)))
-        await self._access.publish(MessageReceived(self._id, stored.folder_id, stored.uid, stored.modseq))
         status = await self._folders.status(self._id, name)
         return Appended(status.uidvalidity, stored.uid)
 
@@ -267,9 +244,7 @@ class StoreMailSession:
         return await self._copy(folder_id, uids, target, move=True)
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
-        expunged, write = await self._folders.expunge(self._id, folder_id, uids)
-        if write is not None:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        expunged, _ = await self._folders.expunge(self._id, folder_id, uids)
         return expunged
 
     async def quota(self) -> Quota:
@@ -278,10 +253,14 @@ class StoreMailSession:
     def watch(self) -> EventWatch:
         return self._access.subscribe(self._id)
 
+    async def revoked(self) -> DomainError:
+        return await self._lease.ended
+
+    def end(self) -> None:
+        self._lease.release()
+
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        copied, writes = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
-        for write in writes:
-            await self._access.changed(self._id, write.folder_id, write.modseq)
+        copied, _ = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
         return copied
 
 

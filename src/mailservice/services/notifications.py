@@ -73,6 +73,10 @@ class OutboxWorker:
 
     async def run(self, poll_seconds: float) -> None:
         """Drain forever: at every wake-up, and every `poll_seconds` for retries and other nodes' work."""
+        try:
+            await self.drop_finished_bodies()
+        except Exception:
+            log.exception("outbox.drop_finished_bodies_failed")
         while True:
             try:
                 await self.drain_once()
@@ -81,6 +85,15 @@ class OutboxWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=poll_seconds)
             self._wakeup.clear()
+
+    async def drop_finished_bodies(self) -> int:
+        """Bodies are dropped when sent; this clears those kept from before that rule."""
+        async with self._uow() as uow:
+            dropped = await uow.outbox.drop_finished_bodies()
+            await uow.commit()
+        if dropped:
+            log.info("outbox.finished_bodies_dropped count=%d", dropped)
+        return dropped
 
     async def drain_once(self) -> DrainResult:
         now = self._clock.now()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from mailservice.domain.errors import NotFound, NotPaidYet
@@ -32,7 +31,6 @@ class PaymentService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         mail_domain: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
         link_resend_interval: timedelta = DEFAULT_LINK_RESEND_INTERVAL,
     ) -> None:
         self._gateway = gateway
@@ -40,7 +38,6 @@ class PaymentService:
         self._uow = uow
         self._clock = clock
         self._mail_domain = mail_domain
-        self._on_notification_queued = on_notification_queued
         self._locks = KeyedLocks()
 
     @property
@@ -147,7 +144,6 @@ class PaymentService:
             if not await queue_once(uow, notification, self._clock, self._link_resend_interval):
                 return
             await uow.commit()
-        self._on_notification_queued()
 
 
 async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetime) -> Mailbox:

@@ -23,11 +23,17 @@ class _Bucket:
 
 
 class RateLimiter:
-    """`per_minute` requests a minute per (group, client), in bursts of at most that many."""
+    """`allowance` requests per `period_seconds` per (group, client), in bursts of at most that many."""
 
-    def __init__(self, per_minute: int, clock: Clock, max_clients: int = MAX_TRACKED_CLIENTS) -> None:
-        self._capacity = float(per_minute)
-        self._refill_per_second = per_minute / 60.0
+    def __init__(
+        self,
+        allowance: int,
+        clock: Clock,
+        max_clients: int = MAX_TRACKED_CLIENTS,
+        period_seconds: float = 60.0,
+    ) -> None:
+        self._capacity = float(allowance)
+        self._refill_per_second = allowance / period_seconds
         self._clock = clock
         self._max_clients = max_clients
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -40,12 +46,18 @@ class RateLimiter:
         """None when allowed; otherwise the whole seconds to wait before the next try."""
         now = self._clock.now().timestamp()
         bucket = self._bucket((group, client), now)
-        bucket.tokens = min(self._capacity, bucket.tokens + (now - bucket.updated) * self._refill_per_second)
+        bucket.tokens = self._tokens_at(bucket, now)
         bucket.updated = now
         if bucket.tokens >= cost:
             bucket.tokens -= cost
             return None
         return max(1, math.ceil((cost - bucket.tokens) / self._refill_per_second))
+
+    def refund(self, group: str, client: str, cost: float = 1.0) -> None:
+        """Give back what an `acquire` took, for a request that turned out not to count."""
+        bucket = self._buckets.get((group, client))
+        if bucket is not None:
+            bucket.tokens = min(self._capacity, bucket.tokens + cost)
 
     def _bucket(self, key: tuple[str, str], now: float) -> _Bucket:
         bucket = self._buckets.get(key)
@@ -56,8 +68,16 @@ class RateLimiter:
         return bucket
 
     def _forget_idle(self, now: float) -> None:
-        """Drop buckets that have refilled completely: forgetting them changes nothing."""
+        """Drop buckets that have refilled completely: forgetting them changes nothing.
+
+        If that is not enough, keep the emptiest half: a flood of new clients must not wipe out the
+        clients that are being limited.
+        """
         full_after = self._capacity / self._refill_per_second
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}
         if len(self._buckets) >= self._max_clients:
-            self._buckets.clear()
+            emptiest = sorted(self._buckets.items(), key=lambda item: self._tokens_at(item[1], now))
+            self._buckets = dict(emptiest[: self._max_clients // 2])
+
+    def _tokens_at(self, bucket: _Bucket, now: float) -> float:
+        return min(self._capacity, bucket.tokens + (now - bucket.updated) * self._refill_per_second)

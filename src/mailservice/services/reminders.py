@@ -8,7 +8,6 @@ run, a retry or another node finds it done. Renewing moves the expiry, and the n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,12 +45,10 @@ class ExpiryNotices:
         uow: UnitOfWorkFactory,
         clock: Clock,
         settings: NoticeSettings,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._settings = settings
-        self._on_notification_queued = on_notification_queued
 
     async def queue_due(self) -> NoticesQueued:
         """Queue the reminders of mailboxes ending within the reminder days, and notices of expired ones."""
@@ -63,7 +60,6 @@ class ExpiryNotices:
         )
         if queued.reminders or queued.expired:
             log.info("expiry_notices.queued reminders=%d expired=%d", queued.reminders, queued.expired)
-            self._on_notification_queued()
         return queued
 
     async def _queue(self, notice: ExpiryNotice, after: datetime, until: datetime) -> int:

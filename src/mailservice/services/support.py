@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -29,14 +28,12 @@ class SupportService:
         clock: Clock,
         support_email: str | None,
         mail_domain: str,
-        on_notification_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._proofs = proofs
         self._uow = uow
         self._clock = clock
         self._support_email = support_email
         self._mail_domain = mail_domain
-        self._on_notification_queued = on_notification_queued
 
     async def send(self, proof: KeyProof, subject: str, body: str) -> None:
         """Queue the message for SUPPORT_EMAIL, with reply-to set to the key's mailbox when it has one."""
@@ -64,7 +61,6 @@ class SupportService:
             await uow.outbox.enqueue(replace(notification, reply_to=address), now)
             await uow.commit()
         log.info("support.queued fingerprint=%s", key.fingerprint)
-        self._on_notification_queued()
 
 
 def _checked(subject: str, body: str) -> tuple[str, str]:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mailservice.domain.messages import MAX_UID
+
+# Every uid a path, query or body may carry: beyond the range, validation answers 400 before the store
+# sees a value that would overflow its 64-bit column.
+Uid = Annotated[int, Field(ge=1, le=MAX_UID)]
+UidCursor = Annotated[int, Field(ge=0, le=MAX_UID)]
+"""A position between messages: 0 is before the first."""
 
 
 class MessageAddress(BaseModel):
@@ -109,6 +118,6 @@ class SeedGetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     access_token: str | None = Field(default=None, max_length=200)
-    uid: int
+    uid: Uid
     include_body: bool = True
     mark_seen: bool = False

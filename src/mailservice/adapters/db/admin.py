@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -9,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import accounts, checkouts, folders, mailboxes, outbox
-from mailservice.domain.messages import INBOX
+from mailservice.domain.events import DomainEvent
+from mailservice.domain.messages import INBOX, AccessRevoked
 
 
 class SqlAdminRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, record: Callable[[DomainEvent], None]) -> None:
         self._connection = connection
+        self._record = record
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """Rows by status: mailboxes, checkouts, outbox; and the number of accounts."""
@@ -46,6 +49,7 @@ class SqlAdminRepository:
             .where(mailboxes.c.id == mailbox_id)
             .values(credential_epoch=mailboxes.c.credential_epoch + 1, updated_at=now)
         )
+        self._record(AccessRevoked(mailbox_id))
 
     async def _by_status(self, column: object) -> dict[str, int]:
         query = select(column, func.count()).group_by(column)  # type: ignore[call-overload]

@@ -21,7 +21,7 @@ def new_folder(mailbox_id: str, name: str, now: datetime) -> Insert:
         uidnext=FIRST_UID,
         highestmodseq=1,
         special_use=None,
-        subscribed=True,
+        subscribed=False,  # not read: see the subscriptions table
         created_at=now,
     )
 

@@ -4,6 +4,7 @@ Reads use a read-only connection. Writes run as one blocking transaction through
 take locks in the delivery writer's order (the mailbox row, then folder rows, by id), so no two writers
 deadlock. Every change bumps the folder's HIGHESTMODSEQ and gives the changed messages that modseq; an
 expunged message leaves its uid and modseq in `expunged_messages`, which is how another session learns of it.
+After the commit, a `folder.changed` event for each changed folder goes through the one publisher.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
-from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
+from mailservice.adapters.db.tables import (
+    expunged_messages,
+    folders,
+    mailboxes,
+    message_raw,
+    messages,
+    subscriptions,
+)
 from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
@@ -45,8 +53,9 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, SEEN
+from mailservice.domain.messages import INBOX, SEEN, FolderChanged
 from mailservice.domain.quota import Quota
+from mailservice.ports import EventPublisher
 
 DELETED = "\\Deleted"
 _CHUNK = 1000
@@ -69,21 +78,30 @@ _STRUCTURE_COLUMNS = (
 
 
 class SqlMailFolders:
-    def __init__(self, database: Database, default_quota_bytes: int) -> None:
+    def __init__(self, database: Database, default_quota_bytes: int, publisher: EventPublisher) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
+        self._publisher = publisher
 
     # Reads
 
     async def list_folders(self, mailbox_id: str) -> list[FolderInfo]:
         query = (
-            select(folders.c.name, folders.c.special_use, folders.c.subscribed)
+            select(folders.c.name, folders.c.special_use)
             .where(folders.c.mailbox_id == mailbox_id)
             .order_by(folders.c.name)
         )
         async with self._database.connection(read_only=True) as connection:
             rows = (await connection.execute(query)).all()
-        return [FolderInfo(row.name, row.special_use, bool(row.subscribed)) for row in rows]
+        subscribed = await self.subscriptions(mailbox_id)
+        return [FolderInfo(row.name, row.special_use, row.name in subscribed) for row in rows]
+
+    async def subscriptions(self, mailbox_id: str) -> frozenset[str]:
+        """Every subscribed name, of a folder or not; INBOX always."""
+        query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
+        async with self._database.connection(read_only=True) as connection:
+            names = (await connection.execute(query)).scalars().all()
+        return frozenset((INBOX, *names))
 
     async def status(self, mailbox_id: str, name: str) -> FolderStatus:
         return await self._database.run_read(lambda c: _status(c, mailbox_id, name))
@@ -96,7 +114,7 @@ class SqlMailFolders:
         to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
         folder = await self._database.run_read(lambda c: _folder_counters(c, mailbox_id, folder_id), False)
         if folder.highestmodseq <= since_modseq:
-            return FolderChanges(folder.highestmodseq, folder.uidnext, (), ())
+            return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity)
         return await self._database.run_read(lambda c: _changes(c, mailbox_id, folder_id, since_modseq))
 
     async def structures(
@@ -131,17 +149,25 @@ class SqlMailFolders:
         await self._database.run_write(lambda c: _delete_folder(c, mailbox_id, name))
 
     async def rename_folder(self, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:
-        return await self._database.run_write(lambda c: _rename(c, mailbox_id, old, new, now))
+        write = await self._database.run_write(lambda c: _rename(c, mailbox_id, old, new, now))
+        await self._changed(mailbox_id, [write])
+        return write
 
     async def set_subscribed(self, mailbox_id: str, name: str, subscribed: bool) -> None:
+        """Subscriptions are names that outlive their folders: only an existing folder can be subscribed,
+        but deleting it keeps the subscription (RFC 3501 section 6.3.6), as in Dovecot."""
+        if name == INBOX:
+            return
+
         def work(connection: Connection) -> None:
-            result = connection.execute(
-                update(folders)
-                .where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
-                .values(subscribed=subscribed)
-            )
-            if result.rowcount == 0:
+            if subscribed and name not in _names(connection, mailbox_id):
                 raise FolderNotFound(f"no folder named {name}")
+            entry = (subscriptions.c.mailbox_id == mailbox_id) & (subscriptions.c.name == name)
+            present = connection.execute(select(subscriptions.c.name).where(entry)).first() is not None
+            if subscribed and not present:
+                connection.execute(subscriptions.insert().values(mailbox_id=mailbox_id, name=name))
+            elif not subscribed and present:
+                connection.execute(delete(subscriptions).where(entry))
 
         await self._database.run_write(work)
 
@@ -154,21 +180,32 @@ class SqlMailFolders:
         flags: frozenset[str],
         unchanged_since: int | None,
     ) -> tuple[FlagsStored, FolderWrite | None]:
-        return await self._database.run_write(
+        stored, write = await self._database.run_write(
             lambda c: _store_flags(c, mailbox_id, folder_id, uids, change, flags, unchanged_since)
         )
+        await self._changed(mailbox_id, [write])
+        return stored, write
 
     async def copy(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
     ) -> tuple[Copied, list[FolderWrite]]:
-        return await self._database.run_write(
+        copied, writes = await self._database.run_write(
             lambda c: _copy(c, mailbox_id, folder_id, uids, target, move, self._default_quota)
         )
+        await self._changed(mailbox_id, writes)
+        return copied, writes
 
     async def expunge(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
     ) -> tuple[list[int], FolderWrite | None]:
-        return await self._database.run_write(lambda c: _expunge(c, mailbox_id, folder_id, uids))
+        expunged, write = await self._database.run_write(lambda c: _expunge(c, mailbox_id, folder_id, uids))
+        await self._changed(mailbox_id, [write])
+        return expunged, write
+
+    async def _changed(self, mailbox_id: str, writes: Sequence[FolderWrite | None]) -> None:
+        await self._publisher.publish(
+            [FolderChanged(mailbox_id, w.folder_id, w.modseq) for w in writes if w is not None]
+        )
 
     async def folder_exists(self, mailbox_id: str, name: str) -> bool:
         async with self._database.connection(read_only=True) as connection:
@@ -215,7 +252,7 @@ def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
 
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
     folder = connection.execute(
-        select(folders.c.highestmodseq, folders.c.uidnext).where(
+        select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity).where(
             folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
         )
     ).first()
@@ -241,6 +278,7 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
         uidnext=folder.uidnext,
         changed=tuple(_meta(row) for row in changed),
         expunged=tuple(gone.scalars()),
+        uidvalidity=folder.uidvalidity,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import mailboxes, message_raw, messages
 from mailservice.domain.errors import Conflict
+from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
+from mailservice.domain.messages import AccessRevoked
 
 _NOTICE_COLUMNS = {
     ExpiryNotice.REMINDER: mailboxes.c.reminder_sent_for,
@@ -21,8 +24,9 @@ _NOTICE_COLUMNS = {
 
 
 class SqlMailboxRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, record: Callable[[DomainEvent], None]) -> None:
         self._connection = connection
+        self._record = record
 
     async def get(self, mailbox_id: str) -> Mailbox | None:
         return await self._one(mailboxes.c.id == mailbox_id)
@@ -43,6 +47,8 @@ class SqlMailboxRepository:
         values = _row(mailbox)
         del values["id"]
         await self._connection.execute(update(mailboxes).where(mailboxes.c.id == mailbox.id).values(**values))
+        if mailbox.status is MailboxStatus.EXPIRED:  # lazily expired, or revoked by the payment provider
+            self._record(AccessRevoked(mailbox.id))
 
     async def set_billing_email(self, mailbox_id: str, billing_email: str, now: datetime) -> None:
         await self._connection.execute(
@@ -85,12 +91,16 @@ class SqlMailboxRepository:
         return int(result.rowcount) == 1
 
     async def expire_lapsed(self, now: datetime) -> int:
-        result = await self._connection.execute(
+        expired = await self._connection.execute(
             update(mailboxes)
             .where(mailboxes.c.status == MailboxStatus.ACTIVE.value, mailboxes.c.expires_at <= now)
             .values(status=MailboxStatus.EXPIRED.value, updated_at=now)
+            .returning(mailboxes.c.id)
         )
-        return int(result.rowcount)
+        ids = list(expired.scalars())
+        for mailbox_id in ids:
+            self._record(AccessRevoked(mailbox_id))
+        return len(ids)
 
     async def usage(self, mailbox_id: str) -> tuple[int | None, int]:
         query = select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == mailbox_id)

@@ -2,7 +2,8 @@
 
 Callers wait on `store()` until their delivery is committed, so an SMTP 250 still means "on disk"; while one
 commit is being made durable, new deliveries queue up and share the next commit. A group that fails as a
-whole is retried one delivery at a time, so one bad message cannot make the others fail.
+whole is retried one delivery at a time, so one bad message cannot make the others fail. The
+`message.received` events of a group are published together, once, after its commit.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
-from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
+from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
-from mailservice.ports import Clock
+from mailservice.ports import Clock, EventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,12 @@ class _Group:
 
 
 class GroupCommitMessageStore:
-    def __init__(self, database: Database, clock: Clock, default_quota_bytes: int) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, default_quota_bytes: int, publisher: EventPublisher
+    ) -> None:
         self._database = database
         self._clock = clock
+        self._publisher = publisher
         self._default_quota = default_quota_bytes
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -147,6 +151,7 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
+        await self._publisher.publish(_received(outcomes))
 
     async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
         deliveries = [pending.delivery for pending in group]
@@ -182,6 +187,15 @@ class GroupCommitMessageStore:
         return {
             row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
         }
+
+
+def _received(outcomes: list[list[StoredCopy] | DomainError]) -> list[MessageReceived]:
+    return [
+        MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
+        for outcome in outcomes
+        if not isinstance(outcome, DomainError)
+        for copy in outcome
+    ]
 
 
 def _lock_folders(

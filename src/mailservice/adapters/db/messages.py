@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
+from mailservice.domain.events import DomainEvent
 from mailservice.domain.messages import (
     FLAGGED,
     INBOX,
     SEEN,
     ExtractedCode,
     ExtractedLink,
+    FolderChanged,
     StoredMessage,
 )
 from mailservice.domain.search import MessageQuery
@@ -23,8 +26,9 @@ _SUMMARY_COLUMNS = [c for c in messages.c if c.name not in ("text",)]
 
 
 class SqlMessageRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, record: Callable[[DomainEvent], None]) -> None:
         self._connection = connection
+        self._record = record
 
     async def find(
         self,
@@ -109,13 +113,16 @@ class SqlMessageRepository:
         return True
 
     async def _next_modseq(self, mailbox_id: str) -> int:
+        """Raise the INBOX's HIGHESTMODSEQ for a change, and record that the folder changed."""
         inbox = and_(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
         await self._connection.execute(
             update(folders).where(inbox).values(highestmodseq=folders.c.highestmodseq + 1)
         )
-        return int(
-            (await self._connection.execute(select(folders.c.highestmodseq).where(inbox))).scalar_one()
-        )
+        row = (
+            await self._connection.execute(select(folders.c.id, folders.c.highestmodseq).where(inbox))
+        ).one()
+        self._record(FolderChanged(mailbox_id, row.id, row.highestmodseq))
+        return int(row.highestmodseq)
 
 
 def _inbox(mailbox_id: str) -> list[ColumnElement[bool]]:

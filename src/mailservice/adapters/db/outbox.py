@@ -1,23 +1,38 @@
-"""The notification outbox: written in the same transaction as the change it reports."""
+"""The notification outbox: written in the same transaction as the change it reports.
+
+Bodies can carry live secrets (a recovery link), so they are sealed while queued and dropped once the
+notification is sent or given up: the subject, recipient and status stay for the record.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailservice.adapters.db.sealed_text import TextSealer, UnsealError
 from mailservice.adapters.db.tables import outbox
+from mailservice.domain.events import DomainEvent, NotificationQueued
 from mailservice.domain.notification import Notification, QueuedNotification
+
+log = logging.getLogger(__name__)
 
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+DROPPED_BODY = "(not kept once sent or given up)"
 
 
 class SqlOutboxRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(
+        self, connection: AsyncConnection, sealer: TextSealer, record: Callable[[DomainEvent], None]
+    ) -> None:
         self._connection = connection
+        self._sealer = sealer
+        self._record = record
 
     async def enqueue(self, notification: Notification, now: datetime) -> None:
         await self._connection.execute(
@@ -25,8 +40,8 @@ class SqlOutboxRepository:
                 kind=notification.kind,
                 recipient=notification.recipient,
                 subject=notification.subject,
-                body_text=notification.text,
-                body_html=notification.html,
+                body_text=self._sealer.seal(notification.text),
+                body_html=self._sealer.seal(notification.html),
                 dedupe_key=notification.dedupe_key,
                 reply_to=notification.reply_to,
                 status=PENDING,
@@ -35,6 +50,7 @@ class SqlOutboxRepository:
                 created_at=now,
             )
         )
+        self._record(NotificationQueued())
 
     async def recently_queued(self, dedupe_key: str, since: datetime) -> bool:
         query = (
@@ -59,29 +75,46 @@ class SqlOutboxRepository:
                 .where(outbox.c.id.in_([row["id"] for row in rows]))
                 .values(next_attempt_at=lease_until)
             )
-        return [
-            QueuedNotification(
-                id=row["id"],
-                notification=Notification(
-                    kind=row["kind"],
-                    recipient=row["recipient"],
-                    subject=row["subject"],
-                    text=row["body_text"],
-                    html=row["body_html"],
-                    dedupe_key=row["dedupe_key"],
-                    reply_to=row["reply_to"],
-                ),
-                attempts=row["attempts"],
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+        return await self._opened(rows, now)
+
+    async def _opened(self, rows: Sequence[RowMapping], now: datetime) -> list[QueuedNotification]:
+        opened = []
+        for row in rows:
+            try:
+                opened.append(self._queued(row))
+            except UnsealError as error:
+                log.error("notification.unreadable id=%s kind=%s", row["id"], row["kind"])
+                await self.mark_failed(row["id"], str(error), None, now)
+        return opened
+
+    def _queued(self, row: RowMapping) -> QueuedNotification:
+        return QueuedNotification(
+            id=row["id"],
+            notification=Notification(
+                kind=row["kind"],
+                recipient=row["recipient"],
+                subject=row["subject"],
+                text=self._sealer.open(row["body_text"]),
+                html=self._sealer.open(row["body_html"]),
+                dedupe_key=row["dedupe_key"],
+                reply_to=row["reply_to"],
+            ),
+            attempts=row["attempts"],
+            created_at=row["created_at"],
+        )
 
     async def mark_sent(self, notification_id: int, now: datetime) -> None:
         await self._connection.execute(
             update(outbox)
             .where(outbox.c.id == notification_id)
-            .values(status=SENT, sent_at=now, attempts=outbox.c.attempts + 1, last_error=None)
+            .values(
+                status=SENT,
+                sent_at=now,
+                attempts=outbox.c.attempts + 1,
+                last_error=None,
+                body_text=DROPPED_BODY,
+                body_html=DROPPED_BODY,
+            )
         )
 
     async def mark_failed(
@@ -89,7 +122,16 @@ class SqlOutboxRepository:
     ) -> None:
         values: dict[str, object] = {"attempts": outbox.c.attempts + 1, "last_error": error[:2000]}
         if retry_at is None:
-            values["status"] = FAILED
+            values.update(status=FAILED, body_text=DROPPED_BODY, body_html=DROPPED_BODY)
         else:
             values["next_attempt_at"] = retry_at
         await self._connection.execute(update(outbox).where(outbox.c.id == notification_id).values(**values))
+
+    async def drop_finished_bodies(self) -> int:
+        """Drop the bodies still kept by notifications sent or given up before bodies were dropped."""
+        result = await self._connection.execute(
+            update(outbox)
+            .where(outbox.c.status.in_([SENT, FAILED]), outbox.c.body_text != DROPPED_BODY)
+            .values(body_text=DROPPED_BODY, body_html=DROPPED_BODY)
+        )
+        return result.rowcount

@@ -119,9 +119,18 @@ folders = Table(
     Column("uidnext", BigInteger, nullable=False),
     Column("highestmodseq", BigInteger, nullable=False),
     Column("special_use", String(20), nullable=True),
+    # No longer read: subscriptions live in their own table, since they outlive folders (RFC 3501
+    # section 6.3.6). Kept because dropping it would rebuild the table under its messages on SQLite.
     Column("subscribed", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("mailbox_id", "name"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
 )
 
 messages = Table(

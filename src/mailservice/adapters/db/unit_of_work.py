@@ -1,4 +1,8 @@
-"""One database transaction shared by every repository."""
+"""One database transaction shared by every repository, and the events its changes recorded.
+
+The events are published once the transaction has committed (after the connection, and on SQLite the
+write turn, are given back); a rollback drops them.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,15 @@ from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.messages import SqlMessageRepository
 from mailservice.adapters.db.outbox import SqlOutboxRepository
 from mailservice.adapters.db.payment_events import SqlPaymentEventRepository
+from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
+from mailservice.domain.events import DomainEvent
 from mailservice.ports import (
     AccountRepository,
     AccountTokenRepository,
     AdminRepository,
     CheckoutRepository,
+    EventPublisher,
     FolderRepository,
     MailboxRepository,
     MessageRepository,
@@ -48,9 +55,15 @@ class SqlUnitOfWork:
     support_messages: SupportMessageRepository
     admin: AdminRepository
 
-    def __init__(self, database: Database, read_only: bool) -> None:
+    def __init__(
+        self, database: Database, publisher: EventPublisher, read_only: bool, sealer: TextSealer
+    ) -> None:
         self._database = database
+        self._publisher = publisher
         self._read_only = read_only
+        self._sealer = sealer
+        self._recorded: list[DomainEvent] = []
+        self._committed: list[DomainEvent] = []
         self._scope: AbstractAsyncContextManager[AsyncConnection] | None = None
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
@@ -59,17 +72,17 @@ class SqlUnitOfWork:
         self._scope = self._database.connection(self._read_only)
         self._connection = await self._scope.__aenter__()
         self._transaction = await self._connection.begin()
-        self.mailboxes = SqlMailboxRepository(self._connection)
+        self.mailboxes = SqlMailboxRepository(self._connection, self.record)
         self.folders = SqlFolderRepository(self._connection)
-        self.messages = SqlMessageRepository(self._connection)
+        self.messages = SqlMessageRepository(self._connection, self.record)
         self.checkouts = SqlCheckoutRepository(self._connection)
         self.payment_events = SqlPaymentEventRepository(self._connection)
         self.challenges = SqlUsedChallengeRepository(self._connection)
-        self.outbox = SqlOutboxRepository(self._connection)
+        self.outbox = SqlOutboxRepository(self._connection, self._sealer, self.record)
         self.accounts = SqlAccountRepository(self._connection)
         self.account_tokens = SqlAccountTokenRepository(self._connection)
         self.support_messages = SqlSupportMessageRepository(self._connection)
-        self.admin = SqlAdminRepository(self._connection)
+        self.admin = SqlAdminRepository(self._connection, self.record)
         return self
 
     async def __aexit__(
@@ -83,16 +96,30 @@ class SqlUnitOfWork:
             if self._transaction.is_active:
                 await self._transaction.rollback()
         finally:
+            self._recorded.clear()
             await self._scope.__aexit__(exc_type, exc, tb)
+        committed, self._committed = self._committed, []
+        if committed:
+            await self._publisher.publish(committed)
+
+    def record(self, event: DomainEvent) -> None:
+        self._recorded.append(event)
 
     async def commit(self) -> None:
         assert self._transaction is not None
         await self._transaction.commit()
+        self._committed += self._recorded
+        self._recorded.clear()
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, database: Database) -> None:
+    """`publisher` sends the events a unit of work recorded, after its commit; `sealer` seals what must
+    not be readable at rest (queued notification bodies)."""
+
+    def __init__(self, database: Database, publisher: EventPublisher, sealer: TextSealer) -> None:
         self._database = database
+        self._publisher = publisher
+        self._sealer = sealer
 
     def __call__(self, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._database, read_only)
+        return SqlUnitOfWork(self._database, self._publisher, read_only, self._sealer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.domain.messages import MailboxEvent
 
@@ -37,8 +39,9 @@ class InProcessEventBus:
     def __init__(self) -> None:
         self._fanout = LocalFanout()
 
-    async def publish(self, event: MailboxEvent) -> None:
-        self._fanout.dispatch(event)
+    async def publish(self, events: Sequence[MailboxEvent]) -> None:
+        for event in events:
+            self._fanout.dispatch(event)
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)

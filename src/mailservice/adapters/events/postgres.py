@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -12,11 +13,13 @@ import asyncpg
 
 from mailservice.adapters.events.local import LocalFanout
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import FolderChanged, MailboxEvent, MessageReceived
+from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "mailservice_events"
+# One statement, so one transaction: PostgreSQL delivers its notifications in order, and identical ones once.
+_NOTIFY_EACH = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
 RECONNECT_SECONDS = 1.0
 
 
@@ -40,12 +43,13 @@ class PostgresEventBus:
             if connection is not None and not connection.is_closed():
                 await connection.close()
 
-    async def publish(self, event: MailboxEvent) -> None:
-        payload = json.dumps(asdict(event), separators=(",", ":"))
+    async def publish(self, events: Sequence[MailboxEvent]) -> None:
+        """One round trip for every event of a commit (a delivery group can hold hundreds)."""
+        payloads = [json.dumps(asdict(event), separators=(",", ":")) for event in events]
         async with self._lock:
             if self._publisher is None or self._publisher.is_closed():
                 self._publisher = await asyncpg.connect(self._dsn)
-            await self._publisher.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            await self._publisher.execute(_NOTIFY_EACH, CHANNEL, payloads)
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)
@@ -78,9 +82,10 @@ class PostgresEventBus:
         self._fanout.dispatch(event)
 
 
-_EVENT_TYPES: dict[str, type[MessageReceived] | type[FolderChanged]] = {
+_EVENT_TYPES: dict[str, type[MessageReceived] | type[FolderChanged] | type[AccessRevoked]] = {
     "message.received": MessageReceived,
     "folder.changed": FolderChanged,
+    "mailbox.access_revoked": AccessRevoked,
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mailservice.adapters.identity.ed25519_strict import check_public_key
 from mailservice.adapters.identity.sshwire import WireError, WireReader
 from mailservice.domain.errors import InvalidPublicKey
 
@@ -74,6 +75,7 @@ def _raw_key(blob: bytes) -> bytes:
         raise _malformed("key type in the line does not match the key data")
     if len(raw) != _RAW_KEY_BYTES:
         raise _malformed("an Ed25519 key is 32 bytes")
+    check_public_key(raw)
     return raw
 
 

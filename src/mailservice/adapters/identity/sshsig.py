@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 
+from mailservice.adapters.identity.ed25519_strict import check_public_key, check_signature
 from mailservice.adapters.identity.openssh import KEY_TYPE, SshEd25519Key
 from mailservice.adapters.identity.sigtext import decode_signature_text
 from mailservice.adapters.identity.sshwire import WireError, WireReader, ssh_string
@@ -90,6 +91,8 @@ def _check_fields(sshsig: SshSig, key: SshEd25519Key, namespace: str) -> None:
 
 
 def _verify_ed25519(key: SshEd25519Key, signature: bytes, data: bytes) -> None:
+    check_public_key(key.raw)
+    check_signature(signature)
     try:
         key.to_cryptography().verify(signature, data)
     except (InvalidSignature, ValueError) as exc:

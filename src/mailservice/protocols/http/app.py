@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, error mapping and the request body limit."""
+"""The FastAPI application: routers, error mapping and the guards around every request."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from mailservice import __version__
 from mailservice.config import Settings
-from mailservice.protocols.http.body_limit import BodyLimitMiddleware
+from mailservice.protocols.http.concurrency import request_slot
 from mailservice.protocols.http.errors import install_error_handlers
 from mailservice.protocols.http.guards import install_guards
 from mailservice.protocols.http.routers import (
@@ -37,11 +37,11 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         version=__version__,
         docs_url="/docs",
         redoc_url=None,
+        dependencies=[request_slot()],
     )
     app.state.services = services
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware)
     install_guards(app, services, settings)
     app.include_router(health.router)
     app.include_router(auth.router)

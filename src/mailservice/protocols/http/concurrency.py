@@ -1,70 +1,67 @@
 """The global concurrency limit: a request beyond MAX_CONCURRENT_REQUESTS in flight is refused at once.
 
 Refused requests get 503 with `Retry-After: N` and `retry_after_seconds: N`, N random in 3..100, so that
-clients that were refused together do not come back together. Liveness checks and the long-lived read
-endpoints (a long poll, an event stream) are not counted: they mostly wait, and must not starve the rest.
+clients that were refused together do not come back together. The slot is an app-wide dependency, so it
+is taken only once the request is routed and its body read (request_body.py reads it first): slow clients
+cannot hold slots. Health checks and the long-lived read endpoints (a long poll, an event stream) say
+`dependencies=[without_request_slot()]`: they mostly wait, and must not starve the rest.
 """
 
 from __future__ import annotations
 
-import json
 import random
+from collections.abc import AsyncIterator
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import Request
+from fastapi.params import Depends as DependsParam
+
+from mailservice.domain.errors import Busy
+from mailservice.protocols.http.load import HttpLoad
 
 RETRY_AFTER_RANGE = (3, 100)
-EXEMPT_PATHS = frozenset({"/healthz", "/v1/messages/wait", "/v1/events", "/mcp"})
 
 
-class ConcurrencyLimitMiddleware:
-    def __init__(
-        self,
-        app: ASGIApp,
-        limit: int,
-        exempt: frozenset[str] = EXEMPT_PATHS,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._app = app
-        self._limit = limit
-        self._exempt = exempt
+class RequestSlot:
+    """Holds one of the MAX_CONCURRENT_REQUESTS slots while the route's handler runs."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
-        self._in_flight = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._limit <= 0 or scope["path"] in self._exempt:
-            await self._app(scope, receive, send)
+    async def __call__(self, request: Request) -> AsyncIterator[None]:
+        if not takes_request_slot(request.scope.get("route")):
+            yield
             return
-        if self._in_flight >= self._limit:
-            await self._refuse(send)
-            return
-        self._in_flight += 1
+        load: HttpLoad = request.app.state.http_load
+        if load.saturated:
+            seconds = self._rng.randint(*RETRY_AFTER_RANGE)
+            message = f"concurrency limit reached, please try again in {seconds} seconds"
+            raise Busy(message, retry_after_seconds=seconds)
+        load.requests_in_flight += 1
         try:
-            await self._app(scope, receive, send)
+            yield
         finally:
-            self._in_flight -= 1
-
-    async def _refuse(self, send: Send) -> None:
-        seconds = self._rng.randint(*RETRY_AFTER_RANGE)
-        payload = json.dumps(
-            {
-                "error": f"concurrency limit reached, please try again in {seconds} seconds",
-                "code": "busy",
-                "retry_after_seconds": seconds,
-            }
-        ).encode()
-        await send_json(send, 503, payload, seconds)
+            load.requests_in_flight -= 1
 
 
-async def send_json(send: Send, status: int, payload: bytes, retry_after: int) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
+class WithoutRequestSlot:
+    """A dependency that does nothing when called: it marks a route as outside the slots."""
+
+    async def __call__(self) -> None:
+        return None
+
+
+def request_slot() -> DependsParam:
+    # "function": the slot is given back when the handler returns, not after a slow reader took the answer.
+    return DependsParam(dependency=RequestSlot(), scope="function")
+
+
+def without_request_slot() -> DependsParam:
+    return DependsParam(dependency=WithoutRequestSlot())
+
+
+def takes_request_slot(route: object) -> bool:
+    """False for a route marked without_request_slot(); routes that are not FastAPI's never get here."""
+    return not any(
+        isinstance(dependency.dependency, WithoutRequestSlot)
+        for dependency in getattr(route, "dependencies", ())
     )
-    await send({"type": "http.response.body", "body": payload})

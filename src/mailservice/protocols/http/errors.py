@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailservice.domain.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -41,11 +43,20 @@ _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (RateLimited, 429),
     (PaymentProviderUnavailable, 502),
     (NotConfigured, 503),
+    (Busy, 503),
 )
 
 
-def error_body(message: str, code: str, **details: Any) -> dict[str, Any]:
+def error_body(message: str, code: str, /, **details: Any) -> dict[str, Any]:
+    """The one error envelope: `{"error", "code"}` and any details that are set."""
     return {"error": message, "code": code, **{k: v for k, v in details.items() if v is not None}}
+
+
+def error_response(
+    status: int, message: str, code: str, /, headers: Mapping[str, str] | None = None, **details: Any
+) -> JSONResponse:
+    # Positional-only: a detail may be called `status` (a mailbox's status) or `code`.
+    return JSONResponse(error_body(message, code, **details), status_code=status, headers=headers)
 
 
 def status_of(error: DomainError) -> int:
@@ -63,7 +74,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return JSONResponse(error_body(error.message, error.code, **error.details), status_code=status_of(error))
+    wait = error.details.get("retry_after_seconds")
+    headers = {"Retry-After": str(wait)} if wait is not None else None
+    return error_response(status_of(error), error.message, error.code, headers=headers, **error.details)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -73,16 +86,14 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     if message == "request body must be a JSON object" and not media_type.endswith("json"):
         # FastAPI reads a body as JSON only when it says so; a JSON object sent as a form lands here.
         message = "request body must be a JSON object sent with Content-Type: application/json"
-    return JSONResponse(error_body(message, "invalid_request"), status_code=400)
+    return error_response(400, message, "invalid_request")
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     message = error.detail if isinstance(error.detail, str) else "request failed"
     code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(error.status_code, "error")
-    return JSONResponse(
-        error_body(message.lower(), code), status_code=error.status_code, headers=error.headers
-    )
+    return error_response(error.status_code, message.lower(), code, headers=error.headers)
 
 
 def describe_validation_errors(errors: Any) -> str:

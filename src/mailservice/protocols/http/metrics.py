@@ -6,6 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailservice.protocols.http.outcomes import outcome_kinds
 from mailservice.services.http_metrics import HttpMetrics
 
 UNMATCHED = "(unmatched)"
@@ -32,5 +33,8 @@ class MetricsMiddleware:
         try:
             await self._app(scope, receive, recording_send)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED)
-            self._metrics.record(scope["method"], route, status, time.perf_counter() - started)
+            route = scope.get("route")
+            path = getattr(route, "path", UNMATCHED)
+            self._metrics.record(
+                scope["method"], path, status, time.perf_counter() - started, outcome_kinds(route)
+            )

@@ -1,54 +1,44 @@
-"""Per-IP rate limits on the endpoints that prove keys, hand out access or send e-mail."""
+"""Per-IP rate limits, attached to the routes that prove keys, hand out access or send e-mail.
+
+A route opts in with `dependencies=[rate_limited("claim")]`; the limit travels with the route, so a
+renamed route keeps it. Routes in one group share a bucket per client.
+"""
 
 from __future__ import annotations
 
-import json
+from fastapi import Request
+from fastapi.params import Depends as DependsParam
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from mailservice.protocols.http.concurrency import send_json
+from mailservice.domain.errors import RateLimited
 from mailservice.services.rate_limiter import RateLimiter
 
-# (method, path) -> (group, cost). A challenge precedes every claim and resolve, so it costs half.
-LIMITED: dict[tuple[str, str], tuple[str, float]] = {
-    ("POST", "/v1/auth/challenge"): ("challenge", 0.5),
-    ("POST", "/v1/mailboxes/claim"): ("claim", 1.0),
-    ("POST", "/v1/mailboxes/renew"): ("claim", 1.0),
-    ("POST", "/v1/access/resolve"): ("resolve", 1.0),
-    ("POST", "/v1/imap/resolve"): ("resolve", 1.0),
-    ("POST", "/v1/accounts"): ("accounts", 1.0),
-    ("POST", "/v1/auth/refresh"): ("accounts", 1.0),
-    ("POST", "/v1/accounts/recovery/start"): ("recovery", 1.0),
-    ("POST", "/v1/accounts/recovery/complete"): ("recovery", 1.0),
-    ("GET", "/v1/accounts/recovery/complete"): ("recovery", 1.0),
-    ("POST", "/v1/accounts/recovery/confirm"): ("recovery", 1.0),
-    ("POST", "/v1/support/messages"): ("support", 1.0),
-}
 
+class RateLimit:
+    """A FastAPI dependency: one request of `cost` from the caller's address in `group`, or 429."""
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
-        self._app = app
-        self._limiter = limiter
+    def __init__(self, group: str, cost: float) -> None:
+        self.group = group
+        self.cost = cost
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limited = (
-            LIMITED.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
-        )
-        if limited is None or not self._limiter.enabled:
-            await self._app(scope, receive, send)
+    async def __call__(self, request: Request) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        if not limiter.enabled:
             return
-        group, cost = limited
-        client = scope.get("client")
-        wait = self._limiter.acquire(group, client[0] if client else "unknown", cost)
-        if wait is None:
-            await self._app(scope, receive, send)
-            return
-        payload = json.dumps(
-            {
-                "error": f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
-                "code": "rate_limited",
-                "retry_after_seconds": wait,
-            }
-        ).encode()
-        await send_json(send, 429, payload, wait)
+        wait = limiter.acquire(self.group, request.client.host if request.client else "unknown", self.cost)
+        if wait is not None:
+            raise RateLimited(
+                f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
+                retry_after_seconds=wait,
+            )
+
+
+def rate_limited(group: str, cost: float = 1.0) -> DependsParam:
+    return DependsParam(dependency=RateLimit(group, cost))
+
+
+def rate_limit_of(route: object) -> RateLimit | None:
+    """The limit of a route (as FastAPI serves it, or none), None when it has none."""
+    for dependency in getattr(route, "dependencies", ()):
+        if isinstance(dependency.dependency, RateLimit):
+            return dependency.dependency
+    return None

@@ -52,10 +52,14 @@ class Rename:
 
 @dataclass(frozen=True)
 class ListArgs:
+    """`extended` when the client used selection or return options (RFC 5258): then child attributes
+    come only with RETURN (CHILDREN), as in Dovecot."""
+
     reference: str
     patterns: tuple[str, ...]
     selection: frozenset[str] = frozenset()
     returns: frozenset[str] = frozenset()
+    extended: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,14 +249,31 @@ def _list(reader: CommandReader) -> Args:
         reader.expect(b")")
     else:
         patterns = [reader.list_mailbox()]
-    returns: frozenset[str] = frozenset()
+    returns: frozenset[str] | None = None
     if reader.accept(b" "):
         if reader.word() != "RETURN":
             raise reader.error("expected RETURN")
         reader.space()
         returns = frozenset(_return_options(reader))
+    _check_list_options(reader, selection, returns)
     decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
-    return ListArgs(reference, decoded, selection, returns)
+    extended = bool(selection) or returns is not None
+    return ListArgs(reference, decoded, selection, returns or frozenset(), extended)
+
+
+LIST_SELECTION = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+LIST_RETURNS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
+
+
+def _check_list_options(
+    reader: CommandReader, selection: frozenset[str], returns: frozenset[str] | None
+) -> None:
+    """RFC 5258 section 3: unknown options are BAD, and RECURSIVEMATCH needs an option it modifies."""
+    unknown = (selection - LIST_SELECTION) | ((returns or frozenset()) - LIST_RETURNS)
+    if unknown:
+        raise reader.error(f"unknown LIST option {sorted(unknown)[0]}")
+    if "RECURSIVEMATCH" in selection and not selection - {"RECURSIVEMATCH", "REMOTE"}:
+        raise reader.error("RECURSIVEMATCH needs another selection option")
 
 
 def _return_options(reader: CommandReader) -> list[str]:

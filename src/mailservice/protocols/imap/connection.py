@@ -27,6 +27,7 @@ from mailservice.protocols.imap.replies import Disconnect
 from mailservice.protocols.lines.connection import LineConnection, TimedOut
 from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
 from mailservice.protocols.lines.output import Output
+from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Connection(LineConnection):
         self.login = login
         self.options = options
         self.out = Output(writer)
+        self.revocation = RevocationGuard()
         self.state = ClientState(peer=self.peer, tls=self.tls)
 
     @property
@@ -84,15 +86,22 @@ class Connection(LineConnection):
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
                 await self._one_command()
+                if self.state.session is not None:
+                    self.revocation.watch(self.state.session)
                 await self.out.flush()
         except (Disconnect, TimedOut) as reason:
             await self._bye(str(reason))
         except OverBudget:
             log.info("imap.command_over_budget peer=%s", self.peer)
             await self._bye(OVER_BUDGET)
+        except asyncio.CancelledError:
+            if not self.revocation.caused():
+                raise
+            await self._bye(f"Access revoked: {self.revocation.reason}.")
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("imap.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
         finally:
+            self.revocation.stop()
             self.command_done()
             self.writer.close()
 

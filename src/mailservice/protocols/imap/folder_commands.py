@@ -45,47 +45,107 @@ async def list_folders(client: Client, command: Command) -> str:
     if args.patterns == ("",) and kind == b"LIST":
         client.out.write(b'* LIST (\\Noselect) "/" ""\r\n')
         return "List completed."
-    folders = await client.state.mail().list_folders()
-    for line in _listing(folders, args, kind):
+    mail = client.state.mail()
+    folders = await mail.list_folders()
+    subscribed = await mail.subscriptions()
+    for line in _listing(folders, subscribed, args, kind):
         client.out.write(line)
     return f"{command.name.capitalize()} completed."
 
 
-def _listing(folders: list[FolderInfo], args: ListArgs, kind: bytes) -> list[bytes]:
+def _listing(
+    folders: list[FolderInfo], subscribed: frozenset[str], args: ListArgs, kind: bytes
+) -> list[bytes]:
+    """LIST and LSUB answers. Subscriptions are names: a subscribed name without a folder is listed
+    `\\NonExistent` by LIST (SUBSCRIBED) and by LSUB; an unsubscribed name above a subscribed one that
+    the pattern does not reach is listed by LSUB `\\Noselect` and by RECURSIVEMATCH with its CHILDINFO
+    (RFC 3501 section 6.3.9, RFC 5258)."""
     by_name = {folder.name: folder for folder in folders}
-    implied = {parent for folder in folders for parent in parents(folder.name)} - by_name.keys()
     with_children = {parent for folder in folders for parent in parents(folder.name)}
     patterns = [list_pattern(args.reference, pattern) for pattern in args.patterns]
-    subscribed_only = "SUBSCRIBED" in args.selection
-    special_only = "SPECIAL-USE" in args.selection
-    show_subscribed = subscribed_only or "SUBSCRIBED" in args.returns
+    above_subscribed = {
+        parent
+        for name in subscribed
+        if not any(pattern.match(name) for pattern in patterns)
+        for parent in parents(name)
+    }
+    by_subscription = kind == b"LSUB" or "SUBSCRIBED" in args.selection
+    names = by_name.keys() | with_children | (subscribed | above_subscribed if by_subscription else set())
+    show_subscribed = "SUBSCRIBED" in args.selection or "SUBSCRIBED" in args.returns
+    show_children = not args.extended or "CHILDREN" in args.returns
     lines = []
-    for name in sorted(by_name.keys() | implied, key=_inbox_first):
+    for name in sorted(names, key=_inbox_first):
         if not any(pattern.match(name) for pattern in patterns):
             continue
         folder = by_name.get(name)
-        if (subscribed_only and (folder is None or not folder.subscribed)) or (
-            special_only and (folder is None or folder.special_use is None)
-        ):
-            continue
-        attributes = _attributes(folder, name in with_children, show_subscribed and kind == b"LIST")
         if kind == b"LSUB":
-            attributes = [] if folder is not None else ["\\Noselect"]
-        lines.append(b'* %s (%s) "/" %s\r\n' % (kind, " ".join(attributes).encode(), mailbox_text(name)))
+            line = _lsub_line(name, folder, name in subscribed, name in above_subscribed)
+        else:
+            line = _list_line(
+                name,
+                folder,
+                name in subscribed,
+                name in with_children,
+                args,
+                show_subscribed,
+                show_children,
+                name in above_subscribed,
+            )
+        if line is not None:
+            lines.append(line)
     return lines
+
+
+def _lsub_line(name: str, folder: FolderInfo | None, subscribed: bool, above: bool) -> bytes | None:
+    if subscribed:
+        attributes = "" if folder is not None else "\\NonExistent"
+    elif above:
+        attributes = "\\Noselect"
+    else:
+        return None
+    return b'* LSUB (%s) "/" %s\r\n' % (attributes.encode(), mailbox_text(name))
+
+
+def _list_line(
+    name: str,
+    folder: FolderInfo | None,
+    subscribed: bool,
+    has_children: bool,
+    args: ListArgs,
+    show_subscribed: bool,
+    show_children: bool,
+    above_subscribed: bool,
+) -> bytes | None:
+    child_info = b""
+    selected = not (
+        ("SUBSCRIBED" in args.selection and not subscribed)
+        or ("SPECIAL-USE" in args.selection and (folder is None or folder.special_use is None))
+    )
+    if not selected:
+        if not ("RECURSIVEMATCH" in args.selection and above_subscribed and "SUBSCRIBED" in args.selection):
+            return None
+        child_info = b' ("CHILDINFO" ("SUBSCRIBED"))'
+    if folder is None and not has_children and not subscribed:
+        return None
+    attributes = _attributes(folder, has_children, show_subscribed and subscribed, show_children)
+    return b'* LIST (%s) "/" %s%s\r\n' % (" ".join(attributes).encode(), mailbox_text(name), child_info)
 
 
 def _inbox_first(name: str) -> tuple[bool, str]:
     return (name != "INBOX", name)
 
 
-def _attributes(folder: FolderInfo | None, has_children: bool, show_subscribed: bool) -> list[str]:
+def _attributes(
+    folder: FolderInfo | None, has_children: bool, subscribed: bool, show_children: bool
+) -> list[str]:
+    attributes = []
     if folder is None:
-        return ["\\Noselect", "\\HasChildren"]
-    attributes = ["\\HasChildren" if has_children else "\\HasNoChildren"]
-    if show_subscribed and folder.subscribed:
+        attributes.append("\\NonExistent" if not has_children or subscribed else "\\Noselect")
+    if subscribed:
         attributes.insert(0, "\\Subscribed")
-    if folder.special_use:
+    if show_children:
+        attributes.append("\\HasChildren" if has_children else "\\HasNoChildren")
+    if folder is not None and folder.special_use:
         attributes.append(folder.special_use)
     return attributes
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
-from mailservice.protocols.imap.flag_text import stored_flags_text
+from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet
 
@@ -29,6 +29,8 @@ class FolderView:
     metas: dict[int, MessageMeta]
     gone: set[int] = field(default_factory=set)
     """Expunged elsewhere, not yet announced."""
+    keywords: set[str] = field(default_factory=set)
+    """The keywords the client has been told of in FLAGS and PERMANENTFLAGS."""
 
     @classmethod
     def of(cls, opened: OpenedFolder, read_only: bool) -> FolderView:
@@ -42,7 +44,23 @@ class FolderView:
             highestmodseq=status.highestmodseq,
             uids=[meta.uid for meta in opened.messages],
             metas={meta.uid: meta for meta in opened.messages},
+            keywords=_keywords(opened.messages),
         )
+
+    def flags_responses(self) -> list[bytes]:
+        """`* FLAGS` and `* OK [PERMANENTFLAGS]`: the system flags and every keyword told of."""
+        known = flags_text((*SYSTEM_FLAGS, *self.keywords))
+        permanent = b"" if self.read_only else known + b" \\*"
+        return [b"* FLAGS (%s)\r\n" % known, b"* OK [PERMANENTFLAGS (%s)] Flags permitted.\r\n" % permanent]
+
+    def announce_keywords(self, metas: Iterable[MessageMeta]) -> list[bytes]:
+        """The flags responses again when `metas` use a keyword the client was not told of: a client
+        must hear of a keyword before a FETCH shows it (RFC 3501 section 7.2.6)."""
+        new = _keywords(metas) - self.keywords
+        if not new:
+            return []
+        self.keywords |= new
+        return self.flags_responses()
 
     @property
     def count(self) -> int:
@@ -63,11 +81,13 @@ class FolderView:
         uids = self.uids
         return [(number, uids[number - 1]) for number in sequence_set.sequence_numbers(self.count)]
 
-    def update(self, metas: Iterable[MessageMeta]) -> None:
-        """Flags this connection changed itself (the client is told by the command's own response)."""
+    def update(self, metas: Sequence[MessageMeta]) -> list[bytes]:
+        """Flags this connection changed itself (the client is told by the command's own response,
+        after the flags responses returned here for keywords it has not heard of)."""
         for meta in metas:
             if meta.uid in self.metas:
                 self.metas[meta.uid] = meta
+        return self.announce_keywords(metas)
 
     def remove(self, uids: Iterable[int]) -> list[int]:
         """Forget expunged messages; the EXPUNGE sequence numbers to send, in sending order."""
@@ -84,7 +104,7 @@ class FolderView:
     def sync(self, changes: FolderChanges, allow_expunge: bool, with_modseq: bool) -> list[bytes]:
         """Fold in what changed elsewhere; the untagged responses that announce it."""
         self.gone.update(uid for uid in changes.expunged if uid in self.metas)
-        responses: list[bytes] = []
+        responses = self.announce_keywords(changes.changed)
         if allow_expunge and self.gone:
             responses.extend(b"* %d EXPUNGE\r\n" % number for number in self.remove(list(self.gone)))
         responses.extend(self._flag_updates(changes.changed, with_modseq))
@@ -123,3 +143,7 @@ class FolderView:
                 insort(self.uids, meta.uid)
             added = True
         return added
+
+
+def _keywords(metas: Iterable[MessageMeta]) -> set[str]:
+    return {flag for meta in metas for flag in meta.flags if not flag.startswith("\\")}

@@ -6,10 +6,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text
 from mailservice.protocols.imap.folder_view import FolderView
-
-PERMANENT_FLAGS = " ".join((*SYSTEM_FLAGS, "\\*"))
 
 
 async def select(client: Client, command: Command) -> str:
@@ -30,12 +27,8 @@ async def select(client: Client, command: Command) -> str:
 
 
 def _write_select_responses(client: Client, view: FolderView) -> None:
-    keywords = {flag for meta in view.metas.values() for flag in meta.flags if not flag.startswith("\\")}
-    flags = flags_text((*SYSTEM_FLAGS, *keywords))
-    permanent = b"" if view.read_only else flags_text((*SYSTEM_FLAGS, *keywords)) + b" \\*"
     lines = [
-        b"* FLAGS (%s)\r\n" % flags,
-        b"* OK [PERMANENTFLAGS (%s)] Flags permitted.\r\n" % permanent,
+        *view.flags_responses(),
         b"* %d EXISTS\r\n" % view.count,
         b"* 0 RECENT\r\n",
     ]

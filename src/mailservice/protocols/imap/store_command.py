@@ -21,11 +21,10 @@ async def store(client: Client, command: Command) -> str:
     stored = await client.state.mail().store_flags(
         view.folder_id, uids, args.change, flags, args.unchanged_since
     )
-    view.update(stored.updated)
+    lines = view.update(stored.updated)
     modified = set(stored.modified)
     updated = {meta.uid for meta in stored.updated}
     with_modseq = client.state.condstore
-    lines = []
     for number, uid in chosen:
         meta = view.metas.get(uid)
         if meta is None or uid in modified or (args.silent and not (with_modseq and uid in updated)):

@@ -1,13 +1,18 @@
 """Untagged updates about the selected folder (changes made by other sessions), sent after commands
 and while idling. EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 section 7.4.1),
-as Dovecot does; their UID forms may announce it."""
+as Dovecot does; their UID forms may announce it. A session whose folder was deleted elsewhere ends."""
 
 from __future__ import annotations
 
+from mailservice.domain.errors import FolderNotFound
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.replies import Disconnect
 
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+INCONSISTENT = "IMAP session state is inconsistent"
+"""Dovecot's words when the selected folder was deleted under the session: nothing else it could do
+would be right, so the session ends."""
 
 
 def may_expunge_after(command: Command) -> bool:
@@ -18,6 +23,11 @@ async def send_updates(client: Client, allow_expunge: bool) -> None:
     view = client.state.view
     if view is None:
         return
-    changes = await client.state.mail().changes(view.folder_id, view.highestmodseq)
+    try:
+        changes = await client.state.mail().changes(view.folder_id, view.highestmodseq)
+    except FolderNotFound:
+        raise Disconnect(INCONSISTENT) from None
+    if changes.uidvalidity != view.uidvalidity:
+        raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
     if client.state.view is view:
         client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore))

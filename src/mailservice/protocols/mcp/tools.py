@@ -99,8 +99,9 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         return WaitResult(timed_out=False, message=summary(message))
 
     @server.tool(
-        description="A verification code: from the newest unread message that has one, else from the next "
-        "message to arrive; that message is then marked read. Trigger the e-mail first, then call this. "
+        description="A verification code or verify/magic link: from the newest unread message that has "
+        "one, else from the next message to arrive; that message is then marked read. Trigger the e-mail "
+        "first, then call this. "
         "Narrow it with query, e.g. 'from:example.com'. " + UNTRUSTED,
         annotations=CHANGE,
     )
@@ -114,6 +115,8 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         return CodeResult(
             found=True,
             code=found.code,
+            link=found.link,
+            link_kind=found.link_kind,
             uid=found.uid,
             sender=found.sender,
             subject=found.subject,

@@ -63,11 +63,13 @@ class WaitResult(BaseModel):
 class CodeResult(BaseModel):
     found: bool
     untrusted: bool = True
-    code: str | None = None
+    code: str | None = Field(default=None, description="The one-time code, if the message has one")
+    link: str | None = Field(default=None, description="The verify or magic link, if the message has one")
+    link_kind: str | None = Field(default=None, description="verify or magic-link")
     uid: int | None = None
     sender: str | None = None
     subject: str | None = None
-    context: str | None = Field(default=None, description="The phrase around the code")
+    context: str | None = Field(default=None, description="The phrase around the code or link")
 
 
 def claim_view(claimed: ClaimResponse) -> ClaimView:

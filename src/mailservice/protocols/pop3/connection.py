@@ -24,6 +24,7 @@ from mailservice.protocols.pop3.maildrop import Maildrop, NoSuchMessage
 from mailservice.protocols.pop3.options import LINE_LIMIT, Pop3Options
 from mailservice.protocols.pop3.replies import Disconnect, Pop3Error, from_domain_error
 from mailservice.protocols.pop3.transaction import Transaction
+from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Connection(LineConnection):
         self.locked: str | None = None
         self.transaction: Transaction | None = None
         self.invalid_commands = 0
+        self.revocation = RevocationGuard()
 
     @property
     def plaintext_auth_allowed(self) -> bool:
@@ -73,9 +75,16 @@ class Connection(LineConnection):
                     await self._next_command()
                 finally:
                     self.command_done()
+                if self.transaction is not None:
+                    self.revocation.watch(self.transaction.session)
                 await self.out.flush()
         except (Disconnect, TimedOut) as reason:
             await self._last_words(f"-ERR {reason}\r\n")
+        except asyncio.CancelledError:
+            if not self.revocation.caused():
+                raise
+            self.transaction = None  # a revoked session changes nothing more, not even \Seen
+            await self._last_words(f"-ERR [AUTH] Access revoked: {self.revocation.reason}.\r\n")
         except Stalled:
             log.info("pop3.client_stalled peer=%s", self.peer)
             self.writer.transport.abort()
@@ -85,6 +94,7 @@ class Connection(LineConnection):
             try:
                 await self._mark_seen()
             finally:
+                self.revocation.stop()
                 if self.locked is not None:
                     self.locks.release(self.locked)
                 self.writer.close()
@@ -235,6 +245,7 @@ class Connection(LineConnection):
         self._require_privacy()
         session = await self.login.login(username, password, self.peer)
         if not self.locks.acquire(session.address):
+            session.end()
             raise Pop3Error("Mailbox is locked by another POP3 session.", "IN-USE")
         self.locked = session.address
         maildrop = await self._open(session)
@@ -251,6 +262,7 @@ class Connection(LineConnection):
             assert self.locked is not None
             self.locks.release(self.locked)
             self.locked = None
+            session.end()
             raise
 
     async def _read_line(self) -> bytes:

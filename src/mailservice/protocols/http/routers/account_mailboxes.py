@@ -6,6 +6,8 @@ from fastapi import APIRouter, Response
 
 from mailservice.protocols.http.account_auth import CallingAccount
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
+from mailservice.protocols.http.outcomes import RESOLVE, counted_as
+from mailservice.protocols.http.rate_limit import rate_limited
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.mailboxes import ClaimResult
 from mailservice.wire.accounts import AccessTokenRequest, MailboxListOut
@@ -42,7 +44,11 @@ async def get_mailbox(
     return _view(await services.account_mailboxes.get(account, mailbox_id), settings.mail_domain)
 
 
-@router.post("/v1/imap/resolve", responses=error_responses(400, 401, 409))
+@router.post(
+    "/v1/imap/resolve",
+    responses=error_responses(400, 401, 409),
+    dependencies=[rate_limited("resolve"), counted_as(RESOLVE)],
+)
 async def resolve_by_access_token(body: AccessTokenRequest, services: ServicesDep) -> ResolveResponse:
     """IMAP details of a usable mailbox, by its access token."""
     mailbox = await services.inbox.authenticate(body.access_token)

@@ -12,6 +12,7 @@ from mailservice.domain.errors import AuthenticationFailed
 from mailservice.protocols.http.account_schemas import account_out
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.pages import page_security_headers, render_page
+from mailservice.protocols.http.rate_limit import rate_limited
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.wire.accounts import (
     AccountOut,
@@ -31,6 +32,7 @@ EMAIL_SENT_IF_EXISTS = "email_sent_if_exists"
     "/v1/accounts",
     status_code=201,
     responses={202: {"model": StatusResponse}, **error_responses(400)},
+    dependencies=[rate_limited("accounts")],
 )
 async def create_account(body: CreateAccountRequest, services: ServicesDep) -> Response:
     """201 with the tokens (shown once); 202 when the e-mail has an account (a recovery link is sent)."""
@@ -40,26 +42,37 @@ async def create_account(body: CreateAccountRequest, services: ServicesDep) -> R
     return JSONResponse(account_out(credentials).model_dump(mode="json"), status_code=201)
 
 
-@router.post("/v1/auth/refresh", responses=error_responses(400, 401))
+@router.post("/v1/auth/refresh", responses=error_responses(400, 401), dependencies=[rate_limited("accounts")])
 async def refresh(body: RefreshRequest, services: ServicesDep) -> AccountOut:
     """A refresh token works once: it returns a new api token and a new refresh token (30 days)."""
     return account_out(await services.accounts.refresh(body.refresh_token))
 
 
-@router.post("/v1/accounts/recovery/start", status_code=202, responses=error_responses(400))
+@router.post(
+    "/v1/accounts/recovery/start",
+    status_code=202,
+    responses=error_responses(400),
+    dependencies=[rate_limited("recovery")],
+)
 async def start_recovery(body: RecoveryStartRequest, services: ServicesDep) -> StatusResponse:
     """Always 202; the owner gets a one-time link (10 minutes), at most one per minute."""
     await services.accounts.start_recovery(body.owner_email)
     return StatusResponse(status=EMAIL_SENT_IF_EXISTS)
 
 
-@router.post("/v1/accounts/recovery/complete", responses=error_responses(400, 401))
+@router.post(
+    "/v1/accounts/recovery/complete",
+    responses=error_responses(400, 401),
+    dependencies=[rate_limited("recovery")],
+)
 async def complete_recovery(body: RecoveryCompleteRequest, services: ServicesDep) -> AccountOut:
     """Spend the recovery token: new tokens, every older refresh token revoked."""
     return account_out(await services.accounts.complete_recovery(body.token))
 
 
-@router.get("/v1/accounts/recovery/complete", response_class=HTMLResponse)
+@router.get(
+    "/v1/accounts/recovery/complete", response_class=HTMLResponse, dependencies=[rate_limited("recovery")]
+)
 async def recovery_page(
     services: ServicesDep, token: Annotated[str, Query(max_length=200)] = ""
 ) -> HTMLResponse:
@@ -69,7 +82,12 @@ async def recovery_page(
     return _page("recovery_confirm.html", {"token": token}, 200)
 
 
-@router.post("/v1/accounts/recovery/confirm", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/v1/accounts/recovery/confirm",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[rate_limited("recovery")],
+)
 async def confirm_recovery(request: Request, services: ServicesDep) -> HTMLResponse:
     """The confirmation page's button (a form post): spends the token and shows the new tokens once."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))

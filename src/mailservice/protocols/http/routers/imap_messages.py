@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from mailservice.domain.errors import InvalidInput
 from mailservice.domain.search import MessageQuery
 from mailservice.protocols.http.auth import bearer_token, mailbox_of
 from mailservice.protocols.http.dependencies import ServicesDep
@@ -37,7 +36,5 @@ async def list_imap_messages(
 @router.post("/v1/imap/messages/get", responses=_ERRORS)
 async def get_imap_message(body: SeedGetRequest, request: Request, services: ServicesDep) -> MessageEnvelope:
     mailbox = await mailbox_of(services, body.access_token or bearer_token(request))
-    if body.uid <= 0:
-        raise InvalidInput("uid must be greater than 0")
     message = await services.inbox.get(mailbox, body.uid, mark_seen=body.mark_seen)
     return MessageEnvelope(message=message_out(message, body.include_body))

@@ -3,6 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
+from mailservice.protocols.http.outcomes import KEY_PROOF, RESOLVE, counted_as
+from mailservice.protocols.http.rate_limit import rate_limited
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.wire.mailboxes import ClaimRequest, ClaimResponse, ResolveRequest, ResolveResponse
 
@@ -11,7 +13,12 @@ router = APIRouter(tags=["mailboxes"])
 _ERRORS = error_responses(400, 401)
 
 
-@router.post("/v1/mailboxes/claim", status_code=200, responses={201: {"model": ClaimResponse}, **_ERRORS})
+@router.post(
+    "/v1/mailboxes/claim",
+    status_code=200,
+    responses={201: {"model": ClaimResponse}, **_ERRORS},
+    dependencies=[rate_limited("claim"), counted_as(KEY_PROOF)],
+)
 async def claim_mailbox(
     body: ClaimRequest, response: Response, services: ServicesDep, settings: SettingsDep
 ) -> ClaimResponse:
@@ -33,6 +40,7 @@ async def claim_mailbox(
 @router.post(
     "/v1/access/resolve",
     responses=error_responses(400, 401, 404, 409),
+    dependencies=[rate_limited("resolve"), counted_as(KEY_PROOF, RESOLVE)],
 )
 async def resolve_access(body: ResolveRequest, services: ServicesDep) -> ResolveResponse:
     """IMAP details and the HTTP access token of a paid mailbox, by key proof."""

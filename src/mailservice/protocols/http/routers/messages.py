@@ -9,11 +9,20 @@ from fastapi import APIRouter, Query, Response
 
 from mailservice.domain.search import MessageQuery, parse_moment, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
+from mailservice.protocols.http.concurrency import without_request_slot
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.inbox import MAX_PAGE, MAX_WAIT_SECONDS
-from mailservice.wire.messages import MessageEnvelope, MessageListOut, MessagePatch, SafeTextOut, WaitOut
+from mailservice.wire.messages import (
+    MessageEnvelope,
+    MessageListOut,
+    MessagePatch,
+    SafeTextOut,
+    Uid,
+    UidCursor,
+    WaitOut,
+)
 
 router = APIRouter(tags=["messages"])
 
@@ -29,8 +38,8 @@ async def list_messages(
     mailbox: BearerMailbox,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    after_uid: Annotated[int | None, Query(ge=0, description="Oldest first, after this uid")] = None,
-    before_uid: Annotated[int | None, Query(ge=1, description="Newest first, before this uid")] = None,
+    after_uid: Annotated[UidCursor | None, Query(description="Oldest first, after this uid")] = None,
+    before_uid: Annotated[Uid | None, Query(description="Newest first, before this uid")] = None,
     unread_only: bool = False,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[
@@ -51,11 +60,11 @@ async def list_messages(
     )
 
 
-@router.get("/v1/messages/wait", responses=_ERRORS)
+@router.get("/v1/messages/wait", responses=_ERRORS, dependencies=[without_request_slot()])
 async def wait_for_message(
     mailbox: BearerMailbox,
     services: ServicesDep,
-    after_uid: Annotated[int | None, Query(ge=0, description="Default: the newest message now")] = None,
+    after_uid: Annotated[UidCursor | None, Query(description="Default: the newest message now")] = None,
     wait_seconds: Annotated[float, Query(alias="timeout", ge=0, le=MAX_WAIT_SECONDS)] = 30.0,
     q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
 ) -> WaitOut:
@@ -68,7 +77,7 @@ async def wait_for_message(
 
 @router.get("/v1/messages/{uid}", responses=_ERRORS)
 async def get_message(
-    uid: int, mailbox: BearerMailbox, services: ServicesDep, mark_seen: bool = False
+    uid: Uid, mailbox: BearerMailbox, services: ServicesDep, mark_seen: bool = False
 ) -> MessageEnvelope:
     message = await services.inbox.get(mailbox, uid, mark_seen=mark_seen)
     return MessageEnvelope(message=message_out(message, include_text=True))
@@ -76,7 +85,7 @@ async def get_message(
 
 @router.get("/v1/messages/{uid}/safe", responses=_ERRORS)
 async def get_safe_text(
-    uid: int,
+    uid: Uid,
     mailbox: BearerMailbox,
     services: ServicesDep,
     max_chars: Annotated[int, Query(ge=100, le=200_000)] = 20_000,
@@ -87,12 +96,12 @@ async def get_safe_text(
 
 
 @router.get("/v1/messages/{uid}/raw", responses=_ERRORS, response_class=Response)
-async def get_raw(uid: int, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+async def get_raw(uid: Uid, mailbox: BearerMailbox, services: ServicesDep) -> Response:
     return Response(await services.inbox.raw(mailbox, uid), media_type="message/rfc822")
 
 
 @router.get("/v1/messages/{uid}/attachments/{part}", responses=_ERRORS, response_class=Response)
-async def get_attachment(uid: int, part: str, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+async def get_attachment(uid: Uid, part: str, mailbox: BearerMailbox, services: ServicesDep) -> Response:
     attachment = await services.inbox.attachment(mailbox, uid, part)
     filename = (attachment.filename or f"part-{part}").replace('"', "").replace("\r", "").replace("\n", "")
     return Response(
@@ -107,14 +116,14 @@ async def get_attachment(uid: int, part: str, mailbox: BearerMailbox, services: 
 
 @router.patch("/v1/messages/{uid}", responses=_ERRORS)
 async def update_message(
-    uid: int, body: MessagePatch, mailbox: BearerMailbox, services: ServicesDep
+    uid: Uid, body: MessagePatch, mailbox: BearerMailbox, services: ServicesDep
 ) -> MessageEnvelope:
     message = await services.inbox.update(mailbox, uid, seen=body.seen, flagged=body.flagged)
     return MessageEnvelope(message=message_out(message, include_text=False))
 
 
 @router.delete("/v1/messages/{uid}", status_code=204, responses=_ERRORS, response_class=Response)
-async def delete_message(uid: int, mailbox: BearerMailbox, services: ServicesDep) -> Response:
+async def delete_message(uid: Uid, mailbox: BearerMailbox, services: ServicesDep) -> Response:
     await services.inbox.delete(mailbox, uid)
     return Response(status_code=204)
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
+from mailservice.protocols.http.outcomes import KEY_PROOF, counted_as
+from mailservice.protocols.http.rate_limit import rate_limited
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.wire.mailboxes import ClaimResponse, RenewRequest
 
 router = APIRouter(tags=["mailboxes"])
 
 
-@router.post("/v1/mailboxes/renew", responses=error_responses(400, 401, 404, 502))
+@router.post(
+    "/v1/mailboxes/renew",
+    responses=error_responses(400, 401, 404, 502),
+    dependencies=[rate_limited("claim"), counted_as(KEY_PROOF)],
+)
 async def renew_mailbox(body: RenewRequest, services: ServicesDep, settings: SettingsDep) -> ClaimResponse:
     """A payment link that adds one month from the later of now and the current expiry.
 

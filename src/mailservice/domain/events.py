@@ -1,0 +1,17 @@
+"""Domain events: what a committed change tells the rest of the system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailservice.domain.messages import MailboxEvent
+
+
+@dataclass(frozen=True)
+class NotificationQueued:
+    """A notification waits in the outbox: this node's worker sends it now rather than at its next poll."""
+
+    type: str = field(default="notification.queued")
+
+
+DomainEvent = MailboxEvent | NotificationQueued

@@ -1,0 +1,83 @@
+"""The services over the fake unit of work, the real publisher and an in-process event bus: no database."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from mailservice.adapters.events.local import InProcessEventBus
+from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
+from mailservice.adapters.message_reader import RawMessageReader
+from mailservice.adapters.payments.mock import MockPaymentGateway
+from mailservice.domain.clock import FixedClock
+from mailservice.domain.mailbox import Mailbox, new_mailbox
+from mailservice.domain.messages import StoredMessage
+from mailservice.services.admin import AdminService
+from mailservice.services.announce import AfterCommitPublisher
+from mailservice.services.credentials import Credentials
+from mailservice.services.http_metrics import HttpMetrics
+from mailservice.services.inbox import InboxService
+from mailservice.services.key_proofs import KeyProofs
+from mailservice.services.live_sessions import LiveSessions
+from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.payments import PaymentService
+from mailservice.services.reminders import ExpiryNotices, NoticeSettings
+from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+SECRET = b"a-secret-for-service-tests-0123456789"
+
+
+class Wiring:
+    """The services under test over the fake unit of work, the real publisher and an in-process bus."""
+
+    def __init__(self, recheck_seconds: float = 60.0) -> None:
+        self.clock = FixedClock(NOW)
+        self.bus = InProcessEventBus()
+        self.publisher = AfterCommitPublisher(self.bus)
+        self.outbox_wakes = 0
+        self.publisher.wake_outbox_with(self._wake)
+        self.uow = FakeUnitOfWorkFactory(self.publisher)
+        credentials = Credentials(SECRET)
+        proofs = KeyProofs(EdproofVerifier(ChallengeCodec(SECRET)), self.uow, self.clock)
+        payments = PaymentService(MockPaymentGateway("http://test"), self.uow, self.clock, "agents.test")
+        self.mailboxes = MailboxService(
+            proofs, payments, credentials, self.uow, self.clock, MailHost("agents.test", "imap", 143, 110)
+        )
+        self.live_sessions = LiveSessions(self.mailboxes, self.bus, recheck_seconds)
+        self.inbox = InboxService(
+            self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
+        )
+        self.admin = AdminService(self.uow, self.clock, self.mailboxes, HttpMetrics())
+        self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
+
+    def _wake(self) -> None:
+        self.outbox_wakes += 1
+
+    def paid_mailbox(self, expires_in: timedelta = timedelta(days=30)) -> Mailbox:
+        mailbox = new_mailbox("sha256:ab", "ssh-ed25519 AAAA", "payer@example.com", NOW).extend(1, NOW)
+        mailbox = replace(mailbox, expires_at=NOW + expires_in)
+        self.uow.state.mailboxes[mailbox.id] = mailbox
+        return mailbox
+
+    def message(self, mailbox: Mailbox, uid: int) -> StoredMessage:
+        message = StoredMessage(
+            uid=uid,
+            flags=frozenset(),
+            internal_date=NOW,
+            size=10,
+            subject="hello",
+            from_address="a@example.org",
+            from_name=None,
+            to=(),
+            cc=(),
+            date=None,
+            message_id=None,
+            has_attachments=False,
+            tags=(),
+            codes=(),
+            links=(),
+            parts_json="[]",
+        )
+        self.uow.state.messages[(mailbox.id, uid)] = message
+        return message
