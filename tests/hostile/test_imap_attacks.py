@@ -29,8 +29,8 @@ SUBJECT = b"Subject: Still here"
 
 
 async def logged_in(server: ServerProcess, credentials: dict[str, Any], source: str) -> RawConnection:
-    connection = await RawConnection.open(server.imap_port, source)
-    assert (await connection.line()).startswith(b"* OK")
+    connections, _ = await open_greeted(server.imap_port, [source], 1, accepted=1)
+    connection = connections[0]
     user, password = credentials["email"].encode(), credentials["password"].encode()
     await connection.send(b"l LOGIN " + user + b" " + password + b"\r\n")
     while not (reply := await connection.line()).startswith(b"l "):

@@ -103,13 +103,13 @@ class Connection(LineConnection):
         finally:
             self.revocation.stop()
             self.command_done()
-            self.writer.close()
+            await self.close()
 
     async def _bye(self, text: str) -> None:
         try:
             self.out.write(f"* BYE {text}\r\n".encode())
             await self.out.flush()
-            await self.close_after_last_reply()
+            self.said_goodbye()
         except ConnectionError:
             pass
 

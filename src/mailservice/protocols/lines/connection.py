@@ -43,6 +43,7 @@ class LineConnection:
         self.peer = peer_address(writer)
         self.tls = writer.get_extra_info("sslcontext") is not None
         self.logged_in = False
+        self._goodbye = False
         self._login_deadline = asyncio.get_running_loop().time() + policy.login_timeout_seconds
 
     def mark_logged_in(self) -> None:
@@ -73,10 +74,21 @@ class LineConnection:
         await self.writer.start_tls(context)
         self.tls = True
 
-    async def close_after_last_reply(self) -> None:
-        """Close a connection the client may still be sending on. Closing with unread input makes
-        the kernel reset the connection and drop the last reply (BYE, -ERR) not yet sent, so the
+    def said_goodbye(self) -> None:
+        """The server ends the connection with a last reply (BYE, -ERR) the client must still get."""
+        self._goodbye = True
+
+    async def close(self) -> None:
+        """Close the connection. After a last reply the client may still be sending, and closing with
+        unread input makes the kernel reset the connection and drop the reply not yet sent: so the
         reply goes out with a FIN first and input is read and dropped for a moment."""
+        try:
+            if self._goodbye:
+                await self._linger()
+        finally:
+            self.writer.close()
+
+    async def _linger(self) -> None:
         try:
             if self.writer.can_write_eof():
                 self.writer.write_eof()
@@ -85,5 +97,3 @@ class LineConnection:
                     pass
         except (TimeoutError, OSError):
             pass
-        finally:
-            self.writer.close()

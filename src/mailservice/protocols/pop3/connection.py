@@ -97,7 +97,7 @@ class Connection(LineConnection):
                 self.revocation.stop()
                 if self.locked is not None:
                     self.locks.release(self.locked)
-                self.writer.close()
+                await self.close()
 
     async def _mark_seen(self) -> None:
         """A session that ended without QUIT still marks what it retrieved \\Seen (and deletes nothing)."""
@@ -112,7 +112,7 @@ class Connection(LineConnection):
         try:
             self.out.write(text.encode())
             await self.out.flush()
-            await self.close_after_last_reply()
+            self.said_goodbye()
         except ConnectionError:
             pass
 
