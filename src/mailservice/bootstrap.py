@@ -36,12 +36,20 @@ from mailservice.adapters.payments.selection import (
     select_payment_gateway,
     select_webhook_verifiers,
 )
+from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
+from mailservice.adapters.senderauth.selection import build_sender_authenticator
 from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
-from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy, ProcessLimits
+from mailservice.process_memory import give_large_buffers_back
+from mailservice.protocols.connection_policy import (
+    ConnectionLimits,
+    ListenerPolicy,
+    MemoryBudget,
+    ProcessLimits,
+)
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.http.header_deadline import with_header_deadline
 from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
@@ -53,7 +61,10 @@ from mailservice.protocols.pop3.options import IDLE_TIMEOUT_SECONDS as POP3_IDLE
 from mailservice.protocols.pop3.options import LINE_LIMIT as POP3_LINE_LIMIT
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
+from mailservice.protocols.smtp.handler import RecipientLimits
 from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
+from mailservice.protocols.smtp.spool import Spool
+from mailservice.protocols.smtp.timeouts import SmtpTimeouts
 from mailservice.services.account_mailboxes import AccountMailboxes
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
@@ -70,6 +81,7 @@ from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
+from mailservice.services.postmaster import PostmasterService
 from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
@@ -93,6 +105,8 @@ class Runtime:
     gateway: PaymentGateway
     summarizer: InlineSummarizer | PooledSummarizer
     mail_limits: ProcessLimits
+    postmaster: PostmasterService
+    sender_auth: DnsSenderAuthenticator | None = None
 
     async def start(self) -> None:
         await self.events.start()
@@ -104,6 +118,8 @@ class Runtime:
         await self.events.close()
         await self.gateway.close()
         await self.database.dispose()
+        if self.sender_auth is not None:
+            self.sender_auth.close()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -185,7 +201,10 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
-    policy = DeliveryPolicy(settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes)
+    sender_auth = build_sender_authenticator(settings)
+    policy = DeliveryPolicy(
+        settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
+    )
     mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
@@ -195,7 +214,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, summarizer, clock, policy),
+        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
@@ -244,6 +263,15 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         gateway,
         summarizer,
         mail_limits,
+        PostmasterService(
+            uow,
+            summarizer,
+            clock,
+            settings.local_domains,
+            settings.postmaster_forward_address,
+            settings.postmaster_forwards_per_minute,
+        ),
+        sender_auth,
     )
     await runtime.start()
     return runtime
@@ -263,24 +291,61 @@ async def migrate(settings: Settings) -> None:
 
 async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
     settings = runtime.settings
+    policy = smtp_policy(runtime)
+    spool = Spool(
+        settings.data_dir / "spool",
+        settings.smtp_spool_threshold_bytes,
+        MemoryBudget(settings.smtp_spool_max_bytes),
+        asyncio.Semaphore(settings.smtp_large_message_concurrency),
+    )
+    context = tls_context(settings)
+    delivery, postmaster = runtime.services.delivery, runtime.postmaster
+
+    def options(addr: str, setting: str) -> ListenerOptions:
+        host, port = parse_listen_address(addr, setting)
+        return ListenerOptions(
+            host,
+            port,
+            settings.mail_hostname,
+            settings.max_message_bytes,
+            RecipientLimits(settings.smtp_max_recipients, settings.smtp_max_refused_recipients),
+            policy,
+            smtp_timeouts(settings),
+            spool,
+            context,
+        )
+
+    servers = [await start_smtp(delivery, postmaster, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
+    if settings.lmtp_addr:
+        servers.append(await start_lmtp(delivery, postmaster, options(settings.lmtp_addr, "LMTP_ADDR")))
+    return servers
+
+
+def smtp_timeouts(settings: Settings) -> SmtpTimeouts:
+    return SmtpTimeouts(
+        transaction_start=settings.smtp_transaction_start_timeout_seconds,
+        command=settings.smtp_command_timeout_seconds,
+        data_block=settings.smtp_data_block_timeout_seconds,
+        data_termination=settings.smtp_data_termination_timeout_seconds,
+        under_stress=settings.smtp_stress_timeout_seconds,
+    )
+
+
+def smtp_policy(runtime: Runtime) -> ListenerPolicy:
+    """The connection policy of the SMTP and LMTP listeners together."""
+    settings = runtime.settings
     limits = ConnectionLimits(
         settings.smtp_max_connections,
         settings.smtp_max_connections_per_ip,
         parent=runtime.mail_limits.connections,
     )
-    context = tls_context(settings)
-    delivery = runtime.services.delivery
-
-    def options(addr: str, setting: str) -> ListenerOptions:
-        host, port = parse_listen_address(addr, setting)
-        return ListenerOptions(
-            host, port, settings.mail_hostname, settings.max_message_bytes, limits, context
-        )
-
-    servers = [await start_smtp(delivery, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
-    if settings.lmtp_addr:
-        servers.append(await start_lmtp(delivery, options(settings.lmtp_addr, "LMTP_ADDR")))
-    return servers
+    return ListenerPolicy(
+        limits,
+        runtime.mail_limits.memory,
+        login_timeout_seconds=settings.smtp_transaction_start_timeout_seconds,
+        idle_timeout_seconds=settings.smtp_command_timeout_seconds,
+        connection_buffer_bytes=settings.smtp_spool_threshold_bytes,
+    )
 
 
 async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
@@ -384,6 +449,7 @@ async def serve(settings: Settings) -> None:
     check_settings(settings)
     for warning in insecure_settings(settings):
         log.warning("INSECURE %s", warning)
+    give_large_buffers_back()
     await migrate(settings)
     runtime = await build_runtime(settings)
     services = runtime.services

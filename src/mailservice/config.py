@@ -57,7 +57,19 @@ class Settings(BaseSettings):
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
     smtp_max_connections: int = Field(default=1000, ge=1)
-    smtp_max_connections_per_ip: int = Field(default=50, ge=1)
+    smtp_max_connections_per_ip: int = Field(default=20, ge=1)
+    smtp_max_recipients: int = Field(default=100, ge=1)
+    smtp_max_refused_recipients: int = Field(default=20, ge=1)
+    smtp_transaction_start_timeout_seconds: float = Field(default=60.0, gt=0)
+    smtp_command_timeout_seconds: float = Field(default=300.0, gt=0)
+    smtp_data_block_timeout_seconds: float = Field(default=180.0, gt=0)
+    smtp_data_termination_timeout_seconds: float = Field(default=600.0, gt=0)
+    smtp_stress_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_spool_threshold_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    smtp_spool_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024 * 1024)
+    smtp_large_message_concurrency: int = Field(default=2, ge=1)
+    postmaster_address: str | None = None
+    postmaster_forwards_per_minute: int = Field(default=10, ge=0)
     mail_login_timeout_seconds: float = Field(default=60.0, gt=0)
     imap_max_connections: int = Field(default=1000, ge=1)
     imap_max_connections_per_ip: int = Field(default=50, ge=1)
@@ -119,6 +131,12 @@ class Settings(BaseSettings):
 
     parser_processes: int | None = Field(default=None, ge=0, le=64)
 
+    sender_auth: bool = True
+    sender_auth_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    dns_nameservers: str = ""
+    dns_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    dns_cache_size: int = Field(default=5000, ge=0)
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     session_recheck_seconds: float = Field(default=5.0, gt=0)
@@ -144,6 +162,7 @@ class Settings(BaseSettings):
         "mailgun_api_key",
         "mailgun_domain",
         "mailgun_from_email",
+        "postmaster_address",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -252,6 +271,11 @@ class Settings(BaseSettings):
         if self.parser_processes is not None:
             return self.parser_processes
         return min(4, (os.cpu_count() or 1) - 1)
+
+    @property
+    def postmaster_forward_address(self) -> str | None:
+        """POSTMASTER_ADDRESS, or SUPPORT_EMAIL: where mail for postmaster is forwarded."""
+        return self.postmaster_address or self.support_email
 
     @property
     def mail_hostname(self) -> str:

@@ -29,6 +29,7 @@ from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
 from mailservice.domain.quota import Quota
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 
 
 class Clock(Protocol):
@@ -407,3 +408,9 @@ class MailFolders(Protocol):
     async def expunge(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
     ) -> tuple[list[int], FolderWrite | None]: ...
+
+
+class SenderAuthenticator(Protocol):
+    """SPF, DKIM, DMARC and ARC of a received message, within a bounded time."""
+
+    async def authenticate(self, raw: bytes, sender: SmtpSender) -> SenderAuth: ...

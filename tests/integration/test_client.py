@@ -164,11 +164,13 @@ async def test_wait_returns_a_message_newer_than_the_given_uid(
 
     first = await mail.wait(seconds=5, after_uid=0)
     second = await mail.wait(seconds=5, after_uid=first.uid if first else 0)
-    nothing = await mail.wait(seconds=0)
+    nothing = await mail.wait(seconds=0, after_uid=second.uid if second else 0)
+    newest_unread = await mail.wait(seconds=0)
 
     assert first is not None and first.subject == "First"
     assert second is not None and second.subject == "Second"
     assert nothing is None
+    assert newest_unread is not None and newest_unread.subject == "Second"
 
 
 async def test_an_expired_mailbox_is_refused_with_when_it_expired(

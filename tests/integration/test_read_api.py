@@ -9,14 +9,12 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-import uvicorn
 
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message, used_bytes
-from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -333,21 +331,6 @@ async def test_expired_mailbox_is_409_expired(agent: Agent, clock: FixedClock) -
 
     assert response.status_code == 409
     assert response.json()["status"] == "expired"
-
-
-@pytest.fixture
-async def live(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """A real HTTP server: a streaming response only learns of a disconnect over a real socket."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(runtime.app, host="127.0.0.1", port=port, log_config=None))
-    serving = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 -- uvicorn has no "started" event to wait on
-            await asyncio.sleep(0.01)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        yield http
-    server.should_exit = True
-    await serving
 
 
 async def test_events_stream_resumes_after_last_event_id(

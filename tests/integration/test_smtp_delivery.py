@@ -93,7 +93,9 @@ async def test_delivered_message_is_stored_with_trace_headers_and_summary(
     assert reply.startswith("2.0.0 Ok: stored as")
     [stored] = await stored_messages(runtime, mailbox.id)
     assert stored["uid"] == 1
-    assert stored["raw"].startswith(f"Delivered-To: {mailbox.address}\r\nReceived: from ".encode())
+    assert stored["raw"].startswith(
+        f"Return-Path: <a@example.org>\r\nDelivered-To: {mailbox.address}\r\nReceived: from ".encode()
+    )
     assert stored["raw"].endswith(raw.replace(b"\n", b"\r\n"))
     assert stored["size"] == len(stored["raw"])
     assert stored["subject"] == "Your code"
@@ -362,6 +364,40 @@ async def test_a_failing_event_bus_does_not_fail_a_stored_delivery(
 
     assert errors == {}
     assert len(await stored_messages(runtime, mailbox.id)) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"smtp_max_recipients": 3}])
+async def test_recipients_over_the_limit_get_452_4_5_3_and_the_others_get_the_message(
+    runtime: Runtime, smtp_port: int, mailbox: PaidMailbox, settings_overrides: Any
+) -> None:
+    login, domain = mailbox.address.split("@")
+    recipients = [f"{login}+t{index}@{domain}" for index in range(4)]
+
+    errors, reply = await send(smtp_port, text_message(mailbox.address), recipients)
+
+    assert reply.startswith("2.0.0")
+    assert {address: (r.code, r.message[:5]) for address, r in errors.items()} == {
+        recipients[3]: (452, "4.5.3")
+    }
+    [stored] = await stored_messages(runtime, mailbox.id)
+    assert stored["tags"] == ["t0", "t1", "t2"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"smtp_max_refused_recipients": 3}])
+async def test_a_connection_refused_too_many_recipients_is_closed_with_421(
+    smtp_port: int, settings_overrides: Any
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", smtp_port)
+    await reader.readline()
+    writer.write(b"HELO harvester.test\r\nMAIL FROM:<h@harvester.test>\r\n")
+    writer.write(b"".join(b"RCPT TO:<mbx_%011d@agents.test>\r\n" % index for index in range(5)))
+    await writer.drain()
+
+    said = (await asyncio.wait_for(reader.read(), 10)).decode().splitlines()
+    writer.close()
+
+    assert [line[:3] for line in said] == ["250", "250", "550", "550", "421"]
+    assert said[-1] == "421 4.7.0 Too many refused recipients, closing connection"
 
 
 @pytest.mark.parametrize("settings_overrides", [{"tls": True}])

@@ -80,3 +80,14 @@ def test_the_process_keeps_a_reserve_of_descriptors() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert soft == hard or hard == resource.RLIM_INFINITY
     assert limits.connections.max_total == mail_connections_cap(soft, 256)
+
+
+def test_limits_are_nearly_full_when_they_or_the_cap_they_share_are() -> None:
+    process = ConnectionLimits(max_total=8, max_per_ip=8)
+    smtp = ConnectionLimits(max_total=10, max_per_ip=10, parent=process)
+    for index in range(3):
+        assert smtp.try_acquire(f"192.0.2.{index}")
+    assert not smtp.is_nearly_full(0.5)
+    assert smtp.is_nearly_full(0.3)
+    assert process.is_nearly_full(0.35)
+    assert smtp.is_nearly_full(0.35)  # through the process-wide cap

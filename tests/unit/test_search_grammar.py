@@ -86,3 +86,29 @@ def test_bare_words_are_kept_lowercased(words: list[str]) -> None:
         return
 
     assert parse_query(" ".join(words)).words == tuple(w.lower() for w in words)
+
+
+def test_verified_terms_are_understood() -> None:
+    query = parse_query("is:verified from-verified:GitHub.COM. from-verified:@mail.example.org")
+
+    assert (query.verified, query.verified_domains) == (True, ("github.com", "mail.example.org"))
+
+
+@pytest.mark.parametrize("text", ["from-verified:a..b", 'from-verified:"a b"', "from-verified:-x.com"])
+def test_from_verified_needs_a_domain(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_query(text)
+
+
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.lists(_LABEL, min_size=1, max_size=4), st.sampled_from(["", ".", "@"]), st.booleans())
+def test_any_domain_is_kept_lowercased_for_from_verified(
+    labels: list[str], decoration: str, upper: bool
+) -> None:
+    domain = ".".join(labels)
+    written = domain.upper() if upper else domain
+    written = f"@{written}" if decoration == "@" else written + decoration
+
+    assert parse_query(f"from-verified:{written}").verified_domains == (domain,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 
 import httpx
@@ -90,9 +91,13 @@ class AsyncMailClient:
         return await run_async(self._http, self._ops.mark(uid, seen, flagged))
 
     async def wait(
-        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+        self,
+        seconds: float = 30.0,
+        q: str | None = None,
+        after_uid: int | None = None,
+        since: datetime | None = None,
     ) -> MessageOut | None:
-        return await run_async(self._http, self._ops.wait(seconds, q, after_uid))
+        return await run_async(self._http, self._ops.wait(seconds, q, after_uid, since))
 
     async def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
         return await run_async(self._http, self._ops.verification_code(seconds, q))

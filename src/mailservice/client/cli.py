@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -197,19 +198,25 @@ def wait(
     timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait.")] = 60.0,
     query: Query = None,
     after_uid: Annotated[int | None, typer.Option(help="Wait for a message newer than this uid.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only mail received from then on (ISO date-time: when the sign-up began)."),
+    ] = None,
     url: Url = DEFAULT_URL,
     key: KeyPath = Path(DEFAULT_KEY),
     as_json: Json = False,
 ) -> None:
-    """Wait for the next message (from now on, or after --after-uid); with --code, print its code.
+    """Wait for a message: the newest unread one that already arrived (from --since on), else the next;
+    or the first after --after-uid. With --code, print its code (or verify link).
 
     --code first looks at unread mail, and marks the message whose code it prints as read.
     """
+    started = None if since is None else since if since.tzinfo else since.replace(tzinfo=UTC)
     with _client(url, key, as_json) as mail:
         if code:
             _print_code(mail.verification_code(timeout, query), as_json)
         else:
-            _print_arrived(mail.wait(timeout, query, after_uid), as_json)
+            _print_arrived(mail.wait(timeout, query, after_uid, started), as_json)
 
 
 def _print_code(found: VerificationCode | None, as_json: bool) -> None:

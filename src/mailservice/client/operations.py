@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -176,15 +177,23 @@ class Operations:
         return newest.messages[0].uid if newest.messages else 0
 
     def wait(
-        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+        self,
+        seconds: float = 30.0,
+        q: str | None = None,
+        after_uid: int | None = None,
+        since: datetime | None = None,
     ) -> Operation[MessageOut | None]:
-        """The first message after `after_uid` (default: the newest now) matching `q`, or None in time."""
+        """A message matching `q`, or None in time: with `after_uid`, the first after it; without, the
+        newest unread one that already arrived (received from `since` on, when given), else the next."""
         deadline = time.monotonic() + seconds
-        if after_uid is None:
-            after_uid = yield from self.latest_uid()
         while True:
             seconds = max(0.0, min(WAIT_CHUNK_SECONDS, deadline - time.monotonic()))
-            params = {"after_uid": after_uid, "timeout": round(seconds, 3), "q": q}
+            params = {
+                "after_uid": after_uid,
+                "timeout": round(seconds, 3),
+                "q": q,
+                "since": None if since is None else since.isoformat(),
+            }
             response = yield from self._read(
                 "GET", "/v1/messages/wait", params=params, timeout=seconds + WAIT_SLACK_SECONDS
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 
 import httpx
@@ -85,9 +86,13 @@ class MailClient:
         return run_sync(self._http, self._ops.mark(uid, seen, flagged))
 
     def wait(
-        self, seconds: float = 30.0, q: str | None = None, after_uid: int | None = None
+        self,
+        seconds: float = 30.0,
+        q: str | None = None,
+        after_uid: int | None = None,
+        since: datetime | None = None,
     ) -> MessageOut | None:
-        return run_sync(self._http, self._ops.wait(seconds, q, after_uid))
+        return run_sync(self._http, self._ops.wait(seconds, q, after_uid, since))
 
     def verification_code(self, seconds: float = 60.0, q: str | None = None) -> VerificationCode | None:
         return run_sync(self._http, self._ops.verification_code(seconds, q))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailservice.domain.sender_auth import SenderAuth
+
 INBOX = "INBOX"
 # IMAP names messages by 32-bit unsigned uids (RFC 3501 nz-number); no uid the store hands out is larger.
 MAX_UID = 2**32 - 1
@@ -44,6 +46,8 @@ class MessageCopy:
     tags: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     folder: str = INBOX
+    envelope_from: str | None = None
+    auth: SenderAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,12 @@ class StoredMessage:
     links: tuple[ExtractedLink, ...]
     parts_json: str
     text: str | None = None
+    envelope_from: str | None = None
+    auth: SenderAuth | None = None
+
+    @property
+    def verified_domain(self) -> str | None:
+        return self.auth.verified_domain if self.auth is not None else None
 
     @property
     def seen(self) -> bool:

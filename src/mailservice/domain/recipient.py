@@ -29,3 +29,15 @@ def parse_recipient(address: str, local_domains: frozenset[str]) -> Recipient:
     if not login:
         raise UnknownRecipient("no such mailbox")
     return Recipient(login=login, tag=tag[:MAX_TAG_LENGTH] or None, address=cleaned)
+
+
+POSTMASTER = "postmaster"
+
+
+def is_postmaster(address: str, local_domains: frozenset[str]) -> bool:
+    """`<Postmaster>` alone or postmaster at one of our domains, in any case (RFC 5321 §4.5.1)."""
+    cleaned = address.strip().strip("<>").strip()
+    local, at, domain = cleaned.rpartition("@")
+    if not at:
+        return cleaned.lower() == POSTMASTER
+    return local.lower() == POSTMASTER and domain.lower().rstrip(".") in local_domains

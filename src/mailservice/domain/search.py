@@ -1,5 +1,9 @@
 """The small search language of the HTTP API: `from:`, `to:`, `subject:`, `has:attachment`, `is:unread`,
-`is:read`, `is:flagged`, `tag:`, `before:`, `after:` and free words, all of which must match.
+`is:read`, `is:flagged`, `is:verified`, `from-verified:`, `tag:`, `before:`, `after:` and free words, all
+of which must match.
+
+`is:verified` matches messages whose From domain was authenticated at delivery; `from-verified:DOMAIN`
+those whose authenticated From domain is DOMAIN or one of its subdomains.
 
 Values may be quoted (`subject:"your code"`). Words match the subject or the text, case-insensitively.
 Dates are `YYYY-MM-DD` (UTC midnight) or ISO 8601 date-times; `before:` is exclusive, `after:` inclusive.
@@ -15,7 +19,8 @@ from mailservice.domain.errors import InvalidInput
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 20
-_TOKEN = re.compile(r'\s*(?:(?P<key>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+))')
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TOKEN = re.compile(r'\s*(?:(?P<key>[A-Za-z]+(?:-[A-Za-z]+)?):)?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+))')
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class MessageQuery:
     tag: str | None = None
     before: datetime | None = None
     after: datetime | None = None
+    verified: bool | None = None
+    verified_domains: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -72,6 +79,8 @@ def _apply(query: MessageQuery, key: str, value: str) -> MessageQuery:
         return replace(query, subjects=(*query.subjects, value.lower()))
     if key == "tag":
         return replace(query, tag=value.lower())
+    if key == "from-verified":
+        return replace(query, verified_domains=(*query.verified_domains, _domain(value)))
     if key == "before":
         return replace(query, before=parse_moment(value, key))
     if key == "after":
@@ -90,7 +99,18 @@ def _apply_state(query: MessageQuery, state: str) -> MessageQuery:
         return replace(query, unread=False)
     if state in ("flagged", "starred"):
         return replace(query, flagged=True)
-    raise InvalidInput(f"unknown search term is:{state}; use is:unread, is:read or is:flagged")
+    if state == "verified":
+        return replace(query, verified=True)
+    raise InvalidInput(f"unknown search term is:{state}; use is:unread, is:read, is:flagged or is:verified")
+
+
+def _domain(value: str) -> str:
+    domain = value.lower().lstrip("@").rstrip(".")
+    if not _DOMAIN.fullmatch(domain):
+        raise InvalidInput(
+            f"from-verified: needs a domain name, like from-verified:example.com, not {value!r}"
+        )
+    return domain
 
 
 def parse_moment(value: str, name: str) -> datetime:

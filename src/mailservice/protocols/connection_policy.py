@@ -34,6 +34,12 @@ class ConnectionLimits:
     def open_connections(self) -> int:
         return self._total
 
+    def is_nearly_full(self, fraction: float) -> bool:
+        """Whether this cap, or one it shares, has `fraction` of its connections taken."""
+        if self._total >= self.max_total * fraction:
+            return True
+        return self.parent is not None and self.parent.is_nearly_full(fraction)
+
     def try_acquire(self, ip: str) -> bool:
         if self._total >= self.max_total or self._by_ip.get(ip, 0) >= self.max_per_ip:
             return False

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
+from mailservice.domain.authentication_results import authentication_results
+from mailservice.domain.claimed_results import without_claimed_results
 from mailservice.domain.errors import MailboxFull, RecipientExpired, UnknownRecipient
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
 from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
-from mailservice.ports import Clock, MessageStore, MessageSummarizer, UnitOfWorkFactory
+from mailservice.domain.sender_auth import SenderAuth, SmtpSender
+from mailservice.ports import Clock, MessageStore, MessageSummarizer, SenderAuthenticator, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class DeliveryPolicy:
     local_domains: frozenset[str]
     hostname: str
     default_quota_bytes: int
+    authserv_id: str
 
 
 class DeliveryService:
@@ -74,8 +78,10 @@ class DeliveryService:
         summarizer: MessageSummarizer,
         clock: Clock,
         policy: DeliveryPolicy,
+        authenticator: SenderAuthenticator | None = None,
     ) -> None:
         self._uow = uow
+        self._authenticator = authenticator
         self._store = store
         self._summarizer = summarizer
         self._clock = clock
@@ -127,24 +133,42 @@ class DeliveryService:
         self, message: bytes | IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
     ) -> list[StoredCopy]:
         """Store one copy per mailbox (tags of the same mailbox merged); the store publishes `message.received`."""
+        raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
+        return await self._deliver_checked(raw, await self._authenticate(raw, trace), recipients, trace)
+
+    async def _authenticate(self, raw: bytes | bytearray, trace: Trace) -> SenderAuth | None:
+        if self._authenticator is None:
+            return None
+        sender = SmtpSender(trace.peer_ip, trace.helo, trace.mail_from)
+        return await self._authenticator.authenticate(bytes(raw), sender)
+
+    async def _deliver_checked(
+        self,
+        raw: bytes | bytearray,
+        auth: SenderAuth | None,
+        recipients: list[AcceptedRecipient],
+        trace: Trace,
+    ) -> list[StoredCopy]:
         received_at = self._clock.now()
         queue_id = secrets.token_hex(6)
-        raw = with_crlf_line_ends(message.take() if isinstance(message, IncomingMessage) else message)
+        raw = without_claimed_results(raw, self._policy.authserv_id)
         size = len(raw)
         copies = await asyncio.gather(
             *(
-                self._copy(raw, mailbox_recipients, trace, received_at, queue_id)
+                self._copy(raw, auth, mailbox_recipients, trace, received_at, queue_id)
                 for mailbox_recipients in _by_mailbox(recipients)
             )
         )
         del raw
         stored = await self._store.store(Delivery(tuple(copies)))
         log.info(
-            "mail.delivered id=%s from=%s mailboxes=%d size=%d",
+            "mail.delivered id=%s from=%s mailboxes=%d size=%d dmarc=%s verified=%s",
             queue_id,
             trace.mail_from or "<>",
             len(stored),
             size,
+            auth.dmarc.result if auth is not None else "-",
+            (auth.verified_domain if auth is not None else None) or "-",
         )
         return stored
 
@@ -153,8 +177,10 @@ class DeliveryService:
     ) -> list[Exception | None]:
         """LMTP: store each mailbox's copy on its own, and report an outcome for every recipient."""
         groups = _by_mailbox(recipients)
+        crlf_raw = with_crlf_line_ends(raw)
+        auth = await self._authenticate(crlf_raw, trace)
         results = await asyncio.gather(
-            *(self.deliver(raw, group, trace) for group in groups), return_exceptions=True
+            *(self._deliver_checked(crlf_raw, auth, group, trace) for group in groups), return_exceptions=True
         )
         outcome_by_mailbox: dict[str, Exception | None] = {}
         for group, result in zip(groups, results, strict=True):
@@ -166,13 +192,15 @@ class DeliveryService:
     async def _copy(
         self,
         raw: bytes | bytearray,
+        auth: SenderAuth | None,
         recipients: list[AcceptedRecipient],
         trace: Trace,
         received_at: datetime,
         queue_id: str,
     ) -> MessageCopy:
         first = recipients[0]
-        stored_raw = bytes(self._trace_headers(first.address, trace, received_at, queue_id) + raw)
+        trace_headers = self._trace_headers(first.address, trace, auth, received_at, queue_id)
+        stored_raw = bytes(trace_headers + raw)
         tags = tuple(sorted({r.tag for r in recipients if r.tag}))
         return MessageCopy(
             mailbox_id=first.mailbox_id,
@@ -180,14 +208,21 @@ class DeliveryService:
             summary=await self._summarizer.summarize(stored_raw),
             internal_date=received_at,
             tags=tags,
+            envelope_from=trace.mail_from,
+            auth=auth,
         )
 
-    def _trace_headers(self, address: str, trace: Trace, received_at: datetime, queue_id: str) -> bytes:
+    def _trace_headers(
+        self, address: str, trace: Trace, auth: SenderAuth | None, received_at: datetime, queue_id: str
+    ) -> bytes:
         helo = _header_safe(trace.helo or "unknown")
         peer = _header_safe(trace.peer_ip or "unknown")
         stamp = format_datetime(received_at)
+        results = authentication_results(self._policy.authserv_id, auth).decode() if auth is not None else ""
         return (
+            f"Return-Path: <{_header_safe(trace.mail_from)}>\r\n"
             f"Delivered-To: {_header_safe(address)}\r\n"
+            f"{results}"
             f"Received: from {helo} ([{peer}])\r\n"
             f"\tby {self._policy.hostname} (mailservice) with {trace.protocol} id {queue_id}\r\n"
             f"\tfor <{_header_safe(address)}>; {stamp}\r\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from mailservice.domain.errors import AuthenticationFailed, InvalidInput, NotFound
@@ -142,17 +143,32 @@ class InboxService:
         return newest[0].uid if newest else 0
 
     async def wait(
-        self, mailbox: Mailbox, after_uid: int | None, wait_seconds: float, query: MessageQuery
+        self,
+        mailbox: Mailbox,
+        after_uid: int | None,
+        wait_seconds: float,
+        query: MessageQuery,
+        since: datetime | None = None,
     ) -> StoredMessage | None:
-        """The first message after `after_uid` (default: now) matching `query`, or None in time.
+        """A message matching `query`, or None in time.
 
-        Raises the error a new request would get when the access is revoked while waiting."""
+        With `after_uid`, the first one after it. Without, the newest unread one that already arrived
+        (received at or after `since`, when given), else the first one to arrive: mail that came before
+        the wait is never missed, and an older code never wins over a newer one. Raises the error a new
+        request would get when the access is revoked while waiting."""
         if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
             raise InvalidInput(f"timeout must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
         subscription = self._events.subscribe(mailbox.id)
         lease = self._live_sessions.lease(mailbox)
         try:
+            if since is not None:
+                query = replace(query, after=since if query.after is None else max(query.after, since))
             start = after_uid if after_uid is not None else await self.latest_uid(mailbox)
+            if after_uid is None:
+                unread = replace(query, unread=True)
+                arrived = await self.find(mailbox, unread, limit=1, with_text=True)
+                if arrived:
+                    return arrived[0]
             deadline = asyncio.get_running_loop().time() + wait_seconds
             while True:
                 found = await self.find(mailbox, query, limit=1, after_uid=start, with_text=True)
@@ -169,14 +185,19 @@ class InboxService:
             subscription.close()
             lease.release()
 
-    async def stream(self, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[StoredMessage]:
-        """Every message after `after_uid` (default: from now on), as it arrives, until access is revoked."""
+    async def stream(
+        self, mailbox: Mailbox, after_uid: int | None, query: MessageQuery | None = None
+    ) -> AsyncIterator[StoredMessage]:
+        """Every message after `after_uid` (default: from now on) matching `query`, as it arrives, until
+        access is revoked."""
         subscription = self._events.subscribe(mailbox.id)
         lease = self._live_sessions.lease(mailbox)
         try:
             cursor = after_uid if after_uid is not None else await self.latest_uid(mailbox)
             while True:
-                for message in await self.find(mailbox, MessageQuery(), limit=MAX_PAGE, after_uid=cursor):
+                for message in await self.find(
+                    mailbox, query or MessageQuery(), limit=MAX_PAGE, after_uid=cursor
+                ):
                     cursor = message.uid
                     yield message
                 if not await _next_event(subscription, lease, None):

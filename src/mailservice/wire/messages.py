@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailservice.domain.messages import MAX_UID
+from mailservice.wire.sender_auth import SenderAuthOut
 
 # Every uid a path, query or body may carry: beyond the range, validation answers 400 before the store
 # sees a value that would overflow its 64-bit column.
@@ -62,6 +63,17 @@ class MessageOut(BaseModel):
     codes: list[MessageCode]
     links: list[MessageLink]
     text: str | None = Field(default=None, description="Decoded plain text, when the body was asked for")
+    envelope_from: str | None = Field(
+        default=None, description="The SMTP envelope sender (MAIL FROM); empty for a bounce"
+    )
+    auth: SenderAuthOut | None = Field(
+        default=None, description="Sender authentication at delivery; null when it was not checked"
+    )
+    verified_domain: str | None = Field(
+        default=None,
+        description="The From domain, only when it is authenticated (DMARC pass, or aligned DKIM or SPF "
+        "pass where the domain publishes no DMARC record); otherwise null: treat the From as unproven",
+    )
 
 
 class MessageListOut(BaseModel):

@@ -265,6 +265,9 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "tags": _json(copy.tags),
         "codes_json": _json(_fields_of(code) for code in summary.codes),
         "links_json": _json(_fields_of(link) for link in summary.links),
+        "envelope_from": copy.envelope_from,
+        "auth_json": copy.auth.to_json() if copy.auth is not None else None,
+        "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,
     }
 
 

@@ -21,6 +21,7 @@ from mailservice.domain.messages import (
     StoredMessage,
 )
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.sender_auth import SenderAuth
 
 _SUMMARY_COLUMNS = [c for c in messages.c if c.name not in ("text",)]
 
@@ -161,11 +162,20 @@ def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:
         conditions.append(messages.c.flags.contains(FLAGGED, autoescape=True))
     if query.tag is not None:
         conditions.append(messages.c.tags.contains(json.dumps(query.tag), autoescape=True))
+    if query.verified:
+        conditions.append(messages.c.verified_domain.is_not(None))
+    conditions += [_verified_within(domain) for domain in query.verified_domains]
     if query.before is not None:
         conditions.append(messages.c.internal_date < query.before)
     if query.after is not None:
         conditions.append(messages.c.internal_date >= query.after)
     return conditions
+
+
+def _verified_within(domain: str) -> ColumnElement[bool]:
+    """The authenticated From domain is `domain` or one of its subdomains (stored lowercased)."""
+    verified = messages.c.verified_domain
+    return (verified == domain) | verified.endswith("." + domain, autoescape=True)
 
 
 def _message(row: Any) -> StoredMessage:
@@ -187,4 +197,6 @@ def _message(row: Any) -> StoredMessage:
         links=tuple(ExtractedLink(**link) for link in json.loads(row["links_json"])),
         parts_json=row["parts_json"],
         text=row.get("text"),
+        envelope_from=row["envelope_from"],
+        auth=SenderAuth.from_json(row["auth_json"]) if row["auth_json"] else None,
     )

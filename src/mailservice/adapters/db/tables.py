@@ -162,6 +162,9 @@ messages = Table(
     Column("tags", Text, nullable=False),
     Column("codes_json", Text, nullable=False, server_default="[]"),
     Column("links_json", Text, nullable=False, server_default="[]"),
+    Column("envelope_from", Text, nullable=True),
+    Column("auth_json", Text, nullable=True),
+    Column("verified_domain", Text, nullable=True),
     UniqueConstraint("folder_id", "uid"),
 )
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from mailservice.domain.messages import StoredMessage
+from mailservice.domain.sender_auth import SenderAuth
 from mailservice.wire.messages import AttachmentInfo, MessageAddress, MessageCode, MessageLink, MessageOut
+from mailservice.wire.sender_auth import DkimSignatureOut, DmarcOut, SenderAuthOut, SpfOut
 
 
 def message_out(message: StoredMessage, include_text: bool) -> MessageOut:
@@ -30,6 +32,9 @@ def message_out(message: StoredMessage, include_text: bool) -> MessageOut:
         codes=[MessageCode(**code.__dict__) for code in message.codes],
         links=[MessageLink(**link.__dict__) for link in message.links],
         text=message.text if include_text else None,
+        envelope_from=message.envelope_from,
+        auth=sender_auth_out(message.auth),
+        verified_domain=message.verified_domain,
     )
 
 
@@ -44,3 +49,24 @@ def attachments_of(parts_json: str) -> list[AttachmentInfo]:
         for part in json.loads(parts_json)
         if part["is_attachment"]
     ]
+
+
+def sender_auth_out(auth: SenderAuth | None) -> SenderAuthOut | None:
+    if auth is None:
+        return None
+    return SenderAuthOut(
+        spf=SpfOut(
+            result=auth.spf.result,
+            domain=auth.spf.domain,
+            helo=auth.spf.helo,
+            helo_result=auth.spf.helo_result,
+        ),
+        dkim=[
+            DkimSignatureOut(domain=s.domain, selector=s.selector, algorithm=s.algorithm, result=s.result)
+            for s in auth.dkim
+        ],
+        dmarc=DmarcOut(
+            result=auth.dmarc.result, policy=auth.dmarc.policy, from_domain=auth.dmarc.from_domain
+        ),
+        arc=auth.arc,
+    )

@@ -7,6 +7,7 @@ wrong and what it must be.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -31,14 +32,21 @@ Seconds = Annotated[
 Search = Annotated[
     str | None,
     Field(
-        description='Search: from:, to:, subject:, is:unread, tag:, after:YYYY-MM-DD, words; e.g. "from:github"'
+        description="Search: from:, to:, subject:, is:unread, is:verified, from-verified:DOMAIN (the sender "
+        'proven to be that domain), tag:, after:YYYY-MM-DD, words; e.g. "from-verified:github.com"'
     ),
 ]
 
 Uid = Annotated[int, Field(description="The message's uid, from list_messages or wait_for_message")]
 AfterUid = Annotated[
     int | None,
-    Field(description="Only a message with a larger uid counts; by default, one arriving after this call"),
+    Field(
+        description="Only a message with a larger uid counts; by default the newest unread match, else the next"
+    ),
+]
+Since = Annotated[
+    datetime | None,
+    Field(description="Only mail received from this moment on (ISO 8601): when the sign-up was started"),
 ]
 View = Annotated[
     Literal["safe", "full"],

@@ -18,6 +18,7 @@ from mailservice.protocols.mcp.arguments import (
     PlainArgumentsServer,
     Search,
     Seconds,
+    Since,
     Uid,
     UnreadOnly,
     View,
@@ -82,8 +83,9 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
             return safe_view(message, await mail.safe_text(uid))
 
     @server.tool(
-        description="Wait for the next message (arriving after this call, or after after_uid) that matches "
-        "query. " + UNTRUSTED,
+        description="Wait for a message that matches query: the newest unread one that already arrived "
+        "(received from since on, when given), else the next to arrive; or the first after after_uid. "
+        "Note the time before triggering an e-mail and pass it as since. " + UNTRUSTED,
         annotations=READS,
     )
     async def wait_for_message(
@@ -91,9 +93,11 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         timeout_seconds: Seconds = DEFAULT_TOOL_WAIT_SECONDS,
         query: Search = None,
         after_uid: AfterUid = None,
+        since: Since = None,
     ) -> WaitResult:
         async with tool_errors(), client_for(ctx) as mail:
-            message = await with_progress(ctx, timeout_seconds, mail.wait(timeout_seconds, query, after_uid))
+            waiting = mail.wait(timeout_seconds, query, after_uid, since)
+            message = await with_progress(ctx, timeout_seconds, waiting)
         if message is None:
             return WaitResult(timed_out=True)
         return WaitResult(timed_out=False, message=summary(message))
@@ -102,7 +106,8 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         description="A verification code or verify/magic link: from the newest unread message that has "
         "one, else from the next message to arrive; that message is then marked read. Trigger the e-mail "
         "first, then call this. "
-        "Narrow it with query, e.g. 'from:example.com'. " + UNTRUSTED,
+        "Narrow it with query, e.g. 'from-verified:example.com' to take it only from the real sender. "
+        + UNTRUSTED,
         annotations=CHANGE,
     )
     async def get_verification_code(

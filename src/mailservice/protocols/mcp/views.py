@@ -33,6 +33,9 @@ class ClaimView(BaseModel):
 class MessageSummary(BaseModel):
     uid: int
     sender: str | None = Field(description="The From address; anyone can forge it")
+    verified_domain: str | None = Field(
+        description="The sender's domain when it was authenticated (DKIM/SPF with DMARC); null: unproven"
+    )
     subject: str | None
     received_at: datetime
     seen: bool
@@ -92,6 +95,7 @@ def summary(message: MessageOut) -> MessageSummary:
     return MessageSummary(
         uid=message.uid,
         sender=message.from_.address if message.from_ else None,
+        verified_domain=message.verified_domain,
         subject=message.subject,
         received_at=message.received_at,
         seen=message.seen,

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from mailservice.domain.errors import DomainError, RecipientRejected
 from mailservice.protocols.smtp.replies import (
+    FORWARDED_TO_POSTMASTER,
     NO_VALID_RECIPIENTS,
+    POSTMASTER_BUSY,
     RCPT_OK,
     TEMPORARY_FAILURE,
+    TOO_MANY_RECIPIENTS,
+    TOO_MANY_REFUSED,
     accepted,
     reply_for,
 )
 from mailservice.services.delivery import AcceptedRecipient, DeliveryService, IncomingMessage, Trace
+from mailservice.services.postmaster import PostmasterService
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RecipientLimits:
+    max_recipients: int
+    max_refused: int
+
+
 class InboundHandler:
-    def __init__(self, delivery: DeliveryService, protocol: str) -> None:
+    def __init__(
+        self,
+        delivery: DeliveryService,
+        postmaster: PostmasterService,
+        protocol: str,
+        limits: RecipientLimits,
+    ) -> None:
         self._delivery = delivery
+        self._postmaster = postmaster
         self._protocol = protocol
+        self._limits = limits
 
     @property
     def is_lmtp(self) -> bool:
@@ -37,11 +58,15 @@ class InboundHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        if len(envelope.rcpt_tos) >= self._limits.max_recipients:
+            return TOO_MANY_RECIPIENTS
+        if self._postmaster.is_postmaster(address):
+            return self._accept_postmaster(envelope, address, rcpt_options)
         try:
             recipient = await self._delivery.check_recipient(address)
         except RecipientRejected as error:
             log.info("smtp.rcpt_refused to=%s reason=%s", address, error.code)
-            return reply_for(error)
+            return self._refused(server, session, reply_for(error))
         except Exception:
             log.exception("smtp.rcpt_failed to=%s", address)
             return TEMPORARY_FAILURE
@@ -50,21 +75,55 @@ class InboundHandler:
         _accepted(envelope).append(recipient)
         return RCPT_OK
 
+    def _refused(self, server: Any, session: Any, reply: str) -> str:
+        """The reply to a refused RCPT; past the limit (a harvest of addresses) the connection ends."""
+        session.refused_recipients = getattr(session, "refused_recipients", 0) + 1
+        if session.refused_recipients < self._limits.max_refused:
+            return reply
+        log.warning("smtp.too_many_refused_recipients peer=%s", _peer_ip(session.peer))
+        # Closing flushes what is written; the reply is written before the loop runs this callback.
+        asyncio.get_running_loop().call_soon(server.transport.close)
+        return TOO_MANY_REFUSED
+
+    def _accept_postmaster(self, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if not self._postmaster.take_turn():
+            log.warning("smtp.rcpt_refused to=%s reason=postmaster_busy", address)
+            return POSTMASTER_BUSY
+        _postmaster_positions(envelope).append(len(envelope.rcpt_tos))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.append(rcpt_options)
+        return RCPT_OK
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         recipients = _accepted(envelope)
-        if not recipients:
+        postmaster = _postmaster_positions(envelope)
+        if not recipients and not postmaster:
             return NO_VALID_RECIPIENTS
         trace = Trace(
             protocol=self._trace_protocol(session),
             helo=session.host_name,
             peer_ip=_peer_ip(session.peer),
-            mail_from=envelope.mail_from or "",
+            mail_from=_reverse_path(envelope.mail_from),
         )
+        forwarded = await self._forward(bytes(envelope.content), trace) if postmaster else None
         if self.is_lmtp:
-            return await self._deliver_each(bytes(envelope.content), recipients, trace)
+            replies = await self._deliver_each(bytes(envelope.content), recipients, trace)
+            for position in postmaster:  # LMTP answers every accepted recipient, in order
+                replies.insert(position, forwarded or TEMPORARY_FAILURE)
+            return "\r\n".join(replies)
+        if forwarded is not None and (not recipients or forwarded == TEMPORARY_FAILURE):
+            return forwarded
         incoming = IncomingMessage(envelope.content)
         envelope.content = envelope.original_content = None
         return await self._deliver_all(incoming, recipients, trace)
+
+    async def _forward(self, raw: bytes, trace: Trace) -> str:
+        try:
+            await self._postmaster.forward(raw, trace)
+        except Exception:
+            log.exception("smtp.postmaster_failed")
+            return TEMPORARY_FAILURE
+        return FORWARDED_TO_POSTMASTER
 
     async def _deliver_all(
         self, incoming: IncomingMessage, recipients: list[AcceptedRecipient], trace: Trace
@@ -79,16 +138,18 @@ class InboundHandler:
             return TEMPORARY_FAILURE
         return accepted(f"{stored[0].mailbox_id[:8]}.{stored[0].uid}")
 
-    async def _deliver_each(self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace) -> str:
+    async def _deliver_each(self, raw: bytes, recipients: list[AcceptedRecipient], trace: Trace) -> list[str]:
+        if not recipients:
+            return []
         try:
             outcomes = await self._delivery.deliver_per_recipient(raw, recipients, trace)
         except Exception:
             log.exception("lmtp.data_failed")
-            return "\r\n".join(TEMPORARY_FAILURE for _ in recipients)
-        return "\r\n".join(
+            return [TEMPORARY_FAILURE for _ in recipients]
+        return [
             accepted(r.login) if o is None else reply_for(o)
             for r, o in zip(recipients, outcomes, strict=True)
-        )
+        ]
 
     def _trace_protocol(self, session: Any) -> str:
         if self.is_lmtp:
@@ -102,6 +163,20 @@ def _accepted(envelope: Any) -> list[AcceptedRecipient]:
         recipients = []
         envelope.accepted_recipients = recipients
     return recipients
+
+
+def _postmaster_positions(envelope: Any) -> list[int]:
+    """Where, among the accepted recipients, postmaster was named (LMTP answers each in order)."""
+    positions: list[int] | None = getattr(envelope, "postmaster_positions", None)
+    if positions is None:
+        positions = []
+        envelope.postmaster_positions = positions
+    return positions
+
+
+def _reverse_path(mail_from: str | None) -> str:
+    """The MAIL FROM address; empty for the null sender, which aiosmtpd hands over as `<>`."""
+    return "" if mail_from in (None, "<>") else str(mail_from)
 
 
 def _peer_ip(peer: Any) -> str | None:

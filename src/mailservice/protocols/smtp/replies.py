@@ -14,6 +14,10 @@ RCPT_OK = "250 2.1.5 Recipient ok"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+TOO_MANY_REFUSED = "421 4.7.0 Too many refused recipients, closing connection"
+FORWARDED_TO_POSTMASTER = "250 2.0.0 Ok: forwarded to postmaster"
+POSTMASTER_BUSY = "450 4.7.1 Too much mail for postmaster, try again later"
 
 _REPLIES: tuple[tuple[type[Exception], str], ...] = (
     (RelayDenied, "550 5.7.1 Relay access denied"),

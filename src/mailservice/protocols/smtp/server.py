@@ -11,25 +11,32 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from mailservice.protocols.connection_policy import ConnectionLimits
+from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy
 from mailservice.protocols.smtp.bulk_data import BulkData
 from mailservice.protocols.smtp.fast_address import FastAddress
-from mailservice.protocols.smtp.handler import InboundHandler
+from mailservice.protocols.smtp.handler import InboundHandler, RecipientLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
+from mailservice.protocols.smtp.spool import Spool
+from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
 from mailservice.services.delivery import DeliveryService
+from mailservice.services.postmaster import PostmasterService
 
 log = logging.getLogger(__name__)
-
-COMMAND_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
 class ListenerOptions:
+    """One listener's address, and the policy, timers and spool its connections share with the other
+    SMTP/LMTP listener. `policy.connection_buffer_bytes` is the spool threshold."""
+
     host: str
     port: int
     hostname: str
     max_message_bytes: int
-    limits: ConnectionLimits
+    recipients: RecipientLimits
+    policy: ListenerPolicy
+    timeouts: SmtpTimeouts
+    spool: Spool
     tls_context: ssl.SSLContext | None = None
 
 
@@ -72,23 +79,33 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, BulkData, FastAddress, SMTP):
+class LimitedSMTP(_Limited, Timeouts, BulkData, FastAddress, SMTP):
     pass
 
 
-class LimitedLMTP(_Limited, BulkData, FastAddress, LMTP):
+class LimitedLMTP(_Limited, Timeouts, BulkData, FastAddress, LMTP):
     pass
 
 
-async def start_smtp(delivery: DeliveryService, options: ListenerOptions) -> asyncio.Server:
-    return await _start(LimitedSMTP, InboundHandler(delivery, "ESMTP"), options)
+async def start_smtp(
+    delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
+) -> asyncio.Server:
+    return await _start(
+        LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP", options.recipients), options
+    )
 
 
-async def start_lmtp(delivery: DeliveryService, options: ListenerOptions) -> asyncio.Server:
-    return await _start(LimitedLMTP, InboundHandler(delivery, "LMTP"), options)
+async def start_lmtp(
+    delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
+) -> asyncio.Server:
+    return await _start(
+        LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP", options.recipients), options
+    )
 
 
 async def _start(protocol_class: Any, handler: InboundHandler, options: ListenerOptions) -> asyncio.Server:
+    timeouts = options.timeouts
+
     def make_protocol() -> Any:
         protocol = protocol_class(
             handler,
@@ -99,9 +116,12 @@ async def _start(protocol_class: Any, handler: InboundHandler, options: Listener
             decode_data=False,
             tls_context=options.tls_context,
             require_starttls=False,
-            timeout=COMMAND_TIMEOUT_SECONDS,
+            timeout=timeouts.command,
         )
-        protocol.limits = options.limits
+        protocol.limits = options.policy.limits
+        protocol.timeouts = timeouts
+        protocol.connection_memory = options.policy.connection_memory()
+        protocol.spool = options.spool
         return protocol
 
     return await asyncio.get_running_loop().create_server(make_protocol, options.host, options.port)

@@ -14,10 +14,12 @@ from pydantic import TypeAdapter, ValidationError
 from mailservice.domain.errors import InvalidInput
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import MAX_UID, StoredMessage
+from mailservice.domain.search import MessageQuery, parse_query
 from mailservice.protocols.http.auth import BearerMailbox
 from mailservice.protocols.http.concurrency import without_request_slot
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.message_schemas import message_out
+from mailservice.protocols.http.routers.messages import Q_HELP
 from mailservice.services.inbox import InboxService
 from mailservice.wire.messages import UidCursor
 
@@ -33,11 +35,12 @@ async def events(
     services: ServicesDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after_uid: Annotated[UidCursor | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
 ) -> StreamingResponse:
     """`message.received` events; `id` is the message uid, so a reconnect with Last-Event-ID misses nothing."""
     resume = _resume_uid(last_event_id, after_uid)
     return StreamingResponse(
-        _event_stream(services.inbox, mailbox, resume),
+        _event_stream(services.inbox, mailbox, resume, parse_query(q)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -53,9 +56,11 @@ def _resume_uid(last_event_id: str | None, after_uid: int | None) -> int | None:
         raise InvalidInput(f"Last-Event-ID must be at most {MAX_UID}") from error
 
 
-async def _event_stream(inbox: InboxService, mailbox: Mailbox, after_uid: int | None) -> AsyncIterator[str]:
+async def _event_stream(
+    inbox: InboxService, mailbox: Mailbox, after_uid: int | None, query: MessageQuery
+) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
-    messages = inbox.stream(mailbox, after_uid)
+    messages = inbox.stream(mailbox, after_uid, query)
     # One pending read survives keep-alives: cancelling a read would close the stream underneath it.
     pending: asyncio.Future[StoredMessage] | None = None
     try:

@@ -28,7 +28,8 @@ router = APIRouter(tags=["messages"])
 
 _ERRORS = error_responses(400, 401, 404, 409)
 Q_HELP = (
-    "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, tag:, before:, after: "
+    "Search: from:, to:, subject:, has:attachment, is:unread, is:read, is:flagged, is:verified, "
+    "from-verified:DOMAIN (an authenticated From domain or its subdomains), tag:, before:, after: "
     '(YYYY-MM-DD or ISO date-time) and free words over subject and text; values may be "quoted"; all must match.'
 )
 
@@ -64,12 +65,23 @@ async def list_messages(
 async def wait_for_message(
     mailbox: BearerMailbox,
     services: ServicesDep,
-    after_uid: Annotated[UidCursor | None, Query(description="Default: the newest message now")] = None,
+    after_uid: Annotated[
+        UidCursor | None,
+        Query(description="Only a message after this uid. Default: the newest unread match, else the next"),
+    ] = None,
     wait_seconds: Annotated[float, Query(alias="timeout", ge=0, le=MAX_WAIT_SECONDS)] = 30.0,
     q: Annotated[str | None, Query(max_length=500, description=Q_HELP)] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64, description="Only mail received from then on (ISO date-time): when the flow began"
+        ),
+    ] = None,
 ) -> WaitOut:
-    """Long poll: answers as soon as a matching message arrives, or with timed_out after `timeout` s."""
-    found = await services.inbox.wait(mailbox, after_uid, wait_seconds, parse_query(q))
+    """Long poll. Without `after_uid`: the newest unread message matching `q` (and `since`) that already
+    arrived, else the first one to arrive; with it, the first after it. timed_out after `timeout` s."""
+    started = None if since is None else parse_moment(since, "since")
+    found = await services.inbox.wait(mailbox, after_uid, wait_seconds, parse_query(q), started)
     if found is None:
         return WaitOut(timed_out=True)
     return WaitOut(timed_out=False, message=message_out(found, include_text=True))

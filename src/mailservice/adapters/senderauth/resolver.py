@@ -1,0 +1,173 @@
+"""DNS for the authentication checks: dnspython's asyncio resolver, with our nameservers and a cache.
+
+The checking libraries are synchronous and run in a worker thread; they reach DNS through
+`ThreadDns`, which hands each query to the event loop's resolver and waits for it there, so the
+event loop itself never blocks and every lookup of a message shares one deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+log = logging.getLogger(__name__)
+
+
+class DnsTemporaryError(Exception):
+    """No answer in time, or no server answered: the result of a check that needed it is `temperror`."""
+
+
+class ResolverSilent(DnsTemporaryError):
+    """Our resolver did not answer at all (a failing remote domain gets SERVFAIL from it instead)."""
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    nameservers: tuple[str, ...]
+    timeout_seconds: float
+    cache_size: int
+    resolv_conf: str = "/etc/resolv.conf"
+
+
+class AsyncDns:
+    """Answers by record type: TXT as its strings, A/AAAA as addresses, MX as (preference, host)."""
+
+    def __init__(self, settings: DnsSettings) -> None:
+        self._resolver = _resolver(settings)
+
+    async def query(self, name: str, rdtype: str) -> list[object]:
+        """The records of `name`; [] for NXDOMAIN or no data; DnsTemporaryError when DNS fails."""
+        try:
+            answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            return []
+        except dns.exception.Timeout as e:
+            raise ResolverSilent(f"{rdtype} {name}: no answer") from e
+        except (dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration) as e:
+            raise DnsTemporaryError(f"{rdtype} {name}: {type(e).__name__}") from e
+        except dns.exception.DNSException as e:
+            raise DnsTemporaryError(f"{rdtype} {name}: {e}") from e
+        return [_value(rdata) for rdata in answer.rrset or ()]
+
+    def cached(self, name: str, rdtype: str) -> list[object] | None:
+        """The records of `name` if the cache holds them; safe from any thread (the cache locks)."""
+        cache = self._resolver.cache
+        if cache is None:
+            return None
+        try:
+            qname = dns.name.from_text(name)
+            answer = cache.get((qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN))
+        except dns.exception.DNSException:
+            return None
+        if answer is not None:
+            return [_value(rdata) for rdata in answer.rrset or ()]
+        # the resolver caches a name that does not exist under type ANY
+        missing = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+        if missing is not None and missing.response.rcode() == dns.rcode.NXDOMAIN:
+            return []
+        return None
+
+
+class ThreadDns:
+    """Synchronous lookups for a worker thread, answered on the event loop, all before one deadline.
+
+    A cached answer is read here directly: going through the event loop costs it a wake-up.
+    Once the resolver has failed to answer at all, the message's remaining lookups fail at once:
+    waiting for each in turn would only spend the whole time limit on an unreachable server.
+    """
+
+    def __init__(self, dns_: AsyncDns, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._dns = dns_
+        self._loop = loop
+        self._deadline = deadline
+        self._resolver_silent = False
+
+    async def prefetch_txt(self, names: set[str]) -> None:
+        """Look the TXT records the checks will want up at once, on the event loop, into the cache."""
+        missing = [name for name in names if self._dns.cached(name, "TXT") is None]
+        if not missing:
+            return
+        outcomes = await asyncio.gather(
+            *(self._dns.query(name, "TXT") for name in missing), return_exceptions=True
+        )
+        self._resolver_silent = any(isinstance(outcome, ResolverSilent) for outcome in outcomes)
+
+    def query(self, name: str, rdtype: str) -> list[object]:
+        cached = self._dns.cached(name, rdtype)
+        if cached is not None:
+            return cached
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0 or self._resolver_silent:
+            raise DnsTemporaryError(f"{rdtype} {name}: out of time")
+        future = asyncio.run_coroutine_threadsafe(self._dns.query(name, rdtype), self._loop)
+        try:
+            return future.result(timeout=remaining)
+        except TimeoutError as e:
+            future.cancel()
+            raise DnsTemporaryError(f"{rdtype} {name}: out of time") from e
+        except ResolverSilent:
+            self._resolver_silent = True
+            raise
+
+    def txt(self, name: str) -> list[bytes]:
+        """Each TXT record of `name`, its strings joined."""
+        return [b"".join(value) for value in self.query(name, "TXT") if isinstance(value, tuple)]
+
+
+def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
+    if settings.nameservers:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [_nameserver(entry) for entry in settings.nameservers]
+    else:
+        resolver = _system_resolver(settings.resolv_conf)
+    resolver.timeout = settings.timeout_seconds
+    resolver.lifetime = settings.timeout_seconds
+    resolver.cache = dns.resolver.LRUCache(settings.cache_size) if settings.cache_size else None
+    return resolver
+
+
+def _system_resolver(resolv_conf: str) -> dns.asyncresolver.Resolver:
+    """The system's resolvers; none when there is no configuration, so every check is a quick temperror."""
+    try:
+        return dns.asyncresolver.Resolver(filename=resolv_conf)
+    except dns.resolver.NoResolverConfiguration as error:
+        log.warning("sender_auth.no_resolver %s; set DNS_NAMESERVERS", error)
+        return dns.asyncresolver.Resolver(configure=False)
+
+
+def _nameserver(entry: str) -> dns.nameserver.Nameserver:
+    """`192.0.2.1`, `192.0.2.1:5353`, `2001:db8::1` or `[2001:db8::1]:5353`."""
+    host, port = entry, 53
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+        port = int(port_text)
+    return dns.nameserver.Do53Nameserver(host, port)
+
+
+def _value(rdata: object) -> object:
+    if rdata.rdtype == dns.rdatatype.TXT:  # type: ignore[attr-defined]
+        return tuple(rdata.strings)  # type: ignore[attr-defined]
+    if rdata.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):  # type: ignore[attr-defined]
+        return str(rdata.address)  # type: ignore[attr-defined]
+    if rdata.rdtype == dns.rdatatype.MX:  # type: ignore[attr-defined]
+        return (int(rdata.preference), rdata.exchange.to_text(omit_final_dot=True))  # type: ignore[attr-defined]
+    return rdata.to_text()  # type: ignore[attr-defined]
+
+
+def parse_nameservers(text: str) -> Sequence[str]:
+    return tuple(entry.strip() for entry in text.split(",") if entry.strip())
