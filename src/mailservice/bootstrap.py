@@ -52,9 +52,13 @@ from mailservice.protocols.connection_policy import (
 )
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.http.header_deadline import with_header_deadline
+from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from mailservice.protocols.lines.listener import LineServer
 from mailservice.protocols.pop3.locks import MaildropLocks
+from mailservice.protocols.pop3.options import IDLE_TIMEOUT_SECONDS as POP3_IDLE_TIMEOUT_SECONDS
+from mailservice.protocols.pop3.options import LINE_LIMIT as POP3_LINE_LIMIT
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
 from mailservice.protocols.smtp.handler import RecipientLimits
@@ -343,12 +347,13 @@ def smtp_policy(runtime: Runtime) -> ListenerPolicy:
     )
 
 
-async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
+async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
     """IMAP and POP3 (with STARTTLS/STLS when a certificate is configured) and, with a certificate,
     IMAPS and POP3S."""
     settings = runtime.settings
     context = tls_context(settings)
     login = runtime.services.mail_access
+    imap_policy, pop3_policy = imap_listener_policy(runtime), pop3_listener_policy(runtime)
 
     def imap_options(addr: str, setting: str, implicit: bool) -> ImapOptions:
         host, port = parse_listen_address(addr, setting)
@@ -359,7 +364,9 @@ async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
             implicit_tls=context if implicit else None,
             allow_plaintext_auth=settings.plaintext_auth_allowed,
             max_literal_bytes=settings.max_message_bytes,
+            spool_threshold_bytes=settings.imap_spool_threshold_bytes,
             hostname=settings.mail_hostname,
+            policy=imap_policy,
         )
 
     def pop3_options(addr: str, setting: str, implicit: bool) -> Pop3Options:
@@ -371,6 +378,7 @@ async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
             tls_context=context,
             implicit_tls=context if implicit else None,
             allow_plaintext_auth=settings.plaintext_auth_allowed,
+            policy=pop3_policy,
         )
 
     locks = MaildropLocks()  # one POP3 session per mailbox across the POP3 and POP3S listeners
@@ -384,6 +392,40 @@ async def start_access_listeners(runtime: Runtime) -> list[asyncio.Server]:
             await start_pop3(login, pop3_options(settings.pop3s_listen_addr, "POP3S_ADDR", True), locks)
         )
     return servers
+
+
+def imap_listener_policy(runtime: Runtime) -> ListenerPolicy:
+    """One policy for IMAP and IMAPS: their connections count against one cap."""
+    settings = runtime.settings
+    return ListenerPolicy(
+        limits=ConnectionLimits(
+            settings.imap_max_connections,
+            settings.imap_max_connections_per_ip,
+            parent=runtime.mail_limits.connections,
+        ),
+        memory=runtime.mail_limits.memory,
+        login_timeout_seconds=settings.mail_login_timeout_seconds,
+        idle_timeout_seconds=IMAP_IDLE_TIMEOUT_SECONDS,
+        connection_buffer_bytes=settings.imap_connection_buffer_bytes,
+        login_buffer_bytes=settings.imap_login_command_bytes,
+    )
+
+
+def pop3_listener_policy(runtime: Runtime) -> ListenerPolicy:
+    """One policy for POP3 and POP3S; a POP3 connection holds one line at a time."""
+    settings = runtime.settings
+    return ListenerPolicy(
+        limits=ConnectionLimits(
+            settings.pop3_max_connections,
+            settings.pop3_max_connections_per_ip,
+            parent=runtime.mail_limits.connections,
+        ),
+        memory=runtime.mail_limits.memory,
+        login_timeout_seconds=settings.mail_login_timeout_seconds,
+        idle_timeout_seconds=POP3_IDLE_TIMEOUT_SECONDS,
+        connection_buffer_bytes=POP3_LINE_LIMIT,
+        login_buffer_bytes=POP3_LINE_LIMIT,
+    )
 
 
 def _listening_summary(settings: Settings) -> str:
@@ -412,7 +454,10 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
-    mail_servers = await start_mail_listeners(runtime) + await start_access_listeners(runtime)
+    mail_servers: list[asyncio.Server | LineServer] = [
+        *await start_mail_listeners(runtime),
+        *await start_access_listeners(runtime),
+    ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
     jobs = [

@@ -8,6 +8,7 @@ import base64
 import poplib
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -17,7 +18,9 @@ from hypothesis import strategies as st
 
 from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import FlagChange
-from mailservice.protocols.pop3.connection import LINE_LIMIT, MAX_INVALID_COMMANDS
+from mailservice.protocols.connection_policy import ConnectionLimits
+from mailservice.protocols.pop3.connection import MAX_INVALID_COMMANDS
+from mailservice.protocols.pop3.options import LINE_LIMIT, listener_policy
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailSession, MemoryMailStore
 from tests.support.pop3 import Pop3Wire, RunningPop3, running_pop3
@@ -355,7 +358,7 @@ async def test_too_many_invalid_commands_end_the_connection(pop3: RunningPop3) -
 async def test_an_idle_connection_is_closed_without_update(
     login: MemoryMailLogin, store: MemoryMailStore
 ) -> None:
-    async with running_pop3(login, idle_timeout_seconds=0.2) as pop3:
+    async with running_pop3(login, policy=replace(listener_policy(), idle_timeout_seconds=0.2)) as pop3:
         wire = await Pop3Wire.connect(pop3)
         await wire.login(ADDRESS, PASSWORD)
         await wire.command(b"DELE 1")
@@ -365,7 +368,7 @@ async def test_an_idle_connection_is_closed_without_update(
 
 
 async def test_connections_over_the_limit_are_refused(login: MemoryMailLogin) -> None:
-    async with running_pop3(login, max_connections=1) as pop3:
+    async with running_pop3(login, policy=replace(listener_policy(), limits=ConnectionLimits(1, 1))) as pop3:
         first = await Pop3Wire.connect(pop3)
         second = await Pop3Wire.connect(pop3)
         assert second.greeting == b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
@@ -493,7 +496,7 @@ async def test_a_client_that_stops_reading_is_cut_off_and_frees_the_mailbox(
     login: MemoryMailLogin, store: MemoryMailStore
 ) -> None:
     store.deliver(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 16_000)
-    async with running_pop3(login, idle_timeout_seconds=0.5) as pop3:
+    async with running_pop3(login, policy=replace(listener_policy(), idle_timeout_seconds=0.5)) as pop3:
         stalled = await Pop3Wire.connect(pop3)
         await stalled.login(ADDRESS, PASSWORD)
         stalled.writer.write(b"RETR 4\r\n")  # and never read the 16 MB

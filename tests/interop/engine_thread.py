@@ -22,6 +22,7 @@ from mailservice.bootstrap import Runtime, build_runtime, start_mail_listeners
 from mailservice.config import parse_listen_address
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from mailservice.protocols.lines.listener import LineServer
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
 from tests.conftest import BASE_URL, make_settings
@@ -73,12 +74,14 @@ def engine_in_thread(database_dsn: str, data_dir: Path) -> Iterator[RunningEngin
         loop.close()
 
 
-async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, list[asyncio.Server], int, int]:
+async def _start(
+    database_dsn: str, data_dir: Path
+) -> tuple[Runtime, list[asyncio.Server | LineServer], int, int]:
     runtime = await build_runtime(make_settings(database_dsn, data_dir))
     port, pop3_port = free_port(), free_port()
     options = ImapOptions(host="127.0.0.1", port=port, allow_plaintext_auth=True)
     pop3 = Pop3Options(host="127.0.0.1", port=pop3_port, allow_plaintext_auth=True)
-    servers = [
+    servers: list[asyncio.Server | LineServer] = [
         await start_imap(runtime.services.mail_access, options),
         await start_pop3(runtime.services.mail_access, pop3),
         *await start_mail_listeners(runtime),
@@ -86,7 +89,7 @@ async def _start(database_dsn: str, data_dir: Path) -> tuple[Runtime, list[async
     return runtime, servers, port, pop3_port
 
 
-async def _stop(runtime: Runtime, servers: list[asyncio.Server]) -> None:
+async def _stop(runtime: Runtime, servers: list[asyncio.Server | LineServer]) -> None:
     for server in servers:
         server.close()
         await server.wait_closed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ class ServerProcess:
     database_dsn: str
     extra_env: dict[str, str] = field(default_factory=dict)
     parse_in_workers: bool = False  # the default of `serve`; off, a start is a second faster
+    open_file_limit: int | None = None  # RLIMIT_NOFILE (soft and hard) of the served process
     http_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
@@ -65,9 +67,18 @@ class ServerProcess:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [MAILSERVICE, "serve"], cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            [MAILSERVICE, "serve"],
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_open_files if self.open_file_limit else None,
         )
         self.wait_until_healthy()
+
+    def _limit_open_files(self) -> None:
+        assert self.open_file_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_file_limit, self.open_file_limit))
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + START_DEADLINE_SECONDS

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import MailSession, Quota
+from mailservice.protocols.imap.options import listener_policy
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap
 from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailSession, MemoryMailStore
@@ -496,7 +498,7 @@ async def test_a_revoked_session_gets_bye_and_is_closed_even_while_idling(imap: 
 
 
 async def test_inactive_connections_are_logged_out() -> None:
-    async with running_imap(idle_timeout_seconds=0.05) as imap:
+    async with running_imap(policy=replace(listener_policy(), idle_timeout_seconds=0.05)) as imap:
         wire = await Wire.connect(imap)
         assert await wire.line() == b"* BYE Disconnected for inactivity.\r\n"
         assert await asyncio.wait_for(wire.reader.read(), 5) == b""

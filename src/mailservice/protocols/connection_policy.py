@@ -91,6 +91,14 @@ class ConnectionMemory:
         self.held += size
         return True
 
+    def try_take_beyond_share(self, size: int) -> bool:
+        """Charge the process budget only: for a spooled literal read back to be stored, which is
+        larger than any share but must still fit in the process's budget."""
+        if not self.budget.try_take(size):
+            return False
+        self.held += size
+        return True
+
     def give_back(self, size: int) -> None:
         size = min(size, self.held)
         self.held -= size
@@ -106,7 +114,8 @@ class ListenerPolicy:
 
     `login_timeout_seconds` bounds the time to authenticate (IMAP, POP3) or to start a transaction
     (SMTP, LMTP); `idle_timeout_seconds` is the inactivity timer after that. `connection_buffer_bytes`
-    is the most a connection may hold in memory for one command, literal or message block.
+    is the most a connection may hold in memory for one command, literal or message block;
+    `login_buffer_bytes` the most before login (IMAP, POP3).
     """
 
     limits: ConnectionLimits
@@ -114,6 +123,7 @@ class ListenerPolicy:
     login_timeout_seconds: float
     idle_timeout_seconds: float
     connection_buffer_bytes: int
+    login_buffer_bytes: int = 8 * 1024
 
     def connection_memory(self) -> ConnectionMemory:
         return ConnectionMemory(self.memory, self.connection_buffer_bytes)

@@ -7,7 +7,7 @@ from typing import Protocol
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.client_state import ClientState
 from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.imap.output import Output
+from mailservice.protocols.lines.output import Output
 
 
 class Client(Protocol):

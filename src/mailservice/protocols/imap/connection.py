@@ -1,8 +1,12 @@
 """One client connection: reads complete commands (with their literals), runs them, writes replies.
 
-Synchronising literals `{n}` get a "+ Ready" continuation; LITERAL+ `{n+}` does not. A literal over
-the limit (the maximum message size for APPEND, `OTHER_LITERAL_BYTES` otherwise) is refused without
-dropping the connection. Bad input is answered with BAD; the connection stays open.
+Synchronising literals `{n}` get a "+ Ready" continuation; LITERAL+ `{n+}` does not. Every byte of
+a command (lines and literals) is charged to the connection's memory share; a literal that is
+refused (too large, over the share, or before login in any command but LOGIN and AUTHENTICATE) is
+refused before its continuation, or read and dropped when it is non-synchronising, and the
+connection stays open. Before login a refused non-synchronising literal or a command over the share
+ends the connection. After login an APPEND literal over `spool_threshold_bytes` goes to a temporary
+file and is read back only when the command is complete. Bad input is answered with BAD.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import BinaryIO
 
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
@@ -17,9 +22,11 @@ from mailservice.protocols.imap.client_state import ClientState, State
 from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
 from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.imap.output import Output
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect
+from mailservice.protocols.lines.connection import LineConnection, TimedOut
+from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
+from mailservice.protocols.lines.output import Output
 from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
@@ -28,21 +35,25 @@ LINE_LIMIT = 256 * 1024
 OTHER_LITERAL_BYTES = 1024 * 1024
 _LITERAL_AT_END = re.compile(rb"\{([0-9]{1,12})(\+?)\}\r?\n\Z")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
+_LOGIN = re.compile(rb"[^ ]+ (?:LOGIN|AUTHENTICATE) ", re.IGNORECASE)
 _TAG = re.compile(rb"[^ \r\n]{1,64}")
-_DISCARD_CHUNK = 64 * 1024
+
+TOO_LARGE = "NO [LIMIT] Literal is too large."
+OVER_SHARE = "NO [LIMIT] Too much data in one command."
+BUSY = "NO [LIMIT] Server is busy, try again later."
+LOG_IN_FIRST = "BAD Log in first."
+OVER_BUDGET = "Too much data in one command."
+
+Piece = bytes | BinaryIO
 
 
-class LineTooLong(Exception):
-    pass
+class CommandRefused(Exception):
+    def __init__(self, tag: str, reply: str) -> None:
+        super().__init__(reply)
+        self.line = f"{tag} {reply}\r\n".encode()
 
 
-class LiteralTooLarge(Exception):
-    def __init__(self, tag: str) -> None:
-        super().__init__(tag)
-        self.tag = tag
-
-
-class Connection:
+class Connection(LineConnection):
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -50,17 +61,12 @@ class Connection:
         login: MailLogin,
         options: ImapOptions,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
+        super().__init__(reader, writer, options.policy)
         self.login = login
         self.options = options
         self.out = Output(writer)
         self.revocation = RevocationGuard()
-        peer = writer.get_extra_info("peername")
-        self.state = ClientState(
-            peer=str(peer[0]) if isinstance(peer, tuple) and peer else "unknown",
-            tls=writer.get_extra_info("sslcontext") is not None,
-        )
+        self.state = ClientState(peer=self.peer, tls=self.tls)
 
     @property
     def plaintext_auth_allowed(self) -> bool:
@@ -79,39 +85,50 @@ class Connection:
             self.out.write(greeting.encode())
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
-                await self._next_command()
+                await self._one_command()
                 if self.state.session is not None:
                     self.revocation.watch(self.state.session)
                 await self.out.flush()
-        except Disconnect as reason:
+        except (Disconnect, TimedOut) as reason:
             await self._bye(str(reason))
+        except OverBudget:
+            log.info("imap.command_over_budget peer=%s", self.peer)
+            await self._bye(OVER_BUDGET)
         except asyncio.CancelledError:
             if not self.revocation.caused():
                 raise
             await self._bye(f"Access revoked: {self.revocation.reason}.")
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
-            log.debug("imap.connection_ended peer=%s error=%s", self.state.peer, type(error).__name__)
+            log.debug("imap.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
         finally:
             self.revocation.stop()
-            self.writer.close()
+            self.command_done()
+            await self.close()
 
     async def _bye(self, text: str) -> None:
         try:
             self.out.write(f"* BYE {text}\r\n".encode())
             await self.out.flush()
+            self.said_goodbye()
         except ConnectionError:
             pass
 
+    async def _one_command(self) -> None:
+        try:
+            await self._next_command()
+        finally:
+            self.command_done()
+        if not self.logged_in and self.state.state in (State.AUTHENTICATED, State.SELECTED):
+            self.mark_logged_in()
+
     async def _next_command(self) -> None:
         try:
-            data = await asyncio.wait_for(self._read_command(), self.options.idle_timeout_seconds)
-        except TimeoutError:
-            raise Disconnect("Disconnected for inactivity.") from None
+            data = await self.within_deadline(self._read_command())
         except LineTooLong:
             self.out.write(b"* BAD Command line too long.\r\n")
             return
-        except LiteralTooLarge as refused:
-            self.out.write(f"{refused.tag} NO [LIMIT] Literal is too large.\r\n".encode())
+        except CommandRefused as refused:
+            self.out.write(refused.line)
             return
         try:
             command = parse_command(data)
@@ -124,70 +141,93 @@ class Connection:
         await run_command(self, command)
 
     async def read_line(self) -> bytes:
-        line = await self._raw_line()
+        reading = self.lines.line(self._line_limit())
+        line = await (reading if self.logged_in else self.within_deadline(reading))
         return line.rstrip(b"\r\n")
 
-    async def _raw_line(self) -> bytes:
-        try:
-            line = await self.reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as overrun:
-            await self._skip_line(overrun.consumed)
-            raise LineTooLong() from None
-        except asyncio.IncompleteReadError as incomplete:
-            raise EOFError() from incomplete
-        return line
-
-    async def _skip_line(self, consumed: int) -> None:
-        while True:
-            await self.reader.readexactly(consumed)
-            try:
-                await self.reader.readuntil(b"\n")
-                return
-            except asyncio.LimitOverrunError as overrun:
-                consumed = overrun.consumed
+    def _line_limit(self) -> int:
+        return LINE_LIMIT if self.logged_in else self.policy.login_buffer_bytes
 
     async def _read_command(self) -> bytes:
-        line = await self._raw_line()
-        pieces: list[bytes] = []
-        limit = self.options.max_literal_bytes if _APPEND.match(line) else OTHER_LITERAL_BYTES
-        total = 0
-        refused = False
-        while (found := _LITERAL_AT_END.search(line)) is not None:
-            size = int(found.group(1))
-            synchronising = not found.group(2)
-            pieces.append(line[: found.end(2) + 1] + b"\r\n")
-            total += size
-            if total > limit:
-                if synchronising:
-                    raise LiteralTooLarge(_tag_of(pieces[0]))
-                refused = True
-                await self._discard(size)
-            else:
-                if synchronising:
-                    self.out.write(b"+ Ready for literal data\r\n")
-                    await self.out.flush()
-                pieces.append(await self.reader.readexactly(size))
-            line = await self._raw_line()
-        if refused:
-            raise LiteralTooLarge(_tag_of(pieces[0]))
-        pieces.append(line.removesuffix(b"\n").removesuffix(b"\r"))
-        return b"".join(pieces)
+        first = line = await self.lines.line(self._line_limit())
+        tag = _tag_of(first)
+        pieces: list[Piece] = []
+        refusal: str | None = None
+        literal_bytes = 0
+        try:
+            while (found := _LITERAL_AT_END.search(line)) is not None:
+                size = int(found.group(1))
+                pieces.append(line[: found.end(2) + 1] + b"\r\n")
+                literal_bytes += size
+                refusal = refusal or self._literal_refusal(first, literal_bytes)
+                if refusal is None:
+                    refusal = await self._take_literal(first, size, tag, not found.group(2), pieces)
+                else:
+                    await self._refuse_literal(size, tag, refusal, not found.group(2))
+                line = await self.lines.line(self._line_limit())
+            if refusal is not None:
+                raise CommandRefused(tag, refusal)
+            pieces.append(line.removesuffix(b"\n").removesuffix(b"\r"))
+            return self._assembled(pieces, tag)
+        finally:
+            _close_spooled(pieces)
 
-    async def _discard(self, size: int) -> None:
-        while size > 0:
-            chunk = await self.reader.readexactly(min(size, _DISCARD_CHUNK))
-            size -= len(chunk)
+    def _literal_refusal(self, first: bytes, literal_bytes: int) -> str | None:
+        if not self.logged_in:
+            return None if _LOGIN.match(first) else LOG_IN_FIRST
+        limit = self.options.max_literal_bytes if _APPEND.match(first) else OTHER_LITERAL_BYTES
+        return TOO_LARGE if literal_bytes > limit else None
+
+    async def _take_literal(
+        self, first: bytes, size: int, tag: str, synchronising: bool, pieces: list[Piece]
+    ) -> str | None:
+        """Read an admitted literal into `pieces`; or the refusal if it does not fit in memory."""
+        spooled = self.logged_in and size > self.options.spool_threshold_bytes and _APPEND.match(first)
+        if not spooled and not self.memory.try_take(size):
+            await self._refuse_literal(size, tag, OVER_SHARE, synchronising)
+            return OVER_SHARE
+        if synchronising:
+            self.out.write(b"+ Ready for literal data\r\n")
+            await self.out.flush()
+        pieces.append(await (self.lines.spool(size) if spooled else self.lines.exactly(size)))
+        return None
+
+    async def _refuse_literal(self, size: int, tag: str, refusal: str, synchronising: bool) -> None:
+        """A synchronising literal is refused before the client sends it; a non-synchronising one
+        is read and dropped (after login) or ends the connection (before login: nobody to serve)."""
+        if synchronising:
+            raise CommandRefused(tag, refusal)
+        if not self.logged_in:
+            raise Disconnect("Literal refused before login.")
+        await self.lines.discard(size)
+
+    def _assembled(self, pieces: list[Piece], tag: str) -> bytes:
+        spooled = [piece for piece in pieces if not isinstance(piece, bytes)]
+        if spooled:
+            size = sum(_size_of(file) for file in spooled)
+            if not self.memory.try_take_beyond_share(size):
+                raise CommandRefused(tag, BUSY)
+        return b"".join(piece if isinstance(piece, bytes) else piece.read() for piece in pieces)
 
     async def upgrade_tls(self) -> None:
         context = self.options.tls_context
         assert context is not None
-        buffered = getattr(self.reader, "_buffer", None)
-        if buffered:
-            buffered.clear()  # anything sent before the handshake is not trusted (command injection)
-        await self.writer.start_tls(context)
+        await self.start_tls(context)
         self.state.tls = True
 
 
 def _tag_of(line: bytes) -> str:
     found = _TAG.match(line)
     return found.group(0).decode("ascii", "replace") if found else "*"
+
+
+def _size_of(file: BinaryIO) -> int:
+    size = file.seek(0, 2)
+    file.seek(0)
+    return size
+
+
+def _close_spooled(pieces: list[Piece]) -> None:
+    for piece in pieces:
+        if not isinstance(piece, bytes):
+            piece.close()

@@ -34,7 +34,9 @@ async def _wait(client: Client, events: AsyncIterator[int]) -> bytes:
         while True:
             pending: set[asyncio.Future[Any]] = {reading} if waking is None else {reading, waking}
             done, _ = await asyncio.wait(
-                pending, timeout=client.options.idle_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+                pending,
+                timeout=client.options.policy.idle_timeout_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
                 raise Disconnect("Disconnected for inactivity.")

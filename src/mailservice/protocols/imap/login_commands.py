@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from mailservice.domain.errors import DomainError
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Authenticate, Command, Login
 from mailservice.protocols.imap.replies import CommandFailed, bad, from_domain_error
+from mailservice.protocols.lines.sasl_plain import InvalidBase64, PlainRefused, decode_plain
 
 
 async def starttls(client: Client, command: Command) -> str:
@@ -42,13 +40,12 @@ async def authenticate(client: Client, command: Command) -> str:
         if response == b"*":
             raise bad("Authentication aborted by client.")
     try:
-        decoded = base64.b64decode(response, validate=True)
-    except (binascii.Error, ValueError):
+        plain = decode_plain(response)
+    except InvalidBase64:
         raise bad("Invalid base64 data in continued response") from None
-    pieces = decoded.split(b"\x00")
-    if len(pieces) != 3 or (pieces[0] and pieces[0] != pieces[1]):
-        raise CommandFailed("Authentication failed.", "AUTHENTICATIONFAILED")
-    return await _log_in(client, pieces[1].decode("utf-8", "replace"), pieces[2].decode("utf-8", "replace"))
+    except PlainRefused:
+        raise CommandFailed("Authentication failed.", "AUTHENTICATIONFAILED") from None
+    return await _log_in(client, plain.username, plain.password)
 
 
 def _require_privacy(client: Client) -> None:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 
 from mailservice.domain.mail_session import MailLogin
-from mailservice.protocols.imap.connection import LINE_LIMIT, Connection
+from mailservice.protocols.imap.connection import Connection
 from mailservice.protocols.imap.options import ImapOptions
+from mailservice.protocols.lines.listener import LineServer, Listener, start_listener
+
+TOO_MANY = b"* BYE Too many connections, try again later.\r\n"
 
 
-async def start_imap(login: MailLogin, options: ImapOptions) -> asyncio.Server:
+async def start_imap(login: MailLogin, options: ImapOptions) -> LineServer:
     """Listen on options.host:options.port (IMAPS when `options.implicit_tls` is set)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await Connection(reader, writer, login, options).run()
-        except asyncio.CancelledError:
-            writer.close()  # the event loop is shutting down; nothing awaits this task
+        await Connection(reader, writer, login, options).run()
 
-    return await asyncio.start_server(
-        serve, options.host, options.port, ssl=options.implicit_tls, limit=LINE_LIMIT
+    listener = Listener(
+        "imap",
+        options.host,
+        options.port,
+        options.implicit_tls,
+        options.policy.limits,
+        TOO_MANY,
+        handshake_timeout_seconds=options.policy.login_timeout_seconds,
     )
+    return await start_listener(listener, serve)

@@ -1,33 +1,33 @@
 """One POP3 connection: the AUTHORIZATION state (CAPA, STLS, USER/PASS, AUTH PLAIN), then a
 `Transaction` over the maildrop, and UPDATE on QUIT.
 
-Every failure is an `-ERR` and the connection stays open, except after too many invalid commands or
-an idle timeout, which end it without entering UPDATE (nothing marked is deleted).
+Every failure is an `-ERR` and the connection stays open, except after too many invalid commands,
+the login deadline or an idle timeout, which end it without entering UPDATE (nothing marked is
+deleted). A line that cannot be held within the process's memory budget gets `-ERR [SYS/TEMP]`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from enum import Enum
 
 from mailservice.domain.errors import DomainError
 from mailservice.domain.mail_session import MailLogin, MailSession
+from mailservice.protocols.lines.connection import LineConnection, TimedOut
+from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
+from mailservice.protocols.lines.output import DeadlineOutput, Stalled
+from mailservice.protocols.lines.sasl_plain import InvalidBase64, PlainRefused, decode_plain
 from mailservice.protocols.pop3.commands import Auth, Command, ParseError, Pass, User, parse_command
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.maildrop import Maildrop, NoSuchMessage
-from mailservice.protocols.pop3.options import Pop3Options
-from mailservice.protocols.pop3.output import DeadlineOutput, Stalled
+from mailservice.protocols.pop3.options import LINE_LIMIT, Pop3Options
 from mailservice.protocols.pop3.replies import Disconnect, Pop3Error, from_domain_error
 from mailservice.protocols.pop3.transaction import Transaction
 from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
 
-LINE_LIMIT = 1024
-"""Longest accepted line, CRLF included (RFC 2449 allows clients 255 octets; SASL responses more)."""
 MAX_INVALID_COMMANDS = 20
 INBOX = "INBOX"
 
@@ -38,11 +38,10 @@ class State(Enum):
     DONE = "done"
 
 
-class LineTooLong(Exception):
-    pass
+BUSY = "Server is busy, try again later."
 
 
-class Connection:
+class Connection(LineConnection):
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -51,15 +50,11 @@ class Connection:
         options: Pop3Options,
         locks: MaildropLocks,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
+        super().__init__(reader, writer, options.policy)
         self.login = login
         self.options = options
         self.locks = locks
-        self.out = DeadlineOutput(writer, options.idle_timeout_seconds)
-        peer = writer.get_extra_info("peername")
-        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        self.tls = writer.get_extra_info("sslcontext") is not None
+        self.out = DeadlineOutput(writer, options.policy.idle_timeout_seconds)
         self.state = State.AUTHORIZATION
         self.username: str | None = None
         self.locked: str | None = None
@@ -76,11 +71,14 @@ class Connection:
             self.out.write(f"+OK {self.options.hostname} POP3 ready.\r\n".encode())
             await self.out.flush()
             while self.state is not State.DONE:
-                await self._next_command()
+                try:
+                    await self._next_command()
+                finally:
+                    self.command_done()
                 if self.transaction is not None:
                     self.revocation.watch(self.transaction.session)
                 await self.out.flush()
-        except Disconnect as reason:
+        except (Disconnect, TimedOut) as reason:
             await self._last_words(f"-ERR {reason}\r\n")
         except asyncio.CancelledError:
             if not self.revocation.caused():
@@ -99,7 +97,7 @@ class Connection:
                 self.revocation.stop()
                 if self.locked is not None:
                     self.locks.release(self.locked)
-                self.writer.close()
+                await self.close()
 
     async def _mark_seen(self) -> None:
         """A session that ended without QUIT still marks what it retrieved \\Seen (and deletes nothing)."""
@@ -114,6 +112,7 @@ class Connection:
         try:
             self.out.write(text.encode())
             await self.out.flush()
+            self.said_goodbye()
         except ConnectionError:
             pass
 
@@ -123,6 +122,9 @@ class Connection:
             command = parse_command(line)
         except LineTooLong:
             self._invalid("Line too long.")
+            return
+        except OverBudget:
+            self.out.write(Pop3Error(BUSY, "SYS/TEMP").line())
             return
         except ParseError as error:
             self._invalid(error.message)
@@ -208,11 +210,7 @@ class Connection:
             raise Pop3Error("STLS is not available.")
         self.out.write(b"+OK Begin TLS negotiation.\r\n")
         await self.out.flush()
-        buffered = getattr(self.reader, "_buffer", None)
-        if buffered:
-            buffered.clear()  # anything sent before the handshake is not trusted (command injection)
-        await self.writer.start_tls(context)
-        self.tls = True
+        await self.start_tls(context)
         self.username = None
 
     async def _authenticate(self, command: Auth) -> None:
@@ -230,13 +228,12 @@ class Connection:
             if response == b"*":
                 raise Pop3Error("Authentication cancelled.")
         try:
-            decoded = base64.b64decode(response, validate=True)
-        except (binascii.Error, ValueError):
+            plain = decode_plain(response)
+        except InvalidBase64:
             raise Pop3Error("Invalid base64 data.") from None
-        pieces = decoded.split(b"\x00")
-        if len(pieces) != 3 or (pieces[0] and pieces[0] != pieces[1]):
-            raise Pop3Error("Authentication failed.", "AUTH")
-        await self._log_in(pieces[1].decode("utf-8", "replace"), pieces[2].decode("utf-8", "replace"))
+        except PlainRefused:
+            raise Pop3Error("Authentication failed.", "AUTH") from None
+        await self._log_in(plain.username, plain.password)
 
     def _require_privacy(self) -> None:
         if not self.plaintext_auth_allowed:
@@ -254,6 +251,7 @@ class Connection:
         maildrop = await self._open(session)
         self.transaction = Transaction(session, maildrop, self.out)
         self.state = State.TRANSACTION
+        self.mark_logged_in()
         count, size = maildrop.stat()
         self.out.write(f"+OK Logged in, {count} messages ({size} octets).\r\n".encode())
 
@@ -268,26 +266,5 @@ class Connection:
             raise
 
     async def _read_line(self) -> bytes:
-        try:
-            line = await asyncio.wait_for(self._raw_line(), self.options.idle_timeout_seconds)
-        except TimeoutError:
-            raise Disconnect("Disconnected for inactivity.") from None
+        line = await self.within_deadline(self.lines.line(LINE_LIMIT))
         return line.removesuffix(b"\n").removesuffix(b"\r")
-
-    async def _raw_line(self) -> bytes:
-        try:
-            return await self.reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as overrun:
-            await self._skip_line(overrun.consumed)
-            raise LineTooLong() from None
-        except asyncio.IncompleteReadError as incomplete:
-            raise EOFError() from incomplete
-
-    async def _skip_line(self, consumed: int) -> None:
-        while True:
-            await self.reader.readexactly(consumed)
-            try:
-                await self.reader.readuntil(b"\n")
-                return
-            except asyncio.LimitOverrunError as overrun:
-                consumed = overrun.consumed

@@ -9,7 +9,7 @@ for are read with it (up to `READ_AHEAD_MESSAGES` or `READ_AHEAD_BYTES`) and kep
 from __future__ import annotations
 
 from mailservice.domain.mail_session import FlagChange, MailSession
-from mailservice.protocols.imap.output import Output
+from mailservice.protocols.lines.output import Output
 from mailservice.protocols.pop3.commands import Command, MessageNumber, Top
 from mailservice.protocols.pop3.maildrop import SEEN, Entry, Maildrop
 from mailservice.protocols.pop3.message_lines import stuffed_chunks, top_of

@@ -1,11 +1,16 @@
-"""Responses go out in batches: untagged lines are collected and written together, and a large
-response is flushed (and drained) as it grows so it is never all held in memory."""
+"""Replies go out in batches: lines are collected and written together, and a large response is
+flushed (and drained) as it grows so it is never all held in memory. `DeadlineOutput` also cuts off
+a client that stops reading: one that leaves its socket buffer full past the deadline."""
 
 from __future__ import annotations
 
 import asyncio
 
 FLUSH_BYTES = 256 * 1024
+
+
+class Stalled(ConnectionError):
+    """The client did not take what was sent within the deadline."""
 
 
 class Output:
@@ -33,3 +38,16 @@ class Output:
             self._size = 0
             self.writer.write(data)
         await self.writer.drain()
+
+
+class DeadlineOutput(Output):
+    def __init__(self, writer: asyncio.StreamWriter, seconds: float) -> None:
+        super().__init__(writer)
+        self.seconds = seconds
+
+    async def flush(self) -> None:
+        try:
+            async with asyncio.timeout(self.seconds):  # in this task: STLS follows a flush
+                await super().flush()
+        except TimeoutError:
+            raise Stalled() from None
