@@ -16,6 +16,7 @@ import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.agent import claim_and_pay
+from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
 from tests.support.server import ServerProcess
 
@@ -53,16 +55,15 @@ class Served:
     access_token: str
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("openapi-contract")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """Each backend: a value the generator finds (a huge number, a NUL byte) may break one and not the other."""
+    sqlite = request.param == "sqlite"
+    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
     process = ServerProcess(
-        root,
-        str(root / "data" / "mailservice.db"),
-        extra_env={
-            "ADMIN_API_KEY": ADMIN_API_KEY,
-            "SUPPORT_EMAIL": "operator@example.com",
-        },
+        tmp_path,
+        dsn,
+        extra_env={"ADMIN_API_KEY": ADMIN_API_KEY, "SUPPORT_EMAIL": "operator@example.com"},
     )
     process.start()
     try:
@@ -71,6 +72,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(process.base_url, details["access_token"])
     finally:
         process.kill()
+        if not sqlite:
+            drop_postgres_database(dsn)
 
 
 async def _paid_mailbox(base_url: str) -> dict[str, Any]:
