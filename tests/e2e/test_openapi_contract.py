@@ -46,7 +46,7 @@ CONFORMANCE = [status_code_conformance, content_type_conformance, response_schem
 # Mock payments: the webhooks of real providers answer their declared 503 `not_configured`, nothing else.
 EXCLUDED = ["/v1/events"]  # a stream that never ends; /mcp is not in the document
 UNCONFIGURED_IN_MOCK_MODE = {"/v1/webhooks/polar", "/v1/webhooks/stripe"}
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 40
 
 
 @dataclass(frozen=True)
