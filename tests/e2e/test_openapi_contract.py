@@ -45,6 +45,12 @@ pytestmark = pytest.mark.slow
 ADMIN_API_KEY = "admin-key-for-the-contract-test-0123456789"
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Mock payments: the webhooks of real providers answer their declared 503 `not_configured`, nothing else.
+BROWSER_PAGES = {
+    "/v1/payments/polar/success",
+    "/payment/success",
+    "/payment/cancel",
+    "/mock/pay/{checkout_id}",
+}
 EXCLUDED = ["/v1/events"]  # a stream that never ends; /mcp is not in the document
 UNCONFIGURED_IN_MOCK_MODE = {"/v1/webhooks/polar", "/v1/webhooks/stripe"}
 EXAMPLES_PER_OPERATION = 40
@@ -136,7 +142,7 @@ def _exercise(operation: Any, mode: GenerationMode, served: Served) -> None:
         if mode is GenerationMode.POSITIVE:
             _sign_key_proof(case, served)
             _use_real_credentials(case, served)
-        _call_and_validate(case, served)
+        _call_and_validate(case, served, as_browser=mode is GenerationMode.POSITIVE)
 
     try:
         calls()
@@ -171,18 +177,22 @@ def _use_real_credentials(case: Any, served: Served) -> None:
         case.body = {**case.body, "billing_email": "billing@example.com"}
 
 
-def _call_and_validate(case: Any, served: Served) -> None:
+def _call_and_validate(case: Any, served: Served, as_browser: bool) -> None:
+    """`as_browser`: the pages that answer browsers with HTML are asked for it (valid requests only)."""
     if case.path == "/v1/messages/wait":
         case.query = {**(case.query or {}), "timeout": 0.05}
     unconfigured = case.path in UNCONFIGURED_IN_MOCK_MODE
     checks = CONFORMANCE if unconfigured else [not_a_server_error, *CONFORMANCE]
     response = case.call_and_validate(
-        base_url=served.base_url, headers=_authorization(case.path, served), checks=checks
+        base_url=served.base_url, headers=_headers(case.path, served, as_browser), checks=checks
     )
     if unconfigured and response.status_code >= 500:
         assert (response.status_code, response.json()["code"]) == (503, "not_configured")
 
 
-def _authorization(path: str, served: Served) -> dict[str, str]:
+def _headers(path: str, served: Served, as_browser: bool) -> dict[str, str]:
     admin = path.startswith("/admin/") or path == "/metrics"
-    return {"Authorization": f"Bearer {ADMIN_API_KEY if admin else served.access_token}"}
+    headers = {"Authorization": f"Bearer {ADMIN_API_KEY if admin else served.access_token}"}
+    if as_browser and path in BROWSER_PAGES:
+        headers["Accept"] = "text/html"
+    return headers

@@ -9,13 +9,13 @@ from mailservice.domain.errors import NotFound
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body
 from mailservice.protocols.http.pages import render_page, wants_html
-from mailservice.protocols.http.schemas import error_responses
+from mailservice.protocols.http.schemas import page_responses
 from mailservice.wire.common import Identifier
 
 router = APIRouter(tags=["payments"])
 
 
-@router.get("/mock/pay/{checkout_id}", responses=error_responses(404))
+@router.get("/mock/pay/{checkout_id}", responses=page_responses(404))
 async def mock_pay(
     checkout_id: Identifier, request: Request, services: ServicesDep, settings: SettingsDep
 ) -> Response:

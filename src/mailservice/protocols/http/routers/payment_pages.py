@@ -12,7 +12,7 @@ from mailservice.domain.errors import DomainError, NotFound, NotPaidYet
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body, status_of
 from mailservice.protocols.http.pages import page_security_headers, render_page, wants_html
-from mailservice.protocols.http.schemas import error_responses
+from mailservice.protocols.http.schemas import page_responses
 from mailservice.services.registry import Services
 from mailservice.wire.common import Identifier
 
@@ -28,7 +28,7 @@ _TITLES = {
 }
 
 
-@router.get("/v1/payments/polar/success", responses=error_responses(404, 409, 502))
+@router.get("/v1/payments/polar/success", responses=page_responses(404, 409, 502))
 async def polar_success(
     request: Request,
     services: ServicesDep,
@@ -39,7 +39,7 @@ async def polar_success(
     return await _confirm(request, services, settings, checkout_id)
 
 
-@router.get("/payment/success", responses=error_responses(404, 409, 502))
+@router.get("/payment/success", responses=page_responses(404, 409, 502))
 async def payment_success(
     request: Request,
     services: ServicesDep,
@@ -52,7 +52,7 @@ async def payment_success(
     return await _confirm(request, services, settings, session_id)
 
 
-@router.get("/payment/cancel")
+@router.get("/payment/cancel", responses=page_responses())
 async def payment_cancel(request: Request) -> Response:
     return _answer(request, "canceled", {"status": "canceled"})
 
