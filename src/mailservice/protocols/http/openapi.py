@@ -1,9 +1,10 @@
 """The OpenAPI document as the service really answers, not as FastAPI assumes by default.
 
 FastAPI documents `422` with its own `HTTPValidationError` body for every route with parameters, but our
-error handler answers invalid requests with `400` and the usual `{"error", "code"}` body; and every route
-that takes a request slot can be refused with `503` when the concurrency limit is reached. Rate-limited
-routes can answer `429`. The routes declare what they do themselves; this adds what applies to all.
+error handler answers invalid requests with `400` and the usual `{"error", "code"}` body; every route
+that takes a request slot can be refused with `503` when the concurrency limit is reached; rate-limited
+routes can answer `429`; a request body can be refused with `413` (too large) or `408` (too slow).
+The routes declare what they do themselves; this adds what applies to many.
 """
 
 from __future__ import annotations
@@ -41,18 +42,22 @@ def _as_answered(schema: dict[str, Any], routes: Sequence[APIRoute]) -> dict[str
         for method in route.methods or ():
             operation = schema["paths"].get(route.path_format, {}).get(method.lower())
             if operation is not None:
-                _declare_shared_answers(operation["responses"], route)
+                _declare_shared_answers(operation, route)
     components = schema.get("components", {}).get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         components.pop(name, None)
     return schema
 
 
-def _declare_shared_answers(responses: dict[str, Any], route: APIRoute) -> None:
+def _declare_shared_answers(operation: dict[str, Any], route: APIRoute) -> None:
+    responses: dict[str, Any] = operation["responses"]
     for answer in responses.values():
         _errors_are_json(answer)
     if responses.pop("422", None) is not None:
         _declare(responses, 400, "Invalid request")
+    if "requestBody" in operation:
+        _declare(responses, 408, "The request body was not sent in time")
+        _declare(responses, 413, "The request body is larger than 1 MiB")
     if rate_limit_of(route) is not None:
         _declare(responses, 429, "Too many requests from this address; see Retry-After")
     if takes_request_slot(route):
