@@ -18,7 +18,7 @@ from mailservice.logging_defaults import configure_logging
 
 app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
 app.add_typer(cli_admin.app, name="admin")
-app.command("smoke-test")(smoke_test)
+app.command("smoke-test", context_settings={"help_option_names": ["-h", "--help"]})(smoke_test)
 agent_cli.app.command("mcp")(agent_mcp)
 app.add_typer(agent_cli.app, name="agent")
 

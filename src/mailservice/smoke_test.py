@@ -34,8 +34,10 @@ class SmokeTestOptions:
     base_url: str
     billing_email: str
     key_path: Path
-    timeout_seconds: float = 900.0
-    poll_seconds: float = 5.0
+    timeout_seconds: float = 600.0
+    poll_seconds: float = 10.0
+    # The original's --edproof: the public key line to send; None sends the key's own.
+    edproof: str | None = None
 
 
 def run_smoke_test(options: SmokeTestOptions, report: Report) -> dict[str, Any]:
@@ -44,10 +46,12 @@ def run_smoke_test(options: SmokeTestOptions, report: Report) -> dict[str, Any]:
         report(f"[1/5] GET /healthz on {options.base_url}")
         _expect(http.get("/healthz"), 200, "healthz")
         key = _load_or_create_key(options.key_path, report)
+        public_line = _public_line_to_send(key, options.edproof)
         report("[3/5] POST /v1/mailboxes/claim with a signed challenge")
         claimed = _expect(
             http.post(
-                "/v1/mailboxes/claim", json={"billing_email": options.billing_email, **_proof(http, key)}
+                "/v1/mailboxes/claim",
+                json={"billing_email": options.billing_email, **_proof(http, key, public_line)},
             ),
             (200, 201),
             "claim",
@@ -58,16 +62,18 @@ def run_smoke_test(options: SmokeTestOptions, report: Report) -> dict[str, Any]:
             report(f"      {claimed['payment_url']}")
         else:
             report("[4/5] the mailbox is already paid")
-        return _poll_resolve(http, key, options, report)
+        return _poll_resolve(http, key, public_line, options, report)
 
 
 def _poll_resolve(
-    http: httpx.Client, key: Ed25519PrivateKey, options: SmokeTestOptions, report: Report
+    http: httpx.Client, key: Ed25519PrivateKey, public_line: str, options: SmokeTestOptions, report: Report
 ) -> dict[str, Any]:
     report("[5/5] POST /v1/access/resolve until the mailbox is active")
     deadline = time.monotonic() + options.timeout_seconds
     while True:
-        response = http.post("/v1/access/resolve", json={"protocol": "imap", **_proof(http, key)})
+        response = http.post(
+            "/v1/access/resolve", json={"protocol": "imap", **_proof(http, key, public_line)}
+        )
         if response.status_code == 200:
             details: dict[str, Any] = response.json()
             report(f"      active: IMAP {details['username']}@{details['host']}:{details['port']}")
@@ -96,8 +102,24 @@ def _load_or_create_key(path: Path, report: Report) -> Ed25519PrivateKey:
     return key
 
 
-def _proof(http: httpx.Client, key: Ed25519PrivateKey) -> dict[str, str]:
-    public_line = _public_line(key)
+def _public_line_to_send(key: Ed25519PrivateKey, edproof: str | None) -> str:
+    """The key's own line, or the given one when it names the same key (its comment may differ).
+
+    The original sent the edproof alone; this server wants a challenge signed by the key, so only the
+    public half of the key in hand can be sent.
+    """
+    own = _public_line(key)
+    if edproof is None:
+        return own
+    if edproof.split()[:2] != own.split()[:2]:
+        raise SmokeTestFailed(
+            "the edproof is not the public key of the key file; the server needs a challenge signed by"
+            " that key, so pass the matching --key-path"
+        )
+    return edproof
+
+
+def _proof(http: httpx.Client, key: Ed25519PrivateKey, public_line: str) -> dict[str, str]:
     challenge = _expect(http.post("/v1/auth/challenge", json={"public_key": public_line}), 200, "challenge")[
         "challenge"
     ]

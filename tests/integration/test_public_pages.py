@@ -109,6 +109,21 @@ async def test_openapi_docs_list_every_area(client: httpx.AsyncClient) -> None:
         assert path in schema["paths"], path
 
 
+async def test_openapi_declares_the_answers_every_route_shares(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = {(method, path): op for path, ops in schema["paths"].items() for method, op in ops.items()}
+
+    assert not [key for key, op in operations.items() if "422" in op["responses"]]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert "400" in operations[("get", "/v1/payments/polar/success")]["responses"]
+    assert {"408", "413", "429"} <= set(operations[("post", "/v1/mailboxes/claim")]["responses"])
+    assert "503" in operations[("get", "/v1/messages/{uid}")]["responses"]
+    assert "503" not in operations[("get", "/healthz")]["responses"]
+    assert "503" not in operations[("get", "/v1/messages/wait")]["responses"]
+    metrics_error = operations[("get", "/metrics")]["responses"]["401"]["content"]
+    assert list(metrics_error) == ["application/json"]
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_the_agent_guide(tmp_path: Path) -> None:
     uv = REPO / ".tools" / "bin" / "uv"

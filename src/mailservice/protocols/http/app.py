@@ -9,6 +9,7 @@ from mailservice.config import Settings
 from mailservice.protocols.http.concurrency import request_slot
 from mailservice.protocols.http.errors import install_error_handlers
 from mailservice.protocols.http.guards import install_guards
+from mailservice.protocols.http.openapi import install_openapi
 from mailservice.protocols.http.routers import (
     account_mailboxes,
     accounts,
@@ -43,21 +44,25 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_guards(app, services, settings)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(mailboxes.router)
-    app.include_router(renewals.router)
-    app.include_router(accounts.router)
-    app.include_router(account_mailboxes.router)
-    app.include_router(support.router)
-    app.include_router(admin.router)
-    app.include_router(public_pages.router)
-    app.include_router(messages.router)
-    app.include_router(imap_messages.router)
-    app.include_router(events.router)
-    app.include_router(payment_pages.router)
-    app.include_router(webhooks.router)
-    if services.payments.provider == "mock":
-        app.include_router(mock_payments.router)
+    routers = [
+        health.router,
+        auth.router,
+        mailboxes.router,
+        renewals.router,
+        accounts.router,
+        account_mailboxes.router,
+        support.router,
+        admin.router,
+        public_pages.router,
+        messages.router,
+        imap_messages.router,
+        events.router,
+        payment_pages.router,
+        webhooks.router,
+        *([mock_payments.router] if services.payments.provider == "mock" else []),
+    ]
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app, routers)
     mount_mcp(app)
     return app

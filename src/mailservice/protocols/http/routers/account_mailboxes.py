@@ -11,6 +11,7 @@ from mailservice.protocols.http.rate_limit import rate_limited
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.services.mailboxes import ClaimResult
 from mailservice.wire.accounts import AccessTokenRequest, MailboxListOut
+from mailservice.wire.common import Identifier
 from mailservice.wire.mailboxes import ClaimResponse, ResolveResponse
 
 router = APIRouter(tags=["accounts (legacy)"])
@@ -38,7 +39,7 @@ async def create_mailbox(
 
 @router.get("/v1/mailboxes/{mailbox_id}", responses=error_responses(401, 403, 404))
 async def get_mailbox(
-    mailbox_id: str, account: CallingAccount, services: ServicesDep, settings: SettingsDep
+    mailbox_id: Identifier, account: CallingAccount, services: ServicesDep, settings: SettingsDep
 ) -> ClaimResponse:
     """The mailbox's status; `access_token` (for the read API) while it is usable."""
     return _view(await services.account_mailboxes.get(account, mailbox_id), settings.mail_domain)

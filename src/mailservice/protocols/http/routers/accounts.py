@@ -71,7 +71,10 @@ async def complete_recovery(body: RecoveryCompleteRequest, services: ServicesDep
 
 
 @router.get(
-    "/v1/accounts/recovery/complete", response_class=HTMLResponse, dependencies=[rate_limited("recovery")]
+    "/v1/accounts/recovery/complete",
+    response_class=HTMLResponse,
+    responses={401: {"description": "The link is not valid (any more): a page that says so"}},
+    dependencies=[rate_limited("recovery")],
 )
 async def recovery_page(
     services: ServicesDep, token: Annotated[str, Query(max_length=200)] = ""

@@ -12,13 +12,13 @@ from mailservice.protocols.http.admin_auth import AdminCaller
 from mailservice.protocols.http.dependencies import ServicesDep
 from mailservice.protocols.http.prometheus import CONTENT_TYPE, exposition
 from mailservice.protocols.http.schemas import error_responses
-from mailservice.wire.common import StrictRequest
+from mailservice.wire.common import Identifier, StrictRequest
 
 router = APIRouter(tags=["admin"], responses=error_responses(401, 503))
 
 
 class ReprovisionRequest(StrictRequest):
-    mailbox_id: str | None = Field(default=None, max_length=64, description="Default: every mailbox")
+    mailbox_id: Identifier | None = Field(default=None, description="Default: every mailbox")
     rotate_credentials: bool = Field(default=False, description="New IMAP password and access token")
 
 

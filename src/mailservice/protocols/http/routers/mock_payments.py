@@ -9,13 +9,15 @@ from mailservice.domain.errors import NotFound
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body
 from mailservice.protocols.http.pages import render_page, wants_html
+from mailservice.protocols.http.schemas import page_responses
+from mailservice.wire.common import Identifier
 
 router = APIRouter(tags=["payments"])
 
 
-@router.get("/mock/pay/{checkout_id}")
+@router.get("/mock/pay/{checkout_id}", responses=page_responses(404))
 async def mock_pay(
-    checkout_id: str, request: Request, services: ServicesDep, settings: SettingsDep
+    checkout_id: Identifier, request: Request, services: ServicesDep, settings: SettingsDep
 ) -> Response:
     """Opening the link pays the checkout; opening it again changes nothing."""
     try:

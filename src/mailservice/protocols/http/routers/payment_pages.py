@@ -12,8 +12,9 @@ from mailservice.domain.errors import DomainError, NotFound, NotPaidYet
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body, status_of
 from mailservice.protocols.http.pages import page_security_headers, render_page, wants_html
-from mailservice.protocols.http.schemas import error_responses
+from mailservice.protocols.http.schemas import page_responses
 from mailservice.services.registry import Services
+from mailservice.wire.common import Identifier
 
 router = APIRouter(tags=["payments"])
 
@@ -27,23 +28,23 @@ _TITLES = {
 }
 
 
-@router.get("/v1/payments/polar/success", responses=error_responses(404, 409, 502))
+@router.get("/v1/payments/polar/success", responses=page_responses(404, 409, 502))
 async def polar_success(
     request: Request,
     services: ServicesDep,
     settings: SettingsDep,
-    checkout_id: Annotated[str, Query(min_length=1, max_length=200)],
+    checkout_id: Annotated[Identifier, Query()],
 ) -> Response:
     """Polar's success redirect: 200 once Polar says the checkout is paid (applied then), 409 until then."""
     return await _confirm(request, services, settings, checkout_id)
 
 
-@router.get("/payment/success", responses=error_responses(404, 409, 502))
+@router.get("/payment/success", responses=page_responses(404, 409, 502))
 async def payment_success(
     request: Request,
     services: ServicesDep,
     settings: SettingsDep,
-    session_id: Annotated[str | None, Query(max_length=200)] = None,
+    session_id: Annotated[Identifier | None, Query()] = None,
 ) -> Response:
     """Stripe's success redirect: like Polar's when it names the session, a thank-you page otherwise."""
     if not session_id:
@@ -51,7 +52,7 @@ async def payment_success(
     return await _confirm(request, services, settings, session_id)
 
 
-@router.get("/payment/cancel")
+@router.get("/payment/cancel", responses=page_responses())
 async def payment_cancel(request: Request) -> Response:
     return _answer(request, "canceled", {"status": "canceled"})
 
