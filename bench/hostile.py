@@ -153,7 +153,8 @@ class Attack:
         try:
             while accepted and not self.stop.is_set() and not reader.at_eof():
                 writer.write(b"x")
-                await writer.drain()
+                with contextlib.suppress(TimeoutError):  # a server that stops reading is a bounded one
+                    await asyncio.wait_for(writer.drain(), TRICKLE_SECONDS)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), TRICKLE_SECONDS)
         except OSError:
@@ -285,7 +286,10 @@ async def run(connections: int, hold: float, samples: int, dsn: str | None) -> b
         if remaining > 0:
             await asyncio.sleep(remaining)
         attack.stop.set()
-        await asyncio.gather(*tasks)
+        _, stuck = await asyncio.wait(tasks, timeout=30)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
         sampling_done.set()
         await sampler
         await asyncio.sleep(RSS_SETTLE_SECONDS)

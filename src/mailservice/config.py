@@ -72,12 +72,12 @@ class Settings(BaseSettings):
     postmaster_forwards_per_minute: int = Field(default=10, ge=0)
     mail_login_timeout_seconds: float = Field(default=60.0, gt=0)
     imap_max_connections: int = Field(default=1000, ge=1)
-    imap_max_connections_per_ip: int = Field(default=50, ge=1)
+    imap_max_connections_per_ip: int = Field(default=20, ge=1)
     imap_connection_buffer_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
     imap_login_command_bytes: int = Field(default=8 * 1024, ge=1024)
     imap_spool_threshold_bytes: int = Field(default=1024 * 1024, ge=0)
     pop3_max_connections: int = Field(default=1000, ge=1)
-    pop3_max_connections_per_ip: int = Field(default=50, ge=1)
+    pop3_max_connections_per_ip: int = Field(default=20, ge=1)
     imap_addr: str | None = None
     imaps_addr: str | None = None
     allow_plaintext_auth: bool | None = None

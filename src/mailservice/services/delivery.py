@@ -140,7 +140,7 @@ class DeliveryService:
         if self._authenticator is None:
             return None
         sender = SmtpSender(trace.peer_ip, trace.helo, trace.mail_from)
-        return await self._authenticator.authenticate(bytes(raw), sender)
+        return await self._authenticator.authenticate(raw, sender)
 
     async def _deliver_checked(
         self,

@@ -28,7 +28,7 @@ def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
     )
 
 
-def _block(header: bytes) -> bytes:
+def _block(header: bytes | bytearray) -> bytes | bytearray:
     """The header up to (not including) its blank line."""
     if header[:1] == b"\n" or header[:2] == b"\r\n":
         return b""
@@ -36,11 +36,13 @@ def _block(header: bytes) -> bytes:
     return header[: min(ends) + 1] if ends else header
 
 
-def field_values(header: bytes, name: str) -> list[bytes]:
+def field_values(header: bytes | bytearray, name: str) -> list[bytes]:
     """The raw values (after the colon, continuation line breaks kept) of every `name` field."""
     wanted = name.lower().encode("ascii", "replace")
     values = []
-    for field_name, text in _fields(header):
+    # a message still in its receive buffer: only its header block is copied, never the body
+    block = header if isinstance(header, bytes) else bytes(_block(header))
+    for field_name, text in _fields(block):
         if field_name == wanted:
             values.append(text.split(b":", 1)[1].strip(b" \t\r\n"))
     return values

@@ -40,7 +40,7 @@ class DnsSenderAuthenticator:
         self._large_thread = ThreadPoolExecutor(1, thread_name_prefix="sender-auth-large")
         organizational_domain("example.com")  # loads the public suffix list now, not in the first delivery
 
-    async def authenticate(self, raw: bytes, sender: SmtpSender) -> SenderAuth:
+    async def authenticate(self, raw: bytes | bytearray, sender: SmtpSender) -> SenderAuth:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         dns_ = ThreadDns(self._dns, loop, started + self._timeout)
@@ -61,7 +61,7 @@ class DnsSenderAuthenticator:
         )
 
     async def _check(
-        self, dns_: ThreadDns, raw: bytes, sender: SmtpSender, from_domains: list[str]
+        self, dns_: ThreadDns, raw: bytes | bytearray, sender: SmtpSender, from_domains: list[str]
     ) -> SenderAuth:
         """Known names are looked up together first, so the checking threads rarely wait for DNS."""
         await dns_.prefetch_txt(_expected_txt_names(raw, sender, from_domains))
@@ -75,7 +75,7 @@ class DnsSenderAuthenticator:
 
 
 def _check_all(
-    dns_: ThreadDns, raw: bytes, sender: SmtpSender, from_domains: list[str], timeout: float
+    dns_: ThreadDns, raw: bytes | bytearray, sender: SmtpSender, from_domains: list[str], timeout: float
 ) -> SenderAuth:
     spf = check_spf(dns_, sender.ip, sender.mail_from, sender.helo)
     dkim = check_dkim(dns_, raw, timeout)
@@ -84,7 +84,7 @@ def _check_all(
     return SenderAuth(spf=spf, dkim=dkim, dmarc=dmarc, arc=arc, verified_domain=verified_domain)
 
 
-def _expected_txt_names(raw: bytes, sender: SmtpSender, from_domains: list[str]) -> set[str]:
+def _expected_txt_names(raw: bytes | bytearray, sender: SmtpSender, from_domains: list[str]) -> set[str]:
     """SPF's first records, every DKIM key, and the DMARC records of the From domains."""
     names = {name for name in (spf_domain(sender.mail_from, sender.helo), helo_domain(sender.helo)) if name}
     names.update(
@@ -96,7 +96,7 @@ def _expected_txt_names(raw: bytes, sender: SmtpSender, from_domains: list[str])
     return names
 
 
-def _from_domains(raw: bytes) -> list[str]:
+def _from_domains(raw: bytes | bytearray) -> list[str]:
     """The domain of every author address in the From fields (RFC 7489 §6.6.1)."""
     values = [unfold(value).decode("utf-8", "replace") for value in field_values(raw, "from")]
     return [
@@ -106,5 +106,5 @@ def _from_domains(raw: bytes) -> list[str]:
     ]
 
 
-def _has_arc(raw: bytes) -> bool:
+def _has_arc(raw: bytes | bytearray) -> bool:
     return bool(field_values(raw, "arc-seal"))

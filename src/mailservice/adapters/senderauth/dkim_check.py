@@ -15,27 +15,27 @@ _SIGNATURE = b"dkim-signature"
 MAX_SIGNATURES = 10
 
 
-def dkim_signatures(raw: bytes, result: str = NONE) -> tuple[DkimCheck, ...]:
+def dkim_signatures(raw: bytes | bytearray, result: str = NONE) -> tuple[DkimCheck, ...]:
     """The signatures a message carries (domain, selector, algorithm), given `result` unverified."""
     values = field_values(raw, "dkim-signature")[:MAX_SIGNATURES]
     return tuple(_signed_by(unfold(value), result) for value in values)
 
 
-def check_dkim(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> tuple[DkimCheck, ...]:
+def check_dkim(dns_: ThreadDns, raw: bytes | bytearray, timeout_seconds: float) -> tuple[DkimCheck, ...]:
     if not field_values(raw, "dkim-signature"):
         return ()  # unsigned: dkimpy would only copy the message (four times, for nothing)
     try:
-        message = dkim.DKIM(raw, timeout=timeout_seconds)
+        message = dkim.DKIM(bytes(raw), timeout=timeout_seconds)
     except dkim.MessageFormatError:
         return dkim_signatures(raw, PERMERROR)  # a header dkimpy cannot read; the message is still taken
     values = [value for name, value in message.headers if name.lower() == _SIGNATURE][:MAX_SIGNATURES]
     return tuple(_signed_by(value, _verify(message, index, dns_)) for index, value in enumerate(values))
 
 
-def check_arc(dns_: ThreadDns, raw: bytes, timeout_seconds: float) -> str:
+def check_arc(dns_: ThreadDns, raw: bytes | bytearray, timeout_seconds: float) -> str:
     """The ARC chain validation (RFC 8617 cv=): pass, fail, or none when the message has no chain."""
     try:
-        validation, _results, _comment = dkim.ARC(raw, timeout=timeout_seconds).verify(
+        validation, _results, _comment = dkim.ARC(bytes(raw), timeout=timeout_seconds).verify(
             dnsfunc=_TxtLookup(dns_)
         )
     except dkim.DnsTimeoutError:
