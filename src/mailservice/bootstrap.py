@@ -43,7 +43,7 @@ from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.ports import Clock, Notifier, PaymentGateway
-from mailservice.process_memory import give_large_buffers_back
+from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
     ListenerPolicy,
@@ -469,6 +469,9 @@ async def serve(settings: Settings) -> None:
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
+        asyncio.create_task(
+            give_memory_back_after_bursts(lambda: runtime.mail_limits.connections.open_connections)
+        ),
     ]
     http_task = asyncio.create_task(http.serve())
     log.info("mailservice.started %s payments=%s", _listening_summary(settings), services.payments.provider)

@@ -8,9 +8,11 @@ twenty 24 MB messages kept hundreds of MB. Fixing the threshold keeps every buff
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +22,39 @@ MMAP_THRESHOLD_BYTES = 1024 * 1024
 TRIM_THRESHOLD_BYTES = 8 * 1024 * 1024
 
 
+TRIM_CHECK_SECONDS = 5.0
+CLOSED_CONNECTIONS_BEFORE_TRIM = 100
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return None if name is None else ctypes.CDLL(name)
+
+
+async def give_memory_back_after_bursts(open_connections: Callable[[], int]) -> None:
+    """After a burst of mail connections has closed (an attack held off, say), hand the heap pages they
+    freed back to the system. Small blocks freed in the middle of the heap are otherwise kept for good:
+    a served process that held a thousand hostile connections stayed 50 MB larger after they closed."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return
+    peak = open_connections()
+    while True:
+        await asyncio.sleep(TRIM_CHECK_SECONDS)
+        now = open_connections()
+        if peak - now >= CLOSED_CONNECTIONS_BEFORE_TRIM:
+            libc.malloc_trim(0)
+            peak = now
+        peak = max(peak, now)
+
+
 def give_large_buffers_back() -> None:
     """Fix glibc's mmap threshold at 1 MiB; elsewhere (musl, macOS) there is nothing to do.
 
     Fixing it also stops glibc from raising the trim threshold with it; left at 128 KiB, the top of the
     heap would be given back and faulted in again many times a second under load, so it is set above."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    libc = ctypes.CDLL(name)
-    if not hasattr(libc, "mallopt"):
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
         return
     for parameter, value in (
         (M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
