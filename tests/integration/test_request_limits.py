@@ -124,6 +124,20 @@ async def test_claims_beyond_the_per_ip_rate_get_429_until_the_bucket_refills(
     assert refilled.status_code == 201
 
 
+async def test_addresses_of_one_ipv6_network_share_one_bucket(limited: Runtime) -> None:
+    key = AgentKey.generate()
+    statuses = []
+    for host in range(1, 8):  # one client walking the /64 its provider gave it
+        async with client_for(limited, f"2001:db8:1:2::{host}") as client:
+            answer = await client.post("/v1/auth/challenge", json={"public_key": key.public_line})
+            statuses.append(answer.status_code)
+    async with client_for(limited, "2001:db8:1:3::1") as neighbour:
+        other_network = await neighbour.post("/v1/auth/challenge", json={"public_key": key.public_line})
+
+    assert statuses == [200] * 6 + [429]
+    assert other_network.status_code == 200
+
+
 async def test_challenges_cost_half_a_request(limited: Runtime) -> None:
     key = AgentKey.generate()
     async with client_for(limited) as client:

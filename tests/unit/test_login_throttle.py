@@ -6,7 +6,8 @@ import pytest
 
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import RateLimited
-from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy, source_of
+from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
+from mailservice.services.rate_limiter import source_of
 
 POLICY = LoginThrottlePolicy(failures_per_source=4, failures_per_source_login=2, window_seconds=60.0)
 

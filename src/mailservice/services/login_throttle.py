@@ -13,16 +13,14 @@ The counts live in this process; with N nodes a source gets up to N times the al
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from mailservice.domain.errors import RateLimited
 from mailservice.ports import Clock
-from mailservice.services.rate_limiter import MAX_TRACKED_CLIENTS, RateLimiter
+from mailservice.services.rate_limiter import MAX_TRACKED_CLIENTS, RateLimiter, source_of
 
 _SOURCE = "login-source"
 _SOURCE_LOGIN = "login-source-login"
-_IPV6_SOURCE_PREFIX = 64  # one IPv6 host usually holds a whole /64
 
 
 @dataclass(frozen=True)
@@ -70,16 +68,3 @@ class LoginThrottle:
     def refund(self, attempt: LoginAttempt) -> None:
         self._sources.refund(_SOURCE, attempt.source)
         self._source_logins.refund(_SOURCE_LOGIN, attempt.source_login)
-
-
-def source_of(peer: str) -> str:
-    """What failures are charged to: an IPv4 address, or the /64 network of an IPv6 address."""
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, _IPV6_SOURCE_PREFIX), strict=False))
-    return str(address)

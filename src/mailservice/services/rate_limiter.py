@@ -8,12 +8,28 @@ database instead.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 
 from mailservice.ports import Clock
 
 MAX_TRACKED_CLIENTS = 100_000
+IPV6_SOURCE_PREFIX = 64  # one IPv6 host usually holds a whole /64
+
+
+def source_of(peer: str) -> str:
+    """Who a request or login counts against: an IPv4 address, or the /64 network of an IPv6 address
+    (a client walking the addresses of its own network is still one client)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_SOURCE_PREFIX), strict=False))
+    return str(address)
 
 
 @dataclass

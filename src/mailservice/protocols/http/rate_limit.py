@@ -1,4 +1,5 @@
-"""Per-IP rate limits, attached to the routes that prove keys, hand out access or send e-mail.
+"""Per-client rate limits (an IPv4 address, or an IPv6 /64), attached to the routes that prove keys,
+hand out access or send e-mail.
 
 A route opts in with `dependencies=[rate_limited("claim")]`; the limit travels with the route, so a
 renamed route keeps it. Routes in one group share a bucket per client.
@@ -10,7 +11,7 @@ from fastapi import Request
 from fastapi.params import Depends as DependsParam
 
 from mailservice.domain.errors import RateLimited
-from mailservice.services.rate_limiter import RateLimiter
+from mailservice.services.rate_limiter import RateLimiter, source_of
 
 
 class RateLimit:
@@ -24,7 +25,8 @@ class RateLimit:
         limiter: RateLimiter = request.app.state.rate_limiter
         if not limiter.enabled:
             return
-        wait = limiter.acquire(self.group, request.client.host if request.client else "unknown", self.cost)
+        peer = request.client.host if request.client else "unknown"
+        wait = limiter.acquire(self.group, source_of(peer), self.cost)
         if wait is not None:
             raise RateLimited(
                 f"too many requests, try again in {wait} second{'' if wait == 1 else 's'}",
