@@ -95,6 +95,18 @@ def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settin
     return Settings(_env_file=None, **values)
 
 
+def resend_settings(database_dsn: str, data_dir: Path, resend_url: str, **overrides: Any) -> Settings:
+    """`make_settings` with e-mail sent through a Resend API at `resend_url` (a local stand-in)."""
+    return make_settings(
+        database_dsn,
+        data_dir,
+        resend_api_key="re_test",
+        resend_from_email="billing@mailservice.test",
+        resend_base_url=resend_url,
+        **overrides,
+    )
+
+
 @pytest.fixture
 def settings(database_dsn: str, tmp_path: Path) -> Settings:
     return make_settings(database_dsn, tmp_path)

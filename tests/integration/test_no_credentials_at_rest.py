@@ -24,7 +24,7 @@ from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.secret_token import token_hash
-from tests.conftest import make_settings
+from tests.conftest import resend_settings
 from tests.support.agent import claim, claim_and_pay, signed_proof
 from tests.support.fake_http import FakeApi, Recorded, Reply, fake_api
 from tests.support.keys import AgentKey
@@ -42,14 +42,7 @@ def resend() -> Iterator[FakeApi]:
 
 @pytest.fixture
 def settings(database_dsn: str, tmp_path: Path, resend: FakeApi) -> Settings:
-    return make_settings(
-        database_dsn,
-        tmp_path,
-        support_email=SUPPORT,
-        resend_api_key="re_test",
-        resend_from_email="billing@mailservice.test",
-        resend_base_url=resend.url,
-    )
+    return resend_settings(database_dsn, tmp_path, resend.url, support_email=SUPPORT)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
-from tests.conftest import BASE_URL, make_settings
+from tests.conftest import BASE_URL, resend_settings
 from tests.support.agent import claim
 from tests.support.fake_http import FakeApi, Recorded, Reply, fake_api
 from tests.support.keys import AgentKey
@@ -44,14 +44,7 @@ def api(resend: FlakyResend) -> Iterator[FakeApi]:
 async def resend_runtime(
     database_dsn: str, tmp_path: Path, clock: FixedClock, api: FakeApi
 ) -> AsyncIterator[Runtime]:
-    settings = make_settings(
-        database_dsn,
-        tmp_path,
-        resend_api_key="re_test",
-        resend_from_email="billing@mailservice.test",
-        resend_base_url=api.url,
-    )
-    built = await build_runtime(settings, clock)
+    built = await build_runtime(resend_settings(database_dsn, tmp_path, api.url), clock)
     yield built
     await built.close()
 

@@ -18,7 +18,7 @@ from mailservice.adapters.db.sealed_text import PREFIX
 from mailservice.adapters.db.tables import outbox
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
-from tests.conftest import BASE_URL, make_settings
+from tests.conftest import BASE_URL, make_settings, resend_settings
 from tests.support.agent import claim
 from tests.support.fake_http import FakeApi, Reply, fake_api
 from tests.support.keys import AgentKey
@@ -66,14 +66,7 @@ def provider_down() -> Iterator[FakeApi]:
 async def failing_runtime(
     database_dsn: str, tmp_path: Path, clock: FixedClock, provider_down: FakeApi
 ) -> AsyncIterator[Runtime]:
-    settings = make_settings(
-        database_dsn,
-        tmp_path,
-        resend_api_key="re_test",
-        resend_from_email="billing@mailservice.test",
-        resend_base_url=provider_down.url,
-    )
-    built = await build_runtime(settings, clock)
+    built = await build_runtime(resend_settings(database_dsn, tmp_path, provider_down.url), clock)
     yield built
     await built.close()
 
