@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +22,11 @@ from mailservice.adapters.db.engine import (
 
 T = TypeVar("T")
 SQLITE_READERS = 2
+# A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
+# statement sees what was committed when it started, so a folder's messages and its expunged uids read
+# one after the other could disagree about a write committed between them. A read-only REPEATABLE READ
+# transaction never waits and never fails on a conflict; SQLite's read transactions are snapshots anyway.
+_POSTGRES_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
 
 class Database:
@@ -39,6 +44,9 @@ class Database:
         # reason; each reader thread keeps its own connection.
         self._sqlite_reader = create_sqlite_sync_engine(url, SQLITE_READERS) if is_sqlite(url) else None
         self._reader_threads = ThreadPoolExecutor(SQLITE_READERS, "sqlite-reader") if is_sqlite(url) else None
+        self._read_only_options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        if not is_sqlite(url):
+            self._read_only_options |= _POSTGRES_SNAPSHOT
 
     @asynccontextmanager
     async def write_turn(self) -> AsyncIterator[None]:
@@ -51,13 +59,14 @@ class Database:
 
     @asynccontextmanager
     async def connection(self, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection whose transactions write (holding the write turn) or only read."""
+        """A connection whose transactions write (holding the write turn) or only read, each read
+        transaction from one snapshot."""
         async with AsyncExitStack() as stack:
             if not read_only:
                 await stack.enter_async_context(self.write_turn())
             connection = await stack.enter_async_context(self.engine.connect())
             if read_only:
-                await connection.execution_options(**{READ_ONLY_OPTION: True})
+                await connection.execution_options(**self._read_only_options)
             yield connection
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
@@ -79,7 +88,7 @@ class Database:
         if self._sqlite_reader is None:
             async with self.engine.connect() as connection:
                 if snapshot:
-                    await connection.execution_options(**{READ_ONLY_OPTION: True})
+                    await connection.execution_options(**self._read_only_options)
                 else:
                     await connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await connection.run_sync(work)
