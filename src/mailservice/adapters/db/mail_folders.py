@@ -1,35 +1,40 @@
 """Folders and messages as IMAP sees them: listing, status, changes since a modseq, flags, copy, move, expunge.
 
-Reads use a read-only connection. Writes run as one blocking transaction through `Database.run_write` and
-take locks in the delivery writer's order (the mailbox row, then folder rows, by id), so no two writers
-deadlock. Every change bumps the folder's HIGHESTMODSEQ and gives the changed messages that modseq; an
-expunged message leaves its uid and modseq in `expunged_messages`, which is how another session learns of it.
-After the commit, a `folder.changed` event for each changed folder goes through the one publisher.
+Reads run in one read-only snapshot. Writes run as one blocking transaction through `Database.run_write`;
+changes to messages go through `message_changes.py`, as the HTTP API's do, which keeps the lock order,
+modseqs, `expunged_messages` and the quota. After the commit, a `folder.changed` event for each changed
+folder goes through the one publisher.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
-    bindparam,
     case,
     delete,
     func,
-    insert,
     literal,
-    not_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
+from mailservice.adapters.db.message_changes import (
+    META_COLUMNS,
+    lock_folder_by_name,
+    lock_mailbox,
+    record_expunged,
+    remove_messages,
+    uid_conditions,
+)
 from mailservice.adapters.db.tables import (
     expunged_messages,
     folders,
@@ -38,7 +43,7 @@ from mailservice.adapters.db.tables import (
     messages,
     subscriptions,
 )
-from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound, MailboxFull
+from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound
 from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
     Copied,
@@ -56,16 +61,6 @@ from mailservice.domain.mail_session import (
 from mailservice.domain.messages import INBOX, SEEN, FolderChanged
 from mailservice.domain.quota import Quota
 from mailservice.ports import EventPublisher
-
-DELETED = "\\Deleted"
-_CHUNK = 1000
-_META_COLUMNS = (
-    messages.c.uid,
-    messages.c.modseq,
-    messages.c.flags,
-    messages.c.internal_date,
-    messages.c.size,
-)
 
 _TEXT_COLUMNS = (messages.c.envelope, messages.c.body, messages.c.bodystructure, messages.c.parts_json)
 _STRUCTURE_COLUMNS = (
@@ -181,7 +176,9 @@ class SqlMailFolders:
         unchanged_since: int | None,
     ) -> tuple[FlagsStored, FolderWrite | None]:
         stored, write = await self._database.run_write(
-            lambda c: _store_flags(c, mailbox_id, folder_id, uids, change, flags, unchanged_since)
+            lambda c: message_changes.store_flags(
+                c, mailbox_id, folder_id, uids, message_changes.flag_change(change, flags), unchanged_since
+            )
         )
         await self._changed(mailbox_id, [write])
         return stored, write
@@ -190,7 +187,9 @@ class SqlMailFolders:
         self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
     ) -> tuple[Copied, list[FolderWrite]]:
         copied, writes = await self._database.run_write(
-            lambda c: _copy(c, mailbox_id, folder_id, uids, target, move, self._default_quota)
+            lambda c: message_changes.copy_messages(
+                c, mailbox_id, folder_id, uids, target, move, self._default_quota
+            )
         )
         await self._changed(mailbox_id, writes)
         return copied, writes
@@ -198,7 +197,9 @@ class SqlMailFolders:
     async def expunge(
         self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
     ) -> tuple[list[int], FolderWrite | None]:
-        expunged, write = await self._database.run_write(lambda c: _expunge(c, mailbox_id, folder_id, uids))
+        expunged, write = await self._database.run_write(
+            lambda c: message_changes.expunge(c, mailbox_id, folder_id, uids)
+        )
         await self._changed(mailbox_id, [write])
         return expunged, write
 
@@ -245,7 +246,7 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
 def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
     status = _status(connection, mailbox_id, name)
     rows = connection.execute(
-        select(*_META_COLUMNS).where(messages.c.folder_id == status.folder_id).order_by(messages.c.uid)
+        select(*META_COLUMNS).where(messages.c.folder_id == status.folder_id).order_by(messages.c.uid)
     ).all()
     return OpenedFolder(status, tuple(_meta(row) for row in rows))
 
@@ -264,7 +265,7 @@ def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) ->
 def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
     folder = _folder_counters(connection, mailbox_id, folder_id)
     changed = connection.execute(
-        select(*_META_COLUMNS)
+        select(*META_COLUMNS)
         .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)
         .order_by(messages.c.uid)
     ).all()
@@ -297,7 +298,7 @@ def _structures(
         *(column if column.name in wanted else literal("").label(column.name) for column in _TEXT_COLUMNS),
     )
     found: dict[int, MessageStructure] = {}
-    for condition in _uid_conditions(uids):
+    for condition in uid_conditions(uids):
         query = select(*columns).where(
             messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition
         )
@@ -322,7 +323,7 @@ def _raws(
     content: ColumnElement[Any] = message_raw.c.raw,
 ) -> dict[int, bytes]:
     found: dict[int, bytes] = {}
-    for condition in _uid_conditions(uids):
+    for condition in uid_conditions(uids):
         query = (
             select(messages.c.uid, content)
             .join(message_raw, message_raw.c.id == messages.c.raw_id)
@@ -345,18 +346,6 @@ def _top_content_type(bodystructure: str) -> str:
     return "text/plain"
 
 
-def _uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
-    """WHERE clauses covering `uids`: one range when they are consecutive, else chunks of IN lists."""
-    if not uids:
-        return
-    ordered = sorted(set(uids))
-    if ordered[-1] - ordered[0] + 1 == len(ordered):
-        yield messages.c.uid.between(ordered[0], ordered[-1])
-        return
-    for start in range(0, len(ordered), _CHUNK):
-        yield messages.c.uid.in_(ordered[start : start + _CHUNK])
-
-
 # Writing helpers (blocking, inside one transaction)
 
 
@@ -375,12 +364,12 @@ def _create(connection: Connection, mailbox_id: str, name: str, now: datetime) -
 def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     if name == INBOX:
         raise FolderNotAllowed("INBOX cannot be deleted")
-    _lock_mailbox(connection, mailbox_id)
-    folder = _lock_folder_by_name(connection, mailbox_id, name)
+    lock_mailbox(connection, mailbox_id)
+    folder = lock_folder_by_name(connection, mailbox_id, name)
     rows = connection.execute(
         select(messages.c.id, messages.c.raw_id, messages.c.size).where(messages.c.folder_id == folder.id)
     ).all()
-    _remove(
+    remove_messages(
         connection,
         mailbox_id,
         [row.id for row in rows],
@@ -416,10 +405,10 @@ def _rename(connection: Connection, mailbox_id: str, old: str, new: str, now: da
 
 def _rename_inbox(connection: Connection, mailbox_id: str, new: str, now: datetime) -> FolderWrite:
     """RFC 3501: renaming INBOX moves its messages to the new folder and leaves INBOX empty."""
-    inbox = _lock_folder_by_name(connection, mailbox_id, INBOX)
+    inbox = lock_folder_by_name(connection, mailbox_id, INBOX)
     _create_parents(connection, mailbox_id, new, _names(connection, mailbox_id), now)
     connection.execute(new_folder(mailbox_id, new, now))
-    target = _lock_folder_by_name(connection, mailbox_id, new)
+    target = lock_folder_by_name(connection, mailbox_id, new)
     moved = (
         connection.execute(
             select(messages.c.uid).where(messages.c.folder_id == inbox.id).order_by(messages.c.uid)
@@ -434,7 +423,7 @@ def _rename_inbox(connection: Connection, mailbox_id: str, new: str, now: dateti
     )
     connection.execute(update(messages).where(messages.c.folder_id == inbox.id).values(folder_id=target.id))
     modseq = inbox.highestmodseq + 1
-    _record_expunged(connection, inbox.id, list(moved), modseq)
+    record_expunged(connection, inbox.id, list(moved), modseq)
     connection.execute(update(folders).where(folders.c.id == inbox.id).values(highestmodseq=modseq))
     return FolderWrite(inbox.id, modseq)
 
@@ -450,229 +439,5 @@ def _create_parents(
             existing.add(path)
 
 
-def _store_flags(
-    connection: Connection,
-    mailbox_id: str,
-    folder_id: int,
-    uids: Sequence[int],
-    change: FlagChange,
-    flags: frozenset[str],
-    unchanged_since: int | None,
-) -> tuple[FlagsStored, FolderWrite | None]:
-    folder = _lock_folder_by_id(connection, mailbox_id, folder_id)
-    modseq = folder.highestmodseq + 1
-    updated: list[MessageMeta] = []
-    modified: list[int] = []
-    changes: list[dict[str, Any]] = []
-    for condition in _uid_conditions(uids):
-        rows = connection.execute(
-            select(messages.c.id, *_META_COLUMNS).where(messages.c.folder_id == folder_id, condition)
-        ).all()
-        for row in rows:
-            if unchanged_since is not None and row.modseq > unchanged_since:
-                modified.append(row.uid)
-                continue
-            current = frozenset(row.flags.split())
-            wanted = _apply_change(current, change, flags)
-            if wanted == current:
-                continue
-            changes.append({"row_id": row.id, "new_flags": " ".join(sorted(wanted)), "new_modseq": modseq})
-            updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
-    if not changes:
-        return FlagsStored(tuple(updated), tuple(sorted(modified))), None
-    connection.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("row_id"))
-        .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq")),
-        changes,
-    )
-    connection.execute(update(folders).where(folders.c.id == folder_id).values(highestmodseq=modseq))
-    updated.sort(key=lambda meta: meta.uid)
-    return FlagsStored(tuple(updated), tuple(sorted(modified))), FolderWrite(folder_id, modseq)
-
-
-def _apply_change(current: frozenset[str], change: FlagChange, flags: frozenset[str]) -> frozenset[str]:
-    if change is FlagChange.ADD:
-        return current | flags
-    if change is FlagChange.REMOVE:
-        return current - flags
-    return flags
-
-
-def _copy(
-    connection: Connection,
-    mailbox_id: str,
-    folder_id: int,
-    uids: Sequence[int],
-    target_name: str,
-    move: bool,
-    default_quota: int,
-) -> tuple[Copied, list[FolderWrite]]:
-    mailbox = _lock_mailbox(connection, mailbox_id)
-    source = _lock_folder_by_id(connection, mailbox_id, folder_id)
-    target = _lock_folder_by_name(connection, mailbox_id, target_name)
-    rows = _source_rows(connection, folder_id, uids)
-    if not rows:
-        return Copied(target.uidvalidity, (), ()), []
-    added = sum(row["size"] for row in rows)
-    quota = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes, default_quota)
-    if not move and not quota.allows(added):
-        raise MailboxFull("the copy would exceed the mailbox quota")
-    same_folder = target.id == source.id
-    target_modseq = target.highestmodseq + 1
-    target_uids = list(range(target.uidnext, target.uidnext + len(rows)))
-    if move and not same_folder:
-        _move_rows(connection, rows, target.id, target_uids, target_modseq)
-    else:
-        _insert_copies(connection, rows, target.id, target_uids, target_modseq)
-        connection.execute(
-            update(mailboxes)
-            .where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=mailbox.used_bytes + added)
-        )
-    connection.execute(
-        update(folders)
-        .where(folders.c.id == target.id)
-        .values(uidnext=target.uidnext + len(rows), highestmodseq=target_modseq)
-    )
-    writes = [FolderWrite(target.id, target_modseq)]
-    source_uids = [row["uid"] for row in rows]
-    if move and same_folder:
-        _, write = _expunge(connection, mailbox_id, folder_id, source_uids, only_deleted=False)
-        writes += [write] if write else []
-    elif move:
-        source_modseq = source.highestmodseq + 1
-        _record_expunged(connection, source.id, source_uids, source_modseq)
-        connection.execute(
-            update(folders).where(folders.c.id == source.id).values(highestmodseq=source_modseq)
-        )
-        writes.append(FolderWrite(source.id, source_modseq))
-    return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
-
-
-def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for condition in _uid_conditions(uids):
-        found = connection.execute(select(messages).where(messages.c.folder_id == folder_id, condition))
-        rows += [dict(row) for row in found.mappings()]
-    rows.sort(key=lambda row: row["uid"])
-    return rows
-
-
-def _insert_copies(
-    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
-) -> None:
-    copies = []
-    for row, uid in zip(rows, target_uids, strict=True):
-        copy = {key: value for key, value in row.items() if key != "id"}
-        copy.update(folder_id=target_id, uid=uid, modseq=modseq)
-        copies.append(copy)
-    connection.execute(insert(messages), copies)
-
-
-def _move_rows(
-    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
-) -> None:
-    connection.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("row_id"))
-        .values(folder_id=target_id, uid=bindparam("new_uid"), modseq=modseq),
-        [{"row_id": row["id"], "new_uid": uid} for row, uid in zip(rows, target_uids, strict=True)],
-    )
-
-
-def _expunge(
-    connection: Connection,
-    mailbox_id: str,
-    folder_id: int,
-    uids: Sequence[int] | None,
-    only_deleted: bool = True,
-) -> tuple[list[int], FolderWrite | None]:
-    _lock_mailbox(connection, mailbox_id)
-    folder = _lock_folder_by_id(connection, mailbox_id, folder_id)
-    conditions: list[ColumnElement[bool]] = [messages.c.folder_id == folder_id]
-    if only_deleted:
-        conditions.append(messages.c.flags.contains(DELETED, autoescape=True))
-    candidates: list[Any] = []
-    for condition in [None] if uids is None else list(_uid_conditions(uids)):
-        where = conditions if condition is None else [*conditions, condition]
-        candidates += connection.execute(
-            select(messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags).where(
-                *where
-            )
-        ).all()
-    doomed = [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
-    if not doomed:
-        return [], None
-    modseq = folder.highestmodseq + 1
-    _remove(
-        connection,
-        mailbox_id,
-        [r.id for r in doomed],
-        {r.raw_id for r in doomed},
-        sum(r.size for r in doomed),
-    )
-    expunged = sorted(row.uid for row in doomed)
-    _record_expunged(connection, folder_id, expunged, modseq)
-    connection.execute(update(folders).where(folders.c.id == folder_id).values(highestmodseq=modseq))
-    return expunged, FolderWrite(folder_id, modseq)
-
-
-def _remove(
-    connection: Connection, mailbox_id: str, row_ids: list[int], raw_ids: set[str], size: int
-) -> None:
-    """Delete message rows, the raw bytes no other row shares, and give their size back to the quota."""
-    for start in range(0, len(row_ids), _CHUNK):
-        connection.execute(delete(messages).where(messages.c.id.in_(row_ids[start : start + _CHUNK])))
-    ordered = sorted(raw_ids)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        still_used = select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()
-        connection.execute(delete(message_raw).where(message_raw.c.id.in_(chunk), not_(still_used)))
-    if size:
-        connection.execute(
-            update(mailboxes)
-            .where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=mailboxes.c.used_bytes - size)
-        )
-
-
-def _record_expunged(connection: Connection, folder_id: int, uids: list[int], modseq: int) -> None:
-    if uids:
-        connection.execute(
-            insert(expunged_messages),
-            [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids],
-        )
-
-
 def _names(connection: Connection, mailbox_id: str) -> set[str]:
     return set(connection.execute(select(folders.c.name).where(folders.c.mailbox_id == mailbox_id)).scalars())
-
-
-def _lock_mailbox(connection: Connection, mailbox_id: str) -> Any:
-    return connection.execute(
-        select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-        .where(mailboxes.c.id == mailbox_id)
-        .with_for_update()
-    ).one()
-
-
-def _lock_folder_by_name(connection: Connection, mailbox_id: str, name: str) -> Any:
-    return _lock_folder(connection, mailbox_id, folders.c.name == name, f"no folder named {name}")
-
-
-def _lock_folder_by_id(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
-    return _lock_folder(
-        connection, mailbox_id, folders.c.id == folder_id, "the selected folder no longer exists"
-    )
-
-
-def _lock_folder(
-    connection: Connection, mailbox_id: str, condition: ColumnElement[bool], missing: str
-) -> Any:
-    folder = connection.execute(
-        select(folders).where(folders.c.mailbox_id == mailbox_id, condition).with_for_update()
-    ).first()
-    if folder is None:
-        raise FolderNotFound(missing)
-    return folder

@@ -1,4 +1,7 @@
-"""Reading and changing stored messages of a mailbox's INBOX, for the HTTP API."""
+"""Reading and changing stored messages of a mailbox's INBOX, for the HTTP API.
+
+Changes go through `message_changes.py`, the one path IMAP and POP3 take too, run on the unit of
+work's connection; the unit of work publishes the `folder.changed` they record after its commit."""
 
 from __future__ import annotations
 
@@ -6,11 +9,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, select, update
+from sqlalchemy import ColumnElement, Select, func, not_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
+from mailservice.adapters.db import message_changes
+from mailservice.adapters.db.tables import folders, message_raw, messages
 from mailservice.domain.events import DomainEvent
+from mailservice.domain.mail_session import FolderWrite
 from mailservice.domain.messages import (
     FLAGGED,
     INBOX,
@@ -72,67 +78,48 @@ class SqlMessageRepository:
     async def set_flags(
         self, mailbox_id: str, uid: int, add: set[str], remove: set[str]
     ) -> StoredMessage | None:
-        current = await self.get(mailbox_id, uid, with_text=False)
-        if current is None:
-            return None
-        flags = (set(current.flags) | add) - remove
-        if flags == set(current.flags):
-            return current
-        modseq = await self._next_modseq(mailbox_id)
-        await self._connection.execute(
-            update(messages)
-            .where(*_inbox(mailbox_id), messages.c.uid == uid)
-            .values(flags=" ".join(sorted(flags)), modseq=modseq)
+        edit = message_changes.add_and_remove(frozenset(add), frozenset(remove))
+        await self._change(
+            mailbox_id,
+            lambda c, inbox_id: message_changes.store_flags(c, mailbox_id, inbox_id, [uid], edit)[1],
         )
         return await self.get(mailbox_id, uid, with_text=False)
 
     async def delete(self, mailbox_id: str, uid: int) -> bool:
-        row = (
-            await self._connection.execute(
-                select(messages.c.id, messages.c.folder_id, messages.c.raw_id, messages.c.size).where(
-                    *_inbox(mailbox_id), messages.c.uid == uid
-                )
-            )
-        ).first()
-        if row is None:
-            return False
-        # Lock order as in the delivery writer (mailbox row, then folder row), so the two cannot deadlock.
-        await self._connection.execute(
-            update(mailboxes)
-            .where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=mailboxes.c.used_bytes - row.size)
-        )
-        modseq = await self._next_modseq(mailbox_id)
-        await self._connection.execute(delete(messages).where(messages.c.id == row.id))
-        await self._connection.execute(
-            insert(expunged_messages).values(folder_id=row.folder_id, uid=uid, modseq=modseq)
-        )
-        still_used = select(messages.c.id).where(messages.c.raw_id == row.raw_id).exists()
-        await self._connection.execute(
-            delete(message_raw).where(message_raw.c.id == row.raw_id, not_(still_used))
-        )
-        return True
+        deleted: list[int] = []
 
-    async def _next_modseq(self, mailbox_id: str) -> int:
-        """Raise the INBOX's HIGHESTMODSEQ for a change, and record that the folder changed."""
-        inbox = and_(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
-        await self._connection.execute(
-            update(folders).where(inbox).values(highestmodseq=folders.c.highestmodseq + 1)
-        )
-        row = (
-            await self._connection.execute(select(folders.c.id, folders.c.highestmodseq).where(inbox))
-        ).one()
-        self._record(FolderChanged(mailbox_id, row.id, row.highestmodseq))
-        return int(row.highestmodseq)
+        def work(connection: Connection, inbox_id: int) -> FolderWrite | None:
+            expunged, write = message_changes.expunge(
+                connection, mailbox_id, inbox_id, [uid], only_deleted=False
+            )
+            deleted.extend(expunged)
+            return write
+
+        await self._change(mailbox_id, work)
+        return bool(deleted)
+
+    async def _change(self, mailbox_id: str, work: Callable[[Connection, int], FolderWrite | None]) -> None:
+        """Run one change to the INBOX's messages on the blocking connection, as IMAP's are run, and
+        record that the folder changed."""
+
+        def in_inbox(connection: Connection) -> FolderWrite | None:
+            inbox_id = connection.execute(_inbox_id(mailbox_id)).scalar()
+            return None if inbox_id is None else work(connection, inbox_id)
+
+        write = await self._connection.run_sync(in_inbox)
+        if write is not None:
+            self._record(FolderChanged(mailbox_id, write.folder_id, write.modseq))
+
+
+def _inbox_id(mailbox_id: str) -> Select[int]:
+    return select(folders.c.id).where(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
 
 
 def _inbox(mailbox_id: str) -> list[ColumnElement[bool]]:
-    inbox_id = (
-        select(folders.c.id)
-        .where(folders.c.mailbox_id == mailbox_id, folders.c.name == INBOX)
-        .scalar_subquery()
-    )
-    return [messages.c.mailbox_id == mailbox_id, messages.c.folder_id == inbox_id]
+    return [
+        messages.c.mailbox_id == mailbox_id,
+        messages.c.folder_id == _inbox_id(mailbox_id).scalar_subquery(),
+    ]
 
 
 def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:

@@ -1,0 +1,315 @@
+"""Every change to stored messages (flags and keywords, expunge and delete, copy and move), one way.
+
+The IMAP and POP3 store (`mail_folders.py`, in a blocking transaction) and the HTTP API's repository
+(`messages.py`, inside the async unit of work through `run_sync`) both call these functions on a
+blocking `Connection` already in a write transaction, so the rules are kept here only:
+
+- Locks are taken in the delivery writer's order: the mailbox row, then folder rows by id. No two
+  writers can deadlock, and a folder's UIDs and modseqs are given under its row lock, held until commit.
+- Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
+- A message that goes leaves its uid and modseq in `expunged_messages` (how other sessions learn of it),
+  its raw bytes go when no other message shares them, and its size goes back to the mailbox's quota.
+
+Each function returns the `FolderWrite`s it made; the caller publishes `folder.changed` for them after
+its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, delete, insert, not_, select, update
+from sqlalchemy.engine import Connection
+
+from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
+from mailservice.domain.errors import FolderNotFound, MailboxFull
+from mailservice.domain.mail_session import Copied, FlagChange, FlagsStored, FolderWrite, MessageMeta
+from mailservice.domain.quota import Quota
+
+DELETED = "\\Deleted"
+CHUNK = 1000
+META_COLUMNS = (
+    messages.c.uid,
+    messages.c.modseq,
+    messages.c.flags,
+    messages.c.internal_date,
+    messages.c.size,
+)
+
+FlagEdit = Callable[[frozenset[str]], frozenset[str]]
+"""A message's new flags from its current ones."""
+
+
+def flag_change(change: FlagChange, flags: frozenset[str]) -> FlagEdit:
+    """IMAP STORE's edit: add, remove or replace `flags`."""
+    if change is FlagChange.ADD:
+        return lambda current: current | flags
+    if change is FlagChange.REMOVE:
+        return lambda current: current - flags
+    return lambda _current: flags
+
+
+def add_and_remove(add: frozenset[str], remove: frozenset[str]) -> FlagEdit:
+    """The HTTP API's edit: add some flags and remove others in one change."""
+    return lambda current: (current | add) - remove
+
+
+def store_flags(
+    connection: Connection,
+    mailbox_id: str,
+    folder_id: int,
+    uids: Sequence[int],
+    edit: FlagEdit,
+    unchanged_since: int | None = None,
+) -> tuple[FlagsStored, FolderWrite | None]:
+    """Edit the flags of `uids`; a message whose modseq is above `unchanged_since` is left alone and
+    reported (CONDSTORE). Messages whose flags stay the same keep their modseq."""
+    folder = lock_folder_by_id(connection, mailbox_id, folder_id)
+    modseq = folder.highestmodseq + 1
+    updated: list[MessageMeta] = []
+    modified: list[int] = []
+    changes: list[dict[str, Any]] = []
+    for condition in uid_conditions(uids):
+        rows = connection.execute(
+            select(messages.c.id, *META_COLUMNS).where(messages.c.folder_id == folder_id, condition)
+        ).all()
+        for row in rows:
+            if unchanged_since is not None and row.modseq > unchanged_since:
+                modified.append(row.uid)
+                continue
+            current = frozenset(row.flags.split())
+            wanted = edit(current)
+            if wanted == current:
+                continue
+            changes.append({"row_id": row.id, "new_flags": " ".join(sorted(wanted)), "new_modseq": modseq})
+            updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
+    if not changes:
+        return FlagsStored(tuple(updated), tuple(sorted(modified))), None
+    connection.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("row_id"))
+        .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq")),
+        changes,
+    )
+    _raise_modseq(connection, folder_id, modseq)
+    updated.sort(key=lambda meta: meta.uid)
+    return FlagsStored(tuple(updated), tuple(sorted(modified))), FolderWrite(folder_id, modseq)
+
+
+def expunge(
+    connection: Connection,
+    mailbox_id: str,
+    folder_id: int,
+    uids: Sequence[int] | None,
+    only_deleted: bool = True,
+) -> tuple[list[int], FolderWrite | None]:
+    """Remove the messages of `uids` (all when None) flagged \\Deleted, or all of them without
+    `only_deleted`; their uids, ascending."""
+    lock_mailbox(connection, mailbox_id)
+    folder = lock_folder_by_id(connection, mailbox_id, folder_id)
+    conditions: list[ColumnElement[bool]] = [messages.c.folder_id == folder_id]
+    if only_deleted:
+        conditions.append(messages.c.flags.contains(DELETED, autoescape=True))
+    candidates: list[Any] = []
+    for condition in [None] if uids is None else list(uid_conditions(uids)):
+        where = conditions if condition is None else [*conditions, condition]
+        candidates += connection.execute(
+            select(messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags).where(
+                *where
+            )
+        ).all()
+    doomed = [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
+    if not doomed:
+        return [], None
+    modseq = folder.highestmodseq + 1
+    remove_messages(
+        connection,
+        mailbox_id,
+        [r.id for r in doomed],
+        {r.raw_id for r in doomed},
+        sum(r.size for r in doomed),
+    )
+    expunged = sorted(row.uid for row in doomed)
+    record_expunged(connection, folder_id, expunged, modseq)
+    _raise_modseq(connection, folder_id, modseq)
+    return expunged, FolderWrite(folder_id, modseq)
+
+
+def copy_messages(
+    connection: Connection,
+    mailbox_id: str,
+    folder_id: int,
+    uids: Sequence[int],
+    target_name: str,
+    move: bool,
+    default_quota: int,
+) -> tuple[Copied, list[FolderWrite]]:
+    """Copy (or move) `uids` to the folder named `target_name`, with new uids there. A copy counts
+    against the quota (`MailboxFull`); a move does not, and expunges the sources."""
+    mailbox = lock_mailbox(connection, mailbox_id)
+    source, target = _lock_source_and_target(connection, mailbox_id, folder_id, target_name)
+    rows = _source_rows(connection, folder_id, uids)
+    if not rows:
+        return Copied(target.uidvalidity, (), ()), []
+    added = sum(row["size"] for row in rows)
+    quota = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes, default_quota)
+    if not move and not quota.allows(added):
+        raise MailboxFull("the copy would exceed the mailbox quota")
+    same_folder = target.id == source.id
+    target_modseq = target.highestmodseq + 1
+    target_uids = list(range(target.uidnext, target.uidnext + len(rows)))
+    if move and not same_folder:
+        _move_rows(connection, rows, target.id, target_uids, target_modseq)
+    else:
+        _insert_copies(connection, rows, target.id, target_uids, target_modseq)
+        connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=mailbox.used_bytes + added)
+        )
+    connection.execute(
+        update(folders)
+        .where(folders.c.id == target.id)
+        .values(uidnext=target.uidnext + len(rows), highestmodseq=target_modseq)
+    )
+    writes = [FolderWrite(target.id, target_modseq)]
+    source_uids = [row["uid"] for row in rows]
+    if move and same_folder:
+        _, write = expunge(connection, mailbox_id, folder_id, source_uids, only_deleted=False)
+        writes += [write] if write else []
+    elif move:
+        source_modseq = source.highestmodseq + 1
+        record_expunged(connection, source.id, source_uids, source_modseq)
+        _raise_modseq(connection, source.id, source_modseq)
+        writes.append(FolderWrite(source.id, source_modseq))
+    return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
+
+
+def remove_messages(
+    connection: Connection, mailbox_id: str, row_ids: list[int], raw_ids: set[str], size: int
+) -> None:
+    """Delete message rows, the raw bytes no other row shares, and give their size back to the quota."""
+    for start in range(0, len(row_ids), CHUNK):
+        connection.execute(delete(messages).where(messages.c.id.in_(row_ids[start : start + CHUNK])))
+    ordered = sorted(raw_ids)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        still_used = select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()
+        connection.execute(delete(message_raw).where(message_raw.c.id.in_(chunk), not_(still_used)))
+    if size:
+        connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=mailboxes.c.used_bytes - size)
+        )
+
+
+def record_expunged(connection: Connection, folder_id: int, uids: list[int], modseq: int) -> None:
+    if uids:
+        connection.execute(
+            insert(expunged_messages),
+            [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids],
+        )
+
+
+def uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
+    """WHERE clauses covering `uids`: one range when they are consecutive, else chunks of IN lists."""
+    if not uids:
+        return
+    ordered = sorted(set(uids))
+    if ordered[-1] - ordered[0] + 1 == len(ordered):
+        yield messages.c.uid.between(ordered[0], ordered[-1])
+        return
+    for start in range(0, len(ordered), CHUNK):
+        yield messages.c.uid.in_(ordered[start : start + CHUNK])
+
+
+def lock_mailbox(connection: Connection, mailbox_id: str) -> Any:
+    return connection.execute(
+        select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
+        .where(mailboxes.c.id == mailbox_id)
+        .with_for_update()
+    ).one()
+
+
+def lock_folder_by_name(connection: Connection, mailbox_id: str, name: str) -> Any:
+    return _lock_folder(connection, mailbox_id, folders.c.name == name, f"no folder named {name}")
+
+
+def lock_folder_by_id(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
+    return _lock_folder(
+        connection, mailbox_id, folders.c.id == folder_id, "the selected folder no longer exists"
+    )
+
+
+def _lock_folder(
+    connection: Connection, mailbox_id: str, condition: ColumnElement[bool], missing: str
+) -> Any:
+    folder = connection.execute(
+        select(folders).where(folders.c.mailbox_id == mailbox_id, condition).with_for_update()
+    ).first()
+    if folder is None:
+        raise FolderNotFound(missing)
+    return folder
+
+
+def _lock_source_and_target(
+    connection: Connection, mailbox_id: str, source_id: int, target_name: str
+) -> tuple[Any, Any]:
+    """Both folder rows of a copy, locked together in id order."""
+    of_mailbox = folders.c.mailbox_id == mailbox_id
+    target_id = connection.execute(
+        select(folders.c.id).where(of_mailbox, folders.c.name == target_name)
+    ).scalar()
+    if target_id is None:
+        raise FolderNotFound(f"no folder named {target_name}")
+    locked = {
+        row.id: row
+        for row in connection.execute(
+            select(folders)
+            .where(of_mailbox, folders.c.id.in_(sorted({source_id, target_id})))
+            .order_by(folders.c.id)
+            .with_for_update()
+        )
+    }
+    if source_id not in locked:
+        raise FolderNotFound("the selected folder no longer exists")
+    if target_id not in locked:
+        raise FolderNotFound(f"no folder named {target_name}")
+    return locked[source_id], locked[target_id]
+
+
+def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
+    connection.execute(update(folders).where(folders.c.id == folder_id).values(highestmodseq=modseq))
+
+
+def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for condition in uid_conditions(uids):
+        found = connection.execute(select(messages).where(messages.c.folder_id == folder_id, condition))
+        rows += [dict(row) for row in found.mappings()]
+    rows.sort(key=lambda row: row["uid"])
+    return rows
+
+
+def _insert_copies(
+    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
+) -> None:
+    copies = []
+    for row, uid in zip(rows, target_uids, strict=True):
+        copy = {key: value for key, value in row.items() if key != "id"}
+        copy.update(folder_id=target_id, uid=uid, modseq=modseq)
+        copies.append(copy)
+    connection.execute(insert(messages), copies)
+
+
+def _move_rows(
+    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
+) -> None:
+    connection.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("row_id"))
+        .values(folder_id=target_id, uid=bindparam("new_uid"), modseq=modseq),
+        [{"row_id": row["id"], "new_uid": uid} for row, uid in zip(rows, target_uids, strict=True)],
+    )
