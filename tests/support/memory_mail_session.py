@@ -340,10 +340,15 @@ class MemoryMailSession:
         return Appended(target.uidvalidity, uid)
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        return self._copy(folder_id, uids, target, move=False)
+
+    def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
+        """A copy counts against the quota; a move, which frees as much as it adds, does not."""
         source = self.store.by_id(folder_id)
         destination = self.store.folder(target)
         chosen = [source.messages[uid] for uid in uids if uid in source.messages]
-        if self.store.used_bytes() + sum(len(message.raw) for message in chosen) > self.store.quota_bytes:
+        added = sum(len(message.raw) for message in chosen)
+        if not move and self.store.used_bytes() + added > self.store.quota_bytes:
             raise MailboxFull("mailbox is full")
         new_uids = tuple(
             self.store._insert(destination, m.raw, m.meta.flags, m.meta.internal_date) for m in chosen
@@ -353,7 +358,7 @@ class MemoryMailSession:
         return Copied(destination.uidvalidity, tuple(m.meta.uid for m in chosen), new_uids)
 
     async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
-        copied = await self.copy(folder_id, uids, target)
+        copied = self._copy(folder_id, uids, target, move=True)
         source = self.store.by_id(folder_id)
         self._remove(source, copied.source_uids)
         return copied

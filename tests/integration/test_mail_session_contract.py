@@ -1,0 +1,239 @@
+"""The contract of `MailSession`, the store port of IMAP and POP3, run against every implementation:
+the store on SQLite and on PostgreSQL, and the in-memory store the protocol engine tests use, so that
+what those tests assume is what the real store does.
+
+Only the port is used here: flags and keywords, modseqs, changes seen by another session, expunge, copy,
+move and the quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailservice.bootstrap import build_runtime
+from mailservice.domain.clock import FixedClock
+from mailservice.domain.errors import FolderNotFound, MailboxFull
+from mailservice.domain.mail_session import FlagChange, MailSession
+from tests.conftest import BASE_URL, make_settings
+from tests.support.agent import claim_and_pay
+from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.keys import AgentKey
+from tests.support.mail import text_message
+from tests.support.memory_mail_session import MemoryMailSession, MemoryMailStore
+
+SEEN = "\\Seen"
+DELETED = "\\Deleted"
+FLAGGED = "\\Flagged"
+QUOTA_BYTES = 20_000
+
+
+@dataclass
+class StoreUnderTest:
+    session: MailSession
+    login: Callable[[], Awaitable[MailSession]]
+    """Another session of the same mailbox."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> AsyncIterator[StoreUnderTest]:
+    if request.param == "memory":
+        mailbox = MemoryMailStore("contract@agents.test", quota_bytes=QUOTA_BYTES)
+
+        async def memory_login() -> MailSession:
+            return MemoryMailSession(mailbox)
+
+        yield StoreUnderTest(await memory_login(), memory_login)
+        return
+    if request.param == "sqlite":
+        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), tmp_path)
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        truncate_postgres_database(dsn)
+    runtime = await build_runtime(make_settings(dsn, tmp_path, mailbox_quota_bytes=QUOTA_BYTES), clock)
+    try:
+        transport = httpx.ASGITransport(app=runtime.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            details = await claim_and_pay(http, AgentKey.generate())
+
+        async def sql_login() -> MailSession:
+            access = runtime.services.mail_access
+            return await access.login(str(details["email"]), str(details["password"]), "127.0.0.1")
+
+        yield StoreUnderTest(await sql_login(), sql_login)
+    finally:
+        await runtime.close()
+
+
+def flags(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def message(subject: str) -> bytes:
+    return text_message("someone@example.org", subject=subject).replace(b"\n", b"\r\n")
+
+
+async def filled_inbox(session: MailSession, *subjects: str) -> int:
+    for subject in subjects:
+        await session.append("INBOX", message(subject), frozenset(), None)
+    return (await session.status("INBOX")).folder_id
+
+
+async def test_appends_get_ascending_uids_and_raise_the_modseq(store: StoreUnderTest) -> None:
+    session = store.session
+    before = await session.status("INBOX")
+
+    first = await session.append("INBOX", message("a"), frozenset({SEEN, "\\Recent"}), None)
+    second = await session.append("inbox", message("b"), frozenset({"$Label"}), None)
+
+    opened = await session.open("INBOX")
+    assert second.uid == first.uid + 1 == before.uidnext + 1
+    assert first.uidvalidity == opened.status.uidvalidity
+    assert [(m.uid, m.flags) for m in opened.messages] == [
+        (first.uid, flags(SEEN)),
+        (second.uid, flags("$Label")),
+    ]
+    assert before.highestmodseq < opened.messages[0].modseq < opened.messages[1].modseq
+    assert opened.status.highestmodseq == opened.messages[1].modseq
+    assert (opened.status.messages, opened.status.unseen, opened.status.uidnext) == (2, 1, second.uid + 1)
+
+
+async def test_flag_changes_give_one_new_modseq_and_skip_what_does_not_change(
+    store: StoreUnderTest,
+) -> None:
+    session = store.session
+    folder = await filled_inbox(session, "a", "b", "c")
+    start = (await session.status("INBOX")).highestmodseq
+
+    added = await session.store_flags(folder, [1, 2], FlagChange.ADD, frozenset({SEEN, "$Work"}))
+    again = await session.store_flags(folder, [1, 2], FlagChange.ADD, frozenset({SEEN}))
+    removed = await session.store_flags(folder, [2], FlagChange.REMOVE, frozenset({"$Work", "\\Recent"}))
+    replaced = await session.store_flags(folder, [3], FlagChange.REPLACE, frozenset({FLAGGED, "\\Recent"}))
+
+    assert [(m.uid, m.flags) for m in added.updated] == [(1, flags(SEEN, "$Work")), (2, flags(SEEN, "$Work"))]
+    assert {m.modseq for m in added.updated} == {start + 1}
+    assert again.updated == ()
+    assert [(m.uid, m.flags, m.modseq) for m in removed.updated] == [(2, flags(SEEN), start + 2)]
+    assert [(m.uid, m.flags, m.modseq) for m in replaced.updated] == [(3, flags(FLAGGED), start + 3)]
+    assert (await session.status("INBOX")).highestmodseq == start + 3
+
+
+async def test_unchangedsince_refuses_messages_changed_after_it(store: StoreUnderTest) -> None:
+    session = store.session
+    folder = await filled_inbox(session, "a", "b")
+    known = (await session.status("INBOX")).highestmodseq
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({SEEN}))
+
+    stored = await session.store_flags(
+        folder, [1, 2], FlagChange.ADD, frozenset({FLAGGED}), unchanged_since=known
+    )
+
+    assert stored.modified == (1,)
+    assert [(m.uid, m.flags) for m in stored.updated] == [(2, flags(FLAGGED))]
+
+
+async def test_another_session_learns_of_new_reflagged_and_expunged_messages(
+    store: StoreUnderTest,
+) -> None:
+    session = store.session
+    folder = await filled_inbox(session, "a", "b", "c")
+    other = await store.login()
+    seen = await other.open("INBOX")
+
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    await session.store_flags(folder, [2], FlagChange.ADD, frozenset({SEEN}))
+    expunged = await session.expunge(folder)
+    await session.append("INBOX", message("d"), frozenset(), None)
+
+    changes = await other.changes(folder, seen.status.highestmodseq)
+    assert expunged == [1]
+    assert changes.expunged == (1,)
+    assert [(m.uid, m.flags) for m in changes.changed] == [(2, flags(SEEN)), (4, flags())]
+    assert (changes.uidnext, changes.uidvalidity) == (5, seen.status.uidvalidity)
+    assert changes.highestmodseq == (await session.status("INBOX")).highestmodseq
+    nothing_new = await other.changes(folder, changes.highestmodseq)
+    assert (nothing_new.changed, nothing_new.expunged) == ((), ())
+
+
+async def test_expunge_removes_only_deleted_messages_among_the_uids_and_frees_the_quota(
+    store: StoreUnderTest,
+) -> None:
+    session = store.session
+    folder = await filled_inbox(session, "a", "b", "c")
+    await session.store_flags(folder, [1, 2], FlagChange.ADD, frozenset({DELETED}))
+    before = await session.quota()
+
+    assert await session.expunge(folder, [2, 3]) == [2]
+    assert await session.expunge(folder) == [1]
+    assert await session.expunge(folder) == []
+
+    after = await session.quota()
+    assert [m.uid for m in (await session.open("INBOX")).messages] == [3]
+    assert (before.messages, after.messages) == (3, 1)
+    assert after.used_bytes == (await session.status("INBOX")).size
+
+
+async def test_copy_gives_new_uids_keeps_flags_and_counts_against_the_quota(
+    store: StoreUnderTest,
+) -> None:
+    session = store.session
+    inbox = await filled_inbox(session, "a", "b")
+    await session.store_flags(inbox, [2], FlagChange.ADD, frozenset({SEEN}))
+    await session.create_folder("Archive")
+    await session.append("Archive", message("already there"), frozenset(), None)
+    before = await session.quota()
+
+    copied = await session.copy(inbox, [1, 2, 99], "Archive")
+
+    archive = await session.open("Archive")
+    assert (copied.source_uids, copied.target_uids) == ((1, 2), (2, 3))
+    assert copied.uidvalidity == archive.status.uidvalidity
+    assert [(m.uid, m.flags) for m in archive.messages][1:] == [(2, flags()), (3, flags(SEEN))]
+    assert len((await session.open("INBOX")).messages) == 2
+    after = await session.quota()
+    copies = sum(meta.size for meta in archive.messages[1:])
+    assert (after.messages, after.used_bytes) == (5, before.used_bytes + copies)
+    with pytest.raises(FolderNotFound):
+        await session.copy(inbox, [1], "Nowhere")
+
+
+async def test_move_expunges_the_sources_and_leaves_the_quota_as_it_was(store: StoreUnderTest) -> None:
+    session = store.session
+    inbox = await filled_inbox(session, "a", "b", "c")
+    await session.create_folder("Archive")
+    watcher = await store.login()
+    seen = await watcher.open("INBOX")
+    before = await session.quota()
+
+    moved = await session.move(inbox, [1, 3], "Archive")
+
+    assert (moved.source_uids, moved.target_uids) == ((1, 3), (1, 2))
+    assert [m.uid for m in (await session.open("INBOX")).messages] == [2]
+    assert [m.uid for m in (await session.open("Archive")).messages] == [1, 2]
+    assert (await watcher.changes(inbox, seen.status.highestmodseq)).expunged == (1, 3)
+    assert await session.quota() == before
+
+
+async def test_the_quota_refuses_an_append_or_a_copy_past_it_but_not_a_move(store: StoreUnderTest) -> None:
+    session = store.session
+    inbox = await filled_inbox(session, "a")
+    await session.create_folder("Archive")
+    quota = await session.quota()
+    filler = b"x" * (quota.limit_bytes - quota.used_bytes - 10)
+    await session.append("Archive", filler, frozenset(), None)
+
+    with pytest.raises(MailboxFull):
+        await session.append("INBOX", message("too much"), frozenset(), None)
+    with pytest.raises(MailboxFull):
+        await session.copy(inbox, [1], "Archive")
+    moved = await session.move(inbox, [1], "Archive")
+
+    assert moved.target_uids == (2,)
+    full = await session.quota()
+    assert (full.used_bytes, full.limit_bytes, full.messages) == (quota.limit_bytes - 10, QUOTA_BYTES, 2)
