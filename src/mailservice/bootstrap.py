@@ -221,7 +221,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
             uow,
             mailboxes,
             credentials,
-            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher),
+            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock),
             store,
             summarizer,
             events,

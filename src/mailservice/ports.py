@@ -11,23 +11,11 @@ from mailservice.domain.account import Account, AccountTokenKind
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
-from mailservice.domain.mail_session import (
-    Copied,
-    FlagChange,
-    FlagsStored,
-    FolderChanges,
-    FolderInfo,
-    FolderStatus,
-    FolderWrite,
-    MessageStructure,
-    OpenedFolder,
-    StructureItem,
-)
+from mailservice.domain.mail_session import MailFolderStore
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
-from mailservice.domain.quota import Quota
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 
@@ -354,60 +342,16 @@ class MessageReader(Protocol):
         ...
 
 
+class MailboxFolders(MailFolderStore, Protocol):
+    """One mailbox's stored folders and messages, as the store keeps them (names already checked)."""
+
+    async def folder_exists(self, name: str) -> bool: ...
+
+
 class MailFolders(Protocol):
-    """Folders and messages as IMAP and POP3 see them; every method is scoped to one mailbox."""
+    """The folders and messages of every mailbox, for IMAP and POP3."""
 
-    async def list_folders(self, mailbox_id: str) -> list[FolderInfo]: ...
-
-    async def subscriptions(self, mailbox_id: str) -> frozenset[str]:
-        """Every subscribed name, of a folder or not; INBOX always."""
-        ...
-
-    async def status(self, mailbox_id: str, name: str) -> FolderStatus: ...
-
-    async def open(self, mailbox_id: str, name: str) -> OpenedFolder: ...
-
-    async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges: ...
-
-    async def structures(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int], items: frozenset[StructureItem]
-    ) -> list[MessageStructure]: ...
-
-    async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...
-
-    async def headers(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]: ...
-
-    async def quota(self, mailbox_id: str) -> Quota: ...
-
-    async def folder_exists(self, mailbox_id: str, name: str) -> bool: ...
-
-    async def create_folder(self, mailbox_id: str, name: str, now: datetime) -> None: ...
-
-    async def delete_folder(self, mailbox_id: str, name: str) -> None: ...
-
-    async def rename_folder(
-        self, mailbox_id: str, old: str, new: str, now: datetime
-    ) -> FolderWrite | None: ...
-
-    async def set_subscribed(self, mailbox_id: str, name: str, subscribed: bool) -> None: ...
-
-    async def store_flags(
-        self,
-        mailbox_id: str,
-        folder_id: int,
-        uids: Sequence[int],
-        change: FlagChange,
-        flags: frozenset[str],
-        unchanged_since: int | None,
-    ) -> tuple[FlagsStored, FolderWrite | None]: ...
-
-    async def copy(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
-    ) -> tuple[Copied, list[FolderWrite]]: ...
-
-    async def expunge(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
-    ) -> tuple[list[int], FolderWrite | None]: ...
+    def of_mailbox(self, mailbox_id: str) -> MailboxFolders: ...
 
 
 class SenderAuthenticator(Protocol):

@@ -151,12 +151,10 @@ class FolderWatch(Protocol):
     def close(self) -> None: ...
 
 
-class MailSession(Protocol):
-    """One logged-in mailbox. Every method raises domain errors (`FolderNotFound`, `FolderExists`,
-    `FolderNotAllowed`, `MailboxFull`, `InvalidInput`), never storage exceptions."""
-
-    @property
-    def address(self) -> str: ...
+class MailFolderStore(Protocol):
+    """The stored folders and messages of one mailbox: what a `MailSession` asks of the store.
+    Every method raises domain errors (`FolderNotFound`, `FolderExists`, `FolderNotAllowed`,
+    `MailboxFull`), never storage exceptions."""
 
     async def list_folders(self) -> list[FolderInfo]: ...
 
@@ -180,7 +178,9 @@ class MailSession(Protocol):
 
     async def open(self, name: str) -> OpenedFolder: ...
 
-    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges: ...
+    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
+        """Read from one snapshot: a uid is never both changed and expunged in one answer."""
+        ...
 
     async def structures(
         self,
@@ -206,16 +206,12 @@ class MailSession(Protocol):
         unchanged_since: int | None = None,
     ) -> FlagsStored: ...
 
-    async def append(
-        self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
-    ) -> Appended:
-        """Counts against the quota (`MailboxFull`); `FolderNotFound` means TRYCREATE."""
+    async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        """Counts against the quota (`MailboxFull`)."""
         ...
 
-    async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied: ...
-
     async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
-        """Copy, then expunge the sources in the same transaction."""
+        """Copy, then expunge the sources in the same transaction; the quota is unchanged."""
         ...
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
@@ -223,6 +219,21 @@ class MailSession(Protocol):
         ...
 
     async def quota(self) -> Quota: ...
+
+
+class MailSession(MailFolderStore, Protocol):
+    """One logged-in mailbox: its stored folders and messages, and what the login adds (its address,
+    appending through delivery, watching for changes, the end of its access). Raises `InvalidInput`
+    too, never storage exceptions."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def append(
+        self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
+    ) -> Appended:
+        """Counts against the quota (`MailboxFull`); `FolderNotFound` means TRYCREATE."""
+        ...
 
     def watch(self) -> FolderWatch: ...
 

@@ -13,23 +13,25 @@ from mailservice.domain.errors import (
     FolderNotFound,
 )
 from mailservice.domain.mail_session import (
-    ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
     Copied,
     FlagChange,
     FlagsStored,
-    FolderChanges,
-    FolderInfo,
     FolderStatus,
-    MessageStructure,
     OpenedFolder,
-    StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
-from mailservice.domain.quota import Quota
-from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
+from mailservice.ports import (
+    Clock,
+    EventBus,
+    MailboxFolders,
+    MailFolders,
+    MessageStore,
+    MessageSummarizer,
+    UnitOfWorkFactory,
+)
 from mailservice.services.credentials import Credentials
 from mailservice.services.live_sessions import LiveSessions, SessionLease
 from mailservice.services.login_throttle import LoginThrottle
@@ -90,7 +92,7 @@ class MailAccess:
         return StoreMailSession(
             mailbox,
             self._policy,
-            self._folders,
+            self._folders.of_mailbox(mailbox.id),
             self._store,
             self._summarizer,
             self,
@@ -136,13 +138,14 @@ class EventWatch:
 
 
 class StoreMailSession:
-    """A `MailSession` over the message store, for one logged-in mailbox."""
+    """A `MailSession` over the message store, for one logged-in mailbox: folder names are checked here
+    and `\\Recent` is never stored; what needs neither is the store's own."""
 
     def __init__(
         self,
         mailbox: Mailbox,
         policy: MailAccessPolicy,
-        folders: MailFolders,
+        folders: MailboxFolders,
         store: MessageStore,
         summarizer: MessageSummarizer,
         access: MailAccess,
@@ -156,6 +159,14 @@ class StoreMailSession:
         self._summarizer = summarizer
         self._access = access
         self._lease = lease
+        self.list_folders = folders.list_folders
+        self.subscriptions = folders.subscriptions
+        self.changes = folders.changes
+        self.structures = folders.structures
+        self.raw = folders.raw
+        self.headers = folders.headers
+        self.expunge = folders.expunge
+        self.quota = folders.quota
 
     @property
     def address(self) -> str:
@@ -165,46 +176,23 @@ class StoreMailSession:
     def mailbox_id(self) -> str:
         return self._id
 
-    async def list_folders(self) -> list[FolderInfo]:
-        return await self._folders.list_folders(self._id)
-
-    async def subscriptions(self) -> frozenset[str]:
-        return await self._folders.subscriptions(self._id)
-
     async def create_folder(self, name: str) -> None:
-        await self._folders.create_folder(self._id, folder_name(name), self._access.now())
+        await self._folders.create_folder(folder_name(name))
 
     async def delete_folder(self, name: str) -> None:
-        await self._folders.delete_folder(self._id, folder_name(name))
+        await self._folders.delete_folder(folder_name(name))
 
     async def rename_folder(self, old: str, new: str) -> None:
-        await self._folders.rename_folder(self._id, folder_name(old), folder_name(new), self._access.now())
+        await self._folders.rename_folder(folder_name(old), folder_name(new))
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
-        await self._folders.set_subscribed(self._id, folder_name(name), subscribed)
+        await self._folders.set_subscribed(folder_name(name), subscribed)
 
     async def status(self, name: str) -> FolderStatus:
-        return await self._folders.status(self._id, folder_name(name))
+        return await self._folders.status(folder_name(name))
 
     async def open(self, name: str) -> OpenedFolder:
-        return await self._folders.open(self._id, folder_name(name))
-
-    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
-        return await self._folders.changes(self._id, folder_id, since_modseq)
-
-    async def structures(
-        self,
-        folder_id: int,
-        uids: Sequence[int],
-        items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS,
-    ) -> list[MessageStructure]:
-        return await self._folders.structures(self._id, folder_id, uids, items)
-
-    async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        return await self._folders.raw(self._id, folder_id, uids)
-
-    async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        return await self._folders.headers(self._id, folder_id, uids)
+        return await self._folders.open(folder_name(name))
 
     async def store_flags(
         self,
@@ -214,16 +202,13 @@ class StoreMailSession:
         flags: frozenset[str],
         unchanged_since: int | None = None,
     ) -> FlagsStored:
-        stored, _ = await self._folders.store_flags(
-            self._id, folder_id, uids, change, flags - {RECENT}, unchanged_since
-        )
-        return stored
+        return await self._folders.store_flags(folder_id, uids, change, flags - {RECENT}, unchanged_since)
 
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
         name = folder_name(folder)
-        if not await self._folders.folder_exists(self._id, name):
+        if not await self._folders.folder_exists(name):
             raise FolderNotFound(f"no folder named {name}")
         copy = MessageCopy(
             mailbox_id=self._id,
@@ -234,21 +219,14 @@ class StoreMailSession:
             folder=name,
         )
         (stored,) = await self._store.store(Delivery((copy,)))
-        status = await self._folders.status(self._id, name)
+        status = await self._folders.status(name)
         return Appended(status.uidvalidity, stored.uid)
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
-        return await self._copy(folder_id, uids, target, move=False)
+        return await self._folders.copy(folder_id, uids, folder_name(target))
 
     async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
-        return await self._copy(folder_id, uids, target, move=True)
-
-    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
-        expunged, _ = await self._folders.expunge(self._id, folder_id, uids)
-        return expunged
-
-    async def quota(self) -> Quota:
-        return await self._folders.quota(self._id)
+        return await self._folders.move(folder_id, uids, folder_name(target))
 
     def watch(self) -> EventWatch:
         return self._access.subscribe(self._id)
@@ -258,10 +236,6 @@ class StoreMailSession:
 
     def end(self) -> None:
         self._lease.release()
-
-    async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        copied, _ = await self._folders.copy(self._id, folder_id, uids, folder_name(target), move)
-        return copied
 
 
 def folder_name(name: str) -> str:

@@ -45,6 +45,7 @@ from mailservice.adapters.db.tables import (
 )
 from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound
 from mailservice.domain.mail_session import (
+    ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Copied,
     FlagChange,
@@ -60,7 +61,7 @@ from mailservice.domain.mail_session import (
 )
 from mailservice.domain.messages import INBOX, SEEN, FolderChanged
 from mailservice.domain.quota import Quota
-from mailservice.ports import EventPublisher
+from mailservice.ports import Clock, EventPublisher
 
 _TEXT_COLUMNS = (messages.c.envelope, messages.c.body, messages.c.bodystructure, messages.c.parts_json)
 _STRUCTURE_COLUMNS = (
@@ -73,86 +74,124 @@ _STRUCTURE_COLUMNS = (
 
 
 class SqlMailFolders:
-    def __init__(self, database: Database, default_quota_bytes: int, publisher: EventPublisher) -> None:
+    def __init__(
+        self, database: Database, default_quota_bytes: int, publisher: EventPublisher, clock: Clock
+    ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
         self._publisher = publisher
+        self._clock = clock
+
+    def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
+        return SqlMailboxFolders(
+            self._database, self._default_quota, self._publisher, self._clock, mailbox_id
+        )
+
+
+class SqlMailboxFolders:
+    """One mailbox's folders and messages."""
+
+    def __init__(
+        self,
+        database: Database,
+        default_quota_bytes: int,
+        publisher: EventPublisher,
+        clock: Clock,
+        mailbox_id: str,
+    ) -> None:
+        self._database = database
+        self._default_quota = default_quota_bytes
+        self._publisher = publisher
+        self._clock = clock
+        self._id = mailbox_id
 
     # Reads
 
-    async def list_folders(self, mailbox_id: str) -> list[FolderInfo]:
+    async def list_folders(self) -> list[FolderInfo]:
         query = (
             select(folders.c.name, folders.c.special_use)
-            .where(folders.c.mailbox_id == mailbox_id)
+            .where(folders.c.mailbox_id == self._id)
             .order_by(folders.c.name)
         )
         async with self._database.connection(read_only=True) as connection:
             rows = (await connection.execute(query)).all()
-        subscribed = await self.subscriptions(mailbox_id)
+        subscribed = await self.subscriptions()
         return [FolderInfo(row.name, row.special_use, row.name in subscribed) for row in rows]
 
-    async def subscriptions(self, mailbox_id: str) -> frozenset[str]:
+    async def subscriptions(self) -> frozenset[str]:
         """Every subscribed name, of a folder or not; INBOX always."""
-        query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
+        query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == self._id)
         async with self._database.connection(read_only=True) as connection:
             names = (await connection.execute(query)).scalars().all()
         return frozenset((INBOX, *names))
 
-    async def status(self, mailbox_id: str, name: str) -> FolderStatus:
-        return await self._database.run_read(lambda c: _status(c, mailbox_id, name))
+    async def status(self, name: str) -> FolderStatus:
+        return await self._database.run_read(lambda c: _status(c, self._id, name))
 
-    async def open(self, mailbox_id: str, name: str) -> OpenedFolder:
-        return await self._database.run_read(lambda c: _open(c, mailbox_id, name))
+    async def open(self, name: str) -> OpenedFolder:
+        return await self._database.run_read(lambda c: _open(c, self._id, name))
 
-    async def changes(self, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
+    async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         """Asked after every IMAP command: mostly answered by the folder row alone, since every change
         to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
-        folder = await self._database.run_read(lambda c: _folder_counters(c, mailbox_id, folder_id), False)
+        folder = await self._database.run_read(lambda c: _folder_counters(c, self._id, folder_id), False)
         if folder.highestmodseq <= since_modseq:
             return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity)
-        return await self._database.run_read(lambda c: _changes(c, mailbox_id, folder_id, since_modseq))
+        return await self._database.run_read(lambda c: _changes(c, self._id, folder_id, since_modseq))
 
     async def structures(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int], items: frozenset[StructureItem]
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        items: frozenset[StructureItem] = ALL_STRUCTURE_ITEMS,
     ) -> list[MessageStructure]:
-        found = await self._database.run_read(lambda c: _structures(c, mailbox_id, folder_id, uids, items))
+        found = await self._database.run_read(lambda c: _structures(c, self._id, folder_id, uids, items))
         return [found[uid] for uid in uids if uid in found]
 
-    async def raw(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        return await self._database.run_read(lambda c: _raws(c, mailbox_id, folder_id, uids))
+    async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        return await self._database.run_read(lambda c: _raws(c, self._id, folder_id, uids))
 
-    async def headers(self, mailbox_id: str, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+    async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         header = func.substr(message_raw.c.raw, 1, messages.c.header_end, type_=LargeBinary)
-        return await self._database.run_read(lambda c: _raws(c, mailbox_id, folder_id, uids, header))
+        return await self._database.run_read(lambda c: _raws(c, self._id, folder_id, uids, header))
 
-    async def quota(self, mailbox_id: str) -> Quota:
+    async def quota(self) -> Quota:
         query = select(
             mailboxes.c.quota_bytes,
             mailboxes.c.used_bytes,
-            select(func.count()).where(messages.c.mailbox_id == mailbox_id).scalar_subquery(),
-        ).where(mailboxes.c.id == mailbox_id)
+            select(func.count()).where(messages.c.mailbox_id == self._id).scalar_subquery(),
+        ).where(mailboxes.c.id == self._id)
         async with self._database.connection(read_only=True) as connection:
             limit, used, count = (await connection.execute(query)).one()
         return Quota.of_mailbox(limit, used, self._default_quota, messages=count)
 
+    async def folder_exists(self, name: str) -> bool:
+        async with self._database.connection(read_only=True) as connection:
+            found = await connection.execute(
+                select(folders.c.id).where(folders.c.mailbox_id == self._id, folders.c.name == name)
+            )
+            return found.first() is not None
+
     # Writes
 
-    async def create_folder(self, mailbox_id: str, name: str, now: datetime) -> None:
-        await self._database.run_write(lambda c: _create(c, mailbox_id, name, now))
+    async def create_folder(self, name: str) -> None:
+        now = self._clock.now()
+        await self._database.run_write(lambda c: _create(c, self._id, name, now))
 
-    async def delete_folder(self, mailbox_id: str, name: str) -> None:
-        await self._database.run_write(lambda c: _delete_folder(c, mailbox_id, name))
+    async def delete_folder(self, name: str) -> None:
+        await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
 
-    async def rename_folder(self, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:
-        write = await self._database.run_write(lambda c: _rename(c, mailbox_id, old, new, now))
-        await self._changed(mailbox_id, [write])
-        return write
+    async def rename_folder(self, old: str, new: str) -> None:
+        now = self._clock.now()
+        write = await self._database.run_write(lambda c: _rename(c, self._id, old, new, now))
+        await self._changed([write])
 
-    async def set_subscribed(self, mailbox_id: str, name: str, subscribed: bool) -> None:
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
         """Subscriptions are names that outlive their folders: only an existing folder can be subscribed,
         but deleting it keeps the subscription (RFC 3501 section 6.3.6), as in Dovecot."""
         if name == INBOX:
             return
+        mailbox_id = self._id
 
         def work(connection: Connection) -> None:
             if subscribed and name not in _names(connection, mailbox_id):
@@ -168,52 +207,45 @@ class SqlMailFolders:
 
     async def store_flags(
         self,
-        mailbox_id: str,
         folder_id: int,
         uids: Sequence[int],
         change: FlagChange,
         flags: frozenset[str],
-        unchanged_since: int | None,
-    ) -> tuple[FlagsStored, FolderWrite | None]:
+        unchanged_since: int | None = None,
+    ) -> FlagsStored:
+        edit = message_changes.flag_change(change, flags)
         stored, write = await self._database.run_write(
-            lambda c: message_changes.store_flags(
-                c, mailbox_id, folder_id, uids, message_changes.flag_change(change, flags), unchanged_since
-            )
+            lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since)
         )
-        await self._changed(mailbox_id, [write])
-        return stored, write
+        await self._changed([write])
+        return stored
 
-    async def copy(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int], target: str, move: bool
-    ) -> tuple[Copied, list[FolderWrite]]:
+    async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        return await self._copy(folder_id, uids, target, move=False)
+
+    async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
+        return await self._copy(folder_id, uids, target, move=True)
+
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        expunged, write = await self._database.run_write(
+            lambda c: message_changes.expunge(c, self._id, folder_id, uids)
+        )
+        await self._changed([write])
+        return expunged
+
+    async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
         copied, writes = await self._database.run_write(
             lambda c: message_changes.copy_messages(
-                c, mailbox_id, folder_id, uids, target, move, self._default_quota
+                c, self._id, folder_id, uids, target, move, self._default_quota
             )
         )
-        await self._changed(mailbox_id, writes)
-        return copied, writes
+        await self._changed(writes)
+        return copied
 
-    async def expunge(
-        self, mailbox_id: str, folder_id: int, uids: Sequence[int] | None
-    ) -> tuple[list[int], FolderWrite | None]:
-        expunged, write = await self._database.run_write(
-            lambda c: message_changes.expunge(c, mailbox_id, folder_id, uids)
-        )
-        await self._changed(mailbox_id, [write])
-        return expunged, write
-
-    async def _changed(self, mailbox_id: str, writes: Sequence[FolderWrite | None]) -> None:
+    async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
         await self._publisher.publish(
-            [FolderChanged(mailbox_id, w.folder_id, w.modseq) for w in writes if w is not None]
+            [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
-
-    async def folder_exists(self, mailbox_id: str, name: str) -> bool:
-        async with self._database.connection(read_only=True) as connection:
-            found = await connection.execute(
-                select(folders.c.id).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
-            )
-            return found.first() is not None
 
 
 # Reading helpers
@@ -369,13 +401,7 @@ def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     rows = connection.execute(
         select(messages.c.id, messages.c.raw_id, messages.c.size).where(messages.c.folder_id == folder.id)
     ).all()
-    remove_messages(
-        connection,
-        mailbox_id,
-        [row.id for row in rows],
-        {row.raw_id for row in rows},
-        sum(r.size for r in rows),
-    )
+    remove_messages(connection, mailbox_id, rows)
     connection.execute(delete(expunged_messages).where(expunged_messages.c.folder_id == folder.id))
     connection.execute(delete(folders).where(folders.c.id == folder.id))
     connection.execute(remember_deleted_uidvalidity(mailbox_id, folder.uidvalidity))

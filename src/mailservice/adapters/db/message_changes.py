@@ -123,13 +123,7 @@ def expunge(
     if not doomed:
         return [], None
     modseq = folder.highestmodseq + 1
-    remove_messages(
-        connection,
-        mailbox_id,
-        [r.id for r in doomed],
-        {r.raw_id for r in doomed},
-        sum(r.size for r in doomed),
-    )
+    remove_messages(connection, mailbox_id, doomed)
     expunged = sorted(row.uid for row in doomed)
     record_expunged(connection, folder_id, expunged, modseq)
     _raise_modseq(connection, folder_id, modseq)
@@ -186,17 +180,18 @@ def copy_messages(
     return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
 
 
-def remove_messages(
-    connection: Connection, mailbox_id: str, row_ids: list[int], raw_ids: set[str], size: int
-) -> None:
-    """Delete message rows, the raw bytes no other row shares, and give their size back to the quota."""
+def remove_messages(connection: Connection, mailbox_id: str, rows: Sequence[Any]) -> None:
+    """Delete message rows (each with its `id`, `raw_id` and `size`), the raw bytes no other row shares,
+    and give their size back to the quota."""
+    row_ids = [row.id for row in rows]
     for start in range(0, len(row_ids), CHUNK):
         connection.execute(delete(messages).where(messages.c.id.in_(row_ids[start : start + CHUNK])))
-    ordered = sorted(raw_ids)
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
+    raw_ids = sorted({row.raw_id for row in rows})
+    for start in range(0, len(raw_ids), CHUNK):
+        chunk = raw_ids[start : start + CHUNK]
         still_used = select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()
         connection.execute(delete(message_raw).where(message_raw.c.id.in_(chunk), not_(still_used)))
+    size = sum(row.size for row in rows)
     if size:
         connection.execute(
             update(mailboxes)
