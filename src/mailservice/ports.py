@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.account import Account, AccountTokenKind
+from mailservice.domain.agent_events import LoggedEvent
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
@@ -241,6 +242,14 @@ class AdminRepository(Protocol):
     async def rotate_credentials(self, mailbox_id: str, now: datetime) -> None: ...
 
 
+class EventLogRepository(Protocol):
+    async def read_after(self, mailbox_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        """The mailbox's logged events with an id above `after`, oldest first.
+
+        Within a mailbox, ids become visible in increasing order, so `after` is a safe cursor."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
@@ -255,9 +264,11 @@ class UnitOfWork(Protocol):
     account_tokens: AccountTokenRepository
     support_messages: SupportMessageRepository
     admin: AdminRepository
+    event_log: EventLogRepository
 
     def record(self, event: DomainEvent) -> None:
-        """Publish `event` once this unit of work commits; a rollback drops it."""
+        """Publish `event` once this unit of work commits; a rollback drops it. An `AgentEvent` is
+        also written into the event log, in this unit of work's transaction."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.messages import MailboxEvent
 
 
@@ -14,4 +15,4 @@ class NotificationQueued:
     type: str = field(default="notification.queued")
 
 
-DomainEvent = MailboxEvent | NotificationQueued
+DomainEvent = MailboxEvent | NotificationQueued | AgentEvent

@@ -225,3 +225,17 @@ Index(
     support_messages.c.key_fingerprint,
     support_messages.c.created_at,
 )
+
+# What agents are told, in the order it happened per mailbox (see db/event_log.py for why ids are in
+# commit order within a mailbox).
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),
+)
+Index("ix_event_log_mailbox_id_id", event_log.c.mailbox_id, event_log.c.id)
+Index("ix_event_log_occurred_at", event_log.c.occurred_at)
