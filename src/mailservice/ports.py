@@ -31,6 +31,14 @@ from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
 from mailservice.domain.quota import Quota
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
+from mailservice.domain.webhooks import (
+    Attempt,
+    ClaimedDelivery,
+    DeliveryStatus,
+    SendResult,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class Clock(Protocol):
@@ -250,6 +258,54 @@ class EventLogRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    async def add(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def endpoints(self, mailbox_id: str) -> list[WebhookEndpoint]: ...
+
+    async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    async def remove(self, mailbox_id: str, endpoint_id: str) -> bool: ...
+
+    async def add_test_delivery(self, endpoint_id: str, now: datetime) -> int: ...
+
+    async def deliveries(
+        self, endpoint_id: str, limit: int, before_id: int | None = None
+    ) -> list[WebhookDelivery]:
+        """Newest first, each with its attempts."""
+        ...
+
+    async def delivery(self, endpoint_id: str, delivery_id: int) -> WebhookDelivery | None: ...
+
+    async def send_again(self, delivery_id: int, now: datetime) -> None: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries of enabled endpoints, at most `room.get(endpoint, per_endpoint)` each."""
+        ...
+
+    async def record_attempt(
+        self, delivery: WebhookDelivery, attempt: Attempt, status: DeliveryStatus, next_attempt_at: datetime
+    ) -> None: ...
+
+    async def mark_skipped(self, delivery_id: int) -> None: ...
+
+    async def endpoint_answered(self, endpoint_id: str, ok: bool, now: datetime) -> datetime | None:
+        """Note a success or a failure; since when the endpoint has been failing (None: it is healthy)."""
+        ...
+
+    async def disable(self, endpoint_id: str, now: datetime) -> bool: ...
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, secret: str, message_id: str, payload: str) -> SendResult:
+        """One signed POST; every failure is a result, never an exception."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
@@ -265,6 +321,7 @@ class UnitOfWork(Protocol):
     support_messages: SupportMessageRepository
     admin: AdminRepository
     event_log: EventLogRepository
+    webhooks: WebhookRepository
 
     def record(self, event: DomainEvent) -> None:
         """Publish `event` once this unit of work commits; a rollback drops it. An `AgentEvent` is

@@ -15,4 +15,11 @@ class NotificationQueued:
     type: str = field(default="notification.queued")
 
 
-DomainEvent = MailboxEvent | NotificationQueued | AgentEvent
+@dataclass(frozen=True)
+class WebhookQueued:
+    """A webhook delivery was queued or brought forward by hand: this node's worker sends it now."""
+
+    type: str = field(default="webhook.queued")
+
+
+DomainEvent = MailboxEvent | NotificationQueued | AgentEvent | WebhookQueued

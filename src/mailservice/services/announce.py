@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from mailservice.domain.agent_events import AgentEvent
-from mailservice.domain.events import DomainEvent, NotificationQueued
+from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
 from mailservice.domain.messages import MailboxEvent, MessageReceived
 from mailservice.ports import EventBus
 
@@ -37,7 +37,7 @@ class AfterCommitPublisher:
         for event in events:
             if isinstance(event, NotificationQueued):
                 notification_queued = True
-            elif isinstance(event, AgentEvent):
+            elif isinstance(event, AgentEvent | WebhookQueued):
                 logged = True
             else:
                 logged = logged or isinstance(event, MessageReceived)

@@ -80,6 +80,7 @@ class _FolderState:
 class _Group:
     """What one commit writes, built in memory before any statement runs."""
 
+    now: datetime
     quotas: dict[str, Quota]
     folder_states: dict[tuple[str, str], _FolderState]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -169,6 +170,7 @@ class GroupCommitMessageStore:
         """Runs blocking, in one transaction: lock quotas and folders, plan every delivery, write."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
         state = _Group(
+            now=now,
             quotas=self._lock_quotas(connection, {c.mailbox_id for c in copies}),
             folder_states=_lock_folders(connection, {(c.mailbox_id, c.folder) for c in copies}, now),
         )
@@ -238,7 +240,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
     stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
-    state.events.append(message_received(copy, stored))
+    state.events.append(message_received(copy, stored, state.now))
     return stored
 
 

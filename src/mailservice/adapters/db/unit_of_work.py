@@ -26,6 +26,7 @@ from mailservice.adapters.db.outbox import SqlOutboxRepository
 from mailservice.adapters.db.payment_events import SqlPaymentEventRepository
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
+from mailservice.adapters.db.webhooks import SqlWebhookRepository
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.events import DomainEvent
 from mailservice.ports import (
@@ -42,6 +43,7 @@ from mailservice.ports import (
     PaymentEventRepository,
     SupportMessageRepository,
     UsedChallengeRepository,
+    WebhookRepository,
 )
 
 
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
     support_messages: SupportMessageRepository
     admin: AdminRepository
     event_log: EventLogRepository
+    webhooks: WebhookRepository
 
     def __init__(
         self, database: Database, publisher: EventPublisher, read_only: bool, sealer: TextSealer
@@ -88,6 +91,7 @@ class SqlUnitOfWork:
         self.support_messages = SqlSupportMessageRepository(self._connection)
         self.admin = SqlAdminRepository(self._connection, self.record)
         self.event_log = SqlEventLogRepository(self._connection)
+        self.webhooks = SqlWebhookRepository(self._connection, self.record)
         return self
 
     async def __aexit__(
