@@ -201,6 +201,13 @@ class Settings(BaseSettings):
     def _lowercase_domain(cls, value: str) -> str:
         return value.strip().lower()
 
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_a_send(self) -> Settings:
+        # A lease that ended while its send still ran would let a second claimer send it at the same time.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.mailservice_env is Environment.PRODUCTION

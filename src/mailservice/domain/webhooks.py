@@ -140,13 +140,13 @@ def refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_privat
         return "a multicast address"
     if address.is_unspecified:
         return "an unspecified address"
+    if address.is_loopback:  # before `reserved`, which ::1 is too
+        return None if allow_private else "a loopback address"
     if address.is_reserved:
         return "a reserved address"
-    if address.is_global:
+    if address.is_global or (allow_private and address.is_private):
         return None
-    if allow_private and (address.is_loopback or address.is_private):
-        return None
-    return "a loopback address" if address.is_loopback else "a private address"
+    return "a private address"
 
 
 def checked_url(url: str, allow_private: bool) -> str:
