@@ -15,23 +15,26 @@ import pytest
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
-from tests.conftest import make_settings
 from tests.support.mail import send, text_message
 from tests.support.outbox import outbox_rows
 from tests.support.ports import free_port
-from tests.support.webhooks import Agent, deliveries, new_agent, receiver, register, run_worker
+from tests.support.webhooks import (
+    Agent,
+    deliveries,
+    new_agent,
+    receiver,
+    register,
+    run_worker,
+    webhook_settings,
+)
 
 TIMEOUT = 1.0
 
 
 @pytest.fixture
 def settings(database_dsn: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_dsn,
-        tmp_path,
-        webhook_allow_private=True,
-        webhook_timeout_seconds=TIMEOUT,
-        webhook_endpoint_concurrency=2,
+    return webhook_settings(
+        database_dsn, tmp_path, webhook_timeout_seconds=TIMEOUT, webhook_endpoint_concurrency=2
     )
 
 
