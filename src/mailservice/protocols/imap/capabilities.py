@@ -14,8 +14,9 @@ _AFTER_LOGIN = (
     "QUOTA",
     "CONDSTORE",
     "BINARY",
+    "QRESYNC",
 )
-ENABLEABLE = frozenset({"CONDSTORE"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
 
 
 def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> str:

@@ -12,6 +12,7 @@ from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_ite
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
+from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
@@ -42,6 +43,7 @@ class MailboxArg:
 class Select:
     mailbox: str
     condstore: bool
+    qresync: QresyncParams | None = None
 
 
 @dataclass(frozen=True)
@@ -216,14 +218,19 @@ def _select(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     condstore = False
+    qresync = None
     if reader.accept(b" "):
         reader.expect(b"(")
         while not reader.accept(b")"):
-            if reader.word() != "CONDSTORE":
+            parameter = reader.word()
+            if parameter == "CONDSTORE":
+                condstore = True
+            elif parameter == "QRESYNC":
+                qresync = parse_qresync_param(reader)
+            else:
                 raise reader.error("unknown SELECT parameter")
-            condstore = True
             reader.accept(b" ")
-    return Select(mailbox, condstore)
+    return Select(mailbox, condstore, qresync)
 
 
 def _rename(reader: CommandReader) -> Args:

@@ -30,4 +30,4 @@ async def send_updates(client: Client, allow_expunge: bool) -> None:
     if changes.uidvalidity != view.uidvalidity:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
     if client.state.view is view:
-        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore))
+        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, client.state.qresync))
