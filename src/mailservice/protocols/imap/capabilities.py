@@ -15,6 +15,11 @@ _AFTER_LOGIN = (
     "CONDSTORE",
     "BINARY",
     "QRESYNC",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 )
 ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
 

@@ -11,10 +11,11 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
-from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
+from mailservice.protocols.imap.parse_error import ParseError
 from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
-from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
+from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, UnknownCharset, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
+from mailservice.protocols.imap.sort_args import SortArgs, ThreadArgs, parse_sort, parse_thread
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ Args = (
     | EnableArgs
     | IdArgs
     | QuotaRootArg
+    | SortArgs
+    | ThreadArgs
 )
 
 
@@ -154,7 +157,7 @@ class Command:
     uid: bool = False
 
 
-UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE"})
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})
 
 
 def parse_command(data: bytes) -> Command:
@@ -348,11 +351,6 @@ def _search(reader: CommandReader) -> Args:
     return SearchArgs(charset, parse_search(reader, charset))
 
 
-class UnknownCharset(RefusedArgument):
-    def __init__(self, tag: str) -> None:
-        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
-
-
 def _sequence(reader: CommandReader) -> SequenceSet:
     return parse_sequence_set(reader.sequence_text())
 
@@ -471,4 +469,6 @@ _PARSERS: dict[str, Callable[[CommandReader], Args]] = {
     "EXPUNGE": _expunge,
     "ENABLE": _enable,
     "ID": _id,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
 }
