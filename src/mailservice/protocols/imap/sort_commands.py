@@ -83,8 +83,8 @@ def sorted_messages(
 
 
 def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> bytes:
-    """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set`, MIN and MAX the
-    first and last in sort order, ALL in sort order."""
+    """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (Dovecot's
+    order), MIN and MAX the first and last in sort order, ALL in sort order."""
     parts = [f'* ESEARCH (TAG "{command.tag}")']
     if command.uid:
         parts.append("UID")
@@ -92,10 +92,10 @@ def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -
         parts.append(f"MIN {numbers[0]}")
     if numbers and "MAX" in returns:
         parts.append(f"MAX {numbers[-1]}")
-    if "COUNT" in returns:
-        parts.append(f"COUNT {len(numbers)}")
     if numbers and "ALL" in returns:
         parts.append(f"ALL {uid_set_text(numbers)}")
+    if "COUNT" in returns:
+        parts.append(f"COUNT {len(numbers)}")
     return (" ".join(parts) + "\r\n").encode()
 
 

@@ -1,13 +1,14 @@
 """What SORT and THREAD order messages by (RFC 5256, RFC 5957): the base subject, the sent date, the
 first address of a field; computed from a message's header and its folder metadata.
 
-Strings are compared after `comparable`: ASCII letters folded to upper case, which is RFC 5256's
-i;ascii-casemap, extended to the other letters of Unicode the same way.
+Strings are compared after `comparable`: letters in upper case and decomposed ("É" is "E" and an
+accent), as Dovecot compares them; for ASCII that is RFC 5256's i;ascii-casemap.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from mailservice.adapters.mime.addresses import GROUP_END, parse_address_list
@@ -79,7 +80,9 @@ def _without_leaders(text: str) -> tuple[str, bool]:
 
 
 def comparable(text: str) -> str:
-    return text.upper()
+    """One character for one (simple case mapping: "ß" stays), then decomposed."""
+    upper = "".join(capital if len(capital := character.upper()) == 1 else character for character in text)
+    return unicodedata.normalize("NFKD", upper)
 
 
 def header_subject(header: bytes) -> str:
