@@ -7,7 +7,6 @@ Both take the matching messages in sequence order; ties in sent date fall back t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -53,9 +52,10 @@ class Node:
 
     def first_message(self) -> ThreadMessage | None:
         """The message itself, or for a dummy its first child's."""
-        if self.message is not None:
-            return self.message
-        return self.children[0].first_message() if self.children else None
+        node = self
+        while node.message is None and node.children:
+            node = node.children[0]
+        return node.message
 
 
 _MESSAGE_ID = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
@@ -84,13 +84,9 @@ def references(messages: list[ThreadMessage]) -> list[Node]:
     """RFC 5256 section 4: trees by Message-ID and References, then roots gathered by base subject."""
     nodes = _linked(messages)
     roots = _pruned([node for node in nodes if node.parent is None])
-    for root in roots:
-        _sort_children(root)
-    roots.sort(key=_node_date_key)
+    _sort_siblings(roots)
     roots = _gathered_by_subject(roots)
-    for root in roots:
-        _sort_children(root)
-    roots.sort(key=_node_date_key)
+    _sort_siblings(roots)
     return roots
 
 
@@ -121,24 +117,43 @@ def _linked(messages: list[ThreadMessage]) -> list[Node]:
     return nodes
 
 
-def _pruned(siblings: list[Node], at_root: bool = True) -> list[Node]:
+def _pruned(roots: list[Node]) -> list[Node]:
     """Step 3: dummies without children go; a dummy's children take its place, except that a dummy
-    at the root with several children stays."""
+    at the root with several children stays. Deepest first, without recursion (threads can be long)."""
+    for node in reversed(_descendants(roots)):
+        node.children = _promoted(node.children, node)
     kept: list[Node] = []
-    for node in siblings:
-        node.children = _pruned(node.children, at_root=False)
-        for child in node.children:
-            child.parent = node
-        if node.message is not None or (at_root and len(node.children) > 1):
-            kept.append(node)
-        elif node.children and not (at_root and len(node.children) > 1):
-            for child in node.children:
-                child.parent = node.parent
-            kept.extend(node.children)
-    if at_root:
-        for node in kept:
-            node.parent = None
+    for root in roots:
+        if root.message is not None or len(root.children) > 1:
+            kept.append(root)
+        else:
+            kept.extend(root.children)
+    for root in kept:
+        root.parent = None
     return kept
+
+
+def _promoted(children: list[Node], parent: Node) -> list[Node]:
+    kept: list[Node] = []
+    for child in children:
+        if child.message is not None:
+            kept.append(child)
+        else:
+            kept.extend(child.children)
+    for child in kept:
+        child.parent = parent
+    return kept
+
+
+def _descendants(roots: list[Node]) -> list[Node]:
+    """Every node under the roots (roots included), each before its children."""
+    found: list[Node] = []
+    waiting = list(roots)
+    while waiting:
+        node = waiting.pop()
+        found.append(node)
+        waiting.extend(node.children)
+    return found
 
 
 def _gathered_by_subject(roots: list[Node]) -> list[Node]:
@@ -196,11 +211,11 @@ def _is_reply(node: Node) -> bool:
     return node.message is not None and is_reply_or_forward(node.message.subject)
 
 
-def _sort_children(node: Node) -> None:
-    """Step 6: every set of siblings by sent date, the deepest first."""
-    for child in node.children:
-        _sort_children(child)
-    node.children.sort(key=_node_date_key)
+def _sort_siblings(roots: list[Node]) -> None:
+    """Steps 4 and 6: every set of siblings by sent date, the deepest first, the roots last."""
+    for node in reversed(_descendants(roots)):
+        node.children.sort(key=_node_date_key)
+    roots.sort(key=_node_date_key)
 
 
 def _subject_key(message: ThreadMessage) -> str:
@@ -219,17 +234,30 @@ def _node_date_key(node: Node) -> tuple[datetime, int]:
 
 def thread_text(threads: list[Node]) -> str:
     """The answer after `* THREAD`: `(1 2 (3)(4 5))`, a dummy root as `((3)(5))`."""
-    return "".join(f"({''.join(_chain(root))})" for root in threads)
+    pieces: list[str] = []
+    for root in threads:
+        pieces.append("(")
+        waiting: list[Node | str] = [")", root]
+        while waiting:
+            item = waiting.pop()
+            if isinstance(item, str):
+                pieces.append(item)
+            else:
+                waiting.extend(reversed(_chain_items(item)))
+    return "".join(pieces)
 
 
-def _chain(node: Node) -> Iterator[str]:
+def _chain_items(node: Node) -> list[Node | str]:
+    """What a node writes: its number, then its one child inline or each child in parentheses."""
+    items: list[Node | str] = []
     if node.message is not None:
-        yield str(node.message.number)
+        items.append(str(node.message.number))
         if not node.children:
-            return
-        yield " "
+            return items
+        items.append(" ")
         if len(node.children) == 1:
-            yield from _chain(node.children[0])
-            return
+            items.append(node.children[0])
+            return items
     for child in node.children:
-        yield f"({''.join(_chain(child))})"
+        items.extend(("(", child, ")"))
+    return items
