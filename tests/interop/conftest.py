@@ -4,8 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.interop.engine_thread import engine_in_thread
 from tests.interop.mail_targets import MailboxFactory, MailTarget, mailbox_factory
 from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.dovecot import ImapAccount, running_dovecot
 
 
 @pytest.fixture(scope="module", params=["dovecot", "sqlite", "postgresql"])
@@ -26,3 +28,18 @@ def new_mailbox(
 @pytest.fixture
 def mailbox(new_mailbox: MailboxFactory) -> MailTarget:
     return new_mailbox()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dovecot_and_ours(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ImapAccount, ImapAccount]]:
+    """(an empty Dovecot account, an empty account on our engine over the store on each database)."""
+    workdir = tmp_path_factory.mktemp("ours")
+    if request.param == "sqlite":
+        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        truncate_postgres_database(dsn)
+    with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as engine:
+        yield reference, engine.new_account()

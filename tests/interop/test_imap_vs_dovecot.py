@@ -31,29 +31,17 @@ from bench.imap_wire import Value, fetch_items, parse_line
 
 from tests.interop.comparison import Pair, fetch_differences, response_codes, search_difference
 from tests.interop.corpus import BARE_LF, CORPUS, MALFORMED, UPPER_CASE_TYPE, number_of
-from tests.interop.engine_thread import engine_in_thread
-from tests.support.databases import sqlite_copy, truncate_postgres_database
-from tests.support.dovecot import ImapAccount, load_messages, running_dovecot
+from tests.support.dovecot import ImapAccount, load_messages
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def accounts(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ImapAccount, ImapAccount]]:
+@pytest.fixture(scope="module")
+def accounts(dovecot_and_ours: tuple[ImapAccount, ImapAccount]) -> tuple[ImapAccount, ImapAccount]:
     """(Dovecot, our engine over the store on each database), both holding the corpus in INBOX."""
-    workdir = tmp_path_factory.mktemp("ours")
-    if request.param == "sqlite":
-        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
-    with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as engine:
-        ours = engine.new_account()
-        for account in (reference, ours):
-            load_messages(account, CORPUS)
-        yield reference, ours
+    for account in dovecot_and_ours:
+        load_messages(account, CORPUS)
+    return dovecot_and_ours
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from mailservice.protocols.imap.commands import (
     SequenceArg,
     StatusArgs,
     StoreArgs,
-    UnknownCharset,
     parse_command,
 )
 from mailservice.protocols.imap.fetch_items import SectionItem
@@ -40,6 +39,7 @@ from mailservice.protocols.imap.search_keys import (
     SequenceKey,
     SizeKey,
     TextKey,
+    UnknownCharset,
 )
 from mailservice.protocols.imap.sequence_set import parse_sequence_set
 

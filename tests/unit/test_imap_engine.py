@@ -350,7 +350,7 @@ async def test_namespace_id_enable_and_quota(imap: RunningImap) -> None:
     assert (await wire.command(b'ID ("name" "test")'))[0] == b'* ID ("name" "mailservice")\r\n'
     await wire.login()
     assert (await wire.command(b"NAMESPACE"))[0] == b'* NAMESPACE (("" "/")) NIL NIL\r\n'
-    assert (await wire.command(b"ENABLE CONDSTORE QRESYNC"))[0] == b"* ENABLED CONDSTORE\r\n"
+    assert (await wire.command(b"ENABLE CONDSTORE QRESYNC X-NONE"))[0] == b"* ENABLED CONDSTORE QRESYNC\r\n"
     used = (len(PLAIN) + len(MULTIPART) + len(NESTED) + 1023) // 1024
     assert await wire.command(b"GETQUOTAROOT INBOX") == [
         b'* QUOTAROOT "INBOX" ""\r\n',

@@ -14,8 +14,14 @@ _AFTER_LOGIN = (
     "QUOTA",
     "CONDSTORE",
     "BINARY",
+    "QRESYNC",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 )
-ENABLEABLE = frozenset({"CONDSTORE"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
 
 
 def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> str:

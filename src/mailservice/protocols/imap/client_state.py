@@ -25,6 +25,7 @@ class ClientState:
     session: MailSession | None = None
     view: FolderView | None = None
     condstore: bool = False
+    qresync: bool = False
 
     def mail(self) -> MailSession:
         if self.session is None:

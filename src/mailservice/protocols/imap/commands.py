@@ -11,9 +11,11 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
-from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
-from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
+from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
+from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, UnknownCharset, parse_search
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
+from mailservice.protocols.imap.sort_args import SortArgs, ThreadArgs, parse_sort, parse_thread
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class MailboxArg:
 class Select:
     mailbox: str
     condstore: bool
+    qresync: QresyncParams | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ Args = (
     | EnableArgs
     | IdArgs
     | QuotaRootArg
+    | SortArgs
+    | ThreadArgs
 )
 
 
@@ -152,7 +157,7 @@ class Command:
     uid: bool = False
 
 
-UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE"})
+UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})
 
 
 def parse_command(data: bytes) -> Command:
@@ -216,14 +221,19 @@ def _select(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     condstore = False
+    qresync = None
     if reader.accept(b" "):
         reader.expect(b"(")
         while not reader.accept(b")"):
-            if reader.word() != "CONDSTORE":
+            parameter = reader.word()
+            if parameter == "CONDSTORE":
+                condstore = True
+            elif parameter == "QRESYNC":
+                qresync = parse_qresync_param(reader)
+            else:
                 raise reader.error("unknown SELECT parameter")
-            condstore = True
             reader.accept(b" ")
-    return Select(mailbox, condstore)
+    return Select(mailbox, condstore, qresync)
 
 
 def _rename(reader: CommandReader) -> Args:
@@ -339,11 +349,6 @@ def _search(reader: CommandReader) -> Args:
         if charset not in CHARSETS:
             raise UnknownCharset(reader.tag)
     return SearchArgs(charset, parse_search(reader, charset))
-
-
-class UnknownCharset(RefusedArgument):
-    def __init__(self, tag: str) -> None:
-        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
 def _sequence(reader: CommandReader) -> SequenceSet:
@@ -464,4 +469,6 @@ _PARSERS: dict[str, Callable[[CommandReader], Args]] = {
     "EXPUNGE": _expunge,
     "ENABLE": _enable,
     "ID": _id,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
 }

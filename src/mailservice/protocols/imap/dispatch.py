@@ -17,6 +17,7 @@ from mailservice.protocols.imap import (
     search_command,
     select_commands,
     session_commands,
+    sort_commands,
     store_command,
 )
 from mailservice.protocols.imap.client import Client
@@ -66,6 +67,8 @@ HANDLERS: dict[str, tuple[Handler, frozenset[State]]] = {
     "STORE": (store_command.store, _SELECTED),
     "COPY": (copy_commands.copy, _SELECTED),
     "MOVE": (copy_commands.copy, _SELECTED),
+    "SORT": (sort_commands.sort, _SELECTED),
+    "THREAD": (sort_commands.thread, _SELECTED),
 }
 
 

@@ -12,7 +12,8 @@ from mailservice.protocols.imap.commands import Command, FetchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.fetch_response import FetchPlan, LinePlan, MessageData, plan_fetch
 from mailservice.protocols.imap.folder_view import FolderView
-from mailservice.protocols.imap.replies import CommandFailed
+from mailservice.protocols.imap.qresync import require_qresync, write_vanished_earlier
+from mailservice.protocols.imap.replies import CommandFailed, bad
 
 BATCH_MESSAGES = 500
 BATCH_BYTES = 4 * 1024 * 1024
@@ -25,8 +26,14 @@ async def fetch(client: Client, command: Command) -> str:
     if request.changed_since is not None or request.wants("MODSEQ"):
         enable_condstore(client)
     chosen = view.select(command.args.sequence_set, command.uid)
+    if request.vanished:
+        if not command.uid:
+            raise bad("VANISHED is only for UID FETCH")
+        require_qresync(client)
     if request.changed_since is not None:
         since = request.changed_since
+        if request.vanished:
+            await write_vanished_earlier(client, view, since, command.args.sequence_set)
         chosen = [(number, uid) for number, uid in chosen if view.metas[uid].modseq > since]
     seen = await _mark_seen(client, view, chosen) if request.sets_seen else set()
     # With CONDSTORE on, flags always come with their modseq (as Dovecot does).

@@ -67,6 +67,8 @@ FetchItem = str | SectionItem
 class FetchRequest:
     items: tuple[FetchItem, ...]
     changed_since: int | None = None
+    vanished: bool = False
+    """QRESYNC's VANISHED modifier: also report the expunges since `changed_since`."""
 
     def wants(self, name: str) -> bool:
         return name in self.items
@@ -94,16 +96,18 @@ def parse_fetch_items(reader: CommandReader) -> FetchRequest:
             items = list(MACROS[name])
         else:
             items = [_item(reader)]
-    changed_since = _modifiers(reader)
-    return FetchRequest(tuple(items), changed_since)
+    changed_since, vanished = _modifiers(reader)
+    return FetchRequest(tuple(items), changed_since, vanished)
 
 
-def _modifiers(reader: CommandReader) -> int | None:
+def _modifiers(reader: CommandReader) -> tuple[int | None, bool]:
+    """CHANGEDSINCE's modseq and whether VANISHED was given (which needs CHANGEDSINCE)."""
+    changed_since: int | None = None
+    vanished = False
     if reader.at_end():
-        return None
+        return changed_since, vanished
     reader.space()
     reader.expect(b"(")
-    changed_since: int | None = None
     first = True
     while not reader.accept(b")"):
         if not first:
@@ -113,9 +117,13 @@ def _modifiers(reader: CommandReader) -> int | None:
         if name == "CHANGEDSINCE":
             reader.space()
             changed_since = reader.mod_sequence()
+        elif name == "VANISHED":
+            vanished = True
         else:
             raise reader.error(f"unknown FETCH modifier {name}")
-    return changed_since
+    if vanished and changed_since is None:
+        raise reader.error("VANISHED needs CHANGEDSINCE")
+    return changed_since, vanished
 
 
 def _peek_name(reader: CommandReader) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
 from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
 from mailservice.protocols.imap.replies import bad
-from mailservice.protocols.imap.sequence_set import SequenceSet
+from mailservice.protocols.imap.sequence_set import SequenceSet, uid_set_text
 
 
 @dataclass
@@ -101,12 +101,23 @@ class FolderView:
                 self.gone.discard(uid)
         return numbers
 
-    def sync(self, changes: FolderChanges, allow_expunge: bool, with_modseq: bool) -> list[bytes]:
+    def expunge_responses(self, uids: Iterable[int], vanished: bool) -> list[bytes]:
+        """Forget expunged messages and say so: `* VANISHED uids` once QRESYNC is enabled (RFC 7162
+        section 3.2.10), else `* n EXPUNGE` each."""
+        present = sorted(uid for uid in set(uids) if uid in self.metas)
+        numbers = self.remove(present)
+        if vanished:
+            return [b"* VANISHED %s\r\n" % uid_set_text(present).encode()] if present else []
+        return [b"* %d EXPUNGE\r\n" % number for number in numbers]
+
+    def sync(
+        self, changes: FolderChanges, allow_expunge: bool, with_modseq: bool, vanished: bool = False
+    ) -> list[bytes]:
         """Fold in what changed elsewhere; the untagged responses that announce it."""
         self.gone.update(uid for uid in changes.expunged if uid in self.metas)
         responses = self.announce_keywords(changes.changed)
         if allow_expunge and self.gone:
-            responses.extend(b"* %d EXPUNGE\r\n" % number for number in self.remove(list(self.gone)))
+            responses.extend(self.expunge_responses(list(self.gone), vanished))
         responses.extend(self._flag_updates(changes.changed, with_modseq))
         added = self._add_new(changes.changed)
         if added:

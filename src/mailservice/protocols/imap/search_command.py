@@ -5,6 +5,8 @@ from __future__ import annotations
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, SearchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.search_keys import SearchKey
 from mailservice.protocols.imap.search_match import Candidate, matches, needs_content, uses_modseq
 
 BATCH_MESSAGES = 200
@@ -17,13 +19,7 @@ async def search(client: Client, command: Command) -> str:
     with_modseq = uses_modseq(key)
     if with_modseq:
         enable_condstore(client)
-    candidates = [
-        Candidate(number, view.metas[uid], view.count, view.uids) for number, uid in enumerate(view.uids, 1)
-    ]
-    if needs_content(key):
-        found = await _search_content(client, view.folder_id, candidates, command)
-    else:
-        found = [candidate for candidate in candidates if matches(key, candidate)]
+    found = await find_matches(client, view, key)
     numbers = [candidate.meta.uid if command.uid else candidate.number for candidate in found]
     line = b"* SEARCH" + b"".join(b" %d" % number for number in numbers)
     if with_modseq and found:
@@ -32,10 +28,19 @@ async def search(client: Client, command: Command) -> str:
     return "Search completed."
 
 
+async def find_matches(client: Client, view: FolderView, key: SearchKey) -> list[Candidate]:
+    """The messages of the selected folder that match `key`, in sequence order (SORT and THREAD too)."""
+    candidates = [
+        Candidate(number, view.metas[uid], view.count, view.uids) for number, uid in enumerate(view.uids, 1)
+    ]
+    if needs_content(key):
+        return await _search_content(client, view.folder_id, candidates, key)
+    return [candidate for candidate in candidates if matches(key, candidate)]
+
+
 async def _search_content(
-    client: Client, folder_id: int, candidates: list[Candidate], command: Command
+    client: Client, folder_id: int, candidates: list[Candidate], key: SearchKey
 ) -> list[Candidate]:
-    assert isinstance(command.args, SearchArgs)
     session = client.state.mail()
     found: list[Candidate] = []
     for start in range(0, len(candidates), BATCH_MESSAGES):
@@ -46,7 +51,7 @@ async def _search_content(
         for candidate in batch:
             candidate.raw = raws.get(candidate.meta.uid)
             candidate.structure = structures.get(candidate.meta.uid)
-            if candidate.raw is not None and matches(command.args.key, candidate):
+            if candidate.raw is not None and matches(key, candidate):
                 found.append(candidate)
             candidate.raw = candidate.structure = None
     return found

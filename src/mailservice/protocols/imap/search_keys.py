@@ -12,11 +12,17 @@ from datetime import date
 
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.imap_dates import parse_date
+from mailservice.protocols.imap.parse_error import RefusedArgument
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
 CHARSETS = ("UTF-8", "US-ASCII")
 MAX_DEPTH = 100
 """Levels of the tree after flattening: alternating ORs and lists deeper than this get BAD."""
+
+
+class UnknownCharset(RefusedArgument):
+    def __init__(self, tag: str) -> None:
+        super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
 @dataclass(frozen=True)

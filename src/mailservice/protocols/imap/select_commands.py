@@ -7,11 +7,14 @@ from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.qresync import require_qresync, resync_selected
 
 
 async def select(client: Client, command: Command) -> str:
     assert isinstance(command.args, Select)
     state = client.state
+    if command.args.qresync is not None:
+        require_qresync(client)
     if state.view is not None:
         _deselect(client)
         client.out.write(b"* OK [CLOSED] Previous mailbox closed.\r\n")
@@ -23,6 +26,8 @@ async def select(client: Client, command: Command) -> str:
     state.view = view
     state.state = State.SELECTED
     _write_select_responses(client, view)
+    if command.args.qresync is not None:
+        await resync_selected(client, view, command.args.qresync)
     return "[READ-ONLY] Examine completed." if read_only else "[READ-WRITE] Select completed."
 
 
@@ -71,5 +76,5 @@ async def expunge(client: Client, command: Command) -> str:
         if not uids:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)
-    client.out.write_all([b"* %d EXPUNGE\r\n" % number for number in view.remove(removed)])
+    client.out.write_all(view.expunge_responses(removed, client.state.qresync))
     return "Expunge completed."

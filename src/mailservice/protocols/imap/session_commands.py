@@ -10,6 +10,7 @@ from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, EnableArgs, MailboxArg, QuotaRootArg
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.mailbox_names import encode_mailbox
+from mailservice.protocols.imap.qresync import enable_qresync
 from mailservice.protocols.imap.replies import CommandFailed
 
 SERVER_ID = b'* ID ("name" "mailservice")\r\n'
@@ -41,6 +42,8 @@ async def enable(client: Client, command: Command) -> str:
     enabled = [name for name in command.args.capabilities if name in ENABLEABLE]
     if "CONDSTORE" in enabled:
         enable_condstore(client)
+    if "QRESYNC" in enabled:
+        enable_qresync(client)
     client.out.write(("* ENABLED" + "".join(f" {name}" for name in enabled) + "\r\n").encode())
     return "Enabled."
 

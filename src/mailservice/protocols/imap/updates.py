@@ -1,6 +1,6 @@
 """Untagged updates about the selected folder (changes made by other sessions), sent after commands
-and while idling. EXPUNGE is held back during FETCH, STORE and SEARCH (RFC 3501 section 7.4.1),
-as Dovecot does; their UID forms may announce it. A session whose folder was deleted elsewhere ends."""
+and while idling. EXPUNGE is held back during FETCH, STORE, SEARCH (RFC 3501 section 7.4.1), SORT and
+THREAD, as Dovecot does; their UID forms may announce it. A session whose folder was deleted elsewhere ends."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import Disconnect
 
-_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD"})
 INCONSISTENT = "IMAP session state is inconsistent"
 """Dovecot's words when the selected folder was deleted under the session: nothing else it could do
 would be right, so the session ends."""
@@ -30,4 +30,4 @@ async def send_updates(client: Client, allow_expunge: bool) -> None:
     if changes.uidvalidity != view.uidvalidity:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
     if client.state.view is view:
-        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore))
+        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, client.state.qresync))

@@ -1,0 +1,99 @@
+"""The arguments of SORT (RFC 5256, with ESORT's RETURN from RFC 5267 and RFC 5957's DISPLAYFROM and
+DISPLAYTO) and of THREAD: what to order by, then a charset and search keys as in SEARCH."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailservice.protocols.imap.command_reader import CommandReader
+from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, UnknownCharset, parse_search
+
+SORT_CRITERIA = frozenset(
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+)
+ESORT_RETURNS = frozenset({"MIN", "MAX", "COUNT", "ALL"})
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+@dataclass(frozen=True)
+class SortCriterion:
+    name: str
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class SortArgs:
+    """`returns`: ESORT's RETURN options, None for a plain SORT (RETURN () means ALL)."""
+
+    criteria: tuple[SortCriterion, ...]
+    key: SearchKey
+    returns: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ThreadArgs:
+    algorithm: str
+    key: SearchKey
+
+
+def parse_sort(reader: CommandReader) -> SortArgs:
+    reader.space()
+    returns = None
+    if reader.accept_word("RETURN"):
+        reader.space()
+        returns = _returns(reader)
+        reader.space()
+    criteria = _criteria(reader)
+    reader.space()
+    return SortArgs(criteria, parse_search(reader, _charset(reader)), returns)
+
+
+def parse_thread(reader: CommandReader) -> ThreadArgs:
+    reader.space()
+    algorithm = reader.word()
+    if algorithm not in THREAD_ALGORITHMS:
+        raise reader.error(f"unknown threading algorithm {algorithm}")
+    reader.space()
+    return ThreadArgs(algorithm, parse_search(reader, _charset(reader)))
+
+
+def _returns(reader: CommandReader) -> frozenset[str]:
+    reader.expect(b"(")
+    options: list[str] = []
+    while not reader.accept(b")"):
+        if options:
+            reader.space()
+        option = reader.word()
+        if option not in ESORT_RETURNS:
+            raise reader.error(f"unknown RETURN option {option}")
+        options.append(option)
+    return frozenset(options or ["ALL"])
+
+
+def _criteria(reader: CommandReader) -> tuple[SortCriterion, ...]:
+    reader.expect(b"(")
+    criteria: list[SortCriterion] = []
+    reverse = False
+    while True:
+        name = reader.word()
+        if name == "REVERSE":
+            reverse = True
+        elif name in SORT_CRITERIA:
+            criteria.append(SortCriterion(name, reverse))
+            reverse = False
+        else:
+            raise reader.error(f"unknown sort criterion {name}")
+        if reader.accept(b")"):
+            break
+        reader.space()
+    if reverse:
+        raise reader.error("REVERSE must come before a sort criterion")
+    return tuple(criteria)
+
+
+def _charset(reader: CommandReader) -> str:
+    charset = reader.astring().decode("ascii", "replace").upper()
+    if charset not in CHARSETS:
+        raise UnknownCharset(reader.tag)
+    reader.space()
+    return charset

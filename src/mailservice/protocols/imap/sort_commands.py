@@ -1,0 +1,141 @@
+"""SORT and THREAD (and their UID forms; ESORT's `SORT RETURN (...)`): the messages SEARCH would find,
+ordered or threaded by what their headers say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mailservice.adapters.mime.header_fields import field_values
+from mailservice.adapters.mime.headers import unfold
+from mailservice.protocols.imap.client import Client
+from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.message_threads import (
+    ThreadMessage,
+    message_ids,
+    ordered_subject,
+    references,
+    thread_text,
+)
+from mailservice.protocols.imap.search_command import find_matches
+from mailservice.protocols.imap.search_match import Candidate, uses_modseq
+from mailservice.protocols.imap.sequence_set import uid_set_text
+from mailservice.protocols.imap.sort_args import SortArgs, SortCriterion, ThreadArgs
+from mailservice.protocols.imap.sort_keys import (
+    base_subject,
+    comparable,
+    display_name,
+    first_mailbox,
+    header_subject,
+    sent_date,
+)
+
+BATCH_MESSAGES = 500
+_WITHOUT_HEADER = frozenset({"ARRIVAL", "SIZE"})
+
+SortValue = Callable[[Candidate, bytes], Any]
+_SORT_VALUES: dict[str, SortValue] = {
+    "ARRIVAL": lambda message, _: message.meta.internal_date,
+    "SIZE": lambda message, _: message.meta.size,
+    "DATE": lambda message, header: sent_date(header, message.meta),
+    "SUBJECT": lambda _, header: comparable(base_subject(header_subject(header))),
+    "FROM": lambda _, header: comparable(first_mailbox(header, "from")),
+    "TO": lambda _, header: comparable(first_mailbox(header, "to")),
+    "CC": lambda _, header: comparable(first_mailbox(header, "cc")),
+    "DISPLAYFROM": lambda _, header: comparable(display_name(header, "from")),
+    "DISPLAYTO": lambda _, header: comparable(display_name(header, "to")),
+}
+
+
+async def sort(client: Client, command: Command) -> str:
+    assert isinstance(command.args, SortArgs)
+    args = command.args
+    view = client.state.selected()
+    if uses_modseq(args.key):
+        enable_condstore(client)
+    found = await find_matches(client, view, args.key)
+    needs_header = any(criterion.name not in _WITHOUT_HEADER for criterion in args.criteria)
+    headers = await _headers(client, view, found) if needs_header else {}
+    ordered = sorted_messages(found, args.criteria, headers)
+    numbers = [message.meta.uid if command.uid else message.number for message in ordered]
+    if args.returns is None:
+        client.out.write(b"* SORT" + b"".join(b" %d" % number for number in numbers) + b"\r\n")
+    else:
+        client.out.write(_esort_line(command, args.returns, numbers))
+    return "Sort completed."
+
+
+def sorted_messages(
+    found: list[Candidate], criteria: tuple[SortCriterion, ...], headers: dict[int, bytes]
+) -> list[Candidate]:
+    """Ordered by the criteria, the first deciding first; ties stay in sequence order (stable sorts
+    from the last criterion to the first)."""
+    ordered = list(found)
+    for criterion in reversed(criteria):
+        value = _SORT_VALUES[criterion.name]
+        ordered.sort(
+            key=lambda message, value=value: value(message, headers.get(message.meta.uid, b"")),  # type: ignore[misc]
+            reverse=criterion.reverse,
+        )
+    return ordered
+
+
+def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> bytes:
+    """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (Dovecot's
+    order), MIN and MAX the first and last in sort order, ALL in sort order."""
+    parts = [f'* ESEARCH (TAG "{command.tag}")']
+    if command.uid:
+        parts.append("UID")
+    if numbers and "MIN" in returns:
+        parts.append(f"MIN {numbers[0]}")
+    if numbers and "MAX" in returns:
+        parts.append(f"MAX {numbers[-1]}")
+    if numbers and "ALL" in returns:
+        parts.append(f"ALL {uid_set_text(numbers)}")
+    if "COUNT" in returns:
+        parts.append(f"COUNT {len(numbers)}")
+    return (" ".join(parts) + "\r\n").encode()
+
+
+async def thread(client: Client, command: Command) -> str:
+    assert isinstance(command.args, ThreadArgs)
+    view = client.state.selected()
+    if uses_modseq(command.args.key):
+        enable_condstore(client)
+    found = await find_matches(client, view, command.args.key)
+    headers = await _headers(client, view, found)
+    messages = [
+        _thread_message(message, headers.get(message.meta.uid, b""), command.uid) for message in found
+    ]
+    algorithm = ordered_subject if command.args.algorithm == "ORDEREDSUBJECT" else references
+    client.out.write(f"* THREAD {thread_text(algorithm(messages))}".rstrip().encode() + b"\r\n")
+    return "Thread completed."
+
+
+def _thread_message(message: Candidate, header: bytes, by_uid: bool) -> ThreadMessage:
+    ids = message_ids(_field(header, "message-id"))
+    chain = message_ids(_field(header, "references")) or message_ids(_field(header, "in-reply-to"))[:1]
+    return ThreadMessage(
+        number=message.meta.uid if by_uid else message.number,
+        position=message.number,
+        sent=sent_date(header, message.meta),
+        subject=header_subject(header),
+        message_id=ids[0] if ids else None,
+        references=tuple(chain),
+    )
+
+
+def _field(header: bytes, name: str) -> str:
+    values = field_values(header, name)
+    return unfold(values[0]).decode("utf-8", "replace") if values else ""
+
+
+async def _headers(client: Client, view: FolderView, found: list[Candidate]) -> dict[int, bytes]:
+    session = client.state.mail()
+    headers: dict[int, bytes] = {}
+    uids = [message.meta.uid for message in found]
+    for start in range(0, len(uids), BATCH_MESSAGES):
+        headers.update(await session.headers(view.folder_id, uids[start : start + BATCH_MESSAGES]))
+    return headers
