@@ -169,15 +169,17 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+async def build_runtime(
+    settings: Settings, clock: Clock | None = None, events: InProcessEventBus | PostgresEventBus | None = None
+) -> Runtime:
+    """`events` replaces the bus the database calls for (tests control its connections)."""
     check_settings(settings)
     clock = clock or SystemClock()
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    events: InProcessEventBus | PostgresEventBus = (
-        InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
-    )
+    if events is None:
+        events = InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     publisher = AfterCommitPublisher(events)
     uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher)

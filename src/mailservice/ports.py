@@ -24,7 +24,14 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
+from mailservice.domain.messages import (
+    Delivery,
+    MailboxEvent,
+    MessageSummary,
+    Signal,
+    StoredCopy,
+    StoredMessage,
+)
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
 from mailservice.domain.quota import Quota
@@ -321,7 +328,9 @@ class MessageSummarizer(Protocol):
 class Subscription(Protocol):
     def __aiter__(self) -> Subscription: ...
 
-    async def __anext__(self) -> MailboxEvent: ...
+    async def __anext__(self) -> Signal:
+        """The mailbox's next event, or a `Resync` when events may have been missed."""
+        ...
 
     def close(self) -> None: ...
 
@@ -332,7 +341,8 @@ class EventBus(Protocol):
         ...
 
     def subscribe(self, mailbox_id: str) -> Subscription:
-        """Events of one mailbox from now on, until `close()`."""
+        """Events of one mailbox from now on, until `close()`. When events may have been lost (a bus
+        reconnected, a publish failed), every subscription of the node gets a `Resync` instead."""
         ...
 
 

@@ -3,8 +3,9 @@ the payment provider.
 
 Every open session (an IMAP or POP3 connection, an event stream, a long poll) holds a `SessionLease` for
 the credential epoch it authenticated with. The sessions of one mailbox in this process share one watch:
-it rechecks the mailbox row when a `mailbox.access_revoked` event arrives (from any node), and every
-`recheck_seconds` in any case, because an event can be lost while the bus reconnects. A session whose
+it rechecks the mailbox row when a `mailbox.access_revoked` event arrives (from any node) or the bus says
+events may have been missed (a resync), and every `recheck_seconds` in any case, because a lapse publishes
+nothing. A session whose
 epoch is no longer the mailbox's, or whose mailbox is no longer usable, is ended with the error a new
 request would now get.
 """
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from mailservice.domain.errors import AuthenticationFailed, DomainError
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import AccessRevoked
+from mailservice.domain.messages import AccessRevoked, Resync
 from mailservice.ports import EventBus, Subscription
 from mailservice.services.mailboxes import MailboxService
 
@@ -149,9 +150,10 @@ class _MailboxWatch:
 
 
 async def _revocation_or_timeout(subscription: Subscription, seconds: float) -> None:
-    """Return at the next `mailbox.access_revoked` event, or after `seconds` without one."""
+    """Return at the next `mailbox.access_revoked` event or resync (a revocation may have been missed), or
+    after `seconds` without one."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             async for event in subscription:
-                if isinstance(event, AccessRevoked):
+                if isinstance(event, AccessRevoked | Resync):
                     return
