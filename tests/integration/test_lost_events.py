@@ -101,7 +101,7 @@ async def test_a_resync_answers_a_wait_whose_message_event_was_lost(
     bus(runtime).losing = True
     await send(smtp_port, text_message(agent.address, subject="unheard"), [agent.address])
 
-    runtime.events.resync()
+    bus(runtime).resync()
     response = await asyncio.wait_for(waiting, 5)
 
     assert response.json()["message"]["subject"] == "unheard"
@@ -115,7 +115,7 @@ async def test_a_resync_sends_an_event_stream_the_message_whose_event_was_lost(
         bus(runtime).losing = True
         await send(smtp_port, text_message(agent.address, subject="unheard"), [agent.address])
 
-        runtime.events.resync()
+        bus(runtime).resync()
         lines = stream.aiter_lines()
         async with asyncio.timeout(5):
             while not (line := await anext(lines)).startswith("id: "):
@@ -132,7 +132,7 @@ async def test_a_resync_ends_sessions_whose_revocation_event_was_lost(
     bus(runtime).losing = True
     await runtime.services.admin.reprovision(agent.id, True)
 
-    runtime.events.resync()
+    bus(runtime).resync()
     response = await asyncio.wait_for(waiting, 5)
 
     assert response.status_code == 401
