@@ -39,10 +39,12 @@ from mailservice.adapters.payments.selection import (
 from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.selection import build_sender_authenticator
 from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
+from mailservice.adapters.webhooks.guarded_connect import SystemResolver
+from mailservice.adapters.webhooks.sender import HttpWebhookSender
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
-from mailservice.ports import Clock, Notifier, PaymentGateway
+from mailservice.ports import Clock, Notifier, PaymentGateway, WebhookSender
 from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
@@ -87,6 +89,7 @@ from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
+from mailservice.services.webhooks import WebhookPolicy, WebhookService, WebhookWorker
 from mailservice.startup_warnings import insecure_settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,7 @@ class Runtime:
         await self.summarizer.start()
 
     async def close(self) -> None:
+        await self.services.webhook_worker.close()
         await self.store.close()
         await self.summarizer.close()
         await self.events.close()
@@ -143,6 +147,8 @@ def check_settings(settings: Settings) -> None:
     check_payment_settings(settings)
     if settings.is_production and settings.edproof_allow_unsigned:
         raise ConfigurationError("EDPROOF_ALLOW_UNSIGNED=true is refused when MAILSERVICE_ENV=production")
+    if settings.is_production and settings.webhook_allow_private:
+        raise ConfigurationError("WEBHOOK_ALLOW_PRIVATE=true is refused when MAILSERVICE_ENV=production")
 
 
 def with_development_tls(settings: Settings) -> Settings:
@@ -197,6 +203,19 @@ async def build_runtime(
         link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
     )
     credentials = Credentials(secret)
+    webhook_policy = WebhookPolicy(
+        per_mailbox=settings.webhooks_per_mailbox,
+        allow_private=settings.webhook_allow_private,
+        disable_after=timedelta(days=settings.webhook_disable_after_days),
+        endpoint_concurrency=settings.webhook_endpoint_concurrency,
+        concurrency=settings.webhook_concurrency,
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
+        mail_domain=settings.mail_domain,
+        public_base_url=settings.public_base_url,
+    )
+    webhook_sender = build_webhook_sender(settings)
+    webhook_worker = WebhookWorker(uow, webhook_sender, clock, credentials.webhook_secret, webhook_policy)
+    publisher.wake_webhooks_with(webhook_worker.wake)
     mail_host = MailHost(
         settings.mail_domain,
         settings.advertised_imap_host,
@@ -251,6 +270,8 @@ async def build_runtime(
             NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
         ),
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
+        webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
+        webhook_worker=webhook_worker,
     )
     mail_limits = ProcessLimits.for_process(
         settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
@@ -281,6 +302,15 @@ async def build_runtime(
 
 def build_payment_gateway(settings: Settings) -> PaymentGateway:
     return select_payment_gateway(settings)
+
+
+def build_webhook_sender(settings: Settings) -> WebhookSender:
+    return HttpWebhookSender(
+        SystemResolver(),
+        settings.webhook_allow_private,
+        settings.webhook_timeout_seconds,
+        max_connections=settings.webhook_concurrency,
+    )
 
 
 def build_notifier(settings: Settings) -> Notifier:
@@ -470,6 +500,7 @@ async def serve(settings: Settings) -> None:
             )
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
+        asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),
         asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
         asyncio.create_task(
             give_memory_back_after_bursts(lambda: runtime.mail_limits.connections.open_connections)

@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     dns_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     dns_cache_size: int = Field(default=5000, ge=0)
 
+    webhooks_per_mailbox: int = Field(default=5, ge=0, le=100)
+    webhook_allow_private: bool = False
+    webhook_disable_after_days: float = Field(default=3.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_concurrency: int = Field(default=128, ge=1, le=4096)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     session_recheck_seconds: float = Field(default=5.0, gt=0)
@@ -191,6 +200,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lowercase_domain(cls, value: str) -> str:
         return value.strip().lower()
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_a_send(self) -> Settings:
+        # A lease that ended while its send still ran would let a second claimer send it at the same time.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mailservice.domain.account import Account, AccountTokenKind
+from mailservice.domain.agent_events import LoggedEvent
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
@@ -37,6 +38,14 @@ from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
 from mailservice.domain.quota import Quota
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
+from mailservice.domain.webhooks import (
+    Attempt,
+    ClaimedDelivery,
+    DeliveryStatus,
+    SendResult,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class Clock(Protocol):
@@ -248,6 +257,62 @@ class AdminRepository(Protocol):
     async def rotate_credentials(self, mailbox_id: str, now: datetime) -> None: ...
 
 
+class EventLogRepository(Protocol):
+    async def read_after(self, mailbox_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        """The mailbox's logged events with an id above `after`, oldest first.
+
+        Within a mailbox, ids become visible in increasing order, so `after` is a safe cursor."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    async def add(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def endpoints(self, mailbox_id: str) -> list[WebhookEndpoint]: ...
+
+    async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    async def remove(self, mailbox_id: str, endpoint_id: str) -> bool: ...
+
+    async def add_test_delivery(self, endpoint_id: str, now: datetime) -> int: ...
+
+    async def deliveries(
+        self, endpoint_id: str, limit: int, before_id: int | None = None
+    ) -> list[WebhookDelivery]:
+        """Newest first, each with its attempts."""
+        ...
+
+    async def delivery(self, endpoint_id: str, delivery_id: int) -> WebhookDelivery | None: ...
+
+    async def send_again(self, delivery_id: int, now: datetime) -> None: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries of enabled endpoints, at most `room.get(endpoint, per_endpoint)` each."""
+        ...
+
+    async def record_attempt(
+        self, delivery: WebhookDelivery, attempt: Attempt, status: DeliveryStatus, next_attempt_at: datetime
+    ) -> None: ...
+
+    async def mark_skipped(self, delivery_id: int) -> None: ...
+
+    async def endpoint_answered(self, endpoint_id: str, ok: bool, now: datetime) -> datetime | None:
+        """Note a success or a failure; since when the endpoint has been failing (None: it is healthy)."""
+        ...
+
+    async def disable(self, endpoint_id: str, now: datetime) -> bool: ...
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, secret: str, message_id: str, payload: str) -> SendResult:
+        """One signed POST; every failure is a result, never an exception."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without commit rolls back."""
 
@@ -262,9 +327,12 @@ class UnitOfWork(Protocol):
     account_tokens: AccountTokenRepository
     support_messages: SupportMessageRepository
     admin: AdminRepository
+    event_log: EventLogRepository
+    webhooks: WebhookRepository
 
     def record(self, event: DomainEvent) -> None:
-        """Publish `event` once this unit of work commits; a rollback drops it."""
+        """Publish `event` once this unit of work commits; a rollback drops it. An `AgentEvent` is
+        also written into the event log, in this unit of work's transaction."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -69,9 +69,10 @@ class FakeApi:
         self._thread.join()
 
     def answer(self, recorded: Recorded) -> Reply:
+        """The handler runs outside the lock, so a slow answer does not hold up other requests."""
         with self._lock:
             self.requests.append(recorded)
-            return self.handler(recorded)
+        return self.handler(recorded)
 
 
 @contextmanager

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 
-from mailservice.adapters.extract import extract_codes, extract_links, readable_text
+from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
 from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
 from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
 
 MAX_STORED_TEXT_CHARS = 1_000_000
+PREVIEW_CHARS = 200
+# The preview is cut from the start of the visible text; laying out more than this could not change it.
+PREVIEW_SOURCE_CHARS = 600
 
 
 def summarize(raw: bytes) -> MessageSummary:
     parsed = parse_message(raw)
     sender = parsed.from_[0] if parsed.from_ else None
+    text = readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS]
     return MessageSummary(
         size=len(raw),
         header_end=parsed.header_end,
@@ -29,7 +33,7 @@ def summarize(raw: bytes) -> MessageSummary:
         body=parsed.body,
         bodystructure=parsed.bodystructure,
         parts_json=_parts_json(parsed),
-        text=readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS],
+        text=text,
         has_attachments=parsed.has_attachments,
         codes=tuple(
             ExtractedCode(c.code, c.score, c.context, c.source)
@@ -38,6 +42,7 @@ def summarize(raw: bytes) -> MessageSummary:
         links=tuple(
             ExtractedLink(link.url, link.text, link.kind) for link in extract_links(parsed.text, parsed.html)
         ),
+        preview=safe_view(text[:PREVIEW_SOURCE_CHARS], None, PREVIEW_CHARS).text,
     )
 
 

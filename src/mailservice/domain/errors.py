@@ -91,6 +91,20 @@ class Busy(DomainError):
     code = "busy"
 
 
+class WebhookLimitReached(Conflict):
+    code = "webhook_limit_reached"
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"
+
+
+class UnsafeWebhookUrl(InvalidInput):
+    """A webhook URL that is not http(s), or names an address webhooks may not reach."""
+
+    code = "unsafe_webhook_url"
+
+
 class FolderNotFound(NotFound):
     code = "folder_not_found"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.messages import MailboxEvent
 
 
@@ -14,4 +15,11 @@ class NotificationQueued:
     type: str = field(default="notification.queued")
 
 
-DomainEvent = MailboxEvent | NotificationQueued
+@dataclass(frozen=True)
+class WebhookQueued:
+    """A webhook delivery was queued or brought forward by hand: this node's worker sends it now."""
+
+    type: str = field(default="webhook.queued")
+
+
+DomainEvent = MailboxEvent | NotificationQueued | AgentEvent | WebhookQueued

@@ -33,6 +33,7 @@ class MessageSummary:
     has_attachments: bool
     codes: tuple[ExtractedCode, ...] = ()
     links: tuple[ExtractedLink, ...] = ()
+    preview: str = ""  # the start of the safe text view, links as [n]
 
 
 @dataclass(frozen=True)

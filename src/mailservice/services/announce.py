@@ -1,14 +1,16 @@
-"""The one publisher of events about committed changes: mailbox events go to the event bus, and a queued
-notification wakes this node's outbox worker. Units of work, the group-commit store and the IMAP/POP3 store
-call it after their commit; no use case publishes by hand."""
+"""The one publisher of events about committed changes: mailbox events go to the event bus, a queued
+notification wakes this node's outbox worker, and new entries in the event log (new mail included) wake
+its webhook worker. Units of work, the group-commit store and the IMAP/POP3 store call it after their
+commit; no use case publishes by hand."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
 
-from mailservice.domain.events import DomainEvent, NotificationQueued
-from mailservice.domain.messages import MailboxEvent
+from mailservice.domain.agent_events import AgentEvent
+from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
+from mailservice.domain.messages import MailboxEvent, MessageReceived
 from mailservice.ports import EventBus
 
 log = logging.getLogger(__name__)
@@ -18,22 +20,32 @@ class AfterCommitPublisher:
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
         self._wake_outbox: Callable[[], None] = lambda: None
+        self._wake_webhooks: Callable[[], None] = lambda: None
 
     def wake_outbox_with(self, wake: Callable[[], None]) -> None:
         """The outbox worker is built after the stores that publish, so it is attached here."""
         self._wake_outbox = wake
 
+    def wake_webhooks_with(self, wake: Callable[[], None]) -> None:
+        """Likewise for the webhook delivery worker."""
+        self._wake_webhooks = wake
+
     async def publish(self, events: Sequence[DomainEvent]) -> None:
         """The change these events tell of is durable already, so a failure is only logged."""
         mailbox_events: list[MailboxEvent] = []
-        notification_queued = False
+        notification_queued = logged = False
         for event in events:
             if isinstance(event, NotificationQueued):
                 notification_queued = True
+            elif isinstance(event, AgentEvent | WebhookQueued):
+                logged = True
             else:
+                logged = logged or isinstance(event, MessageReceived)
                 mailbox_events.append(event)
         if notification_queued:
             self._wake_outbox()
+        if logged:
+            self._wake_webhooks()
         if mailbox_events:
             await self._send(mailbox_events)
 

@@ -1,7 +1,8 @@
 """Derived credentials: the IMAP/POP3 password and the access token are never stored.
 
 Each is HMAC-SHA256(secret, purpose | mailbox_id | credential_epoch); checking recomputes and compares in
-constant time, and incrementing a mailbox's credential_epoch revokes both.
+constant time, and incrementing a mailbox's credential_epoch revokes both. A webhook endpoint's signing
+secret is derived the same way from its id.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hmac
 from mailservice.domain.mailbox import Mailbox
 
 ACCESS_TOKEN_PREFIX = "mat_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # Standard Webhooks: base64 of the key after the prefix
 _MAILBOX_ID_LENGTH = 32
 
 
@@ -32,10 +34,16 @@ class Credentials:
     def check_access_token(self, mailbox: Mailbox, token: str) -> bool:
         return hmac.compare_digest(self.access_token(mailbox).encode(), token.encode("utf-8", "replace"))
 
+    def webhook_secret(self, endpoint_id: str) -> str:
+        key = self._digest(f"webhook-secret|{endpoint_id}")
+        return WEBHOOK_SECRET_PREFIX + base64.b64encode(key).decode("ascii")
+
     def _derive(self, purpose: str, mailbox: Mailbox) -> str:
-        message = f"{purpose}|{mailbox.id}|{mailbox.credential_epoch}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        digest = self._digest(f"{purpose}|{mailbox.id}|{mailbox.credential_epoch}")
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def _digest(self, message: str) -> bytes:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
 
 
 def mailbox_id_of_access_token(token: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from mailservice.domain.agent_events import MAILBOX_RENEWED, mailbox_event
 from mailservice.domain.errors import NotFound, NotPaidYet
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
@@ -146,7 +147,9 @@ class PaymentService:
 
 
 async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetime) -> Mailbox:
-    """Mark a checkout paid and extend its mailbox, inside the caller's transaction; once per checkout."""
+    """Mark a checkout paid and extend its mailbox, inside the caller's transaction; once per checkout.
+
+    A mailbox paid before is renewed, and its agent is told (`mailbox.renewed`)."""
     checkout = await uow.checkouts.get(checkout_id)
     if checkout is None:
         raise NotFound("checkout not found")
@@ -159,6 +162,8 @@ async def apply_checkout_payment(uow: UnitOfWork, checkout_id: str, now: datetim
     if mailbox.account_id is not None:
         extended = await apply_account_payment(uow, mailbox, checkout.months, now)
     await uow.mailboxes.update(extended)
+    if mailbox.paid_at is not None and extended.expires_at is not None:
+        uow.record(mailbox_event(mailbox.id, MAILBOX_RENEWED, now, extended.expires_at))
     log.info(
         "payment.applied checkout=%s mailbox=%s expires_at=%s", checkout_id, mailbox.id, extended.expires_at
     )

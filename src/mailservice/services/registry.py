@@ -21,6 +21,7 @@ from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.reminders import ExpiryNotices
 from mailservice.services.renewals import RenewalService
 from mailservice.services.support import SupportService
+from mailservice.services.webhooks import WebhookService, WebhookWorker
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,5 @@ class Services:
     renewals: RenewalService
     expiry_notices: ExpiryNotices
     reconciler: PaymentReconciler
+    webhooks: WebhookService
+    webhook_worker: WebhookWorker

@@ -1,6 +1,7 @@
 """E-mails about a mailbox's period ending: a renewal reminder before it ends, and a notice once it has.
 
-Each is queued in the outbox at most once per mailbox and expiry: the mailbox row records the expiry a
+Each is queued in the outbox, with its `mailbox.expiring` or `mailbox.expired` event for the agent, at most
+once per mailbox and expiry: the mailbox row records the expiry a
 notice was queued for, with a conditional update in the same transaction as the outbox row, so a second
 run, a retry or another node finds it done. Renewing moves the expiry, and the next period gets its own.
 """
@@ -11,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mailservice.domain.agent_events import MAILBOX_EXPIRED, MAILBOX_EXPIRING, mailbox_event
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.notification import Notification
@@ -24,6 +26,8 @@ EXPIRED_SUBJECT = "Your mailbox has expired"
 EXPIRED_NOTICE_WINDOW = timedelta(days=7)
 BATCH = 100
 GUIDE_PATH = "/docs/agent-api-skill.md"
+# The agent hears of each notice too, once per period like the e-mail.
+_EVENT_TYPES = {ExpiryNotice.REMINDER: MAILBOX_EXPIRING, ExpiryNotice.EXPIRED: MAILBOX_EXPIRED}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class ExpiryNotices:
                     assert mailbox.expires_at is not None
                     if await uow.mailboxes.mark_notice_sent(mailbox.id, notice, mailbox.expires_at):
                         await uow.outbox.enqueue(self._compose(notice, mailbox), now)
+                        uow.record(mailbox_event(mailbox.id, _EVENT_TYPES[notice], now, mailbox.expires_at))
                         marked += 1
                 await uow.commit()
             total += marked

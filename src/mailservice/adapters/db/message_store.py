@@ -24,9 +24,11 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
+from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
 from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
@@ -80,10 +82,12 @@ class _FolderState:
 class _Group:
     """What one commit writes, built in memory before any statement runs."""
 
+    now: datetime
     quotas: dict[str, Quota]
     folder_states: dict[tuple[str, str], _FolderState]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[AgentEvent] = field(default_factory=list)
     touched_folders: set[tuple[str, str]] = field(default_factory=set)
     touched_mailboxes: set[str] = field(default_factory=set)
 
@@ -169,6 +173,7 @@ class GroupCommitMessageStore:
         """Runs blocking, in one transaction: lock quotas and folders, plan every delivery, write."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
         state = _Group(
+            now=now,
             quotas=self._lock_quotas(connection, {c.mailbox_id for c in copies}),
             folder_states=_lock_folders(connection, {(c.mailbox_id, c.folder) for c in copies}, now),
         )
@@ -237,7 +242,9 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     raw_id = uuid.uuid4().hex
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
-    return StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
+    stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
+    state.events.append(message_received(copy, stored, state.now))
+    return stored
 
 
 def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_id: str) -> dict[str, Any]:
@@ -291,6 +298,7 @@ def _apply(connection: Connection, state: _Group) -> None:
         _SET_USED_BYTES,
         [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
+    append_events(connection, state.events, mailboxes_locked=True)
 
 
 def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:

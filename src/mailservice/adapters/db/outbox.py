@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailservice.adapters.db.leases import lease_due
 from mailservice.adapters.db.sealed_text import TextSealer, UnsealError
 from mailservice.adapters.db.tables import outbox
 from mailservice.domain.events import DomainEvent, NotificationQueued
@@ -61,20 +62,7 @@ class SqlOutboxRepository:
         return (await self._connection.execute(query)).first() is not None
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedNotification]:
-        query = (
-            select(outbox)
-            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = (await self._connection.execute(query)).mappings().all()
-        if rows:
-            await self._connection.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row["id"] for row in rows]))
-                .values(next_attempt_at=lease_until)
-            )
+        rows = await lease_due(self._connection, outbox, outbox.c.status == PENDING, now, lease_until, limit)
         return await self._opened(rows, now)
 
     async def _opened(self, rows: Sequence[RowMapping], now: datetime) -> list[QueuedNotification]:

@@ -225,3 +225,65 @@ Index(
     support_messages.c.key_fingerprint,
     support_messages.c.created_at,
 )
+
+# What agents are told, in the order it happened per mailbox (see db/event_log.py for why ids are in
+# commit order within a mailbox).
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),
+)
+Index("ix_event_log_mailbox_id_id", event_log.c.mailbox_id, event_log.c.id)
+Index("ix_event_log_occurred_at", event_log.c.occurred_at)
+
+# A mailbox's webhook endpoints. The signing secret is derived from SECRET_KEY and the id, never stored.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # event types, space-separated
+    Column("q", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    # When its deliveries started failing without a success since; cleared by a success.
+    Column("failing_since", UtcDateTime, nullable=True),
+)
+Index("ix_webhook_endpoints_mailbox_id", webhook_endpoints.c.mailbox_id)
+
+# One row per (event, endpoint), written with the event; `next_attempt_at` doubles as the sending lease.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", RowId, ForeignKey("event_log.id", ondelete="CASCADE"), nullable=True),
+    Column("event_type", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index(
+    "ix_webhook_deliveries_status_next_attempt_at",
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.next_attempt_at,
+)
+Index("ix_webhook_deliveries_endpoint_id_id", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.id)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("delivery_id", RowId, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+)
+Index("ix_webhook_attempts_delivery_id", webhook_attempts.c.delivery_id)

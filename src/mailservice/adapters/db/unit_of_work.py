@@ -18,6 +18,7 @@ from mailservice.adapters.db.admin import SqlAdminRepository
 from mailservice.adapters.db.challenges import SqlUsedChallengeRepository
 from mailservice.adapters.db.checkouts import SqlCheckoutRepository
 from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.event_log import SqlEventLogRepository, append_events
 from mailservice.adapters.db.folders import SqlFolderRepository
 from mailservice.adapters.db.mailboxes import SqlMailboxRepository
 from mailservice.adapters.db.messages import SqlMessageRepository
@@ -25,12 +26,15 @@ from mailservice.adapters.db.outbox import SqlOutboxRepository
 from mailservice.adapters.db.payment_events import SqlPaymentEventRepository
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
+from mailservice.adapters.db.webhooks import SqlWebhookRepository
+from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.events import DomainEvent
 from mailservice.ports import (
     AccountRepository,
     AccountTokenRepository,
     AdminRepository,
     CheckoutRepository,
+    EventLogRepository,
     EventPublisher,
     FolderRepository,
     MailboxRepository,
@@ -39,6 +43,7 @@ from mailservice.ports import (
     PaymentEventRepository,
     SupportMessageRepository,
     UsedChallengeRepository,
+    WebhookRepository,
 )
 
 
@@ -54,6 +59,8 @@ class SqlUnitOfWork:
     account_tokens: AccountTokenRepository
     support_messages: SupportMessageRepository
     admin: AdminRepository
+    event_log: EventLogRepository
+    webhooks: WebhookRepository
 
     def __init__(
         self, database: Database, publisher: EventPublisher, read_only: bool, sealer: TextSealer
@@ -83,6 +90,8 @@ class SqlUnitOfWork:
         self.account_tokens = SqlAccountTokenRepository(self._connection)
         self.support_messages = SqlSupportMessageRepository(self._connection)
         self.admin = SqlAdminRepository(self._connection, self.record)
+        self.event_log = SqlEventLogRepository(self._connection)
+        self.webhooks = SqlWebhookRepository(self._connection, self.record)
         return self
 
     async def __aexit__(
@@ -106,7 +115,11 @@ class SqlUnitOfWork:
         self._recorded.append(event)
 
     async def commit(self) -> None:
-        assert self._transaction is not None
+        """Write the recorded agent events into the event log, then commit them with the change."""
+        assert self._transaction is not None and self._connection is not None
+        logged = [event for event in self._recorded if isinstance(event, AgentEvent)]
+        if logged:
+            await self._connection.run_sync(lambda connection: append_events(connection, logged))
         await self._transaction.commit()
         self._committed += self._recorded
         self._recorded.clear()

@@ -25,6 +25,7 @@ from mailservice.protocols.http.routers import (
     public_pages,
     renewals,
     support,
+    webhook_endpoints,
     webhooks,
 )
 from mailservice.protocols.mcp.mount import mount_mcp
@@ -59,6 +60,7 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         events.router,
         payment_pages.router,
         webhooks.router,
+        webhook_endpoints.router,
         *([mock_payments.router] if services.payments.provider == "mock" else []),
     ]
     for router in routers:

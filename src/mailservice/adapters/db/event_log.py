@@ -1,0 +1,154 @@
+"""The event log: every event an agent sees, written in the transaction of the change that causes it.
+
+`append_events` is the one way in, used by the unit of work (at its commit), the group-commit message
+store and through it IMAP APPEND. It writes all the events it is given with one multi-row insert, and in
+the same transaction one webhook delivery per event and endpoint of its mailbox subscribed to its type.
+
+Readers page through one mailbox's events by id (`read_after`). PostgreSQL hands out ids when rows are
+inserted, not when they commit, so two transactions could commit a mailbox's events out of id order and
+a reader that saw the later id first would skip the earlier one. Every writer therefore inserts a
+mailbox's events while holding that mailbox's row lock (`FOR UPDATE`, taken here unless the caller holds
+it already, as the group-commit store does): a second writer of the same mailbox waits for the first to
+commit before it takes its ids, so within a mailbox ids become visible in increasing order. SQLite has
+one writer at a time, so its ids are in commit order anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailservice.adapters.db.bulk_insert import insert_rows
+from mailservice.adapters.db.tables import event_log, mailboxes, webhook_deliveries, webhook_endpoints
+from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent, LoggedEvent
+from mailservice.domain.messages import MessageCopy, StoredCopy
+from mailservice.domain.webhooks import DeliveryStatus
+
+
+def append_events(
+    connection: Connection, events: Sequence[AgentEvent], mailboxes_locked: bool = False
+) -> None:
+    """Write `events` in the caller's transaction; `mailboxes_locked` when their mailbox rows are locked."""
+    if not events:
+        return
+    mailbox_ids = {event.mailbox_id for event in events}
+    if not mailboxes_locked:
+        _lock_mailboxes(connection, mailbox_ids)
+    rows = [_row(event) for event in events]
+    endpoints = _subscribed_endpoints(connection, mailbox_ids)
+    if not endpoints:  # the usual case: no id needs to be read back
+        insert_rows(connection, event_log, rows)
+        return
+    ids = connection.execute(_INSERT_RETURNING_ID, rows).scalars().all()
+    deliveries = [
+        delivery_row(endpoint_id, event_id, event.type, event.occurred_at)
+        for event, event_id in zip(events, ids, strict=True)
+        for endpoint_id, types in endpoints.get(event.mailbox_id, ())
+        if event.type in types
+    ]
+    insert_rows(connection, webhook_deliveries, deliveries)
+
+
+def delivery_row(endpoint_id: str, event_id: int | None, event_type: str, due: datetime) -> dict[str, Any]:
+    return {
+        "endpoint_id": endpoint_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": due,
+        "created_at": due,
+    }
+
+
+def message_received(copy: MessageCopy, stored: StoredCopy, now: datetime) -> AgentEvent:
+    """The `message.received` event of a stored copy, with what an agent needs to decide what to read."""
+    summary = copy.summary
+    sender = {"address": summary.from_address, "name": summary.from_name} if summary.from_address else None
+    data: dict[str, Any] = {
+        "uid": stored.uid,
+        "folder": copy.folder,
+        "from": sender,
+        "to": [{"address": address, "name": name} for name, address in summary.to],
+        "subject": summary.subject,
+        "received_at": copy.internal_date.isoformat(),
+        "size": stored.size,
+        "preview": summary.preview,
+        "codes": [
+            {"code": c.code, "score": c.score, "context": c.context, "source": c.source}
+            for c in summary.codes
+        ],
+        "links": [{"url": link.url, "text": link.text, "kind": link.kind} for link in summary.links],
+        "tags": list(copy.tags),
+        "auth": json.loads(copy.auth.to_json()) if copy.auth is not None else None,
+        "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,
+    }
+    return AgentEvent(copy.mailbox_id, MESSAGE_RECEIVED, now, data)
+
+
+class SqlEventLogRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def read_after(self, mailbox_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        """The mailbox's events with an id above `after`, oldest first."""
+        query = (
+            select(event_log)
+            .where(event_log.c.mailbox_id == mailbox_id, event_log.c.id > after)
+            .order_by(event_log.c.id)
+            .limit(limit)
+        )
+        rows = (await self._connection.execute(query)).mappings().all()
+        return [logged_event(row) for row in rows]
+
+
+def logged_event(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        id=row["id"],
+        mailbox_id=row["mailbox_id"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        data=json.loads(row["data"]),
+    )
+
+
+_INSERT_RETURNING_ID = event_log.insert().returning(event_log.c.id, sort_by_parameter_order=True)
+_SUBSCRIBED = select(
+    webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events
+).where(
+    webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
+    webhook_endpoints.c.disabled_at.is_(None),
+)
+
+
+def _subscribed_endpoints(
+    connection: Connection, mailbox_ids: set[str]
+) -> dict[str, list[tuple[str, set[str]]]]:
+    """Each mailbox's enabled endpoints with the event types they want."""
+    found: dict[str, list[tuple[str, set[str]]]] = {}
+    for row in connection.execute(_SUBSCRIBED, {"ids": sorted(mailbox_ids)}):
+        found.setdefault(row.mailbox_id, []).append((row.id, set(row.events.split())))
+    return found
+
+
+def _lock_mailboxes(connection: Connection, mailbox_ids: set[str]) -> None:
+    if connection.dialect.name == "sqlite":
+        return  # one writer at a time already
+    query = select(mailboxes.c.id).where(mailboxes.c.id.in_(sorted(mailbox_ids))).order_by(mailboxes.c.id)
+    connection.execute(query.with_for_update())
+
+
+def _row(event: AgentEvent) -> dict[str, Any]:
+    return {
+        "mailbox_id": event.mailbox_id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        # PostgreSQL text cannot hold NUL; json.dumps writes it as an escape.
+        "data": json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
+    }

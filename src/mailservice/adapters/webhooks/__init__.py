@@ -1,0 +1,1 @@
+"""Sending webhooks: Standard Webhooks signatures over HTTP connections that only reach checked addresses."""
