@@ -73,6 +73,7 @@ from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
+from mailservice.services.event_feed import EventFeed
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
@@ -272,6 +273,7 @@ async def build_runtime(
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
+        event_feed=EventFeed(uow, events, live_sessions, clock),
     )
     mail_limits = ProcessLimits.for_process(
         settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
@@ -492,12 +494,16 @@ async def serve(settings: Settings) -> None:
     ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
+    event_retention = timedelta(days=settings.event_retention_days)
     jobs = [
         asyncio.create_task(_every(settings.sweep_interval_seconds, lambda: expiry_sweep(services))),
         asyncio.create_task(
             _every(
                 settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
             )
+        ),
+        asyncio.create_task(
+            _every(settings.sweep_interval_seconds, lambda: services.event_feed.purge(event_retention))
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),

@@ -264,6 +264,14 @@ class EventLogRepository(Protocol):
         Within a mailbox, ids become visible in increasing order, so `after` is a safe cursor."""
         ...
 
+    async def latest_id(self, mailbox_id: str) -> int:
+        """The id of the mailbox's newest event, 0 when it has none."""
+        ...
+
+    async def delete_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` events older than `cutoff` that no webhook delivery still waits for."""
+        ...
+
 
 class WebhookRepository(Protocol):
     async def add(self, endpoint: WebhookEndpoint) -> None: ...

@@ -96,7 +96,16 @@ class AccessRevoked:
     type: str = field(default="mailbox.access_revoked")
 
 
-MailboxEvent = MessageReceived | FolderChanged | AccessRevoked
+@dataclass(frozen=True)
+class EventLogged:
+    """The mailbox's event log has new entries besides new mail (`mailbox.expiring` and the like): event
+    streams read it again."""
+
+    mailbox_id: str
+    type: str = field(default="event_log.appended")
+
+
+MailboxEvent = MessageReceived | FolderChanged | AccessRevoked | EventLogged
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mailservice.domain.errors import AuthenticationFailed, DomainError
 from mailservice.domain.mailbox import Mailbox
@@ -157,3 +158,15 @@ async def _revocation_or_timeout(subscription: Subscription, seconds: float) -> 
             async for event in subscription:
                 if isinstance(event, AccessRevoked | Resync):
                     return
+
+
+async def next_signal(subscription: Subscription, lease: SessionLease, seconds: float | None) -> bool:
+    """True at the mailbox's next event or resync (time to look in the store); False after `seconds`,
+    when the subscription ends, or when the session's access is revoked (`lease.ended`)."""
+    event = asyncio.ensure_future(anext(subscription, None))
+    waiting: set[asyncio.Future[Any]] = {event, lease.ended}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        event.cancel()
+    return event in done and not lease.ended.done() and event.result() is not None

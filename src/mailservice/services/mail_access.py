@@ -27,7 +27,7 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy, Resync
+from mailservice.domain.messages import INBOX, Delivery, FolderChanged, MessageCopy, MessageReceived, Resync
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
@@ -131,7 +131,7 @@ class EventWatch:
         async for event in self._subscription:
             if isinstance(event, Resync):
                 yield None
-            elif not isinstance(event, AccessRevoked):
+            elif isinstance(event, MessageReceived | FolderChanged):
                 yield event.folder_id
 
     def close(self) -> None:

@@ -21,7 +21,14 @@ import asyncpg
 
 from mailservice.adapters.events.local import LocalFanout
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived, Resync
+from mailservice.domain.messages import (
+    AccessRevoked,
+    EventLogged,
+    FolderChanged,
+    MailboxEvent,
+    MessageReceived,
+    Resync,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +211,11 @@ async def _answers(connection: Any) -> bool:
     return True
 
 
-_EVENT_TYPES: dict[str, type[MessageReceived] | type[FolderChanged] | type[AccessRevoked]] = {
+_EVENT_TYPES: dict[str, type[MailboxEvent]] = {
     "message.received": MessageReceived,
     "folder.changed": FolderChanged,
     "mailbox.access_revoked": AccessRevoked,
+    "event_log.appended": EventLogged,
 }
 
 
