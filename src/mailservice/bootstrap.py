@@ -73,6 +73,7 @@ from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
+from mailservice.services.event_feed import EventFeed
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
@@ -175,15 +176,17 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+async def build_runtime(
+    settings: Settings, clock: Clock | None = None, events: InProcessEventBus | PostgresEventBus | None = None
+) -> Runtime:
+    """`events` replaces the bus the database calls for (tests control its connections)."""
     check_settings(settings)
     clock = clock or SystemClock()
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
-    events: InProcessEventBus | PostgresEventBus = (
-        InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
-    )
+    if events is None:
+        events = InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     publisher = AfterCommitPublisher(events)
     uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher)
@@ -270,6 +273,7 @@ async def build_runtime(settings: Settings, clock: Clock | None = None) -> Runti
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
+        event_feed=EventFeed(uow, events, live_sessions, clock),
     )
     mail_limits = ProcessLimits.for_process(
         settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
@@ -490,12 +494,16 @@ async def serve(settings: Settings) -> None:
     ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
+    event_retention = timedelta(days=settings.event_retention_days)
     jobs = [
         asyncio.create_task(_every(settings.sweep_interval_seconds, lambda: expiry_sweep(services))),
         asyncio.create_task(
             _every(
                 settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
             )
+        ),
+        asyncio.create_task(
+            _every(settings.sweep_interval_seconds, lambda: services.event_feed.purge(event_retention))
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     mailbox_quota_bytes: int = Field(default=DEFAULT_QUOTA_BYTES, ge=1)
     retention_days: int = Field(default=30, ge=0)
+    event_retention_days: float = Field(default=7.0, gt=0)
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
     smtp_max_connections: int = Field(default=1000, ge=1)

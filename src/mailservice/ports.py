@@ -14,7 +14,14 @@ from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.identity import IssuedChallenge, VerifiedKey
 from mailservice.domain.mail_session import MailFolderStore
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import Delivery, MailboxEvent, MessageSummary, StoredCopy, StoredMessage
+from mailservice.domain.messages import (
+    Delivery,
+    MailboxEvent,
+    MessageSummary,
+    Signal,
+    StoredCopy,
+    StoredMessage,
+)
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
 from mailservice.domain.search import MessageQuery
@@ -245,6 +252,14 @@ class EventLogRepository(Protocol):
         Within a mailbox, ids become visible in increasing order, so `after` is a safe cursor."""
         ...
 
+    async def latest_id(self, mailbox_id: str) -> int:
+        """The id of the mailbox's newest event, 0 when it has none."""
+        ...
+
+    async def delete_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` events older than `cutoff` that no webhook delivery still waits for."""
+        ...
+
 
 class WebhookRepository(Protocol):
     async def add(self, endpoint: WebhookEndpoint) -> None: ...
@@ -377,7 +392,9 @@ class MessageSummarizer(Protocol):
 class Subscription(Protocol):
     def __aiter__(self) -> Subscription: ...
 
-    async def __anext__(self) -> MailboxEvent: ...
+    async def __anext__(self) -> Signal:
+        """The mailbox's next event, or a `Resync` when events may have been missed."""
+        ...
 
     def close(self) -> None: ...
 
@@ -388,7 +405,8 @@ class EventBus(Protocol):
         ...
 
     def subscribe(self, mailbox_id: str) -> Subscription:
-        """Events of one mailbox from now on, until `close()`."""
+        """Events of one mailbox from now on, until `close()`. When events may have been lost (a bus
+        reconnected, a publish failed), every subscription of the node gets a `Resync` instead."""
         ...
 
 

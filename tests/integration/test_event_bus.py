@@ -1,16 +1,19 @@
-"""Both event buses deliver `message.received` to the subscribers of that mailbox only."""
+"""Both event buses deliver `message.received` to the subscribers of that mailbox only, and tell every
+subscriber to look again (a resync) when events may have been lost."""
 
 from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from mailservice.adapters.db.dsn import libpq_dsn
+from mailservice.adapters.events import postgres as postgres_bus
 from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
-from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived
+from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived, Resync
 
 EVENT = MessageReceived(mailbox_id="a" * 32, folder_id=1, uid=7, modseq=9)
 
@@ -72,3 +75,145 @@ async def test_a_closed_subscription_ends_its_iteration() -> None:
     subscription.close()
 
     assert [event async for event in subscription] == []
+
+
+async def test_in_process_resync_reaches_every_subscription_of_the_process() -> None:
+    bus = InProcessEventBus()
+    mine, other = bus.subscribe(EVENT.mailbox_id), bus.subscribe("b" * 32)
+
+    bus.resync()
+
+    assert await asyncio.wait_for(anext(mine), 1) == Resync(EVENT.mailbox_id)
+    assert await asyncio.wait_for(anext(other), 1) == Resync("b" * 32)
+    mine.close()
+    other.close()
+
+
+class FlakyConnect:
+    """Connects to PostgreSQL, except that the next `failures` attempts fail or never answer."""
+
+    def __init__(self, dsn: str, failures: int = 0, hang: bool = False) -> None:
+        self.dsn = dsn
+        self.failures = failures
+        self.hang = hang
+        self.attempts = 0
+
+    async def __call__(self) -> asyncpg.Connection:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            if self.hang:
+                await asyncio.Event().wait()
+            raise OSError("connection refused")
+        return await asyncpg.connect(self.dsn)
+
+
+async def terminate(dsn: str, pid: int | None) -> None:
+    assert pid is not None
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+async def test_postgres_bus_resyncs_its_subscribers_when_its_listener_comes_back(postgres_dsn: str) -> None:
+    dsn = libpq_dsn(make_url(postgres_dsn))
+    sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
+    await sender.start()
+    await receiver.start()
+    subscription = receiver.subscribe(EVENT.mailbox_id)
+    lost_pid = receiver.listener_pid()
+    try:
+        await terminate(dsn, lost_pid)
+
+        assert await asyncio.wait_for(anext(subscription), 5) == Resync(EVENT.mailbox_id)
+        assert receiver.listening() and receiver.listener_pid() != lost_pid
+        await sender.publish([EVENT])
+        assert await asyncio.wait_for(anext(subscription), 5) == EVENT
+    finally:
+        subscription.close()
+        await sender.close()
+        await receiver.close()
+
+
+async def test_postgres_bus_keeps_trying_to_listen_until_the_database_answers(postgres_dsn: str) -> None:
+    dsn = libpq_dsn(make_url(postgres_dsn))
+    connect = FlakyConnect(dsn)
+    receiver = PostgresEventBus(dsn, connect)
+    await receiver.start()
+    subscription = receiver.subscribe(EVENT.mailbox_id)
+    try:
+        connect.failures = 2
+        await terminate(dsn, receiver.listener_pid())
+
+        assert await asyncio.wait_for(anext(subscription), 5) == Resync(EVENT.mailbox_id)
+        assert connect.attempts == 4  # the first listener, two refused, the one that listens
+    finally:
+        subscription.close()
+        await receiver.close()
+
+
+async def test_postgres_publish_on_a_lost_connection_is_retried_on_a_fresh_one(postgres_dsn: str) -> None:
+    dsn = libpq_dsn(make_url(postgres_dsn))
+    sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
+    await sender.start()
+    await receiver.start()
+    subscription = receiver.subscribe(EVENT.mailbox_id)
+    try:
+        await sender.publish([FolderChanged(EVENT.mailbox_id, 1, 1)])
+        assert await asyncio.wait_for(anext(subscription), 5) == FolderChanged(EVENT.mailbox_id, 1, 1)
+        await terminate(dsn, sender.publisher_pid())
+
+        await sender.publish([EVENT])
+
+        assert await asyncio.wait_for(anext(subscription), 5) == EVENT
+    finally:
+        subscription.close()
+        await sender.close()
+        await receiver.close()
+
+
+async def test_a_publish_that_fails_twice_resyncs_this_node_at_once_and_the_others_when_it_can(
+    postgres_dsn: str,
+) -> None:
+    dsn = libpq_dsn(make_url(postgres_dsn))
+    sender_connect = FlakyConnect(dsn)
+    sender, receiver = PostgresEventBus(dsn, sender_connect), PostgresEventBus(dsn)
+    await sender.start()
+    await receiver.start()
+    here, there = sender.subscribe(EVENT.mailbox_id), receiver.subscribe(EVENT.mailbox_id)
+    try:
+        sender_connect.failures = 2
+
+        with pytest.raises(OSError):
+            await sender.publish([EVENT])
+
+        assert await asyncio.wait_for(anext(here), 5) == Resync(EVENT.mailbox_id)
+        assert await asyncio.wait_for(anext(there), 5) == Resync(EVENT.mailbox_id)
+        assert await asyncio.wait_for(anext(here), 5) == Resync(
+            EVENT.mailbox_id
+        )  # the notice, heard here too
+    finally:
+        here.close()
+        there.close()
+        await sender.close()
+        await receiver.close()
+
+
+async def test_a_publish_to_a_database_that_never_answers_gives_up_in_bounded_time(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_bus, "CONNECT_TIMEOUT_SECONDS", 0.05)
+    dsn = libpq_dsn(make_url(postgres_dsn))
+    connect = FlakyConnect(dsn)
+    sender = PostgresEventBus(dsn, connect)
+    await sender.start()
+    try:
+        connect.failures, connect.hang = 2, True
+
+        async with asyncio.timeout(2):
+            with pytest.raises(TimeoutError):
+                await sender.publish([EVENT])
+    finally:
+        await sender.close()

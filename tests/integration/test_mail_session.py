@@ -310,6 +310,7 @@ async def test_watch_wakes_on_new_mail_and_on_flag_changes(runtime: Runtime, acc
     try:
         appended = await writer.append("INBOX", message("new"), frozenset(), None)
         folder = await asyncio.wait_for(anext(woken), 5)
+        assert folder is not None
         await writer.store_flags(folder, [appended.uid], FlagChange.ADD, frozenset({SEEN}))
         assert await asyncio.wait_for(anext(woken), 5) == folder
     finally:

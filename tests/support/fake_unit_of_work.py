@@ -13,6 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, cast
 
+from mailservice.domain.agent_events import LoggedEvent
 from mailservice.domain.errors import StorageUnavailable
 from mailservice.domain.events import DomainEvent, NotificationQueued
 from mailservice.domain.expiry_notice import ExpiryNotice
@@ -32,6 +33,7 @@ class MemoryState:
     modseqs: dict[str, int] = field(default_factory=dict)
     notices_sent: set[tuple[str, ExpiryNotice, datetime]] = field(default_factory=set)
     outbox: list[Notification] = field(default_factory=list)
+    event_log: list[LoggedEvent] = field(default_factory=list)
 
 
 class FakeMailboxes:
@@ -163,6 +165,23 @@ class FakeAdmin:
         self._uow.record(AccessRevoked(mailbox_id))
 
 
+class FakeEventLog:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def read_after(self, mailbox_id: str, after: int, limit: int) -> list[LoggedEvent]:
+        found = [e for e in self._state.event_log if e.mailbox_id == mailbox_id and e.id > after]
+        return found[:limit]
+
+    async def latest_id(self, mailbox_id: str) -> int:
+        return max((e.id for e in self._state.event_log if e.mailbox_id == mailbox_id), default=0)
+
+    async def delete_before(self, cutoff: datetime, limit: int) -> int:
+        doomed = [e for e in self._state.event_log if e.occurred_at < cutoff][:limit]
+        self._state.event_log = [e for e in self._state.event_log if e not in doomed]
+        return len(doomed)
+
+
 class FakeUnitOfWork:
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -174,6 +193,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self._state, self)
         self.challenges = FakeChallenges()
         self.admin = FakeAdmin(self._state, self)
+        self.event_log = FakeEventLog(self._state)
 
     def __getattr__(self, name: str) -> object:
         raise AttributeError(f"the fake unit of work has no {name!r} repository")

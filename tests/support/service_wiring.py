@@ -9,12 +9,14 @@ from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
 from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.payments.mock import MockPaymentGateway
+from mailservice.domain.agent_events import MAILBOX_RENEWED, LoggedEvent
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.mailbox import Mailbox, new_mailbox
 from mailservice.domain.messages import StoredMessage
 from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
+from mailservice.services.event_feed import EventFeed
 from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
@@ -50,6 +52,7 @@ class Wiring:
         self.inbox = InboxService(
             self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
         )
+        self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock)
         self.admin = AdminService(self.uow, self.clock, self.mailboxes, HttpMetrics())
         self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
 
@@ -61,6 +64,12 @@ class Wiring:
         mailbox = replace(mailbox, expires_at=NOW + expires_in)
         self.uow.state.mailboxes[mailbox.id] = mailbox
         return mailbox
+
+    def logged_event(self, mailbox: Mailbox, type: str = MAILBOX_RENEWED) -> LoggedEvent:
+        """An event in the log, as if a committed change had written it."""
+        event = LoggedEvent(len(self.uow.state.event_log) + 1, mailbox.id, type, self.clock.now(), {})
+        self.uow.state.event_log.append(event)
+        return event
 
     def message(self, mailbox: Mailbox, uid: int) -> StoredMessage:
         message = StoredMessage(

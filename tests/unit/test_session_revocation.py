@@ -61,9 +61,9 @@ async def test_a_long_poll_answers_401_once_the_credentials_are_rotated() -> Non
 async def test_an_event_stream_ends_once_the_credentials_are_rotated() -> None:
     wiring = Wiring()
     mailbox = wiring.paid_mailbox()
-    wiring.message(mailbox, 1)
-    stream = wiring.inbox.stream(mailbox, 0)
-    assert (await anext(stream)).uid == 1
+    wiring.logged_event(mailbox)
+    stream = wiring.event_feed.follow(mailbox, 0)
+    assert (await anext(stream)).id == 1
     following = asyncio.ensure_future(anext(stream))
     await waiting_started(wiring)
 

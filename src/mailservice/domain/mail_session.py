@@ -144,8 +144,9 @@ class FolderWrite:
 class FolderWatch(Protocol):
     """Wakes whenever anything changes in the mailbox (any folder, any node), until closed."""
 
-    def __aiter__(self) -> AsyncIterator[int]:
-        """Yields the id of the folder that changed."""
+    def __aiter__(self) -> AsyncIterator[int | None]:
+        """Yields the id of the folder that changed, or None when any folder may have (events were
+        missed while the event bus reconnected)."""
         ...
 
     def close(self) -> None: ...

@@ -96,7 +96,30 @@ class AccessRevoked:
     type: str = field(default="mailbox.access_revoked")
 
 
-MailboxEvent = MessageReceived | FolderChanged | AccessRevoked
+@dataclass(frozen=True)
+class EventLogged:
+    """The mailbox's event log has new entries besides new mail (`mailbox.expiring` and the like): event
+    streams read it again."""
+
+    mailbox_id: str
+    type: str = field(default="event_log.appended")
+
+
+MailboxEvent = MessageReceived | FolderChanged | AccessRevoked | EventLogged
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Not an event of the mailbox but of this node: events may have been missed (the event bus lost its
+    connection and is back, or a publish failed), so whatever a subscriber waits for, it looks in the store
+    again. Never published; each subscription of the node receives its own."""
+
+    mailbox_id: str
+    type: str = field(default="events.resync")
+
+
+Signal = MailboxEvent | Resync
+"""What a subscription yields: the mailbox's events, and a resync when some may have been lost."""
 
 
 @dataclass(frozen=True)

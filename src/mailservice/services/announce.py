@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from mailservice.domain.agent_events import AgentEvent
+from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent
 from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
-from mailservice.domain.messages import MailboxEvent, MessageReceived
+from mailservice.domain.messages import EventLogged, MailboxEvent, MessageReceived
 from mailservice.ports import EventBus
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,14 @@ class AfterCommitPublisher:
         for event in events:
             if isinstance(event, NotificationQueued):
                 notification_queued = True
-            elif isinstance(event, AgentEvent | WebhookQueued):
+            elif isinstance(event, WebhookQueued):
                 logged = True
+            elif isinstance(event, AgentEvent):
+                logged = True
+                # New mail has its own bus event; the others tell this mailbox's event streams to read.
+                logged_event = EventLogged(event.mailbox_id)
+                if event.type != MESSAGE_RECEIVED and logged_event not in mailbox_events:
+                    mailbox_events.append(logged_event)
             else:
                 logged = logged or isinstance(event, MessageReceived)
                 mailbox_events.append(event)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from mailservice.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import FLAGGED, SEEN, StoredMessage
 from mailservice.domain.search import MessageQuery
-from mailservice.ports import EventBus, MessageReader, Subscription, UnitOfWorkFactory
+from mailservice.ports import EventBus, MessageReader, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials, mailbox_id_of_access_token
-from mailservice.services.live_sessions import LiveSessions, SessionLease
+from mailservice.services.live_sessions import LiveSessions, next_signal
 from mailservice.services.mailboxes import MailboxService
 
 MAX_PAGE = 100
@@ -177,43 +175,10 @@ class InboxService:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return None
-                if not await _next_event(subscription, lease, remaining):
+                if not await next_signal(subscription, lease, remaining):
                     if lease.ended.done():
                         raise lease.ended.result()
                     return None
         finally:
             subscription.close()
             lease.release()
-
-    async def stream(
-        self, mailbox: Mailbox, after_uid: int | None, query: MessageQuery | None = None
-    ) -> AsyncIterator[StoredMessage]:
-        """Every message after `after_uid` (default: from now on) matching `query`, as it arrives, until
-        access is revoked."""
-        subscription = self._events.subscribe(mailbox.id)
-        lease = self._live_sessions.lease(mailbox)
-        try:
-            cursor = after_uid if after_uid is not None else await self.latest_uid(mailbox)
-            while True:
-                for message in await self.find(
-                    mailbox, query or MessageQuery(), limit=MAX_PAGE, after_uid=cursor
-                ):
-                    cursor = message.uid
-                    yield message
-                if not await _next_event(subscription, lease, None):
-                    return
-        finally:
-            subscription.close()
-            lease.release()
-
-
-async def _next_event(subscription: Subscription, lease: SessionLease, seconds: float | None) -> bool:
-    """True at the mailbox's next event; False after `seconds`, when the subscription ends, or when the
-    session's access is revoked (`lease.ended`)."""
-    event = asyncio.ensure_future(anext(subscription, None))
-    waiting: set[asyncio.Future[Any]] = {event, lease.ended}
-    try:
-        done, _ = await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        event.cancel()
-    return event in done and not lease.ended.done() and event.result() is not None

@@ -3,8 +3,9 @@ the payment provider.
 
 Every open session (an IMAP or POP3 connection, an event stream, a long poll) holds a `SessionLease` for
 the credential epoch it authenticated with. The sessions of one mailbox in this process share one watch:
-it rechecks the mailbox row when a `mailbox.access_revoked` event arrives (from any node), and every
-`recheck_seconds` in any case, because an event can be lost while the bus reconnects. A session whose
+it rechecks the mailbox row when a `mailbox.access_revoked` event arrives (from any node) or the bus says
+events may have been missed (a resync), and every `recheck_seconds` in any case, because a lapse publishes
+nothing. A session whose
 epoch is no longer the mailbox's, or whose mailbox is no longer usable, is ended with the error a new
 request would now get.
 """
@@ -15,10 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mailservice.domain.errors import AuthenticationFailed, DomainError
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import AccessRevoked
+from mailservice.domain.messages import AccessRevoked, Resync
 from mailservice.ports import EventBus, Subscription
 from mailservice.services.mailboxes import MailboxService
 
@@ -149,9 +151,22 @@ class _MailboxWatch:
 
 
 async def _revocation_or_timeout(subscription: Subscription, seconds: float) -> None:
-    """Return at the next `mailbox.access_revoked` event, or after `seconds` without one."""
+    """Return at the next `mailbox.access_revoked` event or resync (a revocation may have been missed), or
+    after `seconds` without one."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             async for event in subscription:
-                if isinstance(event, AccessRevoked):
+                if isinstance(event, AccessRevoked | Resync):
                     return
+
+
+async def next_signal(subscription: Subscription, lease: SessionLease, seconds: float | None) -> bool:
+    """True at the mailbox's next event or resync (time to look in the store); False after `seconds`,
+    when the subscription ends, or when the session's access is revoked (`lease.ended`)."""
+    event = asyncio.ensure_future(anext(subscription, None))
+    waiting: set[asyncio.Future[Any]] = {event, lease.ended}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        event.cancel()
+    return event in done and not lease.ended.done() and event.result() is not None

@@ -22,7 +22,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
+from mailservice.domain.messages import INBOX, Delivery, FolderChanged, MessageCopy, MessageReceived, Resync
 from mailservice.ports import (
     Clock,
     EventBus,
@@ -123,14 +123,17 @@ class MailAccess:
 
 
 class EventWatch:
-    """A `FolderWatch` over the event bus: yields the id of each folder that changed."""
+    """A `FolderWatch` over the event bus: yields the id of each folder that changed, or None after a
+    resync (events were missed, so any folder may have)."""
 
     def __init__(self, events: EventBus, mailbox_id: str) -> None:
         self._subscription = events.subscribe(mailbox_id)
 
-    async def __aiter__(self) -> AsyncIterator[int]:
+    async def __aiter__(self) -> AsyncIterator[int | None]:
         async for event in self._subscription:
-            if not isinstance(event, AccessRevoked):
+            if isinstance(event, Resync):
+                yield None
+            elif isinstance(event, MessageReceived | FolderChanged):
                 yield event.folder_id
 
     def close(self) -> None:

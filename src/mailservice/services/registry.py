@@ -10,6 +10,7 @@ from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryService
+from mailservice.services.event_feed import EventFeed
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.mail_access import MailAccess
@@ -46,3 +47,4 @@ class Services:
     reconciler: PaymentReconciler
     webhooks: WebhookService
     webhook_worker: WebhookWorker
+    event_feed: EventFeed

@@ -37,6 +37,7 @@ from mailservice.domain.webhooks import (
     retry_at,
 )
 from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSender
+from mailservice.services.event_feed import message_matches
 from mailservice.services.notifications import compose, queue_once
 from mailservice.services.reminders import GUIDE_PATH
 
@@ -261,12 +262,9 @@ class WebhookWorker:
         event = item.event
         if event is None or not filters_messages(item.endpoint, event.type):
             return True
-        uid = int(event.data["uid"])
-        async with self._uow(read_only=True) as uow:
-            found = await uow.messages.find(
-                event.mailbox_id, parse_query(item.endpoint.q), limit=1, after_uid=uid - 1, before_uid=uid + 1
-            )
-        return bool(found)
+        return await message_matches(
+            self._uow, event.mailbox_id, int(event.data["uid"]), parse_query(item.endpoint.q)
+        )
 
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
         """The outcomes of sends that ended together, in one transaction (one commit for many sends)."""

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -107,6 +107,25 @@ class SqlEventLogRepository:
         rows = (await self._connection.execute(query)).mappings().all()
         return [logged_event(row) for row in rows]
 
+    async def latest_id(self, mailbox_id: str) -> int:
+        """The id of the mailbox's newest event, 0 when it has none."""
+        query = select(func.max(event_log.c.id)).where(event_log.c.mailbox_id == mailbox_id)
+        return int((await self._connection.execute(query)).scalar() or 0)
+
+    async def delete_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events that happened before `cutoff`, except those a webhook
+        delivery still waits to send; how many were deleted."""
+        doomed = (
+            select(event_log.c.id)
+            .where(event_log.c.occurred_at < cutoff, ~exists().where(_PENDING_DELIVERY))
+            .order_by(event_log.c.id)
+            .limit(limit)
+        )
+        ids = (await self._connection.execute(doomed)).scalars().all()
+        if ids:
+            await self._connection.execute(delete(event_log).where(event_log.c.id.in_(ids)))
+        return len(ids)
+
 
 def logged_event(row: Any) -> LoggedEvent:
     return LoggedEvent(
@@ -118,6 +137,9 @@ def logged_event(row: Any) -> LoggedEvent:
     )
 
 
+_PENDING_DELIVERY = (webhook_deliveries.c.event_id == event_log.c.id) & (
+    webhook_deliveries.c.status == DeliveryStatus.PENDING.value
+)
 _INSERT_RETURNING_ID = event_log.insert().returning(event_log.c.id, sort_by_parameter_order=True)
 _SUBSCRIBED = select(
     webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events

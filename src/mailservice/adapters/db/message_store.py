@@ -3,7 +3,8 @@
 Callers wait on `store()` until their delivery is committed, so an SMTP 250 still means "on disk"; while one
 commit is being made durable, new deliveries queue up and share the next commit. A group that fails as a
 whole is retried one delivery at a time, so one bad message cannot make the others fail. The
-`message.received` events of a group are published together, once, after its commit.
+`message.received` events of a group are published together, once, after its commit, by a task of their
+own: the next group is written without waiting for the event bus.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
 from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
@@ -96,7 +98,7 @@ class GroupCommitMessageStore:
     ) -> None:
         self._database = database
         self._clock = clock
-        self._publisher = publisher
+        self._announcements = PublishQueue(publisher)
         self._default_quota = default_quota_bytes
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -124,6 +126,7 @@ class GroupCommitMessageStore:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        await self._announcements.drain()
 
     def _ensure_writer(self) -> None:
         if self._task is None or self._task.done():
@@ -155,7 +158,7 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
-        await self._publisher.publish(_received(outcomes))
+        self._announcements.put(_received(outcomes))
 
     async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
         deliveries = [pending.delivery for pending in group]

@@ -275,6 +275,7 @@ Index(
     webhook_deliveries.c.next_attempt_at,
 )
 Index("ix_webhook_deliveries_endpoint_id_id", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.id)
+Index("ix_webhook_deliveries_event_id", webhook_deliveries.c.event_id)
 
 webhook_attempts = Table(
     "webhook_attempts",

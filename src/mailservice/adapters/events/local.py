@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import MailboxEvent
+from mailservice.domain.messages import MailboxEvent, Resync
 
 
 class LocalFanout:
@@ -23,6 +23,12 @@ class LocalFanout:
     def dispatch(self, event: MailboxEvent) -> None:
         for subscription in tuple(self._subscribers.get(event.mailbox_id, ())):
             subscription.offer(event)
+
+    def resync(self) -> None:
+        """Events may have been missed: every subscriber of this process looks in the store again."""
+        for subscriptions in tuple(self._subscribers.values()):
+            for subscription in tuple(subscriptions):
+                subscription.offer(Resync(subscription.mailbox_id))
 
     def _forget(self, subscription: QueueSubscription) -> None:
         subscribers = self._subscribers.get(subscription.mailbox_id)
@@ -49,6 +55,11 @@ class InProcessEventBus:
     def subscriber_count(self) -> int:
         """Open subscriptions in this process (waiting requests, event streams)."""
         return self._fanout.subscriber_count()
+
+    def resync(self) -> None:
+        """Every subscriber looks in the store again (nothing is lost in one process; this is for tests
+        and operators that changed the store behind the service's back)."""
+        self._fanout.resync()
 
     async def start(self) -> None:
         return None

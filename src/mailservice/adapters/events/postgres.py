@@ -1,55 +1,88 @@
-"""Events across nodes through PostgreSQL LISTEN/NOTIFY; every node, this one included, hears each event."""
+"""Events across nodes through PostgreSQL LISTEN/NOTIFY; every node, this one included, hears each event.
+
+A notification is not kept anywhere: a node hears nothing while its listening connection is away, and
+nobody hears a publish that failed. So when the listener is back, every subscriber of the node gets a
+`Resync` and looks in the store again; a publish that fails even on a fresh connection resyncs this
+node's subscribers at once and every node's as soon as a resync notice can be sent.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 import asyncpg
 
 from mailservice.adapters.events.local import LocalFanout
 from mailservice.adapters.events.subscription import QueueSubscription
-from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived
+from mailservice.domain.messages import (
+    AccessRevoked,
+    EventLogged,
+    FolderChanged,
+    MailboxEvent,
+    MessageReceived,
+    Resync,
+)
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "mailservice_events"
 # One statement, so one transaction: PostgreSQL delivers its notifications in order, and identical ones once.
 _NOTIFY_EACH = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
-RECONNECT_SECONDS = 1.0
+RESYNC_NOTICE = json.dumps({"type": Resync.type})
+CONNECT_TIMEOUT_SECONDS = 5.0
+EXECUTE_TIMEOUT_SECONDS = 5.0
+# asyncpg sees a connection the server closed at once; one that silently stopped answering (a dropped
+# network path) only when asked something, so an idle listener is asked this often.
+LIVENESS_SECONDS = 10.0
+BACKOFF_FIRST_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 5.0
+
+Connect = Callable[[], Awaitable[Any]]
 
 
 class PostgresEventBus:
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
+    def __init__(self, dsn: str, connect: Connect | None = None) -> None:
+        self._connect: Connect = connect or partial(asyncpg.connect, dsn, timeout=CONNECT_TIMEOUT_SECONDS)
         self._fanout = LocalFanout()
         self._listener: Any = None
+        self._lost = asyncio.Event()
         self._publisher: Any = None
         self._lock = asyncio.Lock()
-        self._watch: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._resync_notice: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._connect()
-        self._watch = asyncio.create_task(self._keep_listening(), name="event-bus-listener")
+        await self._listen()
+        self._keeper = asyncio.create_task(self._keep_listening(), name="event-bus-listener")
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in (self._keeper, self._resync_notice):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for connection in (self._listener, self._publisher):
             if connection is not None and not connection.is_closed():
                 await connection.close()
 
     async def publish(self, events: Sequence[MailboxEvent]) -> None:
-        """One round trip for every event of a commit (a delivery group can hold hundreds)."""
+        """One round trip for every event of a commit (a delivery group can hold hundreds); a failed
+        attempt is tried once more on a fresh connection, and then given up, with every node resynced."""
         payloads = [json.dumps(asdict(event), separators=(",", ":")) for event in events]
         async with self._lock:
-            if self._publisher is None or self._publisher.is_closed():
-                self._publisher = await asyncpg.connect(self._dsn)
-            await self._publisher.execute(_NOTIFY_EACH, CHANNEL, payloads)
+            try:
+                await self._notify_with_retry(payloads)
+            except Exception:
+                self._fanout.resync()
+                self._announce_resync()
+                raise
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)
@@ -58,18 +91,90 @@ class PostgresEventBus:
         """Open subscriptions in this process (waiting requests, event streams)."""
         return self._fanout.subscriber_count()
 
-    async def _connect(self) -> None:
-        self._listener = await asyncpg.connect(self._dsn)
-        await self._listener.add_listener(CHANNEL, self._on_notify)
+    def listening(self) -> bool:
+        """Whether this node hears events now (false while its listener reconnects)."""
+        return self._listener is not None and not self._lost.is_set() and not self._listener.is_closed()
+
+    def listener_pid(self) -> int | None:
+        """The server process of the listening connection (tests end it to cause a loss)."""
+        return _server_pid(self._listener)
+
+    def publisher_pid(self) -> int | None:
+        """The server process of the publishing connection, once one is open."""
+        return _server_pid(self._publisher)
+
+    async def _notify_with_retry(self, payloads: list[str]) -> None:
+        try:
+            await self._notify(payloads)
+        except Exception:
+            log.warning("events.publish_retried count=%d", len(payloads), exc_info=True)
+            self._drop_publisher()
+            await self._notify(payloads)
+
+    async def _notify(self, payloads: list[str]) -> None:
+        """Within bounded time, so a hung connection cannot hold up whoever publishes."""
+        if self._publisher is None or self._publisher.is_closed():
+            self._publisher = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_SECONDS)
+        await self._publisher.execute(_NOTIFY_EACH, CHANNEL, payloads, timeout=EXECUTE_TIMEOUT_SECONDS)
+
+    def _drop_publisher(self) -> None:
+        if self._publisher is not None:
+            self._publisher.terminate()
+            self._publisher = None
+
+    def _announce_resync(self) -> None:
+        """Other nodes missed the events too: tell them, as soon as PostgreSQL takes a notification."""
+        if self._resync_notice is None or self._resync_notice.done():
+            self._resync_notice = asyncio.create_task(self._send_resync_notice(), name="event-bus-resync")
+
+    async def _send_resync_notice(self) -> None:
+        async for _ in _backoff():
+            try:
+                async with self._lock:
+                    await self._notify([RESYNC_NOTICE])
+                return
+            except Exception:
+                self._drop_publisher()
+                log.warning("events.resync_notice_failed", exc_info=True)
+
+    async def _listen(self) -> None:
+        connection = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_SECONDS)
+        try:
+            await asyncio.wait_for(connection.add_listener(CHANNEL, self._on_notify), EXECUTE_TIMEOUT_SECONDS)
+        except BaseException:
+            connection.terminate()
+            raise
+        connection.add_termination_listener(self._on_terminated)
+        self._listener = connection
+        self._lost.clear()
+
+    def _on_terminated(self, connection: Any) -> None:
+        if connection is self._listener:
+            self._lost.set()
 
     async def _keep_listening(self) -> None:
         while True:
-            await asyncio.sleep(RECONNECT_SECONDS)
-            if self._listener is not None and not self._listener.is_closed():
-                continue
+            await self._until_lost()
+            log.warning("events.listener_lost")
+            await self._listen_again()
+            # Listening again before looking: a change after this is heard, one before it is in the store.
+            self._fanout.resync()
+            log.info("events.reconnected subscribers=%d", self._fanout.subscriber_count())
+
+    async def _until_lost(self) -> None:
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), LIVENESS_SECONDS)
+                return
+            if not await _answers(self._listener):
+                self._lost.set()
+
+    async def _listen_again(self) -> None:
+        self._listener.terminate()
+        async for _ in _backoff():
             try:
-                await self._connect()
-                log.info("events.reconnected")
+                await self._listen()
+                return
             except Exception:
                 log.warning("events.reconnect_failed", exc_info=True)
 
@@ -79,16 +184,44 @@ class PostgresEventBus:
         except (TypeError, ValueError, KeyError):
             log.warning("events.bad_payload payload=%r", payload[:200])
             return
-        self._fanout.dispatch(event)
+        if event is None:
+            self._fanout.resync()
+        else:
+            self._fanout.dispatch(event)
 
 
-_EVENT_TYPES: dict[str, type[MessageReceived] | type[FolderChanged] | type[AccessRevoked]] = {
+async def _backoff() -> AsyncIterator[None]:
+    """Yield at once, then after pauses that double up to a cap, forever."""
+    delay = BACKOFF_FIRST_SECONDS
+    while True:
+        yield
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+
+def _server_pid(connection: Any) -> int | None:
+    return None if connection is None else int(connection.get_server_pid())
+
+
+async def _answers(connection: Any) -> bool:
+    try:
+        await connection.fetchval("SELECT 1", timeout=EXECUTE_TIMEOUT_SECONDS)
+    except Exception:
+        return False
+    return True
+
+
+_EVENT_TYPES: dict[str, type[MailboxEvent]] = {
     "message.received": MessageReceived,
     "folder.changed": FolderChanged,
     "mailbox.access_revoked": AccessRevoked,
+    "event_log.appended": EventLogged,
 }
 
 
-def _decode(payload: str) -> MailboxEvent:
+def _decode(payload: str) -> MailboxEvent | None:
+    """The event a notification carries, or None for a resync notice."""
     fields = json.loads(payload)
+    if fields["type"] == Resync.type:
+        return None
     return _EVENT_TYPES[fields["type"]](**fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from mailservice.domain.messages import MailboxEvent
+from mailservice.domain.messages import Signal
 
 QUEUE_LIMIT = 1000
 
@@ -13,11 +13,11 @@ QUEUE_LIMIT = 1000
 class QueueSubscription:
     def __init__(self, mailbox_id: str, on_close: Callable[[QueueSubscription], None]) -> None:
         self.mailbox_id = mailbox_id
-        self._queue: asyncio.Queue[MailboxEvent | None] = asyncio.Queue(QUEUE_LIMIT)
+        self._queue: asyncio.Queue[Signal | None] = asyncio.Queue(QUEUE_LIMIT)
         self._on_close = on_close
         self._closed = False
 
-    def offer(self, event: MailboxEvent) -> None:
+    def offer(self, event: Signal) -> None:
         if self._queue.full():
             # A reader that lags this far re-reads the store anyway; keep the newest events.
             self._queue.get_nowait()
@@ -26,7 +26,7 @@ class QueueSubscription:
     def __aiter__(self) -> QueueSubscription:
         return self
 
-    async def __anext__(self) -> MailboxEvent:
+    async def __anext__(self) -> Signal:
         event = await self._queue.get()
         if event is None:
             raise StopAsyncIteration

@@ -27,9 +27,9 @@ async def idle(client: Client, command: Command) -> str:
     return "Idle completed."
 
 
-async def _wait(client: Client, events: AsyncIterator[int]) -> bytes:
+async def _wait(client: Client, events: AsyncIterator[int | None]) -> bytes:
     reading = asyncio.ensure_future(client.read_line())
-    waking: asyncio.Future[int] | None = asyncio.ensure_future(anext(events))
+    waking: asyncio.Future[int | None] | None = asyncio.ensure_future(anext(events))
     try:
         while True:
             pending: set[asyncio.Future[Any]] = {reading} if waking is None else {reading, waking}
@@ -52,8 +52,8 @@ async def _wait(client: Client, events: AsyncIterator[int]) -> bytes:
 
 
 async def _woken(
-    client: Client, waking: asyncio.Future[int] | None, events: AsyncIterator[int]
-) -> asyncio.Future[int] | None:
+    client: Client, waking: asyncio.Future[int | None] | None, events: AsyncIterator[int | None]
+) -> asyncio.Future[int | None] | None:
     if waking is None:
         return None
     try:
