@@ -20,6 +20,7 @@ from mailservice.services.payments import PaymentService
 from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.reminders import ExpiryNotices
 from mailservice.services.renewals import RenewalService
+from mailservice.services.retention import RetentionService
 from mailservice.services.support import SupportService
 
 
@@ -43,3 +44,4 @@ class Services:
     renewals: RenewalService
     expiry_notices: ExpiryNotices
     reconciler: PaymentReconciler
+    retention: RetentionService

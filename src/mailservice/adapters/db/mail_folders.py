@@ -676,3 +676,11 @@ def _lock_folder(
     if folder is None:
         raise FolderNotFound(missing)
     return folder
+
+
+def expunge_uids(
+    connection: Connection, mailbox_id: str, folder_id: int, uids: Sequence[int]
+) -> FolderWrite | None:
+    """Expunge `uids` whatever their flags, inside the caller's transaction, as an IMAP EXPUNGE would:
+    quota given back, uids kept in `expunged_messages`, the folder's HIGHESTMODSEQ raised."""
+    return _expunge(connection, mailbox_id, folder_id, uids, only_deleted=False)[1]

@@ -24,6 +24,7 @@ from mailservice.protocols.http.routers import (
     payment_pages,
     public_pages,
     renewals,
+    retention,
     support,
     webhooks,
 )
@@ -56,6 +57,7 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         public_pages.router,
         messages.router,
         imap_messages.router,
+        retention.router,
         events.router,
         payment_pages.router,
         webhooks.router,
