@@ -19,6 +19,7 @@ from mailservice.wire.messages import (
     SafeTextOut,
     WaitOut,
 )
+from mailservice.wire.retention import RetentionOut
 
 __all__ = [
     "AttachmentInfo",
@@ -33,6 +34,7 @@ __all__ = [
     "MessageOut",
     "Proof",
     "ResolveResponse",
+    "RetentionOut",
     "SafeTextOut",
     "VerificationCode",
     "WaitOut",
