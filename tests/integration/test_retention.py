@@ -163,6 +163,19 @@ async def test_full_mailbox_with_read_mail_takes_new_mail_and_deletes_the_oldest
     assert await used_bytes(runtime, agent.mailbox_id) == await total_size(runtime, agent)
 
 
+async def test_concurrent_deliveries_to_a_full_mailbox_replace_its_read_mail_oldest_first(
+    runtime: Runtime, client: httpx.AsyncClient, smtp_port: int, agent: Agent, clock: FixedClock
+) -> None:
+    await fill(smtp_port, agent, clock)
+    for uid in (1, 2, 3, 4):
+        await mark_read(client, agent, uid)
+
+    await asyncio.gather(*(deliver(smtp_port, agent, f"n{index}") for index in range(3)))
+
+    assert sorted(await subjects(runtime, agent)) == ["m4", "n0", "n1", "n2"]
+    assert await used_bytes(runtime, agent.mailbox_id) == await total_size(runtime, agent)
+
+
 async def test_room_is_made_at_rcpt_too_when_the_mailbox_is_exactly_full(
     runtime: Runtime, client: httpx.AsyncClient, smtp_port: int, agent: Agent, clock: FixedClock
 ) -> None:
