@@ -17,16 +17,12 @@ import argparse
 import asyncio
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.dkim_keys import DkimKey
-
 from bench.baseline_postfix_dovecot import run_baseline, spread_subdirectories
-from bench.mailservice_process import MailserviceProcess, free_port
-from bench.sender_auth import DOMAIN, dns_in_thread, signed_zone
-from bench.smtp_load import LoadResult, Message, make_messages, send_load
+from bench.mailservice_process import MailserviceProcess
+from bench.sender_auth import DOMAIN, sender_checks
+from bench.smtp_load import LoadResult, make_messages, send_load
 
 COUNT = 2000
 SIZE = 5000
@@ -45,23 +41,6 @@ def run_mailservice(database: str | None, signed: bool) -> LoadResult:
         asyncio.run(send_load("127.0.0.1", server.smtp_port, sign(warm), CONNECTIONS))
         messages = make_messages(COUNT, SIZE, lambda i: addresses[i % MAILBOXES], f"load@{DOMAIN}")
         return asyncio.run(send_load("127.0.0.1", server.smtp_port, sign(messages), CONNECTIONS))
-
-
-@contextmanager
-def sender_checks(signed: bool) -> Iterator[tuple[dict[str, str], Callable[[list[Message]], list[Message]]]]:
-    """The server's environment and how to prepare the load: as it is, or DKIM-signed with a DNS server
-    on loopback that makes SPF, DKIM and DMARC pass."""
-    env = {"POP3_ADDR": f"127.0.0.1:{free_port()}"}
-    if not signed:
-        yield env, lambda messages: messages
-        return
-    key = DkimKey.rsa("bench", bits=2048)
-
-    def sign(messages: list[Message]) -> list[Message]:
-        return [(mail_from, to, key.sign(raw, DOMAIN)) for mail_from, to, raw in messages]
-
-    with dns_in_thread(signed_zone(key)) as nameserver:
-        yield {**env, "SENDER_AUTH": "on", "DNS_NAMESERVERS": nameserver}, sign
 
 
 def main() -> None:

@@ -58,14 +58,7 @@ async def smtp_port(runtime: Runtime) -> AsyncIterator[int]:
 
 @pytest.fixture
 async def agent(client: httpx.AsyncClient) -> Agent:
-    details = await claim_and_pay(client, AgentKey.generate())
-    return Agent(
-        str(details["mailbox_id"]),
-        str(details["email"]),
-        str(details["username"]),
-        str(details["password"]),
-        {"Authorization": f"Bearer {details['access_token']}"},
-    )
+    return await paid_agent(client)
 
 
 async def deliver(port: int, agent: Agent, subject: str, lines: int = 20) -> None:
@@ -271,8 +264,8 @@ async def test_sweep_follows_the_default_only_for_mailboxes_without_a_policy(
             httpx.AsyncClient(transport=transport, base_url="http://test") as client,
             mail_listeners(runtime) as (smtp_port, _),
         ):
-            following = await _agent(client)
-            keeping = await _agent(client)
+            following = await paid_agent(client)
+            keeping = await paid_agent(client)
             await client.put("/v1/mailbox/retention", json={"max_age_days": None}, headers=keeping.headers)
             for agent in (following, keeping):
                 await deliver(smtp_port, agent, "hello", lines=1)
@@ -348,7 +341,7 @@ async def _pop3_sees(pop3: RunningPop3, agent: Agent, count: int) -> None:
     await asyncio.to_thread(again.quit)
 
 
-async def _agent(client: httpx.AsyncClient) -> Agent:
+async def paid_agent(client: httpx.AsyncClient) -> Agent:
     details = await claim_and_pay(client, AgentKey.generate())
     return Agent(
         str(details["mailbox_id"]),
