@@ -157,6 +157,8 @@ async def test_the_hosted_server_reads_nothing_without_a_bearer_token(runtime: R
 ANNOTATIONS = {
     "get_challenge": (True, None, None),
     "mailbox_status": (True, None, None),
+    "mailbox_retention": (True, None, None),
+    "set_mailbox_retention": (False, True, True),
     "list_messages": (True, None, None),
     "wait_for_message": (True, None, None),
     "read_message": (False, False, True),
