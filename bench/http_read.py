@@ -1,18 +1,21 @@
 """The HTTP read API: how fast `wait` wakes up, and whether listing stays fast in a huge mailbox.
 
-Run: .venv/bin/python -m bench.http_read
+Run: .venv/bin/python -m bench.http_read [--signed-with-local-dns]
 1. SMTP 250 -> `GET /v1/messages/wait` answering, over 200 deliveries (target p99 < 20 ms).
 2. `GET /v1/messages?limit=20` in a mailbox of 100,000 messages against one of 100, same run
    (target: no more than 1.5x slower).
+With --signed-with-local-dns the mail of 1. is DKIM-signed and checked against a DNS server on loopback.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bench.mailservice_process import SECRET, MailserviceProcess
-from bench.smtp_load import make_messages
+from bench.sender_auth import DOMAIN, sender_checks
+from bench.smtp_load import Message, make_messages
 from mailservice.adapters.mime_summary import summarize
 from mailservice.bootstrap import Runtime, build_runtime, migrate
 from mailservice.config import Settings
@@ -42,8 +46,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def wait_latencies(server: MailserviceProcess, address: str, token: str) -> list[float]:
-    raws = [raw for _, _, raw in make_messages(WAIT_ROUNDS, 3000, address, "load@example.org")]
+async def wait_latencies(
+    server: MailserviceProcess, address: str, token: str, prepare: Callable[[list[Message]], list[Message]]
+) -> list[float]:
+    raws = [raw for _, _, raw in prepare(make_messages(WAIT_ROUNDS, 3000, address, f"load@{DOMAIN}"))]
     headers = {"Authorization": f"Bearer {token}"}
     latencies = []
     async with (
@@ -55,7 +61,7 @@ async def wait_latencies(server: MailserviceProcess, address: str, token: str) -
                 http.get("/v1/messages/wait", params={"after_uid": uid, "timeout": 10})
             )
             await asyncio.sleep(0.005)  # let the request reach the server and start waiting
-            await smtp.sendmail("load@example.org", [address], raw)
+            await smtp.sendmail(f"load@{DOMAIN}", [address], raw)
             accepted = time.perf_counter()
             response = await waiting
             answered = time.perf_counter()
@@ -114,12 +120,22 @@ async def list_times(server: MailserviceProcess, token: str) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--signed-with-local-dns",
+        action="store_true",
+        help="DKIM-sign the mail and answer the sender checks from a DNS server on loopback",
+    )
+    args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
     database = str(workdir / "data" / "mailservice.db")
     small_token, big_token = asyncio.run(fill(database, workdir))
-    with MailserviceProcess(workdir, database) as server:
+    with (
+        sender_checks(args.signed_with_local_dns) as (env, prepare),
+        MailserviceProcess(workdir, database, extra_env=env) as server,
+    ):
         [(address, token)] = server.paid_mailboxes(1)
-        latencies = asyncio.run(wait_latencies(server, address, token))
+        latencies = asyncio.run(wait_latencies(server, address, token, prepare))
         small = asyncio.run(list_times(server, small_token))
         big = asyncio.run(list_times(server, big_token))
     ms = [value * 1000 for value in latencies]

@@ -14,7 +14,7 @@ import asyncio
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,6 +61,23 @@ def dns_in_thread(zone: Zone) -> Iterator[str]:
         loop.call_soon_threadsafe(stop.set)
         thread.join()
         loop.close()
+
+
+@contextmanager
+def sender_checks(signed: bool) -> Iterator[tuple[dict[str, str], Callable[[list[Message]], list[Message]]]]:
+    """The server's environment and how to prepare the load: as it is, or DKIM-signed with a DNS server
+    on loopback that makes SPF, DKIM and DMARC pass."""
+    env = {"POP3_ADDR": f"127.0.0.1:{free_port()}"}
+    if not signed:
+        yield env, lambda messages: messages
+        return
+    key = DkimKey.rsa("bench", bits=2048)
+
+    def sign(messages: list[Message]) -> list[Message]:
+        return [(mail_from, to, key.sign(raw, DOMAIN)) for mail_from, to, raw in messages]
+
+    with dns_in_thread(signed_zone(key)) as nameserver:
+        yield {**env, "SENDER_AUTH": "on", "DNS_NAMESERVERS": nameserver}, sign
 
 
 def run(database: str | None, messages: list[Message], env: dict[str, str]) -> tuple[LoadResult, object]:

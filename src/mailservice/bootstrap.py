@@ -22,6 +22,7 @@ from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
+from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.dev_secret import load_secret
@@ -44,6 +45,7 @@ from mailservice.adapters.webhooks.sender import HttpWebhookSender
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
+from mailservice.domain.retention import RetentionPolicy
 from mailservice.ports import Clock, Notifier, PaymentGateway, WebhookSender
 from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
 from mailservice.protocols.connection_policy import (
@@ -89,6 +91,7 @@ from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.registry import Services
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
+from mailservice.services.retention import RetentionService
 from mailservice.services.support import SupportService
 from mailservice.services.webhooks import WebhookPolicy, WebhookService, WebhookWorker
 from mailservice.startup_warnings import insecure_settings
@@ -189,7 +192,12 @@ async def build_runtime(
         events = InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
     publisher = AfterCommitPublisher(events)
     uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
-    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher)
+    retention = SqlRetention(
+        database,
+        RetentionPolicy.from_settings(settings.retention_max_age_days, settings.retention_delete_oldest_read),
+        publisher,
+    )
+    store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher, retention)
     summarizer = build_summarizer(settings.parser_process_count)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
@@ -236,7 +244,7 @@ async def build_runtime(
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth),
+        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth, retention),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
@@ -274,6 +282,7 @@ async def build_runtime(
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
         event_feed=EventFeed(uow, events, live_sessions, clock),
+        retention=RetentionService(retention, clock),
     )
     mail_limits = ProcessLimits.for_process(
         settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
@@ -533,10 +542,11 @@ async def serve(settings: Settings) -> None:
 
 async def expiry_sweep(services: Services) -> None:
     """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, and forget
-    webhook event ids too old to arrive again."""
+    webhook event ids too old to arrive again; then delete mail past its mailbox's age limit."""
     await services.mailboxes.expire_lapsed()
     await services.expiry_notices.queue_due()
     await services.payment_webhooks.forget_old_events()
+    await services.retention.sweep()
 
 
 class _HttpServer(uvicorn.Server):

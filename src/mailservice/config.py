@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     mailbox_quota_bytes: int = Field(default=DEFAULT_QUOTA_BYTES, ge=1)
     retention_days: int = Field(default=30, ge=0)
     event_retention_days: float = Field(default=7.0, gt=0)
+    retention_max_age_days: int = Field(default=0, ge=0, le=36_500)
+    retention_delete_oldest_read: bool = True
     mail_memory_budget_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
     mail_descriptor_reserve: int = Field(default=256, ge=16)
     smtp_max_connections: int = Field(default=1000, ge=1)

@@ -24,6 +24,7 @@ from mailservice.domain.messages import (
 )
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus, NewCheckout, PaymentEvent
+from mailservice.domain.retention import MailboxRetention, RetentionPolicy
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 from mailservice.domain.webhooks import (
@@ -413,6 +414,22 @@ class EventBus(Protocol):
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[DomainEvent]) -> None:
         """Send the events of a committed change; a failure is logged, never raised (the change stands)."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """Mailboxes' retention policies, and the deletions they call for."""
+
+    async def get(self, mailbox_id: str) -> MailboxRetention: ...
+
+    async def set(self, mailbox_id: str, policy: RetentionPolicy) -> None: ...
+
+    async def can_make_room(self, mailbox_id: str) -> bool:
+        """Whether the policy deletes read mail when full and the mailbox has read mail to delete."""
+        ...
+
+    async def delete_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` messages past their mailbox's age limit; how many were deleted."""
         ...
 
 

@@ -65,6 +65,10 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     assert httpx.get(claimed["payment_url"]).status_code == 200
     status = shell.run("status")
     renewed = shell.json("renew")
+    policy = shell.json("retention")
+    changed = shell.json("retention", "--max-age-days", "30", "--refuse-when-full")
+    forever = shell.run("retention", "--forever")
+    clash = shell.run("retention", "--forever", "--max-age-days", "3")
     deliver(sqlite_server, claimed["email"], "Confirm your sign-up", "Your verification code is 482913.\n")
     # The message is unsigned and comes from 127.0.0.1, so example.org cannot be verified as its sender.
     unverified = shell.run(
@@ -84,6 +88,10 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     assert "active" in status.stdout and claimed["email"] in status.stdout
     assert (renewed["status"], renewed["email"]) == ("active", claimed["email"])
     assert renewed["payment_url"] not in (None, claimed["payment_url"])
+    assert policy == {"max_age_days": None, "delete_oldest_read_when_full": True, "source": "default"}
+    assert changed == {"max_age_days": 30, "delete_oldest_read_when_full": False, "source": "mailbox"}
+    assert forever.returncode == 0 and "forever" in forever.stdout and "refuse new mail" in forever.stdout
+    assert clash.returncode == 2 and "exclude each other" in clash.stderr
     assert (unverified.returncode, unverified.stdout) == (3, "")
     assert (code.returncode, code.stdout) == (0, "482913\n")
     assert "Confirm your sign-up" in inbox.stdout and "482913" in inbox.stdout

@@ -157,6 +157,8 @@ async def test_the_hosted_server_reads_nothing_without_a_bearer_token(runtime: R
 ANNOTATIONS = {
     "get_challenge": (True, None, None),
     "mailbox_status": (True, None, None),
+    "mailbox_retention": (True, None, None),
+    "set_mailbox_retention": (False, True, True),
     "list_messages": (True, None, None),
     "wait_for_message": (True, None, None),
     "read_message": (False, False, True),
@@ -217,3 +219,20 @@ async def test_wrong_arguments_are_refused_in_plain_words(paid_mail: AsyncMailCl
     assert not_a_number == "read_message: uid must be a whole number"
     assert missing == "read_message: uid is required"
     assert too_long == "wait_for_message: timeout_seconds must be at most 300"
+
+
+async def test_retention_tools_read_and_change_the_policy(paid_mail: AsyncMailClient) -> None:
+    async with Client(local_server(paid_mail)) as mcp:
+        default = await tool(mcp, "mailbox_retention")
+        aged = await tool(mcp, "set_mailbox_retention", max_age_days=14)
+        refusing = await tool(mcp, "set_mailbox_retention", delete_oldest_read_when_full=False)
+        forever = await tool(mcp, "set_mailbox_retention", keep_forever=True)
+        both = await tool_error(mcp, "set_mailbox_retention", max_age_days=3, keep_forever=True)
+        zero = await tool_error(mcp, "set_mailbox_retention", max_age_days=0)
+
+    assert default == {"max_age_days": None, "delete_oldest_read_when_full": True, "source": "default"}
+    assert aged == {"max_age_days": 14, "delete_oldest_read_when_full": True, "source": "mailbox"}
+    assert refusing == {"max_age_days": 14, "delete_oldest_read_when_full": False, "source": "mailbox"}
+    assert forever == {"max_age_days": None, "delete_oldest_read_when_full": False, "source": "mailbox"}
+    assert "not both" in both
+    assert "max_age_days" in zero and "at least 1" in zero

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
+from typing import Literal
 
 import httpx
 
@@ -19,6 +20,7 @@ from mailservice.client.models import (
     MessageOut,
     Proof,
     ResolveResponse,
+    RetentionOut,
     SafeTextOut,
     VerificationCode,
     WebhookCreated,
@@ -140,6 +142,20 @@ class AsyncMailClient:
 
     async def retry_webhook_delivery(self, webhook_id: str, delivery_id: int) -> DeliveryOut:
         return await run_async(self._http, self._ops.retry_webhook_delivery(webhook_id, delivery_id))
+
+    async def retention(self) -> RetentionOut:
+        """The mailbox's retention policy: how long mail is kept, and what happens when it is full."""
+        return await run_async(self._http, self._ops.retention())
+
+    async def set_retention(
+        self,
+        max_age_days: int | Literal["forever"] | None = None,
+        delete_oldest_read_when_full: bool | None = None,
+    ) -> RetentionOut:
+        """Change what is given (None: unchanged); `max_age_days="forever"` keeps mail without limit."""
+        return await run_async(
+            self._http, self._ops.set_retention(max_age_days, delete_oldest_read_when_full)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -18,6 +18,7 @@ from mailservice.client.cli_options import (
     DEFAULT_KEY,
     DEFAULT_URL,
     EXIT_TIMED_OUT,
+    EXIT_USAGE,
     Json,
     KeyPath,
     Query,
@@ -223,6 +224,42 @@ def wait(
             _print_code(mail.verification_code(timeout, query, require_verified, from_domain), as_json)
         else:
             _print_arrived(mail.wait(timeout, query, after_uid, started), as_json)
+
+
+@app.command()
+def retention(
+    max_age_days: Annotated[
+        int | None, typer.Option(min=1, help="Delete messages older than this many days, read or not.")
+    ] = None,
+    forever: Annotated[bool, typer.Option("--forever", help="Keep messages without an age limit.")] = False,
+    when_full: Annotated[
+        bool | None,
+        typer.Option(
+            "--delete-oldest-read/--refuse-when-full",
+            help="When new mail does not fit: delete the oldest read messages, or refuse it (452).",
+        ),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    key: KeyPath = Path(DEFAULT_KEY),
+    as_json: Json = False,
+) -> None:
+    """Show the mailbox's retention policy, or change it with the options given (others stay)."""
+    if forever and max_age_days is not None:
+        fail("--forever and --max-age-days exclude each other", "usage", as_json, EXIT_USAGE)
+    age: int | Literal["forever"] | None = "forever" if forever else max_age_days
+    with client_for(url, key, as_json) as mail:
+        changing = age is not None or when_full is not None
+        policy = mail.set_retention(age, when_full) if changing else mail.retention()
+    if as_json:
+        print_json(policy)
+        return
+    print_fields(
+        [
+            ("max age", "forever" if policy.max_age_days is None else f"{policy.max_age_days} days"),
+            ("when full", "delete oldest read" if policy.delete_oldest_read_when_full else "refuse new mail"),
+            ("set by", "service default" if policy.source == "default" else "this mailbox"),
+        ]
+    )
 
 
 def _print_code(found: VerificationCode | None, as_json: bool) -> None:

@@ -19,6 +19,7 @@ from mailservice.wire.messages import (
     SafeTextOut,
     WaitOut,
 )
+from mailservice.wire.retention import RetentionOut
 from mailservice.wire.webhooks import (
     AttemptOut,
     DeliveryListOut,
@@ -44,6 +45,7 @@ __all__ = [
     "MessageOut",
     "Proof",
     "ResolveResponse",
+    "RetentionOut",
     "SafeTextOut",
     "VerificationCode",
     "WaitOut",

@@ -10,7 +10,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +28,7 @@ from mailservice.client.models import (
     MessageOut,
     Proof,
     ResolveResponse,
+    RetentionOut,
     SafeTextOut,
     VerificationCode,
     WaitOut,
@@ -177,6 +178,24 @@ class Operations:
         body = {name: value for name, value in (("seen", seen), ("flagged", flagged)) if value is not None}
         response = yield from self._read("PATCH", f"/v1/messages/{uid}", json=body)
         return MessageEnvelope.model_validate(_ok(response)).message
+
+    def retention(self) -> Operation[RetentionOut]:
+        response = yield from self._read("GET", "/v1/mailbox/retention")
+        return RetentionOut.model_validate(_ok(response))
+
+    def set_retention(
+        self,
+        max_age_days: int | Literal["forever"] | None = None,
+        delete_oldest_read_when_full: bool | None = None,
+    ) -> Operation[RetentionOut]:
+        """Change what is given (None: unchanged); `max_age_days="forever"` keeps mail without limit."""
+        body: dict[str, Any] = {}
+        if max_age_days is not None:
+            body["max_age_days"] = None if max_age_days == "forever" else max_age_days
+        if delete_oldest_read_when_full is not None:
+            body["delete_oldest_read_when_full"] = delete_oldest_read_when_full
+        response = yield from self._read("PUT", "/v1/mailbox/retention", json=body)
+        return RetentionOut.model_validate(_ok(response))
 
     def latest_uid(self) -> Operation[int]:
         newest = yield from self.list_messages(limit=1)

@@ -18,7 +18,14 @@ from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.domain.recipient import parse_recipient
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
-from mailservice.ports import Clock, MessageStore, MessageSummarizer, SenderAuthenticator, UnitOfWorkFactory
+from mailservice.ports import (
+    Clock,
+    MessageStore,
+    MessageSummarizer,
+    RetentionStore,
+    SenderAuthenticator,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +86,10 @@ class DeliveryService:
         clock: Clock,
         policy: DeliveryPolicy,
         authenticator: SenderAuthenticator | None = None,
+        retention: RetentionStore | None = None,
     ) -> None:
         self._uow = uow
+        self._retention = retention
         self._authenticator = authenticator
         self._store = store
         self._summarizer = summarizer
@@ -90,14 +99,18 @@ class DeliveryService:
         self._lookups: dict[str, asyncio.Future[tuple[Mailbox | None, Quota]]] = {}
 
     async def check_recipient(self, address: str) -> AcceptedRecipient:
-        """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full."""
+        """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full (and not
+        allowed to make room by deleting read mail)."""
         recipient = parse_recipient(address, self._policy.local_domains)
         mailbox, quota = await self._lookup(recipient.login)
         self._require_receiving(mailbox)
         assert mailbox is not None
-        if quota.exhausted:
+        if quota.exhausted and not await self._can_make_room(mailbox.id):
             raise MailboxFull("mailbox is full", mailbox_id=mailbox.id)
         return AcceptedRecipient(mailbox.id, mailbox.login, recipient.tag, recipient.address)
+
+    async def _can_make_room(self, mailbox_id: str) -> bool:
+        return self._retention is not None and await self._retention.can_make_room(mailbox_id)
 
     async def _lookup(self, login: str) -> tuple[Mailbox | None, Quota]:
         """The mailbox and its quota; a receiving mailbox is remembered for a few seconds.

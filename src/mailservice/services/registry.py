@@ -21,6 +21,7 @@ from mailservice.services.payments import PaymentService
 from mailservice.services.reconcile import PaymentReconciler
 from mailservice.services.reminders import ExpiryNotices
 from mailservice.services.renewals import RenewalService
+from mailservice.services.retention import RetentionService
 from mailservice.services.support import SupportService
 from mailservice.services.webhooks import WebhookService, WebhookWorker
 
@@ -48,3 +49,4 @@ class Services:
     webhooks: WebhookService
     webhook_worker: WebhookWorker
     event_feed: EventFeed
+    retention: RetentionService

@@ -26,11 +26,13 @@ from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
+from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
-from mailservice.domain.messages import Delivery, MessageCopy, MessageReceived, StoredCopy
+from mailservice.domain.events import DomainEvent
+from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
 
@@ -92,11 +94,23 @@ class _Group:
     touched_mailboxes: set[str] = field(default_factory=set)
 
 
+_Outcomes = list[list[StoredCopy] | DomainError]
+
+
 class GroupCommitMessageStore:
+    """`retention`, when given, makes room in a full mailbox whose policy allows it, in the same
+    transaction as the delivery that needs it."""
+
     def __init__(
-        self, database: Database, clock: Clock, default_quota_bytes: int, publisher: EventPublisher
+        self,
+        database: Database,
+        clock: Clock,
+        default_quota_bytes: int,
+        publisher: EventPublisher,
+        retention: SqlRetention | None = None,
     ) -> None:
         self._database = database
+        self._retention = retention
         self._clock = clock
         self._announcements = PublishQueue(publisher)
         self._default_quota = default_quota_bytes
@@ -141,8 +155,9 @@ class GroupCommitMessageStore:
                 await self._commit_group(group)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
+        freed: list[FolderChanged] = []
         try:
-            outcomes = await self._write(group)
+            outcomes, freed = await self._write(group)
         except Exception:
             if len(group) > 1:
                 log.warning("store.group_failed size=%d; retrying one by one", len(group), exc_info=True)
@@ -158,9 +173,10 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
-        self._announcements.put(_received(outcomes))
+        events: list[DomainEvent] = [*freed, *_received(outcomes)]
+        self._announcements.put(events)
 
-    async def _write(self, group: list[_Pending]) -> list[list[StoredCopy] | DomainError]:
+    async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[FolderChanged]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
         return await self._database.run_write(
@@ -169,17 +185,31 @@ class GroupCommitMessageStore:
 
     def _write_group(
         self, connection: Connection, deliveries: list[Delivery], now: datetime
-    ) -> list[list[StoredCopy] | DomainError]:
-        """Runs blocking, in one transaction: lock quotas and folders, plan every delivery, write."""
+    ) -> tuple[_Outcomes, list[FolderChanged]]:
+        """Runs blocking, in one transaction: lock quotas, make room where the retention policy allows,
+        lock folders, plan every delivery, write."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
+        quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
+        freed = self._make_room(connection, quotas, deliveries)
         state = _Group(
             now=now,
-            quotas=self._lock_quotas(connection, {c.mailbox_id for c in copies}),
+            quotas=quotas,
             folder_states=_lock_folders(connection, {(c.mailbox_id, c.folder) for c in copies}, now),
         )
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state)
-        return outcomes
+        return outcomes, freed
+
+    def _make_room(
+        self, connection: Connection, quotas: dict[str, Quota], deliveries: list[Delivery]
+    ) -> list[FolderChanged]:
+        needs: dict[str, list[int]] = {}
+        for delivery in deliveries:
+            for copy in delivery.copies:
+                needs.setdefault(copy.mailbox_id, []).append(len(copy.raw))
+        if self._retention is None or all(quotas[m].allows(sum(n)) for m, n in needs.items()):
+            return []
+        return self._retention.make_room(connection, quotas, needs)
 
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
         needed: dict[str, int] = {}
@@ -197,7 +227,7 @@ class GroupCommitMessageStore:
         }
 
 
-def _received(outcomes: list[list[StoredCopy] | DomainError]) -> list[MessageReceived]:
+def _received(outcomes: _Outcomes) -> list[MessageReceived]:
     return [
         MessageReceived(copy.mailbox_id, copy.folder_id, copy.uid, copy.modseq)
         for outcome in outcomes

@@ -170,6 +170,16 @@ messages = Table(
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)
 
 Index("ix_messages_folder_id_modseq", messages.c.folder_id, messages.c.modseq)
+Index("ix_messages_internal_date", messages.c.internal_date)
+
+# A mailbox's own retention policy; a mailbox without a row follows the configured default.
+mailbox_retention = Table(
+    "mailbox_retention",
+    metadata,
+    Column("mailbox_id", String(32), ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("max_age_days", Integer, nullable=True),  # NULL: kept forever
+    Column("delete_oldest_read", Boolean, nullable=False),
+)
 
 expunged_messages = Table(
     "expunged_messages",

@@ -19,6 +19,7 @@ from email.utils import getaddresses
 
 from mailservice.adapters.mime.header_fields import field_values
 from mailservice.adapters.mime.headers import unfold
+from mailservice.adapters.senderauth import rsa_verify
 from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dkim_signatures
 from mailservice.adapters.senderauth.dmarc_check import check_dmarc, organizational_domain
 from mailservice.adapters.senderauth.resolver import AsyncDns, ThreadDns
@@ -39,6 +40,7 @@ class DnsSenderAuthenticator:
         self._threads = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="sender-auth")
         self._large_thread = ThreadPoolExecutor(1, thread_name_prefix="sender-auth-large")
         organizational_domain("example.com")  # loads the public suffix list now, not in the first delivery
+        rsa_verify.install()
 
     async def authenticate(self, raw: bytes | bytearray, sender: SmtpSender) -> SenderAuth:
         loop = asyncio.get_running_loop()

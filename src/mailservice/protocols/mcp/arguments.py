@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from mailservice.domain.messages import MAX_UID
+from mailservice.domain.retention import MAX_AGE_DAYS_LIMIT
 
 MAX_TOOL_WAIT_SECONDS = 300.0
 # Below the 60 s after which common MCP clients give up on a request (the TypeScript SDK's default);
@@ -67,6 +68,19 @@ View = Annotated[
 MarkSeen = Annotated[bool, Field(description="Mark the message read (seen) as well")]
 Limit = Annotated[int, Field(ge=1, le=100, description="How many messages at most, newest first")]
 UnreadOnly = Annotated[bool, Field(description="Only messages not yet read")]
+
+MaxAgeDays = Annotated[
+    Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None,
+    Field(description="Delete messages older than this many days, read or not. Leave out to keep as is"),
+]
+KeepForever = Annotated[bool, Field(description="Remove the age limit: keep messages however old")]
+DeleteOldestRead = Annotated[
+    bool | None,
+    Field(
+        description="When a new message does not fit in the quota: true deletes the oldest read messages "
+        "to make room (never unread ones), false refuses the new mail. Leave out to keep as is"
+    ),
+]
 
 BillingEmail = Annotated[
     str,

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from mailservice import __version__
 from mailservice.client import AsyncMailClient, MailboxStatus
+from mailservice.client.models import RetentionOut
 from mailservice.protocols.mcp.arguments import (
     DEFAULT_TOOL_WAIT_SECONDS,
     AfterUid,
+    DeleteOldestRead,
     FromDomain,
+    KeepForever,
     Limit,
     MarkSeen,
+    MaxAgeDays,
     PlainArgumentsServer,
     RequireVerified,
     Search,
@@ -26,7 +31,7 @@ from mailservice.protocols.mcp.arguments import (
     View,
 )
 from mailservice.protocols.mcp.errors import tool_errors
-from mailservice.protocols.mcp.hints import CHANGE, READS, REPEATABLE_CHANGE
+from mailservice.protocols.mcp.hints import CHANGE, DELETES, READS, REPEATABLE_CHANGE
 from mailservice.protocols.mcp.progress import with_progress
 from mailservice.protocols.mcp.views import (
     UNTRUSTED,
@@ -61,6 +66,33 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
     async def mailbox_status(ctx: Context) -> MailboxStatus:
         async with tool_errors(), client_for(ctx) as mail:
             return await mail.status()
+
+    @server.tool(
+        description="How long the mailbox keeps mail (max_age_days, null: forever) and whether a full "
+        "mailbox deletes its oldest read messages to take new mail (otherwise new mail is refused).",
+        annotations=READS,
+    )
+    async def mailbox_retention(ctx: Context) -> RetentionOut:
+        async with tool_errors(), client_for(ctx) as mail:
+            return await mail.retention()
+
+    @server.tool(
+        description="Change the mailbox's retention: an age limit in days (or keep_forever), and whether a "
+        "full mailbox deletes its oldest read messages to take new mail. Arguments left out stay as they "
+        "are. Mail past a new age limit is deleted at the next sweep.",
+        annotations=DELETES,
+    )
+    async def set_mailbox_retention(
+        ctx: Context,
+        max_age_days: MaxAgeDays = None,
+        keep_forever: KeepForever = False,
+        delete_oldest_read_when_full: DeleteOldestRead = None,
+    ) -> RetentionOut:
+        if keep_forever and max_age_days is not None:
+            raise ToolError("set_mailbox_retention: give max_age_days or keep_forever, not both")
+        async with tool_errors(), client_for(ctx) as mail:
+            age: int | Literal["forever"] | None = "forever" if keep_forever else max_age_days
+            return await mail.set_retention(age, delete_oldest_read_when_full)
 
     @server.tool(description="The newest messages, unread first if asked. " + UNTRUSTED, annotations=READS)
     async def list_messages(
