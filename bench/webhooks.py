@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.mailservice_process import MailserviceProcess
+from bench.mailservice_process import MailserviceProcess, free_port
 from bench.smtp_load import make_messages, nearest_rank, send_load
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.engine import create_engine
@@ -176,7 +176,8 @@ async def run(database: str | None, fanout_messages: int, fanout_endpoints: int)
     receiver.start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     dsn = database or str(workdir / "data" / "mailservice.db")
-    env = {"WEBHOOK_ALLOW_PRIVATE": "true", "LOG_LEVEL": "ERROR"}
+    # POP3 on a port of its own too: its default port may be taken by another server on this machine.
+    env = {"WEBHOOK_ALLOW_PRIVATE": "true", "LOG_LEVEL": "ERROR", "POP3_ADDR": f"127.0.0.1:{free_port()}"}
     with MailserviceProcess(workdir, dsn, extra_env=env) as server:
         [(address, token)] = server.paid_mailboxes(1)
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")

@@ -204,6 +204,7 @@ async def test_no_table_holds_a_credential_that_the_flows_handed_out(
         "mail password",
         "recovery code",
         "refresh token",
+        "webhook secret",
     ]
     assert (await client.get("/v1/accounts/recovery/complete", params={"token": unused})).status_code == 200
     assert while_queued == []
