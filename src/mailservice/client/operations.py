@@ -108,7 +108,7 @@ class Operations:
         try:
             resolved = yield from self.resolve()
         except PaymentRequired as error:
-            return _status("waiting_payment", fingerprint, error.body, payment_url=error.payment_url)
+            return _status("pending_payment", fingerprint, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", fingerprint, error.body, expired_at=error.expired_at)
         except NotFound:
@@ -127,7 +127,7 @@ class Operations:
             response = yield Call("POST", "/v1/imap/resolve", json=body)
             resolved = ResolveResponse.model_validate(_ok(response))
         except PaymentRequired as error:
-            return _status("waiting_payment", None, error.body, payment_url=error.payment_url)
+            return _status("pending_payment", None, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", None, error.body, expired_at=error.expired_at)
         return MailboxStatus(
