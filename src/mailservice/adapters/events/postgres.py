@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -24,8 +24,9 @@ RECONNECT_SECONDS = 1.0
 
 
 class PostgresEventBus:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, on_reconnect: Callable[[], None] = lambda: None) -> None:
         self._dsn = dsn
+        self._on_reconnect = on_reconnect
         self._fanout = LocalFanout()
         self._listener: Any = None
         self._publisher: Any = None
@@ -69,6 +70,7 @@ class PostgresEventBus:
                 continue
             try:
                 await self._connect()
+                self._on_reconnect()
                 log.info("events.reconnected")
             except Exception:
                 log.warning("events.reconnect_failed", exc_info=True)
