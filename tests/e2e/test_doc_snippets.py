@@ -28,7 +28,7 @@ import pytest
 
 from mailservice.client import AgentKey, MailClient
 from tests.support.doc_snippets import NO_RUN, Snippet, snippets
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -83,11 +83,7 @@ def test_json_blocks_are_valid_json(snippet: Snippet) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("docs-server")
-    process = ServerProcess(workdir, str(workdir / "data" / "mailservice.db"))
-    process.start()
-    yield process
-    process.kill()
+    yield from served_on("sqlite", tmp_path_factory.mktemp("docs-server"))
 
 
 @pytest.fixture(scope="module")
@@ -215,16 +211,8 @@ def test_the_readme_walk_through_claims_pays_and_resolves_by_copy_and_paste(
 ) -> None:
     script = walk_through().code
     assert README_URL in script, "the walk-through should name the service once, as URL="
-    script = script.replace(README_URL, f"URL={served.base_url}")
 
-    ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=SNIPPET_DEADLINE_SECONDS,
-        check=False,
-    )
+    ran = run_snippet(walk_through(), script.replace(README_URL, f"URL={served.base_url}"), tmp_path, served)
 
     assert ran.returncode == 0, ran.stderr
     answers = json_lines(ran.stdout)

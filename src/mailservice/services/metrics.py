@@ -25,26 +25,35 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 PREFIX = "mailservice_"
 
 
-class HttpSeries:
+class Declare:
+    """Series on one registry, named with the common prefix; durations share one set of buckets."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            PREFIX + "http_requests",
-            "HTTP requests by method, route and status.",
-            ["method", "route", "status"],
-            registry=registry,
+        self._registry = registry
+
+    def counter(self, name: str, help_text: str, *labels: str) -> Counter:
+        return Counter(PREFIX + name, help_text, labels, registry=self._registry)
+
+    def gauge(self, name: str, help_text: str, *labels: str) -> Gauge:
+        return Gauge(PREFIX + name, help_text, labels, registry=self._registry)
+
+    def histogram(self, name: str, help_text: str, *labels: str) -> Histogram:
+        return Histogram(PREFIX + name, help_text, labels, buckets=LATENCY_BUCKETS, registry=self._registry)
+
+
+class HttpSeries:
+    def __init__(self, declare: Declare) -> None:
+        self.requests = declare.counter(
+            "http_requests", "HTTP requests by method, route and status.", "method", "route", "status"
         )
-        self.duration = Histogram(
-            PREFIX + "http_request_duration_seconds",
-            "HTTP request durations by method and route.",
-            ["method", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+        self.duration = declare.histogram(
+            "http_request_duration_seconds", "HTTP request durations by method and route.", "method", "route"
         )
-        self.outcomes = Counter(
-            PREFIX + "http_outcomes",
+        self.outcomes = declare.counter(
+            "http_outcomes",
             "Key proofs and resolves by the status they were answered with.",
-            ["kind", "status"],
-            registry=registry,
+            "kind",
+            "status",
         )
 
     def record(
@@ -60,59 +69,42 @@ class HttpSeries:
 class SmtpSeries:
     """SMTP and LMTP sessions, replies and accepted mail; `protocol` is `smtp` or `lmtp`."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.sessions = Counter(
-            PREFIX + "smtp_sessions",
-            "SMTP/LMTP connections let in (past the connection limits).",
-            ["protocol"],
-            registry=registry,
+    def __init__(self, declare: Declare) -> None:
+        self.sessions = declare.counter(
+            "smtp_sessions", "SMTP/LMTP connections let in (past the connection limits).", "protocol"
         )
-        self.accepted = Counter(
-            PREFIX + "smtp_accepted",
-            "Messages answered 250 after DATA (per recipient on LMTP).",
-            ["protocol"],
-            registry=registry,
+        self.accepted = declare.counter(
+            "smtp_accepted", "Messages answered 250 after DATA (per recipient on LMTP).", "protocol"
         )
-        self.refused = Counter(
-            PREFIX + "smtp_refused",
-            "Replies with a 4xx or 5xx code, by code.",
-            ["protocol", "code"],
-            registry=registry,
+        self.refused = declare.counter(
+            "smtp_refused", "Replies with a 4xx or 5xx code, by code.", "protocol", "code"
         )
-        self.received_bytes = Counter(
-            PREFIX + "smtp_received_bytes",
-            "Bytes of message data received after DATA.",
-            ["protocol"],
-            registry=registry,
+        self.received_bytes = declare.counter(
+            "smtp_received_bytes", "Bytes of message data received after DATA.", "protocol"
         )
-        self.time_to_accept = Histogram(
-            PREFIX + "smtp_time_to_accept_seconds",
+        self.time_to_accept = declare.histogram(
+            "smtp_time_to_accept_seconds",
             "From the end of the message data to the 250 (parse, store, durable commit).",
-            ["protocol"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "protocol",
         )
 
 
 class MailAccessSeries:
     """IMAP and POP3: logins by result, open connections, command latency by command."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.logins = Counter(
-            PREFIX + "mail_logins",
+    def __init__(self, declare: Declare) -> None:
+        self.logins = declare.counter(
+            "mail_logins",
             "IMAP and POP3 logins by result (ok, failed, throttled, error).",
-            ["protocol", "result"],
-            registry=registry,
+            "protocol",
+            "result",
         )
-        self.connections = Gauge(
-            PREFIX + "mail_connections", "Open IMAP and POP3 connections.", ["protocol"], registry=registry
-        )
-        self.command_duration = Histogram(
-            PREFIX + "mail_command_duration_seconds",
+        self.connections = declare.gauge("mail_connections", "Open IMAP and POP3 connections.", "protocol")
+        self.command_duration = declare.histogram(
+            "mail_command_duration_seconds",
             "IMAP and POP3 command durations by command.",
-            ["protocol", "command"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "protocol",
+            "command",
         )
 
     def of(self, protocol: str) -> ProtocolMetrics:
@@ -149,7 +141,7 @@ class ProtocolMetrics:
 
 def unregistered(protocol: str) -> ProtocolMetrics:
     """Series on a registry of their own, for a listener started without a runtime (tests, tools)."""
-    return MailAccessSeries(CollectorRegistry()).of(protocol)
+    return MailAccessSeries(Declare(CollectorRegistry())).of(protocol)
 
 
 class MeasuredLogin:
@@ -178,40 +170,28 @@ class MeasuredLogin:
 class BacklogSeries:
     """The notification outbox, the event bus and the store's rows, read when scraped."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.outbox_depth = Gauge(
-            PREFIX + "outbox_depth", "Notifications waiting to be sent.", registry=registry
+    def __init__(self, declare: Declare) -> None:
+        self.outbox_depth = declare.gauge("outbox_depth", "Notifications waiting to be sent.")
+        self.outbox_oldest_age = declare.gauge(
+            "outbox_oldest_age_seconds", "Age of the oldest notification waiting (0 when none)."
         )
-        self.outbox_oldest_age = Gauge(
-            PREFIX + "outbox_oldest_age_seconds",
-            "Age of the oldest notification waiting (0 when none).",
-            registry=registry,
+        self.event_bus_reconnects = declare.counter(
+            "event_bus_reconnects", "Times the event bus listener reconnected to PostgreSQL."
         )
-        self.event_bus_reconnects = Counter(
-            PREFIX + "event_bus_reconnects",
-            "Times the event bus listener reconnected to PostgreSQL.",
-            registry=registry,
+        self.event_bus_subscribers = declare.gauge(
+            "event_bus_subscribers", "Open event subscriptions (waits, event streams, IDLE)."
         )
-        self.event_bus_subscribers = Gauge(
-            PREFIX + "event_bus_subscribers",
-            "Open event subscriptions (waits, event streams, IDLE).",
-            registry=registry,
-        )
-        self.rows = Gauge(
-            PREFIX + "store_rows",
-            "Rows of the store by table and status.",
-            ["table", "status"],
-            registry=registry,
-        )
+        self.rows = declare.gauge("store_rows", "Rows of the store by table and status.", "table", "status")
 
 
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.http = HttpSeries(self.registry)
-        self.smtp = SmtpSeries(self.registry)
-        self.mail = MailAccessSeries(self.registry)
-        self.backlog = BacklogSeries(self.registry)
+        declare = Declare(self.registry)
+        self.http = HttpSeries(declare)
+        self.smtp = SmtpSeries(declare)
+        self.mail = MailAccessSeries(declare)
+        self.backlog = BacklogSeries(declare)
 
     def observe_store(
         self,
