@@ -29,6 +29,7 @@ from mailservice.client.models import (
     VerificationCode,
     WaitOut,
 )
+from mailservice.domain.timestamps import rfc3339_or_none
 
 T = TypeVar("T")
 Operation = Generator["Call", httpx.Response, T]
@@ -192,7 +193,7 @@ class Operations:
                 "after_uid": after_uid,
                 "timeout": round(seconds, 3),
                 "q": q,
-                "since": None if since is None else since.isoformat(),
+                "since": rfc3339_or_none(since),
             }
             response = yield from self._read(
                 "GET", "/v1/messages/wait", params=params, timeout=seconds + WAIT_SLACK_SECONDS
