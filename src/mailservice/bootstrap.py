@@ -76,13 +76,13 @@ from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.delivery import DeliveryPolicy, DeliveryService
 from mailservice.services.event_feed import EventFeed
-from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
 from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
 from mailservice.services.payments import PaymentService
@@ -188,8 +188,13 @@ async def build_runtime(
     secret = load_secret(settings)
     url = async_database_url(settings.database_dsn)
     database = Database(url)
+    metrics = ServiceMetrics()
     if events is None:
-        events = InProcessEventBus() if is_sqlite(url) else PostgresEventBus(libpq_dsn(url))
+        events = (
+            InProcessEventBus()
+            if is_sqlite(url)
+            else PostgresEventBus(libpq_dsn(url), on_reconnect=metrics.backlog.event_bus_reconnects.inc)
+        )
     publisher = AfterCommitPublisher(events)
     uow = SqlUnitOfWorkFactory(database, publisher, TextSealer(secret))
     retention = SqlRetention(
@@ -270,7 +275,7 @@ async def build_runtime(
         accounts=AccountService(uow, clock, settings.public_base_url),
         account_mailboxes=AccountMailboxes(uow, clock, mailboxes, payments, credentials),
         support=SupportService(proofs, uow, clock, settings.support_email, settings.mail_domain),
-        admin=AdminService(uow, clock, mailboxes, HttpMetrics()),
+        admin=AdminService(uow, clock, mailboxes, events, metrics),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
         renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
         expiry_notices=ExpiryNotices(
@@ -354,6 +359,7 @@ async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
             policy,
             smtp_timeouts(settings),
             spool,
+            runtime.services.admin.metrics.smtp,
             context,
         )
 
@@ -397,6 +403,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
     context = tls_context(settings)
     login = runtime.services.mail_access
     imap_policy, pop3_policy = imap_listener_policy(runtime), pop3_listener_policy(runtime)
+    metrics = runtime.services.admin.metrics.mail
 
     def imap_options(addr: str, setting: str, implicit: bool) -> ImapOptions:
         host, port = parse_listen_address(addr, setting)
@@ -410,6 +417,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
             spool_threshold_bytes=settings.imap_spool_threshold_bytes,
             hostname=settings.mail_hostname,
             policy=imap_policy,
+            metrics=metrics.of("imap"),
         )
 
     def pop3_options(addr: str, setting: str, implicit: bool) -> Pop3Options:
@@ -422,6 +430,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
             implicit_tls=context if implicit else None,
             allow_plaintext_auth=settings.plaintext_auth_allowed,
             policy=pop3_policy,
+            metrics=metrics.of("pop3"),
         )
 
     locks = MaildropLocks()  # one POP3 session per mailbox across the POP3 and POP3S listeners

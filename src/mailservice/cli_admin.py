@@ -6,15 +6,16 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from mailservice import bootstrap
 from mailservice.config import Settings
 from mailservice.domain.errors import ConfigurationError, DomainError
-from mailservice.services.registry import Services
+
+if TYPE_CHECKING:
+    from mailservice.services.registry import Services
 
 app = typer.Typer(help="Operator tasks (the admin API's equivalents).", no_args_is_help=True)
 
@@ -63,6 +64,8 @@ def _run(task: Callable[[Services], Awaitable[Any]]) -> None:
 
 
 async def _with_runtime(settings: Settings, task: Callable[[Services], Awaitable[Any]]) -> Any:
+    from mailservice import bootstrap  # the server's imports, only for the commands that need them
+
     runtime = await bootstrap.build_runtime(settings)
     try:
         return await task(runtime.services)

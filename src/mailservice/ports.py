@@ -237,6 +237,10 @@ class AdminRepository(Protocol):
         """Rows by status of mailboxes, checkouts and the outbox, and the number of accounts."""
         ...
 
+    async def oldest_pending_notification(self) -> datetime | None:
+        """When the oldest notification still waiting to be sent was queued."""
+        ...
+
     async def mailbox_ids(self) -> list[str]: ...
 
     async def ensure_inbox(self, mailbox_id: str, now: datetime) -> bool:
@@ -408,6 +412,10 @@ class EventBus(Protocol):
     def subscribe(self, mailbox_id: str) -> Subscription:
         """Events of one mailbox from now on, until `close()`. When events may have been lost (a bus
         reconnected, a publish failed), every subscription of the node gets a `Resync` instead."""
+        ...
+
+    def subscriber_count(self) -> int:
+        """Open subscriptions in this process."""
         ...
 
 

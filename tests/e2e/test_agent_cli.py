@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import subprocess
 from collections.abc import Iterator
@@ -86,6 +87,10 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     assert f"pay at {claimed['payment_url']}" in refused.stderr
     assert status.returncode == 0
     assert "active" in status.stdout and claimed["email"] in status.stdout
+    assert re.search(r"^expires: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", status.stdout, re.M), (
+        status.stdout
+    )
+    assert f"key:     {made['fingerprint']}" in status.stdout and made["fingerprint"].startswith("SHA256:")
     assert (renewed["status"], renewed["email"]) == ("active", claimed["email"])
     assert renewed["payment_url"] not in (None, claimed["payment_url"])
     assert policy == {"max_age_days": None, "delete_oldest_read_when_full": True, "source": "default"}

@@ -21,7 +21,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.support.external import require_programs
 from tests.support.fake_polar import fake_polar
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,7 @@ LOG_DEADLINE_SECONDS = 20.0
 
 @pytest.fixture
 def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"), {"BUILD_NUMBER": "b-42"})
-    process.start()
-    yield process
-    process.kill()
+    yield from served_on("sqlite", tmp_path, {"BUILD_NUMBER": "b-42"})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
-from tests.support.server import MAILSERVICE, ServerProcess
+from tests.support.server import MAILSERVICE, ServerProcess, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """The smoke test speaks HTTP only; one backend is enough."""
-    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"))
-    process.start()
-    yield process
-    process.kill()
+    yield from served_on("sqlite", tmp_path)
 
 
 def smoke_test(base_url: str, work_dir: Path) -> subprocess.Popen[str]:
@@ -99,11 +96,7 @@ def test_smoke_test_fails_with_exit_1_when_the_server_is_unreachable(tmp_path: P
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """These runs never pay, so one server serves them all."""
-    root = tmp_path_factory.mktemp("smoke-options")
-    process = ServerProcess(root, str(root / "data" / "mailservice.db"))
-    process.start()
-    yield process
-    process.kill()
+    yield from served_on("sqlite", tmp_path_factory.mktemp("smoke-options"))
 
 
 def run_unpaid(

@@ -89,17 +89,24 @@ async def test_prometheus_metrics_use_the_text_format(client: httpx.AsyncClient)
     response = await client.get("/metrics", headers=ADMIN)
 
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["content-type"].startswith("text/plain; version=")
     lines = response.text.splitlines()
     assert "# TYPE mailservice_http_requests_total counter" in lines
     assert (
-        'mailservice_http_requests_total{method="POST",route="/v1/mailboxes/claim",status="201"} 1' in lines
+        'mailservice_http_requests_total{method="POST",route="/v1/mailboxes/claim",status="201"} 1.0' in lines
     )
     assert (
-        'mailservice_http_request_duration_seconds_bucket{method="POST",route="/v1/mailboxes/claim",le="+Inf"} 1'
+        'mailservice_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/v1/mailboxes/claim"} 1.0'
         in lines
     )
-    assert 'mailservice_mailboxes{status="pending_payment"} 1' in lines
+    assert 'mailservice_store_rows{status="pending_payment",table="mailboxes"} 1.0' in lines
+
+
+async def test_prometheus_metrics_speak_openmetrics_when_asked(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics", headers={**ADMIN, "Accept": "application/openmetrics-text"})
+
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.endswith("# EOF\n")
 
 
 async def test_reprovision_restores_a_missing_inbox_and_rotates_credentials(

@@ -42,7 +42,7 @@ async def test_the_reminder_is_queued_once_when_expiry_is_seven_days_away(
     assert reminder["recipient"] == "billing@example.com"
     assert reminder["subject"] == "Your mailbox expires in 7 days"
     assert details["email"] in reminder["body_text"]
-    assert "2026-02-28 12:00 UTC" in reminder["body_text"]
+    assert "2026-02-28T12:00:00Z" in reminder["body_text"]
     assert f"{BASE_URL}/docs/agent-api-skill.md" in reminder["body_html"]
     assert reminder["dedupe_key"] == f"renewal_reminder:{details['mailbox_id']}:{EXPIRES.isoformat()}"
     assert (await runtime.services.outbox.drain_once()).sent >= 1
@@ -59,7 +59,7 @@ async def test_the_sweep_queues_the_expired_notice_once(
 
     [notice] = await notices(runtime)
     assert (notice["kind"], notice["subject"]) == ("mailbox_expired", "Your mailbox has expired")
-    assert "expired on 2026-02-28 12:00 UTC" in notice["body_text"]
+    assert "expired on 2026-02-28T12:00:00Z" in notice["body_text"]
 
 
 async def test_a_mailbox_expired_by_the_lazy_check_still_gets_its_notice(
@@ -96,7 +96,7 @@ async def test_renewal_starts_a_new_period_with_its_own_reminder(
         ("renewal_reminder", "Your mailbox expires in 6 days"),
         ("mailbox_expired", "Your mailbox has expired"),
     ]
-    assert "2026-03-28 12:00 UTC" in (await notices(runtime))[1]["body_text"]
+    assert "2026-03-28T12:00:00Z" in (await notices(runtime))[1]["body_text"]
 
 
 async def test_no_notice_for_unpaid_mailboxes_or_expiries_long_past(

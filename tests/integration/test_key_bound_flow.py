@@ -140,7 +140,7 @@ async def test_opening_payment_link_twice_adds_one_month_only(client: httpx.Asyn
     first = await client.get(payment_url)
     second = await client.get(payment_url)
 
-    assert first.json()["expires_at"] == second.json()["expires_at"] == "2026-02-28T12:00:00+00:00"
+    assert first.json()["expires_at"] == second.json()["expires_at"] == "2026-02-28T12:00:00Z"
 
 
 async def test_payment_page_is_html_for_browsers(client: httpx.AsyncClient) -> None:
@@ -187,7 +187,7 @@ async def test_resolve_after_expiry_is_409_expired(client: httpx.AsyncClient, cl
 
     assert response.status_code == 409
     assert response.json()["status"] == "expired"
-    assert response.json()["expired_at"] == "2026-02-28T12:00:00+00:00"
+    assert response.json()["expired_at"] == "2026-02-28T12:00:00Z"
 
 
 async def test_expired_mailbox_claimed_again_gets_new_checkout_and_renews(

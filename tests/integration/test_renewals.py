@@ -14,12 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from mailservice.adapters.db.tables import mailboxes
-from mailservice.bootstrap import Runtime, start_access_listeners
-from mailservice.config import parse_listen_address
+from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from tests.support.agent import claim, claim_and_pay, resolve, signed_proof
 from tests.support.keys import AgentKey
-from tests.support.mail import mail_listeners, send, text_message
+from tests.support.mail import access_listeners, mail_listeners, send, text_message
 from tests.support.outbox import outbox_rows
 
 
@@ -180,14 +179,11 @@ async def test_renewal_needs_a_fresh_proof_of_the_key(client: httpx.AsyncClient)
 @pytest.fixture
 async def listening(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
     """SMTP and IMAP on real sockets; yields (smtp_port, imap_port)."""
-    imap_servers = await start_access_listeners(runtime)
-    try:
-        async with mail_listeners(runtime) as (smtp_port, _lmtp_port):
-            yield smtp_port, parse_listen_address(runtime.settings.imap_listen_addr, "IMAP_ADDR")[1]
-    finally:
-        for server in imap_servers:
-            server.close()
-            await server.wait_closed()
+    async with (
+        access_listeners(runtime) as (imap_port, _pop3_port),
+        mail_listeners(runtime) as (smtp_port, _),
+    ):
+        yield smtp_port, imap_port
 
 
 def imap_login(port: int, username: str, password: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mailservice.adapters.identity import parse_public_key
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
@@ -52,7 +53,7 @@ async def test_a_signed_message_is_forwarded_with_reply_to_the_mailbox(
     assert mail["reply_to"] == mailbox["email"]
     assert mail["subject"] == "Support: Where Bcc: x@evil.test is my mail?"
     assert "Nothing arrives." in str(mail["body_text"])
-    assert "sha256:" in str(mail["body_text"])
+    assert f"Key: {parse_public_key(key.public_line).ssh_fingerprint}" in str(mail["body_text"])
 
 
 async def test_a_key_without_mailbox_may_write_too(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from mailservice.adapters.db.tables import mailboxes, message_raw, messages
-from mailservice.bootstrap import Runtime, start_mail_listeners
+from mailservice.bootstrap import Runtime, start_access_listeners, start_mail_listeners
 from mailservice.config import parse_listen_address
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
@@ -53,6 +53,21 @@ async def mail_listeners(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
         smtp_port = parse_listen_address(runtime.settings.smtp_listen_addr, "SMTP_ADDR")[1]
         lmtp_port = parse_listen_address(runtime.settings.lmtp_addr or "", "LMTP_ADDR")[1]
         yield smtp_port, lmtp_port
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
+@asynccontextmanager
+async def access_listeners(runtime: Runtime) -> AsyncIterator[tuple[int, int]]:
+    """Start IMAP and POP3 on the runtime's configured ports; yields (imap_port, pop3_port)."""
+    servers = await start_access_listeners(runtime)
+    try:
+        yield (
+            parse_listen_address(runtime.settings.imap_listen_addr, "IMAP_ADDR")[1],
+            parse_listen_address(runtime.settings.pop3_listen_addr, "POP3_ADDR")[1],
+        )
     finally:
         for server in servers:
             server.close()

@@ -17,11 +17,11 @@ from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
 from mailservice.services.event_feed import EventFeed
-from mailservice.services.http_metrics import HttpMetrics
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.payments import PaymentService
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
@@ -53,7 +53,7 @@ class Wiring:
             self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
         )
         self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock)
-        self.admin = AdminService(self.uow, self.clock, self.mailboxes, HttpMetrics())
+        self.admin = AdminService(self.uow, self.clock, self.mailboxes, self.bus, ServiceMetrics())
         self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
 
     def _wake(self) -> None:

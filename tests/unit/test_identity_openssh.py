@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mailservice.adapters.identity import SshEd25519Key, parse_public_key
 from mailservice.domain.errors import InvalidPublicKey
+from mailservice.domain.key_fingerprint import ssh_fingerprint
 from tests.support.ed25519_points import SMALL_ORDER
 
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
@@ -60,18 +61,21 @@ def test_key_generated_by_ssh_keygen_is_parsed_with_its_comment(tmp_path: Path) 
     assert key.openssh == " ".join(line.split()[:2])
 
 
-def test_fingerprint_matches_ssh_keygen_sha256_fingerprint_in_hex(tmp_path: Path) -> None:
+def test_fingerprint_matches_ssh_keygen_sha256_fingerprint(tmp_path: Path) -> None:
     # given
     public_path = _keygen(tmp_path, "-t", "ed25519").with_suffix(".pub")
     listed = subprocess.run(
         [SSH_KEYGEN, "-lf", str(public_path), "-E", "sha256"], check=True, capture_output=True, text=True
     ).stdout
-    encoded = listed.split()[1].removeprefix("SHA256:")
+    shown = listed.split()[1]
+    encoded = shown.removeprefix("SHA256:")
     expected = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).hex()
     # when
     key = parse_public_key(public_path.read_text())
     # then
+    assert key.ssh_fingerprint == shown
     assert key.fingerprint == "sha256:" + expected
+    assert ssh_fingerprint(key.fingerprint) == ssh_fingerprint(shown) == shown
 
 
 def test_rsa_key_is_refused_as_unsupported(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ def renew(
 
 @app.command()
 def status(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
-    """Where the key's mailbox stands: not_claimed, waiting_payment (with the link), active or expired."""
+    """Where the key's mailbox stands: not_claimed, pending_payment (with the link), active or expired."""
     with client_for(url, key, as_json) as mail:
         current = mail.status()
     if as_json:

@@ -82,7 +82,8 @@ class AgentKey:
 
     @property
     def fingerprint(self) -> str:
-        return parse_public_key(self.public_line).fingerprint
+        """`SHA256:<base64>`, what `ssh-keygen -l -f <key>.pub` prints for the same key."""
+        return parse_public_key(self.public_line).ssh_fingerprint
 
     def sign(self, challenge: str) -> str:
         """The armoured SSHSIG of a challenge, as `ssh-keygen -Y sign -n edproof` makes it."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mailservice.wire.common import Timestamp
 from mailservice.wire.mailboxes import ChallengeResponse, ClaimResponse, ResolveResponse
 from mailservice.wire.messages import (
     AttachmentInfo,
@@ -54,7 +54,9 @@ __all__ = [
     "WebhookOut",
 ]
 
-StatusName = Literal["active", "waiting_payment", "expired", "not_claimed"]
+# The mailbox statuses the service reports (claim, renew, account mailboxes), plus `not_claimed` for a key
+# with no mailbox yet. Resolve's 409 says `waiting_payment`, as the original did; it is read as `pending_payment`.
+StatusName = Literal["active", "pending_payment", "expired", "not_claimed"]
 
 
 class Proof(BaseModel):
@@ -75,9 +77,9 @@ class MailboxStatus(BaseModel):
     fingerprint: str | None = None
     mailbox_id: str | None = None
     email: str | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
     payment_url: str | None = None
-    expired_at: str | None = None
+    expired_at: Timestamp | None = None
 
 
 class VerificationCode(BaseModel):
@@ -91,4 +93,4 @@ class VerificationCode(BaseModel):
     subject: str | None
     sender: str | None = Field(description="The From address; anyone can forge it")
     context: str
-    received_at: datetime
+    received_at: Timestamp

@@ -36,6 +36,7 @@ from mailservice.client.models import (
     WebhookListOut,
     WebhookOut,
 )
+from mailservice.domain.timestamps import rfc3339_or_none
 
 T = TypeVar("T")
 Operation = Generator["Call", httpx.Response, T]
@@ -115,7 +116,7 @@ class Operations:
         try:
             resolved = yield from self.resolve()
         except PaymentRequired as error:
-            return _status("waiting_payment", fingerprint, error.body, payment_url=error.payment_url)
+            return _status("pending_payment", fingerprint, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", fingerprint, error.body, expired_at=error.expired_at)
         except NotFound:
@@ -134,7 +135,7 @@ class Operations:
             response = yield Call("POST", "/v1/imap/resolve", json=body)
             resolved = ResolveResponse.model_validate(_ok(response))
         except PaymentRequired as error:
-            return _status("waiting_payment", None, error.body, payment_url=error.payment_url)
+            return _status("pending_payment", None, error.body, payment_url=error.payment_url)
         except Expired as error:
             return _status("expired", None, error.body, expired_at=error.expired_at)
         return MailboxStatus(
@@ -217,7 +218,7 @@ class Operations:
                 "after_uid": after_uid,
                 "timeout": round(seconds, 3),
                 "q": q,
-                "since": None if since is None else since.isoformat(),
+                "since": rfc3339_or_none(since),
             }
             response = yield from self._read(
                 "GET", "/v1/messages/wait", params=params, timeout=seconds + WAIT_SLACK_SECONDS

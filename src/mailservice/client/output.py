@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mailservice.client.models import MessageOut
+from mailservice.domain.timestamps import rfc3339
 
 _console = Console(soft_wrap=True, highlight=False)
 
@@ -31,7 +33,7 @@ def print_fields(fields: Iterable[tuple[str, Any]]) -> None:
     shown = [(name, value) for name, value in fields if value not in (None, "")]
     width = max((len(name) for name, _ in shown), default=0)
     for name, value in shown:
-        _console.print(Text(f"{name + ':':<{width + 1}} {clean(str(value))}"))
+        _console.print(Text(f"{name + ':':<{width + 1}} {clean(_shown(value))}"))
 
 
 def print_messages(messages: list[MessageOut]) -> None:
@@ -44,12 +46,16 @@ def print_messages(messages: list[MessageOut]) -> None:
     for message in messages:
         table.add_row(
             Text(str(message.uid) + ("" if message.seen else " *")),
-            Text(message.received_at.strftime("%Y-%m-%d %H:%M")),
+            Text(rfc3339(message.received_at)),
             Text(clean(message.from_.address if message.from_ else "")),
             Text(clean(message.subject or "")),
             Text(clean(message.codes[0].code if message.codes else "")),
         )
     _console.print(table)
+
+
+def _shown(value: Any) -> str:
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
 
 
 def print_text(text: str) -> None:

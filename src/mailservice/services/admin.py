@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 from mailservice.domain.errors import NotFound
-from mailservice.ports import Clock, UnitOfWorkFactory
-from mailservice.services.http_metrics import HttpMetrics
+from mailservice.ports import Clock, EventBus, UnitOfWorkFactory
 from mailservice.services.mailboxes import MailboxService
+from mailservice.services.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 READINESS_PROBE_ID = "mbx_readiness_probe"  # no mailbox has it: the read touches one index page
@@ -25,12 +25,18 @@ class ReprovisionResult:
 
 class AdminService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, mailboxes: MailboxService, http_metrics: HttpMetrics
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        mailboxes: MailboxService,
+        events: EventBus,
+        metrics: ServiceMetrics,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._mailboxes = mailboxes
-        self.http_metrics = http_metrics
+        self._events = events
+        self.metrics = metrics
 
     async def counts(self) -> dict[str, dict[str, int]]:
         async with self._uow(read_only=True) as uow:
@@ -44,8 +50,16 @@ class AdminService:
         return time.perf_counter() - started
 
     async def snapshot(self) -> dict[str, object]:
-        """The store's counts (every node sees the same) and this node's HTTP figures."""
-        return {"store": await self.counts(), "http": self.http_metrics.summary()}
+        """The store's counts (every node sees the same) and this node's HTTP, IMAP, POP3 and SMTP figures."""
+        return {"store": await self.counts(), **self.metrics.summary()}
+
+    async def scrape(self, accept: str) -> tuple[bytes, str]:
+        """The Prometheus exposition (in the format `accept` asks for) with the store's figures read now."""
+        async with self._uow(read_only=True) as uow:
+            counts = await uow.admin.counts()
+            oldest = await uow.admin.oldest_pending_notification()
+        self.metrics.observe_store(counts, oldest, self._clock.now(), self._events.subscriber_count())
+        return self.metrics.exposition(accept)
 
     async def reprovision(
         self, mailbox_id: str | None = None, rotate_credentials: bool = False

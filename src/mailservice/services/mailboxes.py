@@ -10,6 +10,7 @@ from mailservice.domain.email_address import normalize_billing_email
 from mailservice.domain.errors import Conflict, InvalidInput, MailboxExpired, NotFound, PaymentRequired
 from mailservice.domain.identity import KeyProof, VerifiedKey
 from mailservice.domain.mailbox import Mailbox, MailboxStatus, new_mailbox
+from mailservice.domain.timestamps import rfc3339_or_none
 from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
 from mailservice.services.key_proofs import KeyProofs
@@ -107,7 +108,7 @@ class MailboxService:
         if mailbox.is_usable(self._clock.now()):
             return
         if mailbox.status is MailboxStatus.EXPIRED:
-            expired_at = mailbox.expires_at.isoformat() if mailbox.expires_at else None
+            expired_at = rfc3339_or_none(mailbox.expires_at)
             raise MailboxExpired(expired_at=expired_at, mailbox_id=mailbox.id, email=self._address(mailbox))
         raise PaymentRequired(
             payment_url=await self._payments.open_checkout_url(mailbox),

@@ -11,6 +11,7 @@ from datetime import timedelta
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from mailservice.domain.notification import Notification, QueuedNotification
+from mailservice.domain.timestamps import rfc3339
 from mailservice.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class OutboxWorker:
             queued.id,
             queued.notification.kind,
             attempts,
-            retry_at.isoformat() if retry_at else "never",
+            rfc3339(retry_at) if retry_at else "never",
             error,
         )
         async with self._uow() as uow:

@@ -16,6 +16,7 @@ from mailservice.domain.agent_events import MAILBOX_EXPIRED, MAILBOX_EXPIRING, m
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.notification import Notification
+from mailservice.domain.timestamps import rfc3339
 from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.notifications import compose
 
@@ -92,7 +93,7 @@ class ExpiryNotices:
             self._subject(notice, mailbox.expires_at),
             dedupe_key=f"{notice.value}:{mailbox.id}:{mailbox.expires_at.isoformat()}",
             address=mailbox.address(self._settings.mail_domain),
-            expires_at=mailbox.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            expires_at=rfc3339(mailbox.expires_at),
             guide_url=self._settings.public_base_url.rstrip("/") + GUIDE_PATH,
         )
 

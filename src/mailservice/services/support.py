@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from mailservice.domain.errors import InvalidInput, NotConfigured, RateLimited
 from mailservice.domain.identity import KeyProof
+from mailservice.domain.key_fingerprint import ssh_fingerprint
 from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.notifications import compose
@@ -54,13 +55,13 @@ class SupportService:
                 dedupe_key=None,
                 topic=subject,
                 body=body,
-                fingerprint=key.fingerprint,
+                fingerprint=ssh_fingerprint(key.fingerprint),
                 address=address or "(no mailbox)",
             )
             await uow.support_messages.add(key.fingerprint, subject, now)
             await uow.outbox.enqueue(replace(notification, reply_to=address), now)
             await uow.commit()
-        log.info("support.queued fingerprint=%s", key.fingerprint)
+        log.info("support.queued fingerprint=%s", ssh_fingerprint(key.fingerprint))
 
 
 def _checked(subject: str, body: str) -> tuple[str, str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
-from mailservice.wire.common import StrictRequest
+from mailservice.wire.common import StrictRequest, Timestamp
 from mailservice.wire.mailboxes import ClaimResponse
 
 MAX_TOKEN_CHARS = 200
@@ -39,7 +37,7 @@ class AccountOut(BaseModel):
     owner_email: str
     api_token: str
     refresh_token: str
-    subscription_expires_at: datetime | None = None
+    subscription_expires_at: Timestamp | None = None
 
 
 class MailboxListOut(BaseModel):

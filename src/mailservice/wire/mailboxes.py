@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from mailservice.domain.identity import KeyProof
-from mailservice.wire.common import StrictRequest
+from mailservice.wire.common import StrictRequest, Timestamp
 
 MAX_KEY_CHARS = 8192
 MAX_SIGNATURE_CHARS = 4096
@@ -57,7 +55,7 @@ class ClaimResponse(BaseModel):
     usable: bool
     email: str
     payment_url: str | None
-    expires_at: datetime | None
+    expires_at: Timestamp | None
     access_token: str | None
 
 
@@ -73,4 +71,4 @@ class ResolveResponse(BaseModel):
     password: str
     email: str
     access_token: str
-    expires_at: datetime | None
+    expires_at: Timestamp | None

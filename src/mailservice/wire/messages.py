@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailservice.domain.messages import MAX_UID
+from mailservice.wire.common import Timestamp
 from mailservice.wire.sender_auth import SenderAuthOut
 
 # Every uid a path, query or body may carry: beyond the range, validation answers 400 before the store
@@ -50,8 +50,8 @@ class MessageOut(BaseModel):
     to: list[MessageAddress]
     cc: list[MessageAddress]
     subject: str | None
-    date: datetime | None = Field(description="The Date header")
-    received_at: datetime = Field(description="When this service received the message")
+    date: Timestamp | None = Field(description="The Date header")
+    received_at: Timestamp = Field(description="When this service received the message")
     size: int
     flags: list[str]
     seen: bool

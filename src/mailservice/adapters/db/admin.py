@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.folders import new_folder
+from mailservice.adapters.db.outbox import PENDING
 from mailservice.adapters.db.tables import accounts, checkouts, folders, mailboxes, outbox
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.messages import INBOX, AccessRevoked
@@ -28,6 +29,11 @@ class SqlAdminRepository:
         total = (await self._connection.execute(select(func.count()).select_from(accounts))).scalar_one()
         result["accounts"] = {"total": int(total)}
         return result
+
+    async def oldest_pending_notification(self) -> datetime | None:
+        query = select(func.min(outbox.c.created_at)).where(outbox.c.status == PENDING)
+        oldest: datetime | None = (await self._connection.execute(query)).scalar_one()
+        return oldest
 
     async def mailbox_ids(self) -> list[str]:
         return list(

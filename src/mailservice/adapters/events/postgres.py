@@ -48,8 +48,11 @@ Connect = Callable[[], Awaitable[Any]]
 
 
 class PostgresEventBus:
-    def __init__(self, dsn: str, connect: Connect | None = None) -> None:
+    def __init__(
+        self, dsn: str, connect: Connect | None = None, on_reconnect: Callable[[], None] = lambda: None
+    ) -> None:
         self._connect: Connect = connect or partial(asyncpg.connect, dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+        self._on_reconnect = on_reconnect
         self._fanout = LocalFanout()
         self._listener: Any = None
         self._lost = asyncio.Event()
@@ -174,6 +177,7 @@ class PostgresEventBus:
         async for _ in _backoff():
             try:
                 await self._listen()
+                self._on_reconnect()
                 return
             except Exception:
                 log.warning("events.reconnect_failed", exc_info=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -11,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mailservice.adapters.identity.ed25519_strict import check_public_key
 from mailservice.adapters.identity.sshwire import WireError, WireReader
 from mailservice.domain.errors import InvalidPublicKey
+from mailservice.domain.key_fingerprint import ssh_fingerprint, stored_fingerprint
 
 KEY_TYPE = "ssh-ed25519"
 MAX_LINE_CHARS = 8 * 1024
@@ -27,7 +27,13 @@ class SshEd25519Key:
 
     @property
     def fingerprint(self) -> str:
-        return "sha256:" + hashlib.sha256(self.blob).hexdigest()
+        """The store's key for this public key (`sha256:<hex>`); shown as `ssh_fingerprint`."""
+        return stored_fingerprint(self.blob)
+
+    @property
+    def ssh_fingerprint(self) -> str:
+        """`SHA256:<base64>`, exactly as `ssh-keygen -l` prints it."""
+        return ssh_fingerprint(self.fingerprint)
 
     @property
     def openssh(self) -> str:

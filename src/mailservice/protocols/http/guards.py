@@ -22,4 +22,4 @@ def install_guards(app: FastAPI, services: Services, settings: Settings) -> None
     load = HttpLoad(settings.max_concurrent_requests)
     app.state.http_load = load
     app.add_middleware(RequestBodyMiddleware, load=load, timeout_seconds=settings.http_body_timeout_seconds)
-    app.add_middleware(MetricsMiddleware, metrics=services.admin.http_metrics)
+    app.add_middleware(MetricsMiddleware, metrics=services.admin.metrics.http)

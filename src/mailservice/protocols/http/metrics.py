@@ -7,13 +7,13 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailservice.protocols.http.outcomes import outcome_kinds
-from mailservice.services.http_metrics import HttpMetrics
+from mailservice.services.metrics import HttpSeries
 
 UNMATCHED = "(unmatched)"
 
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpSeries) -> None:
         self._app = app
         self._metrics = metrics
 

@@ -138,7 +138,8 @@ class Connection(LineConnection):
         except ParseError as error:
             self.out.write(f"{error.tag} BAD Error in IMAP command: {error.message}\r\n".encode())
             return
-        await run_command(self, command)
+        with self.options.metrics.command(f"UID {command.name}" if command.uid else command.name):
+            await run_command(self, command)
 
     async def read_line(self) -> bytes:
         reading = self.lines.line(self._line_limit())

@@ -6,6 +6,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy, MemoryBudget
+from mailservice.services.metrics import ProtocolMetrics, unregistered
 
 DEFAULT_MAX_LITERAL_BYTES = 25 * 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 30 * 60  # RFC 3501 section 5.4: at least 30 minutes
@@ -47,3 +48,4 @@ class ImapOptions:
     spool_threshold_bytes: int = SPOOL_THRESHOLD_BYTES
     hostname: str = "localhost"
     policy: ListenerPolicy = field(default_factory=listener_policy)
+    metrics: ProtocolMetrics = field(default_factory=lambda: unregistered("imap"))

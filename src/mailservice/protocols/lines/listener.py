@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from mailservice.protocols.connection_policy import ConnectionLimits
 from mailservice.protocols.lines.line_reader import LOGIN_RECEIVE_BUFFER, STREAM_LIMIT
+from mailservice.services.metrics import ProtocolMetrics
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Listener:
     limits: ConnectionLimits
     refusal: bytes
     handshake_timeout_seconds: float
+    metrics: ProtocolMetrics
 
 
 class LineServer:
@@ -109,7 +111,8 @@ class LineServer:
     def _stream(self, ip: str) -> asyncio.StreamReaderProtocol:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                await self.serve_connection(reader, writer)
+                with self.listener.metrics.connection():
+                    await self.serve_connection(reader, writer)
             except asyncio.CancelledError:
                 writer.close()  # the event loop is shutting down; nothing awaits this task
             finally:

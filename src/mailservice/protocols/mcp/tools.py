@@ -60,7 +60,7 @@ def mail_server() -> PlainArgumentsServer:
 def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
     @server.tool(
         description="The mailbox's e-mail address, id and expiry, and where it stands: active, "
-        "waiting_payment (with payment_url) or expired.",
+        "pending_payment (with payment_url) or expired.",
         annotations=READS,
     )
     async def mailbox_status(ctx: Context) -> MailboxStatus:

@@ -131,7 +131,8 @@ class Connection(LineConnection):
             return
         self.invalid_commands = 0
         try:
-            await self._run(command)
+            with self.options.metrics.command(command.name):
+                await self._run(command)
         except Pop3Error as failure:
             self.out.write(failure.line())
         except NoSuchMessage as missing:

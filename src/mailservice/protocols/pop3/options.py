@@ -6,6 +6,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy, MemoryBudget
+from mailservice.services.metrics import ProtocolMetrics, unregistered
 
 IDLE_TIMEOUT_SECONDS = 10 * 60  # RFC 1939 section 3: an autologout timer of at least 10 minutes
 LOGIN_TIMEOUT_SECONDS = 60
@@ -43,3 +44,4 @@ class Pop3Options:
     implicit_tls: ssl.SSLContext | None = None
     allow_plaintext_auth: bool = False
     policy: ListenerPolicy = field(default_factory=listener_policy)
+    metrics: ProtocolMetrics = field(default_factory=lambda: unregistered("pop3"))

@@ -9,6 +9,7 @@ from mailservice.protocols.lines.listener import LineServer, Listener, start_lis
 from mailservice.protocols.pop3.connection import Connection
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
+from mailservice.services.metrics import MeasuredLogin
 
 TOO_MANY = b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
 
@@ -19,6 +20,8 @@ async def start_pop3(
     """Listen on options.host:options.port (POP3S when `options.implicit_tls` is set). Listeners that
     share `locks` (POP3 and POP3S of one process) refuse a second session on one mailbox."""
     maildrop_locks = locks or MaildropLocks()
+
+    login = MeasuredLogin(login, options.metrics)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await Connection(reader, writer, login, options, maildrop_locks).run()
@@ -31,5 +34,6 @@ async def start_pop3(
         options.policy.limits,
         TOO_MANY,
         handshake_timeout_seconds=options.policy.login_timeout_seconds,
+        metrics=options.metrics,
     )
     return await start_listener(listener, serve)

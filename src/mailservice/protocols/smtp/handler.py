@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from mailservice.protocols.smtp.replies import (
     reply_for,
 )
 from mailservice.services.delivery import AcceptedRecipient, DeliveryService, IncomingMessage, Trace
+from mailservice.services.metrics import SmtpSeries
 from mailservice.services.postmaster import PostmasterService
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,14 @@ class InboundHandler:
         postmaster: PostmasterService,
         protocol: str,
         limits: RecipientLimits,
+        metrics: SmtpSeries,
     ) -> None:
         self._delivery = delivery
         self._postmaster = postmaster
         self._protocol = protocol
         self._limits = limits
+        self._label = protocol.lower().removeprefix("e")  # smtp or lmtp
+        self._metrics = metrics
 
     @property
     def is_lmtp(self) -> bool:
@@ -95,6 +100,17 @@ class InboundHandler:
         return RCPT_OK
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """The reply to DATA, counted: bytes received, 250s given and how long each took to give."""
+        started = time.perf_counter()
+        self._metrics.received_bytes.labels(self._label).inc(len(envelope.content or b""))
+        reply = await self._data_reply(session, envelope)
+        accepted_count = sum(line.startswith("250") for line in reply.split("\r\n"))
+        if accepted_count:
+            self._metrics.accepted.labels(self._label).inc(accepted_count)
+            self._metrics.time_to_accept.labels(self._label).observe(time.perf_counter() - started)
+        return reply
+
+    async def _data_reply(self, session: Any, envelope: Any) -> str:
         recipients = _accepted(envelope)
         postmaster = _postmaster_positions(envelope)
         if not recipients and not postmaster:

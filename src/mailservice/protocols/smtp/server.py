@@ -19,6 +19,7 @@ from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
 from mailservice.services.delivery import DeliveryService
+from mailservice.services.metrics import SmtpSeries
 from mailservice.services.postmaster import PostmasterService
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,34 @@ class ListenerOptions:
     policy: ListenerPolicy
     timeouts: SmtpTimeouts
     spool: Spool
+    metrics: SmtpSeries
     tls_context: ssl.SSLContext | None = None
+
+
+class _Measured:
+    """Mixed into aiosmtpd's protocol: counts the sessions let in and every 4xx/5xx reply by code."""
+
+    metrics: SmtpSeries
+    metrics_protocol: str
+
+    def connection_made(self, transport: Any) -> None:
+        self.metrics.sessions.labels(self.metrics_protocol).inc()
+        super().connection_made(transport)  # type: ignore[misc]
+
+    async def push(self, status: Any) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        for line in text.split("\r\n"):
+            if line[:1] in ("4", "5") and line[3:4] != "-":
+                self.metrics.refused.labels(self.metrics_protocol, line[:3]).inc()
+        await super().push(status)  # type: ignore[misc]
 
 
 class _Limited:
     """Mixed into aiosmtpd's protocol: refuse a connection over the limits with 421, count the rest."""
 
     limits: ConnectionLimits
+    metrics: SmtpSeries
+    metrics_protocol: str
     _limit_ip: str | None = None
     _refused: bool = False
 
@@ -54,6 +76,7 @@ class _Limited:
             if not self.limits.try_acquire(ip):
                 self._refused = True
                 log.warning("smtp.connection_refused ip=%s reason=limit", ip)
+                self.metrics.refused.labels(self.metrics_protocol, TOO_MANY_CONNECTIONS[:3]).inc()
                 transport.write(f"{TOO_MANY_CONNECTIONS}\r\n".encode())
                 transport.close()
                 return
@@ -79,19 +102,21 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, Timeouts, BulkData, FastAddress, SMTP):
-    pass
+class LimitedSMTP(_Limited, _Measured, Timeouts, BulkData, FastAddress, SMTP):
+    metrics_protocol = "smtp"
 
 
-class LimitedLMTP(_Limited, Timeouts, BulkData, FastAddress, LMTP):
-    pass
+class LimitedLMTP(_Limited, _Measured, Timeouts, BulkData, FastAddress, LMTP):
+    metrics_protocol = "lmtp"
 
 
 async def start_smtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
     return await _start(
-        LimitedSMTP, InboundHandler(delivery, postmaster, "ESMTP", options.recipients), options
+        LimitedSMTP,
+        InboundHandler(delivery, postmaster, "ESMTP", options.recipients, options.metrics),
+        options,
     )
 
 
@@ -99,7 +124,9 @@ async def start_lmtp(
     delivery: DeliveryService, postmaster: PostmasterService, options: ListenerOptions
 ) -> asyncio.Server:
     return await _start(
-        LimitedLMTP, InboundHandler(delivery, postmaster, "LMTP", options.recipients), options
+        LimitedLMTP,
+        InboundHandler(delivery, postmaster, "LMTP", options.recipients, options.metrics),
+        options,
     )
 
 
@@ -122,6 +149,7 @@ async def _start(protocol_class: Any, handler: InboundHandler, options: Listener
         protocol.timeouts = timeouts
         protocol.connection_memory = options.policy.connection_memory()
         protocol.spool = options.spool
+        protocol.metrics = options.metrics
         return protocol
 
     return await asyncio.get_running_loop().create_server(make_protocol, options.host, options.port)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from mailservice.protocols.http.admin_auth import AdminCaller
 from mailservice.protocols.http.dependencies import ServicesDep
-from mailservice.protocols.http.prometheus import CONTENT_TYPE, exposition
 from mailservice.protocols.http.schemas import error_responses
 from mailservice.wire.common import Identifier, StrictRequest
 
@@ -48,10 +47,12 @@ async def admin_metrics(_admin: AdminCaller, services: ServicesDep) -> dict[str,
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def prometheus_metrics(_admin: AdminCaller, services: ServicesDep) -> PlainTextResponse:
-    """Prometheus text format; scrape with `authorization: {credentials: <ADMIN_API_KEY>}`."""
-    text = exposition(services.admin.http_metrics, await services.admin.counts())
-    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+async def prometheus_metrics(
+    _admin: AdminCaller, services: ServicesDep, request: Request
+) -> PlainTextResponse:
+    """Prometheus text format (OpenMetrics when asked); scrape with `authorization: {credentials: <ADMIN_API_KEY>}`."""
+    body, content_type = await services.admin.scrape(request.headers.get("accept", ""))
+    return PlainTextResponse(body, headers={"content-type": content_type})
 
 
 @router.post("/admin/mailboxes/reprovision", responses=error_responses(400, 404))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from mailservice.domain.errors import NotFound
+from mailservice.domain.timestamps import rfc3339_or_none
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body
 from mailservice.protocols.http.pages import render_page, wants_html
@@ -30,7 +31,7 @@ async def mock_pay(
         "status": "paid",
         "mailbox_id": mailbox.id,
         "email": mailbox.address(settings.mail_domain),
-        "expires_at": mailbox.expires_at.isoformat() if mailbox.expires_at else None,
+        "expires_at": rfc3339_or_none(mailbox.expires_at),
     }
     if wants_html(request):
         return render_page("mock_payment.html", {"found": True, **payload})

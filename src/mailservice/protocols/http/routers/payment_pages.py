@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from mailservice.config import Settings
 from mailservice.domain.errors import DomainError, NotFound, NotPaidYet
+from mailservice.domain.timestamps import rfc3339_or_none
 from mailservice.protocols.http.dependencies import ServicesDep, SettingsDep
 from mailservice.protocols.http.errors import error_body, status_of
 from mailservice.protocols.http.pages import page_security_headers, render_page, wants_html
@@ -73,7 +74,7 @@ async def _confirm(request: Request, services: Services, settings: Settings, che
             "status": "paid",
             "mailbox_id": mailbox.id,
             "email": mailbox.address(settings.mail_domain),
-            "expires_at": mailbox.expires_at.isoformat() if mailbox.expires_at else None,
+            "expires_at": rfc3339_or_none(mailbox.expires_at),
         },
     )
 
