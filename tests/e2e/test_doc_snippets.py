@@ -10,6 +10,7 @@ here is marked ```sh no-run in its fence and only checked to be rare.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -48,6 +49,8 @@ if asyncio.iscoroutine(result):
     asyncio.run(result)
 """
 SHORTER_WAITS = {"seconds=120": "seconds=2"}
+# A secret in the form POST /v1/webhooks hands out (whsec_ and 32 bytes in base64), for the receiver's block.
+EXAMPLE_WEBHOOK_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def placeholders(served: ServerProcess, mailbox: PaidMailbox) -> dict[str, str]:
         "<password from resolve>": mailbox.password,
         "<access_token from resolve>": mailbox.access_token,
         "mat_...": mailbox.access_token,
+        "whsec_...": EXAMPLE_WEBHOOK_SECRET,
         **SHORTER_WAITS,
     }
 
@@ -185,8 +189,13 @@ def workdir_for(snippet: Snippet, tmp_path: Path, mailbox: PaidMailbox) -> Path:
     """The block's directory, with the paid mailbox's key as `agent_key` unless the block makes its own."""
     if "ssh-keygen -t" in snippet.code:
         return tmp_path
-    for name in ("agent_key", "agent_key.pub"):
-        shutil.copy2(mailbox.key_dir / name, tmp_path / name)
+    cli_default = tmp_path / ".config" / "mailservice"  # where `mailservice agent` looks, HOME being tmp_path
+    for directory in (tmp_path, cli_default):
+        directory.mkdir(parents=True, exist_ok=True)
+        if directory == cli_default and "agent keygen" in snippet.code:
+            continue
+        for name in ("agent_key", "agent_key.pub"):
+            shutil.copy2(mailbox.key_dir / name, directory / name)
     return tmp_path
 
 
