@@ -134,3 +134,21 @@ def test_production_tells_clients_to_connect_to_the_mail_domain(tmp_path: Path) 
 
 def test_a_configured_imap_host_is_handed_out_as_it_is(tmp_path: Path) -> None:
     assert settings(tmp_path, imap_host="imap.example.net").advertised_imap_host == "imap.example.net"
+
+
+def test_retention_defaults_keep_mail_and_make_room_from_read_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(_env_file=None)
+    monkeypatch.setenv("RETENTION_MAX_AGE_DAYS", "30")
+    monkeypatch.setenv("RETENTION_DELETE_OLDEST_READ", "false")
+    configured = Settings(_env_file=None)
+
+    assert (defaults.retention_max_age_days, defaults.retention_delete_oldest_read) == (0, True)
+    assert (configured.retention_max_age_days, configured.retention_delete_oldest_read) == (30, False)
+
+
+@pytest.mark.parametrize("days", ["-1", "36501", "ten"])
+def test_a_retention_age_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch, days: str) -> None:
+    monkeypatch.setenv("RETENTION_MAX_AGE_DAYS", days)
+
+    with pytest.raises(ValueError, match="retention_max_age_days"):
+        Settings(_env_file=None)

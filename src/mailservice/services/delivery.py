@@ -97,6 +97,7 @@ class DeliveryService:
         self._policy = policy
         self._recent: dict[str, tuple[datetime, Mailbox, Quota]] = {}
         self._lookups: dict[str, asyncio.Future[tuple[Mailbox | None, Quota]]] = {}
+        self._room: dict[str, tuple[datetime, bool]] = {}
 
     async def check_recipient(self, address: str) -> AcceptedRecipient:
         """Accept a RCPT or raise why not: unknown/unpaid, relay, expired, or already full (and not
@@ -110,7 +111,19 @@ class DeliveryService:
         return AcceptedRecipient(mailbox.id, mailbox.login, recipient.tag, recipient.address)
 
     async def _can_make_room(self, mailbox_id: str) -> bool:
-        return self._retention is not None and await self._retention.can_make_room(mailbox_id)
+        """Whether a full mailbox may still take mail, remembered like the quota: a flood to a full
+        mailbox costs one look at its read mail every few seconds, not one per RCPT."""
+        if self._retention is None:
+            return False
+        now = self._clock.now()
+        remembered = self._room.get(mailbox_id)
+        if remembered is not None and remembered[0] > now:
+            return remembered[1]
+        room = await self._retention.can_make_room(mailbox_id)
+        if len(self._room) >= RECIPIENT_CACHE_SIZE:
+            self._room.clear()
+        self._room[mailbox_id] = (now + RECIPIENT_CACHE_TTL, room)
+        return room
 
     async def _lookup(self, login: str) -> tuple[Mailbox | None, Quota]:
         """The mailbox and its quota; a receiving mailbox is remembered for a few seconds.
