@@ -14,6 +14,7 @@ from mailservice.adapters.db.tables import event_log
 from mailservice.bootstrap import Runtime, expiry_sweep
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.timestamps import rfc3339
 from tests.integration.test_renewals import renew
 from tests.support.agent import claim_and_pay
 from tests.support.event_log import logged_events
@@ -44,7 +45,7 @@ async def test_a_delivered_message_is_logged_with_what_an_agent_needs(
     assert data["codes"][0]["code"] == "482913"
     assert data["links"][0]["url"] == "https://example.com/verify?t=abc"
     assert data["preview"] == "Your code is 482913.\nConfirm at [1]"
-    assert data["size"] > len(body) and data["received_at"] == event.occurred_at.isoformat()
+    assert data["size"] > len(body) and data["received_at"] == rfc3339(event.occurred_at)
     assert (data["auth"], data["verified_domain"]) == (None, None)
 
 
@@ -94,7 +95,7 @@ async def test_paying_again_logs_a_renewal(client: httpx.AsyncClient, runtime: R
     assert (await client.get(renewal["payment_url"])).status_code == 200
 
     [event] = await logged_events(runtime, details["mailbox_id"])
-    assert (event.type, event.data) == ("mailbox.renewed", {"expires_at": "2026-03-28T12:00:00+00:00"})
+    assert (event.type, event.data) == ("mailbox.renewed", {"expires_at": "2026-03-28T12:00:00Z"})
 
 
 async def test_a_second_writer_of_a_mailbox_takes_its_id_after_the_first_commits(

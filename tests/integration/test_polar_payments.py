@@ -204,7 +204,7 @@ async def test_success_redirect_answers_409_until_polar_reports_the_checkout_pai
         "status": "paid",
         "mailbox_id": claimed["id"],
         "email": claimed["email"],
-        "expires_at": "2026-02-28T12:00:00+00:00",
+        "expires_at": "2026-02-28T12:00:00Z",
     }
     assert again.json() == paid.json()
     assert (await resolve(client, key)).status_code == 200

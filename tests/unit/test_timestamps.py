@@ -44,4 +44,5 @@ def test_response_models_write_the_same_form() -> None:
 def test_written_form_reads_back_as_the_same_instant(moment: datetime) -> None:
     written = rfc3339(moment)
     assert written.endswith("Z") and "+" not in written
-    assert datetime.fromisoformat(written) == moment
+    # Compared in UTC: an ambiguous local time never equals another zone's time (PEP 495).
+    assert datetime.fromisoformat(written) == moment.astimezone(UTC)

@@ -10,6 +10,7 @@ import typer
 from mailservice.client.cli_options import DEFAULT_KEY, DEFAULT_URL, Json, KeyPath, Query, Url, client_for
 from mailservice.client.models import DeliveryOut, WebhookOut
 from mailservice.client.output import print_fields, print_json
+from mailservice.domain.timestamps import rfc3339
 
 webhooks = typer.Typer(
     help="Have this mailbox's events POSTed to a URL, signed as Standard Webhooks.", no_args_is_help=True
@@ -114,7 +115,7 @@ def retry(
 
 
 def _print_webhook(webhook: WebhookOut) -> None:
-    state = "off since " + webhook.disabled_at.isoformat() if webhook.disabled_at else "on"
+    state = "off since " + rfc3339(webhook.disabled_at) if webhook.disabled_at else "on"
     print_fields(
         [
             ("id", webhook.id),
@@ -130,4 +131,4 @@ def _print_delivery(delivery: DeliveryOut) -> None:
     print_fields([("delivery", delivery.id), ("type", delivery.type), ("status", delivery.status)])
     for attempt in delivery.attempts:
         outcome = attempt.error or f"HTTP {attempt.status_code}"
-        print_fields([("attempt", f"{attempt.at.isoformat()} {outcome} {attempt.latency_ms} ms")])
+        print_fields([("attempt", f"{rfc3339(attempt.at)} {outcome} {attempt.latency_ms} ms")])

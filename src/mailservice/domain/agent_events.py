@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mailservice.domain.timestamps import rfc3339
+
 MESSAGE_RECEIVED = "message.received"
 MAILBOX_EXPIRING = "mailbox.expiring"
 MAILBOX_EXPIRED = "mailbox.expired"
@@ -40,4 +42,4 @@ class LoggedEvent:
 
 def mailbox_event(mailbox_id: str, type: str, occurred_at: datetime, expires_at: datetime) -> AgentEvent:
     """A `mailbox.*` event: every one tells the expiry it is about."""
-    return AgentEvent(mailbox_id, type, occurred_at, {"expires_at": expires_at.isoformat()})
+    return AgentEvent(mailbox_id, type, occurred_at, {"expires_at": rfc3339(expires_at)})

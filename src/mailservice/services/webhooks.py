@@ -23,6 +23,7 @@ from typing import Any
 from mailservice.domain.errors import NotFound, WebhookDisabled, WebhookLimitReached
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.search import parse_query
+from mailservice.domain.timestamps import rfc3339
 from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
     Attempt,
@@ -296,7 +297,7 @@ class WebhookWorker:
                 endpoint.id,
                 delivery.id,
                 attempts,
-                again.isoformat() if again else "never",
+                rfc3339(again) if again else "never",
                 result.error,
             )
 
@@ -313,7 +314,7 @@ class WebhookWorker:
     ) -> None:
         if not await uow.webhooks.disable(endpoint.id, now):
             return
-        log.warning("webhook.disabled endpoint=%s failing_since=%s", endpoint.id, failing_since.isoformat())
+        log.warning("webhook.disabled endpoint=%s failing_since=%s", endpoint.id, rfc3339(failing_since))
         mailbox = await uow.mailboxes.get(endpoint.mailbox_id)
         if mailbox is None:
             return
@@ -376,7 +377,7 @@ def payload_of(item: ClaimedDelivery) -> str:
         body = {
             "id": None,
             "type": WEBHOOK_TEST,
-            "timestamp": item.delivery.created_at.isoformat(),
+            "timestamp": rfc3339(item.delivery.created_at),
             "mailbox_id": item.endpoint.mailbox_id,
             "data": {"endpoint_id": item.endpoint.id, "delivery_id": item.delivery.id},
         }
@@ -384,7 +385,7 @@ def payload_of(item: ClaimedDelivery) -> str:
         body = {
             "id": event.id,
             "type": event.type,
-            "timestamp": event.occurred_at.isoformat(),
+            "timestamp": rfc3339(event.occurred_at),
             "mailbox_id": event.mailbox_id,
             "data": event.data,
         }

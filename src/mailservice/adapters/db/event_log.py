@@ -28,6 +28,7 @@ from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.tables import event_log, mailboxes, webhook_deliveries, webhook_endpoints
 from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent, LoggedEvent
 from mailservice.domain.messages import MessageCopy, StoredCopy
+from mailservice.domain.timestamps import rfc3339
 from mailservice.domain.webhooks import DeliveryStatus
 
 
@@ -77,7 +78,7 @@ def message_received(copy: MessageCopy, stored: StoredCopy, now: datetime) -> Ag
         "from": sender,
         "to": [{"address": address, "name": name} for name, address in summary.to],
         "subject": summary.subject,
-        "received_at": copy.internal_date.isoformat(),
+        "received_at": rfc3339(copy.internal_date),
         "size": stored.size,
         "preview": summary.preview,
         "codes": [
