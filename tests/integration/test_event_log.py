@@ -81,8 +81,8 @@ async def test_expiry_notices_and_a_renewal_are_logged_once(
     events = await logged_events(runtime, mailbox_id)
 
     assert [(e.type, e.data) for e in events] == [
-        ("mailbox.expiring", {"expires_at": EXPIRES.isoformat()}),
-        ("mailbox.expired", {"expires_at": EXPIRES.isoformat()}),
+        ("mailbox.expiring", {"expires_at": rfc3339(EXPIRES)}),
+        ("mailbox.expired", {"expires_at": rfc3339(EXPIRES)}),
     ]
     assert events[0].occurred_at == EXPIRES - timedelta(days=7)
 
