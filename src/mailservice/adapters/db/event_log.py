@@ -119,11 +119,14 @@ def logged_event(row: Any) -> LoggedEvent:
 
 
 _INSERT_RETURNING_ID = event_log.insert().returning(event_log.c.id, sort_by_parameter_order=True)
-_SUBSCRIBED = select(
-    webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events
-).where(
-    webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
-    webhook_endpoints.c.disabled_at.is_(None),
+# FOR SHARE (PostgreSQL): an endpoint deleted meanwhile would make its delivery rows fail the whole commit.
+_SUBSCRIBED = (
+    select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
+    .where(
+        webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
+        webhook_endpoints.c.disabled_at.is_(None),
+    )
+    .with_for_update(read=True)
 )
 
 
