@@ -301,3 +301,23 @@ def _around(wait: timedelta) -> range:
 
 def _ms(wait: timedelta) -> int:
     return int(wait.total_seconds() * 1000)
+
+
+async def test_a_webhook_deleted_while_its_post_is_in_flight_spoils_no_other_outcome(
+    client: httpx.AsyncClient, runtime: Runtime, smtp_port: int
+) -> None:
+    agent = await new_agent(client)
+    with receiver(delay=0.5) as slow, receiver() as fast:
+        doomed = await register(client, agent, slow.url)
+        kept = await register(client, agent, fast.url)
+        await mail(smtp_port, agent)
+        worker = runtime.services.webhook_worker
+
+        await worker.drain_once()
+        await _until(lambda: len(slow.requests) == 1, seconds=2)
+        deleted = await client.delete(f"/v1/webhooks/{doomed['id']}", headers=agent.headers)
+        await worker.settle()
+
+    assert deleted.status_code == 204
+    [delivery] = await deliveries(client, agent, kept["id"])
+    assert delivery["status"] == "succeeded"

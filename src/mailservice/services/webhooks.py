@@ -270,8 +270,11 @@ class WebhookWorker:
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
         """The outcomes of sends that ended together, in one transaction (one commit for many sends)."""
         now = self._clock.now()
+        # Endpoint rows first, in one order everywhere (deleting an endpoint locks it, then its deliveries),
+        # so two nodes' batches and a deletion cannot wait on each other in a circle.
+        ordered = sorted(outcomes, key=lambda o: (o.item.endpoint.id, o.item.delivery.id))
         async with self._uow() as uow:
-            for outcome in outcomes:
+            for outcome in ordered:
                 await self._apply(uow, outcome, now)
             await uow.commit()
 
@@ -286,8 +289,8 @@ class WebhookWorker:
             if again is not None
             else DeliveryStatus.FAILED
         )
-        await uow.webhooks.record_attempt(delivery, outcome.attempt, status, again or now)
         failing_since = await uow.webhooks.endpoint_answered(endpoint.id, result.ok, now)
+        await uow.webhooks.record_attempt(delivery, outcome.attempt, status, again or now)
         if status is DeliveryStatus.FAILED and self._long_failing(failing_since, now):
             assert failing_since is not None
             await self._disable(uow, endpoint, failing_since, result.error or "", now)
