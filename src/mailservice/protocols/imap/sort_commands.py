@@ -53,17 +53,23 @@ async def sort(client: Client, command: Command) -> str:
     assert isinstance(command.args, SortArgs)
     args = command.args
     view = client.state.selected()
-    if uses_modseq(args.key):
+    with_modseq = uses_modseq(args.key)
+    if with_modseq:
         enable_condstore(client)
     found = await find_matches(client, view, args.key)
     needs_header = any(criterion.name not in _WITHOUT_HEADER for criterion in args.criteria)
     headers = await _headers(client, view, found) if needs_header else {}
     ordered = sorted_messages(found, args.criteria, headers)
     numbers = [message.meta.uid if command.uid else message.number for message in ordered]
+    # RFC 7162 section 3.1.5: a MODSEQ search key adds the highest modseq of what was found
+    modseq = max((message.meta.modseq for message in found), default=None) if with_modseq else None
     if args.returns is None:
-        client.out.write(b"* SORT" + b"".join(b" %d" % number for number in numbers) + b"\r\n")
+        line = "* SORT" + "".join(f" {number}" for number in numbers)
+        line += f" (MODSEQ {modseq})" if modseq is not None else ""
     else:
-        client.out.write(_esort_line(command, args.returns, numbers))
+        line = _esort_line(command, args.returns, numbers)
+        line += f" MODSEQ {modseq}" if modseq is not None else ""
+    client.out.write(line.encode() + b"\r\n")
     return "Sort completed."
 
 
@@ -82,7 +88,7 @@ def sorted_messages(
     return ordered
 
 
-def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> bytes:
+def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> str:
     """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (Dovecot's
     order), MIN and MAX the first and last in sort order, ALL in sort order."""
     parts = [f'* ESEARCH (TAG "{command.tag}")']
@@ -96,7 +102,7 @@ def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -
         parts.append(f"ALL {uid_set_text(numbers)}")
     if "COUNT" in returns:
         parts.append(f"COUNT {len(numbers)}")
-    return (" ".join(parts) + "\r\n").encode()
+    return " ".join(parts)
 
 
 async def thread(client: Client, command: Command) -> str:
