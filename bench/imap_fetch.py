@@ -119,14 +119,15 @@ def timed_command(reader: FastReader, command: str) -> float:
     return time.perf_counter() - started
 
 
-def fetch_medians(sides: list[Side]) -> dict[str, list[float]]:
-    """Median seconds of each FETCH on each side, alternating sides round by round."""
+def fetch_medians(sides: list[Side], commands: list[str] | None = None) -> dict[str, list[float]]:
+    """Median seconds of each command (the FETCHes by default) on each side, alternating sides round
+    by round."""
     readers = [logged_in(side) for side in sides]
     for reader in readers:
         reader.command("EXAMINE INBOX")
         reader.command("FETCH 1:* (UID FLAGS ENVELOPE BODY.PEEK[])")  # warm caches on both sides once
     results = {}
-    for command, _ in FETCHES:
+    for command in commands if commands is not None else [command for command, _ in FETCHES]:
         samples: list[list[float]] = [[] for _ in sides]
         for _ in range(ROUNDS):
             for index, reader in enumerate(readers):
