@@ -68,9 +68,10 @@ def message_ids(value: str) -> list[str]:
 
 def ordered_subject(messages: list[ThreadMessage]) -> list[Node]:
     """Messages of one base subject form a thread: the earliest is the parent of all the others."""
-    ordered = sorted(messages, key=lambda message: (_subject_key(message), _date_key(message)))
+    subjects = {message.position: _subject_key(message) for message in messages}
+    ordered = sorted(messages, key=lambda message: (subjects[message.position], _date_key(message)))
     threads = []
-    for _, group in groupby(ordered, key=_subject_key):
+    for _, group in groupby(ordered, key=lambda message: subjects[message.position]):
         first, *rest = group
         root = Node(first)
         for message in rest:
