@@ -83,12 +83,15 @@ def sorted_messages(
     from the last criterion to the first)."""
     ordered = list(found)
     for criterion in reversed(criteria):
-        value = _SORT_VALUES[criterion.name]
-        ordered.sort(
-            key=lambda message, value=value: value(message, fields.get(message.meta.uid, {})),  # type: ignore[misc]
-            reverse=criterion.reverse,
-        )
+        ordered.sort(key=_sort_key(_SORT_VALUES[criterion.name], fields), reverse=criterion.reverse)
     return ordered
+
+
+def _sort_key(value: SortValue, fields: dict[int, Fields]) -> Callable[[Candidate], Any]:
+    def key(message: Candidate) -> Any:
+        return value(message, fields.get(message.meta.uid, {}))
+
+    return key
 
 
 def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> str:
