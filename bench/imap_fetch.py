@@ -25,6 +25,8 @@ import socket
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,11 +240,18 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=200)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()} (a busy machine skews both sides)")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-imap-"))
+    with bench_workdir("bench-imap-") as workdir:
+        run(workdir, args.database, args.messages, args.idle, args.deliveries)
+
+
+@contextmanager
+def bench_workdir(prefix: str) -> Iterator[Path]:
+    """A temporary directory for mailservice and Dovecot, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o755)  # Dovecot's mail and login users must traverse it
     spread_subdirectories(workdir)
     try:
-        run(workdir, args.database, args.messages, args.idle, args.deliveries)
+        yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.baseline_postfix_dovecot import spread_subdirectories
 from bench.dovecot import DovecotImap
-from bench.imap_fetch import ROUNDS, Side, fetch_medians, load, report_pair
+from bench.imap_fetch import ROUNDS, Side, bench_workdir, fetch_medians, load, report_pair
 from bench.mailservice_process import MailserviceProcess, free_port
 
 COMMANDS = [
@@ -65,13 +62,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()} (a busy machine skews both sides)")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-imap-sort-"))
-    workdir.chmod(0o755)  # Dovecot's mail and login users must traverse it
-    spread_subdirectories(workdir)
-    try:
+    with bench_workdir("bench-imap-sort-") as workdir:
         run(workdir, args.database, args.messages)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(workdir: Path, database: str | None, count: int) -> None:

@@ -62,16 +62,11 @@ def parse_thread(reader: CommandReader) -> ThreadArgs:
 
 
 def _returns(reader: CommandReader) -> frozenset[str]:
-    reader.expect(b"(")
-    options: list[str] = []
-    while not reader.accept(b")"):
-        if options:
-            reader.space()
-        option = reader.word()
-        if option not in ESORT_RETURNS:
-            raise reader.error(f"unknown RETURN option {option}")
-        options.append(option)
-    return frozenset(options or ["ALL"])
+    options = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
+    unknown = options - ESORT_RETURNS
+    if unknown:
+        raise reader.error(f"unknown RETURN option {sorted(unknown)[0]}")
+    return options or frozenset({"ALL"})
 
 
 def _criteria(reader: CommandReader) -> tuple[SortCriterion, ...]:
