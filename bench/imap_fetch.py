@@ -25,6 +25,8 @@ import socket
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +121,15 @@ def timed_command(reader: FastReader, command: str) -> float:
     return time.perf_counter() - started
 
 
-def fetch_medians(sides: list[Side]) -> dict[str, list[float]]:
-    """Median seconds of each FETCH on each side, alternating sides round by round."""
+def fetch_medians(sides: list[Side], commands: list[str] | None = None) -> dict[str, list[float]]:
+    """Median seconds of each command (the FETCHes by default) on each side, alternating sides round
+    by round."""
     readers = [logged_in(side) for side in sides]
     for reader in readers:
         reader.command("EXAMINE INBOX")
         reader.command("FETCH 1:* (UID FLAGS ENVELOPE BODY.PEEK[])")  # warm caches on both sides once
     results = {}
-    for command, _ in FETCHES:
+    for command in commands if commands is not None else [command for command, _ in FETCHES]:
         samples: list[list[float]] = [[] for _ in sides]
         for _ in range(ROUNDS):
             for index, reader in enumerate(readers):
@@ -237,11 +240,18 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=200)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()} (a busy machine skews both sides)")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-imap-"))
+    with bench_workdir("bench-imap-") as workdir:
+        run(workdir, args.database, args.messages, args.idle, args.deliveries)
+
+
+@contextmanager
+def bench_workdir(prefix: str) -> Iterator[Path]:
+    """A temporary directory for mailservice and Dovecot, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o755)  # Dovecot's mail and login users must traverse it
     spread_subdirectories(workdir)
     try:
-        run(workdir, args.database, args.messages, args.idle, args.deliveries)
+        yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -37,13 +37,17 @@ set header_cache = ""
 """
 
 
-def run_mutt(mailbox: MailTarget, config: Path, keys: str) -> None:
-    """Open the INBOX in mutt inside `script` (mutt needs a terminal), type `keys`, and wait for it to quit."""
+def run_mutt(mailbox: MailTarget, config: Path, keys: str, debug_home: Path | None = None) -> None:
+    """Open the INBOX in mutt inside `script` (mutt needs a terminal), type `keys`, and wait for it to quit.
+    With `debug_home`, mutt logs the IMAP conversation to .muttdebug0 there."""
     account = mailbox.account
     folder = f"imap://{account.host}:{account.port}/INBOX"
-    mutt = ["mutt", "-n", "-F", str(config), "-f", folder, "-e", f'push "{keys}"']
+    debug = ["-d", "2"] if debug_home is not None else []
+    mutt = ["mutt", "-n", *debug, "-F", str(config), "-f", folder, "-e", f'push "{keys}"']
     command = ["script", "-qec", shlex.join(mutt), "/dev/null"]
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"}
+    if debug_home is not None:
+        env["HOME"] = str(debug_home)
     result = subprocess.run(command, capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout.decode(errors="replace")
 

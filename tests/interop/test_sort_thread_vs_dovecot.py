@@ -115,6 +115,9 @@ SORTS = [
     "SORT RETURN (ALL) (REVERSE ARRIVAL) UTF-8 ALL",
     "UID SORT RETURN (COUNT ALL MIN) (SIZE) UTF-8 ALL",
     "SORT RETURN (MIN MAX COUNT ALL) (SIZE) UTF-8 SUBJECT nothing-matches",
+    "SORT (SUBJECT) UTF-8 MODSEQ 1",
+    "SORT RETURN (COUNT) (SUBJECT) UTF-8 MODSEQ 1",
+    "SORT (SUBJECT) UTF-8 MODSEQ 100000",
     "THREAD ORDEREDSUBJECT UTF-8 ALL",
     "THREAD REFERENCES UTF-8 ALL",
     "THREAD REFERENCES US-ASCII NOT SUBJECT budget",
@@ -125,9 +128,15 @@ SORTS = [
 
 
 def untagged(wire: ImapWire, command: str) -> tuple[list[str], str]:
-    """The answer's untagged lines (an ESEARCH tag made neutral) and its tagged status."""
+    """The answer's untagged lines (an ESEARCH tag and modseqs, each server's own, made neutral) and
+    its tagged status."""
     answer = wire.command(command, check=False)
     lines = [re.sub(r'\(TAG "[^"]*"\)', '(TAG "t")', line.decode().rstrip()) for line in answer.lines]
+    lines = [
+        re.sub(r"MODSEQ \d+", "MODSEQ n", line)
+        for line in lines
+        if not line.startswith("* OK [HIGHESTMODSEQ")
+    ]
     return lines, answer.tagged.decode().split()[1]
 
 

@@ -8,14 +8,16 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from mailservice.adapters.mime.header_fields import first_values
 from mailservice.domain.mail_session import MessageMeta
 from mailservice.protocols.imap.sort_keys import (
+    SORT_FIELDS,
     base_subject,
     display_name,
     first_mailbox,
-    header_subject,
     is_reply_or_forward,
     sent_date,
+    subject_text,
 )
 
 PIECES = st.sampled_from(
@@ -97,11 +99,13 @@ META = MessageMeta(1, 1, frozenset(), datetime(2026, 1, 1, tzinfo=UTC), 100)
 
 
 def test_keys_of_a_header() -> None:
-    assert header_subject(HEADER) == "Re: Grüße"
-    assert sent_date(HEADER, META) == datetime(2026, 2, 3, 17, 0, tzinfo=UTC)
-    assert sent_date(b"Subject: x\r\n\r\n", META) == META.internal_date
-    assert first_mailbox(HEADER, "from") == "zoe"
-    assert first_mailbox(HEADER, "to") == "team"
-    assert first_mailbox(HEADER, "bcc") == ""
-    assert display_name(HEADER, "from") == "Zöe"
-    assert display_name(HEADER, "cc") == "Carl@Example.com"
+    fields = first_values(HEADER + b"Subject: second\r\n", SORT_FIELDS)
+    assert subject_text(fields["subject"]) == "Re: Grüße"
+    assert subject_text(None) == ""
+    assert sent_date(fields["date"], META) == datetime(2026, 2, 3, 17, 0, tzinfo=UTC)
+    assert sent_date(None, META) == sent_date(b"not a date", META) == META.internal_date
+    assert first_mailbox(fields["from"]) == "zoe"
+    assert first_mailbox(fields["to"]) == "team"
+    assert first_mailbox(fields.get("bcc")) == ""
+    assert display_name(fields["from"]) == "Zöe"
+    assert display_name(fields["cc"]) == "Carl@Example.com"

@@ -48,6 +48,18 @@ def field_values(header: bytes | bytearray, name: str) -> list[bytes]:
     return values
 
 
+def first_values(header: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The value of the first field of each of `names` (lower case) present, as `field_values` gives
+    it, found in one scan of the header."""
+    found: dict[str, bytes] = {}
+    for text in _wanted_fields(names).findall(_block(header)):
+        name, _, value = text.partition(b":")
+        key = name.rstrip(b" \t").lower().decode("ascii")
+        if key not in found:
+            found[key] = value.strip(b" \t\r\n")
+    return found
+
+
 def _fields(header: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(lowercased name, full text with its line ends) of each field; the blank line ends the block."""
     for text in _FIELD_START.split(_block(header)):

@@ -13,7 +13,7 @@ from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
 from mailservice.protocols.imap.parse_error import ParseError
 from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
-from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, UnknownCharset, parse_search
+from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 from mailservice.protocols.imap.sort_args import SortArgs, ThreadArgs, parse_sort, parse_thread
 
@@ -344,10 +344,8 @@ def _search(reader: CommandReader) -> Args:
     charset = "US-ASCII"
     if reader.accept_word("CHARSET"):
         reader.space()
-        charset = reader.astring().decode("ascii", "replace").upper()
+        charset = read_charset(reader)
         reader.space()
-        if charset not in CHARSETS:
-            raise UnknownCharset(reader.tag)
     return SearchArgs(charset, parse_search(reader, charset))
 
 

@@ -68,9 +68,10 @@ def message_ids(value: str) -> list[str]:
 
 def ordered_subject(messages: list[ThreadMessage]) -> list[Node]:
     """Messages of one base subject form a thread: the earliest is the parent of all the others."""
-    ordered = sorted(messages, key=lambda message: (_subject_key(message), _date_key(message)))
+    subjects = {message.position: _subject_key(message) for message in messages}
+    ordered = sorted(messages, key=lambda message: (subjects[message.position], _date_key(message)))
     threads = []
-    for _, group in groupby(ordered, key=_subject_key):
+    for _, group in groupby(ordered, key=lambda message: subjects[message.position]):
         first, *rest = group
         root = Node(first)
         for message in rest:
@@ -118,25 +119,18 @@ def _linked(messages: list[ThreadMessage]) -> list[Node]:
 
 
 def _pruned(roots: list[Node]) -> list[Node]:
-    """Step 3: dummies without children go; a dummy's children take its place, except that a dummy
-    at the root with several children stays. Deepest first, without recursion (threads can be long)."""
+    """Step 3, deepest first and without recursion (threads can be long)."""
     for node in reversed(_descendants(roots)):
         node.children = _promoted(node.children, node)
-    kept: list[Node] = []
-    for root in roots:
-        if root.message is not None or len(root.children) > 1:
-            kept.append(root)
-        else:
-            kept.extend(root.children)
-    for root in kept:
-        root.parent = None
-    return kept
+    return _promoted(roots, None)
 
 
-def _promoted(children: list[Node], parent: Node) -> list[Node]:
+def _promoted(children: list[Node], parent: Node | None) -> list[Node]:
+    """Dummies without children go; a dummy's children take its place, except that a dummy at the
+    root (`parent` None) with several children stays."""
     kept: list[Node] = []
     for child in children:
-        if child.message is not None:
+        if child.message is not None or (parent is None and len(child.children) > 1):
             kept.append(child)
         else:
             kept.extend(child.children)

@@ -136,6 +136,14 @@ _DATE_KEYS = {
 _HEADER_KEYS = ("BCC", "CC", "FROM", "SUBJECT", "TO")
 
 
+def read_charset(reader: CommandReader) -> str:
+    """The charset SEARCH, SORT and THREAD name (upper case); NO [BADCHARSET] for one not in CHARSETS."""
+    charset = reader.astring().decode("ascii", "replace").upper()
+    if charset not in CHARSETS:
+        raise UnknownCharset(reader.tag)
+    return charset
+
+
 def parse_search(reader: CommandReader, charset: str) -> SearchKey:
     """One or more search keys up to the end of the command (they are ANDed)."""
     keys = [_key(reader, charset)]

@@ -8,6 +8,7 @@ from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, resync_selected
+from mailservice.protocols.imap.updates import highestmodseq_code
 
 
 async def select(client: Client, command: Command) -> str:
@@ -77,4 +78,4 @@ async def expunge(client: Client, command: Command) -> str:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)
     client.out.write_all(view.expunge_responses(removed, client.state.qresync))
-    return "Expunge completed."
+    return f"{await highestmodseq_code(client)}Expunge completed."

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailservice.protocols.imap.command_reader import CommandReader
-from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, UnknownCharset, parse_search
+from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
 
 SORT_CRITERIA = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
@@ -45,7 +45,9 @@ def parse_sort(reader: CommandReader) -> SortArgs:
         reader.space()
     criteria = _criteria(reader)
     reader.space()
-    return SortArgs(criteria, parse_search(reader, _charset(reader)), returns)
+    charset = read_charset(reader)
+    reader.space()
+    return SortArgs(criteria, parse_search(reader, charset), returns)
 
 
 def parse_thread(reader: CommandReader) -> ThreadArgs:
@@ -54,20 +56,17 @@ def parse_thread(reader: CommandReader) -> ThreadArgs:
     if algorithm not in THREAD_ALGORITHMS:
         raise reader.error(f"unknown threading algorithm {algorithm}")
     reader.space()
-    return ThreadArgs(algorithm, parse_search(reader, _charset(reader)))
+    charset = read_charset(reader)
+    reader.space()
+    return ThreadArgs(algorithm, parse_search(reader, charset))
 
 
 def _returns(reader: CommandReader) -> frozenset[str]:
-    reader.expect(b"(")
-    options: list[str] = []
-    while not reader.accept(b")"):
-        if options:
-            reader.space()
-        option = reader.word()
-        if option not in ESORT_RETURNS:
-            raise reader.error(f"unknown RETURN option {option}")
-        options.append(option)
-    return frozenset(options or ["ALL"])
+    options = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
+    unknown = options - ESORT_RETURNS
+    if unknown:
+        raise reader.error(f"unknown RETURN option {sorted(unknown)[0]}")
+    return options or frozenset({"ALL"})
 
 
 def _criteria(reader: CommandReader) -> tuple[SortCriterion, ...]:
@@ -89,11 +88,3 @@ def _criteria(reader: CommandReader) -> tuple[SortCriterion, ...]:
     if reverse:
         raise reader.error("REVERSE must come before a sort criterion")
     return tuple(criteria)
-
-
-def _charset(reader: CommandReader) -> str:
-    charset = reader.astring().decode("ascii", "replace").upper()
-    if charset not in CHARSETS:
-        raise UnknownCharset(reader.tag)
-    reader.space()
-    return charset

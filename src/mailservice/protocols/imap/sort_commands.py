@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mailservice.adapters.mime.header_fields import field_values
+from mailservice.adapters.mime.header_fields import first_values
 from mailservice.adapters.mime.headers import unfold
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
@@ -24,28 +24,31 @@ from mailservice.protocols.imap.search_match import Candidate, uses_modseq
 from mailservice.protocols.imap.sequence_set import uid_set_text
 from mailservice.protocols.imap.sort_args import SortArgs, SortCriterion, ThreadArgs
 from mailservice.protocols.imap.sort_keys import (
+    SORT_FIELDS,
     base_subject,
     comparable,
     display_name,
     first_mailbox,
-    header_subject,
     sent_date,
+    subject_text,
 )
 
 BATCH_MESSAGES = 500
 _WITHOUT_HEADER = frozenset({"ARRIVAL", "SIZE"})
 
-SortValue = Callable[[Candidate, bytes], Any]
+Fields = dict[str, bytes]
+"""The first value of each of `SORT_FIELDS` a message has."""
+SortValue = Callable[[Candidate, Fields], Any]
 _SORT_VALUES: dict[str, SortValue] = {
     "ARRIVAL": lambda message, _: message.meta.internal_date,
     "SIZE": lambda message, _: message.meta.size,
-    "DATE": lambda message, header: sent_date(header, message.meta),
-    "SUBJECT": lambda _, header: comparable(base_subject(header_subject(header))),
-    "FROM": lambda _, header: comparable(first_mailbox(header, "from")),
-    "TO": lambda _, header: comparable(first_mailbox(header, "to")),
-    "CC": lambda _, header: comparable(first_mailbox(header, "cc")),
-    "DISPLAYFROM": lambda _, header: comparable(display_name(header, "from")),
-    "DISPLAYTO": lambda _, header: comparable(display_name(header, "to")),
+    "DATE": lambda message, fields: sent_date(fields.get("date"), message.meta),
+    "SUBJECT": lambda _, fields: comparable(base_subject(subject_text(fields.get("subject")))),
+    "FROM": lambda _, fields: comparable(first_mailbox(fields.get("from"))),
+    "TO": lambda _, fields: comparable(first_mailbox(fields.get("to"))),
+    "CC": lambda _, fields: comparable(first_mailbox(fields.get("cc"))),
+    "DISPLAYFROM": lambda _, fields: comparable(display_name(fields.get("from"))),
+    "DISPLAYTO": lambda _, fields: comparable(display_name(fields.get("to"))),
 }
 
 
@@ -53,36 +56,45 @@ async def sort(client: Client, command: Command) -> str:
     assert isinstance(command.args, SortArgs)
     args = command.args
     view = client.state.selected()
-    if uses_modseq(args.key):
+    with_modseq = uses_modseq(args.key)
+    if with_modseq:
         enable_condstore(client)
     found = await find_matches(client, view, args.key)
     needs_header = any(criterion.name not in _WITHOUT_HEADER for criterion in args.criteria)
-    headers = await _headers(client, view, found) if needs_header else {}
-    ordered = sorted_messages(found, args.criteria, headers)
+    fields = await _fields(client, view, found) if needs_header else {}
+    ordered = sorted_messages(found, args.criteria, fields)
     numbers = [message.meta.uid if command.uid else message.number for message in ordered]
+    # RFC 7162 section 3.1.5: a MODSEQ search key adds the highest modseq of what was found
+    modseq = max((message.meta.modseq for message in found), default=None) if with_modseq else None
     if args.returns is None:
-        client.out.write(b"* SORT" + b"".join(b" %d" % number for number in numbers) + b"\r\n")
+        line = "* SORT" + "".join(f" {number}" for number in numbers)
+        line += f" (MODSEQ {modseq})" if modseq is not None else ""
     else:
-        client.out.write(_esort_line(command, args.returns, numbers))
+        line = _esort_line(command, args.returns, numbers)
+        line += f" MODSEQ {modseq}" if modseq is not None else ""
+    client.out.write(line.encode() + b"\r\n")
     return "Sort completed."
 
 
 def sorted_messages(
-    found: list[Candidate], criteria: tuple[SortCriterion, ...], headers: dict[int, bytes]
+    found: list[Candidate], criteria: tuple[SortCriterion, ...], fields: dict[int, Fields]
 ) -> list[Candidate]:
     """Ordered by the criteria, the first deciding first; ties stay in sequence order (stable sorts
     from the last criterion to the first)."""
     ordered = list(found)
     for criterion in reversed(criteria):
-        value = _SORT_VALUES[criterion.name]
-        ordered.sort(
-            key=lambda message, value=value: value(message, headers.get(message.meta.uid, b"")),  # type: ignore[misc]
-            reverse=criterion.reverse,
-        )
+        ordered.sort(key=_sort_key(_SORT_VALUES[criterion.name], fields), reverse=criterion.reverse)
     return ordered
 
 
-def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> bytes:
+def _sort_key(value: SortValue, fields: dict[int, Fields]) -> Callable[[Candidate], Any]:
+    def key(message: Candidate) -> Any:
+        return value(message, fields.get(message.meta.uid, {}))
+
+    return key
+
+
+def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> str:
     """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (Dovecot's
     order), MIN and MAX the first and last in sort order, ALL in sort order."""
     parts = [f'* ESEARCH (TAG "{command.tag}")']
@@ -96,7 +108,7 @@ def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -
         parts.append(f"ALL {uid_set_text(numbers)}")
     if "COUNT" in returns:
         parts.append(f"COUNT {len(numbers)}")
-    return (" ".join(parts) + "\r\n").encode()
+    return " ".join(parts)
 
 
 async def thread(client: Client, command: Command) -> str:
@@ -105,37 +117,37 @@ async def thread(client: Client, command: Command) -> str:
     if uses_modseq(command.args.key):
         enable_condstore(client)
     found = await find_matches(client, view, command.args.key)
-    headers = await _headers(client, view, found)
-    messages = [
-        _thread_message(message, headers.get(message.meta.uid, b""), command.uid) for message in found
-    ]
+    fields = await _fields(client, view, found)
+    messages = [_thread_message(message, fields.get(message.meta.uid, {}), command.uid) for message in found]
     algorithm = ordered_subject if command.args.algorithm == "ORDEREDSUBJECT" else references
     client.out.write(f"* THREAD {thread_text(algorithm(messages))}".rstrip().encode() + b"\r\n")
     return "Thread completed."
 
 
-def _thread_message(message: Candidate, header: bytes, by_uid: bool) -> ThreadMessage:
-    ids = message_ids(_field(header, "message-id"))
-    chain = message_ids(_field(header, "references")) or message_ids(_field(header, "in-reply-to"))[:1]
+def _thread_message(message: Candidate, fields: Fields, by_uid: bool) -> ThreadMessage:
+    ids = message_ids(_text(fields, "message-id"))
+    chain = message_ids(_text(fields, "references")) or message_ids(_text(fields, "in-reply-to"))[:1]
     return ThreadMessage(
         number=message.meta.uid if by_uid else message.number,
         position=message.number,
-        sent=sent_date(header, message.meta),
-        subject=header_subject(header),
+        sent=sent_date(fields.get("date"), message.meta),
+        subject=subject_text(fields.get("subject")),
         message_id=ids[0] if ids else None,
         references=tuple(chain),
     )
 
 
-def _field(header: bytes, name: str) -> str:
-    values = field_values(header, name)
-    return unfold(values[0]).decode("utf-8", "replace") if values else ""
+def _text(fields: Fields, name: str) -> str:
+    value = fields.get(name)
+    return "" if value is None else unfold(value).decode("utf-8", "replace")
 
 
-async def _headers(client: Client, view: FolderView, found: list[Candidate]) -> dict[int, bytes]:
+async def _fields(client: Client, view: FolderView, found: list[Candidate]) -> dict[int, Fields]:
+    """The fields SORT and THREAD read, by uid, from the header blocks read in batches."""
     session = client.state.mail()
-    headers: dict[int, bytes] = {}
+    fields: dict[int, Fields] = {}
     uids = [message.meta.uid for message in found]
     for start in range(0, len(uids), BATCH_MESSAGES):
-        headers.update(await session.headers(view.folder_id, uids[start : start + BATCH_MESSAGES]))
-    return headers
+        headers = await session.headers(view.folder_id, uids[start : start + BATCH_MESSAGES])
+        fields.update((uid, first_values(header, SORT_FIELDS)) for uid, header in headers.items())
+    return fields

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from mailservice.adapters.mime.addresses import GROUP_END, parse_address_list
 from mailservice.adapters.mime.charset import decode_text
-from mailservice.adapters.mime.header_fields import field_values
 from mailservice.adapters.mime.headers import decode_words, parse_date
 from mailservice.domain.mail_session import MessageMeta
 
@@ -81,43 +80,44 @@ def _without_leaders(text: str) -> tuple[str, bool]:
 
 def comparable(text: str) -> str:
     """One character for one (simple case mapping: "ß" stays), then decomposed."""
+    if text.isascii():
+        return text.upper()
     upper = "".join(capital if len(capital := character.upper()) == 1 else character for character in text)
     return unicodedata.normalize("NFKD", upper)
 
 
-def header_subject(header: bytes) -> str:
-    values = field_values(header, "subject")
-    return decode_words(values[0]) if values else ""
+SORT_FIELDS = ("subject", "date", "from", "to", "cc", "message-id", "references", "in-reply-to")
+"""The header fields SORT and THREAD read (the first of each: `first_values(header, SORT_FIELDS)`)."""
 
 
-def sent_date(header: bytes, meta: MessageMeta) -> datetime:
+def subject_text(value: bytes | None) -> str:
+    return "" if value is None else decode_words(value)
+
+
+def sent_date(value: bytes | None, meta: MessageMeta) -> datetime:
     """The Date header's moment; the internal date when it is missing or unreadable (RFC 5256)."""
-    values = field_values(header, "date")
-    moment = parse_date(values[0]) if values else None
+    moment = parse_date(value) if value is not None else None
     return meta.internal_date if moment is None else moment
 
 
-def first_mailbox(header: bytes, field: str) -> str:
-    """The local part of the field's first address (a group's name for a group), "" when none."""
-    for values in field_values(header, field)[:1]:
-        for address in parse_address_list(values):
-            if address.kind != GROUP_END and address.mailbox is not None:
-                return decode_text(address.mailbox, None)
-            return ""
+def first_mailbox(value: bytes | None) -> str:
+    """The local part of an address field's first address (a group's name for a group), "" when none."""
+    for address in parse_address_list(value or b"")[:1]:
+        if address.kind != GROUP_END and address.mailbox is not None:
+            return decode_text(address.mailbox, None)
     return ""
 
 
-def display_name(header: bytes, field: str) -> str:
+def display_name(value: bytes | None) -> str:
     """RFC 5957: the first address's decoded display name, else its `mailbox@host`."""
-    for values in field_values(header, field)[:1]:
-        for address in parse_address_list(values):
-            if address.kind == GROUP_END:
-                return ""
-            if address.name:
-                name = decode_words(address.name).strip()
-                if name:
-                    return name
-            mailbox = decode_text(address.mailbox or b"", None)
-            domain = decode_text(address.domain or b"", None)
-            return f"{mailbox}@{domain}" if domain else mailbox
+    for address in parse_address_list(value or b"")[:1]:
+        if address.kind == GROUP_END:
+            return ""
+        if address.name:
+            name = decode_words(address.name).strip()
+            if name:
+                return name
+        mailbox = decode_text(address.mailbox or b"", None)
+        domain = decode_text(address.domain or b"", None)
+        return f"{mailbox}@{domain}" if domain else mailbox
     return ""

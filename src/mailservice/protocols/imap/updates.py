@@ -31,3 +31,14 @@ async def send_updates(client: Client, allow_expunge: bool) -> None:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
     if client.state.view is view:
         client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, client.state.qresync))
+
+
+async def highestmodseq_code(client: Client) -> str:
+    """`[HIGHESTMODSEQ n] ` for the tagged OK of EXPUNGE and MOVE once QRESYNC is enabled (RFC 7162
+    section 3.2.10; Dovecot adds it with QRESYNC only): other sessions' changes are announced first,
+    so that n is the folder's modseq after this command."""
+    view = client.state.view
+    if not client.state.qresync or view is None:
+        return ""
+    await send_updates(client, allow_expunge=True)
+    return f"[HIGHESTMODSEQ {view.highestmodseq}] "

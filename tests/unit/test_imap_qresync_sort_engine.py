@@ -1,0 +1,91 @@
+"""QRESYNC, SORT and THREAD through the engine over the in-memory session (no Dovecot; the answers
+are compared with Dovecot's in tests/interop)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.imap_messages import MULTIPART, NESTED, PLAIN
+from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap
+from tests.support.memory_mail_session import MemoryMailLogin
+
+
+@pytest.fixture
+async def imap() -> AsyncIterator[RunningImap]:
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD)
+    for raw in (PLAIN, MULTIPART, NESTED):
+        store.deliver(raw, internal_date=datetime(2026, 2, 2, tzinfo=UTC))
+    async with running_imap(login) as running:
+        yield running
+
+
+async def logged_in(imap: RunningImap) -> Wire:
+    wire = await Wire.connect(imap)
+    await wire.login()
+    return wire
+
+
+def code(lines: list[bytes], name: bytes) -> int:
+    found = next(
+        re.search(rb"\[" + name + rb" (\d+)\]", line) for line in lines if b"[" + name + b" " in line
+    )
+    assert found is not None
+    return int(found.group(1))
+
+
+async def test_a_qresync_client_learns_what_changed_since_its_cache(imap: RunningImap) -> None:
+    cached = await logged_in(imap)
+    assert await cached.command(b"ENABLE QRESYNC") == [b"* ENABLED QRESYNC\r\n", b"t OK Enabled.\r\n"]
+    selected = await cached.command(b"SELECT INBOX")
+    uidvalidity, modseq = code(selected, b"UIDVALIDITY"), code(selected, b"HIGHESTMODSEQ")
+
+    other = await logged_in(imap)
+    await other.command(b"SELECT INBOX")
+    await other.command(b"STORE 1 +FLAGS.SILENT (\\Flagged)")
+    await other.command(b"STORE 2 +FLAGS.SILENT (\\Deleted)")
+    await other.command(b"EXPUNGE")
+    noop = await cached.command(b"NOOP")
+    assert b"* VANISHED 2\r\n" in noop and not any(b"EXPUNGE" in line for line in noop)
+
+    fresh = await logged_in(imap)
+    await fresh.command(b"ENABLE QRESYNC")
+    resync = await fresh.command(b"EXAMINE INBOX (QRESYNC (%d %d))" % (uidvalidity, modseq))
+    assert b"* VANISHED (EARLIER) 2\r\n" in resync
+    (changed,) = [line for line in resync if b"FETCH" in line]
+    assert changed.startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (")
+    fetched = await fresh.command(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % modseq)
+    assert fetched[0] == b"* VANISHED (EARLIER) 2\r\n"
+    assert fetched[1].startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (")
+    for wire in (cached, other, fresh):
+        await wire.close()
+
+
+async def test_qresync_arguments_before_enable_are_bad(imap: RunningImap) -> None:
+    wire = await logged_in(imap)
+    assert (await wire.command(b"SELECT INBOX (QRESYNC (1 1))"))[-1] == b"t BAD QRESYNC not enabled\r\n"
+    await wire.command(b"SELECT INBOX")
+    reply = await wire.command(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+    assert reply[-1] == b"t BAD QRESYNC not enabled\r\n"
+    await wire.close()
+
+
+async def test_sort_esort_and_thread_answer(imap: RunningImap) -> None:
+    wire = await logged_in(imap)
+    await wire.command(b"EXAMINE INBOX")
+    by_size = sorted((1, 2, 3), key=lambda number: -len((PLAIN, MULTIPART, NESTED)[number - 1]))
+    sort = await wire.command(b"SORT (REVERSE SIZE) UTF-8 ALL")
+    assert sort == [b"* SORT %d %d %d\r\n" % tuple(by_size), b"t OK Sort completed.\r\n"]
+    same_date = await wire.command(b"SORT (REVERSE ARRIVAL) UTF-8 ALL")
+    assert same_date[0] == b"* SORT 1 2 3\r\n"  # equal keys keep sequence order, REVERSE or not
+    esort = await wire.command(b"UID SORT RETURN (MIN COUNT) (SIZE) US-ASCII ALL")
+    assert re.fullmatch(rb'\* ESEARCH \(TAG "t"\) UID MIN \d COUNT 3\r\n', esort[0])
+    thread = await wire.command(b"THREAD REFERENCES UTF-8 ALL")
+    assert thread[0].startswith(b"* THREAD (") and thread[-1] == b"t OK Thread completed.\r\n"
+    refused = await wire.command(b"SORT (SUBJECT) KOI8-R ALL")
+    assert refused == [b"t NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.\r\n"]
+    await wire.close()
