@@ -273,7 +273,9 @@ async def build_runtime(
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
-        event_feed=EventFeed(uow, events, live_sessions, clock),
+        event_feed=EventFeed(
+            uow, events, live_sessions, clock, timedelta(days=settings.event_retention_days)
+        ),
     )
     mail_limits = ProcessLimits.for_process(
         settings.mail_memory_budget_bytes, settings.mail_descriptor_reserve
@@ -494,16 +496,12 @@ async def serve(settings: Settings) -> None:
     ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
-    event_retention = timedelta(days=settings.event_retention_days)
     jobs = [
         asyncio.create_task(_every(settings.sweep_interval_seconds, lambda: expiry_sweep(services))),
         asyncio.create_task(
             _every(
                 settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
             )
-        ),
-        asyncio.create_task(
-            _every(settings.sweep_interval_seconds, lambda: services.event_feed.purge(event_retention))
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),
@@ -532,11 +530,12 @@ async def serve(settings: Settings) -> None:
 
 
 async def expiry_sweep(services: Services) -> None:
-    """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, and forget
-    webhook event ids too old to arrive again."""
+    """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, forget
+    webhook event ids too old to arrive again, and delete events past their retention."""
     await services.mailboxes.expire_lapsed()
     await services.expiry_notices.queue_due()
     await services.payment_webhooks.forget_old_events()
+    await services.event_feed.purge()
 
 
 class _HttpServer(uvicorn.Server):
