@@ -22,7 +22,7 @@ from mailservice.client.errors import MailServiceError, PaymentRequired
 from mailservice.client.keys import AgentKey, KeyFileError
 from mailservice.client.models import MessageOut, VerificationCode
 from mailservice.client.operations import MissingKey
-from mailservice.client.output import print_fields, print_json, print_messages, print_text
+from mailservice.client.output import print_events, print_fields, print_json, print_messages, print_text
 from mailservice.client.sync_client import MailClient
 
 DEFAULT_URL = "http://localhost:8080"
@@ -162,6 +162,23 @@ def inbox(
         print_json(listing)
         return
     print_messages(listing.messages)
+
+
+@app.command()
+def events(
+    after: Annotated[int, typer.Option(min=0, help="Only events after this id (the last `next`).")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    url: Url = DEFAULT_URL,
+    key: KeyPath = Path(DEFAULT_KEY),
+    as_json: Json = False,
+) -> None:
+    """The mailbox's events, oldest first: new mail, expiry reminders, expiry and renewal."""
+    with _client(url, key, as_json) as mail:
+        page = mail.events(after=after, limit=limit)
+    if as_json:
+        print_json(page)
+        return
+    print_events(page)
 
 
 @app.command()

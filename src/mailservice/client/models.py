@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mailservice.wire.events import EventOut, EventPageOut
 from mailservice.wire.mailboxes import ChallengeResponse, ClaimResponse, ResolveResponse
 from mailservice.wire.messages import (
     AttachmentInfo,
@@ -24,6 +25,8 @@ __all__ = [
     "AttachmentInfo",
     "ChallengeResponse",
     "ClaimResponse",
+    "EventOut",
+    "EventPageOut",
     "MailboxStatus",
     "MessageAddress",
     "MessageCode",

@@ -19,6 +19,7 @@ from mailservice.client.keys import AgentKey, require_agent_key
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
+    EventPageOut,
     MailboxStatus,
     MessageEnvelope,
     MessageListOut,
@@ -158,6 +159,11 @@ class Operations:
         }
         response = yield from self._read("GET", "/v1/messages", params=params)
         return MessageListOut.model_validate(_ok(response))
+
+    def events(self, after: int = 0, limit: int = 100) -> Operation[EventPageOut]:
+        """The mailbox's events after the cursor `after`, oldest first; pass `next_after` on."""
+        response = yield from self._read("GET", "/v1/events", params={"after": after, "limit": limit})
+        return EventPageOut.model_validate(_ok(response))
 
     def get_message(self, uid: int, mark_seen: bool = False) -> Operation[MessageOut]:
         response = yield from self._read("GET", f"/v1/messages/{uid}", params={"mark_seen": mark_seen})

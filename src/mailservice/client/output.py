@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mailservice.client.models import MessageOut
+from mailservice.client.models import EventPageOut, MessageOut
 
 _console = Console(soft_wrap=True, highlight=False)
 
@@ -50,6 +50,26 @@ def print_messages(messages: list[MessageOut]) -> None:
             Text(clean(message.codes[0].code if message.codes else "")),
         )
     _console.print(table)
+
+
+def print_events(page: EventPageOut) -> None:
+    """One line per event (its subject, or the expiry it is about), then the cursor for the next page."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "TIME", "TYPE", "ABOUT"):
+        table.add_column(column, overflow="fold")
+    for event in page.events:
+        about = (
+            event.data.get("subject") if event.type == "message.received" else event.data.get("expires_at")
+        )
+        table.add_row(
+            Text(str(event.id)),
+            Text(event.occurred_at.strftime("%Y-%m-%d %H:%M")),
+            Text(event.type),
+            Text(clean(str(about or ""))),
+        )
+    if page.events:
+        _console.print(table)
+    _console.print(f"next: --after {page.next_after}")
 
 
 def print_text(text: str) -> None:

@@ -12,6 +12,7 @@ from mailservice.client.keys import AgentKey
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
+    EventPageOut,
     MailboxStatus,
     MessageListOut,
     MessageOut,
@@ -75,6 +76,10 @@ class MailClient:
     ) -> MessageListOut:
         operation = self._ops.list_messages(limit, q, unread_only, after_uid, before_uid, include_text)
         return run_sync(self._http, operation)
+
+    def events(self, after: int = 0, limit: int = 100) -> EventPageOut:
+        """The mailbox's events (new mail, expiry and renewal) after the cursor `after`, oldest first."""
+        return run_sync(self._http, self._ops.events(after, limit))
 
     def get_message(self, uid: int, mark_seen: bool = False) -> MessageOut:
         return run_sync(self._http, self._ops.get_message(uid, mark_seen))
