@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 READING_TOOLS = {
     "mailbox_status",
     "list_messages",
+    "list_events",
     "read_message",
     "wait_for_message",
     "get_verification_code",
