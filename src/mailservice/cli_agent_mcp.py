@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from mailservice.client.cli import DEFAULT_KEY, DEFAULT_URL, KeyPath, Url, reported_errors
+from mailservice.client.cli_options import DEFAULT_KEY, DEFAULT_URL, KeyPath, Url, reported_errors
 from mailservice.client.keys import AgentKey
 from mailservice.logging_defaults import configure_logging
 

@@ -22,6 +22,11 @@ def insecure_settings(settings: Settings) -> list[str]:
             "EDPROOF_ALLOW_UNSIGNED=true: anyone who knows a public key gets its mailbox, without a "
             "signature; for local experiments only (unset it to require signed challenges)"
         )
+    if settings.webhook_allow_private:
+        warnings.append(
+            "WEBHOOK_ALLOW_PRIVATE=true: any mailbox can make this server POST to loopback and private "
+            "addresses (services on this host and its network); for development only (unset it)"
+        )
     if chosen_provider(settings) == "mock" and not _loopback_only(settings.http_addr):
         warnings.append(
             f"mock payments on a non-loopback address (HTTP_ADDR={settings.http_addr}): anyone who can "

@@ -101,6 +101,7 @@ def _deliver_one_message(smtp_port: int, address: str) -> None:
         smtp.send_message(message)
 
 
+@pytest.mark.timeout(300)  # every operation of the document, 80 requests each
 def test_every_answer_is_declared_in_the_openapi_document(served: Served) -> None:
     # schemathesis's own pytest integration (from_fixture) reads a pytest internal that pytest 9 removed,
     # so each operation runs as a plain Hypothesis test here, and every failure is reported at the end.

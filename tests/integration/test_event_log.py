@@ -119,3 +119,19 @@ async def test_a_second_writer_of_a_mailbox_takes_its_id_after_the_first_commits
     async with runtime.engine.connect() as reading:
         ids = list((await reading.execute(select(event_log.c.id).order_by(event_log.c.id))).scalars())
     assert len(ids) == 2
+
+
+async def test_an_imap_append_is_logged_with_its_folder(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    details = await claim_and_pay(client, AgentKey.generate())
+    session = await runtime.services.mail_access.login(details["email"], details["password"], "127.0.0.1")
+    await session.create_folder("Archive")
+    raw = text_message(details["email"], "Filed").replace(b"\n", b"\r\n")
+
+    await session.append("Archive", raw, frozenset(), None)
+    await session.append("INBOX", raw, frozenset(), None)
+
+    events = await logged_events(runtime, details["mailbox_id"])
+    assert [(e.type, e.data["folder"], e.data["uid"]) for e in events] == [
+        ("message.received", "Archive", 1),
+        ("message.received", "INBOX", 1),
+    ]

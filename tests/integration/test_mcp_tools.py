@@ -168,6 +168,11 @@ ANNOTATIONS = {
     "get_verification_code": (False, False, False),
     "claim_mailbox": (False, False, True),
     "renew_mailbox": (False, False, False),
+    "create_webhook": (False, False, False),
+    "list_webhooks": (True, None, None),
+    "delete_webhook": (False, True, True),
+    "test_webhook": (False, False, False),
+    "webhook_deliveries": (True, None, None),
 }
 
 

@@ -3,7 +3,8 @@
 The flows run over HTTP against SQLite and PostgreSQL, e-mail goes out through a local stand-in for
 Resend (so recovery links are read as the owner receives them), and then every column of every row of
 every table is searched for every credential handed out: mailbox access tokens, IMAP/POP3 passwords,
-account api and refresh tokens, and recovery codes, both while e-mail is queued and after it is sent.
+account api and refresh tokens, recovery codes and webhook signing secrets, both while e-mail is queued
+and after it is sent.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ async def _key_bound_flows(client: httpx.AsyncClient, handed: HandedOut) -> None
     proof = await signed_proof(client, key)
     pop3 = (await client.post("/v1/access/resolve", json={"protocol": "pop3", **proof})).json()
     handed.add("mail password", pop3["password"])
+    bearer = {"Authorization": f"Bearer {paid['access_token']}"}
+    webhook = await client.post(
+        "/v1/webhooks", json={"url": "https://hooks.example.com/mail"}, headers=bearer
+    )
+    handed.add("webhook secret", webhook.json()["secret"].removeprefix("whsec_"))
     renewal = (await client.post("/v1/mailboxes/renew", json=await signed_proof(client, key))).json()
     assert (await client.get(renewal["payment_url"])).status_code == 200
     listed = await client.get("/v1/messages", headers={"Authorization": f"Bearer {paid['access_token']}"})
@@ -198,6 +204,7 @@ async def test_no_table_holds_a_credential_that_the_flows_handed_out(
         "mail password",
         "recovery code",
         "refresh token",
+        "webhook secret",
     ]
     assert (await client.get("/v1/accounts/recovery/complete", params={"token": unused})).status_code == 200
     assert while_queued == []

@@ -15,23 +15,26 @@ import pytest
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
-from tests.conftest import make_settings
 from tests.support.mail import send, text_message
 from tests.support.outbox import outbox_rows
 from tests.support.ports import free_port
-from tests.support.webhooks import Agent, deliveries, new_agent, receiver, register, run_worker
+from tests.support.webhooks import (
+    Agent,
+    deliveries,
+    new_agent,
+    receiver,
+    register,
+    run_worker,
+    webhook_settings,
+)
 
 TIMEOUT = 1.0
 
 
 @pytest.fixture
 def settings(database_dsn: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_dsn,
-        tmp_path,
-        webhook_allow_private=True,
-        webhook_timeout_seconds=TIMEOUT,
-        webhook_endpoint_concurrency=2,
+    return webhook_settings(
+        database_dsn, tmp_path, webhook_timeout_seconds=TIMEOUT, webhook_endpoint_concurrency=2
     )
 
 
@@ -298,3 +301,23 @@ def _around(wait: timedelta) -> range:
 
 def _ms(wait: timedelta) -> int:
     return int(wait.total_seconds() * 1000)
+
+
+async def test_a_webhook_deleted_while_its_post_is_in_flight_spoils_no_other_outcome(
+    client: httpx.AsyncClient, runtime: Runtime, smtp_port: int
+) -> None:
+    agent = await new_agent(client)
+    with receiver(delay=0.5) as slow, receiver() as fast:
+        doomed = await register(client, agent, slow.url)
+        kept = await register(client, agent, fast.url)
+        await mail(smtp_port, agent)
+        worker = runtime.services.webhook_worker
+
+        await worker.drain_once()
+        await _until(lambda: len(slow.requests) == 1, seconds=2)
+        deleted = await client.delete(f"/v1/webhooks/{doomed['id']}", headers=agent.headers)
+        await worker.settle()
+
+    assert deleted.status_code == 204
+    [delivery] = await deliveries(client, agent, kept["id"])
+    assert delivery["status"] == "succeeded"

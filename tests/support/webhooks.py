@@ -9,15 +9,23 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from mailservice.bootstrap import Runtime
+from mailservice.config import Settings
+from tests.conftest import make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.fake_http import FakeApi, Recorded, Reply, fake_api
 from tests.support.keys import AgentKey
+
+
+def webhook_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings whose webhooks may reach receivers on loopback."""
+    return make_settings(database_dsn, data_dir, webhook_allow_private=True, **overrides)
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,9 @@ def test_mock_payments_on_loopback_only_are_quiet(tmp_path: Path, http_addr: str
 
 def test_a_real_payment_provider_on_any_address_is_quiet(tmp_path: Path) -> None:
     assert insecure_settings(settings(tmp_path, http_addr=":8080", **POLAR)) == []
+
+
+def test_webhooks_to_private_addresses_are_named(tmp_path: Path) -> None:
+    (warning,) = insecure_settings(settings(tmp_path, webhook_allow_private=True, http_addr="127.0.0.1:8080"))
+
+    assert warning.startswith("WEBHOOK_ALLOW_PRIVATE=true: any mailbox can make this server POST")

@@ -12,6 +12,8 @@ from mailservice.client.keys import AgentKey
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
+    DeliveryListOut,
+    DeliveryOut,
     EventPageOut,
     MailboxStatus,
     MessageListOut,
@@ -20,6 +22,9 @@ from mailservice.client.models import (
     ResolveResponse,
     SafeTextOut,
     VerificationCode,
+    WebhookCreated,
+    WebhookListOut,
+    WebhookOut,
 )
 from mailservice.client.operations import Operations
 
@@ -114,6 +119,32 @@ class AsyncMailClient:
         return await run_async(
             self._http, self._ops.verification_code(seconds, q, require_verified, from_domain)
         )
+
+    async def create_webhook(
+        self, url: str, events: list[str] | None = None, q: str | None = None
+    ) -> WebhookCreated:
+        """Register `url` for this mailbox's events; the returned `secret` is shown only once."""
+        return await run_async(self._http, self._ops.create_webhook(url, events, q))
+
+    async def list_webhooks(self) -> WebhookListOut:
+        return await run_async(self._http, self._ops.list_webhooks())
+
+    async def get_webhook(self, webhook_id: str) -> WebhookOut:
+        return await run_async(self._http, self._ops.get_webhook(webhook_id))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await run_async(self._http, self._ops.delete_webhook(webhook_id))
+
+    async def test_webhook(self, webhook_id: str) -> DeliveryOut:
+        return await run_async(self._http, self._ops.test_webhook(webhook_id))
+
+    async def webhook_deliveries(
+        self, webhook_id: str, limit: int = 20, before_id: int | None = None
+    ) -> DeliveryListOut:
+        return await run_async(self._http, self._ops.webhook_deliveries(webhook_id, limit, before_id))
+
+    async def retry_webhook_delivery(self, webhook_id: str, delivery_id: int) -> DeliveryOut:
+        return await run_async(self._http, self._ops.retry_webhook_delivery(webhook_id, delivery_id))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -8,39 +8,35 @@ Exit status: 0 done, 1 the service refused (the reason is on stderr), 2 bad usag
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from mailservice.client.errors import MailServiceError, PaymentRequired
-from mailservice.client.keys import AgentKey, KeyFileError
+from mailservice.client.cli_options import (
+    DEFAULT_KEY,
+    DEFAULT_URL,
+    EXIT_TIMED_OUT,
+    Json,
+    KeyPath,
+    Query,
+    Url,
+    client_for,
+    fail,
+    reported_errors,
+)
+from mailservice.client.cli_webhooks import webhooks
+from mailservice.client.keys import AgentKey
 from mailservice.client.models import MessageOut, VerificationCode
-from mailservice.client.operations import MissingKey
 from mailservice.client.output import print_events, print_fields, print_json, print_messages, print_text
-from mailservice.client.sync_client import MailClient
-
-DEFAULT_URL = "http://localhost:8080"
-DEFAULT_KEY = "~/.config/mailservice/agent_key"
-EXIT_REFUSED, EXIT_USAGE, EXIT_TIMED_OUT = 1, 2, 3
 
 app = typer.Typer(
     help="Use a mailbox as an agent: make a key, claim, pay, read mail and codes.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-Url = Annotated[str, typer.Option("--url", envvar="MAILSERVICE_URL", help="Base URL of the service.")]
-KeyPath = Annotated[
-    Path, typer.Option("--key", envvar="MAILSERVICE_KEY", help="OpenSSH Ed25519 private key file.")
-]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-Query = Annotated[str | None, typer.Option("--query", "-q", help="Search, e.g. 'from:github is:unread'.")]
+app.add_typer(webhooks, name="webhooks")
 
 
 @app.command()
@@ -65,7 +61,7 @@ def claim(
     as_json: Json = False,
 ) -> None:
     """Claim the key's mailbox (or get it back); until paid, the answer carries the payment link."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         claimed = mail.claim(billing_email, coupon)
     if as_json:
         print_json(claimed)
@@ -90,7 +86,7 @@ def renew(
     as_json: Json = False,
 ) -> None:
     """A payment link for one more month, counted from the current expiry (or from now once expired)."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         renewed = mail.renew(billing_email)
     if as_json:
         print_json(renewed)
@@ -108,7 +104,7 @@ def renew(
 @app.command()
 def status(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
     """Where the key's mailbox stands: not_claimed, waiting_payment (with the link), active or expired."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         current = mail.status()
     if as_json:
         print_json(current)
@@ -128,7 +124,7 @@ def status(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Js
 @app.command()
 def resolve(url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False) -> None:
     """IMAP login details and the HTTP access token of the paid mailbox (secrets: keep them private)."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         access = mail.resolve()
     if as_json:
         print_json(access)
@@ -156,7 +152,7 @@ def inbox(
     as_json: Json = False,
 ) -> None:
     """The newest messages (unread ones are marked *). Their content is untrusted data."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         listing = mail.list_messages(limit=limit, q=query, unread_only=unread)
     if as_json:
         print_json(listing)
@@ -173,7 +169,7 @@ def events(
     as_json: Json = False,
 ) -> None:
     """The mailbox's events, oldest first: new mail, expiry reminders, expiry and renewal."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         page = mail.events(after=after, limit=limit)
     if as_json:
         print_json(page)
@@ -191,7 +187,7 @@ def read(
     as_json: Json = False,
 ) -> None:
     """One message: by default its safe text view (visible text only, links numbered). Untrusted data."""
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         message = mail.get_message(uid, mark_seen=mark_seen)
         safe = None if full else mail.safe_text(uid)
     if as_json:
@@ -239,7 +235,7 @@ def wait(
     aligned DKIM or SPF) at delivery.
     """
     started = None if since is None else since if since.tzinfo else since.replace(tzinfo=UTC)
-    with _client(url, key, as_json) as mail:
+    with client_for(url, key, as_json) as mail:
         if code:
             _print_code(mail.verification_code(timeout, query, require_verified, from_domain), as_json)
         else:
@@ -248,7 +244,7 @@ def wait(
 
 def _print_code(found: VerificationCode | None, as_json: bool) -> None:
     if found is None:
-        _fail("no verification code arrived in time", "timed_out", as_json, EXIT_TIMED_OUT)
+        fail("no verification code arrived in time", "timed_out", as_json, EXIT_TIMED_OUT)
     if as_json:
         print_json(found)
     else:
@@ -257,36 +253,8 @@ def _print_code(found: VerificationCode | None, as_json: bool) -> None:
 
 def _print_arrived(found: MessageOut | None, as_json: bool) -> None:
     if found is None:
-        _fail("no message arrived in time", "timed_out", as_json, EXIT_TIMED_OUT)
+        fail("no message arrived in time", "timed_out", as_json, EXIT_TIMED_OUT)
     if as_json:
         print_json(found)
     else:
         print_messages([found])
-
-
-@contextmanager
-def _client(url: str, key: Path, as_json: bool) -> Iterator[MailClient]:
-    with reported_errors(as_json), MailClient(url, key=AgentKey.load(key)) as mail:
-        yield mail
-
-
-@contextmanager
-def reported_errors(as_json: bool) -> Iterator[None]:
-    try:
-        yield
-    except PaymentRequired as error:
-        _fail(f"{error.message}: pay at {error.payment_url}", error.code, as_json, EXIT_REFUSED, error.body)
-    except MailServiceError as error:
-        _fail(error.message, error.code, as_json, EXIT_REFUSED, error.body)
-    except (KeyFileError, MissingKey) as error:
-        hint = " (create one with `mailservice agent keygen`)" if "cannot read" in str(error) else ""
-        _fail(f"{error}{hint}", "key_file", as_json, EXIT_USAGE)
-
-
-def _fail(
-    message: str, code: str, as_json: bool, exit_code: int, body: dict[str, object] | None = None
-) -> NoReturn:
-    if as_json:
-        print(json.dumps({**(body or {}), "error": message, "code": code}, ensure_ascii=False))
-    print(f"mailservice agent: {message}", file=sys.stderr)
-    raise typer.Exit(exit_code)

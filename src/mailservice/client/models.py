@@ -20,11 +20,22 @@ from mailservice.wire.messages import (
     SafeTextOut,
     WaitOut,
 )
+from mailservice.wire.webhooks import (
+    AttemptOut,
+    DeliveryListOut,
+    DeliveryOut,
+    WebhookCreated,
+    WebhookListOut,
+    WebhookOut,
+)
 
 __all__ = [
     "AttachmentInfo",
+    "AttemptOut",
     "ChallengeResponse",
     "ClaimResponse",
+    "DeliveryListOut",
+    "DeliveryOut",
     "EventOut",
     "EventPageOut",
     "MailboxStatus",
@@ -39,6 +50,9 @@ __all__ = [
     "SafeTextOut",
     "VerificationCode",
     "WaitOut",
+    "WebhookCreated",
+    "WebhookListOut",
+    "WebhookOut",
 ]
 
 StatusName = Literal["active", "waiting_payment", "expired", "not_claimed"]

@@ -11,6 +11,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -19,6 +20,8 @@ from mailservice.client.keys import AgentKey, require_agent_key
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
+    DeliveryListOut,
+    DeliveryOut,
     EventPageOut,
     MailboxStatus,
     MessageEnvelope,
@@ -29,6 +32,9 @@ from mailservice.client.models import (
     SafeTextOut,
     VerificationCode,
     WaitOut,
+    WebhookCreated,
+    WebhookListOut,
+    WebhookOut,
 )
 
 T = TypeVar("T")
@@ -235,6 +241,45 @@ class Operations:
             found = _secret_of(arrived)
         yield from self.mark(found.uid, seen=True)
         return found
+
+    # Webhooks
+
+    def create_webhook(
+        self, url: str, events: list[str] | None = None, q: str | None = None
+    ) -> Operation[WebhookCreated]:
+        body = {
+            name: value for name, value in (("url", url), ("events", events), ("q", q)) if value is not None
+        }
+        response = yield from self._read("POST", "/v1/webhooks", json=body)
+        return WebhookCreated.model_validate(_ok(response))
+
+    def list_webhooks(self) -> Operation[WebhookListOut]:
+        response = yield from self._read("GET", "/v1/webhooks")
+        return WebhookListOut.model_validate(_ok(response))
+
+    def get_webhook(self, webhook_id: str) -> Operation[WebhookOut]:
+        response = yield from self._read("GET", f"/v1/webhooks/{quote(webhook_id, safe='')}")
+        return WebhookOut.model_validate(_ok(response))
+
+    def delete_webhook(self, webhook_id: str) -> Operation[None]:
+        response = yield from self._read("DELETE", f"/v1/webhooks/{quote(webhook_id, safe='')}")
+        raise_for_error(response)
+
+    def test_webhook(self, webhook_id: str) -> Operation[DeliveryOut]:
+        response = yield from self._read("POST", f"/v1/webhooks/{quote(webhook_id, safe='')}/test")
+        return DeliveryOut.model_validate(_ok(response))
+
+    def webhook_deliveries(
+        self, webhook_id: str, limit: int = 20, before_id: int | None = None
+    ) -> Operation[DeliveryListOut]:
+        path = f"/v1/webhooks/{quote(webhook_id, safe='')}/deliveries"
+        response = yield from self._read("GET", path, params={"limit": limit, "before_id": before_id})
+        return DeliveryListOut.model_validate(_ok(response))
+
+    def retry_webhook_delivery(self, webhook_id: str, delivery_id: int) -> Operation[DeliveryOut]:
+        path = f"/v1/webhooks/{quote(webhook_id, safe='')}/deliveries/{delivery_id}/retry"
+        response = yield from self._read("POST", path)
+        return DeliveryOut.model_validate(_ok(response))
 
     # Helpers
 

@@ -12,6 +12,8 @@ from mailservice.client.keys import AgentKey
 from mailservice.client.models import (
     ChallengeResponse,
     ClaimResponse,
+    DeliveryListOut,
+    DeliveryOut,
     EventPageOut,
     MailboxStatus,
     MessageListOut,
@@ -20,6 +22,9 @@ from mailservice.client.models import (
     ResolveResponse,
     SafeTextOut,
     VerificationCode,
+    WebhookCreated,
+    WebhookListOut,
+    WebhookOut,
 )
 from mailservice.client.operations import Operations
 
@@ -107,6 +112,32 @@ class MailClient:
         from_domain: str | None = None,
     ) -> VerificationCode | None:
         return run_sync(self._http, self._ops.verification_code(seconds, q, require_verified, from_domain))
+
+    def create_webhook(
+        self, url: str, events: list[str] | None = None, q: str | None = None
+    ) -> WebhookCreated:
+        """Register `url` for this mailbox's events; the returned `secret` is shown only once."""
+        return run_sync(self._http, self._ops.create_webhook(url, events, q))
+
+    def list_webhooks(self) -> WebhookListOut:
+        return run_sync(self._http, self._ops.list_webhooks())
+
+    def get_webhook(self, webhook_id: str) -> WebhookOut:
+        return run_sync(self._http, self._ops.get_webhook(webhook_id))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        run_sync(self._http, self._ops.delete_webhook(webhook_id))
+
+    def test_webhook(self, webhook_id: str) -> DeliveryOut:
+        return run_sync(self._http, self._ops.test_webhook(webhook_id))
+
+    def webhook_deliveries(
+        self, webhook_id: str, limit: int = 20, before_id: int | None = None
+    ) -> DeliveryListOut:
+        return run_sync(self._http, self._ops.webhook_deliveries(webhook_id, limit, before_id))
+
+    def retry_webhook_delivery(self, webhook_id: str, delivery_id: int) -> DeliveryOut:
+        return run_sync(self._http, self._ops.retry_webhook_delivery(webhook_id, delivery_id))
 
     def close(self) -> None:
         self._http.close()

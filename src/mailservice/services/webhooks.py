@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,6 +169,7 @@ class WebhookWorker:
         self._wakeup = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes = _Batches(self._record_all)
 
     def wake(self) -> None:
         """Something is due: claim it now rather than at the next poll."""
@@ -253,9 +254,8 @@ class WebhookWorker:
             item.delivery.message_id,
             payload_of(item),
         )
-        await self._record(
-            item, Attempt(started_at, result.status_code, result.latency_ms, result.error), result
-        )
+        attempt = Attempt(started_at, result.status_code, result.latency_ms, result.error)
+        await self._outcomes.add(_Outcome(item, attempt, result))
 
     async def _matches(self, item: ClaimedDelivery) -> bool:
         """Whether the message still exists and matches the endpoint's `q`, by the store's own search."""
@@ -266,9 +266,19 @@ class WebhookWorker:
             self._uow, event.mailbox_id, int(event.data["uid"]), parse_query(item.endpoint.q)
         )
 
-    async def _record(self, item: ClaimedDelivery, attempt: Attempt, result: SendResult) -> None:
-        delivery, endpoint = item.delivery, item.endpoint
+    async def _record_all(self, outcomes: list[_Outcome]) -> None:
+        """The outcomes of sends that ended together, in one transaction (one commit for many sends)."""
         now = self._clock.now()
+        # Endpoint rows first, in one order everywhere (deleting an endpoint locks it, then its deliveries),
+        # so two nodes' batches and a deletion cannot wait on each other in a circle.
+        ordered = sorted(outcomes, key=lambda o: (o.item.endpoint.id, o.item.delivery.id))
+        async with self._uow() as uow:
+            for outcome in ordered:
+                await self._apply(uow, outcome, now)
+            await uow.commit()
+
+    async def _apply(self, uow: UnitOfWork, outcome: _Outcome, now: datetime) -> None:
+        delivery, endpoint, result = outcome.item.delivery, outcome.item.endpoint, outcome.result
         attempts = delivery.attempts + 1
         again = None if result.ok else self._retry_at(attempts, now)
         status = (
@@ -278,13 +288,11 @@ class WebhookWorker:
             if again is not None
             else DeliveryStatus.FAILED
         )
-        async with self._uow() as uow:
-            await uow.webhooks.record_attempt(delivery, attempt, status, again or now)
-            failing_since = await uow.webhooks.endpoint_answered(endpoint.id, result.ok, now)
-            if status is DeliveryStatus.FAILED and self._long_failing(failing_since, now):
-                assert failing_since is not None
-                await self._disable(uow, endpoint, failing_since, result.error or "", now)
-            await uow.commit()
+        failing_since = await uow.webhooks.endpoint_answered(endpoint.id, result.ok, now)
+        await uow.webhooks.record_attempt(delivery, outcome.attempt, status, again or now)
+        if status is DeliveryStatus.FAILED and self._long_failing(failing_since, now):
+            assert failing_since is not None
+            await self._disable(uow, endpoint, failing_since, result.error or "", now)
         if not result.ok:
             log.warning(
                 "webhook.failed endpoint=%s delivery=%d attempts=%d retry_at=%s error=%s",
@@ -325,6 +333,42 @@ class WebhookWorker:
             guide_url=self._policy.public_base_url.rstrip("/") + GUIDE_PATH,
         )
         await queue_once(uow, notice, self._clock, timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    item: ClaimedDelivery
+    attempt: Attempt
+    result: SendResult
+
+
+class _Batches:
+    """Items added while a batch is being written wait and go together into the next one; `add` returns
+    once its item is written (or raises what writing it raised)."""
+
+    def __init__(self, write: Callable[[list[_Outcome]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, item: _Outcome) -> None:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        await asyncio.shield(written)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write([item for item, _ in batch])
+            except Exception as error:  # each waiter learns its item was not written
+                for _, written in batch:
+                    written.set_exception(error)
+            else:
+                for _, written in batch:
+                    written.set_result(None)
 
 
 def payload_of(item: ClaimedDelivery) -> str:

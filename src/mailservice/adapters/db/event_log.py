@@ -141,11 +141,14 @@ _PENDING_DELIVERY = (webhook_deliveries.c.event_id == event_log.c.id) & (
     webhook_deliveries.c.status == DeliveryStatus.PENDING.value
 )
 _INSERT_RETURNING_ID = event_log.insert().returning(event_log.c.id, sort_by_parameter_order=True)
-_SUBSCRIBED = select(
-    webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events
-).where(
-    webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
-    webhook_endpoints.c.disabled_at.is_(None),
+# FOR SHARE (PostgreSQL): an endpoint deleted meanwhile would make its delivery rows fail the whole commit.
+_SUBSCRIBED = (
+    select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
+    .where(
+        webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
+        webhook_endpoints.c.disabled_at.is_(None),
+    )
+    .with_for_update(read=True)
 )
 
 

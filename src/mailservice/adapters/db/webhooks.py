@@ -147,6 +147,18 @@ class SqlWebhookRepository:
         status: DeliveryStatus,
         next_attempt_at: datetime,
     ) -> None:
+        """Nothing, when the delivery went with its endpoint while it was being sent."""
+        updated = await self._connection.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery.id)
+            .values(
+                attempts=webhook_deliveries.c.attempts + 1,
+                status=status.value,
+                next_attempt_at=next_attempt_at,
+            )
+        )
+        if int(updated.rowcount) == 0:
+            return
         await self._connection.execute(
             insert(webhook_attempts).values(
                 delivery_id=delivery.id,
@@ -154,15 +166,6 @@ class SqlWebhookRepository:
                 status_code=attempt.status_code,
                 latency_ms=attempt.latency_ms,
                 error=None if attempt.error is None else attempt.error[:MAX_ERROR_CHARS],
-            )
-        )
-        await self._connection.execute(
-            update(webhook_deliveries)
-            .where(webhook_deliveries.c.id == delivery.id)
-            .values(
-                attempts=webhook_deliveries.c.attempts + 1,
-                status=status.value,
-                next_attempt_at=next_attempt_at,
             )
         )
 

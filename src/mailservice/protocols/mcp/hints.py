@@ -10,3 +10,5 @@ READS = ToolAnnotations(read_only_hint=True)
 REPEATABLE_CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True)
 # Changes something and deletes nothing, but each call has its own effect (a message marked read, an e-mail).
 CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
+# Deletes something (a webhook); the same call again finds nothing more to delete.
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True)

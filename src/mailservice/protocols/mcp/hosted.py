@@ -32,6 +32,7 @@ from mailservice.protocols.mcp.errors import tool_errors
 from mailservice.protocols.mcp.hints import READS, REPEATABLE_CHANGE
 from mailservice.protocols.mcp.tools import add_reading_tools, mail_server
 from mailservice.protocols.mcp.views import ChallengeView, ClaimView, claim_view
+from mailservice.protocols.mcp.webhook_tools import add_webhook_tools
 
 _IN_PROCESS_URL = "http://mailservice.internal"
 
@@ -94,4 +95,5 @@ def hosted_server(app: FastAPI) -> MCPServer:
             return claim_view(await mail.claim(billing_email, proof=proof))
 
     add_reading_tools(server, client_for)
+    add_webhook_tools(server, client_for)
     return server

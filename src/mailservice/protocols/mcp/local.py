@@ -14,6 +14,7 @@ from mailservice.protocols.mcp.errors import tool_errors
 from mailservice.protocols.mcp.hints import CHANGE, REPEATABLE_CHANGE
 from mailservice.protocols.mcp.tools import add_reading_tools, mail_server
 from mailservice.protocols.mcp.views import ClaimView, claim_view
+from mailservice.protocols.mcp.webhook_tools import add_webhook_tools
 
 
 async def serve_stdio(base_url: str, key: AgentKey) -> None:
@@ -49,4 +50,5 @@ def local_server(mail: AsyncMailClient) -> MCPServer:
         yield mail
 
     add_reading_tools(server, client_for)
+    add_webhook_tools(server, client_for)
     return server

@@ -1,0 +1,220 @@
+"""Webhooks, end to end: from the SMTP 250 to the signed POST arriving at a receiver on this machine.
+
+Run: .venv/bin/python -m bench.webhooks [--database postgresql://postgres@127.0.0.1:5432/test]
+     [--fanout-messages 2000] [--fanout-endpoints 100]
+
+1. latency: one mailbox, one endpoint, messages sent one at a time; the time from each 250 to its POST
+   arriving (target: p99 under 50 ms).
+2. fan-out: FANOUT_ENDPOINTS mailboxes with one endpoint each, messages sent as fast as 20 SMTP
+   connections go; the backlog (acknowledged but not yet POSTed) is sampled every 0.2 s, so a queue that
+   keeps growing shows.
+3. isolation: as 1, while 10 other endpoints never answer (each POST to them times out) and get a steady
+   flow of mail; the healthy endpoint's p99 should stay as in 1.
+The receiver runs in a thread with its own event loop and verifies nothing (the tests verify signatures);
+it records when each POST arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiosmtplib
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.mailservice_process import MailserviceProcess, free_port
+from bench.smtp_load import make_messages, nearest_rank, send_load
+from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.db.engine import create_engine
+from mailservice.adapters.db.tables import webhook_deliveries
+
+LATENCY_MESSAGES = 200
+SLOW_ENDPOINTS = 10
+SLOW_FLOW_PER_SECOND = 20
+CONNECTIONS = 20
+SIZE = 3000
+
+
+@dataclass
+class Receiver:
+    """POST /ok/... answers 204 at once and records the arrival; POST /slow/... never answers."""
+
+    arrivals: dict[str, float] = field(default_factory=dict)
+    count: int = 0
+    port: int = 0
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
+        self._ready.wait(10)
+
+    async def _serve(self) -> None:
+        server = await asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await server.serve_forever()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                if b" /slow/" in head.split(b"\r\n", 1)[0]:
+                    await asyncio.sleep(3600)
+                self._record(body)
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def _record(self, body: bytes) -> None:
+        subject = json.loads(body)["data"].get("subject")
+        self.arrivals[subject] = time.monotonic()
+        self.count += 1
+
+
+async def register(base_url: str, token: str, url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/webhooks", json={"url": url}, headers={"Authorization": f"Bearer {token}"}
+        )
+        answer.raise_for_status()
+
+
+async def one_at_a_time(port: int, address: str, prefix: str, count: int, receiver: Receiver) -> list[float]:
+    """Send `count` messages one after another; the 250-to-POST latency of each, in seconds."""
+    acked: dict[str, float] = {}
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30) as smtp:
+        for i in range(count):
+            subject = f"{prefix}-{i}"
+            message = f"From: a@example.org\r\nTo: {address}\r\nSubject: {subject}\r\n\r\nHello {i}\r\n"
+            await smtp.sendmail("a@example.org", [address], message.encode())
+            acked[subject] = time.monotonic()
+            await asyncio.sleep(0.02)
+    deadline = time.monotonic() + 30
+    while any(s not in receiver.arrivals for s in acked) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    return sorted(receiver.arrivals.get(s, float("inf")) - at for s, at in acked.items())
+
+
+async def steady_flow(port: int, addresses: list[str], per_second: float, stop: asyncio.Event) -> int:
+    sent = 0
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30) as smtp:
+        while not stop.is_set():
+            address = addresses[sent % len(addresses)]
+            message = f"From: a@example.org\r\nTo: {address}\r\nSubject: slow-{sent}\r\n\r\nHi\r\n"
+            await smtp.sendmail("a@example.org", [address], message.encode())
+            sent += 1
+            await asyncio.sleep(1 / per_second)
+    return sent
+
+
+def describe(name: str, latencies: list[float]) -> str:
+    lost = sum(1 for value in latencies if value == float("inf"))
+    ms = [value * 1000 for value in latencies if value != float("inf")]
+    return (
+        f"{name}: {len(ms)} POSTs, 250-to-POST p50 {nearest_rank(ms, 50):.1f} ms, "
+        f"p99 {nearest_rank(ms, 99):.1f} ms, max {max(ms):.1f} ms"
+        + (f", {lost} never arrived" if lost else "")
+    )
+
+
+async def fan_out(server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int) -> str:
+    mailboxes = server.paid_mailboxes(endpoints)
+    for n, (_, token) in enumerate(mailboxes):
+        await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/{n}")
+    addresses = [address for address, _ in mailboxes]
+    messages = make_messages(count, SIZE, lambda i: addresses[i % endpoints], "load@example.org", seed=7)
+    before = receiver.count
+    engine = create_engine(async_database_url(server.database_dsn))
+    backlog: list[int] = []
+    sending = asyncio.create_task(send_load("127.0.0.1", server.smtp_port, messages, CONNECTIONS))
+    started = time.monotonic()
+    try:
+        while not sending.done():
+            await asyncio.sleep(0.2)
+            backlog.append(await _queued(engine))
+        load = await sending
+        acked_at = time.monotonic()
+        while receiver.count - before < load.accepted and time.monotonic() - acked_at < 60:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        drained = time.monotonic()
+    finally:
+        await engine.dispose()
+    delivered = receiver.count - before
+    return (
+        f"fan-out: {load.accepted} messages to {endpoints} endpoints at {load.rate:.0f} msg/s (SMTP 250s); "
+        f"{delivered} POSTs in {drained - started:.1f} s ({delivered / (drained - started):.0f}/s); "
+        f"last POST {1000 * (drained - acked_at):.0f} ms after the last 250; "
+        f"deliveries queued (sampled every 0.2 s while sending): {backlog}"
+    )
+
+
+async def _queued(engine: AsyncEngine) -> int:
+    query = (
+        select(func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.status == "pending")
+    )
+    async with engine.connect() as connection:
+        return int((await connection.execute(query)).scalar() or 0)
+
+
+async def run(database: str | None, fanout_messages: int, fanout_endpoints: int) -> None:
+    receiver = Receiver()
+    receiver.start()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    dsn = database or str(workdir / "data" / "mailservice.db")
+    # POP3 on a port of its own too: its default port may be taken by another server on this machine.
+    env = {"WEBHOOK_ALLOW_PRIVATE": "true", "LOG_LEVEL": "ERROR", "POP3_ADDR": f"127.0.0.1:{free_port()}"}
+    with MailserviceProcess(workdir, dsn, extra_env=env) as server:
+        [(address, token)] = server.paid_mailboxes(1)
+        await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")
+        await one_at_a_time(server.smtp_port, address, "warm", 20, receiver)
+        alone = await one_at_a_time(server.smtp_port, address, "alone", LATENCY_MESSAGES, receiver)
+        print(describe("latency, one endpoint", alone), flush=True)
+
+        print(await fan_out(server, receiver, fanout_messages, fanout_endpoints), flush=True)
+
+        slow = server.paid_mailboxes(SLOW_ENDPOINTS)
+        for n, (_, slow_token) in enumerate(slow):
+            await register(server.base_url, slow_token, f"http://127.0.0.1:{receiver.port}/slow/{n}")
+        stop = asyncio.Event()
+        flowing = asyncio.create_task(  # noqa: RUF006 -- awaited below
+            steady_flow(server.smtp_port, [a for a, _ in slow], SLOW_FLOW_PER_SECOND, stop)
+        )
+        await asyncio.sleep(12)  # past the 10 s timeout: every slow endpoint holds its full share
+        beside = await one_at_a_time(server.smtp_port, address, "beside", LATENCY_MESSAGES, receiver)
+        stop.set()
+        flowed = await flowing
+        print(
+            describe(
+                f"latency while {SLOW_ENDPOINTS} endpoints time out ({flowed} messages to them)", beside
+            ),
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", help="DATABASE_DSN for mailservice (default: a new SQLite file)")
+    parser.add_argument("--fanout-messages", type=int, default=2000)
+    parser.add_argument("--fanout-endpoints", type=int, default=100)
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine skews the figures)", flush=True)
+    asyncio.run(run(args.database, args.fanout_messages, args.fanout_endpoints))
+
+
+if __name__ == "__main__":
+    main()
