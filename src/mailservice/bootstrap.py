@@ -286,7 +286,9 @@ async def build_runtime(
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
-        event_feed=EventFeed(uow, events, live_sessions, clock),
+        event_feed=EventFeed(
+            uow, events, live_sessions, clock, timedelta(days=settings.event_retention_days)
+        ),
         retention=RetentionService(retention, clock),
     )
     mail_limits = ProcessLimits.for_process(
@@ -512,16 +514,12 @@ async def serve(settings: Settings) -> None:
     ]
     http = _HttpServer(runtime.app, settings)
     retention = timedelta(days=settings.retention_days)
-    event_retention = timedelta(days=settings.event_retention_days)
     jobs = [
         asyncio.create_task(_every(settings.sweep_interval_seconds, lambda: expiry_sweep(services))),
         asyncio.create_task(
             _every(
                 settings.sweep_interval_seconds, lambda: services.mailboxes.purge_mail_of_expired(retention)
             )
-        ),
-        asyncio.create_task(
-            _every(settings.sweep_interval_seconds, lambda: services.event_feed.purge(event_retention))
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),
@@ -550,11 +548,13 @@ async def serve(settings: Settings) -> None:
 
 
 async def expiry_sweep(services: Services) -> None:
-    """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, and forget
-    webhook event ids too old to arrive again; then delete mail past its mailbox's age limit."""
+    """Expire lapsed mailboxes, queue the expired notices and renewal reminders that are due, forget
+    webhook event ids too old to arrive again, delete events past their retention, then delete mail past
+    its mailbox's age limit."""
     await services.mailboxes.expire_lapsed()
     await services.expiry_notices.queue_due()
     await services.payment_webhooks.forget_old_events()
+    await services.event_feed.purge()
     await services.retention.sweep()
 
 

@@ -80,6 +80,8 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     read = shell.run("read", "1")
     first = shell.json("wait", "--after-uid", "0", "--timeout", "10")
     nothing = shell.run("wait", "--timeout", "0", "--json")
+    events = shell.run("events")
+    logged = shell.json("events", "--after", "0")
 
     assert made["public_key"] == (tmp_path / "keys" / "agent_key.pub").read_text().strip()
     assert claimed["status"] == "pending_payment"
@@ -108,6 +110,9 @@ def test_agent_commands_from_key_to_verification_code(sqlite_server: ServerProce
     )
     assert nothing.returncode == 3
     assert json.loads(nothing.stdout)["code"] == "timed_out"
+    assert "message.received" in events.stdout and "Confirm your sign-up" in events.stdout
+    assert [event["type"] for event in logged["events"]][-1] == "message.received"
+    assert f"next: --after {logged['next_after']}" in events.stdout
 
 
 def test_keygen_refuses_to_replace_a_key_and_commands_explain_a_missing_one(tmp_path: Path) -> None:

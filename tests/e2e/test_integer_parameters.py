@@ -88,11 +88,14 @@ def test_uids_beyond_the_largest_uid_answer_400(served: httpx.Client) -> None:
     assert answers and set(answers.values()) == {400}, {k: v for k, v in answers.items() if v != 400}
 
 
-def test_a_last_event_id_beyond_the_largest_uid_answers_400(served: httpx.Client) -> None:
+def test_a_last_event_id_beyond_the_largest_event_id_answers_400(served: httpx.Client) -> None:
     response = served.get("/v1/events", headers={"Last-Event-ID": str(2**63)})
 
     assert response.status_code == 400
-    assert response.json() == {"error": "Last-Event-ID must be at most 4294967295", "code": "invalid_request"}
+    assert response.json() == {
+        "error": "Last-Event-ID must be at most 9223372036854775807",
+        "code": "invalid_request",
+    }
 
 
 def integer_parameters(schema: dict[str, Any]) -> list[IntegerParameter]:

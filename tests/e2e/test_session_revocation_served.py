@@ -61,7 +61,8 @@ async def open_sessions(
     imap = await asyncio.to_thread(imap_selected, server, details)
     pop3 = await asyncio.to_thread(pop3_logged_in, server, details)
     headers = {"Authorization": f"Bearer {details['access_token']}"}
-    stream = await http.send(http.build_request("GET", "/v1/events", headers=headers), stream=True)
+    stream_headers = {**headers, "Accept": "text/event-stream"}
+    stream = await http.send(http.build_request("GET", "/v1/events", headers=stream_headers), stream=True)
     assert stream.status_code == 200
     lines = stream.aiter_lines()
     assert await anext(lines) == "retry: 2000"

@@ -85,12 +85,15 @@ async def test_paid_mailbox_is_active_and_reads_its_mail(
     listing = await mail.list_messages()
     message = await mail.get_message(listing.messages[0].uid)
     safe = await mail.safe_text(message.uid)
+    events = await mail.events()
 
     assert (status.status, status.email) == ("active", address)
     assert status.expires_at is not None
     assert [m.subject for m in listing.messages] == ["Welcome"]
     assert message.text is not None and "Hello agent." in message.text
     assert safe.untrusted and "Hello agent." in safe.text
+    assert [(e.type, e.data["subject"]) for e in events.events] == [("message.received", "Welcome")]
+    assert (await mail.events(after=events.next_after)).events == []
 
 
 async def test_verification_code_is_taken_from_unread_mail_once(

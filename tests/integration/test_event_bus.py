@@ -4,6 +4,8 @@ subscriber to look again (a resync) when events may have been lost."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -13,9 +15,34 @@ from mailservice.adapters.db.dsn import libpq_dsn
 from mailservice.adapters.events import postgres as postgres_bus
 from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
-from mailservice.domain.messages import AccessRevoked, FolderChanged, MailboxEvent, MessageReceived, Resync
+from mailservice.domain.messages import (
+    AccessRevoked,
+    EventLogged,
+    FolderChanged,
+    MailboxEvent,
+    MessageReceived,
+    Resync,
+    Signal,
+)
+from mailservice.ports import Subscription
 
 EVENT = MessageReceived(mailbox_id="a" * 32, folder_id=1, uid=7, modseq=9)
+
+
+@pytest.fixture
+def dsn(postgres_dsn: str) -> str:
+    return libpq_dsn(make_url(postgres_dsn))
+
+
+@asynccontextmanager
+async def started(*buses: PostgresEventBus) -> AsyncIterator[None]:
+    for bus in buses:
+        await bus.start()
+    try:
+        yield
+    finally:
+        for bus in buses:
+            await bus.close()
 
 
 async def test_in_process_bus_delivers_to_the_mailbox_subscribers_only() -> None:
@@ -31,41 +58,34 @@ async def test_in_process_bus_delivers_to_the_mailbox_subscribers_only() -> None
     other.close()
 
 
-async def test_postgres_bus_carries_events_between_nodes(postgres_dsn: str) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
+async def next_of(subscription: Subscription) -> Signal:
+    return await asyncio.wait_for(anext(subscription), 5)
+
+
+async def test_postgres_bus_carries_events_between_nodes(dsn: str) -> None:
     sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
-    await sender.start()
-    await receiver.start()
-    subscription = receiver.subscribe(EVENT.mailbox_id)
-    try:
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+
         await sender.publish([EVENT])
 
-        assert await asyncio.wait_for(anext(subscription), 5) == EVENT
-    finally:
-        subscription.close()
-        await sender.close()
-        await receiver.close()
+        assert await next_of(subscription) == EVENT
 
 
-async def test_postgres_bus_sends_the_events_of_one_commit_in_order(postgres_dsn: str) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
+async def test_postgres_bus_sends_the_events_of_one_commit_in_order(dsn: str) -> None:
     sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
-    await sender.start()
-    await receiver.start()
-    subscription = receiver.subscribe(EVENT.mailbox_id)
     events: list[MailboxEvent] = [
         MessageReceived(EVENT.mailbox_id, 1, 7, 9),
         FolderChanged(EVENT.mailbox_id, 1, 10),
         AccessRevoked(EVENT.mailbox_id),
+        EventLogged(EVENT.mailbox_id),
     ]
-    try:
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+
         await sender.publish(events)
 
-        assert [await asyncio.wait_for(anext(subscription), 5) for _ in events] == events
-    finally:
-        subscription.close()
-        await sender.close()
-        await receiver.close()
+        assert [await next_of(subscription) for _ in events] == events
 
 
 async def test_a_closed_subscription_ends_its_iteration() -> None:
@@ -117,103 +137,72 @@ async def terminate(dsn: str, pid: int | None) -> None:
         await admin.close()
 
 
-async def test_postgres_bus_resyncs_its_subscribers_when_its_listener_comes_back(postgres_dsn: str) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
+async def test_postgres_bus_resyncs_its_subscribers_when_its_listener_comes_back(dsn: str) -> None:
     sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
-    await sender.start()
-    await receiver.start()
-    subscription = receiver.subscribe(EVENT.mailbox_id)
-    lost_pid = receiver.listener_pid()
-    try:
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+        lost_pid = receiver.listener_pid()
+
         await terminate(dsn, lost_pid)
 
-        assert await asyncio.wait_for(anext(subscription), 5) == Resync(EVENT.mailbox_id)
+        assert await next_of(subscription) == Resync(EVENT.mailbox_id)
         assert receiver.listening() and receiver.listener_pid() != lost_pid
         await sender.publish([EVENT])
-        assert await asyncio.wait_for(anext(subscription), 5) == EVENT
-    finally:
-        subscription.close()
-        await sender.close()
-        await receiver.close()
+        assert await next_of(subscription) == EVENT
 
 
-async def test_postgres_bus_keeps_trying_to_listen_until_the_database_answers(postgres_dsn: str) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
+async def test_postgres_bus_keeps_trying_to_listen_until_the_database_answers(dsn: str) -> None:
     connect = FlakyConnect(dsn)
     receiver = PostgresEventBus(dsn, connect)
-    await receiver.start()
-    subscription = receiver.subscribe(EVENT.mailbox_id)
-    try:
+    async with started(receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
         connect.failures = 2
+
         await terminate(dsn, receiver.listener_pid())
 
-        assert await asyncio.wait_for(anext(subscription), 5) == Resync(EVENT.mailbox_id)
+        assert await next_of(subscription) == Resync(EVENT.mailbox_id)
         assert connect.attempts == 4  # the first listener, two refused, the one that listens
-    finally:
-        subscription.close()
-        await receiver.close()
 
 
-async def test_postgres_publish_on_a_lost_connection_is_retried_on_a_fresh_one(postgres_dsn: str) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
+async def test_postgres_publish_on_a_lost_connection_is_retried_on_a_fresh_one(dsn: str) -> None:
     sender, receiver = PostgresEventBus(dsn), PostgresEventBus(dsn)
-    await sender.start()
-    await receiver.start()
-    subscription = receiver.subscribe(EVENT.mailbox_id)
-    try:
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
         await sender.publish([FolderChanged(EVENT.mailbox_id, 1, 1)])
-        assert await asyncio.wait_for(anext(subscription), 5) == FolderChanged(EVENT.mailbox_id, 1, 1)
+        assert await next_of(subscription) == FolderChanged(EVENT.mailbox_id, 1, 1)
         await terminate(dsn, sender.publisher_pid())
 
         await sender.publish([EVENT])
 
-        assert await asyncio.wait_for(anext(subscription), 5) == EVENT
-    finally:
-        subscription.close()
-        await sender.close()
-        await receiver.close()
+        assert await next_of(subscription) == EVENT
 
 
 async def test_a_publish_that_fails_twice_resyncs_this_node_at_once_and_the_others_when_it_can(
-    postgres_dsn: str,
+    dsn: str,
 ) -> None:
-    dsn = libpq_dsn(make_url(postgres_dsn))
     sender_connect = FlakyConnect(dsn)
     sender, receiver = PostgresEventBus(dsn, sender_connect), PostgresEventBus(dsn)
-    await sender.start()
-    await receiver.start()
-    here, there = sender.subscribe(EVENT.mailbox_id), receiver.subscribe(EVENT.mailbox_id)
-    try:
+    async with started(sender, receiver):
+        here, there = sender.subscribe(EVENT.mailbox_id), receiver.subscribe(EVENT.mailbox_id)
         sender_connect.failures = 2
 
         with pytest.raises(OSError):
             await sender.publish([EVENT])
 
-        assert await asyncio.wait_for(anext(here), 5) == Resync(EVENT.mailbox_id)
-        assert await asyncio.wait_for(anext(there), 5) == Resync(EVENT.mailbox_id)
-        assert await asyncio.wait_for(anext(here), 5) == Resync(
-            EVENT.mailbox_id
-        )  # the notice, heard here too
-    finally:
-        here.close()
-        there.close()
-        await sender.close()
-        await receiver.close()
+        assert await next_of(here) == Resync(EVENT.mailbox_id)  # at once
+        assert await next_of(there) == Resync(EVENT.mailbox_id)  # by the notice
+        assert await next_of(here) == Resync(EVENT.mailbox_id)  # the notice, heard here too
 
 
 async def test_a_publish_to_a_database_that_never_answers_gives_up_in_bounded_time(
-    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(postgres_bus, "CONNECT_TIMEOUT_SECONDS", 0.05)
-    dsn = libpq_dsn(make_url(postgres_dsn))
     connect = FlakyConnect(dsn)
     sender = PostgresEventBus(dsn, connect)
-    await sender.start()
-    try:
+    async with started(sender):
         connect.failures, connect.hang = 2, True
 
         async with asyncio.timeout(2):
             with pytest.raises(TimeoutError):
                 await sender.publish([EVENT])
-    finally:
-        await sender.close()

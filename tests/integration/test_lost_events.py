@@ -5,6 +5,7 @@ the long poll, the event stream and the session watch that ends revoked sessions
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -110,7 +111,8 @@ async def test_a_resync_answers_a_wait_whose_message_event_was_lost(
 async def test_a_resync_sends_an_event_stream_the_message_whose_event_was_lost(
     runtime: Runtime, live: httpx.AsyncClient, agent: Agent, smtp_port: int
 ) -> None:
-    async with live.stream("GET", "/v1/events", headers=agent.auth) as stream:
+    headers = {**agent.auth, "Accept": "text/event-stream"}
+    async with live.stream("GET", "/v1/events", headers=headers) as stream:
         await wait_for_subscribers(runtime, 2)
         bus(runtime).losing = True
         await send(smtp_port, text_message(agent.address, subject="unheard"), [agent.address])
@@ -118,10 +120,10 @@ async def test_a_resync_sends_an_event_stream_the_message_whose_event_was_lost(
         bus(runtime).resync()
         lines = stream.aiter_lines()
         async with asyncio.timeout(5):
-            while not (line := await anext(lines)).startswith("id: "):
+            while not (line := await anext(lines)).startswith("data: "):
                 pass
 
-    assert line == "id: 1"
+    assert json.loads(line.removeprefix("data: "))["data"]["subject"] == "unheard"
 
 
 async def test_a_resync_ends_sessions_whose_revocation_event_was_lost(

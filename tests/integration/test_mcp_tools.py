@@ -67,6 +67,8 @@ async def test_read_message_shows_the_safe_view_unless_asked_for_the_full_text(
         safe = await tool(mcp, "read_message", uid=1)
         full = await tool(mcp, "read_message", uid=1, view="full")
         listing = await tool(mcp, "list_messages", unread_only=True)
+        events = await tool(mcp, "list_events")
+        nothing_new = await tool(mcp, "list_events", after=events["next_after"])
 
     assert safe["untrusted"] is True
     assert "551177" in safe["text"] and HIDDEN not in safe["text"]
@@ -74,6 +76,8 @@ async def test_read_message_shows_the_safe_view_unless_asked_for_the_full_text(
     assert safe["message"]["codes"] == ["551177"]
     assert "551177" in full["text"]
     assert [m["subject"] for m in listing["messages"]] == ["Confirm your e-mail"]
+    assert [(e["type"], e["data"]["uid"]) for e in events["events"]] == [("message.received", 1)]
+    assert events["untrusted"] is True and nothing_new["events"] == []
 
 
 async def test_a_code_that_never_arrives_is_not_found_and_an_expired_mailbox_says_how_to_renew(
@@ -160,6 +164,7 @@ ANNOTATIONS = {
     "mailbox_retention": (True, None, None),
     "set_mailbox_retention": (False, True, True),
     "list_messages": (True, None, None),
+    "list_events": (True, None, None),
     "wait_for_message": (True, None, None),
     "read_message": (False, False, True),
     "get_verification_code": (False, False, False),

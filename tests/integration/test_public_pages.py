@@ -122,6 +122,12 @@ async def test_openapi_declares_the_answers_every_route_shares(client: httpx.Asy
     assert "503" not in operations[("get", "/v1/messages/wait")]["responses"]
     metrics_error = operations[("get", "/metrics")]["responses"]["401"]["content"]
     assert list(metrics_error) == ["application/json"]
+    events = operations[("get", "/v1/events")]["responses"]
+    assert {"200", "400", "401", "409"} <= set(events)
+    assert set(events["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert events["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EventPageOut"
+    }
 
 
 @pytest.mark.slow

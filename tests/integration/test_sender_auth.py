@@ -7,6 +7,7 @@ the HTTP API, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -324,14 +325,15 @@ async def test_events_stream_only_verified_senders_when_asked(
     )
     signed = RSA.sign(message(reader.address, f"noreply@{SHOP}"), SHOP)
     await deliver(smtp_port, signed, reader.address, f"bounce@{SHOP}", f"mx.{SHOP}")
-    query: dict[str, str | int] = {"after_uid": 0, "q": f"from-verified:{SHOP}"}
+    query: dict[str, str | int] = {"after": 0, "q": f"from-verified:{SHOP}"}
+    headers = {**reader.headers, "Accept": "text/event-stream"}
 
-    async with live.stream("GET", "/v1/events", params=query, headers=reader.headers) as stream:
+    async with live.stream("GET", "/v1/events", params=query, headers=headers) as stream:
         lines = stream.aiter_lines()
-        while not (line := await anext(lines)).startswith("id: "):
+        while not (line := await anext(lines)).startswith("data: "):
             pass
 
-    assert line == "id: 2"
+    assert json.loads(line.removeprefix("data: "))["data"]["uid"] == 2
 
 
 async def test_large_signed_message_is_checked_too(reader: Reader, smtp_port: int) -> None:

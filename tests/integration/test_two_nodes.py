@@ -16,6 +16,7 @@ from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.databases import truncate_postgres_database
+from tests.support.imap_wire import idling
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
 
@@ -74,12 +75,7 @@ async def test_delivery_on_one_node_wakes_imap_idle_on_the_other(nodes: tuple[Ru
             details = await claim_and_pay(node_a, AgentKey.generate())
             address = str(details["email"])
             imap_port = parse_listen_address(second.settings.imap_listen_addr, "IMAP_ADDR")[1]
-            reader, writer = await asyncio.open_connection("127.0.0.1", imap_port)
-            await reader.readline()
-            writer.write(f"a LOGIN {address} {details['password']}\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
-            async with asyncio.timeout(10):
-                while not (await reader.readline()).startswith(b"+ "):
-                    pass
+            reader, writer = await idling(imap_port, address, str(details["password"]))
 
             await send(smtp_port, text_message(address, subject="cross node idle"), [address])
             async with asyncio.timeout(10):

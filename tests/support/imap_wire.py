@@ -88,3 +88,14 @@ class Wire:
         self.writer.close()
         with suppress(ConnectionError, ssl.SSLError):
             await self.writer.wait_closed()
+
+
+async def idling(port: int, address: str, password: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the IMAP listener on `port`, logged in, with INBOX selected and IDLE started."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await reader.readline()
+    writer.write(f"a LOGIN {address} {password}\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
+    async with asyncio.timeout(TIMEOUT):
+        while not (await reader.readline()).startswith(b"+ "):
+            pass
+    return reader, writer

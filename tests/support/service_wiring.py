@@ -52,7 +52,7 @@ class Wiring:
         self.inbox = InboxService(
             self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
         )
-        self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock)
+        self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock, timedelta(days=7))
         self.admin = AdminService(self.uow, self.clock, self.mailboxes, self.bus, ServiceMetrics())
         self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
 

@@ -15,6 +15,7 @@ from mailservice.client.models import (
     ClaimResponse,
     DeliveryListOut,
     DeliveryOut,
+    EventPageOut,
     MailboxStatus,
     MessageListOut,
     MessageOut,
@@ -87,6 +88,10 @@ class AsyncMailClient:
     ) -> MessageListOut:
         operation = self._ops.list_messages(limit, q, unread_only, after_uid, before_uid, include_text)
         return await run_async(self._http, operation)
+
+    async def events(self, after: int = 0, limit: int = 100) -> EventPageOut:
+        """The mailbox's events (new mail, expiry and renewal) after the cursor `after`, oldest first."""
+        return await run_async(self._http, self._ops.events(after, limit))
 
     async def get_message(self, uid: int, mark_seen: bool = False) -> MessageOut:
         return await run_async(self._http, self._ops.get_message(uid, mark_seen))

@@ -30,7 +30,7 @@ from mailservice.client.cli_options import (
 from mailservice.client.cli_webhooks import webhooks
 from mailservice.client.keys import AgentKey
 from mailservice.client.models import MessageOut, VerificationCode
-from mailservice.client.output import print_fields, print_json, print_messages, print_text
+from mailservice.client.output import print_events, print_fields, print_json, print_messages, print_text
 
 app = typer.Typer(
     help="Use a mailbox as an agent: make a key, claim, pay, read mail and codes.",
@@ -159,6 +159,23 @@ def inbox(
         print_json(listing)
         return
     print_messages(listing.messages)
+
+
+@app.command()
+def events(
+    after: Annotated[int, typer.Option(min=0, help="Only events after this id (the last `next`).")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    url: Url = DEFAULT_URL,
+    key: KeyPath = Path(DEFAULT_KEY),
+    as_json: Json = False,
+) -> None:
+    """The mailbox's events, oldest first: new mail, expiry reminders, expiry and renewal."""
+    with client_for(url, key, as_json) as mail:
+        page = mail.events(after=after, limit=limit)
+    if as_json:
+        print_json(page)
+        return
+    print_events(page)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mailservice.wire.common import Timestamp
+from mailservice.wire.events import EventOut, EventPageOut
 from mailservice.wire.mailboxes import ChallengeResponse, ClaimResponse, ResolveResponse
 from mailservice.wire.messages import (
     AttachmentInfo,
@@ -36,6 +37,8 @@ __all__ = [
     "ClaimResponse",
     "DeliveryListOut",
     "DeliveryOut",
+    "EventOut",
+    "EventPageOut",
     "MailboxStatus",
     "MessageAddress",
     "MessageCode",

@@ -22,6 +22,7 @@ from mailservice.client.models import (
     ClaimResponse,
     DeliveryListOut,
     DeliveryOut,
+    EventPageOut,
     MailboxStatus,
     MessageEnvelope,
     MessageListOut,
@@ -166,6 +167,11 @@ class Operations:
         }
         response = yield from self._read("GET", "/v1/messages", params=params)
         return MessageListOut.model_validate(_ok(response))
+
+    def events(self, after: int = 0, limit: int = 100) -> Operation[EventPageOut]:
+        """The mailbox's events after the cursor `after`, oldest first; pass `next_after` on."""
+        response = yield from self._read("GET", "/v1/events", params={"after": after, "limit": limit})
+        return EventPageOut.model_validate(_ok(response))
 
     def get_message(self, uid: int, mark_seen: bool = False) -> Operation[MessageOut]:
         response = yield from self._read("GET", f"/v1/messages/{uid}", params={"mark_seen": mark_seen})

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mailservice.client.models import MessageOut
+from mailservice.client.models import EventPageOut, MessageOut
 from mailservice.domain.timestamps import rfc3339
 
 _console = Console(soft_wrap=True, highlight=False)
@@ -56,6 +56,26 @@ def print_messages(messages: list[MessageOut]) -> None:
 
 def _shown(value: Any) -> str:
     return rfc3339(value) if isinstance(value, datetime) else str(value)
+
+
+def print_events(page: EventPageOut) -> None:
+    """One line per event (its subject, or the expiry it is about), then the cursor for the next page."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "TIME", "TYPE", "ABOUT"):
+        table.add_column(column, overflow="fold")
+    for event in page.events:
+        about = (
+            event.data.get("subject") if event.type == "message.received" else event.data.get("expires_at")
+        )
+        table.add_row(
+            Text(str(event.id)),
+            Text(rfc3339(event.occurred_at)),
+            Text(event.type),
+            Text(clean(str(about or ""))),
+        )
+    if page.events:
+        _console.print(table)
+    _console.print(f"next: --after {page.next_after}")
 
 
 def print_text(text: str) -> None:

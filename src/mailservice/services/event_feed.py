@@ -35,8 +35,14 @@ class EventPage:
 
 class EventFeed:
     def __init__(
-        self, uow: UnitOfWorkFactory, events: EventBus, live_sessions: LiveSessions, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        events: EventBus,
+        live_sessions: LiveSessions,
+        clock: Clock,
+        retention: timedelta,
     ) -> None:
+        self._retention = retention
         self._uow = uow
         self._events = events
         self._live_sessions = live_sessions
@@ -75,9 +81,9 @@ class EventFeed:
             subscription.close()
             lease.release()
 
-    async def purge(self, retention: timedelta) -> int:
-        """Delete events older than `retention`, a batch per transaction; how many were deleted."""
-        cutoff = self._clock.now() - retention
+    async def purge(self) -> int:
+        """Delete events older than the retention, a batch per transaction; how many were deleted."""
+        cutoff = self._clock.now() - self._retention
         total = 0
         while True:
             async with self._uow() as uow:

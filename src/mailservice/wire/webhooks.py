@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from mailservice.domain.agent_events import AGENT_EVENT_TYPES
 from mailservice.domain.webhooks import MAX_URL_LENGTH
-from mailservice.wire.common import StrictRequest
+from mailservice.wire.common import StrictRequest, Timestamp
 
 EventType = Literal["message.received", "mailbox.expiring", "mailbox.expired", "mailbox.renewed"]
 assert set(EventType.__args__) == set(AGENT_EVENT_TYPES)  # type: ignore[attr-defined]
@@ -38,8 +37,8 @@ class WebhookOut(BaseModel):
     url: str
     events: list[str]
     q: str | None
-    created_at: datetime
-    disabled_at: datetime | None = Field(
+    created_at: Timestamp
+    disabled_at: Timestamp | None = Field(
         default=None, description="Set when the webhook was turned off after failing for days"
     )
 
@@ -55,7 +54,7 @@ class WebhookListOut(BaseModel):
 
 
 class AttemptOut(BaseModel):
-    at: datetime
+    at: Timestamp
     status_code: int | None = Field(description="The HTTP status answered; null when none was")
     latency_ms: int
     error: str | None = Field(description="Why the attempt failed; null for a 2xx answer")
@@ -68,8 +67,8 @@ class DeliveryOut(BaseModel):
     type: str
     status: str = Field(description="pending, succeeded, failed (retries spent) or skipped (q did not match)")
     attempts: list[AttemptOut]
-    next_attempt_at: datetime | None = Field(description="When it is tried next, while pending")
-    created_at: datetime
+    next_attempt_at: Timestamp | None = Field(description="When it is tried next, while pending")
+    created_at: Timestamp
 
 
 class DeliveryListOut(BaseModel):

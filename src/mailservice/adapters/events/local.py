@@ -57,8 +57,8 @@ class InProcessEventBus:
         return self._fanout.subscriber_count()
 
     def resync(self) -> None:
-        """Every subscriber looks in the store again (nothing is lost in one process; this is for tests
-        and operators that changed the store behind the service's back)."""
+        """Every subscriber looks in the store again. Nothing is lost within one process, so only a change
+        made behind the service's back (a test's, for one) needs it."""
         self._fanout.resync()
 
     async def start(self) -> None:

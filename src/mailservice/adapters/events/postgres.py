@@ -73,7 +73,7 @@ class PostgresEventBus:
                     await task
         for connection in (self._listener, self._publisher):
             if connection is not None and not connection.is_closed():
-                await connection.close()
+                await connection.close(timeout=EXECUTE_TIMEOUT_SECONDS)
 
     async def publish(self, events: Sequence[MailboxEvent]) -> None:
         """One round trip for every event of a commit (a delivery group can hold hundreds); a failed

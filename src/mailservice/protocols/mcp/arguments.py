@@ -68,6 +68,10 @@ View = Annotated[
 MarkSeen = Annotated[bool, Field(description="Mark the message read (seen) as well")]
 Limit = Annotated[int, Field(ge=1, le=100, description="How many messages at most, newest first")]
 UnreadOnly = Annotated[bool, Field(description="Only messages not yet read")]
+EventsAfter = Annotated[
+    int, Field(ge=0, le=2**63 - 1, description="Only events after this id: next_after of the previous call")
+]
+EventsLimit = Annotated[int, Field(ge=1, le=500, description="How many events at most, oldest first")]
 
 MaxAgeDays = Annotated[
     Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None,

@@ -16,6 +16,8 @@ from mailservice.protocols.mcp.arguments import (
     DEFAULT_TOOL_WAIT_SECONDS,
     AfterUid,
     DeleteOldestRead,
+    EventsAfter,
+    EventsLimit,
     FromDomain,
     KeepForever,
     Limit,
@@ -36,6 +38,7 @@ from mailservice.protocols.mcp.progress import with_progress
 from mailservice.protocols.mcp.views import (
     UNTRUSTED,
     CodeResult,
+    EventList,
     MessageList,
     MessageView,
     WaitResult,
@@ -101,6 +104,17 @@ def add_reading_tools(server: MCPServer, client_for: ClientFor) -> None:
         async with tool_errors(), client_for(ctx) as mail:
             listing = await mail.list_messages(limit=limit, q=query, unread_only=unread_only)
         return MessageList(messages=[summary(message) for message in listing.messages])
+
+    @server.tool(
+        description="The mailbox's events, oldest first: message.received (uid, sender, subject, preview, "
+        "codes), mailbox.expiring, mailbox.expired and mailbox.renewed. Call again with next_after to get "
+        "only what is new. " + UNTRUSTED,
+        annotations=READS,
+    )
+    async def list_events(ctx: Context, after: EventsAfter = 0, limit: EventsLimit = 100) -> EventList:
+        async with tool_errors(), client_for(ctx) as mail:
+            page = await mail.events(after=after, limit=limit)
+        return EventList(events=page.events, next_after=page.next_after)
 
     @server.tool(
         description="One message. The default safe view shows only visible text, trims quoted history and "

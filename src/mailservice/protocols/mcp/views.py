@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from mailservice.client.models import ClaimResponse, MessageOut, SafeTextOut
+from mailservice.client.models import ClaimResponse, EventOut, MessageOut, SafeTextOut
 from mailservice.wire.common import Timestamp
 
 UNTRUSTED = (
@@ -46,6 +46,12 @@ class MessageSummary(BaseModel):
 class MessageList(BaseModel):
     untrusted: bool = True
     messages: list[MessageSummary]
+
+
+class EventList(BaseModel):
+    untrusted: bool = True
+    events: list[EventOut]
+    next_after: int = Field(description="Pass as after to read the events that come next")
 
 
 class MessageView(BaseModel):

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
@@ -44,9 +44,9 @@ EVENT_STREAM = "text/event-stream"
     dependencies=[without_request_slot()],
 )
 async def events(
+    request: Request,
     mailbox: BearerMailbox,
     services: ServicesDep,
-    accept: Annotated[str | None, Header()] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
         EventCursor | None,
@@ -58,11 +58,11 @@ async def events(
     """The mailbox's events (`message.received`, `mailbox.expiring`, `mailbox.expired`, `mailbox.renewed`),
     oldest first. Page with `after=next_after`; a stream's SSE `id` is the event id, so a reconnect with
     Last-Event-ID misses nothing, on any node and after a restart."""
-    if accept is None or EVENT_STREAM not in accept:
-        page = await services.event_feed.page(mailbox, after or 0, limit)
+    resume = _resume_id(last_event_id, after)
+    if EVENT_STREAM not in request.headers.get("accept", ""):
+        page = await services.event_feed.page(mailbox, resume or 0, limit)
         body = EventPageOut(events=[_event_out(e) for e in page.events], next_after=page.next_after)
         return JSONResponse(body.model_dump(mode="json"))
-    resume = _resume_id(last_event_id, after)
     return StreamingResponse(
         _event_stream(services.event_feed, mailbox, resume, parse_query(q) if q else None),
         media_type=EVENT_STREAM,
