@@ -4,7 +4,8 @@ The protocol engines keep their own view of a selected folder (sequence numbers,
 been told) and call a `MailSession` for everything stored. Folder names are full hierarchical names
 with "/" as the separator; "INBOX" is case-insensitive and always exists. Flags are IMAP flags as
 the client spells them (system flags with their backslash, keywords as atoms); `\\Recent` is never
-stored.
+stored: each folder keeps a mark instead, the highest uid a session has taken as recent
+(`MailSession.claim_recent`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class FolderStatus:
     messages: int
     unseen: int
     size: int
+    recent_uid: int = 0
+    """The folder's recent mark: messages above it are recent to the next session that takes them."""
+    recent: int = 0
+    """How many messages are above the recent mark."""
 
 
 class MessageMeta(NamedTuple):
@@ -92,6 +97,9 @@ class FolderChanges:
     changed: tuple[MessageMeta, ...]
     expunged: tuple[int, ...]
     uidvalidity: int
+    recent_uid: int = 0
+    last_flags: tuple[tuple[int, frozenset[str]], ...] = ()
+    """(uid, flags) of expunged messages whose flags at their removal are known (EXPUNGE)."""
 
 
 class MessageStructure(NamedTuple):
@@ -181,6 +189,12 @@ class MailSession(Protocol):
     async def open(self, name: str) -> OpenedFolder: ...
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges: ...
+
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        """Raise the folder's recent mark to `up_to_uid`, atomically on any node, and return the mark
+        it had: the messages above that, up to `up_to_uid`, are recent to the caller and to no other
+        session (the first read-write session to see a message gets it as \\Recent)."""
+        ...
 
     async def structures(
         self,

@@ -153,4 +153,6 @@ class StoredMessage:
 
 
 SEEN = "\\Seen"
+RECENT = "\\Recent"
+"""Never stored: which messages are recent belongs to each IMAP session."""
 FLAGGED = "\\Flagged"

@@ -27,7 +27,7 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import INBOX, AccessRevoked, Delivery, MessageCopy
+from mailservice.domain.messages import INBOX, RECENT, AccessRevoked, Delivery, MessageCopy
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventBus, MailFolders, MessageStore, MessageSummarizer, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
@@ -35,7 +35,6 @@ from mailservice.services.live_sessions import LiveSessions, SessionLease
 from mailservice.services.login_throttle import LoginThrottle
 from mailservice.services.mailboxes import MailboxService
 
-RECENT = "\\Recent"
 MAX_FOLDER_NAME = 255
 
 
@@ -191,6 +190,9 @@ class StoreMailSession:
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         return await self._folders.changes(self._id, folder_id, since_modseq)
+
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        return await self._folders.claim_recent(self._id, folder_id, up_to_uid)
 
     async def structures(
         self,

@@ -2,11 +2,12 @@
 
 Synchronising literals `{n}` get a "+ Ready" continuation; LITERAL+ `{n+}` does not. Every byte of
 a command (lines and literals) is charged to the connection's memory share; a literal that is
-refused (too large, over the share, or before login in any command but LOGIN and AUTHENTICATE) is
-refused before its continuation, or read and dropped when it is non-synchronising, and the
-connection stays open. Before login a refused non-synchronising literal or a command over the share
-ends the connection. After login an APPEND literal over `spool_threshold_bytes` goes to a temporary
-file and is read back only when the command is complete. Bad input is answered with BAD.
+refused (too large, over the share, an APPEND over the mailbox's quota, or before login in any
+command but LOGIN and AUTHENTICATE) is refused before its continuation, or read and dropped when it
+is non-synchronising, and the connection stays open. Before login a refused non-synchronising
+literal or a command over the share ends the connection. After login an APPEND literal over
+`spool_threshold_bytes` goes to a temporary file and is read back only when the command is complete.
+Bad input is answered with BAD.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _LOGIN = re.compile(rb"[^ ]+ (?:LOGIN|AUTHENTICATE) ", re.IGNORECASE)
 _TAG = re.compile(rb"[^ \r\n]{1,64}")
 
 TOO_LARGE = "NO [LIMIT] Literal is too large."
+OVER_QUOTA = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)"
 OVER_SHARE = "NO [LIMIT] Too much data in one command."
 BUSY = "NO [LIMIT] Server is busy, try again later."
 LOG_IN_FIRST = "BAD Log in first."
@@ -159,7 +161,7 @@ class Connection(LineConnection):
                 size = int(found.group(1))
                 pieces.append(line[: found.end(2) + 1] + b"\r\n")
                 literal_bytes += size
-                refusal = refusal or self._literal_refusal(first, literal_bytes)
+                refusal = refusal or await self._literal_refusal(first, literal_bytes)
                 if refusal is None:
                     refusal = await self._take_literal(first, size, tag, not found.group(2), pieces)
                 else:
@@ -172,11 +174,21 @@ class Connection(LineConnection):
         finally:
             _close_spooled(pieces)
 
-    def _literal_refusal(self, first: bytes, literal_bytes: int) -> str | None:
+    async def _literal_refusal(self, first: bytes, literal_bytes: int) -> str | None:
         if not self.logged_in:
             return None if _LOGIN.match(first) else LOG_IN_FIRST
-        limit = self.options.max_literal_bytes if _APPEND.match(first) else OTHER_LITERAL_BYTES
-        return TOO_LARGE if literal_bytes > limit else None
+        if not _APPEND.match(first):
+            return TOO_LARGE if literal_bytes > OTHER_LITERAL_BYTES else None
+        if literal_bytes > self.options.max_literal_bytes:
+            return TOO_LARGE
+        return await self._quota_refusal(literal_bytes)
+
+    async def _quota_refusal(self, literal_bytes: int) -> str | None:
+        """The size of an APPEND is known before its data: one that cannot fit is refused at once."""
+        session = self.state.session
+        if session is None or (await session.quota()).allows(literal_bytes):
+            return None
+        return OVER_QUOTA
 
     async def _take_literal(
         self, first: bytes, size: int, tag: str, synchronising: bool, pieces: list[Piece]

@@ -30,7 +30,7 @@ async def copy(client: Client, command: Command) -> str:
         return f"[{code}] Copy completed." if code else "Copy completed."
     if code:
         client.out.write(f"* OK [{code}] Moved UIDs.\r\n".encode())
-    client.out.write_all([b"* %d EXPUNGE\r\n" % number for number in view.remove(copied.source_uids)])
+    client.out.write_all(view.expunge_responses(copied.source_uids))
     return "Move completed."
 
 

@@ -23,7 +23,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import CommandFailed, Disconnect, bad, from_domain_error
-from mailservice.protocols.imap.updates import may_expunge_after, send_updates
+from mailservice.protocols.imap.updates import may_expunge_after, reads_flags, refresh_flags, send_updates
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ async def run_command(client: Client, command: Command) -> None:
     try:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))
+        if reads_flags(command):
+            await refresh_flags(client)
         text = await handler(client, command)
     except CommandFailed as failure:
         await _updates(client, command)

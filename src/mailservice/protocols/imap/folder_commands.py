@@ -153,15 +153,23 @@ def _attributes(
 async def status(client: Client, command: Command) -> str:
     assert isinstance(command.args, StatusArgs)
     found = await client.state.mail().status(command.args.mailbox)
-    values = " ".join(f"{item} {_status_value(found, item)}" for item in command.args.items)
+    view = client.state.view
+    recent = len(view.recent) if view is not None and view.folder_id == found.folder_id else found.recent
+    items = sorted(set(command.args.items), key=STATUS_ORDER.index)
+    values = " ".join(f"{item} {_status_value(found, item, recent)}" for item in items)
     client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(command.args.mailbox), values.encode()))
     return "Status completed."
 
 
-def _status_value(found: FolderStatus, item: str) -> int:
+STATUS_ORDER = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE")
+"""Items are answered in this order, each once, whatever the request's order (as Dovecot does)."""
+
+
+def _status_value(found: FolderStatus, item: str, recent: int) -> int:
+    """`recent`: this connection's own count for the selected folder, else the messages nobody took."""
     return {
         "MESSAGES": found.messages,
-        "RECENT": 0,
+        "RECENT": recent,
         "UIDNEXT": found.uidnext,
         "UIDVALIDITY": found.uidvalidity,
         "UNSEEN": found.unseen,

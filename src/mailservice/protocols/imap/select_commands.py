@@ -7,6 +7,7 @@ from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.recent import recent_above
 
 
 async def select(client: Client, command: Command) -> str:
@@ -19,7 +20,10 @@ async def select(client: Client, command: Command) -> str:
         enable_condstore(client)
     read_only = command.name == "EXAMINE"
     opened = await state.mail().open(command.args.mailbox)
-    view = FolderView.of(opened, read_only)
+    status = opened.status
+    newest = opened.messages[-1].uid if opened.messages else 0
+    mark = await recent_above(state.mail(), status.folder_id, read_only, status.recent_uid, newest)
+    view = FolderView.of(opened, read_only, mark)
     state.view = view
     state.state = State.SELECTED
     _write_select_responses(client, view)
@@ -30,7 +34,7 @@ def _write_select_responses(client: Client, view: FolderView) -> None:
     lines = [
         *view.flags_responses(),
         b"* %d EXISTS\r\n" % view.count,
-        b"* 0 RECENT\r\n",
+        b"* %d RECENT\r\n" % len(view.recent),
     ]
     first_unseen = next(
         (number for number, uid in enumerate(view.uids, 1) if "\\Seen" not in view.metas[uid].flags), None
@@ -71,5 +75,5 @@ async def expunge(client: Client, command: Command) -> str:
         if not uids:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)
-    client.out.write_all([b"* %d EXPUNGE\r\n" % number for number in view.remove(removed)])
+    client.out.write_all(view.expunge_responses(removed))
     return "Expunge completed."

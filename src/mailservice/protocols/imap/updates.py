@@ -5,8 +5,11 @@ as Dovecot does; their UID forms may announce it. A session whose folder was del
 from __future__ import annotations
 
 from mailservice.domain.errors import FolderNotFound
+from mailservice.domain.mail_session import FolderChanges
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.recent import recent_above
 from mailservice.protocols.imap.replies import Disconnect
 
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
@@ -19,15 +22,34 @@ def may_expunge_after(command: Command) -> bool:
     return command.uid or command.name not in _NO_EXPUNGE_DURING
 
 
+def reads_flags(command: Command) -> bool:
+    """FETCH and SEARCH read flags from the folder view: other sessions' flag changes are taken in
+    before them (and announced after), as Dovecot does."""
+    return command.name in ("FETCH", "SEARCH")
+
+
 async def send_updates(client: Client, allow_expunge: bool) -> None:
     view = client.state.view
     if view is None:
         return
+    changes = await _changes(client, view)
+    newest = max((meta.uid for meta in changes.changed if meta.uid not in view.metas), default=0)
+    mark = await recent_above(client.state.mail(), view.folder_id, view.read_only, changes.recent_uid, newest)
+    if client.state.view is view:
+        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, mark))
+
+
+async def refresh_flags(client: Client) -> None:
+    view = client.state.view
+    if view is not None:
+        view.refresh_flags(await _changes(client, view))
+
+
+async def _changes(client: Client, view: FolderView) -> FolderChanges:
     try:
         changes = await client.state.mail().changes(view.folder_id, view.highestmodseq)
     except FolderNotFound:
         raise Disconnect(INCONSISTENT) from None
     if changes.uidvalidity != view.uidvalidity:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
-    if client.state.view is view:
-        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore))
+    return changes

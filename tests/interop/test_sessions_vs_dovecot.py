@@ -1,0 +1,162 @@
+"""Several sessions on one mailbox answer like Dovecot 2.3: \\Recent, quota, another session's expunges.
+
+Dovecot and our engine (on SQLite and on PostgreSQL) get the same interleaved commands from sessions
+A, B and C (tests/interop/dialogue.py); both users have a 64 KiB quota. Each test works in a folder of
+its own, so the tests share the servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.interop.dialogue import Dialogue
+from tests.interop.engine_thread import engine_in_thread
+from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.dovecot import ImapAccount, running_dovecot
+
+pytestmark = pytest.mark.slow
+
+QUOTA_KIB = 64
+MESSAGE = b"From: a@example.org\r\nSubject: s\r\nDate: Thu, 5 Feb 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+
+
+def append(folder: str, flags: str = "") -> bytes:
+    flag_list = f"({flags}) " if flags else ""
+    return f"APPEND {folder} {flag_list}{{{len(MESSAGE)}}}\r\n".encode() + MESSAGE
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def accounts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ImapAccount, ImapAccount]]:
+    workdir = tmp_path_factory.mktemp("ours")
+    if request.param == "sqlite":
+        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        truncate_postgres_database(dsn)
+    with running_dovecot(quota_kib=QUOTA_KIB) as (_, reference), engine_in_thread(dsn, workdir) as engine:
+        ours = engine.new_account()
+        engine.limit_quota(ours, QUOTA_KIB * 1024)
+        yield reference, ours
+
+
+@pytest.fixture
+def dialogue(accounts: tuple[ImapAccount, ImapAccount]) -> Iterator[Dialogue]:
+    with Dialogue(*accounts, names="ABC") as talking:
+        yield talking
+
+
+def in_folder(folder: str, steps: list[tuple[str, str | bytes]]) -> list[tuple[str, str | bytes]]:
+    """`steps` after C creates `folder` and puts three messages in it."""
+    setup: list[tuple[str, str | bytes]] = [("C", f"CREATE {folder}")]
+    setup += [("C", append(folder)) for _ in range(3)]
+    return setup + steps
+
+
+def test_the_first_session_to_select_gets_the_messages_as_recent(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent1",
+        [
+            ("C", "STATUS recent1 (MESSAGES RECENT)"),
+            ("A", "SELECT recent1"),
+            ("B", "SELECT recent1"),
+            ("C", "STATUS recent1 (RECENT)"),
+            ("A", "SEARCH RECENT"),
+            ("A", "SEARCH NEW"),
+            ("A", "SEARCH OLD"),
+            ("B", "SEARCH RECENT"),
+            ("B", "SEARCH OLD"),
+            ("A", "FETCH 1:* (FLAGS)"),
+            ("B", "FETCH 1:* (FLAGS)"),
+            ("A", "STATUS recent1 (RECENT)"),
+            ("B", "STATUS recent1 (RECENT)"),
+            ("A", "STORE 1 +FLAGS (\\Seen $Label)"),
+            ("A", "SEARCH NEW"),
+            ("A", "UNSELECT"),
+            ("A", "SELECT recent1"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_a_new_message_is_recent_to_the_session_that_syncs_first(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent2",
+        [
+            ("A", "SELECT recent2"),
+            ("B", "EXAMINE recent2"),
+            ("C", append("recent2")),
+            ("B", "NOOP"),
+            ("A", "NOOP"),
+            ("B", "NOOP"),
+            ("B", "FETCH 4 (FLAGS)"),
+            ("A", "FETCH 4 (FLAGS)"),
+            ("A", append("recent2")),
+            ("B", "NOOP"),
+            ("A", "SEARCH RECENT"),
+            ("A", "STORE 4 +FLAGS (\\Deleted)"),
+            ("A", "EXPUNGE"),
+            ("B", "NOOP"),
+            ("C", "STATUS recent2 (RECENT MESSAGES)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_examine_sees_recent_messages_without_taking_them(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent3",
+        [
+            ("A", "EXAMINE recent3"),
+            ("A", "FETCH 1 (FLAGS)"),
+            ("C", "STATUS recent3 (RECENT)"),
+            ("B", "SELECT recent3"),
+            ("C", "STATUS recent3 (RECENT)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "STORE 1 +FLAGS (\\Recent)",
+        "STORE 1 FLAGS (\\Recent)",
+        "STORE 1 -FLAGS (\\RECENT)",
+        "UID STORE 1 +FLAGS.SILENT (\\Seen \\Recent)",
+    ],
+)
+def test_storing_recent_is_bad(dialogue: Dialogue, command: str) -> None:
+    script = in_folder("recent4", [("A", "SELECT recent4"), ("A", command), ("A", "FETCH 1 (FLAGS)")])
+    dialogue.assert_same(script)
+    dialogue.both("C", "DELETE recent4")
+
+
+def test_an_append_over_quota_is_refused_before_its_literal_is_sent(dialogue: Dialogue) -> None:
+    too_large = b"x" * (QUOTA_KIB * 1024 + 1)
+    script: list[tuple[str, str | bytes]] = [
+        ("A", b"APPEND INBOX {%d}\r\n" % len(too_large) + too_large),
+        ("A", b"APPEND INBOX {%d+}\r\n" % len(too_large) + too_large),
+        ("A", "NOOP"),
+    ]
+    dialogue.assert_same(script)
+
+
+def test_a_message_expunged_by_another_session_is_fetched_with_its_last_flags(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "expunged1",
+        [
+            ("A", "SELECT expunged1"),
+            ("B", "SELECT expunged1"),
+            ("B", "STORE 1 +FLAGS (\\Deleted)"),
+            ("B", "EXPUNGE"),
+            ("A", "FETCH 1:* (FLAGS)"),
+            ("A", "SEARCH DELETED"),
+            ("A", "NOOP"),
+            ("A", "FETCH 1:* (FLAGS)"),
+        ],
+    )
+    dialogue.assert_same(script)
