@@ -11,9 +11,9 @@ Deliberate differences (see also adapters/mime/__init__.py):
 - Dovecot caches the structure of a 7-bit US-ASCII text/plain message when it is saved and from then
   on answers BODY and BODYSTRUCTURE for it in lower case, whatever the header said; we keep the
   header's case (Dovecot's own answer before caching). Both are compared in lower case for it.
-- \\Recent: Dovecot gives it to the first session that sees a message; ours never sets it (RECENT
-  is always 0, as in IMAP4rev2). \\Recent is left out of every comparison, RECENT counts and the
-  RECENT/NEW/OLD search keys are not compared. UIDVALIDITY is each server's own choice.
+- \\Recent: both give it to the first session that sees a message (tests/interop/
+  test_sessions_vs_dovecot.py compares that); here it is left out of the comparisons, which are
+  about message contents. UIDVALIDITY is each server's own choice.
 - BINARY: both send the decoded bytes; Dovecot writes them as a literal8 (~{n}) whenever they are
   8-bit, ours only when they contain NUL. Values are compared, not the literal syntax. NULs are kept
   in BINARY and sent as 0x80 in BODY, by both.
