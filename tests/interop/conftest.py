@@ -4,8 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.interop.dialogue import QUOTA_KIB, Dialogue
+from tests.interop.engine_thread import engine_in_thread
 from tests.interop.mail_targets import MailboxFactory, MailTarget, mailbox_factory
 from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.dovecot import ImapAccount, running_dovecot
 
 
 @pytest.fixture(scope="module", params=["dovecot", "sqlite", "postgresql"])
@@ -26,3 +29,26 @@ def new_mailbox(
 @pytest.fixture
 def mailbox(new_mailbox: MailboxFactory) -> MailTarget:
     return new_mailbox()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dialogue_accounts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ImapAccount, ImapAccount]]:
+    """Dovecot and our engine on each database, each with one user of a `QUOTA_KIB` quota."""
+    workdir = tmp_path_factory.mktemp("ours")
+    if request.param == "sqlite":
+        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        truncate_postgres_database(dsn)
+    with running_dovecot(quota_kib=QUOTA_KIB) as (_, reference), engine_in_thread(dsn, workdir) as engine:
+        ours = engine.new_account()
+        engine.limit_quota(ours, QUOTA_KIB * 1024)
+        yield reference, ours
+
+
+@pytest.fixture
+def dialogue(dialogue_accounts: tuple[ImapAccount, ImapAccount]) -> Iterator[Dialogue]:
+    with Dialogue(*dialogue_accounts, names="ABC") as talking:
+        yield talking

@@ -26,7 +26,25 @@ _SERVER_CHOICES = frozenset({"UIDVALIDITY", "HIGHESTMODSEQ", "CAPABILITY"})
 _IGNORED_CODES = frozenset({"CLIENTBUG"})
 """Dovecot's hint that STATUS named the selected mailbox; not part of the answer."""
 
-Script = Iterable[tuple[str, str | bytes]]
+QUOTA_KIB = 64
+"""The quota of the users the `dialogue` fixture logs in as, on both servers."""
+
+Step = tuple[str, str | bytes]
+Script = Iterable[Step]
+MESSAGE = b"From: a@example.org\r\nSubject: s\r\nDate: Thu, 5 Feb 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+
+
+def append(folder: str, flags: str = "", date: str = "", message: bytes = MESSAGE) -> bytes:
+    """An APPEND of `message` with a synchronising literal; `date` as `"05-Feb-2026 10:00:00 +0000"`."""
+    options = (f"({flags}) " if flags else "") + (f'"{date}" ' if date else "")
+    return f"APPEND {folder} {options}{{{len(message)}}}\r\n".encode() + message
+
+
+def in_folder(folder: str, steps: list[Step]) -> list[Step]:
+    """`steps` after C creates `folder` and puts three messages in it."""
+    setup: list[Step] = [("C", f"CREATE {folder}")]
+    setup += [("C", append(folder)) for _ in range(3)]
+    return setup + steps
 
 
 @dataclass(frozen=True)

@@ -1,59 +1,17 @@
 """Several sessions on one mailbox answer like Dovecot 2.3: \\Recent, quota, another session's expunges.
 
 Dovecot and our engine (on SQLite and on PostgreSQL) get the same interleaved commands from sessions
-A, B and C (tests/interop/dialogue.py); both users have a 64 KiB quota. Each test works in a folder of
-its own, so the tests share the servers.
+A, B and C (tests/interop/dialogue.py, fixtures in conftest.py); both users have a 64 KiB quota.
+Each test works in a folder of its own, so the tests share the servers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.interop.dialogue import Dialogue
-from tests.interop.engine_thread import engine_in_thread
-from tests.support.databases import sqlite_copy, truncate_postgres_database
-from tests.support.dovecot import ImapAccount, running_dovecot
+from tests.interop.dialogue import QUOTA_KIB, Dialogue, append, in_folder
 
 pytestmark = pytest.mark.slow
-
-QUOTA_KIB = 64
-MESSAGE = b"From: a@example.org\r\nSubject: s\r\nDate: Thu, 5 Feb 2026 10:00:00 +0000\r\n\r\nbody\r\n"
-
-
-def append(folder: str, flags: str = "") -> bytes:
-    flag_list = f"({flags}) " if flags else ""
-    return f"APPEND {folder} {flag_list}{{{len(MESSAGE)}}}\r\n".encode() + MESSAGE
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def accounts(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ImapAccount, ImapAccount]]:
-    workdir = tmp_path_factory.mktemp("ours")
-    if request.param == "sqlite":
-        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
-    with running_dovecot(quota_kib=QUOTA_KIB) as (_, reference), engine_in_thread(dsn, workdir) as engine:
-        ours = engine.new_account()
-        engine.limit_quota(ours, QUOTA_KIB * 1024)
-        yield reference, ours
-
-
-@pytest.fixture
-def dialogue(accounts: tuple[ImapAccount, ImapAccount]) -> Iterator[Dialogue]:
-    with Dialogue(*accounts, names="ABC") as talking:
-        yield talking
-
-
-def in_folder(folder: str, steps: list[tuple[str, str | bytes]]) -> list[tuple[str, str | bytes]]:
-    """`steps` after C creates `folder` and puts three messages in it."""
-    setup: list[tuple[str, str | bytes]] = [("C", f"CREATE {folder}")]
-    setup += [("C", append(folder)) for _ in range(3)]
-    return setup + steps
 
 
 def test_the_first_session_to_select_gets_the_messages_as_recent(dialogue: Dialogue) -> None:

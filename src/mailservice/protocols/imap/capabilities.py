@@ -15,6 +15,7 @@ _AFTER_LOGIN = (
     "CONDSTORE",
     "BINARY",
 )
+_AFTER_LOGIN_SEARCH_AND_STATUS = ("ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE")
 ENABLEABLE = frozenset({"CONDSTORE"})
 
 
@@ -23,6 +24,7 @@ def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> s
     names = list(_ALWAYS)
     if authenticated:
         names.extend(_AFTER_LOGIN)
+        names.extend(_AFTER_LOGIN_SEARCH_AND_STATUS)
         return " ".join(names)
     if starttls:
         names.append("STARTTLS")

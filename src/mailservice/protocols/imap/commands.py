@@ -13,6 +13,7 @@ from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_mailbox
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
+from mailservice.protocols.imap.search_results import parse_return
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 
 
@@ -80,6 +81,8 @@ class AppendArgs:
 class SearchArgs:
     charset: str
     key: SearchKey
+    returns: frozenset[str] | None = None
+    """ESEARCH's RETURN options; None for a plain SEARCH."""
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,7 @@ def _append(reader: CommandReader) -> Args:
 
 def _search(reader: CommandReader) -> Args:
     reader.space()
+    returns = parse_return(reader)
     charset = "US-ASCII"
     if reader.accept_word("CHARSET"):
         reader.space()
@@ -338,7 +342,7 @@ def _search(reader: CommandReader) -> Args:
         reader.space()
         if charset not in CHARSETS:
             raise UnknownCharset(reader.tag)
-    return SearchArgs(charset, parse_search(reader, charset))
+    return SearchArgs(charset, parse_search(reader, charset), returns)
 
 
 class UnknownCharset(RefusedArgument):

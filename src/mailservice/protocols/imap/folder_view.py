@@ -41,6 +41,8 @@ class FolderView:
     """The messages that are \\Recent to this connection."""
     unannounced: set[int] = field(default_factory=set)
     """Messages whose new flags `refresh_flags` took in and the client has not been told of."""
+    saved: set[int] = field(default_factory=set)
+    """The uids of the last saved SEARCH result (`$`, RFC 5182)."""
 
     @classmethod
     def of(cls, opened: OpenedFolder, read_only: bool, recent_above: int = 0) -> FolderView:
@@ -91,14 +93,19 @@ class FolderView:
     def select(self, sequence_set: SequenceSet, by_uid: bool) -> list[tuple[int, int]]:
         """(sequence number, uid) of the messages named, ascending. A sequence number beyond the
         folder is a client error (BAD); uids that do not exist are left out."""
-        if by_uid:
-            chosen = sequence_set.uids(self.uids)
-            return [(self.sequence_number(uid), uid) for uid in chosen]
+        if by_uid or sequence_set.saved:
+            return [(self.sequence_number(uid), uid) for uid in self.uids_named(sequence_set)]
         largest = sequence_set.largest_number()
         if self.count == 0 or (largest is not None and largest > self.count):
             raise bad("Error in IMAP command: Invalid messageset")
         uids = self.uids
         return [(number, uids[number - 1]) for number in sequence_set.sequence_numbers(self.count)]
+
+    def uids_named(self, sequence_set: SequenceSet) -> list[int]:
+        """The uids a uid set names (`$`: those of the saved result still here), ascending."""
+        if sequence_set.saved:
+            return sorted(uid for uid in self.saved if uid in self.metas)
+        return sequence_set.uids(self.uids)
 
     def update(self, metas: Sequence[MessageMeta]) -> list[bytes]:
         """Flags this connection changed itself (the client is told by the command's own response,
@@ -120,6 +127,7 @@ class FolderView:
                 self.gone.discard(uid)
                 self.recent.discard(uid)
                 self.unannounced.discard(uid)
+                self.saved.discard(uid)
         return numbers
 
     def expunge_responses(self, uids: Iterable[int]) -> list[bytes]:

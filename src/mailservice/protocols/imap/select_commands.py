@@ -71,7 +71,7 @@ async def expunge(client: Client, command: Command) -> str:
     view = client.state.writable()
     uids = None
     if isinstance(command.args, SequenceArg):
-        uids = command.args.sequence_set.uids(view.uids)
+        uids = view.uids_named(command.args.sequence_set)
         if not uids:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)
