@@ -45,7 +45,9 @@ ESEARCHES = [
 @pytest.mark.parametrize("command", ESEARCHES)
 def test_esearch_answers_like_dovecot(dialogue: Dialogue, command: str) -> None:
     folder = "esearch"
-    dialogue.assert_same([*in_folder(folder, [("C", append(folder)), ("A", f"SELECT {folder}")]), ("A", command)])
+    dialogue.assert_same(
+        [*in_folder(folder, [("C", append(folder)), ("A", f"SELECT {folder}")]), ("A", command)]
+    )
     dialogue.both("A", "CLOSE")
     dialogue.both("C", f"DELETE {folder}")
 
