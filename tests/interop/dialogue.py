@@ -5,9 +5,10 @@ Named sessions ("A", "B", ...) are opened on both servers; `Dialogue.differences
 code of the tagged line (not its text), and every untagged line as parsed values (an atom and a quoted
 string alike), with what each server chooses for itself masked (UIDVALIDITY, the text after a response
 code, CAPABILITY lists). The UID item of FETCH lines is left out: ours names the message's UID in
-every unsolicited FETCH, Dovecot only where asked. A command may carry synchronising literals (`{n}`
-then CRLF and the data): a server that answers instead of `+` ends the command there, as a client
-would see it.
+every unsolicited FETCH, Dovecot only where asked. So are LIST's \\Marked and \\Unmarked, which Dovecot
+derives from its maildir's new/ directory and we do not give (RFC 3501 leaves them optional).
+A command may carry synchronising literals (`{n}` then CRLF and the data): a server that answers
+instead of `+` ends the command there, as a client would see it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _IGNORED_CODES = frozenset({"CLIENTBUG"})
 
 QUOTA_KIB = 64
 """The quota of the users the `dialogue` fixture logs in as, on both servers."""
+
+_MARKS = frozenset({"\\MARKED", "\\UNMARKED"})
 
 Step = tuple[str, str | bytes]
 Script = Iterable[Step]
@@ -139,6 +142,8 @@ def _untagged(line: bytes) -> str:
         return "* CAPABILITY"
     if len(values) == 4 and values[2] == "FETCH" and isinstance(values[3], list):
         values[3] = _without_uid(values[3])
+    if len(values) > 2 and values[1] == "LIST" and isinstance(values[2], list):
+        values[2] = [value for value in values[2] if str(value).upper() not in _MARKS]
     return repr(_as_text(values))
 
 

@@ -121,3 +121,21 @@ def test_status_size_is_the_sum_of_message_sizes(dialogue: Dialogue) -> None:
         ],
     )
     dialogue.assert_same(script)
+
+
+def test_list_status_answers_status_after_each_selectable_folder(dialogue: Dialogue) -> None:
+    folder = "lstatus"
+    script = in_folder(
+        folder,
+        [
+            ("C", f"CREATE {folder}/sub"),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (MESSAGES UNSEEN SIZE))'),
+            ("A", f'LIST "" "{folder}/%" RETURN (CHILDREN STATUS (UIDNEXT MESSAGES))'),
+            ("A", f"SELECT {folder}"),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (RECENT MESSAGES))'),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS ())'),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (FOO))'),
+        ],
+    )
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")

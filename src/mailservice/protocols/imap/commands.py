@@ -61,6 +61,8 @@ class ListArgs:
     selection: frozenset[str] = frozenset()
     returns: frozenset[str] = frozenset()
     extended: bool = False
+    status_items: tuple[str, ...] = ()
+    """LIST-STATUS (RFC 5819): `RETURN (STATUS (items))`, answered after each selectable folder."""
 
 
 @dataclass(frozen=True)
@@ -257,11 +259,12 @@ def _list(reader: CommandReader) -> Args:
         if reader.word() != "RETURN":
             raise reader.error("expected RETURN")
         reader.space()
-        returns = frozenset(_return_options(reader))
+        options, status_items = _return_options(reader)
+        returns = frozenset(options)
     _check_list_options(reader, selection, returns)
     decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
     extended = bool(selection) or returns is not None
-    return ListArgs(reference, decoded, selection, returns or frozenset(), extended)
+    return ListArgs(reference, decoded, selection, returns or frozenset(), extended, status_items)
 
 
 LIST_SELECTION = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
@@ -279,18 +282,20 @@ def _check_list_options(
         raise reader.error("RECURSIVEMATCH needs another selection option")
 
 
-def _return_options(reader: CommandReader) -> list[str]:
+def _return_options(reader: CommandReader) -> tuple[list[str], tuple[str, ...]]:
+    """The return options, and the items of a STATUS option (LIST-STATUS)."""
     reader.expect(b"(")
     options: list[str] = []
+    status_items: tuple[str, ...] = ()
     while not reader.accept(b")"):
         if options:
             reader.space()
         option = reader.word()
-        if option == "STATUS":  # LIST-STATUS: its items are read and ignored
+        if option == "STATUS":
             reader.space()
-            reader.parenthesized()
+            status_items = _status_items(reader)
         options.append(option)
-    return options
+    return options, status_items
 
 
 def _lsub(reader: CommandReader) -> Args:
@@ -308,11 +313,15 @@ def _status(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     reader.space()
+    return StatusArgs(mailbox, _status_items(reader))
+
+
+def _status_items(reader: CommandReader) -> tuple[str, ...]:
     items = tuple(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
     unknown = [item for item in items if item not in STATUS_ITEMS]
     if unknown or not items:
         raise reader.error(f"unknown STATUS item {unknown[0] if unknown else '()'}")
-    return StatusArgs(mailbox, items)
+    return items
 
 
 def _append(reader: CommandReader) -> Args:

@@ -48,14 +48,17 @@ async def list_folders(client: Client, command: Command) -> str:
     mail = client.state.mail()
     folders = await mail.list_folders()
     subscribed = await mail.subscriptions()
-    for line in _listing(folders, subscribed, args, kind):
+    existing = {folder.name for folder in folders}
+    for name, line in _listing(folders, subscribed, args, kind):
         client.out.write(line)
+        if args.status_items and name in existing:
+            await _write_status(client, name, args.status_items)
     return f"{command.name.capitalize()} completed."
 
 
 def _listing(
     folders: list[FolderInfo], subscribed: frozenset[str], args: ListArgs, kind: bytes
-) -> list[bytes]:
+) -> list[tuple[str, bytes]]:
     """LIST and LSUB answers. Subscriptions are names: a subscribed name without a folder is listed
     `\\NonExistent` by LIST (SUBSCRIBED) and by LSUB; an unsubscribed name above a subscribed one that
     the pattern does not reach is listed by LSUB `\\Noselect` and by RECURSIVEMATCH with its CHILDINFO
@@ -92,7 +95,7 @@ def _listing(
                 name in above_subscribed,
             )
         if line is not None:
-            lines.append(line)
+            lines.append((name, line))
     return lines
 
 
@@ -152,13 +155,17 @@ def _attributes(
 
 async def status(client: Client, command: Command) -> str:
     assert isinstance(command.args, StatusArgs)
-    found = await client.state.mail().status(command.args.mailbox)
+    await _write_status(client, command.args.mailbox, command.args.items)
+    return "Status completed."
+
+
+async def _write_status(client: Client, mailbox: str, wanted: tuple[str, ...]) -> None:
+    found = await client.state.mail().status(mailbox)
     view = client.state.view
     recent = len(view.recent) if view is not None and view.folder_id == found.folder_id else found.recent
-    items = sorted(set(command.args.items), key=STATUS_ORDER.index)
+    items = sorted(set(wanted), key=STATUS_ORDER.index)
     values = " ".join(f"{item} {_status_value(found, item, recent)}" for item in items)
-    client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(command.args.mailbox), values.encode()))
-    return "Status completed."
+    client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(mailbox), values.encode()))
 
 
 STATUS_ORDER = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE")
