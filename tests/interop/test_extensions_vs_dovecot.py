@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.interop.dialogue import Dialogue, Step, append, in_folder
+from tests.interop.dialogue import QUOTA_KIB, Dialogue, Step, append, in_folder
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +139,25 @@ def test_list_status_answers_status_after_each_selectable_folder(dialogue: Dialo
     )
     dialogue.assert_same(script)
     dialogue.both("A", "CLOSE")
+
+
+def test_multiappend_stores_every_message_or_none(dialogue: Dialogue) -> None:
+    folder = "multi"
+    first, second = b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n22\r\n"
+    large = b"x" * (QUOTA_KIB * 1024 // 2)
+    script: list[Step] = [
+        ("C", f"CREATE {folder}"),
+        ("A", f"SELECT {folder}"),
+        ("A", append(folder, message=first) + b" (\\Seen) " + literal(second)),
+        ("A", "FETCH 1:* (FLAGS BODY.PEEK[])"),
+        ("A", append(folder, message=first) + b" " + literal(large) + b" " + literal(large)),
+        ("A", b"APPEND nowhere " + literal(first) + b" " + literal(second)),
+        ("A", "NOOP"),
+        ("C", f"STATUS {folder} (MESSAGES)"),
+    ]
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+
+
+def literal(message: bytes) -> bytes:
+    return b"{%d}\r\n" % len(message) + message

@@ -25,6 +25,7 @@ from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
+    AppendedAll,
     Copied,
     FlagChange,
     FlagsStored,
@@ -34,6 +35,7 @@ from mailservice.domain.mail_session import (
     MailSession,
     MessageMeta,
     MessageStructure,
+    NewMessage,
     OpenedFolder,
     Quota,
     StructureItem,
@@ -361,6 +363,16 @@ class MemoryMailSession:
         target = self.store.folder(folder)
         uid = self.store.deliver(raw, target.name, flags, internal_date)
         return Appended(target.uidvalidity, uid)
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
+        target = self.store.folder(folder)
+        if self.store.used_bytes() + sum(len(message.raw) for message in messages) > self.store.quota_bytes:
+            raise MailboxFull("mailbox is full")
+        uids = tuple(
+            self.store._insert(target, m.raw, m.flags, m.internal_date or datetime.now(UTC)) for m in messages
+        )
+        self.store.changed(target)
+        return AppendedAll(target.uidvalidity, uids)
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         source = self.store.by_id(folder_id)

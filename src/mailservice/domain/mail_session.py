@@ -135,6 +135,21 @@ class Appended:
 
 
 @dataclass(frozen=True)
+class NewMessage:
+    """A message a client appends (`internal_date` None: now)."""
+
+    raw: bytes
+    flags: frozenset[str] = frozenset()
+    internal_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppendedAll:
+    uidvalidity: int
+    uids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Copied:
     uidvalidity: int
     source_uids: tuple[int, ...]
@@ -224,6 +239,10 @@ class MailSession(Protocol):
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
         """Counts against the quota (`MailboxFull`); `FolderNotFound` means TRYCREATE."""
+        ...
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
+        """Stores every message, in order, or none (MULTIAPPEND); errors as `append`."""
         ...
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied: ...

@@ -16,6 +16,7 @@ from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
+    AppendedAll,
     Copied,
     FlagChange,
     FlagsStored,
@@ -23,6 +24,7 @@ from mailservice.domain.mail_session import (
     FolderInfo,
     FolderStatus,
     MessageStructure,
+    NewMessage,
     OpenedFolder,
     StructureItem,
 )
@@ -224,20 +226,28 @@ class StoreMailSession:
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
+        appended = await self.append_all(folder, [NewMessage(raw, flags, internal_date)])
+        return Appended(appended.uidvalidity, appended.uids[0])
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
+        """One delivery: the store commits all the copies or none."""
         name = folder_name(folder)
         if not await self._folders.folder_exists(self._id, name):
             raise FolderNotFound(f"no folder named {name}")
-        copy = MessageCopy(
-            mailbox_id=self._id,
-            raw=raw,
-            summary=await self._summarizer.summarize(raw),
-            internal_date=internal_date or self._access.now(),
-            flags=tuple(sorted(flags - {RECENT})),
-            folder=name,
-        )
-        (stored,) = await self._store.store(Delivery((copy,)))
+        copies = [
+            MessageCopy(
+                mailbox_id=self._id,
+                raw=message.raw,
+                summary=await self._summarizer.summarize(message.raw),
+                internal_date=message.internal_date or self._access.now(),
+                flags=tuple(sorted(message.flags - {RECENT})),
+                folder=name,
+            )
+            for message in messages
+        ]
+        stored = await self._store.store(Delivery(tuple(copies)))
         status = await self._folders.status(self._id, name)
-        return Appended(status.uidvalidity, stored.uid)
+        return AppendedAll(status.uidvalidity, tuple(copy.uid for copy in stored))
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=False)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from mailservice.domain.mail_session import FlagChange
+from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
@@ -73,10 +72,10 @@ class StatusArgs:
 
 @dataclass(frozen=True)
 class AppendArgs:
+    """One message, or several with MULTIAPPEND (RFC 3502), stored all or none."""
+
     mailbox: str
-    flags: frozenset[str]
-    internal_date: datetime | None
-    message: bytes
+    messages: tuple[NewMessage, ...]
 
 
 @dataclass(frozen=True)
@@ -255,6 +254,7 @@ def _list(reader: CommandReader) -> Args:
     else:
         patterns = [reader.list_mailbox()]
     returns: frozenset[str] | None = None
+    status_items: tuple[str, ...] = ()
     if reader.accept(b" "):
         if reader.word() != "RETURN":
             raise reader.error("expected RETURN")
@@ -328,6 +328,13 @@ def _append(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     reader.space()
+    messages = [_append_message(reader)]
+    while reader.accept(b" "):
+        messages.append(_append_message(reader))
+    return AppendArgs(mailbox, tuple(messages))
+
+
+def _append_message(reader: CommandReader) -> NewMessage:
     flags: frozenset[str] = frozenset()
     internal_date = None
     if reader.peek(b"("):
@@ -338,7 +345,7 @@ def _append(reader: CommandReader) -> Args:
         reader.space()
     if "\\Recent" in {flag.capitalize() for flag in flags} or any(flag == "\\*" for flag in flags):
         raise reader.error("APPEND cannot set \\Recent or \\*")
-    return AppendArgs(mailbox, flags, internal_date, reader.string())
+    return NewMessage(reader.string(), flags, internal_date)
 
 
 def _search(reader: CommandReader) -> Args:
