@@ -15,15 +15,16 @@ _AFTER_LOGIN = (
     "CONDSTORE",
     "BINARY",
 )
-_AFTER_LOGIN_SEARCH_AND_STATUS = (
+_AFTER_LOGIN_EXTENSIONS = (
     "ESEARCH",
     "SEARCHRES",
     "WITHIN",
     "LIST-STATUS",
     "STATUS=SIZE",
     "MULTIAPPEND",
+    "UTF8=ACCEPT",
 )
-ENABLEABLE = frozenset({"CONDSTORE"})
+ENABLEABLE = frozenset({"CONDSTORE", "UTF8=ACCEPT"})
 
 
 def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> str:
@@ -31,7 +32,7 @@ def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> s
     names = list(_ALWAYS)
     if authenticated:
         names.extend(_AFTER_LOGIN)
-        names.extend(_AFTER_LOGIN_SEARCH_AND_STATUS)
+        names.extend(_AFTER_LOGIN_EXTENSIONS)
         return " ".join(names)
     if starttls:
         names.append("STARTTLS")

@@ -25,6 +25,8 @@ class ClientState:
     session: MailSession | None = None
     view: FolderView | None = None
     condstore: bool = False
+    utf8: bool = False
+    """UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8 both ways."""
 
     def mail(self) -> MailSession:
         if self.session is None:

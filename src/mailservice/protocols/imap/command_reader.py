@@ -27,10 +27,12 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]+=*")
 
 
 class CommandReader:
-    def __init__(self, data: bytes, tag: str = "*") -> None:
+    def __init__(self, data: bytes, tag: str = "*", utf8: bool = False) -> None:
         self.data = data
         self.position = 0
         self.tag = tag
+        self.utf8 = utf8
+        """The client enabled UTF8=ACCEPT: mailbox names and strings are UTF-8."""
 
     def error(self, message: str) -> ParseError:
         return ParseError(message, self.tag)

@@ -9,7 +9,7 @@ from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
-from mailservice.protocols.imap.mailbox_names import decode_mailbox
+from mailservice.protocols.imap.mailbox_names import decode_name
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.search_keys import CHARSETS, SearchKey, parse_search
 from mailservice.protocols.imap.search_results import parse_return
@@ -159,9 +159,10 @@ class Command:
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE"})
 
 
-def parse_command(data: bytes) -> Command:
-    """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable)."""
-    reader = CommandReader(data)
+def parse_command(data: bytes, utf8: bool = False) -> Command:
+    """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable).
+    `utf8`: the client enabled UTF8=ACCEPT."""
+    reader = CommandReader(data, utf8=utf8)
     tag = reader.tag_token()
     reader.tag = tag
     reader.space()
@@ -192,7 +193,11 @@ def _no_args(reader: CommandReader) -> Args:
 
 
 def _mailbox(reader: CommandReader) -> str:
-    return decode_mailbox(reader.astring(), reader.tag)
+    return _name(reader, reader.astring())
+
+
+def _name(reader: CommandReader, raw: bytes) -> str:
+    return decode_name(raw, reader.tag, reader.utf8)
 
 
 def _mailbox_arg(reader: CommandReader) -> Args:
@@ -243,7 +248,7 @@ def _list(reader: CommandReader) -> Args:
     if reader.peek(b"("):
         selection = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
         reader.space()
-    reference = decode_mailbox(reader.astring(), reader.tag)
+    reference = _name(reader, reader.astring())
     reader.space()
     if reader.peek(b"("):
         reader.expect(b"(")
@@ -262,7 +267,7 @@ def _list(reader: CommandReader) -> Args:
         options, status_items = _return_options(reader)
         returns = frozenset(options)
     _check_list_options(reader, selection, returns)
-    decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
+    decoded = tuple(_name(reader, pattern) for pattern in patterns)
     extended = bool(selection) or returns is not None
     return ListArgs(reference, decoded, selection, returns or frozenset(), extended, status_items)
 
@@ -300,9 +305,9 @@ def _return_options(reader: CommandReader) -> tuple[list[str], tuple[str, ...]]:
 
 def _lsub(reader: CommandReader) -> Args:
     reader.space()
-    reference = decode_mailbox(reader.astring(), reader.tag)
+    reference = _name(reader, reader.astring())
     reader.space()
-    pattern = decode_mailbox(reader.list_mailbox(), reader.tag)
+    pattern = _name(reader, reader.list_mailbox())
     return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
 
 
@@ -345,13 +350,24 @@ def _append_message(reader: CommandReader) -> NewMessage:
         reader.space()
     if "\\Recent" in {flag.capitalize() for flag in flags} or any(flag == "\\*" for flag in flags):
         raise reader.error("APPEND cannot set \\Recent or \\*")
-    return NewMessage(reader.string(), flags, internal_date)
+    return NewMessage(_append_data(reader), flags, internal_date)
+
+
+def _append_data(reader: CommandReader) -> bytes:
+    """A literal, or after UTF8=ACCEPT `UTF8 (~{n} ...)` (RFC 6855 section 4)."""
+    if not (reader.utf8 and reader.accept_word("UTF8")):
+        return reader.string()
+    reader.space()
+    reader.expect(b"(")
+    data = reader.string()
+    reader.expect(b")")
+    return data
 
 
 def _search(reader: CommandReader) -> Args:
     reader.space()
     returns = parse_return(reader)
-    charset = "US-ASCII"
+    charset = "UTF-8" if reader.utf8 else "US-ASCII"
     if reader.accept_word("CHARSET"):
         reader.space()
         charset = reader.astring().decode("ascii", "replace").upper()

@@ -24,7 +24,7 @@ from mailservice.protocols.imap.client_state import ClientState, State
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
-from mailservice.protocols.imap.mailbox_names import decode_mailbox
+from mailservice.protocols.imap.mailbox_names import decode_name
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.replies import Disconnect, from_domain_error
@@ -135,7 +135,7 @@ class Connection(LineConnection):
             self.out.write(refused.line)
             return
         try:
-            command = parse_command(data)
+            command = parse_command(data, utf8=self.state.utf8)
         except RefusedArgument as error:
             self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return
@@ -191,7 +191,7 @@ class Connection(LineConnection):
         session = self.state.session
         if session is None:
             return None
-        mailbox = _append_mailbox(first) if first_literal else None
+        mailbox = _append_mailbox(first, self.state.utf8) if first_literal else None
         try:
             if mailbox is not None:
                 await session.status(mailbox)
@@ -239,15 +239,15 @@ class Connection(LineConnection):
         self.state.tls = True
 
 
-def _append_mailbox(first: bytes) -> str | None:
+def _append_mailbox(first: bytes, utf8: bool) -> str | None:
     """The folder an APPEND's first line names, when it is not itself a literal."""
-    reader = CommandReader(first.rstrip(b"\r\n"))
+    reader = CommandReader(first.rstrip(b"\r\n"), utf8=utf8)
     try:
         reader.tag_token()
         reader.space()
         reader.word()
         reader.space()
-        return decode_mailbox(reader.astring(), "*")
+        return decode_name(reader.astring(), "*", reader.utf8)
     except ParseError:
         return None
 
