@@ -30,9 +30,9 @@ import pytest
 from bench.imap_wire import Value, fetch_items, parse_line
 
 from tests.interop.comparison import Pair, fetch_differences, response_codes, search_difference
+from tests.interop.conftest import empty_database
 from tests.interop.corpus import BARE_LF, CORPUS, MALFORMED, UPPER_CASE_TYPE, number_of
 from tests.interop.engine_thread import engine_in_thread
-from tests.support.databases import sqlite_copy, truncate_postgres_database
 from tests.support.dovecot import ImapAccount, load_messages, running_dovecot
 
 pytestmark = pytest.mark.slow
@@ -44,11 +44,7 @@ def accounts(
 ) -> Iterator[tuple[ImapAccount, ImapAccount]]:
     """(Dovecot, our engine over the store on each database), both holding the corpus in INBOX."""
     workdir = tmp_path_factory.mktemp("ours")
-    if request.param == "sqlite":
-        dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
+    dsn = empty_database(request, workdir)
     with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as engine:
         ours = engine.new_account()
         for account in (reference, ours):
