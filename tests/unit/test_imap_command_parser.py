@@ -278,3 +278,37 @@ def test_fetch_items_round_trip_through_their_labels(names: list[str]) -> None:
         assert shown.replace(".PEEK", "").replace("<0.5>", "<0>") == name.replace(".PEEK", "").replace(
             "<0.5>", "<0>"
         )
+
+
+appended_messages = st.lists(
+    st.tuples(
+        st.frozensets(st.sampled_from(["\\Seen", "\\Flagged", "\\Draft", "$Label", "Junk"]), max_size=3),
+        st.none()
+        | st.datetimes(datetime(2000, 1, 1), datetime(2099, 1, 1)).map(
+            lambda d: d.replace(microsecond=0, tzinfo=UTC)
+        ),
+        st.binary(max_size=40),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(appended_messages)
+def test_multiappend_of_any_messages_reads_back_what_was_sent(
+    messages: list[tuple[frozenset[str], datetime | None, bytes, bool]],
+) -> None:
+    parts = []
+    for flags, moment, data, non_synchronising in messages:
+        if flags:
+            parts.append(b"(" + " ".join(sorted(flags)).encode() + b")")
+        if moment is not None:
+            parts.append(moment.strftime('"%d-%b-%Y %H:%M:%S +0000"').encode())
+        parts.append(b"{%d%s}\r\n" % (len(data), b"+" if non_synchronising else b"") + data)
+
+    args = parse_command(b"a APPEND INBOX " + b" ".join(parts)).args
+
+    assert args == AppendArgs(
+        "INBOX", tuple(NewMessage(data, flags, moment) for flags, moment, data, _ in messages)
+    )
