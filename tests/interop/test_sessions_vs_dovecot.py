@@ -118,3 +118,20 @@ def test_a_message_expunged_by_another_session_is_fetched_with_its_last_flags(di
         ],
     )
     dialogue.assert_same(script)
+
+
+def test_flags_another_session_stored_are_fetched_and_then_announced(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "flags1",
+        [
+            ("A", "SELECT flags1"),
+            ("B", "SELECT flags1"),
+            ("B", "UID STORE 2 +FLAGS (\\Flagged $Later)"),
+            ("A", "FETCH 2 (FLAGS)"),
+            ("A", "SEARCH FLAGGED"),
+            ("B", "UID STORE 2 -FLAGS (\\Flagged)"),
+            ("A", "SEARCH FLAGGED"),
+            ("A", "NOOP"),
+        ],
+    )
+    dialogue.assert_same(script)

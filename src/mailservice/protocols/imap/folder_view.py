@@ -4,7 +4,7 @@ Changes made elsewhere (`MailSession.changes`) are folded in by `sync`, which re
 responses that tell the client. Expunges can be held back (RFC 3501 section 7.4.1: never during
 FETCH, STORE or SEARCH); held-back messages keep their sequence numbers until they are announced, with
 the flags they were expunged with. `refresh_flags` takes in other sessions' flag changes before a
-FETCH or SEARCH reads them, to be announced after it.
+FETCH shows them, to be announced after it (SEARCH sees what was last announced, as in Dovecot).
 
 \\Recent is this connection's own: the messages in `recent` show it in their flags here only (see
 recent.py for who gets them).
@@ -139,15 +139,18 @@ class FolderView:
     def _recent_count(self, before: int) -> list[bytes]:
         return [b"* %d RECENT\r\n" % len(self.recent)] if len(self.recent) != before else []
 
-    def refresh_flags(self, changes: FolderChanges) -> None:
-        """Take in other sessions' flag changes to messages the client knows, quietly: a FETCH or SEARCH
-        then reads them, and the next `sync` announces them. New and expunged messages wait for it."""
-        for meta in (*changes.changed, *self._expunged_with(changes)):
+    def refresh_flags(self, changes: FolderChanges) -> list[bytes]:
+        """Take in other sessions' flag changes to messages the client knows: a FETCH then shows them,
+        and the next `sync` announces them. New and expunged messages wait for it. Returns the flags
+        responses for keywords the client has not heard of."""
+        taken = [*changes.changed, *self._expunged_with(changes)]
+        for meta in taken:
             known = self.metas.get(meta.uid)
             shown = self._shown(meta)
             if known is not None and known.flags != shown.flags:
-                self.metas[meta.uid] = known._replace(flags=shown.flags)
+                self.metas[meta.uid] = shown  # its modseq too, so that FETCH MODSEQ agrees with FLAGS
                 self.unannounced.add(meta.uid)
+        return self.announce_keywords(meta for meta in taken if meta.uid in self.metas)
 
     def _expunged_with(self, changes: FolderChanges) -> list[MessageMeta]:
         """Known messages expunged elsewhere, with the flags they were expunged with."""

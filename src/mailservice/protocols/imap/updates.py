@@ -23,9 +23,9 @@ def may_expunge_after(command: Command) -> bool:
 
 
 def reads_flags(command: Command) -> bool:
-    """FETCH and SEARCH read flags from the folder view: other sessions' flag changes are taken in
-    before them (and announced after), as Dovecot does."""
-    return command.name in ("FETCH", "SEARCH")
+    """FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot does;
+    SEARCH, as in Dovecot, sees what was last announced."""
+    return command.name == "FETCH"
 
 
 async def send_updates(client: Client, allow_expunge: bool) -> None:
@@ -40,9 +40,10 @@ async def send_updates(client: Client, allow_expunge: bool) -> None:
 
 
 async def refresh_flags(client: Client) -> None:
+    """Before a FETCH: keywords it will show are announced first."""
     view = client.state.view
     if view is not None:
-        view.refresh_flags(await _changes(client, view))
+        client.out.write_all(view.refresh_flags(await _changes(client, view)))
 
 
 async def _changes(client: Client, view: FolderView) -> FolderChanges:
