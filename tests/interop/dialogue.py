@@ -117,7 +117,7 @@ def normal_answer(lines: list[bytes], tagged: bytes) -> Answer:
 
 def _tagged(line: bytes) -> str:
     status = line.split(b" ", 2)[1].decode()
-    code = _CODE.search(line)
+    code = _CODE.match(line, len(line.split(b" ", 2)[0]) + len(status) + 2)
     if code is None or code.group(1).decode() in _IGNORED_CODES:
         return status
     name = code.group(1).decode()

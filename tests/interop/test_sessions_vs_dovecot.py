@@ -135,3 +135,23 @@ def test_flags_another_session_stored_are_fetched_and_then_announced(dialogue: D
         ],
     )
     dialogue.assert_same(script)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "SEARCH LARGER 99999999999999999999",
+        "SEARCH LARGER 18446744073709551616",
+        "SEARCH LARGER 4294967295",
+        "FETCH 1 (BODY.PEEK[]<0.99999999999999999999>)",
+        "FETCH 1 (BODY.PEEK[]<99999999999999999999.1>)",
+        "FETCH 1 (BODY.PEEK[]<0.9223372036854775808>)",
+        "FETCH 1 (BODY.PEEK[]<4294967295.1>)",
+    ],
+)
+def test_numbers_too_large_are_bad(dialogue: Dialogue, command: str) -> None:
+    """Numbers are 32-bit, as RFC 3501 has them (tests/unit/test_imap_compliance.py); Dovecot takes
+    sizes up to 2^64 - 1 and partial offsets up to 2^63 - 1, so only what both refuse is compared."""
+    dialogue.assert_same(in_folder("numbers", [("A", "EXAMINE numbers"), ("A", command)]))
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", "DELETE numbers")
