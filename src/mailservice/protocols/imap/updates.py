@@ -28,22 +28,27 @@ def reads_flags(command: Command) -> bool:
     return command.name == "FETCH"
 
 
-async def send_updates(client: Client, allow_expunge: bool) -> None:
+async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges | None = None) -> None:
+    """`known`: the changes `refresh_flags` read before the command, so as not to read them twice
+    (what happened during the command is told after the next one)."""
     view = client.state.view
     if view is None:
         return
-    changes = await _changes(client, view)
+    changes = known if known is not None else await _changes(client, view)
     newest = max((meta.uid for meta in changes.changed if meta.uid not in view.metas), default=0)
     mark = await recent_above(client.state.mail(), view.folder_id, view.read_only, changes.recent_uid, newest)
     if client.state.view is view:
         client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, mark))
 
 
-async def refresh_flags(client: Client) -> None:
-    """Before a FETCH: keywords it will show are announced first."""
+async def refresh_flags(client: Client) -> FolderChanges | None:
+    """Before a FETCH: keywords it will show are announced first. The changes read, for `send_updates`."""
     view = client.state.view
-    if view is not None:
-        client.out.write_all(view.refresh_flags(await _changes(client, view)))
+    if view is None:
+        return None
+    changes = await _changes(client, view)
+    client.out.write_all(view.refresh_flags(changes))
+    return changes
 
 
 async def _changes(client: Client, view: FolderView) -> FolderChanges:
