@@ -72,6 +72,7 @@ def test_searchres_saves_and_reuses_a_result(dialogue: Dialogue) -> None:
         ("A", "STORE $ +FLAGS (\\Seen)"),
         ("A", "SEARCH RETURN (SAVE COUNT) UNSEEN"),
         ("A", "UID SEARCH $"),
+        ("A", "FETCH 1,$ (UID)"),
         ("A", "STORE 2 +FLAGS.SILENT (\\Deleted)"),
         ("A", "EXPUNGE"),
         ("A", "SEARCH $"),
