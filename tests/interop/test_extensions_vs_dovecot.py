@@ -77,6 +77,11 @@ def test_searchres_saves_and_reuses_a_result(dialogue: Dialogue) -> None:
         ("A", "EXPUNGE"),
         ("A", "SEARCH $"),
         ("A", "COPY $ INBOX"),
+        ("A", "SEARCH RETURN (SAVE) 1:2"),
+        ("A", "SEARCH RETURN (SAVE) FOO"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SEARCH RETURN (SAVE) 9"),
+        ("A", "FETCH $ (UID)"),
         ("A", f"EXAMINE {folder}"),
         ("A", "FETCH $ (UID)"),
     ]
