@@ -360,9 +360,8 @@ class MemoryMailSession:
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
-        target = self.store.folder(folder)
-        uid = self.store.deliver(raw, target.name, flags, internal_date)
-        return Appended(target.uidvalidity, uid)
+        appended = await self.append_all(folder, [NewMessage(raw, flags, internal_date)])
+        return Appended(appended.uidvalidity, appended.uids[0])
 
     async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
         target = self.store.folder(folder)
