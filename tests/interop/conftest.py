@@ -41,10 +41,7 @@ def dovecot_and_ours(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ImapAccount, ImapAccount]]:
     """(an empty Dovecot account, an empty account on our engine over the store on each database)."""
-    workdir = tmp_path_factory.mktemp("ours")
-    dsn = empty_database(request, workdir)
-    with running_dovecot() as (_, reference), engine_in_thread(dsn, workdir) as engine:
-        yield reference, engine.new_account()
+    yield from _dovecot_and_ours(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -52,11 +49,18 @@ def dialogue_accounts(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ImapAccount, ImapAccount]]:
     """Dovecot and our engine on each database, each with one user of a `QUOTA_KIB` quota."""
+    yield from _dovecot_and_ours(request, tmp_path_factory, QUOTA_KIB)
+
+
+def _dovecot_and_ours(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, quota_kib: int | None = None
+) -> Iterator[tuple[ImapAccount, ImapAccount]]:
     workdir = tmp_path_factory.mktemp("ours")
     dsn = empty_database(request, workdir)
-    with running_dovecot(quota_kib=QUOTA_KIB) as (_, reference), engine_in_thread(dsn, workdir) as engine:
+    with running_dovecot(quota_kib=quota_kib) as (_, reference), engine_in_thread(dsn, workdir) as engine:
         ours = engine.new_account()
-        engine.limit_quota(ours, QUOTA_KIB * 1024)
+        if quota_kib is not None:
+            engine.limit_quota(ours, quota_kib * 1024)
         yield reference, ours
 
 
