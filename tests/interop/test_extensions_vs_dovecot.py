@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.interop.dialogue import QUOTA_KIB, Dialogue, Step, append, in_folder
+from tests.interop.dialogue import MESSAGE, QUOTA_KIB, Dialogue, Step, append, in_folder
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +167,28 @@ def test_multiappend_stores_every_message_or_none(dialogue: Dialogue) -> None:
 
 def literal(message: bytes) -> bytes:
     return b"{%d}\r\n" % len(message) + message
+
+
+def test_sort_saves_its_result_and_sort_and_thread_read_the_saved_one(dialogue: Dialogue) -> None:
+    """ESORT with SEARCHRES: SORT RETURN (SAVE ...) keeps its result for `$` (MIN and MAX in sort
+    order), and SORT and THREAD take `$` as SEARCH does."""
+    folder = "sortsave"
+    sizes = [append(folder, message=MESSAGE + b"x" * length + b"\r\n") for length in (30, 10, 20, 40)]
+    script: list[Step] = [("C", f"CREATE {folder}"), *(("C", data) for data in sizes)]
+    script += [
+        ("A", f"SELECT {folder}"),
+        ("A", "SORT RETURN (SAVE) (SIZE) UTF-8 2:3"),
+        ("A", "SEARCH $"),
+        ("A", "SORT RETURN (ALL COUNT) (REVERSE SIZE) UTF-8 $"),
+        ("A", "UID SORT RETURN (SAVE MIN) (REVERSE SIZE) UTF-8 ALL"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SORT RETURN (SAVE MAX ALL) (SIZE) UTF-8 1:3"),
+        ("A", "SEARCH $"),
+        ("A", "SORT (SIZE) UTF-8 $"),
+        ("A", "THREAD ORDEREDSUBJECT UTF-8 $"),
+        ("A", "SEARCH RETURN (SAVE) 4"),
+        ("A", "UID SORT RETURN (MIN MAX) (SIZE) UTF-8 OR $ 1"),
+    ]
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", f"DELETE {folder}")

@@ -1,6 +1,6 @@
 """What a SEARCH answers with: `* SEARCH`, or `* ESEARCH` for `RETURN (...)` (ESEARCH, RFC 4731), and
 the result it saves for `$` (SEARCHRES, RFC 5182). SORT's `RETURN (...)` (ESORT, RFC 5267) is read and
-answered by the same functions, without SAVE.
+answered by the same functions, SAVE included, as Dovecot does.
 
 `RETURN ()` means ALL. SAVE alone answers no ESEARCH line; with only MIN and/or MAX beside it, only
 those messages are saved, else all that matched (RFC 5182 section 2.4). The options are written in
@@ -16,17 +16,16 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.sequence_set import uid_set_text
 
 RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
-SORT_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT")
 
 
-def parse_return(reader: CommandReader, allowed: Sequence[str] = RETURN_OPTIONS) -> frozenset[str] | None:
+def parse_return(reader: CommandReader) -> frozenset[str] | None:
     """`RETURN (options) ` before the search keys (or SORT's criteria), if there; the options (ALL for
     an empty list)."""
     if not reader.accept_word("RETURN"):
         return None
     reader.space()
     options = {value.decode("ascii", "replace").upper() for value in reader.parenthesized("a return option")}
-    unknown = options - set(allowed)
+    unknown = options - set(RETURN_OPTIONS)
     if unknown:
         raise reader.error(f"Unknown RETURN option {sorted(unknown)[0]}")
     reader.space()
@@ -34,7 +33,8 @@ def parse_return(reader: CommandReader, allowed: Sequence[str] = RETURN_OPTIONS)
 
 
 def saved_uids(options: frozenset[str], found: Sequence[int]) -> list[int]:
-    """The uids SAVE keeps of those found (ascending)."""
+    """The uids SAVE keeps of those found, in the order answered (MIN and MAX: the first and last);
+    ascending."""
     if options & {"ALL", "COUNT"} or not options & {"MIN", "MAX"}:
         return list(found)
     chosen = {found[0] if option == "MIN" else found[-1] for option in options & {"MIN", "MAX"} if found}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
-from mailservice.protocols.imap.search_results import SORT_RETURN_OPTIONS, parse_return
+from mailservice.protocols.imap.search_results import parse_return
 
 SORT_CRITERIA = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
@@ -38,7 +38,7 @@ class ThreadArgs:
 
 def parse_sort(reader: CommandReader) -> SortArgs:
     reader.space()
-    returns = parse_return(reader, SORT_RETURN_OPTIONS)
+    returns = parse_return(reader)
     criteria = _criteria(reader)
     reader.space()
     charset = read_charset(reader)

@@ -21,7 +21,7 @@ from mailservice.protocols.imap.message_threads import (
 )
 from mailservice.protocols.imap.search_command import find_matches
 from mailservice.protocols.imap.search_match import Candidate, uses_modseq
-from mailservice.protocols.imap.search_results import esearch_line
+from mailservice.protocols.imap.search_results import esearch_line, saved_uids
 from mailservice.protocols.imap.sort_args import SortArgs, SortCriterion, ThreadArgs
 from mailservice.protocols.imap.sort_keys import (
     SORT_FIELDS,
@@ -70,9 +70,12 @@ async def sort(client: Client, command: Command) -> str:
         line = "* SORT" + "".join(f" {number}" for number in numbers)
         line += f" (MODSEQ {modseq})" if modseq is not None else ""
         client.out.write(line.encode() + b"\r\n")
-    else:
-        esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseq)
-        client.out.write(esort or b"")
+        return "Sort completed."
+    if "SAVE" in args.returns:
+        view.saved = set(saved_uids(args.returns, [message.meta.uid for message in ordered]))
+    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseq)
+    if esort is not None:
+        client.out.write(esort)
     return "Sort completed."
 
 
