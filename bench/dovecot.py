@@ -124,11 +124,14 @@ userdb {{
 """
 
 
-def imap_conf(root: Path, mail_root: Path, port: int, accounts: Accounts) -> str:
+def imap_conf(
+    root: Path, mail_root: Path, port: int, accounts: Accounts, quota_kib: int | None = None
+) -> str:
     """IMAP on 127.0.0.1:`port` with plaintext LOGIN/PLAIN, users from `root`/passwd (plain passwords).
 
     Everything else is Dovecot's default (one login process per connection, as Debian ships it);
     the per-user connection limit is raised so that a benchmark can hold hundreds of IDLE clients.
+    With `quota_kib` the user has a storage quota of that many KiB (maildir++ quota, IMAP QUOTA).
     """
     return (
         base_conf(root, accounts, "imap")
@@ -159,7 +162,21 @@ service imap {{
 }}
 default_client_limit = 4000
 """
+        + (quota_conf(quota_kib) if quota_kib is not None else "")
     )
+
+
+def quota_conf(quota_kib: int) -> str:
+    return f"""\
+mail_plugins = $mail_plugins quota
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota
+}}
+plugin {{
+  quota = maildir:User quota
+  quota_rule = *:storage={quota_kib}K
+}}
+"""
 
 
 def imap_ready(port: int, timeout: float = 1.0) -> bool:
@@ -179,8 +196,16 @@ class DovecotImap:
     0755 is; pytest's tmp_path under /tmp/pytest-of-root is not).
     """
 
-    def __init__(self, workdir: Path, port: int, user: str = "tester", password: str = "secret-password"):
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        user: str = "tester",
+        password: str = "secret-password",
+        quota_kib: int | None = None,
+    ):
         self.workdir = workdir
+        self.quota_kib = quota_kib
         self.port = port
         self.user = user
         self.password = password
@@ -232,7 +257,7 @@ class DovecotImap:
             path.mkdir(mode=0o755, parents=True, exist_ok=True)
         shutil.chown(self.mail_root, self.accounts.mail_user, self.accounts.mail_group)
         (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
-        self.conf.write_text(imap_conf(self.root, self.mail_root, self.port, self.accounts))
+        self.conf.write_text(imap_conf(self.root, self.mail_root, self.port, self.accounts, self.quota_kib))
 
     def _start(self, timeout: float = 30.0) -> None:
         log = (self.root / "stdout.log").open("ab")

@@ -175,6 +175,45 @@ async def test_changes_tell_another_session_of_new_reflagged_and_expunged_messag
     assert changes.uidnext == 5
 
 
+async def test_each_message_is_claimed_as_recent_by_one_session_only(
+    runtime: Runtime, session: MailSession, account: Account
+) -> None:
+    for subject in ("a", "b", "c", "d"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    others = [
+        await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
+        for _ in range(4)
+    ]
+    folder = (await session.open("INBOX")).status.folder_id
+
+    marks = await asyncio.gather(*(other.claim_recent(folder, up_to) for other in others for up_to in (2, 4)))
+
+    claimed = [
+        uid for mark, up_to in zip(marks, [2, 4] * 4, strict=True) for uid in range(mark + 1, up_to + 1)
+    ]
+    assert sorted(claimed) == [1, 2, 3, 4]
+    status = await session.status("INBOX")
+    assert (status.recent_uid, status.recent) == (4, 0)
+
+
+async def test_changes_give_the_flags_a_message_was_expunged_with(
+    runtime: Runtime, session: MailSession, account: Account
+) -> None:
+    for subject in ("a", "b"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    opened = await session.open("INBOX")
+    folder = opened.status.folder_id
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED, SEEN}))
+    await session.expunge(folder)
+    await session.create_folder("Elsewhere")
+    await session.move(folder, [2], "Elsewhere")
+
+    changes = await session.changes(folder, opened.status.highestmodseq)
+
+    assert changes.expunged == (1, 2)
+    assert dict(changes.last_flags)[1] == frozenset({DELETED, SEEN})
+
+
 async def test_expunge_limited_to_uids_and_frees_the_quota(
     runtime: Runtime, session: MailSession, account: Account
 ) -> None:

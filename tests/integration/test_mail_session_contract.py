@@ -2,12 +2,14 @@
 the store on SQLite and on PostgreSQL, and the in-memory store the protocol engine tests use, so that
 what those tests assume is what the real store does.
 
-Only the port is used here: flags and keywords, modseqs, changes seen by another session, expunge, copy,
-move and the quota.
+Only the port is used here: flags and keywords, modseqs, changes seen by another session (with the flags
+of what was expunged), expunge, copy, move, appending several messages at once, the recent mark and the
+quota.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from mailservice.bootstrap import build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, MailboxFull
-from mailservice.domain.mail_session import FlagChange, MailSession
+from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.databases import sqlite_copy, truncate_postgres_database
@@ -237,3 +239,63 @@ async def test_the_quota_refuses_an_append_or_a_copy_past_it_but_not_a_move(stor
     assert moved.target_uids == (2,)
     full = await session.quota()
     assert (full.used_bytes, full.limit_bytes, full.messages) == (quota.limit_bytes - 10, QUOTA_BYTES, 2)
+
+
+async def test_append_all_stores_every_message_in_order_or_none(store: StoreUnderTest) -> None:
+    session = store.session
+    before = await session.status("INBOX")
+
+    appended = await session.append_all(
+        "INBOX", [NewMessage(message("a")), NewMessage(message("b"), flags(SEEN, "\\Recent"))]
+    )
+
+    opened = await session.open("INBOX")
+    assert appended.uids == (before.uidnext, before.uidnext + 1)
+    assert appended.uidvalidity == opened.status.uidvalidity
+    assert [(m.uid, m.flags) for m in opened.messages] == [
+        (appended.uids[0], flags()),
+        (appended.uids[1], flags(SEEN)),
+    ]
+    too_much = [NewMessage(message("c")), NewMessage(b"x" * QUOTA_BYTES)]
+    with pytest.raises(MailboxFull):
+        await session.append_all("INBOX", too_much)
+    with pytest.raises(FolderNotFound):
+        await session.append_all("Nowhere", [NewMessage(message("d"))])
+    assert len((await session.open("INBOX")).messages) == 2
+
+
+async def test_the_recent_mark_gives_each_message_to_one_session_and_never_goes_down(
+    store: StoreUnderTest,
+) -> None:
+    folder = await filled_inbox(store.session, "a", "b", "c", "d")
+    fresh = await store.session.status("INBOX")
+    others = [await store.login() for _ in range(3)]
+
+    marks = await asyncio.gather(*(other.claim_recent(folder, up_to) for other in others for up_to in (2, 4)))
+
+    claimed = [
+        uid for mark, up_to in zip(marks, [2, 4] * 3, strict=True) for uid in range(mark + 1, up_to + 1)
+    ]
+    assert (fresh.recent_uid, fresh.recent) == (0, 4)
+    assert sorted(claimed) == [1, 2, 3, 4]
+    assert await store.session.claim_recent(folder, 3) == 4
+    status = await store.session.status("INBOX")
+    assert (status.recent_uid, status.recent) == (4, 0)
+    assert (await store.session.changes(folder, 0)).recent_uid == 4
+
+
+async def test_changes_give_the_flags_a_message_was_expunged_or_moved_with(store: StoreUnderTest) -> None:
+    session = store.session
+    folder = await filled_inbox(session, "a", "b", "c")
+    await session.create_folder("Archive")
+    other = await store.login()
+    seen = await other.open("INBOX")
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED, SEEN}))
+    await session.store_flags(folder, [2], FlagChange.ADD, frozenset({FLAGGED, "$Work"}))
+
+    await session.expunge(folder)
+    await session.move(folder, [2], "Archive")
+
+    changes = await other.changes(folder, seen.status.highestmodseq)
+    assert changes.expunged == (1, 2)
+    assert dict(changes.last_flags) == {1: flags(DELETED, SEEN), 2: flags(FLAGGED, "$Work")}

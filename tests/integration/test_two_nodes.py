@@ -134,3 +134,24 @@ async def test_rotation_on_one_node_ends_imap_and_wait_sessions_on_the_other(
     assert goodbye.startswith(b"* BYE Access revoked")
     assert closed == b""
     assert answer.status_code == 401
+
+
+async def test_each_new_message_is_recent_to_one_imap_session_across_nodes(
+    nodes: tuple[Runtime, Runtime],
+) -> None:
+    first, second = nodes
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first.app), base_url=BASE_URL) as node_a:
+        details = await claim_and_pay(node_a, AgentKey.generate())
+    address, password = str(details["email"]), str(details["password"])
+    on_a = await first.services.mail_access.login(address, password, "127.0.0.1")
+    on_b = await second.services.mail_access.login(address, password, "127.0.0.1")
+    folder = (await on_a.open("INBOX")).status.folder_id
+    claimed: list[int] = []
+    for uid in range(1, 21):
+        await on_a.append(
+            "INBOX", text_message(address, subject=f"m{uid}").replace(b"\n", b"\r\n"), frozenset(), None
+        )
+        marks = await asyncio.gather(on_a.claim_recent(folder, uid), on_b.claim_recent(folder, uid))
+        claimed += [uid for mark in marks if mark < uid]
+
+    assert claimed == list(range(1, 21))  # each message taken once, by one node's session

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from sqlalchemy import update
 
+from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime, build_runtime, start_mail_listeners
 from mailservice.config import parse_listen_address
 from mailservice.protocols.imap.options import ImapOptions
@@ -48,6 +50,17 @@ class RunningEngine:
     def new_account(self) -> ImapAccount:
         """A new paid mailbox; logs in with its address and derived password."""
         return self.run(self._paid())
+
+    def limit_quota(self, account: ImapAccount, quota_bytes: int) -> None:
+        """Give the mailbox of `account` a quota of its own."""
+        login = account.user.split("@")[0]
+        self.run(self._set_quota(login, quota_bytes))
+
+    async def _set_quota(self, login: str, quota_bytes: int) -> None:
+        async with self.runtime.engine.begin() as connection:
+            await connection.execute(
+                update(mailboxes).where(mailboxes.c.login == login).values(quota_bytes=quota_bytes)
+            )
 
     async def _paid(self) -> ImapAccount:
         transport = httpx.ASGITransport(app=self.runtime.app)

@@ -11,9 +11,9 @@ Deliberate differences (see also adapters/mime/__init__.py):
 - Dovecot caches the structure of a 7-bit US-ASCII text/plain message when it is saved and from then
   on answers BODY and BODYSTRUCTURE for it in lower case, whatever the header said; we keep the
   header's case (Dovecot's own answer before caching). Both are compared in lower case for it.
-- \\Recent: Dovecot gives it to the first session that sees a message; ours never sets it (RECENT
-  is always 0, as in IMAP4rev2). \\Recent is left out of every comparison, RECENT counts and the
-  RECENT/NEW/OLD search keys are not compared. UIDVALIDITY is each server's own choice.
+- \\Recent: both give it to the first session that sees a message, so it is compared like any flag
+  (tests/interop/test_sessions_vs_dovecot.py compares it across sessions). UIDVALIDITY is each
+  server's own choice.
 - BINARY: both send the decoded bytes; Dovecot writes them as a literal8 (~{n}) whenever they are
   8-bit, ours only when they contain NUL. Values are compared, not the literal syntax. NULs are kept
   in BINARY and sent as 0x80 in BODY, by both.
@@ -59,10 +59,10 @@ MALFORMED_NUMBER = number_of(MALFORMED)
 
 
 def documented(number: int, value: Value) -> Value:
-    """An answer with the documented differences taken out: no \\Recent, and Dovecot's answer for the
+    """An answer with the documented differences taken out: Dovecot's answer for the
     bare-LF message turned back into the stored bytes (see the docstring)."""
     if isinstance(value, list):
-        return [documented(number, item) for item in value if item != "\\Recent"]
+        return [documented(number, item) for item in value]
     if number == BARE_LF_NUMBER and isinstance(value, bytes):
         return value.replace(b"\r\n", b"\n")
     return value
@@ -239,6 +239,10 @@ SEARCHES = [
     "OR (SEEN FLAGGED) (UNSEEN SMALLER 400)",
     "SEEN LARGER 500 BEFORE 10-Feb-2026",
     'CHARSET UTF-8 SUBJECT "Köln"',
+    "RECENT",
+    "NEW",
+    "OLD",
+    "OR NEW DELETED",
 ]
 
 
@@ -258,7 +262,7 @@ def _utf8_literal(criteria: str) -> str:
 def test_select_answers_have_dovecot_shape(accounts: tuple[ImapAccount, ImapAccount], command: str) -> None:
     reference, ours = (_codes(account, f"{command} INBOX") for account in accounts)
     assert set(ours) >= set(reference) - {"HIGHESTMODSEQ"}
-    for code in ("EXISTS", "UNSEEN", "UIDNEXT"):
+    for code in ("EXISTS", "RECENT", "UNSEEN", "UIDNEXT"):
         assert ours[code] == reference[code], code
     assert _flag_set(ours["FLAGS"]) == _flag_set(reference["FLAGS"])
     assert _flag_set(ours["PERMANENTFLAGS"]) == _flag_set(reference["PERMANENTFLAGS"])

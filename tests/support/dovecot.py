@@ -47,11 +47,11 @@ class StoredMessage:
 
 
 @contextmanager
-def running_dovecot() -> Iterator[tuple[DovecotImap, ImapAccount]]:
+def running_dovecot(quota_kib: int | None = None) -> Iterator[tuple[DovecotImap, ImapAccount]]:
     require_programs("dovecot")
     workdir = Path(tempfile.mkdtemp(prefix="mailservice-dovecot-"))
     try:
-        with DovecotImap(workdir, free_port()) as dovecot:
+        with DovecotImap(workdir, free_port(), quota_kib=quota_kib) as dovecot:
             yield dovecot, ImapAccount(dovecot.port, dovecot.user, dovecot.password)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

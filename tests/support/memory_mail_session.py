@@ -25,6 +25,7 @@ from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
     Appended,
+    AppendedAll,
     Copied,
     FlagChange,
     FlagsStored,
@@ -34,6 +35,7 @@ from mailservice.domain.mail_session import (
     MailSession,
     MessageMeta,
     MessageStructure,
+    NewMessage,
     OpenedFolder,
     Quota,
     StructureItem,
@@ -61,6 +63,9 @@ class MemoryFolder:
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     expunged: dict[int, int] = field(default_factory=dict)
     """uid -> the modseq at which it was expunged."""
+    last_flags: dict[int, frozenset[str]] = field(default_factory=dict)
+    """uid -> the flags it was expunged with."""
+    recent_uid: int = 0
 
     def next_modseq(self) -> int:
         self.highestmodseq += 1
@@ -176,6 +181,11 @@ class MemoryMailStore:
         self.changed(folder)
         return uid
 
+    def mark_seen_by_a_session(self) -> None:
+        """As if a session had selected every folder: no message stored so far is recent any more."""
+        for folder in self.folders.values():
+            folder.recent_uid = folder.uidnext - 1
+
     def _insert(
         self, folder: MemoryFolder, raw: bytes, flags: frozenset[str], internal_date: datetime
     ) -> int:
@@ -281,7 +291,22 @@ class MemoryMailSession:
             if message.meta.modseq > since_modseq
         )
         expunged = tuple(uid for uid, modseq in sorted(folder.expunged.items()) if modseq > since_modseq)
-        return FolderChanges(folder.highestmodseq, folder.uidnext, changed, expunged, folder.uidvalidity)
+        last_flags = tuple((uid, folder.last_flags[uid]) for uid in expunged if uid in folder.last_flags)
+        return FolderChanges(
+            folder.highestmodseq,
+            folder.uidnext,
+            changed,
+            expunged,
+            folder.uidvalidity,
+            folder.recent_uid,
+            last_flags,
+        )
+
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        folder = self.store.by_id(folder_id)
+        mark = folder.recent_uid
+        folder.recent_uid = max(mark, up_to_uid)
+        return mark
 
     async def structures(
         self,
@@ -335,9 +360,18 @@ class MemoryMailSession:
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
+        appended = await self.append_all(folder, [NewMessage(raw, flags, internal_date)])
+        return Appended(appended.uidvalidity, appended.uids[0])
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
         target = self.store.folder(folder)
-        uid = self.store.deliver(raw, target.name, flags, internal_date)
-        return Appended(target.uidvalidity, uid)
+        if self.store.used_bytes() + sum(len(message.raw) for message in messages) > self.store.quota_bytes:
+            raise MailboxFull("mailbox is full")
+        uids = tuple(
+            self.store._insert(target, m.raw, m.flags, m.internal_date or datetime.now(UTC)) for m in messages
+        )
+        self.store.changed(target)
+        return AppendedAll(target.uidvalidity, uids)
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return self._copy(folder_id, uids, target, move=False)
@@ -368,8 +402,10 @@ class MemoryMailSession:
             return
         modseq = folder.next_modseq()
         for uid in uids:
-            folder.messages.pop(uid, None)
+            removed = folder.messages.pop(uid, None)
             folder.expunged[uid] = modseq
+            if removed is not None:
+                folder.last_flags[uid] = removed.meta.flags
         self.store.changed(folder)
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
@@ -398,6 +434,8 @@ def _status(folder: MemoryFolder) -> FolderStatus:
         messages=len(folder.messages),
         unseen=sum(1 for message in messages if "\\Seen" not in message.meta.flags),
         size=sum(message.meta.size for message in messages),
+        recent_uid=folder.recent_uid,
+        recent=sum(1 for uid in folder.messages if uid > folder.recent_uid),
     )
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailservice.adapters.mime.imap_string import literal, quoted
-from mailservice.domain.mail_session import FlagChange
+from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.commands import (
     AppendArgs,
     Authenticate,
@@ -149,13 +149,21 @@ def test_search_with_an_unknown_charset_is_refused_as_such() -> None:
 
 def test_append_with_flags_and_date() -> None:
     args = parse_command(b'a APPEND Sent (\\Seen \\Draft) "05-Mar-2026 10:00:00 +0100" {3+}\r\nabc').args
-    assert args == AppendArgs(
-        "Sent",
-        frozenset({"\\Seen", "\\Draft"}),
-        datetime(2026, 3, 5, 10, 0, tzinfo=timezone(timedelta(hours=1))),
-        b"abc",
-    )
-    assert datetime(2026, 3, 5, 9, 0, tzinfo=UTC) == args.internal_date
+    moment = datetime(2026, 3, 5, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert args == AppendArgs("Sent", (NewMessage(b"abc", frozenset({"\\Seen", "\\Draft"}), moment),))
+    assert datetime(2026, 3, 5, 9, 0, tzinfo=UTC) == args.messages[0].internal_date
+
+
+def test_multiappend_reads_every_message_with_its_own_flags_and_date() -> None:
+    args = parse_command(
+        b'a APPEND Sent {1+}\r\na (\\Seen) {2+}\r\nbc "05-Mar-2026 10:00:00 +0000" {0+}\r\n'
+    ).args
+    assert isinstance(args, AppendArgs)
+    assert [(m.raw, m.flags, m.internal_date is not None) for m in args.messages] == [
+        (b"a", frozenset(), False),
+        (b"bc", frozenset({"\\Seen"}), False),
+        (b"", frozenset(), True),
+    ]
 
 
 def test_list_forms() -> None:
@@ -270,3 +278,37 @@ def test_fetch_items_round_trip_through_their_labels(names: list[str]) -> None:
         assert shown.replace(".PEEK", "").replace("<0.5>", "<0>") == name.replace(".PEEK", "").replace(
             "<0.5>", "<0>"
         )
+
+
+appended_messages = st.lists(
+    st.tuples(
+        st.frozensets(st.sampled_from(["\\Seen", "\\Flagged", "\\Draft", "$Label", "Junk"]), max_size=3),
+        st.none()
+        | st.datetimes(datetime(2000, 1, 1), datetime(2099, 1, 1)).map(
+            lambda d: d.replace(microsecond=0, tzinfo=UTC)
+        ),
+        st.binary(max_size=40),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(appended_messages)
+def test_multiappend_of_any_messages_reads_back_what_was_sent(
+    messages: list[tuple[frozenset[str], datetime | None, bytes, bool]],
+) -> None:
+    parts = []
+    for flags, moment, data, non_synchronising in messages:
+        if flags:
+            parts.append(b"(" + " ".join(sorted(flags)).encode() + b")")
+        if moment is not None:
+            parts.append(moment.strftime('"%d-%b-%Y %H:%M:%S +0000"').encode())
+        parts.append(b"{%d%s}\r\n" % (len(data), b"+" if non_synchronising else b"") + data)
+
+    args = parse_command(b"a APPEND INBOX " + b" ".join(parts)).args
+
+    assert args == AppendArgs(
+        "INBOX", tuple(NewMessage(data, flags, moment) for flags, moment, data, _ in messages)
+    )

@@ -32,6 +32,7 @@ async def imap() -> AsyncIterator[RunningImap]:
     store = login.add_mailbox(ADDRESS, PASSWORD, quota_bytes=4_000, special={"Trash": "\\Trash"})
     for raw in (PLAIN, MULTIPART, NESTED):
         store.deliver(raw, internal_date=DATE)
+    store.mark_seen_by_a_session()  # \Recent has tests of its own
     async with running_imap(login, max_literal_bytes=5_000) as running:
         yield running
 
@@ -434,10 +435,12 @@ async def test_other_sessions_changes_arrive_after_commands_but_expunges_wait_ou
     await second.command(b"STORE 2 +FLAGS.SILENT (\\Flagged)")
     mailbox(imap).deliver(numbered(4))
     reply = await first.command(b"FETCH 1 (FLAGS)")
-    assert reply == [
-        b"* 1 FETCH (FLAGS ())\r\n",
+    assert reply == [  # the expunged message with the flags it was expunged with, as Dovecot shows it
+        b"* 1 FETCH (FLAGS (\\Deleted))\r\n",
+        b"* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n",
         b"* 3 FETCH (UID 3 FLAGS (\\Flagged))\r\n",
         b"* 4 EXISTS\r\n",
+        b"* 1 RECENT\r\n",
         b"t OK Fetch completed.\r\n",
     ]
     assert await first.command(b"SEARCH ALL") == [b"* SEARCH 1 2 3 4\r\n", b"t OK Search completed.\r\n"]
@@ -469,6 +472,7 @@ async def test_idle_reports_a_delivery_and_ends_on_done(imap: RunningImap) -> No
     assert await wire.line() == b"+ idling\r\n"
     mailbox(imap).deliver(numbered(5))
     assert await wire.line() == b"* 4 EXISTS\r\n"
+    assert await wire.line() == b"* 1 RECENT\r\n"
     wire.send(b"DONE\r\n")
     assert await wire.until(b"i") == [b"i OK Idle completed.\r\n"]
     await wire.close()

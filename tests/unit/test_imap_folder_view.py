@@ -19,8 +19,10 @@ def meta(uid: int, modseq: int = 1, *flags: str) -> MessageMeta:
 
 
 def view(*uids: int) -> FolderView:
+    """A view of messages another session has already taken as recent."""
     status = FolderStatus(7, "INBOX", 99, max(uids, default=0) + 1, 1, len(uids), 0, 0)
-    return FolderView.of(OpenedFolder(status, tuple(meta(uid) for uid in uids)), read_only=False)
+    opened = OpenedFolder(status, tuple(meta(uid) for uid in uids))
+    return FolderView.of(opened, read_only=False, recent_above=max(uids, default=0))
 
 
 def test_sequence_numbers_follow_uids() -> None:

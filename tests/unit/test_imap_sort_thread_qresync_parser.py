@@ -41,6 +41,7 @@ def test_any_sort_or_thread_line_parses_or_is_a_parse_error(tail: bytes) -> None
         (b"t SORT RETURN (MIN MAX) (DATE) UTF-8 ALL", frozenset({"MIN", "MAX"})),
         (b"t SORT RETURN () (DATE) UTF-8 ALL", frozenset({"ALL"})),
         (b"t UID SORT RETURN (count all) (DATE) UTF-8 ALL", frozenset({"COUNT", "ALL"})),
+        (b"t SORT RETURN (SAVE MIN) (DATE) UTF-8 ALL", frozenset({"SAVE", "MIN"})),
     ],
 )
 def test_esort_return_options(line: bytes, returns: frozenset[str]) -> None:

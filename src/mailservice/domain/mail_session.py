@@ -4,7 +4,8 @@ The protocol engines keep their own view of a selected folder (sequence numbers,
 been told) and call a `MailSession` for everything stored. Folder names are full hierarchical names
 with "/" as the separator; "INBOX" is case-insensitive and always exists. Flags are IMAP flags as
 the client spells them (system flags with their backslash, keywords as atoms); `\\Recent` is never
-stored.
+stored: each folder keeps a mark instead, the highest uid a session has taken as recent
+(`MailSession.claim_recent`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class FolderStatus:
     messages: int
     unseen: int
     size: int
+    recent_uid: int = 0
+    """The folder's recent mark: messages above it are recent to the next session that takes them."""
+    recent: int = 0
+    """How many messages are above the recent mark."""
 
 
 class MessageMeta(NamedTuple):
@@ -92,6 +97,9 @@ class FolderChanges:
     changed: tuple[MessageMeta, ...]
     expunged: tuple[int, ...]
     uidvalidity: int
+    recent_uid: int = 0
+    last_flags: tuple[tuple[int, frozenset[str]], ...] = ()
+    """(uid, flags) of expunged messages whose flags at their removal are known (EXPUNGE)."""
 
 
 class MessageStructure(NamedTuple):
@@ -124,6 +132,21 @@ class FlagsStored:
 class Appended:
     uidvalidity: int
     uid: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message a client appends (`internal_date` None: now)."""
+
+    raw: bytes
+    flags: frozenset[str] = frozenset()
+    internal_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppendedAll:
+    uidvalidity: int
+    uids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -183,6 +206,12 @@ class MailFolderStore(Protocol):
         """Read from one snapshot: a uid is never both changed and expunged in one answer."""
         ...
 
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        """Raise the folder's recent mark to `up_to_uid`, atomically on any node, and return the mark
+        it had: the messages above that, up to `up_to_uid`, are recent to the caller and to no other
+        session (the first read-write session to see a message gets it as \\Recent)."""
+        ...
+
     async def structures(
         self,
         folder_id: int,
@@ -234,6 +263,10 @@ class MailSession(MailFolderStore, Protocol):
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
         """Counts against the quota (`MailboxFull`); `FolderNotFound` means TRYCREATE."""
+        ...
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
+        """Stores every message, in order, or none (MULTIAPPEND); errors as `append`."""
         ...
 
     def watch(self) -> FolderWatch: ...

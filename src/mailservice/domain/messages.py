@@ -177,4 +177,6 @@ class StoredMessage:
 
 
 SEEN = "\\Seen"
+RECENT = "\\Recent"
+"""Never stored: which messages are recent belongs to each IMAP session."""
 FLAGGED = "\\Flagged"

@@ -15,14 +15,24 @@ from mailservice.domain.errors import (
 from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
     Appended,
+    AppendedAll,
     Copied,
     FlagChange,
     FlagsStored,
     FolderStatus,
+    NewMessage,
     OpenedFolder,
 )
 from mailservice.domain.mailbox import Mailbox
-from mailservice.domain.messages import INBOX, Delivery, FolderChanged, MessageCopy, MessageReceived, Resync
+from mailservice.domain.messages import (
+    INBOX,
+    RECENT,
+    Delivery,
+    FolderChanged,
+    MessageCopy,
+    MessageReceived,
+    Resync,
+)
 from mailservice.ports import (
     Clock,
     EventBus,
@@ -37,7 +47,6 @@ from mailservice.services.live_sessions import LiveSessions, SessionLease
 from mailservice.services.login_throttle import LoginThrottle
 from mailservice.services.mailboxes import MailboxService
 
-RECENT = "\\Recent"
 MAX_FOLDER_NAME = 255
 
 
@@ -165,6 +174,7 @@ class StoreMailSession:
         self.list_folders = folders.list_folders
         self.subscriptions = folders.subscriptions
         self.changes = folders.changes
+        self.claim_recent = folders.claim_recent
         self.structures = folders.structures
         self.raw = folders.raw
         self.headers = folders.headers
@@ -210,20 +220,28 @@ class StoreMailSession:
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None
     ) -> Appended:
+        appended = await self.append_all(folder, [NewMessage(raw, flags, internal_date)])
+        return Appended(appended.uidvalidity, appended.uids[0])
+
+    async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
+        """One delivery: the store commits all the copies or none."""
         name = folder_name(folder)
         if not await self._folders.folder_exists(name):
             raise FolderNotFound(f"no folder named {name}")
-        copy = MessageCopy(
-            mailbox_id=self._id,
-            raw=raw,
-            summary=await self._summarizer.summarize(raw),
-            internal_date=internal_date or self._access.now(),
-            flags=tuple(sorted(flags - {RECENT})),
-            folder=name,
-        )
-        (stored,) = await self._store.store(Delivery((copy,)))
+        copies = [
+            MessageCopy(
+                mailbox_id=self._id,
+                raw=message.raw,
+                summary=await self._summarizer.summarize(message.raw),
+                internal_date=message.internal_date or self._access.now(),
+                flags=tuple(sorted(message.flags - {RECENT})),
+                folder=name,
+            )
+            for message in messages
+        ]
+        stored = await self._store.store(Delivery(tuple(copies)))
         status = await self._folders.status(name)
-        return Appended(status.uidvalidity, stored.uid)
+        return AppendedAll(status.uidvalidity, tuple(copy.uid for copy in stored))
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._folders.copy(folder_id, uids, folder_name(target))

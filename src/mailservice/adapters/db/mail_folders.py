@@ -136,8 +136,13 @@ class SqlMailboxFolders:
         to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
         folder = await self._database.run_read(lambda c: _folder_counters(c, self._id, folder_id), False)
         if folder.highestmodseq <= since_modseq:
-            return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity)
+            return FolderChanges(
+                folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity, folder.recent_uid
+            )
         return await self._database.run_read(lambda c: _changes(c, self._id, folder_id, since_modseq))
+
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        return await self._database.run_write(lambda c: _claim_recent(c, self._id, folder_id, up_to_uid))
 
     async def structures(
         self,
@@ -258,8 +263,9 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
     unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
-    count, unseen_count, size = connection.execute(
-        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0)).where(
+    recent = func.sum(case((messages.c.uid > folder.recent_uid, 1), else_=0))
+    count, unseen_count, size, recent_count = connection.execute(
+        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent).where(
             messages.c.folder_id == folder.id
         )
     ).one()
@@ -272,6 +278,8 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
         messages=count,
         unseen=int(unseen_count or 0),
         size=int(size),
+        recent_uid=folder.recent_uid,
+        recent=int(recent_count or 0),
     )
 
 
@@ -285,7 +293,7 @@ def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
 
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
     folder = connection.execute(
-        select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity).where(
+        select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity, folders.c.recent_uid).where(
             folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
         )
     ).first()
@@ -302,17 +310,34 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
         .order_by(messages.c.uid)
     ).all()
     gone = connection.execute(
-        select(expunged_messages.c.uid)
+        select(expunged_messages.c.uid, expunged_messages.c.flags)
         .where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since_modseq)
         .order_by(expunged_messages.c.uid)
-    )
+    ).all()
     return FolderChanges(
         highestmodseq=folder.highestmodseq,
         uidnext=folder.uidnext,
         changed=tuple(_meta(row) for row in changed),
-        expunged=tuple(gone.scalars()),
+        expunged=tuple(row.uid for row in gone),
         uidvalidity=folder.uidvalidity,
+        recent_uid=folder.recent_uid,
+        last_flags=tuple((row.uid, frozenset(row.flags.split())) for row in gone if row.flags is not None),
     )
+
+
+def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int) -> int:
+    """Compare and set, so that two sessions (on any nodes) never take the same message as recent."""
+    while True:
+        mark = _folder_counters(connection, mailbox_id, folder_id).recent_uid
+        if mark >= up_to_uid:
+            return int(mark)
+        raised = connection.execute(
+            update(folders)
+            .where(folders.c.id == folder_id, folders.c.recent_uid == mark)
+            .values(recent_uid=up_to_uid)
+        )
+        if raised.rowcount == 1:
+            return int(mark)
 
 
 def _structures(

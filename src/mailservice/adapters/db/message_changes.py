@@ -8,7 +8,8 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   writers can deadlock, and a folder's UIDs and modseqs are given under its row lock, held until commit.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
 - A message that goes leaves its uid and modseq in `expunged_messages` (how other sessions learn of it),
-  its raw bytes go when no other message shares them, and its size goes back to the mailbox's quota.
+  with the flags it had (a session that still shows it fetches those); its raw bytes go when no other
+  message shares them, and its size goes back to the mailbox's quota.
 
 Each function returns the `FolderWrite`s it made; the caller publishes `folder.changed` for them after
 its commit.
@@ -125,7 +126,7 @@ def expunge(
     modseq = folder.highestmodseq + 1
     remove_messages(connection, mailbox_id, doomed)
     expunged = sorted(row.uid for row in doomed)
-    record_expunged(connection, folder_id, expunged, modseq)
+    record_expunged(connection, folder_id, expunged, modseq, {row.uid: row.flags for row in doomed})
     _raise_modseq(connection, folder_id, modseq)
     return expunged, FolderWrite(folder_id, modseq)
 
@@ -174,7 +175,8 @@ def copy_messages(
         writes += [write] if write else []
     elif move:
         source_modseq = source.highestmodseq + 1
-        record_expunged(connection, source.id, source_uids, source_modseq)
+        flags = {row["uid"]: row["flags"] for row in rows}
+        record_expunged(connection, source.id, source_uids, source_modseq, flags)
         _raise_modseq(connection, source.id, source_modseq)
         writes.append(FolderWrite(source.id, source_modseq))
     return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
@@ -200,11 +202,15 @@ def remove_messages(connection: Connection, mailbox_id: str, rows: Sequence[Any]
         )
 
 
-def record_expunged(connection: Connection, folder_id: int, uids: list[int], modseq: int) -> None:
+def record_expunged(
+    connection: Connection, folder_id: int, uids: list[int], modseq: int, flags: dict[int, str] | None = None
+) -> None:
+    """`flags`: what EXPUNGE removed the messages with, for sessions that still show them."""
+    known = flags or {}
     if uids:
         connection.execute(
             insert(expunged_messages),
-            [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids],
+            [{"folder_id": folder_id, "uid": uid, "modseq": modseq, "flags": known.get(uid)} for uid in uids],
         )
 
 

@@ -119,6 +119,9 @@ folders = Table(
     Column("uidnext", BigInteger, nullable=False),
     Column("highestmodseq", BigInteger, nullable=False),
     Column("special_use", String(20), nullable=True),
+    # The highest uid a read-write session has taken as \Recent: the messages above it are recent to
+    # the next session that sees them (Dovecot's rule, kept here so that it holds across nodes).
+    Column("recent_uid", BigInteger, nullable=False, server_default="0"),
     # No longer read: subscriptions live in their own table, since they outlive folders (RFC 3501
     # section 6.3.6). Kept because dropping it would rebuild the table under its messages on SQLite.
     Column("subscribed", Boolean, nullable=False),
@@ -187,6 +190,8 @@ expunged_messages = Table(
     Column("folder_id", RowId, ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True),
     Column("uid", BigInteger, primary_key=True),
     Column("modseq", BigInteger, nullable=False),
+    # The flags it had when it was expunged (NULL where they are not known).
+    Column("flags", Text, nullable=True),
 )
 Index("ix_expunged_messages_folder_id_modseq", expunged_messages.c.folder_id, expunged_messages.c.modseq)
 

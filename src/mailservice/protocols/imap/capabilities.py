@@ -20,8 +20,15 @@ _AFTER_LOGIN = (
     "ESORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
+    "LIST-STATUS",
+    "STATUS=SIZE",
+    "MULTIAPPEND",
+    "UTF8=ACCEPT",
 )
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
 
 
 def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> str:

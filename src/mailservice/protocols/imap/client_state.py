@@ -26,6 +26,8 @@ class ClientState:
     view: FolderView | None = None
     condstore: bool = False
     qresync: bool = False
+    utf8: bool = False
+    """UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8 both ways."""
 
     def mail(self) -> MailSession:
         if self.session is None:

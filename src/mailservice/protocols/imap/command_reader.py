@@ -20,17 +20,19 @@ MAX_NUMBER = 2**32 - 1
 MAX_MOD_SEQUENCE = 2**63 - 1
 _QUOTED = re.compile(rb'"((?:[^"\\\r\n]|\\["\\])*)"')
 _LITERAL = re.compile(rb"~?\{([0-9]{1,10})(\+?)\}\r\n")
-_SEQUENCE = re.compile(rb"[0-9*:,]+")
+_SEQUENCE = re.compile(rb"[0-9*:,$]+")
 _FLAG = re.compile(rb'\\?[^(){ \x00-\x1f\x7f%*"\\\]\x80-\xff]+|\\\*')
 _UNESCAPE = re.compile(rb'\\(["\\])')
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+=*")
 
 
 class CommandReader:
-    def __init__(self, data: bytes, tag: str = "*") -> None:
+    def __init__(self, data: bytes, tag: str = "*", utf8: bool = False) -> None:
         self.data = data
         self.position = 0
         self.tag = tag
+        self.utf8 = utf8
+        """The client enabled UTF8=ACCEPT: mailbox names and strings are UTF-8."""
 
     def error(self, message: str) -> ParseError:
         return ParseError(message, self.tag)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from mailservice.domain.mail_session import FlagChange
+from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
-from mailservice.protocols.imap.mailbox_names import decode_mailbox
+from mailservice.protocols.imap.mailbox_names import decode_name
 from mailservice.protocols.imap.parse_error import ParseError
 from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
 from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
+from mailservice.protocols.imap.search_results import parse_return
 from mailservice.protocols.imap.sequence_set import SequenceSet, parse_sequence_set
 from mailservice.protocols.imap.sort_args import SortArgs, ThreadArgs, parse_sort, parse_thread
 
@@ -63,6 +63,8 @@ class ListArgs:
     selection: frozenset[str] = frozenset()
     returns: frozenset[str] = frozenset()
     extended: bool = False
+    status_items: tuple[str, ...] = ()
+    """LIST-STATUS (RFC 5819): `RETURN (STATUS (items))`, answered after each selectable folder."""
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,18 @@ class StatusArgs:
 
 @dataclass(frozen=True)
 class AppendArgs:
+    """One message, or several with MULTIAPPEND (RFC 3502), stored all or none."""
+
     mailbox: str
-    flags: frozenset[str]
-    internal_date: datetime | None
-    message: bytes
+    messages: tuple[NewMessage, ...]
 
 
 @dataclass(frozen=True)
 class SearchArgs:
     charset: str
     key: SearchKey
+    returns: frozenset[str] | None = None
+    """ESEARCH's RETURN options; None for a plain SEARCH."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,10 @@ class Command:
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})
 
 
-def parse_command(data: bytes) -> Command:
-    """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable)."""
-    reader = CommandReader(data)
+def parse_command(data: bytes, utf8: bool = False) -> Command:
+    """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable).
+    `utf8`: the client enabled UTF8=ACCEPT."""
+    reader = CommandReader(data, utf8=utf8)
     tag = reader.tag_token()
     reader.tag = tag
     reader.space()
@@ -193,7 +198,11 @@ def _no_args(reader: CommandReader) -> Args:
 
 
 def _mailbox(reader: CommandReader) -> str:
-    return decode_mailbox(reader.astring(), reader.tag)
+    return _name(reader, reader.astring())
+
+
+def _name(reader: CommandReader, raw: bytes) -> str:
+    return decode_name(raw, reader.tag, reader.utf8)
 
 
 def _mailbox_arg(reader: CommandReader) -> Args:
@@ -249,7 +258,7 @@ def _list(reader: CommandReader) -> Args:
     if reader.peek(b"("):
         selection = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
         reader.space()
-    reference = decode_mailbox(reader.astring(), reader.tag)
+    reference = _name(reader, reader.astring())
     reader.space()
     if reader.peek(b"("):
         reader.expect(b"(")
@@ -260,15 +269,17 @@ def _list(reader: CommandReader) -> Args:
     else:
         patterns = [reader.list_mailbox()]
     returns: frozenset[str] | None = None
+    status_items: tuple[str, ...] = ()
     if reader.accept(b" "):
         if reader.word() != "RETURN":
             raise reader.error("expected RETURN")
         reader.space()
-        returns = frozenset(_return_options(reader))
+        options, status_items = _return_options(reader)
+        returns = frozenset(options)
     _check_list_options(reader, selection, returns)
-    decoded = tuple(decode_mailbox(pattern, reader.tag) for pattern in patterns)
+    decoded = tuple(_name(reader, pattern) for pattern in patterns)
     extended = bool(selection) or returns is not None
-    return ListArgs(reference, decoded, selection, returns or frozenset(), extended)
+    return ListArgs(reference, decoded, selection, returns or frozenset(), extended, status_items)
 
 
 LIST_SELECTION = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
@@ -286,25 +297,27 @@ def _check_list_options(
         raise reader.error("RECURSIVEMATCH needs another selection option")
 
 
-def _return_options(reader: CommandReader) -> list[str]:
+def _return_options(reader: CommandReader) -> tuple[list[str], tuple[str, ...]]:
+    """The return options, and the items of a STATUS option (LIST-STATUS)."""
     reader.expect(b"(")
     options: list[str] = []
+    status_items: tuple[str, ...] = ()
     while not reader.accept(b")"):
         if options:
             reader.space()
         option = reader.word()
-        if option == "STATUS":  # LIST-STATUS: its items are read and ignored
+        if option == "STATUS":
             reader.space()
-            reader.parenthesized()
+            status_items = _status_items(reader)
         options.append(option)
-    return options
+    return options, status_items
 
 
 def _lsub(reader: CommandReader) -> Args:
     reader.space()
-    reference = decode_mailbox(reader.astring(), reader.tag)
+    reference = _name(reader, reader.astring())
     reader.space()
-    pattern = decode_mailbox(reader.list_mailbox(), reader.tag)
+    pattern = _name(reader, reader.list_mailbox())
     return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
 
 
@@ -315,17 +328,28 @@ def _status(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     reader.space()
+    return StatusArgs(mailbox, _status_items(reader))
+
+
+def _status_items(reader: CommandReader) -> tuple[str, ...]:
     items = tuple(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
     unknown = [item for item in items if item not in STATUS_ITEMS]
     if unknown or not items:
         raise reader.error(f"unknown STATUS item {unknown[0] if unknown else '()'}")
-    return StatusArgs(mailbox, items)
+    return items
 
 
 def _append(reader: CommandReader) -> Args:
     reader.space()
     mailbox = _mailbox(reader)
     reader.space()
+    messages = [_append_message(reader)]
+    while reader.accept(b" "):
+        messages.append(_append_message(reader))
+    return AppendArgs(mailbox, tuple(messages))
+
+
+def _append_message(reader: CommandReader) -> NewMessage:
     flags: frozenset[str] = frozenset()
     internal_date = None
     if reader.peek(b"("):
@@ -336,17 +360,29 @@ def _append(reader: CommandReader) -> Args:
         reader.space()
     if "\\Recent" in {flag.capitalize() for flag in flags} or any(flag == "\\*" for flag in flags):
         raise reader.error("APPEND cannot set \\Recent or \\*")
-    return AppendArgs(mailbox, flags, internal_date, reader.string())
+    return NewMessage(_append_data(reader), flags, internal_date)
+
+
+def _append_data(reader: CommandReader) -> bytes:
+    """A literal, or after UTF8=ACCEPT `UTF8 (~{n} ...)` (RFC 6855 section 4)."""
+    if not (reader.utf8 and reader.accept_word("UTF8")):
+        return reader.string()
+    reader.space()
+    reader.expect(b"(")
+    data = reader.string()
+    reader.expect(b")")
+    return data
 
 
 def _search(reader: CommandReader) -> Args:
     reader.space()
-    charset = "US-ASCII"
+    returns = parse_return(reader)
+    charset = "UTF-8" if reader.utf8 else "US-ASCII"
     if reader.accept_word("CHARSET"):
         reader.space()
         charset = read_charset(reader)
         reader.space()
-    return SearchArgs(charset, parse_search(reader, charset))
+    return SearchArgs(charset, parse_search(reader, charset), returns)
 
 
 def _sequence(reader: CommandReader) -> SequenceSet:

@@ -2,11 +2,12 @@
 
 Synchronising literals `{n}` get a "+ Ready" continuation; LITERAL+ `{n+}` does not. Every byte of
 a command (lines and literals) is charged to the connection's memory share; a literal that is
-refused (too large, over the share, or before login in any command but LOGIN and AUTHENTICATE) is
-refused before its continuation, or read and dropped when it is non-synchronising, and the
-connection stays open. Before login a refused non-synchronising literal or a command over the share
-ends the connection. After login an APPEND literal over `spool_threshold_bytes` goes to a temporary
-file and is read back only when the command is complete. Bad input is answered with BAD.
+refused (too large, over the share, an APPEND over the mailbox's quota or to a folder that does
+not exist, or before login in any command but LOGIN and AUTHENTICATE) is refused before its
+continuation, or read and dropped when it is non-synchronising, and the connection stays open.
+Before login a refused non-synchronising literal or a command over the share ends the connection.
+After login an APPEND literal over `spool_threshold_bytes` goes to a temporary file and is read
+back only when the command is complete. Bad input is answered with BAD.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import logging
 import re
 from typing import BinaryIO
 
+from mailservice.domain.errors import DomainError, MailboxFull
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
+from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.commands import parse_command
 from mailservice.protocols.imap.dispatch import run_command
+from mailservice.protocols.imap.mailbox_names import decode_name
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
-from mailservice.protocols.imap.replies import Disconnect
+from mailservice.protocols.imap.replies import Disconnect, from_domain_error
 from mailservice.protocols.lines.connection import LineConnection, TimedOut
 from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
 from mailservice.protocols.lines.output import Output
@@ -131,7 +135,7 @@ class Connection(LineConnection):
             self.out.write(refused.line)
             return
         try:
-            command = parse_command(data)
+            command = parse_command(data, utf8=self.state.utf8)
         except RefusedArgument as error:
             self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return
@@ -160,7 +164,7 @@ class Connection(LineConnection):
                 size = int(found.group(1))
                 pieces.append(line[: found.end(2) + 1] + b"\r\n")
                 literal_bytes += size
-                refusal = refusal or self._literal_refusal(first, literal_bytes)
+                refusal = refusal or await self._literal_refusal(first, literal_bytes, len(pieces) == 1)
                 if refusal is None:
                     refusal = await self._take_literal(first, size, tag, not found.group(2), pieces)
                 else:
@@ -173,11 +177,30 @@ class Connection(LineConnection):
         finally:
             _close_spooled(pieces)
 
-    def _literal_refusal(self, first: bytes, literal_bytes: int) -> str | None:
+    async def _literal_refusal(self, first: bytes, literal_bytes: int, first_literal: bool) -> str | None:
         if not self.logged_in:
             return None if _LOGIN.match(first) else LOG_IN_FIRST
-        limit = self.options.max_literal_bytes if _APPEND.match(first) else OTHER_LITERAL_BYTES
-        return TOO_LARGE if literal_bytes > limit else None
+        if not _APPEND.match(first):
+            return TOO_LARGE if literal_bytes > OTHER_LITERAL_BYTES else None
+        if literal_bytes > self.options.max_literal_bytes:
+            return TOO_LARGE
+        return await self._append_refusal(first, literal_bytes, first_literal)
+
+    async def _append_refusal(self, first: bytes, literal_bytes: int, first_literal: bool) -> str | None:
+        """What an APPEND will fail with is known before its data, as Dovecot knows it: a folder that
+        does not exist (TRYCREATE), messages that cannot fit in the quota (OVERQUOTA)."""
+        session = self.state.session
+        if session is None:
+            return None
+        mailbox = _append_mailbox(first, self.state.utf8) if first_literal else None
+        try:
+            if mailbox is not None:
+                await session.status(mailbox)
+            if not (await session.quota()).allows(literal_bytes):
+                raise MailboxFull("the messages do not fit in the quota")
+        except DomainError as error:
+            return from_domain_error(error, target_missing=True).reply()
+        return None
 
     async def _take_literal(
         self, first: bytes, size: int, tag: str, synchronising: bool, pieces: list[Piece]
@@ -215,6 +238,19 @@ class Connection(LineConnection):
         assert context is not None
         await self.start_tls(context)
         self.state.tls = True
+
+
+def _append_mailbox(first: bytes, utf8: bool) -> str | None:
+    """The folder an APPEND's first line names, when it is not itself a literal."""
+    reader = CommandReader(first.rstrip(b"\r\n"), utf8=utf8)
+    try:
+        reader.tag_token()
+        reader.space()
+        reader.word()
+        reader.space()
+        return decode_name(reader.astring(), "*", reader.utf8)
+    except ParseError:
+        return None
 
 
 def _tag_of(line: bytes) -> str:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from mailservice.domain.errors import DomainError
+from mailservice.domain.mail_session import FolderChanges
 from mailservice.protocols.imap import (
     append_command,
     copy_commands,
@@ -24,7 +25,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import CommandFailed, Disconnect, bad, from_domain_error
-from mailservice.protocols.imap.updates import may_expunge_after, send_updates
+from mailservice.protocols.imap.updates import may_expunge_after, reads_flags, refresh_flags, send_updates
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,19 @@ HANDLERS: dict[str, tuple[Handler, frozenset[State]]] = {
 async def run_command(client: Client, command: Command) -> None:
     """Write everything the command answers, its tagged reply last (not flushed)."""
     handler, states = HANDLERS[command.name]
+    known: FolderChanges | None = None
     try:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))
+        if reads_flags(command):
+            known = await refresh_flags(client)
         text = await handler(client, command)
     except CommandFailed as failure:
-        await _updates(client, command)
+        await _updates(client, command, known)
         client.out.write(failure.line(command.tag))
         return
     except DomainError as error:
-        await _updates(client, command)
+        await _updates(client, command, known)
         client.out.write(from_domain_error(error).line(command.tag))
         return
     except (Disconnect, OSError, EOFError):  # the connection itself failed (TLS, reset, closed)
@@ -93,16 +97,16 @@ async def run_command(client: Client, command: Command) -> None:
         log.error("imap.command_failed command=%s error=%s: %s", command.name, type(error).__name__, error)
         client.out.write(f"{command.tag} NO [SERVERBUG] Internal error occurred.\r\n".encode())
         return
-    await _updates(client, command)
+    await _updates(client, command, known)
     if text:
         client.out.write(f"{command.tag} OK {text}\r\n".encode("utf-8", "replace"))
 
 
-async def _updates(client: Client, command: Command) -> None:
+async def _updates(client: Client, command: Command, known: FolderChanges | None) -> None:
     if client.state.state is not State.SELECTED or command.name in ("SELECT", "EXAMINE", "IDLE"):
         return
     try:
-        await send_updates(client, may_expunge_after(command))
+        await send_updates(client, may_expunge_after(command), known)
     except DomainError as error:
         log.warning("imap.updates_failed command=%s error=%s", command.name, error.code)
 

@@ -1,4 +1,5 @@
-"""Flags as IMAP writes them: system flags first in a fixed order, then keywords; never \\Recent."""
+"""Flags as IMAP writes them: system flags first in a fixed order (\\Recent last of them, as Dovecot
+writes it), then keywords. \\Recent is never stored, so a client may not set or clear it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from mailservice.protocols.imap.replies import bad
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
-_ORDER = {flag: index for index, flag in enumerate(SYSTEM_FLAGS)}
+_ORDER = {flag: index for index, flag in enumerate((*SYSTEM_FLAGS, "\\Recent"))}
 
 
 @lru_cache(maxsize=1024)
@@ -24,15 +25,14 @@ def flags_text(flags: Iterable[str]) -> bytes:
 
 
 def normalize_flags(flags: Iterable[str]) -> frozenset[str]:
-    """System flags in their canonical case; \\Recent (never stored) dropped; others are BAD."""
+    """System flags in their canonical case; any other, \\Recent too, is BAD (Dovecot's words)."""
     found = set()
     for flag in flags:
         if flag.startswith("\\"):
             canonical = _SYSTEM_BY_LOWER.get(flag.lower())
-            if canonical is None and flag.lower() != "\\recent":
-                raise bad(f"Invalid system flag {flag}")
-            if canonical is not None:
-                found.add(canonical)
+            if canonical is None:
+                raise bad(f"Error in IMAP command: Invalid system flag {flag.upper()}")
+            found.add(canonical)
             continue
         found.add(flag)
     return frozenset(found)

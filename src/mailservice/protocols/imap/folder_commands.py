@@ -7,11 +7,11 @@ from mailservice.domain.mail_session import HIERARCHY_SEPARATOR, FolderInfo, Fol
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, ListArgs, MailboxArg, Rename, StatusArgs
 from mailservice.protocols.imap.list_pattern import list_pattern, parents
-from mailservice.protocols.imap.mailbox_names import encode_mailbox
+from mailservice.protocols.imap.mailbox_names import encode_name
 
 
-def mailbox_text(name: str) -> bytes:
-    return quoted(encode_mailbox(name))
+def mailbox_text(name: str, utf8: bool) -> bytes:
+    return quoted(encode_name(name, utf8))
 
 
 async def create(client: Client, command: Command) -> str:
@@ -48,14 +48,17 @@ async def list_folders(client: Client, command: Command) -> str:
     mail = client.state.mail()
     folders = await mail.list_folders()
     subscribed = await mail.subscriptions()
-    for line in _listing(folders, subscribed, args, kind):
+    existing = {folder.name for folder in folders}
+    for name, line in _listing(folders, subscribed, args, kind, client.state.utf8):
         client.out.write(line)
+        if args.status_items and name in existing:
+            await _write_status(client, name, args.status_items)
     return f"{command.name.capitalize()} completed."
 
 
 def _listing(
-    folders: list[FolderInfo], subscribed: frozenset[str], args: ListArgs, kind: bytes
-) -> list[bytes]:
+    folders: list[FolderInfo], subscribed: frozenset[str], args: ListArgs, kind: bytes, utf8: bool
+) -> list[tuple[str, bytes]]:
     """LIST and LSUB answers. Subscriptions are names: a subscribed name without a folder is listed
     `\\NonExistent` by LIST (SUBSCRIBED) and by LSUB; an unsubscribed name above a subscribed one that
     the pattern does not reach is listed by LSUB `\\Noselect` and by RECURSIVEMATCH with its CHILDINFO
@@ -79,7 +82,7 @@ def _listing(
             continue
         folder = by_name.get(name)
         if kind == b"LSUB":
-            line = _lsub_line(name, folder, name in subscribed, name in above_subscribed)
+            line = _lsub_line(name, folder, name in subscribed, name in above_subscribed, utf8)
         else:
             line = _list_line(
                 name,
@@ -90,20 +93,23 @@ def _listing(
                 show_subscribed,
                 show_children,
                 name in above_subscribed,
+                utf8,
             )
         if line is not None:
-            lines.append(line)
+            lines.append((name, line))
     return lines
 
 
-def _lsub_line(name: str, folder: FolderInfo | None, subscribed: bool, above: bool) -> bytes | None:
+def _lsub_line(
+    name: str, folder: FolderInfo | None, subscribed: bool, above: bool, utf8: bool
+) -> bytes | None:
     if subscribed:
         attributes = "" if folder is not None else "\\NonExistent"
     elif above:
         attributes = "\\Noselect"
     else:
         return None
-    return b'* LSUB (%s) "/" %s\r\n' % (attributes.encode(), mailbox_text(name))
+    return b'* LSUB (%s) "/" %s\r\n' % (attributes.encode(), mailbox_text(name, utf8))
 
 
 def _list_line(
@@ -115,6 +121,7 @@ def _list_line(
     show_subscribed: bool,
     show_children: bool,
     above_subscribed: bool,
+    utf8: bool,
 ) -> bytes | None:
     child_info = b""
     selected = not (
@@ -128,7 +135,7 @@ def _list_line(
     if folder is None and not has_children and not subscribed:
         return None
     attributes = _attributes(folder, has_children, show_subscribed and subscribed, show_children)
-    return b'* LIST (%s) "/" %s%s\r\n' % (" ".join(attributes).encode(), mailbox_text(name), child_info)
+    return b'* LIST (%s) "/" %s%s\r\n' % (" ".join(attributes).encode(), mailbox_text(name, utf8), child_info)
 
 
 def _inbox_first(name: str) -> tuple[bool, str]:
@@ -152,16 +159,28 @@ def _attributes(
 
 async def status(client: Client, command: Command) -> str:
     assert isinstance(command.args, StatusArgs)
-    found = await client.state.mail().status(command.args.mailbox)
-    values = " ".join(f"{item} {_status_value(found, item)}" for item in command.args.items)
-    client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(command.args.mailbox), values.encode()))
+    await _write_status(client, command.args.mailbox, command.args.items)
     return "Status completed."
 
 
-def _status_value(found: FolderStatus, item: str) -> int:
+async def _write_status(client: Client, mailbox: str, wanted: tuple[str, ...]) -> None:
+    found = await client.state.mail().status(mailbox)
+    view = client.state.view
+    recent = len(view.recent) if view is not None and view.folder_id == found.folder_id else found.recent
+    items = sorted(set(wanted), key=STATUS_ORDER.index)
+    values = " ".join(f"{item} {_status_value(found, item, recent)}" for item in items)
+    client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(mailbox, client.state.utf8), values.encode()))
+
+
+STATUS_ORDER = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE")
+"""Items are answered in this order, each once, whatever the request's order (as Dovecot does)."""
+
+
+def _status_value(found: FolderStatus, item: str, recent: int) -> int:
+    """`recent`: this connection's own count for the selected folder, else the messages nobody took."""
     return {
         "MESSAGES": found.messages,
-        "RECENT": 0,
+        "RECENT": recent,
         "UIDNEXT": found.uidnext,
         "UIDVALIDITY": found.uidvalidity,
         "UNSEEN": found.unseen,

@@ -2,7 +2,12 @@
 
 Changes made elsewhere (`MailSession.changes`) are folded in by `sync`, which returns the untagged
 responses that tell the client. Expunges can be held back (RFC 3501 section 7.4.1: never during
-FETCH, STORE or SEARCH); held-back messages keep their sequence numbers until they are announced.
+FETCH, STORE or SEARCH); held-back messages keep their sequence numbers until they are announced, with
+the flags they were expunged with. `refresh_flags` takes in other sessions' flag changes before a
+FETCH shows them, to be announced after it (SEARCH sees what was last announced, as in Dovecot).
+
+\\Recent is this connection's own: the messages in `recent` show it in their flags here only (see
+recent.py for who gets them).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
 from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
+from mailservice.protocols.imap.recent import RECENT_FLAG
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet, uid_set_text
 
@@ -31,11 +37,19 @@ class FolderView:
     """Expunged elsewhere, not yet announced."""
     keywords: set[str] = field(default_factory=set)
     """The keywords the client has been told of in FLAGS and PERMANENTFLAGS."""
+    recent: set[int] = field(default_factory=set)
+    """The messages that are \\Recent to this connection."""
+    unannounced: set[int] = field(default_factory=set)
+    """Messages whose new flags `refresh_flags` took in and the client has not been told of."""
+    saved: set[int] = field(default_factory=set)
+    """The uids of the last saved SEARCH result (`$`, RFC 5182)."""
 
     @classmethod
-    def of(cls, opened: OpenedFolder, read_only: bool) -> FolderView:
+    def of(cls, opened: OpenedFolder, read_only: bool, recent_above: int = 0) -> FolderView:
+        """`recent_above`: the messages above this uid are recent to this connection."""
         status = opened.status
-        return cls(
+        recent = {meta.uid for meta in opened.messages if meta.uid > recent_above}
+        view = cls(
             folder_id=status.folder_id,
             name=status.name,
             read_only=read_only,
@@ -43,9 +57,16 @@ class FolderView:
             uidnext=status.uidnext,
             highestmodseq=status.highestmodseq,
             uids=[meta.uid for meta in opened.messages],
-            metas={meta.uid: meta for meta in opened.messages},
+            metas={},
             keywords=_keywords(opened.messages),
+            recent=recent,
         )
+        view.metas = {meta.uid: view._shown(meta) for meta in opened.messages}
+        return view
+
+    def _shown(self, meta: MessageMeta) -> MessageMeta:
+        """The message's flags as this connection shows them: with \\Recent when it is recent here."""
+        return meta._replace(flags=meta.flags | RECENT_FLAG) if meta.uid in self.recent else meta
 
     def flags_responses(self) -> list[bytes]:
         """`* FLAGS` and `* OK [PERMANENTFLAGS]`: the system flags and every keyword told of."""
@@ -72,21 +93,26 @@ class FolderView:
     def select(self, sequence_set: SequenceSet, by_uid: bool) -> list[tuple[int, int]]:
         """(sequence number, uid) of the messages named, ascending. A sequence number beyond the
         folder is a client error (BAD); uids that do not exist are left out."""
-        if by_uid:
-            chosen = sequence_set.uids(self.uids)
-            return [(self.sequence_number(uid), uid) for uid in chosen]
+        if by_uid or sequence_set.saved:
+            return [(self.sequence_number(uid), uid) for uid in self.uids_named(sequence_set)]
         largest = sequence_set.largest_number()
         if self.count == 0 or (largest is not None and largest > self.count):
             raise bad("Error in IMAP command: Invalid messageset")
         uids = self.uids
         return [(number, uids[number - 1]) for number in sequence_set.sequence_numbers(self.count)]
 
+    def uids_named(self, sequence_set: SequenceSet) -> list[int]:
+        """The uids a uid set names (`$`: those of the saved result still here), ascending."""
+        if sequence_set.saved:
+            return sorted(uid for uid in self.saved if uid in self.metas)
+        return sequence_set.uids(self.uids)
+
     def update(self, metas: Sequence[MessageMeta]) -> list[bytes]:
         """Flags this connection changed itself (the client is told by the command's own response,
         after the flags responses returned here for keywords it has not heard of)."""
         for meta in metas:
             if meta.uid in self.metas:
-                self.metas[meta.uid] = meta
+                self.metas[meta.uid] = self._shown(meta)
         return self.announce_keywords(metas)
 
     def remove(self, uids: Iterable[int]) -> list[int]:
@@ -99,55 +125,114 @@ class FolderView:
             for uid in present:
                 del self.metas[uid]
                 self.gone.discard(uid)
+                self.recent.discard(uid)
+                self.unannounced.discard(uid)
+                self.saved.discard(uid)
         return numbers
 
     def expunge_responses(self, uids: Iterable[int], vanished: bool) -> list[bytes]:
-        """Forget expunged messages and say so: `* VANISHED uids` once QRESYNC is enabled (RFC 7162
-        section 3.2.10), else `* n EXPUNGE` each."""
+        """Forget expunged messages and say so, then the new RECENT count if it changed."""
+        recent = len(self.recent)
+        return self._expunge_lines(uids, vanished) + self._recent_count(recent)
+
+    def _expunge_lines(self, uids: Iterable[int], vanished: bool) -> list[bytes]:
+        """`* VANISHED uids` once QRESYNC is enabled (RFC 7162 section 3.2.10), else `* n EXPUNGE` each."""
         present = sorted(uid for uid in set(uids) if uid in self.metas)
         numbers = self.remove(present)
         if vanished:
             return [b"* VANISHED %s\r\n" % uid_set_text(present).encode()] if present else []
         return [b"* %d EXPUNGE\r\n" % number for number in numbers]
 
+    def _recent_count(self, before: int) -> list[bytes]:
+        return [b"* %d RECENT\r\n" % len(self.recent)] if len(self.recent) != before else []
+
+    def refresh_flags(self, changes: FolderChanges) -> list[bytes]:
+        """Take in other sessions' flag changes to messages the client knows: a FETCH then shows them,
+        and the next `sync` announces them. New and expunged messages wait for it. Returns the flags
+        responses for keywords the client has not heard of."""
+        taken = [*changes.changed, *self._expunged_with(changes)]
+        for meta in taken:
+            known = self.metas.get(meta.uid)
+            shown = self._shown(meta)
+            if known is not None and known.flags != shown.flags:
+                self.metas[meta.uid] = shown  # its modseq too, so that FETCH MODSEQ agrees with FLAGS
+                self.unannounced.add(meta.uid)
+        return self.announce_keywords(meta for meta in taken if meta.uid in self.metas)
+
+    def _expunged_with(self, changes: FolderChanges) -> list[MessageMeta]:
+        """Known messages expunged elsewhere, with the flags they were expunged with."""
+        return [
+            known._replace(flags=flags)
+            for uid, flags in changes.last_flags
+            if (known := self.metas.get(uid)) is not None
+        ]
+
     def sync(
-        self, changes: FolderChanges, allow_expunge: bool, with_modseq: bool, vanished: bool = False
+        self,
+        changes: FolderChanges,
+        allow_expunge: bool,
+        with_modseq: bool,
+        recent_above: int | None = None,
+        vanished: bool = False,
     ) -> list[bytes]:
-        """Fold in what changed elsewhere; the untagged responses that announce it."""
-        self.gone.update(uid for uid in changes.expunged if uid in self.metas)
+        """Fold in what changed elsewhere; the untagged responses that announce it. New messages above
+        `recent_above` are recent to this connection (none when it is None); `vanished`: expunges are
+        announced as VANISHED (QRESYNC)."""
+        recent = len(self.recent)
+        if recent_above is not None:
+            self.recent.update(
+                meta.uid for meta in changes.changed if meta.uid > recent_above and meta.uid not in self.metas
+            )
         responses = self.announce_keywords(changes.changed)
+        if not allow_expunge:  # the client still sees them until their EXPUNGE: with these flags
+            responses.extend(self._flag_updates(self._expunged_with(changes), with_modseq=False))
+        self.gone.update(uid for uid in changes.expunged if uid in self.metas)
         if allow_expunge and self.gone:
-            responses.extend(self.expunge_responses(list(self.gone), vanished))
+            responses.extend(self._expunge_lines(list(self.gone), vanished))
         responses.extend(self._flag_updates(changes.changed, with_modseq))
+        responses.extend(self._unannounced_updates())
         added = self._add_new(changes.changed)
         if added:
             responses.append(b"* %d EXISTS\r\n" % self.count)
+        responses.extend(self._recent_count(recent))
         self.highestmodseq = max(self.highestmodseq, changes.highestmodseq)
         self.uidnext = max(self.uidnext, changes.uidnext)
         return responses
 
+    def _unannounced_updates(self) -> list[bytes]:
+        uids, self.unannounced = sorted(self.unannounced), set()
+        return [self._flags_line(self.metas[uid], False) for uid in uids if uid in self.metas]
+
     def _flag_updates(self, changed: Sequence[MessageMeta], with_modseq: bool) -> list[bytes]:
         responses: list[bytes] = []
-        for meta in changed:
-            known = self.metas.get(meta.uid)
-            if known is None or known == meta:
+        for stored in changed:
+            known = self.metas.get(stored.uid)
+            meta = self._shown(stored)
+            if known is None or (known == meta and meta.uid not in self.unannounced):
                 continue
             self.metas[meta.uid] = meta
-            if meta.uid in self.gone or (known.flags == meta.flags and not with_modseq):
+            told = known.flags == meta.flags and meta.uid not in self.unannounced
+            self.unannounced.discard(meta.uid)
+            if meta.uid in self.gone or (told and not with_modseq):
                 continue
-            modseq = b" MODSEQ (%d)" % meta.modseq if with_modseq else b""
-            responses.append(
-                b"* %d FETCH (UID %d FLAGS (%s)%s)\r\n"
-                % (self.sequence_number(meta.uid), meta.uid, stored_flags_text(meta.flags), modseq)
-            )
+            responses.append(self._flags_line(meta, with_modseq))
         return responses
+
+    def _flags_line(self, meta: MessageMeta, with_modseq: bool) -> bytes:
+        modseq = b" MODSEQ (%d)" % meta.modseq if with_modseq else b""
+        return b"* %d FETCH (UID %d FLAGS (%s)%s)\r\n" % (
+            self.sequence_number(meta.uid),
+            meta.uid,
+            stored_flags_text(meta.flags),
+            modseq,
+        )
 
     def _add_new(self, changed: Sequence[MessageMeta]) -> bool:
         added = False
         for meta in sorted(changed, key=lambda meta: meta.uid):
             if meta.uid in self.metas:
                 continue
-            self.metas[meta.uid] = meta
+            self.metas[meta.uid] = self._shown(meta)
             if not self.uids or meta.uid > self.uids[-1]:
                 self.uids.append(meta.uid)
             else:

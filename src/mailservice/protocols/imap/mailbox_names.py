@@ -1,5 +1,6 @@
 """Mailbox names on the wire: modified UTF-7 (RFC 3501 section 5.1.3) to and from the store's text,
-with "INBOX" in any case meaning INBOX."""
+or UTF-8 once the client has enabled UTF8=ACCEPT (RFC 6855 section 3), with "INBOX" in any case
+meaning INBOX."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ _SHIFTED = re.compile(r"&([^-]*)-")
 _NON_PRINTABLE = re.compile(r"[^\x20-\x7e]+")
 _SHIFT_ALPHABET = re.compile(r"[A-Za-z0-9+,]+")
 _INVALID = "[CANNOT] Mailbox name is not valid mUTF-7"
+_INVALID_UTF8 = "[CANNOT] Mailbox name is not valid UTF-8"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def decode_mailbox(raw: bytes, tag: str = "*") -> str:
@@ -26,6 +29,24 @@ def decode_mailbox(raw: bytes, tag: str = "*") -> str:
     if "&" in _SHIFTED.sub("", text) or _NON_PRINTABLE.search(text):
         raise RefusedArgument("invalid modified UTF-7 in mailbox name", _INVALID, tag)
     return _inbox(decoded)
+
+
+def decode_name(raw: bytes, tag: str, utf8: bool) -> str:
+    """`decode_mailbox`, or after UTF8=ACCEPT the name as UTF-8 (control characters refused)."""
+    if not utf8:
+        return decode_mailbox(raw, tag)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RefusedArgument("invalid UTF-8 in mailbox name", _INVALID_UTF8, tag) from None
+    if _CONTROL.search(text):
+        raise RefusedArgument("control character in mailbox name", _INVALID_UTF8, tag)
+    return _inbox(text)
+
+
+def encode_name(name: str, utf8: bool) -> bytes:
+    """The name as sent to a client: UTF-8 after UTF8=ACCEPT, else modified UTF-7."""
+    return name.encode("utf-8") if utf8 else encode_mailbox(name)
 
 
 def _decode_run(match: re.Match[str]) -> str:

@@ -26,9 +26,13 @@ class CommandFailed(Exception):
         self.bad = bad
 
     def line(self, tag: str) -> bytes:
+        return f"{tag} {self.reply()}\r\n".encode("utf-8", "replace")
+
+    def reply(self) -> str:
+        """The reply without its tag: `NO [code] text`."""
         status = "BAD" if self.bad else "NO"
         code = f"[{self.code}] " if self.code else ""
-        return f"{tag} {status} {code}{self.text}\r\n".encode("utf-8", "replace")
+        return f"{status} {code}{self.text}"
 
 
 def bad(text: str) -> CommandFailed:

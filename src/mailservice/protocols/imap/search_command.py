@@ -1,6 +1,9 @@
-"""SEARCH and UID SEARCH over the selected folder; messages are read only for header and text keys."""
+"""SEARCH and UID SEARCH over the selected folder; messages are read only for header and text keys.
+With RETURN options the answer is an ESEARCH line and the result may be saved for `$`."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, SearchArgs
@@ -8,30 +11,39 @@ from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.search_keys import SearchKey
 from mailservice.protocols.imap.search_match import Candidate, matches, needs_content, uses_modseq
+from mailservice.protocols.imap.search_results import esearch_line, saved_uids
 
 BATCH_MESSAGES = 200
 
 
 async def search(client: Client, command: Command) -> str:
     assert isinstance(command.args, SearchArgs)
-    key = command.args.key
+    key, returns = command.args.key, command.args.returns
     view = client.state.selected()
     with_modseq = uses_modseq(key)
     if with_modseq:
         enable_condstore(client)
     found = await find_matches(client, view, key)
     numbers = [candidate.meta.uid if command.uid else candidate.number for candidate in found]
-    line = b"* SEARCH" + b"".join(b" %d" % number for number in numbers)
-    if with_modseq and found:
-        line += b" (MODSEQ %d)" % max(candidate.meta.modseq for candidate in found)
-    client.out.write(line + b"\r\n")
+    modseq = max(candidate.meta.modseq for candidate in found) if with_modseq and found else None
+    if returns is None:
+        line = b"* SEARCH" + b"".join(b" %d" % number for number in numbers)
+        client.out.write(line + (b" (MODSEQ %d)" % modseq if modseq is not None else b"") + b"\r\n")
+        return "Search completed."
+    if "SAVE" in returns:
+        view.saved = set(saved_uids(returns, [candidate.meta.uid for candidate in found]))
+    esearch = esearch_line(command.tag, command.uid, returns, numbers, modseq)
+    if esearch is not None:
+        client.out.write(esearch)
     return "Search completed."
 
 
 async def find_matches(client: Client, view: FolderView, key: SearchKey) -> list[Candidate]:
     """The messages of the selected folder that match `key`, in sequence order (SORT and THREAD too)."""
+    saved, now = frozenset(view.saved), datetime.now(UTC)
     candidates = [
-        Candidate(number, view.metas[uid], view.count, view.uids) for number, uid in enumerate(view.uids, 1)
+        Candidate(number, view.metas[uid], view.count, view.uids, saved=saved, now=now)
+        for number, uid in enumerate(view.uids, 1)
     ]
     if needs_content(key):
         return await _search_content(client, view.folder_id, candidates, key)

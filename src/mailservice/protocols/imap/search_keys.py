@@ -1,4 +1,5 @@
-"""The SEARCH key grammar (RFC 3501 section 6.4.4, plus MODSEQ from RFC 7162) as a small tree.
+"""The SEARCH key grammar (RFC 3501 section 6.4.4, plus MODSEQ from RFC 7162, YOUNGER and OLDER from
+RFC 5032, `$` from RFC 5182) as a small tree.
 
 Keys are read without recursion, so thousands of chained ORs (Dovecot takes 5,000) cost no stack; OR
 chains and nested lists are flattened, double negations removed, and what is still nested more than
@@ -76,6 +77,14 @@ class SequenceKey:
 
 
 @dataclass(frozen=True)
+class WithinKey:
+    """WITHIN (RFC 5032): internal date less (YOUNGER) or at least (OLDER) `seconds` before now."""
+
+    younger: bool
+    seconds: int
+
+
+@dataclass(frozen=True)
 class ModSeqKey:
     modseq: int
 
@@ -106,6 +115,7 @@ SearchKey = (
     | TextKey
     | SequenceKey
     | ModSeqKey
+    | WithinKey
     | NotKey
     | OrKey
     | AndKey
@@ -168,7 +178,11 @@ def _key(reader: CommandReader, charset: str) -> SearchKey:
         if reader.accept(b"("):
             open_operators.append(_Open("(", []))
             continue
-        if reader.peek(b"*") or reader.data[reader.position : reader.position + 1].isdigit():
+        if (
+            reader.peek(b"*")
+            or reader.peek(b"$")
+            or reader.data[reader.position : reader.position + 1].isdigit()
+        ):
             key: SearchKey = SequenceKey(False, parse_sequence_set(reader.sequence_text()))
         else:
             name = reader.word()
@@ -262,7 +276,17 @@ def _named_key(reader: CommandReader, charset: str, name: str) -> SearchKey:
         return SequenceKey(True, parse_sequence_set(reader.sequence_text()))
     if name == "MODSEQ":
         return _modseq(reader)
+    if name in ("YOUNGER", "OLDER"):
+        reader.space()
+        return _within(reader, name == "YOUNGER")
     raise reader.error(f"unknown search key {name}")
+
+
+def _within(reader: CommandReader, younger: bool) -> WithinKey:
+    seconds = reader.number()
+    if seconds == 0:
+        raise reader.error("Invalid search interval parameter")
+    return WithinKey(younger, seconds)
 
 
 def _modseq(reader: CommandReader) -> ModSeqKey:

@@ -3,8 +3,8 @@ folder view's metadata; header and text keys read the message (`needs_content`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from mailservice.adapters.mime.addresses import GROUP_END, GROUP_START, parse_address_list
 from mailservice.adapters.mime.header_fields import field_values
@@ -25,6 +25,7 @@ from mailservice.protocols.imap.search_keys import (
     SequenceKey,
     SizeKey,
     TextKey,
+    WithinKey,
 )
 
 
@@ -36,6 +37,10 @@ class Candidate:
     uids: list[int]
     raw: bytes | None = None
     structure: MessageStructure | None = None
+    saved: frozenset[int] = frozenset()
+    """The uids of the saved result, for `$`."""
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """What YOUNGER and OLDER count back from."""
 
 
 def needs_content(key: SearchKey) -> bool:
@@ -73,6 +78,9 @@ def matches(key: SearchKey, message: Candidate) -> bool:
         return _in_set(key, message)
     if isinstance(key, DateKey):
         return _date_matches(key, message)
+    if isinstance(key, WithinKey):
+        younger = message.meta.internal_date > message.now - timedelta(seconds=key.seconds)
+        return younger == key.younger
     if isinstance(key, HeaderKey):
         return _header_matches(key, message)
     if isinstance(key, TextKey):
@@ -85,6 +93,8 @@ def matches(key: SearchKey, message: Candidate) -> bool:
 
 
 def _in_set(key: SequenceKey, message: Candidate) -> bool:
+    if key.sequence_set.saved:
+        return message.meta.uid in message.saved
     if key.uid:
         largest = message.uids[-1] if message.uids else 0
         return any(

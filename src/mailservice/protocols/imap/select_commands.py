@@ -8,6 +8,7 @@ from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, resync_selected
+from mailservice.protocols.imap.recent import recent_above
 from mailservice.protocols.imap.updates import highestmodseq_code
 
 
@@ -23,7 +24,10 @@ async def select(client: Client, command: Command) -> str:
         enable_condstore(client)
     read_only = command.name == "EXAMINE"
     opened = await state.mail().open(command.args.mailbox)
-    view = FolderView.of(opened, read_only)
+    status = opened.status
+    newest = opened.messages[-1].uid if opened.messages else 0
+    mark = await recent_above(state.mail(), status.folder_id, read_only, status.recent_uid, newest)
+    view = FolderView.of(opened, read_only, mark)
     state.view = view
     state.state = State.SELECTED
     _write_select_responses(client, view)
@@ -36,7 +40,7 @@ def _write_select_responses(client: Client, view: FolderView) -> None:
     lines = [
         *view.flags_responses(),
         b"* %d EXISTS\r\n" % view.count,
-        b"* 0 RECENT\r\n",
+        b"* %d RECENT\r\n" % len(view.recent),
     ]
     first_unseen = next(
         (number for number, uid in enumerate(view.uids, 1) if "\\Seen" not in view.metas[uid].flags), None
@@ -73,7 +77,7 @@ async def expunge(client: Client, command: Command) -> str:
     view = client.state.writable()
     uids = None
     if isinstance(command.args, SequenceArg):
-        uids = command.args.sequence_set.uids(view.uids)
+        uids = view.uids_named(command.args.sequence_set)
         if not uids:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)

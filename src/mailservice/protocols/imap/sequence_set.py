@@ -1,7 +1,9 @@
 """Sequence sets (RFC 3501 `sequence-set`): "1:4,7,9:*", ranges in either order, `*` for the largest.
 
 A set is kept as the ranges the client wrote; `*` is None. Resolution against a folder gives sequence
-numbers (1..count) or uids (members of a sorted uid list).
+numbers (1..count) or uids (members of a sorted uid list). `$` (SEARCHRES, RFC 5182) is the set of
+messages the last `SEARCH RETURN (SAVE ...)` found: a set with `saved` and no ranges, which only the
+selected folder's view can resolve.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ _MAX_NUMBER = 2**32 - 1
 @dataclass(frozen=True)
 class SequenceSet:
     ranges: tuple[tuple[Bound, Bound], ...]
+    saved: bool = False
 
     def __str__(self) -> str:
+        if self.saved:
+            return "$"
         return ",".join(_format_range(low, high) for low, high in self.ranges)
 
     def sequence_numbers(self, count: int) -> list[int]:
@@ -64,8 +69,13 @@ class SequenceSet:
 def parse_sequence_set(text: bytes) -> SequenceSet:
     if not text:
         raise ParseError("empty sequence set")
+    if text == b"$":
+        return SAVED
     # The number of ranges is bounded by the command line's length limit, as in Dovecot.
     return SequenceSet(tuple(_parse_range(piece) for piece in text.split(b",")))
+
+
+SAVED = SequenceSet((), saved=True)
 
 
 def _parse_range(piece: bytes) -> tuple[Bound, Bound]:

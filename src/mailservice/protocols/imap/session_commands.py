@@ -9,7 +9,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, EnableArgs, MailboxArg, QuotaRootArg
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.mailbox_names import encode_mailbox
+from mailservice.protocols.imap.mailbox_names import encode_name
 from mailservice.protocols.imap.qresync import enable_qresync
 from mailservice.protocols.imap.replies import CommandFailed
 
@@ -44,6 +44,8 @@ async def enable(client: Client, command: Command) -> str:
         enable_condstore(client)
     if "QRESYNC" in enabled:
         enable_qresync(client)
+    if "UTF8=ACCEPT" in enabled:
+        client.state.utf8 = True
     client.out.write(("* ENABLED" + "".join(f" {name}" for name in enabled) + "\r\n").encode())
     return "Enabled."
 
@@ -64,7 +66,7 @@ async def get_quota(client: Client, command: Command) -> str:
 async def get_quota_root(client: Client, command: Command) -> str:
     assert isinstance(command.args, MailboxArg)
     await client.state.mail().status(command.args.mailbox)  # refuses a folder that does not exist
-    name = quoted(encode_mailbox(command.args.mailbox))
+    name = quoted(encode_name(command.args.mailbox, client.state.utf8))
     client.out.write(b'* QUOTAROOT %s ""\r\n' % name)
     await _write_quota(client)
     return "Getquotaroot completed."

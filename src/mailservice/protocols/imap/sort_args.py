@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
+from mailservice.protocols.imap.search_results import parse_return
 
 SORT_CRITERIA = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 )
-ESORT_RETURNS = frozenset({"MIN", "MAX", "COUNT", "ALL"})
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 
 
@@ -38,11 +38,7 @@ class ThreadArgs:
 
 def parse_sort(reader: CommandReader) -> SortArgs:
     reader.space()
-    returns = None
-    if reader.accept_word("RETURN"):
-        reader.space()
-        returns = _returns(reader)
-        reader.space()
+    returns = parse_return(reader)
     criteria = _criteria(reader)
     reader.space()
     charset = read_charset(reader)
@@ -59,14 +55,6 @@ def parse_thread(reader: CommandReader) -> ThreadArgs:
     charset = read_charset(reader)
     reader.space()
     return ThreadArgs(algorithm, parse_search(reader, charset))
-
-
-def _returns(reader: CommandReader) -> frozenset[str]:
-    options = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
-    unknown = options - ESORT_RETURNS
-    if unknown:
-        raise reader.error(f"unknown RETURN option {sorted(unknown)[0]}")
-    return options or frozenset({"ALL"})
 
 
 def _criteria(reader: CommandReader) -> tuple[SortCriterion, ...]:

@@ -21,7 +21,7 @@ from mailservice.protocols.imap.message_threads import (
 )
 from mailservice.protocols.imap.search_command import find_matches
 from mailservice.protocols.imap.search_match import Candidate, uses_modseq
-from mailservice.protocols.imap.sequence_set import uid_set_text
+from mailservice.protocols.imap.search_results import esearch_line, saved_uids
 from mailservice.protocols.imap.sort_args import SortArgs, SortCriterion, ThreadArgs
 from mailservice.protocols.imap.sort_keys import (
     SORT_FIELDS,
@@ -69,10 +69,13 @@ async def sort(client: Client, command: Command) -> str:
     if args.returns is None:
         line = "* SORT" + "".join(f" {number}" for number in numbers)
         line += f" (MODSEQ {modseq})" if modseq is not None else ""
-    else:
-        line = _esort_line(command, args.returns, numbers)
-        line += f" MODSEQ {modseq}" if modseq is not None else ""
-    client.out.write(line.encode() + b"\r\n")
+        client.out.write(line.encode() + b"\r\n")
+        return "Sort completed."
+    if "SAVE" in args.returns:
+        view.saved = set(saved_uids(args.returns, [message.meta.uid for message in ordered]))
+    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseq)
+    if esort is not None:
+        client.out.write(esort)
     return "Sort completed."
 
 
@@ -92,23 +95,6 @@ def _sort_key(value: SortValue, fields: dict[int, Fields]) -> Callable[[Candidat
         return value(message, fields.get(message.meta.uid, {}))
 
     return key
-
-
-def _esort_line(command: Command, returns: frozenset[str], numbers: list[int]) -> str:
-    """RFC 5267 section 3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (Dovecot's
-    order), MIN and MAX the first and last in sort order, ALL in sort order."""
-    parts = [f'* ESEARCH (TAG "{command.tag}")']
-    if command.uid:
-        parts.append("UID")
-    if numbers and "MIN" in returns:
-        parts.append(f"MIN {numbers[0]}")
-    if numbers and "MAX" in returns:
-        parts.append(f"MAX {numbers[-1]}")
-    if numbers and "ALL" in returns:
-        parts.append(f"ALL {uid_set_text(numbers)}")
-    if "COUNT" in returns:
-        parts.append(f"COUNT {len(numbers)}")
-    return " ".join(parts)
 
 
 async def thread(client: Client, command: Command) -> str:

@@ -5,8 +5,11 @@ THREAD, as Dovecot does; their UID forms may announce it. A session whose folder
 from __future__ import annotations
 
 from mailservice.domain.errors import FolderNotFound
+from mailservice.domain.mail_session import FolderChanges
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.recent import recent_above
 from mailservice.protocols.imap.replies import Disconnect
 
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD"})
@@ -19,18 +22,45 @@ def may_expunge_after(command: Command) -> bool:
     return command.uid or command.name not in _NO_EXPUNGE_DURING
 
 
-async def send_updates(client: Client, allow_expunge: bool) -> None:
+def reads_flags(command: Command) -> bool:
+    """FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot does;
+    SEARCH, as in Dovecot, sees what was last announced."""
+    return command.name == "FETCH"
+
+
+async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges | None = None) -> None:
+    """`known`: the changes `refresh_flags` read before the command, so as not to read them twice
+    (what happened during the command is told after the next one)."""
     view = client.state.view
     if view is None:
         return
+    changes = known if known is not None else await _changes(client, view)
+    newest = max((meta.uid for meta in changes.changed if meta.uid not in view.metas), default=0)
+    mark = await recent_above(client.state.mail(), view.folder_id, view.read_only, changes.recent_uid, newest)
+    if client.state.view is view:
+        client.out.write_all(
+            view.sync(changes, allow_expunge, client.state.condstore, mark, vanished=client.state.qresync)
+        )
+
+
+async def refresh_flags(client: Client) -> FolderChanges | None:
+    """Before a FETCH: keywords it will show are announced first. The changes read, for `send_updates`."""
+    view = client.state.view
+    if view is None:
+        return None
+    changes = await _changes(client, view)
+    client.out.write_all(view.refresh_flags(changes))
+    return changes
+
+
+async def _changes(client: Client, view: FolderView) -> FolderChanges:
     try:
         changes = await client.state.mail().changes(view.folder_id, view.highestmodseq)
     except FolderNotFound:
         raise Disconnect(INCONSISTENT) from None
     if changes.uidvalidity != view.uidvalidity:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
-    if client.state.view is view:
-        client.out.write_all(view.sync(changes, allow_expunge, client.state.condstore, client.state.qresync))
+    return changes
 
 
 async def highestmodseq_code(client: Client) -> str:

@@ -1,0 +1,194 @@
+"""IMAP extensions answered like Dovecot 2.3 on the same inputs: ESEARCH (RFC 4731), SEARCHRES
+(RFC 5182), WITHIN (RFC 5032), STATUS=SIZE, LIST-STATUS (RFC 5819), MULTIAPPEND (RFC 3502) and
+UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in tests/interop/dialogue.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.interop.dialogue import MESSAGE, QUOTA_KIB, Dialogue, Step, append, in_folder
+
+pytestmark = pytest.mark.slow
+
+
+def test_extensions_are_advertised_after_login(dialogue: Dialogue) -> None:
+    reference, ours = dialogue.sessions["A"]
+    wanted = {"ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "UTF8=ACCEPT"}
+    for wire in (ours,):
+        line = wire.command("CAPABILITY").lines[0].decode()
+        assert wanted <= set(line.split()), line
+    assert "ESEARCH" in reference.command("CAPABILITY").lines[0].decode()
+
+
+ESEARCHES = [
+    "SEARCH RETURN (MIN MAX COUNT ALL) ALL",
+    "SEARCH RETURN (COUNT ALL MAX MIN) 2:4",
+    "SEARCH RETURN () 2:3",
+    "SEARCH RETURN (MIN MAX) DELETED",
+    "SEARCH RETURN (ALL) DELETED",
+    "SEARCH RETURN (COUNT) DELETED",
+    "SEARCH RETURN (min) ALL",
+    "SEARCH RETURN (COUNT COUNT) ALL",
+    "SEARCH RETURN (ALL) 1,3,4",
+    "UID SEARCH RETURN (ALL COUNT) ALL",
+    "UID SEARCH RETURN (MIN MAX) UID 2:3",
+    "SEARCH RETURN (FOO) ALL",
+    "SEARCH RETURN ALL ALL",
+    "SEARCH RETURN (ALL) CHARSET UTF-8 SUBJECT s",
+    "SEARCH RETURN (ALL)",
+]
+
+
+@pytest.mark.parametrize("command", ESEARCHES)
+def test_esearch_answers_like_dovecot(dialogue: Dialogue, command: str) -> None:
+    folder = "esearch"
+    dialogue.assert_same(
+        [*in_folder(folder, [("C", append(folder)), ("A", f"SELECT {folder}")]), ("A", command)]
+    )
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", f"DELETE {folder}")
+
+
+def test_searchres_saves_and_reuses_a_result(dialogue: Dialogue) -> None:
+    folder = "searchres"
+    script: list[Step] = [
+        ("C", append(folder)),
+        ("C", append(folder)),
+        ("A", "FETCH $ (UID)"),
+        ("A", f"SELECT {folder}"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SEARCH RETURN (SAVE) 2:3"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SEARCH RETURN (SAVE MIN) 1:3"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SEARCH RETURN (SAVE MIN MAX) 2:4"),
+        ("A", "UID FETCH $ (UID)"),
+        ("A", "UID SEARCH RETURN (SAVE) UID 3"),
+        ("A", "SEARCH $"),
+        ("A", "SEARCH RETURN (SAVE ALL) OR $ 1"),
+        ("A", "STORE $ +FLAGS (\\Seen)"),
+        ("A", "SEARCH RETURN (SAVE COUNT) UNSEEN"),
+        ("A", "UID SEARCH $"),
+        ("A", "FETCH 1,$ (UID)"),
+        ("A", "STORE 2 +FLAGS.SILENT (\\Deleted)"),
+        ("A", "EXPUNGE"),
+        ("A", "SEARCH $"),
+        ("A", "COPY $ INBOX"),
+        ("A", "SEARCH RETURN (SAVE) 1:2"),
+        ("A", "SEARCH RETURN (SAVE) FOO"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SEARCH RETURN (SAVE) 9"),
+        ("A", "FETCH $ (UID)"),
+        ("A", f"EXAMINE {folder}"),
+        ("A", "FETCH $ (UID)"),
+    ]
+    dialogue.assert_same(in_folder(folder, script))
+    dialogue.both("A", "CLOSE")
+
+
+def test_within_finds_messages_by_the_age_of_their_internal_date(dialogue: Dialogue) -> None:
+    folder = "within"
+    now = datetime.now(UTC)
+    dates = [now - timedelta(days=days, minutes=5) for days in (400, 30, 1, 0)]
+    script: list[Step] = [("C", f"CREATE {folder}")]
+    script += [("C", append(folder, date=date.strftime("%d-%b-%Y %H:%M:%S +0000"))) for date in dates]
+    script += [("A", f"EXAMINE {folder}")]
+    script += [
+        ("A", f"SEARCH {key}")
+        for key in (
+            "YOUNGER 3600",
+            "YOUNGER 172800",
+            "OLDER 172800",
+            "OLDER 86400",
+            "OLDER 1",
+            "NOT YOUNGER 5000000",
+            "OR OLDER 40000000 YOUNGER 3600",
+            "YOUNGER 0",
+            "OLDER -1",
+            "YOUNGER",
+        )
+    ]
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+
+
+def test_status_size_is_the_sum_of_message_sizes(dialogue: Dialogue) -> None:
+    folder = "sizes"
+    script = in_folder(
+        folder,
+        [
+            ("C", f"STATUS {folder} (SIZE)"),
+            ("C", f"STATUS {folder} (MESSAGES SIZE UNSEEN)"),
+            ("C", "CREATE empty"),
+            ("C", "STATUS empty (SIZE MESSAGES)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_list_status_answers_status_after_each_selectable_folder(dialogue: Dialogue) -> None:
+    folder = "lstatus"
+    script = in_folder(
+        folder,
+        [
+            ("C", f"CREATE {folder}/sub"),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (MESSAGES UNSEEN SIZE))'),
+            ("A", f'LIST "" "{folder}/%" RETURN (CHILDREN STATUS (UIDNEXT MESSAGES))'),
+            ("A", f"SELECT {folder}"),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (RECENT MESSAGES))'),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS ())'),
+            ("A", f'LIST "" "{folder}" RETURN (STATUS (FOO))'),
+        ],
+    )
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+
+
+def test_multiappend_stores_every_message_or_none(dialogue: Dialogue) -> None:
+    folder = "multi"
+    first, second = b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n22\r\n"
+    large = b"x" * (QUOTA_KIB * 1024 // 2)
+    script: list[Step] = [
+        ("C", f"CREATE {folder}"),
+        ("A", f"SELECT {folder}"),
+        ("A", append(folder, message=first) + b" (\\Seen) " + literal(second)),
+        ("A", "FETCH 1:* (FLAGS BODY.PEEK[])"),
+        ("A", append(folder, message=first) + b" " + literal(large) + b" " + literal(large)),
+        ("A", b"APPEND nowhere " + literal(first) + b" " + literal(second)),
+        ("A", "NOOP"),
+        ("C", f"STATUS {folder} (MESSAGES)"),
+    ]
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+
+
+def literal(message: bytes) -> bytes:
+    return b"{%d}\r\n" % len(message) + message
+
+
+def test_sort_saves_its_result_and_sort_and_thread_read_the_saved_one(dialogue: Dialogue) -> None:
+    """ESORT with SEARCHRES: SORT RETURN (SAVE ...) keeps its result for `$` (MIN and MAX in sort
+    order), and SORT and THREAD take `$` as SEARCH does."""
+    folder = "sortsave"
+    sizes = [append(folder, message=MESSAGE + b"x" * length + b"\r\n") for length in (30, 10, 20, 40)]
+    script: list[Step] = [("C", f"CREATE {folder}"), *(("C", data) for data in sizes)]
+    script += [
+        ("A", f"SELECT {folder}"),
+        ("A", "SORT RETURN (SAVE) (SIZE) UTF-8 2:3"),
+        ("A", "SEARCH $"),
+        ("A", "SORT RETURN (ALL COUNT) (REVERSE SIZE) UTF-8 $"),
+        ("A", "UID SORT RETURN (SAVE MIN) (REVERSE SIZE) UTF-8 ALL"),
+        ("A", "FETCH $ (UID)"),
+        ("A", "SORT RETURN (SAVE MAX ALL) (SIZE) UTF-8 1:3"),
+        ("A", "SEARCH $"),
+        ("A", "SORT (SIZE) UTF-8 $"),
+        ("A", "THREAD ORDEREDSUBJECT UTF-8 $"),
+        ("A", "SEARCH RETURN (SAVE) 4"),
+        ("A", "UID SORT RETURN (MIN MAX) (SIZE) UTF-8 OR $ 1"),
+    ]
+    dialogue.assert_same(script)
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", f"DELETE {folder}")

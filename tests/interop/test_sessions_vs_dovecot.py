@@ -1,0 +1,157 @@
+"""Several sessions on one mailbox answer like Dovecot 2.3: \\Recent, quota, another session's expunges.
+
+Dovecot and our engine (on SQLite and on PostgreSQL) get the same interleaved commands from sessions
+A, B and C (tests/interop/dialogue.py, fixtures in conftest.py); both users have a 64 KiB quota.
+Each test works in a folder of its own, so the tests share the servers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.interop.dialogue import QUOTA_KIB, Dialogue, append, in_folder
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_first_session_to_select_gets_the_messages_as_recent(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent1",
+        [
+            ("C", "STATUS recent1 (MESSAGES RECENT)"),
+            ("A", "SELECT recent1"),
+            ("B", "SELECT recent1"),
+            ("C", "STATUS recent1 (RECENT)"),
+            ("A", "SEARCH RECENT"),
+            ("A", "SEARCH NEW"),
+            ("A", "SEARCH OLD"),
+            ("B", "SEARCH RECENT"),
+            ("B", "SEARCH OLD"),
+            ("A", "FETCH 1:* (FLAGS)"),
+            ("B", "FETCH 1:* (FLAGS)"),
+            ("A", "STATUS recent1 (RECENT)"),
+            ("B", "STATUS recent1 (RECENT)"),
+            ("A", "STORE 1 +FLAGS (\\Seen $Label)"),
+            ("A", "SEARCH NEW"),
+            ("A", "UNSELECT"),
+            ("A", "SELECT recent1"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_a_new_message_is_recent_to_the_session_that_syncs_first(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent2",
+        [
+            ("A", "SELECT recent2"),
+            ("B", "EXAMINE recent2"),
+            ("C", append("recent2")),
+            ("B", "NOOP"),
+            ("A", "NOOP"),
+            ("B", "NOOP"),
+            ("B", "FETCH 4 (FLAGS)"),
+            ("A", "FETCH 4 (FLAGS)"),
+            ("A", append("recent2")),
+            ("B", "NOOP"),
+            ("A", "SEARCH RECENT"),
+            ("A", "STORE 4 +FLAGS (\\Deleted)"),
+            ("A", "EXPUNGE"),
+            ("B", "NOOP"),
+            ("C", "STATUS recent2 (RECENT MESSAGES)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_examine_sees_recent_messages_without_taking_them(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "recent3",
+        [
+            ("A", "EXAMINE recent3"),
+            ("A", "FETCH 1 (FLAGS)"),
+            ("C", "STATUS recent3 (RECENT)"),
+            ("B", "SELECT recent3"),
+            ("C", "STATUS recent3 (RECENT)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "STORE 1 +FLAGS (\\Recent)",
+        "STORE 1 FLAGS (\\Recent)",
+        "STORE 1 -FLAGS (\\RECENT)",
+        "UID STORE 1 +FLAGS.SILENT (\\Seen \\Recent)",
+    ],
+)
+def test_storing_recent_is_bad(dialogue: Dialogue, command: str) -> None:
+    script = in_folder("recent4", [("A", "SELECT recent4"), ("A", command), ("A", "FETCH 1 (FLAGS)")])
+    dialogue.assert_same(script)
+    dialogue.both("C", "DELETE recent4")
+
+
+def test_an_append_over_quota_is_refused_before_its_literal_is_sent(dialogue: Dialogue) -> None:
+    too_large = b"x" * (QUOTA_KIB * 1024 + 1)
+    script: list[tuple[str, str | bytes]] = [
+        ("A", b"APPEND INBOX {%d}\r\n" % len(too_large) + too_large),
+        ("A", b"APPEND INBOX {%d+}\r\n" % len(too_large) + too_large),
+        ("A", "NOOP"),
+    ]
+    dialogue.assert_same(script)
+
+
+def test_a_message_expunged_by_another_session_is_fetched_with_its_last_flags(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "expunged1",
+        [
+            ("A", "SELECT expunged1"),
+            ("B", "SELECT expunged1"),
+            ("B", "STORE 1 +FLAGS (\\Deleted)"),
+            ("B", "EXPUNGE"),
+            ("A", "FETCH 1:* (FLAGS)"),
+            ("A", "SEARCH DELETED"),
+            ("A", "NOOP"),
+            ("A", "FETCH 1:* (FLAGS)"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+def test_flags_another_session_stored_are_fetched_and_then_announced(dialogue: Dialogue) -> None:
+    script = in_folder(
+        "flags1",
+        [
+            ("A", "SELECT flags1"),
+            ("B", "SELECT flags1"),
+            ("B", "UID STORE 2 +FLAGS (\\Flagged $Later)"),
+            ("A", "FETCH 2 (FLAGS)"),
+            ("A", "SEARCH FLAGGED"),
+            ("B", "UID STORE 2 -FLAGS (\\Flagged)"),
+            ("A", "SEARCH FLAGGED"),
+            ("A", "NOOP"),
+        ],
+    )
+    dialogue.assert_same(script)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "SEARCH LARGER 99999999999999999999",
+        "SEARCH LARGER 18446744073709551616",
+        "SEARCH LARGER 4294967295",
+        "FETCH 1 (BODY.PEEK[]<0.99999999999999999999>)",
+        "FETCH 1 (BODY.PEEK[]<99999999999999999999.1>)",
+        "FETCH 1 (BODY.PEEK[]<0.9223372036854775808>)",
+        "FETCH 1 (BODY.PEEK[]<4294967295.1>)",
+    ],
+)
+def test_numbers_too_large_are_bad(dialogue: Dialogue, command: str) -> None:
+    """Numbers are 32-bit, as RFC 3501 has them (tests/unit/test_imap_compliance.py); Dovecot takes
+    sizes up to 2^64 - 1 and partial offsets up to 2^63 - 1, so only what both refuse is compared."""
+    dialogue.assert_same(in_folder("numbers", [("A", "EXAMINE numbers"), ("A", command)]))
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", "DELETE numbers")
