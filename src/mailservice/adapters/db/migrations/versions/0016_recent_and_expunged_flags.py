@@ -1,8 +1,8 @@
 """Each folder's \\Recent mark (the highest uid a session has taken as recent), and the flags an expunged
 message had when it was removed (another session may fetch it before it hears of the expunge).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0016
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
