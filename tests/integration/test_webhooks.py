@@ -321,3 +321,20 @@ async def test_a_webhook_deleted_while_its_post_is_in_flight_spoils_no_other_out
     assert deleted.status_code == 204
     [delivery] = await deliveries(client, agent, kept["id"])
     assert delivery["status"] == "succeeded"
+
+
+async def test_the_webhook_queue_is_counted_with_the_store(
+    client: httpx.AsyncClient, runtime: Runtime, smtp_port: int
+) -> None:
+    agent = await new_agent(client)
+    with receiver() as hook:
+        await register(client, agent, hook.url)
+        await mail(smtp_port, agent)
+        waiting = (await runtime.services.admin.counts())["webhook_deliveries"]
+
+        await run_worker(runtime)
+        sent = (await runtime.services.admin.counts())["webhook_deliveries"]
+        scraped, _ = await runtime.services.admin.scrape("text/plain")
+
+    assert waiting == {"pending": 1} and sent == {"succeeded": 1}
+    assert b'mailservice_store_rows{status="succeeded",table="webhook_deliveries"} 1.0' in scraped

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.outbox import PENDING
-from mailservice.adapters.db.tables import accounts, checkouts, folders, mailboxes, outbox
+from mailservice.adapters.db.tables import accounts, checkouts, folders, mailboxes, outbox, webhook_deliveries
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.messages import INBOX, AccessRevoked
 
@@ -21,11 +21,15 @@ class SqlAdminRepository:
         self._record = record
 
     async def counts(self) -> dict[str, dict[str, int]]:
-        """Rows by status: mailboxes, checkouts, outbox; and the number of accounts."""
-        result = {
-            name: await self._by_status(table.c.status)
-            for name, table in (("mailboxes", mailboxes), ("checkouts", checkouts), ("outbox", outbox))
-        }
+        """Rows by status: mailboxes, checkouts, the notification outbox and webhook deliveries; and the
+        number of accounts."""
+        tables = (
+            ("mailboxes", mailboxes),
+            ("checkouts", checkouts),
+            ("outbox", outbox),
+            ("webhook_deliveries", webhook_deliveries),
+        )
+        result = {name: await self._by_status(table.c.status) for name, table in tables}
         total = (await self._connection.execute(select(func.count()).select_from(accounts))).scalar_one()
         result["accounts"] = {"total": int(total)}
         return result
