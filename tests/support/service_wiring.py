@@ -61,8 +61,9 @@ class Wiring:
 
     def paid_mailbox(self, expires_in: timedelta = timedelta(days=30)) -> Mailbox:
         mailbox = new_mailbox("sha256:ab", "ssh-ed25519 AAAA", "payer@example.com", NOW).extend(1, NOW)
-        mailbox = replace(mailbox, expires_at=NOW + expires_in)
+        mailbox = replace(mailbox, key_fingerprint=f"sha256:{mailbox.id}", expires_at=NOW + expires_in)
         self.uow.state.mailboxes[mailbox.id] = mailbox
+        self.uow.state.new_inbox(mailbox.id)
         return mailbox
 
     def logged_event(self, mailbox: Mailbox, type: str = MAILBOX_RENEWED) -> LoggedEvent:
