@@ -11,8 +11,11 @@ from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.payments.mock import MockPaymentGateway
 from mailservice.domain.agent_events import MAILBOX_RENEWED, LoggedEvent
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.identity import KeyProof
 from mailservice.domain.mailbox import Mailbox, new_mailbox
 from mailservice.domain.messages import StoredMessage
+from mailservice.domain.notification import Notification
+from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
 from mailservice.services.credentials import Credentials
@@ -25,6 +28,7 @@ from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.payments import PaymentService
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
+from tests.support.keys import AgentKey
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 SECRET = b"a-secret-for-service-tests-0123456789"
@@ -41,13 +45,19 @@ class Wiring:
         self.publisher.wake_outbox_with(self._wake)
         self.uow = FakeUnitOfWorkFactory(self.publisher)
         credentials = Credentials(SECRET)
-        proofs = KeyProofs(EdproofVerifier(ChallengeCodec(SECRET)), self.uow, self.clock)
-        payments = PaymentService(
+        self.proofs = KeyProofs(EdproofVerifier(ChallengeCodec(SECRET)), self.uow, self.clock)
+        self.payments = PaymentService(
             MockPaymentGateway("http://test"), self.uow, self.clock, "agents.test", timedelta(hours=24)
         )
         self.mailboxes = MailboxService(
-            proofs, payments, credentials, self.uow, self.clock, MailHost("agents.test", "imap", 143, 110)
+            self.proofs,
+            self.payments,
+            credentials,
+            self.uow,
+            self.clock,
+            MailHost("agents.test", "imap", 143, 110),
         )
+        self.accounts = AccountService(self.uow, self.clock, "http://test")
         self.live_sessions = LiveSessions(self.mailboxes, self.bus, recheck_seconds)
         self.inbox = InboxService(
             self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
@@ -55,6 +65,15 @@ class Wiring:
         self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock, timedelta(days=7))
         self.admin = AdminService(self.uow, self.clock, self.mailboxes, self.bus, ServiceMetrics())
         self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
+
+    def proof(self, key: AgentKey) -> KeyProof:
+        """A fresh signed proof of `key`, as an agent makes one."""
+        challenge = self.proofs.issue_challenge(key.public_line).text
+        return KeyProof(key.public_line, challenge, key.sign(challenge))
+
+    def queued(self, kind: str) -> list[Notification]:
+        """The notifications of one kind waiting in the committed outbox, oldest first."""
+        return [row.notification for row in self.uow.state.outbox if row.notification.kind == kind]
 
     def _wake(self) -> None:
         self.outbox_wakes += 1
