@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from mailservice.adapters.db.tables import folders
 from mailservice.bootstrap import Runtime, build_runtime
-from mailservice.cli import app as cli_app
+from mailservice.cli.main import app as cli_app
 from mailservice.config import Settings
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support.agent import claim, claim_and_pay, signed_proof

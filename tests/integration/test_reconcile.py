@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mailservice.adapters.db.tables import checkouts
 from mailservice.bootstrap import Runtime
-from mailservice.cli import app as cli_app
+from mailservice.cli.main import app as cli_app
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
 from tests.conftest import TEST_SECRET, make_settings

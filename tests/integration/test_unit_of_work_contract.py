@@ -21,16 +21,17 @@ from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.summarizer import InlineSummarizer
 from mailservice.domain.account import AccountTokenKind, new_account, new_account_mailbox
-from mailservice.domain.agent_events import MAILBOX_RENEWED, mailbox_event
+from mailservice.domain.agent_events import MAILBOX_EXPIRING, MAILBOX_RENEWED, mailbox_event
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import Conflict
-from mailservice.domain.events import DomainEvent, NotificationQueued
+from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus, new_mailbox
 from mailservice.domain.messages import SEEN, AccessRevoked, Delivery, FolderChanged, MessageCopy
 from mailservice.domain.notification import Notification
 from mailservice.domain.payment import Checkout, CheckoutStatus
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.webhooks import Attempt, DeliveryStatus, WebhookEndpoint
 from mailservice.ports import UnitOfWorkFactory
 from tests.support.databases import sqlite_copy, truncate_postgres_database
 from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
@@ -582,3 +583,135 @@ async def test_agent_events_are_logged_at_commit_in_order(store: Store) -> None:
     assert logged[0].id < logged[1].id == latest
     assert deleted == 1
     assert remaining == logged[1:]
+
+
+# Webhooks
+
+
+def endpoint(endpoint_id: str, owner: Mailbox, *events: str, minutes: int = 0) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        endpoint_id,
+        owner.id,
+        f"https://hooks.test/{endpoint_id}",
+        events,
+        None,
+        NOW + timedelta(minutes=minutes),
+    )
+
+
+async def with_endpoints(store: Store, *endpoints: WebhookEndpoint) -> None:
+    async with store.uow() as uow:
+        for each in endpoints:
+            await uow.webhooks.add(each)
+        await uow.commit()
+
+
+async def test_endpoints_belong_to_their_mailbox_and_take_their_deliveries_with_them(store: Store) -> None:
+    owner, other = mailbox("sha256:01"), mailbox("sha256:02")
+    await added(store, owner, other)
+    await with_endpoints(store, endpoint("ep2", owner, MAILBOX_RENEWED, minutes=1), endpoint("ep1", owner))
+    async with store.uow() as uow:
+        test_delivery = await uow.webhooks.add_test_delivery("ep2", NOW)
+        await uow.commit()
+
+    async with store.uow() as uow:
+        listed = [e.id for e in await uow.webhooks.endpoints(owner.id)]
+        foreign = await uow.webhooks.endpoint(other.id, "ep2")
+        removed = [await uow.webhooks.remove(other.id, "ep2"), await uow.webhooks.remove(owner.id, "ep2")]
+        await uow.commit()
+    async with store.uow(read_only=True) as uow:
+        after = [e.id for e in await uow.webhooks.endpoints(owner.id)]
+        orphan = await uow.webhooks.delivery("ep2", test_delivery)
+
+    assert listed == ["ep1", "ep2"]
+    assert foreign is None
+    assert removed == [False, True]
+    assert after == ["ep1"]
+    assert orphan is None
+    assert store.publisher.published == [WebhookQueued()]
+
+
+async def test_a_logged_event_queues_one_delivery_per_enabled_endpoint_that_wants_it(store: Store) -> None:
+    owner = mailbox()
+    await added(store, owner)
+    await with_endpoints(
+        store,
+        endpoint("ep1", owner, MAILBOX_RENEWED),
+        endpoint("ep2", owner, MAILBOX_EXPIRING),
+        endpoint("ep3", owner, MAILBOX_RENEWED, MAILBOX_EXPIRING),
+    )
+    async with store.uow() as uow:
+        assert await uow.webhooks.disable("ep3", NOW)
+        assert not await uow.webhooks.disable("ep3", NOW)
+        await uow.commit()
+
+    async with store.uow() as uow:
+        uow.record(mailbox_event(owner.id, MAILBOX_RENEWED, NOW - timedelta(days=10), NOW))
+        await uow.commit()
+    async with store.uow() as uow:
+        [event] = await uow.event_log.read_after(owner.id, 0, 10)
+        queued = {e: await uow.webhooks.deliveries(e, 10) for e in ("ep1", "ep2", "ep3")}
+        kept = await uow.event_log.delete_before(NOW, 10)
+        await uow.commit()
+
+    [delivery] = queued["ep1"]
+    assert (delivery.event_id, delivery.event_type, delivery.status) == (
+        event.id,
+        MAILBOX_RENEWED,
+        DeliveryStatus.PENDING,
+    )
+    assert (delivery.attempts, delivery.next_attempt_at, delivery.history) == (
+        0,
+        NOW - timedelta(days=10),
+        (),
+    )
+    assert queued["ep2"] == queued["ep3"] == []
+    assert kept == 0  # a pending delivery still waits for it
+
+
+async def test_deliveries_are_leased_within_each_endpoints_room_and_attempts_are_kept(store: Store) -> None:
+    owner = mailbox()
+    await added(store, owner)
+    await with_endpoints(store, endpoint("ep1", owner), endpoint("ep2", owner))
+    async with store.uow() as uow:
+        ids = [await uow.webhooks.add_test_delivery(e, NOW) for e in ("ep1", "ep1", "ep1", "ep2", "ep2")]
+        await uow.commit()
+
+    lease = NOW + timedelta(minutes=1)
+    async with store.uow() as uow:
+        claimed = await uow.webhooks.claim_due(NOW, lease, 10, {"ep2": 0}, 2)
+        again = await uow.webhooks.claim_due(NOW, lease, 10, {}, 5)
+        first = claimed[0].delivery
+        await uow.webhooks.record_attempt(
+            first, Attempt(NOW, 500, 12, "x" * 600), DeliveryStatus.PENDING, lease
+        )
+        await uow.webhooks.record_attempt(
+            claimed[1].delivery, Attempt(NOW, 200, 3, None), DeliveryStatus.SUCCEEDED, NOW
+        )
+        await uow.webhooks.mark_skipped(again[0].delivery.id)
+        failing = [
+            await uow.webhooks.endpoint_answered("ep1", False, NOW),
+            await uow.webhooks.endpoint_answered("ep1", False, lease),
+            await uow.webhooks.endpoint_answered("ep2", True, lease),
+        ]
+        await uow.webhooks.send_again(claimed[1].delivery.id, lease)
+        await uow.commit()
+    async with store.uow(read_only=True) as uow:
+        history = await uow.webhooks.deliveries("ep1", 10)
+        older = await uow.webhooks.deliveries("ep1", 10, before_id=ids[2])
+        one = await uow.webhooks.delivery("ep1", ids[0])
+
+    assert [(c.delivery.id, c.endpoint.id, c.event) for c in claimed] == [
+        (ids[0], "ep1", None),
+        (ids[1], "ep1", None),
+    ]
+    assert [c.delivery.id for c in again] == [ids[2], ids[3], ids[4]]
+    assert [(d.id, d.status, d.attempts) for d in history] == [
+        (ids[2], DeliveryStatus.SKIPPED, 0),
+        (ids[1], DeliveryStatus.PENDING, 1),
+        (ids[0], DeliveryStatus.PENDING, 1),
+    ]
+    assert [d.id for d in older] == [ids[1], ids[0]]
+    assert one is not None and one.history == (Attempt(NOW, 500, 12, "x" * 500),)
+    assert history[1].next_attempt_at == lease
+    assert failing == [NOW, NOW, None]

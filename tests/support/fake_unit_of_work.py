@@ -4,8 +4,9 @@ Each unit of work changes a copy of the shared state; `commit()` makes the copy 
 recorded events to the publisher once the unit of work is left, exactly as the SQL one does, and writes
 the recorded agent events into the event log first. The repositories follow the ports in `ports.py`;
 `tests/integration/test_unit_of_work_contract.py` runs the same behaviours against this fake and the SQL
-unit of work on SQLite and PostgreSQL, so it cannot drift from them. Webhook endpoints and deliveries are
-not kept here: asking for that repository is an AttributeError that names it.
+unit of work on SQLite and PostgreSQL, so it cannot drift from them. What the fake leaves out: searching
+with a non-empty query (the search language compiles to SQL), and concurrency (one unit of work commits
+its whole copy; tests with racing writers belong on the real databases).
 """
 
 from __future__ import annotations
@@ -15,18 +16,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Self, cast
+from typing import Self
 
 from mailservice.domain.account import Account, AccountTokenKind
 from mailservice.domain.agent_events import AgentEvent, LoggedEvent
 from mailservice.domain.errors import Conflict, StorageUnavailable
-from mailservice.domain.events import DomainEvent, NotificationQueued
+from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
 from mailservice.domain.messages import AccessRevoked, FolderChanged, MessageCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutStatus
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.webhooks import (
+    WEBHOOK_TEST,
+    Attempt,
+    ClaimedDelivery,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from mailservice.ports import (
     AccountRepository,
     AccountTokenRepository,
@@ -42,6 +51,7 @@ from mailservice.ports import (
     SupportMessageRepository,
     UnitOfWork,
     UsedChallengeRepository,
+    WebhookRepository,
 )
 
 INBOX_FOLDER_ID = 1
@@ -96,6 +106,9 @@ class MemoryState:
     account_tokens: dict[str, TokenRow] = field(default_factory=dict)
     support_messages: list[tuple[str, datetime]] = field(default_factory=list)
     event_log: list[LoggedEvent] = field(default_factory=list)
+    webhook_endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
+    webhook_deliveries: dict[int, WebhookDelivery] = field(default_factory=dict)
+    webhook_attempts: dict[int, list[Attempt]] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, sequence: str) -> int:
@@ -115,6 +128,13 @@ class MemoryState:
         self.messages[(copy.mailbox_id, uid)] = stored_message(copy, uid)
         self.raw[(copy.mailbox_id, uid)] = copy.raw
         return uid
+
+    def queue_delivery(self, endpoint_id: str, event_id: int | None, event_type: str, due: datetime) -> int:
+        delivery_id = self.next_id("webhook_deliveries")
+        self.webhook_deliveries[delivery_id] = WebhookDelivery(
+            delivery_id, endpoint_id, event_id, event_type, DeliveryStatus.PENDING, 0, due, due
+        )
+        return delivery_id
 
     def used_bytes(self, mailbox_id: str) -> int:
         return sum(m.size for (owner, _), m in self.messages.items() if owner == mailbox_id)
@@ -567,16 +587,153 @@ class FakeEventLog:
         return max((e.id for e in self._state.event_log if e.mailbox_id == mailbox_id), default=0)
 
     async def delete_before(self, cutoff: datetime, limit: int) -> int:
-        doomed = [e for e in self._state.event_log if e.occurred_at < cutoff][:limit]
-        self._state.event_log = [e for e in self._state.event_log if e not in doomed]
+        waited_for = {
+            d.event_id for d in self._state.webhook_deliveries.values() if d.status is DeliveryStatus.PENDING
+        }
+        doomed = [e for e in self._state.event_log if e.occurred_at < cutoff and e.id not in waited_for][
+            :limit
+        ]
+        doomed_ids = {e.id for e in doomed}
+        self._state.event_log = [e for e in self._state.event_log if e.id not in doomed_ids]
+        deliveries = self._state.webhook_deliveries
+        for delivery_id in [i for i, d in deliveries.items() if d.event_id in doomed_ids]:
+            del deliveries[delivery_id]
         return len(doomed)
 
     def append(self, events: list[AgentEvent]) -> None:
+        """Log the events, and queue one webhook delivery per enabled endpoint that wants each."""
         for event in events:
             logged = LoggedEvent(
                 self._state.next_id("event_log"), event.mailbox_id, event.type, event.occurred_at, event.data
             )
             self._state.event_log.append(logged)
+            for endpoint in self._subscribed(event):
+                self._state.queue_delivery(endpoint.id, logged.id, event.type, event.occurred_at)
+
+    def _subscribed(self, event: AgentEvent) -> list[WebhookEndpoint]:
+        return [
+            endpoint
+            for endpoint in sorted(self._state.webhook_endpoints.values(), key=lambda e: e.id)
+            if endpoint.mailbox_id == event.mailbox_id
+            and endpoint.disabled_at is None
+            and event.type in endpoint.events
+        ]
+
+
+class FakeWebhooks:
+    def __init__(self, state: MemoryState, uow: FakeUnitOfWork) -> None:
+        self._state = state
+        self._uow = uow
+        self._attempts = state.webhook_attempts
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        if endpoint.id in self._state.webhook_endpoints:
+            raise Conflict("endpoint exists")
+        self._state.webhook_endpoints[endpoint.id] = endpoint
+
+    async def endpoints(self, mailbox_id: str) -> list[WebhookEndpoint]:
+        mine = [e for e in self._state.webhook_endpoints.values() if e.mailbox_id == mailbox_id]
+        return sorted(mine, key=lambda e: (e.created_at, e.id))
+
+    async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        found = self._state.webhook_endpoints.get(endpoint_id)
+        return found if found is not None and found.mailbox_id == mailbox_id else None
+
+    async def remove(self, mailbox_id: str, endpoint_id: str) -> bool:
+        if await self.endpoint(mailbox_id, endpoint_id) is None:
+            return False
+        del self._state.webhook_endpoints[endpoint_id]
+        deliveries = self._state.webhook_deliveries
+        for delivery_id in [i for i, d in deliveries.items() if d.endpoint_id == endpoint_id]:
+            del deliveries[delivery_id]
+            self._attempts.pop(delivery_id, None)
+        return True
+
+    async def add_test_delivery(self, endpoint_id: str, now: datetime) -> int:
+        delivery_id = self._state.queue_delivery(endpoint_id, None, WEBHOOK_TEST, now)
+        self._uow.record(WebhookQueued())
+        return delivery_id
+
+    async def deliveries(
+        self, endpoint_id: str, limit: int, before_id: int | None = None
+    ) -> list[WebhookDelivery]:
+        mine = [
+            d
+            for d in self._state.webhook_deliveries.values()
+            if d.endpoint_id == endpoint_id and (before_id is None or d.id < before_id)
+        ]
+        return [self._with_history(d) for d in sorted(mine, key=lambda d: -d.id)[:limit]]
+
+    async def delivery(self, endpoint_id: str, delivery_id: int) -> WebhookDelivery | None:
+        found = self._state.webhook_deliveries.get(delivery_id)
+        return self._with_history(found) if found is not None and found.endpoint_id == endpoint_id else None
+
+    async def send_again(self, delivery_id: int, now: datetime) -> None:
+        found = self._state.webhook_deliveries.get(delivery_id)
+        if found is not None:
+            self._state.webhook_deliveries[delivery_id] = replace(
+                found, status=DeliveryStatus.PENDING, next_attempt_at=now
+            )
+        self._uow.record(WebhookQueued())
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
+    ) -> list[ClaimedDelivery]:
+        endpoints = self._state.webhook_endpoints
+        due = [
+            d
+            for d in sorted(self._state.webhook_deliveries.values(), key=lambda d: d.id)
+            if d.status is DeliveryStatus.PENDING
+            and d.next_attempt_at <= now
+            and endpoints[d.endpoint_id].disabled_at is None
+            and room.get(d.endpoint_id, per_endpoint) > 0
+        ][:limit]
+        taken: dict[str, int] = {}
+        claimed = []
+        for delivery in due:
+            if taken.get(delivery.endpoint_id, 0) < room.get(delivery.endpoint_id, per_endpoint):
+                taken[delivery.endpoint_id] = taken.get(delivery.endpoint_id, 0) + 1
+                leased = self._state.webhook_deliveries[delivery.id] = replace(
+                    delivery, next_attempt_at=lease_until
+                )
+                event = next((e for e in self._state.event_log if e.id == delivery.event_id), None)
+                claimed.append(ClaimedDelivery(leased, endpoints[delivery.endpoint_id], event))
+        return claimed
+
+    async def record_attempt(
+        self, delivery: WebhookDelivery, attempt: Attempt, status: DeliveryStatus, next_attempt_at: datetime
+    ) -> None:
+        current = self._state.webhook_deliveries.get(delivery.id)
+        if current is None:
+            return  # it went with its endpoint while it was being sent
+        self._state.webhook_deliveries[delivery.id] = replace(
+            current, attempts=current.attempts + 1, status=status, next_attempt_at=next_attempt_at
+        )
+        error = None if attempt.error is None else attempt.error[:500]
+        self._attempts.setdefault(delivery.id, []).append(replace(attempt, error=error))
+
+    async def mark_skipped(self, delivery_id: int) -> None:
+        found = self._state.webhook_deliveries.get(delivery_id)
+        if found is not None:
+            self._state.webhook_deliveries[delivery_id] = replace(found, status=DeliveryStatus.SKIPPED)
+
+    async def endpoint_answered(self, endpoint_id: str, ok: bool, now: datetime) -> datetime | None:
+        endpoint = self._state.webhook_endpoints.get(endpoint_id)
+        if endpoint is None:
+            return None
+        failing_since = None if ok else endpoint.failing_since or now
+        self._state.webhook_endpoints[endpoint_id] = replace(endpoint, failing_since=failing_since)
+        return failing_since
+
+    async def disable(self, endpoint_id: str, now: datetime) -> bool:
+        endpoint = self._state.webhook_endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.disabled_at is not None:
+            return False
+        self._state.webhook_endpoints[endpoint_id] = replace(endpoint, disabled_at=now)
+        return True
+
+    def _with_history(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        return replace(delivery, history=tuple(self._attempts.get(delivery.id, ())))
 
 
 class FakeUnitOfWork:
@@ -592,6 +749,7 @@ class FakeUnitOfWork:
     support_messages: SupportMessageRepository
     admin: AdminRepository
     event_log: EventLogRepository
+    webhooks: WebhookRepository
     """Declared as the ports, so the type checker holds every fake repository to its port."""
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
@@ -612,9 +770,7 @@ class FakeUnitOfWork:
         self.admin = FakeAdmin(self._state, self)
         self._log = FakeEventLog(self._state)
         self.event_log = self._log
-
-    def __getattr__(self, name: str) -> object:
-        raise AttributeError(f"the fake unit of work has no {name!r} repository")
+        self.webhooks = FakeWebhooks(self._state, self)
 
     def record(self, event: DomainEvent) -> None:
         self._recorded.append(event)
@@ -651,5 +807,4 @@ class FakeUnitOfWorkFactory:
         self.commits = 0
 
     def __call__(self, read_only: bool = False) -> UnitOfWork:
-        # Structurally a `UnitOfWork` but for the webhook repository, which is not kept in memory.
-        return cast(UnitOfWork, FakeUnitOfWork(self))
+        return FakeUnitOfWork(self)

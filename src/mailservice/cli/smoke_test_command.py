@@ -14,7 +14,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from mailservice.smoke_test import SmokeTestFailed, SmokeTestOptions, run_smoke_test
+from mailservice.cli.smoke_test import SmokeTestFailed, SmokeTestOptions, run_smoke_test
 
 
 def _default_work_dir() -> Path:

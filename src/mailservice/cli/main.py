@@ -8,16 +8,16 @@ import typer
 import uvloop
 from pydantic import ValidationError
 
-from mailservice import cli_admin
-from mailservice.cli_agent_mcp import agent_mcp
-from mailservice.cli_smoke_test import smoke_test
+from mailservice.cli import admin
+from mailservice.cli.agent_mcp import agent_mcp
+from mailservice.cli.smoke_test_command import smoke_test
 from mailservice.client import cli as agent_cli
 from mailservice.config import Settings
 from mailservice.domain.errors import ConfigurationError
 from mailservice.logging_defaults import configure_logging
 
 app = typer.Typer(help="Private inbound mailboxes for AI agents.", no_args_is_help=True, add_completion=False)
-app.add_typer(cli_admin.app, name="admin")
+app.add_typer(admin.app, name="admin")
 app.command("smoke-test", context_settings={"help_option_names": ["-h", "--help"]})(smoke_test)
 agent_cli.app.command("mcp")(agent_mcp)
 app.add_typer(agent_cli.app, name="agent")
