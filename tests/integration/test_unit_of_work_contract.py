@@ -7,16 +7,18 @@ Only the ports are used, but for one thing the port leaves to the delivery path:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
+from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.summarizer import InlineSummarizer
@@ -30,15 +32,17 @@ from mailservice.domain.mailbox import Mailbox, MailboxStatus, new_mailbox
 from mailservice.domain.messages import SEEN, AccessRevoked, Delivery, FolderChanged, MessageCopy
 from mailservice.domain.notification import Notification
 from mailservice.domain.payment import Checkout, CheckoutStatus
+from mailservice.domain.retention import MailboxRetention, RetentionPolicy
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.webhooks import Attempt, DeliveryStatus, WebhookEndpoint
-from mailservice.ports import UnitOfWorkFactory
+from mailservice.ports import RetentionStore, UnitOfWorkFactory
 from tests.support.databases import sqlite_copy, truncate_postgres_database
-from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
+from tests.support.fake_unit_of_work import FakeRetention, FakeUnitOfWorkFactory
 from tests.support.mail import text_message
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 QUOTA_BYTES = 1_000_000
+RETENTION_DEFAULT = RetentionPolicy(30, delete_oldest_read_when_full=False)
 
 
 @dataclass
@@ -49,12 +53,19 @@ class RecordingPublisher:
         self.published.extend(events)
 
 
+class Deliver(Protocol):
+    async def __call__(self, mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
+        """Put a message into a mailbox's INBOX as delivery does; its uid."""
+        ...
+
+
 @dataclass
 class Store:
     uow: UnitOfWorkFactory
     publisher: RecordingPublisher
-    deliver: Callable[[str, bytes], Awaitable[int]]
-    """Put a message into a mailbox's INBOX as delivery does; its uid."""
+    deliver: Deliver
+    retention: RetentionStore
+    """Policies as `RETENTION_DEFAULT` has them unless a mailbox chose its own."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "memory"])
@@ -64,10 +75,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         fake = FakeUnitOfWorkFactory(publisher)
 
-        async def deliver_in_memory(mailbox_id: str, raw: bytes) -> int:
-            return fake.state.deliver(await _copy(summarizer, mailbox_id, raw))
+        async def deliver_in_memory(mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
+            return fake.state.deliver(await _copy(summarizer, mailbox_id, raw, received_at))
 
-        yield Store(fake, publisher, deliver_in_memory)
+        yield Store(fake, publisher, deliver_in_memory, FakeRetention(fake, RETENTION_DEFAULT))
         return
     if request.param == "sqlite":
         dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), tmp_path)
@@ -77,21 +88,24 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     database = Database(async_database_url(dsn))
     messages = GroupCommitMessageStore(database, FixedClock(NOW), QUOTA_BYTES, RecordingPublisher())
 
-    async def deliver_to_database(mailbox_id: str, raw: bytes) -> int:
-        copy = await _copy(summarizer, mailbox_id, raw)
+    async def deliver_to_database(mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
+        copy = await _copy(summarizer, mailbox_id, raw, received_at)
         [stored] = await messages.store(Delivery((copy,)))
         return stored.uid
 
     try:
         sql = SqlUnitOfWorkFactory(database, publisher, TextSealer(b"a-secret-for-the-contract-0123456789"))
-        yield Store(sql, publisher, deliver_to_database)
+        retention = SqlRetention(database, RETENTION_DEFAULT, publisher)
+        yield Store(sql, publisher, deliver_to_database, retention)
     finally:
         await messages.close()
         await database.dispose()
 
 
-async def _copy(summarizer: InlineSummarizer, mailbox_id: str, raw: bytes) -> MessageCopy:
-    return MessageCopy(mailbox_id, raw, await summarizer.summarize(raw), NOW)
+async def _copy(
+    summarizer: InlineSummarizer, mailbox_id: str, raw: bytes, received_at: datetime
+) -> MessageCopy:
+    return MessageCopy(mailbox_id, raw, await summarizer.summarize(raw), received_at)
 
 
 def mailbox(fingerprint: str = "sha256:aa", *, expires_in: timedelta | None = None) -> Mailbox:
@@ -715,3 +729,64 @@ async def test_deliveries_are_leased_within_each_endpoints_room_and_attempts_are
     assert one is not None and one.history == (Attempt(NOW, 500, 12, "x" * 500),)
     assert history[1].next_attempt_at == lease
     assert failing == [NOW, NOW, None]
+
+
+# Retention
+
+
+async def test_a_mailbox_follows_the_default_policy_until_it_chooses_its_own(store: Store) -> None:
+    owner = mailbox()
+    await added(store, owner)
+
+    before = await store.retention.get(owner.id)
+    await store.retention.set(owner.id, RetentionPolicy(None, delete_oldest_read_when_full=True))
+    after = await store.retention.get(owner.id)
+
+    assert before == MailboxRetention(RETENTION_DEFAULT, is_default=True)
+    assert after == MailboxRetention(RetentionPolicy(None, True), is_default=False)
+
+
+async def test_room_can_be_made_only_by_a_policy_that_allows_it_and_only_from_read_mail(store: Store) -> None:
+    owner = mailbox(expires_in=timedelta(days=1))
+    await added(store, owner)
+    uid = await store.deliver(owner.id, text_message("x@agents.test").replace(b"\n", b"\r\n"))
+
+    default_policy = await store.retention.can_make_room(owner.id)
+    await store.retention.set(owner.id, RetentionPolicy(None, delete_oldest_read_when_full=True))
+    nothing_read = await store.retention.can_make_room(owner.id)
+    async with store.uow() as uow:
+        await uow.messages.set_flags(owner.id, uid, {SEEN}, set())
+        await uow.commit()
+    something_read = await store.retention.can_make_room(owner.id)
+
+    assert (default_policy, nothing_read, something_read) == (False, False, True)
+
+
+async def test_mail_past_its_mailboxs_age_is_deleted_in_batches_and_said_so(store: Store) -> None:
+    own, default, forever = mailbox("sha256:01"), mailbox("sha256:02"), mailbox("sha256:03")
+    await added(store, own, default, forever)
+    await store.retention.set(own.id, RetentionPolicy(7, delete_oldest_read_when_full=False))
+    await store.retention.set(forever.id, RetentionPolicy(None, delete_oldest_read_when_full=False))
+    raw = text_message("x@agents.test").replace(b"\n", b"\r\n")
+    for owner in (own, default, forever):
+        for days in (40, 10, 1):
+            await store.deliver(owner.id, raw, NOW - timedelta(days=days))
+    async with store.uow(read_only=True) as uow:
+        folders = {owner.id: await uow.folders.inbox_state(owner.id) for owner in (own, default)}
+
+    first = await store.retention.delete_expired(NOW, 2)
+    rest = await store.retention.delete_expired(NOW, 10)
+    none = await store.retention.delete_expired(NOW, 10)
+    async with store.uow(read_only=True) as uow:
+        left = {
+            owner.id: len(await uow.messages.find(owner.id, MessageQuery(), limit=10))
+            for owner in (own, default, forever)
+        }
+        used = (await uow.mailboxes.usage(own.id))[1]
+
+    assert (first, rest, none) == (2, 1, 0)
+    assert left == {own.id: 1, default.id: 2, forever.id: 3}
+    assert used == len(raw)
+    changed = [e for e in store.publisher.published if isinstance(e, FolderChanged)]
+    assert {(e.mailbox_id, e.folder_id) for e in changed} == {(m, f[0]) for m, f in folders.items()}
+    assert all(e.modseq > folders[e.mailbox_id][1] for e in changed)

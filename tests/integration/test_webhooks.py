@@ -200,16 +200,12 @@ async def test_endpoints_are_managed_with_the_mailbox_token(
     [
         ("ftp://example.com/x", "unsafe_webhook_url"),
         ("http://169.254.169.254/latest/meta-data", "unsafe_webhook_url"),
-        ("http://[::ffff:127.0.0.1]/", "unsafe_webhook_url"),
-        ("http://0.0.0.0/", "unsafe_webhook_url"),
-        ("http://224.0.0.1/", "unsafe_webhook_url"),
-        ("http://user:pw@example.com/", "unsafe_webhook_url"),
-        ("not a url", "unsafe_webhook_url"),
     ],
 )
-async def test_unsafe_urls_are_refused_at_registration(
+async def test_unsafe_urls_are_refused_at_registration_with_400(
     client: httpx.AsyncClient, runtime: Runtime, url: str, code: str
 ) -> None:
+    """The answer over HTTP; every kind of unsafe URL is tried in tests/unit/test_webhook_service.py."""
     agent = await new_agent(client)
     response = await client.post("/v1/webhooks", json={"url": url}, headers=agent.headers)
     assert (response.status_code, response.json()["code"]) == (400, code)

@@ -27,6 +27,7 @@ from mailservice.domain.mailbox import Mailbox, MailboxStatus
 from mailservice.domain.messages import AccessRevoked, FolderChanged, MessageCopy, StoredMessage
 from mailservice.domain.notification import Notification, QueuedNotification
 from mailservice.domain.payment import Checkout, CheckoutStatus
+from mailservice.domain.retention import MailboxRetention, RetentionPolicy
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
@@ -109,6 +110,8 @@ class MemoryState:
     webhook_endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
     webhook_deliveries: dict[int, WebhookDelivery] = field(default_factory=dict)
     webhook_attempts: dict[int, list[Attempt]] = field(default_factory=dict)
+    retention: dict[str, RetentionPolicy] = field(default_factory=dict)
+    """The policies mailboxes chose; the others follow the configured default."""
     last_ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, sequence: str) -> int:
@@ -797,6 +800,46 @@ class FakeUnitOfWork:
         self._factory.commits += 1
         self._committed += self._recorded
         self._recorded.clear()
+
+
+class FakeRetention:
+    """The `RetentionStore` port over the same state: each call is a transaction of its own, as in SQL."""
+
+    def __init__(self, factory: FakeUnitOfWorkFactory, default: RetentionPolicy) -> None:
+        self._factory = factory
+        self._default = default
+
+    async def get(self, mailbox_id: str) -> MailboxRetention:
+        chosen = self._factory.state.retention.get(mailbox_id)
+        return MailboxRetention(self._default, True) if chosen is None else MailboxRetention(chosen, False)
+
+    async def set(self, mailbox_id: str, policy: RetentionPolicy) -> None:
+        self._factory.state.retention[mailbox_id] = policy
+
+    async def can_make_room(self, mailbox_id: str) -> bool:
+        if not (await self.get(mailbox_id)).policy.delete_oldest_read_when_full:
+            return False
+        return any(m.seen for (owner, _), m in self._factory.state.messages.items() if owner == mailbox_id)
+
+    async def delete_expired(self, now: datetime, limit: int) -> int:
+        state = self._factory.state
+        doomed = [key for key, message in state.messages.items() if self._past_age(key[0], message, now)][
+            :limit
+        ]
+        for key in doomed:
+            del state.messages[key]
+            state.raw.pop(key, None)
+        changed = []
+        for mailbox_id in sorted({mailbox_id for mailbox_id, _ in doomed}):
+            inbox = state.inboxes[mailbox_id]
+            inbox.highestmodseq += 1
+            changed.append(FolderChanged(mailbox_id, inbox.id, inbox.highestmodseq))
+        await self._factory.publisher.publish(changed)
+        return len(doomed)
+
+    def _past_age(self, mailbox_id: str, message: StoredMessage, now: datetime) -> bool:
+        cutoff = self._factory.state.retention.get(mailbox_id, self._default).cutoff(now)
+        return cutoff is not None and message.internal_date < cutoff
 
 
 class FakeUnitOfWorkFactory:

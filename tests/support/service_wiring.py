@@ -15,6 +15,8 @@ from mailservice.domain.identity import KeyProof
 from mailservice.domain.mailbox import Mailbox, new_mailbox
 from mailservice.domain.messages import StoredMessage
 from mailservice.domain.notification import Notification
+from mailservice.domain.retention import RetentionPolicy
+from mailservice.ports import RetentionStore
 from mailservice.services.accounts import AccountService
 from mailservice.services.admin import AdminService
 from mailservice.services.announce import AfterCommitPublisher
@@ -27,7 +29,9 @@ from mailservice.services.mailboxes import MailboxService, MailHost
 from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.payments import PaymentService
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
-from tests.support.fake_unit_of_work import FakeUnitOfWorkFactory
+from mailservice.services.retention import RetentionService
+from mailservice.services.webhooks import WebhookPolicy, WebhookService
+from tests.support.fake_unit_of_work import FakeRetention, FakeUnitOfWorkFactory
 from tests.support.keys import AgentKey
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
@@ -58,6 +62,19 @@ class Wiring:
             MailHost("agents.test", "imap", 143, 110),
         )
         self.accounts = AccountService(self.uow, self.clock, "http://test")
+        self.webhook_policy = WebhookPolicy(
+            per_mailbox=3,
+            allow_private=False,
+            disable_after=timedelta(days=3),
+            endpoint_concurrency=2,
+            concurrency=8,
+            lease=timedelta(minutes=1),
+            mail_domain="agents.test",
+            public_base_url="http://test",
+        )
+        self.retention_store: RetentionStore = FakeRetention(self.uow, RetentionPolicy(30, False))
+        self.retention = RetentionService(self.retention_store, self.clock)
+        self.webhooks = WebhookService(self.uow, self.clock, credentials.webhook_secret, self.webhook_policy)
         self.live_sessions = LiveSessions(self.mailboxes, self.bus, recheck_seconds)
         self.inbox = InboxService(
             self.uow, self.bus, credentials, self.mailboxes, RawMessageReader(), self.live_sessions
@@ -91,11 +108,11 @@ class Wiring:
         self.uow.state.event_log.append(event)
         return event
 
-    def message(self, mailbox: Mailbox, uid: int) -> StoredMessage:
+    def message(self, mailbox: Mailbox, uid: int, received_at: datetime = NOW) -> StoredMessage:
         message = StoredMessage(
             uid=uid,
             flags=frozenset(),
-            internal_date=NOW,
+            internal_date=received_at,
             size=10,
             subject="hello",
             from_address="a@example.org",
