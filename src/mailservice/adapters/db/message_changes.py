@@ -7,6 +7,9 @@ blocking `Connection` already in a write transaction, so the rules are kept here
 - Locks are taken in the delivery writer's order: the mailbox row, then folder rows by id. No two
   writers can deadlock, and a folder's UIDs and modseqs are given under its row lock, held until commit.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
+- New UIDs and modseqs are taken from a locked folder's `FolderCounters`, here and in the
+  group-commit writer (`message_store.py`, delivery and APPEND), and written back with
+  `ADVANCE_FOLDERS`.
 - A message that goes leaves its uid and modseq in `expunged_messages` (how other sessions learn of it),
   with the flags it had (a session that still shows it fetches those); its raw bytes go when no other
   message shares them, and its size goes back to the mailbox's quota.
@@ -18,6 +21,7 @@ its commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, insert, not_, select, update
@@ -40,6 +44,47 @@ META_COLUMNS = (
 
 FlagEdit = Callable[[frozenset[str]], frozenset[str]]
 """A message's new flags from its current ones."""
+
+
+@dataclass
+class FolderCounters:
+    """A folder's UIDNEXT and HIGHESTMODSEQ as read under its row lock, which is held until the commit:
+    the one place new UIDs and modseqs are given. UIDs are taken in order from UIDNEXT, never twice, so
+    on any number of nodes a folder's UIDs become visible in UID order."""
+
+    id: int
+    uidnext: int
+    highestmodseq: int
+
+    @classmethod
+    def of_row(cls, folder: Any) -> FolderCounters:
+        return cls(folder.id, folder.uidnext, folder.highestmodseq)
+
+    def take_uid(self) -> int:
+        uid = self.uidnext
+        self.uidnext = uid + 1
+        return uid
+
+    def take_uids(self, count: int) -> list[int]:
+        first = self.uidnext
+        self.uidnext = first + count
+        return list(range(first, self.uidnext))
+
+    def next_modseq(self) -> int:
+        self.highestmodseq += 1
+        return self.highestmodseq
+
+    def written(self) -> dict[str, int]:
+        """The parameters of `ADVANCE_FOLDERS` for this folder."""
+        return {"folder_id": self.id, "new_uidnext": self.uidnext, "new_modseq": self.highestmodseq}
+
+
+ADVANCE_FOLDERS = (
+    update(folders)
+    .where(folders.c.id == bindparam("folder_id"))
+    .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq"))
+)
+"""Write taken counters back (one parameter set per folder, from `FolderCounters.written`)."""
 
 
 def flag_change(change: FlagChange, flags: frozenset[str]) -> FlagEdit:
@@ -152,8 +197,9 @@ def copy_messages(
     if not move and not quota.allows(added):
         raise MailboxFull("the copy would exceed the mailbox quota")
     same_folder = target.id == source.id
-    target_modseq = target.highestmodseq + 1
-    target_uids = list(range(target.uidnext, target.uidnext + len(rows)))
+    counters = FolderCounters.of_row(target)
+    target_uids = counters.take_uids(len(rows))
+    target_modseq = counters.next_modseq()
     if move and not same_folder:
         _move_rows(connection, rows, target.id, target_uids, target_modseq)
     else:
@@ -163,11 +209,7 @@ def copy_messages(
             .where(mailboxes.c.id == mailbox_id)
             .values(used_bytes=mailbox.used_bytes + added)
         )
-    connection.execute(
-        update(folders)
-        .where(folders.c.id == target.id)
-        .values(uidnext=target.uidnext + len(rows), highestmodseq=target_modseq)
-    )
+    connection.execute(ADVANCE_FOLDERS, counters.written())
     writes = [FolderWrite(target.id, target_modseq)]
     source_uids = [row["uid"] for row in rows]
     if move and same_folder:

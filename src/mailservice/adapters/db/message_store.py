@@ -26,6 +26,7 @@ from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
+from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
@@ -55,11 +56,6 @@ _LOCK_FOLDERS = (
     .order_by(folders.c.id)
     .with_for_update()
 )
-_ADVANCE_FOLDER = (
-    update(folders)
-    .where(folders.c.id == bindparam("folder_id"))
-    .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq"))
-)
 _SET_USED_BYTES = (
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
@@ -74,19 +70,12 @@ class _Pending:
 
 
 @dataclass
-class _FolderState:
-    id: int
-    uidnext: int
-    highestmodseq: int
-
-
-@dataclass
 class _Group:
     """What one commit writes, built in memory before any statement runs."""
 
     now: datetime
     quotas: dict[str, Quota]
-    folder_states: dict[tuple[str, str], _FolderState]
+    folder_states: dict[tuple[str, str], FolderCounters]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[AgentEvent] = field(default_factory=list)
@@ -238,7 +227,7 @@ def _received(outcomes: _Outcomes) -> list[MessageReceived]:
 
 def _lock_folders(
     connection: Connection, wanted: set[tuple[str, str]], now: datetime
-) -> dict[tuple[str, str], _FolderState]:
+) -> dict[tuple[str, str], FolderCounters]:
     found = _select_folders(connection, wanted)
     missing = wanted - found.keys()
     for mailbox_id, name in sorted(missing):
@@ -250,11 +239,11 @@ def _lock_folders(
 
 def _select_folders(
     connection: Connection, wanted: set[tuple[str, str]]
-) -> dict[tuple[str, str], _FolderState]:
+) -> dict[tuple[str, str], FolderCounters]:
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
     rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids}).all()
     return {
-        (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq)
+        (row.mailbox_id, row.name): FolderCounters.of_row(row)
         for row in rows
         if (row.mailbox_id, row.name) in wanted
     }
@@ -263,9 +252,7 @@ def _select_folders(
 def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     key = (copy.mailbox_id, copy.folder)
     folder = state.folder_states[key]
-    uid, modseq = folder.uidnext, folder.highestmodseq + 1
-    folder.uidnext += 1
-    folder.highestmodseq = modseq
+    uid, modseq = folder.take_uid(), folder.next_modseq()
     state.quotas[copy.mailbox_id] = state.quotas[copy.mailbox_id].with_added(len(copy.raw))
     state.touched_folders.add(key)
     state.touched_mailboxes.add(copy.mailbox_id)
@@ -317,12 +304,8 @@ def _apply(connection: Connection, state: _Group) -> None:
     _insert_raw(connection, state.raw_rows)
     insert_rows(connection, messages, state.message_rows)
     connection.execute(
-        _ADVANCE_FOLDER,
-        [
-            {"folder_id": f.id, "new_uidnext": f.uidnext, "new_modseq": f.highestmodseq}
-            for key, f in state.folder_states.items()
-            if key in state.touched_folders
-        ],
+        ADVANCE_FOLDERS,
+        [f.written() for key, f in state.folder_states.items() if key in state.touched_folders],
     )
     connection.execute(
         _SET_USED_BYTES,
