@@ -31,17 +31,11 @@ MAILBOXES = 20
 WARMUP = 200
 
 
-def run_mailservice(
-    database: str | None, signed: bool, extra_env: dict[str, str] | None = None
-) -> LoadResult:
-    """`extra_env` is added to the server's environment (`bench/smtp_ingest_versions.py` sets PYTHONPATH)."""
+def run_mailservice(database: str | None, signed: bool) -> LoadResult:
     workdir = Path(tempfile.mkdtemp(prefix="bench-mailservice-"))
     spread_subdirectories(workdir)
     dsn = database or str(workdir / "data" / "mailservice.db")
-    with (
-        sender_checks(signed) as (env, sign),
-        MailserviceProcess(workdir, dsn, extra_env={**env, **(extra_env or {})}) as server,
-    ):
+    with sender_checks(signed) as (env, sign), MailserviceProcess(workdir, dsn, extra_env=env) as server:
         addresses = server.paid_addresses(MAILBOXES)
         warm = make_messages(WARMUP, SIZE, lambda i: addresses[i % MAILBOXES], f"load@{DOMAIN}", seed=2)
         asyncio.run(send_load("127.0.0.1", server.smtp_port, sign(warm), CONNECTIONS))
