@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.mailservice_process import MailserviceProcess, free_port
-from bench.smtp_load import make_messages, nearest_rank, send_load
+from bench.smtp_load import Message, make_messages, nearest_rank, send_load
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.engine import create_engine
 from mailservice.adapters.db.tables import webhook_deliveries
@@ -132,34 +132,76 @@ def describe(name: str, latencies: list[float]) -> str:
     )
 
 
-async def fan_out(server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int) -> str:
-    mailboxes = server.paid_mailboxes(endpoints)
-    for n, (_, token) in enumerate(mailboxes):
+async def fan_out(
+    server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int, rounds: int
+) -> None:
+    """`rounds` pairs: the load to mailboxes without endpoints (plain ingest), then the same load to as
+    many mailboxes with one endpoint each; the ratio of the two rates is what a fanned-out message costs."""
+    plain = [address for address, _ in server.paid_mailboxes(endpoints)]
+    hooked = server.paid_mailboxes(endpoints)
+    for n, (_, token) in enumerate(hooked):
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/{n}")
-    addresses = [address for address, _ in mailboxes]
-    messages = make_messages(count, SIZE, lambda i: addresses[i % endpoints], "load@example.org", seed=7)
-    before = receiver.count
+    addresses = [address for address, _ in hooked]
     engine = create_engine(async_database_url(server.database_dsn))
+    try:
+        for round_ in range(rounds):
+            seed = 7 + round_
+            baseline = await send_load("127.0.0.1", server.smtp_port, _load(plain, count, seed), CONNECTIONS)
+            fanned = await _fan_out_once(engine, server, receiver, _load(addresses, count, seed))
+            print(
+                f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f}): plain ingest "
+                f"{baseline.rate:.0f} msg/s; {fanned.describe(endpoints)}; "
+                f"ratio fanned-out / plain {fanned.rate / baseline.rate:.2f}",
+                flush=True,
+            )
+    finally:
+        await engine.dispose()
+
+
+def _load(addresses: list[str], count: int, seed: int) -> list[Message]:
+    return make_messages(count, SIZE, lambda i: addresses[i % len(addresses)], "load@example.org", seed=seed)
+
+
+@dataclass(frozen=True)
+class FanOut:
+    accepted: int
+    rate: float
+    posts: int
+    seconds: float
+    drain_ms: float
+    backlog: list[int]
+
+    def describe(self, endpoints: int) -> str:
+        return (
+            f"fan-out {self.accepted} messages to {endpoints} endpoints at {self.rate:.0f} msg/s (SMTP 250s), "
+            f"{self.posts} POSTs in {self.seconds:.1f} s ({self.posts / self.seconds:.0f}/s), "
+            f"last POST {self.drain_ms:.0f} ms after the last 250, "
+            f"deliveries queued (every 0.2 s): {self.backlog}"
+        )
+
+
+async def _fan_out_once(
+    engine: AsyncEngine, server: MailserviceProcess, receiver: Receiver, messages: list[Message]
+) -> FanOut:
+    before = receiver.count
     backlog: list[int] = []
     sending = asyncio.create_task(send_load("127.0.0.1", server.smtp_port, messages, CONNECTIONS))
     started = time.monotonic()
-    try:
-        while not sending.done():
-            await asyncio.sleep(0.2)
-            backlog.append(await _queued(engine))
-        load = await sending
-        acked_at = time.monotonic()
-        while receiver.count - before < load.accepted and time.monotonic() - acked_at < 60:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        drained = time.monotonic()
-    finally:
-        await engine.dispose()
-    delivered = receiver.count - before
-    return (
-        f"fan-out: {load.accepted} messages to {endpoints} endpoints at {load.rate:.0f} msg/s (SMTP 250s); "
-        f"{delivered} POSTs in {drained - started:.1f} s ({delivered / (drained - started):.0f}/s); "
-        f"last POST {1000 * (drained - acked_at):.0f} ms after the last 250; "
-        f"deliveries queued (sampled every 0.2 s while sending): {backlog}"
+    while not sending.done():
+        await asyncio.sleep(0.2)
+        backlog.append(await _queued(engine))
+    load = await sending
+    acked_at = time.monotonic()
+    while receiver.count - before < load.accepted and time.monotonic() - acked_at < 60:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    drained = time.monotonic()
+    return FanOut(
+        load.accepted,
+        load.rate,
+        receiver.count - before,
+        drained - started,
+        1000 * (drained - acked_at),
+        backlog,
     )
 
 
@@ -171,7 +213,9 @@ async def _queued(engine: AsyncEngine) -> int:
         return int((await connection.execute(query)).scalar() or 0)
 
 
-async def run(database: str | None, fanout_messages: int, fanout_endpoints: int) -> None:
+async def run(
+    database: str | None, fanout_messages: int, fanout_endpoints: int, rounds: int, fanout_only: bool
+) -> None:
     receiver = Receiver()
     receiver.start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
@@ -182,10 +226,13 @@ async def run(database: str | None, fanout_messages: int, fanout_endpoints: int)
         [(address, token)] = server.paid_mailboxes(1)
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")
         await one_at_a_time(server.smtp_port, address, "warm", 20, receiver)
+        if fanout_only:
+            await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
+            return
         alone = await one_at_a_time(server.smtp_port, address, "alone", LATENCY_MESSAGES, receiver)
         print(describe("latency, one endpoint", alone), flush=True)
 
-        print(await fan_out(server, receiver, fanout_messages, fanout_endpoints), flush=True)
+        await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
 
         slow = server.paid_mailboxes(SLOW_ENDPOINTS)
         for n, (_, slow_token) in enumerate(slow):
@@ -211,9 +258,13 @@ def main() -> None:
     parser.add_argument("--database", help="DATABASE_DSN for mailservice (default: a new SQLite file)")
     parser.add_argument("--fanout-messages", type=int, default=2000)
     parser.add_argument("--fanout-endpoints", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="plain-ingest and fan-out pairs")
+    parser.add_argument("--fanout-only", action="store_true", help="skip the latency and isolation phases")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine skews the figures)", flush=True)
-    asyncio.run(run(args.database, args.fanout_messages, args.fanout_endpoints))
+    asyncio.run(
+        run(args.database, args.fanout_messages, args.fanout_endpoints, args.rounds, args.fanout_only)
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
     Attempt,
     ClaimedDelivery,
+    ClaimRequest,
+    DeliveryOutcome,
     DeliveryStatus,
     SendResult,
     WebhookDelivery,
@@ -37,7 +39,7 @@ from mailservice.domain.webhooks import (
     filters_messages,
     retry_at,
 )
-from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSender
+from mailservice.ports import Clock, DeliveryQueue, UnitOfWork, UnitOfWorkFactory, WebhookSender
 from mailservice.services.event_feed import message_matches
 from mailservice.services.notifications import compose, queue_once
 from mailservice.services.reminders import GUIDE_PATH
@@ -155,6 +157,7 @@ class WebhookWorker:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        queue: DeliveryQueue,
         sender: WebhookSender,
         clock: Clock,
         secret_of: Callable[[str], str],
@@ -162,6 +165,7 @@ class WebhookWorker:
         uniform: Callable[[float, float], float] | None = None,
     ) -> None:
         self._uow = uow
+        self._queue = queue
         self._sender = sender
         self._clock = clock
         self._secret_of = secret_of
@@ -199,11 +203,9 @@ class WebhookWorker:
         now = self._clock.now()
         per_endpoint = self._policy.endpoint_concurrency
         free = {endpoint: per_endpoint - count for endpoint, count in self._in_flight.items()}
-        async with self._uow() as uow:
-            claimed = await uow.webhooks.claim_due(
-                now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint
-            )
-            await uow.commit()
+        claimed = await self._queue.claim(
+            ClaimRequest(now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint)
+        )
         for item in claimed:
             self._start(item)
         return len(claimed)
@@ -268,41 +270,44 @@ class WebhookWorker:
         )
 
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
-        """The outcomes of sends that ended together, in one transaction (one commit for many sends)."""
+        """The outcomes of sends that ended together: all but last failures in one transaction of a few
+        statements; each last failure, which may turn its endpoint off, in the unit of work."""
         now = self._clock.now()
-        # Endpoint rows first, in one order everywhere (deleting an endpoint locks it, then its deliveries),
-        # so two nodes' batches and a deletion cannot wait on each other in a circle.
-        ordered = sorted(outcomes, key=lambda o: (o.item.endpoint.id, o.item.delivery.id))
-        async with self._uow() as uow:
-            for outcome in ordered:
-                await self._apply(uow, outcome, now)
-            await uow.commit()
+        recorded = [self._recorded(outcome, now) for outcome in outcomes]
+        await self._queue.record([r for r in recorded if r.status is not DeliveryStatus.FAILED])
+        last = [(o, r) for o, r in zip(outcomes, recorded, strict=True) if r.status is DeliveryStatus.FAILED]
+        for outcome, record in last:
+            async with self._uow() as uow:
+                await self._apply_last_failure(uow, outcome, record, now)
+                await uow.commit()
+        for outcome, record in zip(outcomes, recorded, strict=True):
+            if not outcome.result.ok:
+                _log_failure(outcome, record)
 
-    async def _apply(self, uow: UnitOfWork, outcome: _Outcome, now: datetime) -> None:
-        delivery, endpoint, result = outcome.item.delivery, outcome.item.endpoint, outcome.result
-        attempts = delivery.attempts + 1
-        again = None if result.ok else self._retry_at(attempts, now)
+    def _recorded(self, outcome: _Outcome, now: datetime) -> DeliveryOutcome:
+        again = None if outcome.result.ok else self._retry_at(outcome.item.delivery.attempts + 1, now)
         status = (
             DeliveryStatus.SUCCEEDED
-            if result.ok
+            if outcome.result.ok
             else DeliveryStatus.PENDING
             if again is not None
             else DeliveryStatus.FAILED
         )
-        failing_since = await uow.webhooks.endpoint_answered(endpoint.id, result.ok, now)
-        await uow.webhooks.record_attempt(delivery, outcome.attempt, status, again or now)
-        if status is DeliveryStatus.FAILED and self._long_failing(failing_since, now):
+        return DeliveryOutcome(
+            outcome.item.delivery.id, outcome.item.endpoint.id, outcome.attempt, status, again or now
+        )
+
+    async def _apply_last_failure(
+        self, uow: UnitOfWork, outcome: _Outcome, record: DeliveryOutcome, now: datetime
+    ) -> None:
+        endpoint = outcome.item.endpoint
+        failing_since = await uow.webhooks.endpoint_answered(endpoint.id, False, now)
+        await uow.webhooks.record_attempt(
+            outcome.item.delivery, record.attempt, record.status, record.next_attempt_at
+        )
+        if self._long_failing(failing_since, now):
             assert failing_since is not None
-            await self._disable(uow, endpoint, failing_since, result.error or "", now)
-        if not result.ok:
-            log.warning(
-                "webhook.failed endpoint=%s delivery=%d attempts=%d retry_at=%s error=%s",
-                endpoint.id,
-                delivery.id,
-                attempts,
-                rfc3339(again) if again else "never",
-                result.error,
-            )
+            await self._disable(uow, endpoint, failing_since, outcome.result.error or "", now)
 
     def _long_failing(self, failing_since: datetime | None, now: datetime) -> bool:
         return failing_since is not None and now - failing_since >= self._policy.disable_after
@@ -370,6 +375,17 @@ class _Batches:
             else:
                 for _, written in batch:
                     written.set_result(None)
+
+
+def _log_failure(outcome: _Outcome, record: DeliveryOutcome) -> None:
+    log.warning(
+        "webhook.failed endpoint=%s delivery=%d attempts=%d retry_at=%s error=%s",
+        record.endpoint_id,
+        record.delivery_id,
+        outcome.item.delivery.attempts + 1,
+        rfc3339(record.next_attempt_at) if record.status is DeliveryStatus.PENDING else "never",
+        outcome.result.error,
+    )
 
 
 def payload_of(item: ClaimedDelivery) -> str:
