@@ -309,8 +309,11 @@ class DeliveryQueue(Protocol):
         """Lease due deliveries of enabled endpoints, as far as `request` has room."""
         ...
 
-    async def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
-        """Record attempts that ended (a delivery's last failure goes through the unit of work)."""
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], then_claim: ClaimRequest | None
+    ) -> list[ClaimedDelivery]:
+        """Record attempts that ended (a delivery's last failure goes through the unit of work), and in
+        the same transaction lease what `then_claim` has room for."""
         ...
 
 

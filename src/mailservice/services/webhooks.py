@@ -172,6 +172,8 @@ class WebhookWorker:
         self._policy = policy
         self._uniform = uniform
         self._wakeup = asyncio.Event()
+        self._claiming = asyncio.Lock()  # room is counted and filled by one claim at a time
+        self._sending = 0  # sends started and not yet ended
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes = _Batches(self._record_all)
@@ -181,7 +183,8 @@ class WebhookWorker:
         self._wakeup.set()
 
     async def run(self, poll_seconds: float) -> None:
-        """Claim and send forever: at every wake-up, when a send ends, and every `poll_seconds`."""
+        """Claim and send forever: at every wake-up and every `poll_seconds`; the outcomes of sends that
+        end claim more in their own transaction."""
         try:
             while True:
                 try:
@@ -197,18 +200,11 @@ class WebhookWorker:
 
     async def drain_once(self) -> int:
         """Lease what is due, as far as there is room, and start sending it; how many were started."""
-        room = self._policy.concurrency - len(self._tasks)
-        if room <= 0:
-            return 0
-        now = self._clock.now()
-        per_endpoint = self._policy.endpoint_concurrency
-        free = {endpoint: per_endpoint - count for endpoint, count in self._in_flight.items()}
-        claimed = await self._queue.claim(
-            ClaimRequest(now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint)
-        )
-        for item in claimed:
-            self._start(item)
-        return len(claimed)
+        async with self._claiming:
+            request = self._claim_request()
+            if request is None:
+                return 0
+            return self._start_all(await self._queue.claim(request))
 
     async def settle(self) -> None:
         """Wait until every send started so far has ended (and its outcome is recorded)."""
@@ -226,37 +222,62 @@ class WebhookWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def _claim_request(self) -> ClaimRequest | None:
+        """What there is room for now: None when every send slot is taken."""
+        room = self._policy.concurrency - self._sending
+        if room <= 0:
+            return None
+        now = self._clock.now()
+        per_endpoint = self._policy.endpoint_concurrency
+        free = {endpoint: per_endpoint - count for endpoint, count in self._in_flight.items()}
+        return ClaimRequest(now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint)
+
+    def _start_all(self, claimed: list[ClaimedDelivery]) -> int:
+        for item in claimed:
+            self._start(item)
+        if len(claimed) == CLAIM_BATCH:
+            self._wakeup.set()  # more may be due
+        return len(claimed)
+
     def _start(self, item: ClaimedDelivery) -> None:
         endpoint_id = item.endpoint.id
+        self._sending += 1
         self._in_flight[endpoint_id] = self._in_flight.get(endpoint_id, 0) + 1
         task = asyncio.create_task(self._deliver(item), name=f"webhook-{item.delivery.id}")
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, endpoint_id))
 
-    def _finished(self, task: asyncio.Task[None], endpoint_id: str) -> None:
-        self._tasks.discard(task)
+    def _send_ended(self, endpoint_id: str) -> None:
+        self._sending -= 1
         left = self._in_flight.get(endpoint_id, 1) - 1
         if left > 0:
             self._in_flight[endpoint_id] = left
         else:
             self._in_flight.pop(endpoint_id, None)
-        self._wakeup.set()  # room for more
+
+    def _finished(self, task: asyncio.Task[None], endpoint_id: str) -> None:
+        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhooks.delivery_crashed endpoint=%s", endpoint_id, exc_info=task.exception())
+            self._wakeup.set()  # its outcome claimed nothing: the run loop claims instead
 
     async def _deliver(self, item: ClaimedDelivery) -> None:
-        if not await self._matches(item):
-            async with self._uow() as uow:
-                await uow.webhooks.mark_skipped(item.delivery.id)
-                await uow.commit()
-            return
-        started_at = self._clock.now()
-        result = await self._sender.send(
-            item.endpoint.url,
-            self._secret_of(item.endpoint.id),
-            item.delivery.message_id,
-            payload_of(item),
-        )
+        try:
+            if not await self._matches(item):
+                async with self._uow() as uow:
+                    await uow.webhooks.mark_skipped(item.delivery.id)
+                    await uow.commit()
+                self._wakeup.set()  # room for more
+                return
+            started_at = self._clock.now()
+            result = await self._sender.send(
+                item.endpoint.url,
+                self._secret_of(item.endpoint.id),
+                item.delivery.message_id,
+                payload_of(item),
+            )
+        finally:
+            self._send_ended(item.endpoint.id)
         attempt = Attempt(started_at, result.status_code, result.latency_ms, result.error)
         await self._outcomes.add(_Outcome(item, attempt, result))
 
@@ -271,10 +292,15 @@ class WebhookWorker:
 
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
         """The outcomes of sends that ended together: all but last failures in one transaction of a few
-        statements; each last failure, which may turn its endpoint off, in the unit of work."""
+        statements, which also claims what the ended sends leave room for; each last failure, which may
+        turn its endpoint off, in the unit of work."""
         now = self._clock.now()
         recorded = [self._recorded(outcome, now) for outcome in outcomes]
-        await self._queue.record([r for r in recorded if r.status is not DeliveryStatus.FAILED])
+        async with self._claiming:
+            claimed = await self._queue.record(
+                [r for r in recorded if r.status is not DeliveryStatus.FAILED], self._claim_request()
+            )
+            self._start_all(claimed)
         last = [(o, r) for o, r in zip(outcomes, recorded, strict=True) if r.status is DeliveryStatus.FAILED]
         for outcome, record in last:
             async with self._uow() as uow:

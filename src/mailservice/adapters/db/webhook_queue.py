@@ -1,6 +1,7 @@
 """The sending side of webhook deliveries: leasing due ones and recording how their attempts went.
 
-The worker does this for every few POSTs, so each call is one write transaction run whole as blocking
+The worker does this for every few POSTs (the outcomes of sends that ended and the claim of what they
+leave room for go together), so each call is one write transaction run whole as blocking
 work (`Database.run_write`: on SQLite one hop to the writer thread, not one per statement), and a batch
 of outcomes costs a fixed handful of statements whatever its size: the endpoints whose health changed,
 then the deliveries and their attempts, each as one executemany. Rows are touched in one order
@@ -36,11 +37,22 @@ class SqlDeliveryQueue:
         """Lease due deliveries of enabled endpoints as far as `request` has room, with what they send."""
         return await self._database.run_write(lambda connection: _claim(connection, request))
 
-    async def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], then_claim: ClaimRequest | None
+    ) -> list[ClaimedDelivery]:
         """Record attempts that ended (none of them a delivery's last failure, which turns its endpoint
-        off and goes through the unit of work); a delivery gone with its endpoint is passed over."""
-        if outcomes:
-            await self._database.run_write(lambda connection: _record(connection, outcomes))
+        off and goes through the unit of work; a delivery gone with its endpoint is passed over), then
+        lease what `then_claim` has room for, in the same transaction: a send that ends makes room for
+        the next one at the cost of one commit for both."""
+
+        def record_and_claim(connection: Connection) -> list[ClaimedDelivery]:
+            if outcomes:
+                _record(connection, outcomes)
+            return [] if then_claim is None else _claim(connection, then_claim)
+
+        if not outcomes and then_claim is None:
+            return []
+        return await self._database.run_write(record_and_claim)
 
 
 def _claim(connection: Connection, request: ClaimRequest) -> list[ClaimedDelivery]:
