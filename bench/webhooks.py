@@ -146,16 +146,42 @@ async def fan_out(
     try:
         for round_ in range(rounds):
             seed = 7 + round_
+            cpu = server_cpu_seconds(server)
             baseline = await send_load("127.0.0.1", server.smtp_port, _load(plain, count, seed), CONNECTIONS)
+            plain_cpu, cpu = server_cpu_seconds(server) - cpu, server_cpu_seconds(server)
             fanned = await _fan_out_once(engine, server, receiver, _load(addresses, count, seed))
+            fanned_cpu = server_cpu_seconds(server) - cpu
             print(
                 f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f}): plain ingest "
-                f"{baseline.rate:.0f} msg/s; {fanned.describe(endpoints)}; "
+                f"{baseline.rate:.0f} msg/s, {1000 * plain_cpu / count:.2f} ms server CPU per message; "
+                f"{fanned.describe(endpoints)}, {1000 * fanned_cpu / count:.2f} ms server CPU per message; "
                 f"ratio fanned-out / plain {fanned.rate / baseline.rate:.2f}",
                 flush=True,
             )
     finally:
         await engine.dispose()
+
+
+def server_cpu_seconds(server: MailserviceProcess) -> float:
+    """CPU time (user and system) used so far by the server and its parser workers."""
+    assert server.process is not None
+    return sum(_cpu_seconds(pid) for pid in _process_tree(server.process.pid))
+
+
+def _process_tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    return [pid, *(descendant for child in children for descendant in _process_tree(int(child)))]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a worker that ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _load(addresses: list[str], count: int, seed: int) -> list[Message]:
