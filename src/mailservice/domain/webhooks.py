@@ -94,11 +94,13 @@ class WebhookDelivery:
 
 @dataclass(frozen=True)
 class ClaimedDelivery:
-    """A delivery leased for sending, with what it sends: its event (None for a test) and where."""
+    """A delivery leased for sending, with what it sends: its event (None for a test) and where;
+    `event_data_json` is the event's `data` as the log keeps it (JSON text), sent as it is."""
 
     delivery: WebhookDelivery
     endpoint: WebhookEndpoint
     event: LoggedEvent | None
+    event_data_json: str | None = None
 
 
 @dataclass(frozen=True)

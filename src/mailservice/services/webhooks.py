@@ -415,9 +415,18 @@ def _log_failure(outcome: _Outcome, record: DeliveryOutcome) -> None:
 
 
 def payload_of(item: ClaimedDelivery) -> str:
-    """The JSON body: the event as the log keeps it, or a test event."""
+    """The JSON body: the event as the log keeps it, or a test event. The event's `data` is spliced in
+    as the log's JSON text when there is one, rather than parsed and written again for every send."""
     event = item.event
     body: dict[str, Any]
+    if event is not None and item.event_data_json is not None:
+        head = json.dumps(
+            {"id": event.id, "type": event.type, "timestamp": rfc3339(event.occurred_at)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        mailbox_id = json.dumps(event.mailbox_id, ensure_ascii=False)
+        return f'{head[:-1]},"mailbox_id":{mailbox_id},"data":{item.event_data_json}}}'
     if event is None:
         body = {
             "id": None,

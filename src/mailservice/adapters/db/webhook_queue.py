@@ -82,6 +82,7 @@ def _claimed(connection: Connection, ids: list[int]) -> list[ClaimedDelivery]:
             delivery=delivery_of_row(row, ()),
             endpoint=endpoint_of_row(_unprefixed(row, _ENDPOINT)),
             event=None if row["event_id"] is None else logged_event(_unprefixed(row, _EVENT)),
+            event_data_json=row[_EVENT + "data"],
         )
         for row in rows
     ]

@@ -10,6 +10,7 @@ still goes through the guarded backend (checked addresses, no DNS rebinding).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class _Pool:
 
 
 def _headers(secret: str, message_id: str, timestamp: datetime, payload: str) -> list[tuple[bytes, bytes]]:
-    signature = Webhook(secret).sign(message_id, timestamp, payload)
+    signature = _signer(secret).sign(message_id, timestamp, payload)
     return [
         (b"content-type", b"application/json"),
         (b"user-agent", USER_AGENT.encode()),
@@ -139,6 +140,12 @@ def _headers(secret: str, message_id: str, timestamp: datetime, payload: str) ->
         (b"webhook-timestamp", str(int(timestamp.timestamp())).encode()),
         (b"webhook-signature", signature.encode()),
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    """The signer of a secret, kept: it decodes the secret once, not at every POST."""
+    return Webhook(secret)
 
 
 def _status_error(status: int) -> str | None:
