@@ -23,7 +23,6 @@ import os
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,7 +133,7 @@ def describe(name: str, latencies: list[float]) -> str:
 
 
 async def fan_out(
-    server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int, rounds: int, by_thread: bool
+    server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int, rounds: int
 ) -> None:
     """`rounds` pairs: the load to mailboxes without endpoints (plain ingest), then the same load to as
     many mailboxes with one endpoint each; the ratio of the two rates is what a fanned-out message costs."""
@@ -147,13 +146,11 @@ async def fan_out(
     try:
         for round_ in range(rounds):
             seed = 7 + round_
-            cpu, threads = server_cpu_seconds(server), server_threads_cpu(server)
+            cpu = server_cpu_seconds(server)
             baseline = await send_load("127.0.0.1", server.smtp_port, _load(plain, count, seed), CONNECTIONS)
             plain_cpu, cpu = server_cpu_seconds(server) - cpu, server_cpu_seconds(server)
-            plain_by_thread, threads = _spent(threads, server_threads_cpu(server)), server_threads_cpu(server)
             fanned = await _fan_out_once(engine, server, receiver, _load(addresses, count, seed))
             fanned_cpu = server_cpu_seconds(server) - cpu
-            fanned_by_thread = _spent(threads, server_threads_cpu(server))
             print(
                 f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f}): plain ingest "
                 f"{baseline.rate:.0f} msg/s, {1000 * plain_cpu / count:.2f} ms server CPU per message; "
@@ -161,59 +158,34 @@ async def fan_out(
                 f"ratio fanned-out / plain {fanned.rate / baseline.rate:.2f}",
                 flush=True,
             )
-            if by_thread:
-                print(
-                    f"  plain ingest, ms CPU per message by live thread: {_per_message(plain_by_thread, count)}"
-                )
-                print(f"  fan-out, ms CPU per message by thread: {_per_message(fanned_by_thread, count)}")
     finally:
         await engine.dispose()
-
-
-def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
-
-
-def _per_message(used: dict[str, float], count: int) -> str:
-    ranked = sorted(used.items(), key=lambda item: -item[1])
-    return ", ".join(f"{name} {1000 * seconds / count:.2f}" for name, seconds in ranked if seconds > 0)
 
 
 def server_cpu_seconds(server: MailserviceProcess) -> float:
     """CPU time (user and system) used so far by the server and its parser workers, ended threads too."""
     assert server.process is not None
-    return sum(_cpu_seconds(Path(f"/proc/{pid}")) for pid in _process_tree(server.process.pid))
-
-
-def server_threads_cpu(server: MailserviceProcess) -> dict[str, float]:
-    """CPU seconds used so far by each kind of thread of the server, and by its parser workers."""
-    assert server.process is not None
-    used: dict[str, float] = defaultdict(float)
-    for pid in _process_tree(server.process.pid):
-        for task in Path(f"/proc/{pid}").glob("task/*"):
-            name = "parser workers" if pid != server.process.pid else _thread_kind(task)
-            used[name] += _cpu_seconds(task)
-    return used
-
-
-def _thread_kind(task: Path) -> str:
-    try:
-        return task.joinpath("comm").read_text().strip().rstrip("0123456789").rstrip("_-")
-    except FileNotFoundError:
-        return "ended"
+    return sum(_cpu_seconds(pid) for pid in _process_tree(server.process.pid))
 
 
 def _process_tree(pid: int) -> list[int]:
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return []
-    return [pid, *(descendant for child in children for descendant in _process_tree(int(child)))]
+    """`pid` and every process below it (the parser workers are started from other threads than the
+    main one, so /proc's per-thread `children` lists would miss them)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    tree = [pid]
+    for candidate in tree:  # grows as children are found
+        tree.extend(child for child, parent in parents.items() if parent == candidate)
+    return tree
 
 
-def _cpu_seconds(task: Path) -> float:
+def _cpu_seconds(pid: int) -> float:
     try:
-        fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:  # a worker that ended meanwhile
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -280,7 +252,6 @@ async def run(
     fanout_endpoints: int,
     rounds: int,
     fanout_only: bool,
-    by_thread: bool,
 ) -> None:
     receiver = Receiver()
     receiver.start()
@@ -293,12 +264,12 @@ async def run(
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")
         await one_at_a_time(server.smtp_port, address, "warm", 20, receiver)
         if fanout_only:
-            await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds, by_thread)
+            await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
             return
         alone = await one_at_a_time(server.smtp_port, address, "alone", LATENCY_MESSAGES, receiver)
         print(describe("latency, one endpoint", alone), flush=True)
 
-        await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds, by_thread)
+        await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
 
         slow = server.paid_mailboxes(SLOW_ENDPOINTS)
         for n, (_, slow_token) in enumerate(slow):
@@ -326,7 +297,6 @@ def main() -> None:
     parser.add_argument("--fanout-endpoints", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="plain-ingest and fan-out pairs")
     parser.add_argument("--fanout-only", action="store_true", help="skip the latency and isolation phases")
-    parser.add_argument("--by-thread", action="store_true", help="the server's CPU per message by thread")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine skews the figures)", flush=True)
     asyncio.run(
@@ -336,7 +306,6 @@ def main() -> None:
             args.fanout_endpoints,
             args.rounds,
             args.fanout_only,
-            args.by_thread,
         )
     )
 
