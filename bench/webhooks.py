@@ -1,17 +1,20 @@
 """Webhooks, end to end: from the SMTP 250 to the signed POST arriving at a receiver on this machine.
 
 Run: .venv/bin/python -m bench.webhooks [--database postgresql://postgres@127.0.0.1:5432/test]
-     [--fanout-messages 2000] [--fanout-endpoints 100]
+     [--fanout-messages 2000] [--fanout-endpoints 100] [--rounds 3] [--fanout-only]
 
 1. latency: one mailbox, one endpoint, messages sent one at a time; the time from each 250 to its POST
    arriving (target: p99 under 50 ms).
-2. fan-out: FANOUT_ENDPOINTS mailboxes with one endpoint each, messages sent as fast as 20 SMTP
-   connections go; the backlog (acknowledged but not yet POSTed) is sampled every 0.2 s, so a queue that
-   keeps growing shows.
+2. fan-out, in `--rounds` pairs: the load sent as fast as 20 SMTP connections go to FANOUT_ENDPOINTS
+   mailboxes without endpoints (plain ingest, the baseline), then the same load to as many mailboxes
+   with one endpoint each. For each: the rate of 250s and the server's CPU time per message (its parser
+   workers included); the ratio of the two rates is what fanning out costs, which a busy machine skews
+   less than either rate. The backlog (acknowledged but not yet POSTed) is sampled every 0.2 s, so a
+   queue that keeps growing shows.
 3. isolation: as 1, while 10 other endpoints never answer (each POST to them times out) and get a steady
    flow of mail; the healthy endpoint's p99 should stay as in 1.
-The receiver runs in a thread with its own event loop and verifies nothing (the tests verify signatures);
-it records when each POST arrived.
+The receiver runs in a thread of this process with its own event loop and verifies nothing (the tests
+verify signatures); it records when each POST arrived.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.mailservice_process import MailserviceProcess, free_port
-from bench.smtp_load import make_messages, nearest_rank, send_load
+from bench.smtp_load import Message, make_messages, nearest_rank, send_load
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.engine import create_engine
 from mailservice.adapters.db.tables import webhook_deliveries
@@ -132,34 +135,109 @@ def describe(name: str, latencies: list[float]) -> str:
     )
 
 
-async def fan_out(server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int) -> str:
-    mailboxes = server.paid_mailboxes(endpoints)
-    for n, (_, token) in enumerate(mailboxes):
+async def fan_out(
+    server: MailserviceProcess, receiver: Receiver, count: int, endpoints: int, rounds: int
+) -> None:
+    """`rounds` pairs: the load to mailboxes without endpoints (plain ingest), then the same load to as
+    many mailboxes with one endpoint each; the ratio of the two rates is what a fanned-out message costs."""
+    plain = [address for address, _ in server.paid_mailboxes(endpoints)]
+    hooked = server.paid_mailboxes(endpoints)
+    for n, (_, token) in enumerate(hooked):
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/{n}")
-    addresses = [address for address, _ in mailboxes]
-    messages = make_messages(count, SIZE, lambda i: addresses[i % endpoints], "load@example.org", seed=7)
-    before = receiver.count
+    addresses = [address for address, _ in hooked]
     engine = create_engine(async_database_url(server.database_dsn))
+    try:
+        for round_ in range(rounds):
+            seed = 7 + round_
+            cpu = server_cpu_seconds(server)
+            baseline = await send_load("127.0.0.1", server.smtp_port, _load(plain, count, seed), CONNECTIONS)
+            plain_cpu, cpu = server_cpu_seconds(server) - cpu, server_cpu_seconds(server)
+            fanned = await _fan_out_once(engine, server, receiver, _load(addresses, count, seed))
+            fanned_cpu = server_cpu_seconds(server) - cpu
+            print(
+                f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f}): plain ingest "
+                f"{baseline.rate:.0f} msg/s, {1000 * plain_cpu / count:.2f} ms server CPU per message; "
+                f"{fanned.describe(endpoints)}, {1000 * fanned_cpu / count:.2f} ms server CPU per message; "
+                f"ratio fanned-out / plain {fanned.rate / baseline.rate:.2f}",
+                flush=True,
+            )
+    finally:
+        await engine.dispose()
+
+
+def server_cpu_seconds(server: MailserviceProcess) -> float:
+    """CPU time (user and system) used so far by the server and its parser workers, ended threads too."""
+    assert server.process is not None
+    return sum(_cpu_seconds(pid) for pid in _process_tree(server.process.pid))
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it (the parser workers are started from other threads than the
+    main one, so /proc's per-thread `children` lists would miss them)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    tree = [pid]
+    for candidate in tree:  # grows as children are found
+        tree.extend(child for child, parent in parents.items() if parent == candidate)
+    return tree
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a worker that ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(addresses: list[str], count: int, seed: int) -> list[Message]:
+    return make_messages(count, SIZE, lambda i: addresses[i % len(addresses)], "load@example.org", seed=seed)
+
+
+@dataclass(frozen=True)
+class FanOut:
+    accepted: int
+    rate: float
+    posts: int
+    seconds: float
+    drain_ms: float
+    backlog: list[int]
+
+    def describe(self, endpoints: int) -> str:
+        return (
+            f"fan-out {self.accepted} messages to {endpoints} endpoints at {self.rate:.0f} msg/s (SMTP 250s), "
+            f"{self.posts} POSTs in {self.seconds:.1f} s ({self.posts / self.seconds:.0f}/s), "
+            f"last POST {self.drain_ms:.0f} ms after the last 250, "
+            f"deliveries queued (every 0.2 s): {self.backlog}"
+        )
+
+
+async def _fan_out_once(
+    engine: AsyncEngine, server: MailserviceProcess, receiver: Receiver, messages: list[Message]
+) -> FanOut:
+    before = receiver.count
     backlog: list[int] = []
     sending = asyncio.create_task(send_load("127.0.0.1", server.smtp_port, messages, CONNECTIONS))
     started = time.monotonic()
-    try:
-        while not sending.done():
-            await asyncio.sleep(0.2)
-            backlog.append(await _queued(engine))
-        load = await sending
-        acked_at = time.monotonic()
-        while receiver.count - before < load.accepted and time.monotonic() - acked_at < 60:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        drained = time.monotonic()
-    finally:
-        await engine.dispose()
-    delivered = receiver.count - before
-    return (
-        f"fan-out: {load.accepted} messages to {endpoints} endpoints at {load.rate:.0f} msg/s (SMTP 250s); "
-        f"{delivered} POSTs in {drained - started:.1f} s ({delivered / (drained - started):.0f}/s); "
-        f"last POST {1000 * (drained - acked_at):.0f} ms after the last 250; "
-        f"deliveries queued (sampled every 0.2 s while sending): {backlog}"
+    while not sending.done():
+        await asyncio.sleep(0.2)
+        backlog.append(await _queued(engine))
+    load = await sending
+    acked_at = time.monotonic()
+    while receiver.count - before < load.accepted and time.monotonic() - acked_at < 60:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    drained = time.monotonic()
+    return FanOut(
+        load.accepted,
+        load.rate,
+        receiver.count - before,
+        drained - started,
+        1000 * (drained - acked_at),
+        backlog,
     )
 
 
@@ -171,7 +249,13 @@ async def _queued(engine: AsyncEngine) -> int:
         return int((await connection.execute(query)).scalar() or 0)
 
 
-async def run(database: str | None, fanout_messages: int, fanout_endpoints: int) -> None:
+async def run(
+    database: str | None,
+    fanout_messages: int,
+    fanout_endpoints: int,
+    rounds: int,
+    fanout_only: bool,
+) -> None:
     receiver = Receiver()
     receiver.start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
@@ -182,10 +266,13 @@ async def run(database: str | None, fanout_messages: int, fanout_endpoints: int)
         [(address, token)] = server.paid_mailboxes(1)
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")
         await one_at_a_time(server.smtp_port, address, "warm", 20, receiver)
+        if fanout_only:
+            await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
+            return
         alone = await one_at_a_time(server.smtp_port, address, "alone", LATENCY_MESSAGES, receiver)
         print(describe("latency, one endpoint", alone), flush=True)
 
-        print(await fan_out(server, receiver, fanout_messages, fanout_endpoints), flush=True)
+        await fan_out(server, receiver, fanout_messages, fanout_endpoints, rounds)
 
         slow = server.paid_mailboxes(SLOW_ENDPOINTS)
         for n, (_, slow_token) in enumerate(slow):
@@ -211,9 +298,19 @@ def main() -> None:
     parser.add_argument("--database", help="DATABASE_DSN for mailservice (default: a new SQLite file)")
     parser.add_argument("--fanout-messages", type=int, default=2000)
     parser.add_argument("--fanout-endpoints", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="plain-ingest and fan-out pairs")
+    parser.add_argument("--fanout-only", action="store_true", help="skip the latency and isolation phases")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine skews the figures)", flush=True)
-    asyncio.run(run(args.database, args.fanout_messages, args.fanout_endpoints))
+    asyncio.run(
+        run(
+            args.database,
+            args.fanout_messages,
+            args.fanout_endpoints,
+            args.rounds,
+            args.fanout_only,
+        )
+    )
 
 
 if __name__ == "__main__":

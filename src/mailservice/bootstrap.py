@@ -25,6 +25,7 @@ from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from mailservice.adapters.db.webhook_queue import SqlDeliveryQueue
 from mailservice.adapters.dev_secret import load_secret
 from mailservice.adapters.dev_tls import development_certificate
 from mailservice.adapters.events.local import InProcessEventBus
@@ -228,7 +229,9 @@ async def build_runtime(
         public_base_url=settings.public_base_url,
     )
     webhook_sender = build_webhook_sender(settings)
-    webhook_worker = WebhookWorker(uow, webhook_sender, clock, credentials.webhook_secret, webhook_policy)
+    webhook_worker = WebhookWorker(
+        uow, SqlDeliveryQueue(database), webhook_sender, clock, credentials.webhook_secret, webhook_policy
+    )
     publisher.wake_webhooks_with(webhook_worker.wake)
     mail_host = MailHost(
         settings.mail_domain,

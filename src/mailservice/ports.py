@@ -30,6 +30,8 @@ from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 from mailservice.domain.webhooks import (
     Attempt,
     ClaimedDelivery,
+    ClaimRequest,
+    DeliveryOutcome,
     DeliveryStatus,
     SendResult,
     WebhookDelivery,
@@ -287,12 +289,6 @@ class WebhookRepository(Protocol):
 
     async def send_again(self, delivery_id: int, now: datetime) -> None: ...
 
-    async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
-    ) -> list[ClaimedDelivery]:
-        """Lease due deliveries of enabled endpoints, at most `room.get(endpoint, per_endpoint)` each."""
-        ...
-
     async def record_attempt(
         self, delivery: WebhookDelivery, attempt: Attempt, status: DeliveryStatus, next_attempt_at: datetime
     ) -> None: ...
@@ -304,6 +300,21 @@ class WebhookRepository(Protocol):
         ...
 
     async def disable(self, endpoint_id: str, now: datetime) -> bool: ...
+
+
+class DeliveryQueue(Protocol):
+    """The worker's side of webhook deliveries, each call one transaction of its own."""
+
+    async def claim(self, request: ClaimRequest) -> list[ClaimedDelivery]:
+        """Lease due deliveries of enabled endpoints, as far as `request` has room."""
+        ...
+
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], then_claim: ClaimRequest | None
+    ) -> list[ClaimedDelivery]:
+        """Record attempts that ended (a delivery's last failure goes through the unit of work), and in
+        the same transaction lease what `then_claim` has room for."""
+        ...
 
 
 class WebhookSender(Protocol):

@@ -1,4 +1,4 @@
-"""kill -9 while a webhook is being sent: after the restart it is sent again, with the same webhook-id."""
+"""kill -9 while webhooks are being sent: after the restart they are sent again, with the same webhook-ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,8 @@ from tests.support.webhooks import new_agent
 
 pytestmark = [pytest.mark.slow]
 
+MESSAGES = 6
+ANSWERED_BEFORE_THE_KILL = 2
 WEBHOOK_ENV = {
     "WEBHOOK_ALLOW_PRIVATE": "true",
     "WEBHOOK_TIMEOUT_SECONDS": "2",
@@ -30,35 +33,59 @@ def webhook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
     yield from served_on(request.param, tmp_path, WEBHOOK_ENV)
 
 
-async def test_a_send_cut_by_kill_9_is_sent_again_after_the_restart(webhook_server: ServerProcess) -> None:
-    first_arrived, release = threading.Event(), threading.Event()
+async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_their_webhook_ids(
+    webhook_server: ServerProcess,
+) -> None:
+    """Two POSTs of the batch are answered, the others are held open when the server dies: after the
+    restart every message arrives (the held ones again, with the same webhook-id and body) and every
+    delivery ends succeeded."""
+    held, release = threading.Event(), threading.Event()
+    answered = 0
+    lock = threading.Lock()
 
-    def hold_the_first(recorded: Recorded) -> Reply:
-        if not first_arrived.is_set():
-            first_arrived.set()
-            release.wait(10)  # the server dies while this request is open
+    def answer_two_then_hold(recorded: Recorded) -> Reply:
+        nonlocal answered
+        with lock:
+            hold = answered >= ANSWERED_BEFORE_THE_KILL and not release.is_set()
+            if not hold:
+                answered += 1
+        if hold:
+            held.set()
+            release.wait(10)  # the server dies while these requests are open
         return Reply(200, {"ok": True})
 
-    with fake_api(hold_the_first) as receiver:
+    with fake_api(answer_two_then_hold) as receiver:
         async with httpx.AsyncClient(base_url=webhook_server.base_url, timeout=10) as client:
             agent = await new_agent(client)
             created = await client.post("/v1/webhooks", json={"url": receiver.url}, headers=agent.headers)
             assert created.status_code == 201, created.text
-            await send(webhook_server.smtp_port, text_message(agent.address, "crash"), [agent.address])
-            assert await asyncio.to_thread(first_arrived.wait, 10)
+            for n in range(MESSAGES):
+                await send(
+                    webhook_server.smtp_port, text_message(agent.address, f"crash {n}"), [agent.address]
+                )
+            assert await asyncio.to_thread(held.wait, 10)
 
             webhook_server.kill()
             release.set()
             webhook_server.start()
-            async with asyncio.timeout(15):
-                while len(receiver.requests) < 2:  # noqa: ASYNC110 -- the receiver answers in its own thread
-                    await asyncio.sleep(0.05)
-            listed = await client.get(
-                f"/v1/webhooks/{created.json()['id']}/deliveries", headers=agent.headers
-            )
+            listed = await _until_all_succeeded(client, agent.headers, created.json()["id"])
 
-    first, again = receiver.requests[:2]
-    assert first.headers["webhook-id"] == again.headers["webhook-id"]
-    assert first.body == again.body
-    [delivery] = listed.json()["deliveries"]
-    assert delivery["webhook_id"] == first.headers["webhook-id"]
+    by_id: dict[str, list[bytes]] = {}
+    for request in receiver.requests:
+        by_id.setdefault(request.headers["webhook-id"], []).append(request.body)
+    assert sorted(by_id) == sorted(delivery["webhook_id"] for delivery in listed)
+    assert len(by_id) == MESSAGES
+    assert any(len(bodies) > 1 for bodies in by_id.values())  # the held ones were sent again...
+    assert all(len(set(bodies)) == 1 for bodies in by_id.values())  # ...as they were
+
+
+async def _until_all_succeeded(
+    client: httpx.AsyncClient, headers: dict[str, str], webhook_id: str
+) -> list[dict[str, Any]]:
+    async with asyncio.timeout(20):
+        while True:
+            listed = await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=headers)
+            found: list[dict[str, Any]] = listed.json()["deliveries"]
+            if len(found) == MESSAGES and all(d["status"] == "succeeded" for d in found):
+                return found
+            await asyncio.sleep(0.1)

@@ -5,9 +5,12 @@ loopback."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
-from mailservice.adapters.webhooks.guarded_connect import StaticResolver
+from mailservice.adapters.webhooks.guarded_connect import IpAddress, StaticResolver
 from mailservice.adapters.webhooks.sender import HttpWebhookSender
 from mailservice.bootstrap import check_settings
 from mailservice.config import Settings
@@ -100,3 +103,52 @@ def test_private_addresses_cannot_be_allowed_in_production() -> None:
     )
     with pytest.raises(ConfigurationError, match="WEBHOOK_ALLOW_PRIVATE"):
         check_settings(settings)
+
+
+class CountingResolver(StaticResolver):
+    """A hosts-like resolver that counts how often a name is resolved (once per new connection)."""
+
+    def __init__(self) -> None:
+        super().__init__(NAMES)
+        self.resolved = 0
+
+    async def resolve(self, host: str, port: int) -> list[IpAddress]:
+        self.resolved += 1
+        return await super().resolve(host, port)
+
+
+async def test_connections_are_kept_per_endpoint_url_and_only_new_ones_are_resolved_and_checked() -> None:
+    connections: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    resolver = CountingResolver()
+    hooks = HttpWebhookSender(resolver, allow_private=True, timeout_seconds=2.0, max_connections=4)
+    try:
+        results = [
+            await hooks.send(f"http://receiver.test:{port}/{path}", SECRET, f"msg_{n}", "{}")
+            for n, path in enumerate(["a", "a", "b", "a", "b"])
+        ]
+    finally:
+        await hooks.close()
+        server.close()
+        await server.wait_closed()
+
+    assert [result.status_code for result in results] == [204] * 5
+    assert len(connections) == 2  # one kept alive for /a, one for /b
+    assert resolver.resolved == 2

@@ -94,11 +94,54 @@ class WebhookDelivery:
 
 @dataclass(frozen=True)
 class ClaimedDelivery:
-    """A delivery leased for sending, with what it sends: its event (None for a test) and where."""
+    """A delivery leased for sending, with what it sends: its event (None for a test) and where;
+    `event_data_json` is the event's `data` as the log keeps it (JSON text), sent as it is."""
 
     delivery: WebhookDelivery
     endpoint: WebhookEndpoint
     event: LoggedEvent | None
+    event_data_json: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Lease what is due at `now` until `lease_until`: at most `limit` in all, and per endpoint at most
+    its `room` (`per_endpoint` for an endpoint not named there); endpoints without room are skipped."""
+
+    now: datetime
+    lease_until: datetime
+    limit: int
+    room: dict[str, int]
+    per_endpoint: int
+
+    def full_endpoints(self) -> list[str]:
+        return sorted(endpoint_id for endpoint_id, free in self.room.items() if free <= 0)
+
+    def within_room(self, endpoint_ids: list[str]) -> list[int]:
+        """The positions in `endpoint_ids` (due deliveries' endpoints, oldest first) that fit."""
+        taken: dict[str, int] = {}
+        kept = []
+        for position, endpoint_id in enumerate(endpoint_ids):
+            if taken.get(endpoint_id, 0) < self.room.get(endpoint_id, self.per_endpoint):
+                taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+                kept.append(position)
+        return kept
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """One attempt as it is recorded: the delivery's new status and when it is due again (for a pending
+    one), and whether its endpoint answered well."""
+
+    delivery_id: int
+    endpoint_id: str
+    attempt: Attempt
+    status: DeliveryStatus
+    next_attempt_at: datetime
+
+    @property
+    def ok(self) -> bool:
+        return self.attempt.error is None
 
 
 def chosen_events(events: list[str] | None) -> tuple[str, ...]:

@@ -28,6 +28,8 @@ from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
     Attempt,
     ClaimedDelivery,
+    ClaimRequest,
+    DeliveryOutcome,
     DeliveryStatus,
     SendResult,
     WebhookDelivery,
@@ -37,7 +39,7 @@ from mailservice.domain.webhooks import (
     filters_messages,
     retry_at,
 )
-from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory, WebhookSender
+from mailservice.ports import Clock, DeliveryQueue, UnitOfWork, UnitOfWorkFactory, WebhookSender
 from mailservice.services.event_feed import message_matches
 from mailservice.services.notifications import compose, queue_once
 from mailservice.services.reminders import GUIDE_PATH
@@ -155,6 +157,7 @@ class WebhookWorker:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        queue: DeliveryQueue,
         sender: WebhookSender,
         clock: Clock,
         secret_of: Callable[[str], str],
@@ -162,12 +165,15 @@ class WebhookWorker:
         uniform: Callable[[float, float], float] | None = None,
     ) -> None:
         self._uow = uow
+        self._queue = queue
         self._sender = sender
         self._clock = clock
         self._secret_of = secret_of
         self._policy = policy
         self._uniform = uniform
         self._wakeup = asyncio.Event()
+        self._claiming = asyncio.Lock()  # room is counted and filled by one claim at a time
+        self._sending = 0  # sends started and not yet ended
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes = _Batches(self._record_all)
@@ -177,7 +183,8 @@ class WebhookWorker:
         self._wakeup.set()
 
     async def run(self, poll_seconds: float) -> None:
-        """Claim and send forever: at every wake-up, when a send ends, and every `poll_seconds`."""
+        """Claim and send forever: at every wake-up and every `poll_seconds`; the outcomes of sends that
+        end claim more in their own transaction."""
         try:
             while True:
                 try:
@@ -193,20 +200,11 @@ class WebhookWorker:
 
     async def drain_once(self) -> int:
         """Lease what is due, as far as there is room, and start sending it; how many were started."""
-        room = self._policy.concurrency - len(self._tasks)
-        if room <= 0:
-            return 0
-        now = self._clock.now()
-        per_endpoint = self._policy.endpoint_concurrency
-        free = {endpoint: per_endpoint - count for endpoint, count in self._in_flight.items()}
-        async with self._uow() as uow:
-            claimed = await uow.webhooks.claim_due(
-                now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint
-            )
-            await uow.commit()
-        for item in claimed:
-            self._start(item)
-        return len(claimed)
+        async with self._claiming:
+            request = self._claim_request()
+            if request is None:
+                return 0
+            return self._start_all(await self._queue.claim(request))
 
     async def settle(self) -> None:
         """Wait until every send started so far has ended (and its outcome is recorded)."""
@@ -224,37 +222,62 @@ class WebhookWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def _claim_request(self) -> ClaimRequest | None:
+        """What there is room for now: None when every send slot is taken."""
+        room = self._policy.concurrency - self._sending
+        if room <= 0:
+            return None
+        now = self._clock.now()
+        per_endpoint = self._policy.endpoint_concurrency
+        free = {endpoint: per_endpoint - count for endpoint, count in self._in_flight.items()}
+        return ClaimRequest(now, now + self._policy.lease, min(room, CLAIM_BATCH), free, per_endpoint)
+
+    def _start_all(self, claimed: list[ClaimedDelivery]) -> int:
+        for item in claimed:
+            self._start(item)
+        if len(claimed) == CLAIM_BATCH:
+            self._wakeup.set()  # more may be due
+        return len(claimed)
+
     def _start(self, item: ClaimedDelivery) -> None:
         endpoint_id = item.endpoint.id
+        self._sending += 1
         self._in_flight[endpoint_id] = self._in_flight.get(endpoint_id, 0) + 1
         task = asyncio.create_task(self._deliver(item), name=f"webhook-{item.delivery.id}")
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, endpoint_id))
 
-    def _finished(self, task: asyncio.Task[None], endpoint_id: str) -> None:
-        self._tasks.discard(task)
+    def _send_ended(self, endpoint_id: str) -> None:
+        self._sending -= 1
         left = self._in_flight.get(endpoint_id, 1) - 1
         if left > 0:
             self._in_flight[endpoint_id] = left
         else:
             self._in_flight.pop(endpoint_id, None)
-        self._wakeup.set()  # room for more
+
+    def _finished(self, task: asyncio.Task[None], endpoint_id: str) -> None:
+        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhooks.delivery_crashed endpoint=%s", endpoint_id, exc_info=task.exception())
+            self._wakeup.set()  # its outcome claimed nothing: the run loop claims instead
 
     async def _deliver(self, item: ClaimedDelivery) -> None:
-        if not await self._matches(item):
-            async with self._uow() as uow:
-                await uow.webhooks.mark_skipped(item.delivery.id)
-                await uow.commit()
-            return
-        started_at = self._clock.now()
-        result = await self._sender.send(
-            item.endpoint.url,
-            self._secret_of(item.endpoint.id),
-            item.delivery.message_id,
-            payload_of(item),
-        )
+        try:
+            if not await self._matches(item):
+                async with self._uow() as uow:
+                    await uow.webhooks.mark_skipped(item.delivery.id)
+                    await uow.commit()
+                self._wakeup.set()  # room for more
+                return
+            started_at = self._clock.now()
+            result = await self._sender.send(
+                item.endpoint.url,
+                self._secret_of(item.endpoint.id),
+                item.delivery.message_id,
+                payload_of(item),
+            )
+        finally:
+            self._send_ended(item.endpoint.id)
         attempt = Attempt(started_at, result.status_code, result.latency_ms, result.error)
         await self._outcomes.add(_Outcome(item, attempt, result))
 
@@ -268,41 +291,49 @@ class WebhookWorker:
         )
 
     async def _record_all(self, outcomes: list[_Outcome]) -> None:
-        """The outcomes of sends that ended together, in one transaction (one commit for many sends)."""
+        """The outcomes of sends that ended together: all but last failures in one transaction of a few
+        statements, which also claims what the ended sends leave room for; each last failure, which may
+        turn its endpoint off, in the unit of work."""
         now = self._clock.now()
-        # Endpoint rows first, in one order everywhere (deleting an endpoint locks it, then its deliveries),
-        # so two nodes' batches and a deletion cannot wait on each other in a circle.
-        ordered = sorted(outcomes, key=lambda o: (o.item.endpoint.id, o.item.delivery.id))
-        async with self._uow() as uow:
-            for outcome in ordered:
-                await self._apply(uow, outcome, now)
-            await uow.commit()
+        recorded = [self._recorded(outcome, now) for outcome in outcomes]
+        async with self._claiming:
+            claimed = await self._queue.record(
+                [r for r in recorded if r.status is not DeliveryStatus.FAILED], self._claim_request()
+            )
+            self._start_all(claimed)
+        last = [(o, r) for o, r in zip(outcomes, recorded, strict=True) if r.status is DeliveryStatus.FAILED]
+        for outcome, record in last:
+            async with self._uow() as uow:
+                await self._apply_last_failure(uow, outcome, record, now)
+                await uow.commit()
+        for outcome, record in zip(outcomes, recorded, strict=True):
+            if not outcome.result.ok:
+                _log_failure(outcome, record)
 
-    async def _apply(self, uow: UnitOfWork, outcome: _Outcome, now: datetime) -> None:
-        delivery, endpoint, result = outcome.item.delivery, outcome.item.endpoint, outcome.result
-        attempts = delivery.attempts + 1
-        again = None if result.ok else self._retry_at(attempts, now)
+    def _recorded(self, outcome: _Outcome, now: datetime) -> DeliveryOutcome:
+        again = None if outcome.result.ok else self._retry_at(outcome.item.delivery.attempts + 1, now)
         status = (
             DeliveryStatus.SUCCEEDED
-            if result.ok
+            if outcome.result.ok
             else DeliveryStatus.PENDING
             if again is not None
             else DeliveryStatus.FAILED
         )
-        failing_since = await uow.webhooks.endpoint_answered(endpoint.id, result.ok, now)
-        await uow.webhooks.record_attempt(delivery, outcome.attempt, status, again or now)
-        if status is DeliveryStatus.FAILED and self._long_failing(failing_since, now):
+        return DeliveryOutcome(
+            outcome.item.delivery.id, outcome.item.endpoint.id, outcome.attempt, status, again or now
+        )
+
+    async def _apply_last_failure(
+        self, uow: UnitOfWork, outcome: _Outcome, record: DeliveryOutcome, now: datetime
+    ) -> None:
+        endpoint = outcome.item.endpoint
+        failing_since = await uow.webhooks.endpoint_answered(endpoint.id, False, now)
+        await uow.webhooks.record_attempt(
+            outcome.item.delivery, record.attempt, record.status, record.next_attempt_at
+        )
+        if self._long_failing(failing_since, now):
             assert failing_since is not None
-            await self._disable(uow, endpoint, failing_since, result.error or "", now)
-        if not result.ok:
-            log.warning(
-                "webhook.failed endpoint=%s delivery=%d attempts=%d retry_at=%s error=%s",
-                endpoint.id,
-                delivery.id,
-                attempts,
-                rfc3339(again) if again else "never",
-                result.error,
-            )
+            await self._disable(uow, endpoint, failing_since, outcome.result.error or "", now)
 
     def _long_failing(self, failing_since: datetime | None, now: datetime) -> bool:
         return failing_since is not None and now - failing_since >= self._policy.disable_after
@@ -372,10 +403,30 @@ class _Batches:
                     written.set_result(None)
 
 
+def _log_failure(outcome: _Outcome, record: DeliveryOutcome) -> None:
+    log.warning(
+        "webhook.failed endpoint=%s delivery=%d attempts=%d retry_at=%s error=%s",
+        record.endpoint_id,
+        record.delivery_id,
+        outcome.item.delivery.attempts + 1,
+        rfc3339(record.next_attempt_at) if record.status is DeliveryStatus.PENDING else "never",
+        outcome.result.error,
+    )
+
+
 def payload_of(item: ClaimedDelivery) -> str:
-    """The JSON body: the event as the log keeps it, or a test event."""
+    """The JSON body: the event as the log keeps it, or a test event. The event's `data` is spliced in
+    as the log's JSON text when there is one, rather than parsed and written again for every send."""
     event = item.event
     body: dict[str, Any]
+    if event is not None and item.event_data_json is not None:
+        head = json.dumps(
+            {"id": event.id, "type": event.type, "timestamp": rfc3339(event.occurred_at)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        mailbox_id = json.dumps(event.mailbox_id, ensure_ascii=False)
+        return f'{head[:-1]},"mailbox_id":{mailbox_id},"data":{item.event_data_json}}}'
     if event is None:
         body = {
             "id": None,

@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, RowMapping, Table, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+Choose = Callable[[Sequence[RowMapping]], Sequence[RowMapping]]
 
 
 async def lease_due(
@@ -22,7 +25,22 @@ async def lease_due(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    choose: Callable[[Sequence[RowMapping]], Sequence[RowMapping]] = lambda rows: rows,
+    choose: Choose = lambda rows: rows,
+) -> Sequence[RowMapping]:
+    """`lease_due_rows` on an async connection."""
+    return await connection.run_sync(
+        lambda sync: lease_due_rows(sync, table, waiting, now, lease_until, limit, choose)
+    )
+
+
+def lease_due_rows(
+    connection: Connection,
+    table: Table,
+    waiting: ColumnElement[bool],
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    choose: Choose = lambda rows: rows,
 ) -> Sequence[RowMapping]:
     """Lease up to `limit` rows that are `waiting` and due, oldest first; `choose` may keep fewer."""
     query = (
@@ -32,9 +50,9 @@ async def lease_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = choose((await connection.execute(query)).mappings().all())
+    rows = choose(connection.execute(query).mappings().all())
     if rows:
-        await connection.execute(
+        connection.execute(
             update(table)
             .where(table.c.id.in_([row["id"] for row in rows]))
             .values(next_attempt_at=lease_until)

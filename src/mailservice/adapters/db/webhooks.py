@@ -1,35 +1,31 @@
 """Webhook endpoints, their deliveries and attempts, over the `webhook_*` tables.
 
-Deliveries of events are written by `event_log.append_events`, with the event; here they are claimed
-for sending (leased, see `leases.py`), their attempts recorded, and listed for the agent.
+Deliveries of events are written by `event_log.append_events`, with the event; the worker leases them and
+records most attempts through `webhook_queue.py`; here they are listed for the agent, sent again on
+request, and a delivery's last failure is recorded with its endpoint turned off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.event_log import delivery_row, logged_event
-from mailservice.adapters.db.leases import lease_due
-from mailservice.adapters.db.tables import event_log, webhook_attempts, webhook_deliveries, webhook_endpoints
+from mailservice.adapters.db.event_log import delivery_row
+from mailservice.adapters.db.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
     Attempt,
-    ClaimedDelivery,
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
 )
 
 MAX_ERROR_CHARS = 500
-# Labels of the endpoint's and the event's columns when joined to a delivery's, whose names they share.
-_ENDPOINT = "endpoint__"
-_EVENT = "event__"
 
 
 class SqlWebhookRepository:
@@ -55,14 +51,14 @@ class SqlWebhookRepository:
             .where(webhook_endpoints.c.mailbox_id == mailbox_id)
             .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
         )
-        return [_endpoint(row) for row in (await self._connection.execute(query)).mappings()]
+        return [endpoint_of_row(row) for row in (await self._connection.execute(query)).mappings()]
 
     async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         query = select(webhook_endpoints).where(
             webhook_endpoints.c.mailbox_id == mailbox_id, webhook_endpoints.c.id == endpoint_id
         )
         row = (await self._connection.execute(query)).mappings().first()
-        return None if row is None else _endpoint(row)
+        return None if row is None else endpoint_of_row(row)
 
     async def remove(self, mailbox_id: str, endpoint_id: str) -> bool:
         result = await self._connection.execute(
@@ -92,7 +88,7 @@ class SqlWebhookRepository:
             .all()
         )
         history = await self._attempts([row["id"] for row in rows])
-        return [_delivery(row, history.get(row["id"], ())) for row in rows]
+        return [delivery_of_row(row, history.get(row["id"], ())) for row in rows]
 
     async def delivery(self, endpoint_id: str, delivery_id: int) -> WebhookDelivery | None:
         query = select(webhook_deliveries).where(
@@ -101,7 +97,7 @@ class SqlWebhookRepository:
         row = (await self._connection.execute(query)).mappings().first()
         if row is None:
             return None
-        return _delivery(row, (await self._attempts([delivery_id])).get(delivery_id, ()))
+        return delivery_of_row(row, (await self._attempts([delivery_id])).get(delivery_id, ()))
 
     async def send_again(self, delivery_id: int, now: datetime) -> None:
         """Due now, as pending; a delivery being sent keeps its lease."""
@@ -111,34 +107,6 @@ class SqlWebhookRepository:
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now)
         )
         self._record(WebhookQueued())
-
-    async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
-    ) -> list[ClaimedDelivery]:
-        """Lease due deliveries of enabled endpoints, at most `room.get(endpoint, per_endpoint)` each;
-        endpoints with no room are not even looked at."""
-        full = [endpoint_id for endpoint_id, free in room.items() if free <= 0]
-        enabled = select(webhook_endpoints.c.id).where(webhook_endpoints.c.disabled_at.is_(None))
-        waiting = (
-            webhook_deliveries.c.status == DeliveryStatus.PENDING.value
-        ) & webhook_deliveries.c.endpoint_id.in_(enabled)
-        if full:
-            waiting = waiting & webhook_deliveries.c.endpoint_id.not_in(full)
-
-        def within_room(rows: Sequence[RowMapping]) -> list[RowMapping]:
-            taken: dict[str, int] = {}
-            kept = []
-            for row in rows:
-                endpoint_id = row["endpoint_id"]
-                if taken.get(endpoint_id, 0) < room.get(endpoint_id, per_endpoint):
-                    taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
-                    kept.append(row)
-            return kept
-
-        rows = await lease_due(
-            self._connection, webhook_deliveries, waiting, now, lease_until, limit, within_room
-        )
-        return await self._claimed([row["id"] for row in rows])
 
     async def record_attempt(
         self,
@@ -196,30 +164,6 @@ class SqlWebhookRepository:
         )
         return int(result.rowcount) == 1
 
-    async def _claimed(self, ids: list[int]) -> list[ClaimedDelivery]:
-        if not ids:
-            return []
-        query = (
-            select(
-                webhook_deliveries,
-                *_prefixed(webhook_endpoints, _ENDPOINT),
-                *_prefixed(event_log, _EVENT),
-            )
-            .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
-            .outerjoin(event_log, event_log.c.id == webhook_deliveries.c.event_id)
-            .where(webhook_deliveries.c.id.in_(ids))
-            .order_by(webhook_deliveries.c.id)
-        )
-        rows = (await self._connection.execute(query)).mappings().all()
-        return [
-            ClaimedDelivery(
-                delivery=_delivery(row, ()),
-                endpoint=_endpoint(_unprefixed(row, _ENDPOINT)),
-                event=None if row["event_id"] is None else logged_event(_unprefixed(row, _EVENT)),
-            )
-            for row in rows
-        ]
-
     async def _attempts(self, delivery_ids: list[int]) -> dict[int, tuple[Attempt, ...]]:
         if not delivery_ids:
             return {}
@@ -236,15 +180,7 @@ class SqlWebhookRepository:
         return {delivery_id: tuple(attempts) for delivery_id, attempts in found.items()}
 
 
-def _prefixed(table: Any, prefix: str) -> list[Any]:
-    return [column.label(prefix + column.name) for column in table.c]
-
-
-def _unprefixed(row: RowMapping, prefix: str) -> dict[str, Any]:
-    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-
-
-def _endpoint(row: Any) -> WebhookEndpoint:
+def endpoint_of_row(row: Any) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row["id"],
         mailbox_id=row["mailbox_id"],
@@ -257,7 +193,7 @@ def _endpoint(row: Any) -> WebhookEndpoint:
     )
 
 
-def _delivery(row: Any, history: tuple[Attempt, ...]) -> WebhookDelivery:
+def delivery_of_row(row: Any, history: tuple[Attempt, ...]) -> WebhookDelivery:
     return WebhookDelivery(
         id=row["id"],
         endpoint_id=row["endpoint_id"],

@@ -1,10 +1,19 @@
-"""POST a signed webhook: Standard Webhooks headers, no redirects, a time limit, the answer read only in part."""
+"""POST a signed webhook: Standard Webhooks headers, no redirects, a time limit, the answer read only in part.
+
+Connections are kept alive in one pool per endpoint URL (at most `max_connections` each; the worker
+sends no more than `WEBHOOK_ENDPOINT_CONCURRENCY` at a time to one endpoint): httpcore looks at every
+connection of a pool to place a request, so one pool for all endpoints cost each POST a walk over
+every endpoint's connections. A pool unused for `KEEPALIVE_SECONDS` is closed. Every new connection
+still goes through the guarded backend (checked addresses, no DNS rebinding).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpcore
@@ -15,6 +24,7 @@ from mailservice.domain.webhooks import SendResult
 
 MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "mailservice-webhooks/1"
+KEEPALIVE_SECONDS = 30.0
 
 
 class HttpWebhookSender:
@@ -27,13 +37,11 @@ class HttpWebhookSender:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._timeout = timeout_seconds
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or ssl.create_default_context(),
-            max_connections=max_connections,
-            keepalive_expiry=30.0,
-            retries=0,
-            network_backend=GuardedBackend(resolver, allow_private),
-        )
+        self._max_connections = max_connections
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._backend = GuardedBackend(resolver, allow_private)
+        self._pools: dict[str, _Pool] = {}
+        self._swept_at = time.monotonic()
 
     async def send(self, url: str, secret: str, message_id: str, payload: str) -> SendResult:
         """One attempt; whatever happens, the outcome (never an exception) and how long it took.
@@ -59,7 +67,37 @@ class HttpWebhookSender:
         return SendResult(status, _since(started), _status_error(status))
 
     async def close(self) -> None:
-        await self._pool.aclose()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.connections.aclose()
+
+    def _pool_of(self, url: str) -> _Pool:
+        pool = self._pools.get(url)
+        if pool is None:
+            pool = _Pool(
+                httpcore.AsyncConnectionPool(
+                    ssl_context=self._ssl_context,
+                    max_connections=self._max_connections,
+                    keepalive_expiry=KEEPALIVE_SECONDS,
+                    retries=0,
+                    network_backend=self._backend,
+                )
+            )
+            self._pools[url] = pool
+        return pool
+
+    async def _close_unused_pools(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at < KEEPALIVE_SECONDS:
+            return
+        self._swept_at = now
+        unused = [
+            url
+            for url, pool in self._pools.items()
+            if pool.sending == 0 and now - pool.used_at >= KEEPALIVE_SECONDS
+        ]
+        for url in unused:
+            await self._pools.pop(url).connections.aclose()
 
     async def _post(self, url: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
         timeouts = {
@@ -68,19 +106,33 @@ class HttpWebhookSender:
             "write": self._timeout,
             "pool": self._timeout,
         }
-        async with self._pool.stream(
-            "POST", url, headers=headers, content=body, extensions={"timeout": timeouts}
-        ) as response:
-            read = 0
-            async for chunk in response.aiter_stream():  # the answer is not kept; a few KiB are enough
-                read += len(chunk)
-                if read >= MAX_RESPONSE_BYTES:
-                    break
-            return response.status
+        await self._close_unused_pools()
+        pool = self._pool_of(url)
+        pool.sending += 1
+        try:
+            async with pool.connections.stream(
+                "POST", url, headers=headers, content=body, extensions={"timeout": timeouts}
+            ) as response:
+                read = 0
+                async for chunk in response.aiter_stream():  # the answer is not kept; a few KiB are enough
+                    read += len(chunk)
+                    if read >= MAX_RESPONSE_BYTES:
+                        break
+                return response.status
+        finally:
+            pool.sending -= 1
+            pool.used_at = time.monotonic()
+
+
+@dataclass
+class _Pool:
+    connections: httpcore.AsyncConnectionPool
+    sending: int = 0
+    used_at: float = field(default_factory=time.monotonic)
 
 
 def _headers(secret: str, message_id: str, timestamp: datetime, payload: str) -> list[tuple[bytes, bytes]]:
-    signature = Webhook(secret).sign(message_id, timestamp, payload)
+    signature = _signer(secret).sign(message_id, timestamp, payload)
     return [
         (b"content-type", b"application/json"),
         (b"user-agent", USER_AGENT.encode()),
@@ -88,6 +140,12 @@ def _headers(secret: str, message_id: str, timestamp: datetime, payload: str) ->
         (b"webhook-timestamp", str(int(timestamp.timestamp())).encode()),
         (b"webhook-signature", signature.encode()),
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    """The signer of a secret, kept: it decodes the secret once, not at every POST."""
+    return Webhook(secret)
 
 
 def _status_error(status: int) -> str | None:
