@@ -21,6 +21,7 @@ from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from mailservice.adapters.db.webhook_queue import SqlDeliveryQueue
 from mailservice.adapters.summarizer import InlineSummarizer
 from mailservice.domain.account import AccountTokenKind, new_account, new_account_mailbox
 from mailservice.domain.agent_events import MAILBOX_EXPIRING, MAILBOX_RENEWED, mailbox_event
@@ -34,10 +35,16 @@ from mailservice.domain.notification import Notification
 from mailservice.domain.payment import Checkout, CheckoutStatus
 from mailservice.domain.retention import MailboxRetention, RetentionPolicy
 from mailservice.domain.search import MessageQuery
-from mailservice.domain.webhooks import Attempt, DeliveryStatus, WebhookEndpoint
-from mailservice.ports import RetentionStore, UnitOfWorkFactory
+from mailservice.domain.webhooks import (
+    Attempt,
+    ClaimRequest,
+    DeliveryOutcome,
+    DeliveryStatus,
+    WebhookEndpoint,
+)
+from mailservice.ports import DeliveryQueue, RetentionStore, UnitOfWorkFactory
 from tests.support.databases import sqlite_copy, truncate_postgres_database
-from tests.support.fake_unit_of_work import FakeRetention, FakeUnitOfWorkFactory
+from tests.support.fake_unit_of_work import FakeDeliveryQueue, FakeRetention, FakeUnitOfWorkFactory
 from tests.support.mail import text_message
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
@@ -66,6 +73,7 @@ class Store:
     deliver: Deliver
     retention: RetentionStore
     """Policies as `RETENTION_DEFAULT` has them unless a mailbox chose its own."""
+    queue: DeliveryQueue
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "memory"])
@@ -78,7 +86,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         async def deliver_in_memory(mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
             return fake.state.deliver(await _copy(summarizer, mailbox_id, raw, received_at))
 
-        yield Store(fake, publisher, deliver_in_memory, FakeRetention(fake, RETENTION_DEFAULT))
+        yield Store(
+            fake,
+            publisher,
+            deliver_in_memory,
+            FakeRetention(fake, RETENTION_DEFAULT),
+            FakeDeliveryQueue(fake),
+        )
         return
     if request.param == "sqlite":
         dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), tmp_path)
@@ -96,7 +110,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     try:
         sql = SqlUnitOfWorkFactory(database, publisher, TextSealer(b"a-secret-for-the-contract-0123456789"))
         retention = SqlRetention(database, RETENTION_DEFAULT, publisher)
-        yield Store(sql, publisher, deliver_to_database, retention)
+        yield Store(sql, publisher, deliver_to_database, retention, SqlDeliveryQueue(database))
     finally:
         await messages.close()
         await database.dispose()
@@ -692,15 +706,19 @@ async def test_deliveries_are_leased_within_each_endpoints_room_and_attempts_are
         await uow.commit()
 
     lease = NOW + timedelta(minutes=1)
+    claimed = await store.queue.claim(ClaimRequest(NOW, lease, 10, {"ep2": 0}, 2))
+    again = await store.queue.claim(ClaimRequest(NOW, lease, 10, {}, 5))
+    first, second = claimed[0].delivery, claimed[1].delivery
+    nothing_left = await store.queue.record(
+        [
+            DeliveryOutcome(first.id, "ep1", Attempt(NOW, 500, 12, "x" * 600), DeliveryStatus.PENDING, lease),
+            DeliveryOutcome(second.id, "ep1", Attempt(NOW, 200, 3, None), DeliveryStatus.SUCCEEDED, NOW),
+        ],
+        ClaimRequest(NOW, lease, 10, {}, 5),
+    )
     async with store.uow() as uow:
-        claimed = await uow.webhooks.claim_due(NOW, lease, 10, {"ep2": 0}, 2)
-        again = await uow.webhooks.claim_due(NOW, lease, 10, {}, 5)
-        first = claimed[0].delivery
         await uow.webhooks.record_attempt(
-            first, Attempt(NOW, 500, 12, "x" * 600), DeliveryStatus.PENDING, lease
-        )
-        await uow.webhooks.record_attempt(
-            claimed[1].delivery, Attempt(NOW, 200, 3, None), DeliveryStatus.SUCCEEDED, NOW
+            again[1].delivery, Attempt(NOW, None, 10_000, "timed out"), DeliveryStatus.FAILED, NOW
         )
         await uow.webhooks.mark_skipped(again[0].delivery.id)
         failing = [
@@ -708,10 +726,11 @@ async def test_deliveries_are_leased_within_each_endpoints_room_and_attempts_are
             await uow.webhooks.endpoint_answered("ep1", False, lease),
             await uow.webhooks.endpoint_answered("ep2", True, lease),
         ]
-        await uow.webhooks.send_again(claimed[1].delivery.id, lease)
+        await uow.webhooks.send_again(second.id, lease)
         await uow.commit()
     async with store.uow(read_only=True) as uow:
         history = await uow.webhooks.deliveries("ep1", 10)
+        given_up = await uow.webhooks.delivery("ep2", ids[3])
         older = await uow.webhooks.deliveries("ep1", 10, before_id=ids[2])
         one = await uow.webhooks.delivery("ep1", ids[0])
 
@@ -728,6 +747,8 @@ async def test_deliveries_are_leased_within_each_endpoints_room_and_attempts_are
     assert [d.id for d in older] == [ids[1], ids[0]]
     assert one is not None and one.history == (Attempt(NOW, 500, 12, "x" * 500),)
     assert history[1].next_attempt_at == lease
+    assert nothing_left == []
+    assert given_up is not None and (given_up.status, given_up.attempts) == (DeliveryStatus.FAILED, 1)
     assert failing == [NOW, NOW, None]
 
 

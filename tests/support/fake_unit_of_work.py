@@ -12,7 +12,7 @@ its whole copy; tests with racing writers belong on the real databases).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -33,6 +33,8 @@ from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
     Attempt,
     ClaimedDelivery,
+    ClaimRequest,
+    DeliveryOutcome,
     DeliveryStatus,
     WebhookDelivery,
     WebhookEndpoint,
@@ -679,30 +681,6 @@ class FakeWebhooks:
             )
         self._uow.record(WebhookQueued())
 
-    async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, room: dict[str, int], per_endpoint: int
-    ) -> list[ClaimedDelivery]:
-        endpoints = self._state.webhook_endpoints
-        due = [
-            d
-            for d in sorted(self._state.webhook_deliveries.values(), key=lambda d: d.id)
-            if d.status is DeliveryStatus.PENDING
-            and d.next_attempt_at <= now
-            and endpoints[d.endpoint_id].disabled_at is None
-            and room.get(d.endpoint_id, per_endpoint) > 0
-        ][:limit]
-        taken: dict[str, int] = {}
-        claimed = []
-        for delivery in due:
-            if taken.get(delivery.endpoint_id, 0) < room.get(delivery.endpoint_id, per_endpoint):
-                taken[delivery.endpoint_id] = taken.get(delivery.endpoint_id, 0) + 1
-                leased = self._state.webhook_deliveries[delivery.id] = replace(
-                    delivery, next_attempt_at=lease_until
-                )
-                event = next((e for e in self._state.event_log if e.id == delivery.event_id), None)
-                claimed.append(ClaimedDelivery(leased, endpoints[delivery.endpoint_id], event))
-        return claimed
-
     async def record_attempt(
         self, delivery: WebhookDelivery, attempt: Attempt, status: DeliveryStatus, next_attempt_at: datetime
     ) -> None:
@@ -737,6 +715,70 @@ class FakeWebhooks:
 
     def _with_history(self, delivery: WebhookDelivery) -> WebhookDelivery:
         return replace(delivery, history=tuple(self._attempts.get(delivery.id, ())))
+
+
+class FakeDeliveryQueue:
+    """The worker's side of webhook deliveries (`DeliveryQueue`) over the same state as the fake unit of
+    work: each call applies whole, as the SQL queue's one transaction does."""
+
+    def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
+        self._factory = factory
+
+    @property
+    def _state(self) -> MemoryState:
+        return self._factory.state  # the committed state, replaced at every commit
+
+    async def claim(self, request: ClaimRequest) -> list[ClaimedDelivery]:
+        endpoints = self._state.webhook_endpoints
+        full = set(request.full_endpoints())
+        due = [
+            d
+            for d in sorted(self._state.webhook_deliveries.values(), key=lambda d: d.id)
+            if d.status is DeliveryStatus.PENDING
+            and d.next_attempt_at <= request.now
+            and endpoints[d.endpoint_id].disabled_at is None
+            and d.endpoint_id not in full
+        ][: request.limit]
+        fitting = [due[i] for i in request.within_room([d.endpoint_id for d in due])]
+        return [self._leased(delivery, request.lease_until) for delivery in fitting]
+
+    async def record(
+        self, outcomes: Sequence[DeliveryOutcome], then_claim: ClaimRequest | None
+    ) -> list[ClaimedDelivery]:
+        ordered = sorted(outcomes, key=lambda outcome: outcome.delivery_id)
+        self._note_endpoint_health(ordered)
+        for outcome in ordered:
+            self._record(outcome)
+        return [] if then_claim is None else await self.claim(then_claim)
+
+    def _leased(self, delivery: WebhookDelivery, lease_until: datetime) -> ClaimedDelivery:
+        leased = self._state.webhook_deliveries[delivery.id] = replace(delivery, next_attempt_at=lease_until)
+        event = next((e for e in self._state.event_log if e.id == delivery.event_id), None)
+        return ClaimedDelivery(leased, self._state.webhook_endpoints[delivery.endpoint_id], event)
+
+    def _note_endpoint_health(self, ordered: Sequence[DeliveryOutcome]) -> None:
+        """An endpoint's last attempt in the batch decides whether it is failing, as in the SQL queue."""
+        last_ok = {outcome.endpoint_id: outcome.ok for outcome in ordered}
+        now = max((outcome.attempt.at for outcome in ordered), default=None)
+        for endpoint_id, ok in last_ok.items():
+            endpoint = self._state.webhook_endpoints.get(endpoint_id)
+            if endpoint is not None:
+                failing_since = None if ok else endpoint.failing_since or now
+                self._state.webhook_endpoints[endpoint_id] = replace(endpoint, failing_since=failing_since)
+
+    def _record(self, outcome: DeliveryOutcome) -> None:
+        current = self._state.webhook_deliveries.get(outcome.delivery_id)
+        if current is None:
+            return  # it went with its endpoint while it was being sent
+        self._state.webhook_deliveries[outcome.delivery_id] = replace(
+            current,
+            attempts=current.attempts + 1,
+            status=outcome.status,
+            next_attempt_at=outcome.next_attempt_at,
+        )
+        attempt = outcome.attempt
+        error = None if attempt.error is None else attempt.error[:500]
+        self._state.webhook_attempts.setdefault(outcome.delivery_id, []).append(replace(attempt, error=error))
 
 
 class FakeUnitOfWork:

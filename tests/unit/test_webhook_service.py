@@ -23,6 +23,7 @@ from mailservice.domain.errors import (
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.webhooks import DeliveryStatus, SendResult
 from mailservice.services.webhooks import WebhookWorker
+from tests.support.fake_unit_of_work import FakeDeliveryQueue
 from tests.support.service_wiring import Wiring
 
 
@@ -53,6 +54,7 @@ def wiring() -> Wiring:
 def worker(wiring: Wiring, sender: AnsweringSender) -> WebhookWorker:
     return WebhookWorker(
         wiring.uow,
+        FakeDeliveryQueue(wiring.uow),
         sender,
         wiring.clock,
         lambda endpoint_id: "whsec_test",
