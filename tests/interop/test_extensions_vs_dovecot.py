@@ -1,6 +1,6 @@
 """IMAP extensions answered like Dovecot 2.3 on the same inputs: ESEARCH (RFC 4731), SEARCHRES
-(RFC 5182), WITHIN (RFC 5032), STATUS=SIZE, LIST-STATUS (RFC 5819), MULTIAPPEND (RFC 3502) and
-UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in tests/interop/dialogue.py.
+(RFC 5182), WITHIN (RFC 5032), STATUS=SIZE, LIST-STATUS (RFC 5819), MULTIAPPEND (RFC 3502),
+CATENATE (RFC 4469) and UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in tests/interop/dialogue.py.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ pytestmark = pytest.mark.slow
 
 def test_extensions_are_advertised_after_login(dialogue: Dialogue) -> None:
     reference, ours = dialogue.sessions["A"]
-    wanted = {"ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "UTF8=ACCEPT"}
-    for wire in (ours,):
+    wanted = {"ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "CATENATE"}
+    for wire in (reference, ours):
         line = wire.command("CAPABILITY").lines[0].decode()
         assert wanted <= set(line.split()), line
+    assert "UTF8=ACCEPT" in ours.command("CAPABILITY").lines[0].decode()
     assert "ESEARCH" in reference.command("CAPABILITY").lines[0].decode()
 
 
@@ -192,3 +193,76 @@ def test_sort_saves_its_result_and_sort_and_thread_read_the_saved_one(dialogue: 
     dialogue.assert_same(script)
     dialogue.both("A", "CLOSE")
     dialogue.both("C", f"DELETE {folder}")
+
+
+MULTIPART = (
+    b"From: a@example.org\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\npart one\r\n"
+    b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\ncGFydCB0d28=\r\n--b--\r\n"
+)
+CATENATES = [
+    # Not compared: a PARTIAL whose range crosses a line end (Dovecot counts the bytes of its maildir
+    # file, whose lines end in LF alone) and an unknown part (Dovecot reads on after its BAD).
+    b"CATENATE (TEXT " + literal(b"Subject: built\r\n\r\n") + b' URL "/catsrc/;UID=1/;SECTION=1")',
+    b'CATENATE (URL "/catsrc/;UID=1" TEXT ' + literal(b"tail\r\n") + b")",
+    b'CATENATE (URL "/catsrc/;uid=1/;section=2.MIME" URL "/catsrc/;UID=1/;SECTION=2/;PARTIAL=2.5")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=HEADER" URL "/catsrc/;UID=1/;SECTION=TEXT/;PARTIAL=0.3")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=HEADER.FIELDS%20(Subject%20From)")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=9" URL "/catsrc/;UID=1/;PARTIAL=900")',
+    b"CATENATE (TEXT {0}\r\n)",
+    b'(\\Seen) CATENATE (URL "/catsrc/;UID=1") CATENATE (URL "/catsrc/;UID=1/;SECTION=1")',
+    b'CATENATE (URL "/catsrc/;UID=1") ' + literal(MESSAGE),
+    b'CATENATE (URL "/catsrc/;UID=1") CATENATE (URL "/catsrc/;UID=7")',
+    b'CATENATE (URL "/catsrc/;UID=7")',
+    b'CATENATE (URL "/nosuch/;UID=1")',
+    b'CATENATE (URL "/catsrc;UIDVALIDITY=5/;UID=1")',
+    b'CATENATE (URL ";UID=1")',
+    b'CATENATE (URL "/;UID=1")',
+    b'CATENATE (URL "/catsrc/;UID=1;URLAUTH=anonymous")',
+    b'CATENATE (URL "/catsrc/;UID=1/;PARTIAL=0.0")',
+    b'CATENATE (URL "/catsrc/;UID=0")',
+    b"CATENATE ()",
+    b'CATENATE (TEXT "quoted")',
+]
+
+
+def test_catenate_builds_messages_from_text_and_urls(dialogue: Dialogue) -> None:
+    """Each APPEND of CATENATEs, then what it stored; a bad URL stores nothing of the command."""
+    script: list[Step] = [
+        ("C", "CREATE catsrc"),
+        ("C", append("catsrc", message=MULTIPART)),
+        ("C", "CREATE cat"),
+    ]
+    for number, parts in enumerate(CATENATES, start=1):
+        script += [
+            ("A", b"APPEND cat " + parts),
+            ("C", "EXAMINE cat"),
+            ("C", f"FETCH {number}:* (FLAGS BODY.PEEK[])"),
+        ]
+    dialogue.assert_same(script)
+    dialogue.both("C", "CLOSE")
+    dialogue.both("C", "DELETE cat")
+
+
+def test_catenate_reads_the_selected_folder_and_is_refused_like_append(dialogue: Dialogue) -> None:
+    """`;UID=n` names the selected folder; a missing target is refused before the literal's `+`
+    and before any URL is looked at; a literal over the quota is refused before its `+` too."""
+    large = b"x" * (QUOTA_KIB * 1024 * 2)
+    script: list[Step] = [
+        ("C", "CREATE catsel"),
+        ("C", append("catsel", message=MULTIPART)),
+        ("A", "SELECT catsel"),
+        ("A", b'APPEND catsel CATENATE (URL ";UID=1/;SECTION=1" URL "/catsel/;UID=1/;SECTION=2")'),
+        ("A", b'APPEND catsel CATENATE (URL ";UID=9")'),
+        ("A", b"APPEND nowhere CATENATE (TEXT " + literal(b"Subject: x\r\n\r\n") + b")"),
+        ("A", b'APPEND nowhere CATENATE (URL "/catsel/;UID=1" URL "/nosuch/;UID=1")'),
+        ("A", "NOOP"),
+        ("A", "FETCH 1:* (BODY.PEEK[])"),
+    ]
+    dialogue.assert_same(script)
+    over_quota = b'APPEND catsel CATENATE (URL ";UID=1" TEXT ' + literal(large) + b")"
+    reference, ours = dialogue.both("A", over_quota)
+    assert reference.tagged == ours.tagged == "NO [OVERQUOTA]"
+    assert ours.untagged == ()  # refused before the `+` (Dovecot reads the literal first)
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", "DELETE catsel")

@@ -23,6 +23,8 @@ class ClientState:
     tls: bool
     state: State = State.NOT_AUTHENTICATED
     session: MailSession | None = None
+    username: str | None = None
+    """The name the client logged in with (an IMAP URL of this user names it)."""
     view: FolderView | None = None
     condstore: bool = False
     qresync: bool = False

@@ -184,6 +184,15 @@ def _section(reader: CommandReader, binary: bool) -> tuple[str, tuple[str, ...]]
     return section, fields
 
 
+def parse_body_section(text: bytes) -> SectionItem:
+    """The BODY.PEEK item of a section written alone ("1.2.MIME", "HEADER.FIELDS (To)"), as an IMAP
+    URL's `;SECTION=` names it (RFC 5092); `ParseError` if it is not one."""
+    reader = CommandReader(text + b"]")
+    section, fields = _section(reader, False)
+    reader.end()
+    return SectionItem("BODY", section, fields, peek=True)
+
+
 def _partial(reader: CommandReader) -> tuple[int, int] | None:
     if not reader.accept(b"<"):
         return None
