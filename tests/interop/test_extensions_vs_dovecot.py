@@ -5,11 +5,22 @@ CATENATE (RFC 4469) and UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in 
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.interop.dialogue import MESSAGE, QUOTA_KIB, Dialogue, Step, append, in_folder
+from tests.interop.dialogue import (
+    MESSAGE,
+    QUOTA_KIB,
+    Answer,
+    Dialogue,
+    Step,
+    append,
+    in_folder,
+    normal_answer,
+    send,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -266,3 +277,77 @@ def test_catenate_reads_the_selected_folder_and_is_refused_like_append(dialogue:
     assert ours.untagged == ()  # refused before the `+` (Dovecot reads the literal first)
     dialogue.both("A", "CLOSE")
     dialogue.both("C", "DELETE catsel")
+
+
+def rfc9051_answer(answer: Answer, selected: str | None = None) -> Answer:
+    """Dovecot's IMAP4rev1 answer as RFC 9051 has it after ENABLE IMAP4rev2: no RECENT count, no
+    \\Recent flag, no `[UNSEEN n]`; SELECT and EXAMINE (`selected`) end with a LIST line naming the
+    folder."""
+    kept = [_without_recent_flag(line) for line in answer.untagged if not _is_rev1_only(line)]
+    if selected is not None:
+        kept += normal_answer([f'* LIST () "/" {selected}\r\n'.encode()], b"t OK").untagged
+    return Answer(answer.tagged, tuple(kept))
+
+
+def _is_rev1_only(line: str) -> bool:
+    return line.startswith("* OK [UNSEEN") or (
+        line.startswith("['*'") and ast.literal_eval(line)[2] == "RECENT"
+    )
+
+
+def _without_recent_flag(line: str) -> str:
+    if not line.startswith("['*'"):
+        return line
+    values = ast.literal_eval(line)
+    if values[2] != "FETCH":
+        return line
+    items = values[3]
+    for index in range(0, len(items), 2):
+        if items[index] == "FLAGS":
+            items[index + 1] = [flag for flag in items[index + 1] if flag != "\\RECENT"]
+    return repr(values)
+
+
+REV2_STEPS: list[tuple[str, str]] = [
+    # (ours after ENABLE IMAP4rev2, what Dovecot is asked for the same answer in IMAP4rev1)
+    ("SELECT rev2", "SELECT rev2"),
+    ("SEARCH ALL", "SEARCH RETURN (ALL) ALL"),
+    ("UID SEARCH SEEN", "UID SEARCH RETURN (ALL) SEEN"),
+    ("SEARCH DELETED", "SEARCH RETURN (ALL) DELETED"),
+    ("SEARCH RETURN (COUNT MIN) ALL", "SEARCH RETURN (COUNT MIN) ALL"),
+    ("FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)"),
+    ("STORE 1 +FLAGS (\\Deleted)", "STORE 1 +FLAGS (\\Deleted)"),
+    ("STATUS rev2 (MESSAGES UNSEEN SIZE)", "STATUS rev2 (MESSAGES UNSEEN SIZE)"),
+    ("EXAMINE rev2", "EXAMINE rev2"),
+    ("FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)"),
+]
+
+
+def test_imap4rev2_answers_as_dovecot_does_with_the_rfc9051_differences(dialogue: Dialogue) -> None:
+    """Dovecot 2.3 has no IMAP4rev2 (its ENABLE enables nothing), so its IMAP4rev1 answers with RFC
+    9051's differences applied are what ours must say after ENABLE IMAP4rev2."""
+    reference, ours = dialogue.sessions["A"]
+    assert send(reference, "ENABLE IMAP4rev2").untagged == ()
+    assert send(ours, "ENABLE IMAP4rev2").untagged == ("['*', 'ENABLED', 'IMAP4rev2']",)
+    for step in in_folder("rev2", [("C", append("rev2", flags="\\Seen"))]):
+        dialogue.both(*step)
+    problems = []
+    for ours_command, reference_command in REV2_STEPS:
+        selected = ours_command.split()[1] if ours_command.startswith(("SELECT", "EXAMINE")) else None
+        expected = rfc9051_answer(send(reference, reference_command), selected)
+        got = send(ours, ours_command)
+        if expected != got:
+            problems.append(f"{ours_command}\n  rfc 9051: {expected}\n  ours:     {got}")
+        if ours_command == "SEARCH ALL":  # a message arrives: EXISTS without RECENT
+            dialogue.both("C", append("rev2"))
+            reference_noop, ours_noop = send(reference, "NOOP"), send(ours, "NOOP")
+            if rfc9051_answer(reference_noop) != ours_noop:
+                problems.append(
+                    f"NOOP\n  rfc 9051: {rfc9051_answer(reference_noop)}\n  ours:     {ours_noop}"
+                )
+    assert not problems, "\n".join(problems)
+    deleted = ast.literal_eval(send(reference, "SEARCH RETURN (COUNT) DELETED").untagged[0])[-1]
+    assert send(ours, "STATUS rev2 (DELETED)").untagged == (
+        repr(["*", "STATUS", "rev2", ["DELETED", deleted]]),
+    )
+    dialogue.both("A", "CLOSE")

@@ -436,6 +436,7 @@ def _status(folder: MemoryFolder) -> FolderStatus:
         size=sum(message.meta.size for message in messages),
         recent_uid=folder.recent_uid,
         recent=sum(1 for uid in folder.messages if uid > folder.recent_uid),
+        deleted=sum(1 for message in messages if "\\Deleted" in message.meta.flags),
     )
 
 

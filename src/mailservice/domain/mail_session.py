@@ -64,6 +64,8 @@ class FolderStatus:
     """The folder's recent mark: messages above it are recent to the next session that takes them."""
     recent: int = 0
     """How many messages are above the recent mark."""
+    deleted: int = 0
+    """How many messages have \\Deleted (STATUS DELETED, RFC 9051)."""
 
 
 class MessageMeta(NamedTuple):

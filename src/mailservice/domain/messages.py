@@ -179,4 +179,5 @@ class StoredMessage:
 SEEN = "\\Seen"
 RECENT = "\\Recent"
 """Never stored: which messages are recent belongs to each IMAP session."""
+DELETED = "\\Deleted"
 FLAGGED = "\\Flagged"

@@ -59,7 +59,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, SEEN, FolderChanged
+from mailservice.domain.messages import DELETED, INBOX, SEEN, FolderChanged
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
 
@@ -264,8 +264,9 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
         raise FolderNotFound(f"no folder named {name}")
     unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
     recent = func.sum(case((messages.c.uid > folder.recent_uid, 1), else_=0))
-    count, unseen_count, size, recent_count = connection.execute(
-        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent).where(
+    deleted = func.sum(case((messages.c.flags.contains(DELETED, autoescape=True), 1), else_=0))
+    count, unseen_count, size, recent_count, deleted_count = connection.execute(
+        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent, deleted).where(
             messages.c.folder_id == folder.id
         )
     ).one()
@@ -280,6 +281,7 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
         size=int(size),
         recent_uid=folder.recent_uid,
         recent=int(recent_count or 0),
+        deleted=int(deleted_count or 0),
     )
 
 

@@ -30,6 +30,8 @@ class ClientState:
     qresync: bool = False
     utf8: bool = False
     """UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8 both ways."""
+    rev2: bool = False
+    """IMAP4rev2 is enabled (RFC 9051): no \\Recent, SEARCH answers ESEARCH, SELECT names the folder."""
 
     def mail(self) -> MailSession:
         if self.session is None:

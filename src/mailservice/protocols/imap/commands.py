@@ -188,10 +188,10 @@ class Command:
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})
 
 
-def parse_command(data: bytes, utf8: bool = False) -> Command:
+def parse_command(data: bytes, utf8: bool = False, rev2: bool = False) -> Command:
     """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable).
-    `utf8`: the client enabled UTF8=ACCEPT."""
-    reader = CommandReader(data, utf8=utf8)
+    `utf8`: the client enabled UTF8=ACCEPT or IMAP4rev2; `rev2`: IMAP4rev2."""
+    reader = CommandReader(data, utf8=utf8, rev2=rev2)
     tag = reader.tag_token()
     reader.tag = tag
     reader.space()
@@ -345,7 +345,9 @@ def _lsub(reader: CommandReader) -> Args:
     return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
 
 
-STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"})
+STATUS_ITEMS = frozenset(
+    {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "HIGHESTMODSEQ", "SIZE"}
+)
 
 
 def _status(reader: CommandReader) -> Args:

@@ -196,8 +196,10 @@ def parse_body_section(text: bytes) -> SectionItem:
 def _partial(reader: CommandReader) -> tuple[int, int] | None:
     if not reader.accept(b"<"):
         return None
-    start = reader.number()
+    start = reader.size_number()
     reader.expect(b".")
-    length = reader.nz_number()
+    length = reader.size_number()
+    if length == 0:
+        raise reader.error("expected a non-zero number")
     reader.expect(b">")
     return start, length
