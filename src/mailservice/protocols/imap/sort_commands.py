@@ -98,11 +98,12 @@ def _sort_key(value: SortValue, keys: dict[int, SortKeys]) -> Callable[[Candidat
 
 
 async def _sort_keys(client: Client, view: FolderView, found: list[Candidate]) -> dict[int, SortKeys]:
+    """The keys of `found`, read once per message and connection (the folder view keeps them)."""
     session = client.state.mail()
-    keys: dict[int, SortKeys] = {}
-    uids = [message.meta.uid for message in found]
-    for start in range(0, len(uids), KEY_BATCH_MESSAGES):
-        keys.update(await session.sort_keys(view.folder_id, uids[start : start + KEY_BATCH_MESSAGES]))
+    keys = view.sort_keys
+    missing = [message.meta.uid for message in found if message.meta.uid not in keys]
+    for start in range(0, len(missing), KEY_BATCH_MESSAGES):
+        keys.update(await session.sort_keys(view.folder_id, missing[start : start + KEY_BATCH_MESSAGES]))
     return keys
 
 
