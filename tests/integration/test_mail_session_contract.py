@@ -16,7 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.db.tables import messages
+from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.bootstrap import build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, MailboxFull
@@ -39,6 +44,8 @@ class StoreUnderTest:
     session: MailSession
     login: Callable[[], Awaitable[MailSession]]
     """Another session of the same mailbox."""
+    dsn: str | None = None
+    """The database of a store over SQL."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "memory"])
@@ -68,7 +75,7 @@ async def store(
             access = runtime.services.mail_access
             return await access.login(str(details["email"]), str(details["password"]), "127.0.0.1")
 
-        yield StoreUnderTest(await sql_login(), sql_login)
+        yield StoreUnderTest(await sql_login(), sql_login, dsn)
     finally:
         await runtime.close()
 
@@ -299,3 +306,54 @@ async def test_changes_give_the_flags_a_message_was_expunged_or_moved_with(store
     changes = await other.changes(folder, seen.status.highestmodseq)
     assert changes.expunged == (1, 2)
     assert dict(changes.last_flags) == {1: flags(DELETED, SEEN), 2: flags(FLAGGED, "$Work")}
+
+
+async def test_sort_keys_are_kept_from_delivery_and_follow_copies(store: StoreUnderTest) -> None:
+    session = store.session
+    raw = (
+        b"From: =?utf-8?q?=C3=89mile?= <emile@example.org>\r\nTo: b@example.org\r\n"
+        b"Subject: Re: [list] Fwd: Caf\xc3\xa9\r\nDate: Thu, 5 Feb 2026 10:00:00 +0100\r\n\r\nbody\r\n"
+    )
+    appended = await session.append("INBOX", raw, frozenset(), None)
+    await session.create_folder("Kept")
+    inbox = await session.status("INBOX")
+    copied = await session.copy(inbox.folder_id, [appended.uid], "Kept")
+    kept = await session.status("Kept")
+
+    keys = await session.sort_keys(inbox.folder_id, [appended.uid, appended.uid + 1])
+    copy_keys = await session.sort_keys(kept.folder_id, list(copied.target_uids))
+
+    assert keys == {appended.uid: sort_keys_of(raw[: raw.index(b"\r\n\r\n") + 4])}
+    assert keys[appended.uid].subject == "CAFE\u0301"
+    assert keys[appended.uid].display_from == "E\u0301MILE"
+    assert copy_keys == {copied.target_uids[0]: keys[appended.uid]}
+
+
+async def test_status_counts_deleted_messages(store: StoreUnderTest) -> None:
+    session = store.session
+    folder_id = await filled_inbox(session, "a", "b", "c")
+    uids = [meta.uid for meta in (await session.open("INBOX")).messages]
+
+    await session.store_flags(folder_id, uids[:2], FlagChange.ADD, flags(DELETED), None)
+
+    assert (await session.status("INBOX")).deleted == 2
+
+
+async def test_sort_keys_of_messages_stored_before_they_were_kept_come_from_the_header(
+    store: StoreUnderTest,
+) -> None:
+    if store.dsn is None:
+        pytest.skip("the in-memory store computes every message's keys")
+    session = store.session
+    folder_id = await filled_inbox(session, "Re: older", "newer")
+    uids = [meta.uid for meta in (await session.open("INBOX")).messages]
+    kept = await session.sort_keys(folder_id, uids)
+    engine = create_async_engine(async_database_url(store.dsn))
+    async with engine.begin() as connection:
+        await connection.execute(update(messages).where(messages.c.uid == uids[0]).values(sort_subject=None))
+    await engine.dispose()
+
+    computed = await session.sort_keys(folder_id, uids)
+
+    assert computed == kept
+    assert computed[uids[0]].subject == "OLDER"

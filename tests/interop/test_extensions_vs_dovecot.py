@@ -1,25 +1,37 @@
 """IMAP extensions answered like Dovecot 2.3 on the same inputs: ESEARCH (RFC 4731), SEARCHRES
-(RFC 5182), WITHIN (RFC 5032), STATUS=SIZE, LIST-STATUS (RFC 5819), MULTIAPPEND (RFC 3502) and
-UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in tests/interop/dialogue.py.
+(RFC 5182), WITHIN (RFC 5032), STATUS=SIZE, LIST-STATUS (RFC 5819), MULTIAPPEND (RFC 3502),
+CATENATE (RFC 4469) and UTF8=ACCEPT (RFC 6855). Sessions and normal forms as in tests/interop/dialogue.py.
 """
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.interop.dialogue import MESSAGE, QUOTA_KIB, Dialogue, Step, append, in_folder
+from tests.interop.dialogue import (
+    MESSAGE,
+    QUOTA_KIB,
+    Answer,
+    Dialogue,
+    Step,
+    append,
+    in_folder,
+    normal_answer,
+    send,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def test_extensions_are_advertised_after_login(dialogue: Dialogue) -> None:
     reference, ours = dialogue.sessions["A"]
-    wanted = {"ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "UTF8=ACCEPT"}
-    for wire in (ours,):
+    wanted = {"ESEARCH", "SEARCHRES", "WITHIN", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "CATENATE"}
+    for wire in (reference, ours):
         line = wire.command("CAPABILITY").lines[0].decode()
         assert wanted <= set(line.split()), line
+    assert "UTF8=ACCEPT" in ours.command("CAPABILITY").lines[0].decode()
     assert "ESEARCH" in reference.command("CAPABILITY").lines[0].decode()
 
 
@@ -192,3 +204,150 @@ def test_sort_saves_its_result_and_sort_and_thread_read_the_saved_one(dialogue: 
     dialogue.assert_same(script)
     dialogue.both("A", "CLOSE")
     dialogue.both("C", f"DELETE {folder}")
+
+
+MULTIPART = (
+    b"From: a@example.org\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\n\r\npart one\r\n"
+    b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\ncGFydCB0d28=\r\n--b--\r\n"
+)
+CATENATES = [
+    # Not compared: a PARTIAL whose range crosses a line end (Dovecot counts the bytes of its maildir
+    # file, whose lines end in LF alone) and an unknown part (Dovecot reads on after its BAD).
+    b"CATENATE (TEXT " + literal(b"Subject: built\r\n\r\n") + b' URL "/catsrc/;UID=1/;SECTION=1")',
+    b'CATENATE (URL "/catsrc/;UID=1" TEXT ' + literal(b"tail\r\n") + b")",
+    b'CATENATE (URL "/catsrc/;uid=1/;section=2.MIME" URL "/catsrc/;UID=1/;SECTION=2/;PARTIAL=2.5")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=HEADER" URL "/catsrc/;UID=1/;SECTION=TEXT/;PARTIAL=0.3")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=HEADER.FIELDS%20(Subject%20From)")',
+    b'CATENATE (URL "/catsrc/;UID=1/;SECTION=9" URL "/catsrc/;UID=1/;PARTIAL=900")',
+    b"CATENATE (TEXT {0}\r\n)",
+    b'(\\Seen) CATENATE (URL "/catsrc/;UID=1") CATENATE (URL "/catsrc/;UID=1/;SECTION=1")',
+    b'CATENATE (URL "/catsrc/;UID=1") ' + literal(MESSAGE),
+    b'CATENATE (URL "/catsrc/;UID=1") CATENATE (URL "/catsrc/;UID=7")',
+    b'CATENATE (URL "/catsrc/;UID=7")',
+    b'CATENATE (URL "/nosuch/;UID=1")',
+    b'CATENATE (URL "/catsrc;UIDVALIDITY=5/;UID=1")',
+    b'CATENATE (URL ";UID=1")',
+    b'CATENATE (URL "/;UID=1")',
+    b'CATENATE (URL "/catsrc/;UID=1;URLAUTH=anonymous")',
+    b'CATENATE (URL "/catsrc/;UID=1/;PARTIAL=0.0")',
+    b'CATENATE (URL "/catsrc/;UID=0")',
+    b"CATENATE ()",
+    b'CATENATE (TEXT "quoted")',
+]
+
+
+def test_catenate_builds_messages_from_text_and_urls(dialogue: Dialogue) -> None:
+    """Each APPEND of CATENATEs, then what it stored; a bad URL stores nothing of the command."""
+    script: list[Step] = [
+        ("C", "CREATE catsrc"),
+        ("C", append("catsrc", message=MULTIPART)),
+        ("C", "CREATE cat"),
+    ]
+    for number, parts in enumerate(CATENATES, start=1):
+        script += [
+            ("A", b"APPEND cat " + parts),
+            ("C", "EXAMINE cat"),
+            ("C", f"FETCH {number}:* (FLAGS BODY.PEEK[])"),
+        ]
+    dialogue.assert_same(script)
+    dialogue.both("C", "CLOSE")
+    dialogue.both("C", "DELETE cat")
+
+
+def test_catenate_reads_the_selected_folder_and_is_refused_like_append(dialogue: Dialogue) -> None:
+    """`;UID=n` names the selected folder; a missing target is refused before the literal's `+`
+    and before any URL is looked at; a literal over the quota is refused before its `+` too."""
+    large = b"x" * (QUOTA_KIB * 1024 * 2)
+    script: list[Step] = [
+        ("C", "CREATE catsel"),
+        ("C", append("catsel", message=MULTIPART)),
+        ("A", "SELECT catsel"),
+        ("A", b'APPEND catsel CATENATE (URL ";UID=1/;SECTION=1" URL "/catsel/;UID=1/;SECTION=2")'),
+        ("A", b'APPEND catsel CATENATE (URL ";UID=9")'),
+        ("A", b"APPEND nowhere CATENATE (TEXT " + literal(b"Subject: x\r\n\r\n") + b")"),
+        ("A", b'APPEND nowhere CATENATE (URL "/catsel/;UID=1" URL "/nosuch/;UID=1")'),
+        ("A", "NOOP"),
+        ("A", "FETCH 1:* (BODY.PEEK[])"),
+    ]
+    dialogue.assert_same(script)
+    over_quota = b'APPEND catsel CATENATE (URL ";UID=1" TEXT ' + literal(large) + b")"
+    reference, ours = dialogue.both("A", over_quota)
+    assert reference.tagged == ours.tagged == "NO [OVERQUOTA]"
+    assert ours.untagged == ()  # refused before the `+` (Dovecot reads the literal first)
+    dialogue.both("A", "CLOSE")
+    dialogue.both("C", "DELETE catsel")
+
+
+def rfc9051_answer(answer: Answer, selected: str | None = None) -> Answer:
+    """Dovecot's IMAP4rev1 answer as RFC 9051 has it after ENABLE IMAP4rev2: no RECENT count, no
+    \\Recent flag, no `[UNSEEN n]`; SELECT and EXAMINE (`selected`) end with a LIST line naming the
+    folder."""
+    kept = [_without_recent_flag(line) for line in answer.untagged if not _is_rev1_only(line)]
+    if selected is not None:
+        kept += normal_answer([f'* LIST () "/" {selected}\r\n'.encode()], b"t OK").untagged
+    return Answer(answer.tagged, tuple(kept))
+
+
+def _is_rev1_only(line: str) -> bool:
+    return line.startswith("* OK [UNSEEN") or (
+        line.startswith("['*'") and ast.literal_eval(line)[2] == "RECENT"
+    )
+
+
+def _without_recent_flag(line: str) -> str:
+    if not line.startswith("['*'"):
+        return line
+    values = ast.literal_eval(line)
+    if values[2] != "FETCH":
+        return line
+    items = values[3]
+    for index in range(0, len(items), 2):
+        if items[index] == "FLAGS":
+            items[index + 1] = [flag for flag in items[index + 1] if flag != "\\RECENT"]
+    return repr(values)
+
+
+REV2_STEPS: list[tuple[str, str]] = [
+    # (ours after ENABLE IMAP4rev2, what Dovecot is asked for the same answer in IMAP4rev1)
+    ("SELECT rev2", "SELECT rev2"),
+    ("SEARCH ALL", "SEARCH RETURN (ALL) ALL"),
+    ("UID SEARCH SEEN", "UID SEARCH RETURN (ALL) SEEN"),
+    ("SEARCH DELETED", "SEARCH RETURN (ALL) DELETED"),
+    ("SEARCH RETURN (COUNT MIN) ALL", "SEARCH RETURN (COUNT MIN) ALL"),
+    ("FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)"),
+    ("STORE 1 +FLAGS (\\Deleted)", "STORE 1 +FLAGS (\\Deleted)"),
+    ("STATUS rev2 (MESSAGES UNSEEN SIZE)", "STATUS rev2 (MESSAGES UNSEEN SIZE)"),
+    ("EXAMINE rev2", "EXAMINE rev2"),
+    ("FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)"),
+]
+
+
+def test_imap4rev2_answers_as_dovecot_does_with_the_rfc9051_differences(dialogue: Dialogue) -> None:
+    """Dovecot 2.3 has no IMAP4rev2 (its ENABLE enables nothing), so its IMAP4rev1 answers with RFC
+    9051's differences applied are what ours must say after ENABLE IMAP4rev2."""
+    reference, ours = dialogue.sessions["A"]
+    assert send(reference, "ENABLE IMAP4rev2").untagged == ()
+    assert send(ours, "ENABLE IMAP4rev2").untagged == ("['*', 'ENABLED', 'IMAP4rev2']",)
+    for step in in_folder("rev2", [("C", append("rev2", flags="\\Seen"))]):
+        dialogue.both(*step)
+    problems = []
+    for ours_command, reference_command in REV2_STEPS:
+        selected = ours_command.split()[1] if ours_command.startswith(("SELECT", "EXAMINE")) else None
+        expected = rfc9051_answer(send(reference, reference_command), selected)
+        got = send(ours, ours_command)
+        if expected != got:
+            problems.append(f"{ours_command}\n  rfc 9051: {expected}\n  ours:     {got}")
+        if ours_command == "SEARCH ALL":  # a message arrives: EXISTS without RECENT
+            dialogue.both("C", append("rev2"))
+            reference_noop, ours_noop = send(reference, "NOOP"), send(ours, "NOOP")
+            if rfc9051_answer(reference_noop) != ours_noop:
+                problems.append(
+                    f"NOOP\n  rfc 9051: {rfc9051_answer(reference_noop)}\n  ours:     {ours_noop}"
+                )
+    assert not problems, "\n".join(problems)
+    deleted = ast.literal_eval(send(reference, "SEARCH RETURN (COUNT) DELETED").untagged[0])[-1]
+    assert send(ours, "STATUS rev2 (DELETED)").untagged == (
+        repr(["*", "STATUS", "rev2", ["DELETED", deleted]]),
+    )
+    dialogue.both("A", "CLOSE")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
@@ -40,6 +41,7 @@ from mailservice.domain.mail_session import (
     Quota,
     StructureItem,
 )
+from mailservice.domain.messages import SortKeys
 
 INBOX = "INBOX"
 _uidvalidities = itertools.count(1_700_000_000)
@@ -327,6 +329,9 @@ class MemoryMailSession:
             uid: messages[uid].raw[: messages[uid].structure.header_end] for uid in uids if uid in messages
         }
 
+    async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
+        return {uid: sort_keys_of(header) for uid, header in (await self.headers(folder_id, uids)).items()}
+
     async def store_flags(
         self,
         folder_id: int,
@@ -436,6 +441,7 @@ def _status(folder: MemoryFolder) -> FolderStatus:
         size=sum(message.meta.size for message in messages),
         recent_uid=folder.recent_uid,
         recent=sum(1 for uid in folder.messages if uid > folder.recent_uid),
+        deleted=sum(1 for message in messages if "\\Deleted" in message.meta.flags),
     )
 
 

@@ -14,6 +14,7 @@ from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.commands import (
     AppendArgs,
     Authenticate,
+    CatenatedMessage,
     CopyArgs,
     FetchArgs,
     ListArgs,
@@ -23,6 +24,8 @@ from mailservice.protocols.imap.commands import (
     SequenceArg,
     StatusArgs,
     StoreArgs,
+    TextPart,
+    UrlPart,
     parse_command,
 )
 from mailservice.protocols.imap.fetch_items import SectionItem
@@ -159,7 +162,10 @@ def test_multiappend_reads_every_message_with_its_own_flags_and_date() -> None:
         b'a APPEND Sent {1+}\r\na (\\Seen) {2+}\r\nbc "05-Mar-2026 10:00:00 +0000" {0+}\r\n'
     ).args
     assert isinstance(args, AppendArgs)
-    assert [(m.raw, m.flags, m.internal_date is not None) for m in args.messages] == [
+    assert all(isinstance(m, NewMessage) for m in args.messages)
+    assert [
+        (m.raw, m.flags, m.internal_date is not None) for m in args.messages if isinstance(m, NewMessage)
+    ] == [
         (b"a", frozenset(), False),
         (b"bc", frozenset({"\\Seen"}), False),
         (b"", frozenset(), True),
@@ -311,4 +317,19 @@ def test_multiappend_of_any_messages_reads_back_what_was_sent(
 
     assert args == AppendArgs(
         "INBOX", tuple(NewMessage(data, flags, moment) for flags, moment, data, _ in messages)
+    )
+
+
+def test_catenate_reads_text_literals_literal8_and_urls_in_order() -> None:
+    args = parse_command(
+        b'a APPEND Sent (\\Seen) CATENATE (TEXT {2+}\r\nab URL "/INBOX/;UID=1" TEXT ~{1+}\r\n\x00) {1+}\r\nc'
+    ).args
+    assert args == AppendArgs(
+        "Sent",
+        (
+            CatenatedMessage(
+                (TextPart(b"ab"), UrlPart("/INBOX/;UID=1"), TextPart(b"\x00")), frozenset({"\\Seen"})
+            ),
+            NewMessage(b"c"),
+        ),
     )

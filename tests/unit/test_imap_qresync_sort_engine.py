@@ -89,3 +89,23 @@ async def test_sort_esort_and_thread_answer(imap: RunningImap) -> None:
     refused = await wire.command(b"SORT (SUBJECT) KOI8-R ALL")
     assert refused == [b"t NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.\r\n"]
     await wire.close()
+
+
+async def test_sort_keeps_read_keys_and_reads_those_of_new_messages() -> None:
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD)
+    for subject in (b"b", b"d"):
+        store.deliver(b"Subject: " + subject + b"\r\n\r\nx\r\n")
+    async with running_imap(login) as imap:
+        wire = await logged_in(imap)
+        await wire.command(b"SELECT INBOX")
+        first = await wire.command(b"SORT (SUBJECT) UTF-8 ALL")
+        store.deliver(b"Subject: Re: e\r\n\r\nx\r\n")
+        store.deliver(b"Subject: c\r\n\r\nx\r\n")
+        await wire.command(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        await wire.command(b"EXPUNGE")
+        second = await wire.command(b"UID SORT (SUBJECT) UTF-8 ALL")
+        await wire.close()
+
+    assert first[0] == b"* SORT 1 2\r\n"
+    assert second[0] == b"* SORT 4 2 3\r\n"  # c d e: the new messages' keys were read too

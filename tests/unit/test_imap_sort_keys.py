@@ -9,8 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mailservice.adapters.mime.header_fields import first_values
-from mailservice.domain.mail_session import MessageMeta
-from mailservice.protocols.imap.sort_keys import (
+from mailservice.adapters.mime.sort_keys import (
     SORT_FIELDS,
     base_subject,
     display_name,
@@ -19,6 +18,7 @@ from mailservice.protocols.imap.sort_keys import (
     sent_date,
     subject_text,
 )
+from mailservice.domain.mail_session import MessageMeta
 
 PIECES = st.sampled_from(
     [

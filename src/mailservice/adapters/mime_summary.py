@@ -7,6 +7,7 @@ from dataclasses import fields
 
 from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
 from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
+from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
 
 MAX_STORED_TEXT_CHARS = 1_000_000
@@ -43,6 +44,7 @@ def summarize(raw: bytes) -> MessageSummary:
             ExtractedLink(link.url, link.text, link.kind) for link in extract_links(parsed.text, parsed.html)
         ),
         preview=safe_view(text[:PREVIEW_SOURCE_CHARS], None, PREVIEW_CHARS).text,
+        sort_keys=sort_keys_of(raw[: parsed.header_end]),
     )
 
 

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import NamedTuple, Protocol
 
 from mailservice.domain.errors import DomainError
+from mailservice.domain.messages import SortKeys
 
 # Part of this interface (`MailSession.quota`), so importable from here as well.
 from mailservice.domain.quota import Quota as Quota
@@ -64,6 +65,8 @@ class FolderStatus:
     """The folder's recent mark: messages above it are recent to the next session that takes them."""
     recent: int = 0
     """How many messages are above the recent mark."""
+    deleted: int = 0
+    """How many messages have \\Deleted (STATUS DELETED, RFC 9051)."""
 
 
 class MessageMeta(NamedTuple):
@@ -225,6 +228,10 @@ class MailFolderStore(Protocol):
 
     async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         """Each message's header block (its bytes up to the body), read without the rest."""
+        ...
+
+    async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
+        """Each existing message's IMAP SORT keys by uid (stored at delivery)."""
         ...
 
     async def store_flags(

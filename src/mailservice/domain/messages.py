@@ -13,6 +13,21 @@ MAX_UID = 2**32 - 1
 
 
 @dataclass(frozen=True)
+class SortKeys:
+    """What IMAP SORT orders a message by (RFC 5256, RFC 5957), computed at delivery: the base subject,
+    the first From/To/Cc mailbox and display names, already in their compared form, and the Date
+    header's moment (None: missing or unreadable, then the internal date stands in)."""
+
+    subject: str
+    sent: datetime | None
+    from_: str
+    to: str
+    cc: str
+    display_from: str
+    display_to: str
+
+
+@dataclass(frozen=True)
 class MessageSummary:
     """Everything computed once at delivery, so reading never parses the raw message again."""
 
@@ -34,6 +49,7 @@ class MessageSummary:
     codes: tuple[ExtractedCode, ...] = ()
     links: tuple[ExtractedLink, ...] = ()
     preview: str = ""  # the start of the safe text view, links as [n]
+    sort_keys: SortKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -179,4 +195,5 @@ class StoredMessage:
 SEEN = "\\Seen"
 RECENT = "\\Recent"
 """Never stored: which messages are recent belongs to each IMAP session."""
+DELETED = "\\Deleted"
 FLAGGED = "\\Flagged"

@@ -35,6 +35,7 @@ from mailservice.adapters.db.message_changes import (
     remove_messages,
     uid_conditions,
 )
+from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     expunged_messages,
     folders,
@@ -59,7 +60,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, SEEN, FolderChanged
+from mailservice.domain.messages import DELETED, INBOX, SEEN, FolderChanged, SortKeys
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
 
@@ -159,6 +160,9 @@ class SqlMailboxFolders:
     async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         header = func.substr(message_raw.c.raw, 1, messages.c.header_end, type_=LargeBinary)
         return await self._database.run_read(lambda c: _raws(c, self._id, folder_id, uids, header))
+
+    async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
+        return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
 
     async def quota(self) -> Quota:
         query = select(
@@ -264,8 +268,9 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
         raise FolderNotFound(f"no folder named {name}")
     unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
     recent = func.sum(case((messages.c.uid > folder.recent_uid, 1), else_=0))
-    count, unseen_count, size, recent_count = connection.execute(
-        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent).where(
+    deleted = func.sum(case((messages.c.flags.contains(DELETED, autoescape=True), 1), else_=0))
+    count, unseen_count, size, recent_count, deleted_count = connection.execute(
+        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent, deleted).where(
             messages.c.folder_id == folder.id
         )
     ).one()
@@ -280,6 +285,7 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
         size=int(size),
         recent_uid=folder.recent_uid,
         recent=int(recent_count or 0),
+        deleted=int(deleted_count or 0),
     )
 
 

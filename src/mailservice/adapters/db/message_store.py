@@ -28,6 +28,7 @@ from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters
 from mailservice.adapters.db.retention import SqlRetention
+from mailservice.adapters.db.sort_keys import sort_key_columns
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
@@ -295,6 +296,7 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "envelope_from": copy.envelope_from,
         "auth_json": copy.auth.to_json() if copy.auth is not None else None,
         "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,
+        **sort_key_columns(summary.sort_keys),
     }
 
 

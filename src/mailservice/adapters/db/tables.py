@@ -168,6 +168,14 @@ messages = Table(
     Column("envelope_from", Text, nullable=True),
     Column("auth_json", Text, nullable=True),
     Column("verified_domain", Text, nullable=True),
+    # IMAP SORT's keys (`SortKeys`), stored at delivery; sort_subject NULL: stored before they were.
+    Column("sort_subject", Text, nullable=True),
+    Column("sort_from", Text, nullable=True),
+    Column("sort_to", Text, nullable=True),
+    Column("sort_cc", Text, nullable=True),
+    Column("sort_display_from", Text, nullable=True),
+    Column("sort_display_to", Text, nullable=True),
+    Column("sort_date", UtcDateTime, nullable=True),
     UniqueConstraint("folder_id", "uid"),
 )
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_ALWAYS = ("IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE")
+_ALWAYS = ("IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE")
 _AFTER_LOGIN = (
     "NAMESPACE",
     "UNSELECT",
@@ -26,9 +26,17 @@ _AFTER_LOGIN = (
     "LIST-STATUS",
     "STATUS=SIZE",
     "MULTIAPPEND",
+    "CATENATE",
+    "URL-PARTIAL",
     "UTF8=ACCEPT",
 )
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
+ENABLEABLE = {
+    "CONDSTORE": "CONDSTORE",
+    "QRESYNC": "QRESYNC",
+    "UTF8=ACCEPT": "UTF8=ACCEPT",
+    "IMAP4REV2": "IMAP4rev2",
+}
+"""What ENABLE takes (the names upper-cased as read) and the name its ENABLED line gives back."""
 
 
 def capabilities(authenticated: bool, starttls: bool, plaintext_auth: bool) -> str:

@@ -23,11 +23,15 @@ class ClientState:
     tls: bool
     state: State = State.NOT_AUTHENTICATED
     session: MailSession | None = None
+    username: str | None = None
+    """The name the client logged in with (an IMAP URL of this user names it)."""
     view: FolderView | None = None
     condstore: bool = False
     qresync: bool = False
     utf8: bool = False
     """UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8 both ways."""
+    rev2: bool = False
+    """IMAP4rev2 is enabled (RFC 9051): no \\Recent, SEARCH answers ESEARCH, SELECT names the folder."""
 
     def mail(self) -> MailSession:
         if self.session is None:

@@ -27,12 +27,14 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]+=*")
 
 
 class CommandReader:
-    def __init__(self, data: bytes, tag: str = "*", utf8: bool = False) -> None:
+    def __init__(self, data: bytes, tag: str = "*", utf8: bool = False, rev2: bool = False) -> None:
         self.data = data
         self.position = 0
         self.tag = tag
         self.utf8 = utf8
-        """The client enabled UTF8=ACCEPT: mailbox names and strings are UTF-8."""
+        """The client enabled UTF8=ACCEPT (or IMAP4rev2): mailbox names and strings are UTF-8."""
+        self.rev2 = rev2
+        """The client enabled IMAP4rev2: sizes and partial ranges are 63-bit (RFC 9051 `number64`)."""
 
     def error(self, message: str) -> ParseError:
         return ParseError(message, self.tag)
@@ -77,6 +79,15 @@ class CommandReader:
         """A `number`: an unsigned 32-bit integer (RFC 3501 section 4.2)."""
         value = int(self._match(_NUMBER, "a number"))
         if value > MAX_NUMBER:
+            raise self.error("number out of range")
+        return value
+
+    def size_number(self) -> int:
+        """A size or offset: a `number`, or after IMAP4rev2 a `number64` (up to 2^63 - 1)."""
+        if not self.rev2:
+            return self.number()
+        value = int(self._match(_NUMBER, "a number"))
+        if value > MAX_MOD_SEQUENCE:
             raise self.error("number out of range")
         return value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from mailservice.domain.mail_session import FlagChange, NewMessage
 from mailservice.protocols.imap.command_reader import CommandReader
@@ -74,11 +75,34 @@ class StatusArgs:
 
 
 @dataclass(frozen=True)
+class TextPart:
+    """CATENATE's `TEXT literal`: bytes the client sent."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class UrlPart:
+    """CATENATE's `URL url`: a message or part of one already stored, named by an IMAP URL."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class CatenatedMessage:
+    """A message a client builds with CATENATE (RFC 4469) from its `parts`, in order."""
+
+    parts: tuple[TextPart | UrlPart, ...]
+    flags: frozenset[str] = frozenset()
+    internal_date: datetime | None = None
+
+
+@dataclass(frozen=True)
 class AppendArgs:
     """One message, or several with MULTIAPPEND (RFC 3502), stored all or none."""
 
     mailbox: str
-    messages: tuple[NewMessage, ...]
+    messages: tuple[NewMessage | CatenatedMessage, ...]
 
 
 @dataclass(frozen=True)
@@ -164,10 +188,10 @@ class Command:
 UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})
 
 
-def parse_command(data: bytes, utf8: bool = False) -> Command:
+def parse_command(data: bytes, utf8: bool = False, rev2: bool = False) -> Command:
     """Parse one command (its CRLF removed); raise `ParseError` (with the tag when readable).
-    `utf8`: the client enabled UTF8=ACCEPT."""
-    reader = CommandReader(data, utf8=utf8)
+    `utf8`: the client enabled UTF8=ACCEPT or IMAP4rev2; `rev2`: IMAP4rev2."""
+    reader = CommandReader(data, utf8=utf8, rev2=rev2)
     tag = reader.tag_token()
     reader.tag = tag
     reader.space()
@@ -321,7 +345,9 @@ def _lsub(reader: CommandReader) -> Args:
     return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
 
 
-STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"})
+STATUS_ITEMS = frozenset(
+    {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "HIGHESTMODSEQ", "SIZE"}
+)
 
 
 def _status(reader: CommandReader) -> Args:
@@ -349,7 +375,7 @@ def _append(reader: CommandReader) -> Args:
     return AppendArgs(mailbox, tuple(messages))
 
 
-def _append_message(reader: CommandReader) -> NewMessage:
+def _append_message(reader: CommandReader) -> NewMessage | CatenatedMessage:
     flags: frozenset[str] = frozenset()
     internal_date = None
     if reader.peek(b"("):
@@ -360,7 +386,32 @@ def _append_message(reader: CommandReader) -> NewMessage:
         reader.space()
     if "\\Recent" in {flag.capitalize() for flag in flags} or any(flag == "\\*" for flag in flags):
         raise reader.error("APPEND cannot set \\Recent or \\*")
+    if reader.accept_word("CATENATE"):
+        return CatenatedMessage(_catenate_parts(reader), flags, internal_date)
     return NewMessage(_append_data(reader), flags, internal_date)
+
+
+def _catenate_parts(reader: CommandReader) -> tuple[TextPart | UrlPart, ...]:
+    """`(TEXT literal / URL url ...)`; a TEXT literal may be a literal8 (RFC 4469 with BINARY)."""
+    reader.space()
+    reader.expect(b"(")
+    parts: list[TextPart | UrlPart] = []
+    while not reader.accept(b")"):
+        if parts:
+            reader.space()
+        if reader.accept_word("TEXT"):
+            reader.space()
+            if not (reader.peek(b"{") or reader.peek(b"~{")):
+                raise reader.error("CATENATE TEXT needs a literal")
+            parts.append(TextPart(reader.string()))
+        elif reader.accept_word("URL"):
+            reader.space()
+            parts.append(UrlPart(reader.astring().decode("utf-8", "replace")))
+        else:
+            raise reader.error("unknown CATENATE part")
+    if not parts:
+        raise reader.error("Empty CATENATE list")
+    return tuple(parts)
 
 
 def _append_data(reader: CommandReader) -> bytes:

@@ -135,7 +135,7 @@ class Connection(LineConnection):
             self.out.write(refused.line)
             return
         try:
-            command = parse_command(data, utf8=self.state.utf8)
+            command = parse_command(data, utf8=self.state.utf8, rev2=self.state.rev2)
         except RefusedArgument as error:
             self.out.write(f"{error.tag} NO {error.text}\r\n".encode())
             return

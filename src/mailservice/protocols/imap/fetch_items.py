@@ -184,11 +184,22 @@ def _section(reader: CommandReader, binary: bool) -> tuple[str, tuple[str, ...]]
     return section, fields
 
 
+def parse_body_section(text: bytes) -> SectionItem:
+    """The BODY.PEEK item of a section written alone ("1.2.MIME", "HEADER.FIELDS (To)"), as an IMAP
+    URL's `;SECTION=` names it (RFC 5092); `ParseError` if it is not one."""
+    reader = CommandReader(text + b"]")
+    section, fields = _section(reader, False)
+    reader.end()
+    return SectionItem("BODY", section, fields, peek=True)
+
+
 def _partial(reader: CommandReader) -> tuple[int, int] | None:
     if not reader.accept(b"<"):
         return None
-    start = reader.number()
+    start = reader.size_number()
     reader.expect(b".")
-    length = reader.nz_number()
+    length = reader.size_number()
+    if length == 0:
+        raise reader.error("expected a non-zero number")
     reader.expect(b">")
     return start, length

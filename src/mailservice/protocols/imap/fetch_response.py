@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from mailservice.adapters.mime.header_fields import select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
@@ -33,6 +33,17 @@ class MessageData:
     raw: bytes | None
     header: bytes | None = None
     """The header block alone, loaded instead of `raw` and `structure` when nothing else is needed."""
+
+
+class SectionSource(Protocol):
+    """What a section is cut from: a message's raw bytes, its structure, or its header block alone."""
+
+    @property
+    def structure(self) -> MessageStructure | None: ...
+    @property
+    def raw(self) -> bytes | None: ...
+    @property
+    def header(self) -> bytes | None: ...
 
 
 Renderer = Callable[[MessageData], bytes]
@@ -256,13 +267,13 @@ def _renderer(item: FetchItem) -> Renderer:
     return _SIMPLE[item]
 
 
-def _structure(message: MessageData) -> MessageStructure:
+def _structure(message: SectionSource) -> MessageStructure:
     if message.structure is None:
         raise LookupError("message structure was not loaded")
     return message.structure
 
 
-def _raw(message: MessageData) -> bytes:
+def _raw(message: SectionSource) -> bytes:
     if message.raw is None:
         raise LookupError("message bytes were not loaded")
     return message.raw
@@ -272,7 +283,7 @@ def _rfc822(message: MessageData) -> bytes:
     return _literal(_raw(message), b"RFC822 ")
 
 
-def _header(message: MessageData) -> bytes:
+def _header(message: SectionSource) -> bytes:
     if message.header is not None:
         return message.header
     return _raw(message)[: _structure(message).header_end]
@@ -309,7 +320,7 @@ def _section_renderer(item: SectionItem) -> Renderer:
     return render
 
 
-def section_content(item: SectionItem, message: MessageData) -> bytes | None:
+def section_content(item: SectionItem, message: SectionSource) -> bytes | None:
     if item.fields and item.section.startswith("HEADER.FIELDS"):
         return select_fields(_header(message), item.fields, exclude=item.section.endswith(".NOT"))
     raw = _raw(message)

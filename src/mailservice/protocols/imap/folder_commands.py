@@ -8,6 +8,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, ListArgs, MailboxArg, Rename, StatusArgs
 from mailservice.protocols.imap.list_pattern import list_pattern, parents
 from mailservice.protocols.imap.mailbox_names import encode_name
+from mailservice.protocols.imap.replies import bad
 
 
 def mailbox_text(name: str, utf8: bool) -> bytes:
@@ -164,6 +165,8 @@ async def status(client: Client, command: Command) -> str:
 
 
 async def _write_status(client: Client, mailbox: str, wanted: tuple[str, ...]) -> None:
+    if client.state.rev2 and "RECENT" in wanted:
+        raise bad("STATUS RECENT is not part of IMAP4rev2")
     found = await client.state.mail().status(mailbox)
     view = client.state.view
     recent = len(view.recent) if view is not None and view.folder_id == found.folder_id else found.recent
@@ -172,7 +175,7 @@ async def _write_status(client: Client, mailbox: str, wanted: tuple[str, ...]) -
     client.out.write(b"* STATUS %s (%s)\r\n" % (mailbox_text(mailbox, client.state.utf8), values.encode()))
 
 
-STATUS_ORDER = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE")
+STATUS_ORDER = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "HIGHESTMODSEQ", "SIZE")
 """Items are answered in this order, each once, whatever the request's order (as Dovecot does)."""
 
 
@@ -184,6 +187,7 @@ def _status_value(found: FolderStatus, item: str, recent: int) -> int:
         "UIDNEXT": found.uidnext,
         "UIDVALIDITY": found.uidvalidity,
         "UNSEEN": found.unseen,
+        "DELETED": found.deleted,
         "HIGHESTMODSEQ": found.highestmodseq,
         "SIZE": found.size,
     }[item]

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
+from mailservice.domain.messages import SortKeys
 from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
 from mailservice.protocols.imap.recent import RECENT_FLAG
 from mailservice.protocols.imap.replies import bad
@@ -43,6 +44,8 @@ class FolderView:
     """Messages whose new flags `refresh_flags` took in and the client has not been told of."""
     saved: set[int] = field(default_factory=set)
     """The uids of the last saved SEARCH result (`$`, RFC 5182)."""
+    sort_keys: dict[int, SortKeys] = field(default_factory=dict)
+    """SORT keys already read, by uid: a message's never change (its header does not)."""
 
     @classmethod
     def of(cls, opened: OpenedFolder, read_only: bool, recent_above: int = 0) -> FolderView:
@@ -128,6 +131,7 @@ class FolderView:
                 self.recent.discard(uid)
                 self.unannounced.discard(uid)
                 self.saved.discard(uid)
+                self.sort_keys.pop(uid, None)
         return numbers
 
     def expunge_responses(self, uids: Iterable[int], vanished: bool) -> list[bytes]:

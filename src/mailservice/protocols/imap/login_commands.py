@@ -61,5 +61,6 @@ async def _log_in(client: Client, username: str, password: str) -> str:
     except DomainError as error:
         raise from_domain_error(error) from None
     client.state.session = session
+    client.state.username = username
     client.state.state = State.AUTHENTICATED
     return f"[CAPABILITY {client.capability_text()}] Logged in"

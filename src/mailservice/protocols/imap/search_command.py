@@ -9,6 +9,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, SearchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
+from mailservice.protocols.imap.imap4rev2 import ESEARCH_BY_DEFAULT
 from mailservice.protocols.imap.search_keys import SearchKey
 from mailservice.protocols.imap.search_match import Candidate, matches, needs_content, uses_modseq
 from mailservice.protocols.imap.search_results import esearch_line, saved_uids
@@ -19,6 +20,8 @@ BATCH_MESSAGES = 200
 async def search(client: Client, command: Command) -> str:
     assert isinstance(command.args, SearchArgs)
     key, returns = command.args.key, command.args.returns
+    if returns is None and client.state.rev2:
+        returns = ESEARCH_BY_DEFAULT
     view = client.state.selected()
     with_modseq = uses_modseq(key)
     if with_modseq:

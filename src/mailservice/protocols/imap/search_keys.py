@@ -259,7 +259,7 @@ def _named_key(reader: CommandReader, charset: str, name: str) -> SearchKey:
         return DateKey(sent, op, parse_date(reader))
     if name in ("LARGER", "SMALLER"):
         reader.space()
-        return SizeKey(name == "LARGER", reader.number())
+        return SizeKey(name == "LARGER", reader.size_number())
     if name in _HEADER_KEYS:
         reader.space()
         return HeaderKey(name.lower(), _text(reader, charset))

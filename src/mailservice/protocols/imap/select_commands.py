@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from mailservice.domain.mail_session import HIERARCHY_SEPARATOR
+from mailservice.domain.messages import SEEN
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, Select, SequenceArg
 from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.folder_commands import mailbox_text
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, resync_selected
 from mailservice.protocols.imap.recent import recent_above
@@ -26,32 +29,42 @@ async def select(client: Client, command: Command) -> str:
     opened = await state.mail().open(command.args.mailbox)
     status = opened.status
     newest = opened.messages[-1].uid if opened.messages else 0
-    mark = await recent_above(state.mail(), status.folder_id, read_only, status.recent_uid, newest)
+    takes_no_recent = read_only or state.rev2
+    mark = await recent_above(state.mail(), status.folder_id, takes_no_recent, status.recent_uid, newest)
+    if state.rev2:
+        mark = max(mark, newest)
     view = FolderView.of(opened, read_only, mark)
     state.view = view
     state.state = State.SELECTED
-    _write_select_responses(client, view)
+    _write_select_responses(client, view, status.name)
     if command.args.qresync is not None:
         await resync_selected(client, view, command.args.qresync)
     return "[READ-ONLY] Examine completed." if read_only else "[READ-WRITE] Select completed."
 
 
-def _write_select_responses(client: Client, view: FolderView) -> None:
-    lines = [
-        *view.flags_responses(),
-        b"* %d EXISTS\r\n" % view.count,
-        b"* %d RECENT\r\n" % len(view.recent),
-    ]
-    first_unseen = next(
-        (number for number, uid in enumerate(view.uids, 1) if "\\Seen" not in view.metas[uid].flags), None
-    )
-    if first_unseen is not None:
-        lines.append(b"* OK [UNSEEN %d] First unseen.\r\n" % first_unseen)
+def _write_select_responses(client: Client, view: FolderView, mailbox: str) -> None:
+    """IMAP4rev1's answer, or IMAP4rev2's: no RECENT or UNSEEN, a LIST line naming the folder."""
+    rev2 = client.state.rev2
+    lines = [*view.flags_responses(), b"* %d EXISTS\r\n" % view.count]
+    if not rev2:
+        lines.append(b"* %d RECENT\r\n" % len(view.recent))
+        lines.extend(_first_unseen(view))
     lines.append(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % view.uidvalidity)
     lines.append(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % view.uidnext)
     if client.state.condstore:
         lines.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % view.highestmodseq)
+    if rev2:
+        lines.append(
+            b'* LIST () "%s" %s\r\n' % (HIERARCHY_SEPARATOR.encode(), mailbox_text(mailbox, utf8=True))
+        )
     client.out.write_all(lines)
+
+
+def _first_unseen(view: FolderView) -> list[bytes]:
+    first = next(
+        (number for number, uid in enumerate(view.uids, 1) if SEEN not in view.metas[uid].flags), None
+    )
+    return [] if first is None else [b"* OK [UNSEEN %d] First unseen.\r\n" % first]
 
 
 def _deselect(client: Client) -> None:

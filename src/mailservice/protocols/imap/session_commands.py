@@ -9,6 +9,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, EnableArgs, MailboxArg, QuotaRootArg
 from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.imap4rev2 import enable_imap4rev2
 from mailservice.protocols.imap.mailbox_names import encode_name
 from mailservice.protocols.imap.qresync import enable_qresync
 from mailservice.protocols.imap.replies import CommandFailed
@@ -39,13 +40,15 @@ async def server_id(client: Client, command: Command) -> str:
 
 async def enable(client: Client, command: Command) -> str:
     assert isinstance(command.args, EnableArgs)
-    enabled = [name for name in command.args.capabilities if name in ENABLEABLE]
+    enabled = [ENABLEABLE[name] for name in command.args.capabilities if name in ENABLEABLE]
     if "CONDSTORE" in enabled:
         enable_condstore(client)
     if "QRESYNC" in enabled:
         enable_qresync(client)
     if "UTF8=ACCEPT" in enabled:
         client.state.utf8 = True
+    if "IMAP4rev2" in enabled:
+        enable_imap4rev2(client)
     client.out.write(("* ENABLED" + "".join(f" {name}" for name in enabled) + "\r\n").encode())
     return "Enabled."
 

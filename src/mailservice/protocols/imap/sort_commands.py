@@ -1,5 +1,6 @@
 """SORT and THREAD (and their UID forms; ESORT's `SORT RETURN (...)`): the messages SEARCH would find,
-ordered or threaded by what their headers say."""
+ordered by the keys stored with each message at delivery (`SortKeys`), or threaded by what their
+headers say."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import Any
 
 from mailservice.adapters.mime.header_fields import first_values
 from mailservice.adapters.mime.headers import unfold
+from mailservice.adapters.mime.sort_keys import (
+    SORT_FIELDS,
+    sent_date,
+    subject_text,
+)
+from mailservice.domain.messages import SortKeys
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.condstore import enable_condstore
@@ -23,32 +30,25 @@ from mailservice.protocols.imap.search_command import find_matches
 from mailservice.protocols.imap.search_match import Candidate, uses_modseq
 from mailservice.protocols.imap.search_results import esearch_line, saved_uids
 from mailservice.protocols.imap.sort_args import SortArgs, SortCriterion, ThreadArgs
-from mailservice.protocols.imap.sort_keys import (
-    SORT_FIELDS,
-    base_subject,
-    comparable,
-    display_name,
-    first_mailbox,
-    sent_date,
-    subject_text,
-)
 
 BATCH_MESSAGES = 500
+KEY_BATCH_MESSAGES = 5000
 _WITHOUT_HEADER = frozenset({"ARRIVAL", "SIZE"})
 
 Fields = dict[str, bytes]
 """The first value of each of `SORT_FIELDS` a message has."""
-SortValue = Callable[[Candidate, Fields], Any]
+SortValue = Callable[[Candidate, SortKeys], Any]
+_NO_KEYS = SortKeys("", None, "", "", "", "", "")
 _SORT_VALUES: dict[str, SortValue] = {
     "ARRIVAL": lambda message, _: message.meta.internal_date,
     "SIZE": lambda message, _: message.meta.size,
-    "DATE": lambda message, fields: sent_date(fields.get("date"), message.meta),
-    "SUBJECT": lambda _, fields: comparable(base_subject(subject_text(fields.get("subject")))),
-    "FROM": lambda _, fields: comparable(first_mailbox(fields.get("from"))),
-    "TO": lambda _, fields: comparable(first_mailbox(fields.get("to"))),
-    "CC": lambda _, fields: comparable(first_mailbox(fields.get("cc"))),
-    "DISPLAYFROM": lambda _, fields: comparable(display_name(fields.get("from"))),
-    "DISPLAYTO": lambda _, fields: comparable(display_name(fields.get("to"))),
+    "DATE": lambda message, keys: message.meta.internal_date if keys.sent is None else keys.sent,
+    "SUBJECT": lambda _, keys: keys.subject,
+    "FROM": lambda _, keys: keys.from_,
+    "TO": lambda _, keys: keys.to,
+    "CC": lambda _, keys: keys.cc,
+    "DISPLAYFROM": lambda _, keys: keys.display_from,
+    "DISPLAYTO": lambda _, keys: keys.display_to,
 }
 
 
@@ -61,8 +61,8 @@ async def sort(client: Client, command: Command) -> str:
         enable_condstore(client)
     found = await find_matches(client, view, args.key)
     needs_header = any(criterion.name not in _WITHOUT_HEADER for criterion in args.criteria)
-    fields = await _fields(client, view, found) if needs_header else {}
-    ordered = sorted_messages(found, args.criteria, fields)
+    keys = await _sort_keys(client, view, found) if needs_header else {}
+    ordered = sorted_messages(found, args.criteria, keys)
     numbers = [message.meta.uid if command.uid else message.number for message in ordered]
     # RFC 7162 section 3.1.5: a MODSEQ search key adds the highest modseq of what was found
     modseq = max((message.meta.modseq for message in found), default=None) if with_modseq else None
@@ -80,21 +80,31 @@ async def sort(client: Client, command: Command) -> str:
 
 
 def sorted_messages(
-    found: list[Candidate], criteria: tuple[SortCriterion, ...], fields: dict[int, Fields]
+    found: list[Candidate], criteria: tuple[SortCriterion, ...], keys: dict[int, SortKeys]
 ) -> list[Candidate]:
     """Ordered by the criteria, the first deciding first; ties stay in sequence order (stable sorts
     from the last criterion to the first)."""
     ordered = list(found)
     for criterion in reversed(criteria):
-        ordered.sort(key=_sort_key(_SORT_VALUES[criterion.name], fields), reverse=criterion.reverse)
+        ordered.sort(key=_sort_key(_SORT_VALUES[criterion.name], keys), reverse=criterion.reverse)
     return ordered
 
 
-def _sort_key(value: SortValue, fields: dict[int, Fields]) -> Callable[[Candidate], Any]:
+def _sort_key(value: SortValue, keys: dict[int, SortKeys]) -> Callable[[Candidate], Any]:
     def key(message: Candidate) -> Any:
-        return value(message, fields.get(message.meta.uid, {}))
+        return value(message, keys.get(message.meta.uid, _NO_KEYS))
 
     return key
+
+
+async def _sort_keys(client: Client, view: FolderView, found: list[Candidate]) -> dict[int, SortKeys]:
+    """The keys of `found`, read once per message and connection (the folder view keeps them)."""
+    session = client.state.mail()
+    keys = view.sort_keys
+    missing = [message.meta.uid for message in found if message.meta.uid not in keys]
+    for start in range(0, len(missing), KEY_BATCH_MESSAGES):
+        keys.update(await session.sort_keys(view.folder_id, missing[start : start + KEY_BATCH_MESSAGES]))
+    return keys
 
 
 async def thread(client: Client, command: Command) -> str:

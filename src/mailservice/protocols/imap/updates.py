@@ -36,10 +36,19 @@ async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges
         return
     changes = known if known is not None else await _changes(client, view)
     newest = max((meta.uid for meta in changes.changed if meta.uid not in view.metas), default=0)
-    mark = await recent_above(client.state.mail(), view.folder_id, view.read_only, changes.recent_uid, newest)
+    rev2 = client.state.rev2
+    mark = await recent_above(
+        client.state.mail(), view.folder_id, view.read_only or rev2, changes.recent_uid, newest
+    )
     if client.state.view is view:
         client.out.write_all(
-            view.sync(changes, allow_expunge, client.state.condstore, mark, vanished=client.state.qresync)
+            view.sync(
+                changes,
+                allow_expunge,
+                client.state.condstore,
+                None if rev2 else mark,
+                vanished=client.state.qresync,
+            )
         )
 
 

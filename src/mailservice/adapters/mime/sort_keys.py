@@ -1,5 +1,6 @@
 """What SORT and THREAD order messages by (RFC 5256, RFC 5957): the base subject, the sent date, the
-first address of a field; computed from a message's header and its folder metadata.
+first address of a field; computed from a message's header and its folder metadata. `sort_keys_of`
+computes SORT's once, at delivery (`SortKeys`).
 
 Strings are compared after `comparable`: letters in upper case and decomposed ("É" is "E" and an
 accent), as Dovecot compares them; for ASCII that is RFC 5256's i;ascii-casemap.
@@ -13,8 +14,10 @@ from datetime import datetime
 
 from mailservice.adapters.mime.addresses import GROUP_END, parse_address_list
 from mailservice.adapters.mime.charset import decode_text
+from mailservice.adapters.mime.header_fields import first_values
 from mailservice.adapters.mime.headers import decode_words, parse_date
 from mailservice.domain.mail_session import MessageMeta
+from mailservice.domain.messages import SortKeys
 
 _BLOB = r"\[[^\[\]]*\][ \t]*"
 _LEADER = re.compile(rf"(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:|[ \t]+", re.IGNORECASE)
@@ -121,3 +124,18 @@ def display_name(value: bytes | None) -> str:
         domain = decode_text(address.domain or b"", None)
         return f"{mailbox}@{domain}" if domain else mailbox
     return ""
+
+
+def sort_keys_of(header: bytes) -> SortKeys:
+    """SORT's keys of a message from its header block."""
+    fields = first_values(header, SORT_FIELDS)
+    date = fields.get("date")
+    return SortKeys(
+        subject=comparable(base_subject(subject_text(fields.get("subject")))),
+        sent=parse_date(date) if date is not None else None,
+        from_=comparable(first_mailbox(fields.get("from"))),
+        to=comparable(first_mailbox(fields.get("to"))),
+        cc=comparable(first_mailbox(fields.get("cc"))),
+        display_from=comparable(display_name(fields.get("from"))),
+        display_to=comparable(display_name(fields.get("to"))),
+    )
