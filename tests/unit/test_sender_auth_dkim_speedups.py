@@ -68,6 +68,13 @@ def test_whitespace_compression_is_dkimpys(content: bytes) -> None:
     assert dkim_speedups.compress_whitespace(content) == re.sub(b"[\t ]+", b" ", content)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b" ", b"\t", b"a", b"\r", b"\n", b"\r\n"]), max_size=30).map(b"".join))
+def test_unfolding_and_trailing_space_removal_are_dkimpys(content: bytes) -> None:
+    assert dkim_speedups.unfold_header_value(content) == re.sub(b"\r?\n", b"", content)
+    assert dkim_speedups.strip_trailing_whitespace(content) == re.sub(b"[\t ]+\r\n", b"\r\n", content)
+
+
 def test_a_key_record_is_parsed_as_dkimpy_parses_it_and_a_bad_one_still_raises() -> None:
     key = DkimKey.rsa("sel")
     record = key.dns_record.encode()
