@@ -31,6 +31,8 @@ class Zone:
     queries: list[tuple[str, str]] = field(default_factory=list)
     negative_ttl: int | None = None
     ttl: int = 300
+    ttls: dict[str, int] = field(default_factory=dict)
+    """A TTL of its own for some names."""
 
     def add(self, name: str, rdtype: str, *values: str) -> None:
         self.records.setdefault((_key(name), rdtype.upper()), []).extend(values)
@@ -52,7 +54,9 @@ class Zone:
         values = self.records.get((name, rdtype))
         if values:
             response.answer.append(
-                dns.rrset.from_text_list(question.name, self.ttl, dns.rdataclass.IN, question.rdtype, values)
+                dns.rrset.from_text_list(
+                    question.name, self.ttls.get(name, self.ttl), dns.rdataclass.IN, question.rdtype, values
+                )
             )
             return response
         if not any(key[0] == name for key in self.records):

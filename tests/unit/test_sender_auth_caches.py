@@ -144,3 +144,21 @@ async def test_a_new_key_under_the_same_selector_is_used_once_the_old_record_exp
 
     assert [s.result for s in (await checks.verdict(new.sign(RAW, DOMAIN))).dkim] == ["pass"]
     assert [s.result for s in (await checks.verdict(old.sign(RAW, DOMAIN))).dkim] == ["fail"]
+
+
+async def test_a_sender_seen_before_whose_include_expired_is_still_checked_right(checks: Checks) -> None:
+    include = f"_spf.{DOMAIN}"
+    checks.zone.records.clear()
+    checks.zone.add_txt(DOMAIN, f"v=spf1 include:{include} -all")
+    checks.zone.add_txt(include, "v=spf1 ip4:127.0.0.7 -all")
+    checks.zone.ttls[include] = 60
+    checks.zone.negative_ttl = 3600
+    assert (await checks.verdict()).spf.result == "pass"
+
+    checks.clock.now += 60  # the include is gone from the cache, the records looked up first are not
+    other_sender = SmtpSender(SENDER.ip, SENDER.helo, f"another@{DOMAIN}")
+    verdict = await checks.verdict(sender=other_sender)
+
+    assert verdict.spf.result == "pass"
+    assert checks.queries_of(include) == 2
+    assert checks.queries_of(DOMAIN) == 1
