@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 # The checks are CPU work under the interpreter lock once DNS is prefetched; more threads only contend.
 CHECK_THREADS = 2
 LARGE_MESSAGE_BYTES = 1024 * 1024
-CHECK_IN_PLACE_BYTES = 64 * 1024
 SPF_RESULTS_KEPT = 10_000
 
 
@@ -84,16 +83,8 @@ class DnsSenderAuthenticator:
     async def _check(
         self, dns_: ThreadDns, raw: bytes | bytearray, sender: SmtpSender, fields: AuthorFields
     ) -> SenderAuth:
-        """Known names are looked up together first, so the checking threads rarely wait for DNS.
-
-        When all of them were cached already, as for a sender seen before, the checks run at once on the
-        event loop: they are CPU work under the interpreter lock either way, and handing them to a thread
-        costs two wake-ups and the lock going back and forth. If they turn out to need an answer the
-        cache lacks, they run again in a thread, where it can be looked up."""
-        if await dns_.prefetch_txt(_expected_txt_names(sender, fields)) and len(raw) <= CHECK_IN_PLACE_BYTES:
-            verdict = dns_.run_from_cache(lambda cached: self.check_all(cached, raw, sender, fields))
-            if verdict is not None:
-                return verdict
+        """Known names are looked up together first, so the checking threads rarely wait for DNS."""
+        await dns_.prefetch_txt(_expected_txt_names(sender, fields))
         threads = self._large_thread if len(raw) > LARGE_MESSAGE_BYTES else self._threads
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(threads, self.check_all, dns_, raw, sender, fields)

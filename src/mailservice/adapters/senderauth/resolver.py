@@ -12,9 +12,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -29,7 +28,6 @@ import dns.resolver
 from mailservice.adapters.senderauth.dns_cache import CachedAnswer, DnsAnswerCache
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class DnsTemporaryError(Exception):
@@ -98,8 +96,6 @@ class ThreadDns:
         self._loop = loop
         self._deadline = deadline
         self._resolver_silent = False
-        self._cache_only = False
-        self._missed = False
         self.expires = math.inf
         self.failed = False
 
@@ -107,30 +103,15 @@ class ThreadDns:
         self.expires = math.inf
         self.failed = False
 
-    async def prefetch_txt(self, names: set[str]) -> bool:
-        """Look the TXT records the checks will want up at once, on the event loop, into the cache;
-        whether every one of them was there already."""
+    async def prefetch_txt(self, names: set[str]) -> None:
+        """Look the TXT records the checks will want up at once, on the event loop, into the cache."""
         missing = [name for name in names if self._dns.cached(name, "TXT") is None]
         if not missing:
-            return True
+            return
         outcomes = await asyncio.gather(
             *(self._dns.query(name, "TXT") for name in missing), return_exceptions=True
         )
         self._resolver_silent = any(isinstance(outcome, ResolverSilent) for outcome in outcomes)
-        return False
-
-    def run_from_cache(self, check: Callable[[ThreadDns], T]) -> T | None:
-        """`check` run here, on the event loop, with the cached answers only; None when it needed one
-        the cache lacks (that lookup fails as temporary, so nothing computed from it is kept)."""
-        self._cache_only, self._missed = True, False
-        try:
-            result = check(self)
-        finally:
-            self._cache_only = False
-        if self._missed:
-            self.track_expiry()
-            return None
-        return result
 
     def query(self, name: str, rdtype: str) -> list[object]:
         try:
@@ -142,9 +123,6 @@ class ThreadDns:
         return list(answer.records)
 
     def _ask_loop(self, name: str, rdtype: str) -> CachedAnswer:
-        if self._cache_only:
-            self._missed = True
-            raise DnsTemporaryError(f"{rdtype} {name}: not cached")
         remaining = self._deadline - time.monotonic()
         if remaining <= 0 or self._resolver_silent:
             raise DnsTemporaryError(f"{rdtype} {name}: out of time")
