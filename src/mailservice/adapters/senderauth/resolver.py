@@ -20,8 +20,6 @@ import dns.exception
 import dns.message
 import dns.name
 import dns.nameserver
-import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
