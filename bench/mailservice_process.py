@@ -56,6 +56,8 @@ class MailserviceProcess:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.http_port}",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_MINUTE": "0",
+            # another source tree's server, to compare two versions in one sitting
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
             **self.extra_env,
         }
         log = (self.workdir / "server.log").open("ab")

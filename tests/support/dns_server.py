@@ -1,7 +1,8 @@
 """An authoritative DNS server on a loopback UDP port, serving zone data a test gives it (dnspython).
 
 Names listed in `silent` get no answer at all, as from a server that is down or filtered; any other
-name the zone lacks is NXDOMAIN.
+name the zone lacks is NXDOMAIN. With `negative_ttl` set, a negative answer carries an SOA whose TTL and
+minimum are that many seconds (RFC 2308), so resolvers keep it that long.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class Zone:
     records: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
     queries: list[tuple[str, str]] = field(default_factory=list)
+    negative_ttl: int | None = None
+    ttl: int = 300
+    ttls: dict[str, int] = field(default_factory=dict)
+    """A TTL of its own for some names."""
 
     def add(self, name: str, rdtype: str, *values: str) -> None:
         self.records.setdefault((_key(name), rdtype.upper()), []).extend(values)
@@ -49,10 +54,15 @@ class Zone:
         values = self.records.get((name, rdtype))
         if values:
             response.answer.append(
-                dns.rrset.from_text_list(question.name, 300, dns.rdataclass.IN, question.rdtype, values)
+                dns.rrset.from_text_list(
+                    question.name, self.ttls.get(name, self.ttl), dns.rdataclass.IN, question.rdtype, values
+                )
             )
-        elif not any(key[0] == name for key in self.records):
+            return response
+        if not any(key[0] == name for key in self.records):
             response.set_rcode(dns.rcode.NXDOMAIN)
+        if self.negative_ttl is not None:
+            response.authority.append(_soa(question.name, self.negative_ttl))
         return response
 
 
@@ -79,6 +89,12 @@ async def dns_server(zone: Zone) -> AsyncIterator[str]:
         yield f"127.0.0.1:{transport.get_extra_info('sockname')[1]}"
     finally:
         transport.close()
+
+
+def _soa(name: dns.name.Name, ttl: int) -> dns.rrset.RRset:
+    """An SOA for the parent of `name` (a test zone has no apex of its own)."""
+    soa = f"ns.test. hostmaster.test. 1 3600 600 86400 {ttl}"
+    return dns.rrset.from_text(name.parent(), ttl, dns.rdataclass.IN, dns.rdatatype.SOA, soa)
 
 
 def _key(name: str) -> str:

@@ -38,13 +38,19 @@ def _block(header: bytes | bytearray) -> bytes | bytearray:
 
 def field_values(header: bytes | bytearray, name: str) -> list[bytes]:
     """The raw values (after the colon, continuation line breaks kept) of every `name` field."""
-    wanted = name.lower().encode("ascii", "replace")
-    values = []
+    return values_by_name(header, (name,))[name.lower()]
+
+
+def values_by_name(header: bytes | bytearray, names: tuple[str, ...]) -> dict[str, list[bytes]]:
+    """`field_values` of each of `names` (keyed lower case), found in one scan of the header."""
+    wanted = {name.lower().encode("ascii", "replace"): name.lower() for name in names}
+    values: dict[str, list[bytes]] = {name: [] for name in wanted.values()}
     # a message still in its receive buffer: only its header block is copied, never the body
     block = header if isinstance(header, bytes) else bytes(_block(header))
     for field_name, text in _fields(block):
-        if field_name == wanted:
-            values.append(text.split(b":", 1)[1].strip(b" \t\r\n"))
+        key = wanted.get(field_name)
+        if key is not None:
+            values[key].append(text.split(b":", 1)[1].strip(b" \t\r\n"))
     return values
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from mailservice.adapters.mime.header_fields import field_values
 from mailservice.adapters.mime.headers import unfold
 from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
 from mailservice.domain.sender_auth import FAIL, NONE, PASS, PERMERROR, TEMPERROR, DkimCheck
@@ -15,19 +14,22 @@ _SIGNATURE = b"dkim-signature"
 MAX_SIGNATURES = 10
 
 
-def dkim_signatures(raw: bytes | bytearray, result: str = NONE) -> tuple[DkimCheck, ...]:
-    """The signatures a message carries (domain, selector, algorithm), given `result` unverified."""
-    values = field_values(raw, "dkim-signature")[:MAX_SIGNATURES]
-    return tuple(_signed_by(unfold(value), result) for value in values)
+def dkim_signatures(values: list[bytes], result: str = NONE) -> tuple[DkimCheck, ...]:
+    """The signatures of these DKIM-Signature values (domain, selector, algorithm), given `result`
+    unverified."""
+    return tuple(_signed_by(unfold(value), result) for value in values[:MAX_SIGNATURES])
 
 
-def check_dkim(dns_: ThreadDns, raw: bytes | bytearray, timeout_seconds: float) -> tuple[DkimCheck, ...]:
-    if not field_values(raw, "dkim-signature"):
+def check_dkim(
+    dns_: ThreadDns, raw: bytes | bytearray, signatures: list[bytes], timeout_seconds: float
+) -> tuple[DkimCheck, ...]:
+    """Every signature among the message's DKIM-Signature values `signatures`, verified."""
+    if not signatures:
         return ()  # unsigned: dkimpy would only copy the message (four times, for nothing)
     try:
         message = dkim.DKIM(bytes(raw), timeout=timeout_seconds)
     except dkim.MessageFormatError:
-        return dkim_signatures(raw, PERMERROR)  # a header dkimpy cannot read; the message is still taken
+        return dkim_signatures(signatures, PERMERROR)  # a header dkimpy cannot read; still taken
     values = [value for name, value in message.headers if name.lower() == _SIGNATURE][:MAX_SIGNATURES]
     return tuple(_signed_by(value, _verify(message, index, dns_)) for index, value in enumerate(values))
 

@@ -48,6 +48,7 @@ def check_dmarc(
     return DmarcCheck(PASS if aligned else FAIL, policy, from_domain), from_domain if aligned else None
 
 
+@lru_cache(maxsize=4096)
 def organizational_domain(domain: str) -> str:
     """The registrable domain (public suffix plus one label); two labels for a suffix the list lacks."""
     domain = domain.lower().rstrip(".")

@@ -2,25 +2,28 @@
 
 The checking libraries are synchronous and run in a worker thread; they reach DNS through
 `ThreadDns`, which hands each query to the event loop's resolver and waits for it there, so the
-event loop itself never blocks and every lookup of a message shares one deadline.
+event loop itself never blocks and every lookup of a message shares one deadline. Answers are kept
+for their TTL in a `DnsAnswerCache` (failures never are).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.name
 import dns.nameserver
-import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+
+from mailservice.adapters.senderauth.dns_cache import CachedAnswer, DnsAnswerCache
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +47,35 @@ class DnsSettings:
 class AsyncDns:
     """Answers by record type: TXT as its strings, A/AAAA as addresses, MX as (preference, host)."""
 
-    def __init__(self, settings: DnsSettings) -> None:
+    def __init__(self, settings: DnsSettings, cache: DnsAnswerCache | None = None) -> None:
         self._resolver = _resolver(settings)
+        self.cache = cache if cache is not None else DnsAnswerCache(settings.cache_size)
 
     async def query(self, name: str, rdtype: str) -> list[object]:
         """The records of `name`; [] for NXDOMAIN or no data; DnsTemporaryError when DNS fails."""
+        return list((await self.lookup(name, rdtype)).records)
+
+    async def lookup(self, name: str, rdtype: str) -> CachedAnswer:
+        """The answer with its expiry, from the cache or from DNS (then kept for its TTL)."""
+        cached = self.cache.get(name, rdtype)
+        if cached is not None:
+            return cached
         try:
             answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
-        except dns.resolver.NXDOMAIN:
-            return []
+        except dns.resolver.NXDOMAIN as e:
+            return self.cache.put(name, rdtype, (), _negative_ttl(e))
         except dns.exception.Timeout as e:
             raise ResolverSilent(f"{rdtype} {name}: no answer") from e
         except (dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration) as e:
             raise DnsTemporaryError(f"{rdtype} {name}: {type(e).__name__}") from e
         except dns.exception.DNSException as e:
             raise DnsTemporaryError(f"{rdtype} {name}: {e}") from e
-        return [_value(rdata) for rdata in answer.rrset or ()]
+        records = tuple(_value(rdata) for rdata in answer.rrset or ())
+        return self.cache.put(name, rdtype, records, answer.chaining_result.minimum_ttl)
 
-    def cached(self, name: str, rdtype: str) -> list[object] | None:
-        """The records of `name` if the cache holds them; safe from any thread (the cache locks)."""
-        cache = self._resolver.cache
-        if cache is None:
-            return None
-        try:
-            qname = dns.name.from_text(name)
-            answer = cache.get((qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN))
-        except dns.exception.DNSException:
-            return None
-        if answer is not None:
-            return [_value(rdata) for rdata in answer.rrset or ()]
-        # the resolver caches a name that does not exist under type ANY
-        missing = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
-        if missing is not None and missing.response.rcode() == dns.rcode.NXDOMAIN:
-            return []
-        return None
+    def cached(self, name: str, rdtype: str) -> CachedAnswer | None:
+        """The answer if the cache holds it; safe from any thread."""
+        return self.cache.get(name, rdtype)
 
 
 class ThreadDns:
@@ -86,6 +84,9 @@ class ThreadDns:
     A cached answer is read here directly: going through the event loop costs it a wake-up.
     Once the resolver has failed to answer at all, the message's remaining lookups fail at once:
     waiting for each in turn would only spend the whole time limit on an unreachable server.
+    `expires` is the earliest expiry of the answers handed out since `track_expiry()`, and `failed`
+    whether a lookup failed since, so a result computed from them can be kept exactly as long as they
+    are, and one that met a failure not at all.
     """
 
     def __init__(self, dns_: AsyncDns, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
@@ -93,6 +94,12 @@ class ThreadDns:
         self._loop = loop
         self._deadline = deadline
         self._resolver_silent = False
+        self.expires = math.inf
+        self.failed = False
+
+    def track_expiry(self) -> None:
+        self.expires = math.inf
+        self.failed = False
 
     async def prefetch_txt(self, names: set[str]) -> None:
         """Look the TXT records the checks will want up at once, on the event loop, into the cache."""
@@ -105,13 +112,19 @@ class ThreadDns:
         self._resolver_silent = any(isinstance(outcome, ResolverSilent) for outcome in outcomes)
 
     def query(self, name: str, rdtype: str) -> list[object]:
-        cached = self._dns.cached(name, rdtype)
-        if cached is not None:
-            return cached
+        try:
+            answer = self._dns.cached(name, rdtype) or self._ask_loop(name, rdtype)
+        except DnsTemporaryError:
+            self.failed = True
+            raise
+        self.expires = min(self.expires, answer.expires)
+        return list(answer.records)
+
+    def _ask_loop(self, name: str, rdtype: str) -> CachedAnswer:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0 or self._resolver_silent:
             raise DnsTemporaryError(f"{rdtype} {name}: out of time")
-        future = asyncio.run_coroutine_threadsafe(self._dns.query(name, rdtype), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._dns.lookup(name, rdtype), self._loop)
         try:
             return future.result(timeout=remaining)
         except TimeoutError as e:
@@ -134,7 +147,7 @@ def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
         resolver = _system_resolver(settings.resolv_conf)
     resolver.timeout = settings.timeout_seconds
     resolver.lifetime = settings.timeout_seconds
-    resolver.cache = dns.resolver.LRUCache(settings.cache_size) if settings.cache_size else None
+    resolver.cache = None  # answers are kept in our DnsAnswerCache
     return resolver
 
 
@@ -157,6 +170,15 @@ def _nameserver(entry: str) -> dns.nameserver.Nameserver:
         host, _, port_text = entry.partition(":")
         port = int(port_text)
     return dns.nameserver.Do53Nameserver(host, port)
+
+
+def _negative_ttl(error: dns.resolver.NXDOMAIN) -> float:
+    """How long a name's absence may be kept: what its response says (RFC 2308), as dnspython reads it."""
+    try:
+        responses: dict[dns.name.Name, dns.message.QueryMessage] = error.kwargs["responses"]
+        return float(min(response.resolve_chaining().minimum_ttl for response in responses.values()))
+    except (KeyError, ValueError, dns.exception.DNSException):
+        return 0.0  # not kept
 
 
 def _value(rdata: object) -> object:

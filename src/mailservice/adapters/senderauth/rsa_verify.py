@@ -8,6 +8,7 @@ function where dkimpy looks for its own (the version is pinned in pyproject.toml
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Protocol
 
 import dkim
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from dkim import crypto
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
+KEY_CACHE_SIZE = 1024
 
 
 class _Digest(Protocol):
@@ -35,7 +37,7 @@ def verify_pkcs1_v1_5(digest: _Digest, signature: bytes, public_key: dict[str, A
     if algorithm is None or len(signature) > length:
         return bool(crypto.RSASSA_PKCS1_v1_5_verify(digest, signature, public_key))
     try:
-        key = rsa.RSAPublicNumbers(exponent, modulus).public_key()
+        key = _public_key(exponent, modulus)
         # dkimpy reads the signature as a number, so one whose leading zero bytes were dropped still counts
         key.verify(
             signature.rjust(length, b"\x00"),
@@ -48,6 +50,12 @@ def verify_pkcs1_v1_5(digest: _Digest, signature: bytes, public_key: dict[str, A
     except (UnsupportedAlgorithm, ValueError):
         return bool(crypto.RSASSA_PKCS1_v1_5_verify(digest, signature, public_key))
     return True
+
+
+@lru_cache(maxsize=KEY_CACHE_SIZE)
+def _public_key(exponent: int, modulus: int) -> rsa.RSAPublicKey:
+    """OpenSSL's key object, built once per key."""
+    return rsa.RSAPublicNumbers(exponent, modulus).public_key()
 
 
 def install() -> None:

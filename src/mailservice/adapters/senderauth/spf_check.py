@@ -3,23 +3,56 @@
 pyspf takes its DNS from the module-level function `spf.DNSLookup`; we install one that answers
 through the resolver of the thread running the check, so concurrent checks each keep their own
 deadline and nothing in pyspf opens a socket of its own.
+
+A result is kept, by (client address, identity checked, HELO name), until the first of the DNS
+answers it was computed from expires: evaluating the same records again could only give the same
+answer. A `temperror` is never kept.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import spf
 
 from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
-from mailservice.domain.sender_auth import NONE, SpfCheck
+from mailservice.domain.sender_auth import NONE, TEMPERROR, SpfCheck
 
 _current = threading.local()
+# a result that needed no DNS answer at all (a malformed identity) is still looked at again now and then
+LONGEST_KEPT_SECONDS = 3600.0
 
 
-def check_spf(dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None) -> SpfCheck:
+class SpfResults:
+    """SPF results kept until the DNS answers behind them expire (on ThreadDns's clock)."""
+
+    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._size = size
+        self._clock = clock
+        self._results: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> str | None:
+        kept = self._results.get(key)
+        if kept is None or kept[1] <= self._clock():
+            return None
+        return kept[0]
+
+    def put(self, key: tuple[str, str, str], result: str, expires: float) -> None:
+        expires = min(expires, self._clock() + LONGEST_KEPT_SECONDS)
+        if result == TEMPERROR or self._size <= 0 or expires <= self._clock():
+            return
+        if len(self._results) >= self._size:
+            self._results.clear()
+        self._results[key] = (result, expires)
+
+
+def check_spf(
+    dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None, results: SpfResults | None = None
+) -> SpfCheck:
     """SPF of MAIL FROM (of postmaster@HELO for the null sender), and of the HELO name on its own."""
     helo_name = (helo or "").strip().rstrip(".")
     mail_from_domain = spf_domain(mail_from, helo)
@@ -27,14 +60,11 @@ def check_spf(dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None)
     if ip is None:
         return SpfCheck(NONE, mail_from_domain, NONE, helo_checked)
     sender = mail_from if "@" in mail_from else f"postmaster@{helo_name}"
-    _current.dns = dns_
-    try:
-        helo_result = _evaluate(ip, f"postmaster@{helo_name}", helo_name) if helo_checked else NONE
-        if not _domain_of(sender):
-            return SpfCheck(NONE, mail_from_domain, helo_result, helo_checked)
-        return SpfCheck(_evaluate(ip, sender, helo_name), mail_from_domain, helo_result, helo_checked)
-    finally:
-        _current.dns = None
+    results = results if results is not None else SpfResults(0)
+    helo_result = _kept(results, dns_, ip, f"postmaster@{helo_name}", helo_name) if helo_checked else NONE
+    if not _domain_of(sender):
+        return SpfCheck(NONE, mail_from_domain, helo_result, helo_checked)
+    return SpfCheck(_kept(results, dns_, ip, sender, helo_name), mail_from_domain, helo_result, helo_checked)
 
 
 def spf_domain(mail_from: str, helo: str | None) -> str | None:
@@ -48,8 +78,23 @@ def helo_domain(helo: str | None) -> str | None:
     return name if _is_domain(name) else None
 
 
-def _evaluate(ip: str, sender: str, helo: str) -> str:
-    result, _explanation = spf.check2(i=ip, s=sender, h=helo or "unknown", querytime=0)
+def _kept(results: SpfResults, dns_: ThreadDns, ip: str, sender: str, helo: str) -> str:
+    key = (ip, sender, helo)
+    result = results.get(key)
+    if result is None:
+        dns_.track_expiry()
+        result = _evaluate(dns_, ip, sender, helo)
+        if not dns_.failed:
+            results.put(key, result, dns_.expires)
+    return result
+
+
+def _evaluate(dns_: ThreadDns, ip: str, sender: str, helo: str) -> str:
+    _current.dns = dns_
+    try:
+        result, _explanation = spf.check2(i=ip, s=sender, h=helo or "unknown", querytime=0)
+    finally:
+        _current.dns = None
     return str(result).lower() or NONE
 
 
