@@ -19,6 +19,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
 SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
+BENCH_SERVER_ENV = {
+    "IMAP_MAX_CONNECTIONS_PER_IP": "20000",
+    "POP3_MAX_CONNECTIONS_PER_IP": "20000",
+    "LOGIN_FAILURES_PER_IP": "1000000",
+    "LOGIN_FAILURES_PER_IP_AND_LOGIN": "1000000",
+}
+"""For benchmarks whose many clients all come from 127.0.0.1 with one login: no per-address caps and no
+login throttle (a throttled login charges each attempt in flight, so parallel logins would be refused)."""
 
 
 def free_port() -> int:
