@@ -57,6 +57,7 @@ class MailserviceProcess:
             "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
             "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
             "IMAP_ADDR": f"127.0.0.1:{self.imap_port}",
+            "POP3_ADDR": f"127.0.0.1:{free_port()}",  # never the shared default port
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": SECRET,

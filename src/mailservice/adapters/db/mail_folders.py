@@ -132,13 +132,8 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _open(c, self._id, name))
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
-        """Asked after every IMAP command: mostly answered by the folder row alone, since every change
-        to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
-        folder = await self._database.run_read(lambda c: _folder_counters(c, self._id, folder_id), False)
-        if folder.highestmodseq <= since_modseq:
-            return FolderChanges(
-                folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity, folder.recent_uid
-            )
+        """Asked after every IMAP command, in one read: mostly answered by the folder row alone, since
+        every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
         return await self._database.run_read(lambda c: _changes(c, self._id, folder_id, since_modseq))
 
     async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
@@ -256,12 +251,17 @@ class SqlMailboxFolders:
 # Reading helpers
 
 
-def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
+def _folder_named(connection: Connection, mailbox_id: str, name: str) -> Any:
     folder = connection.execute(
         select(folders).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
     ).first()
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
+    return folder
+
+
+def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
+    folder = _folder_named(connection, mailbox_id, name)
     unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
     recent = func.sum(case((messages.c.uid > folder.recent_uid, 1), else_=0))
     count, unseen_count, size, recent_count = connection.execute(
@@ -284,11 +284,25 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
 
 
 def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
-    status = _status(connection, mailbox_id, name)
+    """The folder and every message's metadata; the counts come from those rows, not another scan."""
+    folder = _folder_named(connection, mailbox_id, name)
     rows = connection.execute(
-        select(*META_COLUMNS).where(messages.c.folder_id == status.folder_id).order_by(messages.c.uid)
+        select(*META_COLUMNS).where(messages.c.folder_id == folder.id).order_by(messages.c.uid)
     ).all()
-    return OpenedFolder(status, tuple(_meta(row) for row in rows))
+    metas = tuple(_meta(row) for row in rows)
+    status = FolderStatus(
+        folder_id=folder.id,
+        name=folder.name,
+        uidvalidity=folder.uidvalidity,
+        uidnext=folder.uidnext,
+        highestmodseq=folder.highestmodseq,
+        messages=len(metas),
+        unseen=sum(1 for meta in metas if SEEN not in meta.flags),
+        size=sum(meta.size for meta in metas),
+        recent_uid=folder.recent_uid,
+        recent=sum(1 for meta in metas if meta.uid > folder.recent_uid),
+    )
+    return OpenedFolder(status, metas)
 
 
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
@@ -304,6 +318,8 @@ def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) ->
 
 def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
     folder = _folder_counters(connection, mailbox_id, folder_id)
+    if folder.highestmodseq <= since_modseq:
+        return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity, folder.recent_uid)
     changed = connection.execute(
         select(*META_COLUMNS)
         .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)

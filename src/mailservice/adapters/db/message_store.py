@@ -50,7 +50,14 @@ _LOCK_QUOTAS = (
     .with_for_update()
 )
 _LOCK_FOLDERS = (
-    select(folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.uidnext, folders.c.highestmodseq)
+    select(
+        folders.c.id,
+        folders.c.mailbox_id,
+        folders.c.name,
+        folders.c.uidnext,
+        folders.c.highestmodseq,
+        folders.c.uidvalidity,
+    )
     .where(folders.c.mailbox_id.in_(bindparam("ids", expanding=True)))
     .order_by(folders.c.id)
     .with_for_update()
@@ -78,6 +85,7 @@ class _FolderState:
     id: int
     uidnext: int
     highestmodseq: int
+    uidvalidity: int
 
 
 @dataclass
@@ -254,7 +262,7 @@ def _select_folders(
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
     rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids}).all()
     return {
-        (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq)
+        (row.mailbox_id, row.name): _FolderState(row.id, row.uidnext, row.highestmodseq, row.uidvalidity)
         for row in rows
         if (row.mailbox_id, row.name) in wanted
     }
@@ -272,7 +280,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     raw_id = uuid.uuid4().hex
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
-    stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
+    stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw), folder.uidvalidity)
     state.events.append(message_received(copy, stored, state.now))
     return stored
 
