@@ -161,16 +161,12 @@ class SqlMailboxFolders:
             mailboxes.c.used_bytes,
             select(func.count()).where(messages.c.mailbox_id == self._id).scalar_subquery(),
         ).where(mailboxes.c.id == self._id)
-        async with self._database.connection(read_only=True) as connection:
-            limit, used, count = (await connection.execute(query)).one()
+        limit, used, count = await self._database.run_read(lambda c: c.execute(query).one(), False)
         return Quota.of_mailbox(limit, used, self._default_quota, messages=count)
 
     async def folder_exists(self, name: str) -> bool:
-        async with self._database.connection(read_only=True) as connection:
-            found = await connection.execute(
-                select(folders.c.id).where(folders.c.mailbox_id == self._id, folders.c.name == name)
-            )
-            return found.first() is not None
+        query = select(folders.c.id).where(folders.c.mailbox_id == self._id, folders.c.name == name)
+        return await self._database.run_read(lambda c: c.execute(query).first() is not None, False)
 
     # Writes
 
@@ -319,7 +315,9 @@ def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) ->
 def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
     folder = _folder_counters(connection, mailbox_id, folder_id)
     if folder.highestmodseq <= since_modseq:
-        return FolderChanges(folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity, folder.recent_uid)
+        return FolderChanges(
+            folder.highestmodseq, folder.uidnext, (), (), folder.uidvalidity, folder.recent_uid
+        )
     changed = connection.execute(
         select(*META_COLUMNS)
         .where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)

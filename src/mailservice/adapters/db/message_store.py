@@ -31,7 +31,7 @@ from mailservice.adapters.db.tables import folders, mailboxes, message_raw, mess
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
-from mailservice.domain.events import DomainEvent
+from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
@@ -100,6 +100,7 @@ class _Group:
     events: list[AgentEvent] = field(default_factory=list)
     touched_folders: set[tuple[str, str]] = field(default_factory=set)
     touched_mailboxes: set[str] = field(default_factory=set)
+    webhooks_queued: bool = False
 
 
 _Outcomes = list[list[StoredCopy] | DomainError]
@@ -163,9 +164,9 @@ class GroupCommitMessageStore:
                 await self._commit_group(group)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
-        freed: list[FolderChanged] = []
+        announced: list[DomainEvent] = []
         try:
-            outcomes, freed = await self._write(group)
+            outcomes, announced = await self._write(group)
         except Exception:
             if len(group) > 1:
                 log.warning("store.group_failed size=%d; retrying one by one", len(group), exc_info=True)
@@ -181,10 +182,10 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
-        events: list[DomainEvent] = [*freed, *_received(outcomes)]
+        events: list[DomainEvent] = [*announced, *_received(outcomes)]
         self._announcements.put(events)
 
-    async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[FolderChanged]]:
+    async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[DomainEvent]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
         return await self._database.run_write(
@@ -193,9 +194,10 @@ class GroupCommitMessageStore:
 
     def _write_group(
         self, connection: Connection, deliveries: list[Delivery], now: datetime
-    ) -> tuple[_Outcomes, list[FolderChanged]]:
+    ) -> tuple[_Outcomes, list[DomainEvent]]:
         """Runs blocking, in one transaction: lock quotas, make room where the retention policy allows,
-        lock folders, plan every delivery, write."""
+        lock folders, plan every delivery, write. Also returns the events to announce besides new mail
+        (folders that retention freed room in; webhook deliveries queued)."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
         quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
         freed = self._make_room(connection, quotas, deliveries)
@@ -206,7 +208,7 @@ class GroupCommitMessageStore:
         )
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state)
-        return outcomes, freed
+        return outcomes, [*freed, *([WebhookQueued()] if state.webhooks_queued else [])]
 
     def _make_room(
         self, connection: Connection, quotas: dict[str, Quota], deliveries: list[Delivery]
@@ -336,7 +338,7 @@ def _apply(connection: Connection, state: _Group) -> None:
         _SET_USED_BYTES,
         [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
-    append_events(connection, state.events, mailboxes_locked=True)
+    state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 
 def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:
