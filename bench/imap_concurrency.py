@@ -34,9 +34,11 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 from bench.dovecot import DovecotImap
 from bench.imap_fetch import bench_workdir
@@ -105,10 +107,8 @@ class ImapClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with suppress(OSError):
             await self.writer.wait_closed()
-        except OSError:
-            pass
 
     async def command(self, text: str, literal: bytes | None = None) -> bytes:
         """Send one command (with a synchronising literal when given); returns the tagged line."""
@@ -377,7 +377,8 @@ def compare(ours: Tally, dovecot: Tally) -> list[str]:
 
 
 def load_text() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def run_pair(
@@ -408,16 +409,21 @@ def mailservice_nodes(
     dsn = f"{postgres.rstrip('/')}/{database}"
     count = 2 if backend == "two-nodes" else 1
     nodes = [
-        stack.enter_context(MailserviceProcess(workdir / f"node{i}", dsn, extra_env=env)) for i in range(count)
+        stack.enter_context(MailserviceProcess(workdir / f"node{i}", dsn, extra_env=env))
+        for i in range(count)
     ]
     return nodes, database
 
 
 def _postgres_command(postgres: str, sql: str) -> None:
-    import psycopg  # the PostgreSQL driver mailservice itself uses
+    async def execute() -> None:
+        connection = await asyncpg.connect(f"{postgres.rstrip('/')}/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
 
-    with psycopg.connect(f"{postgres.rstrip('/')}/postgres", autocommit=True) as connection:
-        connection.execute(sql)  # type: ignore[arg-type]
+    asyncio.run(execute())
 
 
 def run_backend(backend: str, postgres: str, clients: list[int], seconds: float, every: float) -> None:
@@ -425,8 +431,11 @@ def run_backend(backend: str, postgres: str, clients: list[int], seconds: float,
         with bench_workdir("bench-imapconc-") as workdir, ExitStack() as stack:
             nodes, database = mailservice_nodes(stack, workdir, backend, postgres)
             if database is not None:
-                stack.callback(_postgres_command, postgres, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-                stack.callback(lambda: [node.__exit__(None, None, None) for node in nodes])
+                stack.callback(
+                    _postgres_command, postgres, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                )
+                for node in nodes:  # stopped before their database is dropped
+                    stack.callback(node.__exit__, None, None, None)
             dovecot = stack.enter_context(DovecotImap(workdir / "dovecot", free_port(), user="bench"))
             access = nodes[0].paid_access(1)[0]
             ours = [Endpoint(node.imap_port, str(access["email"]), str(access["password"])) for node in nodes]
@@ -447,7 +456,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--checkpoint", type=float, default=5.0, help="seconds between view checks")
     parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgresql", "two-nodes"],
+        "--backends",
+        nargs="+",
+        default=["sqlite", "postgresql", "two-nodes"],
         choices=["sqlite", "postgresql", "two-nodes"],
     )
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
