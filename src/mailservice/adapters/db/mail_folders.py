@@ -3,7 +3,8 @@
 Reads run in one read-only snapshot. Writes run as one blocking transaction through `Database.run_write`;
 changes to messages go through `message_changes.py`, as the HTTP API's do, which keeps the lock order,
 modseqs, `expunged_messages` and the quota. After the commit, a `folder.changed` event for each changed
-folder goes through the one publisher.
+folder goes through the one publisher, from a queue that the command does not wait on (the session reads
+its own changes from the store; on PostgreSQL a publish is a round trip that every writer would wait in).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from mailservice.adapters.db.tables import (
     messages,
     subscriptions,
 )
+from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
@@ -83,12 +85,12 @@ class SqlMailFolders:
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
-        self._publisher = publisher
+        self._announcements = PublishQueue(publisher)
         self._clock = clock
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
         return SqlMailboxFolders(
-            self._database, self._default_quota, self._publisher, self._clock, mailbox_id
+            self._database, self._default_quota, self._announcements, self._clock, mailbox_id
         )
 
 
@@ -99,13 +101,13 @@ class SqlMailboxFolders:
         self,
         database: Database,
         default_quota_bytes: int,
-        publisher: EventPublisher,
+        announcements: PublishQueue,
         clock: Clock,
         mailbox_id: str,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
-        self._publisher = publisher
+        self._announcements = announcements
         self._clock = clock
         self._id = mailbox_id
 
@@ -243,7 +245,7 @@ class SqlMailboxFolders:
         return copied
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
-        await self._publisher.publish(
+        self._announcements.put(
             [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
 
