@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     LargeBinary,
+    bindparam,
     case,
     cast,
     delete,
@@ -326,7 +327,8 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
     statement sees one snapshot even at READ COMMITTED): the folder's counters, the messages changed
     after `since_modseq` and the uids expunged after it. Asked after every command, it costs one round
     trip; an unchanged folder adds only two empty index lookups."""
-    rows = connection.execute(_changes_query(mailbox_id, folder_id, since_modseq)).all()
+    parameters = {"mailbox_id": mailbox_id, "folder_id": folder_id, "since": since_modseq}
+    rows = connection.execute(_CHANGES, parameters).all()
     folder = next((row for row in rows if row.kind == _FOLDER), None)
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")
@@ -345,10 +347,12 @@ def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_mods
     )
 
 
-def _changes_query(mailbox_id: str, folder_id: int, since_modseq: int) -> Any:
+def _changes_query() -> Any:
     """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b); the folder's row carries
     (highestmodseq, uidnext, uidvalidity, recent_uid) in (uid, modseq, extra_a, extra_b). The messages
-    come first so that the result takes their column types."""
+    come first so that the result takes their column types. Built once: building costs more than running."""
+    folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
+    since = bindparam("since", type_=messages.c.modseq.type)
     no_int = cast(null(), Integer)
     changed = select(
         literal(_CHANGED).label("kind"),
@@ -359,7 +363,7 @@ def _changes_query(mailbox_id: str, folder_id: int, since_modseq: int) -> Any:
         messages.c.size,
         no_int.label("extra_a"),
         no_int.label("extra_b"),
-    ).where(messages.c.folder_id == folder_id, messages.c.modseq > since_modseq)
+    ).where(messages.c.folder_id == folder_id, messages.c.modseq > since)
     expunged = select(
         literal(_EXPUNGED),
         expunged_messages.c.uid,
@@ -369,7 +373,7 @@ def _changes_query(mailbox_id: str, folder_id: int, since_modseq: int) -> Any:
         no_int,
         no_int,
         no_int,
-    ).where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since_modseq)
+    ).where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since)
     folder = select(
         literal(_FOLDER),
         folders.c.highestmodseq,
@@ -379,8 +383,11 @@ def _changes_query(mailbox_id: str, folder_id: int, since_modseq: int) -> Any:
         no_int,
         folders.c.uidvalidity,
         folders.c.recent_uid,
-    ).where(folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id)
+    ).where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == folder_id)
     return union_all(changed, expunged, folder)
+
+
+_CHANGES = _changes_query()
 
 
 def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int) -> int:
