@@ -71,7 +71,12 @@ class MailserviceProcess:
         self.process = subprocess.Popen(
             [MAILSERVICE, "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log
         )
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.process.kill()  # a server that never came up is not left behind
+            self.process.wait()
+            raise
         return self
 
     def __exit__(
