@@ -35,7 +35,7 @@ import aiosmtplib
 from bench.baseline_postfix_dovecot import spread_subdirectories
 from bench.dovecot import DovecotImap
 from bench.imap_wire import ImapWire, quote
-from bench.mailservice_process import MailserviceProcess, free_port
+from bench.mailservice_process import BENCH_SERVER_ENV, MailserviceProcess, free_port
 from bench.smtp_load import make_messages
 
 ROUNDS = 5
@@ -259,7 +259,7 @@ def bench_workdir(prefix: str) -> Iterator[Path]:
 def run(workdir: Path, database: str | None, count: int, idle: int, deliveries: int) -> None:
     dsn = database or str(workdir / "ours" / "data" / "mailservice.db")
     with (
-        MailserviceProcess(workdir / "ours", dsn, extra_env={"RATE_LIMIT_PER_MINUTE": "0"}) as server,
+        MailserviceProcess(workdir / "ours", dsn, extra_env=BENCH_SERVER_ENV) as server,
         DovecotImap(workdir / "dovecot", free_port(), user="bench") as dovecot,
     ):
         fill, idle_box, latency_box = server.paid_access(3)

@@ -19,6 +19,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
 SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
+BENCH_SERVER_ENV = {
+    "IMAP_MAX_CONNECTIONS_PER_IP": "20000",
+    "POP3_MAX_CONNECTIONS_PER_IP": "20000",
+    "LOGIN_FAILURES_PER_IP": "1000000",
+    "LOGIN_FAILURES_PER_IP_AND_LOGIN": "1000000",
+}
+"""For benchmarks whose many clients all come from 127.0.0.1 with one login: no per-address caps and no
+login throttle (a throttled login charges each attempt in flight, so parallel logins would be refused)."""
 
 
 def free_port() -> int:
@@ -49,6 +57,7 @@ class MailserviceProcess:
             "HTTP_ADDR": f"127.0.0.1:{self.http_port}",
             "SMTP_ADDR": f"127.0.0.1:{self.smtp_port}",
             "IMAP_ADDR": f"127.0.0.1:{self.imap_port}",
+            "POP3_ADDR": f"127.0.0.1:{free_port()}",  # never the shared default port
             "DATABASE_DSN": self.database_dsn,
             "DATA_DIR": str(self.workdir / "data"),
             "SECRET_KEY": SECRET,
@@ -64,7 +73,12 @@ class MailserviceProcess:
         self.process = subprocess.Popen(
             [MAILSERVICE, "serve"], cwd=self.workdir, env=env, stdout=log, stderr=log
         )
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.process.kill()  # a server that never came up is not left behind
+            self.process.wait()
+            raise
         return self
 
     def __exit__(

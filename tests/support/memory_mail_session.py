@@ -280,6 +280,13 @@ class MemoryMailSession:
     async def status(self, name: str) -> FolderStatus:
         return _status(self.store.folder(name))
 
+    async def folder_exists(self, name: str) -> bool:
+        try:
+            self.store.folder(name)
+        except FolderNotFound:
+            return False
+        return True
+
     async def open(self, name: str) -> OpenedFolder:
         folder = self.store.folder(name)
         messages = tuple(folder.messages[uid].meta for uid in sorted(folder.messages))

@@ -203,6 +203,10 @@ class MailFolderStore(Protocol):
 
     async def status(self, name: str) -> FolderStatus: ...
 
+    async def folder_exists(self, name: str) -> bool:
+        """Whether a folder of that name exists (far cheaper than `status`)."""
+        ...
+
     async def open(self, name: str) -> OpenedFolder: ...
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:

@@ -81,6 +81,8 @@ class StoredCopy:
     uid: int
     modseq: int
     size: int
+    uidvalidity: int
+    """The folder's UIDVALIDITY when the copy was stored (APPENDUID)."""
 
 
 @dataclass(frozen=True)

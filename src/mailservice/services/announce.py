@@ -1,7 +1,8 @@
 """The one publisher of events about committed changes: mailbox events go to the event bus, a queued
-notification wakes this node's outbox worker, and new entries in the event log (new mail included) wake
-its webhook worker. Units of work, the group-commit store and the IMAP/POP3 store call it after their
-commit; no use case publishes by hand."""
+notification wakes this node's outbox worker, and queued webhook deliveries wake its webhook worker
+(entries in the event log queue them only for a mailbox with endpoints: most new mail wakes none).
+Units of work, the group-commit store and the IMAP/POP3 store call it after their commit; no use case
+publishes by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent
 from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
-from mailservice.domain.messages import EventLogged, MailboxEvent, MessageReceived
+from mailservice.domain.messages import EventLogged, MailboxEvent
 from mailservice.ports import EventBus
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,11 @@ class AfterCommitPublisher:
             elif isinstance(event, WebhookQueued):
                 logged = True
             elif isinstance(event, AgentEvent):
-                logged = True
                 # New mail has its own bus event; the others tell this mailbox's event streams to read.
                 logged_event = EventLogged(event.mailbox_id)
                 if event.type != MESSAGE_RECEIVED and logged_event not in mailbox_events:
                     mailbox_events.append(logged_event)
             else:
-                logged = logged or isinstance(event, MessageReceived)
                 mailbox_events.append(event)
         if notification_queued:
             self._wake_outbox()

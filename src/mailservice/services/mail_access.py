@@ -205,6 +205,9 @@ class StoreMailSession:
     async def status(self, name: str) -> FolderStatus:
         return await self._folders.status(folder_name(name))
 
+    async def folder_exists(self, name: str) -> bool:
+        return await self._folders.folder_exists(folder_name(name))
+
     async def open(self, name: str) -> OpenedFolder:
         return await self._folders.open(folder_name(name))
 
@@ -241,8 +244,7 @@ class StoreMailSession:
             for message in messages
         ]
         stored = await self._store.store(Delivery(tuple(copies)))
-        status = await self._folders.status(name)
-        return AppendedAll(status.uidvalidity, tuple(copy.uid for copy in stored))
+        return AppendedAll(stored[0].uidvalidity, tuple(copy.uid for copy in stored))
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._folders.copy(folder_id, uids, folder_name(target))

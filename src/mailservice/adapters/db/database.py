@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL, Connection
@@ -22,11 +23,23 @@ from mailservice.adapters.db.engine import (
 
 T = TypeVar("T")
 SQLITE_READERS = 2
+MAX_WRITE_BATCH = 64
+"""Blocking writes that share one SQLite commit at most."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
 # statement sees what was committed when it started, so a folder's messages and its expunged uids read
 # one after the other could disagree about a write committed between them. A read-only REPEATABLE READ
 # transaction never waits and never fails on a conflict; SQLite's read transactions are snapshots anyway.
 _POSTGRES_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+@dataclass
+class _QueuedWrite:
+    work: Callable[[Connection], Any]
+    future: asyncio.Future[Any]
+
+
+_Outcome = tuple[bool, Any]
+"""(True, what the work returned) or (False, the exception it raised)."""
 
 
 class Database:
@@ -45,6 +58,8 @@ class Database:
         self._sqlite_reader = create_sqlite_sync_engine(url, SQLITE_READERS) if is_sqlite(url) else None
         self._reader_threads = ThreadPoolExecutor(SQLITE_READERS, "sqlite-reader") if is_sqlite(url) else None
         self._read_only_options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        self._queued_writes: list[_QueuedWrite] = []
+        self._batch_writer: asyncio.Task[None] | None = None
         if not is_sqlite(url):
             self._read_only_options |= _POSTGRES_SNAPSHOT
 
@@ -70,14 +85,56 @@ class Database:
             yield connection
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run blocking `work` in one write transaction, committed when it returns."""
+        """Run blocking `work` in one write transaction; return once it is committed.
+
+        On SQLite, writes queued while one commit is being made durable share the next commit (group
+        commit): each runs in a savepoint of its own, in the order queued, so one that raises is rolled
+        back alone and its caller gets the exception. Nobody hears of a write before its commit.
+        """
+        if self._sqlite_writer is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued_writes.append(_QueuedWrite(work, future))
+        if self._batch_writer is None or self._batch_writer.done():
+            self._batch_writer = asyncio.create_task(self._write_queued(), name="sqlite-batch-writer")
+        return await future
+
+    async def _write_queued(self) -> None:
+        while self._queued_writes:
+            batch = [queued for queued in self._queued_writes[:MAX_WRITE_BATCH] if not queued.future.done()]
+            del self._queued_writes[:MAX_WRITE_BATCH]
+            if batch:
+                await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_QueuedWrite]) -> None:
+        loop = asyncio.get_running_loop()
+        works = [queued.work for queued in batch]
         async with self.write_turn():
-            if self._sqlite_writer is None:
-                async with self.engine.begin() as connection:
-                    return await connection.run_sync(work)
+            try:
+                outcomes = await loop.run_in_executor(self._writer_thread, self._write_sqlite, works)
+            except Exception as error:
+                if len(batch) == 1:
+                    outcomes = [(False, error)]
+                else:  # the commit itself failed: give each write a transaction of its own
+                    outcomes = []
+                    for work in works:
+                        outcomes += await self._write_alone(work)
+        for queued, (ok, value) in zip(batch, outcomes, strict=True):
+            if queued.future.done():
+                continue
+            if ok:
+                queued.future.set_result(value)
+            else:
+                queued.future.set_exception(value)
+
+    async def _write_alone(self, work: Callable[[Connection], Any]) -> list[_Outcome]:
+        try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._write_sqlite, work
+                self._writer_thread, self._write_sqlite, [work]
             )
+        except Exception as error:
+            return [(False, error)]
 
     async def run_read(self, work: Callable[[Connection], T], snapshot: bool = True) -> T:
         """Run blocking `work` in one read-only transaction (one snapshot, nothing written).
@@ -103,10 +160,14 @@ class Database:
             finally:
                 connection.rollback()
 
-    def _write_sqlite(self, work: Callable[[Connection], T]) -> T:
+    def _write_sqlite(self, works: list[Callable[[Connection], Any]]) -> list[_Outcome]:
+        """One transaction. A single work that raises rolls it back and the exception propagates; in a
+        batch, each work has a savepoint and what it raised is returned in its place."""
         assert self._sqlite_writer is not None
         with self._sqlite_writer.begin() as connection:
-            return work(connection)
+            if len(works) == 1:
+                return [(True, works[0](connection))]
+            return [_in_savepoint(connection, work) for work in works]
 
     async def checkpoint(self) -> None:
         """Copy the SQLite WAL into the database file without blocking readers or writers.
@@ -126,6 +187,8 @@ class Database:
             connection.close()
 
     async def dispose(self) -> None:
+        if self._batch_writer is not None:
+            await self._batch_writer  # writes already queued are committed and answered
         await self.engine.dispose()
         if self._writer_thread is not None and self._sqlite_writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sqlite_writer.dispose)
@@ -133,3 +196,14 @@ class Database:
         if self._reader_threads is not None and self._sqlite_reader is not None:
             self._reader_threads.shutdown()
             self._sqlite_reader.dispose()
+
+
+def _in_savepoint(connection: Connection, work: Callable[[Connection], Any]) -> _Outcome:
+    savepoint = connection.begin_nested()
+    try:
+        value = work(connection)
+    except Exception as error:
+        savepoint.rollback()
+        return False, error
+    savepoint.commit()
+    return True, value

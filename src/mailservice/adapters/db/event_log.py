@@ -34,10 +34,11 @@ from mailservice.domain.webhooks import DeliveryStatus
 
 def append_events(
     connection: Connection, events: Sequence[AgentEvent], mailboxes_locked: bool = False
-) -> None:
-    """Write `events` in the caller's transaction; `mailboxes_locked` when their mailbox rows are locked."""
+) -> bool:
+    """Write `events` in the caller's transaction; `mailboxes_locked` when their mailbox rows are locked.
+    True when webhook deliveries were queued for them (the caller then publishes `WebhookQueued`)."""
     if not events:
-        return
+        return False
     mailbox_ids = {event.mailbox_id for event in events}
     if not mailboxes_locked:
         _lock_mailboxes(connection, mailbox_ids)
@@ -45,7 +46,7 @@ def append_events(
     endpoints = _subscribed_endpoints(connection, mailbox_ids)
     if not endpoints:  # the usual case: no id needs to be read back
         insert_rows(connection, event_log, rows)
-        return
+        return False
     ids = connection.execute(_INSERT_RETURNING_ID, rows).scalars().all()
     deliveries = [
         delivery_row(endpoint_id, event_id, event.type, event.occurred_at)
@@ -54,6 +55,7 @@ def append_events(
         if event.type in types
     ]
     insert_rows(connection, webhook_deliveries, deliveries)
+    return bool(deliveries)
 
 
 def delivery_row(endpoint_id: str, event_id: int | None, event_type: str, due: datetime) -> dict[str, Any]:

@@ -48,17 +48,18 @@ FlagEdit = Callable[[frozenset[str]], frozenset[str]]
 
 @dataclass
 class FolderCounters:
-    """A folder's UIDNEXT and HIGHESTMODSEQ as read under its row lock, which is held until the commit:
-    the one place new UIDs and modseqs are given. UIDs are taken in order from UIDNEXT, never twice, so
+    """A folder's UIDNEXT and HIGHESTMODSEQ (and its UIDVALIDITY) as read under its row lock, which is
+    held until the commit: the one place new UIDs and modseqs are given. UIDs are taken in order from UIDNEXT, never twice, so
     on any number of nodes a folder's UIDs become visible in UID order."""
 
     id: int
     uidnext: int
     highestmodseq: int
+    uidvalidity: int
 
     @classmethod
     def of_row(cls, folder: Any) -> FolderCounters:
-        return cls(folder.id, folder.uidnext, folder.highestmodseq)
+        return cls(folder.id, folder.uidnext, folder.highestmodseq, folder.uidvalidity)
 
     def take_uid(self) -> int:
         uid = self.uidnext

@@ -33,7 +33,7 @@ from mailservice.adapters.db.tables import folders, mailboxes, message_raw, mess
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
-from mailservice.domain.events import DomainEvent
+from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
@@ -52,7 +52,14 @@ _LOCK_QUOTAS = (
     .with_for_update()
 )
 _LOCK_FOLDERS = (
-    select(folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.uidnext, folders.c.highestmodseq)
+    select(
+        folders.c.id,
+        folders.c.mailbox_id,
+        folders.c.name,
+        folders.c.uidnext,
+        folders.c.highestmodseq,
+        folders.c.uidvalidity,
+    )
     .where(folders.c.mailbox_id.in_(bindparam("ids", expanding=True)))
     .order_by(folders.c.id)
     .with_for_update()
@@ -82,6 +89,7 @@ class _Group:
     events: list[AgentEvent] = field(default_factory=list)
     touched_folders: set[tuple[str, str]] = field(default_factory=set)
     touched_mailboxes: set[str] = field(default_factory=set)
+    webhooks_queued: bool = False
 
 
 _Outcomes = list[list[StoredCopy] | DomainError]
@@ -145,9 +153,9 @@ class GroupCommitMessageStore:
                 await self._commit_group(group)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
-        freed: list[FolderChanged] = []
+        announced: list[DomainEvent] = []
         try:
-            outcomes, freed = await self._write(group)
+            outcomes, announced = await self._write(group)
         except Exception:
             if len(group) > 1:
                 log.warning("store.group_failed size=%d; retrying one by one", len(group), exc_info=True)
@@ -163,10 +171,10 @@ class GroupCommitMessageStore:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
-        events: list[DomainEvent] = [*freed, *_received(outcomes)]
+        events: list[DomainEvent] = [*announced, *_received(outcomes)]
         self._announcements.put(events)
 
-    async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[FolderChanged]]:
+    async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[DomainEvent]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
         return await self._database.run_write(
@@ -175,9 +183,10 @@ class GroupCommitMessageStore:
 
     def _write_group(
         self, connection: Connection, deliveries: list[Delivery], now: datetime
-    ) -> tuple[_Outcomes, list[FolderChanged]]:
+    ) -> tuple[_Outcomes, list[DomainEvent]]:
         """Runs blocking, in one transaction: lock quotas, make room where the retention policy allows,
-        lock folders, plan every delivery, write."""
+        lock folders, plan every delivery, write. Also returns the events to announce besides new mail
+        (folders that retention freed room in; webhook deliveries queued)."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
         quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
         freed = self._make_room(connection, quotas, deliveries)
@@ -188,7 +197,7 @@ class GroupCommitMessageStore:
         )
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state)
-        return outcomes, freed
+        return outcomes, [*freed, *([WebhookQueued()] if state.webhooks_queued else [])]
 
     def _make_room(
         self, connection: Connection, quotas: dict[str, Quota], deliveries: list[Delivery]
@@ -260,7 +269,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     raw_id = uuid.uuid4().hex
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
-    stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw))
+    stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw), folder.uidvalidity)
     state.events.append(message_received(copy, stored, state.now))
     return stored
 
@@ -313,7 +322,7 @@ def _apply(connection: Connection, state: _Group) -> None:
         _SET_USED_BYTES,
         [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
-    append_events(connection, state.events, mailboxes_locked=True)
+    state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 
 def _insert_raw(connection: Connection, rows: list[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from mailservice.adapters.db.account_tokens import SqlAccountTokenRepository
@@ -28,7 +29,7 @@ from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.support_messages import SqlSupportMessageRepository
 from mailservice.adapters.db.webhooks import SqlWebhookRepository
 from mailservice.domain.agent_events import AgentEvent
-from mailservice.domain.events import DomainEvent
+from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.ports import (
     AccountRepository,
     AccountTokenRepository,
@@ -119,10 +120,16 @@ class SqlUnitOfWork:
         assert self._transaction is not None and self._connection is not None
         logged = [event for event in self._recorded if isinstance(event, AgentEvent)]
         if logged:
-            await self._connection.run_sync(lambda connection: append_events(connection, logged))
+            queued: bool = await self._connection.run_sync(_append_events, logged)
+            if queued:
+                self._recorded.append(WebhookQueued())
         await self._transaction.commit()
         self._committed += self._recorded
         self._recorded.clear()
+
+
+def _append_events(connection: Connection, events: list[AgentEvent], /) -> bool:
+    return append_events(connection, events)
 
 
 class SqlUnitOfWorkFactory:

@@ -17,7 +17,7 @@ import logging
 import re
 from typing import BinaryIO
 
-from mailservice.domain.errors import DomainError, MailboxFull
+from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
@@ -194,8 +194,8 @@ class Connection(LineConnection):
             return None
         mailbox = _append_mailbox(first, self.state.utf8) if first_literal else None
         try:
-            if mailbox is not None:
-                await session.status(mailbox)
+            if mailbox is not None and not await session.folder_exists(mailbox):
+                raise FolderNotFound(f"no folder named {mailbox}")
             if not (await session.quota()).allows(literal_bytes):
                 raise MailboxFull("the messages do not fit in the quota")
         except DomainError as error:

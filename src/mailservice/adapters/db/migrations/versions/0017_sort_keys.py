@@ -13,7 +13,7 @@ from alembic import op
 
 from mailservice.adapters.db.types import UtcDateTime
 
-revision = "0018"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None

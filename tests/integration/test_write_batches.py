@@ -1,0 +1,70 @@
+"""Writes queued together share a commit on SQLite, yet each keeps its own outcome: one that raises is
+rolled back alone and its caller gets the exception, while the others commit and get their results. On
+PostgreSQL each write is its own transaction; the outcomes must be the same."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.db.tables import used_challenges
+from mailservice.domain.errors import FolderNotFound
+
+EXPIRES = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(database_dsn: str) -> AsyncIterator[Database]:
+    opened = Database(async_database_url(database_dsn))
+    yield opened
+    await opened.dispose()
+
+
+def add(nonce: str) -> Callable[[Connection], str]:
+    def work(connection: Connection) -> str:
+        connection.execute(insert(used_challenges).values(nonce=nonce, expires_at=EXPIRES))
+        return nonce
+
+    return work
+
+
+def add_then_refuse(nonce: str) -> Callable[[Connection], str]:
+    def work(connection: Connection) -> str:
+        connection.execute(insert(used_challenges).values(nonce=nonce, expires_at=EXPIRES))
+        raise FolderNotFound("refused after writing")
+
+    return work
+
+
+def stored(connection: Connection) -> set[str]:
+    return set(connection.execute(select(used_challenges.c.nonce)).scalars())
+
+
+async def test_writes_queued_together_keep_their_own_outcomes(database: Database) -> None:
+    await database.run_write(add("taken"))
+    works = [add(f"n{i}") for i in range(12)]
+    works[3] = add_then_refuse("refused")
+    works[7] = add("taken")  # the primary key is taken: the statement itself fails
+
+    outcomes = await asyncio.gather(*(database.run_write(work) for work in works), return_exceptions=True)
+
+    assert isinstance(outcomes[3], FolderNotFound)
+    assert isinstance(outcomes[7], IntegrityError)
+    expected = {f"n{i}" for i in range(12) if i not in (3, 7)}
+    assert {outcome for outcome in outcomes if isinstance(outcome, str)} == expected
+    assert await database.run_read(stored) == expected | {"taken"}
+
+
+async def test_a_write_after_a_refused_one_still_commits(database: Database) -> None:
+    with pytest.raises(FolderNotFound):
+        await database.run_write(add_then_refuse("alone"))
+    assert await database.run_write(add("next")) == "next"
+    assert await database.run_read(stored) == {"next"}
