@@ -2,7 +2,7 @@
 From/To/Cc mailbox and display names. Messages stored before have none (`sort_subject` NULL); SORT
 computes theirs from the header block as before.
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 """
 
