@@ -36,9 +36,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.agent import claim_and_pay
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess
+from tests.support.server import served_on
 
 pytestmark = pytest.mark.slow
 
@@ -65,23 +64,12 @@ class Served:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     """Each backend: a value the generator finds (a huge number, a NUL byte) may break one and not the other."""
-    sqlite = request.param == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    process = ServerProcess(
-        tmp_path,
-        dsn,
-        extra_env={"ADMIN_API_KEY": ADMIN_API_KEY, "SUPPORT_EMAIL": "operator@example.com"},
-    )
-    process.start()
-    try:
+    env = {"ADMIN_API_KEY": ADMIN_API_KEY, "SUPPORT_EMAIL": "operator@example.com"}
+    for process in served_on(request.param, tmp_path, env):
         key = AgentKey.generate()
         details = asyncio.run(_paid_mailbox(process.base_url, key))
         _deliver_one_message(process.smtp_port, details["email"])
         yield Served(process.base_url, details["access_token"], key)
-    finally:
-        process.kill()
-        if not sqlite:
-            drop_postgres_database(dsn)
 
 
 async def _paid_mailbox(base_url: str, key: AgentKey) -> dict[str, Any]:
