@@ -114,9 +114,22 @@ def _drop_statement(name: str | None) -> str:
     return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
 
 
-def truncate_postgres_database(dsn: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in reversed(metadata.sorted_tables))
-    _outside_any_loop(lambda: asyncio.run(_execute(dsn, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")))
+def empty_postgres_database(dsn: str) -> None:
+    """Delete every row and restart every sequence: the database is as migrated again.
+
+    DELETE, not TRUNCATE: a TRUNCATE gives each table new files, which the commit syncs to disk, so on
+    the few rows a test leaves it is ten times slower."""
+    deletes = "; ".join(f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables))
+    _outside_any_loop(lambda: asyncio.run(_execute(dsn, f"{deletes}; {RESTART_EVERY_SEQUENCE}")))
+
+
+RESTART_EVERY_SEQUENCE = """DO $$
+DECLARE found record;
+BEGIN
+    FOR found IN SELECT schemaname, sequencename FROM pg_sequences LOOP
+        EXECUTE format('ALTER SEQUENCE %I.%I RESTART', found.schemaname, found.sequencename);
+    END LOOP;
+END $$"""
 
 
 def _outside_any_loop(work: Callable[[], T]) -> T:
