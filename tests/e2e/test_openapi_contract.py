@@ -51,7 +51,9 @@ BROWSER_PAGES = {
     "/mock/pay/{checkout_id}",
 }
 UNCONFIGURED_IN_MOCK_MODE = {"/v1/webhooks/polar", "/v1/webhooks/stripe"}
-EXAMPLES_PER_OPERATION = 40
+# The whole run on SQLite; on PostgreSQL half as many from the same derandomized generator, enough for
+# the values one backend may take and the other refuse (huge numbers, NUL bytes), which come early.
+EXAMPLES_PER_OPERATION = {"sqlite": 40, "postgresql": 20}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Served:
     base_url: str
     access_token: str
     key: AgentKey  # the paid mailbox's key, to sign the generated key-proof requests
+    examples_per_operation: int
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,7 +72,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         key = AgentKey.generate()
         details = asyncio.run(_paid_mailbox(process.base_url, key))
         _deliver_one_message(process.smtp_port, details["email"])
-        yield Served(process.base_url, details["access_token"], key)
+        yield Served(process.base_url, details["access_token"], key, EXAMPLES_PER_OPERATION[request.param])
 
 
 async def _paid_mailbox(base_url: str, key: AgentKey) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def _deliver_one_message(smtp_port: int, address: str) -> None:
         smtp.send_message(message)
 
 
-@pytest.mark.timeout(300)  # every operation of the document, 80 requests each
+@pytest.mark.timeout(300)  # every operation of the document, up to 80 requests each
 def test_every_answer_is_declared_in_the_openapi_document(served: Served) -> None:
     # schemathesis's own pytest integration (from_fixture) reads a pytest internal that pytest 9 removed,
     # so each operation runs as a plain Hypothesis test here, and every failure is reported at the end.
@@ -119,7 +122,7 @@ def _exercise(operation: Any, mode: GenerationMode, served: Served) -> None:
 
     @given(case=operation.as_strategy(mode))
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=served.examples_per_operation,
         deadline=None,
         derandomize=True,
         database=None,
