@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from datetime import UTC, datetime
@@ -17,6 +18,12 @@ MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "mailservice-webhooks/1"
 
 
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once per process: loading them takes tens of ms."""
+    return ssl.create_default_context()
+
+
 class HttpWebhookSender:
     def __init__(
         self,
@@ -28,7 +35,7 @@ class HttpWebhookSender:
     ) -> None:
         self._timeout = timeout_seconds
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or ssl.create_default_context(),
+            ssl_context=ssl_context or _verifying_context(),
             max_connections=max_connections,
             keepalive_expiry=30.0,
             retries=0,
