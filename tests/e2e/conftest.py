@@ -8,12 +8,26 @@ import pytest
 from tests.support.server import ServerProcess, SharedServers, served_on
 from tests.support.tls import self_signed
 
+SHARED_SERVERS = pytest.StashKey[SharedServers]()
+E2E_DIRECTORY = Path(__file__).parent
+
 
 @pytest.fixture(scope="session")
-def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+def shared_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedServers]:
     servers = SharedServers(tmp_path_factory)
+    request.config.stash[SHARED_SERVERS] = servers
     yield servers
     servers.stop_all()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """The shared servers stop when the run leaves these tests, instead of polling idle through the rest."""
+    if nextitem is None or E2E_DIRECTORY not in nextitem.path.parents:
+        servers = item.config.stash.get(SHARED_SERVERS, None)
+        if servers is not None:
+            servers.stop_all()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
