@@ -193,7 +193,8 @@ def _end(process: ServerProcess, database: str) -> None:
 
 
 class SharedServers:
-    """Started servers, one per configuration, that tests share; all are stopped when the run ends.
+    """Started servers, one per configuration, that tests share; `stop_all` ends them and drops their
+    databases (tests/e2e/conftest.py calls it when the run leaves the end-to-end tests).
 
     For tests that claim their own mailboxes and leave the server running: a new process per test would
     spend seconds starting for a test that takes a fraction of one."""
