@@ -18,10 +18,10 @@ from tests.support.databases import (
     CONFIGURED_POSTGRES,
     create_postgres_database,
     drop_postgres_database,
+    empty_postgres_database,
     sqlite_copy,
     sqlite_template,
     started_throwaway_servers,
-    truncate_postgres_database,
 )
 from tests.support.ports import free_port
 
@@ -64,7 +64,7 @@ def database_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         template: Path = request.getfixturevalue("sqlite_template_path")
         return sqlite_copy(template, tmp_path)
     dsn: str = request.getfixturevalue("postgres_dsn")
-    truncate_postgres_database(dsn)
+    empty_postgres_database(dsn)
     return dsn
 
 

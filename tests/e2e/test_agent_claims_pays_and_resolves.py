@@ -12,7 +12,7 @@ from tests.support.agent import SigningKey, claim, resolve
 from tests.support.keys import AgentKey, SshKeygenKey
 from tests.support.server import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_server]
 
 
 async def run_flow(server: ServerProcess, key: SigningKey) -> None:

@@ -11,7 +11,6 @@ import os
 import re
 import smtplib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.mail import text_message
-from tests.support.server import MAILSERVICE, ServerProcess
+from tests.support.server import MAILSERVICE, ServerProcess, SharedServers
 
 # Each command is a new process: on a loaded machine the whole flow can take minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -28,11 +27,8 @@ COMMAND_TIMEOUT_SECONDS = 300  # a safety net only: a command on a loaded machin
 
 
 @pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"))
-    process.start()
-    yield process
-    process.stop()
+def sqlite_server(shared_servers: SharedServers) -> ServerProcess:
+    return shared_servers.get("sqlite")
 
 
 class AgentShell:

@@ -18,10 +18,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.support.databases import migrated_sqlite_copy
 from tests.support.external import require_programs
 from tests.support.fake_polar import fake_polar
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess, served_on
+from tests.support.server import ServerProcess, SharedServers
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +30,8 @@ LOG_DEADLINE_SECONDS = 20.0
 
 
 @pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    yield from served_on("sqlite", tmp_path, {"BUILD_NUMBER": "b-42"})
+def sqlite_server(shared_servers: SharedServers) -> ServerProcess:
+    return shared_servers.get("sqlite", {"BUILD_NUMBER": "b-42"})
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_a_person_returning_from_polar_sees_whether_the_payment_went_through(
             "POLAR_SERVER_URL": polar.url,
             "POLAR_WEBHOOK_SECRET": "polar_whs_browser",
         }
-        server = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"), polar_env)
+        server = ServerProcess(tmp_path, migrated_sqlite_copy(tmp_path / "data"), polar_env)
         server.start()
         try:
             claimed = claim(server)

@@ -18,7 +18,7 @@ from tests.support.keys import AgentKey
 from tests.support.mail import text_message
 from tests.support.server import ServerProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.parser_workers]
+pytestmark = [pytest.mark.slow, pytest.mark.parser_workers, pytest.mark.own_server]
 
 SENDERS = 8
 KILL_AFTER_ACKS = 150

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import pytest
 
 from mailservice.client import AgentKey, MailClient
 from tests.support.doc_snippets import NO_RUN, Snippet, snippets
-from tests.support.server import ServerProcess, served_on
+from tests.support.server import ServerProcess, SharedServers
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +84,8 @@ def test_json_blocks_are_valid_json(snippet: Snippet) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from served_on("sqlite", tmp_path_factory.mktemp("docs-server"))
+def served(shared_servers: SharedServers) -> ServerProcess:
+    return shared_servers.get("sqlite")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.agent import claim, resolve
+from tests.support.databases import migrated_sqlite_copy
 from tests.support.fake_polar import fake_polar, signed_delivery
 from tests.support.keys import AgentKey
 from tests.support.server import MAILSERVICE, ServerProcess
@@ -24,7 +25,7 @@ async def test_agent_pays_with_polar_and_the_webhook_activates_the_mailbox(tmp_p
     with fake_polar(lambda: datetime.now(UTC)) as polar:
         server = ServerProcess(
             tmp_path,
-            str(tmp_path / "data" / "mailservice.db"),
+            migrated_sqlite_copy(tmp_path / "data"),
             extra_env={
                 "POLAR_TOKEN": "polar_oat_e2e",
                 "POLAR_PRODUCT_ID": "prod_e2e",

@@ -13,7 +13,8 @@ from tests.e2e.test_imap_served import client_tls, paid_credentials
 from tests.support.mail import send, text_message
 from tests.support.server import ServerProcess
 
-pytestmark = pytest.mark.slow
+# parsing in workers, as served by default: the same shared servers as the IMAP tests
+pytestmark = [pytest.mark.slow, pytest.mark.parser_workers]
 
 
 async def test_served_pop3_reads_and_deletes_mail_delivered_over_smtp(server: ServerProcess) -> None:

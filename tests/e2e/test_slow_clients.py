@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.agent import claim
 from tests.support.keys import AgentKey
-from tests.support.server import ServerProcess, served_on
+from tests.support.server import ServerProcess, SharedServers, served_on
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,9 @@ def patient_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def strict_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    yield from served_on(
-        request.param, tmp_path, {"HTTP_BODY_TIMEOUT_SECONDS": "1", "HTTP_HEADER_TIMEOUT_SECONDS": "1"}
+def strict_server(request: pytest.FixtureRequest, shared_servers: SharedServers) -> ServerProcess:
+    return shared_servers.get(
+        request.param, {"HTTP_BODY_TIMEOUT_SECONDS": "1", "HTTP_HEADER_TIMEOUT_SECONDS": "1"}
     )
 
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.ports import free_port
-from tests.support.server import MAILSERVICE, ServerProcess, served_on
+from tests.support.server import MAILSERVICE, ServerProcess, SharedServers
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[ServerProcess]:
+def sqlite_server(shared_servers: SharedServers) -> ServerProcess:
     """The smoke test speaks HTTP only; one backend is enough."""
-    yield from served_on("sqlite", tmp_path)
+    return shared_servers.get("sqlite")
 
 
 def smoke_test(base_url: str, work_dir: Path) -> subprocess.Popen[str]:
@@ -93,10 +92,10 @@ def test_smoke_test_fails_with_exit_1_when_the_server_is_unreachable(tmp_path: P
 # The options of the original's ops/smoke-test-mailbox.sh, each mapped to ours.
 
 
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture
+def shared_server(sqlite_server: ServerProcess) -> ServerProcess:
     """These runs never pay, so one server serves them all."""
-    yield from served_on("sqlite", tmp_path_factory.mktemp("smoke-options"))
+    return sqlite_server
 
 
 def run_unpaid(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import migrated_sqlite_copy
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def exposed_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"))
+    process = ServerProcess(tmp_path, migrated_sqlite_copy(tmp_path / "data"))
     process.extra_env = {"EDPROOF_ALLOW_UNSIGNED": "true", "HTTP_ADDR": f"0.0.0.0:{process.http_port}"}
     process.start()
     yield process

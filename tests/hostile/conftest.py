@@ -10,6 +10,7 @@ import aiosmtplib
 import pytest
 
 from tests.e2e.test_imap_served import paid_credentials
+from tests.support.databases import migrated_sqlite_copy
 from tests.support.mail import text_message
 from tests.support.server import ServerProcess
 from tests.support.tls import self_signed
@@ -28,7 +29,7 @@ def _served(
     tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], open_file_limit: int | None = None
 ) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("served")
-    database = str(workdir / "data" / "mailservice.db")
+    database = migrated_sqlite_copy(workdir / "data")
     process = ServerProcess(workdir, database, extra_env=env, open_file_limit=open_file_limit)
     process.start()
     yield process

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.agent import claim_and_pay
+from tests.support.databases import migrated_sqlite_copy
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message
 from tests.support.server import ServerProcess
@@ -30,7 +31,7 @@ DEADLINE_SECONDS = 30.0
 
 @contextmanager
 def served(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, str(tmp_path / "data" / "mailservice.db"), extra_env=env)
+    process = ServerProcess(tmp_path, migrated_sqlite_copy(tmp_path / "data"), extra_env=env)
     process.start()
     try:
         yield process

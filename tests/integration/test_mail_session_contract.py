@@ -28,7 +28,7 @@ from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
-from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.databases import empty_postgres_database, sqlite_copy
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message
 from tests.support.memory_mail_session import MemoryMailSession, MemoryMailStore
@@ -64,7 +64,7 @@ async def store(
         dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), tmp_path)
     else:
         dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
+        empty_postgres_database(dsn)
     runtime = await build_runtime(make_settings(dsn, tmp_path, mailbox_quota_bytes=QUOTA_BYTES), clock)
     try:
         transport = httpx.ASGITransport(app=runtime.app)

@@ -13,6 +13,7 @@ from mcp import Client
 from mailservice.bootstrap import Runtime
 from mailservice.client import AgentKey, AsyncMailClient
 from mailservice.domain.clock import FixedClock
+from mailservice.protocols.mcp import progress as mcp_progress
 from mailservice.protocols.mcp.hosted import hosted_server
 from mailservice.protocols.mcp.local import local_server
 from tests.support.mail import send
@@ -202,7 +203,11 @@ async def test_waits_default_below_the_common_client_timeout_of_60_seconds(runti
         assert tools[name].input_schema["properties"]["timeout_seconds"]["default"] == 25.0
 
 
-async def test_a_long_wait_reports_progress_while_it_waits(paid_mail: AsyncMailClient) -> None:
+async def test_a_long_wait_reports_progress_while_it_waits(
+    paid_mail: AsyncMailClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every 0.2 s instead of every few seconds, so the wait takes one second (the served test waits 6)
+    monkeypatch.setattr(mcp_progress, "PROGRESS_INTERVAL_SECONDS", 0.2)
     reports: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -210,13 +215,13 @@ async def test_a_long_wait_reports_progress_while_it_waits(paid_mail: AsyncMailC
 
     async with Client(local_server(paid_mail)) as mcp:
         result = await mcp.call_tool(
-            "wait_for_message", {"timeout_seconds": 6}, progress_callback=on_progress
+            "wait_for_message", {"timeout_seconds": 1}, progress_callback=on_progress
         )
 
     assert not result.is_error
     assert len(reports) >= 2
-    assert [total for _, total, _ in reports] == [6.0] * len(reports)
-    assert reports[-1][0] >= 5.0
+    assert [total for _, total, _ in reports] == [1.0] * len(reports)
+    assert reports[-1][0] >= 0.2
     assert all(message == "waiting for mail" for _, _, message in reports)
 
 

@@ -15,7 +15,7 @@ from mailservice.config import parse_listen_address
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
-from tests.support.databases import truncate_postgres_database
+from tests.support.databases import empty_postgres_database
 from tests.support.imap_wire import idling
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
@@ -27,7 +27,7 @@ ADMIN_KEY = "admin-key-for-two-node-tests"
 async def nodes(
     postgres_dsn: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[tuple[Runtime, Runtime]]:
-    truncate_postgres_database(postgres_dsn)
+    empty_postgres_database(postgres_dsn)
     # Rechecks once a minute only: a session ended within seconds was ended by the other node's event.
     options = {"admin_api_key": ADMIN_KEY, "session_recheck_seconds": 60}
     first = await build_runtime(make_settings(postgres_dsn, tmp_path / "a", **options), clock)

@@ -21,7 +21,7 @@ from mailservice.config import parse_listen_address
 from mailservice.domain.clock import FixedClock
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
-from tests.support.databases import truncate_postgres_database
+from tests.support.databases import empty_postgres_database
 from tests.support.imap_wire import idling
 from tests.support.keys import AgentKey
 from tests.support.mail import mail_listeners, send, text_message
@@ -67,7 +67,7 @@ class Nodes:
 
 @pytest.fixture
 async def nodes(postgres_dsn: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Nodes]:
-    truncate_postgres_database(postgres_dsn)
+    empty_postgres_database(postgres_dsn)
     gate = ConnectionGate(libpq_dsn(make_url(postgres_dsn)))
     bus = PostgresEventBus(gate.dsn, gate.connect)
     options = {"session_recheck_seconds": 60}

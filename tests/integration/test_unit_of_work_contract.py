@@ -43,7 +43,7 @@ from mailservice.domain.webhooks import (
     WebhookEndpoint,
 )
 from mailservice.ports import DeliveryQueue, RetentionStore, UnitOfWorkFactory
-from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.databases import sqlite_copy, empty_postgres_database
 from tests.support.fake_unit_of_work import FakeDeliveryQueue, FakeRetention, FakeUnitOfWorkFactory
 from tests.support.mail import text_message
 
@@ -98,7 +98,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), tmp_path)
     else:
         dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
+        empty_postgres_database(dsn)
     database = Database(async_database_url(dsn))
     messages = GroupCommitMessageStore(database, FixedClock(NOW), QUOTA_BYTES, RecordingPublisher())
 

@@ -8,7 +8,7 @@ import pytest
 from tests.interop.dialogue import QUOTA_KIB, Dialogue
 from tests.interop.engine_thread import engine_in_thread
 from tests.interop.mail_targets import MailboxFactory, MailTarget, mailbox_factory
-from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.databases import empty_postgres_database, sqlite_copy
 from tests.support.dovecot import ImapAccount, running_dovecot
 
 
@@ -17,7 +17,7 @@ def empty_database(request: pytest.FixtureRequest, workdir: Path) -> str:
     if request.param == "sqlite":
         return sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
     dsn: str = request.getfixturevalue("postgres_dsn")
-    truncate_postgres_database(dsn)
+    empty_postgres_database(dsn)
     return dsn
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.interop.engine_thread import RunningEngine, engine_in_thread
 from tests.interop.mail_targets import crlf_message
-from tests.support.databases import sqlite_copy, truncate_postgres_database
+from tests.support.databases import empty_postgres_database, sqlite_copy
 from tests.support.dovecot import ImapAccount
 from tests.support.external import require_programs
 from tests.support.mail import send
@@ -29,7 +29,7 @@ def engine(
         dsn = sqlite_copy(request.getfixturevalue("sqlite_template_path"), workdir)
     else:
         dsn = request.getfixturevalue("postgres_dsn")
-        truncate_postgres_database(dsn)
+        empty_postgres_database(dsn)
     with engine_in_thread(dsn, workdir) as running:
         yield running
 

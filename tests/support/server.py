@@ -1,4 +1,5 @@
-"""A real `mailservice serve` process on free ports, for end-to-end tests."""
+"""A real `mailservice serve` process on free ports, for end-to-end tests: one of a test's own, or one
+shared by the tests that need the same configuration and only touch mailboxes they claim themselves."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
+from tests.support.databases import (
+    create_empty_postgres_database,
+    create_migrated_postgres_database,
+    drop_postgres_database,
+    migrated_sqlite_copy,
+)
 from tests.support.ports import free_port
 
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
@@ -36,6 +43,16 @@ class ServerProcess:
     pop3_port: int = field(default_factory=free_port)
     pop3s_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    shared: bool = False  # other tests use it too: it may not be stopped, and its log starts at `log_start`
+    log_start: int = 0  # the offset in the log file where what this test caused begins
+
+    def for_one_test(self) -> ServerProcess:
+        """A view of this shared process whose log() holds only what was logged from now on."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"a shared server exited:\n{self.log()}")
+        size = self.log_path.stat().st_size if self.log_path.exists() else 0
+        return replace(self, shared=True, log_start=size)
 
     @property
     def base_url(self) -> str:
@@ -95,12 +112,14 @@ class ServerProcess:
 
     def stop(self, timeout: float = 20.0) -> int:
         assert self.process is not None
+        assert not self.shared, "a shared server serves other tests too: mark the test own_server"
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
         assert self.process is not None
+        assert not self.shared, "a shared server serves other tests too: mark the test own_server"
         self.process.kill()
         self.process.wait()
 
@@ -118,22 +137,84 @@ class ServerProcess:
         return found
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_start)
+            return log.read().decode(errors="replace")
 
 
 def served_on(
-    database: str, tmp_path: Path, env: dict[str, str] | None = None, parse_in_workers: bool = False
+    database: str,
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    parse_in_workers: bool = False,
+    migrated: bool = True,
 ) -> Iterator[ServerProcess]:
-    """A started server on a new, empty database of `database` ("sqlite" or "postgresql"), stopped and
-    its database dropped afterwards: what a fixture parametrized over both backends yields from."""
-    sqlite = database == "sqlite"
-    dsn = str(tmp_path / "data" / "mailservice.db") if sqlite else create_empty_postgres_database()
-    process = ServerProcess(tmp_path, dsn, extra_env=env or {}, parse_in_workers=parse_in_workers)
+    """A started server on a new database of `database` ("sqlite" or "postgresql"), stopped and its
+    database dropped afterwards: what a fixture parametrized over both backends yields from.
+
+    The database is a copy of a migrated one, so the start is quicker; `migrated=False` gives an empty
+    one, which `serve` migrates as it does on a first deployment."""
+    process = new_server(database, tmp_path, env, parse_in_workers, migrated)
     try:
         process.start()
         yield process
     finally:
-        if process.process is not None and process.process.poll() is None:
-            process.kill()
-        if not sqlite:
-            drop_postgres_database(dsn)
+        _end(process, database)
+
+
+def new_server(
+    database: str,
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    parse_in_workers: bool = False,
+    migrated: bool = True,
+) -> ServerProcess:
+    """A server process on a new database, not started yet."""
+    return ServerProcess(
+        tmp_path, _new_database(database, tmp_path, migrated), dict(env or {}), parse_in_workers
+    )
+
+
+def _new_database(database: str, tmp_path: Path, migrated: bool) -> str:
+    if database == "sqlite":
+        directory = tmp_path / "data"
+        return migrated_sqlite_copy(directory) if migrated else str(directory / "mailservice.db")
+    return create_migrated_postgres_database() if migrated else create_empty_postgres_database()
+
+
+def _end(process: ServerProcess, database: str) -> None:
+    if process.process is not None and process.process.poll() is None:
+        process.process.kill()
+        process.process.wait()
+    if database != "sqlite":
+        drop_postgres_database(process.database_dsn)
+
+
+class SharedServers:
+    """Started servers, one per configuration, that tests share; `stop_all` ends them and drops their
+    databases (tests/e2e/conftest.py calls it when the run leaves the end-to-end tests).
+
+    For tests that claim their own mailboxes and leave the server running: a new process per test would
+    spend seconds starting for a test that takes a fraction of one."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._started: dict[tuple[str, frozenset[tuple[str, str]], bool], ServerProcess] = {}
+
+    def get(
+        self, database: str, env: Mapping[str, str] | None = None, parse_in_workers: bool = False
+    ) -> ServerProcess:
+        key = (database, frozenset((env or {}).items()), parse_in_workers)
+        if key not in self._started:
+            workdir = self._tmp_path_factory.mktemp(f"shared-{database}")
+            process = new_server(database, workdir, env, parse_in_workers)
+            self._started[key] = process
+            process.start()
+        return self._started[key].for_one_test()
+
+    def stop_all(self) -> None:
+        for (database, _, _), process in self._started.items():
+            _end(process, database)
+        self._started.clear()

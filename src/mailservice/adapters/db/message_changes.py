@@ -49,8 +49,8 @@ FlagEdit = Callable[[frozenset[str]], frozenset[str]]
 @dataclass
 class FolderCounters:
     """A folder's UIDNEXT and HIGHESTMODSEQ (and its UIDVALIDITY) as read under its row lock, which is
-    held until the commit: the one place new UIDs and modseqs are given. UIDs are taken in order from UIDNEXT, never twice, so
-    on any number of nodes a folder's UIDs become visible in UID order."""
+    held until the commit: the one place new UIDs and modseqs are given. UIDs are taken in order from
+    UIDNEXT, never twice, so on any number of nodes a folder's UIDs become visible in UID order."""
 
     id: int
     uidnext: int

@@ -27,6 +27,12 @@ USER_AGENT = "mailservice-webhooks/1"
 KEEPALIVE_SECONDS = 30.0
 
 
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once per process: loading them takes tens of ms."""
+    return ssl.create_default_context()
+
+
 class HttpWebhookSender:
     def __init__(
         self,
@@ -38,7 +44,7 @@ class HttpWebhookSender:
     ) -> None:
         self._timeout = timeout_seconds
         self._max_connections = max_connections
-        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context or _verifying_context()
         self._backend = GuardedBackend(resolver, allow_private)
         self._pools: dict[str, _Pool] = {}
         self._swept_at = time.monotonic()
