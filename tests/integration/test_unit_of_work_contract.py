@@ -43,7 +43,7 @@ from mailservice.domain.webhooks import (
     WebhookEndpoint,
 )
 from mailservice.ports import DeliveryQueue, RetentionStore, UnitOfWorkFactory
-from tests.support.databases import sqlite_copy, empty_postgres_database
+from tests.support.databases import empty_postgres_database, sqlite_copy
 from tests.support.fake_unit_of_work import FakeDeliveryQueue, FakeRetention, FakeUnitOfWorkFactory
 from tests.support.mail import text_message
 
