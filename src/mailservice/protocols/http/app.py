@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import functools
+
+from fastapi import APIRouter, FastAPI
+from starlette.routing import BaseRoute
 
 from mailservice import __version__
 from mailservice.config import Settings
@@ -40,13 +43,33 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         version=__version__,
         docs_url="/docs",
         redoc_url=None,
-        dependencies=[request_slot()],
+        dependencies=[request_slot()],  # for routes added to this app alone; the shared ones have it
     )
     app.state.services = services
     app.state.settings = settings
     install_error_handlers(app)
     install_guards(app, services, settings)
-    routers = [
+    with_mock_payments = services.payments.provider == "mock"
+    app.router.routes.extend(_api_routes(with_mock_payments))
+    install_openapi(app, _routers(with_mock_payments))
+    mount_mcp(app)
+    return app
+
+
+@functools.cache
+def _api_routes(with_mock_payments: bool) -> tuple[BaseRoute, ...]:
+    """Every route of the API behind the concurrency limit, built once per process and shared by the apps
+    built in it. FastAPI prepares a route (its dependencies, validators and response fields) on its first
+    request, tens of ms for the whole API, and the test suite builds an app per test. Nothing in a route
+    refers to its app: handlers reach the services through `request.app.state`."""
+    api = APIRouter(dependencies=[request_slot()])
+    for router in _routers(with_mock_payments):
+        api.include_router(router)
+    return tuple(api.routes)
+
+
+def _routers(with_mock_payments: bool) -> list[APIRouter]:
+    return [
         health.router,
         auth.router,
         mailboxes.router,
@@ -63,10 +86,5 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         payment_pages.router,
         webhooks.router,
         webhook_endpoints.router,
-        *([mock_payments.router] if services.payments.provider == "mock" else []),
+        *([mock_payments.router] if with_mock_payments else []),
     ]
-    for router in routers:
-        app.include_router(router)
-    install_openapi(app, routers)
-    mount_mcp(app)
-    return app
