@@ -183,7 +183,7 @@ def _items_alone(line: bytes, number: int) -> bytes:
     return line[len(prefix) : -3]
 
 
-_SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
