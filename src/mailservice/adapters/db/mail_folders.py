@@ -14,9 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
-    LargeBinary,
     bindparam,
     case,
     cast,
@@ -41,12 +39,12 @@ from mailservice.adapters.db.message_changes import (
     remove_messages,
     uid_conditions,
 )
+from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     expunged_messages,
     folders,
     mailboxes,
-    message_raw,
     messages,
     subscriptions,
 )
@@ -157,11 +155,12 @@ class SqlMailboxFolders:
         return [found[uid] for uid in uids if uid in found]
 
     async def raw(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        return await self._database.run_read(lambda c: _raws(c, self._id, folder_id, uids))
+        return await self._database.run_read(lambda c: raw_contents(c, self._id, folder_id, uids))
 
     async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
-        header = func.substr(message_raw.c.raw, 1, messages.c.header_end, type_=LargeBinary)
-        return await self._database.run_read(lambda c: _raws(c, self._id, folder_id, uids, header))
+        return await self._database.run_read(
+            lambda c: raw_contents(c, self._id, folder_id, uids, HEADER_BLOCK)
+        )
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
         return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
@@ -440,25 +439,6 @@ def _structures(
                 content_type=_top_content_type(bodystructure),
                 parts_json=parts_json,
             )
-    return found
-
-
-def _raws(
-    connection: Connection,
-    mailbox_id: str,
-    folder_id: int,
-    uids: Sequence[int],
-    content: ColumnElement[Any] = message_raw.c.raw,
-) -> dict[int, bytes]:
-    found: dict[int, bytes] = {}
-    for condition in uid_conditions(uids):
-        query = (
-            select(messages.c.uid, content)
-            .join(message_raw, message_raw.c.id == messages.c.raw_id)
-            .where(messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition)
-        )
-        for uid, raw in connection.execute(query).all():
-            found[uid] = bytes(raw)
     return found
 
 

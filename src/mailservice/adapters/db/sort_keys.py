@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import LargeBinary, func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.message_changes import uid_conditions
-from mailservice.adapters.db.tables import message_raw, messages
+from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
+from mailservice.adapters.db.tables import messages
 from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.messages import SortKeys
 
@@ -62,17 +63,8 @@ def stored_sort_keys(
 def _computed(
     connection: Connection, mailbox_id: str, folder_id: int, uids: list[int]
 ) -> dict[int, SortKeys]:
-    header = func.substr(message_raw.c.raw, 1, messages.c.header_end, type_=LargeBinary)
-    found: dict[int, SortKeys] = {}
-    for condition in uid_conditions(uids):
-        query = (
-            select(messages.c.uid, header)
-            .join(message_raw, message_raw.c.id == messages.c.raw_id)
-            .where(messages.c.mailbox_id == mailbox_id, messages.c.folder_id == folder_id, condition)
-        )
-        for uid, block in connection.execute(query).all():
-            found[uid] = sort_keys_of(bytes(block))
-    return found
+    headers = raw_contents(connection, mailbox_id, folder_id, uids, HEADER_BLOCK)
+    return {uid: sort_keys_of(header) for uid, header in headers.items()}
 
 
 def _text(value: str) -> str:
