@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 MAILSERVICE = str(Path(sys.executable).with_name("mailservice"))
 SECRET = "benchmark-secret-key-0123456789abcdef0123456789"
 BENCH_SERVER_ENV = {
+    "SMTP_MAX_CONNECTIONS_PER_IP": "20000",
     "IMAP_MAX_CONNECTIONS_PER_IP": "20000",
     "POP3_MAX_CONNECTIONS_PER_IP": "20000",
     "LOGIN_FAILURES_PER_IP": "1000000",
