@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime import parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
@@ -82,7 +82,7 @@ def structure_of(uid: int, raw: bytes) -> MessageStructure:
         body=summary.body,
         bodystructure=summary.bodystructure,
         header_end=summary.header_end,
-        content_type=parse_message(raw).content_type,
+        content_type=parse_mime(raw).content_type,
         parts_json=summary.parts_json,
     )
 

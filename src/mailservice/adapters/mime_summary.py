@@ -6,7 +6,7 @@ import json
 from dataclasses import fields
 
 from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
-from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
+from mailservice.adapters.mime import Address, MimeMessage, PartInfo, parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
 
@@ -17,7 +17,7 @@ PREVIEW_SOURCE_CHARS = 600
 
 
 def summarize(raw: bytes) -> MessageSummary:
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     sender = parsed.from_[0] if parsed.from_ else None
     text = readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS]
     return MessageSummary(
@@ -55,6 +55,6 @@ def _addresses(addresses: tuple[Address, ...]) -> tuple[tuple[str | None, str], 
 _PART_FIELDS = tuple(field.name for field in fields(PartInfo))
 
 
-def _parts_json(parsed: ParsedMessage) -> str:
+def _parts_json(parsed: MimeMessage) -> str:
     parts = [{name: getattr(part, name) for name in _PART_FIELDS} for part in parsed.parts]
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
