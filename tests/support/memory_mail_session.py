@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from mailservice.adapters.message_parsing import parse_message
 from mailservice.adapters.mime import parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
-from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -75,15 +75,15 @@ class MemoryFolder:
 
 
 def structure_of(uid: int, raw: bytes) -> MessageStructure:
-    summary = summarize(raw)
+    parsed = parse_message(raw)
     return MessageStructure(
         uid=uid,
-        envelope=summary.envelope,
-        body=summary.body,
-        bodystructure=summary.bodystructure,
-        header_end=summary.header_end,
+        envelope=parsed.envelope,
+        body=parsed.body,
+        bodystructure=parsed.bodystructure,
+        header_end=parsed.header_end,
         content_type=parse_mime(raw).content_type,
-        parts_json=summary.parts_json,
+        parts_json=parsed.parts_json,
     )
 
 

@@ -1,4 +1,4 @@
-"""From a parsed MIME message to the summary the store keeps, extracted codes and links included."""
+"""Parsing a message once: its MIME structure, visible text, codes, links, preview and sort keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import fields
 from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
 from mailservice.adapters.mime import Address, MimeMessage, PartInfo, parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
-from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
+from mailservice.domain.messages import ExtractedCode, ExtractedLink, ParsedMessage
 
 MAX_STORED_TEXT_CHARS = 1_000_000
 PREVIEW_CHARS = 200
@@ -16,11 +16,11 @@ PREVIEW_CHARS = 200
 PREVIEW_SOURCE_CHARS = 600
 
 
-def summarize(raw: bytes) -> MessageSummary:
+def parse_message(raw: bytes) -> ParsedMessage:
     parsed = parse_mime(raw)
     sender = parsed.from_[0] if parsed.from_ else None
     text = readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS]
-    return MessageSummary(
+    return ParsedMessage(
         size=len(raw),
         header_end=parsed.header_end,
         subject=parsed.subject,
