@@ -82,7 +82,7 @@ from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
-from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.mailboxes import AdvertisedMailServer, MailboxService
 from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
@@ -233,7 +233,7 @@ async def build_runtime(
         uow, SqlDeliveryQueue(database), webhook_sender, clock, credentials.webhook_secret, webhook_policy
     )
     publisher.wake_webhooks_with(webhook_worker.wake)
-    mail_host = MailHost(
+    mail_server = AdvertisedMailServer(
         settings.mail_domain,
         settings.advertised_imap_host,
         settings.advertised_imap_port,
@@ -243,7 +243,7 @@ async def build_runtime(
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
-    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_server)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
