@@ -33,7 +33,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         envelope=parsed.envelope,
         body=parsed.body,
         bodystructure=parsed.bodystructure,
-        parts_json=_parts_json(parsed),
+        parts_json=parts_json(parsed),
         text=text,
         has_attachments=parsed.has_attachments,
         codes=tuple(
@@ -55,6 +55,7 @@ def _addresses(addresses: tuple[Address, ...]) -> tuple[tuple[str | None, str], 
 _PART_FIELDS = tuple(field.name for field in fields(PartInfo))
 
 
-def _parts_json(parsed: MimeMessage) -> str:
+def parts_json(parsed: MimeMessage) -> str:
+    """Every part's section number, offsets and facts, as the store keeps them (`messages.parts_json`)."""
     parts = [{name: getattr(part, name) for name in _PART_FIELDS} for part in parsed.parts]
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
