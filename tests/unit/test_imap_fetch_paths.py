@@ -17,6 +17,7 @@ from mailservice.protocols.imap.fetch_items import FetchItem, SectionItem, parse
 from mailservice.protocols.imap.fetch_response import FetchPlan, MessageData, plan_fetch
 from mailservice.protocols.imap.replies import CommandFailed
 from tests.interop.corpus import CORPUS
+from tests.support.cheap_strategies import joined_bytes
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN
 from tests.support.memory_mail_session import structure_of
 
@@ -98,11 +99,7 @@ _HEADER_PIECES = (
     b"=?utf-8?q?R=C3=A9?=",
     b"<a@example.org>",
 )
-# One string drawn for a whole value, each of its letters naming a piece: a single draw costs Hypothesis far
-# less than one per piece, and the values are the same.
-_HEADER_VALUE = st.text(alphabet="abcdefghijklmn"[: len(_HEADER_PIECES)], max_size=12).map(
-    lambda letters: b"".join(_HEADER_PIECES[ord(letter) - ord("a")] for letter in letters)
-)
+_HEADER_VALUE = joined_bytes(_HEADER_PIECES, 12)
 
 
 @st.composite
