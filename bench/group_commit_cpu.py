@@ -24,7 +24,7 @@ from mailservice.adapters.db.message_store import GroupCommitMessageStore
 from mailservice.adapters.db.migrate import upgrade_to_head_async
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from mailservice.adapters.summarizer import InlineSummarizer
+from mailservice.adapters.parser_processes import InlineParser
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.mailbox import new_mailbox
@@ -61,9 +61,9 @@ async def measure(dsn: str, count: int) -> float:
             ids.append(mailbox.id)
         await unit.commit()
     raw = message()
-    summary = await InlineSummarizer().summarize(raw)
+    parsed = await InlineParser().parse(raw)
     store = GroupCommitMessageStore(database, FixedClock(NOW), 10**12, Discard())
-    copies = [Delivery((MessageCopy(ids[i % MAILBOXES], raw, summary, NOW),)) for i in range(count)]
+    copies = [Delivery((MessageCopy(ids[i % MAILBOXES], raw, parsed, NOW),)) for i in range(count)]
     try:
         await asyncio.gather(*(store.store(d) for d in copies[:AT_ONCE]))  # warm-up
         started = time.process_time()

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from bench.mailservice_process import SECRET, MailserviceProcess
 from bench.sender_auth import DOMAIN, sender_checks
 from bench.smtp_load import Message, make_messages
-from mailservice.adapters.mime_summary import summarize
+from mailservice.adapters.message_parsing import parse_message
 from mailservice.bootstrap import Runtime, build_runtime, migrate
 from mailservice.config import Settings
 from mailservice.domain.identity import KeyProof
@@ -86,7 +86,7 @@ async def fill(database: str, workdir: Path) -> tuple[str, str]:
     for count in (SMALL, BIG):
         mailbox = await _paid(runtime)
         raw = make_messages(1, 2000, mailbox.address("bench.test"), "load@example.org")[0][2]
-        copy = MessageCopy(mailbox.id, raw, summarize(raw), datetime.now(UTC))
+        copy = MessageCopy(mailbox.id, raw, parse_message(raw), datetime.now(UTC))
         for start in range(0, count, 5000):
             batch = [Delivery((replace(copy),)) for _ in range(min(5000, count - start))]
             await asyncio.gather(*(runtime.store.store(d) for d in batch))

@@ -88,7 +88,7 @@ def make_settings(database_dsn: str, data_dir: Path, **overrides: Any) -> Settin
         "pop3_addr": f"127.0.0.1:{free_port()}",
         "pop3s_addr": f"127.0.0.1:{free_port()}",
         "rate_limit_per_minute": 0,
-        "parser_processes": 0,  # in place; the served process and the summarizer tests use workers
+        "parser_processes": 0,  # in place; the served process and the parser tests use workers
         "sender_auth": False,  # no DNS; tests/integration/test_sender_auth.py serves its own
         **overrides,
     }

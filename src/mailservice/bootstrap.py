@@ -33,6 +33,7 @@ from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.identity import ChallengeCodec, EdproofVerifier
 from mailservice.adapters.message_reader import RawMessageReader
 from mailservice.adapters.notify.selection import check_notifier_settings, select_notifier
+from mailservice.adapters.parser_processes import InlineParser, PooledParser, build_message_parser
 from mailservice.adapters.payments.selection import (
     check_payment_settings,
     select_payment_gateway,
@@ -40,7 +41,6 @@ from mailservice.adapters.payments.selection import (
 )
 from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.selection import build_sender_authenticator
-from mailservice.adapters.summarizer import InlineSummarizer, PooledSummarizer, build_summarizer
 from mailservice.adapters.webhooks.guarded_connect import SystemResolver
 from mailservice.adapters.webhooks.sender import HttpWebhookSender
 from mailservice.config import Settings, parse_listen_address
@@ -82,7 +82,7 @@ from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.live_sessions import LiveSessions
 from mailservice.services.login_throttle import LoginThrottle, LoginThrottlePolicy
 from mailservice.services.mail_access import MailAccess, MailAccessPolicy
-from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.mailboxes import AdvertisedMailServer, MailboxService
 from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.notifications import OutboxWorker
 from mailservice.services.payment_webhooks import PaymentWebhooks
@@ -111,19 +111,19 @@ class Runtime:
     store: GroupCommitMessageStore
     events: InProcessEventBus | PostgresEventBus
     gateway: PaymentGateway
-    summarizer: InlineSummarizer | PooledSummarizer
+    parser: InlineParser | PooledParser
     mail_limits: ProcessLimits
     postmaster: PostmasterService
     sender_auth: DnsSenderAuthenticator | None = None
 
     async def start(self) -> None:
         await self.events.start()
-        await self.summarizer.start()
+        await self.parser.start()
 
     async def close(self) -> None:
         await self.services.webhook_worker.close()
         await self.store.close()
-        await self.summarizer.close()
+        await self.parser.close()
         await self.events.close()
         await self.gateway.close()
         await self.database.dispose()
@@ -204,7 +204,7 @@ async def build_runtime(
         publisher,
     )
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher, retention)
-    summarizer = build_summarizer(settings.parser_process_count)
+    parser = build_message_parser(settings.parser_process_count)
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
@@ -233,7 +233,7 @@ async def build_runtime(
         uow, SqlDeliveryQueue(database), webhook_sender, clock, credentials.webhook_secret, webhook_policy
     )
     publisher.wake_webhooks_with(webhook_worker.wake)
-    mail_host = MailHost(
+    mail_server = AdvertisedMailServer(
         settings.mail_domain,
         settings.advertised_imap_host,
         settings.advertised_imap_port,
@@ -243,7 +243,7 @@ async def build_runtime(
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
-    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_server)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
@@ -252,7 +252,7 @@ async def build_runtime(
         payments=payments,
         credentials=credentials,
         outbox=outbox,
-        delivery=DeliveryService(uow, store, summarizer, clock, policy, sender_auth, retention),
+        delivery=DeliveryService(uow, store, parser, clock, policy, sender_auth, retention),
         inbox=InboxService(uow, events, credentials, mailboxes, RawMessageReader(), live_sessions),
         events=events,
         mail_access=MailAccess(
@@ -261,7 +261,7 @@ async def build_runtime(
             credentials,
             SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock),
             store,
-            summarizer,
+            parser,
             events,
             live_sessions,
             clock,
@@ -305,11 +305,11 @@ async def build_runtime(
         store,
         events,
         gateway,
-        summarizer,
+        parser,
         mail_limits,
         PostmasterService(
             uow,
-            summarizer,
+            parser,
             clock,
             settings.local_domains,
             settings.postmaster_forward_address,

@@ -17,7 +17,7 @@ from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import (
     Delivery,
     MailboxEvent,
-    MessageSummary,
+    ParsedMessage,
     Signal,
     StoredCopy,
     StoredMessage,
@@ -399,8 +399,8 @@ class MessageStore(Protocol):
         ...
 
 
-class MessageSummarizer(Protocol):
-    async def summarize(self, raw: bytes) -> MessageSummary:
+class MessageParser(Protocol):
+    async def parse(self, raw: bytes) -> ParsedMessage:
         """Parse a message once: everything the store keeps about it besides its bytes."""
         ...
 

@@ -82,7 +82,7 @@ async def refused(port: int, recipient: str, raw: bytes | None = None) -> aiosmt
     return response
 
 
-async def test_delivered_message_is_stored_with_trace_headers_and_summary(
+async def test_delivered_message_is_stored_with_trace_headers_and_its_size(
     runtime: Runtime, smtp_port: int, mailbox: PaidMailbox
 ) -> None:
     raw = text_message(mailbox.address, subject="Your code", body="Use 123456 to sign in.\n")

@@ -22,7 +22,7 @@ from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sealed_text import TextSealer
 from mailservice.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from mailservice.adapters.db.webhook_queue import SqlDeliveryQueue
-from mailservice.adapters.summarizer import InlineSummarizer
+from mailservice.adapters.parser_processes import InlineParser
 from mailservice.domain.account import AccountTokenKind, new_account, new_account_mailbox
 from mailservice.domain.agent_events import MAILBOX_EXPIRING, MAILBOX_RENEWED, mailbox_event
 from mailservice.domain.clock import FixedClock
@@ -79,12 +79,12 @@ class Store:
 @pytest.fixture(params=["sqlite", "postgresql", "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     publisher = RecordingPublisher()
-    summarizer = InlineSummarizer()
+    parser = InlineParser()
     if request.param == "memory":
         fake = FakeUnitOfWorkFactory(publisher)
 
         async def deliver_in_memory(mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
-            return fake.state.deliver(await _copy(summarizer, mailbox_id, raw, received_at))
+            return fake.state.deliver(await _copy(parser, mailbox_id, raw, received_at))
 
         yield Store(
             fake,
@@ -103,7 +103,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     messages = GroupCommitMessageStore(database, FixedClock(NOW), QUOTA_BYTES, RecordingPublisher())
 
     async def deliver_to_database(mailbox_id: str, raw: bytes, received_at: datetime = NOW) -> int:
-        copy = await _copy(summarizer, mailbox_id, raw, received_at)
+        copy = await _copy(parser, mailbox_id, raw, received_at)
         [stored] = await messages.store(Delivery((copy,)))
         return stored.uid
 
@@ -116,10 +116,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await database.dispose()
 
 
-async def _copy(
-    summarizer: InlineSummarizer, mailbox_id: str, raw: bytes, received_at: datetime
-) -> MessageCopy:
-    return MessageCopy(mailbox_id, raw, await summarizer.summarize(raw), received_at)
+async def _copy(parser: InlineParser, mailbox_id: str, raw: bytes, received_at: datetime) -> MessageCopy:
+    return MessageCopy(mailbox_id, raw, await parser.parse(raw), received_at)
 
 
 def mailbox(fingerprint: str = "sha256:aa", *, expires_in: timedelta | None = None) -> Mailbox:

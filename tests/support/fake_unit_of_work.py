@@ -146,25 +146,25 @@ class MemoryState:
 
 
 def stored_message(copy: MessageCopy, uid: int) -> StoredMessage:
-    summary = copy.summary
+    parsed = copy.parsed
     return StoredMessage(
         uid=uid,
         flags=frozenset(copy.flags),
         internal_date=copy.internal_date,
         size=len(copy.raw),
-        subject=summary.subject,
-        from_address=summary.from_address,
-        from_name=summary.from_name,
-        to=summary.to,
-        cc=summary.cc,
-        date=summary.date,
-        message_id=summary.message_id,
-        has_attachments=summary.has_attachments,
+        subject=parsed.subject,
+        from_address=parsed.from_address,
+        from_name=parsed.from_name,
+        to=parsed.to,
+        cc=parsed.cc,
+        date=parsed.date,
+        message_id=parsed.message_id,
+        has_attachments=parsed.has_attachments,
         tags=copy.tags,
-        codes=summary.codes,
-        links=summary.links,
-        parts_json=summary.parts_json,
-        text=summary.text,
+        codes=parsed.codes,
+        links=parsed.links,
+        parts_json=parsed.parts_json,
+        text=parsed.text,
         envelope_from=copy.envelope_from,
         auth=copy.auth,
     )

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.message_parsing import parts_json
+from mailservice.adapters.mime import parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
-from mailservice.adapters.mime_summary import summarize
 from mailservice.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -75,15 +75,16 @@ class MemoryFolder:
 
 
 def structure_of(uid: int, raw: bytes) -> MessageStructure:
-    summary = summarize(raw)
+    """What the SQL store keeps for IMAP: the same MIME parse, without the text extraction it does not need."""
+    parsed = parse_mime(raw)
     return MessageStructure(
         uid=uid,
-        envelope=summary.envelope,
-        body=summary.body,
-        bodystructure=summary.bodystructure,
-        header_end=summary.header_end,
-        content_type=parse_message(raw).content_type,
-        parts_json=summary.parts_json,
+        envelope=parsed.envelope,
+        body=parsed.body,
+        bodystructure=parsed.bodystructure,
+        header_end=parsed.header_end,
+        content_type=parsed.content_type,
+        parts_json=parts_json(parsed),
     )
 
 

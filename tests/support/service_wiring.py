@@ -25,7 +25,7 @@ from mailservice.services.event_feed import EventFeed
 from mailservice.services.inbox import InboxService
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.live_sessions import LiveSessions
-from mailservice.services.mailboxes import MailboxService, MailHost
+from mailservice.services.mailboxes import AdvertisedMailServer, MailboxService
 from mailservice.services.metrics import ServiceMetrics
 from mailservice.services.payments import PaymentService
 from mailservice.services.reminders import ExpiryNotices, NoticeSettings
@@ -59,7 +59,7 @@ class Wiring:
             credentials,
             self.uow,
             self.clock,
-            MailHost("agents.test", "imap", 143, 110),
+            AdvertisedMailServer("agents.test", "imap", 143, 110),
         )
         self.accounts = AccountService(self.uow, self.clock, "http://test")
         self.webhook_policy = WebhookPolicy(

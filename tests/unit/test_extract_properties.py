@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from mailservice.adapters.extract import CONFIDENT_SCORE, extract_codes, extract_links, safe_view
 from mailservice.adapters.extract.codes import _candidates, candidates_in_lines
 from mailservice.adapters.extract.invisible import _ASCII_CONTROLS, _LINE_BREAKS, strip_invisible
+from tests.support.cheap_strategies import pieces_and_text
 
 FRAGMENTS = [
     "<p>", "</p>", "<div>", "</div>", "<br>", "<br/>", "<b>", "</b>", "<td>", "</td>", "<tr>", "<table>",
@@ -24,7 +25,7 @@ FRAGMENTS = [
     "From: a\nSent: b", "\u200b", "\u202e", "\ufeff", "\U000e0041", "\ue000", "\ue0011\ue001", "\x00",
 ]  # fmt: skip
 
-html_like = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=60).map("".join)
+html_like = pieces_and_text(FRAGMENTS, 60, st.text(max_size=200), max_free=8)
 any_text = st.text(max_size=400) | html_like
 
 
@@ -71,9 +72,9 @@ def test_safe_view_never_raises_and_respects_max_chars(
         assert view == safe_view(text, html, max_chars=10**9)
 
 
-code_like_text = st.lists(
-    st.sampled_from(FRAGMENTS) | st.text(alphabet="0123456789 -.,/:+()AaZz\n\r٣", max_size=12), max_size=40
-).map("".join)
+code_like_text = pieces_and_text(
+    FRAGMENTS, 40, st.text(alphabet="0123456789 -.,/:+()AaZz\n\r٣", max_size=200), max_free=12
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime import parse_mime
 
 
 def crlf(text: str) -> bytes:
@@ -41,13 +41,13 @@ TEXT_DEFAULT = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" %d %d'
 
 
 def test_single_part_without_content_type_is_us_ascii_text_plain() -> None:
-    parsed = parse_message(SIMPLE)
+    parsed = parse_mime(SIMPLE)
     assert parsed.body == TEXT_DEFAULT % (7, 1) + ")"
     assert parsed.bodystructure == TEXT_DEFAULT % (7, 1) + " NIL NIL NIL NIL)"
 
 
 def test_alternative_keeps_header_case_and_counts_only_part_bytes() -> None:
-    parsed = parse_message(ALTERNATIVE)
+    parsed = parse_mime(ALTERNATIVE)
     assert parsed.body == (
         '(("text" "plain" ("charset" "UTF-8") NIL NIL "quoted-printable" 27 2)'
         '("text" "html" ("charset" "utf-8") NIL NIL "7bit" 25 0) "alternative")'
@@ -61,7 +61,7 @@ def test_alternative_keeps_header_case_and_counts_only_part_bytes() -> None:
 
 
 def test_attachment_has_extension_data_and_raw_rfc2231_and_rfc2047_parameters() -> None:
-    parsed = parse_message(MIXED)
+    parsed = parse_mime(MIXED)
     assert parsed.bodystructure == (
         '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 12 0 NIL NIL NIL NIL)'
         '("application" "pdf" ("name" "=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=")'
@@ -72,7 +72,7 @@ def test_attachment_has_extension_data_and_raw_rfc2231_and_rfc2047_parameters() 
 
 
 def test_message_rfc822_parts_carry_envelope_structure_and_lines() -> None:
-    parsed = parse_message(NESTED)
+    parsed = parse_mime(NESTED)
     assert parsed.body == (
         '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 7 0)'
         '("message" "rfc822" NIL NIL NIL "7bit" 194 (NIL "inner"'
@@ -88,9 +88,7 @@ def test_message_rfc822_parts_carry_envelope_structure_and_lines() -> None:
 
 
 def test_multipart_without_boundary_gets_one_empty_text_part() -> None:
-    parsed = parse_message(
-        crlf("Content-Type: multipart/mixed\n\n--x\nContent-Type: text/plain\n\nhi\n--x--\n")
-    )
+    parsed = parse_mime(crlf("Content-Type: multipart/mixed\n\n--x\nContent-Type: text/plain\n\nhi\n--x--\n"))
     assert parsed.body == '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0) "mixed")'
     assert parsed.bodystructure.endswith('"mixed" NIL NIL NIL NIL)')
 
@@ -100,7 +98,7 @@ def test_unterminated_multipart_keeps_the_parts_that_are_there() -> None:
         "Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\npart one\n"
         "--q\nContent-Type: text/html\n\n<i>two"
     )
-    assert parse_message(raw).body == (
+    assert parse_mime(raw).body == (
         '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 8 0)'
         '("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 6 0) "mixed")'
     )
@@ -111,7 +109,7 @@ def test_digest_parts_without_content_type_are_messages() -> None:
         "Content-Type: multipart/digest; boundary=d\n\n--d\n\nFrom: x@y.z\nSubject: d1\n\nbody1\n"
         "--d\nContent-Type: text/plain\n\nplain\n--d--\n"
     )
-    assert parse_message(raw).body == (
+    assert parse_mime(raw).body == (
         '(("message" "rfc822" NIL NIL NIL "7bit" 33 (NIL "d1" ((NIL NIL "x" "y.z")) ((NIL NIL "x" "y.z"))'
         ' ((NIL NIL "x" "y.z")) NIL NIL NIL NIL NIL) ("text"'
         ' "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 0) 3)'
@@ -124,7 +122,7 @@ def test_plain_rfc2231_continuations_are_merged_after_other_parameters() -> None
         'Content-Type: application/octet-stream; name*0="abc"; name*1="def.txt"; x=y\n'
         'Content-Disposition: inline; filename="a b.txt"; size=12\n\nx\n'
     )
-    assert parse_message(raw).bodystructure == (
+    assert parse_mime(raw).bodystructure == (
         '("application" "octet-stream" ("x" "y" "name" "abcdef.txt") NIL NIL "7bit" 3 NIL'
         ' ("inline" ("filename" "a b.txt" "size" "12")) NIL NIL)'
     )
@@ -132,7 +130,7 @@ def test_plain_rfc2231_continuations_are_merged_after_other_parameters() -> None
 
 def test_broken_content_types_are_read_like_dovecot() -> None:
     def head(content_type: str) -> str:
-        return parse_message(crlf(f"Content-Type: {content_type}\n\nx\n")).body.split(" NIL NIL ")[0]
+        return parse_mime(crlf(f"Content-Type: {content_type}\n\nx\n")).body.split(" NIL NIL ")[0]
 
     assert head("text") == '("text" "" ("charset" "us-ascii")'
     assert head(";;;") == '("" ""'
@@ -142,27 +140,27 @@ def test_broken_content_types_are_read_like_dovecot() -> None:
 
 
 def test_content_headers_of_a_message_without_mime_version_are_ignored() -> None:
-    without = parse_message(crlf("Content-Disposition: attachment\n\nx\n"))
-    with_version = parse_message(crlf("MIME-Version: 1.0\nContent-Disposition: attachment\n\nx\n"))
+    without = parse_mime(crlf("Content-Disposition: attachment\n\nx\n"))
+    with_version = parse_mime(crlf("MIME-Version: 1.0\nContent-Disposition: attachment\n\nx\n"))
     assert without.bodystructure.endswith("NIL NIL NIL NIL)")
     assert with_version.bodystructure.endswith('NIL ("attachment" NIL) NIL NIL)')
 
 
 def test_eight_bit_parameter_values_are_sent_as_literals() -> None:
     raw = 'Content-Type: text/plain; name="é.txt"\r\n\r\nx\r\n'.encode()
-    assert parse_message(raw).body == (
+    assert parse_mime(raw).body == (
         '("text" "plain" ("name" {6}\r\né.txt "charset" "us-ascii") NIL NIL "7bit" 3 1)'
     )
 
 
 def test_sizes_are_octets_of_the_stored_bytes_even_with_bare_lf() -> None:
     raw = b"Subject: lf\nContent-Type: text/plain; charset=utf-8\n\nline1\nline2\n"
-    assert parse_message(raw).body == '("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 2)'
+    assert parse_mime(raw).body == '("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 12 2)'
 
 
 def test_empty_message_and_header_only_message_have_empty_bodies() -> None:
-    assert parse_message(b"").body == TEXT_DEFAULT % (0, 0) + ")"
-    assert parse_message(crlf("From: a@b.c\nSubject: x\n")).body == TEXT_DEFAULT % (0, 0) + ")"
+    assert parse_mime(b"").body == TEXT_DEFAULT % (0, 0) + ")"
+    assert parse_mime(crlf("From: a@b.c\nSubject: x\n")).body == TEXT_DEFAULT % (0, 0) + ")"
 
 
 def test_nesting_deeper_than_dovecot_allows_becomes_application_octet_stream() -> None:
@@ -171,6 +169,6 @@ def test_nesting_deeper_than_dovecot_allows_becomes_application_octet_stream() -
         + b"Content-Type: message/rfc822; x=y\r\n\r\n" * 100
         + b"Subject: x\r\n\r\nbody\r\n"
     )
-    structure = parse_message(raw).bodystructure
+    structure = parse_mime(raw).bodystructure
     assert structure.count('"message" "rfc822"') == 99
     assert '("application" "octet-stream" ("x" "y") NIL NIL "7bit" 20 NIL NIL NIL NIL)' in structure

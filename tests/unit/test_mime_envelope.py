@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime import parse_mime
 
 
 def crlf(text: str) -> bytes:
@@ -10,7 +10,7 @@ def crlf(text: str) -> bytes:
 
 
 def envelope(headers: str) -> str:
-    return parse_message(crlf(headers + "\nbody\n")).envelope
+    return parse_mime(crlf(headers + "\nbody\n")).envelope
 
 
 def test_full_envelope_keeps_raw_subject_and_names_and_defaults_nothing_present() -> None:
@@ -74,7 +74,7 @@ def test_quotes_and_backslashes_in_subject_and_names_make_literals() -> None:
 
 def test_eight_bit_subject_and_names_are_literals_with_byte_counts() -> None:
     raw = "Subject: héllo\r\nFrom: Jöhn <j@x.org>\r\n\r\nbody\r\n".encode()
-    assert parse_message(raw).envelope == (
+    assert parse_mime(raw).envelope == (
         '(NIL {6}\r\nhéllo (({5}\r\nJöhn NIL "j" "x.org")) (({5}\r\nJöhn NIL "j" "x.org"))'
         ' (({5}\r\nJöhn NIL "j" "x.org")) NIL NIL NIL NIL NIL)'
     )
@@ -123,5 +123,5 @@ def test_message_id_and_in_reply_to_are_raw_values() -> None:
 
 
 def test_message_without_header_has_all_nil_envelope() -> None:
-    assert parse_message(b"").envelope == "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
-    assert parse_message(b"\x00\xff\xfe garbage\r\n").envelope == "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    assert parse_mime(b"").envelope == "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    assert parse_mime(b"\x00\xff\xfe garbage\r\n").envelope == "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from mailservice.adapters.mime import Address, parse_message
+from mailservice.adapters.mime import Address, parse_mime
 from mailservice.adapters.mime.headers import decode_words, parse_date
 
 
@@ -36,12 +36,12 @@ def test_unknown_charset_and_raw_eight_bit_text_do_not_fail() -> None:
 
 
 def test_subject_is_decoded_and_trimmed() -> None:
-    parsed = parse_message(crlf("Subject:  =?utf-8?B?SMOpbGxv?= world \n\nx\n"))
+    parsed = parse_mime(crlf("Subject:  =?utf-8?B?SMOpbGxv?= world \n\nx\n"))
     assert parsed.subject == "Héllo world"
 
 
 def test_addresses_are_flattened_with_decoded_names() -> None:
-    parsed = parse_message(
+    parsed = parse_mime(
         crlf(
             'From: "Doe, John" <john@example.com>\n'
             "To: Group: a@b.c, =?utf-8?q?J=C3=B6rg?= <j@d.e>;, plain@x.y\n"
@@ -62,7 +62,7 @@ def test_addresses_are_flattened_with_decoded_names() -> None:
 
 
 def test_reply_to_is_empty_when_absent() -> None:
-    assert parse_message(crlf("From: a@b.c\n\nx\n")).reply_to == ()
+    assert parse_mime(crlf("From: a@b.c\n\nx\n")).reply_to == ()
 
 
 def test_dates_parse_to_aware_datetimes() -> None:
@@ -76,13 +76,13 @@ def test_dates_parse_to_aware_datetimes() -> None:
 
 
 def test_unparseable_dates_give_none_but_keep_the_header_text() -> None:
-    parsed = parse_message(crlf("Date: Mon, 32 Foo\n\nx\n"))
+    parsed = parse_mime(crlf("Date: Mon, 32 Foo\n\nx\n"))
     assert parsed.date is None
     assert parsed.date_header == "Mon, 32 Foo"
     assert parse_date(b"Tue, 31 Feb 2003 10:52:37 +0200") is None
 
 
 def test_message_id_is_the_angle_bracketed_id() -> None:
-    assert parse_message(crlf("Message-ID:   <a@b>  (comment)\n\nx\n")).message_id == "<a@b>"
-    assert parse_message(crlf("Message-ID: bare-id\n\nx\n")).message_id == "bare-id"
-    assert parse_message(crlf("Subject: x\n\nx\n")).message_id is None
+    assert parse_mime(crlf("Message-ID:   <a@b>  (comment)\n\nx\n")).message_id == "<a@b>"
+    assert parse_mime(crlf("Message-ID: bare-id\n\nx\n")).message_id == "bare-id"
+    assert parse_mime(crlf("Subject: x\n\nx\n")).message_id is None

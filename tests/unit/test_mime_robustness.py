@@ -1,4 +1,4 @@
-"""parse_message never raises and keeps every offset inside the message (Hypothesis)."""
+"""parse_mime never raises and keeps every offset inside the message (Hypothesis)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime import ParsedMessage, message, parse_message, section_bytes
-from mailservice.adapters.mime.message import build_parsed
+from mailservice.adapters.mime import MimeMessage, message, parse_mime, section_bytes
+from mailservice.adapters.mime.message import build_mime
 
 BOUNDARIES = st.sampled_from(["b", "bb", "b1", "=_part_", "x y", "", "ab", "a", "----=_NextPart"])
 HEADER_LINES = st.sampled_from(
@@ -34,8 +34,8 @@ BODY_LINES = st.sampled_from(
 )
 
 
-def check(raw: bytes) -> ParsedMessage:
-    parsed = build_parsed(raw)
+def check(raw: bytes) -> MimeMessage:
+    parsed = build_mime(raw)
     size = len(raw)
     assert 0 <= parsed.header_end <= size
     for part in parsed.parts:
@@ -113,7 +113,7 @@ def test_an_internal_failure_falls_back_to_a_single_text_part(monkeypatch: pytes
 
     monkeypatch.setattr(message, "scan", fail)
     raw = b"Subject: x\r\n\r\nbody\r\n"
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert parsed.body == '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 20 3)'
     assert section_bytes(raw, parsed, "1") == raw
     assert parsed.text == "Subject: x\n\nbody\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailservice.adapters.mime import parse_message, section_bytes
+from mailservice.adapters.mime import parse_mime, section_bytes
 
 
 def crlf(text: str) -> bytes:
@@ -50,7 +50,7 @@ TOP_RFC822 = crlf("From: a@b.c\nContent-Type: message/rfc822\n\nFrom: in@b.c\nSu
     ],
 )
 def test_sections_of_a_single_part_message(section: str, expected: bytes | None) -> None:
-    assert section_bytes(SIMPLE, parse_message(SIMPLE), section) == expected
+    assert section_bytes(SIMPLE, parse_mime(SIMPLE), section) == expected
 
 
 @pytest.mark.parametrize(
@@ -83,11 +83,11 @@ def test_sections_of_a_single_part_message(section: str, expected: bytes | None)
     ],
 )
 def test_sections_of_a_message_with_enclosed_messages(section: str, expected: bytes | None) -> None:
-    assert section_bytes(NESTED, parse_message(NESTED), section) == expected
+    assert section_bytes(NESTED, parse_mime(NESTED), section) == expected
 
 
 def test_nested_multipart_section_is_its_whole_body() -> None:
-    parsed = parse_message(NESTED_MULTIPART)
+    parsed = parse_mime(NESTED_MULTIPART)
     assert section_bytes(NESTED_MULTIPART, parsed, "1") == (
         b"--b\r\nContent-Type: text/plain\r\n\r\np\r\n--b\r\nContent-Type: text/html\r\n\r\nh\r\n--b--\r\n"
     )
@@ -99,7 +99,7 @@ def test_nested_multipart_section_is_its_whole_body() -> None:
 
 
 def test_top_level_message_rfc822_is_entered_by_its_part_number() -> None:
-    parsed = parse_message(TOP_RFC822)
+    parsed = parse_mime(TOP_RFC822)
     assert section_bytes(TOP_RFC822, parsed, "1") == b"From: in@b.c\r\nSubject: in\r\n\r\nhello\r\n"
     assert (
         section_bytes(TOP_RFC822, parsed, "1.MIME") == b"From: a@b.c\r\nContent-Type: message/rfc822\r\n\r\n"
@@ -111,13 +111,13 @@ def test_top_level_message_rfc822_is_entered_by_its_part_number() -> None:
 
 def test_parts_emptied_by_adjacent_boundaries() -> None:
     raw = crlf("Content-Type: multipart/mixed; boundary=q\n\n--q\n--q\n\n--q\nX: y\n\nz\n--q--\n")
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert [section_bytes(raw, parsed, f"{n}.MIME") for n in (1, 2, 3)] == [b"", b"", b"X: y\r\n\r\n"]
     assert section_bytes(raw, parsed, "3") == b"z"
 
 
 def test_section_suffixes_are_case_insensitive_and_bad_specs_give_none() -> None:
-    parsed = parse_message(NESTED)
+    parsed = parse_mime(NESTED)
     assert section_bytes(NESTED, parsed, "2.header") == section_bytes(NESTED, parsed, "2.HEADER")
     for bad in ("0", "1.0", "x", "1.FOO", "MIME", "1..2", "HEADER.FIELDS (From)"):
         assert section_bytes(NESTED, parsed, bad) is None
@@ -125,6 +125,6 @@ def test_section_suffixes_are_case_insensitive_and_bad_specs_give_none() -> None
 
 def test_sections_are_the_stored_bytes_nul_included() -> None:
     raw = b"Subject: a\x00b\r\n\r\nx\x00y\r\n"
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert section_bytes(raw, parsed, "HEADER") == b"Subject: a\x00b\r\n\r\n"  # BODY sends 0x80, BINARY NUL
     assert section_bytes(raw, parsed, "1") == b"x\x00y\r\n"

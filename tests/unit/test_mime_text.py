@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailservice.adapters.extract import readable_text
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime import parse_mime
 
 
 def crlf(text: str) -> bytes:
@@ -17,7 +17,7 @@ def test_first_plain_part_is_the_text_and_html_is_kept_decoded() -> None:
         "Hello =C3=A9 world=\nsoft\n\n--XYZ\nContent-Type: text/html; charset=utf-8\n"
         "Content-Transfer-Encoding: base64\n\nPHA+SMOpbGxvPC9wPg==\n--XYZ--\n"
     )
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert parsed.text == "Hello é worldsoft\n"
     assert parsed.html == "<p>Héllo</p>"
 
@@ -26,7 +26,7 @@ def test_html_only_message_text_comes_from_the_html() -> None:
     raw = crlf(
         "Content-Type: text/html\n\n<p>Hi &amp; welcome</p><p><a href='https://x.test/v?a=1'>Verify</a></p>\n"
     )
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert parsed.text == ""
     assert readable_text(parsed.text, parsed.html) == "Hi & welcome\n\nVerify https://x.test/v?a=1"
 
@@ -37,24 +37,24 @@ def test_attachments_are_not_the_text() -> None:
         "--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename=notes.txt\n\nnotes\n"
         "--b\nContent-Type: text/html\n\n<b>body</b>\n--b--\n"
     )
-    parsed = parse_message(raw)
+    parsed = parse_mime(raw)
     assert readable_text(parsed.text, parsed.html) == "body"
 
 
 def test_unknown_charset_falls_back_to_utf8_then_latin1() -> None:
     head = b"Content-Type: text/plain; charset=x-klingon\r\n\r\n"
-    assert parse_message(head + "café".encode()).text == "café"
-    assert parse_message(head + b"caf\xe9").text == "café"
+    assert parse_mime(head + "café".encode()).text == "café"
+    assert parse_mime(head + b"caf\xe9").text == "café"
 
 
 def test_mislabelled_us_ascii_with_utf8_text_is_still_read() -> None:
     raw = "Content-Type: text/plain; charset=us-ascii\r\n\r\nnaïve\r\n".encode()
-    assert parse_message(raw).text == "naïve\n"
+    assert parse_mime(raw).text == "naïve\n"
 
 
 def test_broken_base64_is_decoded_as_far_as_possible() -> None:
     raw = crlf("Content-Transfer-Encoding: base64\nMIME-Version: 1.0\n\naGVsbG8gd29ybGQ\n!!\n")
-    assert parse_message(raw).text == "hello world"
+    assert parse_mime(raw).text == "hello world"
 
 
 def html_to_text(html: str) -> str:

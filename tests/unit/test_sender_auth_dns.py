@@ -35,7 +35,7 @@ def test_nameservers_are_comma_separated() -> None:
 
 
 async def test_no_server_listening_gives_temperror_quickly_never_pass() -> None:
-    settings = DnsSettings((f"127.0.0.1:{free_port()}",), timeout_seconds=2.0, cache_size=10)
+    settings = DnsSettings((f"127.0.0.1:{free_port()}",), timeout_seconds=1.0, cache_size=10)
     authenticator = DnsSenderAuthenticator(AsyncDns(settings), timeout_seconds=5.0)
     raw = b"From: GitHub <noreply@github.com>\r\nSubject: code\r\n\r\n123456\r\n"
 
@@ -48,7 +48,7 @@ async def test_no_server_listening_gives_temperror_quickly_never_pass() -> None:
         "temperror",
         None,
     )
-    assert elapsed < 3.0
+    assert elapsed < 1.9  # one query timeout, not one per lookup
     authenticator.close()
 
 

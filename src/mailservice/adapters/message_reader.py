@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mailservice.adapters.extract import safe_view
-from mailservice.adapters.mime import parse_message
+from mailservice.adapters.mime import parse_mime
 from mailservice.adapters.mime.transfer import decode_body
 
 
@@ -18,6 +18,6 @@ class RawMessageReader:
         return None
 
     def safe_text(self, raw: bytes, max_chars: int) -> tuple[str, list[str], bool]:
-        parsed = parse_message(raw)
+        parsed = parse_mime(raw)
         view = safe_view(parsed.text, parsed.html, max_chars)
         return view.text, list(view.links), view.truncated

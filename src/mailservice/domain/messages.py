@@ -28,8 +28,11 @@ class SortKeys:
 
 
 @dataclass(frozen=True)
-class MessageSummary:
-    """Everything computed once at delivery, so reading never parses the raw message again."""
+class ParsedMessage:
+    """A message parsed once at delivery (MIME structure, IMAP texts, text, codes, links).
+
+    Reading never parses the raw message again.
+    """
 
     size: int
     header_end: int
@@ -54,11 +57,11 @@ class MessageSummary:
 
 @dataclass(frozen=True)
 class MessageCopy:
-    """One mailbox's copy of a message: its own raw bytes (with its Delivered-To) and summary."""
+    """One mailbox's copy of a message: its own raw bytes (with its Delivered-To), parsed."""
 
     mailbox_id: str
     raw: bytes
-    summary: MessageSummary
+    parsed: ParsedMessage
     internal_date: datetime
     tags: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
@@ -159,7 +162,7 @@ class ExtractedLink:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """A message as the read API sees it: the summary kept at delivery, never the raw bytes."""
+    """A message as the read API sees it: what was parsed at delivery, never the raw bytes."""
 
     uid: int
     flags: frozenset[str]

@@ -20,8 +20,8 @@ from mailservice.domain.recipient import parse_recipient
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 from mailservice.ports import (
     Clock,
+    MessageParser,
     MessageStore,
-    MessageSummarizer,
     RetentionStore,
     SenderAuthenticator,
     UnitOfWorkFactory,
@@ -82,7 +82,7 @@ class DeliveryService:
         self,
         uow: UnitOfWorkFactory,
         store: MessageStore,
-        summarizer: MessageSummarizer,
+        parser: MessageParser,
         clock: Clock,
         policy: DeliveryPolicy,
         authenticator: SenderAuthenticator | None = None,
@@ -92,7 +92,7 @@ class DeliveryService:
         self._retention = retention
         self._authenticator = authenticator
         self._store = store
-        self._summarizer = summarizer
+        self._parser = parser
         self._clock = clock
         self._policy = policy
         self._recent: dict[str, tuple[datetime, Mailbox, Quota]] = {}
@@ -231,7 +231,7 @@ class DeliveryService:
         return MessageCopy(
             mailbox_id=first.mailbox_id,
             raw=stored_raw,
-            summary=await self._summarizer.summarize(stored_raw),
+            parsed=await self._parser.parse(stored_raw),
             internal_date=received_at,
             tags=tags,
             envelope_from=trace.mail_from,

@@ -38,8 +38,8 @@ from mailservice.ports import (
     EventBus,
     MailboxFolders,
     MailFolders,
+    MessageParser,
     MessageStore,
-    MessageSummarizer,
     UnitOfWorkFactory,
 )
 from mailservice.services.credentials import Credentials
@@ -66,7 +66,7 @@ class MailAccess:
         credentials: Credentials,
         folders: MailFolders,
         store: MessageStore,
-        summarizer: MessageSummarizer,
+        parser: MessageParser,
         events: EventBus,
         live_sessions: LiveSessions,
         clock: Clock,
@@ -78,7 +78,7 @@ class MailAccess:
         self._credentials = credentials
         self._folders = folders
         self._store = store
-        self._summarizer = summarizer
+        self._parser = parser
         self._events = events
         self._live_sessions = live_sessions
         self._clock = clock
@@ -103,7 +103,7 @@ class MailAccess:
             self._policy,
             self._folders.of_mailbox(mailbox.id),
             self._store,
-            self._summarizer,
+            self._parser,
             self,
             self._live_sessions.lease(mailbox),
         )
@@ -159,7 +159,7 @@ class StoreMailSession:
         policy: MailAccessPolicy,
         folders: MailboxFolders,
         store: MessageStore,
-        summarizer: MessageSummarizer,
+        parser: MessageParser,
         access: MailAccess,
         lease: SessionLease,
     ) -> None:
@@ -168,7 +168,7 @@ class StoreMailSession:
         self._policy = policy
         self._folders = folders
         self._store = store
-        self._summarizer = summarizer
+        self._parser = parser
         self._access = access
         self._lease = lease
         self.list_folders = folders.list_folders
@@ -236,7 +236,7 @@ class StoreMailSession:
             MessageCopy(
                 mailbox_id=self._id,
                 raw=message.raw,
-                summary=await self._summarizer.summarize(message.raw),
+                parsed=await self._parser.parse(message.raw),
                 internal_date=message.internal_date or self._access.now(),
                 flags=tuple(sorted(message.flags - {RECENT})),
                 folder=name,

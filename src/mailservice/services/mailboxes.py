@@ -43,8 +43,12 @@ class AccessDetails:
 
 
 @dataclass(frozen=True)
-class MailHost:
-    """Where clients are told to connect, and which domain addresses belong to."""
+class AdvertisedMailServer:
+    """The domain that mailbox addresses belong to, and the IMAP/POP3 server clients are told to connect to.
+
+    Advertised, not listened on: behind a load balancer these are the public name and ports
+    (`Settings.advertised_imap_host` and the like: IMAP_HOST, IMAP_PORT, POP3_PORT).
+    """
 
     domain: str
     imap_host: str
@@ -60,14 +64,14 @@ class MailboxService:
         credentials: Credentials,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        mail_host: MailHost,
+        mail_server: AdvertisedMailServer,
     ) -> None:
         self._proofs = proofs
         self._payments = payments
         self._credentials = credentials
         self._uow = uow
         self._clock = clock
-        self._mail_host = mail_host
+        self._mail_server = mail_server
 
     async def claim(self, billing_email: str, proof: KeyProof) -> ClaimResult:
         email = normalize_billing_email(billing_email)
@@ -95,8 +99,8 @@ class MailboxService:
         """Where and how to read the mailbox: the IMAP (or POP3) login and the HTTP access token."""
         return AccessDetails(
             mailbox=mailbox,
-            host=self._mail_host.imap_host,
-            port=self._mail_host.pop3_port if protocol == "pop3" else self._mail_host.imap_port,
+            host=self._mail_server.imap_host,
+            port=self._mail_server.pop3_port if protocol == "pop3" else self._mail_server.imap_port,
             username=mailbox.login,
             password=self._credentials.mail_password(mailbox),
             email=self._address(mailbox),
@@ -117,7 +121,7 @@ class MailboxService:
         )
 
     def _address(self, mailbox: Mailbox) -> str:
-        return mailbox.address(self._mail_host.domain)
+        return mailbox.address(self._mail_server.domain)
 
     async def expire_lapsed(self) -> int:
         async with self._uow() as uow:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 
 from mailservice.domain.recipient import is_postmaster
-from mailservice.ports import Clock, MessageSummarizer, UnitOfWorkFactory
+from mailservice.ports import Clock, MessageParser, UnitOfWorkFactory
 from mailservice.services.delivery import Trace
 from mailservice.services.notifications import compose
 from mailservice.services.rate_limiter import RateLimiter
@@ -28,14 +28,14 @@ class PostmasterService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        summarizer: MessageSummarizer,
+        parser: MessageParser,
         clock: Clock,
         local_domains: frozenset[str],
         forward_to: str | None,
         forwards_per_minute: int,
     ) -> None:
         self._uow = uow
-        self._summarizer = summarizer
+        self._parser = parser
         self._clock = clock
         self._local_domains = local_domains
         self._forward_to = forward_to
@@ -49,8 +49,8 @@ class PostmasterService:
         return not self._limiter.enabled or self._limiter.acquire("postmaster", _EVERY_SENDER) is None
 
     async def forward(self, raw: bytes, trace: Trace) -> None:
-        summary = await self._summarizer.summarize(raw)
-        subject = " ".join((summary.subject or "(no subject)").split())[:MAX_SUBJECT_CHARS]
+        parsed = await self._parser.parse(raw)
+        subject = " ".join((parsed.subject or "(no subject)").split())[:MAX_SUBJECT_CHARS]
         if self._forward_to is None:
             log.warning(
                 "postmaster.not_forwarded from=%s subject=%r reason=neither POSTMASTER_ADDRESS nor SUPPORT_EMAIL",
@@ -65,11 +65,11 @@ class PostmasterService:
             dedupe_key=None,
             envelope_sender=trace.mail_from or "<>",
             peer=trace.peer_ip or "unknown",
-            header_from=summary.from_address or "",
+            header_from=parsed.from_address or "",
             topic=subject,
-            body=summary.text[:MAX_BODY_CHARS],
+            body=parsed.text[:MAX_BODY_CHARS],
         )
-        reply_to = _reply_address(summary.from_address or trace.mail_from)
+        reply_to = _reply_address(parsed.from_address or trace.mail_from)
         async with self._uow() as uow:
             await uow.outbox.enqueue(replace(notification, reply_to=reply_to), self._clock.now())
             await uow.commit()

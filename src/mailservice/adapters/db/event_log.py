@@ -72,22 +72,21 @@ def delivery_row(endpoint_id: str, event_id: int | None, event_type: str, due: d
 
 def message_received(copy: MessageCopy, stored: StoredCopy, now: datetime) -> AgentEvent:
     """The `message.received` event of a stored copy, with what an agent needs to decide what to read."""
-    summary = copy.summary
-    sender = {"address": summary.from_address, "name": summary.from_name} if summary.from_address else None
+    parsed = copy.parsed
+    sender = {"address": parsed.from_address, "name": parsed.from_name} if parsed.from_address else None
     data: dict[str, Any] = {
         "uid": stored.uid,
         "folder": copy.folder,
         "from": sender,
-        "to": [{"address": address, "name": name} for name, address in summary.to],
-        "subject": summary.subject,
+        "to": [{"address": address, "name": name} for name, address in parsed.to],
+        "subject": parsed.subject,
         "received_at": rfc3339(copy.internal_date),
         "size": stored.size,
-        "preview": summary.preview,
+        "preview": parsed.preview,
         "codes": [
-            {"code": c.code, "score": c.score, "context": c.context, "source": c.source}
-            for c in summary.codes
+            {"code": c.code, "score": c.score, "context": c.context, "source": c.source} for c in parsed.codes
         ],
-        "links": [{"url": link.url, "text": link.text, "kind": link.kind} for link in summary.links],
+        "links": [{"url": link.url, "text": link.text, "kind": link.kind} for link in parsed.links],
         "tags": list(copy.tags),
         "auth": json.loads(copy.auth.to_json()) if copy.auth is not None else None,
         "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,

@@ -1,10 +1,11 @@
 """Folders and messages as IMAP sees them: listing, status, changes since a modseq, flags, copy, move, expunge.
 
-Reads run in one read-only snapshot. Writes run as one blocking transaction through `Database.run_write`;
-changes to messages go through `message_changes.py`, as the HTTP API's do, which keeps the lock order,
-modseqs, `expunged_messages` and the quota. After the commit, a `folder.changed` event for each changed
-folder goes through the one publisher, from a queue that the command does not wait on (the session reads
-its own changes from the store; on PostgreSQL a publish is a round trip that every writer would wait in).
+Reads run whole through `Database.run_read`, each in one snapshot. Writes run as one blocking transaction
+through `Database.run_write`; changes to messages go through `message_changes.py`, as the HTTP API's do,
+which keeps the lock order, modseqs, `expunged_messages` and the quota. After the commit, a
+`folder.changed` event for each changed folder goes through the one publisher, from a queue that the
+command does not wait on (the session reads its own changes from the store; on PostgreSQL a publish is a
+round trip that every writer would wait in).
 """
 
 from __future__ import annotations
@@ -114,22 +115,11 @@ class SqlMailboxFolders:
     # Reads
 
     async def list_folders(self) -> list[FolderInfo]:
-        query = (
-            select(folders.c.name, folders.c.special_use)
-            .where(folders.c.mailbox_id == self._id)
-            .order_by(folders.c.name)
-        )
-        async with self._database.connection(read_only=True) as connection:
-            rows = (await connection.execute(query)).all()
-        subscribed = await self.subscriptions()
-        return [FolderInfo(row.name, row.special_use, row.name in subscribed) for row in rows]
+        return await self._database.run_read(lambda c: _list_folders(c, self._id))
 
     async def subscriptions(self) -> frozenset[str]:
         """Every subscribed name, of a folder or not; INBOX always."""
-        query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == self._id)
-        async with self._database.connection(read_only=True) as connection:
-            names = (await connection.execute(query)).scalars().all()
-        return frozenset((INBOX, *names))
+        return await self._database.run_read(lambda c: _subscriptions(c, self._id))
 
     async def status(self, name: str) -> FolderStatus:
         return await self._database.run_read(lambda c: _status(c, self._id, name))
@@ -264,6 +254,22 @@ def _folder_named(connection: Connection, mailbox_id: str, name: str) -> Any:
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
     return folder
+
+
+def _list_folders(connection: Connection, mailbox_id: str) -> list[FolderInfo]:
+    query = (
+        select(folders.c.name, folders.c.special_use)
+        .where(folders.c.mailbox_id == mailbox_id)
+        .order_by(folders.c.name)
+    )
+    rows = connection.execute(query).all()
+    subscribed = _subscriptions(connection, mailbox_id)
+    return [FolderInfo(row.name, row.special_use, row.name in subscribed) for row in rows]
+
+
+def _subscriptions(connection: Connection, mailbox_id: str) -> frozenset[str]:
+    query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
+    return frozenset((INBOX, *connection.execute(query).scalars().all()))
 
 
 def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:

@@ -275,7 +275,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
 
 
 def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_id: str) -> dict[str, Any]:
-    summary = copy.summary
+    parsed = copy.parsed
     return {
         "mailbox_id": copy.mailbox_id,
         "folder_id": folder_id,
@@ -285,27 +285,27 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
         "internal_date": copy.internal_date,
         "size": len(copy.raw),
         "raw_id": raw_id,
-        "header_end": summary.header_end,
-        "subject": _text(summary.subject),
-        "from_address": _text(summary.from_address),
-        "from_name": _text(summary.from_name),
-        "to_json": _json(summary.to),
-        "cc_json": _json(summary.cc),
-        "date_header": summary.date,
-        "message_id": _text(summary.message_id),
-        "envelope": summary.envelope,
-        "body": summary.body,
-        "bodystructure": summary.bodystructure,
-        "parts_json": summary.parts_json,
-        "text": _required_text(summary.text),
-        "has_attachments": summary.has_attachments,
+        "header_end": parsed.header_end,
+        "subject": _text(parsed.subject),
+        "from_address": _text(parsed.from_address),
+        "from_name": _text(parsed.from_name),
+        "to_json": _json(parsed.to),
+        "cc_json": _json(parsed.cc),
+        "date_header": parsed.date,
+        "message_id": _text(parsed.message_id),
+        "envelope": parsed.envelope,
+        "body": parsed.body,
+        "bodystructure": parsed.bodystructure,
+        "parts_json": parsed.parts_json,
+        "text": _required_text(parsed.text),
+        "has_attachments": parsed.has_attachments,
         "tags": _json(copy.tags),
-        "codes_json": _json(_fields_of(code) for code in summary.codes),
-        "links_json": _json(_fields_of(link) for link in summary.links),
+        "codes_json": _json(_fields_of(code) for code in parsed.codes),
+        "links_json": _json(_fields_of(link) for link in parsed.links),
         "envelope_from": copy.envelope_from,
         "auth_json": copy.auth.to_json() if copy.auth is not None else None,
         "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,
-        **sort_key_columns(summary.sort_keys),
+        **sort_key_columns(parsed.sort_keys),
     }
 
 

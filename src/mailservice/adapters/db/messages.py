@@ -29,7 +29,7 @@ from mailservice.domain.messages import (
 from mailservice.domain.search import MessageQuery
 from mailservice.domain.sender_auth import SenderAuth
 
-_SUMMARY_COLUMNS = [c for c in messages.c if c.name not in ("text",)]
+_COLUMNS_WITHOUT_TEXT = [c for c in messages.c if c.name not in ("text",)]
 
 
 class SqlMessageRepository:
@@ -54,7 +54,7 @@ class SqlMessageRepository:
         if before_uid is not None:
             conditions.append(messages.c.uid < before_uid)
         order = messages.c.uid.desc() if newest_first else messages.c.uid.asc()
-        columns = [*_SUMMARY_COLUMNS, messages.c.text] if with_text else _SUMMARY_COLUMNS
+        columns = [*_COLUMNS_WITHOUT_TEXT, messages.c.text] if with_text else _COLUMNS_WITHOUT_TEXT
         rows = (
             await self._connection.execute(select(*columns).where(*conditions).order_by(order).limit(limit))
         ).mappings()

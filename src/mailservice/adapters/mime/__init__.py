@@ -1,6 +1,6 @@
 """MIME parsing done once at delivery, so that IMAP FETCH can be answered by slicing the raw bytes.
 
-`parse_message(raw)` gives a `ParsedMessage`: ENVELOPE, BODY and BODYSTRUCTURE texts as Dovecot 2.3
+`parse_mime(raw)` gives a `MimeMessage`: ENVELOPE, BODY and BODYSTRUCTURE texts as Dovecot 2.3
 writes them, every part with its section number and offsets, decoded subject, addresses, date, and
 the decoded plain and HTML text parts. `section_bytes(raw, parsed, section)` answers BODY[section].
 
@@ -21,15 +21,15 @@ application/octet-stream) and 10000 parts (the last one runs to the end of the m
 from __future__ import annotations
 
 from .imap_string import imap_bytes
-from .message import parse_message
-from .parsed import Address, ParsedMessage, PartInfo
+from .message import parse_mime
+from .parsed import Address, MimeMessage, PartInfo
 from .sections import section_bytes
 
 __all__ = [
     "Address",
-    "ParsedMessage",
+    "MimeMessage",
     "PartInfo",
     "imap_bytes",
-    "parse_message",
+    "parse_mime",
     "section_bytes",
 ]

@@ -71,7 +71,7 @@ def without_nuls(value: bytes) -> bytes:
 
 
 def imap_bytes(text: str) -> bytes:
-    """The bytes to send for one of ParsedMessage's IMAP texts."""
+    """The bytes to send for one of MimeMessage's IMAP texts."""
     return text.encode("utf-8", "surrogateescape")
 
 

@@ -1,4 +1,4 @@
-"""`parse_message`: one pass over a delivered message, producing everything IMAP asks for later."""
+"""`parse_mime`: one pass over a delivered message, producing everything IMAP asks for later."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .charset import decode_text
 from .envelope import read_envelope, write_envelope
 from .headers import decode_header_text, parse_date, to_addresses, unfold
 from .imap_string import imap_text
-from .parsed import ParsedMessage, PartInfo
+from .parsed import MimeMessage, PartInfo
 from .parts import number_parts
 from .structure import scan
 from .text import extract
@@ -18,22 +18,22 @@ _MESSAGE_ID = re.compile(rb"<[^<>]*>")
 _EMPTY_BODY = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" %d %d'
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_mime(raw: bytes) -> MimeMessage:
     """Parse a raw RFC 5322 message. Never raises: hopeless input gets a plain single-part reading."""
     try:
-        return build_parsed(raw)
+        return build_mime(raw)
     except Exception:
         return _unreadable(raw)
 
 
-def build_parsed(raw: bytes) -> ParsedMessage:
-    """`parse_message` without the safety net (tests use it to see real errors)."""
+def build_mime(raw: bytes) -> MimeMessage:
+    """`parse_mime` without the safety net (tests use it to see real errors)."""
     root = scan(raw)
     envelope = read_envelope(root.fields)
     numbered = number_parts(root)
     text, html = extract(raw, root, numbered)
     body, structure = write(raw, root)
-    return ParsedMessage(
+    return MimeMessage(
         header_end=root.header_end,
         content_type=root.mime.type_name,
         subject=decode_header_text(envelope.subject),
@@ -65,12 +65,12 @@ def _message_id(value: bytes | None) -> str | None:
     return _clean(found.group(0) if found is not None else value) or None
 
 
-def _unreadable(raw: bytes) -> ParsedMessage:
+def _unreadable(raw: bytes) -> MimeMessage:
     """Should parsing ever fail: the whole input as the body of one text/plain part."""
     lines = raw.count(b"\n")
     body = _EMPTY_BODY % (len(raw), lines)
     part = PartInfo("1", "text/plain", 0, 0, 0, len(raw), None, None, None, None, False)
-    return ParsedMessage(
+    return MimeMessage(
         header_end=0,
         content_type="text/plain",
         subject=None,

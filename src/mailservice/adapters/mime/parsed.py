@@ -1,6 +1,6 @@
-"""The values a parsed message is reduced to: everything an IMAP server needs later, computed once.
+"""A message's MIME structure as parsed once: everything an IMAP server needs later.
 
-Offsets are byte offsets into the raw message exactly as it was given to `parse_message`, so every
+Offsets are byte offsets into the raw message exactly as it was given to `parse_mime`, so every
 `BODY[section]` answer is a slice of the stored bytes.
 """
 
@@ -68,8 +68,8 @@ class PartInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """A message parsed once at delivery.
+class MimeMessage:
+    """A message's MIME structure, parsed once at delivery.
 
     `envelope`, `body` and `bodystructure` are the exact IMAP texts (parentheses included) that
     follow "ENVELOPE ", "BODY " and "BODYSTRUCTURE " in a FETCH response. They may contain

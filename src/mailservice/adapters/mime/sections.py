@@ -23,7 +23,7 @@ from .parsed import PartInfo
 
 
 class PartsIndex(Protocol):
-    """What section lookup needs: a `ParsedMessage`, or a `StoredParts` rebuilt from the store."""
+    """What section lookup needs: a `MimeMessage`, or a `StoredParts` rebuilt from the store."""
 
     @property
     def header_end(self) -> int: ...

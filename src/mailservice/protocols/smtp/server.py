@@ -12,7 +12,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy
-from mailservice.protocols.smtp.bulk_data import BulkData
+from mailservice.protocols.smtp.data_in_blocks import DataInBlocks
 from mailservice.protocols.smtp.fast_address import FastAddress
 from mailservice.protocols.smtp.handler import InboundHandler, RecipientLimits
 from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
@@ -102,11 +102,11 @@ class _Limited:
         return result
 
 
-class LimitedSMTP(_Limited, _Measured, Timeouts, BulkData, FastAddress, SMTP):
+class LimitedSMTP(_Limited, _Measured, Timeouts, DataInBlocks, FastAddress, SMTP):
     metrics_protocol = "smtp"
 
 
-class LimitedLMTP(_Limited, _Measured, Timeouts, BulkData, FastAddress, LMTP):
+class LimitedLMTP(_Limited, _Measured, Timeouts, DataInBlocks, FastAddress, LMTP):
     metrics_protocol = "lmtp"
 
 

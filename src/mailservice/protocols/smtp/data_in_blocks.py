@@ -24,8 +24,9 @@ from mailservice.protocols.smtp.spool import Spool, SpoolFile
 log = logging.getLogger(__name__)
 
 
-class BulkData:
-    """Mixed into aiosmtpd's SMTP/LMTP protocol classes, before them in the MRO."""
+class DataInBlocks:
+    """The DATA command, reading the message in blocks; mixed into aiosmtpd's SMTP/LMTP protocol classes,
+    before them in the MRO."""
 
     _reader: asyncio.StreamReader
     data_size_limit: int | None

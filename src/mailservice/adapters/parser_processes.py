@@ -21,8 +21,8 @@ import socket
 import struct
 from multiprocessing.process import BaseProcess
 
-from mailservice.adapters.mime_summary import summarize
-from mailservice.domain.messages import MessageSummary
+from mailservice.adapters.message_parsing import parse_message
+from mailservice.domain.messages import ParsedMessage
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ class WorkerLost(Exception):
     """The worker process ended before answering."""
 
 
-class InlineSummarizer:
-    async def summarize(self, raw: bytes) -> MessageSummary:
-        return summarize(raw)
+class InlineParser:
+    async def parse(self, raw: bytes) -> ParsedMessage:
+        return parse_message(raw)
 
     async def start(self) -> None:
         pass
@@ -46,7 +46,7 @@ class InlineSummarizer:
         pass
 
 
-class PooledSummarizer:
+class PooledParser:
     """Parse in `processes` workers; a message whose worker fails is parsed in place and the worker replaced."""
 
     def __init__(self, processes: int) -> None:
@@ -57,20 +57,20 @@ class PooledSummarizer:
     async def start(self) -> None:
         """Start the workers now, so the first delivery does not wait for them to import the parser."""
         self._workers = [await _Worker.spawn() for _ in range(self._size)]
-        await asyncio.gather(*(worker.summarize(_WARM_UP) for worker in self._workers))
+        await asyncio.gather(*(worker.parse(_WARM_UP) for worker in self._workers))
 
-    async def summarize(self, raw: bytes) -> MessageSummary:
+    async def parse(self, raw: bytes) -> ParsedMessage:
         if len(raw) > PARSE_IN_PLACE_ABOVE or not self._workers:
-            return summarize(raw)
+            return parse_message(raw)
         index = next(self._turn) % len(self._workers)
         worker = self._workers[index]
         try:
-            return await worker.summarize(raw)
+            return await worker.parse(raw)
         except WorkerLost:
-            log.error("summarizer.worker_lost pid=%s; starting a new one", worker.pid)
+            log.error("parser.worker_lost pid=%s; starting a new one", worker.pid)
             if self._workers[index] is worker:
                 self._workers[index] = await _Worker.spawn()
-            return summarize(raw)
+            return parse_message(raw)
 
     async def close(self) -> None:
         workers, self._workers = self._workers, []
@@ -86,7 +86,7 @@ class _Worker:
         self._process = process
         self._reader = reader
         self._writer = writer
-        self._waiting: collections.deque[asyncio.Future[MessageSummary]] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future[ParsedMessage]] = collections.deque()
         self._answers = asyncio.create_task(self._read_answers())
 
     @property
@@ -103,10 +103,10 @@ class _Worker:
         reader, writer = await asyncio.open_connection(sock=ours)
         return cls(process, reader, writer)
 
-    async def summarize(self, raw: bytes) -> MessageSummary:
+    async def parse(self, raw: bytes) -> ParsedMessage:
         if self._answers.done():
             raise WorkerLost("the worker has ended")
-        answer: asyncio.Future[MessageSummary] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[ParsedMessage] = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
         self._writer.write(_LENGTH.pack(len(raw)) + raw)  # one send: a system call costs more than the copy
         return await answer
@@ -115,10 +115,10 @@ class _Worker:
         try:
             while True:
                 (length,) = _LENGTH.unpack(await self._reader.readexactly(_LENGTH.size))
-                summary = pickle.loads(await self._reader.readexactly(length))
+                parsed = pickle.loads(await self._reader.readexactly(length))
                 answer = self._waiting.popleft()
                 if not answer.done():
-                    answer.set_result(summary)
+                    answer.set_result(parsed)
         except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as error:
             while self._waiting:
                 answer = self._waiting.popleft()
@@ -134,16 +134,16 @@ class _Worker:
 
 
 def _work(connection: socket.socket) -> None:
-    """The worker's loop: a message in, its pickled summary out, until the serving process goes away."""
+    """The worker's loop: a message in, its pickled `ParsedMessage` out, until the serving process goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then stops its workers
     stream = connection.makefile("rwb")
     while header := stream.read(_LENGTH.size):
         (length,) = _LENGTH.unpack(header)
-        answer = pickle.dumps(summarize(stream.read(length)), protocol=pickle.HIGHEST_PROTOCOL)
+        answer = pickle.dumps(parse_message(stream.read(length)), protocol=pickle.HIGHEST_PROTOCOL)
         stream.write(_LENGTH.pack(len(answer)))
         stream.write(answer)
         stream.flush()
 
 
-def build_summarizer(processes: int) -> InlineSummarizer | PooledSummarizer:
-    return PooledSummarizer(processes) if processes > 0 else InlineSummarizer()
+def build_message_parser(processes: int) -> InlineParser | PooledParser:
+    return PooledParser(processes) if processes > 0 else InlineParser()

@@ -5,42 +5,42 @@ from __future__ import annotations
 import os
 import signal
 
-from mailservice.adapters.mime_summary import summarize
-from mailservice.adapters.summarizer import PARSE_IN_PLACE_ABOVE, InlineSummarizer, PooledSummarizer
+from mailservice.adapters.message_parsing import parse_message
+from mailservice.adapters.parser_processes import PARSE_IN_PLACE_ABOVE, InlineParser, PooledParser
 from tests.support.mail import text_message
 
 MESSAGE = text_message("agent@agents.test", "Your code", "Your verification code is 482913.\n")
 
 
 async def test_workers_parse_as_in_place() -> None:
-    pooled = PooledSummarizer(1)
+    pooled = PooledParser(1)
     try:
         await pooled.start()
-        assert await pooled.summarize(MESSAGE) == summarize(MESSAGE)
-        assert await InlineSummarizer().summarize(MESSAGE) == summarize(MESSAGE)
+        assert await pooled.parse(MESSAGE) == parse_message(MESSAGE)
+        assert await InlineParser().parse(MESSAGE) == parse_message(MESSAGE)
     finally:
         await pooled.close()
 
 
 async def test_a_large_message_is_parsed_in_place() -> None:
     large = text_message("agent@agents.test", "Big", "x" * 70 + "\n") + b"y" * PARSE_IN_PLACE_ABOVE
-    pooled = PooledSummarizer(1)
+    pooled = PooledParser(1)
     try:
-        summary = await pooled.summarize(large)
-        assert summary.size == len(large)
-        assert summary.subject == "Big"
+        parsed = await pooled.parse(large)
+        assert parsed.size == len(large)
+        assert parsed.subject == "Big"
     finally:
         await pooled.close()
 
 
 async def test_a_killed_worker_costs_no_message() -> None:
-    pooled = PooledSummarizer(1)
+    pooled = PooledParser(1)
     try:
         await pooled.start()
         (worker,) = pooled._workers  # killed on purpose
         assert worker.pid is not None
         os.kill(worker.pid, signal.SIGKILL)
-        assert (await pooled.summarize(MESSAGE)).subject == "Your code"
-        assert (await pooled.summarize(MESSAGE)).codes == summarize(MESSAGE).codes
+        assert (await pooled.parse(MESSAGE)).subject == "Your code"
+        assert (await pooled.parse(MESSAGE)).codes == parse_message(MESSAGE).codes
     finally:
         await pooled.close()

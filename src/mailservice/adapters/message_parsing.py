@@ -1,4 +1,4 @@
-"""From a parsed MIME message to the summary the store keeps, extracted codes and links included."""
+"""Parsing a message once: its MIME structure, visible text, codes, links, preview and sort keys."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 from dataclasses import fields
 
 from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
-from mailservice.adapters.mime import Address, ParsedMessage, PartInfo, parse_message
+from mailservice.adapters.mime import Address, MimeMessage, PartInfo, parse_mime
 from mailservice.adapters.mime.sort_keys import sort_keys_of
-from mailservice.domain.messages import ExtractedCode, ExtractedLink, MessageSummary
+from mailservice.domain.messages import ExtractedCode, ExtractedLink, ParsedMessage
 
 MAX_STORED_TEXT_CHARS = 1_000_000
 PREVIEW_CHARS = 200
@@ -16,11 +16,11 @@ PREVIEW_CHARS = 200
 PREVIEW_SOURCE_CHARS = 600
 
 
-def summarize(raw: bytes) -> MessageSummary:
-    parsed = parse_message(raw)
+def parse_message(raw: bytes) -> ParsedMessage:
+    parsed = parse_mime(raw)
     sender = parsed.from_[0] if parsed.from_ else None
     text = readable_text(parsed.text, parsed.html)[:MAX_STORED_TEXT_CHARS]
-    return MessageSummary(
+    return ParsedMessage(
         size=len(raw),
         header_end=parsed.header_end,
         subject=parsed.subject,
@@ -33,7 +33,7 @@ def summarize(raw: bytes) -> MessageSummary:
         envelope=parsed.envelope,
         body=parsed.body,
         bodystructure=parsed.bodystructure,
-        parts_json=_parts_json(parsed),
+        parts_json=parts_json(parsed),
         text=text,
         has_attachments=parsed.has_attachments,
         codes=tuple(
@@ -55,6 +55,7 @@ def _addresses(addresses: tuple[Address, ...]) -> tuple[tuple[str | None, str], 
 _PART_FIELDS = tuple(field.name for field in fields(PartInfo))
 
 
-def _parts_json(parsed: ParsedMessage) -> str:
+def parts_json(parsed: MimeMessage) -> str:
+    """Every part's section number, offsets and facts, as the store keeps them (`messages.parts_json`)."""
     parts = [{name: getattr(part, name) for name in _PART_FIELDS} for part in parsed.parts]
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
