@@ -204,7 +204,9 @@ async def build_runtime(
         publisher,
     )
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher, retention)
-    summarizer = build_summarizer(settings.parser_process_count)
+    summarizer = build_summarizer(
+        settings.parser_process_count, settings.dns_cache_size if settings.sender_auth else None
+    )
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
@@ -239,7 +241,9 @@ async def build_runtime(
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
-    sender_auth = build_sender_authenticator(settings)
+    sender_auth = build_sender_authenticator(
+        settings, summarizer if isinstance(summarizer, PooledSummarizer) else None
+    )
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
