@@ -346,9 +346,11 @@ async def migrate(settings: Settings) -> None:
     await upgrade_to_head_async(async_database_url(settings.database_dsn))
 
 
-async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
+async def start_mail_listeners(
+    runtime: Runtime, policy: ListenerPolicy | None = None
+) -> list[asyncio.Server]:
     settings = runtime.settings
-    policy = smtp_policy(runtime)
+    policy = policy or smtp_policy(runtime)
     spool = Spool(
         settings.data_dir / "spool",
         MemoryBudget(settings.smtp_spool_max_bytes),
@@ -515,8 +517,9 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
+    smtp = smtp_policy(runtime)
     mail_servers: list[asyncio.Server | LineServer] = [
-        *await start_mail_listeners(runtime),
+        *await start_mail_listeners(runtime, smtp),
         *await start_access_listeners(runtime),
     ]
     http = _HttpServer(runtime.app, settings)
@@ -542,8 +545,11 @@ async def serve(settings: Settings) -> None:
     for server in mail_servers:
         server.close()
     http.should_exit = True
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(http_task), timeout=settings.shutdown_grace_seconds)
+    await asyncio.gather(
+        _until_sessions_end(smtp.limits, settings.shutdown_grace_seconds),
+        _within(settings.shutdown_grace_seconds, asyncio.shield(http_task)),
+    )
+    # Only now: a message still being received needs the store, the parser workers and the checks.
     for job in jobs:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
@@ -585,6 +591,19 @@ class _HttpServer(uvicorn.Server):
 
     def capture_signals(self) -> Any:
         return nullcontext()
+
+
+async def _until_sessions_end(sessions: ConnectionLimits, seconds: float) -> None:
+    """Wait, at most `seconds`, for the open SMTP and LMTP sessions to end; what is being received is
+    stored, checked and answered before the store and the checks stop."""
+    await _within(seconds, sessions.until_all_closed())
+    if sessions.open_connections > 0:
+        log.warning("mailservice.stopping sessions_cut=%d", sessions.open_connections)
+
+
+async def _within(seconds: float, awaitable: Awaitable[Any]) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(awaitable, timeout=seconds)
 
 
 async def _final_drain(services: Services) -> None:
