@@ -61,7 +61,8 @@ class DnsSenderAuthenticator:
     async def authenticate(self, raw: bytes | bytearray, sender: SmtpSender) -> SenderAuth:
         started = time.monotonic()
         try:
-            return await asyncio.wait_for(self._rounds(raw, sender), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no task of its own, unlike wait_for
+                return await self._rounds(raw, sender)
         except TimeoutError:
             log.warning("sender_auth.timeout after=%.1fs", time.monotonic() - started)
         except Exception:
