@@ -1,8 +1,10 @@
 """The checks in a parser worker process: the verdict of the checks in place, the answers a worker lacks
-asked for and then kept, and a failed lookup that stays a temporary error."""
+asked for and then kept, a failed lookup that stays a temporary error, and a worker that dies."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
@@ -107,3 +109,18 @@ async def test_a_failed_lookup_sent_to_a_worker_is_temperror_never_pass(workers:
         None,
     )
     assert [s.result for s in verdict.dkim] == ["temperror"]
+
+
+async def test_a_killed_worker_costs_no_verdict(nameserver: str, workers: PooledSummarizer) -> None:
+    authenticator = DnsSenderAuthenticator(AsyncDns(DnsSettings((nameserver,), 2.0, 100)), 5.0, workers)
+    (worker,) = workers._workers  # killed on purpose
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    try:
+        first = await authenticator.authenticate(RAW, SENDER)  # checked here while the worker is replaced
+        second = await authenticator.authenticate(RAW, SENDER)  # in the new worker
+    finally:
+        authenticator.close()
+
+    assert first == second
+    assert (first.spf.result, first.dmarc.result, first.verified_domain) == ("pass", "pass", DOMAIN)
