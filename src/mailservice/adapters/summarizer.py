@@ -27,7 +27,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from mailservice.adapters.mime_summary import summarize
-from mailservice.adapters.senderauth.checker import Checker, CheckOutcome, CheckRequest
+from mailservice.adapters.senderauth.checker import Checker, CheckFailed, CheckOutcome, CheckRequest
 from mailservice.adapters.senderauth.dns_cache import DnsAnswerCache
 from mailservice.domain.messages import MessageSummary
 
@@ -187,10 +187,12 @@ def _work(connection: socket.socket, check_cache_size: int | None) -> None:
     while header := stream.read(_REQUEST.size):
         kind, length = _REQUEST.unpack(header)
         payload = stream.read(length)
-        if kind == _CHECK and checker is not None:
-            outcome: object = checker.check(pickle.loads(payload))
+        if kind == _PARSE:
+            outcome: object = summarize(payload)
+        elif checker is not None:
+            outcome = checker.check(pickle.loads(payload))
         else:
-            outcome = summarize(payload)
+            outcome = CheckFailed("this worker was started without the checks")
         answer = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
         stream.write(_LENGTH.pack(len(answer)))
         stream.write(answer)
