@@ -5,7 +5,8 @@ The checks of `bench/sender_auth.py` (SPF, 2048-bit RSA DKIM, DMARC p=reject; DN
 loopback, cached after the first message) run on signed messages of about 5 KB, one after another, so
 the CPU time per message is not blurred by a load. Prints the time of relaxed body canonicalization
 with dkimpy's functions and with ours, the CPU per message of the whole check and of each step run
-alone, and the functions that take the most time under cProfile.
+alone, the CPU a message's checks cost this process when a parser worker runs them (the round trip),
+and the functions that take the most time under cProfile.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from tests.support.dns_server import dns_server
 
 from bench.sender_auth import DOMAIN, signed_zone
 from bench.smtp_load import make_messages
+from mailservice.adapters.parser_processes import PooledParser
 from mailservice.adapters.senderauth import dkim_speedups
-from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator, author_fields
+from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
+from mailservice.adapters.senderauth.checker import Checker, CheckRequest, author_fields
 from mailservice.adapters.senderauth.dkim_check import check_dkim
 from mailservice.adapters.senderauth.dmarc_check import check_dmarc
-from mailservice.adapters.senderauth.resolver import AsyncDns, DnsSettings, ThreadDns
+from mailservice.adapters.senderauth.known_answers import KnownAnswers
+from mailservice.adapters.senderauth.resolver import AsyncDns, DnsSettings
 from mailservice.adapters.senderauth.spf_check import check_spf
 from mailservice.domain.sender_auth import DkimCheck, SmtpSender
 
@@ -56,17 +60,25 @@ async def measure(count: int) -> None:
             f"verdict: spf={verdict.spf.result} dkim={[d.result for d in verdict.dkim]} dmarc={verdict.dmarc.result}"
         )
         whole = await _cpu_per_message(raws, lambda raw: checker.authenticate(raw, SENDER))
-        print(f"whole check (prefetch, thread hop, every step): {whole:.3f} ms CPU per message")
+        print(f"whole check (lookups, thread hop, every step): {whole:.3f} ms CPU per message")
+        workers = PooledParser(1, check_cache_size=5000)
+        await workers.start()
+        in_worker = DnsSenderAuthenticator(dns_, timeout_seconds=5, workers=workers)
+        await in_worker.authenticate(raws[0], SENDER)  # fills the worker's cache
+        here = await _cpu_per_message(raws, lambda raw: in_worker.authenticate(raw, SENDER))
+        print(f"checks in a parser worker: {here:.3f} ms of this process's CPU per message (the round trip)")
+        in_worker.close()
+        await workers.close()
         loop = asyncio.get_running_loop()
-        for name, step in _steps(dns_, loop).items():
+        for name, step in _steps(dns_).items():
             spent = await _cpu_per_message(raws, _in_a_thread(loop, step))
             print(f"  {name:<6} alone: {spent:.3f} ms CPU per message")
-        # The checks proper, in this thread: every answer is cached now, so none waits for the loop.
-        resolver = ThreadDns(dns_, loop, time.monotonic() + 60)
+        # The checks proper, in this thread, as a parser worker runs them: every answer is cached now.
+        checks = Checker(dns_.cache)
         profile = cProfile.Profile()
         profile.enable()
         for raw in raws:
-            checker.check_all(resolver, raw, SENDER, author_fields(raw))
+            checks.check(CheckRequest(raw, SENDER, (), 5))
         profile.disable()
         checker.close()
     out = io.StringIO()
@@ -74,9 +86,9 @@ async def measure(count: int) -> None:
     print(out.getvalue())
 
 
-def _steps(dns_: AsyncDns, loop: asyncio.AbstractEventLoop) -> dict[str, Callable[[bytes], object]]:
-    def resolver() -> ThreadDns:
-        return ThreadDns(dns_, loop, time.monotonic() + 5)
+def _steps(dns_: AsyncDns) -> dict[str, Callable[[bytes], object]]:
+    def resolver() -> KnownAnswers:
+        return KnownAnswers(dns_.cache)
 
     spf = check_spf(resolver(), SENDER.ip, SENDER.mail_from, SENDER.helo)
     return {
@@ -99,7 +111,7 @@ def _in_a_thread(
     return lambda raw: loop.run_in_executor(None, step, raw)
 
 
-def _dkim(resolver: ThreadDns, raw: bytes) -> tuple[DkimCheck, ...]:
+def _dkim(resolver: KnownAnswers, raw: bytes) -> tuple[DkimCheck, ...]:
     return check_dkim(resolver, raw, author_fields(raw).signatures, 5)
 
 

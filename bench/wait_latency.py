@@ -30,7 +30,7 @@ import aiosmtplib
 import httpx
 
 from bench.http_read import percentile
-from bench.mailservice_process import MailserviceProcess
+from bench.mailservice_process import BENCH_SERVER_ENV, MailserviceProcess
 from bench.sender_auth import DOMAIN, sender_checks
 from bench.smtp_load import Message, make_messages, send_load
 
@@ -105,7 +105,8 @@ async def measure(
 def phase(name: str, count: int, interval: float, with_load: bool, checks: bool) -> list[float]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-wait-"))
     with sender_checks(True) as (env, sign):
-        env = env if checks else {**env, "SENDER_AUTH": "off"}
+        # the load's 20 connections and the probes' one all come from 127.0.0.1: no per-address cap
+        env = {**BENCH_SERVER_ENV, **env, **({} if checks else {"SENDER_AUTH": "off"})}
         with MailserviceProcess(workdir, str(workdir / "data" / "m.db"), extra_env=env) as server:
             return _probe(server, sign, name, count, interval, with_load, checks)
 

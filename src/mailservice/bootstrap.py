@@ -204,7 +204,9 @@ async def build_runtime(
         publisher,
     )
     store = GroupCommitMessageStore(database, clock, settings.mailbox_quota_bytes, publisher, retention)
-    parser = build_message_parser(settings.parser_process_count)
+    parser = build_message_parser(
+        settings.parser_process_count, settings.dns_cache_size if settings.sender_auth else None
+    )
     verifier = EdproofVerifier(ChallengeCodec(secret), allow_unsigned=settings.edproof_allow_unsigned)
     proofs = KeyProofs(verifier, uow, clock)
     outbox = OutboxWorker(uow, build_notifier(settings), clock)
@@ -239,7 +241,7 @@ async def build_runtime(
         settings.advertised_imap_port,
         settings.advertised_pop3_port,
     )
-    sender_auth = build_sender_authenticator(settings)
+    sender_auth = build_sender_authenticator(settings, parser if isinstance(parser, PooledParser) else None)
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
@@ -342,9 +344,11 @@ async def migrate(settings: Settings) -> None:
     await upgrade_to_head_async(async_database_url(settings.database_dsn))
 
 
-async def start_mail_listeners(runtime: Runtime) -> list[asyncio.Server]:
+async def start_mail_listeners(
+    runtime: Runtime, policy: ListenerPolicy | None = None
+) -> list[asyncio.Server]:
     settings = runtime.settings
-    policy = smtp_policy(runtime)
+    policy = policy or smtp_policy(runtime)
     spool = Spool(
         settings.data_dir / "spool",
         MemoryBudget(settings.smtp_spool_max_bytes),
@@ -511,8 +515,9 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
+    smtp = smtp_policy(runtime)
     mail_servers: list[asyncio.Server | LineServer] = [
-        *await start_mail_listeners(runtime),
+        *await start_mail_listeners(runtime, smtp),
         *await start_access_listeners(runtime),
     ]
     http = _HttpServer(runtime.app, settings)
@@ -538,8 +543,11 @@ async def serve(settings: Settings) -> None:
     for server in mail_servers:
         server.close()
     http.should_exit = True
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(http_task), timeout=settings.shutdown_grace_seconds)
+    await asyncio.gather(
+        _until_sessions_end(smtp.limits, settings.shutdown_grace_seconds),
+        _within(settings.shutdown_grace_seconds, asyncio.shield(http_task)),
+    )
+    # Only now: a message still being received needs the store, the parser workers and the checks.
     for job in jobs:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
@@ -581,6 +589,19 @@ class _HttpServer(uvicorn.Server):
 
     def capture_signals(self) -> Any:
         return nullcontext()
+
+
+async def _until_sessions_end(sessions: ConnectionLimits, seconds: float) -> None:
+    """Wait, at most `seconds`, for the open SMTP and LMTP sessions to end; what is being received is
+    stored, checked and answered before the store and the checks stop."""
+    await _within(seconds, sessions.until_all_closed())
+    if sessions.open_connections > 0:
+        log.warning("mailservice.stopping sessions_cut=%d", sessions.open_connections)
+
+
+async def _within(seconds: float, awaitable: Awaitable[Any]) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(awaitable, timeout=seconds)
 
 
 async def _final_drain(services: Services) -> None:

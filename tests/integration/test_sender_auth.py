@@ -57,8 +57,17 @@ def auth_timeout() -> float:
     return 5.0
 
 
+@pytest.fixture(params=[0, 1], ids=["checks-in-place", "checks-in-worker"])
+def parser_processes(request: pytest.FixtureRequest) -> int:
+    """Without parser workers the checks run in threads of the serving process; with one, in it."""
+    processes: int = request.param
+    return processes
+
+
 @pytest.fixture
-def settings(database_dsn: str, tmp_path: Path, nameserver: str, auth_timeout: float) -> Settings:
+def settings(
+    database_dsn: str, tmp_path: Path, nameserver: str, auth_timeout: float, parser_processes: int
+) -> Settings:
     return make_settings(
         database_dsn,
         tmp_path,
@@ -66,6 +75,7 @@ def settings(database_dsn: str, tmp_path: Path, nameserver: str, auth_timeout: f
         dns_nameservers=nameserver,
         dns_timeout_seconds=10.0,
         sender_auth_timeout_seconds=auth_timeout,
+        parser_processes=parser_processes,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from mailservice.domain.authentication_results import authentication_results
 from mailservice.domain.claimed_results import without_claimed_results
 from mailservice.domain.sender_auth import DkimCheck, DmarcCheck, SenderAuth, SpfCheck
@@ -43,6 +46,12 @@ def test_values_from_the_sender_cannot_break_the_header() -> None:
 
 def test_verdict_round_trips_through_json() -> None:
     assert SenderAuth.from_json(VERDICT.to_json()) == VERDICT
+
+
+def test_verdict_json_is_what_its_fields_give() -> None:
+    unverified = dataclasses.replace(VERDICT, dkim=(), verified_domain=None)
+    for verdict in (VERDICT, unverified):
+        assert verdict.to_json() == json.dumps(dataclasses.asdict(verdict), separators=(",", ":"))
 
 
 def test_fields_claiming_our_authserv_id_are_removed_with_their_continuations() -> None:

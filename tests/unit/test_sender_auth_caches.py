@@ -10,7 +10,8 @@ import pytest
 
 from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.dns_cache import DnsAnswerCache
-from mailservice.adapters.senderauth.resolver import AsyncDns, DnsSettings, DnsTemporaryError
+from mailservice.adapters.senderauth.known_answers import DnsTemporaryError
+from mailservice.adapters.senderauth.resolver import AsyncDns, DnsSettings
 from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 from tests.support.dkim_keys import DkimKey
 from tests.support.dns_server import Zone, dns_server

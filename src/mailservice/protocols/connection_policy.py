@@ -10,6 +10,7 @@ instead of buffering more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 from dataclasses import dataclass, field
@@ -29,10 +30,18 @@ class ConnectionLimits:
     parent: ConnectionLimits | None = None
     _by_ip: dict[str, int] = field(default_factory=dict)
     _total: int = 0
+    _until_none: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def open_connections(self) -> int:
         return self._total
+
+    async def until_all_closed(self) -> None:
+        """Return once no connection of these limits is open (at shutdown: the sessions have ended)."""
+        while self._total > 0:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._until_none.append(waiter)
+            await waiter
 
     def is_nearly_full(self, fraction: float) -> bool:
         """Whether this cap, or one it shares, has `fraction` of its connections taken."""
@@ -58,6 +67,11 @@ class ConnectionLimits:
             self._by_ip[ip] = remaining
         if self.parent is not None:
             self.parent.release(ip)
+        if self._total == 0:
+            waiters, self._until_none = self._until_none, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 @dataclass

@@ -1,12 +1,16 @@
 """Sender authentication of one message, computed once at delivery within a bounded time.
 
-dkimpy and pyspf are synchronous, so the checks run in a small thread pool of their own; their
-DNS queries are answered on the event loop by the asyncio resolver. Past the time limit the
-verdict is `temperror` for everything (never `pass`) and delivery goes on.
+The serving process does the DNS and the parser workers the checks. A message goes to a worker
+(`CheckWorkers`, the parser pool), whose checks read only the answers sent with it and the worker's
+own cache; what they still lack comes back as `NeedAnswers`, is looked up here on the event loop by
+dnspython's asyncio resolver (through this process's cache, all of a round's names together), and
+the message goes back with the answers. Past the time limit the verdict is `temperror` for
+everything (never `pass`) and delivery goes on.
 
-dkimpy holds about four copies of a message while it verifies it, so messages over 1 MiB are checked
-one at a time in a thread of their own: a few large deliveries at once cannot multiply that, and
-small messages never queue behind them.
+Without workers, and for a message over 1 MiB (sending it would copy it twice more), the same checks
+run in threads of this process, over this process's cache. dkimpy holds about four copies of a
+message while it verifies it, so messages over 1 MiB are checked one at a time in a thread of their
+own: a few large deliveries at once cannot multiply that, and small messages never queue behind them.
 """
 
 from __future__ import annotations
@@ -15,119 +19,120 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from email.utils import getaddresses
+from typing import Protocol
 
-from mailservice.adapters.mime.header_fields import values_by_name
-from mailservice.adapters.mime.headers import unfold
-from mailservice.adapters.senderauth import dkim_speedups, rsa_verify
-from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dkim_signatures
-from mailservice.adapters.senderauth.dmarc_check import check_dmarc, organizational_domain
-from mailservice.adapters.senderauth.resolver import AsyncDns, ThreadDns
-from mailservice.adapters.senderauth.spf_check import SpfResults, check_spf, helo_domain, spf_domain
-from mailservice.domain.sender_auth import NONE, SenderAuth, SmtpSender, unavailable
+from mailservice.adapters.senderauth.checker import (
+    Checker,
+    CheckFailed,
+    CheckOutcome,
+    CheckRequest,
+    NeedAnswers,
+    unavailable_verdict,
+)
+from mailservice.adapters.senderauth.known_answers import Answer, DnsTemporaryError
+from mailservice.adapters.senderauth.resolver import AsyncDns, ResolverSilent
+from mailservice.domain.sender_auth import SenderAuth, SmtpSender
 
 log = logging.getLogger(__name__)
 
-# The checks are CPU work under the interpreter lock once DNS is prefetched; more threads only contend.
+# In this process the checks are CPU work under the interpreter lock; more threads only contend.
 CHECK_THREADS = 2
 LARGE_MESSAGE_BYTES = 1024 * 1024
-SPF_RESULTS_KEPT = 10_000
+# Rounds of lookups for one message before every name still missing counts as failed (temperror):
+# SPF's limit of ten DNS mechanisms, each perhaps a round of its own, and a few more.
+MAX_ROUNDS = 24
 
 
-@dataclass(frozen=True)
-class AuthorFields:
-    """What the checks read in the header, found in one scan of it."""
+class CheckWorkers(Protocol):
+    """Processes that run a message's checks; None when none can (then they run here)."""
 
-    from_domains: list[str]
-    signatures: list[bytes]
-    """The DKIM-Signature values."""
-    arc_sealed: bool
-
-    @property
-    def from_domain(self) -> str | None:
-        """The one author domain DMARC speaks for (none with several)."""
-        return self.from_domains[0] if len(set(self.from_domains)) == 1 else None
+    async def check_sender(self, request: CheckRequest) -> CheckOutcome | None: ...
 
 
 class DnsSenderAuthenticator:
-    def __init__(self, dns_: AsyncDns, timeout_seconds: float) -> None:
+    def __init__(self, dns_: AsyncDns, timeout_seconds: float, workers: CheckWorkers | None = None) -> None:
         self._dns = dns_
         self._timeout = timeout_seconds
-        self._spf_results = SpfResults(SPF_RESULTS_KEPT, dns_.cache.clock)
+        self._workers = workers
+        self._checker = Checker(dns_.cache)
         self._threads = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="sender-auth")
         self._large_thread = ThreadPoolExecutor(1, thread_name_prefix="sender-auth-large")
-        organizational_domain("example.com")  # loads the public suffix list now, not in the first delivery
-        rsa_verify.install()
-        dkim_speedups.install()
 
     async def authenticate(self, raw: bytes | bytearray, sender: SmtpSender) -> SenderAuth:
-        loop = asyncio.get_running_loop()
         started = time.monotonic()
-        dns_ = ThreadDns(self._dns, loop, started + self._timeout)
-        fields = author_fields(raw)
         try:
-            return await asyncio.wait_for(self._check(dns_, raw, sender, fields), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no task of its own, unlike wait_for
+                return await self._rounds(raw, sender)
         except TimeoutError:
             log.warning("sender_auth.timeout after=%.1fs", time.monotonic() - started)
         except Exception:
             # a message the libraries choke on is still delivered, unauthenticated, never refused
             log.exception("sender_auth.failed")
-        return unavailable(
-            dkim_signatures(fields.signatures),
-            fields.from_domain,
-            spf_domain(sender.mail_from, sender.helo),
-            helo_domain(sender.helo),
-        )
+        return unavailable_verdict(raw, sender)
 
-    async def _check(
-        self, dns_: ThreadDns, raw: bytes | bytearray, sender: SmtpSender, fields: AuthorFields
-    ) -> SenderAuth:
-        """Known names are looked up together first, so the checking threads rarely wait for DNS."""
-        await dns_.prefetch_txt(_expected_txt_names(sender, fields))
-        threads = self._large_thread if len(raw) > LARGE_MESSAGE_BYTES else self._threads
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(threads, self.check_all, dns_, raw, sender, fields)
+    async def _rounds(self, raw: bytes | bytearray, sender: SmtpSender) -> SenderAuth:
+        """Run the checks, look up what they lack, and again, until they give a verdict."""
+        answers: dict[tuple[str, str], Answer] = {}
+        lookups = _Lookups(self._dns)
+        rounds = 0
+        while True:
+            outcome = await self._run(CheckRequest(raw, sender, tuple(answers.values()), self._timeout))
+            if isinstance(outcome, SenderAuth):
+                return outcome
+            if isinstance(outcome, CheckFailed):
+                raise RuntimeError(outcome.reason)
+            rounds += 1
+            if rounds >= MAX_ROUNDS:
+                lookups.give_up()
+            for answer in await lookups.answers(_not_answered(outcome, answers)):
+                answers[(answer.name, answer.rdtype)] = answer
 
-    def check_all(
-        self, dns_: ThreadDns, raw: bytes | bytearray, sender: SmtpSender, fields: AuthorFields
-    ) -> SenderAuth:
-        """Every check, in the calling thread (DNS through `dns_`)."""
-        spf = check_spf(dns_, sender.ip, sender.mail_from, sender.helo, self._spf_results)
-        dkim = check_dkim(dns_, raw, fields.signatures, self._timeout)
-        arc = check_arc(dns_, raw, self._timeout) if fields.arc_sealed else NONE
-        dmarc, verified_domain = check_dmarc(dns_, fields.from_domains, spf, dkim)
-        return SenderAuth(spf=spf, dkim=dkim, dmarc=dmarc, arc=arc, verified_domain=verified_domain)
+    async def _run(self, request: CheckRequest) -> CheckOutcome:
+        large = len(request.raw) > LARGE_MESSAGE_BYTES
+        if self._workers is not None and not large:
+            outcome = await self._workers.check_sender(request)
+            if outcome is not None:
+                return outcome
+        threads = self._large_thread if large else self._threads
+        return await asyncio.get_running_loop().run_in_executor(threads, self._checker.check, request)
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
         self._large_thread.shutdown(wait=False, cancel_futures=True)
 
 
-def author_fields(raw: bytes | bytearray) -> AuthorFields:
-    values = values_by_name(raw, ("from", "dkim-signature", "arc-seal"))
-    return AuthorFields(_from_domains(values["from"]), values["dkim-signature"], bool(values["arc-seal"]))
+class _Lookups:
+    """One message's lookups. Once our resolver has failed to answer at all, the remaining names fail
+    at once: waiting for each in turn would only spend the whole time limit on an unreachable server."""
+
+    def __init__(self, dns_: AsyncDns) -> None:
+        self._dns = dns_
+        self._silent = False
+
+    def give_up(self) -> None:
+        self._silent = True
+
+    async def answers(self, names: list[tuple[str, str]]) -> list[Answer]:
+        if self._silent:
+            return [Answer(name, rdtype, None, 0.0) for name, rdtype in names]
+        outcomes = await asyncio.gather(
+            *(self._dns.lookup(name, rdtype) for name, rdtype in names), return_exceptions=True
+        )
+        now = self._dns.cache.clock()
+        answers = []
+        for (name, rdtype), outcome in zip(names, outcomes, strict=True):
+            if isinstance(outcome, DnsTemporaryError):
+                self._silent = self._silent or isinstance(outcome, ResolverSilent)
+                answers.append(Answer(name, rdtype, None, 0.0))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                answers.append(Answer(name, rdtype, outcome.records, outcome.expires - now))
+        return answers
 
 
-def _expected_txt_names(sender: SmtpSender, fields: AuthorFields) -> set[str]:
-    """SPF's first records, every DKIM key, and the DMARC records of the From domain."""
-    names = {name for name in (spf_domain(sender.mail_from, sender.helo), helo_domain(sender.helo)) if name}
-    names.update(
-        f"{s.selector}._domainkey.{s.domain}"
-        for s in dkim_signatures(fields.signatures)
-        if s.selector and s.domain
-    )
-    domain = fields.from_domain
-    if domain is not None:  # with several author domains DMARC looks nothing up
-        names.update({f"_dmarc.{domain}", f"_dmarc.{organizational_domain(domain)}"})
+def _not_answered(outcome: NeedAnswers, answers: dict[tuple[str, str], Answer]) -> list[tuple[str, str]]:
+    names = [name for name in outcome.names if name not in answers]
+    if not names:  # an answer given was not taken: the checks would ask for ever
+        raise RuntimeError(f"the checks asked again for {outcome.names}")
     return names
-
-
-def _from_domains(from_values: list[bytes]) -> list[str]:
-    """The domain of every author address in the From fields (RFC 7489 §6.6.1)."""
-    values = [unfold(value).decode("utf-8", "replace") for value in from_values]
-    return [
-        address.rpartition("@")[2].lower().rstrip(".")
-        for _, address in getaddresses(values)
-        if "@" in address
-    ]

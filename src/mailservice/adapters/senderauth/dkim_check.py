@@ -6,7 +6,7 @@ import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from mailservice.adapters.mime.headers import unfold
-from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
+from mailservice.adapters.senderauth.known_answers import DnsTemporaryError, KnownAnswers
 from mailservice.domain.sender_auth import FAIL, NONE, PASS, PERMERROR, TEMPERROR, DkimCheck
 
 _SIGNATURE = b"dkim-signature"
@@ -21,7 +21,7 @@ def dkim_signatures(values: list[bytes], result: str = NONE) -> tuple[DkimCheck,
 
 
 def check_dkim(
-    dns_: ThreadDns, raw: bytes | bytearray, signatures: list[bytes], timeout_seconds: float
+    dns_: KnownAnswers, raw: bytes | bytearray, signatures: list[bytes], timeout_seconds: float
 ) -> tuple[DkimCheck, ...]:
     """Every signature among the message's DKIM-Signature values `signatures`, verified."""
     if not signatures:
@@ -34,7 +34,7 @@ def check_dkim(
     return tuple(_signed_by(value, _verify(message, index, dns_)) for index, value in enumerate(values))
 
 
-def check_arc(dns_: ThreadDns, raw: bytes | bytearray, timeout_seconds: float) -> str:
+def check_arc(dns_: KnownAnswers, raw: bytes | bytearray, timeout_seconds: float) -> str:
     """The ARC chain validation (RFC 8617 cv=): pass, fail, or none when the message has no chain."""
     try:
         validation, _results, _comment = dkim.ARC(bytes(raw), timeout=timeout_seconds).verify(
@@ -47,7 +47,7 @@ def check_arc(dns_: ThreadDns, raw: bytes | bytearray, timeout_seconds: float) -
     return bytes(validation).decode("ascii", "replace").lower() or NONE
 
 
-def _verify(message: dkim.DKIM, index: int, dns_: ThreadDns) -> str:
+def _verify(message: dkim.DKIM, index: int, dns_: KnownAnswers) -> str:
     """dkimpy answers False for a key it could not fetch; the lookup tells why, for RFC 8601's words."""
     lookup = _TxtLookup(dns_)
     try:
@@ -81,7 +81,7 @@ def _tag(tags: dict[bytes, bytes], name: bytes) -> str:
 class _TxtLookup:
     """dkimpy's `dnsfunc`: the first TXT record of a name, or None."""
 
-    def __init__(self, dns_: ThreadDns) -> None:
+    def __init__(self, dns_: KnownAnswers) -> None:
         self._dns = dns_
         self.failed_temporarily = False
         self.found_nothing = False

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from publicsuffix2 import PublicSuffixList
 
-from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
+from mailservice.adapters.senderauth.known_answers import DnsTemporaryError, KnownAnswers
 from mailservice.domain.sender_auth import (
     FAIL,
     NONE,
@@ -27,7 +27,7 @@ _POLICIES = ("none", "quarantine", "reject")
 
 
 def check_dmarc(
-    dns_: ThreadDns, from_domains: list[str], spf: SpfCheck, dkim: tuple[DkimCheck, ...]
+    dns_: KnownAnswers, from_domains: list[str], spf: SpfCheck, dkim: tuple[DkimCheck, ...]
 ) -> tuple[DmarcCheck, str | None]:
     """The DMARC result and the From domain it authenticates (None when it is not authenticated).
 
@@ -58,7 +58,7 @@ def organizational_domain(domain: str) -> str:
     return found
 
 
-def _policy_record(dns_: ThreadDns, from_domain: str) -> dict[str, str] | None:
+def _policy_record(dns_: KnownAnswers, from_domain: str) -> dict[str, str] | None:
     """The record at the From domain, else at its organizational domain (RFC 7489 §6.6.3)."""
     tags = _record_at(dns_, from_domain)
     org = organizational_domain(from_domain)
@@ -69,7 +69,7 @@ def _policy_record(dns_: ThreadDns, from_domain: str) -> dict[str, str] | None:
     return tags
 
 
-def _record_at(dns_: ThreadDns, domain: str) -> dict[str, str] | None:
+def _record_at(dns_: KnownAnswers, domain: str) -> dict[str, str] | None:
     records = [r for r in dns_.txt(f"_dmarc.{domain}") if _is_dmarc(r)]
     if len(records) != 1:
         return None

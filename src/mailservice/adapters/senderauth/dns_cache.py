@@ -6,8 +6,10 @@ A negative answer (NXDOMAIN, or the name without records of the type) is kept fo
 response gives it (RFC 2308: the SOA's TTL, at most its minimum field; dnspython's 300 s without SOA).
 
 Keyed by the name as text, lowercased: reading an answer costs a dictionary lookup, cheaper than
-building the `dns.name.Name` dnspython's own cache is keyed by. Read from the checking threads,
-written on the event loop; each operation on the dictionary is atomic under the interpreter lock.
+building the `dns.name.Name` dnspython's own cache is keyed by. The serving process keeps one (written
+on the event loop, read by its checking threads too; each operation on the dictionary is atomic under
+the interpreter lock), and each parser worker that runs the checks keeps its own, filled from the
+answers sent with the messages.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class DnsAnswerCache:
 
     def get(self, name: str, rdtype: str) -> CachedAnswer | None:
         """The answer if it is still within its TTL."""
-        key = (_key(name), rdtype)
+        key = (cache_key(name), rdtype)
         answer = self._answers.get(key)
         if answer is None:
             return None
@@ -49,7 +51,7 @@ class DnsAnswerCache:
             return answer
         if len(self._answers) >= self._size:
             self._evict()
-        self._answers[(_key(name), rdtype)] = answer
+        self._answers[(cache_key(name), rdtype)] = answer
         return answer
 
     def _evict(self) -> None:
@@ -63,5 +65,5 @@ class DnsAnswerCache:
             self._answers.pop(key, None)
 
 
-def _key(name: str) -> str:
+def cache_key(name: str) -> str:
     return name.lower().rstrip(".")

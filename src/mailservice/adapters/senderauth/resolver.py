@@ -1,17 +1,13 @@
 """DNS for the authentication checks: dnspython's asyncio resolver, with our nameservers and a cache.
 
-The checking libraries are synchronous and run in a worker thread; they reach DNS through
-`ThreadDns`, which hands each query to the event loop's resolver and waits for it there, so the
-event loop itself never blocks and every lookup of a message shares one deadline. Answers are kept
-for their TTL in a `DnsAnswerCache` (failures never are).
+Only the serving process's event loop looks names up; the checks themselves never wait for DNS (see
+`checker.py`), so nothing blocks and every lookup of a message shares its one deadline. Answers are
+kept for their TTL in a `DnsAnswerCache` (failures never are).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,12 +20,9 @@ import dns.rdatatype
 import dns.resolver
 
 from mailservice.adapters.senderauth.dns_cache import CachedAnswer, DnsAnswerCache
+from mailservice.adapters.senderauth.known_answers import DnsTemporaryError
 
 log = logging.getLogger(__name__)
-
-
-class DnsTemporaryError(Exception):
-    """No answer in time, or no server answered: the result of a check that needed it is `temperror`."""
 
 
 class ResolverSilent(DnsTemporaryError):
@@ -76,67 +69,6 @@ class AsyncDns:
     def cached(self, name: str, rdtype: str) -> CachedAnswer | None:
         """The answer if the cache holds it; safe from any thread."""
         return self.cache.get(name, rdtype)
-
-
-class ThreadDns:
-    """Synchronous lookups for a worker thread, answered on the event loop, all before one deadline.
-
-    A cached answer is read here directly: going through the event loop costs it a wake-up.
-    Once the resolver has failed to answer at all, the message's remaining lookups fail at once:
-    waiting for each in turn would only spend the whole time limit on an unreachable server.
-    `expires` is the earliest expiry of the answers handed out since `track_expiry()`, and `failed`
-    whether a lookup failed since, so a result computed from them can be kept exactly as long as they
-    are, and one that met a failure not at all.
-    """
-
-    def __init__(self, dns_: AsyncDns, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        self._dns = dns_
-        self._loop = loop
-        self._deadline = deadline
-        self._resolver_silent = False
-        self.expires = math.inf
-        self.failed = False
-
-    def track_expiry(self) -> None:
-        self.expires = math.inf
-        self.failed = False
-
-    async def prefetch_txt(self, names: set[str]) -> None:
-        """Look the TXT records the checks will want up at once, on the event loop, into the cache."""
-        missing = [name for name in names if self._dns.cached(name, "TXT") is None]
-        if not missing:
-            return
-        outcomes = await asyncio.gather(
-            *(self._dns.query(name, "TXT") for name in missing), return_exceptions=True
-        )
-        self._resolver_silent = any(isinstance(outcome, ResolverSilent) for outcome in outcomes)
-
-    def query(self, name: str, rdtype: str) -> list[object]:
-        try:
-            answer = self._dns.cached(name, rdtype) or self._ask_loop(name, rdtype)
-        except DnsTemporaryError:
-            self.failed = True
-            raise
-        self.expires = min(self.expires, answer.expires)
-        return list(answer.records)
-
-    def _ask_loop(self, name: str, rdtype: str) -> CachedAnswer:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0 or self._resolver_silent:
-            raise DnsTemporaryError(f"{rdtype} {name}: out of time")
-        future = asyncio.run_coroutine_threadsafe(self._dns.lookup(name, rdtype), self._loop)
-        try:
-            return future.result(timeout=remaining)
-        except TimeoutError as e:
-            future.cancel()
-            raise DnsTemporaryError(f"{rdtype} {name}: out of time") from e
-        except ResolverSilent:
-            self._resolver_silent = True
-            raise
-
-    def txt(self, name: str) -> list[bytes]:
-        """Each TXT record of `name`, its strings joined."""
-        return [b"".join(value) for value in self.query(name, "TXT") if isinstance(value, tuple)]
 
 
 def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:

@@ -1,8 +1,8 @@
 """SPF with pyspf (RFC 7208): the MAIL FROM identity, and the HELO identity, against the client's IP.
 
 pyspf takes its DNS from the module-level function `spf.DNSLookup`; we install one that answers
-through the resolver of the thread running the check, so concurrent checks each keep their own
-deadline and nothing in pyspf opens a socket of its own.
+from the known answers of the check running in the calling thread (`KnownAnswers`), so concurrent
+checks each read their own and nothing in pyspf opens a socket of its own.
 
 A result is kept, by (client address, identity checked, HELO name), until the first of the DNS
 answers it was computed from expires: evaluating the same records again could only give the same
@@ -19,7 +19,7 @@ from typing import Any
 
 import spf
 
-from mailservice.adapters.senderauth.resolver import DnsTemporaryError, ThreadDns
+from mailservice.adapters.senderauth.known_answers import DnsTemporaryError, KnownAnswers
 from mailservice.domain.sender_auth import NONE, TEMPERROR, SpfCheck
 
 _current = threading.local()
@@ -28,7 +28,7 @@ LONGEST_KEPT_SECONDS = 3600.0
 
 
 class SpfResults:
-    """SPF results kept until the DNS answers behind them expire (on ThreadDns's clock)."""
+    """SPF results kept until the DNS answers behind them expire (on the answer cache's clock)."""
 
     def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._size = size
@@ -51,7 +51,7 @@ class SpfResults:
 
 
 def check_spf(
-    dns_: ThreadDns, ip: str | None, mail_from: str, helo: str | None, results: SpfResults | None = None
+    dns_: KnownAnswers, ip: str | None, mail_from: str, helo: str | None, results: SpfResults | None = None
 ) -> SpfCheck:
     """SPF of MAIL FROM (of postmaster@HELO for the null sender), and of the HELO name on its own."""
     helo_name = (helo or "").strip().rstrip(".")
@@ -78,7 +78,7 @@ def helo_domain(helo: str | None) -> str | None:
     return name if _is_domain(name) else None
 
 
-def _kept(results: SpfResults, dns_: ThreadDns, ip: str, sender: str, helo: str) -> str:
+def _kept(results: SpfResults, dns_: KnownAnswers, ip: str, sender: str, helo: str) -> str:
     key = (ip, sender, helo)
     result = results.get(key)
     if result is None:
@@ -89,7 +89,7 @@ def _kept(results: SpfResults, dns_: ThreadDns, ip: str, sender: str, helo: str)
     return result
 
 
-def _evaluate(dns_: ThreadDns, ip: str, sender: str, helo: str) -> str:
+def _evaluate(dns_: KnownAnswers, ip: str, sender: str, helo: str) -> str:
     _current.dns = dns_
     try:
         result, _explanation = spf.check2(i=ip, s=sender, h=helo or "unknown", querytime=0)
@@ -99,7 +99,7 @@ def _evaluate(dns_: ThreadDns, ip: str, sender: str, helo: str) -> str:
 
 
 def _thread_lookup(name: str, qtype: str, strict: Any = True, timeout: Any = None) -> list[tuple[Any, Any]]:
-    dns_: ThreadDns | None = getattr(_current, "dns", None)
+    dns_: KnownAnswers | None = getattr(_current, "dns", None)
     if dns_ is None:
         raise spf.TempError("DNS: no resolver for this thread")
     try:
