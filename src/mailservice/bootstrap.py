@@ -243,7 +243,12 @@ async def build_runtime(
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
-    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host)
+    expiry_notices = ExpiryNotices(
+        uow,
+        clock,
+        NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
+    )
+    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_host, expiry_notices)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
@@ -281,11 +286,7 @@ async def build_runtime(
         admin=AdminService(uow, clock, mailboxes, events, metrics),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
         renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
-        expiry_notices=ExpiryNotices(
-            uow,
-            clock,
-            NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
-        ),
+        expiry_notices=expiry_notices,
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
         webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
         webhook_worker=webhook_worker,
