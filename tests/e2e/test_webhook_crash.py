@@ -25,6 +25,7 @@ WEBHOOK_ENV = {
     "WEBHOOK_TIMEOUT_SECONDS": "2",
     "WEBHOOK_LEASE_SECONDS": "3",
     "WEBHOOK_POLL_SECONDS": "0.2",
+    "ADMIN_API_KEY": "admin-key-for-the-crash-test",
 }
 
 
@@ -64,11 +65,16 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
                     webhook_server.smtp_port, text_message(agent.address, f"crash {n}"), [agent.address]
                 )
             assert await asyncio.to_thread(held.wait, 10)
+            senders = webhook_server.child_pids()
 
             webhook_server.kill()
+            await _until_ended(senders)  # nothing goes on posting for a dead server
             release.set()
             webhook_server.start()
             listed = await _until_all_succeeded(client, agent.headers, created.json()["id"])
+            metrics = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {WEBHOOK_ENV['ADMIN_API_KEY']}"}
+            )
 
     by_id: dict[str, list[bytes]] = {}
     for request in receiver.requests:
@@ -77,6 +83,22 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
     assert len(by_id) == MESSAGES
     assert any(len(bodies) > 1 for bodies in by_id.values())  # the held ones were sent again...
     assert all(len(set(bodies)) == 1 for bodies in by_id.values())  # ...as they were
+    assert senders, "webhooks are sent from a process beside the server"
+    succeeded = f'mailservice_store_rows{{status="succeeded",table="webhook_deliveries"}} {MESSAGES}.0'
+    assert succeeded in metrics.text
+
+
+async def _until_ended(pids: list[int]) -> None:
+    async with asyncio.timeout(5):
+        while any(_running(pid) for pid in pids):  # noqa: ASYNC110 -- other processes
+            await asyncio.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 async def _until_all_succeeded(
