@@ -179,7 +179,7 @@ class WebhookSenderProcess:
         # from the event loop's thread, which lives as long as the process: the kernel's parent-death signal
         # follows the thread that started the child.
         process = multiprocessing.get_context("spawn").Process(
-            target=run_sender, args=(self._settings, theirs, os.getpid()), daemon=False, name="webhook-sender"
+            target=run_sender, args=(self._settings, theirs, os.getpid()), daemon=True, name="webhook-sender"
         )
         process.start()
         theirs.close()
