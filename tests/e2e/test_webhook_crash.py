@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.fake_http import Recorded, Reply, fake_api
 from tests.support.mail import send, text_message
-from tests.support.server import ServerProcess, served_on
+from tests.support.server import ServerProcess, served_on, until_ended
 from tests.support.webhooks import new_agent
 
 pytestmark = [pytest.mark.slow]
@@ -68,7 +68,7 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
             senders = webhook_server.child_pids()
 
             webhook_server.kill()
-            await _until_ended(senders)  # nothing goes on posting for a dead server
+            await until_ended(senders)  # nothing goes on posting for a dead server
             release.set()
             webhook_server.start()
             listed = await _until_all_succeeded(client, agent.headers, created.json()["id"])
@@ -86,19 +86,6 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
     assert senders, "webhooks are sent from a process beside the server"
     succeeded = f'mailservice_store_rows{{status="succeeded",table="webhook_deliveries"}} {MESSAGES}.0'
     assert succeeded in metrics.text
-
-
-async def _until_ended(pids: list[int]) -> None:
-    async with asyncio.timeout(5):
-        while any(_running(pid) for pid in pids):  # noqa: ASYNC110 -- other processes
-            await asyncio.sleep(0.01)
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 async def _until_all_succeeded(
