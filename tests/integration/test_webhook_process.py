@@ -1,5 +1,6 @@
 """Webhooks sent from a process of their own: woken after the commit (its own poll is an hour away here),
-started again when it dies, stopped with the server."""
+started again when it dies, stopped with the server, and waking the serving process's outbox when it
+queued a notice."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from mailservice.adapters.db.tables import webhook_deliveries, webhook_endpoints
 from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
 from mailservice.webhook_process import WebhookSenderProcess
 from tests.support.mail import send, text_message
+from tests.support.outbox import outbox_rows
 from tests.support.webhooks import Agent, new_agent, receiver, register, webhook_settings
 
 SPAWN_SECONDS = 30.0  # a new process imports the service; on a loaded machine that takes seconds
@@ -75,6 +80,32 @@ async def test_a_sender_process_that_dies_is_started_again(
         await _until(lambda: len(hook.requests) == 2, SPAWN_SECONDS)
 
     assert len({r.headers["webhook-id"] for r in hook.requests}) == 2
+
+
+async def test_a_notice_queued_by_the_sender_process_wakes_the_outbox_of_the_serving_process(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, smtp_port: int
+) -> None:
+    agent = await new_agent(client)
+    with receiver([500]) as hook:
+        created = await register(client, agent, hook.url)
+        await mail(smtp_port, agent, "last try")
+        async with runtime.engine.begin() as connection:  # its last attempt, after failing since January
+            await connection.execute(update(webhook_deliveries).values(attempts=7))
+            await connection.execute(
+                update(webhook_endpoints).values(failing_since=datetime(2026, 1, 1, tzinfo=UTC))
+            )
+        outbox_woken = asyncio.Event()
+        process = WebhookSenderProcess(settings, outbox_woken.set)
+
+        await process.start()
+        try:
+            async with asyncio.timeout(SPAWN_SECONDS):
+                await outbox_woken.wait()
+        finally:
+            await process.close()
+
+    [notice] = await outbox_rows(runtime, "webhook_disabled")
+    assert created["url"] in notice["body_text"] and len(hook.requests) == 1
 
 
 async def test_closing_stops_the_sender_process(runtime: Runtime, settings: Settings) -> None:
