@@ -1,16 +1,19 @@
 """Webhooks, end to end: from the SMTP 250 to the signed POST arriving at a receiver on this machine.
 
 Run: .venv/bin/python -m bench.webhooks [--database postgresql://postgres@127.0.0.1:5432/test]
-     [--fanout-messages 2000] [--fanout-endpoints 100] [--rounds 3] [--fanout-only]
+     [--fanout-messages 2000] [--fanout-endpoints 100] [--rounds 3] [--fanout-only] [--sender-in-server]
 
 1. latency: one mailbox, one endpoint, messages sent one at a time; the time from each 250 to its POST
    arriving (target: p99 under 50 ms).
 2. fan-out, in `--rounds` pairs: the load sent as fast as 20 SMTP connections go to FANOUT_ENDPOINTS
    mailboxes without endpoints (plain ingest, the baseline), then the same load to as many mailboxes
-   with one endpoint each. For each: the rate of 250s and the server's CPU time per message (its parser
-   workers included); the ratio of the two rates is what fanning out costs, which a busy machine skews
-   less than either rate. The backlog (acknowledged but not yet POSTed) is sampled every 0.2 s, so a
-   queue that keeps growing shows.
+   with one endpoint each. For each: the rate of 250s, the p99 from MAIL to the 250 (a writer held up by
+   another process's writes shows there), the serving process's own CPU time per message, and that of
+   the server with every process it started (parser workers, the webhook sender process); the ratio of
+   the two rates is what fanning out costs, which a busy machine skews less than either rate. The
+   backlog (acknowledged but not yet POSTed) is sampled every 0.2 s, so a queue that keeps growing
+   shows. `--sender-in-server` sends from the serving process (`WEBHOOK_SENDER_PROCESS=false`), to
+   compare.
 3. isolation: as 1, while 10 other endpoints never answer (each POST to them times out) and get a steady
    flow of mail; the healthy endpoint's p99 should stay as in 1.
 The receiver runs in a thread of this process with its own event loop and verifies nothing (the tests
@@ -149,20 +152,37 @@ async def fan_out(
     try:
         for round_ in range(rounds):
             seed = 7 + round_
-            cpu = server_cpu_seconds(server)
+            before = _Cpu.of(server)
             baseline = await send_load("127.0.0.1", server.smtp_port, _load(plain, count, seed), CONNECTIONS)
-            plain_cpu, cpu = server_cpu_seconds(server) - cpu, server_cpu_seconds(server)
+            middle = _Cpu.of(server)
             fanned = await _fan_out_once(engine, server, receiver, _load(addresses, count, seed))
-            fanned_cpu = server_cpu_seconds(server) - cpu
+            after = _Cpu.of(server)
+            plain_p99 = 1000 * nearest_rank(sorted(baseline.latencies), 99)
             print(
                 f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f}): plain ingest "
-                f"{baseline.rate:.0f} msg/s, {1000 * plain_cpu / count:.2f} ms server CPU per message; "
-                f"{fanned.describe(endpoints)}, {1000 * fanned_cpu / count:.2f} ms server CPU per message; "
+                f"{baseline.rate:.0f} msg/s, p99 {plain_p99:.1f} ms, {middle.minus(before, count)}; "
+                f"{fanned.describe(endpoints)}, {after.minus(middle, count)}; "
                 f"ratio fanned-out / plain {fanned.rate / baseline.rate:.2f}",
                 flush=True,
             )
     finally:
         await engine.dispose()
+
+
+@dataclass(frozen=True)
+class _Cpu:
+    serving: float
+    total: float
+
+    @classmethod
+    def of(cls, server: MailserviceProcess) -> _Cpu:
+        assert server.process is not None
+        return cls(_cpu_seconds(server.process.pid), server_cpu_seconds(server))
+
+    def minus(self, earlier: _Cpu, count: int) -> str:
+        serving = 1000 * (self.serving - earlier.serving) / count
+        total = 1000 * (self.total - earlier.total) / count
+        return f"CPU per message {serving:.2f} ms in the serving process, {total:.2f} ms with its children"
 
 
 def server_cpu_seconds(server: MailserviceProcess) -> float:
@@ -202,6 +222,7 @@ def _load(addresses: list[str], count: int, seed: int) -> list[Message]:
 class FanOut:
     accepted: int
     rate: float
+    p99_ms: float
     posts: int
     seconds: float
     drain_ms: float
@@ -210,6 +231,7 @@ class FanOut:
     def describe(self, endpoints: int) -> str:
         return (
             f"fan-out {self.accepted} messages to {endpoints} endpoints at {self.rate:.0f} msg/s (SMTP 250s), "
+            f"p99 {self.p99_ms:.1f} ms, "
             f"{self.posts} POSTs in {self.seconds:.1f} s ({self.posts / self.seconds:.0f}/s), "
             f"last POST {self.drain_ms:.0f} ms after the last 250, "
             f"deliveries queued (every 0.2 s): {self.backlog}"
@@ -234,6 +256,7 @@ async def _fan_out_once(
     return FanOut(
         load.accepted,
         load.rate,
+        1000 * nearest_rank(sorted(load.latencies), 99),
         receiver.count - before,
         drained - started,
         1000 * (drained - acked_at),
@@ -255,13 +278,19 @@ async def run(
     fanout_endpoints: int,
     rounds: int,
     fanout_only: bool,
+    sender_in_server: bool,
 ) -> None:
     receiver = Receiver()
     receiver.start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     dsn = database or str(workdir / "data" / "mailservice.db")
     # POP3 on a port of its own too: its default port may be taken by another server on this machine.
-    env = {"WEBHOOK_ALLOW_PRIVATE": "true", "LOG_LEVEL": "ERROR", "POP3_ADDR": f"127.0.0.1:{free_port()}"}
+    env = {
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "LOG_LEVEL": "ERROR",
+        "POP3_ADDR": f"127.0.0.1:{free_port()}",
+        "WEBHOOK_SENDER_PROCESS": "false" if sender_in_server else "true",
+    }
     with MailserviceProcess(workdir, dsn, extra_env=env) as server:
         [(address, token)] = server.paid_mailboxes(1)
         await register(server.base_url, token, f"http://127.0.0.1:{receiver.port}/ok/latency")
@@ -300,6 +329,9 @@ def main() -> None:
     parser.add_argument("--fanout-endpoints", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="plain-ingest and fan-out pairs")
     parser.add_argument("--fanout-only", action="store_true", help="skip the latency and isolation phases")
+    parser.add_argument(
+        "--sender-in-server", action="store_true", help="send webhooks from the serving process, to compare"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine skews the figures)", flush=True)
     asyncio.run(
@@ -309,6 +341,7 @@ def main() -> None:
             args.fanout_endpoints,
             args.rounds,
             args.fanout_only,
+            args.sender_in_server,
         )
     )
 

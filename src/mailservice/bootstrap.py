@@ -41,13 +41,11 @@ from mailservice.adapters.payments.selection import (
 )
 from mailservice.adapters.senderauth.authenticator import DnsSenderAuthenticator
 from mailservice.adapters.senderauth.selection import build_sender_authenticator
-from mailservice.adapters.webhooks.guarded_connect import SystemResolver
-from mailservice.adapters.webhooks.sender import HttpWebhookSender
 from mailservice.config import Settings, parse_listen_address
 from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.domain.retention import RetentionPolicy
-from mailservice.ports import Clock, Notifier, PaymentGateway, WebhookSender
+from mailservice.ports import Clock, Notifier, PaymentGateway
 from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
@@ -94,8 +92,9 @@ from mailservice.services.reminders import ExpiryNotices, NoticeSettings
 from mailservice.services.renewals import RenewalService
 from mailservice.services.retention import RetentionService
 from mailservice.services.support import SupportService
-from mailservice.services.webhooks import WebhookPolicy, WebhookService, WebhookWorker
+from mailservice.services.webhooks import WebhookService, WebhookWorker
 from mailservice.startup_warnings import insecure_settings
+from mailservice.webhook_process import WebhookSenderProcess, build_webhook_sender, webhook_policy
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +114,7 @@ class Runtime:
     mail_limits: ProcessLimits
     postmaster: PostmasterService
     sender_auth: DnsSenderAuthenticator | None = None
+    publisher: AfterCommitPublisher | None = None
 
     async def start(self) -> None:
         await self.events.start()
@@ -220,19 +220,10 @@ async def build_runtime(
         link_resend_interval=timedelta(hours=settings.payment_link_resend_hours),
     )
     credentials = Credentials(secret)
-    webhook_policy = WebhookPolicy(
-        per_mailbox=settings.webhooks_per_mailbox,
-        allow_private=settings.webhook_allow_private,
-        disable_after=timedelta(days=settings.webhook_disable_after_days),
-        endpoint_concurrency=settings.webhook_endpoint_concurrency,
-        concurrency=settings.webhook_concurrency,
-        lease=timedelta(seconds=settings.webhook_lease_seconds),
-        mail_domain=settings.mail_domain,
-        public_base_url=settings.public_base_url,
-    )
+    policy_of_webhooks = webhook_policy(settings)
     webhook_sender = build_webhook_sender(settings)
     webhook_worker = WebhookWorker(
-        uow, SqlDeliveryQueue(database), webhook_sender, clock, credentials.webhook_secret, webhook_policy
+        uow, SqlDeliveryQueue(database), webhook_sender, clock, credentials.webhook_secret, policy_of_webhooks
     )
     publisher.wake_webhooks_with(webhook_worker.wake)
     mail_server = AdvertisedMailServer(
@@ -245,7 +236,12 @@ async def build_runtime(
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
-    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_server)
+    expiry_notices = ExpiryNotices(
+        uow,
+        clock,
+        NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
+    )
+    mailboxes = MailboxService(proofs, payments, credentials, uow, clock, mail_server, expiry_notices)
     live_sessions = LiveSessions(mailboxes, events, settings.session_recheck_seconds)
     services = Services(
         clock=clock,
@@ -283,13 +279,9 @@ async def build_runtime(
         admin=AdminService(uow, clock, mailboxes, events, metrics),
         payment_webhooks=PaymentWebhooks(select_webhook_verifiers(settings), gateway, uow, clock),
         renewals=RenewalService(proofs, mailboxes, payments, credentials, uow, clock),
-        expiry_notices=ExpiryNotices(
-            uow,
-            clock,
-            NoticeSettings(settings.mail_domain, settings.public_base_url, settings.renewal_reminder_days),
-        ),
+        expiry_notices=expiry_notices,
         reconciler=PaymentReconciler(gateway, payments, uow, clock),
-        webhooks=WebhookService(uow, clock, credentials.webhook_secret, webhook_policy),
+        webhooks=WebhookService(uow, clock, credentials.webhook_secret, policy_of_webhooks),
         webhook_worker=webhook_worker,
         event_feed=EventFeed(
             uow, events, live_sessions, clock, timedelta(days=settings.event_retention_days)
@@ -318,6 +310,7 @@ async def build_runtime(
             settings.postmaster_forwards_per_minute,
         ),
         sender_auth,
+        publisher,
     )
     await runtime.start()
     return runtime
@@ -325,15 +318,6 @@ async def build_runtime(
 
 def build_payment_gateway(settings: Settings) -> PaymentGateway:
     return select_payment_gateway(settings)
-
-
-def build_webhook_sender(settings: Settings) -> WebhookSender:
-    return HttpWebhookSender(
-        SystemResolver(),
-        settings.webhook_allow_private,
-        settings.webhook_timeout_seconds,
-        max_connections=settings.webhook_concurrency,
-    )
 
 
 def build_notifier(settings: Settings) -> Notifier:
@@ -530,12 +514,12 @@ async def serve(settings: Settings) -> None:
             )
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
-        asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)),
         asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
         asyncio.create_task(
             give_memory_back_after_bursts(lambda: runtime.mail_limits.connections.open_connections)
         ),
     ]
+    sender = await _start_webhook_sending(runtime, jobs)
     http_task = asyncio.create_task(http.serve())
     log.info("mailservice.started %s payments=%s", _listening_summary(settings), services.payments.provider)
     await asyncio.wait([asyncio.create_task(stop.wait()), http_task], return_when=asyncio.FIRST_COMPLETED)
@@ -551,11 +535,29 @@ async def serve(settings: Settings) -> None:
     for job in jobs:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
+    if sender is not None:
+        await sender.close()
     await _final_drain(services)
     await runtime.close()
     log.info("mailservice.stopped")
     if http_task.done() and http_task.exception() is not None:
         raise RuntimeError("the HTTP listener stopped unexpectedly") from http_task.exception()
+
+
+async def _start_webhook_sending(
+    runtime: Runtime, jobs: list[asyncio.Task[Any]]
+) -> WebhookSenderProcess | None:
+    """Webhooks are sent from a process of their own (`WEBHOOK_SENDER_PROCESS`, the default), woken after
+    every commit that queued deliveries; or by a job of this process."""
+    settings, services = runtime.settings, runtime.services
+    if not settings.webhook_sender_process:
+        jobs.append(asyncio.create_task(services.webhook_worker.run(settings.webhook_poll_seconds)))
+        return None
+    sender = WebhookSenderProcess(settings, services.outbox.wake)
+    await sender.start()
+    assert runtime.publisher is not None
+    runtime.publisher.wake_webhooks_with(sender.wake)
+    return sender
 
 
 async def expiry_sweep(services: Services) -> None:

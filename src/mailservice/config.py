@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=128, ge=1, le=4096)
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
     webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    webhook_sender_process: bool = True
 
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.agent import SigningKey, claim, resolve
 from tests.support.keys import AgentKey, SshKeygenKey
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, until_ended
 
 pytestmark = [pytest.mark.slow, pytest.mark.own_server]
 
@@ -52,10 +52,13 @@ async def run_flow(server: ServerProcess, key: SigningKey) -> None:
 
 async def test_agent_with_ssh_keygen_claims_pays_and_resolves(server: ServerProcess, tmp_path: Path) -> None:
     await run_flow(server, SshKeygenKey.generate(tmp_path))
+    children = server.child_pids()  # the parser worker and the webhook sender
 
     assert server.stop() == 0
     assert "billing@example.com" in server.log()
     assert "mailservice.stopped" in server.log()
+    assert len(children) >= 2
+    await until_ended(children)  # none outlives the server
 
 
 async def test_agent_with_raw_ed25519_signature_claims_pays_and_resolves(server: ServerProcess) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.fake_http import Recorded, Reply, fake_api
 from tests.support.mail import send, text_message
-from tests.support.server import ServerProcess, served_on
+from tests.support.server import ServerProcess, served_on, until_ended
 from tests.support.webhooks import new_agent
 
 pytestmark = [pytest.mark.slow]
@@ -25,6 +25,7 @@ WEBHOOK_ENV = {
     "WEBHOOK_TIMEOUT_SECONDS": "2",
     "WEBHOOK_LEASE_SECONDS": "3",
     "WEBHOOK_POLL_SECONDS": "0.2",
+    "ADMIN_API_KEY": "admin-key-for-the-crash-test",
 }
 
 
@@ -64,11 +65,16 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
                     webhook_server.smtp_port, text_message(agent.address, f"crash {n}"), [agent.address]
                 )
             assert await asyncio.to_thread(held.wait, 10)
+            senders = webhook_server.child_pids()
 
             webhook_server.kill()
+            await until_ended(senders)  # nothing goes on posting for a dead server
             release.set()
             webhook_server.start()
             listed = await _until_all_succeeded(client, agent.headers, created.json()["id"])
+            metrics = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {WEBHOOK_ENV['ADMIN_API_KEY']}"}
+            )
 
     by_id: dict[str, list[bytes]] = {}
     for request in receiver.requests:
@@ -77,6 +83,9 @@ async def test_sends_cut_by_kill_9_in_the_middle_of_a_batch_are_sent_again_with_
     assert len(by_id) == MESSAGES
     assert any(len(bodies) > 1 for bodies in by_id.values())  # the held ones were sent again...
     assert all(len(set(bodies)) == 1 for bodies in by_id.values())  # ...as they were
+    assert senders, "webhooks are sent from a process beside the server"
+    succeeded = f'mailservice_store_rows{{status="succeeded",table="webhook_deliveries"}} {MESSAGES}.0'
+    assert succeeded in metrics.text
 
 
 async def _until_all_succeeded(

@@ -16,7 +16,7 @@ from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.timestamps import rfc3339
 from tests.integration.test_renewals import renew
-from tests.support.agent import claim_and_pay
+from tests.support.agent import claim_and_pay, resolve
 from tests.support.event_log import logged_events
 from tests.support.keys import AgentKey
 from tests.support.mail import paid_mailbox, send, text_message
@@ -85,6 +85,24 @@ async def test_expiry_notices_and_a_renewal_are_logged_once(
         ("mailbox.expired", {"expires_at": rfc3339(EXPIRES)}),
     ]
     assert events[0].occurred_at == EXPIRES - timedelta(days=6)
+
+
+async def test_a_mailbox_found_expired_lazily_logs_its_expiry_at_once_and_only_once(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    key = AgentKey.generate()
+    details = await claim_and_pay(client, key)
+    clock.set(EXPIRES + timedelta(hours=1))
+
+    assert (await resolve(client, key)).json()["status"] == "expired"
+    at_once = await logged_events(runtime, details["mailbox_id"])
+    await expiry_sweep(runtime.services)
+    assert (await resolve(client, key)).json()["status"] == "expired"
+
+    assert [(e.type, e.data, e.occurred_at) for e in at_once] == [
+        ("mailbox.expired", {"expires_at": rfc3339(EXPIRES)}, EXPIRES + timedelta(hours=1))
+    ]
+    assert await logged_events(runtime, details["mailbox_id"]) == at_once
 
 
 async def test_paying_again_logs_a_renewal(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -657,6 +657,28 @@ async def test_endpoints_belong_to_their_mailbox_and_take_their_deliveries_with_
     assert store.publisher.published == [WebhookQueued()]
 
 
+async def test_an_endpoint_turned_off_is_turned_on_again_healthy(store: Store) -> None:
+    owner = mailbox()
+    await added(store, owner)
+    await with_endpoints(store, endpoint("ep1", owner), endpoint("ep2", owner))
+    async with store.uow() as uow:
+        await uow.webhooks.endpoint_answered("ep1", False, NOW)
+        await uow.webhooks.disable("ep1", NOW)
+        await uow.commit()
+    store.publisher.published.clear()
+
+    async with store.uow() as uow:
+        counted = [e.id for e in await uow.webhooks.endpoints_for_update(owner.id)]
+        await uow.webhooks.enable("ep1")
+        await uow.commit()
+    async with store.uow(read_only=True) as uow:
+        enabled = await uow.webhooks.endpoint(owner.id, "ep1")
+
+    assert counted == ["ep1", "ep2"]
+    assert enabled is not None and (enabled.disabled_at, enabled.failing_since) == (None, None)
+    assert store.publisher.published == [WebhookQueued()]
+
+
 async def test_a_logged_event_queues_one_delivery_per_enabled_endpoint_that_wants_it(store: Store) -> None:
     owner = mailbox()
     await added(store, owner)

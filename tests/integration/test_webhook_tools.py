@@ -45,12 +45,14 @@ async def test_the_client_manages_webhooks_and_follows_deliveries(
         await run_worker(runtime)
         listed = await mail.list_webhooks()
         shown = await mail.get_webhook(created.id)
+        enabled = await mail.enable_webhook(created.id)
         sent = await mail.webhook_deliveries(created.id)
         await mail.delete_webhook(created.id)
 
     assert created.secret.startswith("whsec_") and created.q == "from:github"
     assert [w.id for w in listed.webhooks] == [created.id] and shown.events == ["message.received"]
     assert again.webhook_id == queued.webhook_id
+    assert (enabled.id, enabled.disabled_at) == (created.id, None)
     [delivery] = sent.deliveries
     assert [a.status_code for a in delivery.attempts] == [200, 200]
     assert (await mail.list_webhooks()).webhooks == []
@@ -88,10 +90,12 @@ async def test_the_agent_commands_manage_webhooks(
 
     added = await _agent("webhooks", "add", "https://hooks.example.com/m", "-e", "message.received", *common)
     listed = await _agent("webhooks", "list", *common)
+    enabled = await _agent("webhooks", "enable", added["id"], *common)
     deleted = await _agent("webhooks", "delete", added["id"], *common)
 
     assert added["secret"].startswith("whsec_") and added["events"] == ["message.received"]
     assert [w["id"] for w in listed["webhooks"]] == [added["id"]]
+    assert (enabled["id"], enabled["disabled_at"]) == (added["id"], None)
     assert deleted == {"deleted": added["id"]}
 
 

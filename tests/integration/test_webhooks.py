@@ -195,6 +195,23 @@ async def test_endpoints_are_managed_with_the_mailbox_token(
     assert (deleted.status_code, again.status_code) == (204, 404)
 
 
+async def test_registrations_at_the_same_instant_keep_to_the_limit(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    agent = await new_agent(client)
+
+    answers = await asyncio.gather(
+        *(
+            client.post("/v1/webhooks", json={"url": f"https://hooks.example.com/{n}"}, headers=agent.headers)
+            for n in range(8)
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 3
+    listed = (await client.get("/v1/webhooks", headers=agent.headers)).json()["webhooks"]
+    assert len(listed) == 5
+
+
 @pytest.mark.parametrize(
     ("url", "code"),
     [
@@ -249,6 +266,33 @@ async def test_an_endpoint_failing_for_days_is_turned_off_and_its_payer_told(
     assert hook.url in notice["body_text"] and "HTTP 500" in notice["body_text"]
     test = await client.post(f"/v1/webhooks/{created['id']}/test", headers=agent.headers)
     assert (test.status_code, test.json()["code"]) == (409, "webhook_disabled")
+
+
+async def test_an_endpoint_turned_off_is_enabled_again_and_receives_new_events(
+    client: httpx.AsyncClient, runtime: Runtime, smtp_port: int, clock: FixedClock
+) -> None:
+    agent = await new_agent(client)
+    with receiver([500] * 16 + [200]) as hook:
+        created = await register(client, agent, hook.url)
+        for subject in ("first", "second"):
+            await mail(smtp_port, agent, subject)
+            await _exhaust_retries(client, runtime, agent, created["id"], clock)
+            clock.set(clock.now() + timedelta(days=2))
+        path = f"/v1/webhooks/{created['id']}"
+        assert (await client.get(path, headers=agent.headers)).json()["disabled_at"] is not None
+
+        enabled = await client.post(f"{path}/enable", headers=agent.headers)
+        again = await client.post(f"{path}/enable", headers=agent.headers)
+        await mail(smtp_port, agent, "third")
+        assert await run_worker(runtime) == 1
+
+        [*_, payload] = hook.payloads(created["secret"])
+    assert (enabled.status_code, enabled.json()["disabled_at"]) == (200, None)
+    assert (again.status_code, again.json()["id"]) == (200, created["id"])
+    assert payload["data"]["subject"] == "third"
+    other = await new_agent(client)
+    foreign = await client.post(f"{path}/enable", headers=other.headers)
+    assert foreign.status_code == 404
 
 
 async def test_two_nodes_never_send_one_delivery_twice(

@@ -640,6 +640,9 @@ class FakeWebhooks:
         mine = [e for e in self._state.webhook_endpoints.values() if e.mailbox_id == mailbox_id]
         return sorted(mine, key=lambda e: (e.created_at, e.id))
 
+    async def endpoints_for_update(self, mailbox_id: str) -> list[WebhookEndpoint]:
+        return await self.endpoints(mailbox_id)
+
     async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         found = self._state.webhook_endpoints.get(endpoint_id)
         return found if found is not None and found.mailbox_id == mailbox_id else None
@@ -712,6 +715,14 @@ class FakeWebhooks:
             return False
         self._state.webhook_endpoints[endpoint_id] = replace(endpoint, disabled_at=now)
         return True
+
+    async def enable(self, endpoint_id: str) -> None:
+        endpoint = self._state.webhook_endpoints.get(endpoint_id)
+        if endpoint is not None:
+            self._state.webhook_endpoints[endpoint_id] = replace(
+                endpoint, disabled_at=None, failing_since=None
+            )
+        self._uow.record(WebhookQueued())
 
     def _with_history(self, delivery: WebhookDelivery) -> WebhookDelivery:
         return replace(delivery, history=tuple(self._attempts.get(delivery.id, ())))

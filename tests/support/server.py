@@ -3,6 +3,7 @@ shared by the tests that need the same configuration and only touch mailboxes th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import signal
@@ -218,3 +219,17 @@ class SharedServers:
         for (database, _, _), process in self._started.items():
             _end(process, database)
         self._started.clear()
+
+
+async def until_ended(pids: list[int], seconds: float = 5.0) -> None:
+    """Wait until none of `pids` runs any more (an ended process that nobody reaped yet counts as ended)."""
+    async with asyncio.timeout(seconds):
+        while any(_running(pid) for pid in pids):  # noqa: ASYNC110 -- other processes
+            await asyncio.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -53,6 +53,7 @@ class Wiring:
         self.payments = PaymentService(
             MockPaymentGateway("http://test"), self.uow, self.clock, "agents.test", timedelta(hours=24)
         )
+        self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
         self.mailboxes = MailboxService(
             self.proofs,
             self.payments,
@@ -60,6 +61,7 @@ class Wiring:
             self.uow,
             self.clock,
             AdvertisedMailServer("agents.test", "imap", 143, 110),
+            self.notices,
         )
         self.accounts = AccountService(self.uow, self.clock, "http://test")
         self.webhook_policy = WebhookPolicy(
@@ -81,7 +83,6 @@ class Wiring:
         )
         self.event_feed = EventFeed(self.uow, self.bus, self.live_sessions, self.clock, timedelta(days=7))
         self.admin = AdminService(self.uow, self.clock, self.mailboxes, self.bus, ServiceMetrics())
-        self.notices = ExpiryNotices(self.uow, self.clock, NoticeSettings("agents.test", "http://test", 7))
 
     def proof(self, key: AgentKey) -> KeyProof:
         """A fresh signed proof of `key`, as an agent makes one."""

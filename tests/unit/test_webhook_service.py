@@ -213,3 +213,35 @@ async def test_an_endpoint_failing_for_days_is_turned_off_and_its_payer_told_onc
     assert endpoint.url in notice.text and "HTTP 500" in notice.text
     with pytest.raises(WebhookDisabled):
         await wiring.webhooks.send_test(mailbox, endpoint.id)
+
+
+async def test_an_endpoint_turned_off_is_turned_on_again_and_sends_what_was_pending(wiring: Wiring) -> None:
+    mailbox = wiring.paid_mailbox()
+    endpoint = (await wiring.webhooks.register(mailbox, "https://hooks.example.com/", None, None)).endpoint
+    sending = worker(wiring, AnsweringSender([FAILING] * 16 + [OK]))
+    for _ in range(2):
+        await renewed(wiring, mailbox)
+        for _ in range(10):
+            await sending.drain_once()
+            await sending.settle()
+            wiring.clock.advance(timedelta(hours=10))
+    async with wiring.uow() as uow:  # a delivery still pending when the endpoint was turned off
+        pending = await uow.webhooks.add_test_delivery(endpoint.id, wiring.clock.now())
+        await uow.commit()
+    assert (await wiring.webhooks.endpoint(mailbox, endpoint.id)).disabled_at is not None
+    assert await sending.drain_once() == 0  # nothing goes to an endpoint that is off
+
+    enabled = await wiring.webhooks.enable(mailbox, endpoint.id)
+    again = await wiring.webhooks.enable(mailbox, endpoint.id)
+    sent = await sending.drain_once()
+    await sending.settle()
+
+    assert (enabled.disabled_at, enabled.failing_since) == (None, None)
+    assert again == enabled
+    assert sent == 1
+    [delivery] = [
+        d for d in await wiring.webhooks.deliveries(mailbox, endpoint.id, 10, None) if d.id == pending
+    ]
+    assert delivery.status is DeliveryStatus.SUCCEEDED
+    with pytest.raises(NotFound):
+        await wiring.webhooks.enable(wiring.paid_mailbox(), endpoint.id)

@@ -137,6 +137,10 @@ class AsyncMailClient:
     async def delete_webhook(self, webhook_id: str) -> None:
         await run_async(self._http, self._ops.delete_webhook(webhook_id))
 
+    async def enable_webhook(self, webhook_id: str) -> WebhookOut:
+        """Turn a webhook on again after it was turned off for failing for days."""
+        return await run_async(self._http, self._ops.enable_webhook(webhook_id))
+
     async def test_webhook(self, webhook_id: str) -> DeliveryOut:
         return await run_async(self._http, self._ops.test_webhook(webhook_id))
 

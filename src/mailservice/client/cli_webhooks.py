@@ -72,6 +72,16 @@ def delete(
     print_json({"deleted": webhook_id}) if as_json else print_fields([("deleted", webhook_id)])
 
 
+@webhooks.command("enable")
+def enable(
+    webhook_id: WebhookIdArg, url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False
+) -> None:
+    """Turn a webhook on again after it was turned off for failing for days."""
+    with client_for(url, key, as_json) as mail:
+        found = mail.enable_webhook(webhook_id)
+    print_json(found) if as_json else _print_webhook(found)
+
+
 @webhooks.command("test")
 def test(
     webhook_id: WebhookIdArg, url: Url = DEFAULT_URL, key: KeyPath = Path(DEFAULT_KEY), as_json: Json = False

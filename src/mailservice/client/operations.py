@@ -285,6 +285,10 @@ class Operations:
         response = yield from self._read("DELETE", f"/v1/webhooks/{quote(webhook_id, safe='')}")
         raise_for_error(response)
 
+    def enable_webhook(self, webhook_id: str) -> Operation[WebhookOut]:
+        response = yield from self._read("POST", f"/v1/webhooks/{quote(webhook_id, safe='')}/enable")
+        return WebhookOut.model_validate(_ok(response))
+
     def test_webhook(self, webhook_id: str) -> Operation[DeliveryOut]:
         response = yield from self._read("POST", f"/v1/webhooks/{quote(webhook_id, safe='')}/test")
         return DeliveryOut.model_validate(_ok(response))

@@ -130,6 +130,10 @@ class MailClient:
     def delete_webhook(self, webhook_id: str) -> None:
         run_sync(self._http, self._ops.delete_webhook(webhook_id))
 
+    def enable_webhook(self, webhook_id: str) -> WebhookOut:
+        """Turn a webhook on again after it was turned off for failing for days."""
+        return run_sync(self._http, self._ops.enable_webhook(webhook_id))
+
     def test_webhook(self, webhook_id: str) -> DeliveryOut:
         return run_sync(self._http, self._ops.test_webhook(webhook_id))
 

@@ -15,6 +15,7 @@ from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
 from mailservice.services.key_proofs import KeyProofs
 from mailservice.services.payments import PaymentService
+from mailservice.services.reminders import ExpiryNotices
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ class MailboxService:
         uow: UnitOfWorkFactory,
         clock: Clock,
         mail_server: AdvertisedMailServer,
+        expiry_notices: ExpiryNotices,
     ) -> None:
         self._proofs = proofs
+        self._expiry_notices = expiry_notices
         self._payments = payments
         self._credentials = credentials
         self._uow = uow
@@ -174,6 +177,8 @@ class MailboxService:
                 updated = updated.with_billing_email(billing_email, now)
             if updated != mailbox:
                 await uow.mailboxes.update(updated)
+                if mailbox.has_lapsed(now):
+                    await self._expiry_notices.queue_expired(uow, updated, now)
                 await uow.commit()
             return updated
 
@@ -184,10 +189,12 @@ class MailboxService:
             mailbox = await uow.mailboxes.get(mailbox_id)
         if mailbox is None or not mailbox.has_lapsed(now):
             return mailbox
+        expired = mailbox.expire(now)
         async with self._uow() as uow:
-            await uow.mailboxes.update(mailbox.expire(now))
+            await uow.mailboxes.update(expired)
+            await self._expiry_notices.queue_expired(uow, expired, now)
             await uow.commit()
-        return mailbox.expire(now)
+        return expired
 
     async def _current(self, mailbox_id: str) -> Mailbox:
         mailbox = await self.current(mailbox_id)

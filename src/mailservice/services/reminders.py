@@ -17,7 +17,7 @@ from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.notification import Notification
 from mailservice.domain.timestamps import rfc3339
-from mailservice.ports import Clock, UnitOfWorkFactory
+from mailservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from mailservice.services.notifications import compose
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,18 @@ class ExpiryNotices:
             log.info("expiry_notices.queued reminders=%d expired=%d", queued.reminders, queued.expired)
         return queued
 
+    async def queue_expired(self, uow: UnitOfWork, mailbox: Mailbox, now: datetime) -> bool:
+        """The expired notice and event of a mailbox found lapsed outside the sweep (a lazy check), in
+        that check's transaction: the agent hears at once, and the sweep then finds them queued. Only
+        mailboxes the sweep would notify (key-bound, expired within the window) get them."""
+        if (
+            mailbox.key_fingerprint is None
+            or mailbox.expires_at is None
+            or not now - EXPIRED_NOTICE_WINDOW < mailbox.expires_at <= now
+        ):
+            return False
+        return await self._queue_one(uow, ExpiryNotice.EXPIRED, mailbox, now)
+
     async def _queue(self, notice: ExpiryNotice, after: datetime, until: datetime) -> int:
         total = 0
         while True:
@@ -75,15 +87,22 @@ class ExpiryNotices:
                 due = await uow.mailboxes.due_for_notice(notice, after, until, BATCH)
                 marked = 0
                 for mailbox in due:
-                    assert mailbox.expires_at is not None
-                    if await uow.mailboxes.mark_notice_sent(mailbox.id, notice, mailbox.expires_at):
-                        await uow.outbox.enqueue(self._compose(notice, mailbox), now)
-                        uow.record(mailbox_event(mailbox.id, _EVENT_TYPES[notice], now, mailbox.expires_at))
-                        marked += 1
+                    marked += await self._queue_one(uow, notice, mailbox, now)
                 await uow.commit()
             total += marked
             if len(due) < BATCH or marked == 0:
                 return total
+
+    async def _queue_one(
+        self, uow: UnitOfWork, notice: ExpiryNotice, mailbox: Mailbox, now: datetime
+    ) -> bool:
+        """Once per mailbox and expiry, whoever comes first: the conditional update decides."""
+        assert mailbox.expires_at is not None
+        if not await uow.mailboxes.mark_notice_sent(mailbox.id, notice, mailbox.expires_at):
+            return False
+        await uow.outbox.enqueue(self._compose(notice, mailbox), now)
+        uow.record(mailbox_event(mailbox.id, _EVENT_TYPES[notice], now, mailbox.expires_at))
+        return True
 
     def _compose(self, notice: ExpiryNotice, mailbox: Mailbox) -> Notification:
         assert mailbox.expires_at is not None

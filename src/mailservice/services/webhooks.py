@@ -94,7 +94,7 @@ class WebhookService:
             created_at=self._clock.now(),
         )
         async with self._uow() as uow:
-            if len(await uow.webhooks.endpoints(mailbox.id)) >= self._policy.per_mailbox:
+            if len(await uow.webhooks.endpoints_for_update(mailbox.id)) >= self._policy.per_mailbox:
                 raise WebhookLimitReached(
                     f"a mailbox has at most {self._policy.per_mailbox} webhooks; delete one first",
                     limit=self._policy.per_mailbox,
@@ -118,6 +118,18 @@ class WebhookService:
                 raise NotFound("webhook not found")
             await uow.commit()
         log.info("webhook.removed mailbox=%s endpoint=%s", mailbox.id, endpoint_id)
+
+    async def enable(self, mailbox: Mailbox, endpoint_id: str) -> WebhookEndpoint:
+        """Turn an endpoint on again after it was turned off for failing; its pending deliveries go out
+        again, and its failures so far are forgotten. An endpoint that is on stays as it is."""
+        async with self._uow() as uow:
+            endpoint = await _endpoint(uow, mailbox, endpoint_id)
+            if endpoint.disabled_at is None:
+                return endpoint
+            await uow.webhooks.enable(endpoint.id)
+            await uow.commit()
+        log.info("webhook.enabled mailbox=%s endpoint=%s", mailbox.id, endpoint_id)
+        return await self.endpoint(mailbox, endpoint_id)
 
     async def send_test(self, mailbox: Mailbox, endpoint_id: str) -> WebhookDelivery:
         """Queue a `webhook.test` delivery to this endpoint alone, due now."""
@@ -456,5 +468,7 @@ async def _endpoint(uow: UnitOfWork, mailbox: Mailbox, endpoint_id: str) -> Webh
 async def _enabled_endpoint(uow: UnitOfWork, mailbox: Mailbox, endpoint_id: str) -> WebhookEndpoint:
     endpoint = await _endpoint(uow, mailbox, endpoint_id)
     if endpoint.disabled_at is not None:
-        raise WebhookDisabled("this webhook was turned off after failing for days; register it again")
+        raise WebhookDisabled(
+            "this webhook was turned off after failing for days; turn it on with POST /v1/webhooks/{id}/enable"
+        )
     return endpoint

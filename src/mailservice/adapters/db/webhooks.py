@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.event_log import delivery_row
-from mailservice.adapters.db.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
+from mailservice.adapters.db.tables import mailboxes, webhook_attempts, webhook_deliveries, webhook_endpoints
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.webhooks import (
     WEBHOOK_TEST,
@@ -52,6 +52,14 @@ class SqlWebhookRepository:
             .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
         )
         return [endpoint_of_row(row) for row in (await self._connection.execute(query)).mappings()]
+
+    async def endpoints_for_update(self, mailbox_id: str) -> list[WebhookEndpoint]:
+        """The mailbox row is locked (PostgreSQL; SQLite's writers take turns already), in the order every
+        writer takes it: the mailbox before its endpoints and deliveries."""
+        await self._connection.execute(
+            select(mailboxes.c.id).where(mailboxes.c.id == mailbox_id).with_for_update()
+        )
+        return await self.endpoints(mailbox_id)
 
     async def endpoint(self, mailbox_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         query = select(webhook_endpoints).where(
@@ -163,6 +171,14 @@ class SqlWebhookRepository:
             .values(disabled_at=now)
         )
         return int(result.rowcount) == 1
+
+    async def enable(self, endpoint_id: str) -> None:
+        await self._connection.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(disabled_at=None, failing_since=None)
+        )
+        self._record(WebhookQueued())  # what was still pending falls due again
 
     async def _attempts(self, delivery_ids: list[int]) -> dict[int, tuple[Attempt, ...]]:
         if not delivery_ids:

@@ -62,6 +62,13 @@ async def delete_webhook(webhook_id: WebhookId, mailbox: BearerMailbox, services
     return Response(status_code=204)
 
 
+@router.post("/v1/webhooks/{webhook_id}/enable", responses=_ERRORS, dependencies=_CHANGES)
+async def enable_webhook(webhook_id: WebhookId, mailbox: BearerMailbox, services: ServicesDep) -> WebhookOut:
+    """Turn a webhook on again after it was turned off for failing for days: what was still pending is
+    sent, and new events reach it again. A webhook that is on is left as it is."""
+    return webhook_out(await services.webhooks.enable(mailbox, webhook_id))
+
+
 @router.post("/v1/webhooks/{webhook_id}/test", status_code=202, responses=_ERRORS, dependencies=_CHANGES)
 async def test_webhook(webhook_id: WebhookId, mailbox: BearerMailbox, services: ServicesDep) -> DeliveryOut:
     """Queue a `webhook.test` event to this URL now; follow it in its deliveries."""
