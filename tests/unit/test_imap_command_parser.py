@@ -45,6 +45,7 @@ from mailservice.protocols.imap.search_keys import (
     UnknownCharset,
 )
 from mailservice.protocols.imap.sequence_set import parse_sequence_set
+from tests.support.cheap_strategies import joined_bytes
 
 
 def test_login_takes_atoms_quoted_strings_and_literals() -> None:
@@ -210,33 +211,31 @@ def test_any_bytes_either_parse_or_raise_a_parse_error(data: bytes) -> None:
 commands = st.sampled_from(
     [b"a1 FETCH ", b"a1 UID SEARCH ", b"a1 STORE ", b"a1 LOGIN ", b"a1 APPEND ", b"a1 LIST ", b"a1 SEARCH "]
 )
-tails = st.lists(
-    st.sampled_from(
-        [
-            b"1:*",
-            b" ",
-            b"(",
-            b")",
-            b"BODY[",
-            b"]",
-            b"<1.2>",
-            b'"x"',
-            b"{3}\r\nabc",
-            b"NOT",
-            b"OR",
-            b"\\Seen",
-            b"FLAGS",
-            b"HEADER.FIELDS",
-            b"1-Feb-2026",
-            b"+FLAGS",
-            b"INBOX",
-            b"{99}\r\n",
-            b"*",
-            b"CHARSET",
-        ]
-    ),
-    max_size=10,
-).map(b"".join)
+tails = joined_bytes(
+    [
+        b"1:*",
+        b" ",
+        b"(",
+        b")",
+        b"BODY[",
+        b"]",
+        b"<1.2>",
+        b'"x"',
+        b"{3}\r\nabc",
+        b"NOT",
+        b"OR",
+        b"\\Seen",
+        b"FLAGS",
+        b"HEADER.FIELDS",
+        b"1-Feb-2026",
+        b"+FLAGS",
+        b"INBOX",
+        b"{99}\r\n",
+        b"*",
+        b"CHARSET",
+    ],
+    10,
+)
 
 
 @given(commands, tails)

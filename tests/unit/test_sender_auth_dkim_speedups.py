@@ -8,30 +8,28 @@ import re
 import dkim
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mailservice.adapters.senderauth import dkim_speedups
+from tests.support.cheap_strategies import joined_bytes
 from tests.support.dkim_keys import DkimKey
 
-_LINE_PIECES = st.sampled_from(
-    [
-        b"Subject",
-        b"From",
-        b": ",
-        b":",
-        b" ",
-        b"\t",
-        b"  ",
-        b"x",
-        b"From ",
-        b"\r\n",
-        b"\n",
-        b"\r",
-        b"\r\n\r\n",
-        b"v",
-    ]
-)
-MESSAGES = st.lists(_LINE_PIECES, max_size=40).map(b"".join)
+_LINE_PIECES = [
+    b"Subject",
+    b"From",
+    b": ",
+    b":",
+    b" ",
+    b"\t",
+    b"  ",
+    b"x",
+    b"From ",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\r\n\r\n",
+    b"v",
+]
+MESSAGES = joined_bytes(_LINE_PIECES, 40)
 
 
 def _outcome(parse: object, message: bytes) -> object:
@@ -63,13 +61,13 @@ def test_the_split_of_typical_messages_is_dkimpys(message: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([b" ", b"\t", b"a", b"\r\n", b"  \t"]), max_size=30).map(b"".join))
+@given(joined_bytes([b" ", b"\t", b"a", b"\r\n", b"  \t"], 30))
 def test_whitespace_compression_is_dkimpys(content: bytes) -> None:
     assert dkim_speedups.compress_whitespace(content) == re.sub(b"[\t ]+", b" ", content)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([b" ", b"\t", b"a", b"\r", b"\n", b"\r\n"]), max_size=30).map(b"".join))
+@given(joined_bytes([b" ", b"\t", b"a", b"\r", b"\n", b"\r\n"], 30))
 def test_unfolding_and_trailing_space_removal_are_dkimpys(content: bytes) -> None:
     assert dkim_speedups.unfold_header_value(content) == re.sub(b"\r?\n", b"", content)
     assert dkim_speedups.strip_trailing_whitespace(content) == re.sub(b"[\t ]+\r\n", b"\r\n", content)
