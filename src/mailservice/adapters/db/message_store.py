@@ -177,7 +177,7 @@ class GroupCommitMessageStore:
     async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[DomainEvent]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
-        return await self._database.run_write(
+        return await self._database.run_group_write(
             lambda connection: self._write_group(connection, deliveries, now)
         )
 
