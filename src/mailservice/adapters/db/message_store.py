@@ -125,7 +125,9 @@ class GroupCommitMessageStore:
         future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(delivery, future))
         self._wakeup.set()
-        return await asyncio.shield(future)
+        # Not shielded: a caller that goes away cancels only its wait. The delivery stays queued and is
+        # written; the writer skips answering a future that is already done.
+        return await future
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""
