@@ -7,9 +7,10 @@ generator. For mailservice the end is the last 250 (a 250 is sent only after the
 fsynced, parsing and precomputation included); for Postfix it is the moment the last message is in
 Dovecot's maildir. The two run in turns (ours, baseline, ours, baseline, ...) for `--rounds` rounds, so
 both see about the same machine load; each round prints both rates, their ratio, the load average and
-the serving process's CPU per message by thread (from /proc), and the end the median ratio (target: at
-least 3x). With `--before`, each round also runs a server importing that other `src` tree (through
-PYTHONPATH) right after ours, for a before/after comparison against the same baseline.
+the serving process's CPU per message by thread (from /proc), and at the end the median ratio (target:
+at least 3x on SQLite, 2.5x on PostgreSQL). With `--before`, each round also runs a server importing that
+other `src` tree (through PYTHONPATH) right after ours, for a before/after comparison against the same
+baseline.
 With --signed-with-local-dns, mailservice gets the same load DKIM-signed (2048-bit RSA) and checks every
 message (SPF, DKIM, DMARC, ARC) against a DNS server on loopback (the test suite's), where each passes;
 without it the checks run against the system's resolver.
@@ -131,7 +132,8 @@ def main() -> None:
                 + ", ".join(f"{r:.2f}x" for r in ratios[name])
                 + ")"
             )
-    print(f"median postfix+dovecot: {statistics.median(rates['baseline']):.0f} msg/s (target ratio 3x)")
+    target = "2.5x" if args.database else "3x"
+    print(f"median postfix+dovecot: {statistics.median(rates['baseline']):.0f} msg/s (target ratio {target})")
 
 
 if __name__ == "__main__":
