@@ -9,8 +9,8 @@ Dovecot's maildir. The two run in turns (ours, baseline, ours, baseline, ...) fo
 both see about the same machine load; each round prints both rates, their ratio, the load average and
 the serving process's CPU per message by thread (from /proc), and at the end the median ratio (target:
 at least 3x on SQLite, 2.5x on PostgreSQL). With `--before`, each round also runs a server importing that
-other `src` tree (through PYTHONPATH) right after ours, for a before/after comparison against the same
-baseline.
+other `src` tree (through PYTHONPATH) beside ours (the two take turns going first), for a before/after
+comparison against the same baseline.
 With --signed-with-local-dns, mailservice gets the same load DKIM-signed (2048-bit RSA) and checks every
 message (SPF, DKIM, DMARC, ARC) against a DNS server on loopback (the test suite's), where each passes;
 without it the checks run against the system's resolver.
@@ -104,9 +104,16 @@ def main() -> None:
     rates: dict[str, list[float]] = {"ours": [], "before": [], "baseline": []}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number} (load average {_load_averages()} at the start)")
-        runs = {"ours": run_mailservice(args.database, args.signed_with_local_dns)}
-        if args.before is not None:
-            runs["before"] = run_mailservice(args.database, args.signed_with_local_dns, args.before.resolve())
+        versions = ["ours"] if args.before is None else ["ours", "before"][:: 1 if round_number % 2 else -1]
+        found = {
+            version: run_mailservice(
+                args.database,
+                args.signed_with_local_dns,
+                args.before.resolve() if version == "before" else None,
+            )
+            for version in versions  # the two versions take turns going first
+        }
+        runs = {name: found[name] for name in ("ours", "before") if name in found}
         baseline = run_baseline(COUNT, SIZE, CONNECTIONS, mailboxes=MAILBOXES, warmup=WARMUP)
         rates["baseline"].append(baseline.end_to_end_rate)
         for name, ours in runs.items():
