@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mailservice.domain.authentication_results import authentication_results
 from mailservice.domain.claimed_results import without_claimed_results
 from mailservice.domain.sender_auth import DkimCheck, DmarcCheck, SenderAuth, SpfCheck
@@ -43,6 +45,18 @@ def test_values_from_the_sender_cannot_break_the_header() -> None:
 
 def test_verdict_round_trips_through_json() -> None:
     assert SenderAuth.from_json(VERDICT.to_json()) == VERDICT
+
+
+def test_verdict_as_json_lists_every_field_in_order_with_signatures_as_a_list() -> None:
+    text = VERDICT.to_json()
+
+    assert json.loads(text) == VERDICT.as_dict()
+    assert list(VERDICT.as_dict()) == ["spf", "dkim", "dmarc", "arc", "verified_domain"]
+    assert list(VERDICT.as_dict()["spf"]) == ["result", "domain", "helo_result", "helo"]
+    assert [list(signature) for signature in VERDICT.as_dict()["dkim"]] == [
+        ["domain", "selector", "result", "algorithm"] for _ in VERDICT.dkim
+    ]
+    assert VERDICT.as_dict()["dkim"][0]["domain"] == VERDICT.dkim[0].domain
 
 
 def test_fields_claiming_our_authserv_id_are_removed_with_their_continuations() -> None:

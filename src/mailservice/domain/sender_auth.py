@@ -7,7 +7,7 @@ Results use the RFC 8601 words (`pass`, `fail`, `softfail`, `neutral`, `none`, `
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 PASS = "pass"
@@ -60,7 +60,13 @@ class SenderAuth:
     verified_domain: str | None = field(default=None)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self.as_dict(), separators=(",", ":"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready values, as `dataclasses.asdict` gives them (tuples as lists), built
+        without its deep copy of every value: this runs for every message stored."""
+        plain: dict[str, Any] = _plain(self)
+        return plain
 
     @classmethod
     def from_json(cls, text: str) -> SenderAuth:
@@ -72,6 +78,14 @@ class SenderAuth:
             arc=data.get("arc", NONE),
             verified_domain=data.get("verified_domain"),
         )
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {name: _plain(item) for name, item in vars(value).items()}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def unavailable(

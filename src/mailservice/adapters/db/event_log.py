@@ -89,7 +89,7 @@ def message_received(copy: MessageCopy, stored: StoredCopy, now: datetime) -> Ag
         ],
         "links": [{"url": link.url, "text": link.text, "kind": link.kind} for link in summary.links],
         "tags": list(copy.tags),
-        "auth": json.loads(copy.auth.to_json()) if copy.auth is not None else None,
+        "auth": copy.auth.as_dict() if copy.auth is not None else None,
         "verified_domain": copy.auth.verified_domain if copy.auth is not None else None,
     }
     return AgentEvent(copy.mailbox_id, MESSAGE_RECEIVED, now, data)
