@@ -179,12 +179,13 @@ class DeliveryService:
         queue_id = secrets.token_hex(6)
         raw = without_claimed_results(raw, self._policy.authserv_id)
         size = len(raw)
-        copies = await asyncio.gather(
-            *(
-                self._copy(raw, auth, mailbox_recipients, trace, received_at, queue_id)
-                for mailbox_recipients in _by_mailbox(recipients)
+        by_mailbox = _by_mailbox(recipients)
+        if len(by_mailbox) == 1:  # the usual case, awaited in place: gather's task costs a loop turn
+            copies = [await self._copy(raw, auth, by_mailbox[0], trace, received_at, queue_id)]
+        else:
+            copies = await asyncio.gather(
+                *(self._copy(raw, auth, group, trace, received_at, queue_id) for group in by_mailbox)
             )
-        )
         del raw
         stored = await self._store.store(Delivery(tuple(copies)))
         log.info(

@@ -125,7 +125,9 @@ class GroupCommitMessageStore:
         future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(delivery, future))
         self._wakeup.set()
-        return await asyncio.shield(future)
+        # Not shielded: a caller that goes away cancels only its wait. The delivery stays queued and is
+        # written; the writer skips answering a future that is already done.
+        return await future
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""
@@ -177,7 +179,7 @@ class GroupCommitMessageStore:
     async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[DomainEvent]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
-        return await self._database.run_write(
+        return await self._database.run_group_write(
             lambda connection: self._write_group(connection, deliveries, now)
         )
 

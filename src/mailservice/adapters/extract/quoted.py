@@ -79,13 +79,16 @@ def _history_start(lines: list[str]) -> int | None:
 
 def _history_at(lines: list[str], index: int) -> int | None:
     line = lines[index].strip()[:_MAX_LINE]
-    following = lines[index + 1].strip()[:_MAX_LINE] if index + 1 < len(lines) else ""
-    if _ATTRIBUTION.match(line) or _SEPARATOR.match(line):
+    if _ends_like_attribution(line) and (
+        _ATTRIBUTION.match(line) or (_WROTE.search(line) and _next_is_quote(lines, index))
+    ):
         return index
-    if _ATTRIBUTION_START.match(line) and _ATTRIBUTION.match(f"{line} {following}"):
+    if line.startswith("-") and _SEPARATOR.match(line):
         return index
-    if _WROTE.search(line) and _next_is_quote(lines, index):
-        return index
+    if _ATTRIBUTION_START.match(line):
+        following = lines[index + 1].strip()[:_MAX_LINE] if index + 1 < len(lines) else ""
+        if _ATTRIBUTION.match(f"{line} {following}"):
+            return index
     if _FROM.match(line) and _outlook_header(lines, index):
         previous = _previous_content(lines, index)
         return previous if previous is not None and _RULE.match(lines[previous].strip()) else index
@@ -125,7 +128,20 @@ def _without_quote_runs(lines: list[str]) -> list[str]:
         if line.lstrip().startswith(">"):
             continue
         stripped = line.strip()[:_MAX_LINE]
-        if (_ATTRIBUTION.match(stripped) or _WROTE.search(stripped)) and _next_is_quote(lines, index):
+        if (
+            _ends_like_attribution(stripped)
+            and (_ATTRIBUTION.match(stripped) or _WROTE.search(stripped))
+            and _next_is_quote(lines, index)
+        ):
             continue
         kept.append(line)
     return kept
+
+
+def _ends_like_attribution(line: str) -> bool:
+    """A stripped line that could be an attribution ("On ... wrote:"): both patterns end with a colon.
+
+    Every line of a message is looked at, so this test of the last character saves running the
+    patterns on all the others.
+    """
+    return line.endswith(":")

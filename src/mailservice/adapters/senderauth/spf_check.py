@@ -117,6 +117,8 @@ def _domain_of(address: str) -> str | None:
 def _is_domain(name: str) -> bool:
     if "." not in name or name.startswith("["):
         return False
+    if ":" not in name and not name.replace(".", "").isdigit():
+        return True  # an address is digits and dots, or has a colon; failing to parse a name costs more
     try:
         ipaddress.ip_address(name)
     except ValueError:
