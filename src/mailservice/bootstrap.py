@@ -48,7 +48,11 @@ from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.domain.retention import RetentionPolicy
 from mailservice.ports import Clock, Notifier, PaymentGateway, WebhookSender
-from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
+from mailservice.process_memory import (
+    exempt_startup_objects_from_collection,
+    give_large_buffers_back,
+    give_memory_back_after_bursts,
+)
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
     ListenerPolicy,
@@ -532,6 +536,7 @@ async def serve(settings: Settings) -> None:
         ),
     ]
     http_task = asyncio.create_task(http.serve())
+    exempt_startup_objects_from_collection()
     log.info("mailservice.started %s payments=%s", _listening_summary(settings), services.payments.provider)
     await asyncio.wait([asyncio.create_task(stop.wait()), http_task], return_when=asyncio.FIRST_COMPLETED)
     log.info("mailservice.stopping")
