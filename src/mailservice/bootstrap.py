@@ -61,6 +61,7 @@ from mailservice.protocols.connection_policy import (
 )
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.http.header_deadline import with_header_deadline
+from mailservice.protocols.imap.fields_cache import FieldsCache
 from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
@@ -413,6 +414,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
     login = runtime.services.mail_access
     imap_policy, pop3_policy = imap_listener_policy(runtime), pop3_listener_policy(runtime)
     metrics = runtime.services.admin.metrics.mail
+    fields_cache = FieldsCache()  # IMAP and IMAPS serve the same folders
 
     def imap_options(addr: str, setting: str, implicit: bool) -> ImapOptions:
         host, port = parse_listen_address(addr, setting)
@@ -427,6 +429,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
             hostname=settings.mail_hostname,
             policy=imap_policy,
             metrics=metrics.of("imap"),
+            fields_cache=fields_cache,
         )
 
     def pop3_options(addr: str, setting: str, implicit: bool) -> Pop3Options:
