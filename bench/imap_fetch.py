@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import shutil
@@ -169,6 +171,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _idle_connection(side: Side) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", side.port)
     await reader.readline()
@@ -202,21 +210,52 @@ def raise_client_open_files(connections: int) -> None:
         raise SystemExit(f"the hard open-file limit ({hard}) is too low for {connections} connections")
 
 
-async def idle_memory_and_latency(
+def idle_memory_and_latency(
     idle_side: Side, latency_side: Side, smtp_port: int, connections: int, deliveries: int
 ) -> tuple[int, int, list[float], list[float]]:
     """Server RSS before and with `connections` clients in IDLE, and delivery -> EXISTS latencies
-    before they open and with them open."""
+    before they open and with them open. The IDLE clients are held by a process of their own, so
+    that the measuring client's event loop and garbage collector do not carry them."""
     assert idle_side.pid is not None
-    quiet = await exists_latencies(latency_side, smtp_port, latency_side.user, deliveries)
-    before = rss_bytes(idle_side.pid)
-    opened = await open_idle(idle_side, connections)
-    await asyncio.sleep(1.0)  # let the server settle: nothing to synchronise with, only a reading to take
-    during = rss_bytes(idle_side.pid)
-    latencies = await exists_latencies(latency_side, smtp_port, latency_side.user, deliveries)
-    for _, writer in opened:
-        writer.close()
+    pid = idle_side.pid
+    started = cpu_seconds(pid)
+    quiet = asyncio.run(exists_latencies(latency_side, smtp_port, latency_side.user, deliveries))
+    quiet_cpu = (cpu_seconds(pid) - started) / deliveries
+    before = rss_bytes(pid)
+    ours, theirs = multiprocessing.Pipe()
+    holder = multiprocessing.get_context("spawn").Process(
+        target=hold_idle, args=(idle_side, connections, theirs), daemon=True
+    )
+    holder.start()
+    try:
+        if not ours.poll(600) or ours.recv() != connections:
+            raise RuntimeError("the IDLE connections did not open")
+        time.sleep(1.0)  # let the server settle: nothing to synchronise with, only a reading to take
+        during = rss_bytes(pid)
+        started = cpu_seconds(pid)
+        latencies = asyncio.run(exists_latencies(latency_side, smtp_port, latency_side.user, deliveries))
+        print(
+            f"server CPU per delivery (main process): {quiet_cpu * 1000:.2f} ms before the IDLE connections, "
+            f"{(cpu_seconds(pid) - started) / deliveries * 1000:.2f} ms with them"
+        )
+    finally:
+        ours.send("close")
+        holder.join(60)
     return before, during, quiet, latencies
+
+
+def hold_idle(side: Side, connections: int, pipe: multiprocessing.connection.Connection) -> None:
+    """In a process of its own: open `connections` IDLE clients, say how many, hold them until told."""
+    raise_client_open_files(connections)
+
+    async def hold() -> None:
+        opened = await open_idle(side, connections)
+        pipe.send(len(opened))
+        await asyncio.to_thread(pipe.recv)
+        for _, writer in opened:
+            writer.close()
+
+    asyncio.run(hold())
 
 
 async def exists_latencies(side: Side, smtp_port: int, address: str, count: int) -> list[float]:
@@ -325,8 +364,8 @@ def run(workdir: Path, database: str | None, count: int, idle: int, deliveries: 
             "mailservice", server.imap_port, str(latency_box["email"]), str(latency_box["password"])
         )
         print(f"load average before the IDLE connections: {os.getloadavg()}")
-        before, during, quiet, latencies = asyncio.run(
-            idle_memory_and_latency(idle_side, latency_side, server.smtp_port, idle, deliveries)
+        before, during, quiet, latencies = idle_memory_and_latency(
+            idle_side, latency_side, server.smtp_port, idle, deliveries
         )
         print(
             f"{idle} IDLE connections: server RSS {before / 2**20:.1f} MiB before, {during / 2**20:.1f} MiB with "
