@@ -2,7 +2,8 @@
 
 Every IMAP IDLE and POP3 connection, event stream and long poll holds one while it waits, so it is
 kept small: the queue exists only once an event arrives, and a waiting reader costs one future
-(an `asyncio.Queue` costs several deques, a condition and an event for each subscription).
+(an `asyncio.Queue` costs several deques, a condition and an event for each subscription). Readers
+that overlap (one cancelled while the next starts) each wake at the next event.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ QUEUE_LIMIT = 1000
 
 
 class QueueSubscription:
-    __slots__ = ("_closed", "_events", "_on_close", "_waiter", "mailbox_id")
+    __slots__ = ("_closed", "_events", "_on_close", "_waiters", "mailbox_id")
 
     def __init__(self, mailbox_id: str, on_close: Callable[[QueueSubscription], None]) -> None:
         self.mailbox_id = mailbox_id
         self._on_close = on_close
         self._closed = False
         self._events: deque[Signal | None] | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
 
     def offer(self, event: Signal) -> None:
         # A reader that lags QUEUE_LIMIT events re-reads the store anyway; keep the newest events.
@@ -35,11 +36,12 @@ class QueueSubscription:
 
     async def __anext__(self) -> Signal:
         while not self._events:
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                self._waiters.remove(waiter)
         event = self._events.popleft()
         if event is None:
             raise StopAsyncIteration
@@ -56,5 +58,6 @@ class QueueSubscription:
         if self._events is None:
             self._events = deque(maxlen=QUEUE_LIMIT)  # full: appending drops the oldest
         self._events.append(event)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        for waiter in self._waiters:  # usually one; each looks at the queue again when it wakes
+            if not waiter.done():
+                waiter.set_result(None)
