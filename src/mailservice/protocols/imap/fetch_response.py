@@ -154,13 +154,15 @@ def _line_plan(items: list[FetchItem]) -> LinePlan | None:
     reads = {slot.reads for slot in slots if slot is not None}
     if None in slots or {"header", "structure"} <= reads:
         return None
-    readers = [item for item, slot in zip(items, slots, strict=True) if slot is not None and slot.reads]
+    readers = [
+        (item, slot) for item, slot in zip(items, slots, strict=True) if slot is not None and slot.reads
+    ]
     fields = None
-    if len(readers) == 1 and isinstance(reader := readers[0], SectionItem):
-        helper = _slot(reader).helper  # type: ignore[union-attr]
-        assert helper is not None
-        key = (reader.fields, reader.section.endswith(".NOT"))
-        fields = FieldsPiece(key, helper, _line_renderer(tuple(items), prefilled=True))
+    if len(readers) == 1:
+        ((reader, slot),) = readers
+        if isinstance(reader, SectionItem) and slot.helper is not None:
+            key = (reader.fields, reader.section.endswith(".NOT"))
+            fields = FieldsPiece(key, slot.helper, _line_renderer(tuple(items), prefilled=True))
     return LinePlan(_line_renderer(tuple(items)), fields)
 
 
@@ -234,7 +236,7 @@ def _slot_renderer(slot: _Slot) -> Renderer:
 
 @lru_cache(maxsize=256)
 def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes], bytes]:
-    """Cached, so that every plan of one field list shares one function: `FieldsCache` keys on the list."""
+    """Cached: one function per field list, made once (a client sends the same list sync after sync)."""
     pick = field_picker(fields, exclude)
 
     def render(header: bytes) -> bytes:
