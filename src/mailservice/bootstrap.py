@@ -46,7 +46,11 @@ from mailservice.domain.clock import SystemClock
 from mailservice.domain.errors import ConfigurationError
 from mailservice.domain.retention import RetentionPolicy
 from mailservice.ports import Clock, Notifier, PaymentGateway
-from mailservice.process_memory import give_large_buffers_back, give_memory_back_after_bursts
+from mailservice.process_memory import (
+    exempt_startup_objects_from_collection,
+    give_large_buffers_back,
+    give_memory_back_after_bursts,
+)
 from mailservice.protocols.connection_policy import (
     ConnectionLimits,
     ListenerPolicy,
@@ -55,6 +59,7 @@ from mailservice.protocols.connection_policy import (
 )
 from mailservice.protocols.http.app import create_app
 from mailservice.protocols.http.header_deadline import with_header_deadline
+from mailservice.protocols.imap.fields_cache import FieldsCache
 from mailservice.protocols.imap.options import IDLE_TIMEOUT_SECONDS as IMAP_IDLE_TIMEOUT_SECONDS
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
@@ -397,6 +402,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
     login = runtime.services.mail_access
     imap_policy, pop3_policy = imap_listener_policy(runtime), pop3_listener_policy(runtime)
     metrics = runtime.services.admin.metrics.mail
+    fields_cache = FieldsCache()  # IMAP and IMAPS serve the same folders
 
     def imap_options(addr: str, setting: str, implicit: bool) -> ImapOptions:
         host, port = parse_listen_address(addr, setting)
@@ -411,6 +417,7 @@ async def start_access_listeners(runtime: Runtime) -> list[LineServer]:
             hostname=settings.mail_hostname,
             policy=imap_policy,
             metrics=metrics.of("imap"),
+            fields_cache=fields_cache,
         )
 
     def pop3_options(addr: str, setting: str, implicit: bool) -> Pop3Options:
@@ -521,6 +528,7 @@ async def serve(settings: Settings) -> None:
     ]
     sender = await _start_webhook_sending(runtime, jobs)
     http_task = asyncio.create_task(http.serve())
+    exempt_startup_objects_from_collection()
     log.info("mailservice.started %s payments=%s", _listening_summary(settings), services.payments.provider)
     await asyncio.wait([asyncio.create_task(stop.wait()), http_task], return_when=asyncio.FIRST_COMPLETED)
     log.info("mailservice.stopping")

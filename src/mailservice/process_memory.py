@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -62,3 +63,14 @@ def give_large_buffers_back() -> None:
     ):
         if libc.mallopt(parameter, value) != 1:
             log.warning("memory.mallopt_refused parameter=%s", parameter)
+
+
+def exempt_startup_objects_from_collection() -> None:
+    """Move every object alive once the process is serving (imported modules, classes, the routes and
+    services built at start, about 170,000 objects) out of reach of the cyclic garbage collector.
+
+    They live as long as the process, yet each full collection walked them all again; with thousands of
+    IMAP IDLE connections open a full collection already walks their objects too, and every one it makes
+    pauses the event loop, so a delivery's `EXISTS` waits for it."""
+    gc.collect()
+    gc.freeze()

@@ -4,6 +4,7 @@ subscriber to look again (a resync) when events may have been lost."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from mailservice.adapters.db.dsn import libpq_dsn
 from mailservice.adapters.events import postgres as postgres_bus
 from mailservice.adapters.events.local import InProcessEventBus
 from mailservice.adapters.events.postgres import PostgresEventBus
+from mailservice.adapters.events.subscription import QUEUE_LIMIT
 from mailservice.domain.messages import (
     AccessRevoked,
     EventLogged,
@@ -56,6 +58,39 @@ async def test_in_process_bus_delivers_to_the_mailbox_subscribers_only() -> None
         await asyncio.wait_for(anext(other), 0.05)
     mine.close()
     other.close()
+
+
+async def test_a_reader_that_starts_before_the_last_one_is_cancelled_gets_the_next_event() -> None:
+    # given a reader waiting on a subscription, a second one started, then the first cancelled
+    bus = InProcessEventBus()
+    subscription = bus.subscribe(EVENT.mailbox_id)
+    first = asyncio.ensure_future(anext(subscription))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(anext(subscription))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+
+    # when an event comes
+    await bus.publish([EVENT])
+
+    # then the second reader has it, and a closed subscription ends its next reader
+    assert await asyncio.wait_for(second, 1) == EVENT
+    subscription.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(subscription), 1)
+
+
+async def test_a_lagging_reader_gets_the_newest_events_and_then_the_end() -> None:
+    bus = InProcessEventBus()
+    subscription = bus.subscribe(EVENT.mailbox_id)
+    events = [dataclasses.replace(EVENT, uid=uid) for uid in range(1, QUEUE_LIMIT + 11)]
+
+    await bus.publish(events)
+    subscription.close()
+
+    received = [event async for event in subscription]
+    assert received == events[11:]
 
 
 async def next_of(subscription: Subscription) -> Signal:

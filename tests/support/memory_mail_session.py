@@ -212,9 +212,9 @@ class MemoryMailSession:
         self.store = store
         self.ended = False
 
-    async def revoked(self) -> DomainError:
-        """Waits for `MemoryMailStore.revoke`."""
-        return await self.store.revocation()
+    def revoked(self) -> asyncio.Future[DomainError]:
+        """Completes on `MemoryMailStore.revoke`."""
+        return self.store.revocation()
 
     def end(self) -> None:
         self.ended = True

@@ -509,6 +509,21 @@ async def test_inactive_connections_are_logged_out() -> None:
         await wire.close()
 
 
+async def test_an_idling_connection_that_sends_nothing_is_logged_out_after_reports_and_inactivity() -> None:
+    login = MemoryMailLogin()
+    login.add_mailbox(ADDRESS, PASSWORD)
+    async with running_imap(login, policy=replace(listener_policy(), idle_timeout_seconds=0.5)) as imap:
+        wire = await selected(imap)
+        wire.send(b"i IDLE\r\n")
+        assert await wire.line() == b"+ idling\r\n"
+        mailbox(imap).deliver(numbered(1))
+        assert await wire.line() == b"* 1 EXISTS\r\n"
+        assert await wire.line() == b"* 1 RECENT\r\n"
+        assert await wire.line() == b"* BYE Disconnected for inactivity.\r\n"
+        assert await asyncio.wait_for(wire.reader.read(), 5) == b""
+        await wire.close()
+
+
 async def test_logout(wire: Wire) -> None:
     assert await wire.command(b"LOGOUT") == [b"* BYE Logging out\r\n", b"t OK Logout completed.\r\n"]
     assert await asyncio.wait_for(wire.reader.read(), 5) == b""

@@ -218,6 +218,12 @@ def test_generated_line_renders_what_the_item_renderers_render(
     message = _message(raw, meta, number)
     # when both paths render it, then they agree byte for byte
     assert plan.render(_as_loaded(plan, message)) == _general(plan, message)
+    # and so does a line filled with its one HEADER.FIELDS item made apart (as the cache keeps it)
+    fields = plan.line.fields
+    if fields is not None:
+        assert message.header is not None
+        made = fields.render(number, message.meta, fields.make(message.header))
+        assert made == _general(plan, message)
 
 
 @_SETTINGS
@@ -252,4 +258,7 @@ def test_both_paths_are_exercised() -> None:
     in_line = _plan(["UID", "FLAGS", "BODY.PEEK[HEADER.FIELDS (From To)]"])
     mixed = _plan(["UID", "BODY.PEEK[HEADER.FIELDS (From)]", "ENVELOPE"])
     assert in_line.line is not None and mixed.line is None
+    assert in_line.line.fields is not None
+    assert _plan(["UID", "RFC822.HEADER"]).line.fields is None  # type: ignore[union-attr]
+    assert _plan(["BODY.PEEK[HEADER.FIELDS (To)]", "RFC822.HEADER"]).line.fields is None  # type: ignore[union-attr]
     assert isinstance(_items(["BINARY.SIZE[1]"])[0], SectionItem)

@@ -10,6 +10,7 @@ stored: each folder keeps a mark instead, the highest uid a session has taken as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -282,9 +283,10 @@ class MailSession(MailFolderStore, Protocol):
 
     def watch(self) -> FolderWatch: ...
 
-    async def revoked(self) -> DomainError:
-        """Wait until the session's access is revoked (credentials rotated, mailbox expired or revoked);
-        the error a new login would get."""
+    def revoked(self) -> asyncio.Future[DomainError]:
+        """Completes when the session's access is revoked (credentials rotated, mailbox expired or
+        revoked) with the error a new login would get; cancelled when the session ends. A future, not
+        a coroutine: a connection watches it with a callback instead of a task of its own."""
         ...
 
     def end(self) -> None:

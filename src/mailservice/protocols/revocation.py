@@ -8,6 +8,7 @@ command, IDLE, a store read), and the connection says why and closes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from mailservice.domain.errors import DomainError
 from mailservice.domain.mail_session import MailSession
@@ -18,6 +19,7 @@ class RevocationGuard:
         self.reason: DomainError | None = None
         self._session: MailSession | None = None
         self._watch: asyncio.Future[DomainError] | None = None
+        self._callback: Callable[[asyncio.Future[DomainError]], None] = _ignore
 
     def watch(self, session: MailSession) -> None:
         """Called from the connection's task once `session` is logged in; later calls change nothing."""
@@ -26,8 +28,9 @@ class RevocationGuard:
         task = asyncio.current_task()
         assert task is not None
         self._session = session
-        self._watch = asyncio.ensure_future(session.revoked())
-        self._watch.add_done_callback(lambda done: self._revoke(task, done))
+        self._watch = session.revoked()
+        self._callback = lambda done: self._revoke(task, done)
+        self._watch.add_done_callback(self._callback)
 
     def caused(self) -> bool:
         """Whether the cancellation being handled is a revocation; then the task goes on to say goodbye."""
@@ -40,7 +43,7 @@ class RevocationGuard:
 
     def stop(self) -> None:
         if self._watch is not None:
-            self._watch.cancel()
+            self._watch.remove_done_callback(self._callback)
         if self._session is not None:
             self._session.end()
 
@@ -49,3 +52,7 @@ class RevocationGuard:
             return
         self.reason = done.result()
         task.cancel()
+
+
+def _ignore(_: asyncio.Future[DomainError]) -> None:
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -255,8 +256,8 @@ class StoreMailSession:
     def watch(self) -> EventWatch:
         return self._access.subscribe(self._id)
 
-    async def revoked(self) -> DomainError:
-        return await self._lease.ended
+    def revoked(self) -> asyncio.Future[DomainError]:
+        return self._lease.ended
 
     def end(self) -> None:
         self._lease.release()

@@ -5,18 +5,32 @@ as Dovecot answers them (line ends as stored). Also the values of one field, for
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 _FIELD_START = re.compile(rb"(?<=\n)(?![ \t])")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 def select_fields(header: bytes, names: Iterable[str], exclude: bool = False) -> bytes:
-    if not exclude:
-        return b"".join(_wanted_fields(tuple(names)).findall(_block(header))) + b"\r\n"
-    wanted = {name.lower().encode("ascii", "replace") for name in names}
-    kept = [text for name, text in _fields(header) if name not in wanted]
-    return b"".join(kept) + b"\r\n"
+    return field_picker(tuple(names), exclude)(header)
+
+
+@lru_cache(maxsize=256)
+def field_picker(names: tuple[str, ...], exclude: bool = False) -> Callable[[bytes], bytes]:
+    """`select_fields` for one field list, made once: a header sync runs it for every message."""
+    if exclude:
+        wanted = frozenset(name.lower().encode("ascii", "replace") for name in names)
+        return lambda header: (
+            b"".join([text for name, text in _fields(header) if name not in wanted]) + b"\r\n"
+        )
+    findall = _wanted_fields(names).findall
+
+    def pick(header: bytes) -> bytes:
+        # the fields are looked for up to the blank line in place, without copying the block out
+        return b"".join(findall(header, 0, _block_end(header))) + b"\r\n"
+
+    return pick
 
 
 @lru_cache(maxsize=256)
@@ -30,10 +44,16 @@ def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
 
 def _block(header: bytes | bytearray) -> bytes | bytearray:
     """The header up to (not including) its blank line."""
+    end = _block_end(header)
+    return header if end == len(header) else header[:end]
+
+
+def _block_end(header: bytes | bytearray) -> int:
+    """Where the header's blank line starts (its length when it has none)."""
     if header[:1] == b"\n" or header[:2] == b"\r\n":
-        return b""
-    ends = [found for found in (header.find(b"\n\r\n"), header.find(b"\n\n")) if found >= 0]
-    return header[: min(ends) + 1] if ends else header
+        return 0
+    found = _BLANK_LINE.search(header)
+    return len(header) if found is None else found.start() + 1
 
 
 def field_values(header: bytes | bytearray, name: str) -> list[bytes]:

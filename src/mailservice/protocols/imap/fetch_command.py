@@ -10,7 +10,13 @@ from mailservice.domain.mail_session import FlagChange, MailSession
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, FetchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.fetch_response import FetchPlan, LinePlan, MessageData, plan_fetch
+from mailservice.protocols.imap.fetch_response import (
+    FetchPlan,
+    FieldsPiece,
+    LinePlan,
+    MessageData,
+    plan_fetch,
+)
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, write_vanished_earlier
 from mailservice.protocols.imap.replies import CommandFailed, bad
@@ -82,6 +88,9 @@ async def _fetch_lines(
     if not plan.needs_structure and not plan.needs_header:
         client.out.write_all([render(number, metas[uid], None) for number, uid in chosen])
         return
+    if line.fields is not None:
+        await _fetch_fields(client, view, line.fields, chosen, by_uid)
+        return
     session = client.state.mail()
     missing = False
     for batch in _batches(chosen, view, plan):
@@ -94,6 +103,39 @@ async def _fetch_lines(
             found = {structure.uid: structure for structure in structures}
         lines = [render(number, metas[uid], found[uid]) for number, uid in batch if uid in found]
         missing = missing or len(lines) < len(batch)
+        client.out.write_all(lines)
+        await client.out.flush()
+    if missing and not by_uid:
+        raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
+
+
+async def _fetch_fields(
+    client: Client, view: FolderView, fields: FieldsPiece, chosen: list[tuple[int, int]], by_uid: bool
+) -> None:
+    """A header sync: each message's HEADER.FIELDS item from the cache, or made from its header block
+    (read only for the messages the cache does not have) and kept."""
+    metas, render, make = view.metas, fields.render, fields.make
+    cache = client.options.fields_cache
+    key = (view.folder_id, view.uidvalidity, fields.key)
+    known = cache.answers(key)
+    session = client.state.mail()
+    missing = False
+    for start in range(0, len(chosen), BATCH_MESSAGES):
+        batch = chosen[start : start + BATCH_MESSAGES]
+        unknown = [
+            uid for _, uid in batch if (answer := known.get(uid)) is None or answer[0] != metas[uid].size
+        ]
+        if unknown:
+            headers = await session.headers(view.folder_id, unknown)
+            made = {uid: (metas[uid].size, make(header)) for uid, header in headers.items()}
+            cache.keep(key, made)
+            known.update(made)
+            missing = missing or len(headers) < len(unknown)
+        lines = []
+        for number, uid in batch:
+            answer = known.get(uid)
+            if answer is not None and answer[0] == metas[uid].size:
+                lines.append(render(number, metas[uid], answer[1]))
         client.out.write_all(lines)
         await client.out.flush()
     if missing and not by_uid:

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
-from mailservice.adapters.mime.header_fields import select_fields
+from mailservice.adapters.mime.header_fields import field_picker, select_fields
 from mailservice.adapters.mime.imap_string import imap_bytes
 from mailservice.adapters.mime.sections import section_bytes, section_part, stored_parts
 from mailservice.adapters.mime.transfer import decode_body
@@ -59,6 +59,19 @@ Reads = Literal["structure", "header"]
 
 
 @dataclass(frozen=True)
+class FieldsPiece:
+    """A line whose only read is one `BODY[HEADER.FIELDS ...]` item: that item is made apart from the
+    line (`make`, from the header block), so it can be kept and reused (`FieldsCache`)."""
+
+    key: tuple[tuple[str, ...], bool]
+    """The field names and whether they are excluded (.NOT): what the item depends on besides the header."""
+    make: Callable[[bytes], bytes]
+    """header block -> the item's literal (`{n}` CRLF and the fields)."""
+    render: LineRenderer
+    """(sequence number, meta, the item's literal) -> the `* n FETCH` line."""
+
+
+@dataclass(frozen=True)
 class LinePlan:
     """A FETCH of metadata (UID, FLAGS, sizes, dates, modseqs) and either precomputed structure texts
     (ENVELOPE, BODY, BODYSTRUCTURE) or header fields (BODY[HEADER.FIELDS ...], RFC822.HEADER) only:
@@ -67,6 +80,8 @@ class LinePlan:
     render: LineRenderer
     """(sequence number, meta, what the plan reads: the structure, the header block, or None when no
     item reads anything) -> the `* n FETCH` line."""
+    fields: FieldsPiece | None = None
+    """Set when the only item that reads the message is one HEADER.FIELDS item."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,16 @@ def _line_plan(items: list[FetchItem]) -> LinePlan | None:
     reads = {slot.reads for slot in slots if slot is not None}
     if None in slots or {"header", "structure"} <= reads:
         return None
-    return LinePlan(_line_renderer(tuple(items)))
+    readers = [
+        (item, slot) for item, slot in zip(items, slots, strict=True) if slot is not None and slot.reads
+    ]
+    fields = None
+    if len(readers) == 1:
+        ((reader, slot),) = readers
+        if isinstance(reader, SectionItem) and slot.helper is not None:
+            key = (reader.fields, reader.section.endswith(".NOT"))
+            fields = FieldsPiece(key, slot.helper, _line_renderer(tuple(items), prefilled=True))
+    return LinePlan(_line_renderer(tuple(items)), fields)
 
 
 @dataclass(frozen=True)
@@ -167,14 +191,16 @@ def _slot(item: FetchItem) -> _Slot | None:
     return _Slot(label + b" %s", "helper(data)", "header", helper)
 
 
-def _compiled(slots: tuple[_Slot, ...]) -> tuple[bytes, str, dict[str, object]]:
+def _compiled(slots: tuple[_Slot, ...], prefilled: bool = False) -> tuple[bytes, str, dict[str, object]]:
     """The slots' formats joined by spaces, the source of the values that fill them ("a, b, "), and
-    the names those use."""
+    the names those use. `prefilled`: `data` is already what the one helper-made slot writes."""
     namespace = dict(_NAMESPACE)
     values = []
     for index, slot in enumerate(slots):
         expression = slot.expression
-        if slot.helper is not None:
+        if slot.helper is not None and prefilled:
+            expression = "data"
+        elif slot.helper is not None:
             namespace[f"helper_{index}"] = slot.helper
             expression = expression.replace("helper(", f"helper_{index}(")
         values.append(expression + ", ")
@@ -182,12 +208,13 @@ def _compiled(slots: tuple[_Slot, ...]) -> tuple[bytes, str, dict[str, object]]:
 
 
 @lru_cache(maxsize=256)
-def _line_renderer(items: tuple[FetchItem, ...]) -> LineRenderer:
+def _line_renderer(items: tuple[FetchItem, ...], prefilled: bool = False) -> LineRenderer:
     """One function per item list that fills the whole line with one `%`, generated from the items'
     slots (as `dataclasses` generates `__init__`): a loop over one getter per item costs twice as
-    much per message, and a FETCH 1:* runs this for every message."""
+    much per message, and a FETCH 1:* runs this for every message. `prefilled`: the line's one
+    HEADER.FIELDS item comes made as `data` (`FieldsPiece`)."""
     slots = tuple(slot for item in items if (slot := _slot(item)) is not None)
-    formats, values, namespace = _compiled(slots)
+    formats, values, namespace = _compiled(slots, prefilled)
     namespace["template"] = b"* %d FETCH (" + formats + b")\r\n"
     render: LineRenderer = eval(f"lambda number, meta, data: template % (number, {values})", namespace)
     return render
@@ -207,9 +234,13 @@ def _slot_renderer(slot: _Slot) -> Renderer:
     return render
 
 
+@lru_cache(maxsize=256)
 def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes], bytes]:
+    """Cached: one function per field list, made once (a client sends the same list sync after sync)."""
+    pick = field_picker(fields, exclude)
+
     def render(header: bytes) -> bytes:
-        return _literal(select_fields(header, fields, exclude=exclude))
+        return _literal(pick(header))
 
     return render
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
-from typing import Any
 
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
@@ -28,20 +28,31 @@ async def idle(client: Client, command: Command) -> str:
 
 
 async def _wait(client: Client, events: AsyncIterator[int | None]) -> bytes:
+    """The client's next line, reporting changes meanwhile. One future is woken by the line, a change
+    or the inactivity deadline (not `asyncio.wait`, whose sets, callbacks and coroutines each waiting
+    connection would hold for as long as it idles)."""
+    loop = asyncio.get_running_loop()
     reading = asyncio.ensure_future(client.read_line())
     waking: asyncio.Future[int | None] | None = asyncio.ensure_future(anext(events))
     try:
         while True:
-            pending: set[asyncio.Future[Any]] = {reading} if waking is None else {reading, waking}
-            done, _ = await asyncio.wait(
-                pending,
-                timeout=client.options.policy.idle_timeout_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if not done:
-                raise Disconnect("Disconnected for inactivity.")
-            if reading in done:
+            woken: asyncio.Future[None] = loop.create_future()
+            wake = functools.partial(_wake, woken)
+            reading.add_done_callback(wake)
+            if waking is not None:
+                waking.add_done_callback(wake)
+            deadline = loop.call_later(client.options.policy.idle_timeout_seconds, wake)
+            try:
+                await woken
+            finally:
+                deadline.cancel()
+                reading.remove_done_callback(wake)
+                if waking is not None:
+                    waking.remove_done_callback(wake)
+            if reading.done():
                 return reading.result()
+            if waking is None or not waking.done():
+                raise Disconnect("Disconnected for inactivity.")
             waking = await _woken(client, waking, events)
     finally:
         for task in (reading, waking):
@@ -49,6 +60,11 @@ async def _wait(client: Client, events: AsyncIterator[int | None]) -> bytes:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                     await task
+
+
+def _wake(woken: asyncio.Future[None], *_: object) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 async def _woken(

@@ -6,6 +6,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPolicy, MemoryBudget
+from mailservice.protocols.imap.fields_cache import FieldsCache
 from mailservice.services.metrics import ProtocolMetrics, unregistered
 
 DEFAULT_MAX_LITERAL_BYTES = 25 * 1024 * 1024
@@ -49,3 +50,5 @@ class ImapOptions:
     hostname: str = "localhost"
     policy: ListenerPolicy = field(default_factory=listener_policy)
     metrics: ProtocolMetrics = field(default_factory=lambda: unregistered("imap"))
+    fields_cache: FieldsCache = field(default_factory=FieldsCache)
+    """HEADER.FIELDS answers already made, shared by the connections of the listeners given it."""
