@@ -546,7 +546,7 @@ async def serve(settings: Settings) -> None:
     if sender is not None:
         await sender.close()
     await _final_drain(services)
-    await runtime.close()
+    await close_within(runtime, settings.shutdown_grace_seconds)
     log.info("mailservice.stopped")
     if http_task.done() and http_task.exception() is not None:
         raise RuntimeError("the HTTP listener stopped unexpectedly") from http_task.exception()
@@ -612,6 +612,22 @@ async def _until_sessions_end(sessions: ConnectionLimits, seconds: float) -> Non
 async def _within(seconds: float, awaitable: Awaitable[Any]) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(awaitable, timeout=seconds)
+
+
+class StopTimedOut(Exception):
+    """The runtime did not close within the grace period; the process must end without waiting more."""
+
+
+async def close_within(runtime: Runtime, seconds: float) -> None:
+    """Close the runtime, or raise StopTimedOut after `seconds`. Everything acknowledged is committed
+    by now, so what a stuck close would still wait for (a write nobody was answered for, a driver
+    thread) is not worth a process that never stops."""
+    try:
+        async with asyncio.timeout(seconds):
+            await runtime.close()
+    except TimeoutError:
+        log.error("mailservice.stop_timed_out seconds=%s", seconds)
+        raise StopTimedOut from None
 
 
 async def _final_drain(services: Services) -> None:

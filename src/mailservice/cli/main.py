@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 
 import typer
 import uvloop
@@ -51,7 +53,12 @@ def serve(
         if dev_tls:
             settings = bootstrap.with_development_tls(settings)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(bootstrap.serve(settings))
+            try:
+                runner.run(bootstrap.serve(settings))
+            except bootstrap.StopTimedOut:
+                # Leaving the runner would wait for the same stuck tasks and driver threads.
+                logging.shutdown()
+                os._exit(1)
     except ConfigurationError as error:
         _fail(str(error))
 
