@@ -68,3 +68,39 @@ async def test_a_write_after_a_refused_one_still_commits(database: Database) -> 
         await database.run_write(add_then_refuse("alone"))
     assert await database.run_write(add("next")) == "next"
     assert await database.run_read(stored) == {"next"}
+
+
+def durability(connection: Connection) -> str:
+    """How the current write transaction's commit reaches the disk."""
+    if connection.dialect.name == "sqlite":
+        level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        return {1: "visible", 2: "durable"}[level]
+    setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+    return {"off": "visible", "on": "durable"}[setting]
+
+
+async def test_writes_are_durable_unless_told_and_a_durable_one_makes_its_batch_durable(
+    database: Database,
+) -> None:
+    assert await database.run_write(durability) == "durable"
+    assert await database.run_write(durability, durable=False) == "visible"
+    assert await database.run_write(durability) == "durable"
+
+    together = await asyncio.gather(
+        *(database.run_write(durability, durable=False) for _ in range(3)),
+        database.run_write(durability),
+    )
+
+    # a batch shares one commit on SQLite: one durable write makes it durable for all
+    expected = (
+        ["durable"] * 4 if database.url.get_backend_name() == "sqlite" else ["visible"] * 3 + ["durable"]
+    )
+    assert together[1:] == expected[1:]
+    assert together[0] in ("visible", "durable")  # on SQLite the first may be written alone, before the rest
+
+
+async def test_a_write_that_is_not_durable_is_seen_by_the_next_read(database: Database) -> None:
+    await database.run_write(add("quick"), durable=False)
+
+    assert await database.run_read(stored) == {"quick"}
+    assert await database.run_read(stored, snapshot=False) == {"quick"}
