@@ -73,10 +73,10 @@ async def test_a_write_after_a_refused_one_still_commits(database: Database) -> 
 def durability(connection: Connection) -> str:
     """How the current write transaction's commit reaches the disk."""
     if connection.dialect.name == "sqlite":
-        level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-        return {1: "visible", 2: "durable"}[level]
-    setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
-    return {"off": "visible", "on": "durable"}[setting]
+        level = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        return {1: "visible", 2: "durable"}[int(level)]
+    setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+    return {"off": "visible", "on": "durable"}[str(setting)]
 
 
 async def test_writes_are_durable_unless_told_and_a_durable_one_makes_its_batch_durable(
