@@ -24,6 +24,8 @@ from mailservice.adapters.db.engine import (
 
 T = TypeVar("T")
 SQLITE_READERS = 2
+POSTGRES_READ_POOL = 5
+"""Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
@@ -48,6 +50,10 @@ class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = create_engine(url)
+        # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
+        # connection meanwhile, and with one pool the reads asked after every IMAP command queued
+        # behind those writes for a connection (most of their time, with 50 sessions on a node).
+        self._read_engine = self.engine if is_sqlite(url) else create_engine(url, POSTGRES_READ_POOL)
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
         self._write_lock = asyncio.Lock() if is_sqlite(url) else None
@@ -81,7 +87,8 @@ class Database:
         async with AsyncExitStack() as stack:
             if not read_only:
                 await stack.enter_async_context(self.write_turn())
-            connection = await stack.enter_async_context(self.engine.connect())
+            engine = self._read_engine if read_only else self.engine
+            connection = await stack.enter_async_context(engine.connect())
             if read_only:
                 await connection.execution_options(**self._read_only_options)
             yield connection
@@ -155,7 +162,7 @@ class Database:
         on PostgreSQL, statements on SQLite): for work of one statement, polled often.
         """
         if self._sqlite_reader is None:
-            async with self.engine.connect() as connection:
+            async with self._read_engine.connect() as connection:
                 if snapshot:
                     await connection.execution_options(**self._read_only_options)
                 else:
@@ -212,6 +219,8 @@ class Database:
         if self._batch_writer is not None:
             await self._batch_writer  # writes already queued are committed and answered
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()
         if self._writer_thread is not None and self._sqlite_writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sqlite_writer.dispose)
             self._writer_thread.shutdown()
