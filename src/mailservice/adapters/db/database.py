@@ -100,17 +100,16 @@ class Database:
         commit): each runs in a savepoint of its own, in the order queued, so one that raises is rolled
         back alone and its caller gets the exception. Nobody hears of a write before its commit.
 
-        A write that is not `durable` is answered once committed and visible, before its commit reaches
-        the disk (SQLite's synchronous=NORMAL, PostgreSQL's synchronous_commit off): a crash of the
-        machine (not of the process) may lose it, and with it only writes committed after it, since
-        both databases make commits durable in commit order. The database stays consistent either way.
-        For changes a client can redo (IMAP flags, expunges), as Dovecot treats them; never for new
-        messages, whose UIDs must not be given twice.
+        On SQLite, a write that is not `durable` is answered once committed and visible, before its
+        commit reaches the disk (synchronous=NORMAL): a crash of the machine (not of the process) may
+        lose it, and with it only writes committed after it, since WAL commits become durable in commit
+        order. The database stays consistent either way. For changes a client can redo (IMAP flags,
+        expunges), as Dovecot treats them; never for new messages, whose UIDs must not be given twice.
+        On PostgreSQL every write is durable: `SET LOCAL synchronous_commit TO off` cost one more round
+        trip per write and made the IMAP load slower, not faster.
         """
         if self._sqlite_writer is None:
             async with self.engine.begin() as connection:
-                if not durable:
-                    await connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued_writes.append(_QueuedWrite(work, future, durable))
