@@ -18,8 +18,10 @@ NOOP and `FETCH 1:* (UID)`, and its view must then equal what a fresh connection
 Time spent in checkpoints is not counted in commands/s.
 
 Printed per server: commands/s, median and mean STORE, EXPUNGE and APPEND latency (command sent to
-tagged reply read), view errors, NO replies; then mailservice/Dovecot ratios against the targets
-(commands/s >= 1.0x, median STORE/EXPUNGE/APPEND <= 2x, zero view errors).
+tagged reply read), view errors, NO replies; for mailservice also the CPU time its processes used per
+command (from /proc, less sensitive than the rest to other work on the machine); then
+mailservice/Dovecot ratios against the targets (commands/s >= 1.0x, median STORE/EXPUNGE/APPEND <= 2x,
+zero view errors).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class Tally:
     view_errors: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    server_cpu: float | None = None
+    """Seconds of CPU the server's processes used during the load (mailservice only)."""
 
     def view_error(self, kind: str, detail: str) -> None:
         self.view_errors[kind] += 1
@@ -355,6 +359,8 @@ def describe(name: str, tally: Tally) -> str:
         values = tally.latencies[kind]
         parts.append(f"{kind} {ms(values, 'median'):.1f}/{ms(values, 'mean'):.1f} ms")
     parts.append(f"view errors {sum(tally.view_errors.values())}")
+    if tally.server_cpu is not None and tally.commands:
+        parts.append(f"server cpu {1000 * tally.server_cpu / tally.commands:.2f} ms/command")
     refused = ", ".join(f"{k} {v}" for k, v in sorted(tally.refusals.items()))
     if refused:
         parts.append(f"not OK: {refused}")
@@ -381,12 +387,28 @@ def load_text() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time of processes `pids`, from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_pair(
-    ours: list[Endpoint], theirs: Endpoint, clients: int, seconds: float, checkpoint_every: float
+    ours: list[Endpoint],
+    theirs: Endpoint,
+    clients: int,
+    seconds: float,
+    checkpoint_every: float,
+    server_pids: Sequence[int],
 ) -> list[str]:
     messages = bench_messages()
     before = load_text()
+    cpu_before = cpu_seconds(server_pids)
     tally_ours = asyncio.run(run_load(ours, clients, seconds, checkpoint_every, messages))
+    tally_ours.server_cpu = cpu_seconds(server_pids) - cpu_before
     tally_theirs = asyncio.run(run_load([theirs], clients, seconds, checkpoint_every, messages))
     return [
         f" {clients} clients ({before} before, {load_text()} after)",
@@ -444,7 +466,8 @@ def run_backend(backend: str, postgres: str, clients: list[int], seconds: float,
             seed_mailboxes(ours[0], messages)
             seed_mailboxes(theirs, messages)
             print(f"{backend}:")
-            for line in run_pair(ours, theirs, count, seconds, every):
+            pids = [node.process.pid for node in nodes if node.process is not None]
+            for line in run_pair(ours, theirs, count, seconds, every, pids):
                 print(line, flush=True)
 
 

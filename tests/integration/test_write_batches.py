@@ -68,3 +68,37 @@ async def test_a_write_after_a_refused_one_still_commits(database: Database) -> 
         await database.run_write(add_then_refuse("alone"))
     assert await database.run_write(add("next")) == "next"
     assert await database.run_read(stored) == {"next"}
+
+
+def durability(connection: Connection) -> str:
+    """How the current write transaction's commit reaches the disk."""
+    if connection.dialect.name == "sqlite":
+        level = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        return {1: "visible", 2: "durable"}[int(level)]
+    setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+    return {"off": "visible", "on": "durable"}[str(setting)]
+
+
+async def test_on_sqlite_writes_are_durable_unless_told_and_a_durable_one_makes_its_batch_durable(
+    database: Database,
+) -> None:
+    on_sqlite = database.url.get_backend_name() == "sqlite"
+    assert await database.run_write(durability) == "durable"
+    assert await database.run_write(durability, durable=False) == ("visible" if on_sqlite else "durable")
+    assert await database.run_write(durability) == "durable"
+
+    together = await asyncio.gather(
+        *(database.run_write(durability, durable=False) for _ in range(3)),
+        database.run_write(durability),
+    )
+
+    # a batch shares one commit on SQLite: one durable write makes it durable for all; PostgreSQL
+    # commits every write durably
+    assert together == ["durable"] * 4
+
+
+async def test_a_write_that_is_not_durable_is_seen_by_the_next_read(database: Database) -> None:
+    await database.run_write(add("quick"), durable=False)
+
+    assert await database.run_read(stored) == {"quick"}
+    assert await database.run_read(stored, snapshot=False) == {"quick"}

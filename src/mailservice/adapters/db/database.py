@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.engine import (
+    ONE_STATEMENT_OPTION,
     READ_ONLY_OPTION,
     SQLITE_BUSY_TIMEOUT_MS,
     create_engine,
@@ -24,6 +25,8 @@ from mailservice.adapters.db.writer_thread import WriterThread
 
 T = TypeVar("T")
 SQLITE_READERS = 2
+POSTGRES_READ_POOL = 5
+"""Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
@@ -37,6 +40,7 @@ _POSTGRES_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly
 class _QueuedWrite:
     work: Callable[[Connection], Any]
     future: asyncio.Future[Any]
+    durable: bool
 
 
 _Outcome = tuple[bool, Any]
@@ -47,6 +51,10 @@ class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = create_engine(url)
+        # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
+        # connection meanwhile, and with one pool the reads asked after every IMAP command queued
+        # behind those writes for a connection (most of their time, with 50 sessions on a node).
+        self._read_engine = self.engine if is_sqlite(url) else create_engine(url, POSTGRES_READ_POOL)
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
         self._write_lock = asyncio.Lock() if is_sqlite(url) else None
@@ -81,23 +89,32 @@ class Database:
         async with AsyncExitStack() as stack:
             if not read_only:
                 await stack.enter_async_context(self.write_turn())
-            connection = await stack.enter_async_context(self.engine.connect())
+            engine = self._read_engine if read_only else self.engine
+            connection = await stack.enter_async_context(engine.connect())
             if read_only:
                 await connection.execution_options(**self._read_only_options)
             yield connection
 
-    async def run_write(self, work: Callable[[Connection], T]) -> T:
+    async def run_write(self, work: Callable[[Connection], T], durable: bool = True) -> T:
         """Run blocking `work` in one write transaction; return once it is committed.
 
         On SQLite, writes queued while one commit is being made durable share the next commit (group
         commit): each runs in a savepoint of its own, in the order queued, so one that raises is rolled
         back alone and its caller gets the exception. Nobody hears of a write before its commit.
+
+        On SQLite, a write that is not `durable` is answered once committed and visible, before its
+        commit reaches the disk (synchronous=NORMAL): a crash of the machine (not of the process) may
+        lose it, and with it only writes committed after it, since WAL commits become durable in commit
+        order. The database stays consistent either way. For changes a client can redo (IMAP flags,
+        expunges), as Dovecot treats them; never for new messages, whose UIDs must not be given twice.
+        On PostgreSQL every write is durable: `SET LOCAL synchronous_commit TO off` cost one more round
+        trip per write and made the IMAP load slower, not faster.
         """
         if self._sqlite_writer is None:
             async with self.engine.begin() as connection:
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queued_writes.append(_QueuedWrite(work, future))
+        self._queued_writes.append(_QueuedWrite(work, future, durable))
         if self._batch_writer is None or self._batch_writer.done():
             self._batch_writer = asyncio.create_task(self._write_queued(), name="sqlite-batch-writer")
         return await future
@@ -111,7 +128,7 @@ class Database:
         if self._sqlite_writer is not None:
             async with self.write_turn():
                 outcomes = await asyncio.get_running_loop().run_in_executor(
-                    self._writer_thread, self._write_sqlite, [work]
+                    self._writer_thread, self._write_sqlite, [work], True
                 )
             value: T = outcomes[0][1]  # one work: what it raised came out of run_in_executor
             return value
@@ -129,16 +146,17 @@ class Database:
     async def _write_batch(self, batch: list[_QueuedWrite]) -> None:
         loop = asyncio.get_running_loop()
         works = [queued.work for queued in batch]
+        durable = any(queued.durable for queued in batch)
         async with self.write_turn():
             try:
-                outcomes = await loop.run_in_executor(self._writer_thread, self._write_sqlite, works)
+                outcomes = await loop.run_in_executor(self._writer_thread, self._write_sqlite, works, durable)
             except Exception as error:
                 if len(batch) == 1:
                     outcomes = [(False, error)]
                 else:  # the commit itself failed: give each write a transaction of its own
                     outcomes = []
-                    for work in works:
-                        outcomes += await self._write_alone(work)
+                    for queued in batch:
+                        outcomes += await self._write_alone(queued.work, queued.durable)
         for queued, (ok, value) in zip(batch, outcomes, strict=True):
             if queued.future.done():
                 continue
@@ -147,10 +165,10 @@ class Database:
             else:
                 queued.future.set_exception(value)
 
-    async def _write_alone(self, work: Callable[[Connection], Any]) -> list[_Outcome]:
+    async def _write_alone(self, work: Callable[[Connection], Any], durable: bool) -> list[_Outcome]:
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._write_sqlite, [work]
+                self._writer_thread, self._write_sqlite, [work], durable
             )
         except Exception as error:
             return [(False, error)]
@@ -158,35 +176,45 @@ class Database:
     async def run_read(self, work: Callable[[Connection], T], snapshot: bool = True) -> T:
         """Run blocking `work` in one read-only transaction (one snapshot, nothing written).
 
-        Without `snapshot`, PostgreSQL runs each statement on its own, which saves the BEGIN and ROLLBACK
-        round trips: for work of one statement, polled often.
+        Without `snapshot`, each statement runs on its own, which saves the BEGIN and ROLLBACK (round trips
+        on PostgreSQL, statements on SQLite): for work of one statement, polled often.
         """
         if self._sqlite_reader is None:
-            async with self.engine.connect() as connection:
+            async with self._read_engine.connect() as connection:
                 if snapshot:
                     await connection.execution_options(**self._read_only_options)
                 else:
                     await connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await connection.run_sync(work)
-        return await asyncio.get_running_loop().run_in_executor(self._reader_threads, self._read_sqlite, work)
+        # On SQLite the work runs whole in a reader thread: running it on the event loop's thread, even
+        # one small statement, made every session wait longer (that thread serves them all).
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader_threads, self._read_sqlite, work, snapshot
+        )
 
-    def _read_sqlite(self, work: Callable[[Connection], T]) -> T:
+    def _read_sqlite(self, work: Callable[[Connection], T], snapshot: bool) -> T:
         assert self._sqlite_reader is not None
         with self._sqlite_reader.connect() as connection:
-            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
+            connection = connection.execution_options(
+                **{READ_ONLY_OPTION: True, ONE_STATEMENT_OPTION: not snapshot}
+            )
             try:
                 return work(connection)
             finally:
                 connection.rollback()
 
-    def _write_sqlite(self, works: list[Callable[[Connection], Any]]) -> list[_Outcome]:
+    def _write_sqlite(self, works: list[Callable[[Connection], Any]], durable: bool) -> list[_Outcome]:
         """One transaction. A single work that raises rolls it back and the exception propagates; in a
         batch, each work has a savepoint and what it raised is returned in its place."""
         assert self._sqlite_writer is not None
-        with self._sqlite_writer.begin() as connection:
-            if len(works) == 1:
-                return [(True, works[0](connection))]
-            return [_in_savepoint(connection, work) for work in works]
+        with self._sqlite_writer.connect() as connection:
+            # Only between transactions; set for each, so that a new connection cannot keep a stale level.
+            level = "FULL" if durable else "NORMAL"
+            connection.connection.driver_connection.execute(f"PRAGMA synchronous={level}")  # type: ignore[union-attr]
+            with connection.begin():
+                if len(works) == 1:
+                    return [(True, works[0](connection))]
+                return [_in_savepoint(connection, work) for work in works]
 
     async def checkpoint(self) -> None:
         """Copy the SQLite WAL into the database file without blocking readers or writers.
@@ -211,6 +239,8 @@ class Database:
         await self.engine.dispose()
         if self._group_writer is not None:
             await self._group_writer.close()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()
         if self._writer_thread is not None and self._sqlite_writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sqlite_writer.dispose)
             self._writer_thread.shutdown()

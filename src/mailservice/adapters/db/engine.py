@@ -14,6 +14,8 @@ from mailservice.adapters.db.dsn import ensure_sqlite_directory, is_sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "mailservice_read_only"
+ONE_STATEMENT_OPTION = "mailservice_one_statement"
+"""SQLite: run each statement in its own implicit transaction (one snapshot per statement), no BEGIN."""
 SAFETY_CHECKPOINT_PAGES = 50_000
 
 
@@ -64,5 +66,7 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def begin(connection: Any) -> None:
         # Readers never block in WAL mode; writers take the write lock up front.
-        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get(ONE_STATEMENT_OPTION, False):
+            return
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY_OPTION, False) else "BEGIN IMMEDIATE")

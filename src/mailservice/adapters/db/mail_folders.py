@@ -133,7 +133,9 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _changes(c, self._id, folder_id, since_modseq), False)
 
     async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
-        return await self._database.run_write(lambda c: _claim_recent(c, self._id, folder_id, up_to_uid))
+        return await self._database.run_write(
+            lambda c: _claim_recent(c, self._id, folder_id, up_to_uid), durable=False
+        )
 
     async def structures(
         self,
@@ -211,7 +213,8 @@ class SqlMailboxFolders:
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
         stored, write = await self._database.run_write(
-            lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since)
+            lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
+            durable=False,
         )
         await self._changed([write])
         return stored
@@ -224,7 +227,7 @@ class SqlMailboxFolders:
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
         expunged, write = await self._database.run_write(
-            lambda c: message_changes.expunge(c, self._id, folder_id, uids)
+            lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
         )
         await self._changed([write])
         return expunged

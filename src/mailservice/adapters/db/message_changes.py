@@ -15,7 +15,8 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   message shares them, and its size goes back to the mailbox's quota.
 
 Each function returns the `FolderWrite`s it made; the caller publishes `folder.changed` for them after
-its commit.
+its commit. The statements are built once, with parameters: building and keying a statement costs more
+Python than running it, and these run in the one writer that every IMAP session waits behind.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, insert, not_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, not_, select, update
+from sqlalchemy.engine import Connection, Row
 
 from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import FolderNotFound, MailboxFull
@@ -88,6 +89,99 @@ ADVANCE_FOLDERS = (
 """Write taken counters back (one parameter set per folder, from `FolderCounters.written`)."""
 
 
+@dataclass(frozen=True)
+class ByUids:
+    """A statement over some of a folder's messages, built once in two forms: over a range of uids
+    (parameters `uid_low`, `uid_high`) and over a list of them (`uid_list`)."""
+
+    in_range: Executable
+    in_list: Executable
+
+    @classmethod
+    def of(cls, build: Callable[[ColumnElement[bool]], Executable]) -> ByUids:
+        return cls(
+            build(messages.c.uid.between(bindparam("uid_low"), bindparam("uid_high"))),
+            build(messages.c.uid.in_(bindparam("uid_list", expanding=True))),
+        )
+
+    def rows(self, connection: Connection, uids: Sequence[int], **parameters: Any) -> list[Row[Any]]:
+        """The rows for `uids`: one statement when they are consecutive, else one per chunk."""
+        found: list[Row[Any]] = []
+        for statement, chosen in self._chunks(uids):
+            found += connection.execute(statement, {**parameters, **chosen}).all()
+        return found
+
+    def _chunks(self, uids: Sequence[int]) -> Iterator[tuple[Executable, dict[str, Any]]]:
+        if not uids:
+            return
+        ordered = sorted(set(uids))
+        if ordered[-1] - ordered[0] + 1 == len(ordered):
+            yield self.in_range, {"uid_low": ordered[0], "uid_high": ordered[-1]}
+            return
+        for start in range(0, len(ordered), CHUNK):
+            yield self.in_list, {"uid_list": ordered[start : start + CHUNK]}
+
+
+_OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
+_IS_DELETED = messages.c.flags.contains(DELETED, autoescape=True)
+_STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
+_WRITE_FLAGS = (
+    update(messages)
+    .where(messages.c.id == bindparam("row_id"))
+    .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
+)
+_EXPUNGE_COLUMNS = (messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags)
+_DELETED_IN_FOLDER = select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED)
+_IN_FOLDER = select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER)
+_DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED, uids))
+_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
+_SOURCE_ROWS = ByUids.of(lambda uids: select(messages).where(_OF_FOLDER, uids))
+_DELETE_MESSAGES = delete(messages).where(messages.c.id.in_(bindparam("row_ids", expanding=True)))
+_DELETE_UNSHARED_RAW = delete(message_raw).where(
+    message_raw.c.id.in_(bindparam("raw_ids", expanding=True)),
+    not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
+)
+_GIVE_BACK_QUOTA = (
+    update(mailboxes)
+    .where(mailboxes.c.id == bindparam("mailbox_id"))
+    .values(used_bytes=mailboxes.c.used_bytes - bindparam("freed"))
+)
+_SET_USED = (
+    update(mailboxes).where(mailboxes.c.id == bindparam("mailbox_id")).values(used_bytes=bindparam("used"))
+)
+_RECORD_EXPUNGED = insert(expunged_messages)
+_INSERT_MESSAGES = insert(messages)
+_MOVE_ROWS = (
+    update(messages)
+    .where(messages.c.id == bindparam("row_id"))
+    .values(folder_id=bindparam("target_id"), uid=bindparam("new_uid"), modseq=bindparam("new_modseq"))
+)
+_RAISE_MODSEQ = (
+    update(folders)
+    .where(folders.c.id == bindparam("folder_id"))
+    .values(highestmodseq=bindparam("new_modseq"))
+)
+_LOCK_MAILBOX = (
+    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
+    .where(mailboxes.c.id == bindparam("mailbox_id"))
+    .with_for_update()
+)
+_OF_MAILBOX = folders.c.mailbox_id == bindparam("mailbox_id")
+_LOCK_FOLDER_BY_ID = (
+    select(folders).where(_OF_MAILBOX, folders.c.id == bindparam("folder_id")).with_for_update()
+)
+_LOCK_FOLDER_BY_NAME = (
+    select(folders).where(_OF_MAILBOX, folders.c.name == bindparam("name")).with_for_update()
+)
+_FOLDER_ID_BY_NAME = select(folders.c.id).where(_OF_MAILBOX, folders.c.name == bindparam("name"))
+_LOCK_FOLDERS = (
+    select(folders)
+    .where(_OF_MAILBOX, folders.c.id.in_(bindparam("folder_ids", expanding=True)))
+    .order_by(folders.c.id)
+    .with_for_update()
+)
+
+
 def flag_change(change: FlagChange, flags: frozenset[str]) -> FlagEdit:
     """IMAP STORE's edit: add, remove or replace `flags`."""
     if change is FlagChange.ADD:
@@ -117,28 +211,19 @@ def store_flags(
     updated: list[MessageMeta] = []
     modified: list[int] = []
     changes: list[dict[str, Any]] = []
-    for condition in uid_conditions(uids):
-        rows = connection.execute(
-            select(messages.c.id, *META_COLUMNS).where(messages.c.folder_id == folder_id, condition)
-        ).all()
-        for row in rows:
-            if unchanged_since is not None and row.modseq > unchanged_since:
-                modified.append(row.uid)
-                continue
-            current = frozenset(row.flags.split())
-            wanted = edit(current)
-            if wanted == current:
-                continue
-            changes.append({"row_id": row.id, "new_flags": " ".join(sorted(wanted)), "new_modseq": modseq})
-            updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
+    for row in _STORE_ROWS.rows(connection, uids, folder_id=folder_id):
+        if unchanged_since is not None and row.modseq > unchanged_since:
+            modified.append(row.uid)
+            continue
+        current = frozenset(row.flags.split())
+        wanted = edit(current)
+        if wanted == current:
+            continue
+        changes.append({"row_id": row.id, "new_flags": " ".join(sorted(wanted)), "new_modseq": modseq})
+        updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
     if not changes:
         return FlagsStored(tuple(updated), tuple(sorted(modified))), None
-    connection.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("row_id"))
-        .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq")),
-        changes,
-    )
+    connection.execute(_WRITE_FLAGS, changes)
     _raise_modseq(connection, folder_id, modseq)
     updated.sort(key=lambda meta: meta.uid)
     return FlagsStored(tuple(updated), tuple(sorted(modified))), FolderWrite(folder_id, modseq)
@@ -155,17 +240,13 @@ def expunge(
     `only_deleted`; their uids, ascending."""
     lock_mailbox(connection, mailbox_id)
     folder = lock_folder_by_id(connection, mailbox_id, folder_id)
-    conditions: list[ColumnElement[bool]] = [messages.c.folder_id == folder_id]
-    if only_deleted:
-        conditions.append(messages.c.flags.contains(DELETED, autoescape=True))
-    candidates: list[Any] = []
-    for condition in [None] if uids is None else list(uid_conditions(uids)):
-        where = conditions if condition is None else [*conditions, condition]
-        candidates += connection.execute(
-            select(messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags).where(
-                *where
-            )
-        ).all()
+    candidates: list[Any]
+    if uids is None:
+        whole = _DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
+        candidates = list(connection.execute(whole, {"folder_id": folder_id}).all())
+    else:
+        some = _DELETED_OF_UIDS if only_deleted else _OF_UIDS
+        candidates = some.rows(connection, uids, folder_id=folder_id)
     doomed = [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
     if not doomed:
         return [], None
@@ -205,11 +286,7 @@ def copy_messages(
         _move_rows(connection, rows, target.id, target_uids, target_modseq)
     else:
         _insert_copies(connection, rows, target.id, target_uids, target_modseq)
-        connection.execute(
-            update(mailboxes)
-            .where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=mailbox.used_bytes + added)
-        )
+        connection.execute(_SET_USED, {"mailbox_id": mailbox_id, "used": mailbox.used_bytes + added})
     connection.execute(ADVANCE_FOLDERS, counters.written())
     writes = [FolderWrite(target.id, target_modseq)]
     source_uids = [row["uid"] for row in rows]
@@ -230,19 +307,13 @@ def remove_messages(connection: Connection, mailbox_id: str, rows: Sequence[Any]
     and give their size back to the quota."""
     row_ids = [row.id for row in rows]
     for start in range(0, len(row_ids), CHUNK):
-        connection.execute(delete(messages).where(messages.c.id.in_(row_ids[start : start + CHUNK])))
+        connection.execute(_DELETE_MESSAGES, {"row_ids": row_ids[start : start + CHUNK]})
     raw_ids = sorted({row.raw_id for row in rows})
     for start in range(0, len(raw_ids), CHUNK):
-        chunk = raw_ids[start : start + CHUNK]
-        still_used = select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()
-        connection.execute(delete(message_raw).where(message_raw.c.id.in_(chunk), not_(still_used)))
+        connection.execute(_DELETE_UNSHARED_RAW, {"raw_ids": raw_ids[start : start + CHUNK]})
     size = sum(row.size for row in rows)
     if size:
-        connection.execute(
-            update(mailboxes)
-            .where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=mailboxes.c.used_bytes - size)
-        )
+        connection.execute(_GIVE_BACK_QUOTA, {"mailbox_id": mailbox_id, "freed": size})
 
 
 def record_expunged(
@@ -252,7 +323,7 @@ def record_expunged(
     known = flags or {}
     if uids:
         connection.execute(
-            insert(expunged_messages),
+            _RECORD_EXPUNGED,
             [{"folder_id": folder_id, "uid": uid, "modseq": modseq, "flags": known.get(uid)} for uid in uids],
         )
 
@@ -270,31 +341,22 @@ def uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
 
 
 def lock_mailbox(connection: Connection, mailbox_id: str) -> Any:
-    return connection.execute(
-        select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-        .where(mailboxes.c.id == mailbox_id)
-        .with_for_update()
-    ).one()
+    return connection.execute(_LOCK_MAILBOX, {"mailbox_id": mailbox_id}).one()
 
 
 def lock_folder_by_name(connection: Connection, mailbox_id: str, name: str) -> Any:
-    return _lock_folder(connection, mailbox_id, folders.c.name == name, f"no folder named {name}")
+    folder = connection.execute(_LOCK_FOLDER_BY_NAME, {"mailbox_id": mailbox_id, "name": name}).first()
+    if folder is None:
+        raise FolderNotFound(f"no folder named {name}")
+    return folder
 
 
 def lock_folder_by_id(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
-    return _lock_folder(
-        connection, mailbox_id, folders.c.id == folder_id, "the selected folder no longer exists"
-    )
-
-
-def _lock_folder(
-    connection: Connection, mailbox_id: str, condition: ColumnElement[bool], missing: str
-) -> Any:
     folder = connection.execute(
-        select(folders).where(folders.c.mailbox_id == mailbox_id, condition).with_for_update()
+        _LOCK_FOLDER_BY_ID, {"mailbox_id": mailbox_id, "folder_id": folder_id}
     ).first()
     if folder is None:
-        raise FolderNotFound(missing)
+        raise FolderNotFound("the selected folder no longer exists")
     return folder
 
 
@@ -302,20 +364,15 @@ def _lock_source_and_target(
     connection: Connection, mailbox_id: str, source_id: int, target_name: str
 ) -> tuple[Any, Any]:
     """Both folder rows of a copy, locked together in id order."""
-    of_mailbox = folders.c.mailbox_id == mailbox_id
     target_id = connection.execute(
-        select(folders.c.id).where(of_mailbox, folders.c.name == target_name)
+        _FOLDER_ID_BY_NAME, {"mailbox_id": mailbox_id, "name": target_name}
     ).scalar()
     if target_id is None:
         raise FolderNotFound(f"no folder named {target_name}")
+    ids = sorted({source_id, target_id})
     locked = {
         row.id: row
-        for row in connection.execute(
-            select(folders)
-            .where(of_mailbox, folders.c.id.in_(sorted({source_id, target_id})))
-            .order_by(folders.c.id)
-            .with_for_update()
-        )
+        for row in connection.execute(_LOCK_FOLDERS, {"mailbox_id": mailbox_id, "folder_ids": ids})
     }
     if source_id not in locked:
         raise FolderNotFound("the selected folder no longer exists")
@@ -325,14 +382,11 @@ def _lock_source_and_target(
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
-    connection.execute(update(folders).where(folders.c.id == folder_id).values(highestmodseq=modseq))
+    connection.execute(_RAISE_MODSEQ, {"folder_id": folder_id, "new_modseq": modseq})
 
 
 def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for condition in uid_conditions(uids):
-        found = connection.execute(select(messages).where(messages.c.folder_id == folder_id, condition))
-        rows += [dict(row) for row in found.mappings()]
+    rows = [dict(row._mapping) for row in _SOURCE_ROWS.rows(connection, uids, folder_id=folder_id)]
     rows.sort(key=lambda row: row["uid"])
     return rows
 
@@ -345,15 +399,16 @@ def _insert_copies(
         copy = {key: value for key, value in row.items() if key != "id"}
         copy.update(folder_id=target_id, uid=uid, modseq=modseq)
         copies.append(copy)
-    connection.execute(insert(messages), copies)
+    connection.execute(_INSERT_MESSAGES, copies)
 
 
 def _move_rows(
     connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
 ) -> None:
     connection.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("row_id"))
-        .values(folder_id=target_id, uid=bindparam("new_uid"), modseq=modseq),
-        [{"row_id": row["id"], "new_uid": uid} for row, uid in zip(rows, target_uids, strict=True)],
+        _MOVE_ROWS,
+        [
+            {"row_id": row["id"], "new_uid": uid, "target_id": target_id, "new_modseq": modseq}
+            for row, uid in zip(rows, target_uids, strict=True)
+        ],
     )

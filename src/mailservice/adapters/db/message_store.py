@@ -60,10 +60,15 @@ _LOCK_FOLDERS = (
         folders.c.highestmodseq,
         folders.c.uidvalidity,
     )
-    .where(folders.c.mailbox_id.in_(bindparam("ids", expanding=True)))
+    .where(
+        folders.c.mailbox_id.in_(bindparam("ids", expanding=True)),
+        folders.c.name.in_(bindparam("names", expanding=True)),
+    )
     .order_by(folders.c.id)
     .with_for_update()
 )
+"""The folders a group writes to (and at most a few more of the same names), in id order: a delivery
+to INBOX does not wait for, nor hold up, a flag change in another folder of the mailbox."""
 _SET_USED_BYTES = (
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
@@ -253,7 +258,8 @@ def _select_folders(
     connection: Connection, wanted: set[tuple[str, str]]
 ) -> dict[tuple[str, str], FolderCounters]:
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
-    rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids}).all()
+    names = sorted({name for _, name in wanted})
+    rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids, "names": names}).all()
     return {
         (row.mailbox_id, row.name): FolderCounters.of_row(row)
         for row in rows

@@ -194,9 +194,13 @@ class Connection(LineConnection):
             return None
         mailbox = _append_mailbox(first, self.state.utf8) if first_literal else None
         try:
-            if mailbox is not None and not await session.folder_exists(mailbox):
+            # Asked together: the client waits for both before it may send the message.
+            exists, quota = await asyncio.gather(
+                session.folder_exists(mailbox) if mailbox is not None else _true(), session.quota()
+            )
+            if not exists:
                 raise FolderNotFound(f"no folder named {mailbox}")
-            if not (await session.quota()).allows(literal_bytes):
+            if not quota.allows(literal_bytes):
                 raise MailboxFull("the messages do not fit in the quota")
         except DomainError as error:
             return from_domain_error(error, target_missing=True).reply()
@@ -251,6 +255,10 @@ def _append_mailbox(first: bytes, utf8: bool) -> str | None:
         return decode_name(reader.astring(), "*", reader.utf8)
     except ParseError:
         return None
+
+
+async def _true() -> bool:
+    return True
 
 
 def _tag_of(line: bytes) -> str:

@@ -65,7 +65,8 @@ class LineConnection:
             if left < seconds:
                 seconds, reason = max(left, 0.0), LOGIN_TIMED_OUT
         try:
-            return await asyncio.wait_for(reading, seconds)
+            async with asyncio.timeout(seconds):  # in this task: wait_for would start one per command
+                return await reading
         except TimeoutError:
             raise TimedOut(reason) from None
 
