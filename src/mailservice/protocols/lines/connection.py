@@ -64,6 +64,9 @@ class LineConnection:
             left = self._login_deadline - asyncio.get_running_loop().time()
             if left < seconds:
                 seconds, reason = max(left, 0.0), LOGIN_TIMED_OUT
+        # One turn of the event loop per command: a client whose commands are all buffered already
+        # would otherwise be served without a pause while every other connection waits.
+        await asyncio.sleep(0)
         try:
             async with asyncio.timeout(seconds):  # in this task: wait_for would start one per command
                 return await reading
