@@ -70,7 +70,7 @@ from mailservice.protocols.pop3.options import LINE_LIMIT as POP3_LINE_LIMIT
 from mailservice.protocols.pop3.options import Pop3Options
 from mailservice.protocols.pop3.server import start_pop3
 from mailservice.protocols.smtp.handler import RecipientLimits
-from mailservice.protocols.smtp.server import ListenerOptions, start_lmtp, start_smtp
+from mailservice.protocols.smtp.server import ListenerOptions, SmtpSessions, start_lmtp, start_smtp
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts
 from mailservice.services.account_mailboxes import AccountMailboxes
@@ -104,6 +104,8 @@ from mailservice.webhook_process import WebhookSenderProcess, build_webhook_send
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 2.0
+IDLE_SESSION_CHECK_SECONDS = 0.2
+"""How often a stop looks for SMTP sessions whose transaction has ended, to close them."""
 
 
 @dataclass
@@ -334,10 +336,11 @@ async def migrate(settings: Settings) -> None:
 
 
 async def start_mail_listeners(
-    runtime: Runtime, policy: ListenerPolicy | None = None
+    runtime: Runtime, policy: ListenerPolicy | None = None, sessions: SmtpSessions | None = None
 ) -> list[asyncio.Server]:
     settings = runtime.settings
     policy = policy or smtp_policy(runtime)
+    sessions = sessions or SmtpSessions()
     spool = Spool(
         settings.data_dir / "spool",
         MemoryBudget(settings.smtp_spool_max_bytes),
@@ -359,6 +362,7 @@ async def start_mail_listeners(
             spool,
             runtime.services.admin.metrics.smtp,
             context,
+            sessions,
         )
 
     servers = [await start_smtp(delivery, postmaster, options(settings.smtp_listen_addr, "SMTP_ADDR"))]
@@ -506,9 +510,9 @@ async def serve(settings: Settings) -> None:
     services = runtime.services
     stop = asyncio.Event()
     _install_stop_signals(stop)
-    smtp = smtp_policy(runtime)
+    smtp, smtp_sessions = smtp_policy(runtime), SmtpSessions()
     mail_servers: list[asyncio.Server | LineServer] = [
-        *await start_mail_listeners(runtime, smtp),
+        *await start_mail_listeners(runtime, smtp, smtp_sessions),
         *await start_access_listeners(runtime),
     ]
     http = _HttpServer(runtime.app, settings)
@@ -536,7 +540,7 @@ async def serve(settings: Settings) -> None:
         server.close()
     http.should_exit = True
     await asyncio.gather(
-        _until_sessions_end(smtp.limits, settings.shutdown_grace_seconds),
+        _until_sessions_end(smtp.limits, smtp_sessions, settings.shutdown_grace_seconds),
         _within(settings.shutdown_grace_seconds, asyncio.shield(http_task)),
     )
     # Only now: a message still being received needs the store, the parser workers and the checks.
@@ -601,12 +605,23 @@ class _HttpServer(uvicorn.Server):
         return nullcontext()
 
 
-async def _until_sessions_end(sessions: ConnectionLimits, seconds: float) -> None:
+async def _until_sessions_end(limits: ConnectionLimits, sessions: SmtpSessions, seconds: float) -> None:
     """Wait, at most `seconds`, for the open SMTP and LMTP sessions to end; what is being received is
-    stored, checked and answered before the store and the checks stop."""
-    await _within(seconds, sessions.until_all_closed())
-    if sessions.open_connections > 0:
-        log.warning("mailservice.stopping sessions_cut=%d", sessions.open_connections)
+    stored, checked and answered before the store and the checks stop. A session between transactions
+    is told 421 and closed at once, and so is one whose transaction ends meanwhile."""
+    leaving = asyncio.create_task(_close_idle_sessions(sessions))
+    try:
+        await _within(seconds, limits.until_all_closed())
+    finally:
+        leaving.cancel()
+    if limits.open_connections > 0:
+        log.warning("mailservice.stopping sessions_cut=%d", limits.open_connections)
+
+
+async def _close_idle_sessions(sessions: SmtpSessions) -> None:
+    while True:
+        sessions.end_idle()
+        await asyncio.sleep(IDLE_SESSION_CHECK_SECONDS)
 
 
 async def _within(seconds: float, awaitable: Awaitable[Any]) -> None:

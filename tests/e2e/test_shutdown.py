@@ -120,3 +120,26 @@ async def until_refused(port: int) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the SMTP listener still accepts connections")
+
+
+@pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    yield from served_on("sqlite", tmp_path, {"SHUTDOWN_GRACE_SECONDS": "15"})
+
+
+async def test_a_session_between_transactions_is_told_421_and_does_not_hold_the_stop(
+    quiet_server: ServerProcess,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", quiet_server.smtp_port)
+    await expect(reader, b"220")
+    writer.write(b"EHLO idle.example\r\n")
+    await expect(reader, b"250")
+    assert quiet_server.process is not None
+    started = time.monotonic()
+
+    quiet_server.process.send_signal(signal.SIGTERM)
+
+    assert b"4.3.2" in await expect(reader, b"421")
+    assert await asyncio.to_thread(quiet_server.process.wait, DEADLINE_SECONDS) == 0
+    assert time.monotonic() - started < 5  # the grace period is 15 s
+    writer.close()

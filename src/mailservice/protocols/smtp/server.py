@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -15,7 +15,7 @@ from mailservice.protocols.connection_policy import ConnectionLimits, ListenerPo
 from mailservice.protocols.smtp.data_in_blocks import DataInBlocks
 from mailservice.protocols.smtp.fast_address import FastAddress
 from mailservice.protocols.smtp.handler import InboundHandler, RecipientLimits
-from mailservice.protocols.smtp.replies import TOO_MANY_CONNECTIONS
+from mailservice.protocols.smtp.replies import SHUTTING_DOWN, TOO_MANY_CONNECTIONS
 from mailservice.protocols.smtp.spool import Spool
 from mailservice.protocols.smtp.timeouts import SmtpTimeouts, Timeouts
 from mailservice.services.delivery import DeliveryService
@@ -40,6 +40,28 @@ class ListenerOptions:
     spool: Spool
     metrics: SmtpSeries
     tls_context: ssl.SSLContext | None = None
+    sessions: SmtpSessions = field(default_factory=lambda: SmtpSessions())
+
+
+class SmtpSessions:
+    """The open SMTP and LMTP sessions, so that a stop can end at once those between transactions and
+    let only a message being received finish."""
+
+    def __init__(self) -> None:
+        self._open: set[_Limited] = set()
+
+    def add(self, session: _Limited) -> None:
+        self._open.add(session)
+
+    def discard(self, session: _Limited) -> None:
+        self._open.discard(session)
+
+    def end_idle(self) -> int:
+        """Say 421 to every session with no transaction started and close it; how many were."""
+        idle = [session for session in self._open if session.between_transactions()]
+        for session in idle:
+            session.leave(SHUTTING_DOWN)
+        return len(idle)
 
 
 class _Measured:
@@ -64,8 +86,11 @@ class _Limited:
     """Mixed into aiosmtpd's protocol: refuse a connection over the limits with 421, count the rest."""
 
     limits: ConnectionLimits
+    sessions: SmtpSessions
     metrics: SmtpSeries
     metrics_protocol: str
+    envelope: Any
+    transport: Any
     _limit_ip: str | None = None
     _refused: bool = False
 
@@ -81,15 +106,26 @@ class _Limited:
                 transport.close()
                 return
             self._limit_ip = ip
+            self.sessions.add(self)
         super().connection_made(transport)  # type: ignore[misc]
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        self.sessions.discard(self)
         if self._limit_ip is not None:
             self.limits.release(self._limit_ip)
             self._limit_ip = None
         super().connection_lost(error)  # type: ignore[misc]
+
+    def between_transactions(self) -> bool:
+        """No MAIL FROM yet, or the last transaction is over: nothing would be lost by closing."""
+        return self.envelope is None or self.envelope.mail_from is None
+
+    def leave(self, reply: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(f"{reply}\r\n".encode())
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if not self._refused:
@@ -146,6 +182,7 @@ async def _start(protocol_class: Any, handler: InboundHandler, options: Listener
             timeout=timeouts.command,
         )
         protocol.limits = options.policy.limits
+        protocol.sessions = options.sessions
         protocol.timeouts = timeouts
         protocol.connection_memory = options.policy.connection_memory()
         protocol.spool = options.spool
