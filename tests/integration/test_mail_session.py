@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from mailservice.adapters.mime import section_bytes
-from mailservice.adapters.mime.sections import stored_parts
 from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
 from mailservice.domain.errors import (
@@ -23,6 +21,8 @@ from mailservice.domain.errors import (
     RateLimited,
 )
 from mailservice.domain.mail_session import FlagChange, MailSession, StructureItem
+from mailservice.mime import section_bytes
+from mailservice.mime.sections import stored_parts
 from tests.support.agent import claim, claim_and_pay
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message, used_bytes

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.tables import messages
-from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.bootstrap import build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
+from mailservice.mime.sort_keys import sort_keys_of
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.databases import empty_postgres_database, sqlite_copy

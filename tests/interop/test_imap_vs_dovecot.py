@@ -4,7 +4,7 @@ The corpus (tests/interop/corpus.py) is APPENDed byte for byte to a fresh Doveco
 engine over the real store (on SQLite and on PostgreSQL); then both get the same commands on an
 EXAMINEd INBOX and their answers are compared item by item.
 
-Deliberate differences (see also adapters/mime/__init__.py):
+Deliberate differences (see also mime/__init__.py):
 - A message stored with bare LF line ends is served as stored. Dovecot serves it as if every LF were
   CRLF: its RFC822.SIZE, BODY[] and section bytes and BODYSTRUCTURE sizes count one more octet per
   line. The comparison turns Dovecot's CRLF back into LF for that message and checks the rest.

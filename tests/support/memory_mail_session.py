@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mailservice.adapters.message_parsing import parts_json
-from mailservice.adapters.mime import parse_mime
-from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -42,6 +40,8 @@ from mailservice.domain.mail_session import (
     StructureItem,
 )
 from mailservice.domain.messages import SortKeys
+from mailservice.mime import parse_mime
+from mailservice.mime.sort_keys import sort_keys_of
 
 INBOX = "INBOX"
 _uidvalidities = itertools.count(1_700_000_000)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime.imap_string import literal, quoted
 from mailservice.domain.mail_session import FlagChange, NewMessage
+from mailservice.mime.imap_string import literal, quoted
 from mailservice.protocols.imap.commands import (
     AppendArgs,
     Authenticate,

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime.header_fields import first_values
-from mailservice.adapters.mime.sort_keys import (
+from mailservice.domain.mail_session import MessageMeta
+from mailservice.mime.header_fields import first_values
+from mailservice.mime.sort_keys import (
     SORT_FIELDS,
     base_subject,
     display_name,
@@ -18,7 +19,6 @@ from mailservice.adapters.mime.sort_keys import (
     sent_date,
     subject_text,
 )
-from mailservice.domain.mail_session import MessageMeta
 from tests.support.cheap_strategies import pieces_and_text
 
 PIECES = [

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime.imap_string import quoted
+from mailservice.mime.imap_string import quoted
 from mailservice.protocols.imap.commands import MailboxArg, parse_command
 from mailservice.protocols.imap.parse_error import ParseError
 from tests.support.imap_wire import ADDRESS, PASSWORD, RunningImap, Wire, running_imap

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime import parse_mime
+from mailservice.mime import parse_mime
 
 
 def crlf(text: str) -> bytes:

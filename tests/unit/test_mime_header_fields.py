@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime.header_fields import field_values, select_fields
+from mailservice.mime.header_fields import field_values, select_fields
 
 HEADER = (
     b"From: a@example.org\r\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from mailservice.adapters.mime import Address, parse_mime
-from mailservice.adapters.mime.headers import decode_words, parse_date
+from mailservice.mime import Address, parse_mime
+from mailservice.mime.headers import decode_words, parse_date
 
 
 def crlf(text: str) -> bytes:

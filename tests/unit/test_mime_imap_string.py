@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime.imap_string import for_humans, imap_bytes, nstring, nstring_nolf
+from mailservice.mime.imap_string import for_humans, imap_bytes, nstring, nstring_nolf
 
 
 def test_nil_for_absent_values() -> None:

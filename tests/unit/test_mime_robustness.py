@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime import MimeMessage, message, parse_mime, section_bytes
-from mailservice.adapters.mime.message import build_mime
+from mailservice.mime import MimeMessage, message, parse_mime, section_bytes
+from mailservice.mime.message import build_mime
 
 BOUNDARIES = st.sampled_from(["b", "bb", "b1", "=_part_", "x y", "", "ab", "a", "----=_NextPart"])
 HEADER_LINES = st.sampled_from(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailservice.adapters.mime import parse_mime, section_bytes
+from mailservice.mime import parse_mime, section_bytes
 
 
 def crlf(text: str) -> bytes:

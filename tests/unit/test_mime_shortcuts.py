@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailservice.adapters.mime.addresses import read_address_list, simple_list
-from mailservice.adapters.mime.field_values import parse_content_type, read_content_type
+from mailservice.mime.addresses import read_address_list, simple_list
+from mailservice.mime.field_values import parse_content_type, read_content_type
 
 WORDS = st.sampled_from(['"Doe, John"', "John", "Q.", "=?utf-8?q?J=C3=B6?=", '""', "é", "a.b", '"x y"'])
 ADDR_SPECS = st.sampled_from(["a@b.c", "john.doe@example.com", "x_y@z", "é@ü.de", "a.b.c@d"])

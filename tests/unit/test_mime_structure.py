@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime import PartInfo, parse_mime
+from mailservice.mime import PartInfo, parse_mime
 
 
 def crlf(text: str) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailservice.adapters.extract import readable_text
-from mailservice.adapters.mime import parse_mime
+from mailservice.mime import parse_mime
 
 
 def crlf(text: str) -> bytes:

@@ -6,9 +6,9 @@ import json
 from dataclasses import fields
 
 from mailservice.adapters.extract import extract_codes, extract_links, readable_text, safe_view
-from mailservice.adapters.mime import Address, MimeMessage, PartInfo, parse_mime
-from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.messages import ExtractedCode, ExtractedLink, ParsedMessage
+from mailservice.mime import Address, MimeMessage, PartInfo, parse_mime
+from mailservice.mime.sort_keys import sort_keys_of
 
 MAX_STORED_TEXT_CHARS = 1_000_000
 PREVIEW_CHARS = 200

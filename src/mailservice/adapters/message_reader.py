@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from mailservice.adapters.extract import safe_view
-from mailservice.adapters.mime import parse_mime
-from mailservice.adapters.mime.transfer import decode_body
+from mailservice.mime import parse_mime
+from mailservice.mime.transfer import decode_body
 
 
 class RawMessageReader:

@@ -111,7 +111,7 @@ class MessageStructure(NamedTuple):
 
     `envelope`, `body` and `bodystructure` are ready-to-send IMAP texts (encode with `imap_bytes`).
     `header_end` is the offset of the body in the raw bytes; `parts_json` holds every MIME part's
-    offsets as `adapters.mime.PartInfo` fields; `content_type` is the top entity's type.
+    offsets as `mime.PartInfo` fields; `content_type` is the top entity's type.
     A structure read for some `StructureItem`s only may leave the texts of the others empty.
     """
 

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 from mailservice.adapters.db.message_changes import uid_conditions
 from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
 from mailservice.adapters.db.tables import messages
-from mailservice.adapters.mime.sort_keys import sort_keys_of
 from mailservice.domain.messages import SortKeys
+from mailservice.mime.sort_keys import sort_keys_of
 
 _KEY_COLUMNS = (
     messages.c.sort_subject,

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import getaddresses
 
-from mailservice.adapters.mime.header_fields import values_by_name
-from mailservice.adapters.mime.headers import unfold
 from mailservice.adapters.senderauth import dkim_speedups, rsa_verify
 from mailservice.adapters.senderauth.dkim_check import check_arc, check_dkim, dkim_signatures
 from mailservice.adapters.senderauth.dmarc_check import check_dmarc, organizational_domain
@@ -25,6 +23,8 @@ from mailservice.adapters.senderauth.dns_cache import DnsAnswerCache, cache_key
 from mailservice.adapters.senderauth.known_answers import Answer, KnownAnswers
 from mailservice.adapters.senderauth.spf_check import SpfResults, check_spf, helo_domain, spf_domain
 from mailservice.domain.sender_auth import NONE, SenderAuth, SmtpSender, unavailable
+from mailservice.mime.header_fields import values_by_name
+from mailservice.mime.headers import unfold
 
 SPF_RESULTS_KEPT = 10_000
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from mailservice.adapters.mime.headers import unfold
 from mailservice.adapters.senderauth.known_answers import DnsTemporaryError, KnownAnswers
 from mailservice.domain.sender_auth import FAIL, NONE, PASS, PERMERROR, TEMPERROR, DkimCheck
+from mailservice.mime.headers import unfold
 
 _SIGNATURE = b"dkim-signature"
 # RFC 6376 §6.1 lets a verifier limit the signatures it checks; a sender cannot make us do unbounded work

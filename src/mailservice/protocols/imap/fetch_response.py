@@ -9,16 +9,16 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
-from mailservice.adapters.mime.header_fields import field_picker, select_fields
-from mailservice.adapters.mime.imap_string import imap_bytes
-from mailservice.adapters.mime.sections import section_bytes, section_part, stored_parts
-from mailservice.adapters.mime.transfer import decode_body
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     MessageMeta,
     MessageStructure,
     StructureItem,
 )
+from mailservice.mime.header_fields import field_picker, select_fields
+from mailservice.mime.imap_string import imap_bytes
+from mailservice.mime.sections import section_bytes, section_part, stored_parts
+from mailservice.mime.transfer import decode_body
 from mailservice.protocols.imap.fetch_items import FetchItem, FetchRequest, SectionItem
 from mailservice.protocols.imap.flag_text import stored_flags_text
 from mailservice.protocols.imap.imap_dates import format_date_time

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailservice.adapters.mime.imap_string import quoted
 from mailservice.domain.mail_session import HIERARCHY_SEPARATOR, FolderInfo, FolderStatus
+from mailservice.mime.imap_string import quoted
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, ListArgs, MailboxArg, Rename, StatusArgs
 from mailservice.protocols.imap.list_pattern import list_pattern, parents

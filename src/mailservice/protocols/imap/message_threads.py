@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
-from mailservice.adapters.mime.sort_keys import base_subject, comparable, is_reply_or_forward
+from mailservice.mime.sort_keys import base_subject, comparable, is_reply_or_forward
 
 
 @dataclass(frozen=True)

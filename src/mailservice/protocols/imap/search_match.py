@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from mailservice.adapters.mime.addresses import GROUP_END, GROUP_START, parse_address_list
-from mailservice.adapters.mime.header_fields import field_values
-from mailservice.adapters.mime.headers import decode_words, parse_date, to_addresses
-from mailservice.adapters.mime.sections import stored_parts
-from mailservice.adapters.mime.text import decoded_part
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
+from mailservice.mime.addresses import GROUP_END, GROUP_START, parse_address_list
+from mailservice.mime.header_fields import field_values
+from mailservice.mime.headers import decode_words, parse_date, to_addresses
+from mailservice.mime.sections import stored_parts
+from mailservice.mime.text import decoded_part
 from mailservice.protocols.imap.search_keys import (
     AllKey,
     AndKey,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailservice.adapters.mime.imap_string import quoted
+from mailservice.mime.imap_string import quoted
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.sequence_set import uid_set_text
 

@@ -3,7 +3,7 @@ ENABLE, NAMESPACE, GETQUOTA, GETQUOTAROOT."""
 
 from __future__ import annotations
 
-from mailservice.adapters.mime.imap_string import quoted
+from mailservice.mime.imap_string import quoted
 from mailservice.protocols.imap.capabilities import ENABLEABLE
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mailservice.adapters.mime.header_fields import first_values
-from mailservice.adapters.mime.headers import unfold
-from mailservice.adapters.mime.sort_keys import (
+from mailservice.domain.messages import SortKeys
+from mailservice.mime.header_fields import first_values
+from mailservice.mime.headers import unfold
+from mailservice.mime.sort_keys import (
     SORT_FIELDS,
     sent_date,
     subject_text,
 )
-from mailservice.domain.messages import SortKeys
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.condstore import enable_condstore

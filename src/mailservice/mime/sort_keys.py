@@ -12,12 +12,12 @@ import re
 import unicodedata
 from datetime import datetime
 
-from mailservice.adapters.mime.addresses import GROUP_END, parse_address_list
-from mailservice.adapters.mime.charset import decode_text
-from mailservice.adapters.mime.header_fields import first_values
-from mailservice.adapters.mime.headers import decode_words, parse_date
 from mailservice.domain.mail_session import MessageMeta
 from mailservice.domain.messages import SortKeys
+from mailservice.mime.addresses import GROUP_END, parse_address_list
+from mailservice.mime.charset import decode_text
+from mailservice.mime.header_fields import first_values
+from mailservice.mime.headers import decode_words, parse_date
 
 _BLOB = r"\[[^\[\]]*\][ \t]*"
 _LEADER = re.compile(rf"(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:|[ \t]+", re.IGNORECASE)
