@@ -35,6 +35,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from multiprocessing.process import BaseProcess
 
+import uvloop
+
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.sealed_text import TextSealer
@@ -202,13 +204,7 @@ def run_sender(settings: Settings, connection: socket.socket, parent_pid: int) -
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then stops this
     configure_logging(settings.log_level)
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover -- uvloop is a dependency; this keeps other platforms going
-        runner = asyncio.Runner()
-    with runner:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         if not runner.run(_send_until_told(settings, connection)):
             os._exit(1)  # the serving process went away: leave at once, as it did
 

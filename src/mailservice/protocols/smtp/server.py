@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -39,8 +39,8 @@ class ListenerOptions:
     timeouts: SmtpTimeouts
     spool: Spool
     metrics: SmtpSeries
-    tls_context: ssl.SSLContext | None = None
-    sessions: SmtpSessions = field(default_factory=lambda: SmtpSessions())
+    tls_context: ssl.SSLContext | None
+    sessions: SmtpSessions
 
 
 class SmtpSessions:
