@@ -81,6 +81,9 @@ class Tally:
     examples: list[str] = field(default_factory=list)
     server_cpu: float | None = None
     """Seconds of CPU the server's processes used during the load (mailservice only)."""
+    client_cpu: float = 0.0
+    """Seconds of CPU this process (the clients) used during the load: the load generator's share of
+    the machine, which bounds what any server can reach on it."""
 
     def view_error(self, kind: str, detail: str) -> None:
         self.view_errors[kind] += 1
@@ -201,12 +204,14 @@ class ImapClient:
 class Worker:
     """One client's random mix of commands."""
 
-    def __init__(self, client: ImapClient, seed: int, messages: Sequence[bytes]) -> None:
+    def __init__(
+        self, client: ImapClient, seed: int, messages: Sequence[bytes], mix: dict[str, int] | None = None
+    ) -> None:
         self.client = client
         self.random = random.Random(seed)
         self.messages = messages
-        self.commands = list(MIX)
-        self.weights = list(MIX.values())
+        self.commands = list(mix or MIX)
+        self.weights = list((mix or MIX).values())
 
     async def step(self) -> None:
         kind = self.random.choices(self.commands, self.weights)[0]
@@ -251,6 +256,9 @@ class Worker:
     def _some_uid(self) -> int:
         uids = self.client.known_uids()
         return self.random.choice(uids) if uids else 1
+
+    async def _noop(self) -> bytes:
+        return await self.client.command("NOOP")
 
     async def _expunge(self) -> bytes:
         return await self.client.command("EXPUNGE")
@@ -305,21 +313,28 @@ def server_views(endpoint: Endpoint) -> dict[str, list[int]]:
 
 
 async def run_load(
-    endpoints: list[Endpoint], clients: int, seconds: float, checkpoint_every: float, messages: list[bytes]
+    endpoints: list[Endpoint],
+    clients: int,
+    seconds: float,
+    checkpoint_every: float,
+    messages: list[bytes],
+    mix: dict[str, int] | None = None,
 ) -> Tally:
     """`clients` clients spread over `endpoints`, for `seconds` of load (checkpoints not counted)."""
     tally = Tally()
+    own_cpu = time.process_time
     pool = [ImapClient(f"client{i}", tally) for i in range(clients)]
     for index, client in enumerate(pool):
         await client.connect(endpoints[index % len(endpoints)])
         await client.select(MAILBOXES[index % len(MAILBOXES)])
-    workers = [Worker(client, seed=index, messages=messages) for index, client in enumerate(pool)]
+    workers = [Worker(client, seed=index, messages=messages, mix=mix) for index, client in enumerate(pool)]
     remaining = seconds
     while remaining > 0:
         span = min(checkpoint_every, remaining)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), own_cpu()
         await asyncio.gather(*(_run_for(worker, started + span) for worker in workers))
         tally.seconds += time.perf_counter() - started
+        tally.client_cpu += own_cpu() - cpu_started
         remaining -= span
         await checkpoint(pool, endpoints, tally)
     for client in pool:
@@ -361,6 +376,8 @@ def describe(name: str, tally: Tally) -> str:
     parts.append(f"view errors {sum(tally.view_errors.values())}")
     if tally.server_cpu is not None and tally.commands:
         parts.append(f"server cpu {1000 * tally.server_cpu / tally.commands:.2f} ms/command")
+    if tally.commands:
+        parts.append(f"client cpu {1000 * tally.client_cpu / tally.commands:.2f} ms/command")
     refused = ", ".join(f"{k} {v}" for k, v in sorted(tally.refusals.items()))
     if refused:
         parts.append(f"not OK: {refused}")

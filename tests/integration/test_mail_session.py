@@ -119,7 +119,7 @@ async def test_append_counts_against_the_quota_and_needs_an_existing_folder(
     with pytest.raises(FolderNotFound):
         await session.append("Nowhere", raw, frozenset(), None)
     quota = await session.quota()
-    assert (quota.used_bytes, quota.messages) == (len(raw), 1)
+    assert quota.used_bytes == len(raw)
     with pytest.raises(MailboxFull):
         await session.append("INBOX", b"x" * (quota.limit_bytes - quota.used_bytes + 1), frozenset(), None)
 
@@ -281,7 +281,7 @@ async def test_copy_and_move_give_new_uids_and_keep_the_quota_exact(
     assert [m.uid for m in (await session.open("INBOX")).messages] == [1, 2]
     quota = await session.quota()
     assert quota.used_bytes == await used_bytes(runtime, account.mailbox_id)
-    assert quota.messages == 5
+    assert [len((await session.open(name)).messages) for name in ("INBOX", "Archive")] == [2, 3]
     with pytest.raises(FolderNotFound):
         await session.copy(inbox, [1], "Nowhere")
 

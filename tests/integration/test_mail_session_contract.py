@@ -184,8 +184,8 @@ async def test_expunge_removes_only_deleted_messages_among_the_uids_and_frees_th
 
     after = await session.quota()
     assert [m.uid for m in (await session.open("INBOX")).messages] == [3]
-    assert (before.messages, after.messages) == (3, 1)
     assert after.used_bytes == (await session.status("INBOX")).size
+    assert before.used_bytes - after.used_bytes > 0
 
 
 async def test_copy_gives_new_uids_keeps_flags_and_counts_against_the_quota(
@@ -207,7 +207,7 @@ async def test_copy_gives_new_uids_keeps_flags_and_counts_against_the_quota(
     assert len((await session.open("INBOX")).messages) == 2
     after = await session.quota()
     copies = sum(meta.size for meta in archive.messages[1:])
-    assert (after.messages, after.used_bytes) == (5, before.used_bytes + copies)
+    assert after.used_bytes == before.used_bytes + copies
     with pytest.raises(FolderNotFound):
         await session.copy(inbox, [1], "Nowhere")
 
@@ -245,7 +245,7 @@ async def test_the_quota_refuses_an_append_or_a_copy_past_it_but_not_a_move(stor
 
     assert moved.target_uids == (2,)
     full = await session.quota()
-    assert (full.used_bytes, full.limit_bytes, full.messages) == (quota.limit_bytes - 10, QUOTA_BYTES, 2)
+    assert (full.used_bytes, full.limit_bytes) == (quota.limit_bytes - 10, QUOTA_BYTES)
 
 
 async def test_append_all_stores_every_message_in_order_or_none(store: StoreUnderTest) -> None:

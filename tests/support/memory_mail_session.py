@@ -429,8 +429,7 @@ class MemoryMailSession:
         return deleted
 
     async def quota(self) -> Quota:
-        count = sum(len(folder.messages) for folder in self.store.folders.values())
-        return Quota(self.store.used_bytes(), self.store.quota_bytes, count)
+        return Quota(self.store.used_bytes(), self.store.quota_bytes)
 
     def watch(self) -> MemoryWatch:
         return MemoryWatch(self.store)

@@ -260,7 +260,9 @@ class MailFolderStore(Protocol):
         """Remove the messages flagged \\Deleted (only those among `uids` when given); their uids."""
         ...
 
-    async def quota(self) -> Quota: ...
+    async def quota(self) -> Quota:
+        """Bytes used and allowed (`messages` left None: asked before each APPEND, it never counts)."""
+        ...
 
 
 class MailSession(MailFolderStore, Protocol):

@@ -250,11 +250,16 @@ class Database:
 
 
 def _in_savepoint(connection: Connection, work: Callable[[Connection], Any]) -> _Outcome:
-    savepoint = connection.begin_nested()
+    # Said to the driver, not through `begin_nested`, which compiles the SAVEPOINT statements anew for
+    # every write of a batch; the works never use savepoints of their own.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("SAVEPOINT write")
     try:
         value = work(connection)
     except Exception as error:
-        savepoint.rollback()
+        driver.execute("ROLLBACK TO SAVEPOINT write")
+        driver.execute("RELEASE SAVEPOINT write")
         return False, error
-    savepoint.commit()
+    driver.execute("RELEASE SAVEPOINT write")
     return True, value

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.bulk_insert import insert_rows
+from mailservice.adapters.db.prepared import insert_rows
 from mailservice.adapters.db.tables import event_log, mailboxes, webhook_deliveries, webhook_endpoints
 from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent, LoggedEvent
 from mailservice.domain.messages import MessageCopy, StoredCopy

@@ -40,6 +40,7 @@ from mailservice.adapters.db.message_changes import (
     remove_messages,
     uid_conditions,
 )
+from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
@@ -158,17 +159,16 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
 
     async def quota(self) -> Quota:
-        query = select(
-            mailboxes.c.quota_bytes,
-            mailboxes.c.used_bytes,
-            select(func.count()).where(messages.c.mailbox_id == self._id).scalar_subquery(),
-        ).where(mailboxes.c.id == self._id)
-        limit, used, count = await self._database.run_read(lambda c: c.execute(query).one(), False)
-        return Quota.of_mailbox(limit, used, self._default_quota, messages=count)
+        """Bytes only: asked before every APPEND's data, where counting the messages would cost a scan."""
+        parameters = {"mailbox_id": self._id}
+        row = await self._database.run_read(lambda c: _MAILBOX_QUOTA.first(c, parameters), False)
+        if row is None:
+            raise FolderNotFound("the mailbox no longer exists")
+        return Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota)
 
     async def folder_exists(self, name: str) -> bool:
-        query = select(folders.c.id).where(folders.c.mailbox_id == self._id, folders.c.name == name)
-        return await self._database.run_read(lambda c: c.execute(query).first() is not None, False)
+        parameters = {"mailbox_id": self._id, "name": name}
+        return await self._database.run_read(lambda c: _FOLDER_NAMED.first(c, parameters) is not None, False)
 
     # Writes
 
@@ -404,19 +404,39 @@ def _changes_query() -> Any:
 _CHANGES = _changes_query()
 
 
+_RECENT_MARK = Prepared(
+    select(folders.c.recent_uid).where(
+        folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id")
+    )
+)
+_RAISE_RECENT_MARK = Prepared(
+    update(folders)
+    .where(folders.c.id == bindparam("folder_id"), folders.c.recent_uid == bindparam("mark"))
+    .values(recent_uid=bindparam("up_to_uid"))
+)
+_MAILBOX_QUOTA = Prepared(
+    select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == bindparam("mailbox_id"))
+)
+_FOLDER_NAMED = Prepared(
+    select(folders.c.id).where(
+        folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.name == bindparam("name")
+    )
+)
+
+
 def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int) -> int:
     """Compare and set, so that two sessions (on any nodes) never take the same message as recent."""
+    folder = {"mailbox_id": mailbox_id, "folder_id": folder_id}
     while True:
-        mark = _folder_counters(connection, mailbox_id, folder_id).recent_uid
+        found = _RECENT_MARK.first(connection, folder)
+        if found is None:
+            raise FolderNotFound("the selected folder no longer exists")
+        mark = int(found.recent_uid)
         if mark >= up_to_uid:
-            return int(mark)
-        raised = connection.execute(
-            update(folders)
-            .where(folders.c.id == folder_id, folders.c.recent_uid == mark)
-            .values(recent_uid=up_to_uid)
-        )
-        if raised.rowcount == 1:
-            return int(mark)
+            return mark
+        raised = {"folder_id": folder_id, "mark": mark, "up_to_uid": up_to_uid}
+        if _RAISE_RECENT_MARK.run(connection, raised) == 1:
+            return mark
 
 
 def _structures(

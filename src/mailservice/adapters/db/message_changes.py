@@ -15,8 +15,9 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   message shares them, and its size goes back to the mailbox's quota.
 
 Each function returns the `FolderWrite`s it made; the caller publishes `folder.changed` for them after
-its commit. The statements are built once, with parameters: building and keying a statement costs more
-Python than running it, and these run in the one writer that every IMAP session waits behind.
+its commit. The statements are built and compiled once and run through the driver (`prepared.py`):
+building, keying and executing a statement through SQLAlchemy costs several times what the database
+spends running it, and these run in the one writer that every IMAP session waits behind.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, not_, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import NoResultFound
 
+from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
 from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import Copied, FlagChange, FlagsStored, FolderWrite, MessageMeta
@@ -81,7 +84,7 @@ class FolderCounters:
         return {"folder_id": self.id, "new_uidnext": self.uidnext, "new_modseq": self.highestmodseq}
 
 
-ADVANCE_FOLDERS = (
+ADVANCE_FOLDERS = Prepared(
     update(folders)
     .where(folders.c.id == bindparam("folder_id"))
     .values(uidnext=bindparam("new_uidnext"), highestmodseq=bindparam("new_modseq"))
@@ -92,94 +95,87 @@ ADVANCE_FOLDERS = (
 @dataclass(frozen=True)
 class ByUids:
     """A statement over some of a folder's messages, built once in two forms: over a range of uids
-    (parameters `uid_low`, `uid_high`) and over a list of them (`uid_list`)."""
+    (parameters `uid_low`, `uid_high`, prepared) and over a list of them (`uid_list`)."""
 
-    in_range: Executable
+    in_range: Prepared
     in_list: Executable
 
     @classmethod
     def of(cls, build: Callable[[ColumnElement[bool]], Executable]) -> ByUids:
         return cls(
-            build(messages.c.uid.between(bindparam("uid_low"), bindparam("uid_high"))),
+            Prepared(build(messages.c.uid.between(bindparam("uid_low"), bindparam("uid_high")))),
             build(messages.c.uid.in_(bindparam("uid_list", expanding=True))),
         )
 
-    def rows(self, connection: Connection, uids: Sequence[int], **parameters: Any) -> list[Row[Any]]:
-        """The rows for `uids`: one statement when they are consecutive, else one per chunk."""
-        found: list[Row[Any]] = []
-        for statement, chosen in self._chunks(uids):
-            found += connection.execute(statement, {**parameters, **chosen}).all()
-        return found
-
-    def _chunks(self, uids: Sequence[int]) -> Iterator[tuple[Executable, dict[str, Any]]]:
+    def rows(self, connection: Connection, uids: Sequence[int], **parameters: Any) -> list[Any]:
+        """The rows for `uids` (with attribute access and `_asdict`): one statement when they are
+        consecutive, else one per chunk."""
         if not uids:
-            return
+            return []
         ordered = sorted(set(uids))
         if ordered[-1] - ordered[0] + 1 == len(ordered):
-            yield self.in_range, {"uid_low": ordered[0], "uid_high": ordered[-1]}
-            return
+            chosen = {**parameters, "uid_low": ordered[0], "uid_high": ordered[-1]}
+            return self.in_range.rows(connection, chosen)
+        found: list[Row[Any]] = []
         for start in range(0, len(ordered), CHUNK):
-            yield self.in_list, {"uid_list": ordered[start : start + CHUNK]}
+            chosen = {**parameters, "uid_list": ordered[start : start + CHUNK]}
+            found += connection.execute(self.in_list, chosen).all()
+        return found
 
 
 _OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
 _IS_DELETED = messages.c.flags.contains(DELETED, autoescape=True)
 _STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
-_WRITE_FLAGS = (
+_WRITE_FLAGS = Prepared(
     update(messages)
     .where(messages.c.id == bindparam("row_id"))
     .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
 )
 _EXPUNGE_COLUMNS = (messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags)
-_DELETED_IN_FOLDER = select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED)
-_IN_FOLDER = select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER)
+_DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED))
+_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER))
 _DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED, uids))
 _OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
 _SOURCE_ROWS = ByUids.of(lambda uids: select(messages).where(_OF_FOLDER, uids))
-_DELETE_MESSAGES = delete(messages).where(messages.c.id.in_(bindparam("row_ids", expanding=True)))
-_DELETE_UNSHARED_RAW = delete(message_raw).where(
-    message_raw.c.id.in_(bindparam("raw_ids", expanding=True)),
-    not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
+_DELETE_MESSAGE = Prepared(delete(messages).where(messages.c.id == bindparam("row_id")))
+_DELETE_UNSHARED_RAW = Prepared(
+    delete(message_raw).where(
+        message_raw.c.id == bindparam("raw_id"),
+        not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
+    )
 )
-_GIVE_BACK_QUOTA = (
+_GIVE_BACK_QUOTA = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .values(used_bytes=mailboxes.c.used_bytes - bindparam("freed"))
 )
-_SET_USED = (
+_SET_USED = Prepared(
     update(mailboxes).where(mailboxes.c.id == bindparam("mailbox_id")).values(used_bytes=bindparam("used"))
 )
-_RECORD_EXPUNGED = insert(expunged_messages)
-_INSERT_MESSAGES = insert(messages)
-_MOVE_ROWS = (
+_RECORD_EXPUNGED = Prepared(insert(expunged_messages), ("folder_id", "uid", "modseq", "flags"))
+_MOVE_ROWS = Prepared(
     update(messages)
     .where(messages.c.id == bindparam("row_id"))
     .values(folder_id=bindparam("target_id"), uid=bindparam("new_uid"), modseq=bindparam("new_modseq"))
 )
-_RAISE_MODSEQ = (
+_RAISE_MODSEQ = Prepared(
     update(folders)
     .where(folders.c.id == bindparam("folder_id"))
     .values(highestmodseq=bindparam("new_modseq"))
 )
-_LOCK_MAILBOX = (
+_LOCK_MAILBOX = Prepared(
     select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .with_for_update()
 )
 _OF_MAILBOX = folders.c.mailbox_id == bindparam("mailbox_id")
-_LOCK_FOLDER_BY_ID = (
+_LOCK_FOLDER_BY_ID = Prepared(
     select(folders).where(_OF_MAILBOX, folders.c.id == bindparam("folder_id")).with_for_update()
 )
-_LOCK_FOLDER_BY_NAME = (
+_LOCK_FOLDER_BY_NAME = Prepared(
     select(folders).where(_OF_MAILBOX, folders.c.name == bindparam("name")).with_for_update()
 )
-_FOLDER_ID_BY_NAME = select(folders.c.id).where(_OF_MAILBOX, folders.c.name == bindparam("name"))
-_LOCK_FOLDERS = (
-    select(folders)
-    .where(_OF_MAILBOX, folders.c.id.in_(bindparam("folder_ids", expanding=True)))
-    .order_by(folders.c.id)
-    .with_for_update()
-)
+_FOLDER_ID_BY_NAME = Prepared(select(folders.c.id).where(_OF_MAILBOX, folders.c.name == bindparam("name")))
 
 
 def flag_change(change: FlagChange, flags: frozenset[str]) -> FlagEdit:
@@ -223,7 +219,7 @@ def store_flags(
         updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
     if not changes:
         return FlagsStored(tuple(updated), tuple(sorted(modified))), None
-    connection.execute(_WRITE_FLAGS, changes)
+    _WRITE_FLAGS.run_many(connection, changes)
     _raise_modseq(connection, folder_id, modseq)
     updated.sort(key=lambda meta: meta.uid)
     return FlagsStored(tuple(updated), tuple(sorted(modified))), FolderWrite(folder_id, modseq)
@@ -243,7 +239,7 @@ def expunge(
     candidates: list[Any]
     if uids is None:
         whole = _DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
-        candidates = list(connection.execute(whole, {"folder_id": folder_id}).all())
+        candidates = whole.rows(connection, {"folder_id": folder_id})
     else:
         some = _DELETED_OF_UIDS if only_deleted else _OF_UIDS
         candidates = some.rows(connection, uids, folder_id=folder_id)
@@ -286,8 +282,8 @@ def copy_messages(
         _move_rows(connection, rows, target.id, target_uids, target_modseq)
     else:
         _insert_copies(connection, rows, target.id, target_uids, target_modseq)
-        connection.execute(_SET_USED, {"mailbox_id": mailbox_id, "used": mailbox.used_bytes + added})
-    connection.execute(ADVANCE_FOLDERS, counters.written())
+        _SET_USED.run(connection, {"mailbox_id": mailbox_id, "used": mailbox.used_bytes + added})
+    ADVANCE_FOLDERS.run(connection, counters.written())
     writes = [FolderWrite(target.id, target_modseq)]
     source_uids = [row["uid"] for row in rows]
     if move and same_folder:
@@ -305,15 +301,13 @@ def copy_messages(
 def remove_messages(connection: Connection, mailbox_id: str, rows: Sequence[Any]) -> None:
     """Delete message rows (each with its `id`, `raw_id` and `size`), the raw bytes no other row shares,
     and give their size back to the quota."""
-    row_ids = [row.id for row in rows]
-    for start in range(0, len(row_ids), CHUNK):
-        connection.execute(_DELETE_MESSAGES, {"row_ids": row_ids[start : start + CHUNK]})
-    raw_ids = sorted({row.raw_id for row in rows})
-    for start in range(0, len(raw_ids), CHUNK):
-        connection.execute(_DELETE_UNSHARED_RAW, {"raw_ids": raw_ids[start : start + CHUNK]})
+    _DELETE_MESSAGE.run_many(connection, [{"row_id": row.id} for row in rows])
+    _DELETE_UNSHARED_RAW.run_many(
+        connection, [{"raw_id": raw_id} for raw_id in sorted({row.raw_id for row in rows})]
+    )
     size = sum(row.size for row in rows)
     if size:
-        connection.execute(_GIVE_BACK_QUOTA, {"mailbox_id": mailbox_id, "freed": size})
+        _GIVE_BACK_QUOTA.run(connection, {"mailbox_id": mailbox_id, "freed": size})
 
 
 def record_expunged(
@@ -321,11 +315,10 @@ def record_expunged(
 ) -> None:
     """`flags`: what EXPUNGE removed the messages with, for sessions that still show them."""
     known = flags or {}
-    if uids:
-        connection.execute(
-            _RECORD_EXPUNGED,
-            [{"folder_id": folder_id, "uid": uid, "modseq": modseq, "flags": known.get(uid)} for uid in uids],
-        )
+    _RECORD_EXPUNGED.run_many(
+        connection,
+        [{"folder_id": folder_id, "uid": uid, "modseq": modseq, "flags": known.get(uid)} for uid in uids],
+    )
 
 
 def uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
@@ -341,20 +334,21 @@ def uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
 
 
 def lock_mailbox(connection: Connection, mailbox_id: str) -> Any:
-    return connection.execute(_LOCK_MAILBOX, {"mailbox_id": mailbox_id}).one()
+    mailbox = _LOCK_MAILBOX.first(connection, {"mailbox_id": mailbox_id})
+    if mailbox is None:
+        raise NoResultFound(f"no mailbox {mailbox_id}")
+    return mailbox
 
 
 def lock_folder_by_name(connection: Connection, mailbox_id: str, name: str) -> Any:
-    folder = connection.execute(_LOCK_FOLDER_BY_NAME, {"mailbox_id": mailbox_id, "name": name}).first()
+    folder = _LOCK_FOLDER_BY_NAME.first(connection, {"mailbox_id": mailbox_id, "name": name})
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
     return folder
 
 
 def lock_folder_by_id(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
-    folder = connection.execute(
-        _LOCK_FOLDER_BY_ID, {"mailbox_id": mailbox_id, "folder_id": folder_id}
-    ).first()
+    folder = _LOCK_FOLDER_BY_ID.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")
     return folder
@@ -364,16 +358,15 @@ def _lock_source_and_target(
     connection: Connection, mailbox_id: str, source_id: int, target_name: str
 ) -> tuple[Any, Any]:
     """Both folder rows of a copy, locked together in id order."""
-    target_id = connection.execute(
-        _FOLDER_ID_BY_NAME, {"mailbox_id": mailbox_id, "name": target_name}
-    ).scalar()
-    if target_id is None:
+    target = _FOLDER_ID_BY_NAME.first(connection, {"mailbox_id": mailbox_id, "name": target_name})
+    if target is None:
         raise FolderNotFound(f"no folder named {target_name}")
-    ids = sorted({source_id, target_id})
-    locked = {
-        row.id: row
-        for row in connection.execute(_LOCK_FOLDERS, {"mailbox_id": mailbox_id, "folder_ids": ids})
-    }
+    target_id = target.id
+    locked = {}
+    for folder_id in sorted({source_id, target_id}):
+        folder = _LOCK_FOLDER_BY_ID.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
+        if folder is not None:
+            locked[folder_id] = folder
     if source_id not in locked:
         raise FolderNotFound("the selected folder no longer exists")
     if target_id not in locked:
@@ -382,11 +375,11 @@ def _lock_source_and_target(
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
-    connection.execute(_RAISE_MODSEQ, {"folder_id": folder_id, "new_modseq": modseq})
+    _RAISE_MODSEQ.run(connection, {"folder_id": folder_id, "new_modseq": modseq})
 
 
 def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[dict[str, Any]]:
-    rows = [dict(row._mapping) for row in _SOURCE_ROWS.rows(connection, uids, folder_id=folder_id)]
+    rows = [row._asdict() for row in _SOURCE_ROWS.rows(connection, uids, folder_id=folder_id)]
     rows.sort(key=lambda row: row["uid"])
     return rows
 
@@ -399,14 +392,14 @@ def _insert_copies(
         copy = {key: value for key, value in row.items() if key != "id"}
         copy.update(folder_id=target_id, uid=uid, modseq=modseq)
         copies.append(copy)
-    connection.execute(_INSERT_MESSAGES, copies)
+    insert_rows(connection, messages, copies)
 
 
 def _move_rows(
     connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
 ) -> None:
-    connection.execute(
-        _MOVE_ROWS,
+    _MOVE_ROWS.run_many(
+        connection,
         [
             {"row_id": row["id"], "new_uid": uid, "target_id": target_id, "new_modseq": modseq}
             for row, uid in zip(rows, target_uids, strict=True)

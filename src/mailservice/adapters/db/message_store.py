@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
-from mailservice.adapters.db.bulk_insert import insert_rows
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters
+from mailservice.adapters.db.prepared import insert_rows
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
@@ -322,9 +322,8 @@ def _apply(connection: Connection, state: _Group) -> None:
         return
     _insert_raw(connection, state.raw_rows)
     insert_rows(connection, messages, state.message_rows)
-    connection.execute(
-        ADVANCE_FOLDERS,
-        [f.written() for key, f in state.folder_states.items() if key in state.touched_folders],
+    ADVANCE_FOLDERS.run_many(
+        connection, [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     )
     connection.execute(
         _SET_USED_BYTES,

@@ -1,0 +1,103 @@
+"""Prepared statements store and read exactly what SQLAlchemy's own statements store and read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+
+from mailservice.adapters.db.prepared import Prepared, insert_rows
+from mailservice.adapters.db.tables import mailboxes
+from mailservice.bootstrap import Runtime
+
+WHEN = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=UTC)
+
+
+def mailbox_row(number: int) -> dict[str, Any]:
+    return {
+        "id": f"{number:032x}",
+        "login": f"mbx_{number:011x}",
+        "key_fingerprint": f"fingerprint-{number}",
+        "public_key": "ssh-ed25519 AAAA",
+        "billing_email": "billing@example.org",
+        "status": "active",
+        "credential_epoch": 0,
+        "created_at": WHEN,
+        "updated_at": WHEN + timedelta(hours=number),
+        "expires_at": None if number % 2 else WHEN,
+        "used_bytes": 2**40 + number,
+    }
+
+
+async def test_prepared_insert_stores_what_sqlalchemy_stores(runtime: Runtime) -> None:
+    prepared = [mailbox_row(n) for n in (1, 2)]
+    plain = [mailbox_row(n) for n in (3, 4)]
+
+    def write(connection: Any) -> None:
+        insert_rows(connection, mailboxes, prepared)
+        connection.execute(mailboxes.insert(), plain)
+
+    await runtime.database.run_write(write)
+    async with runtime.database.engine.connect() as connection:
+        stored = (await connection.execute(select(mailboxes).order_by(mailboxes.c.id))).mappings().all()
+
+    for row, expected in zip(stored, prepared + plain, strict=True):
+        assert {key: row[key] for key in expected} == expected
+
+
+_BY_ID = select(mailboxes.c.id, mailboxes.c.updated_at, mailboxes.c.expires_at, mailboxes.c.used_bytes).where(
+    mailboxes.c.id == bindparam("id")
+)
+_SET_USED = update(mailboxes).where(mailboxes.c.id == bindparam("id")).values(used_bytes=bindparam("used"))
+
+
+async def test_prepared_statements_read_and_write_what_sqlalchemy_does(runtime: Runtime) -> None:
+    rows = [mailbox_row(n) for n in (5, 6, 7)]
+    read = Prepared(_BY_ID)
+    write_used = Prepared(_SET_USED)
+
+    def write(connection: Any) -> tuple[int, int]:
+        insert_rows(connection, mailboxes, rows)
+        changed = write_used.run(connection, {"id": rows[0]["id"], "used": 7})
+        missing = write_used.run(connection, {"id": "no such mailbox", "used": 7})
+        write_used.run_many(connection, [{"id": rows[1]["id"], "used": 8}, {"id": rows[2]["id"], "used": 9}])
+        return changed, missing
+
+    assert await runtime.database.run_write(write) == (1, 0)
+
+    def read_both(connection: Any) -> list[tuple[Any, Any]]:
+        return [
+            (read.first(connection, {"id": row["id"]}), connection.execute(_BY_ID, {"id": row["id"]}).one())
+            for row in rows
+        ]
+
+    for prepared_row, plain_row in await runtime.database.run_read(read_both):
+        assert tuple(prepared_row) == tuple(plain_row)
+        assert prepared_row.updated_at.tzinfo is not None
+    used = [row.used_bytes for row, _ in await runtime.database.run_read(read_both)]
+    assert used == [7, 8, 9]
+    assert await runtime.database.run_read(lambda c: read.first(c, {"id": "none"})) is None
+
+
+async def test_a_prepared_read_alone_still_reads_one_snapshot(runtime: Runtime) -> None:
+    """The first statement of a read transaction may be a prepared one: it begins the transaction as
+    `execute` would, so what follows sees the same snapshot."""
+    row = mailbox_row(8)
+    await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, [row]))
+    read = Prepared(_BY_ID)
+
+    def in_transaction(connection: Any) -> bool:
+        read.first(connection, {"id": row["id"]})
+        return bool(connection.in_transaction())
+
+    assert await runtime.database.run_read(in_transaction)
+
+
+def test_expanding_parameters_are_refused() -> None:
+    statement = select(mailboxes.c.id).where(mailboxes.c.id.in_(bindparam("ids", expanding=True)))
+    prepared = Prepared(statement)
+    with pytest.raises(ValueError, match="expanding"):
+        prepared._for(sqlite_dialect())
