@@ -50,7 +50,9 @@ def main() -> None:
             print(f"{load_text()}; {args.clients} clients, {args.seconds:g} s per kind")
             for kind in args.kinds:
                 before = cpu_seconds([server.process.pid])
-                tally = asyncio.run(run_load([endpoint], args.clients, args.seconds, args.seconds, messages, {kind: 1}))
+                tally = asyncio.run(
+                    run_load([endpoint], args.clients, args.seconds, args.seconds, messages, {kind: 1})
+                )
                 used = cpu_seconds([server.process.pid]) - before
                 print(
                     f"  {kind:<8} {tally.rate:8.1f} commands/s   server cpu "
