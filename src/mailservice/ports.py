@@ -404,7 +404,8 @@ class Notifier(Protocol):
 
 class MessageStore(Protocol):
     async def store(self, delivery: Delivery) -> list[StoredCopy]:
-        """Return once every copy is durably stored; raise MailboxFull or StorageUnavailable."""
+        """Return once every copy is durably stored; raise MailboxFull, StorageUnavailable, or
+        FolderNotFound for a delivery `into_existing_folders`."""
         ...
 
 

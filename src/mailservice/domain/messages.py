@@ -72,9 +72,12 @@ class MessageCopy:
 
 @dataclass(frozen=True)
 class Delivery:
-    """Copies stored together or not at all."""
+    """Copies stored together or not at all. A delivery creates the folders it is for (INBOX of a
+    mailbox that has none yet); one `into_existing_folders` (an IMAP APPEND) is refused with
+    `FolderNotFound` instead."""
 
     copies: tuple[MessageCopy, ...]
+    into_existing_folders: bool = False
 
 
 @dataclass(frozen=True)

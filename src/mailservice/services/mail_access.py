@@ -11,7 +11,6 @@ from mailservice.domain.errors import (
     AuthenticationFailed,
     DomainError,
     FolderNotAllowed,
-    FolderNotFound,
 )
 from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
@@ -229,10 +228,8 @@ class StoreMailSession:
         return Appended(appended.uidvalidity, appended.uids[0])
 
     async def append_all(self, folder: str, messages: Sequence[NewMessage]) -> AppendedAll:
-        """One delivery: the store commits all the copies or none."""
+        """One delivery: the store commits all the copies or none, into a folder that exists."""
         name = folder_name(folder)
-        if not await self._folders.folder_exists(name):
-            raise FolderNotFound(f"no folder named {name}")
         copies = [
             MessageCopy(
                 mailbox_id=self._id,
@@ -244,7 +241,7 @@ class StoreMailSession:
             )
             for message in messages
         ]
-        stored = await self._store.store(Delivery(tuple(copies)))
+        stored = await self._store.store(Delivery(tuple(copies), into_existing_folders=True))
         return AppendedAll(stored[0].uidvalidity, tuple(copy.uid for copy in stored))
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:

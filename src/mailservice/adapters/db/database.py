@@ -103,10 +103,12 @@ class Database:
         back alone and its caller gets the exception. Nobody hears of a write before its commit.
 
         On SQLite, a write that is not `durable` is answered once committed and visible, before its
-        commit reaches the disk (synchronous=NORMAL): a crash of the machine (not of the process) may
-        lose it, and with it only writes committed after it, since WAL commits become durable in commit
-        order. The database stays consistent either way. For changes a client can redo (IMAP flags,
-        expunges), as Dovecot treats them; never for new messages, whose UIDs must not be given twice.
+        commit reaches the disk (synchronous=NORMAL); the writes of a batch that need no fsync commit
+        first, in a transaction of their own, so they never wait for one. A crash of the machine (not
+        of the process) may lose such a write, and with it only writes committed after it, since WAL
+        commits become durable in commit order. The database stays consistent either way. For changes
+        a client can redo (IMAP flags, expunges), as Dovecot treats them; never for new messages, whose
+        UIDs must not be given twice.
         On PostgreSQL every write is durable: `SET LOCAL synchronous_commit TO off` cost one more round
         trip per write and made the IMAP load slower, not faster.
         """
@@ -140,8 +142,11 @@ class Database:
         while self._queued_writes:
             batch = [queued for queued in self._queued_writes[:MAX_WRITE_BATCH] if not queued.future.done()]
             del self._queued_writes[:MAX_WRITE_BATCH]
-            if batch:
-                await self._write_batch(batch)
+            # Writes queued together were asked concurrently, so any order is theirs to have: those that
+            # need no fsync are committed (and answered) first, instead of waiting in a durable commit.
+            for part in ([q for q in batch if not q.durable], [q for q in batch if q.durable]):
+                if part:
+                    await self._write_batch(part)
 
     async def _write_batch(self, batch: list[_QueuedWrite]) -> None:
         loop = asyncio.get_running_loop()

@@ -32,7 +32,7 @@ from mailservice.adapters.db.sort_keys import sort_key_columns
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
-from mailservice.domain.errors import DomainError, MailboxFull, StorageUnavailable
+from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull, StorageUnavailable
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
@@ -195,12 +195,17 @@ class GroupCommitMessageStore:
         lock folders, plan every delivery, write. Also returns the events to announce besides new mail
         (folders that retention freed room in; webhook deliveries queued)."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
+        creating = {
+            (c.mailbox_id, c.folder) for d in deliveries if not d.into_existing_folders for c in d.copies
+        }
         quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
         freed = self._make_room(connection, quotas, deliveries)
         state = _Group(
             now=now,
             quotas=quotas,
-            folder_states=_lock_folders(connection, {(c.mailbox_id, c.folder) for c in copies}, now),
+            folder_states=_lock_folders(
+                connection, {(c.mailbox_id, c.folder) for c in copies}, creating, now
+            ),
         )
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state)
@@ -220,6 +225,8 @@ class GroupCommitMessageStore:
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
         needed: dict[str, int] = {}
         for copy in delivery.copies:
+            if (copy.mailbox_id, copy.folder) not in state.folder_states:
+                return FolderNotFound(f"no folder named {copy.folder}")
             needed[copy.mailbox_id] = needed.get(copy.mailbox_id, 0) + len(copy.raw)
         for mailbox_id, size in needed.items():
             if not state.quotas[mailbox_id].allows(size):
@@ -243,10 +250,11 @@ def _received(outcomes: _Outcomes) -> list[MessageReceived]:
 
 
 def _lock_folders(
-    connection: Connection, wanted: set[tuple[str, str]], now: datetime
+    connection: Connection, wanted: set[tuple[str, str]], creating: set[tuple[str, str]], now: datetime
 ) -> dict[tuple[str, str], FolderCounters]:
+    """The wanted folders, locked; those of `creating` that are missing are made first."""
     found = _select_folders(connection, wanted)
-    missing = wanted - found.keys()
+    missing = creating - found.keys()
     for mailbox_id, name in sorted(missing):
         connection.execute(new_folder(mailbox_id, name, now))
     if missing:
