@@ -25,8 +25,10 @@ from mailservice.adapters.db.writer_thread import WriterThread
 
 T = TypeVar("T")
 SQLITE_READERS = 2
-POSTGRES_READ_POOL = 5
-"""Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool."""
+POSTGRES_READ_POOL = 10
+"""Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool. Enough
+for the sessions reading at once on a busy node: a connection beyond those kept is opened for one read
+and closed after it, which cost more than the read."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -22,7 +23,21 @@ SAFETY_CHECKPOINT_PAGES = 50_000
 def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         return _create_sqlite_engine(url)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _replace_closed_connections(engine.sync_engine)
+    return engine
+
+
+def _replace_closed_connections(engine: Engine) -> None:
+    """A pooled connection the server closed (a restart, `pg_terminate_backend`) is replaced when it is
+    taken from the pool. SQLAlchemy's `pool_pre_ping` would ask the server on every checkout: a round trip
+    before each read asked after every IMAP command, a fifth of the serving thread's time. The driver
+    learns of a closed socket from the event loop, so asking it costs nothing."""
+
+    @event.listens_for(engine, "checkout")
+    def refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
 
 
 def _create_sqlite_engine(url: URL) -> AsyncEngine:
