@@ -101,3 +101,17 @@ def test_expanding_parameters_are_refused() -> None:
     prepared = Prepared(statement)
     with pytest.raises(ValueError, match="expanding"):
         prepared._for(sqlite_dialect())
+
+
+async def test_a_statement_read_on_its_own_reads_what_sqlalchemy_reads(runtime: Runtime) -> None:
+    """`Database.read_statement` (the driver's own pool on PostgreSQL, a reader thread on SQLite)."""
+    rows = [mailbox_row(n) for n in (9, 10)]
+    await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, rows))
+    read = Prepared(_BY_ID)
+
+    for row in rows:
+        found = await runtime.database.read_statement(read, {"id": row["id"]})
+        plain = await runtime.database.run_read(lambda c, row=row: c.execute(_BY_ID, {"id": row["id"]}).one())
+        assert [tuple(found[0])] == [tuple(plain)]
+        assert found[0].updated_at == row["updated_at"]
+    assert await runtime.database.read_statement(read, {"id": "none"}) == []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.dsn import is_sqlite
+from mailservice.adapters.db.dsn import is_sqlite, libpq_dsn
 from mailservice.adapters.db.engine import (
     ONE_STATEMENT_OPTION,
     READ_ONLY_OPTION,
@@ -21,6 +22,7 @@ from mailservice.adapters.db.engine import (
     create_engine,
     create_sqlite_sync_engine,
 )
+from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.writer_thread import WriterThread
 
 T = TypeVar("T")
@@ -72,6 +74,8 @@ class Database:
         self._queued_writes: list[_QueuedWrite] = []
         self._batch_writer: asyncio.Task[None] | None = None
         self._group_writer: WriterThread | None = None
+        self._statement_reads: asyncpg.Pool | None = None
+        self._statement_reads_opened: asyncio.Lock | None = None
         if not is_sqlite(url):
             self._read_only_options |= _POSTGRES_SNAPSHOT
 
@@ -199,6 +203,26 @@ class Database:
             self._reader_threads, self._read_sqlite, work, snapshot
         )
 
+    async def read_statement(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows of one prepared statement, read on its own (one snapshot, no transaction): the reads
+        asked after every IMAP command. On SQLite in a reader thread; on PostgreSQL on a connection of
+        the driver's own pool, without SQLAlchemy's async layers (a greenlet, a pooled `Connection`
+        and an execution context per read cost several times what the read does)."""
+        if self._sqlite_reader is not None:
+            return await self.run_read(lambda connection: statement.rows(connection, parameters), False)
+        pool = self._statement_reads or await self._open_statement_reads()
+        return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
+
+    async def _open_statement_reads(self) -> asyncpg.Pool:
+        if self._statement_reads_opened is None:
+            self._statement_reads_opened = asyncio.Lock()
+        async with self._statement_reads_opened:
+            if self._statement_reads is None:
+                self._statement_reads = await asyncpg.create_pool(
+                    libpq_dsn(self.url), min_size=1, max_size=POSTGRES_READ_POOL
+                )
+        return self._statement_reads
+
     def _read_sqlite(self, work: Callable[[Connection], T], snapshot: bool) -> T:
         assert self._sqlite_reader is not None
         with self._sqlite_reader.connect() as connection:
@@ -243,6 +267,8 @@ class Database:
     async def dispose(self) -> None:
         if self._batch_writer is not None:
             await self._batch_writer  # writes already queued are committed and answered
+        if self._statement_reads is not None:
+            await self._statement_reads.close()
         await self.engine.dispose()
         if self._group_writer is not None:
             await self._group_writer.close()

@@ -160,15 +160,15 @@ class SqlMailboxFolders:
 
     async def quota(self) -> Quota:
         """Bytes only: asked before every APPEND's data, where counting the messages would cost a scan."""
-        parameters = {"mailbox_id": self._id}
-        row = await self._database.run_read(lambda c: _MAILBOX_QUOTA.first(c, parameters), False)
-        if row is None:
+        rows = await self._database.read_statement(_MAILBOX_QUOTA, {"mailbox_id": self._id})
+        if not rows:
             raise FolderNotFound("the mailbox no longer exists")
-        return Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota)
+        return Quota.of_mailbox(rows[0].quota_bytes, rows[0].used_bytes, self._default_quota)
 
     async def folder_exists(self, name: str) -> bool:
-        parameters = {"mailbox_id": self._id, "name": name}
-        return await self._database.run_read(lambda c: _FOLDER_NAMED.first(c, parameters) is not None, False)
+        return bool(
+            await self._database.read_statement(_FOLDER_NAMED, {"mailbox_id": self._id, "name": name})
+        )
 
     # Writes
 

@@ -58,6 +58,11 @@ class Prepared:
             cursor.close()
         return _rows(compiled, fetched)
 
+    async def rows_from_pool(self, pool: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows, read through an asyncpg pool directly (PostgreSQL; `dialect` the engine's)."""
+        compiled = self._for(dialect)
+        return _rows(compiled, await pool.fetch(compiled.sql, *_values(compiled, parameters)))
+
     def first(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
         found = self.rows(connection, parameters)
         return found[0] if found else None
