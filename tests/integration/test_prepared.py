@@ -109,9 +109,11 @@ async def test_a_statement_read_on_its_own_reads_what_sqlalchemy_reads(runtime: 
     await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, rows))
     read = Prepared(_BY_ID)
 
+    def plain(mailbox_id: str) -> Any:
+        return runtime.database.run_read(lambda c: c.execute(_BY_ID, {"id": mailbox_id}).one())
+
     for row in rows:
         found = await runtime.database.read_statement(read, {"id": row["id"]})
-        plain = await runtime.database.run_read(lambda c, row=row: c.execute(_BY_ID, {"id": row["id"]}).one())
-        assert [tuple(found[0])] == [tuple(plain)]
+        assert [tuple(found[0])] == [tuple(await plain(row["id"]))]
         assert found[0].updated_at == row["updated_at"]
     assert await runtime.database.read_statement(read, {"id": "none"}) == []

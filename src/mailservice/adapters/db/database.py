@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -75,6 +76,7 @@ class Database:
         self._batch_writer: asyncio.Task[None] | None = None
         self._group_writer: WriterThread | None = None
         self._statement_reads: asyncpg.Pool | None = None
+        self._reader_drivers = threading.local()
         self._statement_reads_opened: asyncio.Lock | None = None
         if not is_sqlite(url):
             self._read_only_options |= _POSTGRES_SNAPSHOT
@@ -208,8 +210,10 @@ class Database:
         asked after every IMAP command. On SQLite in a reader thread; on PostgreSQL on a connection of
         the driver's own pool, without SQLAlchemy's async layers (a greenlet, a pooled `Connection`
         and an execution context per read cost several times what the read does)."""
-        if self._sqlite_reader is not None:
-            return await self.run_read(lambda connection: statement.rows(connection, parameters), False)
+        if self._reader_threads is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._reader_threads, self._read_statement_sqlite, statement, parameters
+            )
         pool = self._statement_reads or await self._open_statement_reads()
         return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
 
@@ -222,6 +226,17 @@ class Database:
                     libpq_dsn(self.url), min_size=1, max_size=POSTGRES_READ_POOL
                 )
         return self._statement_reads
+
+    def _read_statement_sqlite(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
+        # The reader thread's own driver connection, kept for the thread's life (its engine's pool
+        # holds one per thread): a `Connection` and its checkout per read cost more than the read.
+        driver = getattr(self._reader_drivers, "connection", None)
+        if driver is None:
+            assert self._sqlite_reader is not None
+            pooled = self._sqlite_reader.raw_connection()
+            self._reader_drivers.pooled = pooled
+            driver = self._reader_drivers.connection = pooled.driver_connection
+        return statement.rows_on_driver(driver, self.engine.dialect, parameters)
 
     def _read_sqlite(self, work: Callable[[Connection], T], snapshot: bool) -> T:
         assert self._sqlite_reader is not None

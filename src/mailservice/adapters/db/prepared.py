@@ -58,6 +58,16 @@ class Prepared:
             cursor.close()
         return _rows(compiled, fetched)
 
+    def rows_on_driver(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows, read on a DB-API connection directly (SQLite; `dialect` the engine's), in whatever
+        transaction it is in: none, for a read of one statement in autocommit mode."""
+        compiled = self._for(dialect)
+        cursor = driver.execute(compiled.sql, _values(compiled, parameters))
+        try:
+            return _rows(compiled, cursor.fetchall())
+        finally:
+            cursor.close()
+
     async def rows_from_pool(self, pool: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows, read through an asyncpg pool directly (PostgreSQL; `dialect` the engine's)."""
         compiled = self._for(dialect)
