@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailservice.domain.mail_session import FlagChange, NewMessage
-from mailservice.domain.search_criteria import AllOf, AnyOf, Flag, LargerThan, Not
+from mailservice.domain.search_criteria import AllOf, AnyOf, Flag, LargerThan, Not, Received, SmallerThan
 from mailservice.mime.imap_string import literal, quoted
 from mailservice.protocols.imap.commands import (
     AppendArgs,
@@ -141,6 +141,23 @@ def test_search_grammar_covers_every_key() -> None:
     assert keys[6] == ModSeqKey(5)
     assert keys[7] == Flag("$Junk", True)
     assert keys[8:] == (Flag("\\Recent", True), Flag("\\Seen", False))
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("BEFORE 5-Feb-2026", Received(before=datetime(2026, 2, 5, tzinfo=UTC))),
+        ("SINCE 5-Feb-2026", Received(since=datetime(2026, 2, 5, tzinfo=UTC))),
+        ("ON 28-Feb-2026", Received(datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))),
+        ("ON 31-Dec-9999", Received(since=datetime(9999, 12, 31, tzinfo=UTC))),
+        ("SMALLER 7", SmallerThan(7)),
+        ("UNKEYWORD work", Flag("work", present=False)),
+    ],
+)
+def test_keys_shared_with_q_are_read_into_the_shared_criteria(key: str, expected: object) -> None:
+    args = parse_command(b"s SEARCH " + key.encode()).args
+
+    assert isinstance(args, SearchArgs) and args.key == expected
 
 
 def test_search_with_an_unknown_charset_is_refused_as_such() -> None:

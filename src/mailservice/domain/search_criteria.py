@@ -1,10 +1,10 @@
 """What a search means where the HTTP API's `q` and IMAP SEARCH mean the same thing, defined once.
 
 Both parsers build their shared criteria from these types: a stored flag set or not, the internal date
-in a range, the size above or below a bound, and NOT, OR and AND over any criteria. `matches` is their
-meaning. IMAP SEARCH evaluates a tree with it directly; `q` runs in SQL, and the SQL compiler
-(`adapters/db/search_criteria_sql.py`) is held to `matches` by a property test that runs generated
-criteria through both on generated messages, on SQLite and PostgreSQL.
+in a range, the size above or below a bound, and NOT, OR and AND over any criteria. `predicate` (and
+`matches`, its form for one message) is their meaning. IMAP SEARCH tests messages with it directly;
+`q` runs in SQL, and the SQL compiler (`adapters/db/search_criteria_sql.py`) is held to it by a property
+test that runs generated criteria through both on generated messages, on SQLite and PostgreSQL.
 
 A criterion only one side has subclasses `OwnCriterion`; each side evaluates its own (IMAP's header,
 text, sent date, sequence, MODSEQ and WITHIN keys; `q`'s words, addresses, subject, tag, attachment and
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class OwnCriterion:
@@ -91,71 +91,81 @@ class MessageFacts(Protocol):
     def size(self) -> int: ...
 
 
-def _no_own_criteria(criterion: OwnCriterion) -> bool:
-    raise TypeError(f"no evaluator given for {criterion!r}")
+M = TypeVar("M")
+Test = Callable[[M], bool]
 
 
-def matches(
-    criterion: Criterion, message: MessageFacts, own: Callable[[OwnCriterion], bool] = _no_own_criteria
-) -> bool:
-    """Whether `message` matches `criterion`; `own` decides the criteria of one side only."""
-    check = _CHECKS.get(type(criterion))
-    if check is None:
-        assert isinstance(criterion, OwnCriterion), criterion
-        return own(criterion)
-    return check(criterion, message, own)
+def matches(criterion: Criterion, message: MessageFacts) -> bool:
+    """Whether `message` matches `criterion`, a tree of shared criteria only."""
+    return predicate(criterion, _itself, _no_own_criteria)(message)
 
 
-Own = Callable[[OwnCriterion], bool]
+def predicate(
+    criterion: Criterion, facts: Callable[[M], MessageFacts], own: Callable[[OwnCriterion], Test[M]]
+) -> Test[M]:
+    """The meaning of `criterion` as a test of one message, built once per search and asked of every
+    message: the facts of a message `m` are `facts(m)`, and `own` gives the test of a criterion of one
+    side only (a walk of the tree for every message cost more than the tests themselves)."""
+    if isinstance(criterion, Flag):
+        return _flag_test(criterion, facts)
+    if isinstance(criterion, Received):
+        return _received_test(criterion, facts)
+    if isinstance(criterion, LargerThan):
+        larger = criterion.size
+        return lambda m: facts(m).size > larger
+    if isinstance(criterion, SmallerThan):
+        smaller = criterion.size
+        return lambda m: facts(m).size < smaller
+    if isinstance(criterion, Not):
+        inner = predicate(criterion.criterion, facts, own)
+        return lambda m: not inner(m)
+    if isinstance(criterion, AnyOf | AllOf):
+        return _combined_test(criterion, [predicate(c, facts, own) for c in criterion.criteria])
+    if isinstance(criterion, Everything):
+        return _always
+    return own(criterion)
 
 
-def _everything(criterion: Everything, message: MessageFacts, own: Own) -> bool:
+def _flag_test(criterion: Flag, facts: Callable[[M], MessageFacts]) -> Test[M]:
+    flag = criterion.flag
+    if criterion.present:
+        return lambda m: flag in facts(m).flags
+    return lambda m: flag not in facts(m).flags
+
+
+def _received_test(criterion: Received, facts: Callable[[M], MessageFacts]) -> Test[M]:
+    since, before = criterion.since, criterion.before
+    if since is not None and before is not None:
+        return lambda m: since <= facts(m).internal_date < before
+    if since is not None:
+        return lambda m: facts(m).internal_date >= since
+    if before is not None:
+        return lambda m: facts(m).internal_date < before
+    return _always
+
+
+def _combined_test(criterion: AnyOf | AllOf, tests: list[Test[M]]) -> Test[M]:
+    if len(tests) == 2:  # what OR always reads, and the commonest list
+        first, second = tests
+        if isinstance(criterion, AnyOf):
+            return lambda m: first(m) or second(m)
+        return lambda m: first(m) and second(m)
+    every = tuple(tests)
+    if isinstance(criterion, AnyOf):
+        return lambda m: any(test(m) for test in every)
+    return lambda m: all(test(m) for test in every)
+
+
+def _always(message: object) -> bool:
     return True
 
 
-def _flag(criterion: Flag, message: MessageFacts, own: Own) -> bool:
-    return (criterion.flag in message.flags) == criterion.present
+def _itself(message: MessageFacts) -> MessageFacts:
+    return message
 
 
-def _received(criterion: Received, message: MessageFacts, own: Own) -> bool:
-    when = message.internal_date
-    return (criterion.since is None or when >= criterion.since) and (
-        criterion.before is None or when < criterion.before
-    )
-
-
-def _larger(criterion: LargerThan, message: MessageFacts, own: Own) -> bool:
-    return message.size > criterion.size
-
-
-def _smaller(criterion: SmallerThan, message: MessageFacts, own: Own) -> bool:
-    return message.size < criterion.size
-
-
-def _not(criterion: Not, message: MessageFacts, own: Own) -> bool:
-    return not matches(criterion.criterion, message, own)
-
-
-def _any_of(criterion: AnyOf, message: MessageFacts, own: Own) -> bool:
-    return any(matches(inner, message, own) for inner in criterion.criteria)
-
-
-def _all_of(criterion: AllOf, message: MessageFacts, own: Own) -> bool:
-    return all(matches(inner, message, own) for inner in criterion.criteria)
-
-
-_CHECKS: dict[type, Callable[[Any, MessageFacts, Own], bool]] = {
-    Everything: _everything,
-    Flag: _flag,
-    Received: _received,
-    LargerThan: _larger,
-    SmallerThan: _smaller,
-    Not: _not,
-    AnyOf: _any_of,
-    AllOf: _all_of,
-}
-"""The meaning of each shared criterion, found by its type (one lookup, where a chain of isinstance
-checks cost the later types more)."""
+def _no_own_criteria(criterion: OwnCriterion) -> Test[Any]:
+    raise TypeError(f"no test given for {criterion!r}")
 
 
 def all_of(criteria: list[Criterion]) -> Criterion:

@@ -5,8 +5,11 @@ view's metadata; header, text and sent-date keys read the message (`needs_conten
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from operator import attrgetter
 
 from mailservice.domain import search_criteria
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
@@ -40,9 +43,6 @@ class Candidate:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     """What YOUNGER and OLDER count back from."""
 
-    def own_key_matches(self, key: OwnCriterion) -> bool:
-        return _own_matches(key, self)
-
 
 def needs_content(key: SearchKey) -> bool:
     return any(isinstance(inner, HeaderKey | TextKey | SentDateKey) for inner in walk(key))
@@ -52,8 +52,20 @@ def uses_modseq(key: SearchKey) -> bool:
     return any(isinstance(inner, ModSeqKey) for inner in walk(key))
 
 
+def message_test(key: SearchKey) -> Callable[[Candidate], bool]:
+    """The test of `key`, built once per search and asked of every candidate."""
+    return search_criteria.predicate(key, _META, _own_test)
+
+
 def matches(key: SearchKey, message: Candidate) -> bool:
-    return search_criteria.matches(key, message.meta, message.own_key_matches)
+    return message_test(key)(message)
+
+
+_META = attrgetter("meta")
+
+
+def _own_test(key: OwnCriterion) -> Callable[[Candidate], bool]:
+    return partial(_own_matches, key)
 
 
 def _own_matches(key: OwnCriterion, message: Candidate) -> bool:
