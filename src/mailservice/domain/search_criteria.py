@@ -6,10 +6,11 @@ in a range, the size above or below a bound, and NOT, OR and AND over any criter
 `q` runs in SQL, and the SQL compiler (`adapters/db/search_criteria_sql.py`) is held to it by a property
 test that runs generated criteria through both on generated messages, on SQLite and PostgreSQL.
 
-A criterion only one side has subclasses `OwnCriterion`; each side evaluates its own (IMAP's header,
-text, sent date, sequence, MODSEQ and WITHIN keys; `q`'s words, addresses, subject, tag, attachment and
-verified-sender terms) and the tree around them is walked here. See docs/architecture.md ("One meaning
-for the searches") for the criteria the two sides keep apart on purpose.
+A criterion of one side only subclasses `OwnCriterion` and that side gives its test (IMAP's header,
+text, sent-date, sequence, MODSEQ and WITHIN keys sit in the tree beside the shared ones); `q`'s own
+terms (words, addresses, subject, tag, attachment, verified sender) stay fields of `MessageQuery`,
+compiled to SQL beside its shared criteria. docs/architecture.md ("One meaning for the searches") says
+where the two sides mean different things on purpose.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 
 class OwnCriterion:
-    """A criterion of one side only; the tree's walker hands it to that side's evaluator."""
+    """A criterion of one side only; `predicate` asks that side for its test."""
 
     __slots__ = ()
 

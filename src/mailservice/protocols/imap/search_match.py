@@ -1,7 +1,7 @@
 """Whether a message matches a SEARCH key. The shared criteria (flags, internal date, size, NOT, OR,
-AND) are decided by `domain.search_criteria.matches`, the one definition the HTTP API's `q` is held to;
-the keys of IMAP alone are decided here. Flag, date, size, uid and modseq keys need only the folder
-view's metadata; header, text and sent-date keys read the message (`needs_content`)."""
+AND) mean what `domain.search_criteria.predicate` says, the one definition the HTTP API's `q` is held
+to; the tests of the keys of IMAP alone are built here. Flag, date, size, uid and modseq keys need only
+the folder view's metadata; header, text and sent-date keys read the message (`needs_content`)."""
 
 from __future__ import annotations
 
@@ -65,24 +65,24 @@ _META = attrgetter("meta")
 
 
 def _own_test(key: OwnCriterion) -> Callable[[Candidate], bool]:
-    return partial(_own_matches, key)
-
-
-def _own_matches(key: OwnCriterion, message: Candidate) -> bool:
     if isinstance(key, ModSeqKey):
-        return message.meta.modseq >= key.modseq
+        modseq = key.modseq
+        return lambda message: message.meta.modseq >= modseq
     if isinstance(key, SequenceKey):
-        return _in_set(key, message)
+        return partial(_in_set, key)
     if isinstance(key, WithinKey):
-        younger = message.meta.internal_date > message.now - timedelta(seconds=key.seconds)
-        return younger == key.younger
+        return partial(_within, key.younger, timedelta(seconds=key.seconds))
     if isinstance(key, SentDateKey):
-        return _compare(_sent_day(message), key.op, key.day)
+        return lambda message: _compare(_sent_day(message), key.op, key.day)
     if isinstance(key, HeaderKey):
-        return _header_matches(key, message)
+        return partial(_header_matches, key)
     if isinstance(key, TextKey):
-        return _text_matches(key, message)
+        return partial(_text_matches, key)
     raise TypeError(f"not a SEARCH key: {key!r}")
+
+
+def _within(younger: bool, interval: timedelta, message: Candidate) -> bool:
+    return (message.meta.internal_date > message.now - interval) == younger
 
 
 def _in_set(key: SequenceKey, message: Candidate) -> bool:
