@@ -2,8 +2,8 @@
 RFC 5032, `$` from RFC 5182) as a small tree.
 
 The keys that mean what the HTTP API's `q` means too (flags, the internal date, sizes, NOT, OR and
-lists) are read into the shared criteria of `domain/search_criteria.py`, whose `matches` decides them;
-the keys of IMAP alone are the `OwnCriterion`s below, decided in `search_match.py`.
+lists) are read into the shared criteria of `domain/search_criteria.py`, which defines what they mean;
+the keys of IMAP alone are the `OwnCriterion`s below, tested in `search_match.py`.
 
 Keys are read without recursion, so thousands of chained ORs (Dovecot takes 5,000) cost no stack; OR
 chains and nested lists are flattened, double negations removed, and what is still nested more than
