@@ -30,11 +30,11 @@ from mailservice.domain.errors import Conflict
 from mailservice.domain.events import DomainEvent, NotificationQueued, WebhookQueued
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus, new_mailbox
-from mailservice.domain.messages import SEEN, AccessRevoked, Delivery, FolderChanged, MessageCopy
+from mailservice.domain.messages import FLAGGED, SEEN, AccessRevoked, Delivery, FolderChanged, MessageCopy
 from mailservice.domain.notification import Notification
 from mailservice.domain.payment import Checkout, CheckoutStatus
 from mailservice.domain.retention import MailboxRetention, RetentionPolicy
-from mailservice.domain.search import MessageQuery
+from mailservice.domain.search import MessageQuery, parse_query
 from mailservice.domain.webhooks import (
     Attempt,
     ClaimRequest,
@@ -329,6 +329,32 @@ async def test_listing_pages_by_uid_in_either_order(store: Store) -> None:
     assert [m.uid for m in after] == uids[2:]
     assert with_text is not None and "the body text" in (with_text.text or "")
     assert without is not None and without.text is None
+
+
+async def test_the_terms_imap_search_shares_find_alike_in_every_store(store: Store) -> None:
+    owner = mailbox(expires_in=timedelta(days=1))
+    await added(store, owner)
+    raw = text_message("x@agents.test").replace(b"\n", b"\r\n")
+    days = [NOW - timedelta(days=3), NOW - timedelta(days=2, seconds=1), NOW - timedelta(days=2), NOW]
+    uids = [await store.deliver(owner.id, raw, received_at=day) for day in days]
+    async with store.uow() as uow:
+        await uow.messages.set_flags(owner.id, uids[0], {SEEN, FLAGGED}, set())
+        await uow.messages.set_flags(owner.id, uids[2], {SEEN}, set())
+        await uow.commit()
+
+    async def found(q: str) -> list[int]:
+        async with store.uow(read_only=True) as uow:
+            return [
+                m.uid for m in await uow.messages.find(owner.id, parse_query(q), limit=10, newest_first=False)
+            ]
+
+    two_days_ago = (NOW - timedelta(days=2)).isoformat()
+    assert await found("is:unread") == [uids[1], uids[3]]
+    assert await found("is:read") == [uids[0], uids[2]]
+    assert await found("is:flagged") == [uids[0]]
+    assert await found(f"after:{two_days_ago}") == uids[2:]
+    assert await found(f"before:{two_days_ago}") == uids[:2]
+    assert await found(f"is:read after:{two_days_ago} before:{NOW.isoformat()}") == [uids[2]]
 
 
 # Checkouts, payment events, challenges

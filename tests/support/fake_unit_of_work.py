@@ -18,6 +18,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from mailservice.domain import search_criteria
 from mailservice.domain.account import Account, AccountTokenKind
 from mailservice.domain.agent_events import AgentEvent, LoggedEvent
 from mailservice.domain.errors import Conflict, StorageUnavailable
@@ -290,10 +291,18 @@ class FakeMessages:
         newest_first: bool = True,
         with_text: bool = False,
     ) -> list[StoredMessage]:
-        if query != MessageQuery():
-            raise NotImplementedError("the fake finds with the empty query only")
+        shared = MessageQuery(
+            unread=query.unread, flagged=query.flagged, before=query.before, after=query.after
+        )
+        if query != shared:
+            raise NotImplementedError("the fake finds with the terms IMAP SEARCH shares only")
+        criteria = query.shared_criteria
         found = sorted(
-            (message for (owner, _), message in self._state.messages.items() if owner == mailbox_id),
+            (
+                message
+                for (owner, _), message in self._state.messages.items()
+                if owner == mailbox_id and search_criteria.matches(criteria, message)
+            ),
             key=lambda message: message.uid,
             reverse=newest_first,
         )

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailservice.domain.mail_session import FlagChange, NewMessage
+from mailservice.domain.search_criteria import AllOf, AnyOf, Flag, LargerThan, Not, Received, SmallerThan
 from mailservice.mime.imap_string import literal, quoted
 from mailservice.protocols.imap.commands import (
     AppendArgs,
@@ -32,15 +33,10 @@ from mailservice.protocols.imap.fetch_items import SectionItem
 from mailservice.protocols.imap.mailbox_names import decode_mailbox, encode_mailbox
 from mailservice.protocols.imap.parse_error import ParseError
 from mailservice.protocols.imap.search_keys import (
-    AndKey,
-    DateKey,
-    FlagKey,
     HeaderKey,
     ModSeqKey,
-    NotKey,
-    OrKey,
+    SentDateKey,
     SequenceKey,
-    SizeKey,
     TextKey,
     UnknownCharset,
 )
@@ -129,21 +125,39 @@ def test_search_grammar_covers_every_key() -> None:
         b' HEADER X-Tag "v" BODY {2+}\r\n\xc3\xa9 1:2 MODSEQ 5 KEYWORD $Junk NEW'
     ).args
     assert isinstance(args, SearchArgs) and args.charset == "UTF-8"
-    assert isinstance(args.key, AndKey)
-    keys = args.key.keys
-    assert keys[0] == OrKey(
+    assert isinstance(args.key, AllOf)
+    keys = args.key.criteria
+    assert keys[0] == AnyOf(
         (
-            AndKey((HeaderKey("from", "alice"), FlagKey("\\Seen", True))),
-            NotKey(SequenceKey(True, parse_sequence_set(b"3:*"))),
+            AllOf((HeaderKey("from", "alice"), Flag("\\Seen", True))),
+            Not(SequenceKey(True, parse_sequence_set(b"3:*"))),
         )
     )
-    assert keys[1] == SizeKey(True, 10)
-    assert keys[2] == DateKey(True, "SINCE", date(2026, 2, 1))
+    assert keys[1] == LargerThan(10)
+    assert keys[2] == SentDateKey("SINCE", date(2026, 2, 1))
     assert keys[3] == HeaderKey("x-tag", "v")
     assert keys[4] == TextKey(False, "é")
     assert keys[5] == SequenceKey(False, parse_sequence_set(b"1:2"))
     assert keys[6] == ModSeqKey(5)
-    assert keys[7] == FlagKey("$Junk", True)
+    assert keys[7] == Flag("$Junk", True)
+    assert keys[8:] == (Flag("\\Recent", True), Flag("\\Seen", False))
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("BEFORE 5-Feb-2026", Received(before=datetime(2026, 2, 5, tzinfo=UTC))),
+        ("SINCE 5-Feb-2026", Received(since=datetime(2026, 2, 5, tzinfo=UTC))),
+        ("ON 28-Feb-2026", Received(datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))),
+        ("ON 31-Dec-9999", Received(since=datetime(9999, 12, 31, tzinfo=UTC))),
+        ("SMALLER 7", SmallerThan(7)),
+        ("UNKEYWORD work", Flag("work", present=False)),
+    ],
+)
+def test_keys_shared_with_q_are_read_into_the_shared_criteria(key: str, expected: object) -> None:
+    args = parse_command(b"s SEARCH " + key.encode()).args
+
+    assert isinstance(args, SearchArgs) and args.key == expected
 
 
 def test_search_with_an_unknown_charset_is_refused_as_such() -> None:

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mailservice.domain.search_criteria import Everything, Flag
 from mailservice.protocols.imap.commands import FetchArgs, Select, parse_command
 from mailservice.protocols.imap.parse_error import ParseError
 from mailservice.protocols.imap.qresync import QresyncParams
-from mailservice.protocols.imap.search_keys import AllKey, FlagKey, UnknownCharset
+from mailservice.protocols.imap.search_keys import UnknownCharset
 from mailservice.protocols.imap.sequence_set import SequenceSet
 from mailservice.protocols.imap.sort_args import SORT_CRITERIA, SortArgs, SortCriterion, ThreadArgs
 
@@ -24,7 +25,7 @@ def test_sort_criteria_are_read_in_order(criteria: list[tuple[bool, str]], chars
     command = parse_command(f"t {'UID ' if uid else ''}SORT ({text}) {charset} SEEN".encode())
     assert command.name == "SORT" and command.uid is uid
     assert command.args == SortArgs(
-        tuple(SortCriterion(name, reverse) for reverse, name in criteria), FlagKey("\\Seen", True)
+        tuple(SortCriterion(name, reverse) for reverse, name in criteria), Flag("\\Seen", True)
     )
 
 
@@ -46,7 +47,7 @@ def test_any_sort_or_thread_line_parses_or_is_a_parse_error(tail: bytes) -> None
 )
 def test_esort_return_options(line: bytes, returns: frozenset[str]) -> None:
     args = parse_command(line).args
-    assert isinstance(args, SortArgs) and args.returns == returns and args.key == AllKey()
+    assert isinstance(args, SortArgs) and args.returns == returns and args.key == Everything()
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_unknown_charsets_are_refused(line: bytes) -> None:
 
 def test_thread_arguments() -> None:
     command = parse_command(b"t UID THREAD references UTF-8 UNSEEN")
-    assert command.uid and command.args == ThreadArgs("REFERENCES", FlagKey("\\Seen", False))
+    assert command.uid and command.args == ThreadArgs("REFERENCES", Flag("\\Seen", False))
 
 
 def test_select_qresync_parameter() -> None:

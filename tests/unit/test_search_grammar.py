@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailservice.domain.errors import InvalidInput
+from mailservice.domain.messages import FLAGGED, SEEN
 from mailservice.domain.search import MessageQuery, parse_query
+from mailservice.domain.search_criteria import AllOf, Everything, Flag, Received
 
 
 def test_every_key_is_understood() -> None:
@@ -112,3 +114,17 @@ def test_any_domain_is_kept_lowercased_for_from_verified(
     written = f"@{written}" if decoration == "@" else written + decoration
 
     assert parse_query(f"from-verified:{written}").verified_domains == (domain,)
+
+
+def test_the_terms_imap_search_shares_are_the_shared_criteria() -> None:
+    query = parse_query("is:read is:flagged after:2026-01-01 before:2026-02-01T12:00:00Z from:acme")
+
+    assert query.shared_criteria == AllOf(
+        (
+            Flag(SEEN, present=True),
+            Flag(FLAGGED),
+            Received(since=datetime(2026, 1, 1, tzinfo=UTC), before=datetime(2026, 2, 1, 12, tzinfo=UTC)),
+        )
+    )
+    assert parse_query("is:unread").shared_criteria == Flag(SEEN, present=False)
+    assert parse_query("from:acme hello").shared_criteria == Everything()

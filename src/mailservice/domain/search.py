@@ -7,6 +7,10 @@ those whose authenticated From domain is DOMAIN or one of its subdomains.
 
 Values may be quoted (`subject:"your code"`). Words match the subject or the text, case-insensitively.
 Dates are `YYYY-MM-DD` (UTC midnight) or ISO 8601 date-times; `before:` is exclusive, `after:` inclusive.
+
+`is:unread`, `is:read`, `is:flagged`, `before:` and `after:` mean what IMAP SEARCH's UNSEEN, SEEN,
+FLAGGED, BEFORE and SINCE mean: `MessageQuery.shared_criteria` gives them as the shared criteria of
+`search_criteria.py`, whose `matches` defines them for both. The other terms are the API's own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mailservice.domain.errors import InvalidInput
+from mailservice.domain.messages import FLAGGED, SEEN
+from mailservice.domain.search_criteria import Criterion, Flag, Received, all_of
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 20
@@ -41,6 +47,18 @@ class MessageQuery:
     @property
     def is_empty(self) -> bool:
         return self == MessageQuery()
+
+    @property
+    def shared_criteria(self) -> Criterion:
+        """The terms IMAP SEARCH has too (`Everything` when there are none)."""
+        found: list[Criterion] = []
+        if self.unread is not None:
+            found.append(Flag(SEEN, present=not self.unread))
+        if self.flagged:
+            found.append(Flag(FLAGGED))
+        if self.after is not None or self.before is not None:
+            found.append(Received(since=self.after, before=self.before))
+        return all_of(found)
 
 
 def parse_query(text: str | None) -> MessageQuery:

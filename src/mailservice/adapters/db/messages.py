@@ -9,24 +9,23 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, not_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db import message_changes
+from mailservice.adapters.db import message_changes, search_criteria_sql
 from mailservice.adapters.db.tables import folders, message_raw, messages
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.mail_session import FolderWrite
 from mailservice.domain.messages import (
-    FLAGGED,
     INBOX,
-    SEEN,
     ExtractedCode,
     ExtractedLink,
     FolderChanged,
     StoredMessage,
 )
 from mailservice.domain.search import MessageQuery
+from mailservice.domain.search_criteria import Everything
 from mailservice.domain.sender_auth import SenderAuth
 
 _COLUMNS_WITHOUT_TEXT = [c for c in messages.c if c.name not in ("text",)]
@@ -123,6 +122,8 @@ def _inbox(mailbox_id: str) -> list[ColumnElement[bool]]:
 
 
 def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:
+    """`q`'s terms as SQL: those IMAP SEARCH shares through the shared criteria's compiler, the API's own
+    here (see docs/architecture.md, "One meaning for the searches", for why they stay apart)."""
     conditions: list[ColumnElement[bool]] = []
     for sender in query.senders:
         conditions.append(
@@ -142,20 +143,14 @@ def _matching(query: MessageQuery) -> list[ColumnElement[bool]]:
         conditions.append(in_subject | func.lower(messages.c.text).contains(word, autoescape=True))
     if query.has_attachment is not None:
         conditions.append(messages.c.has_attachments.is_(query.has_attachment))
-    if query.unread is not None:
-        seen = messages.c.flags.contains(SEEN, autoescape=True)
-        conditions.append(not_(seen) if query.unread else seen)
-    if query.flagged:
-        conditions.append(messages.c.flags.contains(FLAGGED, autoescape=True))
+    shared = query.shared_criteria
+    if not isinstance(shared, Everything):
+        conditions.append(search_criteria_sql.condition(shared))
     if query.tag is not None:
         conditions.append(messages.c.tags.contains(json.dumps(query.tag), autoescape=True))
     if query.verified:
         conditions.append(messages.c.verified_domain.is_not(None))
     conditions += [_verified_within(domain) for domain in query.verified_domains]
-    if query.before is not None:
-        conditions.append(messages.c.internal_date < query.before)
-    if query.after is not None:
-        conditions.append(messages.c.internal_date >= query.after)
     return conditions
 
 

@@ -3,15 +3,17 @@ With RETURN options the answer is an ESEARCH line and the result may be saved fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from mailservice.domain.search_criteria import Everything
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, SearchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.imap4rev2 import ESEARCH_BY_DEFAULT
 from mailservice.protocols.imap.search_keys import SearchKey
-from mailservice.protocols.imap.search_match import Candidate, matches, needs_content, uses_modseq
+from mailservice.protocols.imap.search_match import Candidate, message_test, needs_content, uses_modseq
 from mailservice.protocols.imap.search_results import esearch_line, saved_uids
 
 BATCH_MESSAGES = 200
@@ -48,13 +50,16 @@ async def find_matches(client: Client, view: FolderView, key: SearchKey) -> list
         Candidate(number, view.metas[uid], view.count, view.uids, saved=saved, now=now)
         for number, uid in enumerate(view.uids, 1)
     ]
+    if isinstance(key, Everything):  # SORT and THREAD mostly ask for ALL
+        return candidates
+    test = message_test(key)
     if needs_content(key):
-        return await _search_content(client, view.folder_id, candidates, key)
-    return [candidate for candidate in candidates if matches(key, candidate)]
+        return await _search_content(client, view.folder_id, candidates, test)
+    return [candidate for candidate in candidates if test(candidate)]
 
 
 async def _search_content(
-    client: Client, folder_id: int, candidates: list[Candidate], key: SearchKey
+    client: Client, folder_id: int, candidates: list[Candidate], test: Callable[[Candidate], bool]
 ) -> list[Candidate]:
     session = client.state.mail()
     found: list[Candidate] = []
@@ -66,7 +71,7 @@ async def _search_content(
         for candidate in batch:
             candidate.raw = raws.get(candidate.meta.uid)
             candidate.structure = structures.get(candidate.meta.uid)
-            if candidate.raw is not None and matches(key, candidate):
+            if candidate.raw is not None and test(candidate):
                 found.append(candidate)
             candidate.raw = candidate.structure = None
     return found

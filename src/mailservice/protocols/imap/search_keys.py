@@ -1,6 +1,10 @@
 """The SEARCH key grammar (RFC 3501 section 6.4.4, plus MODSEQ from RFC 7162, YOUNGER and OLDER from
 RFC 5032, `$` from RFC 5182) as a small tree.
 
+The keys that mean what the HTTP API's `q` means too (flags, the internal date, sizes, NOT, OR and
+lists) are read into the shared criteria of `domain/search_criteria.py`, which defines what they mean;
+the keys of IMAP alone are the `OwnCriterion`s below, tested in `search_match.py`.
+
 Keys are read without recursion, so thousands of chained ORs (Dovecot takes 5,000) cost no stack; OR
 chains and nested lists are flattened, double negations removed, and what is still nested more than
 `MAX_DEPTH` levels deep is refused, since matching walks the tree.
@@ -9,8 +13,23 @@ chains and nested lists are flattened, double negations removed, and what is sti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
+from mailservice.domain.search_criteria import (
+    AllOf,
+    AnyOf,
+    Criterion,
+    Everything,
+    Flag,
+    LargerThan,
+    Not,
+    OwnCriterion,
+    Received,
+    SmallerThan,
+    all_of,
+    any_of,
+    negated,
+)
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.imap_dates import parse_date
 from mailservice.protocols.imap.parse_error import RefusedArgument
@@ -26,100 +45,52 @@ class UnknownCharset(RefusedArgument):
         super().__init__("unsupported charset", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.", tag)
 
 
-@dataclass(frozen=True)
-class AllKey:
-    pass
+@dataclass(frozen=True, slots=True)
+class SentDateKey(OwnCriterion):
+    """The Date header's day (else 1970-01-01) BEFORE, ON or SINCE `day` (the internal date's keys are
+    the shared `Received`)."""
 
-
-@dataclass(frozen=True)
-class FlagKey:
-    """A stored flag set (or not); \\Recent is never set here."""
-
-    flag: str
-    present: bool
-
-
-@dataclass(frozen=True)
-class DateKey:
-    """`sent` compares the Date header, else the internal date; `op` is BEFORE, ON or SINCE."""
-
-    sent: bool
     op: str
     day: date
 
 
-@dataclass(frozen=True)
-class SizeKey:
-    larger: bool
-    size: int
-
-
-@dataclass(frozen=True)
-class HeaderKey:
+@dataclass(frozen=True, slots=True)
+class HeaderKey(OwnCriterion):
     """A header field containing `text` (every message having the field, for an empty text)."""
 
     field: str
     text: str
 
 
-@dataclass(frozen=True)
-class TextKey:
+@dataclass(frozen=True, slots=True)
+class TextKey(OwnCriterion):
     """BODY searches the body, TEXT the whole message."""
 
     whole: bool
     text: str
 
 
-@dataclass(frozen=True)
-class SequenceKey:
+@dataclass(frozen=True, slots=True)
+class SequenceKey(OwnCriterion):
     uid: bool
     sequence_set: SequenceSet
 
 
-@dataclass(frozen=True)
-class WithinKey:
+@dataclass(frozen=True, slots=True)
+class WithinKey(OwnCriterion):
     """WITHIN (RFC 5032): internal date less (YOUNGER) or at least (OLDER) `seconds` before now."""
 
     younger: bool
     seconds: int
 
 
-@dataclass(frozen=True)
-class ModSeqKey:
+@dataclass(frozen=True, slots=True)
+class ModSeqKey(OwnCriterion):
     modseq: int
 
 
-@dataclass(frozen=True)
-class NotKey:
-    key: SearchKey
-
-
-@dataclass(frozen=True)
-class OrKey:
-    """Any of `keys` (two or more)."""
-
-    keys: tuple[SearchKey, ...]
-
-
-@dataclass(frozen=True)
-class AndKey:
-    keys: tuple[SearchKey, ...]
-
-
-SearchKey = (
-    AllKey
-    | FlagKey
-    | DateKey
-    | SizeKey
-    | HeaderKey
-    | TextKey
-    | SequenceKey
-    | ModSeqKey
-    | WithinKey
-    | NotKey
-    | OrKey
-    | AndKey
-)
+SearchKey = Criterion
+"""A tree of the shared criteria (`domain/search_criteria.py`) with the keys above among its leaves."""
 
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True),
@@ -135,14 +106,8 @@ _FLAG_KEYS = {
     "RECENT": ("\\Recent", True),
     "OLD": ("\\Recent", False),
 }
-_DATE_KEYS = {
-    "BEFORE": (False, "BEFORE"),
-    "ON": (False, "ON"),
-    "SINCE": (False, "SINCE"),
-    "SENTBEFORE": (True, "BEFORE"),
-    "SENTON": (True, "ON"),
-    "SENTSINCE": (True, "SINCE"),
-}
+_RECEIVED_KEYS = ("BEFORE", "ON", "SINCE")
+_SENT_KEYS = {"SENTBEFORE": "BEFORE", "SENTON": "ON", "SENTSINCE": "SINCE"}
 _HEADER_KEYS = ("BCC", "CC", "FROM", "SUBJECT", "TO")
 
 
@@ -160,7 +125,7 @@ def parse_search(reader: CommandReader, charset: str) -> SearchKey:
     while not reader.at_end():
         reader.space()
         keys.append(_key(reader, charset))
-    return _all_of(keys)
+    return all_of(keys)
 
 
 @dataclass
@@ -203,30 +168,16 @@ def _close_operators(reader: CommandReader, open_operators: list[_Open], key: Se
         innermost = open_operators[-1]
         innermost.operands.append(key)
         if innermost.operator == "NOT":
-            key = key.key if isinstance(key, NotKey) else NotKey(key)
+            key = negated(key)
         elif innermost.operator == "OR" and len(innermost.operands) == 2:
-            key = _any_of(innermost.operands)
+            key = any_of(innermost.operands)
         elif innermost.operator == "(" and reader.accept(b")"):
-            key = _all_of(innermost.operands)
+            key = all_of(innermost.operands)
         else:
             reader.space()
             return None
         open_operators.pop()
     return key
-
-
-def _any_of(keys: list[SearchKey]) -> SearchKey:
-    flat: list[SearchKey] = []
-    for key in keys:
-        flat.extend(key.keys if isinstance(key, OrKey) else (key,))
-    return OrKey(tuple(flat))
-
-
-def _all_of(keys: list[SearchKey]) -> SearchKey:
-    flat: list[SearchKey] = []
-    for key in keys:
-        flat.extend(key.keys if isinstance(key, AndKey) else (key,))
-    return flat[0] if len(flat) == 1 else AndKey(tuple(flat))
 
 
 def _checked_depth(reader: CommandReader, key: SearchKey) -> SearchKey:
@@ -235,31 +186,36 @@ def _checked_depth(reader: CommandReader, key: SearchKey) -> SearchKey:
         current, depth = level.pop()
         if depth > MAX_DEPTH:
             raise reader.error("search keys nested too deeply")
-        if isinstance(current, NotKey):
-            level.append((current.key, depth + 1))
-        elif isinstance(current, OrKey | AndKey):
-            level.extend((inner, depth + 1) for inner in current.keys)
+        if isinstance(current, Not):
+            level.append((current.criterion, depth + 1))
+        elif isinstance(current, AnyOf | AllOf):
+            level.extend((inner, depth + 1) for inner in current.criteria)
     return key
 
 
 def _named_key(reader: CommandReader, charset: str, name: str) -> SearchKey:
     if name == "ALL":
-        return AllKey()
+        return Everything()
     if name in _FLAG_KEYS:
         flag, present = _FLAG_KEYS[name]
-        return FlagKey(flag, present)
+        return Flag(flag, present)
     if name == "NEW":
-        return AndKey((FlagKey("\\Recent", True), FlagKey("\\Seen", False)))
+        return AllOf((Flag("\\Recent", True), Flag("\\Seen", False)))
     if name in ("KEYWORD", "UNKEYWORD"):
         reader.space()
-        return FlagKey(reader.atom(), name == "KEYWORD")
-    if name in _DATE_KEYS:
-        sent, op = _DATE_KEYS[name]
+        return Flag(reader.atom(), name == "KEYWORD")
+    if name in _RECEIVED_KEYS:
         reader.space()
-        return DateKey(sent, op, parse_date(reader))
-    if name in ("LARGER", "SMALLER"):
+        return received(name, parse_date(reader))
+    if name in _SENT_KEYS:
         reader.space()
-        return SizeKey(name == "LARGER", reader.size_number())
+        return SentDateKey(_SENT_KEYS[name], parse_date(reader))
+    if name == "LARGER":
+        reader.space()
+        return LargerThan(reader.size_number())
+    if name == "SMALLER":
+        reader.space()
+        return SmallerThan(reader.size_number())
     if name in _HEADER_KEYS:
         reader.space()
         return HeaderKey(name.lower(), _text(reader, charset))
@@ -280,6 +236,16 @@ def _named_key(reader: CommandReader, charset: str, name: str) -> SearchKey:
         reader.space()
         return _within(reader, name == "YOUNGER")
     raise reader.error(f"unknown search key {name}")
+
+
+def received(op: str, day: date) -> Received:
+    """BEFORE, ON or SINCE `day` on the internal date: the UTC day, as the store keeps internal dates."""
+    start = datetime.combine(day, time(), UTC)
+    if op == "BEFORE":
+        return Received(before=start)
+    if op == "ON":
+        return Received(since=start, before=None if day == date.max else start + timedelta(days=1))
+    return Received(since=start)
 
 
 def _within(reader: CommandReader, younger: bool) -> WithinKey:

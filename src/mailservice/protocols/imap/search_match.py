@@ -1,29 +1,30 @@
-"""Whether a message matches a SEARCH key. Flag, date, size, uid and modseq keys need only the
-folder view's metadata; header and text keys read the message (`needs_content`)."""
+"""Whether a message matches a SEARCH key. The shared criteria (flags, internal date, size, NOT, OR,
+AND) mean what `domain.search_criteria.predicate` says, the one definition the HTTP API's `q` is held
+to; the tests of the keys of IMAP alone are built here. Flag, date, size, uid and modseq keys need only
+the folder view's metadata; header, text and sent-date keys read the message (`needs_content`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from operator import attrgetter
 
+from mailservice.domain import search_criteria
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
+from mailservice.domain.search_criteria import OwnCriterion, walk
 from mailservice.mime.addresses import GROUP_END, GROUP_START, parse_address_list
 from mailservice.mime.header_fields import field_values
 from mailservice.mime.headers import decode_words, parse_date, to_addresses
 from mailservice.mime.sections import stored_parts
 from mailservice.mime.text import decoded_part
 from mailservice.protocols.imap.search_keys import (
-    AllKey,
-    AndKey,
-    DateKey,
-    FlagKey,
     HeaderKey,
     ModSeqKey,
-    NotKey,
-    OrKey,
     SearchKey,
+    SentDateKey,
     SequenceKey,
-    SizeKey,
     TextKey,
     WithinKey,
 )
@@ -44,52 +45,44 @@ class Candidate:
 
 
 def needs_content(key: SearchKey) -> bool:
-    if isinstance(key, HeaderKey | TextKey):
-        return True
-    if isinstance(key, DateKey):
-        return key.sent
-    if isinstance(key, NotKey):
-        return needs_content(key.key)
-    if isinstance(key, OrKey | AndKey):
-        return any(needs_content(inner) for inner in key.keys)
-    return False
+    return any(isinstance(inner, HeaderKey | TextKey | SentDateKey) for inner in walk(key))
 
 
 def uses_modseq(key: SearchKey) -> bool:
-    if isinstance(key, ModSeqKey):
-        return True
-    if isinstance(key, NotKey):
-        return uses_modseq(key.key)
-    if isinstance(key, OrKey | AndKey):
-        return any(uses_modseq(inner) for inner in key.keys)
-    return False
+    return any(isinstance(inner, ModSeqKey) for inner in walk(key))
+
+
+def message_test(key: SearchKey) -> Callable[[Candidate], bool]:
+    """The test of `key`, built once per search and asked of every candidate."""
+    return search_criteria.predicate(key, _META, _own_test)
 
 
 def matches(key: SearchKey, message: Candidate) -> bool:
-    if isinstance(key, AllKey):
-        return True
-    if isinstance(key, FlagKey):
-        return (key.flag in message.meta.flags) == key.present
-    if isinstance(key, SizeKey):
-        return message.meta.size > key.size if key.larger else message.meta.size < key.size
+    return message_test(key)(message)
+
+
+_META = attrgetter("meta")
+
+
+def _own_test(key: OwnCriterion) -> Callable[[Candidate], bool]:
     if isinstance(key, ModSeqKey):
-        return message.meta.modseq >= key.modseq
+        modseq = key.modseq
+        return lambda message: message.meta.modseq >= modseq
     if isinstance(key, SequenceKey):
-        return _in_set(key, message)
-    if isinstance(key, DateKey):
-        return _date_matches(key, message)
+        return partial(_in_set, key)
     if isinstance(key, WithinKey):
-        younger = message.meta.internal_date > message.now - timedelta(seconds=key.seconds)
-        return younger == key.younger
+        return partial(_within, key.younger, timedelta(seconds=key.seconds))
+    if isinstance(key, SentDateKey):
+        return lambda message: _compare(_sent_day(message), key.op, key.day)
     if isinstance(key, HeaderKey):
-        return _header_matches(key, message)
+        return partial(_header_matches, key)
     if isinstance(key, TextKey):
-        return _text_matches(key, message)
-    if isinstance(key, NotKey):
-        return not matches(key.key, message)
-    if isinstance(key, OrKey):
-        return any(matches(inner, message) for inner in key.keys)
-    return all(matches(inner, message) for inner in key.keys)
+        return partial(_text_matches, key)
+    raise TypeError(f"not a SEARCH key: {key!r}")
+
+
+def _within(younger: bool, interval: timedelta, message: Candidate) -> bool:
+    return (message.meta.internal_date > message.now - interval) == younger
 
 
 def _in_set(key: SequenceKey, message: Candidate) -> bool:
@@ -113,11 +106,6 @@ def _in_set(key: SequenceKey, message: Candidate) -> bool:
 
 def _or(value: int | None, largest: int) -> int:
     return largest if value is None else value
-
-
-def _date_matches(key: DateKey, message: Candidate) -> bool:
-    day = _sent_day(message) if key.sent else message.meta.internal_date.date()
-    return _compare(day, key.op, key.day)
 
 
 def _compare(day: date, op: str, wanted: date) -> bool:
