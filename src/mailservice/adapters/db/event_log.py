@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.prepared import insert_rows
+from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.tables import event_log, mailboxes, webhook_deliveries, webhook_endpoints
 from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent, LoggedEvent
 from mailservice.domain.messages import MessageCopy, StoredCopy
@@ -152,6 +152,12 @@ _SUBSCRIBED = (
     )
     .with_for_update(read=True)
 )
+_SUBSCRIBED_ONE = Prepared(
+    select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
+    .where(webhook_endpoints.c.mailbox_id == bindparam("id"), webhook_endpoints.c.disabled_at.is_(None))
+    .with_for_update(read=True)
+)
+"""The usual case, one mailbox, prepared (an expanding IN list is compiled again for every use)."""
 
 
 def _subscribed_endpoints(
@@ -159,7 +165,11 @@ def _subscribed_endpoints(
 ) -> dict[str, list[tuple[str, set[str]]]]:
     """Each mailbox's enabled endpoints with the event types they want."""
     found: dict[str, list[tuple[str, set[str]]]] = {}
-    for row in connection.execute(_SUBSCRIBED, {"ids": sorted(mailbox_ids)}):
+    if len(mailbox_ids) == 1:
+        rows = _SUBSCRIBED_ONE.rows(connection, {"id": next(iter(mailbox_ids))})
+    else:
+        rows = list(connection.execute(_SUBSCRIBED, {"ids": sorted(mailbox_ids)}))
+    for row in rows:
         found.setdefault(row.mailbox_id, []).append((row.id, set(row.events.split())))
     return found
 

@@ -226,6 +226,11 @@ class SqlMailboxFolders:
         return await self._copy(folder_id, uids, target, move=True)
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        """A folder with nothing flagged \\Deleted is answered from one read, without a write that locks
+        the mailbox (about half of the EXPUNGEs of a busy folder have nothing to remove)."""
+        parameters = {"mailbox_id": self._id, "folder_id": folder_id}
+        if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
+            return []
         expunged, write = await self._database.run_write(
             lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
         )
@@ -414,6 +419,17 @@ _RAISE_RECENT_MARK = Prepared(
     .where(folders.c.id == bindparam("folder_id"), folders.c.recent_uid == bindparam("mark"))
     .values(recent_uid=bindparam("up_to_uid"))
 )
+_ANY_DELETED = Prepared(
+    select(messages.c.id)
+    .where(
+        messages.c.mailbox_id == bindparam("mailbox_id"),
+        messages.c.folder_id == bindparam("folder_id"),
+        messages.c.flags.contains(DELETED, autoescape=True),
+    )
+    .limit(1)
+)
+"""Whether a folder may hold a message flagged \\Deleted (`contains` may say so of a keyword that holds
+the word too: the expunge then finds nothing)."""
 _MAILBOX_QUOTA = Prepared(
     select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == bindparam("mailbox_id"))
 )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, not_, select, update
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import NoResultFound
 
@@ -175,7 +175,14 @@ _LOCK_FOLDER_BY_ID = Prepared(
 _LOCK_FOLDER_BY_NAME = Prepared(
     select(folders).where(_OF_MAILBOX, folders.c.name == bindparam("name")).with_for_update()
 )
-_FOLDER_ID_BY_NAME = Prepared(select(folders.c.id).where(_OF_MAILBOX, folders.c.name == bindparam("name")))
+_LOCK_SOURCE_AND_TARGET = Prepared(
+    select(folders)
+    .where(
+        _OF_MAILBOX, or_(folders.c.id == bindparam("source_id"), folders.c.name == bindparam("target_name"))
+    )
+    .order_by(folders.c.id)
+    .with_for_update()
+)
 
 
 def flag_change(change: FlagChange, flags: frozenset[str]) -> FlagEdit:
@@ -357,21 +364,16 @@ def lock_folder_by_id(connection: Connection, mailbox_id: str, folder_id: int) -
 def _lock_source_and_target(
     connection: Connection, mailbox_id: str, source_id: int, target_name: str
 ) -> tuple[Any, Any]:
-    """Both folder rows of a copy, locked together in id order."""
-    target = _FOLDER_ID_BY_NAME.first(connection, {"mailbox_id": mailbox_id, "name": target_name})
+    """Both folder rows of a copy, found and locked together, in id order, by one statement."""
+    parameters = {"mailbox_id": mailbox_id, "source_id": source_id, "target_name": target_name}
+    locked = _LOCK_SOURCE_AND_TARGET.rows(connection, parameters)
+    source = next((row for row in locked if row.id == source_id), None)
+    target = next((row for row in locked if row.name == target_name), None)
+    if source is None:
+        raise FolderNotFound("the selected folder no longer exists")
     if target is None:
         raise FolderNotFound(f"no folder named {target_name}")
-    target_id = target.id
-    locked = {}
-    for folder_id in sorted({source_id, target_id}):
-        folder = _LOCK_FOLDER_BY_ID.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
-        if folder is not None:
-            locked[folder_id] = folder
-    if source_id not in locked:
-        raise FolderNotFound("the selected folder no longer exists")
-    if target_id not in locked:
-        raise FolderNotFound(f"no folder named {target_name}")
-    return locked[source_id], locked[target_id]
+    return source, target
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:

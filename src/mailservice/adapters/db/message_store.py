@@ -26,7 +26,7 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters
-from mailservice.adapters.db.prepared import insert_rows
+from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
@@ -69,6 +69,18 @@ _LOCK_FOLDERS = (
 )
 """The folders a group writes to (and at most a few more of the same names), in id order: a delivery
 to INBOX does not wait for, nor hold up, a flag change in another folder of the mailbox."""
+# The usual group (one mailbox, one folder) with prepared statements: an expanding IN list is compiled
+# again for every use.
+_LOCK_QUOTA = Prepared(
+    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
+    .where(mailboxes.c.id == bindparam("id"))
+    .with_for_update()
+)
+_LOCK_FOLDER = Prepared(
+    select(*_LOCK_FOLDERS.selected_columns)
+    .where(folders.c.mailbox_id == bindparam("id"), folders.c.name == bindparam("name"))
+    .with_for_update()
+)
 _SET_USED_BYTES = (
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
@@ -234,7 +246,10 @@ class GroupCommitMessageStore:
         return [_place(state, copy) for copy in delivery.copies]
 
     def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, Quota]:
-        rows = connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all()
+        if len(mailbox_ids) == 1:
+            rows = _LOCK_QUOTA.rows(connection, {"id": next(iter(mailbox_ids))})
+        else:
+            rows = list(connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all())
         return {
             row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
         }
@@ -267,7 +282,11 @@ def _select_folders(
 ) -> dict[tuple[str, str], FolderCounters]:
     mailbox_ids = sorted({mailbox_id for mailbox_id, _ in wanted})
     names = sorted({name for _, name in wanted})
-    rows = connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids, "names": names}).all()
+    if len(wanted) == 1:
+        ((mailbox_id, name),) = wanted
+        rows = _LOCK_FOLDER.rows(connection, {"id": mailbox_id, "name": name})
+    else:
+        rows = list(connection.execute(_LOCK_FOLDERS, {"ids": mailbox_ids, "names": names}).all())
     return {
         (row.mailbox_id, row.name): FolderCounters.of_row(row)
         for row in rows
