@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
@@ -17,12 +18,43 @@ READ_ONLY_OPTION = "mailservice_read_only"
 ONE_STATEMENT_OPTION = "mailservice_one_statement"
 """SQLite: run each statement in its own implicit transaction (one snapshot per statement), no BEGIN."""
 SAFETY_CHECKPOINT_PAGES = 50_000
+PING_AFTER_IDLE_SECONDS = 10.0
+"""A pooled PostgreSQL connection unused for longer is checked with a ping before it is handed out."""
+_IDLE_SINCE = "mailservice_idle_since"
 
 
-def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: URL, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+) -> AsyncEngine:
     if is_sqlite(url):
         return _create_sqlite_engine(url)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    ping_when_idle(engine.sync_engine, ping_after_idle)
+    return engine
+
+
+def ping_when_idle(engine: Engine, after_seconds: float) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle `after_seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and on asyncpg a ping is three round trips
+    (BEGIN, a query, ROLLBACK): most of the cost of the one-statement read that follows every IMAP
+    command. A connection in steady use is proven by its last use; one that failed since (the server
+    restarted) fails its statement once, and SQLAlchemy then replaces every older connection of the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < after_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # the pool replaces the connection and tries again
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _create_sqlite_engine(url: URL) -> AsyncEngine:
