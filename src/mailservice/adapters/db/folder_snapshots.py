@@ -26,7 +26,7 @@ from mailservice.domain.mail_session import MessageMeta
 from mailservice.domain.messages import SEEN
 
 DEFAULT_CAPACITY = 100_000
-"""Messages held in all snapshots together (about 25 MB): many folders of thousands of messages."""
+"""Messages held in all snapshots together (about 15 MB): many folders of thousands of messages."""
 
 _UID = itemgetter(0)
 
