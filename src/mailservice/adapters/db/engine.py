@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import create_engine as create_sync_engine
@@ -18,26 +19,44 @@ READ_ONLY_OPTION = "mailservice_read_only"
 ONE_STATEMENT_OPTION = "mailservice_one_statement"
 """SQLite: run each statement in its own implicit transaction (one snapshot per statement), no BEGIN."""
 SAFETY_CHECKPOINT_PAGES = 50_000
+PING_AFTER_IDLE_SECONDS = 10.0
+"""A pooled PostgreSQL connection unused for longer is checked with a ping before it is handed out."""
+_IDLE_SINCE = "mailservice_idle_since"
 
 
-def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: URL, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+) -> AsyncEngine:
     if is_sqlite(url):
         return _create_sqlite_engine(url)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
-    _replace_closed_connections(engine.sync_engine)
+    check_before_use(engine.sync_engine, ping_after_idle)
     return engine
 
 
-def _replace_closed_connections(engine: Engine) -> None:
-    """A pooled connection the server closed (a restart, `pg_terminate_backend`) is replaced when it is
-    taken from the pool. SQLAlchemy's `pool_pre_ping` would ask the server on every checkout: a round trip
-    before each read asked after every IMAP command, a fifth of the serving thread's time. The driver
-    learns of a closed socket from the event loop, so asking it costs nothing."""
+def check_before_use(engine: Engine, ping_after_seconds: float) -> None:
+    """A pooled PostgreSQL connection is checked when taken from the pool, at a round trip only when
+    needed. SQLAlchemy's `pool_pre_ping` pings at every checkout, and on asyncpg a ping is three round
+    trips (BEGIN, a query, ROLLBACK): most of the cost of the one-statement read that follows every
+    IMAP command. Here a connection the server closed (a restart, `pg_terminate_backend`) is known to the
+    driver, which heard of the closed socket from the event loop, and is replaced at no cost; one idle
+    for `ping_after_seconds` is pinged, for the failures a socket does not show (a silent network)."""
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if dbapi_connection.driver_connection.is_closed():
             raise DisconnectionError("the server closed this connection")
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < ping_after_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # the pool replaces the connection and tries again
+            raise DisconnectionError(str(error)) from error
 
 
 def _create_sqlite_engine(url: URL) -> AsyncEngine:

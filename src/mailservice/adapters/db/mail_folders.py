@@ -15,25 +15,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     bindparam,
     case,
-    cast,
     delete,
     func,
     literal,
-    null,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.folder_reads import CHANGES, changes_asked, changes_of_rows, open_folder
+from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
-    META_COLUMNS,
     lock_folder_by_name,
     lock_mailbox,
     record_expunged,
@@ -62,7 +59,6 @@ from mailservice.domain.mail_session import (
     FolderInfo,
     FolderStatus,
     FolderWrite,
-    MessageMeta,
     MessageStructure,
     OpenedFolder,
     StructureItem,
@@ -83,16 +79,27 @@ _STRUCTURE_COLUMNS = (
 
 class SqlMailFolders:
     def __init__(
-        self, database: Database, default_quota_bytes: int, publisher: EventPublisher, clock: Clock
+        self,
+        database: Database,
+        default_quota_bytes: int,
+        publisher: EventPublisher,
+        clock: Clock,
+        snapshots: FolderSnapshots | None = None,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
         self._announcements = PublishQueue(publisher)
         self._clock = clock
+        self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
         return SqlMailboxFolders(
-            self._database, self._default_quota, self._announcements, self._clock, mailbox_id
+            self._database,
+            self._default_quota,
+            self._announcements,
+            self._clock,
+            mailbox_id,
+            self._snapshots,
         )
 
 
@@ -106,12 +113,14 @@ class SqlMailboxFolders:
         announcements: PublishQueue,
         clock: Clock,
         mailbox_id: str,
+        snapshots: FolderSnapshots,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
         self._announcements = announcements
         self._clock = clock
         self._id = mailbox_id
+        self._snapshots = snapshots
 
     # Reads
 
@@ -126,12 +135,13 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _status(c, self._id, name))
 
     async def open(self, name: str) -> OpenedFolder:
-        return await self._database.run_read(lambda c: _open(c, self._id, name))
+        return await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         """Asked after every IMAP command, in one read: mostly answered by the folder row alone, since
         every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
-        return await self._database.run_read(lambda c: _changes(c, self._id, folder_id, since_modseq), False)
+        rows = await self._database.read_statement(CHANGES, changes_asked(self._id, folder_id, since_modseq))
+        return changes_of_rows(rows)
 
     async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
         return await self._database.run_write(
@@ -305,28 +315,6 @@ def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
     )
 
 
-def _open(connection: Connection, mailbox_id: str, name: str) -> OpenedFolder:
-    """The folder and every message's metadata; the counts come from those rows, not another scan."""
-    folder = _folder_named(connection, mailbox_id, name)
-    rows = connection.execute(
-        select(*META_COLUMNS).where(messages.c.folder_id == folder.id).order_by(messages.c.uid)
-    ).all()
-    metas = tuple(_meta(row) for row in rows)
-    status = FolderStatus(
-        folder_id=folder.id,
-        name=folder.name,
-        uidvalidity=folder.uidvalidity,
-        uidnext=folder.uidnext,
-        highestmodseq=folder.highestmodseq,
-        messages=len(metas),
-        unseen=sum(1 for meta in metas if SEEN not in meta.flags),
-        size=sum(meta.size for meta in metas),
-        recent_uid=folder.recent_uid,
-        recent=sum(1 for meta in metas if meta.uid > folder.recent_uid),
-    )
-    return OpenedFolder(status, metas)
-
-
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
     folder = connection.execute(
         select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity, folders.c.recent_uid).where(
@@ -336,77 +324,6 @@ def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) ->
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")
     return folder
-
-
-_CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
-
-
-def _changes(connection: Connection, mailbox_id: str, folder_id: int, since_modseq: int) -> FolderChanges:
-    """One statement, so one snapshot on any backend without a transaction (on PostgreSQL a single
-    statement sees one snapshot even at READ COMMITTED): the folder's counters, the messages changed
-    after `since_modseq` and the uids expunged after it. Asked after every command, it costs one round
-    trip; an unchanged folder adds only two empty index lookups."""
-    parameters = {"mailbox_id": mailbox_id, "folder_id": folder_id, "since": since_modseq}
-    rows = connection.execute(_CHANGES, parameters).all()
-    folder = next((row for row in rows if row.kind == _FOLDER), None)
-    if folder is None:
-        raise FolderNotFound("the selected folder no longer exists")
-    changed = sorted((row for row in rows if row.kind == _CHANGED), key=lambda row: row.uid)
-    gone = sorted((row for row in rows if row.kind == _EXPUNGED), key=lambda row: row.uid)
-    return FolderChanges(
-        highestmodseq=folder.uid,
-        uidnext=folder.modseq,
-        changed=tuple(
-            MessageMeta(r.uid, r.modseq, frozenset(r.flags.split()), r.internal_date, r.size) for r in changed
-        ),
-        expunged=tuple(row.uid for row in gone),
-        uidvalidity=folder.extra_a,
-        recent_uid=folder.extra_b,
-        last_flags=tuple((row.uid, frozenset(row.flags.split())) for row in gone if row.flags is not None),
-    )
-
-
-def _changes_query() -> Any:
-    """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b); the folder's row carries
-    (highestmodseq, uidnext, uidvalidity, recent_uid) in (uid, modseq, extra_a, extra_b). The messages
-    come first so that the result takes their column types. Built once: building costs more than running."""
-    folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
-    since = bindparam("since", type_=messages.c.modseq.type)
-    no_int = cast(null(), Integer)
-    changed = select(
-        literal(_CHANGED).label("kind"),
-        messages.c.uid,
-        messages.c.modseq,
-        messages.c.flags,
-        messages.c.internal_date,
-        messages.c.size,
-        no_int.label("extra_a"),
-        no_int.label("extra_b"),
-    ).where(messages.c.folder_id == folder_id, messages.c.modseq > since)
-    expunged = select(
-        literal(_EXPUNGED),
-        expunged_messages.c.uid,
-        expunged_messages.c.modseq,
-        expunged_messages.c.flags,
-        cast(null(), messages.c.internal_date.type),
-        no_int,
-        no_int,
-        no_int,
-    ).where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since)
-    folder = select(
-        literal(_FOLDER),
-        folders.c.highestmodseq,
-        folders.c.uidnext,
-        cast(null(), messages.c.flags.type),
-        cast(null(), messages.c.internal_date.type),
-        no_int,
-        folders.c.uidvalidity,
-        folders.c.recent_uid,
-    ).where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == folder_id)
-    return union_all(changed, expunged, folder)
-
-
-_CHANGES = _changes_query()
 
 
 _RECENT_MARK = Prepared(
@@ -485,11 +402,6 @@ def _structures(
                 parts_json=parts_json,
             )
     return found
-
-
-def _meta(row: Any) -> MessageMeta:
-    uid, modseq, flags, internal_date, size = row
-    return MessageMeta(uid, modseq, frozenset(flags.split()), internal_date, size)
 
 
 def _top_content_type(bodystructure: str) -> str:

@@ -1,0 +1,143 @@
+"""The process's memory of opened folders, as Dovecot keeps an index: SELECT reads only what changed.
+
+A `FolderSnapshot` is a folder's messages (uid, modseq, flags, internal date, size) as one read saw
+them at the folder's HIGHESTMODSEQ M. Every change to a folder's messages raises its HIGHESTMODSEQ
+under the folder's row lock and gives the changed messages (or, for messages that went, their rows in
+`expunged_messages`, kept while the folder lives) the new modseq, so modseqs rise in commit order:
+the snapshot and the changes after M are the folder as it is now, exactly. A folder deleted and
+created again has a new id or a higher UIDVALIDITY, so an old snapshot is never taken for it.
+
+`FolderSnapshots` keeps the last snapshot of each folder for the whole process, shared by every
+session (snapshots are immutable: tuples of `MessageMeta`, whose flags are frozensets), and bounded by
+the number of messages held, least recently used first out. It learns only from what was read from
+the database, never from what this process wrote, so any number of processes may share one database.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from operator import itemgetter
+
+from mailservice.domain.mail_session import MessageMeta
+from mailservice.domain.messages import SEEN
+
+DEFAULT_CAPACITY = 100_000
+"""Messages held in all snapshots together (about 15 MB): many folders of thousands of messages."""
+
+_UID = itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderSnapshot:
+    """One folder's messages at `highestmodseq`, ascending by uid, with the counts SELECT reports."""
+
+    mailbox_id: str
+    folder_id: int
+    uidvalidity: int
+    highestmodseq: int
+    messages: tuple[MessageMeta, ...]
+    unseen: int
+    size: int
+
+    @classmethod
+    def of(
+        cls,
+        mailbox_id: str,
+        folder_id: int,
+        uidvalidity: int,
+        highestmodseq: int,
+        messages: tuple[MessageMeta, ...],
+    ) -> FolderSnapshot:
+        """`messages` ascending by uid."""
+        unseen = sum(1 for meta in messages if SEEN not in meta.flags)
+        size = sum(meta.size for meta in messages)
+        return cls(mailbox_id, folder_id, uidvalidity, highestmodseq, messages, unseen, size)
+
+    def advanced(
+        self, highestmodseq: int, changed: Sequence[MessageMeta], expunged: Collection[int]
+    ) -> FolderSnapshot:
+        """This folder at `highestmodseq`, from the messages changed (new or re-flagged) and the uids
+        expunged after this snapshot's modseq."""
+        if not changed and not expunged:
+            return self if highestmodseq == self.highestmodseq else replace(self, highestmodseq=highestmodseq)
+        by_uid = {meta.uid: meta for meta in self.messages}
+        for uid in expunged:
+            by_uid.pop(uid, None)
+        for meta in changed:
+            by_uid[meta.uid] = meta
+        messages = tuple(sorted(by_uid.values(), key=_UID))
+        return FolderSnapshot.of(self.mailbox_id, self.folder_id, self.uidvalidity, highestmodseq, messages)
+
+    def recent_above(self, recent_uid: int) -> int:
+        """How many messages have a uid above the folder's recent mark."""
+        return len(self.messages) - bisect_right(self.messages, recent_uid, key=_UID)
+
+    def supersedes(self, other: FolderSnapshot) -> bool:
+        """Newer than `other`, a snapshot of the same folder id: a later folder or a later modseq."""
+        return (self.uidvalidity, self.highestmodseq) >= (other.uidvalidity, other.highestmodseq)
+
+
+class FolderSnapshots:
+    """The last snapshot of each folder, by (mailbox, folder id), at most `capacity` messages in all.
+
+    Thread-safe: on SQLite the reads that use it run in reader threads."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[str, int], FolderSnapshot] = OrderedDict()
+        self._held = 0
+        self._whole_reads = 0
+        self._lock = threading.Lock()
+
+    def find(self, mailbox_id: str, folder_id: int, uidvalidity: int) -> FolderSnapshot | None:
+        """The snapshot kept of this folder, if it is the same folder (not one deleted before it)."""
+        key = (mailbox_id, folder_id)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found.uidvalidity != uidvalidity:
+                return None
+            self._entries.move_to_end(key)
+            return found
+
+    def keep(self, snapshot: FolderSnapshot, read_whole: bool = False) -> None:
+        """Remember `snapshot` unless a newer one of the folder is kept; a folder too large to hold is
+        not kept. `read_whole`: the snapshot was read whole, not brought up to date from a kept one."""
+        key = (snapshot.mailbox_id, snapshot.folder_id)
+        size = _weight(snapshot)
+        with self._lock:
+            self._whole_reads += read_whole
+            kept = self._entries.get(key)
+            if kept is not None:
+                if kept is snapshot or not snapshot.supersedes(kept):
+                    self._entries.move_to_end(key)
+                    return
+                del self._entries[key]
+                self._held -= _weight(kept)
+            if size > self._capacity:
+                return
+            self._entries[key] = snapshot
+            self._held += size
+            while self._held > self._capacity:
+                _, evicted = self._entries.popitem(last=False)
+                self._held -= _weight(evicted)
+
+    def whole_reads(self) -> int:
+        """How many folders were read whole (the others were brought up to date from a snapshot)."""
+        with self._lock:
+            return self._whole_reads
+
+    def messages_held(self) -> int:
+        with self._lock:
+            return self._held
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def _weight(snapshot: FolderSnapshot) -> int:
+    return len(snapshot.messages) + 1

@@ -1,0 +1,119 @@
+"""A folder's snapshot brought up to date from its changes, and the process's bounded set of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mailservice.adapters.db.folder_reads import flag_set, stored_utc
+from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
+from mailservice.domain.mail_session import MessageMeta
+
+SEEN = frozenset({"\\Seen"})
+NONE: frozenset[str] = frozenset()
+WHEN = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+
+
+def meta(uid: int, modseq: int = 1, flags: frozenset[str] = NONE, size: int = 100) -> MessageMeta:
+    return MessageMeta(uid, modseq, flags, WHEN, size)
+
+
+def snapshot(
+    *messages: MessageMeta, modseq: int = 5, folder_id: int = 1, uidvalidity: int = 10
+) -> FolderSnapshot:
+    return FolderSnapshot.of("mailbox", folder_id, uidvalidity, modseq, messages)
+
+
+def test_a_snapshot_counts_unseen_messages_size_and_recent_ones() -> None:
+    folder = snapshot(meta(1, flags=SEEN, size=10), meta(2, size=20), meta(5, size=30))
+
+    assert (folder.unseen, folder.size) == (2, 60)
+    assert [folder.recent_above(mark) for mark in (0, 1, 2, 4, 5, 9)] == [3, 2, 1, 1, 0, 0]
+
+
+def test_advancing_applies_new_reflagged_and_expunged_messages_in_uid_order() -> None:
+    folder = snapshot(meta(1), meta(2), meta(3, flags=SEEN))
+
+    later = folder.advanced(8, [meta(4, 7), meta(2, 8, SEEN)], [3, 9])
+
+    assert later.highestmodseq == 8
+    assert later.messages == (meta(1), meta(2, 8, SEEN), meta(4, 7))
+    assert (later.unseen, later.size) == (2, 300)
+    assert later.messages[0] is folder.messages[0]
+    assert folder.messages == (meta(1), meta(2), meta(3, flags=SEEN))
+
+
+def test_advancing_with_no_change_keeps_the_same_messages() -> None:
+    folder = snapshot(meta(1), meta(2))
+
+    assert folder.advanced(5, [], []) is folder
+    assert folder.advanced(6, [], []).messages is folder.messages
+
+
+def test_a_kept_snapshot_is_found_only_for_the_same_folder() -> None:
+    kept = FolderSnapshots()
+    folder = snapshot(meta(1))
+    kept.keep(folder)
+
+    assert kept.find("mailbox", 1, 10) is folder
+    assert kept.find("mailbox", 1, 11) is None  # deleted and created again with the same id
+    assert kept.find("other mailbox", 1, 10) is None
+    assert kept.find("mailbox", 2, 10) is None
+
+
+def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
+    kept = FolderSnapshots()
+    newer = snapshot(meta(1), modseq=9)
+    kept.keep(newer)
+
+    kept.keep(snapshot(modseq=8))
+    assert kept.find("mailbox", 1, 10) is newer
+
+    recreated = snapshot(modseq=1, uidvalidity=11)
+    kept.keep(recreated)
+    assert kept.find("mailbox", 1, 11) is recreated
+
+
+def test_the_least_recently_used_snapshots_go_first_when_the_capacity_is_reached() -> None:
+    kept = FolderSnapshots(capacity=8)
+    for folder_id in (1, 2):
+        kept.keep(snapshot(meta(1), meta(2), folder_id=folder_id))
+    assert kept.find("mailbox", 1, 10) is not None
+
+    kept.keep(snapshot(meta(1), meta(2), folder_id=3))
+
+    assert kept.find("mailbox", 2, 10) is None
+    assert kept.find("mailbox", 1, 10) is not None
+    assert kept.find("mailbox", 3, 10) is not None
+    assert (len(kept), kept.messages_held()) == (2, 6)
+
+
+def test_a_folder_larger_than_the_capacity_is_not_kept() -> None:
+    kept = FolderSnapshots(capacity=2)
+    kept.keep(snapshot(meta(1)))
+
+    kept.keep(snapshot(meta(1), meta(2), meta(3), modseq=6))
+
+    assert kept.find("mailbox", 1, 10) is None
+    assert (len(kept), kept.messages_held()) == (0, 0)
+
+
+def test_whole_reads_are_counted() -> None:
+    kept = FolderSnapshots()
+    kept.keep(snapshot(meta(1)), read_whole=True)
+    kept.keep(snapshot(meta(1), modseq=6))
+
+    assert kept.whole_reads() == 1
+
+
+def test_stored_dates_read_from_either_driver_are_aware_utc() -> None:
+    assert stored_utc("2026-12-06 08:00:00.000000") == WHEN
+    assert stored_utc("2026-12-06 08:00:00.000000").tzinfo is UTC
+    assert stored_utc(WHEN) is WHEN
+    assert stored_utc(datetime(2026, 12, 6, 8, 0)) == WHEN
+    assert stored_utc(datetime.fromisoformat("2026-12-06T09:00:00+01:00")).tzinfo is UTC
+
+
+def test_the_same_flags_text_gives_one_shared_set() -> None:
+    assert flag_set("\\Seen $Label1") == frozenset({"\\Seen", "$Label1"})
+    assert flag_set("\\Seen $Label1") is flag_set("\\Seen $Label1")
+    assert flag_set("") == frozenset()
