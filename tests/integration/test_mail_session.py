@@ -175,6 +175,58 @@ async def test_changes_tell_another_session_of_new_reflagged_and_expunged_messag
     assert changes.uidnext == 5
 
 
+async def test_after_its_own_write_a_session_is_told_every_change_once_and_in_order(
+    runtime: Runtime, session: MailSession, account: Account
+) -> None:
+    """The changes after a session's own STORE, EXPUNGE or COPY are read with the write on SQLite: they
+    must tell what others did before it, and what others do after it must come with the next read."""
+    for subject in ("a", "b", "c", "d"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    await session.create_folder("Archive")
+    other = await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
+    opened = await session.open("INBOX")
+    folder = opened.status.folder_id
+    told = opened.status.highestmodseq
+
+    await other.store_flags(folder, [2], FlagChange.ADD, frozenset({SEEN}))
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    await other.store_flags(folder, [3], FlagChange.ADD, frozenset({SEEN}))
+    after_store = await session.changes(folder, told)
+    assert [(m.uid, m.flags) for m in after_store.changed][:2] == [
+        (1, frozenset({DELETED})),
+        (2, frozenset({SEEN})),
+    ]
+    then = await session.changes(folder, after_store.highestmodseq)
+    assert {m.uid for m in then.changed} <= {3}
+    assert {m.uid for m in (*after_store.changed, *then.changed)} == {1, 2, 3}
+
+    await session.expunge(folder)
+    await session.copy(folder, [4], "Archive")
+    await other.store_flags(folder, [4], FlagChange.ADD, frozenset({SEEN}))
+    told = then.highestmodseq
+    seen = await session.changes(folder, told)
+    rest = await session.changes(folder, seen.highestmodseq)
+    assert (*seen.expunged, *rest.expunged) == (1,)
+    assert [(m.uid, m.flags) for m in (*seen.changed, *rest.changed) if m.uid == 4][-1] == (
+        4,
+        frozenset({SEEN}),
+    )
+    assert (await session.changes(folder, rest.highestmodseq)).changed == ()
+
+
+async def test_a_failed_write_leaves_no_changes_read_ahead(session: MailSession) -> None:
+    await session.append("INBOX", message("a"), frozenset(), None)
+    opened = await session.open("INBOX")
+    folder = opened.status.folder_id
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({SEEN}))
+    with pytest.raises(FolderNotFound):
+        await session.copy(folder, [1], "Nowhere")
+
+    changes = await session.changes(folder, opened.status.highestmodseq)
+
+    assert [(m.uid, m.flags) for m in changes.changed] == [(1, frozenset({SEEN}))]
+
+
 async def test_each_message_is_claimed_as_recent_by_one_session_only(
     runtime: Runtime, session: MailSession, account: Account
 ) -> None:

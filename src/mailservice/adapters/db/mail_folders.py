@@ -10,9 +10,9 @@ round trip that every writer would wait in).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     bindparam,
@@ -27,7 +27,14 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.folder_reads import CHANGES, changes_asked, changes_of_rows, open_folder
+from mailservice.adapters.db.dsn import is_sqlite
+from mailservice.adapters.db.folder_reads import (
+    CHANGES,
+    changes_asked,
+    changes_of_rows,
+    folder_changes,
+    open_folder,
+)
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
@@ -66,6 +73,8 @@ from mailservice.domain.mail_session import (
 from mailservice.domain.messages import DELETED, INBOX, SEEN, FolderChanged, SortKeys
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
+
+T = TypeVar("T")
 
 _TEXT_COLUMNS = (messages.c.envelope, messages.c.body, messages.c.bodystructure, messages.c.parts_json)
 _STRUCTURE_COLUMNS = (
@@ -121,6 +130,15 @@ class SqlMailboxFolders:
         self._clock = clock
         self._id = mailbox_id
         self._snapshots = snapshots
+        # On SQLite a write to the selected folder also reads the changes that the session will ask for
+        # after it, in the same transaction: the session is spared a hand-off to a reader thread and
+        # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
+        self._reads_changes_in_writes = is_sqlite(database.url)
+        self._last_told: dict[int, int] = {}
+        """Per folder, the HIGHESTMODSEQ of the changes or the opening last returned: what the session
+        asks for changes since, next."""
+        self._read_ahead: tuple[int, int, FolderChanges] | None = None
+        """(folder id, since, the changes): read in a write, for the next `changes` call alone."""
 
     # Reads
 
@@ -135,13 +153,23 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _status(c, self._id, name))
 
     async def open(self, name: str) -> OpenedFolder:
-        return await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
+        opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
+        self._last_told[opened.status.folder_id] = opened.status.highestmodseq
+        return opened
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         """Asked after every IMAP command, in one read: mostly answered by the folder row alone, since
-        every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ."""
-        rows = await self._database.read_statement(CHANGES, changes_asked(self._id, folder_id, since_modseq))
-        return changes_of_rows(rows)
+        every change to a folder (new message, flags, expunge) raises its HIGHESTMODSEQ. After this
+        session's own write, the changes that write read as it committed (a snapshot as exact as a read
+        then; what others did after it is told after the next command)."""
+        read_ahead, self._read_ahead = self._read_ahead, None
+        if read_ahead is not None and read_ahead[:2] == (folder_id, since_modseq):
+            changes = read_ahead[2]
+        else:
+            asked = changes_asked(self._id, folder_id, since_modseq)
+            changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
+        self._last_told[folder_id] = changes.highestmodseq
+        return changes
 
     async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
         return await self._database.run_write(
@@ -222,7 +250,8 @@ class SqlMailboxFolders:
         unchanged_since: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
-        stored, write = await self._database.run_write(
+        stored, write = await self._write_reading_changes(
+            folder_id,
             lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
             durable=False,
         )
@@ -241,20 +270,39 @@ class SqlMailboxFolders:
         parameters = {"mailbox_id": self._id, "folder_id": folder_id}
         if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
             return []
-        expunged, write = await self._database.run_write(
-            lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
+        expunged, write = await self._write_reading_changes(
+            folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
         )
         await self._changed([write])
         return expunged
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        copied, writes = await self._database.run_write(
+        copied, writes = await self._write_reading_changes(
+            folder_id,
             lambda c: message_changes.copy_messages(
                 c, self._id, folder_id, uids, target, move, self._default_quota
-            )
+            ),
         )
         await self._changed(writes)
         return copied
+
+    async def _write_reading_changes(
+        self, folder_id: int, work: Callable[[Connection], T], durable: bool = True
+    ) -> T:
+        """`run_write(work)`; on SQLite the transaction then reads the folder's changes since what this
+        session was last told, kept for its next `changes` call once the write is committed."""
+        self._read_ahead = None
+        since = self._last_told.get(folder_id)
+        if not self._reads_changes_in_writes or since is None:
+            return await self._database.run_write(work, durable=durable)
+        known_since: int = since
+
+        def work_then_read(connection: Connection) -> tuple[T, FolderChanges]:
+            return work(connection), folder_changes(connection, self._id, folder_id, known_since)
+
+        done, changes = await self._database.run_write(work_then_read, durable=durable)
+        self._read_ahead = (folder_id, known_since, changes)
+        return done
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
         self._announcements.put(
