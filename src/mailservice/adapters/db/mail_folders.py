@@ -40,7 +40,7 @@ from mailservice.adapters.db.message_changes import (
     remove_messages,
     uid_conditions,
 )
-from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
+from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     expunged_messages,
@@ -54,6 +54,7 @@ from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotF
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
+    CommonFields,
     Copied,
     FlagChange,
     FlagsStored,
@@ -153,6 +154,9 @@ class SqlMailboxFolders:
         return await self._database.run_read(
             lambda c: raw_contents(c, self._id, folder_id, uids, HEADER_BLOCK)
         )
+
+    async def common_fields(self, folder_id: int, uids: Sequence[int]) -> CommonFields:
+        return await self._database.run_read(lambda c: common_fields(c, self._id, folder_id, uids))
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
         return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
