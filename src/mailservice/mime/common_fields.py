@@ -99,22 +99,22 @@ class CommonFieldPicker:
 
     def __call__(self, block: bytes, layout: bytes) -> bytes:
         """The fields wanted, then the blank line (CRLF), as `field_picker` answers."""
-        return self.pick_rows([(0, block, layout)])[0][1]
+        return self.pick_rows([(0, block, layout)])[0][1] + b"\r\n"
 
     def pick_rows(self, rows: Iterable[tuple[int, bytes, bytes]]) -> list[tuple[int, bytes]]:
-        """(key, what `self(block, layout)` answers) of each (key, block, layout), in one loop: a
-        header sync picks the fields of every message."""
+        """(key, the fields wanted without the blank line) of each (key, block, layout), in one loop:
+        a header sync picks the fields of every message."""
         plans = self._plans
         picked = []
         for key, block, layout in rows:
             lines = block.split(b"\n")
             if len(lines) != len(layout) + 1 or lines[-1]:
-                picked.append((key, b"".join(fields_pattern(self._names).findall(block)) + b"\r\n"))
+                picked.append((key, b"".join(fields_pattern(self._names).findall(block))))
                 continue
             take = plans.get(layout)
             if take is None:
                 take = self._plan(layout)
-            picked.append((key, b"\n".join(take(lines)) + b"\r\n"))
+            picked.append((key, b"\n".join(take(lines))))
         return picked
 
     def _plan(self, layout: bytes) -> Callable[[list[bytes]], Any]:

@@ -40,7 +40,7 @@ from mailservice.adapters.db.message_changes import (
     remove_messages,
     uid_conditions,
 )
-from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, raw_contents
+from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, prepare_common_fields, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     expunged_messages,
@@ -89,6 +89,7 @@ class SqlMailFolders:
         self._default_quota = default_quota_bytes
         self._announcements = PublishQueue(publisher)
         self._clock = clock
+        prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
         return SqlMailboxFolders(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, LargeBinary, Select, bindparam, func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from mailservice.adapters.db.message_changes import ByUids, uid_conditions
 from mailservice.adapters.db.tables import folders, header_fields, message_raw, messages
@@ -36,7 +36,7 @@ _COMMON_FIELDS_IN_RANGE = _common_fields_query(
     messages.c.uid.between(bindparam("uid_low"), bindparam("uid_high"))
 )
 _COMMON_FIELDS_ORDER = ("folder_id", "mailbox_id", "uid_low", "uid_high")
-_common_fields_sql: dict[str, str] = {}
+_common_fields_sql: dict[tuple[str, str], str] = {}
 
 
 def raw_contents(
@@ -57,6 +57,18 @@ def raw_contents(
         for uid, raw in connection.execute(query).all():
             found[uid] = bytes(raw)
     return found
+
+
+def prepare_common_fields(dialect: Dialect) -> str:
+    """The SQL of a header sync's read of common fields over a range of uids, compiled once per dialect."""
+    key = (dialect.name, dialect.paramstyle)
+    sql = _common_fields_sql.get(key)
+    if sql is None:
+        compiled = _COMMON_FIELDS_IN_RANGE.compile(dialect=dialect)
+        if tuple(compiled.positiontup or ()) != _COMMON_FIELDS_ORDER:
+            raise ValueError(f"unexpected parameter order {compiled.positiontup}")
+        sql = _common_fields_sql[key] = str(compiled)
+    return sql
 
 
 def common_fields(
@@ -84,12 +96,7 @@ def _common_field_rows(
             tuple(row)
             for row in _COMMON_FIELDS.rows(connection, ordered, folder_id=folder_id, mailbox_id=mailbox_id)
         ]
-    sql = _common_fields_sql.get(connection.dialect.name)
-    if sql is None:
-        compiled = _COMMON_FIELDS_IN_RANGE.compile(dialect=connection.dialect)
-        if tuple(compiled.positiontup or ()) != _COMMON_FIELDS_ORDER:
-            raise ValueError(f"unexpected parameter order {compiled.positiontup}")
-        sql = _common_fields_sql[connection.dialect.name] = str(compiled)
+    sql = prepare_common_fields(connection.dialect)
     result = connection.exec_driver_sql(sql, (folder_id, mailbox_id, ordered[0], ordered[-1]))
     try:
         return list(result.cursor.fetchall())

@@ -12,6 +12,7 @@ from mailservice.protocols.imap.commands import Command, FetchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.fetch_response import (
     FetchPlan,
+    FieldAnswers,
     FieldsPiece,
     LinePlan,
     MessageData,
@@ -147,7 +148,7 @@ async def _fetch_fields(
 
 async def _made_fields(
     session: MailSession, view: FolderView, fields: FieldsPiece, uids: list[int]
-) -> dict[int, tuple[int, bytes]]:
+) -> FieldAnswers:
     """(size, HEADER.FIELDS literal) of each existing message of `uids`: from its common header fields
     when the item names only such fields and the message has them kept, else from its header block."""
     metas = view.metas
@@ -155,7 +156,7 @@ async def _made_fields(
         headers = await session.headers(view.folder_id, uids)
         return {uid: (metas[uid].size, fields.make(header)) for uid, header in headers.items()}
     found = await session.common_fields(view.folder_id, uids)
-    made = {uid: (metas[uid].size, literal) for uid, literal in fields.make_common(found.common)}
+    made = fields.make_common(found.common, metas)
     for uid, header in found.headers.items():
         made[uid] = (metas[uid].size, fields.make(header))
     return made

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -55,7 +55,9 @@ DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quot
 
 
 LineRenderer = Callable[[int, MessageMeta, Any], bytes]
-CommonLiterals = Callable[[Iterable[tuple[int, bytes, bytes]]], list[tuple[int, bytes]]]
+FieldAnswers = dict[int, tuple[int, bytes]]
+"""uid -> (the message's size, its HEADER.FIELDS literal), as `FieldsCache` keeps them."""
+CommonLiterals = Callable[[Iterable[tuple[int, bytes, bytes]], Mapping[int, MessageMeta]], FieldAnswers]
 Reads = Literal["structure", "header"]
 """What an item written from a `_Slot` reads besides the metadata: the structure or the header block."""
 
@@ -72,8 +74,8 @@ class FieldsPiece:
     render: LineRenderer
     """(sequence number, meta, the item's literal) -> the `* n FETCH` line."""
     make_common: CommonLiterals | None = None
-    """(uid, common header fields, their layout) rows (`MailSession.common_fields`) -> (uid, the
-    item's literal) of each; set when every field named is a common one (and none is excluded)."""
+    """(uid, common header fields, their layout) rows (`MailSession.common_fields`) and the folder's
+    metadata -> the answers; set when every field named is a common one (and none is excluded)."""
 
 
 @dataclass(frozen=True)
@@ -256,14 +258,20 @@ def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes],
 
 @lru_cache(maxsize=256)
 def _common_literals(fields: tuple[str, ...]) -> CommonLiterals:
-    """`_fields_literal(fields, False)` of many messages' common header fields at once."""
+    """`_fields_literal(fields, False)` of many messages' common header fields at once, with each
+    message's size, as `FieldsCache` keeps them (one loop over the messages: a sync makes thousands)."""
     pick_rows = common_field_picker(fields).pick_rows
 
-    def render(rows: Iterable[tuple[int, bytes, bytes]]) -> list[tuple[int, bytes]]:
-        return [
-            (uid, b"{%d}\r\n%s" % (len(data), data) if b"\x00" not in data else _literal(data))
+    def render(rows: Iterable[tuple[int, bytes, bytes]], metas: Mapping[int, MessageMeta]) -> FieldAnswers:
+        return {
+            uid: (
+                metas[uid].size,
+                b"{%d}\r\n%s\r\n" % (len(data) + 2, data)
+                if b"\x00" not in data
+                else _literal(data + b"\r\n"),
+            )
             for uid, data in pick_rows(rows)
-        ]
+        }
 
     return render
 
