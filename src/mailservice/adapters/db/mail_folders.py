@@ -157,7 +157,12 @@ class SqlMailboxFolders:
         )
 
     async def common_fields(self, folder_id: int, uids: Sequence[int]) -> CommonFields:
-        return await self._database.run_read(lambda c: common_fields(c, self._id, folder_id, uids))
+        # One statement (two for messages stored without their fields: a message expunged between
+        # them is left out, as one expunged before), so no transaction around it: on PostgreSQL that
+        # saves the BEGIN and ROLLBACK round trips.
+        return await self._database.run_read(
+            lambda c: common_fields(c, self._id, folder_id, uids), snapshot=False
+        )
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
         return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
