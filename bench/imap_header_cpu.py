@@ -1,8 +1,9 @@
 """Server CPU per header-sync FETCH, with the HEADER.FIELDS answers kept and with nothing kept.
 
-Run: .venv/bin/python -m bench.imap_header_cpu [--messages 1000] [--repeats 200]
+Run: .venv/bin/python -m bench.imap_header_cpu [--database DSN] [--messages 1000] [--repeats 200]
 
-1,000 messages of about 2 KB are APPENDed to a running `mailservice serve` (SQLite); on one connection
+1,000 messages of about 2 KB are APPENDed to a running `mailservice serve` (a new SQLite file, or the
+PostgreSQL database `--database` names, which should be empty); on one connection
 with INBOX EXAMINEd, `UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (...)])` runs
 `--repeats` times with the same six fields ("warm": answered from what the server keeps), then as many
 times with the six fields in a different order each time ("cold": a new field list, so nothing kept
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--database", help="DATABASE_DSN for mailservice (default: a new SQLite file)")
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
@@ -39,7 +41,7 @@ def main() -> None:
     with (
         bench_workdir("bench-header-cpu-") as workdir,
         MailserviceProcess(
-            workdir / "ours", str(workdir / "ours" / "db.sqlite"), extra_env=BENCH_SERVER_ENV
+            workdir / "ours", args.database or str(workdir / "ours" / "db.sqlite"), extra_env=BENCH_SERVER_ENV
         ) as server,
     ):
         (box,) = server.paid_access(1)

@@ -25,6 +25,7 @@ from mailservice.bootstrap import build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
+from mailservice.mime.common_fields import common_fields
 from mailservice.mime.sort_keys import sort_keys_of
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
@@ -357,3 +358,23 @@ async def test_sort_keys_of_messages_stored_before_they_were_kept_come_from_the_
 
     assert computed == kept
     assert computed[uids[0]].subject == "OLDER"
+
+
+async def test_common_fields_are_kept_from_delivery_follow_copies_and_leave_out_missing_uids(
+    store: StoreUnderTest,
+) -> None:
+    session = store.session
+    raw = b"Received: from x\r\nFrom: a@example.org\r\nSubject: folded\r\n line\r\nX-Other: y\r\n\r\nbody\r\n"
+    appended = await session.append("INBOX", raw, frozenset(), None)
+    await session.create_folder("Kept")
+    inbox = await session.status("INBOX")
+    copied = await session.copy(inbox.folder_id, [appended.uid], "Kept")
+    kept = await session.status("Kept")
+
+    found = await session.common_fields(inbox.folder_id, [appended.uid, appended.uid + 1])
+    copy_found = await session.common_fields(kept.folder_id, list(copied.target_uids))
+
+    expected = common_fields(raw[: raw.index(b"\r\n\r\n") + 4])
+    assert expected[0] == b"From: a@example.org\r\nSubject: folded\r\n line\r\n"
+    assert [tuple(row) for row in found.common] == [(appended.uid, *expected)] and found.headers == {}
+    assert [tuple(row) for row in copy_found.common] == [(copied.target_uids[0], *expected)]

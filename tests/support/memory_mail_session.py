@@ -25,6 +25,7 @@ from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
     Appended,
     AppendedAll,
+    CommonFields,
     Copied,
     FlagChange,
     FlagsStored,
@@ -41,6 +42,7 @@ from mailservice.domain.mail_session import (
 )
 from mailservice.domain.messages import SortKeys
 from mailservice.mime import parse_mime
+from mailservice.mime.common_fields import common_fields
 from mailservice.mime.sort_keys import sort_keys_of
 
 INBOX = "INBOX"
@@ -336,6 +338,10 @@ class MemoryMailSession:
         return {
             uid: messages[uid].raw[: messages[uid].structure.header_end] for uid in uids if uid in messages
         }
+
+    async def common_fields(self, folder_id: int, uids: Sequence[int]) -> CommonFields:
+        headers = await self.headers(folder_id, uids)
+        return CommonFields([(uid, *common_fields(header)) for uid, header in headers.items()], {})
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:
         return {uid: sort_keys_of(header) for uid, header in (await self.headers(folder_id, uids)).items()}

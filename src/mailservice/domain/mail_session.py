@@ -124,6 +124,16 @@ class MessageStructure(NamedTuple):
     parts_json: str
 
 
+class CommonFields(NamedTuple):
+    """What a header sync of common fields reads (`MailFolderStore.common_fields`), by uid."""
+
+    common: list[tuple[int, bytes, bytes]]
+    """(uid, common header fields, their layout) of each message that has them, as
+    `mime.common_fields` cut them at delivery."""
+    headers: dict[int, bytes]
+    """The whole header block of each message stored before they were kept."""
+
+
 @dataclass(frozen=True)
 class FlagsStored:
     updated: tuple[MessageMeta, ...]
@@ -233,6 +243,11 @@ class MailFolderStore(Protocol):
 
     async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         """Each message's header block (its bytes up to the body), read without the rest."""
+        ...
+
+    async def common_fields(self, folder_id: int, uids: Sequence[int]) -> CommonFields:
+        """Each existing message's common header fields, kept apart at delivery, or its header block
+        when it has none kept; uids that no longer exist are left out."""
         ...
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:

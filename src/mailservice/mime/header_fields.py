@@ -24,18 +24,23 @@ def field_picker(names: tuple[str, ...], exclude: bool = False) -> Callable[[byt
         return lambda header: (
             b"".join([text for name, text in _fields(header) if name not in wanted]) + b"\r\n"
         )
-    findall = _wanted_fields(names).findall
+    pattern: re.Pattern[bytes] | None = None  # compiled when first needed: a sync of common fields may not
 
     def pick(header: bytes) -> bytes:
+        nonlocal pattern
+        if pattern is None:
+            pattern = fields_pattern(names)
         # the fields are looked for up to the blank line in place, without copying the block out
-        return b"".join(findall(header, 0, _block_end(header))) + b"\r\n"
+        return b"".join(pattern.findall(header, 0, block_end(header))) + b"\r\n"
 
     return pick
 
 
 @lru_cache(maxsize=256)
-def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
-    """Every field named in `names`, continuation lines included (one regex scan per header)."""
+def fields_pattern(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Every field named in `names`, continuation lines included (one regex scan per header): from a
+    line that starts with one of the names, then blanks and a colon, to the end of its last
+    continuation line and its line end."""
     alternatives = b"|".join(re.escape(name.encode("ascii", "replace")) for name in names)
     return re.compile(
         rb"^(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)", re.IGNORECASE | re.MULTILINE
@@ -44,11 +49,11 @@ def _wanted_fields(names: tuple[str, ...]) -> re.Pattern[bytes]:
 
 def _block(header: bytes | bytearray) -> bytes | bytearray:
     """The header up to (not including) its blank line."""
-    end = _block_end(header)
+    end = block_end(header)
     return header if end == len(header) else header[:end]
 
 
-def _block_end(header: bytes | bytearray) -> int:
+def block_end(header: bytes | bytearray) -> int:
     """Where the header's blank line starts (its length when it has none)."""
     if header[:1] == b"\n" or header[:2] == b"\r\n":
         return 0
@@ -78,7 +83,7 @@ def first_values(header: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
     """The value of the first field of each of `names` (lower case) present, as `field_values` gives
     it, found in one scan of the header."""
     found: dict[str, bytes] = {}
-    for text in _wanted_fields(names).findall(_block(header)):
+    for text in fields_pattern(names).findall(_block(header)):
         name, _, value = text.partition(b":")
         key = name.rstrip(b" \t").lower().decode("ascii")
         if key not in found:

@@ -178,6 +178,7 @@ class StoreMailSession:
         self.structures = folders.structures
         self.raw = folders.raw
         self.headers = folders.headers
+        self.common_fields = folders.common_fields
         self.sort_keys = folders.sort_keys
         self.expunge = folders.expunge
         self.quota = folders.quota

@@ -45,7 +45,7 @@ from mailservice.adapters.db.message_changes import (
     uid_conditions,
 )
 from mailservice.adapters.db.prepared import Prepared
-from mailservice.adapters.db.raw_reads import HEADER_BLOCK, raw_contents
+from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, prepare_common_fields, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     expunged_messages,
@@ -59,6 +59,7 @@ from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotF
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
+    CommonFields,
     Copied,
     FlagChange,
     FlagsStored,
@@ -100,6 +101,7 @@ class SqlMailFolders:
         self._announcements = PublishQueue(publisher)
         self._clock = clock
         self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
+        prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
         return SqlMailboxFolders(
@@ -191,6 +193,14 @@ class SqlMailboxFolders:
     async def headers(self, folder_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         return await self._database.run_read(
             lambda c: raw_contents(c, self._id, folder_id, uids, HEADER_BLOCK)
+        )
+
+    async def common_fields(self, folder_id: int, uids: Sequence[int]) -> CommonFields:
+        # One statement (two for messages stored without their fields: a message expunged between
+        # them is left out, as one expunged before), so no transaction around it: on PostgreSQL that
+        # saves the BEGIN and ROLLBACK round trips.
+        return await self._database.run_read(
+            lambda c: common_fields(c, self._id, folder_id, uids), snapshot=False
         )
 
     async def sort_keys(self, folder_id: int, uids: Sequence[int]) -> dict[int, SortKeys]:

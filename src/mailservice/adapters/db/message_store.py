@@ -29,13 +29,14 @@ from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCount
 from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
-from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.adapters.db.tables import folders, header_fields, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull, StorageUnavailable
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
+from mailservice.mime.common_fields import common_fields
 from mailservice.ports import Clock, EventPublisher
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class _Group:
     folder_states: dict[tuple[str, str], FolderCounters]
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
+    field_rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[AgentEvent] = field(default_factory=list)
     touched_folders: set[tuple[str, str]] = field(default_factory=set)
     touched_mailboxes: set[str] = field(default_factory=set)
@@ -303,6 +305,8 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     state.touched_mailboxes.add(copy.mailbox_id)
     raw_id = uuid.uuid4().hex
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
+    block, layout = common_fields(copy.raw[: copy.parsed.header_end])
+    state.field_rows.append({"raw_id": raw_id, "fields": block, "layout": layout})
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
     stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw), folder.uidvalidity)
     state.events.append(message_received(copy, stored, state.now))
@@ -348,6 +352,7 @@ def _apply(connection: Connection, state: _Group) -> None:
     if not state.message_rows:
         return
     _insert_raw(connection, state.raw_rows)
+    insert_rows(connection, header_fields, state.field_rows)
     insert_rows(connection, messages, state.message_rows)
     ADVANCE_FOLDERS.run_many(
         connection, [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]

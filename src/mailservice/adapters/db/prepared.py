@@ -73,6 +73,21 @@ class Prepared:
         compiled = self._for(dialect)
         return _rows(compiled, await pool.fetch(compiled.sql, *_values(compiled, parameters)))
 
+    def driver_rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows exactly as the driver gives them: no result processing, no named tuples; for reads
+        of many rows whose driver values are already what the caller wants."""
+        compiled = self._for(connection.dialect)
+        cursor = _cursor(connection)
+        try:
+            cursor.execute(compiled.sql, _values(compiled, parameters))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def compile_for(self, dialect: Dialect) -> None:
+        """Compile now (at start-up), not in the first use."""
+        self._for(dialect)
+
     def first(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
         found = self.rows(connection, parameters)
         return found[0] if found else None

@@ -181,6 +181,8 @@ messages = Table(
 Index("ix_messages_mailbox_id_internal_date", messages.c.mailbox_id, messages.c.internal_date)
 
 Index("ix_messages_folder_id_modseq", messages.c.folder_id, messages.c.modseq)
+# A header sync finds each message's `header_fields` row from this index alone, without its messages row.
+Index("ix_messages_folder_id_uid_raw_id", messages.c.folder_id, messages.c.uid, messages.c.raw_id)
 Index("ix_messages_internal_date", messages.c.internal_date)
 
 # A mailbox's own retention policy; a mailbox without a row follows the configured default.
@@ -208,6 +210,17 @@ message_raw = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("raw", LargeBinary, nullable=False),
+)
+
+# The common header fields of a raw message and their layout (`mime.common_fields`), cut out at delivery
+# so that a header sync reads them without the message. Messages stored before 0018 have no row.
+header_fields = Table(
+    "header_fields",
+    metadata,
+    Column("raw_id", String(32), ForeignKey("message_raw.id", ondelete="CASCADE"), primary_key=True),
+    Column("fields", LargeBinary, nullable=False),
+    Column("layout", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 accounts = Table(

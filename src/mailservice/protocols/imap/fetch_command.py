@@ -12,6 +12,7 @@ from mailservice.protocols.imap.commands import Command, FetchArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.fetch_response import (
     FetchPlan,
+    FieldAnswers,
     FieldsPiece,
     LinePlan,
     MessageData,
@@ -23,6 +24,9 @@ from mailservice.protocols.imap.replies import CommandFailed, bad
 
 BATCH_MESSAGES = 500
 BATCH_BYTES = 4 * 1024 * 1024
+COMMON_FIELDS_BATCH = 2000
+"""Messages per read of a header sync of common fields: a few hundred bytes each, and each read is a
+round trip to a reader thread (or the database) that costs as much as reading 500 of them."""
 
 
 async def fetch(client: Client, command: Command) -> str:
@@ -114,23 +118,23 @@ async def _fetch_fields(
 ) -> None:
     """A header sync: each message's HEADER.FIELDS item from the cache, or made from its header block
     (read only for the messages the cache does not have) and kept."""
-    metas, render, make = view.metas, fields.render, fields.make
+    metas, render = view.metas, fields.render
     cache = client.options.fields_cache
     key = (view.folder_id, view.uidvalidity, fields.key)
     known = cache.answers(key)
     session = client.state.mail()
     missing = False
-    for start in range(0, len(chosen), BATCH_MESSAGES):
-        batch = chosen[start : start + BATCH_MESSAGES]
+    size = BATCH_MESSAGES if fields.make_common is None else COMMON_FIELDS_BATCH
+    for start in range(0, len(chosen), size):
+        batch = chosen[start : start + size]
         unknown = [
             uid for _, uid in batch if (answer := known.get(uid)) is None or answer[0] != metas[uid].size
         ]
         if unknown:
-            headers = await session.headers(view.folder_id, unknown)
-            made = {uid: (metas[uid].size, make(header)) for uid, header in headers.items()}
+            made = await _made_fields(session, view, fields, unknown)
             cache.keep(key, made)
             known.update(made)
-            missing = missing or len(headers) < len(unknown)
+            missing = missing or len(made) < len(unknown)
         lines = []
         for number, uid in batch:
             answer = known.get(uid)
@@ -140,6 +144,22 @@ async def _fetch_fields(
         await client.out.flush()
     if missing and not by_uid:
         raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
+
+
+async def _made_fields(
+    session: MailSession, view: FolderView, fields: FieldsPiece, uids: list[int]
+) -> FieldAnswers:
+    """(size, HEADER.FIELDS literal) of each existing message of `uids`: from its common header fields
+    when the item names only such fields and the message has them kept, else from its header block."""
+    metas = view.metas
+    if fields.make_common is None:
+        headers = await session.headers(view.folder_id, uids)
+        return {uid: (metas[uid].size, fields.make(header)) for uid, header in headers.items()}
+    found = await session.common_fields(view.folder_id, uids)
+    made = fields.make_common(found.common, metas)
+    for uid, header in found.headers.items():
+        made[uid] = (metas[uid].size, fields.make(header))
+    return made
 
 
 async def _mark_seen(client: Client, view: FolderView, chosen: list[tuple[int, int]]) -> set[int]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -15,6 +15,7 @@ from mailservice.domain.mail_session import (
     MessageStructure,
     StructureItem,
 )
+from mailservice.mime.common_fields import all_common, common_field_picker
 from mailservice.mime.header_fields import field_picker, select_fields
 from mailservice.mime.imap_string import imap_bytes
 from mailservice.mime.sections import section_bytes, section_part, stored_parts
@@ -54,6 +55,9 @@ DECODABLE_ENCODINGS = frozenset({None, "7bit", "8bit", "binary", "base64", "quot
 
 
 LineRenderer = Callable[[int, MessageMeta, Any], bytes]
+FieldAnswers = dict[int, tuple[int, bytes]]
+"""uid -> (the message's size, its HEADER.FIELDS literal), as `FieldsCache` keeps them."""
+CommonLiterals = Callable[[Iterable[tuple[int, bytes, bytes]], Mapping[int, MessageMeta]], FieldAnswers]
 Reads = Literal["structure", "header"]
 """What an item written from a `_Slot` reads besides the metadata: the structure or the header block."""
 
@@ -69,6 +73,9 @@ class FieldsPiece:
     """header block -> the item's literal (`{n}` CRLF and the fields)."""
     render: LineRenderer
     """(sequence number, meta, the item's literal) -> the `* n FETCH` line."""
+    make_common: CommonLiterals | None = None
+    """(uid, common header fields, their layout) rows (`MailSession.common_fields`) and the folder's
+    metadata -> the answers; set when every field named is a common one (and none is excluded)."""
 
 
 @dataclass(frozen=True)
@@ -161,8 +168,12 @@ def _line_plan(items: list[FetchItem]) -> LinePlan | None:
     if len(readers) == 1:
         ((reader, slot),) = readers
         if isinstance(reader, SectionItem) and slot.helper is not None:
-            key = (reader.fields, reader.section.endswith(".NOT"))
-            fields = FieldsPiece(key, slot.helper, _line_renderer(tuple(items), prefilled=True))
+            exclude = reader.section.endswith(".NOT")
+            make_common = (
+                None if exclude or not all_common(reader.fields) else _common_literals(reader.fields)
+            )
+            render = _line_renderer(tuple(items), prefilled=True)
+            fields = FieldsPiece((reader.fields, exclude), slot.helper, render, make_common)
     return LinePlan(_line_renderer(tuple(items)), fields)
 
 
@@ -241,6 +252,26 @@ def _fields_literal(fields: tuple[str, ...], exclude: bool) -> Callable[[bytes],
 
     def render(header: bytes) -> bytes:
         return _literal(pick(header))
+
+    return render
+
+
+@lru_cache(maxsize=256)
+def _common_literals(fields: tuple[str, ...]) -> CommonLiterals:
+    """`_fields_literal(fields, False)` of many messages' common header fields at once, with each
+    message's size, as `FieldsCache` keeps them (one loop over the messages: a sync makes thousands)."""
+    pick_rows = common_field_picker(fields).pick_rows
+
+    def render(rows: Iterable[tuple[int, bytes, bytes]], metas: Mapping[int, MessageMeta]) -> FieldAnswers:
+        return {
+            uid: (
+                metas[uid].size,
+                b"{%d}\r\n%s\r\n" % (len(data) + 2, data)
+                if b"\x00" not in data
+                else _literal(data + b"\r\n"),
+            )
+            for uid, data in pick_rows(rows)
+        }
 
     return render
 

@@ -51,11 +51,9 @@ class FieldsCache:
             kept = self._folders[key] = {}
             self._sizes[key] = 0
         self._folders.move_to_end(key)
-        added = 0
-        for uid, answer in answers.items():
-            if uid not in kept:
-                added += len(answer[1]) + ENTRY_OVERHEAD
-            kept[uid] = answer
+        new = answers.keys() - kept.keys()
+        added = sum([len(answers[uid][1]) for uid in new]) + ENTRY_OVERHEAD * len(new)
+        kept.update(answers)
         self._sizes[key] += added
         self._bytes += added
         while self._bytes > self.max_bytes and self._folders:

@@ -97,12 +97,22 @@ class FolderView:
         """(sequence number, uid) of the messages named, ascending. A sequence number beyond the
         folder is a client error (BAD); uids that do not exist are left out."""
         if by_uid or sequence_set.saved:
-            return [(self.sequence_number(uid), uid) for uid in self.uids_named(sequence_set)]
+            return self._numbered(self.uids_named(sequence_set))
         largest = sequence_set.largest_number()
         if self.count == 0 or (largest is not None and largest > self.count):
             raise bad("Error in IMAP command: Invalid messageset")
         uids = self.uids
         return [(number, uids[number - 1]) for number in sequence_set.sequence_numbers(self.count)]
+
+    def _numbered(self, named: list[int]) -> list[tuple[int, int]]:
+        """(sequence number, uid) of existing uids, ascending: a run of the folder's uids (as `1:*`
+        names) is numbered by counting, any other set by searching each uid."""
+        if not named:
+            return []
+        start = bisect_left(self.uids, named[0])
+        if self.uids[start : start + len(named)] == named:
+            return list(zip(range(start + 1, start + len(named) + 1), named, strict=True))
+        return [(self.sequence_number(uid), uid) for uid in named]
 
     def uids_named(self, sequence_set: SequenceSet) -> list[int]:
         """The uids a uid set names (`$`: those of the saved result still here), ascending."""
