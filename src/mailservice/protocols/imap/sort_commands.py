@@ -73,7 +73,8 @@ async def sort(client: Client, command: Command) -> str:
         return "Sort completed."
     if "SAVE" in args.returns:
         view.saved = set(saved_uids(args.returns, [message.meta.uid for message in ordered]))
-    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseq)
+    modseqs = [message.meta.modseq for message in ordered] if with_modseq else None
+    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseqs)
     if esort is not None:
         client.out.write(esort)
     return "Sort completed."
