@@ -57,7 +57,9 @@ def main() -> None:
                     f"{name}: imaptest host=127.0.0.1 port={imap_port} user={user} pass={password}",
                     flush=True,
                 )
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            stop = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # taken by sigwait, so both servers are stopped
+            signal.sigwait(stop)
 
 
 def stress_mbox(count: int, seed: int = 7) -> str:
