@@ -51,6 +51,15 @@ LISTS = [
     'LIST (SUBSCRIBED) "" "%" RETURN (CHILDREN)',
     'LIST (SPECIAL-USE) "" "*"',
     'LIST (REMOTE) "" "%"',
+    'LIST "" ("work/%")',  # a list of patterns is the extended syntax: child attributes on request
+    'LIST "" ("work/%" "personal") RETURN (CHILDREN)',
+    # a pattern or reference that is not modified UTF-7 matches nothing
+    'LIST "" !#$&\'+,-.0123456789:;<=>?@^_`|[}%*',
+    'LIST "" "work&*"',
+    'LIST "&" "*"',
+    'LIST "" ("a&" "work/%")',
+    'LSUB "" "&*"',
+    'LIST (SUBSCRIBED) "" "&"',
 ]
 
 

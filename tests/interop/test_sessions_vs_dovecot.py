@@ -155,3 +155,35 @@ def test_numbers_too_large_are_bad(dialogue: Dialogue, command: str) -> None:
     dialogue.assert_same(in_folder("numbers", [("A", "EXAMINE numbers"), ("A", command)]))
     dialogue.both("A", "CLOSE")
     dialogue.both("C", "DELETE numbers")
+
+
+KEYWORD_STORES = {
+    "expunged-elsewhere": [
+        ("B", "STORE 1 +FLAGS (\\Deleted)"),
+        ("B", "EXPUNGE"),
+        ("A", "STORE 1 +FLAGS ($Gone)"),
+        ("A", "FETCH 1 (FLAGS)"),
+    ],
+    "stored-elsewhere": [("B", "STORE 2 +FLAGS ($Both)"), ("A", "STORE 2 +FLAGS ($Both)")],
+    "stored-elsewhere-silent": [("B", "STORE 2 +FLAGS ($Both)"), ("A", "STORE 2 +FLAGS.SILENT ($Both)")],
+    "unchanged": [
+        ("A", "STORE 2 +FLAGS ($Twice)"),
+        ("A", "STORE 2 +FLAGS ($Twice)"),
+        ("A", "STORE 2 -FLAGS (\\Seen)"),
+    ],
+    "removed": [("A", "STORE 3 -FLAGS ($Never)")],
+    "silent": [("A", "STORE 1:3 +FLAGS.SILENT ($Quiet)")],
+}
+
+
+@pytest.mark.parametrize("case", KEYWORD_STORES)
+def test_store_answers_and_announces_its_keywords_as_in_dovecot(dialogue: Dialogue, case: str) -> None:
+    """A FETCH for each message whose flags the client has not seen; every keyword the STORE names in
+    FLAGS (imaptest's stress run checks it)."""
+    folder = f"keywords-{case}"
+    dialogue.assert_same(
+        in_folder(
+            folder,
+            [("A", f"SELECT {folder}"), ("B", f"SELECT {folder}"), *KEYWORD_STORES[case], ("A", "NOOP")],
+        )
+    )

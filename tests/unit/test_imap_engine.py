@@ -108,6 +108,18 @@ async def test_commands_in_the_wrong_state_and_garbage_get_bad_and_the_connectio
     assert (await wire.command(b"NOOP")) == [b"t OK Noop completed.\r\n"]
 
 
+async def test_an_id_longer_than_a_command_before_login_may_be_is_answered(wire: Wire) -> None:
+    """RFC 2971's largest ID (30 fields of 1024-octet values) is about 32 KiB, beyond the limit of a
+    command before login; the server keeps no client field, so it answers without reading them."""
+    fields = b" ".join(b'"f%02d" "%s"' % (n, b"v" * 1024) for n in range(30))
+
+    reply = await wire.command(b"ID (" + fields + b")")
+
+    assert reply[0].startswith(b"* ID (")
+    assert reply[-1] == b"t OK ID completed.\r\n"
+    assert (await wire.command(b"NOOP")) == [b"t OK Noop completed.\r\n"]
+
+
 async def test_select_reports_the_folder(imap: RunningImap) -> None:
     wire = await Wire.connect(imap)
     await wire.login()

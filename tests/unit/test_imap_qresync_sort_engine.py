@@ -91,6 +91,24 @@ async def test_sort_esort_and_thread_answer(imap: RunningImap) -> None:
     await wire.close()
 
 
+async def test_arrival_compares_internal_dates_to_the_second_as_imap_gives_them() -> None:
+    """Messages delivered within one second tie, so they keep sequence order under REVERSE ARRIVAL,
+    as in Dovecot, whose internal dates are whole seconds."""
+    login = MemoryMailLogin()
+    store = login.add_mailbox(ADDRESS, PASSWORD)
+    for microsecond in (100, 200, 300):
+        store.deliver(PLAIN, internal_date=datetime(2026, 2, 2, 10, 0, 0, microsecond, tzinfo=UTC))
+    async with running_imap(login) as running:
+        wire = await logged_in(running)
+        await wire.command(b"EXAMINE INBOX")
+
+        reverse = await wire.command(b"SORT (REVERSE ARRIVAL) UTF-8 ALL")
+        by_date = await wire.command(b"SORT (REVERSE DATE) UTF-8 ALL")
+
+        assert reverse[0] == by_date[0] == b"* SORT 1 2 3\r\n"
+        await wire.close()
+
+
 async def test_sort_keeps_read_keys_and_reads_those_of_new_messages() -> None:
     login = MemoryMailLogin()
     store = login.add_mailbox(ADDRESS, PASSWORD)

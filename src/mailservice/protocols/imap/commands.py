@@ -11,7 +11,7 @@ from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.fetch_items import FetchRequest, parse_fetch_items
 from mailservice.protocols.imap.imap_dates import parse_date_time
 from mailservice.protocols.imap.mailbox_names import decode_name
-from mailservice.protocols.imap.parse_error import ParseError
+from mailservice.protocols.imap.parse_error import ParseError, RefusedArgument
 from mailservice.protocols.imap.qresync import QresyncParams, parse_qresync_param
 from mailservice.protocols.imap.search_keys import SearchKey, parse_search, read_charset
 from mailservice.protocols.imap.search_results import parse_return
@@ -56,8 +56,8 @@ class Rename:
 
 @dataclass(frozen=True)
 class ListArgs:
-    """`extended` when the client used selection or return options (RFC 5258): then child attributes
-    come only with RETURN (CHILDREN), as in Dovecot."""
+    """`extended` when the client used selection or return options or a list of patterns (RFC 5258):
+    then child attributes come only with RETURN (CHILDREN), as in Dovecot."""
 
     reference: str
     patterns: tuple[str, ...]
@@ -282,9 +282,10 @@ def _list(reader: CommandReader) -> Args:
     if reader.peek(b"("):
         selection = frozenset(value.decode("ascii", "replace").upper() for value in reader.parenthesized())
         reader.space()
-    reference = _name(reader, reader.astring())
+    reference = _list_name(reader, reader.astring())
     reader.space()
-    if reader.peek(b"("):
+    pattern_list = reader.peek(b"(")
+    if pattern_list:
         reader.expect(b"(")
         patterns = [reader.list_mailbox()]
         while reader.accept(b" "):
@@ -301,9 +302,9 @@ def _list(reader: CommandReader) -> Args:
         options, status_items = _return_options(reader)
         returns = frozenset(options)
     _check_list_options(reader, selection, returns)
-    decoded = tuple(_name(reader, pattern) for pattern in patterns)
-    extended = bool(selection) or returns is not None
-    return ListArgs(reference, decoded, selection, returns or frozenset(), extended, status_items)
+    decoded = _list_patterns(reader, reference, patterns)
+    extended = bool(selection) or pattern_list or returns is not None
+    return ListArgs(reference or "", decoded, selection, returns or frozenset(), extended, status_items)
 
 
 LIST_SELECTION = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
@@ -339,10 +340,26 @@ def _return_options(reader: CommandReader) -> tuple[list[str], tuple[str, ...]]:
 
 def _lsub(reader: CommandReader) -> Args:
     reader.space()
-    reference = _name(reader, reader.astring())
+    reference = _list_name(reader, reader.astring())
     reader.space()
-    pattern = _name(reader, reader.list_mailbox())
-    return ListArgs(reference, (pattern,), frozenset({"SUBSCRIBED"}))
+    patterns = _list_patterns(reader, reference, [reader.list_mailbox()])
+    return ListArgs(reference or "", patterns, frozenset({"SUBSCRIBED"}))
+
+
+def _list_patterns(reader: CommandReader, reference: str | None, raw: list[bytes]) -> tuple[str, ...]:
+    """The patterns that can match a name: none under a reference that cannot be decoded."""
+    if reference is None:
+        return ()
+    return tuple(pattern for pattern in (_list_name(reader, name) for name in raw) if pattern is not None)
+
+
+def _list_name(reader: CommandReader, raw: bytes) -> str | None:
+    """A LIST or LSUB reference or pattern, None when it is not a valid name (not modified UTF-7):
+    it matches no folder and the command still succeeds, as in Dovecot."""
+    try:
+        return _name(reader, raw)
+    except RefusedArgument:
+        return None
 
 
 STATUS_ITEMS = frozenset(

@@ -22,7 +22,7 @@ from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
 from mailservice.protocols.imap.command_reader import CommandReader
-from mailservice.protocols.imap.commands import parse_command
+from mailservice.protocols.imap.commands import Command, IdArgs, parse_command
 from mailservice.protocols.imap.dispatch import run_command
 from mailservice.protocols.imap.mailbox_names import decode_name
 from mailservice.protocols.imap.options import ImapOptions
@@ -41,6 +41,7 @@ _LITERAL_AT_END = re.compile(rb"\{([0-9]{1,12})(\+?)\}\r?\n\Z")
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
 _LOGIN = re.compile(rb"[^ ]+ (?:LOGIN|AUTHENTICATE) ", re.IGNORECASE)
 _TAG = re.compile(rb"[^ \r\n]{1,64}")
+_LONG_ID = re.compile(rb"([^ \r\n]{1,64}) ID \(", re.IGNORECASE)
 
 TOO_LARGE = "NO [LIMIT] Literal is too large."
 OVER_SHARE = "NO [LIMIT] Too much data in one command."
@@ -128,8 +129,8 @@ class Connection(LineConnection):
     async def _next_command(self) -> None:
         try:
             data = await self.within_deadline(self._read_command())
-        except LineTooLong:
-            self.out.write(b"* BAD Command line too long.\r\n")
+        except LineTooLong as too_long:
+            await self._too_long(too_long.head)
             return
         except CommandRefused as refused:
             self.out.write(refused.line)
@@ -144,6 +145,17 @@ class Connection(LineConnection):
             return
         with self.options.metrics.command(f"UID {command.name}" if command.uid else command.name):
             await run_command(self, command)
+
+    async def _too_long(self, head: bytes) -> None:
+        """A line over the limit has been dropped. An ID is answered all the same: RFC 2971 lets a
+        client send about 32 KiB of fields, more than a command before login may hold, and the
+        server keeps none of them."""
+        found = _LONG_ID.match(head)
+        if found is None:
+            self.out.write(b"* BAD Command line too long.\r\n")
+            return
+        with self.options.metrics.command("ID"):
+            await run_command(self, Command(found.group(1).decode("ascii", "replace"), "ID", IdArgs(None)))
 
     async def read_line(self) -> bytes:
         reading = self.lines.line(self._line_limit())

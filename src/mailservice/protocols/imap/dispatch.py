@@ -81,7 +81,7 @@ async def run_command(client: Client, command: Command) -> None:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))
         if reads_flags(command):
-            known = await refresh_flags(client)
+            known = await refresh_flags(client, command)
         text = await handler(client, command)
     except CommandFailed as failure:
         await _updates(client, command, known)

@@ -24,6 +24,11 @@ def flags_text(flags: Iterable[str]) -> bytes:
     return " ".join(ordered).encode("ascii", "replace")
 
 
+def keywords_of(flags: Iterable[str]) -> list[str]:
+    """The keywords among `flags` (not the system flags, which start with a backslash)."""
+    return [flag for flag in flags if not flag.startswith("\\")]
+
+
 def normalize_flags(flags: Iterable[str]) -> frozenset[str]:
     """System flags in their canonical case; any other, \\Recent too, is BAD (Dovecot's words)."""
     found = set()

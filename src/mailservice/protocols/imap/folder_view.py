@@ -16,9 +16,9 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mailservice.domain.mail_session import FolderChanges, MessageMeta, OpenedFolder
+from mailservice.domain.mail_session import FlagChange, FolderChanges, MessageMeta, OpenedFolder
 from mailservice.domain.messages import SortKeys
-from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
+from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, keywords_of, stored_flags_text
 from mailservice.protocols.imap.recent import RECENT_FLAG
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet, uid_set_text
@@ -42,6 +42,9 @@ class FolderView:
     """The messages that are \\Recent to this connection."""
     unannounced: set[int] = field(default_factory=set)
     """Messages whose new flags `refresh_flags` took in and the client has not been told of."""
+    stored_here: set[int] = field(default_factory=set)
+    """Messages this connection's STORE changed only in the view (expunged elsewhere): their flags
+    stay as shown until their EXPUNGE."""
     saved: set[int] = field(default_factory=set)
     """The uids of the last saved SEARCH result (`$`, RFC 5182)."""
     sort_keys: dict[int, SortKeys] = field(default_factory=dict)
@@ -80,7 +83,11 @@ class FolderView:
     def announce_keywords(self, metas: Iterable[MessageMeta]) -> list[bytes]:
         """The flags responses again when `metas` use a keyword the client was not told of: a client
         must hear of a keyword before a FETCH shows it (RFC 3501 section 7.2.6)."""
-        new = _keywords(metas) - self.keywords
+        return self.announce(_keywords(metas))
+
+    def announce(self, keywords: Iterable[str]) -> list[bytes]:
+        """The flags responses again when `keywords` has one the client was not told of."""
+        new = set(keywords) - self.keywords
         if not new:
             return []
         self.keywords |= new
@@ -128,6 +135,25 @@ class FolderView:
                 self.metas[meta.uid] = self._shown(meta)
         return self.announce_keywords(metas)
 
+    def stored(self, uid: int, change: FlagChange, flags: frozenset[str]) -> bool:
+        """After this connection's STORE, for a message the store did not update (it had the flags
+        already, or another session expunged it: Dovecot shows the change on it until its EXPUNGE):
+        its flags with the change applied; True when the client has not seen them."""
+        known = self.metas[uid]
+        kept = known.flags - RECENT_FLAG
+        if change is FlagChange.ADD:
+            changed = kept | flags
+        elif change is FlagChange.REMOVE:
+            changed = kept - flags
+        else:
+            changed = flags
+        shown = self._shown(known._replace(flags=changed))
+        if shown.flags == known.flags:
+            return uid in self.unannounced
+        self.metas[uid] = shown
+        self.stored_here.add(uid)
+        return True
+
     def remove(self, uids: Iterable[int]) -> list[int]:
         """Forget expunged messages; the EXPUNGE sequence numbers to send, in sending order."""
         present = sorted((uid for uid in set(uids) if uid in self.metas), reverse=True)
@@ -140,6 +166,7 @@ class FolderView:
                 self.gone.discard(uid)
                 self.recent.discard(uid)
                 self.unannounced.discard(uid)
+                self.stored_here.discard(uid)
                 self.saved.discard(uid)
                 self.sort_keys.pop(uid, None)
         return numbers
@@ -178,7 +205,7 @@ class FolderView:
         return [
             known._replace(flags=flags)
             for uid, flags in changes.last_flags
-            if (known := self.metas.get(uid)) is not None
+            if (known := self.metas.get(uid)) is not None and uid not in self.stored_here
         ]
 
     def sync(
@@ -256,4 +283,4 @@ class FolderView:
 
 
 def _keywords(metas: Iterable[MessageMeta]) -> set[str]:
-    return {flag for meta in metas for flag in meta.flags if not flag.startswith("\\")}
+    return {flag for meta in metas for flag in keywords_of(meta.flags)}

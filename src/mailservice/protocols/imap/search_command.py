@@ -37,7 +37,8 @@ async def search(client: Client, command: Command) -> str:
         return "Search completed."
     if "SAVE" in returns:
         view.saved = set(saved_uids(returns, [candidate.meta.uid for candidate in found]))
-    esearch = esearch_line(command.tag, command.uid, returns, numbers, modseq)
+    modseqs = [candidate.meta.modseq for candidate in found] if with_modseq else None
+    esearch = esearch_line(command.tag, command.uid, returns, numbers, modseqs)
     if esearch is not None:
         client.out.write(esearch)
     return "Search completed."

@@ -42,12 +42,12 @@ def saved_uids(options: frozenset[str], found: Sequence[int]) -> list[int]:
 
 
 def esearch_line(
-    tag: str, by_uid: bool, options: frozenset[str], numbers: Sequence[int], modseq: int | None
+    tag: str, by_uid: bool, options: frozenset[str], numbers: Sequence[int], modseqs: Sequence[int] | None
 ) -> bytes | None:
     """The `* ESEARCH` line for `numbers` in the order answered (ascending for SEARCH, the sort order
     for SORT: MIN and MAX are the first and last, ALL keeps the order), None when SAVE is all that
-    was asked. `modseq`: the highest of those found, when a MODSEQ search key asks for it (RFC 7162
-    section 3.1.5)."""
+    was asked. `modseqs`: those of `numbers`, when a MODSEQ search key asks for the highest of the
+    messages returned (RFC 7162 section 3.1.5, RFC 4731 section 3.2)."""
     if not options - {"SAVE"}:
         return None
     parts = [b"* ESEARCH (TAG %s)" % quoted(tag.encode())]
@@ -61,6 +61,14 @@ def esearch_line(
         parts.append(b"ALL " + uid_set_text(numbers).encode())
     if "COUNT" in options:
         parts.append(b"COUNT %d" % len(numbers))
-    if modseq is not None and numbers:
-        parts.append(b"MODSEQ %d" % modseq)
+    if modseqs is not None and numbers:
+        parts.append(b"MODSEQ %d" % returned_modseq(options, modseqs))
     return b" ".join(parts) + b"\r\n"
+
+
+def returned_modseq(options: frozenset[str], modseqs: Sequence[int]) -> int:
+    """The highest modseq of the messages an ESEARCH returns: with only MIN and/or MAX, those
+    messages' (the first and the last), else all that were found (RFC 4731 section 3.2)."""
+    if options & {"ALL", "COUNT"}:
+        return max(modseqs)
+    return max(modseqs[0] if option == "MIN" else modseqs[-1] for option in options & {"MIN", "MAX"})

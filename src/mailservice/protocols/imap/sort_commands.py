@@ -5,6 +5,7 @@ headers say."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from mailservice.domain.messages import SortKeys
@@ -40,9 +41,9 @@ Fields = dict[str, bytes]
 SortValue = Callable[[Candidate, SortKeys], Any]
 _NO_KEYS = SortKeys("", None, "", "", "", "", "")
 _SORT_VALUES: dict[str, SortValue] = {
-    "ARRIVAL": lambda message, _: message.meta.internal_date,
+    "ARRIVAL": lambda message, _: _internal_date(message),
     "SIZE": lambda message, _: message.meta.size,
-    "DATE": lambda message, keys: message.meta.internal_date if keys.sent is None else keys.sent,
+    "DATE": lambda message, keys: _internal_date(message) if keys.sent is None else keys.sent,
     "SUBJECT": lambda _, keys: keys.subject,
     "FROM": lambda _, keys: keys.from_,
     "TO": lambda _, keys: keys.to,
@@ -73,7 +74,8 @@ async def sort(client: Client, command: Command) -> str:
         return "Sort completed."
     if "SAVE" in args.returns:
         view.saved = set(saved_uids(args.returns, [message.meta.uid for message in ordered]))
-    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseq)
+    modseqs = [message.meta.modseq for message in ordered] if with_modseq else None
+    esort = esearch_line(command.tag, command.uid, args.returns, numbers, modseqs)
     if esort is not None:
         client.out.write(esort)
     return "Sort completed."
@@ -88,6 +90,12 @@ def sorted_messages(
     for criterion in reversed(criteria):
         ordered.sort(key=_sort_key(_SORT_VALUES[criterion.name], keys), reverse=criterion.reverse)
     return ordered
+
+
+def _internal_date(message: Candidate) -> datetime:
+    """To the second, as IMAP gives it (and Dovecot keeps it): messages delivered within one second
+    tie and keep sequence order."""
+    return message.meta.internal_date.replace(microsecond=0)
 
 
 def _sort_key(value: SortValue, keys: dict[int, SortKeys]) -> Callable[[Candidate], Any]:

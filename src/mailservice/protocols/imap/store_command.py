@@ -5,11 +5,15 @@ from __future__ import annotations
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, StoreArgs
 from mailservice.protocols.imap.condstore import enable_condstore
-from mailservice.protocols.imap.flag_text import normalize_flags, stored_flags_text
+from mailservice.protocols.imap.flag_text import keywords_of, normalize_flags, stored_flags_text
 from mailservice.protocols.imap.sequence_set import uid_set_text
 
 
 async def store(client: Client, command: Command) -> str:
+    """Answered as Dovecot does: a FETCH for each message whose flags the client has not seen (none
+    for a message the STORE left as it was), after the flags responses naming every keyword the
+    STORE names. Other sessions' changes were read before it (`updates.reads_flags`), so a message
+    another session gave these flags shows them."""
     assert isinstance(command.args, StoreArgs)
     args = command.args
     view = client.state.writable()
@@ -21,14 +25,20 @@ async def store(client: Client, command: Command) -> str:
     stored = await client.state.mail().store_flags(
         view.folder_id, uids, args.change, flags, args.unchanged_since
     )
-    lines = view.update(stored.updated)
+    lines = view.announce(keywords_of(flags))  # Dovecot creates every keyword named, -FLAGS too
+    lines += view.update(stored.updated)
     modified = set(stored.modified)
     updated = {meta.uid for meta in stored.updated}
     with_modseq = client.state.condstore
     for number, uid in chosen:
-        meta = view.metas.get(uid)
-        if meta is None or uid in modified or (args.silent and not (with_modseq and uid in updated)):
+        if uid in modified or uid not in view.metas:
             continue
+        if not (uid in updated or view.stored(uid, args.change, flags)):
+            continue
+        if args.silent and not (with_modseq and uid in updated):
+            continue
+        view.unannounced.discard(uid)
+        meta = view.metas[uid]
         items = [] if args.silent else [b"FLAGS (%s)" % stored_flags_text(meta.flags)]
         if command.uid or with_modseq:
             items.insert(0, b"UID %d" % uid)

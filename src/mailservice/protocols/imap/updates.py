@@ -23,9 +23,9 @@ def may_expunge_after(command: Command) -> bool:
 
 
 def reads_flags(command: Command) -> bool:
-    """FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot does;
-    SEARCH, as in Dovecot, sees what was last announced."""
-    return command.name == "FETCH"
+    """FETCH shows other sessions' flag changes made before it (announced after it), and STORE
+    answers with them, as Dovecot does; SEARCH, as in Dovecot, sees what was last announced."""
+    return command.name in ("FETCH", "STORE")
 
 
 async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges | None = None) -> None:
@@ -52,14 +52,15 @@ async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges
         )
 
 
-async def refresh_flags(client: Client) -> FolderChanges | None:
-    """Before a FETCH: keywords it will show are announced first. The changes read, for `send_updates`."""
+async def refresh_flags(client: Client, command: Command) -> FolderChanges | None:
+    """Before a FETCH or STORE: keywords it will show are announced first. The changes read, for
+    `send_updates` after a FETCH (a STORE's own changes make them stale: they are read again)."""
     view = client.state.view
     if view is None:
         return None
     changes = await _changes(client, view)
     client.out.write_all(view.refresh_flags(changes))
-    return changes
+    return changes if command.name == "FETCH" else None
 
 
 async def _changes(client: Client, view: FolderView) -> FolderChanges:

@@ -23,7 +23,14 @@ RECEIVE_BUFFER = 1024 * 1024
 
 
 class LineTooLong(Exception):
-    """A line over the caller's limit; its rest has been read and dropped."""
+    """A line over the caller's limit; its rest has been read and dropped. `head`: its first bytes,
+    enough to tell the command it was."""
+
+    HEAD_BYTES = 128
+
+    def __init__(self, head: bytes = b"") -> None:
+        super().__init__()
+        self.head = head[: self.HEAD_BYTES]
 
 
 class OverBudget(Exception):
@@ -46,7 +53,7 @@ class LineReader:
                 self.memory.give_back(size - len(chunk))
                 if not complete:
                     await self._skip_line()
-                raise LineTooLong() if size > max_bytes else OverBudget()
+                raise LineTooLong((pieces or [chunk])[0]) if size > max_bytes else OverBudget()
             pieces.append(chunk)
             if complete:
                 return pieces[0] if len(pieces) == 1 else b"".join(pieces)
