@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
+from mailservice.adapters.db.folder_reads import CHANGES
 from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
 from mailservice.domain.errors import (
@@ -212,6 +214,39 @@ async def test_after_its_own_write_a_session_is_told_every_change_once_and_in_or
         frozenset({SEEN}),
     )
     assert (await session.changes(folder, rest.highestmodseq)).changed == ()
+
+
+async def test_on_sqlite_the_changes_after_a_sessions_own_write_are_not_read_again(
+    runtime: Runtime, session: MailSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a STORE runs (changes read before it, then after it since the same modseq) and as an EXPUNGE
+    runs (changes after it since what the session was told): the read after the write is the write's."""
+    if runtime.database.url.get_backend_name() != "sqlite":
+        pytest.skip("on PostgreSQL a write does not read the changes under the folder's lock")
+    for subject in ("a", "b"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    opened = await session.open("INBOX")
+    folder, told = opened.status.folder_id, opened.status.highestmodseq
+    asked: list[object] = []
+    read_statement = runtime.database.read_statement
+
+    async def counted(statement: Any, parameters: Any) -> list[Any]:
+        if statement is CHANGES:
+            asked.append(parameters)
+        return await read_statement(statement, parameters)
+
+    monkeypatch.setattr(runtime.database, "read_statement", counted)
+
+    before = await session.changes(folder, told)
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    after_store = await session.changes(folder, told)
+    await session.expunge(folder)
+    after_expunge = await session.changes(folder, after_store.highestmodseq)
+
+    assert len(asked) == 1
+    assert before.changed == ()
+    assert [(m.uid, m.flags) for m in after_store.changed] == [(1, frozenset({DELETED}))]
+    assert (after_expunge.expunged, after_expunge.changed) == ((1,), ())
 
 
 async def test_a_failed_write_leaves_no_changes_read_ahead(session: MailSession) -> None:

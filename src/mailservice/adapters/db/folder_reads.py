@@ -68,8 +68,11 @@ def changes_asked(mailbox_id: str, folder_id: int, since_modseq: int) -> dict[st
     return {"mailbox_id": mailbox_id, "folder_id": folder_id, "since": since_modseq}
 
 
-def changes_of_rows(rows: Sequence[Any]) -> FolderChanges:
-    """The `FolderChanges` that the rows of `CHANGES` tell."""
+def changes_of_rows(rows: Sequence[Any], since_modseq: int | None = None) -> FolderChanges:
+    """The `FolderChanges` that the rows of `CHANGES` tell; with `since_modseq` (at or above the read's
+    own), only what they tell of changes after it, as if the read had been asked since then."""
+    if since_modseq is not None:
+        rows = [row for row in rows if row.kind == _FOLDER or row.modseq > since_modseq]
     folder = next((row for row in rows if row.kind == _FOLDER), None)
     if folder is None:
         raise FolderNotFound("the selected folder no longer exists")

@@ -32,7 +32,6 @@ from mailservice.adapters.db.folder_reads import (
     CHANGES,
     changes_asked,
     changes_of_rows,
-    folder_changes,
     open_folder,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
@@ -136,11 +135,11 @@ class SqlMailboxFolders:
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
         self._reads_changes_in_writes = is_sqlite(database.url)
-        self._last_told: dict[int, int] = {}
-        """Per folder, the HIGHESTMODSEQ of the changes or the opening last returned: what the session
-        asks for changes since, next."""
-        self._read_ahead: tuple[int, int, FolderChanges] | None = None
-        """(folder id, since, the changes): read in a write, for the next `changes` call alone."""
+        self._last_asked: dict[int, int] = {}
+        """Per folder, the modseq the session last asked for changes since (or last opened at): the
+        next ask is since that or since what it was then told, never since less."""
+        self._read_ahead: tuple[int, int, list[Any]] | None = None
+        """(folder id, since, the rows of `CHANGES`): read in a write, for the next `changes` call alone."""
 
     # Reads
 
@@ -156,7 +155,7 @@ class SqlMailboxFolders:
 
     async def open(self, name: str) -> OpenedFolder:
         opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
-        self._last_told[opened.status.folder_id] = opened.status.highestmodseq
+        self._last_asked[opened.status.folder_id] = opened.status.highestmodseq
         return opened
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
@@ -165,12 +164,11 @@ class SqlMailboxFolders:
         session's own write, the changes that write read as it committed (a snapshot as exact as a read
         then; what others did after it is told after the next command)."""
         read_ahead, self._read_ahead = self._read_ahead, None
-        if read_ahead is not None and read_ahead[:2] == (folder_id, since_modseq):
-            changes = read_ahead[2]
-        else:
-            asked = changes_asked(self._id, folder_id, since_modseq)
-            changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
-        self._last_told[folder_id] = changes.highestmodseq
+        self._last_asked[folder_id] = since_modseq
+        if read_ahead is not None and read_ahead[0] == folder_id and read_ahead[1] <= since_modseq:
+            return changes_of_rows(read_ahead[2], since_modseq)
+        asked = changes_asked(self._id, folder_id, since_modseq)
+        changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
         return changes
 
     async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
@@ -300,18 +298,18 @@ class SqlMailboxFolders:
         self, folder_id: int, work: Callable[[Connection], T], durable: bool = True
     ) -> T:
         """`run_write(work)`; on SQLite the transaction then reads the folder's changes since what this
-        session was last told, kept for its next `changes` call once the write is committed."""
+        session last asked, kept for its next `changes` call once the write is committed."""
         self._read_ahead = None
-        since = self._last_told.get(folder_id)
+        since = self._last_asked.get(folder_id)
         if not self._reads_changes_in_writes or since is None:
             return await self._database.run_write(work, durable=durable)
-        known_since: int = since
+        asked = changes_asked(self._id, folder_id, since)
 
-        def work_then_read(connection: Connection) -> tuple[T, FolderChanges]:
-            return work(connection), folder_changes(connection, self._id, folder_id, known_since)
+        def work_then_read(connection: Connection) -> tuple[T, list[Any]]:
+            return work(connection), CHANGES.rows(connection, asked)
 
-        done, changes = await self._database.run_write(work_then_read, durable=durable)
-        self._read_ahead = (folder_id, known_since, changes)
+        done, rows = await self._database.run_write(work_then_read, durable=durable)
+        self._read_ahead = (folder_id, since, rows)
         return done
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
