@@ -67,7 +67,10 @@ class FolderView:
             keywords=_keywords(opened.messages),
             recent=recent,
         )
-        view.metas = {meta.uid: view._shown(meta) for meta in opened.messages}
+        if recent:
+            view.metas = {meta.uid: view._shown(meta) for meta in opened.messages}
+        else:
+            view.metas = {meta.uid: meta for meta in opened.messages}
         return view
 
     def _shown(self, meta: MessageMeta) -> MessageMeta:
@@ -283,4 +286,6 @@ class FolderView:
 
 
 def _keywords(metas: Iterable[MessageMeta]) -> set[str]:
-    return {flag for meta in metas for flag in keywords_of(meta.flags)}
+    # A folder's messages share few distinct flag sets (the store hands out one frozenset per flags
+    # text): each is looked at once, not once per message.
+    return {flag for flags in {meta.flags for meta in metas} for flag in keywords_of(flags)}
