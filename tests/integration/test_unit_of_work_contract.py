@@ -392,6 +392,24 @@ async def test_checkouts_are_marked_once_and_paged_while_open(store: Store) -> N
     assert none is None
 
 
+async def test_of_checkouts_made_at_the_same_instant_the_open_one_is_the_latest(store: Store) -> None:
+    """A fixed or coarse clock can give a paid checkout and the next one the same time: the one to reuse
+    is the open one, whatever order the database returns ties in."""
+    owner = mailbox()
+    await added(store, owner)
+    async with store.uow() as uow:
+        for number in range(4):
+            await uow.checkouts.add(checkout(f"co_{number}", owner.id, NOW))
+        for number in (0, 1, 3):
+            await uow.checkouts.mark(f"co_{number}", CheckoutStatus.PAID, NOW)
+        await uow.commit()
+
+    async with store.uow(read_only=True) as uow:
+        latest = await uow.checkouts.latest_for_mailbox(owner.id)
+
+    assert latest is not None and latest.id == "co_2"
+
+
 async def test_a_payment_event_and_a_challenge_count_once_until_forgotten(store: Store) -> None:
     async with store.uow() as uow:
         recorded = [

@@ -351,7 +351,7 @@ class FakeCheckouts:
 
     async def latest_for_mailbox(self, mailbox_id: str) -> Checkout | None:
         mine = [c for c in self._state.checkouts.values() if c.mailbox_id == mailbox_id]
-        return max(mine, key=lambda c: c.created_at, default=None)
+        return max(mine, key=lambda c: (c.created_at, c.status is CheckoutStatus.OPEN), default=None)
 
     async def add(self, checkout: Checkout) -> None:
         if checkout.id in self._state.checkouts:

@@ -23,7 +23,8 @@ class SqlCheckoutRepository:
         query = (
             select(checkouts)
             .where(checkouts.c.mailbox_id == mailbox_id)
-            .order_by(checkouts.c.created_at.desc())
+            # Of checkouts made at one instant (a coarse clock), the open one: the one to reuse.
+            .order_by(checkouts.c.created_at.desc(), (checkouts.c.status == CheckoutStatus.OPEN.value).desc())
             .limit(1)
         )
         return await self._first(query)
