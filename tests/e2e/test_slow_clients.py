@@ -140,4 +140,5 @@ async def test_headers_trickled_a_byte_at_a_time_are_cut_off(strict_server: Serv
         writer.close()
 
     assert closed.done(), "the server kept reading headers a byte at a time"
-    assert closed.result() == b""
+    # A byte on its way as the server closes makes the close a reset: cut off all the same.
+    assert isinstance(closed.exception(), ConnectionResetError) or closed.result() == b""
