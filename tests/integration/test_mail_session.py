@@ -441,3 +441,27 @@ async def test_watch_wakes_on_new_mail_and_on_flag_changes(runtime: Runtime, acc
         assert await asyncio.wait_for(anext(woken), 5) == folder
     finally:
         watch.close()
+
+
+async def test_changes_read_in_a_write_no_later_select_answers_from(
+    runtime: Runtime, session: MailSession, account: Account
+) -> None:
+    """A CLOSE expunges and no changes are asked after it: what its write read must not answer the
+    changes asked after the folder is selected again (QRESYNC's VANISHED (EARLIER) since an older
+    modseq), which must include what others expunged in between."""
+    other = await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
+    for subject in ("a", "b", "c"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    opened = await session.open("INBOX")
+    folder, told = opened.status.folder_id, opened.status.highestmodseq
+    await session.changes(folder, told)
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    known = (await session.changes(folder, told)).highestmodseq
+    await session.expunge(folder)  # CLOSE: the session deselects, asking no changes
+    await other.store_flags(folder, [2], FlagChange.ADD, frozenset({DELETED}))
+    await other.expunge(folder)
+
+    await session.open("INBOX")  # SELECT INBOX (QRESYNC (uidvalidity known))
+    vanished_earlier = await session.changes(folder, known)
+
+    assert vanished_earlier.expunged == (1, 2)
