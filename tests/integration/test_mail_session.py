@@ -465,3 +465,26 @@ async def test_changes_read_in_a_write_no_later_select_answers_from(
     vanished_earlier = await session.changes(folder, known)
 
     assert vanished_earlier.expunged == (1, 2)
+
+
+async def test_changes_read_in_a_write_are_not_taken_for_a_folder_made_again(session: MailSession) -> None:
+    """A CLOSE's write read the changes of a folder that is then deleted and made again (on SQLite it
+    may get the same id): the changes asked after it is selected are the new folder's."""
+    await session.create_folder("Work")
+    for subject in ("a", "b"):
+        await session.append("Work", message(subject), frozenset(), None)
+    opened = await session.open("Work")
+    folder, told = opened.status.folder_id, opened.status.highestmodseq
+    await session.changes(folder, told)
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    await session.changes(folder, told)
+    await session.expunge(folder)  # CLOSE
+    await session.delete_folder("Work")
+    await session.create_folder("Work")
+    for subject in ("c", "d", "e"):
+        await session.append("Work", message(subject), frozenset(), None)
+
+    again = await session.open("Work")
+    changes = await session.changes(again.status.folder_id, again.status.highestmodseq)
+
+    assert changes.uidvalidity == again.status.uidvalidity
