@@ -441,3 +441,50 @@ async def test_watch_wakes_on_new_mail_and_on_flag_changes(runtime: Runtime, acc
         assert await asyncio.wait_for(anext(woken), 5) == folder
     finally:
         watch.close()
+
+
+async def test_changes_read_in_a_write_no_later_select_answers_from(
+    runtime: Runtime, session: MailSession, account: Account
+) -> None:
+    """A CLOSE expunges and no changes are asked after it: what its write read must not answer the
+    changes asked after the folder is selected again (QRESYNC's VANISHED (EARLIER) since an older
+    modseq), which must include what others expunged in between."""
+    other = await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
+    for subject in ("a", "b", "c"):
+        await session.append("INBOX", message(subject), frozenset(), None)
+    opened = await session.open("INBOX")
+    folder, told = opened.status.folder_id, opened.status.highestmodseq
+    await session.changes(folder, told)
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    known = (await session.changes(folder, told)).highestmodseq
+    await session.expunge(folder)  # CLOSE: the session deselects, asking no changes
+    await other.store_flags(folder, [2], FlagChange.ADD, frozenset({DELETED}))
+    await other.expunge(folder)
+
+    await session.open("INBOX")  # SELECT INBOX (QRESYNC (uidvalidity known))
+    vanished_earlier = await session.changes(folder, known)
+
+    assert vanished_earlier.expunged == (1, 2)
+
+
+async def test_changes_read_in_a_write_are_not_taken_for_a_folder_made_again(session: MailSession) -> None:
+    """A CLOSE's write read the changes of a folder that is then deleted and made again (on SQLite it
+    may get the same id): the changes asked after it is selected are the new folder's."""
+    await session.create_folder("Work")
+    for subject in ("a", "b"):
+        await session.append("Work", message(subject), frozenset(), None)
+    opened = await session.open("Work")
+    folder, told = opened.status.folder_id, opened.status.highestmodseq
+    await session.changes(folder, told)
+    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    await session.changes(folder, told)
+    await session.expunge(folder)  # CLOSE
+    await session.delete_folder("Work")
+    await session.create_folder("Work")
+    for subject in ("c", "d", "e"):
+        await session.append("Work", message(subject), frozenset(), None)
+
+    again = await session.open("Work")
+    changes = await session.changes(again.status.folder_id, again.status.highestmodseq)
+
+    assert changes.uidvalidity == again.status.uidvalidity

@@ -1,0 +1,72 @@
+"""A FETCH that sets \\Seen writes the folder, against the real store: a message delivered after it is
+announced by the next NOOP, and by an IDLE begun after it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from mailservice.bootstrap import Runtime
+from mailservice.domain.mail_session import MailSession
+from mailservice.protocols.imap.options import ImapOptions
+from mailservice.protocols.imap.server import start_imap
+from tests.support.agent import claim_and_pay
+from tests.support.imap_wire import Wire
+from tests.support.keys import AgentKey
+from tests.support.mail import text_message
+
+
+def _message(subject: str) -> bytes:
+    return text_message("someone@example.org", subject=subject).replace(b"\n", b"\r\n")
+
+
+@asynccontextmanager
+async def _selected(runtime: Runtime, client: httpx.AsyncClient) -> AsyncIterator[tuple[Wire, MailSession]]:
+    details = await claim_and_pay(client, AgentKey.generate())
+    address, password = str(details["email"]), str(details["password"])
+    session = await runtime.services.mail_access.login(address, password, "127.0.0.1")
+    await session.append("INBOX", _message("first"), frozenset(), None)
+    server = await start_imap(runtime.services.mail_access, ImapOptions(port=0, allow_plaintext_auth=True))
+    port = server.sockets[0].getsockname()[1]
+    wire = Wire(*await asyncio.open_connection("127.0.0.1", port))
+    try:
+        wire.greeting = await wire.line()
+        assert (await wire.command(f"LOGIN {address} {password}".encode()))[-1].startswith(b"t OK")
+        assert (await wire.command(b"SELECT INBOX"))[-1].startswith(b"t OK")
+        yield wire, session
+    finally:
+        await wire.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_noop_after_a_fetch_that_set_seen_announces_a_new_message(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    async with _selected(runtime, client) as (wire, session):
+        fetched = await wire.command(b"FETCH 1 (BODY[])")
+        assert fetched[-1].startswith(b"t OK")
+        await session.append("INBOX", _message("second"), frozenset(), None)
+
+        noop = await wire.command(b"NOOP")
+
+        assert b"* 2 EXISTS\r\n" in noop, noop
+
+
+async def test_idle_after_a_fetch_that_set_seen_announces_a_message_delivered_before_it(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    async with _selected(runtime, client) as (wire, session):
+        assert (await wire.command(b"FETCH 1 (BODY[])"))[-1].startswith(b"t OK")
+        await session.append("INBOX", _message("second"), frozenset(), None)
+
+        wire.send(b"i IDLE\r\n")
+        assert await wire.line() == b"+ idling\r\n"
+        announced = await asyncio.wait_for(wire.line(), 2)
+
+        assert announced == b"* 2 EXISTS\r\n"
+        wire.send(b"DONE\r\n")
+        await wire.until(b"i")
