@@ -221,6 +221,9 @@ class MemoryMailSession:
     def end(self) -> None:
         self.ended = True
 
+    def begin_command(self) -> None:
+        """Nothing is kept between commands here."""
+
     @property
     def address(self) -> str:
         return self.store.address

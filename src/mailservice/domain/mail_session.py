@@ -279,6 +279,11 @@ class MailFolderStore(Protocol):
         """Bytes used and allowed (`messages` left None: asked before each APPEND, it never counts)."""
         ...
 
+    def begin_command(self) -> None:
+        """A new command begins: what a write read for an earlier one (its folder's changes, which the
+        store may keep for the `changes` call that follows a write) answers nothing asked now."""
+        ...
+
 
 class MailSession(MailFolderStore, Protocol):
     """One logged-in mailbox: its stored folders and messages, and what the login adds (its address,

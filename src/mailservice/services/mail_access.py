@@ -182,6 +182,7 @@ class StoreMailSession:
         self.sort_keys = folders.sort_keys
         self.expunge = folders.expunge
         self.quota = folders.quota
+        self.begin_command = folders.begin_command
 
     @property
     def address(self) -> str:

@@ -139,7 +139,8 @@ class SqlMailboxFolders:
         """Per folder, the modseq the session last asked for changes since (or last opened at): the
         next ask is since that or since what it was then told, never since less."""
         self._read_ahead: tuple[int, int, list[Any]] | None = None
-        """(folder id, since, the rows of `CHANGES`): read in a write, for the next `changes` call alone."""
+        """(folder id, since, the rows of `CHANGES`): read in a write, for a `changes` call of the same
+        command alone (`begin_command` and `open` drop it)."""
 
     # Reads
 
@@ -153,7 +154,11 @@ class SqlMailboxFolders:
     async def status(self, name: str) -> FolderStatus:
         return await self._database.run_read(lambda c: _status(c, self._id, name))
 
+    def begin_command(self) -> None:
+        self._read_ahead = None
+
     async def open(self, name: str) -> OpenedFolder:
+        self._read_ahead = None
         opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
         self._last_asked[opened.status.folder_id] = opened.status.highestmodseq
         return opened

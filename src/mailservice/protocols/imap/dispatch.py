@@ -77,6 +77,8 @@ async def run_command(client: Client, command: Command) -> None:
     """Write everything the command answers, its tagged reply last (not flushed)."""
     handler, states = HANDLERS[command.name]
     known: FolderChanges | None = None
+    if client.state.session is not None:
+        client.state.session.begin_command()
     try:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))
