@@ -22,6 +22,7 @@ from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime, build_runtime, expiry_sweep
 from mailservice.config import Settings
 from mailservice.domain.clock import FixedClock
+from mailservice.domain.errors import FolderNotFound
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from mailservice.services.delivery import RECIPIENT_CACHE_TTL
@@ -154,6 +155,23 @@ async def test_full_mailbox_with_read_mail_takes_new_mail_and_deletes_the_oldest
 
     assert await subjects(runtime, agent) == ["m1", "m3", "m4", "m5"]
     assert await used_bytes(runtime, agent.mailbox_id) == await total_size(runtime, agent)
+
+
+async def test_an_append_to_a_missing_folder_of_a_full_mailbox_deletes_no_read_mail(
+    runtime: Runtime, client: httpx.AsyncClient, smtp_port: int, agent: Agent, clock: FixedClock
+) -> None:
+    """The store refuses a folder that is missing before it makes room: a refused APPEND must not
+    have cost the mailbox its read mail."""
+    await fill(smtp_port, agent, clock)
+    for uid in (1, 2):
+        await mark_read(client, agent, uid)
+    session = await runtime.services.mail_access.login(agent.address, agent.password, "127.0.0.1")
+    raw = text_message(agent.address, subject="appended", body=BODY * 20)
+
+    with pytest.raises(FolderNotFound):
+        await session.append("Nowhere", raw, frozenset(), None)
+
+    assert await subjects(runtime, agent) == ["m1", "m2", "m3", "m4"]
 
 
 async def test_concurrent_deliveries_to_a_full_mailbox_replace_its_read_mail_oldest_first(

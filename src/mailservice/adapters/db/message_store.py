@@ -213,7 +213,7 @@ class GroupCommitMessageStore:
             (c.mailbox_id, c.folder) for d in deliveries if not d.into_existing_folders for c in d.copies
         }
         quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
-        freed = self._make_room(connection, quotas, deliveries)
+        freed = self._make_room(connection, quotas, _with_their_folders(connection, deliveries))
         state = _Group(
             now=now,
             quotas=quotas,
@@ -255,6 +255,20 @@ class GroupCommitMessageStore:
         return {
             row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
         }
+
+
+def _with_their_folders(connection: Connection, deliveries: list[Delivery]) -> list[Delivery]:
+    """The deliveries whose folders exist or will be made: room is made for those only, not for an
+    APPEND the store will refuse. (The mailbox rows are locked: no folder of theirs goes meanwhile.)"""
+    needed = {(c.mailbox_id, c.folder) for d in deliveries if d.into_existing_folders for c in d.copies}
+    if not needed:
+        return deliveries
+    existing = _select_folders(connection, needed).keys()
+    return [
+        d
+        for d in deliveries
+        if not d.into_existing_folders or all((c.mailbox_id, c.folder) in existing for c in d.copies)
+    ]
 
 
 def _received(outcomes: _Outcomes) -> list[MessageReceived]:
