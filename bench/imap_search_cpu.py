@@ -21,10 +21,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from tests.support.memory_mail_session import structure_of
+
 from bench.imap_sort import threaded_messages
-from mailservice.adapters.message_parsing import parts_json
 from mailservice.domain.mail_session import MessageMeta, MessageStructure
-from mailservice.mime.message import parse_mime
 from mailservice.protocols.imap.command_reader import CommandReader
 from mailservice.protocols.imap.search_keys import SearchKey, parse_search
 from mailservice.protocols.imap.search_match import Candidate, matches, needs_content
@@ -65,16 +65,7 @@ _FLAG_SETS = [
 def folder(count: int) -> list[tuple[MessageMeta, bytes, MessageStructure]]:
     found = []
     for index, raw in enumerate(threaded_messages(count), 1):
-        parsed = parse_mime(raw)
-        structure = MessageStructure(
-            uid=index,
-            envelope=parsed.envelope,
-            body=parsed.body,
-            bodystructure=parsed.bodystructure,
-            header_end=parsed.header_end,
-            content_type=parsed.content_type,
-            parts_json=parts_json(parsed),
-        )
+        structure = structure_of(index, raw)
         when = _START + timedelta(minutes=index * 43)
         meta = MessageMeta(index, index, _FLAG_SETS[index % len(_FLAG_SETS)], when, len(raw))
         found.append((meta, raw, structure))
