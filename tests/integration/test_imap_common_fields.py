@@ -4,7 +4,6 @@ none left behind once the messages are gone."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,11 +14,7 @@ from mailservice.adapters.db.tables import header_fields
 from mailservice.bootstrap import Runtime
 from mailservice.mime.header_fields import select_fields
 from mailservice.protocols.imap.fields_cache import FieldsCache
-from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.imap.server import start_imap
-from tests.support.agent import claim_and_pay
-from tests.support.imap_wire import Wire
-from tests.support.keys import AgentKey
+from tests.support.imap_wire import Wire, logged_in_wire
 
 NAMES = (b"From", b"to", b"SUBJECT", b"Message-ID", b"References")
 SYNC = b"UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (" + b" ".join(NAMES) + b")])"
@@ -33,28 +28,10 @@ MESSAGES = [
 ]
 
 
-async def served(runtime: Runtime, client: httpx.AsyncClient) -> AsyncIterator[Wire]:
-    details = await claim_and_pay(client, AgentKey.generate())
-    # nothing kept between syncs: every sync reads the store
-    options = ImapOptions(port=0, allow_plaintext_auth=True, fields_cache=FieldsCache(max_bytes=0))
-    server = await start_imap(runtime.services.mail_access, options)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    wire = Wire(reader, writer)
-    wire.greeting = await wire.line()
-    try:
-        login = await wire.command(f"LOGIN {details['email']} {details['password']}".encode())
-        assert login[-1].startswith(b"t OK")
-        yield wire
-    finally:
-        await wire.close()
-        server.close()
-        await server.wait_closed()
-
-
 @pytest.fixture
 async def wire(runtime: Runtime, client: httpx.AsyncClient) -> AsyncIterator[Wire]:
-    async for opened in served(runtime, client):
+    # nothing kept between syncs: every sync reads the store
+    async for opened in logged_in_wire(runtime, client, FieldsCache(max_bytes=0)):
         yield opened
 
 

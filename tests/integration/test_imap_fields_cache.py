@@ -4,7 +4,6 @@ cache's bound."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,36 +11,13 @@ import pytest
 
 from mailservice.bootstrap import Runtime
 from mailservice.protocols.imap.fields_cache import ENTRY_OVERHEAD, FieldsCache
-from mailservice.protocols.imap.options import ImapOptions
-from mailservice.protocols.imap.server import start_imap
-from tests.support.agent import claim_and_pay
-from tests.support.imap_wire import Wire
-from tests.support.keys import AgentKey
+from tests.support.imap_wire import Wire, logged_in_wire
 
 SYNC = b"UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (From Subject)])"
 
 
 def message(subject: bytes, body: bytes = b"body") -> bytes:
     return b"From: a@example.org\r\nSubject: " + subject + b"\r\nX-Other: x\r\n\r\n" + body
-
-
-async def served(runtime: Runtime, client: httpx.AsyncClient, cache: FieldsCache) -> AsyncIterator[Wire]:
-    details = await claim_and_pay(client, AgentKey.generate())
-    options = ImapOptions(port=0, allow_plaintext_auth=True, fields_cache=cache)
-    server = await start_imap(runtime.services.mail_access, options)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    wire = Wire(reader, writer)
-    wire.greeting = await wire.line()
-    try:
-        assert (await wire.command(f"LOGIN {details['email']} {details['password']}".encode()))[
-            -1
-        ].startswith(b"t OK")
-        yield wire
-    finally:
-        await wire.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def append(wire: Wire, folder: bytes, raw: bytes) -> None:
@@ -56,7 +32,7 @@ def cache() -> FieldsCache:
 
 @pytest.fixture
 async def wire(runtime: Runtime, client: httpx.AsyncClient, cache: FieldsCache) -> AsyncIterator[Wire]:
-    async for opened in served(runtime, client, cache):
+    async for opened in logged_in_wire(runtime, client, cache):
         yield opened
 
 
@@ -103,7 +79,7 @@ async def test_a_small_cache_stays_within_its_bound_and_answers_the_same(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     cache = FieldsCache(max_bytes=2 * (ENTRY_OVERHEAD + 60))
-    async for wire in served(runtime, client, cache):
+    async for wire in logged_in_wire(runtime, client, cache):
         for number in range(5):
             await append(wire, b"INBOX", message(b"number %d" % number))
         await wire.command(b"EXAMINE INBOX")

@@ -12,8 +12,14 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx
+
+from mailservice.bootstrap import Runtime
+from mailservice.protocols.imap.fields_cache import FieldsCache
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
+from tests.support.agent import claim_and_pay
+from tests.support.keys import AgentKey
 from tests.support.memory_mail_session import MemoryMailLogin
 
 ADDRESS = "agent@agents.test"
@@ -99,3 +105,25 @@ async def idling(port: int, address: str, password: str) -> tuple[asyncio.Stream
         while not (await reader.readline()).startswith(b"+ "):
             pass
     return reader, writer
+
+
+async def logged_in_wire(
+    runtime: Runtime, client: httpx.AsyncClient, cache: FieldsCache
+) -> AsyncIterator[Wire]:
+    """A new paid mailbox, an IMAP server over the store of `runtime` with `cache`, and a `Wire`
+    logged in to it (the server stops when the iteration ends)."""
+    details = await claim_and_pay(client, AgentKey.generate())
+    options = ImapOptions(port=0, allow_plaintext_auth=True, fields_cache=cache)
+    server = await start_imap(runtime.services.mail_access, options)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    wire = Wire(reader, writer)
+    wire.greeting = await wire.line()
+    try:
+        login = await wire.command(f"LOGIN {details['email']} {details['password']}".encode())
+        assert login[-1].startswith(b"t OK")
+        yield wire
+    finally:
+        await wire.close()
+        server.close()
+        await server.wait_closed()
