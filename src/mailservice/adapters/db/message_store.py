@@ -213,7 +213,7 @@ class GroupCommitMessageStore:
             (c.mailbox_id, c.folder) for d in deliveries if not d.into_existing_folders for c in d.copies
         }
         quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
-        freed = self._make_room(connection, quotas, _with_their_folders(connection, deliveries))
+        freed = self._make_room(connection, quotas, deliveries)
         state = _Group(
             now=now,
             quotas=quotas,
@@ -228,13 +228,12 @@ class GroupCommitMessageStore:
     def _make_room(
         self, connection: Connection, quotas: dict[str, Quota], deliveries: list[Delivery]
     ) -> list[FolderChanged]:
-        needs: dict[str, list[int]] = {}
-        for delivery in deliveries:
-            for copy in delivery.copies:
-                needs.setdefault(copy.mailbox_id, []).append(len(copy.raw))
-        if self._retention is None or all(quotas[m].allows(sum(n)) for m, n in needs.items()):
+        if self._retention is None or all(quotas[m].allows(sum(n)) for m, n in _needs(deliveries).items()):
             return []
-        return self._retention.make_room(connection, quotas, needs)
+        # Only when room must be made: none for an APPEND that the store will refuse.
+        return self._retention.make_room(
+            connection, quotas, _needs(_with_their_folders(connection, deliveries))
+        )
 
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
         needed: dict[str, int] = {}
@@ -255,6 +254,15 @@ class GroupCommitMessageStore:
         return {
             row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
         }
+
+
+def _needs(deliveries: list[Delivery]) -> dict[str, list[int]]:
+    """The sizes of the copies each mailbox is to take, in delivery order."""
+    needs: dict[str, list[int]] = {}
+    for delivery in deliveries:
+        for copy in delivery.copies:
+            needs.setdefault(copy.mailbox_id, []).append(len(copy.raw))
+    return needs
 
 
 def _with_their_folders(connection: Connection, deliveries: list[Delivery]) -> list[Delivery]:
