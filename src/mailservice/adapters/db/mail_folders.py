@@ -37,6 +37,7 @@ from mailservice.adapters.db.folder_reads import (
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
+    MAY_BE_DELETED,
     lock_folder_by_name,
     lock_mailbox,
     record_expunged,
@@ -402,12 +403,11 @@ _ANY_DELETED = Prepared(
     .where(
         messages.c.mailbox_id == bindparam("mailbox_id"),
         messages.c.folder_id == bindparam("folder_id"),
-        messages.c.flags.contains(DELETED, autoescape=True),
+        MAY_BE_DELETED,
     )
     .limit(1)
 )
-"""Whether a folder may hold a message flagged \\Deleted (`contains` may say so of a keyword that holds
-the word too: the expunge then finds nothing)."""
+"""Whether a folder may hold a message flagged \\Deleted (the expunge then checks each one's flags)."""
 _MAILBOX_QUOTA = Prepared(
     select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == bindparam("mailbox_id"))
 )

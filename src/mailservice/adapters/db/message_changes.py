@@ -124,7 +124,8 @@ class ByUids:
 
 
 _OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
-_IS_DELETED = messages.c.flags.contains(DELETED, autoescape=True)
+MAY_BE_DELETED = messages.c.flags.contains(DELETED, autoescape=True)
+"""A message whose flags may hold \\Deleted (a keyword holding the word matches too: check the flags)."""
 _STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
 _WRITE_FLAGS = Prepared(
     update(messages)
@@ -132,9 +133,9 @@ _WRITE_FLAGS = Prepared(
     .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
 )
 _EXPUNGE_COLUMNS = (messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags)
-_DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED))
+_DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED))
 _IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER))
-_DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, _IS_DELETED, uids))
+_DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED, uids))
 _OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
 _SOURCE_ROWS = ByUids.of(lambda uids: select(messages).where(_OF_FOLDER, uids))
 _DELETE_MESSAGE = Prepared(delete(messages).where(messages.c.id == bindparam("row_id")))
