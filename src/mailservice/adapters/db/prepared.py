@@ -49,14 +49,7 @@ class Prepared:
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
-        compiled = self._for(connection.dialect)
-        cursor = _cursor(connection)
-        try:
-            cursor.execute(compiled.sql, _values(compiled, parameters))
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
-        return _rows(compiled, fetched)
+        return _rows(self._for(connection.dialect), self.driver_rows(connection, parameters))
 
     def rows_on_driver(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows, read on a DB-API connection directly (SQLite; `dialect` the engine's), in whatever
