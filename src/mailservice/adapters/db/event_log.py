@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -143,20 +143,19 @@ _PENDING_DELIVERY = (webhook_deliveries.c.event_id == event_log.c.id) & (
     webhook_deliveries.c.status == DeliveryStatus.PENDING.value
 )
 _INSERT_RETURNING_ID = event_log.insert().returning(event_log.c.id, sort_by_parameter_order=True)
+
+
 # FOR SHARE (PostgreSQL): an endpoint deleted meanwhile would make its delivery rows fail the whole commit.
-_SUBSCRIBED = (
-    select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
-    .where(
-        webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)),
-        webhook_endpoints.c.disabled_at.is_(None),
+def _subscribed(of_mailboxes: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
+        .where(of_mailboxes, webhook_endpoints.c.disabled_at.is_(None))
+        .with_for_update(read=True)
     )
-    .with_for_update(read=True)
-)
-_SUBSCRIBED_ONE = Prepared(
-    select(webhook_endpoints.c.id, webhook_endpoints.c.mailbox_id, webhook_endpoints.c.events)
-    .where(webhook_endpoints.c.mailbox_id == bindparam("id"), webhook_endpoints.c.disabled_at.is_(None))
-    .with_for_update(read=True)
-)
+
+
+_SUBSCRIBED = _subscribed(webhook_endpoints.c.mailbox_id.in_(bindparam("ids", expanding=True)))
+_SUBSCRIBED_ONE = Prepared(_subscribed(webhook_endpoints.c.mailbox_id == bindparam("id")))
 """The usual case, one mailbox, prepared (an expanding IN list is compiled again for every use)."""
 
 

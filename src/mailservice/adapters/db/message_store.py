@@ -73,9 +73,7 @@ to INBOX does not wait for, nor hold up, a flag change in another folder of the 
 # The usual group (one mailbox, one folder) with prepared statements: an expanding IN list is compiled
 # again for every use.
 _LOCK_QUOTA = Prepared(
-    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-    .where(mailboxes.c.id == bindparam("id"))
-    .with_for_update()
+    select(*_LOCK_QUOTAS.selected_columns).where(mailboxes.c.id == bindparam("id")).with_for_update()
 )
 _LOCK_FOLDER = Prepared(
     select(*_LOCK_FOLDERS.selected_columns)
