@@ -37,7 +37,6 @@ from mailservice.adapters.db.folder_reads import (
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
-    MAY_BE_DELETED,
     lock_folder_by_name,
     lock_mailbox,
     record_expunged,
@@ -48,6 +47,7 @@ from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, prepare_common_fields, raw_contents
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
+    MAY_BE_DELETED,
     expunged_messages,
     folders,
     mailboxes,

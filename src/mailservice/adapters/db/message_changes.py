@@ -31,7 +31,14 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import NoResultFound
 
 from mailservice.adapters.db.prepared import Prepared, insert_rows
-from mailservice.adapters.db.tables import expunged_messages, folders, mailboxes, message_raw, messages
+from mailservice.adapters.db.tables import (
+    MAY_BE_DELETED,
+    expunged_messages,
+    folders,
+    mailboxes,
+    message_raw,
+    messages,
+)
 from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import Copied, FlagChange, FlagsStored, FolderWrite, MessageMeta
 from mailservice.domain.quota import Quota
@@ -124,8 +131,6 @@ class ByUids:
 
 
 _OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
-MAY_BE_DELETED = messages.c.flags.contains(DELETED, autoescape=True)
-"""A message whose flags may hold \\Deleted (a keyword holding the word matches too: check the flags)."""
 _STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
 _WRITE_FLAGS = Prepared(
     update(messages)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
 )
 
 from mailservice.adapters.db.types import ImapText, UtcDateTime
@@ -184,6 +185,18 @@ Index("ix_messages_folder_id_modseq", messages.c.folder_id, messages.c.modseq)
 # A header sync finds each message's `header_fields` row from this index alone, without its messages row.
 Index("ix_messages_folder_id_uid_raw_id", messages.c.folder_id, messages.c.uid, messages.c.raw_id)
 Index("ix_messages_internal_date", messages.c.internal_date)
+
+MAY_BE_DELETED = messages.c.flags.like(literal_column(r"'%\Deleted%'"), escape="/")
+"""A message whose flags may hold \\Deleted (a keyword holding the word matches too: check the flags).
+The pattern is written into the statement, not bound, so that both databases match it to the partial
+index below: an EXPUNGE, and its check for anything to expunge, read the few flagged messages of a
+folder from that index instead of scanning the folder's rows."""
+Index(
+    "ix_messages_folder_id_deleted",
+    messages.c.folder_id,
+    sqlite_where=MAY_BE_DELETED,
+    postgresql_where=MAY_BE_DELETED,
+)
 
 # A mailbox's own retention policy; a mailbox without a row follows the configured default.
 mailbox_retention = Table(
