@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,7 +105,7 @@ def test_expanding_parameters_are_refused() -> None:
 
 
 async def test_a_statement_read_on_its_own_reads_what_sqlalchemy_reads(runtime: Runtime) -> None:
-    """`Database.read_statement` (the driver's own pool on PostgreSQL, a reader thread on SQLite)."""
+    """`Database.read_statement` (the driver's own pool on PostgreSQL, the event loop's thread on SQLite)."""
     rows = [mailbox_row(n) for n in (9, 10)]
     await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, rows))
     read = Prepared(_BY_ID)
@@ -117,3 +118,26 @@ async def test_a_statement_read_on_its_own_reads_what_sqlalchemy_reads(runtime: 
         assert [tuple(found[0])] == [tuple(await plain(row["id"]))]
         assert found[0].updated_at == row["updated_at"]
     assert await runtime.database.read_statement(read, {"id": "none"}) == []
+
+
+class _LockedConnection:
+    """A connection refused as SQLite refuses a reader while another program holds the file."""
+
+    def execute(self, *_: Any) -> Any:
+        error = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorcode = sqlite3.SQLITE_BUSY
+        raise error
+
+
+async def test_a_statement_read_refused_as_locked_is_read_again_in_a_reader_thread(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop's own SQLite connection has no busy timeout; a read it is refused waits for the
+    database in a reader thread, whose connection does, instead of blocking the loop."""
+    if runtime.database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own connection for the event loop")
+    rows = [mailbox_row(11)]
+    await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, rows))
+    monkeypatch.setattr(runtime.database, "_loop_reader", _LockedConnection)
+    found = await runtime.database.read_statement(Prepared(_BY_ID), {"id": rows[0]["id"]})
+    assert found[0].used_bytes == rows[0]["used_bytes"]
