@@ -27,7 +27,7 @@ from bench.imap_concurrency import (
 from bench.imap_fetch import bench_workdir
 from bench.mailservice_process import BENCH_SERVER_ENV, MailserviceProcess
 
-KINDS = ("NOOP", *MIX)
+KINDS = ("NOOP", "STATUS", *MIX)
 
 
 def main() -> None:

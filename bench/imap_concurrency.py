@@ -260,6 +260,11 @@ class Worker:
     async def _noop(self) -> bytes:
         return await self.client.command("NOOP")
 
+    async def _status(self) -> bytes:
+        """Not in the mix: what a client polling its other folders sends (bench/imap_command_cpu.py)."""
+        mailbox = self.random.choice(MAILBOXES)
+        return await self.client.command(f"STATUS {quote(mailbox)} (MESSAGES UNSEEN RECENT UIDNEXT)")
+
     async def _expunge(self) -> bytes:
         return await self.client.command("EXPUNGE")
 

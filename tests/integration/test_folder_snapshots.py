@@ -6,19 +6,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import delete
 
-from mailservice.adapters.db.folder_reads import open_folder
+from mailservice.adapters.db.folder_reads import folder_status, open_folder
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.tables import messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
-from mailservice.domain.mail_session import FlagChange, MailSession, OpenedFolder
+from mailservice.domain.mail_session import FlagChange, FolderStatus, MailSession, OpenedFolder
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.databases import empty_postgres_database
@@ -211,6 +211,28 @@ async def test_a_second_select_after_a_change_sees_what_a_whole_read_sees(
     await change(given)
 
     await assert_selects_see_the_store(given, kept)
+    assert kept.whole_reads() == len(FOLDERS) + whole_reads
+
+
+async def _status_from(runtime: Runtime, mailbox_id: str, name: str, kept: FolderSnapshots) -> FolderStatus:
+    return await runtime.database.run_read(lambda c: folder_status(c, mailbox_id, name, kept))
+
+
+@pytest.mark.parametrize(("change", "whole_reads"), CHANGES, ids=[change.__name__ for change, _ in CHANGES])
+async def test_status_after_a_change_counts_what_a_whole_read_counts(
+    given: Given, change: Callable[[Given], Awaitable[None]], whole_reads: int
+) -> None:
+    """STATUS answers from the kept snapshots as SELECT does, reading only what changed."""
+    kept = FolderSnapshots()
+    for name in await _names(given):
+        await _status_from(given.runtime, given.mailbox_id, name, kept)
+
+    await change(given)
+
+    for name in await _names(given):
+        whole = await whole_read(given.runtime, given.mailbox_id, name)
+        status = await _status_from(given.runtime, given.mailbox_id, name, kept)
+        assert status == replace(whole.status, deleted=sum(DELETED in m.flags for m in whole.messages)), name
     assert kept.whole_reads() == len(FOLDERS) + whole_reads
 
 

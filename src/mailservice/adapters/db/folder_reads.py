@@ -33,6 +33,21 @@ def open_folder(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> OpenedFolder:
     """The folder and every message's metadata, in one snapshot of the database (run it in one)."""
+    status, snapshot = _read_folder(connection, mailbox_id, name, snapshots)
+    return OpenedFolder(status, snapshot.messages)
+
+
+def folder_status(
+    connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
+) -> FolderStatus:
+    """STATUS: the folder's counts, from the same snapshot as SELECT's (so a folder kept is counted
+    from the changes since it, not by reading every message's row). Run it in one read snapshot."""
+    return _read_folder(connection, mailbox_id, name, snapshots)[0]
+
+
+def _read_folder(
+    connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
+) -> tuple[FolderStatus, FolderSnapshot]:
     folder = connection.execute(_FOLDER_BY_NAME, {"mailbox_id": mailbox_id, "name": name}).first()
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
@@ -49,8 +64,9 @@ def open_folder(
         size=snapshot.size,
         recent_uid=folder.recent_uid,
         recent=snapshot.recent_above(folder.recent_uid),
+        deleted=snapshot.deleted,
     )
-    return OpenedFolder(status, snapshot.messages)
+    return status, snapshot
 
 
 def folder_changes(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from mailservice.domain.mail_session import MessageMeta
-from mailservice.domain.messages import SEEN
+from mailservice.domain.messages import DELETED, SEEN
 
 DEFAULT_CAPACITY = 100_000
 """Messages held in all snapshots together (about 15 MB): many folders of thousands of messages."""
@@ -33,7 +33,8 @@ _UID = itemgetter(0)
 
 @dataclass(frozen=True, slots=True)
 class FolderSnapshot:
-    """One folder's messages at `highestmodseq`, ascending by uid, with the counts SELECT reports."""
+    """One folder's messages at `highestmodseq`, ascending by uid, with the counts SELECT and STATUS
+    report."""
 
     mailbox_id: str
     folder_id: int
@@ -42,6 +43,7 @@ class FolderSnapshot:
     messages: tuple[MessageMeta, ...]
     unseen: int
     size: int
+    deleted: int
 
     @classmethod
     def of(
@@ -55,7 +57,8 @@ class FolderSnapshot:
         """`messages` ascending by uid."""
         unseen = sum(1 for meta in messages if SEEN not in meta.flags)
         size = sum(meta.size for meta in messages)
-        return cls(mailbox_id, folder_id, uidvalidity, highestmodseq, messages, unseen, size)
+        deleted = sum(1 for meta in messages if DELETED in meta.flags)
+        return cls(mailbox_id, folder_id, uidvalidity, highestmodseq, messages, unseen, size, deleted)
 
     def advanced(
         self, highestmodseq: int, changed: Sequence[MessageMeta], expunged: Collection[int]

@@ -16,9 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     bindparam,
-    case,
     delete,
-    func,
     literal,
     select,
     update,
@@ -32,6 +30,7 @@ from mailservice.adapters.db.folder_reads import (
     CHANGES,
     changes_asked,
     changes_of_rows,
+    folder_status,
     open_folder,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
@@ -71,7 +70,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import DELETED, INBOX, SEEN, FolderChanged, SortKeys
+from mailservice.domain.messages import INBOX, FolderChanged, SortKeys
 from mailservice.domain.quota import Quota
 from mailservice.ports import Clock, EventPublisher
 
@@ -153,7 +152,7 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _subscriptions(c, self._id))
 
     async def status(self, name: str) -> FolderStatus:
-        return await self._database.run_read(lambda c: _status(c, self._id, name))
+        return await self._database.run_read(lambda c: folder_status(c, self._id, name, self._snapshots))
 
     def begin_command(self) -> None:
         self._read_ahead = None
@@ -350,31 +349,6 @@ def _list_folders(connection: Connection, mailbox_id: str) -> list[FolderInfo]:
 def _subscriptions(connection: Connection, mailbox_id: str) -> frozenset[str]:
     query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
     return frozenset((INBOX, *connection.execute(query).scalars().all()))
-
-
-def _status(connection: Connection, mailbox_id: str, name: str) -> FolderStatus:
-    folder = _folder_named(connection, mailbox_id, name)
-    unseen = func.sum(case((messages.c.flags.contains(SEEN, autoescape=True), 0), else_=1))
-    recent = func.sum(case((messages.c.uid > folder.recent_uid, 1), else_=0))
-    deleted = func.sum(case((messages.c.flags.contains(DELETED, autoescape=True), 1), else_=0))
-    count, unseen_count, size, recent_count, deleted_count = connection.execute(
-        select(func.count(), unseen, func.coalesce(func.sum(messages.c.size), 0), recent, deleted).where(
-            messages.c.folder_id == folder.id
-        )
-    ).one()
-    return FolderStatus(
-        folder_id=folder.id,
-        name=folder.name,
-        uidvalidity=folder.uidvalidity,
-        uidnext=folder.uidnext,
-        highestmodseq=folder.highestmodseq,
-        messages=count,
-        unseen=int(unseen_count or 0),
-        size=int(size),
-        recent_uid=folder.recent_uid,
-        recent=int(recent_count or 0),
-        deleted=int(deleted_count or 0),
-    )
 
 
 def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
