@@ -41,9 +41,9 @@ from mailservice.adapters.db.tables import (
 )
 from mailservice.domain.errors import FolderNotFound, MailboxFull
 from mailservice.domain.mail_session import Copied, FlagChange, FlagsStored, FolderWrite, MessageMeta
+from mailservice.domain.messages import DELETED
 from mailservice.domain.quota import Quota
 
-DELETED = "\\Deleted"
 CHUNK = 1000
 META_COLUMNS = (
     messages.c.uid,

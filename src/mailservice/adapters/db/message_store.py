@@ -80,7 +80,7 @@ _LOCK_FOLDER = Prepared(
     .where(folders.c.mailbox_id == bindparam("id"), folders.c.name == bindparam("name"))
     .with_for_update()
 )
-_SET_USED_BYTES = (
+_SET_USED_BYTES = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .values(used_bytes=bindparam("new_used"))
@@ -377,8 +377,8 @@ def _apply(connection: Connection, state: _Group) -> None:
     ADVANCE_FOLDERS.run_many(
         connection, [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     )
-    connection.execute(
-        _SET_USED_BYTES,
+    _SET_USED_BYTES.run_many(
+        connection,
         [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
     )
     state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
