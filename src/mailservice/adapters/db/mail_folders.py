@@ -326,15 +326,6 @@ class SqlMailboxFolders:
 # Reading helpers
 
 
-def _folder_named(connection: Connection, mailbox_id: str, name: str) -> Any:
-    folder = connection.execute(
-        select(folders).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
-    ).first()
-    if folder is None:
-        raise FolderNotFound(f"no folder named {name}")
-    return folder
-
-
 def _list_folders(connection: Connection, mailbox_id: str) -> list[FolderInfo]:
     query = (
         select(folders.c.name, folders.c.special_use)
@@ -349,17 +340,6 @@ def _list_folders(connection: Connection, mailbox_id: str) -> list[FolderInfo]:
 def _subscriptions(connection: Connection, mailbox_id: str) -> frozenset[str]:
     query = select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
     return frozenset((INBOX, *connection.execute(query).scalars().all()))
-
-
-def _folder_counters(connection: Connection, mailbox_id: str, folder_id: int) -> Any:
-    folder = connection.execute(
-        select(folders.c.highestmodseq, folders.c.uidnext, folders.c.uidvalidity, folders.c.recent_uid).where(
-            folders.c.mailbox_id == mailbox_id, folders.c.id == folder_id
-        )
-    ).first()
-    if folder is None:
-        raise FolderNotFound("the selected folder no longer exists")
-    return folder
 
 
 _RECENT_MARK = Prepared(
