@@ -89,6 +89,24 @@ def message(subject: str) -> bytes:
     return text_message("someone@example.org", subject=subject).replace(b"\n", b"\r\n")
 
 
+@dataclass(frozen=True)
+class CopiedToKept:
+    inbox_id: int
+    uid: int
+    kept_id: int
+    copy_uid: int
+
+
+async def appended_and_copied_to_kept(session: MailSession, raw: bytes) -> CopiedToKept:
+    """`raw` appended to INBOX and copied into a new folder "Kept"."""
+    appended = await session.append("INBOX", raw, frozenset(), None)
+    await session.create_folder("Kept")
+    inbox = await session.status("INBOX")
+    copied = await session.copy(inbox.folder_id, [appended.uid], "Kept")
+    kept = await session.status("Kept")
+    return CopiedToKept(inbox.folder_id, appended.uid, kept.folder_id, copied.target_uids[0])
+
+
 async def filled_inbox(session: MailSession, *subjects: str) -> int:
     for subject in subjects:
         await session.append("INBOX", message(subject), frozenset(), None)
@@ -315,19 +333,15 @@ async def test_sort_keys_are_kept_from_delivery_and_follow_copies(store: StoreUn
         b"From: =?utf-8?q?=C3=89mile?= <emile@example.org>\r\nTo: b@example.org\r\n"
         b"Subject: Re: [list] Fwd: Caf\xc3\xa9\r\nDate: Thu, 5 Feb 2026 10:00:00 +0100\r\n\r\nbody\r\n"
     )
-    appended = await session.append("INBOX", raw, frozenset(), None)
-    await session.create_folder("Kept")
-    inbox = await session.status("INBOX")
-    copied = await session.copy(inbox.folder_id, [appended.uid], "Kept")
-    kept = await session.status("Kept")
+    stored = await appended_and_copied_to_kept(session, raw)
 
-    keys = await session.sort_keys(inbox.folder_id, [appended.uid, appended.uid + 1])
-    copy_keys = await session.sort_keys(kept.folder_id, list(copied.target_uids))
+    keys = await session.sort_keys(stored.inbox_id, [stored.uid, stored.uid + 1])
+    copy_keys = await session.sort_keys(stored.kept_id, [stored.copy_uid])
 
-    assert keys == {appended.uid: sort_keys_of(raw[: raw.index(b"\r\n\r\n") + 4])}
-    assert keys[appended.uid].subject == "CAFE\u0301"
-    assert keys[appended.uid].display_from == "E\u0301MILE"
-    assert copy_keys == {copied.target_uids[0]: keys[appended.uid]}
+    assert keys == {stored.uid: sort_keys_of(raw[: raw.index(b"\r\n\r\n") + 4])}
+    assert keys[stored.uid].subject == "CAFE\u0301"
+    assert keys[stored.uid].display_from == "E\u0301MILE"
+    assert copy_keys == {stored.copy_uid: keys[stored.uid]}
 
 
 async def test_status_counts_deleted_messages(store: StoreUnderTest) -> None:
@@ -365,16 +379,12 @@ async def test_common_fields_are_kept_from_delivery_follow_copies_and_leave_out_
 ) -> None:
     session = store.session
     raw = b"Received: from x\r\nFrom: a@example.org\r\nSubject: folded\r\n line\r\nX-Other: y\r\n\r\nbody\r\n"
-    appended = await session.append("INBOX", raw, frozenset(), None)
-    await session.create_folder("Kept")
-    inbox = await session.status("INBOX")
-    copied = await session.copy(inbox.folder_id, [appended.uid], "Kept")
-    kept = await session.status("Kept")
+    stored = await appended_and_copied_to_kept(session, raw)
 
-    found = await session.common_fields(inbox.folder_id, [appended.uid, appended.uid + 1])
-    copy_found = await session.common_fields(kept.folder_id, list(copied.target_uids))
+    found = await session.common_fields(stored.inbox_id, [stored.uid, stored.uid + 1])
+    copy_found = await session.common_fields(stored.kept_id, [stored.copy_uid])
 
     expected = common_fields(raw[: raw.index(b"\r\n\r\n") + 4])
     assert expected[0] == b"From: a@example.org\r\nSubject: folded\r\n line\r\n"
-    assert [tuple(row) for row in found.common] == [(appended.uid, *expected)] and found.headers == {}
-    assert [tuple(row) for row in copy_found.common] == [(copied.target_uids[0], *expected)]
+    assert [tuple(row) for row in found.common] == [(stored.uid, *expected)] and found.headers == {}
+    assert [tuple(row) for row in copy_found.common] == [(stored.copy_uid, *expected)]
