@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
+from mailservice.adapters.db import database as database_module
 from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime
@@ -141,3 +142,38 @@ async def test_a_statement_read_refused_as_locked_is_read_again_in_a_reader_thre
     monkeypatch.setattr(runtime.database, "_loop_reader", _LockedConnection)
     found = await runtime.database.read_statement(Prepared(_BY_ID), {"id": rows[0]["id"]})
     assert found[0].used_bytes == rows[0]["used_bytes"]
+
+
+async def test_a_statement_read_of_many_rows_is_read_in_a_reader_thread(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the event loop reads a few rows itself; past `LOOP_READ_ROWS` the read is made again
+    in a reader thread, and every row is there."""
+    if runtime.database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own connection for the event loop")
+    rows = [mailbox_row(n) for n in (21, 22, 23)]
+    await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, rows))
+    in_thread = []
+    read_in_thread = runtime.database._read_statement_sqlite
+
+    def counted(statement: Prepared, parameters: Any) -> list[Any]:
+        in_thread.append(statement)
+        return read_in_thread(statement, parameters)
+
+    monkeypatch.setattr(runtime.database, "_read_statement_sqlite", counted)
+    all_ids = Prepared(
+        select(mailboxes.c.id).where(mailboxes.c.id >= bindparam("least")).order_by(mailboxes.c.id)
+    )
+    parameters = {"least": rows[0]["id"]}
+
+    monkeypatch.setattr(database_module, "LOOP_READ_ROWS", 3)
+    assert [row.id for row in await runtime.database.read_statement(all_ids, parameters)] == [
+        r["id"] for r in rows
+    ]
+    assert in_thread == []
+
+    monkeypatch.setattr(database_module, "LOOP_READ_ROWS", 2)
+    assert [row.id for row in await runtime.database.read_statement(all_ids, parameters)] == [
+        r["id"] for r in rows
+    ]
+    assert in_thread == [all_ids]

@@ -32,6 +32,9 @@ POSTGRES_READ_POOL = 10
 """Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool. Enough
 for the sessions reading at once on a busy node: a connection beyond those kept is opened for one read
 and closed after it, which cost more than the read."""
+LOOP_READ_ROWS = 1000
+"""SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
+session holds the event loop for long by falling far behind a large folder's changes."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
@@ -217,11 +220,17 @@ class Database:
         execution context per read cost several times what the read does)."""
         if self._reader_threads is not None:
             try:
-                return statement.rows_on_driver(self._loop_reader(), self.engine.dialect, parameters)
+                found = statement.rows_on_driver_up_to(
+                    self._loop_reader(), self.engine.dialect, parameters, LOOP_READ_ROWS
+                )
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode & 0xFF not in _SQLITE_BUSY:  # the primary code of an extended one
                     raise
-            # Locked (rare for a reader in WAL mode): wait in a reader thread, not on the event loop.
+                found = None
+            if found is not None:
+                return found
+            # Locked (rare for a reader in WAL mode), or many rows (a session far behind a change to a
+            # large folder): read in a reader thread, not on the event loop that serves every session.
             return await asyncio.get_running_loop().run_in_executor(
                 self._reader_threads, self._read_statement_sqlite, statement, parameters
             )

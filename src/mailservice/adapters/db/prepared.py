@@ -54,10 +54,21 @@ class Prepared:
     def rows_on_driver(self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows, read on a DB-API connection directly (SQLite; `dialect` the engine's), in whatever
         transaction it is in: none, for a read of one statement in autocommit mode."""
+        found = self.rows_on_driver_up_to(driver, dialect, parameters, None)
+        assert found is not None
+        return found
+
+    def rows_on_driver_up_to(
+        self, driver: Any, dialect: Dialect, parameters: Mapping[str, Any], at_most: int | None
+    ) -> list[Any] | None:
+        """`rows_on_driver`, or None as soon as there are more than `at_most` rows (the rest is not read)."""
         compiled = self._for(dialect)
         cursor = driver.execute(compiled.sql, _values(compiled, parameters))
         try:
-            return _rows(compiled, cursor.fetchall())
+            if at_most is None:
+                return _rows(compiled, cursor.fetchall())
+            some = cursor.fetchmany(at_most + 1)
+            return None if len(some) > at_most else _rows(compiled, some)
         finally:
             cursor.close()
 
