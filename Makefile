@@ -34,8 +34,12 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
+# Two test processes: a test mostly waits on sockets, the database and the processes it starts, so one process
+# leaves a core idle. Each file runs whole in one process (its module-scoped servers start once).
+TEST_PROCESSES ?= 2
+
 test: lint typecheck
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
