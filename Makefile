@@ -35,11 +35,12 @@ typecheck: install-dev
 	$(VENV)/bin/mypy
 
 # Two test processes: a test mostly waits on sockets, the database and the processes it starts, so one process
-# leaves a core idle. Each file runs whole in one process (its module-scoped servers start once).
+# leaves a core idle. Each file runs whole in one process (its module-scoped servers start once), files in
+# the order collected: the end-to-end files, few tests but long ones, start first instead of last.
 TEST_PROCESSES ?= 2
 
 test: lint typecheck
-	$(VENV)/bin/pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile
+	$(VENV)/bin/pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
