@@ -19,7 +19,19 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, cast, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
@@ -27,6 +39,7 @@ from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.tables import expunged_messages, folders, messages
 from mailservice.domain.errors import FolderNotFound
 from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
+from mailservice.domain.messages import DELETED, SEEN
 
 
 def open_folder(
@@ -41,16 +54,37 @@ def folder_status(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> FolderStatus:
     """STATUS: the folder's counts, from the same snapshot as SELECT's (so a folder kept is counted
-    from the changes since it, not by reading every message's row). Run it in one read snapshot."""
-    return _read_folder(connection, mailbox_id, name, snapshots)[0]
+    from the changes since it, not by reading every message's row). A large folder with no snapshot
+    kept is counted by the database instead: reading it whole would bring its every row into the
+    process, and keeping it would push the folders being read out of the cache. Run it in one read
+    snapshot."""
+    folder = _folder_named(connection, mailbox_id, name)
+    if (
+        folder.messages > snapshots.whole_read_limit
+        and snapshots.find(mailbox_id, folder.id, folder.uidvalidity) is None
+    ):
+        return _counted_status(connection, mailbox_id, folder.id)
+    return _status_from_snapshot(connection, mailbox_id, folder, snapshots)[0]
 
 
 def _read_folder(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> tuple[FolderStatus, FolderSnapshot]:
+    return _status_from_snapshot(
+        connection, mailbox_id, _folder_named(connection, mailbox_id, name), snapshots
+    )
+
+
+def _folder_named(connection: Connection, mailbox_id: str, name: str) -> Any:
     folder = connection.execute(_FOLDER_BY_NAME, {"mailbox_id": mailbox_id, "name": name}).first()
     if folder is None:
         raise FolderNotFound(f"no folder named {name}")
+    return folder
+
+
+def _status_from_snapshot(
+    connection: Connection, mailbox_id: str, folder: Any, snapshots: FolderSnapshots
+) -> tuple[FolderStatus, FolderSnapshot]:
     snapshot, read_whole = _current(connection, mailbox_id, folder, snapshots)
     snapshots.keep(snapshot, read_whole)
     status = FolderStatus(
@@ -67,6 +101,26 @@ def _read_folder(
         deleted=snapshot.deleted,
     )
     return status, snapshot
+
+
+def _counted_status(connection: Connection, mailbox_id: str, folder_id: int) -> FolderStatus:
+    """The folder's counts computed by the database, in one statement (one snapshot on any backend)."""
+    row = _COUNTED.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
+    if row is None:
+        raise FolderNotFound("the folder no longer exists")
+    return FolderStatus(
+        folder_id=row.id,
+        name=row.name,
+        uidvalidity=row.uidvalidity,
+        uidnext=row.uidnext,
+        highestmodseq=row.highestmodseq,
+        messages=row.messages,
+        unseen=row.unseen,
+        size=row.size,
+        recent_uid=row.recent_uid,
+        recent=row.recent,
+        deleted=row.deleted,
+    )
 
 
 def folder_changes(
@@ -171,6 +225,43 @@ _MESSAGES = (
     .where(messages.c.folder_id == bindparam("folder_id"))
     .order_by(messages.c.uid)
 )
+
+
+def _has_flag(flag: str) -> Any:
+    """Whether a message's flags text holds `flag` as a whole word (the text is space-separated)."""
+    return (literal(" ") + messages.c.flags + literal(" ")).like(literal(f"% {flag} %"), escape="/")
+
+
+def _count_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+_COUNTED = Prepared(
+    select(
+        folders.c.id,
+        folders.c.name,
+        folders.c.uidvalidity,
+        folders.c.uidnext,
+        folders.c.highestmodseq,
+        folders.c.recent_uid,
+        func.count(messages.c.id).label("messages"),
+        func.coalesce(func.sum(messages.c.size), 0).label("size"),
+        _count_where(~_has_flag(SEEN)).label("unseen"),
+        _count_where(_has_flag(DELETED)).label("deleted"),
+        _count_where(messages.c.uid > folders.c.recent_uid).label("recent"),
+    )
+    .select_from(folders.outerjoin(messages, messages.c.folder_id == folders.c.id))
+    .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id"))
+    .group_by(
+        folders.c.id,
+        folders.c.name,
+        folders.c.uidvalidity,
+        folders.c.uidnext,
+        folders.c.highestmodseq,
+        folders.c.recent_uid,
+    )
+)
+"""STATUS of a large folder with no snapshot kept."""
 
 _CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
 

@@ -96,6 +96,12 @@ class FolderSnapshots:
         self._whole_reads = 0
         self._lock = threading.Lock()
 
+    @property
+    def whole_read_limit(self) -> int:
+        """The most messages a STATUS reads whole to make a snapshot: a tenth of the cache, so that
+        one folder's count never pushes out most of what is kept."""
+        return self._capacity // 10
+
     def find(self, mailbox_id: str, folder_id: int, uidvalidity: int) -> FolderSnapshot | None:
         """The snapshot kept of this folder, if it is the same folder (not one deleted before it)."""
         key = (mailbox_id, folder_id)
