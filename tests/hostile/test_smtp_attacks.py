@@ -201,8 +201,10 @@ async def test_many_large_messages_at_once_are_stored_a_few_at_a_time(tmp_path: 
     print(f"RSS MiB before {before:.0f}, peak {peak:.0f}, after {after:.0f} for {LARGE_MESSAGES} x 8 MiB")
     assert small_reply.startswith("2.0.0")
     assert all(reply.startswith("2.0.0") for reply in replies)
-    # one message at a time costs about 2.5 times its size; all eight at once would be about 160 MiB
-    assert peak - before < 2 * 2.6 * LARGE_MESSAGE_BYTES / MIB + 32
+    # One message at a time costs about 2.5 times its size; all eight at once would be about 160 MiB more.
+    # The rise measured with two at a time: 57 to 76 MiB over seven runs (the allocator's reuse of what
+    # the start freed varies), so 48 MiB of slack.
+    assert peak - before < 2 * 2.6 * LARGE_MESSAGE_BYTES / MIB + 48
 
 
 # --- 2. Idle connections hoarding every slot ------------------------------------------------
