@@ -54,15 +54,11 @@ def folder_status(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> FolderStatus:
     """STATUS: the folder's counts, from the same snapshot as SELECT's (so a folder kept is counted
-    from the changes since it, not by reading every message's row). A large folder with no snapshot
-    kept is counted by the database instead: reading it whole would bring its every row into the
-    process, and keeping it would push the folders being read out of the cache. Run it in one read
-    snapshot."""
+    from the changes since it, not by reading every message's row). A folder too large to be kept is
+    counted by the database instead: reading it whole into the process at every STATUS took five times
+    as long. Run it in one read snapshot."""
     folder = _folder_named(connection, mailbox_id, name)
-    if (
-        folder.messages > snapshots.whole_read_limit
-        and snapshots.find(mailbox_id, folder.id, folder.uidvalidity) is None
-    ):
+    if folder.messages > snapshots.largest_kept:
         return _counted_status(connection, mailbox_id, folder.id)
     return _status_from_snapshot(connection, mailbox_id, folder, snapshots)[0]
 
@@ -261,7 +257,7 @@ _COUNTED = Prepared(
         folders.c.recent_uid,
     )
 )
-"""STATUS of a large folder with no snapshot kept."""
+"""STATUS of a folder too large for the snapshot cache."""
 
 _CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
 

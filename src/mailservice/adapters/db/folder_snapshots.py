@@ -97,10 +97,9 @@ class FolderSnapshots:
         self._lock = threading.Lock()
 
     @property
-    def whole_read_limit(self) -> int:
-        """The most messages a STATUS reads whole to make a snapshot: a tenth of the cache, so that
-        one folder's count never pushes out most of what is kept."""
-        return self._capacity // 10
+    def largest_kept(self) -> int:
+        """The most messages a folder may hold and still be kept."""
+        return self._capacity - 1
 
     def find(self, mailbox_id: str, folder_id: int, uidvalidity: int) -> FolderSnapshot | None:
         """The snapshot kept of this folder, if it is the same folder (not one deleted before it)."""
