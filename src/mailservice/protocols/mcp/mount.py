@@ -92,8 +92,10 @@ class McpEndpoint:
                 transport.set_result(running)
                 await stopping.wait()
         except Exception as error:
-            log.exception("mcp.failed_to_start")
-            if not transport.done():
+            if transport.done():
+                log.exception("mcp.transport_failed")
+            else:
+                log.exception("mcp.failed_to_start")
                 transport.set_exception(error)
 
 
