@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from mailservice.adapters.trusted_tls import verifying_context
 from mailservice.domain.errors import NotificationFailed
 
 ERROR_BODY_CHARS = 300
@@ -30,7 +31,9 @@ async def post(
     """POST once; a transport error or any non-2xx answer raises `NotificationFailed`."""
     try:
         basic = httpx.BasicAuth(*auth) if auth else None
-        async with httpx.AsyncClient(timeout=timeout_seconds, auth=basic) as client:
+        async with httpx.AsyncClient(
+            timeout=timeout_seconds, auth=basic, verify=verifying_context()
+        ) as client:
             response = await client.post(url, headers=headers, json=json, data=data)
     except httpx.HTTPError as error:
         raise NotificationFailed(f"{provider}: {type(error).__name__}: {error}") from error

@@ -19,18 +19,13 @@ from datetime import UTC, datetime
 import httpcore
 from standardwebhooks.webhooks import Webhook
 
+from mailservice.adapters.trusted_tls import verifying_context
 from mailservice.adapters.webhooks.guarded_connect import GuardedBackend, HostResolver, RefusedAddress
 from mailservice.domain.webhooks import SendResult
 
 MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "mailservice-webhooks/1"
 KEEPALIVE_SECONDS = 30.0
-
-
-@functools.cache
-def _verifying_context() -> ssl.SSLContext:
-    """The system's trusted certificates, loaded once per process: loading them takes tens of ms."""
-    return ssl.create_default_context()
 
 
 class HttpWebhookSender:
@@ -44,7 +39,7 @@ class HttpWebhookSender:
     ) -> None:
         self._timeout = timeout_seconds
         self._max_connections = max_connections
-        self._ssl_context = ssl_context or _verifying_context()
+        self._ssl_context = ssl_context or verifying_context()
         self._backend = GuardedBackend(resolver, allow_private)
         self._pools: dict[str, _Pool] = {}
         self._swept_at = time.monotonic()
