@@ -104,15 +104,16 @@ class MailserviceProcess:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError((self.workdir / "server.log").read_text())
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        with httpx.Client(timeout=1) as http:  # one for every poll: a new one loads the certificates
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise RuntimeError((self.workdir / "server.log").read_text())
+                try:
+                    if http.get(f"{self.base_url}/healthz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    time.sleep(0.1)
         raise RuntimeError("mailservice did not start")
 
 

@@ -61,6 +61,7 @@ class Served:
     base_url: str
     access_token: str
     key: AgentKey  # the paid mailbox's key, to sign the generated key-proof requests
+    http: httpx.Client  # for the challenges of signed requests (one client: each new one loads certificates)
     examples_per_operation: int
 
 
@@ -72,7 +73,10 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         key = AgentKey.generate()
         details = asyncio.run(_paid_mailbox(process.base_url, key))
         _deliver_one_message(process.smtp_port, details["email"])
-        yield Served(process.base_url, details["access_token"], key, EXAMPLES_PER_OPERATION[request.param])
+        with httpx.Client(base_url=process.base_url, timeout=30) as http:
+            yield Served(
+                process.base_url, details["access_token"], key, http, EXAMPLES_PER_OPERATION[request.param]
+            )
 
 
 async def _paid_mailbox(base_url: str, key: AgentKey) -> dict[str, Any]:
@@ -148,7 +152,7 @@ def _sign_key_proof(case: Any, served: Served) -> None:
     if not isinstance(case.body, dict) or "edproof" not in case.body:
         return
     public_line = served.key.public_line
-    answer = httpx.post(f"{served.base_url}/v1/auth/challenge", json={"public_key": public_line}, timeout=30)
+    answer = served.http.post("/v1/auth/challenge", json={"public_key": public_line})
     challenge = answer.json()["challenge"]
     case.body = {
         **case.body,
