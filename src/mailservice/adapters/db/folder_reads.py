@@ -46,7 +46,8 @@ def open_folder(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> OpenedFolder:
     """The folder and every message's metadata, in one snapshot of the database (run it in one)."""
-    status, snapshot = _read_folder(connection, mailbox_id, name, snapshots)
+    folder = _folder_named(connection, mailbox_id, name)
+    status, snapshot = _status_from_snapshot(connection, mailbox_id, folder, snapshots)
     return OpenedFolder(status, snapshot.messages)
 
 
@@ -61,14 +62,6 @@ def folder_status(
     if folder.messages > snapshots.largest_kept:
         return _counted_status(connection, mailbox_id, folder.id)
     return _status_from_snapshot(connection, mailbox_id, folder, snapshots)[0]
-
-
-def _read_folder(
-    connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
-) -> tuple[FolderStatus, FolderSnapshot]:
-    return _status_from_snapshot(
-        connection, mailbox_id, _folder_named(connection, mailbox_id, name), snapshots
-    )
 
 
 def _folder_named(connection: Connection, mailbox_id: str, name: str) -> Any:
@@ -104,19 +97,7 @@ def _counted_status(connection: Connection, mailbox_id: str, folder_id: int) -> 
     row = _COUNTED.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
     if row is None:
         raise FolderNotFound("the folder no longer exists")
-    return FolderStatus(
-        folder_id=row.id,
-        name=row.name,
-        uidvalidity=row.uidvalidity,
-        uidnext=row.uidnext,
-        highestmodseq=row.highestmodseq,
-        messages=row.messages,
-        unseen=row.unseen,
-        size=row.size,
-        recent_uid=row.recent_uid,
-        recent=row.recent,
-        deleted=row.deleted,
-    )
+    return FolderStatus(**row._asdict())
 
 
 def folder_changes(
@@ -196,13 +177,18 @@ def _current(
 _RAW_DATE = String()
 """Read the internal date as the driver gives it (no result processing); `stored_utc` converts it."""
 
-_FOLDER_BY_NAME = select(
-    folders.c.id,
+_FOLDER_COUNTERS = (
     folders.c.name,
     folders.c.uidvalidity,
     folders.c.uidnext,
     folders.c.highestmodseq,
     folders.c.recent_uid,
+)
+"""The folder's own columns of its STATUS (beside its id)."""
+
+_FOLDER_BY_NAME = select(
+    folders.c.id,
+    *_FOLDER_COUNTERS,
     select(func.count())
     .select_from(messages)
     .where(messages.c.folder_id == folders.c.id)
@@ -234,12 +220,8 @@ def _count_where(condition: Any) -> Any:
 
 _COUNTED = Prepared(
     select(
-        folders.c.id,
-        folders.c.name,
-        folders.c.uidvalidity,
-        folders.c.uidnext,
-        folders.c.highestmodseq,
-        folders.c.recent_uid,
+        folders.c.id.label("folder_id"),
+        *_FOLDER_COUNTERS,
         func.count(messages.c.id).label("messages"),
         func.coalesce(func.sum(messages.c.size), 0).label("size"),
         _count_where(~_has_flag(SEEN)).label("unseen"),
@@ -248,16 +230,9 @@ _COUNTED = Prepared(
     )
     .select_from(folders.outerjoin(messages, messages.c.folder_id == folders.c.id))
     .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id"))
-    .group_by(
-        folders.c.id,
-        folders.c.name,
-        folders.c.uidvalidity,
-        folders.c.uidnext,
-        folders.c.highestmodseq,
-        folders.c.recent_uid,
-    )
+    .group_by(folders.c.id, *_FOLDER_COUNTERS)
 )
-"""STATUS of a folder too large for the snapshot cache."""
+"""STATUS of a folder too large for the snapshot cache; its columns are `FolderStatus`'s fields."""
 
 _CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
 
