@@ -9,13 +9,12 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import httpx
 import pytest
+from bench.mailservice_process import wait_until_healthy
 
 from tests.conftest import TEST_SECRET
 from tests.support.databases import (
@@ -99,20 +98,8 @@ class ServerProcess:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_file_limit, self.open_file_limit))
 
     def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        # One client for every poll: each new client loads the system's certificates (about 60 ms of
-        # CPU), which at a poll every 50 ms was a quarter of the test processes' CPU.
-        with httpx.Client(timeout=1) as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early:\n{self.log()}")
-                try:
-                    if http.get(f"{self.base_url}/healthz").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    time.sleep(0.05)
-        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+        assert self.process is not None
+        wait_until_healthy(self.base_url, self.process, START_DEADLINE_SECONDS, self.log)
 
     def stop(self, timeout: float = 20.0) -> int:
         assert self.process is not None
