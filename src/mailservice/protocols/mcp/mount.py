@@ -9,7 +9,6 @@ request waits for it once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -67,7 +66,7 @@ class McpEndpoint:
             return None  # stopping, or it failed to start (logged once, where it failed)
         return transport.result()
 
-    @contextlib.asynccontextmanager
+    @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """For the app's lifespan: the transport starts when first asked and stops when this closes."""
         self._transport = asyncio.get_running_loop().create_future()
