@@ -92,6 +92,9 @@ def _request_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client went away mid-body: no request, as for a real server
+                self.close_connection = True
+                return
             parts = urlsplit(self.path)
             recorded = Recorded(
                 method=self.command,
