@@ -36,8 +36,8 @@ from mailservice.adapters.db.folder_reads import (
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
+    give_back_quota,
     lock_folder_by_name,
-    lock_mailbox,
     record_expunged,
     remove_messages,
     uid_conditions,
@@ -444,15 +444,16 @@ def _create(connection: Connection, mailbox_id: str, name: str, now: datetime) -
 def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     if name == INBOX:
         raise FolderNotAllowed("INBOX cannot be deleted")
-    lock_mailbox(connection, mailbox_id)
     folder = lock_folder_by_name(connection, mailbox_id, name)
     rows = connection.execute(
         select(messages.c.id, messages.c.raw_id, messages.c.size).where(messages.c.folder_id == folder.id)
     ).all()
-    remove_messages(connection, mailbox_id, rows)
+    freed = remove_messages(connection, rows)
     connection.execute(delete(expunged_messages).where(expunged_messages.c.folder_id == folder.id))
     connection.execute(delete(folders).where(folders.c.id == folder.id))
+    # The mailbox row last (the lock order of message_changes).
     connection.execute(remember_deleted_uidvalidity(mailbox_id, folder.uidvalidity))
+    give_back_quota(connection, mailbox_id, freed)
 
 
 def _rename(connection: Connection, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:

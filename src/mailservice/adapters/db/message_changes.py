@@ -4,8 +4,12 @@ The IMAP and POP3 store (`mail_folders.py`, in a blocking transaction) and the H
 (`messages.py`, inside the async unit of work through `run_sync`) both call these functions on a
 blocking `Connection` already in a write transaction, so the rules are kept here only:
 
-- Locks are taken in the delivery writer's order: the mailbox row, then folder rows by id. No two
-  writers can deadlock, and a folder's UIDs and modseqs are given under its row lock, held until commit.
+- Locks are taken in one order by every writer, the delivery writer's too: folder rows by id, then
+  the mailbox row, so no two writers can deadlock. The mailbox row (the quota, the order of the
+  mailbox's events) is taken by a write's last statements, so a write waiting for one folder holds up
+  no other folder of the mailbox. A writer that changes more than the folders it names first (room made
+  in a full mailbox, the age sweep) locks every folder of the mailbox first (`lock_whole_mailboxes`).
+  A folder's UIDs and modseqs are given under its row lock, held until commit.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
 - New UIDs and modseqs are taken from a locked folder's `FolderCounters`, here and in the
   group-commit writer (`message_store.py`, delivery and APPEND), and written back with
@@ -155,9 +159,14 @@ _GIVE_BACK_QUOTA = Prepared(
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .values(used_bytes=mailboxes.c.used_bytes - bindparam("freed"))
 )
-_SET_USED = Prepared(
-    update(mailboxes).where(mailboxes.c.id == bindparam("mailbox_id")).values(used_bytes=bindparam("used"))
+_TAKE_QUOTA = Prepared(
+    update(mailboxes)
+    .where(mailboxes.c.id == bindparam("mailbox_id"))
+    .values(used_bytes=mailboxes.c.used_bytes + bindparam("added"))
+    .returning(mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
 )
+"""Count added bytes and lock the mailbox row in one statement, a write's last; the caller raises
+`MailboxFull` (rolling the write back) when they did not fit."""
 _RECORD_EXPUNGED = Prepared(insert(expunged_messages), ("folder_id", "uid", "modseq", "flags"))
 _MOVE_ROWS = Prepared(
     update(messages)
@@ -169,9 +178,10 @@ _RAISE_MODSEQ = Prepared(
     .where(folders.c.id == bindparam("folder_id"))
     .values(highestmodseq=bindparam("new_modseq"))
 )
-_LOCK_MAILBOX = Prepared(
-    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-    .where(mailboxes.c.id == bindparam("mailbox_id"))
+_LOCK_FOLDERS_OF_MAILBOXES = (
+    select(folders.c.id)
+    .where(folders.c.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)))
+    .order_by(folders.c.id)
     .with_for_update()
 )
 _OF_MAILBOX = folders.c.mailbox_id == bindparam("mailbox_id")
@@ -247,7 +257,6 @@ def expunge(
 ) -> tuple[list[int], FolderWrite | None]:
     """Remove the messages of `uids` (all when None) flagged \\Deleted, or all of them without
     `only_deleted`; their uids, ascending."""
-    lock_mailbox(connection, mailbox_id)
     folder = lock_folder_by_id(connection, mailbox_id, folder_id)
     candidates: list[Any]
     if uids is None:
@@ -260,10 +269,10 @@ def expunge(
     if not doomed:
         return [], None
     modseq = folder.highestmodseq + 1
-    remove_messages(connection, mailbox_id, doomed)
     expunged = sorted(row.uid for row in doomed)
     record_expunged(connection, folder_id, expunged, modseq, {row.uid: row.flags for row in doomed})
     _raise_modseq(connection, folder_id, modseq)
+    give_back_quota(connection, mailbox_id, remove_messages(connection, doomed))
     return expunged, FolderWrite(folder_id, modseq)
 
 
@@ -278,15 +287,10 @@ def copy_messages(
 ) -> tuple[Copied, list[FolderWrite]]:
     """Copy (or move) `uids` to the folder named `target_name`, with new uids there. A copy counts
     against the quota (`MailboxFull`); a move does not, and expunges the sources."""
-    mailbox = lock_mailbox(connection, mailbox_id)
     source, target = _lock_source_and_target(connection, mailbox_id, folder_id, target_name)
     rows = _source_rows(connection, folder_id, uids)
     if not rows:
         return Copied(target.uidvalidity, (), ()), []
-    added = sum(row["size"] for row in rows)
-    quota = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes, default_quota)
-    if not move and not quota.allows(added):
-        raise MailboxFull("the copy would exceed the mailbox quota")
     same_folder = target.id == source.id
     counters = FolderCounters.of_row(target)
     target_uids = counters.take_uids(len(rows))
@@ -295,7 +299,6 @@ def copy_messages(
         _move_rows(connection, rows, target.id, target_uids, target_modseq)
     else:
         _insert_copies(connection, rows, target.id, target_uids, target_modseq)
-        _SET_USED.run(connection, {"mailbox_id": mailbox_id, "used": mailbox.used_bytes + added})
     ADVANCE_FOLDERS.run(connection, counters.written())
     writes = [FolderWrite(target.id, target_modseq)]
     source_uids = [row["uid"] for row in rows]
@@ -308,19 +311,45 @@ def copy_messages(
         record_expunged(connection, source.id, source_uids, source_modseq, flags)
         _raise_modseq(connection, source.id, source_modseq)
         writes.append(FolderWrite(source.id, source_modseq))
+    if not move or same_folder:  # a move within one folder copied, then expunged the sources
+        added = sum(row["size"] for row in rows)
+        _take_quota(connection, mailbox_id, added, None if move else default_quota)
     return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
 
 
-def remove_messages(connection: Connection, mailbox_id: str, rows: Sequence[Any]) -> None:
-    """Delete message rows (each with its `id`, `raw_id` and `size`), the raw bytes no other row shares,
-    and give their size back to the quota."""
+def _take_quota(connection: Connection, mailbox_id: str, added: int, default_quota: int | None) -> None:
+    """Count `added` bytes; with `default_quota`, first check that they fit (else `MailboxFull`)."""
+    mailbox = _TAKE_QUOTA.first(connection, {"mailbox_id": mailbox_id, "added": added})
+    if mailbox is None:
+        raise NoResultFound(f"no mailbox {mailbox_id}")
+    if default_quota is None:
+        return
+    before = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes - added, default_quota)
+    if not before.allows(added):
+        raise MailboxFull("the copy would exceed the mailbox quota")
+
+
+def remove_messages(connection: Connection, rows: Sequence[Any]) -> int:
+    """Delete message rows (each with its `id`, `raw_id` and `size`) and the raw bytes no other row
+    shares; the bytes freed, for `give_back_quota`."""
     _DELETE_MESSAGE.run_many(connection, [{"row_id": row.id} for row in rows])
     _DELETE_UNSHARED_RAW.run_many(
         connection, [{"raw_id": raw_id} for raw_id in sorted({row.raw_id for row in rows})]
     )
-    size = sum(row.size for row in rows)
-    if size:
-        _GIVE_BACK_QUOTA.run(connection, {"mailbox_id": mailbox_id, "freed": size})
+    return sum(row.size for row in rows)
+
+
+def give_back_quota(connection: Connection, mailbox_id: str, freed: int) -> None:
+    """Locks the mailbox row: a write's last statements only (see the lock order above)."""
+    if freed:
+        _GIVE_BACK_QUOTA.run(connection, {"mailbox_id": mailbox_id, "freed": freed})
+
+
+def lock_whole_mailboxes(connection: Connection, mailbox_ids: set[str]) -> None:
+    """Every folder of the mailboxes, in id order: for a write that may change any of them and must
+    take them before any mailbox row."""
+    if connection.dialect.name != "sqlite":  # one writer at a time there already
+        connection.execute(_LOCK_FOLDERS_OF_MAILBOXES, {"mailbox_ids": sorted(mailbox_ids)}).all()
 
 
 def record_expunged(
@@ -344,13 +373,6 @@ def uid_conditions(uids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
         return
     for start in range(0, len(ordered), CHUNK):
         yield messages.c.uid.in_(ordered[start : start + CHUNK])
-
-
-def lock_mailbox(connection: Connection, mailbox_id: str) -> Any:
-    mailbox = _LOCK_MAILBOX.first(connection, {"mailbox_id": mailbox_id})
-    if mailbox is None:
-        raise NoResultFound(f"no mailbox {mailbox_id}")
-    return mailbox
 
 
 def lock_folder_by_name(connection: Connection, mailbox_id: str, name: str) -> Any:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
-from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters
+from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters, lock_whole_mailboxes
 from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
@@ -46,12 +46,9 @@ STREAM_ABOVE = 1024 * 1024
 STREAM_BLOCK = 256 * 1024
 
 # Built once: constructing a statement costs more than running it for a group of small messages.
-_LOCK_QUOTAS = (
-    select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-    .where(mailboxes.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(mailboxes.c.id)
-    .with_for_update()
-)
+_QUOTAS = select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes).order_by(mailboxes.c.id)
+_READ_QUOTAS = _QUOTAS.where(mailboxes.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_QUOTAS = _READ_QUOTAS.with_for_update()
 _LOCK_FOLDERS = (
     select(
         folders.c.id,
@@ -72,19 +69,21 @@ _LOCK_FOLDERS = (
 to INBOX does not wait for, nor hold up, a flag change in another folder of the mailbox."""
 # The usual group (one mailbox, one folder) with prepared statements: an expanding IN list is compiled
 # again for every use.
-_LOCK_QUOTA = Prepared(
-    select(*_LOCK_QUOTAS.selected_columns).where(mailboxes.c.id == bindparam("id")).with_for_update()
-)
+_READ_QUOTA = Prepared(_QUOTAS.where(mailboxes.c.id == bindparam("id")))
+_LOCK_QUOTA = Prepared(_QUOTAS.where(mailboxes.c.id == bindparam("id")).with_for_update())
 _LOCK_FOLDER = Prepared(
     select(*_LOCK_FOLDERS.selected_columns)
     .where(folders.c.mailbox_id == bindparam("id"), folders.c.name == bindparam("name"))
     .with_for_update()
 )
-_SET_USED_BYTES = Prepared(
+_ADD_USED_BYTES = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
-    .values(used_bytes=bindparam("new_used"))
+    .values(used_bytes=mailboxes.c.used_bytes + bindparam("added"))
+    .returning(mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
 )
+"""Counts a group's bytes and locks the mailbox row (its quota, the order of its events): the group's
+last statements, so the row is held only until the commit."""
 
 
 @dataclass
@@ -105,11 +104,16 @@ class _Group:
     field_rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[AgentEvent] = field(default_factory=list)
     touched_folders: set[tuple[str, str]] = field(default_factory=set)
-    touched_mailboxes: set[str] = field(default_factory=set)
+    added_bytes: dict[str, int] = field(default_factory=dict)
+    """Per mailbox."""
     webhooks_queued: bool = False
 
 
 _Outcomes = list[list[StoredCopy] | DomainError]
+
+
+class _LocksNeeded(Exception):
+    """A group must be written again with its mailboxes locked first (see `_write_group`)."""
 
 
 class GroupCommitMessageStore:
@@ -196,42 +200,55 @@ class GroupCommitMessageStore:
     async def _write(self, group: list[_Pending]) -> tuple[_Outcomes, list[DomainEvent]]:
         deliveries = [pending.delivery for pending in group]
         now = self._clock.now()
-        return await self._database.run_group_write(
-            lambda connection: self._write_group(connection, deliveries, now)
-        )
+        try:
+            return await self._database.run_group_write(
+                lambda connection: self._write_group(connection, deliveries, now, locked=False)
+            )
+        except _LocksNeeded:
+            return await self._database.run_group_write(
+                lambda connection: self._write_group(connection, deliveries, now, locked=True)
+            )
 
     def _write_group(
-        self, connection: Connection, deliveries: list[Delivery], now: datetime
+        self, connection: Connection, deliveries: list[Delivery], now: datetime, locked: bool
     ) -> tuple[_Outcomes, list[DomainEvent]]:
-        """Runs blocking, in one transaction: lock quotas, make room where the retention policy allows,
-        lock folders, plan every delivery, write. Also returns the events to announce besides new mail
-        (folders that retention freed room in; webhook deliveries queued)."""
+        """Runs blocking, in one transaction: lock the folders (making those to be made), read the
+        quotas, plan every delivery, write, and count the bytes in the mailbox rows last (the lock
+        order of `message_changes`: the mailbox row is held only until the commit). Also returns the
+        events to announce besides new mail (folders that retention freed room in; webhook deliveries
+        queued).
+
+        The quotas are read without a lock, so on PostgreSQL a writer of another folder may have taken
+        the room meanwhile: counting then finds the mailbox over its quota and raises `_LocksNeeded`.
+        So does a group that must make room in a full mailbox, which may delete from any of its
+        folders. Such a group is written again `locked`: every folder of its mailboxes, then their
+        mailbox rows, locked before it reads anything."""
         copies = [copy for delivery in deliveries for copy in delivery.copies]
         creating = {
             (c.mailbox_id, c.folder) for d in deliveries if not d.into_existing_folders for c in d.copies
         }
-        quotas = self._lock_quotas(connection, {c.mailbox_id for c in copies})
-        freed = self._make_room(connection, quotas, deliveries)
-        state = _Group(
-            now=now,
-            quotas=quotas,
-            folder_states=_lock_folders(
-                connection, {(c.mailbox_id, c.folder) for c in copies}, creating, now
-            ),
-        )
+        mailbox_ids = {c.mailbox_id for c in copies}
+        exact = locked or connection.dialect.name == "sqlite"  # one writer at a time there
+        if locked:
+            lock_whole_mailboxes(connection, mailbox_ids)
+        wanted = {(c.mailbox_id, c.folder) for c in copies}
+        folder_states = _lock_folders(connection, wanted, creating, now)
+        quotas = self._quotas(connection, mailbox_ids, lock=locked)
+        freed: list[FolderChanged] = []
+        if self._retention is not None and not all(
+            quotas[m].allows(sum(n)) for m, n in _needs(deliveries).items()
+        ):
+            if not exact:
+                raise _LocksNeeded
+            # Only when room must be made: none for an APPEND that the store will refuse.
+            needs = _needs(_with_their_folders(folder_states, deliveries))
+            freed = self._retention.make_room(connection, quotas, needs)
+            if freed:  # their modseqs moved on
+                folder_states = _select_folders(connection, wanted)
+        state = _Group(now=now, quotas=quotas, folder_states=folder_states)
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
-        _apply(connection, state)
+        _apply(connection, state, self._default_quota, checked=not exact)
         return outcomes, [*freed, *([WebhookQueued()] if state.webhooks_queued else [])]
-
-    def _make_room(
-        self, connection: Connection, quotas: dict[str, Quota], deliveries: list[Delivery]
-    ) -> list[FolderChanged]:
-        if self._retention is None or all(quotas[m].allows(sum(n)) for m, n in _needs(deliveries).items()):
-            return []
-        # Only when room must be made: none for an APPEND that the store will refuse.
-        return self._retention.make_room(
-            connection, quotas, _needs(_with_their_folders(connection, deliveries))
-        )
 
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
         needed: dict[str, int] = {}
@@ -244,11 +261,13 @@ class GroupCommitMessageStore:
                 return MailboxFull("mailbox is full", mailbox_id=mailbox_id)
         return [_place(state, copy) for copy in delivery.copies]
 
-    def _lock_quotas(self, connection: Connection, mailbox_ids: set[str]) -> dict[str, Quota]:
+    def _quotas(self, connection: Connection, mailbox_ids: set[str], lock: bool) -> dict[str, Quota]:
         if len(mailbox_ids) == 1:
-            rows = _LOCK_QUOTA.rows(connection, {"id": next(iter(mailbox_ids))})
+            one = _LOCK_QUOTA if lock else _READ_QUOTA
+            rows = one.rows(connection, {"id": next(iter(mailbox_ids))})
         else:
-            rows = list(connection.execute(_LOCK_QUOTAS, {"ids": sorted(mailbox_ids)}).all())
+            many = _LOCK_QUOTAS if lock else _READ_QUOTAS
+            rows = list(connection.execute(many, {"ids": sorted(mailbox_ids)}).all())
         return {
             row.id: Quota.of_mailbox(row.quota_bytes, row.used_bytes, self._default_quota) for row in rows
         }
@@ -263,17 +282,15 @@ def _needs(deliveries: list[Delivery]) -> dict[str, list[int]]:
     return needs
 
 
-def _with_their_folders(connection: Connection, deliveries: list[Delivery]) -> list[Delivery]:
-    """The deliveries whose folders exist or will be made: room is made for those only, not for an
-    APPEND the store will refuse. (The mailbox rows are locked: no folder of theirs goes meanwhile.)"""
-    needed = {(c.mailbox_id, c.folder) for d in deliveries if d.into_existing_folders for c in d.copies}
-    if not needed:
-        return deliveries
-    existing = _select_folders(connection, needed).keys()
+def _with_their_folders(
+    folder_states: dict[tuple[str, str], FolderCounters], deliveries: list[Delivery]
+) -> list[Delivery]:
+    """The deliveries whose folders exist or will be made (`folder_states`, locked): room is made for
+    those only, not for an APPEND the store will refuse."""
     return [
         d
         for d in deliveries
-        if not d.into_existing_folders or all((c.mailbox_id, c.folder) in existing for c in d.copies)
+        if not d.into_existing_folders or all((c.mailbox_id, c.folder) in folder_states for c in d.copies)
     ]
 
 
@@ -322,7 +339,7 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     uid, modseq = folder.take_uid(), folder.next_modseq()
     state.quotas[copy.mailbox_id] = state.quotas[copy.mailbox_id].with_added(len(copy.raw))
     state.touched_folders.add(key)
-    state.touched_mailboxes.add(copy.mailbox_id)
+    state.added_bytes[copy.mailbox_id] = state.added_bytes.get(copy.mailbox_id, 0) + len(copy.raw)
     raw_id = uuid.uuid4().hex
     state.raw_rows.append({"id": raw_id, "raw": copy.raw})
     block, layout = common_fields(copy.raw[: copy.parsed.header_end])
@@ -368,7 +385,9 @@ def _message_row(copy: MessageCopy, folder_id: int, uid: int, modseq: int, raw_i
     }
 
 
-def _apply(connection: Connection, state: _Group) -> None:
+def _apply(connection: Connection, state: _Group, default_quota: int, checked: bool) -> None:
+    """Write the group; `checked`: its quotas were read unlocked, so raise `_LocksNeeded` when a
+    mailbox turns out not to have had the room."""
     if not state.message_rows:
         return
     _insert_raw(connection, state.raw_rows)
@@ -377,10 +396,14 @@ def _apply(connection: Connection, state: _Group) -> None:
     ADVANCE_FOLDERS.run_many(
         connection, [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     )
-    _SET_USED_BYTES.run_many(
-        connection,
-        [{"mailbox_id": m, "new_used": state.quotas[m].used_bytes} for m in sorted(state.touched_mailboxes)],
-    )
+    for mailbox_id in sorted(state.added_bytes):
+        added = state.added_bytes[mailbox_id]
+        row = _ADD_USED_BYTES.first(connection, {"mailbox_id": mailbox_id, "added": added})
+        if checked and (
+            row is None
+            or not Quota.of_mailbox(row.quota_bytes, row.used_bytes - added, default_quota).allows(added)
+        ):
+            raise _LocksNeeded
     state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 

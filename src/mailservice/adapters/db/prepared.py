@@ -142,7 +142,7 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
     fixed = tuple(
         _GIVEN if compiled.binds[key].required else compiled.binds[key].effective_value for key in keys
     )
-    columns = list(getattr(statement, "selected_columns", ()))
+    columns = list(getattr(statement, "exported_columns", ()))  # a SELECT's, or what RETURNING names
     results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
     names = [column.key or f"c{index}" for index, column in enumerate(columns)]
     row = namedtuple("PreparedRow", names, rename=True) if columns else None

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, delete, exists, insert, select
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.message_changes import expunge
+from mailservice.adapters.db.message_changes import expunge, lock_whole_mailboxes
 from mailservice.adapters.db.tables import mailbox_retention, messages
 from mailservice.domain.messages import SEEN, FolderChanged
 from mailservice.domain.quota import Quota
@@ -64,7 +64,8 @@ class SqlRetention:
     def make_room(
         self, connection: Connection, quotas: dict[str, Quota], needs: dict[str, list[int]]
     ) -> list[FolderChanged]:
-        """Inside the delivery's transaction, with the mailbox rows locked: for each mailbox whose
+        """Inside the delivery's transaction, with every folder of the mailboxes locked (it may delete
+        from any; `lock_whole_mailboxes`) and their mailbox rows after them: for each mailbox whose
         incoming messages (`needs`, sizes in delivery order) do not fit, delete its oldest read messages
         until as many of them fit as can; `quotas` is updated to what is left."""
         changed: list[FolderChanged] = []
@@ -100,8 +101,9 @@ class SqlRetention:
         by_mailbox: dict[str, list[Any]] = defaultdict(list)
         for row in doomed:
             by_mailbox[row.mailbox_id].append(row)
+        lock_whole_mailboxes(connection, set(by_mailbox))  # every folder before any mailbox row
         changed: list[FolderChanged] = []
-        for mailbox_id in sorted(by_mailbox):  # the delivery writer's lock order
+        for mailbox_id in sorted(by_mailbox):
             changed += _expunge_rows(connection, mailbox_id, by_mailbox[mailbox_id])
         return len(doomed), changed
 

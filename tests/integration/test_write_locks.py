@@ -1,0 +1,183 @@
+"""Writers of one mailbox on PostgreSQL: the lock order (folder rows by id, then the mailbox row) lets a
+write that waits for one folder hold up no other folder, and no mix of writers deadlocks.
+
+Every writer takes the rows of the folders it changes first, in id order, and the mailbox row (its
+quota, the order of its events) last; the mailbox row is held only for the last statements before the
+commit. SQLite has one writer at a time, so only the mixed load runs there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from mailservice.adapters.db.tables import folders, mailboxes, messages
+from mailservice.bootstrap import Runtime, build_runtime
+from mailservice.domain.clock import FixedClock
+from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull
+from mailservice.domain.mail_session import FlagChange, MailSession
+from tests.conftest import BASE_URL, make_settings
+from tests.support.agent import claim_and_pay
+from tests.support.keys import AgentKey
+from tests.support.mail import text_message
+
+QUOTA = 24_000
+"""About forty of the messages below: the mixed load fills the mailbox, and the default policy then
+makes room by deleting its oldest read mail inside deliveries."""
+SECONDS = 6
+EXPECTED = (MailboxFull, FolderNotFound, FolderExists)
+"""What the mixed load may be answered: a full mailbox, a folder deleted or made by another writer."""
+
+
+def message(subject: str) -> bytes:
+    return text_message("writer@example.org", subject=subject, body="x" * 400).replace(b"\n", b"\r\n")
+
+
+@pytest.fixture
+async def two_nodes(database_dsn: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[list[Runtime]]:
+    settings = [make_settings(database_dsn, tmp_path / name, mailbox_quota_bytes=QUOTA) for name in "ab"]
+    nodes = [await build_runtime(each, clock) for each in settings]
+    yield nodes
+    for node in nodes:
+        await node.close()
+
+
+async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[MailSession]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=nodes[0].app), base_url=BASE_URL) as http:
+        details = await claim_and_pay(http, AgentKey.generate())
+    address, password = str(details["email"]), str(details["password"])
+    return [
+        await nodes[index % len(nodes)].services.mail_access.login(address, password, "127.0.0.1")
+        for index in range(count)
+    ]
+
+
+async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes: list[Runtime]) -> None:
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: every write waits for the one before it")
+    expunging, appending = await sessions_of_one_mailbox(two_nodes, 2)
+    await expunging.create_folder("Archive")
+    archived = await expunging.append("Archive", message("old"), frozenset({"\\Deleted"}), None)
+    archive = (await expunging.status("Archive")).folder_id
+    async with two_nodes[0].database.engine.connect() as held:
+        # A long write in Archive, holding its row (as a STORE or COPY there does while it runs).
+        await held.begin()
+        await held.execute(select(folders.c.id).where(folders.c.id == archive).with_for_update())
+        expunge = asyncio.create_task(expunging.expunge(archive))
+        await asyncio.sleep(0.3)  # the EXPUNGE is now waiting for Archive's row
+        assert not expunge.done()
+
+        appended = await asyncio.wait_for(appending.append("INBOX", message("new"), frozenset(), None), 5)
+
+        assert appended.uid == 1
+        assert not expunge.done()
+        await held.rollback()
+    assert await asyncio.wait_for(expunge, 5) == [archived.uid]
+
+
+async def churn(session: MailSession, name: str, seconds: float, errors: list[BaseException]) -> int:
+    """One writer's share of the mix, for `seconds`: APPEND (some read), COPY, MOVE, STORE + EXPUNGE,
+    and a folder made, filled and deleted. How many operations it made."""
+    rng = random.Random(name)
+    inbox = (await session.status("INBOX")).folder_id
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    done = 0
+    while loop.time() < deadline:
+        try:
+            await one_operation(session, name, inbox, rng)
+        except EXPECTED:
+            pass
+        except Exception as error:  # a deadlock or a failed write: the test's finding
+            errors.append(error)
+        done += 1
+    return done
+
+
+async def one_operation(session: MailSession, name: str, inbox: int, rng: random.Random) -> None:
+    kind = rng.choice(["append", "append", "copy", "move", "expunge", "folder"])
+    if kind == "append":
+        flags = frozenset({"\\Seen"}) if rng.random() < 0.7 else frozenset()
+        await session.append(rng.choice(["INBOX", "Archive"]), message(f"{name}"), flags, None)
+    elif kind == "copy":
+        uids = [meta.uid for meta in (await session.open("INBOX")).messages][-3:]
+        await session.copy(inbox, uids, "Archive")
+    elif kind == "move":
+        opened = await session.open("Archive")
+        uids = [meta.uid for meta in opened.messages][:2]
+        await session.move(opened.status.folder_id, uids, "INBOX")
+    elif kind == "expunge":
+        uids = [meta.uid for meta in (await session.open("INBOX")).messages][:2]
+        await session.store_flags(inbox, uids, FlagChange.ADD, frozenset({"\\Deleted"}))
+        await session.expunge(inbox)
+    else:
+        scratch = f"Scratch-{name}"
+        await session.create_folder(scratch)
+        await session.append(scratch, message("scratch"), frozenset({"\\Seen"}), None)
+        await session.copy(inbox, [meta.uid for meta in (await session.open("INBOX")).messages][:2], scratch)
+        await session.delete_folder(scratch)
+
+
+async def test_writers_of_one_mailbox_on_two_nodes_never_deadlock_and_keep_the_quota_exact(
+    two_nodes: list[Runtime],
+) -> None:
+    sessions = await sessions_of_one_mailbox(two_nodes, 6)
+    await sessions[0].create_folder("Archive")
+    errors: list[BaseException] = []
+
+    done = await asyncio.gather(*(churn(s, f"w{i}", SECONDS, errors) for i, s in enumerate(sessions)))
+
+    assert errors == []
+    assert sum(done) > 6 * 5
+    async with two_nodes[0].database.engine.connect() as connection:
+        stored = (await connection.execute(select(func.coalesce(func.sum(messages.c.size), 0)))).scalar()
+        used = (await connection.execute(select(mailboxes.c.used_bytes))).scalars().all()
+    assert used == [stored]
+    assert 0 < stored <= QUOTA
+
+
+async def test_appends_from_two_nodes_into_two_folders_fill_the_quota_exactly(
+    database_dsn: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """The delivery writer reads a quota without locking it and counts its bytes last: when a writer
+    of another folder took the room meanwhile, the group is written again with the mailbox locked."""
+    size = len(message("w0 00"))
+    fits = 20
+    settings = [
+        make_settings(
+            database_dsn, tmp_path / n, mailbox_quota_bytes=fits * size, retention_delete_oldest_read=False
+        )
+        for n in "ab"
+    ]
+    nodes = [await build_runtime(each, clock) for each in settings]
+    try:
+        sessions = await sessions_of_one_mailbox(nodes, 8)
+        await sessions[0].create_folder("Archive")
+
+        async def fill(session: MailSession, writer: int) -> int:
+            stored = 0
+            for number in range(8):
+                folder = "INBOX" if writer % 2 else "Archive"
+                try:
+                    await session.append(folder, message(f"w{writer} {number:02}"), frozenset(), None)
+                    stored += 1
+                except MailboxFull:
+                    pass
+            return stored
+
+        stored = await asyncio.gather(*(fill(s, i) for i, s in enumerate(sessions)))
+
+        assert sum(stored) == fits
+        async with nodes[0].database.engine.connect() as connection:
+            sizes = (await connection.execute(select(messages.c.size))).scalars().all()
+            used = (await connection.execute(select(mailboxes.c.used_bytes))).scalars().all()
+        assert (len(sizes), used) == (fits, [fits * size])
+    finally:
+        for node in nodes:
+            await node.close()
