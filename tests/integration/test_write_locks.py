@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db.message_changes import lock_folder_by_id
 from mailservice.adapters.db.tables import folders, mailboxes, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
@@ -58,6 +60,10 @@ async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[Mail
     ]
 
 
+def mailbox_of(connection: Connection, folder_id: int) -> str:
+    return str(connection.execute(select(folders.c.mailbox_id).where(folders.c.id == folder_id)).scalar_one())
+
+
 async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes: list[Runtime]) -> None:
     if two_nodes[0].database.engine.dialect.name == "sqlite":
         pytest.skip("SQLite has one writer at a time: every write waits for the one before it")
@@ -66,9 +72,9 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
     archived = await expunging.append("Archive", message("old"), frozenset({"\\Deleted"}), None)
     archive = (await expunging.status("Archive")).folder_id
     async with two_nodes[0].database.engine.connect() as held:
-        # A long write in Archive, holding its row (as a STORE or COPY there does while it runs).
+        # A long write in Archive, holding its row as every writer locks it (a STORE or COPY there).
         await held.begin()
-        await held.execute(select(folders.c.id).where(folders.c.id == archive).with_for_update())
+        await held.run_sync(lambda c: lock_folder_by_id(c, mailbox_of(c, archive), archive))
         expunge = asyncio.create_task(expunging.expunge(archive))
         await asyncio.sleep(0.3)  # the EXPUNGE is now waiting for Archive's row
         assert not expunge.done()
@@ -79,6 +85,26 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
         assert not expunge.done()
         await held.rollback()
     assert await asyncio.wait_for(expunge, 5) == [archived.uid]
+
+
+async def test_a_session_claiming_recent_messages_does_not_wait_behind_a_write_to_the_folder(
+    two_nodes: list[Runtime],
+) -> None:
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: every write waits for the one before it")
+    first, second = await sessions_of_one_mailbox(two_nodes, 2)
+    appended = await first.append("INBOX", message("new"), frozenset(), None)
+    inbox = (await first.status("INBOX")).folder_id
+    async with two_nodes[0].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: lock_folder_by_id(c, mailbox_of(c, inbox), inbox))
+
+        claimed_before = await asyncio.wait_for(first.claim_recent(inbox, appended.uid), 5)
+        again = await asyncio.wait_for(second.claim_recent(inbox, appended.uid), 5)
+
+        await held.rollback()
+    assert (claimed_before, again) == (0, appended.uid)
+    assert (await second.status("INBOX")).recent_uid == appended.uid
 
 
 async def churn(session: MailSession, name: str, seconds: float, errors: list[BaseException]) -> int:
@@ -136,7 +162,7 @@ async def test_writers_of_one_mailbox_on_two_nodes_never_deadlock_and_keep_the_q
     assert errors == []
     assert sum(done) > 6 * 5
     async with two_nodes[0].database.engine.connect() as connection:
-        stored = (await connection.execute(select(func.coalesce(func.sum(messages.c.size), 0)))).scalar()
+        stored = (await connection.execute(select(func.coalesce(func.sum(messages.c.size), 0)))).scalar_one()
         used = (await connection.execute(select(mailboxes.c.used_bytes))).scalars().all()
     assert used == [stored]
     assert 0 < stored <= QUOTA

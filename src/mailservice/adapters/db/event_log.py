@@ -177,7 +177,7 @@ def _lock_mailboxes(connection: Connection, mailbox_ids: set[str]) -> None:
     if connection.dialect.name == "sqlite":
         return  # one writer at a time already
     query = select(mailboxes.c.id).where(mailboxes.c.id.in_(sorted(mailbox_ids))).order_by(mailboxes.c.id)
-    connection.execute(query.with_for_update())
+    connection.execute(query.with_for_update(key_share=True))
 
 
 def _row(event: AgentEvent) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
 from mailservice.adapters.db.prepared import Prepared
-from mailservice.adapters.db.tables import expunged_messages, folders, messages
+from mailservice.adapters.db.tables import expunged_messages, folders, messages, recent_marks
 from mailservice.domain.errors import FolderNotFound
 from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
 from mailservice.domain.messages import DELETED, SEEN
@@ -177,24 +177,32 @@ def _current(
 _RAW_DATE = String()
 """Read the internal date as the driver gives it (no result processing); `stored_utc` converts it."""
 
+WITH_RECENT_MARK = folders.outerjoin(recent_marks, recent_marks.c.folder_id == folders.c.id)
+RECENT_UID = func.coalesce(recent_marks.c.recent_uid, 0)
+"""The folder's \\Recent mark (from `WITH_RECENT_MARK`): 0 until a session first claims."""
+
 _FOLDER_COUNTERS = (
     folders.c.name,
     folders.c.uidvalidity,
     folders.c.uidnext,
     folders.c.highestmodseq,
-    folders.c.recent_uid,
+    RECENT_UID.label("recent_uid"),
 )
-"""The folder's own columns of its STATUS (beside its id)."""
+"""The folder's own columns of its STATUS (beside its id), read from `WITH_RECENT_MARK`."""
 
-_FOLDER_BY_NAME = select(
-    folders.c.id,
-    *_FOLDER_COUNTERS,
-    select(func.count())
-    .select_from(messages)
-    .where(messages.c.folder_id == folders.c.id)
-    .scalar_subquery()
-    .label("messages"),
-).where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.name == bindparam("name"))
+_FOLDER_BY_NAME = (
+    select(
+        folders.c.id,
+        *_FOLDER_COUNTERS,
+        select(func.count())
+        .select_from(messages)
+        .where(messages.c.folder_id == folders.c.id)
+        .scalar_subquery()
+        .label("messages"),
+    )
+    .select_from(WITH_RECENT_MARK)
+    .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.name == bindparam("name"))
+)
 
 _MESSAGES = (
     select(
@@ -226,11 +234,11 @@ _COUNTED = Prepared(
         func.coalesce(func.sum(messages.c.size), 0).label("size"),
         _count_where(~_has_flag(SEEN)).label("unseen"),
         _count_where(_has_flag(DELETED)).label("deleted"),
-        _count_where(messages.c.uid > folders.c.recent_uid).label("recent"),
+        _count_where(messages.c.uid > RECENT_UID).label("recent"),
     )
-    .select_from(folders.outerjoin(messages, messages.c.folder_id == folders.c.id))
+    .select_from(WITH_RECENT_MARK.outerjoin(messages, messages.c.folder_id == folders.c.id))
     .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id"))
-    .group_by(folders.c.id, *_FOLDER_COUNTERS)
+    .group_by(folders.c.id, *_FOLDER_COUNTERS[:-1], recent_marks.c.recent_uid)
 )
 """STATUS of a folder too large for the snapshot cache; its columns are `FolderStatus`'s fields."""
 
@@ -264,16 +272,20 @@ def _changes_query() -> Any:
         no_int,
         no_int,
     ).where(expunged_messages.c.folder_id == folder_id, expunged_messages.c.modseq > since)
-    folder = select(
-        literal(_FOLDER),
-        folders.c.highestmodseq,
-        folders.c.uidnext,
-        cast(null(), messages.c.flags.type),
-        cast(null(), messages.c.internal_date.type),
-        no_int,
-        folders.c.uidvalidity,
-        folders.c.recent_uid,
-    ).where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == folder_id)
+    folder = (
+        select(
+            literal(_FOLDER),
+            folders.c.highestmodseq,
+            folders.c.uidnext,
+            cast(null(), messages.c.flags.type),
+            cast(null(), messages.c.internal_date.type),
+            no_int,
+            folders.c.uidvalidity,
+            RECENT_UID,
+        )
+        .select_from(WITH_RECENT_MARK)
+        .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == folder_id)
+    )
     return union_all(changed, expunged, folder)
 
 

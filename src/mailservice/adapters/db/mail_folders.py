@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import message_changes
@@ -28,6 +29,7 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
+    WITH_RECENT_MARK,
     changes_asked,
     changes_of_rows,
     folder_status,
@@ -51,6 +53,7 @@ from mailservice.adapters.db.tables import (
     folders,
     mailboxes,
     messages,
+    recent_marks,
     subscriptions,
 )
 from mailservice.adapters.events.publish_queue import PublishQueue
@@ -343,15 +346,24 @@ def _subscriptions(connection: Connection, mailbox_id: str) -> frozenset[str]:
 
 
 _RECENT_MARK = Prepared(
-    select(folders.c.recent_uid).where(
-        folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id")
-    )
+    select(folders.c.id, recent_marks.c.recent_uid)
+    .select_from(WITH_RECENT_MARK)
+    .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id"))
 )
 _RAISE_RECENT_MARK = Prepared(
-    update(folders)
-    .where(folders.c.id == bindparam("folder_id"), folders.c.recent_uid == bindparam("mark"))
+    update(recent_marks)
+    .where(recent_marks.c.folder_id == bindparam("folder_id"), recent_marks.c.recent_uid == bindparam("mark"))
     .values(recent_uid=bindparam("up_to_uid"))
 )
+_FIRST_RECENT_MARK = {
+    name: Prepared(
+        dialect.insert(recent_marks)
+        .values(folder_id=bindparam("folder_id"), recent_uid=bindparam("up_to_uid"))
+        .on_conflict_do_nothing()
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A folder's first claim; one made meanwhile by another session wins, and this one reads it."""
 _ANY_DELETED = Prepared(
     select(messages.c.id)
     .where(
@@ -379,11 +391,16 @@ def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to
         found = _RECENT_MARK.first(connection, folder)
         if found is None:
             raise FolderNotFound("the selected folder no longer exists")
-        mark = int(found.recent_uid)
+        mark = 0 if found.recent_uid is None else int(found.recent_uid)
         if mark >= up_to_uid:
             return mark
         raised = {"folder_id": folder_id, "mark": mark, "up_to_uid": up_to_uid}
-        if _RAISE_RECENT_MARK.run(connection, raised) == 1:
+        claim = (
+            _RAISE_RECENT_MARK
+            if found.recent_uid is not None
+            else _FIRST_RECENT_MARK[connection.dialect.name]
+        )
+        if claim.run(connection, raised) == 1:
             return mark
 
 

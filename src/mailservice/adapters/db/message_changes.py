@@ -9,7 +9,10 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   mailbox's events) is taken by a write's last statements, so a write waiting for one folder holds up
   no other folder of the mailbox. A writer that changes more than the folders it names first (room made
   in a full mailbox, the age sweep) locks every folder of the mailbox first (`lock_whole_mailboxes`).
-  A folder's UIDs and modseqs are given under its row lock, held until commit.
+  A folder's UIDs and modseqs are given under its row lock, held until commit. The rows are locked
+  `FOR NO KEY UPDATE` (PostgreSQL): writers exclude each other as with `FOR UPDATE`, but the foreign
+  key checks of other transactions' inserts (a message's folder and mailbox, a folder's \\Recent mark)
+  do not wait for them.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
 - New UIDs and modseqs are taken from a locked folder's `FolderCounters`, here and in the
   group-commit writer (`message_store.py`, delivery and APPEND), and written back with
@@ -182,14 +185,14 @@ _LOCK_FOLDERS_OF_MAILBOXES = (
     select(folders.c.id)
     .where(folders.c.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)))
     .order_by(folders.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _OF_MAILBOX = folders.c.mailbox_id == bindparam("mailbox_id")
 _LOCK_FOLDER_BY_ID = Prepared(
-    select(folders).where(_OF_MAILBOX, folders.c.id == bindparam("folder_id")).with_for_update()
+    select(folders).where(_OF_MAILBOX, folders.c.id == bindparam("folder_id")).with_for_update(key_share=True)
 )
 _LOCK_FOLDER_BY_NAME = Prepared(
-    select(folders).where(_OF_MAILBOX, folders.c.name == bindparam("name")).with_for_update()
+    select(folders).where(_OF_MAILBOX, folders.c.name == bindparam("name")).with_for_update(key_share=True)
 )
 _LOCK_SOURCE_AND_TARGET = Prepared(
     select(folders)
@@ -197,7 +200,7 @@ _LOCK_SOURCE_AND_TARGET = Prepared(
         _OF_MAILBOX, or_(folders.c.id == bindparam("source_id"), folders.c.name == bindparam("target_name"))
     )
     .order_by(folders.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 
 

@@ -48,7 +48,7 @@ STREAM_BLOCK = 256 * 1024
 # Built once: constructing a statement costs more than running it for a group of small messages.
 _QUOTAS = select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes).order_by(mailboxes.c.id)
 _READ_QUOTAS = _QUOTAS.where(mailboxes.c.id.in_(bindparam("ids", expanding=True)))
-_LOCK_QUOTAS = _READ_QUOTAS.with_for_update()
+_LOCK_QUOTAS = _READ_QUOTAS.with_for_update(key_share=True)
 _LOCK_FOLDERS = (
     select(
         folders.c.id,
@@ -63,18 +63,18 @@ _LOCK_FOLDERS = (
         folders.c.name.in_(bindparam("names", expanding=True)),
     )
     .order_by(folders.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 """The folders a group writes to (and at most a few more of the same names), in id order: a delivery
 to INBOX does not wait for, nor hold up, a flag change in another folder of the mailbox."""
 # The usual group (one mailbox, one folder) with prepared statements: an expanding IN list is compiled
 # again for every use.
 _READ_QUOTA = Prepared(_QUOTAS.where(mailboxes.c.id == bindparam("id")))
-_LOCK_QUOTA = Prepared(_QUOTAS.where(mailboxes.c.id == bindparam("id")).with_for_update())
+_LOCK_QUOTA = Prepared(_QUOTAS.where(mailboxes.c.id == bindparam("id")).with_for_update(key_share=True))
 _LOCK_FOLDER = Prepared(
     select(*_LOCK_FOLDERS.selected_columns)
     .where(folders.c.mailbox_id == bindparam("id"), folders.c.name == bindparam("name"))
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _ADD_USED_BYTES = Prepared(
     update(mailboxes)

@@ -120,14 +120,25 @@ folders = Table(
     Column("uidnext", BigInteger, nullable=False),
     Column("highestmodseq", BigInteger, nullable=False),
     Column("special_use", String(20), nullable=True),
-    # The highest uid a read-write session has taken as \Recent: the messages above it are recent to
-    # the next session that sees them (Dovecot's rule, kept here so that it holds across nodes).
+    # No longer read: the \Recent mark lives in `recent_marks` (migration 0020). Kept for the reason
+    # `subscribed` is.
     Column("recent_uid", BigInteger, nullable=False, server_default="0"),
     # No longer read: subscriptions live in their own table, since they outlive folders (RFC 3501
     # section 6.3.6). Kept because dropping it would rebuild the table under its messages on SQLite.
     Column("subscribed", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("mailbox_id", "name"),
+)
+
+recent_marks = Table(
+    "recent_marks",
+    metadata,
+    # The highest uid a read-write session has taken as \Recent: the messages above it are recent to
+    # the next session that sees them (Dovecot's rule, kept here so that it holds across nodes). Not a
+    # column of the folder's row, whose lock every write to the folder holds until its commit: a session
+    # claiming new messages would wait behind them. No row: nothing claimed yet (0).
+    Column("folder_id", RowId, ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True),
+    Column("recent_uid", BigInteger, nullable=False),
 )
 
 subscriptions = Table(

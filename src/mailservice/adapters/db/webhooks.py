@@ -57,7 +57,7 @@ class SqlWebhookRepository:
         """The mailbox row is locked (PostgreSQL; SQLite's writers take turns already), in the order every
         writer takes it: the mailbox before its endpoints and deliveries."""
         await self._connection.execute(
-            select(mailboxes.c.id).where(mailboxes.c.id == mailbox_id).with_for_update()
+            select(mailboxes.c.id).where(mailboxes.c.id == mailbox_id).with_for_update(key_share=True)
         )
         return await self.endpoints(mailbox_id)
 
