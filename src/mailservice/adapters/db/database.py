@@ -53,6 +53,8 @@ class _QueuedWrite:
 
 _SQLITE_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
+_ASYNCHRONOUS_COMMIT = {"synchronous_commit": "off"}
+
 _Outcome = tuple[bool, Any]
 """(True, what the work returned) or (False, the exception it raised)."""
 
@@ -65,6 +67,11 @@ class Database:
         # connection meanwhile, and with one pool the reads asked after every IMAP command queued
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
         self._read_engine = self.engine if is_sqlite(url) else create_engine(url, POSTGRES_READ_POOL)
+        # On PostgreSQL, writes that need not be durable at once commit on connections that do not wait
+        # for the WAL's flush: their commit (and the row locks it ends) is not held for the disk.
+        self._relaxed_engine = (
+            self.engine if is_sqlite(url) else create_engine(url, server_settings=_ASYNCHRONOUS_COMMIT)
+        )
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
         self._write_lock = asyncio.Lock() if is_sqlite(url) else None
@@ -123,11 +130,14 @@ class Database:
         commits become durable in commit order. The database stays consistent either way. For changes
         a client can redo (IMAP flags, expunges), as Dovecot treats them; never for new messages, whose
         UIDs must not be given twice.
-        On PostgreSQL every write is durable: `SET LOCAL synchronous_commit TO off` cost one more round
-        trip per write and made the IMAP load slower, not faster.
+        On PostgreSQL a write that is not `durable` runs on a connection whose commits do not wait for
+        the WAL's flush (`synchronous_commit` off, set when the connection is made; `SET LOCAL` in each
+        transaction cost a round trip and made the IMAP load slower). The same holds as on SQLite: a crash
+        of the database server may lose such a write of the last moments, never a later durable one,
+        since a durable commit flushes the WAL up to itself, and the database stays consistent.
         """
         if self._sqlite_writer is None:
-            async with self.engine.begin() as connection:
+            async with (self.engine if durable else self._relaxed_engine).begin() as connection:
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued_writes.append(_QueuedWrite(work, future, durable))
@@ -316,6 +326,8 @@ class Database:
         if self._statement_reads is not None:
             await self._statement_reads.close()
         await self.engine.dispose()
+        if self._relaxed_engine is not self.engine:
+            await self._relaxed_engine.dispose()
         if self._group_writer is not None:
             await self._group_writer.close()
         if self._read_engine is not self.engine:

@@ -25,11 +25,16 @@ _IDLE_SINCE = "mailservice_idle_since"
 
 
 def create_engine(
-    url: URL, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+    url: URL,
+    pool_size: int = 10,
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+    server_settings: dict[str, str] | None = None,
 ) -> AsyncEngine:
+    """`server_settings`: PostgreSQL settings for every connection of the pool, set when it connects."""
     if is_sqlite(url):
         return _create_sqlite_engine(url)
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    connect_args = {"server_settings": server_settings} if server_settings else {}
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
     check_before_use(engine.sync_engine, ping_after_idle)
     return engine
 
