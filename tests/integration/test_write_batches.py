@@ -5,7 +5,11 @@ PostgreSQL each write is its own transaction; the outcomes must be the same."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
@@ -109,3 +113,35 @@ async def test_a_write_that_is_not_durable_is_seen_by_the_next_read(database: Da
 
     assert await database.run_read(stored) == {"quick"}
     assert await database.run_read(stored, snapshot=False) == {"quick"}
+
+
+async def test_on_sqlite_writes_queued_meanwhile_commit_without_waiting_for_the_event_loop(
+    database: Database, database_dsn: str
+) -> None:
+    if database.url.get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL has no write queue: each write is its own transaction")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(connection: Connection) -> str:
+        started.set()
+        release.wait(5)
+        return add("first")(connection)
+
+    first = asyncio.ensure_future(database.run_write(slow))
+    assert await asyncio.to_thread(started.wait, 5)
+    queued = [asyncio.ensure_future(database.run_write(add(f"then{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # they are queued behind the first
+
+    release.set()
+    committed = _read_directly_while_the_loop_is_busy(database_dsn, seconds=0.5)
+
+    assert committed == {"first", "then0", "then1", "then2"}
+    assert await first == "first"
+    assert [await write for write in queued] == ["then0", "then1", "then2"]
+
+
+def _read_directly_while_the_loop_is_busy(path: str, seconds: float) -> set[str]:
+    """Blocks the event loop's thread for `seconds` (as serving other sessions does), then reads."""
+    time.sleep(seconds)
+    with closing(sqlite3.connect(path)) as connection:
+        return {row[0] for row in connection.execute("SELECT nonce FROM used_challenges")}

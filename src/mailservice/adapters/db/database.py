@@ -37,6 +37,9 @@ LOOP_READ_ROWS = 1000
 session holds the event loop for long by falling far behind a large folder's changes."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
+BATCHES_PER_TURN = 4
+"""SQLite: batches of queued writes committed one after the other in the writer thread before the write
+turn is given back (see `Database._drain_queued`)."""
 # A read of several statements must see one snapshot: at READ COMMITTED, PostgreSQL's default, each
 # statement sees what was committed when it started, so a folder's messages and its expunged uids read
 # one after the other could disagree about a write committed between them. A read-only REPEATABLE READ
@@ -75,6 +78,7 @@ class Database:
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
         self._write_lock = asyncio.Lock() if is_sqlite(url) else None
+        self._waiting_for_turn = 0
         # On SQLite, a batch of statements runs whole in one worker thread: the async driver would cross
         # threads for every statement, and each crossing costs more CPU than the statement itself.
         self._sqlite_writer = create_sqlite_sync_engine(url) if is_sqlite(url) else None
@@ -100,8 +104,15 @@ class Database:
         if self._write_lock is None:
             yield
             return
-        async with self._write_lock:
+        self._waiting_for_turn += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiting_for_turn -= 1
+        try:
             yield
+        finally:
+            self._write_lock.release()
 
     @asynccontextmanager
     async def connection(self, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -163,42 +174,45 @@ class Database:
         return await self._group_writer.run_write(work)
 
     async def _write_queued(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queued_writes:
-            batch = [queued for queued in self._queued_writes[:MAX_WRITE_BATCH] if not queued.future.done()]
-            del self._queued_writes[:MAX_WRITE_BATCH]
+            async with self.write_turn():
+                await loop.run_in_executor(self._writer_thread, self._drain_queued, loop)
+
+    def _drain_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In the writer thread, holding the write turn: commit what is queued, batch after batch, each
+        answered as soon as it is committed, until nothing is queued, or someone else waits for the turn
+        (a delivery group, a unit of work), or `BATCHES_PER_TURN` batches ran.
+
+        The next batch starts here, at once: going back to the event loop between batches left the
+        writer idle until the loop, busy serving every session, resumed the task (about half the writer's
+        time, while writes waited)."""
+        for number in range(BATCHES_PER_TURN):
+            if number and self._waiting_for_turn:
+                return
+            queued = [q for q in self._queued_writes[:MAX_WRITE_BATCH] if not q.future.done()]
+            del self._queued_writes[:MAX_WRITE_BATCH]  # appends (the event loop's thread) go to the end
+            if not queued:
+                return
             # Writes queued together were asked concurrently, so any order is theirs to have: those that
             # need no fsync are committed (and answered) first, instead of waiting in a durable commit.
-            for part in ([q for q in batch if not q.durable], [q for q in batch if q.durable]):
+            for part in ([q for q in queued if not q.durable], [q for q in queued if q.durable]):
                 if part:
-                    await self._write_batch(part)
+                    loop.call_soon_threadsafe(_answer, part, self._write_part(part))
 
-    async def _write_batch(self, batch: list[_QueuedWrite]) -> None:
-        loop = asyncio.get_running_loop()
+    def _write_part(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
         works = [queued.work for queued in batch]
-        durable = any(queued.durable for queued in batch)
-        async with self.write_turn():
-            try:
-                outcomes = await loop.run_in_executor(self._writer_thread, self._write_sqlite, works, durable)
-            except Exception as error:
-                if len(batch) == 1:
-                    outcomes = [(False, error)]
-                else:  # the commit itself failed: give each write a transaction of its own
-                    outcomes = []
-                    for queued in batch:
-                        outcomes += await self._write_alone(queued.work, queued.durable)
-        for queued, (ok, value) in zip(batch, outcomes, strict=True):
-            if queued.future.done():
-                continue
-            if ok:
-                queued.future.set_result(value)
-            else:
-                queued.future.set_exception(value)
-
-    async def _write_alone(self, work: Callable[[Connection], Any], durable: bool) -> list[_Outcome]:
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._write_sqlite, [work], durable
-            )
+            return self._write_sqlite(works, any(queued.durable for queued in batch))
+        except Exception as error:
+            if len(batch) == 1:
+                return [(False, error)]
+            # the commit itself failed: give each write a transaction of its own
+            return [outcome for queued in batch for outcome in self._write_alone(queued.work, queued.durable)]
+
+    def _write_alone(self, work: Callable[[Connection], Any], durable: bool) -> list[_Outcome]:
+        try:
+            return self._write_sqlite([work], durable)
         except Exception as error:
             return [(False, error)]
 
@@ -340,6 +354,17 @@ class Database:
         if self._reader_threads is not None and self._sqlite_reader is not None:
             self._reader_threads.shutdown()
             self._sqlite_reader.dispose()
+
+
+def _answer(batch: list[_QueuedWrite], outcomes: list[_Outcome]) -> None:
+    """On the event loop: give each queued write what its work returned or raised."""
+    for queued, (ok, value) in zip(batch, outcomes, strict=True):
+        if queued.future.done():
+            continue
+        if ok:
+            queued.future.set_result(value)
+        else:
+            queued.future.set_exception(value)
 
 
 def _in_savepoint(connection: Connection, work: Callable[[Connection], Any]) -> _Outcome:
