@@ -6,6 +6,7 @@ import mailbox as mailboxes
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.interop.mail_targets import MailTarget, crlf_message
 from tests.support.external import require_programs
 
 pytestmark = pytest.mark.slow
+CONTROL_RETRIES = 3
 
 
 def muttrc(mailbox: MailTarget) -> str:
@@ -63,10 +65,15 @@ def test_mutt_copies_every_message_and_deletes_one_on_the_server(mailbox: MailTa
     copy_all = f"<tag-pattern>all<enter><copy-message>{copy}<enter><quit>"
     run_mutt(mailbox, config, copy_all)
     copied = list(mailboxes.mbox(copy))
-    if mailbox.kind == "dovecot" and len(copied) < len(subjects):
+    for _ in range(CONTROL_RETRIES if mailbox.kind == "dovecot" else 0):
+        if len(copied) == len(subjects):
+            break
         # The control only: under a full test run mutt has now and then copied Dovecot's first message
-        # alone (never ours); the control is there to show what the assertions expect, so it gets a
-        # second try (with mutt's debug log in tmp_path) rather than failing the run.
+        # alone, twice in a row (never ours): its debug log shows the three headers read and no message
+        # tagged, which is mutt's side alone. The control is there to show what the assertions expect, so
+        # it gets more tries, a moment apart (with mutt's debug log in tmp_path), rather than failing the
+        # run.
+        time.sleep(1)
         copy.unlink()
         run_mutt(mailbox, config, copy_all, debug_home=tmp_path)
         copied = list(mailboxes.mbox(copy))
