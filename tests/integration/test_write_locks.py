@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from mailservice.adapters.db.message_changes import lock_folder_by_id
+from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.tables import folders, mailboxes, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
@@ -60,8 +60,14 @@ async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[Mail
     ]
 
 
-def mailbox_of(connection: Connection, folder_id: int) -> str:
-    return str(connection.execute(select(folders.c.mailbox_id).where(folders.c.id == folder_id)).scalar_one())
+def a_write_that_changes_nothing(connection: Connection, folder_id: int) -> None:
+    """A STORE of no messages: it takes the folder's row as every write does, and holds it to the end."""
+    mailbox_id = connection.execute(
+        select(folders.c.mailbox_id).where(folders.c.id == folder_id)
+    ).scalar_one()
+    message_changes.store_flags(
+        connection, mailbox_id, folder_id, [], message_changes.add_and_remove(frozenset(), frozenset())
+    )
 
 
 async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes: list[Runtime]) -> None:
@@ -74,7 +80,7 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
     async with two_nodes[0].database.engine.connect() as held:
         # A long write in Archive, holding its row as every writer locks it (a STORE or COPY there).
         await held.begin()
-        await held.run_sync(lambda c: lock_folder_by_id(c, mailbox_of(c, archive), archive))
+        await held.run_sync(lambda c: a_write_that_changes_nothing(c, archive))
         expunge = asyncio.create_task(expunging.expunge(archive))
         await asyncio.sleep(0.3)  # the EXPUNGE is now waiting for Archive's row
         assert not expunge.done()
@@ -97,7 +103,7 @@ async def test_a_session_claiming_recent_messages_does_not_wait_behind_a_write_t
     inbox = (await first.status("INBOX")).folder_id
     async with two_nodes[0].database.engine.connect() as held:
         await held.begin()
-        await held.run_sync(lambda c: lock_folder_by_id(c, mailbox_of(c, inbox), inbox))
+        await held.run_sync(lambda c: a_write_that_changes_nothing(c, inbox))
 
         claimed_before = await asyncio.wait_for(first.claim_recent(inbox, appended.uid), 5)
         again = await asyncio.wait_for(second.claim_recent(inbox, appended.uid), 5)
