@@ -145,3 +145,20 @@ def _read_directly_while_the_loop_is_busy(path: str, seconds: float) -> set[str]
     time.sleep(seconds)
     with closing(sqlite3.connect(path)) as connection:
         return {row[0] for row in connection.execute("SELECT nonce FROM used_challenges")}
+
+
+async def test_every_write_queued_while_the_writer_drains_the_queue_is_answered(database: Database) -> None:
+    """Writes keep arriving while the writer thread takes batches off the queue: none is lost."""
+    arriving: list[asyncio.Future[str]] = []
+    for wave in range(20):
+        for number in range(25):
+            arriving.append(
+                asyncio.ensure_future(database.run_write(add(f"w{wave}-{number}"), durable=False))
+            )
+            if number % 5 == 0:
+                await asyncio.sleep(0)
+
+    answered = await asyncio.wait_for(asyncio.gather(*arriving), 30)
+
+    assert len(set(answered)) == 500
+    assert len(await database.run_read(stored)) == 500

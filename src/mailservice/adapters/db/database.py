@@ -190,9 +190,11 @@ class Database:
         for number in range(BATCHES_PER_TURN):
             if number and self._waiting_for_turn:
                 return
-            queued = [q for q in self._queued_writes[:MAX_WRITE_BATCH] if not q.future.done()]
-            del self._queued_writes[:MAX_WRITE_BATCH]  # appends (the event loop's thread) go to the end
-            if not queued:
+            taken = self._queued_writes[:MAX_WRITE_BATCH]
+            # Exactly those: the event loop's thread may have appended more meanwhile (at the end).
+            del self._queued_writes[: len(taken)]
+            queued = [q for q in taken if not q.future.done()]
+            if not taken:
                 return
             # Writes queued together were asked concurrently, so any order is theirs to have: those that
             # need no fsync are committed (and answered) first, instead of waiting in a durable commit.

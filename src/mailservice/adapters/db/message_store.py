@@ -234,21 +234,31 @@ class GroupCommitMessageStore:
         wanted = {(c.mailbox_id, c.folder) for c in copies}
         folder_states = _lock_folders(connection, wanted, creating, now)
         quotas = self._quotas(connection, mailbox_ids, lock=locked)
-        freed: list[FolderChanged] = []
-        if self._retention is not None and not all(
-            quotas[m].allows(sum(n)) for m, n in _needs(deliveries).items()
-        ):
-            if not exact:
-                raise _LocksNeeded
-            # Only when room must be made: none for an APPEND that the store will refuse.
-            needs = _needs(_with_their_folders(folder_states, deliveries))
-            freed = self._retention.make_room(connection, quotas, needs)
-            if freed:  # their modseqs moved on
-                folder_states = _select_folders(connection, wanted)
+        freed = self._make_room(connection, quotas, folder_states, deliveries, exact)
+        if freed:  # their modseqs moved on
+            folder_states = _select_folders(connection, wanted)
         state = _Group(now=now, quotas=quotas, folder_states=folder_states)
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state, self._default_quota, checked=not exact)
         return outcomes, [*freed, *([WebhookQueued()] if state.webhooks_queued else [])]
+
+    def _make_room(
+        self,
+        connection: Connection,
+        quotas: dict[str, Quota],
+        folder_states: dict[tuple[str, str], FolderCounters],
+        deliveries: list[Delivery],
+        exact: bool,
+    ) -> list[FolderChanged]:
+        """Where a mailbox cannot take its deliveries and its policy allows, delete its oldest read mail;
+        `quotas` is updated. Only with `exact` quotas (else `_LocksNeeded`)."""
+        if self._retention is None or all(quotas[m].allows(sum(n)) for m, n in _needs(deliveries).items()):
+            return []
+        if not exact:
+            raise _LocksNeeded
+        # Only for the deliveries that can be stored: none for an APPEND that the store will refuse.
+        needs = _needs(_with_their_folders(folder_states, deliveries))
+        return self._retention.make_room(connection, quotas, needs)
 
     def _plan(self, state: _Group, delivery: Delivery) -> list[StoredCopy] | DomainError:
         needed: dict[str, int] = {}
