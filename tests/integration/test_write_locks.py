@@ -22,8 +22,10 @@ from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.tables import folders, mailboxes, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
-from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull
+from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
 from mailservice.domain.mail_session import FlagChange, MailSession
+from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.search import MessageQuery
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
@@ -50,14 +52,21 @@ async def two_nodes(database_dsn: str, tmp_path: Path, clock: FixedClock) -> Asy
         await node.close()
 
 
-async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[MailSession]:
+async def paid_mailbox(nodes: list[Runtime]) -> dict[str, object]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=nodes[0].app), base_url=BASE_URL) as http:
-        details = await claim_and_pay(http, AgentKey.generate())
+        return await claim_and_pay(http, AgentKey.generate())
+
+
+async def sessions_of(nodes: list[Runtime], details: dict[str, object], count: int) -> list[MailSession]:
     address, password = str(details["email"]), str(details["password"])
     return [
         await nodes[index % len(nodes)].services.mail_access.login(address, password, "127.0.0.1")
         for index in range(count)
     ]
+
+
+async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[MailSession]:
+    return await sessions_of(nodes, await paid_mailbox(nodes), count)
 
 
 def a_write_that_changes_nothing(connection: Connection, folder_id: int) -> None:
@@ -156,17 +165,47 @@ async def one_operation(session: MailSession, name: str, inbox: int, rng: random
         await session.delete_folder(scratch)
 
 
+async def churn_over_http(
+    node: Runtime, mailbox: Mailbox, name: str, seconds: float, errors: list[BaseException]
+) -> int:
+    """The HTTP API's writes (through the unit of work) in the same mix: read or unread, and delete."""
+    rng = random.Random(name)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    done = 0
+    while loop.time() < deadline:
+        try:
+            found = await node.services.inbox.find(mailbox, MessageQuery(), 5)
+            if found:
+                uid = rng.choice(found).uid
+                if rng.random() < 0.5:
+                    await node.services.inbox.update(mailbox, uid, seen=rng.random() < 0.5)
+                else:
+                    await node.services.inbox.delete(mailbox, uid)
+        except (NotFound, *EXPECTED):
+            pass
+        except Exception as error:  # a deadlock or a failed write: the test's finding
+            errors.append(error)
+        done += 1
+    return done
+
+
 async def test_writers_of_one_mailbox_on_two_nodes_never_deadlock_and_keep_the_quota_exact(
     two_nodes: list[Runtime],
 ) -> None:
-    sessions = await sessions_of_one_mailbox(two_nodes, 6)
+    details = await paid_mailbox(two_nodes)
+    sessions = await sessions_of(two_nodes, details, 6)
+    mailbox = await two_nodes[1].services.inbox.authenticate(str(details["access_token"]))
     await sessions[0].create_folder("Archive")
     errors: list[BaseException] = []
 
-    done = await asyncio.gather(*(churn(s, f"w{i}", SECONDS, errors) for i, s in enumerate(sessions)))
+    done = await asyncio.gather(
+        *(churn(s, f"w{i}", SECONDS, errors) for i, s in enumerate(sessions)),
+        *(churn_over_http(node, mailbox, f"h{i}", SECONDS, errors) for i, node in enumerate(two_nodes)),
+    )
 
     assert errors == []
-    assert sum(done) > 6 * 5
+    assert sum(done) > 8 * 5
     async with two_nodes[0].database.engine.connect() as connection:
         stored = (await connection.execute(select(func.coalesce(func.sum(messages.c.size), 0)))).scalar_one()
         used = (await connection.execute(select(mailboxes.c.used_bytes))).scalars().all()
