@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import message_changes
@@ -120,6 +120,23 @@ async def test_a_session_claiming_recent_messages_does_not_wait_behind_a_write_t
         await held.rollback()
     assert (claimed_before, again) == (0, appended.uid)
     assert (await second.status("INBOX")).recent_uid == appended.uid
+
+
+async def test_a_first_claim_in_a_folder_deleted_meanwhile_finds_it_gone(two_nodes: list[Runtime]) -> None:
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: a folder cannot go while a claim runs")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Doomed")
+    doomed = (await session.status("Doomed")).folder_id
+    async with two_nodes[0].database.engine.connect() as deleting:
+        await deleting.begin()
+        await deleting.execute(delete(folders).where(folders.c.id == doomed))
+        claim = asyncio.create_task(session.claim_recent(doomed, 1))
+        await asyncio.sleep(0.3)  # it read the folder, and waits for its row to insert the first mark
+        await deleting.commit()
+
+    with pytest.raises(FolderNotFound):
+        await asyncio.wait_for(claim, 5)
 
 
 async def churn(session: MailSession, name: str, seconds: float, errors: list[BaseException]) -> int:

@@ -395,13 +395,21 @@ def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to
         if mark >= up_to_uid:
             return mark
         raised = {"folder_id": folder_id, "mark": mark, "up_to_uid": up_to_uid}
-        claim = (
-            _RAISE_RECENT_MARK
-            if found.recent_uid is not None
-            else _FIRST_RECENT_MARK[connection.dialect.name]
-        )
-        if claim.run(connection, raised) == 1:
+        if found.recent_uid is not None:
+            claimed = _RAISE_RECENT_MARK.run(connection, raised)
+        else:
+            claimed = _first_claim(connection, raised)
+        if claimed == 1:
             return mark
+
+
+def _first_claim(connection: Connection, raised: dict[str, int]) -> int:
+    # Run on the driver's cursor: its own exception, not SQLAlchemy's.
+    driver_integrity_error = connection.dialect.loaded_dbapi.IntegrityError
+    try:
+        return _FIRST_RECENT_MARK[connection.dialect.name].run(connection, raised)
+    except driver_integrity_error:  # the mark's folder was deleted meanwhile (the only key checked)
+        raise FolderNotFound("the selected folder no longer exists") from None
 
 
 def _structures(
