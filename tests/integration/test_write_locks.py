@@ -1,9 +1,10 @@
 """Writers of one mailbox on PostgreSQL: the lock order (folder rows by id, then the mailbox row) lets a
-write that waits for one folder hold up no other folder, and no mix of writers deadlocks.
+write that waits for one folder hold up no other folder, no mix of writers deadlocks, a quota filled
+from two nodes stops exactly at its limit, and a `\\Recent` claim waits for no write to its folder.
 
 Every writer takes the rows of the folders it changes first, in id order, and the mailbox row (its
 quota, the order of its events) last; the mailbox row is held only for the last statements before the
-commit. SQLite has one writer at a time, so only the mixed load runs there too.
+commit. SQLite has one writer at a time, so only the mixed load and the quota run there too.
 """
 
 from __future__ import annotations
