@@ -162,14 +162,12 @@ _GIVE_BACK_QUOTA = Prepared(
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .values(used_bytes=mailboxes.c.used_bytes - bindparam("freed"))
 )
-_TAKE_QUOTA = Prepared(
+_COUNT_ADDED_BYTES = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
     .values(used_bytes=mailboxes.c.used_bytes + bindparam("added"))
     .returning(mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
 )
-"""Count added bytes and lock the mailbox row in one statement, a write's last; the caller raises
-`MailboxFull` (rolling the write back) when they did not fit."""
 _RECORD_EXPUNGED = Prepared(insert(expunged_messages), ("folder_id", "uid", "modseq", "flags"))
 _MOVE_ROWS = Prepared(
     update(messages)
@@ -322,20 +320,24 @@ def copy_messages(
         writes.append(FolderWrite(source.id, source_modseq))
     if not move or same_folder:  # a move within one folder copied, then expunged the sources
         added = sum(row["size"] for row in rows)
-        _take_quota(connection, mailbox_id, added, None if move else default_quota)
+        before = count_added_bytes(connection, mailbox_id, added, default_quota)
+        if before is None:
+            raise NoResultFound(f"no mailbox {mailbox_id}")
+        if not move and not before.allows(added):
+            raise MailboxFull("the copy would exceed the mailbox quota")
     return Copied(target.uidvalidity, tuple(source_uids), tuple(target_uids)), writes
 
 
-def _take_quota(connection: Connection, mailbox_id: str, added: int, default_quota: int | None) -> None:
-    """Count `added` bytes; with `default_quota`, first check that they fit (else `MailboxFull`)."""
-    mailbox = _TAKE_QUOTA.first(connection, {"mailbox_id": mailbox_id, "added": added})
+def count_added_bytes(
+    connection: Connection, mailbox_id: str, added: int, default_quota: int
+) -> Quota | None:
+    """Add `added` bytes to the mailbox's `used_bytes`, locking its row: a write's last statements (see
+    the lock order above). The quota as it was before them (None without a mailbox row); the caller
+    raises, rolling the write back, when they did not fit."""
+    mailbox = _COUNT_ADDED_BYTES.first(connection, {"mailbox_id": mailbox_id, "added": added})
     if mailbox is None:
-        raise NoResultFound(f"no mailbox {mailbox_id}")
-    if default_quota is None:
-        return
-    before = Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes - added, default_quota)
-    if not before.allows(added):
-        raise MailboxFull("the copy would exceed the mailbox quota")
+        return None
+    return Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes - added, default_quota)
 
 
 def remove_messages(connection: Connection, rows: Sequence[Any]) -> int:

@@ -19,13 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
-from mailservice.adapters.db.message_changes import ADVANCE_FOLDERS, FolderCounters, lock_whole_mailboxes
+from mailservice.adapters.db.message_changes import (
+    ADVANCE_FOLDERS,
+    FolderCounters,
+    count_added_bytes,
+    lock_whole_mailboxes,
+)
 from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
@@ -76,14 +81,6 @@ _LOCK_FOLDER = Prepared(
     .where(folders.c.mailbox_id == bindparam("id"), folders.c.name == bindparam("name"))
     .with_for_update(key_share=True)
 )
-_ADD_USED_BYTES = Prepared(
-    update(mailboxes)
-    .where(mailboxes.c.id == bindparam("mailbox_id"))
-    .values(used_bytes=mailboxes.c.used_bytes + bindparam("added"))
-    .returning(mailboxes.c.quota_bytes, mailboxes.c.used_bytes)
-)
-"""Counts a group's bytes and locks the mailbox row (its quota, the order of its events): the group's
-last statements, so the row is held only until the commit."""
 
 
 @dataclass
@@ -406,13 +403,11 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
     ADVANCE_FOLDERS.run_many(
         connection, [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     )
+    # The mailbox rows last (their quota, the order of their events), held only until the commit.
     for mailbox_id in sorted(state.added_bytes):
         added = state.added_bytes[mailbox_id]
-        row = _ADD_USED_BYTES.first(connection, {"mailbox_id": mailbox_id, "added": added})
-        if checked and (
-            row is None
-            or not Quota.of_mailbox(row.quota_bytes, row.used_bytes - added, default_quota).allows(added)
-        ):
+        before = count_added_bytes(connection, mailbox_id, added, default_quota)
+        if checked and (before is None or not before.allows(added)):
             raise _LocksNeeded
     state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
