@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
 from mailservice.adapters.db.prepared import Prepared
+from mailservice.adapters.db.search_criteria_sql import has_flag
 from mailservice.adapters.db.tables import expunged_messages, folders, messages, recent_marks
 from mailservice.domain.errors import FolderNotFound
 from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
@@ -217,11 +218,6 @@ _MESSAGES = (
 )
 
 
-def _has_flag(flag: str) -> Any:
-    """Whether a message's flags text holds `flag` as a whole word (the text is space-separated)."""
-    return (literal(" ") + messages.c.flags + literal(" ")).like(literal(f"% {flag} %"), escape="/")
-
-
 def _count_where(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -232,8 +228,8 @@ _COUNTED = Prepared(
         *_FOLDER_COUNTERS,
         func.count(messages.c.id).label("messages"),
         func.coalesce(func.sum(messages.c.size), 0).label("size"),
-        _count_where(~_has_flag(SEEN)).label("unseen"),
-        _count_where(_has_flag(DELETED)).label("deleted"),
+        _count_where(~has_flag(SEEN)).label("unseen"),
+        _count_where(has_flag(DELETED)).label("deleted"),
         _count_where(messages.c.uid > RECENT_UID).label("recent"),
     )
     .select_from(WITH_RECENT_MARK.outerjoin(messages, messages.c.folder_id == folders.c.id))

@@ -31,7 +31,7 @@ from mailservice.domain.search_criteria import (
 def condition(criterion: Criterion) -> ColumnElement[bool]:
     """The SQL condition of `criterion`; TypeError for a criterion of one side only."""
     if isinstance(criterion, Flag):
-        present = _has_flag(criterion.flag)
+        present = has_flag(criterion.flag)
         return present if criterion.present else not_(present)
     if isinstance(criterion, Received):
         return _received(criterion)
@@ -50,7 +50,7 @@ def condition(criterion: Criterion) -> ColumnElement[bool]:
     raise TypeError(f"no SQL for {criterion!r}")
 
 
-def _has_flag(flag: str) -> ColumnElement[bool]:
+def has_flag(flag: str) -> ColumnElement[bool]:
     """`flag` is one of the space-separated stored flags. A backslash only begins a flag and the system
     flags are stored in their canonical case, none the beginning of another, so a system flag is found
     by its position alone (faster than LIKE on SQLite); a keyword needs a space or an end on each side."""
