@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,13 +46,24 @@ def message(subject: str) -> bytes:
     return text_message("writer@example.org", subject=subject, body="x" * 400).replace(b"\n", b"\r\n")
 
 
+@asynccontextmanager
+async def running_nodes(
+    database_dsn: str, tmp_path: Path, clock: FixedClock, **overrides: Any
+) -> AsyncIterator[list[Runtime]]:
+    """Two nodes on one database, with the settings `overrides`."""
+    settings = [make_settings(database_dsn, tmp_path / name, **overrides) for name in "ab"]
+    nodes = [await build_runtime(each, clock) for each in settings]
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.close()
+
+
 @pytest.fixture
 async def two_nodes(database_dsn: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[list[Runtime]]:
-    settings = [make_settings(database_dsn, tmp_path / name, mailbox_quota_bytes=QUOTA) for name in "ab"]
-    nodes = [await build_runtime(each, clock) for each in settings]
-    yield nodes
-    for node in nodes:
-        await node.close()
+    async with running_nodes(database_dsn, tmp_path, clock, mailbox_quota_bytes=QUOTA) as nodes:
+        yield nodes
 
 
 async def paid_mailbox(nodes: list[Runtime]) -> dict[str, object]:
@@ -238,14 +251,8 @@ async def test_appends_from_two_nodes_into_two_folders_fill_the_quota_exactly(
     of another folder took the room meanwhile, the group is written again with the mailbox locked."""
     size = len(message("w0 00"))
     fits = 20
-    settings = [
-        make_settings(
-            database_dsn, tmp_path / n, mailbox_quota_bytes=fits * size, retention_delete_oldest_read=False
-        )
-        for n in "ab"
-    ]
-    nodes = [await build_runtime(each, clock) for each in settings]
-    try:
+    quota = {"mailbox_quota_bytes": fits * size, "retention_delete_oldest_read": False}
+    async with running_nodes(database_dsn, tmp_path, clock, **quota) as nodes:
         sessions = await sessions_of_one_mailbox(nodes, 8)
         await sessions[0].create_folder("Archive")
 
@@ -267,6 +274,3 @@ async def test_appends_from_two_nodes_into_two_folders_fill_the_quota_exactly(
             sizes = (await connection.execute(select(messages.c.size))).scalars().all()
             used = (await connection.execute(select(mailboxes.c.used_bytes))).scalars().all()
         assert (len(sizes), used) == (fits, [fits * size])
-    finally:
-        for node in nodes:
-            await node.close()
