@@ -1,6 +1,8 @@
 """Writers of one mailbox on PostgreSQL: the lock order (folder rows by id, then the mailbox row) lets a
 write that waits for one folder hold up no other folder, no mix of writers deadlocks, a quota filled
-from two nodes stops exactly at its limit, and a `\\Recent` claim waits for no write to its folder.
+from two nodes stops exactly at its limit, and a `\\Recent` claim waits for no write to its folder. A flag
+change or an expunge, which reads its messages before it takes the folder's row, acts on what another
+writer committed meanwhile; an expunge frees the bytes, and the raw messages no copy shares.
 
 Every writer takes the rows of the folders it changes first, in id order, and the mailbox row (its
 quota, the order of its events) last; the mailbox row is held only for the last statements before the
@@ -18,11 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from mailservice.adapters.db import message_changes
-from mailservice.adapters.db.tables import folders, mailboxes, messages
+from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
@@ -83,14 +84,11 @@ async def sessions_of_one_mailbox(nodes: list[Runtime], count: int) -> list[Mail
     return await sessions_of(nodes, await paid_mailbox(nodes), count)
 
 
-def a_write_that_changes_nothing(connection: Connection, folder_id: int) -> None:
-    """A STORE of no messages: it takes the folder's row as every write does, and holds it to the end."""
-    mailbox_id = connection.execute(
-        select(folders.c.mailbox_id).where(folders.c.id == folder_id)
-    ).scalar_one()
-    message_changes.store_flags(
-        connection, mailbox_id, folder_id, [], message_changes.add_and_remove(frozenset(), frozenset())
-    )
+def a_write_holding_the_folder(connection: Connection, folder_id: int) -> None:
+    """A write's first step: the folder's row locked as every writer locks it, held to the end."""
+    connection.execute(
+        select(folders.c.id).where(folders.c.id == folder_id).with_for_update(key_share=True)
+    ).one()
 
 
 async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes: list[Runtime]) -> None:
@@ -103,7 +101,7 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
     async with two_nodes[0].database.engine.connect() as held:
         # A long write in Archive, holding its row as every writer locks it (a STORE or COPY there).
         await held.begin()
-        await held.run_sync(lambda c: a_write_that_changes_nothing(c, archive))
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, archive))
         expunge = asyncio.create_task(expunging.expunge(archive))
         await asyncio.sleep(0.3)  # the EXPUNGE is now waiting for Archive's row
         assert not expunge.done()
@@ -116,6 +114,101 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
     assert await asyncio.wait_for(expunge, 5) == [archived.uid]
 
 
+def another_writer_sets_flags(connection: Connection, folder_id: int, uid: int, flags: str) -> None:
+    """What a writer holding the folder's row does to one message: a new modseq and new flags."""
+    modseq = connection.execute(
+        update(folders)
+        .where(folders.c.id == folder_id)
+        .values(highestmodseq=folders.c.highestmodseq + 1)
+        .returning(folders.c.highestmodseq)
+    ).scalar_one()
+    connection.execute(
+        update(messages)
+        .where(messages.c.folder_id == folder_id, messages.c.uid == uid)
+        .values(flags=flags, modseq=modseq)
+    )
+
+
+async def test_a_flag_change_waiting_for_the_folder_edits_what_another_writer_committed_meanwhile(
+    two_nodes: list[Runtime],
+) -> None:
+    """The messages are read before the folder's row is taken; one changed meanwhile is read again."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    appended = await session.append("INBOX", message("flagged twice"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        store = asyncio.create_task(
+            session.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"\\Seen"}))
+        )
+        await asyncio.sleep(0.3)  # the STORE has read the message and waits for the folder's row
+        assert not store.done()
+        await held.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Urgent"))
+        await held.commit()
+    stored = await asyncio.wait_for(store, 5)
+    assert [meta.flags for meta in stored.updated] == [frozenset({"$Urgent", "\\Seen"})]
+    assert await stored_flags(two_nodes[0], inbox) == {appended.uid: "$Urgent \\Seen"}
+
+
+async def test_an_expunge_waiting_for_the_folder_keeps_a_message_undeleted_meanwhile(
+    two_nodes: list[Runtime],
+) -> None:
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    kept = await session.append("INBOX", message("kept"), frozenset({"\\Deleted"}), None)
+    gone = await session.append("INBOX", message("gone"), frozenset({"\\Deleted"}), None)
+    inbox = (await session.status("INBOX")).folder_id
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        expunge = asyncio.create_task(session.expunge(inbox))
+        await asyncio.sleep(0.3)  # the EXPUNGE has read both and waits for the folder's row
+        assert not expunge.done()
+        await held.run_sync(lambda c: another_writer_sets_flags(c, inbox, kept.uid, ""))
+        await held.commit()
+    assert await asyncio.wait_for(expunge, 5) == [gone.uid]
+    assert await stored_flags(two_nodes[0], inbox) == {kept.uid: ""}
+
+
+async def test_an_expunge_frees_the_bytes_and_the_raw_message_no_copy_still_shares(
+    two_nodes: list[Runtime],
+) -> None:
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    inbox = (await session.status("INBOX")).folder_id
+    shared = await session.append("INBOX", message("shared"), frozenset({"\\Deleted"}), None)
+    alone = await session.append("INBOX", message("alone"), frozenset({"\\Deleted"}), None)
+    copied = await session.copy(inbox, [shared.uid], "Kept")
+    used_before, raws_before = await used_bytes_and_raw_count(two_nodes[0])
+
+    assert await session.expunge(inbox) == [shared.uid, alone.uid]
+
+    used_after, raws_after = await used_bytes_and_raw_count(two_nodes[0])
+    assert used_before - used_after == len(message("shared")) + len(message("alone"))
+    assert raws_before - raws_after == 1  # the copy in Kept still reads the shared one
+    kept = (await session.status("Kept")).folder_id
+    assert await session.raw(kept, list(copied.target_uids)) == {copied.target_uids[0]: message("shared")}
+
+
+async def stored_flags(node: Runtime, folder_id: int) -> dict[int, str]:
+    async with node.database.engine.connect() as connection:
+        rows = await connection.execute(
+            select(messages.c.uid, messages.c.flags).where(messages.c.folder_id == folder_id)
+        )
+        return {row.uid: row.flags for row in rows}
+
+
+async def used_bytes_and_raw_count(node: Runtime) -> tuple[int, int]:
+    async with node.database.engine.connect() as connection:
+        used = (await connection.execute(select(func.sum(mailboxes.c.used_bytes)))).scalar_one()
+        raws = (await connection.execute(select(func.count()).select_from(message_raw))).scalar_one()
+        return int(used), int(raws)
+
+
 async def test_a_session_claiming_recent_messages_does_not_wait_behind_a_write_to_the_folder(
     two_nodes: list[Runtime],
 ) -> None:
@@ -126,7 +219,7 @@ async def test_a_session_claiming_recent_messages_does_not_wait_behind_a_write_t
     inbox = (await first.status("INBOX")).folder_id
     async with two_nodes[0].database.engine.connect() as held:
         await held.begin()
-        await held.run_sync(lambda c: a_write_that_changes_nothing(c, inbox))
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
 
         claimed_before = await asyncio.wait_for(first.claim_recent(inbox, appended.uid), 5)
         again = await asyncio.wait_for(second.claim_recent(inbox, appended.uid), 5)

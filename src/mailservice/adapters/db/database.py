@@ -71,9 +71,12 @@ class Database:
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
         self._read_engine = self.engine if is_sqlite(url) else create_engine(url, POSTGRES_READ_POOL)
         # On PostgreSQL, writes that need not be durable at once commit on connections that do not wait
-        # for the WAL's flush: their commit (and the row locks it ends) is not held for the disk.
+        # for the WAL's flush: their commit (and the row locks it ends) is not held for the disk. Each of
+        # their statements commits on its own (see `run_write`).
         self._relaxed_engine = (
-            self.engine if is_sqlite(url) else create_engine(url, server_settings=_ASYNCHRONOUS_COMMIT)
+            self.engine
+            if is_sqlite(url)
+            else create_engine(url, server_settings=_ASYNCHRONOUS_COMMIT, autocommit=True)
         )
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
@@ -146,6 +149,11 @@ class Database:
         transaction cost a round trip and made the IMAP load slower). The same holds as on SQLite: a crash
         of the database server may lose such a write of the last moments, never a later durable one,
         since a durable commit flushes the WAL up to itself, and the database stays consistent.
+        There, too, each statement of such a write is a transaction of its own, committed as it ends (no
+        BEGIN and COMMIT round trips, and no row lock held from one statement to the next): such a `work`
+        must be right whatever other writers commit between its statements, with each statement
+        re-checking what an earlier one read (`message_changes`: one statement per change, or compare
+        and set).
         """
         if self._sqlite_writer is None:
             async with (self.engine if durable else self._relaxed_engine).begin() as connection:

@@ -29,12 +29,17 @@ def create_engine(
     pool_size: int = 10,
     ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
     server_settings: dict[str, str] | None = None,
+    autocommit: bool = False,
 ) -> AsyncEngine:
-    """`server_settings`: PostgreSQL settings for every connection of the pool, set when it connects."""
+    """`server_settings`: PostgreSQL settings for every connection of the pool, set when it connects;
+    `autocommit`: each statement of its connections is a transaction of its own (PostgreSQL)."""
     if is_sqlite(url):
         return _create_sqlite_engine(url)
     connect_args = {"server_settings": server_settings} if server_settings else {}
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args, **options
+    )
     check_before_use(engine.sync_engine, ping_after_idle)
     return engine
 

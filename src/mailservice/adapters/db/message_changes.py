@@ -13,6 +13,11 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   `FOR NO KEY UPDATE` (PostgreSQL): writers exclude each other as with `FOR UPDATE`, but the foreign
   key checks of other transactions' inserts (a message's folder and mailbox, a folder's \\Recent mark)
   do not wait for them.
+- A flag change or an expunge reads its messages first, without a lock, and takes the folder's row only
+  once it knows it changes something. On PostgreSQL it then writes in one statement that re-checks each
+  row (still at the modseq read; still flagged \\Deleted), so with the writes that run outside a
+  transaction there (`Database.run_write`, not `durable`) the folder's row is held for that one
+  statement alone; a flag change re-reads and edits again the messages another writer changed meanwhile.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
 - New UIDs and modseqs are taken from a locked folder's `FolderCounters`, here and in the
   group-commit writer (`message_store.py`, delivery and APPEND), and written back with
@@ -33,7 +38,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, not_, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Executable,
+    Text,
+    bindparam,
+    column,
+    delete,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import NoResultFound
 
@@ -185,10 +206,78 @@ _TAKE_MODSEQ = Prepared(
     .values(highestmodseq=folders.c.highestmodseq + 1)
     .returning(folders.c.highestmodseq)
 )
-_GIVE_BACK_MODSEQ = Prepared(
-    update(folders)
-    .where(folders.c.id == bindparam("folder_id"))
-    .values(highestmodseq=folders.c.highestmodseq - 1)
+# PostgreSQL: a change written by one statement, its folder's row locked first and held only for it
+# (the writes that need not be durable at once run outside a transaction there, so nothing else runs
+# under the lock: no round trip to a busy event loop between statements). Sub-statements of one WITH see
+# one snapshot, so each re-checks that a row is still as read (PostgreSQL re-checks a row changed by
+# another writer meanwhile against its newest version), and the main query reads the sub-statements in
+# the lock order: the folder first, then the messages, the mailbox row (quota) last.
+_WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
+    text(
+        """
+        WITH folder AS (
+            UPDATE folders SET highestmodseq = highestmodseq + 1
+            WHERE id = :folder_id AND mailbox_id = :mailbox_id
+            RETURNING highestmodseq
+        ), edited AS (
+            SELECT * FROM unnest(
+                CAST(:row_ids AS BIGINT[]), CAST(:old_modseqs AS BIGINT[]), CAST(:new_flags AS TEXT[])
+            ) AS edited (id, old_modseq, flags)
+        ), written AS (
+            UPDATE messages SET flags = edited.flags, modseq = folder.highestmodseq
+            FROM edited, folder
+            WHERE messages.id = edited.id AND messages.modseq = edited.old_modseq
+            RETURNING messages.id
+        )
+        SELECT folder.highestmodseq, ARRAY(SELECT id FROM written) AS written FROM folder
+        """
+    )
+    .bindparams(
+        bindparam("row_ids", type_=ARRAY(BigInteger)),
+        bindparam("old_modseqs", type_=ARRAY(BigInteger)),
+        bindparam("new_flags", type_=ARRAY(Text)),
+    )
+    .columns(column("highestmodseq", BigInteger), column("written", ARRAY(BigInteger)))
+)
+_EXPUNGE_IN_ONE_STATEMENT = Prepared(
+    text(
+        r"""
+        WITH folder AS (
+            UPDATE folders SET highestmodseq = highestmodseq + 1
+            WHERE id = :folder_id AND mailbox_id = :mailbox_id
+            RETURNING highestmodseq
+        ), gone AS (
+            DELETE FROM messages
+            WHERE id = ANY(CAST(:row_ids AS BIGINT[])) AND folder_id = :folder_id
+                AND (NOT :only_deleted OR position('\Deleted' IN flags) > 0)
+            RETURNING id, uid, raw_id, size, flags
+        ), recorded AS (
+            INSERT INTO expunged_messages (folder_id, uid, modseq, flags)
+            SELECT :folder_id, gone.uid, folder.highestmodseq, gone.flags FROM gone, folder
+            RETURNING uid
+        ), raw_freed AS (
+            DELETE FROM message_raw
+            WHERE id IN (SELECT raw_id FROM gone) AND NOT EXISTS (
+                SELECT FROM messages AS other
+                WHERE other.raw_id = message_raw.id AND other.id NOT IN (SELECT id FROM gone)
+            )
+            RETURNING id
+        ), quota AS (
+            UPDATE mailboxes SET used_bytes = used_bytes - (SELECT coalesce(sum(size), 0) FROM gone)
+            WHERE id = :mailbox_id
+            RETURNING used_bytes
+        )
+        SELECT
+            folder.highestmodseq,
+            ARRAY(SELECT uid FROM gone ORDER BY uid) AS uids,
+            (SELECT count(*) FROM recorded) AS recorded,
+            (SELECT count(*) FROM raw_freed) AS raw_freed,
+            (SELECT count(*) FROM quota) AS quota
+        FROM folder
+        """
+    )
+    .bindparams(bindparam("row_ids", type_=ARRAY(BigInteger)), bindparam("only_deleted", type_=Boolean))
+    .columns(column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)))
 )
 _LOCK_FOLDERS_OF_MAILBOXES = (
     select(folders.c.id)
@@ -233,27 +322,36 @@ def store_flags(
     unchanged_since: int | None = None,
 ) -> tuple[FlagsStored, FolderWrite | None]:
     """Edit the flags of `uids`; a message whose modseq is above `unchanged_since` is left alone and
-    reported (CONDSTORE). Messages whose flags stay the same keep their modseq."""
-    modseq = _take_modseq(connection, mailbox_id, folder_id)
+    reported (CONDSTORE). Messages whose flags stay the same keep their modseq.
+
+    The messages are read, edited, then written only where still as read (`_write_flags`): on
+    PostgreSQL another writer may have changed some meanwhile, and those are read and edited again."""
     updated: list[MessageMeta] = []
     modified: list[int] = []
-    changes: list[dict[str, Any]] = []
-    for row in _STORE_ROWS.rows(connection, uids, folder_id=folder_id):
-        if unchanged_since is not None and row.modseq > unchanged_since:
-            modified.append(row.uid)
-            continue
-        current = frozenset(row.flags.split())
-        wanted = edit(current)
-        if wanted == current:
-            continue
-        changes.append({"row_id": row.id, "new_flags": " ".join(sorted(wanted)), "new_modseq": modseq})
-        updated.append(MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size))
-    if not changes:
-        _GIVE_BACK_MODSEQ.run(connection, {"folder_id": folder_id})
-        return FlagsStored(tuple(updated), tuple(sorted(modified))), None
-    _WRITE_FLAGS.run_many(connection, changes)
+    write: FolderWrite | None = None
+    pending: Sequence[int] = uids
+    while pending:
+        edits: list[tuple[Any, frozenset[str]]] = []
+        for row in _STORE_ROWS.rows(connection, pending, folder_id=folder_id):
+            if unchanged_since is not None and row.modseq > unchanged_since:
+                modified.append(row.uid)
+                continue
+            current = frozenset(row.flags.split())
+            wanted = edit(current)
+            if wanted != current:
+                edits.append((row, wanted))
+        if not edits:
+            break
+        modseq, written = _write_flags(connection, mailbox_id, folder_id, edits)
+        write = FolderWrite(folder_id, modseq)
+        updated += [
+            MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size)
+            for row, wanted in edits
+            if row.id in written
+        ]
+        pending = [row.uid for row, _ in edits if row.id not in written]
     updated.sort(key=lambda meta: meta.uid)
-    return FlagsStored(tuple(updated), tuple(sorted(modified))), FolderWrite(folder_id, modseq)
+    return FlagsStored(tuple(updated), tuple(sorted(modified))), write
 
 
 def expunge(
@@ -265,7 +363,6 @@ def expunge(
 ) -> tuple[list[int], FolderWrite | None]:
     """Remove the messages of `uids` (all when None) flagged \\Deleted, or all of them without
     `only_deleted`; their uids, ascending."""
-    modseq = _take_modseq(connection, mailbox_id, folder_id)
     candidates: list[Any]
     if uids is None:
         whole = _DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
@@ -275,8 +372,10 @@ def expunge(
         candidates = some.rows(connection, uids, folder_id=folder_id)
     doomed = [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
     if not doomed:
-        _GIVE_BACK_MODSEQ.run(connection, {"folder_id": folder_id})
         return [], None
+    if connection.dialect.name == "postgresql":
+        return _expunge_in_one_statement(connection, mailbox_id, folder_id, doomed, only_deleted)
+    modseq = _take_modseq(connection, mailbox_id, folder_id)
     expunged = sorted(row.uid for row in doomed)
     record_expunged(connection, folder_id, expunged, modseq, {row.uid: row.flags for row in doomed})
     give_back_quota(connection, mailbox_id, remove_messages(connection, doomed))
@@ -409,13 +508,63 @@ def _lock_source_and_target(
 
 
 def _take_modseq(connection: Connection, mailbox_id: str, folder_id: int) -> int:
-    """Lock the folder's row and raise its HIGHESTMODSEQ by one, in one statement (one round trip less
-    under the lock than locking, then raising at the end); the new modseq. A change that then finds
-    nothing to change gives it back (`_GIVE_BACK_MODSEQ`), still under the lock."""
+    """Lock the folder's row and raise its HIGHESTMODSEQ by one, in one statement; the new modseq. Taken
+    once the change is known to change something."""
     taken = _TAKE_MODSEQ.first(connection, {"mailbox_id": mailbox_id, "folder_id": folder_id})
     if taken is None:
         raise FolderNotFound("the selected folder no longer exists")
     return int(taken.highestmodseq)
+
+
+def _write_flags(
+    connection: Connection, mailbox_id: str, folder_id: int, edits: list[tuple[Any, frozenset[str]]]
+) -> tuple[int, set[int]]:
+    """Give the edited messages their new flags and one new modseq, where still at the modseq they were
+    read with; that modseq and the ids of the rows written."""
+    if connection.dialect.name == "postgresql":
+        parameters = {
+            "folder_id": folder_id,
+            "mailbox_id": mailbox_id,
+            "row_ids": [row.id for row, _ in edits],
+            "old_modseqs": [row.modseq for row, _ in edits],
+            "new_flags": [_stored_flags(wanted) for _, wanted in edits],
+        }
+        found = _WRITE_FLAGS_IN_ONE_STATEMENT.first(connection, parameters)
+        if found is None:
+            raise FolderNotFound("the selected folder no longer exists")
+        return int(found.highestmodseq), set(found.written)
+    # SQLite: one writer at a time, so every row is still as read
+    modseq = _take_modseq(connection, mailbox_id, folder_id)
+    _WRITE_FLAGS.run_many(
+        connection,
+        [
+            {"row_id": row.id, "new_flags": _stored_flags(wanted), "new_modseq": modseq}
+            for row, wanted in edits
+        ],
+    )
+    return modseq, {row.id for row, _ in edits}
+
+
+def _stored_flags(flags: frozenset[str]) -> str:
+    return " ".join(sorted(flags))
+
+
+def _expunge_in_one_statement(
+    connection: Connection, mailbox_id: str, folder_id: int, doomed: list[Any], only_deleted: bool
+) -> tuple[list[int], FolderWrite | None]:
+    """`expunge`'s writes on PostgreSQL: those of `doomed` still in the folder (and still flagged
+    \\Deleted, with `only_deleted`) go."""
+    parameters = {
+        "folder_id": folder_id,
+        "mailbox_id": mailbox_id,
+        "row_ids": [row.id for row in doomed],
+        "only_deleted": only_deleted,
+    }
+    found = _EXPUNGE_IN_ONE_STATEMENT.first(connection, parameters)
+    if found is None:
+        raise FolderNotFound("the selected folder no longer exists")
+    expunged = [int(uid) for uid in found.uids]
+    return expunged, FolderWrite(folder_id, int(found.highestmodseq)) if expunged else None
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
