@@ -11,7 +11,7 @@ from typing import Any
 import aiosmtplib
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mailservice.adapters.db.tables import mailboxes
 from mailservice.bootstrap import Runtime, check_settings
@@ -229,6 +229,9 @@ async def test_multi_recipient_message_stores_one_copy_per_mailbox(
     [theirs] = await stored_messages(runtime, other.id)
     assert mine["tags"] == ["a"]
     assert f"Delivered-To: {other.address}".encode() in theirs["raw"]
+    async with runtime.engine.connect() as connection:  # each mailbox counts its own copy's bytes
+        used = dict((await connection.execute(select(mailboxes.c.id, mailboxes.c.used_bytes))).all())
+    assert (used[mailbox.id], used[other.id]) == (mine["size"], theirs["size"])
 
 
 async def test_message_to_good_and_unknown_recipients_reaches_the_good_one(

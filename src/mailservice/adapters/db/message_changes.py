@@ -434,9 +434,13 @@ def count_added_bytes(
     the lock order above). The quota as it was before them (None without a mailbox row); the caller
     raises, rolling the write back, when they did not fit."""
     mailbox = _COUNT_ADDED_BYTES.first(connection, {"mailbox_id": mailbox_id, "added": added})
-    if mailbox is None:
-        return None
-    return Quota.of_mailbox(mailbox.quota_bytes, mailbox.used_bytes - added, default_quota)
+    return None if mailbox is None else quota_before(mailbox, added, default_quota)
+
+
+def quota_before(counted: Any, added: int, default_quota: int) -> Quota:
+    """The quota of a mailbox row (`quota_bytes`, `used_bytes`) read back after `added` bytes were counted
+    in it, as it was before them."""
+    return Quota.of_mailbox(counted.quota_bytes, counted.used_bytes - added, default_quota)
 
 
 def remove_messages(connection: Connection, rows: Sequence[Any]) -> int:

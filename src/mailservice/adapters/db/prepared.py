@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, Table
+from sqlalchemy import ARRAY, BindParameter, Executable, Table, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -182,3 +182,17 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if prepared is None:
         prepared = _inserts[(table.name, keys)] = Prepared(table.insert(), column_keys=keys)
     prepared.run_many(connection, rows)
+
+
+def unnested(table: Table, keys: Sequence[str], prefix: str) -> tuple[str, list[BindParameter[Any]]]:
+    """`SELECT * FROM unnest(...)` of one array parameter (named `prefix` + key) per column of `table`
+    named in `keys`, and those parameters (PostgreSQL): many rows bound as a few arrays, for a
+    statement that writes them together with other changes. `unnested_values` gives their values."""
+    parameters = [bindparam(prefix + key, type_=ARRAY(table.c[key].type)) for key in keys]
+    return "SELECT * FROM unnest(" + ", ".join(f":{p.key}" for p in parameters) + ")", parameters
+
+
+def unnested_values(
+    rows: Sequence[Mapping[str, Any]], keys: Sequence[str], prefix: str
+) -> dict[str, list[Any]]:
+    return {prefix + key: [row[key] for row in rows] for key in keys}
