@@ -279,6 +279,50 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
     .bindparams(bindparam("row_ids", type_=ARRAY(BigInteger)), bindparam("only_deleted", type_=Boolean))
     .columns(column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)))
 )
+_COPIED_COLUMNS = ", ".join(c.name for c in messages.c if c.name not in {"id", "folder_id", "uid", "modseq"})
+_COPY_IN_ONE_STATEMENT = Prepared(
+    text(
+        f"""
+        WITH source AS (
+            SELECT *, row_number() OVER (ORDER BY uid) AS place FROM messages
+            WHERE folder_id = :source_id AND uid = ANY(CAST(:uids AS BIGINT[]))
+        ), copied AS (
+            INSERT INTO messages ({_COPIED_COLUMNS}, folder_id, uid, modseq)
+            SELECT {_COPIED_COLUMNS}, :target_id, :first_uid + place - 1, :modseq FROM source
+        ), advanced AS (
+            UPDATE folders SET uidnext = :first_uid + (SELECT count(*) FROM source), highestmodseq = :modseq
+            WHERE id = :target_id AND EXISTS (SELECT FROM source)
+        ), counted AS (
+            UPDATE mailboxes SET used_bytes = used_bytes + (SELECT coalesce(sum(size), 0) FROM source)
+            WHERE id = :mailbox_id AND EXISTS (SELECT FROM source)
+            RETURNING quota_bytes, used_bytes
+        )
+        SELECT
+            ARRAY(SELECT uid FROM source ORDER BY uid) AS source_uids,
+            (SELECT coalesce(sum(size), 0) FROM source) AS added,
+            (SELECT count(*) FROM counted) AS counted,
+            (SELECT quota_bytes FROM counted) AS quota_bytes,
+            (SELECT used_bytes FROM counted) AS used_bytes
+        """
+    )
+    .bindparams(
+        bindparam("uids", type_=ARRAY(BigInteger)),
+        bindparam("source_id", type_=BigInteger),
+        bindparam("target_id", type_=BigInteger),
+        bindparam("first_uid", type_=BigInteger),
+        bindparam("modseq", type_=BigInteger),
+    )
+    .columns(
+        column("source_uids", ARRAY(BigInteger)),
+        column("added", BigInteger),
+        column("counted", BigInteger),
+        column("quota_bytes", BigInteger),
+        column("used_bytes", BigInteger),
+    )
+)
+"""COPY on PostgreSQL, under the locks of both folders: the messages copied inside the database (their
+rows never come to the server and go back), the target's counters moved on and the bytes counted, in one
+statement: three round trips less under the locks."""
 _LOCK_FOLDERS_OF_MAILBOXES = (
     select(folders.c.id)
     .where(folders.c.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)))
@@ -394,6 +438,8 @@ def copy_messages(
     """Copy (or move) `uids` to the folder named `target_name`, with new uids there. A copy counts
     against the quota (`MailboxFull`); a move does not, and expunges the sources."""
     source, target = _lock_source_and_target(connection, mailbox_id, folder_id, target_name)
+    if connection.dialect.name == "postgresql" and not move:
+        return _copy_in_one_statement(connection, mailbox_id, source, target, uids, default_quota)
     rows = _source_rows(connection, folder_id, uids)
     if not rows:
         return Copied(target.uidvalidity, (), ()), []
@@ -551,6 +597,32 @@ def _write_flags(
 
 def _stored_flags(flags: frozenset[str]) -> str:
     return " ".join(sorted(flags))
+
+
+def _copy_in_one_statement(
+    connection: Connection, mailbox_id: str, source: Any, target: Any, uids: Sequence[int], default_quota: int
+) -> tuple[Copied, list[FolderWrite]]:
+    counters = FolderCounters.of_row(target)
+    first_uid, modseq = counters.uidnext, counters.next_modseq()
+    parameters = {
+        "source_id": source.id,
+        "target_id": target.id,
+        "uids": sorted(set(uids)),
+        "first_uid": first_uid,
+        "modseq": modseq,
+        "mailbox_id": mailbox_id,
+    }
+    copied = _COPY_IN_ONE_STATEMENT.first(connection, parameters)
+    assert copied is not None  # a SELECT without FROM: always one row
+    source_uids = tuple(int(uid) for uid in copied.source_uids)
+    if not source_uids:
+        return Copied(target.uidvalidity, (), ()), []
+    if not copied.counted:
+        raise NoResultFound(f"no mailbox {mailbox_id}")
+    if not quota_before(copied, copied.added, default_quota).allows(copied.added):
+        raise MailboxFull("the copy would exceed the mailbox quota")
+    target_uids = tuple(range(first_uid, first_uid + len(source_uids)))
+    return Copied(target.uidvalidity, source_uids, target_uids), [FolderWrite(target.id, modseq)]
 
 
 def _expunge_in_one_statement(
