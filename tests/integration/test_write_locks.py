@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
@@ -172,6 +172,38 @@ async def test_an_expunge_waiting_for_the_folder_keeps_a_message_undeleted_meanw
         await held.commit()
     assert await asyncio.wait_for(expunge, 5) == [gone.uid]
     assert await stored_flags(two_nodes[0], inbox) == {kept.uid: ""}
+
+
+def a_copy_into(connection: Connection, source_id: int, uid: int, target_id: int) -> None:
+    """What COPY writes, holding the source folder's row: a new row in the target that shares the raw
+    message of the source."""
+    source = connection.execute(
+        select(messages).where(messages.c.folder_id == source_id, messages.c.uid == uid)
+    ).one()
+    copy = {key: value for key, value in source._asdict().items() if key != "id"}
+    connection.execute(insert(messages).values({**copy, "folder_id": target_id, "uid": 1000}))
+
+
+async def test_an_expunge_waiting_for_the_folder_keeps_the_raw_message_a_copy_made_meanwhile_shares(
+    two_nodes: list[Runtime],
+) -> None:
+    """An expunge waits for a COPY out of its folder; the raw message the copy shares must stay."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    inbox, kept = [(await session.status(name)).folder_id for name in ("INBOX", "Kept")]
+    doomed = await session.append("INBOX", message("copied"), frozenset({"\\Deleted"}), None)
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        expunge = asyncio.create_task(session.expunge(inbox))
+        await asyncio.sleep(0.3)  # the EXPUNGE waits for the folder's row
+        assert not expunge.done()
+        await held.run_sync(lambda c: a_copy_into(c, inbox, doomed.uid, kept))
+        await held.commit()
+    assert await asyncio.wait_for(expunge, 5) == [doomed.uid]
+    assert await session.raw(kept, [1000]) == {1000: message("copied")}
 
 
 async def test_an_expunge_frees_the_bytes_and_the_raw_message_no_copy_still_shares(

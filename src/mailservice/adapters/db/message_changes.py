@@ -209,9 +209,11 @@ _TAKE_MODSEQ = Prepared(
 # PostgreSQL: a change written by one statement, its folder's row locked first and held only for it
 # (the writes that need not be durable at once run outside a transaction there, so nothing else runs
 # under the lock: no round trip to a busy event loop between statements). Sub-statements of one WITH see
-# one snapshot, so each re-checks that a row is still as read (PostgreSQL re-checks a row changed by
-# another writer meanwhile against its newest version), and the main query reads the sub-statements in
-# the lock order: the folder first, then the messages, the mailbox row (quota) last.
+# one snapshot, taken before the statement waited for the folder's row: only the rows a sub-statement
+# changes are seen as they are after the wait (PostgreSQL re-checks a row changed meanwhile against its
+# newest version), so each re-checks that its rows are still as read, and nothing read from other rows
+# may decide a change. The main query reads the sub-statements in the lock order: the folder first,
+# then the messages, the mailbox row (quota) last.
 _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     text(
         """
@@ -255,13 +257,6 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
             INSERT INTO expunged_messages (folder_id, uid, modseq, flags)
             SELECT :folder_id, gone.uid, folder.highestmodseq, gone.flags FROM gone, folder
             RETURNING uid
-        ), raw_freed AS (
-            DELETE FROM message_raw
-            WHERE id IN (SELECT raw_id FROM gone) AND NOT EXISTS (
-                SELECT FROM messages AS other
-                WHERE other.raw_id = message_raw.id AND other.id NOT IN (SELECT id FROM gone)
-            )
-            RETURNING id
         ), quota AS (
             UPDATE mailboxes SET used_bytes = used_bytes - (SELECT coalesce(sum(size), 0) FROM gone)
             WHERE id = :mailbox_id
@@ -270,15 +265,20 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
         SELECT
             folder.highestmodseq,
             ARRAY(SELECT uid FROM gone ORDER BY uid) AS uids,
+            ARRAY(SELECT DISTINCT raw_id FROM gone) AS raw_ids,
             (SELECT count(*) FROM recorded) AS recorded,
-            (SELECT count(*) FROM raw_freed) AS raw_freed,
             (SELECT count(*) FROM quota) AS quota
         FROM folder
         """
     )
     .bindparams(bindparam("row_ids", type_=ARRAY(BigInteger)), bindparam("only_deleted", type_=Boolean))
-    .columns(column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)))
+    .columns(
+        column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)), column("raw_ids", ARRAY(Text))
+    )
 )
+"""The raw messages of the expunged are deleted by a statement of their own, after it: this one's snapshot
+was taken before it waited for the folder's row, so a COPY committed meanwhile (sharing a raw message
+with an expunged one) would not be seen, and its raw message would go."""
 _COPIED_COLUMNS = ", ".join(c.name for c in messages.c if c.name not in {"id", "folder_id", "uid", "modseq"})
 _COPY_IN_ONE_STATEMENT = Prepared(
     text(
@@ -629,7 +629,8 @@ def _expunge_in_one_statement(
     connection: Connection, mailbox_id: str, folder_id: int, doomed: list[Any], only_deleted: bool
 ) -> tuple[list[int], FolderWrite | None]:
     """`expunge`'s writes on PostgreSQL: those of `doomed` still in the folder (and still flagged
-    \\Deleted, with `only_deleted`) go."""
+    \\Deleted, with `only_deleted`) go. Outside a transaction, a crash between the two statements
+    leaves raw messages no message reads: space, never a message, is lost."""
     parameters = {
         "folder_id": folder_id,
         "mailbox_id": mailbox_id,
@@ -639,6 +640,7 @@ def _expunge_in_one_statement(
     found = _EXPUNGE_IN_ONE_STATEMENT.first(connection, parameters)
     if found is None:
         raise FolderNotFound("the selected folder no longer exists")
+    _DELETE_UNSHARED_RAW.run_many(connection, [{"raw_id": raw_id} for raw_id in sorted(found.raw_ids)])
     expunged = [int(uid) for uid in found.uids]
     return expunged, FolderWrite(folder_id, int(found.highestmodseq)) if expunged else None
 
