@@ -58,7 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import NoResultFound
 
-from mailservice.adapters.db.prepared import Prepared, insert_rows
+from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.tables import (
     MAY_BE_DELETED,
     expunged_messages,
@@ -170,7 +170,24 @@ _DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE
 _IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER))
 _DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED, uids))
 _OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
-_SOURCE_ROWS = ByUids.of(lambda uids: select(messages).where(_OF_FOLDER, uids))
+_SOURCE_ROWS = ByUids.of(
+    lambda uids: select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size).where(
+        _OF_FOLDER, uids
+    )
+)
+_KEPT_BY_A_COPY = [c for c in messages.c if c.name not in {"id", "folder_id", "uid", "modseq"}]
+_COPY_ROW = Prepared(
+    insert(messages).from_select(
+        [*_KEPT_BY_A_COPY, messages.c.folder_id, messages.c.uid, messages.c.modseq],
+        select(
+            *_KEPT_BY_A_COPY,
+            bindparam("target_id", type_=BigInteger),
+            bindparam("new_uid", type_=BigInteger),
+            bindparam("new_modseq", type_=BigInteger),
+        ).where(messages.c.id == bindparam("row_id")),
+    )
+)
+"""A copy made inside the database: the message's row never comes to the server and goes back."""
 _DELETE_MESSAGE = Prepared(delete(messages).where(messages.c.id == bindparam("row_id")))
 _DELETE_UNSHARED_RAW = Prepared(
     delete(message_raw).where(
@@ -453,18 +470,18 @@ def copy_messages(
         _insert_copies(connection, rows, target.id, target_uids, target_modseq)
     ADVANCE_FOLDERS.run(connection, counters.written())
     writes = [FolderWrite(target.id, target_modseq)]
-    source_uids = [row["uid"] for row in rows]
+    source_uids = [row.uid for row in rows]
     if move and same_folder:
         _, write = expunge(connection, mailbox_id, folder_id, source_uids, only_deleted=False)
         writes += [write] if write else []
     elif move:
         source_modseq = source.highestmodseq + 1
-        flags = {row["uid"]: row["flags"] for row in rows}
+        flags = {row.uid: row.flags for row in rows}
         record_expunged(connection, source.id, source_uids, source_modseq, flags)
         _raise_modseq(connection, source.id, source_modseq)
         writes.append(FolderWrite(source.id, source_modseq))
     if not move or same_folder:  # a move within one folder copied, then expunged the sources
-        added = sum(row["size"] for row in rows)
+        added = sum(row.size for row in rows)
         before = count_added_bytes(connection, mailbox_id, added, default_quota)
         if before is None:
             raise NoResultFound(f"no mailbox {mailbox_id}")
@@ -649,30 +666,29 @@ def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
     _RAISE_MODSEQ.run(connection, {"folder_id": folder_id, "new_modseq": modseq})
 
 
-def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[dict[str, Any]]:
-    rows = [row._asdict() for row in _SOURCE_ROWS.rows(connection, uids, folder_id=folder_id)]
-    rows.sort(key=lambda row: row["uid"])
-    return rows
+def _source_rows(connection: Connection, folder_id: int, uids: Sequence[int]) -> list[Any]:
+    return sorted(_SOURCE_ROWS.rows(connection, uids, folder_id=folder_id), key=lambda row: row.uid)
 
 
 def _insert_copies(
-    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
+    connection: Connection, rows: list[Any], target_id: int, target_uids: list[int], modseq: int
 ) -> None:
-    copies = []
-    for row, uid in zip(rows, target_uids, strict=True):
-        copy = {key: value for key, value in row.items() if key != "id"}
-        copy.update(folder_id=target_id, uid=uid, modseq=modseq)
-        copies.append(copy)
-    insert_rows(connection, messages, copies)
+    _COPY_ROW.run_many(
+        connection,
+        [
+            {"row_id": row.id, "target_id": target_id, "new_uid": uid, "new_modseq": modseq}
+            for row, uid in zip(rows, target_uids, strict=True)
+        ],
+    )
 
 
 def _move_rows(
-    connection: Connection, rows: list[dict[str, Any]], target_id: int, target_uids: list[int], modseq: int
+    connection: Connection, rows: list[Any], target_id: int, target_uids: list[int], modseq: int
 ) -> None:
     _MOVE_ROWS.run_many(
         connection,
         [
-            {"row_id": row["id"], "new_uid": uid, "target_id": target_id, "new_modseq": modseq}
+            {"row_id": row.id, "new_uid": uid, "target_id": target_id, "new_modseq": modseq}
             for row, uid in zip(rows, target_uids, strict=True)
         ],
     )
