@@ -23,11 +23,12 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db import message_changes, message_store
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
-from mailservice.domain.mail_session import FlagChange, MailSession
+from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.search import MessageQuery
 from tests.conftest import BASE_URL, make_settings
@@ -204,6 +205,116 @@ async def test_an_expunge_waiting_for_the_folder_keeps_the_raw_message_a_copy_ma
         await held.commit()
     assert await asyncio.wait_for(expunge, 5) == [doomed.uid]
     assert await session.raw(kept, [1000]) == {1000: message("copied")}
+
+
+def moved_away_and_back(connection: Connection, mailbox_id: str, inbox: int, uid: int) -> int:
+    """MOVE a message out of INBOX and back, as another session may: the same row, with a new uid (and
+    modseq) in INBOX."""
+    there, _ = message_changes.copy_messages(connection, mailbox_id, inbox, [uid], "Archive", True, QUOTA)
+    archive = there_folder_id(connection, mailbox_id, "Archive")
+    back, _ = message_changes.copy_messages(
+        connection, mailbox_id, archive, list(there.target_uids), "INBOX", True, QUOTA
+    )
+    (new_uid,) = back.target_uids
+    return new_uid
+
+
+def there_folder_id(connection: Connection, mailbox_id: str, name: str) -> int:
+    return int(
+        connection.execute(
+            select(folders.c.id).where(folders.c.mailbox_id == mailbox_id, folders.c.name == name)
+        ).scalar_one()
+    )
+
+
+@pytest.mark.parametrize("change", ["STORE", "EXPUNGE"])
+async def test_a_change_by_uid_waiting_for_the_folder_leaves_a_message_moved_away_and_back_meanwhile(
+    two_nodes: list[Runtime], change: str
+) -> None:
+    """The row is the same, but under a new uid: a UID STORE or UID EXPUNGE of the old uid finds
+    nothing."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Archive")
+    asked = await session.append("INBOX", message("asked"), frozenset({"\\Deleted"}), None)
+    inbox = (await session.status("INBOX")).folder_id
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        task = asyncio.create_task(changed_by_uid(session, change, inbox, asked.uid))
+        await asyncio.sleep(0.3)  # it has read the message and waits for the folder's row
+        assert not task.done()
+        new_uid = await held.run_sync(lambda c: moved_away_and_back(c, mailbox_id, inbox, asked.uid))
+        await held.commit()
+    assert await asyncio.wait_for(task, 5) == []
+    assert await stored_flags(two_nodes[0], inbox) == {new_uid: "\\Deleted"}
+
+
+async def test_a_flag_change_waiting_for_the_folder_leaves_a_message_moved_out_at_the_same_modseq(
+    two_nodes: list[Runtime],
+) -> None:
+    """Each folder counts its own modseqs: the moved message may have the very modseq it was read with."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Archive")
+    asked = await session.append("INBOX", message("asked"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+
+    def moved_out_at_its_modseq(connection: Connection) -> int:
+        modseq = connection.execute(
+            select(messages.c.modseq).where(messages.c.folder_id == inbox, messages.c.uid == asked.uid)
+        ).scalar_one()
+        archive = there_folder_id(connection, mailbox_id, "Archive")
+        connection.execute(update(folders).where(folders.c.id == archive).values(highestmodseq=modseq - 1))
+        message_changes.copy_messages(connection, mailbox_id, inbox, [asked.uid], "Archive", True, QUOTA)
+        return archive
+
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        task = asyncio.create_task(changed_by_uid(session, "STORE", inbox, asked.uid))
+        await asyncio.sleep(0.3)  # it has read the message and waits for the folder's row
+        assert not task.done()
+        archive = await held.run_sync(moved_out_at_its_modseq)
+        await held.commit()
+    assert await asyncio.wait_for(task, 5) == []
+    assert list((await stored_flags(two_nodes[0], archive)).values()) == [""]
+
+
+async def test_a_group_too_large_for_one_statement_is_written_a_statement_per_table(
+    two_nodes: list[Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(message_store, "ONE_STATEMENT_BYTES", 1000)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    used_before, raws_before = await used_bytes_and_raw_count(two_nodes[0])
+    new = [NewMessage(message(f"large {n}"), frozenset(), None) for n in range(3)]
+
+    appended = await session.append_all("INBOX", new)
+
+    inbox = (await session.status("INBOX")).folder_id
+    assert await session.raw(inbox, list(appended.uids)) == dict(
+        zip(appended.uids, [m.raw for m in new], strict=True)
+    )
+    used_after, raws_after = await used_bytes_and_raw_count(two_nodes[0])
+    assert (used_after - used_before, raws_after - raws_before) == (sum(len(m.raw) for m in new), 3)
+
+
+async def changed_by_uid(session: MailSession, change: str, folder_id: int, uid: int) -> list[int]:
+    """UID STORE +FLAGS ($X) or UID EXPUNGE of `uid`: the uids it changed."""
+    if change == "EXPUNGE":
+        return await session.expunge(folder_id, [uid])
+    stored = await session.store_flags(folder_id, [uid], FlagChange.ADD, frozenset({"$X"}))
+    return [meta.uid for meta in stored.updated]
+
+
+async def mailbox_of(node: Runtime, folder_id: int) -> str:
+    async with node.database.engine.connect() as connection:
+        found = await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == folder_id))
+        return str(found.scalar_one())
 
 
 async def test_an_expunge_frees_the_bytes_and_the_raw_message_no_copy_still_shares(

@@ -15,9 +15,10 @@ blocking `Connection` already in a write transaction, so the rules are kept here
   do not wait for them.
 - A flag change or an expunge reads its messages first, without a lock, and takes the folder's row only
   once it knows it changes something. On PostgreSQL it then writes in one statement that re-checks each
-  row (still at the modseq read; still flagged \\Deleted), so with the writes that run outside a
-  transaction there (`Database.run_write`, not `durable`) the folder's row is held for that one
-  statement alone; a flag change re-reads and edits again the messages another writer changed meanwhile.
+  row (still in the folder under the uid and at the modseq read, as a MOVE changes all three; still
+  flagged \\Deleted), so with the writes that run outside a transaction there (`Database.run_write`,
+  not `durable`) the folder's row is held for that one statement alone; a flag change re-reads and
+  edits again the messages another writer changed meanwhile.
 - Every change raises the folder's HIGHESTMODSEQ by one and gives the changed messages that modseq.
 - New UIDs and modseqs are taken from a locked folder's `FolderCounters`, here and in the
   group-commit writer (`message_store.py`, delivery and APPEND), and written back with
@@ -240,12 +241,16 @@ _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
             RETURNING highestmodseq
         ), edited AS (
             SELECT * FROM unnest(
-                CAST(:row_ids AS BIGINT[]), CAST(:old_modseqs AS BIGINT[]), CAST(:new_flags AS TEXT[])
-            ) AS edited (id, old_modseq, flags)
+                CAST(:row_ids AS BIGINT[]),
+                CAST(:uids AS BIGINT[]),
+                CAST(:old_modseqs AS BIGINT[]),
+                CAST(:new_flags AS TEXT[])
+            ) AS edited (id, uid, old_modseq, flags)
         ), written AS (
             UPDATE messages SET flags = edited.flags, modseq = folder.highestmodseq
             FROM edited, folder
-            WHERE messages.id = edited.id AND messages.modseq = edited.old_modseq
+            WHERE messages.id = edited.id AND messages.folder_id = :folder_id AND messages.uid = edited.uid
+                AND messages.modseq = edited.old_modseq
             RETURNING messages.id
         )
         SELECT folder.highestmodseq, ARRAY(SELECT id FROM written) AS written FROM folder
@@ -253,6 +258,7 @@ _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     )
     .bindparams(
         bindparam("row_ids", type_=ARRAY(BigInteger)),
+        bindparam("uids", type_=ARRAY(BigInteger)),
         bindparam("old_modseqs", type_=ARRAY(BigInteger)),
         bindparam("new_flags", type_=ARRAY(Text)),
     )
@@ -268,6 +274,7 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
         ), gone AS (
             DELETE FROM messages
             WHERE id = ANY(CAST(:row_ids AS BIGINT[])) AND folder_id = :folder_id
+                AND uid = ANY(CAST(:uids AS BIGINT[]))
                 AND (NOT :only_deleted OR position('\Deleted' IN flags) > 0)
             RETURNING id, uid, raw_id, size, flags
         ), recorded AS (
@@ -288,7 +295,11 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
         FROM folder
         """
     )
-    .bindparams(bindparam("row_ids", type_=ARRAY(BigInteger)), bindparam("only_deleted", type_=Boolean))
+    .bindparams(
+        bindparam("row_ids", type_=ARRAY(BigInteger)),
+        bindparam("uids", type_=ARRAY(BigInteger)),
+        bindparam("only_deleted", type_=Boolean),
+    )
     .columns(
         column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)), column("raw_ids", ARRAY(Text))
     )
@@ -593,6 +604,7 @@ def _write_flags(
             "folder_id": folder_id,
             "mailbox_id": mailbox_id,
             "row_ids": [row.id for row, _ in edits],
+            "uids": [row.uid for row, _ in edits],
             "old_modseqs": [row.modseq for row, _ in edits],
             "new_flags": [_stored_flags(wanted) for _, wanted in edits],
         }
@@ -652,6 +664,7 @@ def _expunge_in_one_statement(
         "folder_id": folder_id,
         "mailbox_id": mailbox_id,
         "row_ids": [row.id for row in doomed],
+        "uids": [row.uid for row in doomed],
         "only_deleted": only_deleted,
     }
     found = _EXPUNGE_IN_ONE_STATEMENT.first(connection, parameters)

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 256
 STREAM_ABOVE = 1024 * 1024
 STREAM_BLOCK = 256 * 1024
+ONE_STATEMENT_BYTES = 64 * 1024 * 1024
+"""PostgreSQL: a group whose messages are larger in all is written a statement per table, not in one
+(whose arrays of raw messages and texts would meet the server's limit of 1 GiB per value)."""
 
 # Built once: constructing a statement costs more than running it for a group of small messages.
 _QUOTAS = select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes).order_by(mailboxes.c.id)
@@ -406,7 +409,7 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
         return
     advanced = [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     counted: dict[str, Quota | None] = {}
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and sum(state.added_bytes.values()) <= ONE_STATEMENT_BYTES:
         counted = _write_rows_in_one_statement(connection, state, advanced, default_quota)
     else:
         _insert_raw(connection, state.raw_rows)
