@@ -285,6 +285,29 @@ async def test_a_flag_change_waiting_for_the_folder_leaves_a_message_moved_out_a
     assert list((await stored_flags(two_nodes[0], archive)).values()) == [""]
 
 
+async def test_an_append_waiting_for_its_folder_while_its_webhook_is_removed_is_stored(
+    two_nodes: list[Runtime],
+) -> None:
+    """The endpoints a delivery queues webhooks for are read under the locks: one removed while the
+    delivery waited is not written to (its deliveries' foreign key would fail the whole group)."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    details = await paid_mailbox(two_nodes)
+    (session,) = await sessions_of(two_nodes, details, 1)
+    mailbox = await two_nodes[0].services.inbox.authenticate(str(details["access_token"]))
+    hook = await two_nodes[0].services.webhooks.register(mailbox, "https://hooks.example.org/x", None, None)
+    inbox = (await session.status("INBOX")).folder_id
+    async with two_nodes[1].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        append = asyncio.create_task(session.append("INBOX", message("hooked"), frozenset(), None))
+        await asyncio.sleep(0.3)  # the delivery waits for INBOX
+        assert not append.done()
+        await two_nodes[0].services.webhooks.remove(mailbox, hook.endpoint.id)
+        await held.commit()
+    assert (await asyncio.wait_for(append, 5)).uid == 1
+
+
 async def test_a_group_too_large_for_one_statement_is_written_a_statement_per_table(
     two_nodes: list[Runtime], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,18 +31,11 @@ from mailservice.domain.messages import MessageCopy, StoredCopy
 from mailservice.domain.timestamps import rfc3339
 from mailservice.domain.webhooks import DeliveryStatus
 
-Endpoints = dict[str, list[tuple[str, set[str]]]]
-"""Each mailbox's enabled webhook endpoints (id, the event types they want)."""
-
 
 def append_events(
-    connection: Connection,
-    events: Sequence[AgentEvent],
-    mailboxes_locked: bool = False,
-    endpoints: Endpoints | None = None,
+    connection: Connection, events: Sequence[AgentEvent], mailboxes_locked: bool = False
 ) -> bool:
-    """Write `events` in the caller's transaction; `mailboxes_locked` when their mailbox rows are locked;
-    `endpoints` when the caller read them already (`subscribed_endpoints`), before taking its locks.
+    """Write `events` in the caller's transaction; `mailboxes_locked` when their mailbox rows are locked.
     True when webhook deliveries were queued for them (the caller then publishes `WebhookQueued`)."""
     if not events:
         return False
@@ -50,8 +43,7 @@ def append_events(
     if not mailboxes_locked:
         _lock_mailboxes(connection, mailbox_ids)
     rows = [_row(event) for event in events]
-    if endpoints is None:
-        endpoints = subscribed_endpoints(connection, mailbox_ids)
+    endpoints = _subscribed_endpoints(connection, mailbox_ids)
     if not endpoints:  # the usual case: no id needs to be read back
         insert_rows(connection, event_log, rows)
         return False
@@ -167,9 +159,11 @@ _SUBSCRIBED_ONE = Prepared(_subscribed(webhook_endpoints.c.mailbox_id == bindpar
 """The usual case, one mailbox, prepared (an expanding IN list is compiled again for every use)."""
 
 
-def subscribed_endpoints(connection: Connection, mailbox_ids: set[str]) -> Endpoints:
+def _subscribed_endpoints(
+    connection: Connection, mailbox_ids: set[str]
+) -> dict[str, list[tuple[str, set[str]]]]:
     """Each mailbox's enabled endpoints with the event types they want."""
-    found: Endpoints = {}
+    found: dict[str, list[tuple[str, set[str]]]] = {}
     if len(mailbox_ids) == 1:
         rows = _SUBSCRIBED_ONE.rows(connection, {"id": next(iter(mailbox_ids))})
     else:

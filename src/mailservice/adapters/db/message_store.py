@@ -23,7 +23,7 @@ from sqlalchemy import ARRAY, BigInteger, String, bindparam, column, func, selec
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.event_log import Endpoints, append_events, message_received, subscribed_endpoints
+from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import (
     ADVANCE_FOLDERS,
@@ -100,7 +100,6 @@ class _Group:
     now: datetime
     quotas: dict[str, Quota]
     folder_states: dict[tuple[str, str], FolderCounters]
-    endpoints: Endpoints
     message_rows: list[dict[str, Any]] = field(default_factory=list)
     raw_rows: list[dict[str, Any]] = field(default_factory=list)
     field_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -214,11 +213,10 @@ class GroupCommitMessageStore:
     def _write_group(
         self, connection: Connection, deliveries: list[Delivery], now: datetime, locked: bool
     ) -> tuple[_Outcomes, list[DomainEvent]]:
-        """Runs blocking, in one transaction: read the quotas and webhook endpoints, lock the folders
-        (making those to be made), plan every delivery, write, and count the bytes in the mailbox rows
-        last (the lock order of `message_changes`: the mailbox row is held only until the commit). Also
-        returns the events to announce besides new mail (folders that retention freed room in; webhook
-        deliveries queued).
+        """Runs blocking, in one transaction: read the quotas, lock the folders (making those to be
+        made), plan every delivery, write, and count the bytes in the mailbox rows last (the lock order
+        of `message_changes`: the mailbox row is held only until the commit). Also returns the events
+        to announce besides new mail (folders that retention freed room in; webhook deliveries queued).
 
         The quotas are read without a lock, so on PostgreSQL a writer of another folder may have taken
         the room meanwhile: counting then finds the mailbox over its quota and raises `_LocksNeeded`.
@@ -231,9 +229,9 @@ class GroupCommitMessageStore:
         }
         mailbox_ids = {c.mailbox_id for c in copies}
         exact = locked or connection.dialect.name == "sqlite"  # one writer at a time there
-        # What needs no lock is read first: every statement after the folders' locks holds them a round
-        # trip longer on PostgreSQL.
-        endpoints = subscribed_endpoints(connection, mailbox_ids)
+        # The quotas are read unlocked first: every statement after the folders' locks holds them a round
+        # trip longer on PostgreSQL. (Not the webhook endpoints: they are read `FOR SHARE`, and held
+        # while the group waits for its folders they would hold up removing an endpoint.)
         quotas = {} if locked else self._quotas(connection, mailbox_ids, lock=False)
         if locked:
             lock_whole_mailboxes(connection, mailbox_ids)
@@ -244,7 +242,7 @@ class GroupCommitMessageStore:
         freed = self._make_room(connection, quotas, folder_states, deliveries, exact)
         if freed:  # their modseqs moved on
             folder_states = _select_folders(connection, wanted)
-        state = _Group(now=now, quotas=quotas, folder_states=folder_states, endpoints=endpoints)
+        state = _Group(now=now, quotas=quotas, folder_states=folder_states)
         outcomes = [self._plan(state, delivery) for delivery in deliveries]
         _apply(connection, state, self._default_quota, checked=not exact)
         return outcomes, [*freed, *([WebhookQueued()] if state.webhooks_queued else [])]
@@ -425,9 +423,7 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
             before = count_added_bytes(connection, mailbox_id, added, default_quota)
         if checked and (before is None or not before.allows(added)):
             raise _LocksNeeded
-    state.webhooks_queued = append_events(
-        connection, state.events, mailboxes_locked=True, endpoints=state.endpoints
-    )
+    state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 
 _RAW_KEYS = ("id", "raw")
