@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db import message_changes, message_store
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
@@ -36,6 +37,8 @@ from tests.support.agent import claim_and_pay
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message
 
+T = TypeVar("T")
+U = TypeVar("U")
 QUOTA = 24_000
 """About forty of the messages below: the mixed load fills the mailbox, and the default policy then
 makes room by deleting its oldest read mail inside deliveries."""
@@ -92,6 +95,31 @@ def a_write_holding_the_folder(connection: Connection, folder_id: int) -> None:
     ).one()
 
 
+def skip_with_one_writer(nodes: list[Runtime]) -> None:
+    if nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+
+
+async def changed_while_the_folder_is_held(
+    node: Runtime,
+    folder_id: int,
+    change: Coroutine[Any, Any, T],
+    meanwhile: Callable[[AsyncConnection], Awaitable[U]],
+) -> tuple[T, U]:
+    """Start `change` while a transaction on `node` holds the folder's row as every writer takes it;
+    once the change waits there (having read what it changes), run `meanwhile` with that transaction,
+    and commit it. What the change and `meanwhile` gave."""
+    async with node.database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, folder_id))
+        task = asyncio.create_task(change)
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        done_meanwhile = await meanwhile(held)
+        await held.commit()
+    return await asyncio.wait_for(task, 5), done_meanwhile
+
+
 async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes: list[Runtime]) -> None:
     if two_nodes[0].database.engine.dialect.name == "sqlite":
         pytest.skip("SQLite has one writer at a time: every write waits for the one before it")
@@ -134,22 +162,16 @@ async def test_a_flag_change_waiting_for_the_folder_edits_what_another_writer_co
     two_nodes: list[Runtime],
 ) -> None:
     """The messages are read before the folder's row is taken; one changed meanwhile is read again."""
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     appended = await session.append("INBOX", message("flagged twice"), frozenset(), None)
     inbox = (await session.status("INBOX")).folder_id
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        store = asyncio.create_task(
-            session.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"\\Seen"}))
-        )
-        await asyncio.sleep(0.3)  # the STORE has read the message and waits for the folder's row
-        assert not store.done()
-        await held.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Urgent"))
-        await held.commit()
-    stored = await asyncio.wait_for(store, 5)
+    stored, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"\\Seen"})),
+        lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Urgent")),
+    )
     assert [meta.flags for meta in stored.updated] == [frozenset({"$Urgent", "\\Seen"})]
     assert await stored_flags(two_nodes[0], inbox) == {appended.uid: "$Urgent \\Seen"}
 
@@ -157,21 +179,18 @@ async def test_a_flag_change_waiting_for_the_folder_edits_what_another_writer_co
 async def test_an_expunge_waiting_for_the_folder_keeps_a_message_undeleted_meanwhile(
     two_nodes: list[Runtime],
 ) -> None:
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     kept = await session.append("INBOX", message("kept"), frozenset({"\\Deleted"}), None)
     gone = await session.append("INBOX", message("gone"), frozenset({"\\Deleted"}), None)
     inbox = (await session.status("INBOX")).folder_id
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        expunge = asyncio.create_task(session.expunge(inbox))
-        await asyncio.sleep(0.3)  # the EXPUNGE has read both and waits for the folder's row
-        assert not expunge.done()
-        await held.run_sync(lambda c: another_writer_sets_flags(c, inbox, kept.uid, ""))
-        await held.commit()
-    assert await asyncio.wait_for(expunge, 5) == [gone.uid]
+    expunged, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.expunge(inbox),
+        lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, kept.uid, "")),
+    )
+    assert expunged == [gone.uid]
     assert await stored_flags(two_nodes[0], inbox) == {kept.uid: ""}
 
 
@@ -189,21 +208,18 @@ async def test_an_expunge_waiting_for_the_folder_keeps_the_raw_message_a_copy_ma
     two_nodes: list[Runtime],
 ) -> None:
     """An expunge waits for a COPY out of its folder; the raw message the copy shares must stay."""
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     await session.create_folder("Kept")
     inbox, kept = [(await session.status(name)).folder_id for name in ("INBOX", "Kept")]
     doomed = await session.append("INBOX", message("copied"), frozenset({"\\Deleted"}), None)
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        expunge = asyncio.create_task(session.expunge(inbox))
-        await asyncio.sleep(0.3)  # the EXPUNGE waits for the folder's row
-        assert not expunge.done()
-        await held.run_sync(lambda c: a_copy_into(c, inbox, doomed.uid, kept))
-        await held.commit()
-    assert await asyncio.wait_for(expunge, 5) == [doomed.uid]
+    expunged, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.expunge(inbox),
+        lambda held: held.run_sync(lambda c: a_copy_into(c, inbox, doomed.uid, kept)),
+    )
+    assert expunged == [doomed.uid]
     assert await session.raw(kept, [1000]) == {1000: message("copied")}
 
 
@@ -233,22 +249,19 @@ async def test_a_change_by_uid_waiting_for_the_folder_leaves_a_message_moved_awa
 ) -> None:
     """The row is the same, but under a new uid: a UID STORE or UID EXPUNGE of the old uid finds
     nothing."""
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     await session.create_folder("Archive")
     asked = await session.append("INBOX", message("asked"), frozenset({"\\Deleted"}), None)
     inbox = (await session.status("INBOX")).folder_id
     mailbox_id = await mailbox_of(two_nodes[0], inbox)
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        task = asyncio.create_task(changed_by_uid(session, change, inbox, asked.uid))
-        await asyncio.sleep(0.3)  # it has read the message and waits for the folder's row
-        assert not task.done()
-        new_uid = await held.run_sync(lambda c: moved_away_and_back(c, mailbox_id, inbox, asked.uid))
-        await held.commit()
-    assert await asyncio.wait_for(task, 5) == []
+    changed, new_uid = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        changed_by_uid(session, change, inbox, asked.uid),
+        lambda held: held.run_sync(lambda c: moved_away_and_back(c, mailbox_id, inbox, asked.uid)),
+    )
+    assert changed == []
     assert await stored_flags(two_nodes[0], inbox) == {new_uid: "\\Deleted"}
 
 
@@ -256,8 +269,7 @@ async def test_a_flag_change_waiting_for_the_folder_leaves_a_message_moved_out_a
     two_nodes: list[Runtime],
 ) -> None:
     """Each folder counts its own modseqs: the moved message may have the very modseq it was read with."""
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     await session.create_folder("Archive")
     asked = await session.append("INBOX", message("asked"), frozenset(), None)
@@ -273,15 +285,13 @@ async def test_a_flag_change_waiting_for_the_folder_leaves_a_message_moved_out_a
         message_changes.copy_messages(connection, mailbox_id, inbox, [asked.uid], "Archive", True, QUOTA)
         return archive
 
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        task = asyncio.create_task(changed_by_uid(session, "STORE", inbox, asked.uid))
-        await asyncio.sleep(0.3)  # it has read the message and waits for the folder's row
-        assert not task.done()
-        archive = await held.run_sync(moved_out_at_its_modseq)
-        await held.commit()
-    assert await asyncio.wait_for(task, 5) == []
+    changed, archive = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        changed_by_uid(session, "STORE", inbox, asked.uid),
+        lambda held: held.run_sync(moved_out_at_its_modseq),
+    )
+    assert changed == []
     assert list((await stored_flags(two_nodes[0], archive)).values()) == [""]
 
 
@@ -290,22 +300,19 @@ async def test_an_append_waiting_for_its_folder_while_its_webhook_is_removed_is_
 ) -> None:
     """The endpoints a delivery queues webhooks for are read under the locks: one removed while the
     delivery waited is not written to (its deliveries' foreign key would fail the whole group)."""
-    if two_nodes[0].database.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: nothing changes between a write's read and its write")
+    skip_with_one_writer(two_nodes)
     details = await paid_mailbox(two_nodes)
     (session,) = await sessions_of(two_nodes, details, 1)
     mailbox = await two_nodes[0].services.inbox.authenticate(str(details["access_token"]))
     hook = await two_nodes[0].services.webhooks.register(mailbox, "https://hooks.example.org/x", None, None)
     inbox = (await session.status("INBOX")).folder_id
-    async with two_nodes[1].database.engine.connect() as held:
-        await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
-        append = asyncio.create_task(session.append("INBOX", message("hooked"), frozenset(), None))
-        await asyncio.sleep(0.3)  # the delivery waits for INBOX
-        assert not append.done()
-        await two_nodes[0].services.webhooks.remove(mailbox, hook.endpoint.id)
-        await held.commit()
-    assert (await asyncio.wait_for(append, 5)).uid == 1
+    appended, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.append("INBOX", message("hooked"), frozenset(), None),
+        lambda _held: two_nodes[0].services.webhooks.remove(mailbox, hook.endpoint.id),
+    )
+    assert appended.uid == 1
 
 
 async def test_a_group_too_large_for_one_statement_is_written_a_statement_per_table(
