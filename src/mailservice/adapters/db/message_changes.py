@@ -307,7 +307,7 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
 """The raw messages of the expunged are deleted by a statement of their own, after it: this one's snapshot
 was taken before it waited for the folder's row, so a COPY committed meanwhile (sharing a raw message
 with an expunged one) would not be seen, and its raw message would go."""
-_COPIED_COLUMNS = ", ".join(c.name for c in messages.c if c.name not in {"id", "folder_id", "uid", "modseq"})
+_COPIED_COLUMNS = ", ".join(kept.name for kept in _KEPT_BY_A_COPY)
 _COPY_IN_ONE_STATEMENT = Prepared(
     text(
         f"""
