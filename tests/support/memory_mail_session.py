@@ -295,8 +295,8 @@ class MemoryMailSession:
 
     async def open(self, name: str) -> OpenedFolder:
         folder = self.store.folder(name)
-        messages = tuple(folder.messages[uid].meta for uid in sorted(folder.messages))
-        return OpenedFolder(_status(folder), messages)
+        messages = (folder.messages[uid].meta for uid in sorted(folder.messages))
+        return OpenedFolder.of(_status(folder), messages)
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         folder = self.store.by_id(folder_id)

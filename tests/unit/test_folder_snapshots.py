@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mailservice.adapters.db.folder_reads import flag_set, stored_utc
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
 from mailservice.domain.mail_session import MessageMeta
@@ -36,10 +39,11 @@ def test_advancing_applies_new_reflagged_and_expunged_messages_in_uid_order() ->
     later = folder.advanced(8, [meta(4, 7), meta(2, 8, SEEN)], [3, 9])
 
     assert later.highestmodseq == 8
-    assert later.messages == (meta(1), meta(2, 8, SEEN), meta(4, 7))
+    assert list(later.messages.values()) == [meta(1), meta(2, 8, SEEN), meta(4, 7)]
+    assert later.uids == [1, 2, 4]
     assert (later.unseen, later.size) == (2, 300)
-    assert later.messages[0] is folder.messages[0]
-    assert folder.messages == (meta(1), meta(2), meta(3, flags=SEEN))
+    assert later.messages[1] is folder.messages[1]
+    assert list(folder.messages.values()) == [meta(1), meta(2), meta(3, flags=SEEN)]
 
 
 def test_advancing_with_no_change_keeps_the_same_messages() -> None:
@@ -47,6 +51,39 @@ def test_advancing_with_no_change_keeps_the_same_messages() -> None:
 
     assert folder.advanced(5, [], []) is folder
     assert folder.advanced(6, [], []).messages is folder.messages
+
+
+LABEL = frozenset({"$Label1"})
+JUNK = frozenset({"$Junk", "\\Deleted"})
+flag_sets = st.sampled_from([NONE, SEEN, LABEL, JUNK, SEEN | LABEL])
+metas = st.builds(meta, st.integers(1, 40), st.integers(1, 9), flag_sets, st.integers(0, 500))
+
+
+@given(st.lists(metas), st.lists(metas), st.sets(st.integers(1, 45)))
+def test_a_snapshot_brought_up_to_date_is_the_one_read_whole(
+    first: list[MessageMeta], changed: list[MessageMeta], expunged: set[int]
+) -> None:
+    """Counts, keywords and uid order kept by `advanced` from what changed are those of the folder
+    read whole, whatever the uids that changed (a new one below a known one included)."""
+    before = snapshot(*sorted({m.uid: m for m in first}.values(), key=lambda m: m.uid))
+    changes = list({m.uid: m for m in changed if m.uid not in expunged}.values())
+    later = before.advanced(9, changes, expunged)
+
+    result = {uid: m for uid, m in before.messages.items() if uid not in expunged}
+    result.update((m.uid, m) for m in changes)
+    whole = snapshot(*(result[uid] for uid in sorted(result)), modseq=9)
+    assert list(later.messages.items()) == list(whole.messages.items())
+    assert later.uids == whole.uids == sorted(result)
+    assert (later.unseen, later.size, later.deleted) == (whole.unseen, whole.size, whole.deleted)
+    assert later.flag_sets == whole.flag_sets
+    assert later.keywords == whole.keywords == {f for m in result.values() for f in m.flags if f[0] != "\\"}
+
+
+def test_keywords_no_message_has_any_more_are_not_the_folder_s() -> None:
+    folder = snapshot(meta(1, flags=LABEL), meta(2, flags=JUNK))
+
+    assert folder.keywords == {"$Label1", "$Junk"}
+    assert folder.advanced(6, [meta(1, 6)], [2]).keywords == frozenset()
 
 
 def test_a_kept_snapshot_is_found_only_for_the_same_folder() -> None:

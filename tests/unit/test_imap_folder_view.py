@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
 from mailservice.protocols.imap.folder_view import FolderView
@@ -21,7 +23,7 @@ def meta(uid: int, modseq: int = 1, *flags: str) -> MessageMeta:
 def view(*uids: int) -> FolderView:
     """A view of messages another session has already taken as recent."""
     status = FolderStatus(7, "INBOX", 99, max(uids, default=0) + 1, 1, len(uids), 0, 0)
-    opened = OpenedFolder(status, tuple(meta(uid) for uid in uids))
+    opened = OpenedFolder.of(status, (meta(uid) for uid in uids))
     return FolderView.of(opened, read_only=False, recent_above=max(uids, default=0))
 
 
@@ -61,3 +63,21 @@ def test_flag_changes_are_announced_once_and_own_changes_not_at_all() -> None:
     assert folder.sync(changes, allow_expunge=True, with_modseq=True) == []
     folder.update([meta(2, 4, "\\Flagged")])
     assert folder.sync(FolderChanges(4, 3, (meta(2, 4, "\\Flagged"),), (), 7), True, True) == []
+
+
+@given(st.sets(st.integers(1, 300), min_size=1), st.data())
+def test_removed_messages_leave_the_rest_numbered_in_order(uids: set[int], data: st.DataObject) -> None:
+    """A few expunges are taken out one by one, many in one pass: the same numbers either way."""
+    folder = view(*sorted(uids))
+    ordered = sorted(uids)
+    some = st.sets(st.sampled_from(ordered) | st.integers(301, 310))
+    every_few = st.integers(1, 3).map(lambda step: set(ordered[::step]))
+    gone = data.draw(some | every_few)
+
+    numbers = folder.remove(gone)
+
+    expected = sorted((ordered.index(uid) + 1 for uid in gone if uid in uids), reverse=True)
+    assert numbers == expected
+    assert folder.uids == [uid for uid in ordered if uid not in gone]
+    assert set(folder.metas) == set(folder.uids)
+    assert folder.recent == set()

@@ -20,7 +20,7 @@ def opened(sizes: list[int], seen: frozenset[int] = frozenset()) -> OpenedFolder
         for uid, size in zip(range(3, 3 + 2 * len(sizes), 2), sizes, strict=True)
     )
     status = FolderStatus(7, "INBOX", 1234, 99, 5, len(sizes), 0, sum(sizes))
-    return OpenedFolder(status, messages)
+    return OpenedFolder.of(status, messages)
 
 
 def test_messages_are_numbered_from_one_with_their_unique_ids() -> None:

@@ -11,14 +11,14 @@ stored: each folder keeps a mark instead, the highest uid a session has taken as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
 
 from mailservice.domain.errors import DomainError
-from mailservice.domain.messages import SortKeys
+from mailservice.domain.messages import SortKeys, is_keyword
 
 # Part of this interface (`MailSession.quota`), so importable from here as well.
 from mailservice.domain.quota import Quota as Quota
@@ -87,8 +87,28 @@ class MessageMeta(NamedTuple):
 @dataclass(frozen=True)
 class OpenedFolder:
     status: FolderStatus
-    messages: tuple[MessageMeta, ...]
-    """Ascending by uid."""
+    by_uid: dict[int, MessageMeta]
+    """The messages by uid, in ascending order. Shared with other sessions (a snapshot the process
+    keeps): copy it, never change it."""
+    keywords: frozenset[str]
+    """Every keyword the messages have."""
+
+    @classmethod
+    def of(cls, status: FolderStatus, messages: Iterable[MessageMeta]) -> OpenedFolder:
+        """From `messages` ascending by uid."""
+        by_uid = {meta.uid: meta for meta in messages}
+        keywords = {flag for flags in {meta.flags for meta in by_uid.values()} for flag in flags}
+        return cls(status, by_uid, frozenset(flag for flag in keywords if is_keyword(flag)))
+
+    @property
+    def messages(self) -> tuple[MessageMeta, ...]:
+        """The messages, ascending by uid."""
+        return tuple(self.by_uid.values())
+
+    @property
+    def newest_uid(self) -> int:
+        """The highest uid, 0 when the folder is empty."""
+        return next(reversed(self.by_uid), 0)
 
 
 @dataclass(frozen=True)

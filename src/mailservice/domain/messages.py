@@ -205,3 +205,8 @@ RECENT = "\\Recent"
 """Never stored: which messages are recent belongs to each IMAP session."""
 DELETED = "\\Deleted"
 FLAGGED = "\\Flagged"
+
+
+def is_keyword(flag: str) -> bool:
+    """A keyword, not one of the system flags (which start with a backslash)."""
+    return not flag.startswith("\\")

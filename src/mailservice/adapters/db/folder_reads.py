@@ -49,7 +49,7 @@ def open_folder(
     """The folder and every message's metadata, in one snapshot of the database (run it in one)."""
     folder = _folder_named(connection, mailbox_id, name)
     status, snapshot = _status_from_snapshot(connection, mailbox_id, folder, snapshots)
-    return OpenedFolder(status, snapshot.messages)
+    return OpenedFolder(status, snapshot.messages, snapshot.keywords)
 
 
 def folder_status(
@@ -168,7 +168,7 @@ def _current(
         if kept.highestmodseq == folder.highestmodseq and len(kept.messages) == folder.messages:
             return kept, False
     rows = connection.execute(_MESSAGES, {"folder_id": folder.id}).all()
-    metas = tuple(
+    metas = (
         MessageMeta(uid, modseq, flag_set(flags), stored_utc(internal_date), size)
         for uid, modseq, flags, internal_date, size in rows
     )

@@ -8,7 +8,7 @@ the snapshot and the changes after M are the folder as it is now, exactly. A fol
 created again has a new id or a higher UIDVALIDITY, so an old snapshot is never taken for it.
 
 `FolderSnapshots` keeps the last snapshot of each folder for the whole process, shared by every
-session (snapshots are immutable: tuples of `MessageMeta`, whose flags are frozensets), and bounded by
+session (snapshots are never changed once made; `MessageMeta`s are tuples whose flags are frozensets), and bounded by
 the number of messages held, least recently used first out. It learns only from what was read from
 the database, never from what this process wrote, so any number of processes may share one database.
 """
@@ -18,12 +18,12 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from mailservice.domain.mail_session import MessageMeta
-from mailservice.domain.messages import DELETED, SEEN
+from mailservice.domain.messages import DELETED, SEEN, is_keyword
 
 DEFAULT_CAPACITY = 100_000
 """Messages held in all snapshots together (about 15 MB): many folders of thousands of messages."""
@@ -33,17 +33,23 @@ _UID = itemgetter(0)
 
 @dataclass(frozen=True, slots=True)
 class FolderSnapshot:
-    """One folder's messages at `highestmodseq`, ascending by uid, with the counts SELECT and STATUS
-    report."""
+    """One folder's messages at `highestmodseq`, by uid in ascending order, with the counts SELECT and
+    STATUS report and the keywords its messages have. Shared by every session that opens the folder:
+    nothing in it is changed once it is made. A session copies `messages` and `uids` at C speed, and
+    bringing a snapshot up to date costs what changed, not what the folder holds (but for those copies):
+    in a folder of thousands of messages, building them anew was most of a SELECT's CPU."""
 
     mailbox_id: str
     folder_id: int
     uidvalidity: int
     highestmodseq: int
-    messages: tuple[MessageMeta, ...]
+    messages: dict[int, MessageMeta]
+    uids: list[int]
     unseen: int
     size: int
     deleted: int
+    flag_sets: dict[frozenset[str], int]
+    """How many messages have each set of flags (a folder's messages share few)."""
 
     @classmethod
     def of(
@@ -52,13 +58,36 @@ class FolderSnapshot:
         folder_id: int,
         uidvalidity: int,
         highestmodseq: int,
-        messages: tuple[MessageMeta, ...],
+        messages: Iterable[MessageMeta],
     ) -> FolderSnapshot:
         """`messages` ascending by uid."""
-        unseen = sum(1 for meta in messages if SEEN not in meta.flags)
-        size = sum(meta.size for meta in messages)
-        deleted = sum(1 for meta in messages if DELETED in meta.flags)
-        return cls(mailbox_id, folder_id, uidvalidity, highestmodseq, messages, unseen, size, deleted)
+        by_uid = {meta.uid: meta for meta in messages}
+        tally = _Tally(0, 0, 0, {})
+        tally.add(by_uid.values())
+        return cls._made(mailbox_id, folder_id, uidvalidity, highestmodseq, by_uid, tally)
+
+    @classmethod
+    def _made(
+        cls,
+        mailbox_id: str,
+        folder_id: int,
+        uidvalidity: int,
+        highestmodseq: int,
+        by_uid: dict[int, MessageMeta],
+        tally: _Tally,
+    ) -> FolderSnapshot:
+        return cls(
+            mailbox_id,
+            folder_id,
+            uidvalidity,
+            highestmodseq,
+            by_uid,
+            list(by_uid),
+            tally.unseen,
+            tally.size,
+            tally.deleted,
+            {flags: count for flags, count in tally.flag_sets.items() if count},
+        )
 
     def advanced(
         self, highestmodseq: int, changed: Sequence[MessageMeta], expunged: Collection[int]
@@ -67,21 +96,57 @@ class FolderSnapshot:
         expunged after this snapshot's modseq."""
         if not changed and not expunged:
             return self if highestmodseq == self.highestmodseq else replace(self, highestmodseq=highestmodseq)
-        by_uid = {meta.uid: meta for meta in self.messages}
-        for uid in expunged:
-            by_uid.pop(uid, None)
-        for meta in changed:
-            by_uid[meta.uid] = meta
-        messages = tuple(sorted(by_uid.values(), key=_UID))
-        return FolderSnapshot.of(self.mailbox_id, self.folder_id, self.uidvalidity, highestmodseq, messages)
+        by_uid = dict(self.messages)
+        tally = _Tally(self.unseen, self.size, self.deleted, dict(self.flag_sets))
+        tally.remove(meta for uid in expunged if (meta := by_uid.pop(uid, None)) is not None)
+        known = [meta for meta in changed if meta.uid in by_uid]
+        new = sorted((meta for meta in changed if meta.uid not in by_uid), key=_UID)
+        tally.remove(by_uid[meta.uid] for meta in known)
+        tally.add(changed)
+        # New messages have uids above every visible one, so they go last; the check keeps a
+        # snapshot in uid order even if one did not.
+        in_order = not new or not by_uid or new[0].uid > next(reversed(by_uid))
+        by_uid.update((meta.uid, meta) for meta in known)  # a known uid keeps its place
+        by_uid.update((meta.uid, meta) for meta in new)
+        if not in_order:
+            by_uid = dict(sorted(by_uid.items()))
+        return FolderSnapshot._made(
+            self.mailbox_id, self.folder_id, self.uidvalidity, highestmodseq, by_uid, tally
+        )
+
+    @property
+    def keywords(self) -> frozenset[str]:
+        """Every keyword the folder's messages have."""
+        return frozenset(flag for flags in self.flag_sets for flag in flags if is_keyword(flag))
 
     def recent_above(self, recent_uid: int) -> int:
         """How many messages have a uid above the folder's recent mark."""
-        return len(self.messages) - bisect_right(self.messages, recent_uid, key=_UID)
+        return len(self.uids) - bisect_right(self.uids, recent_uid)
 
     def supersedes(self, other: FolderSnapshot) -> bool:
         """Newer than `other`, a snapshot of the same folder id: a later folder or a later modseq."""
         return (self.uidvalidity, self.highestmodseq) >= (other.uidvalidity, other.highestmodseq)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A snapshot's counts, kept as messages come and go."""
+
+    unseen: int
+    size: int
+    deleted: int
+    flag_sets: dict[frozenset[str], int]
+
+    def add(self, metas: Iterable[MessageMeta], sign: int = 1) -> None:
+        for meta in metas:
+            flags = meta.flags
+            self.unseen += sign * (SEEN not in flags)
+            self.size += sign * meta.size
+            self.deleted += sign * (DELETED in flags)
+            self.flag_sets[flags] = self.flag_sets.get(flags, 0) + sign
+
+    def remove(self, metas: Iterable[MessageMeta]) -> None:
+        self.add(metas, -1)
 
 
 class FolderSnapshots:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
+from mailservice.domain.messages import is_keyword
 from mailservice.protocols.imap.replies import bad
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -26,7 +27,7 @@ def flags_text(flags: Iterable[str]) -> bytes:
 
 def keywords_of(flags: Iterable[str]) -> list[str]:
     """The keywords among `flags` (not the system flags, which start with a backslash)."""
-    return [flag for flag in flags if not flag.startswith("\\")]
+    return [flag for flag in flags if is_keyword(flag)]
 
 
 def normalize_flags(flags: Iterable[str]) -> frozenset[str]:

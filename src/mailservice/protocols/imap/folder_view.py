@@ -12,7 +12,7 @@ recent.py for who gets them).
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +22,9 @@ from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, keywo
 from mailservice.protocols.imap.recent import RECENT_FLAG
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet, uid_set_text
+
+_REMOVED_ONE_BY_ONE = 64
+"""Up to this many expunged messages are taken out of the uid list one at a time."""
 
 
 @dataclass
@@ -54,7 +57,7 @@ class FolderView:
     def of(cls, opened: OpenedFolder, read_only: bool, recent_above: int = 0) -> FolderView:
         """`recent_above`: the messages above this uid are recent to this connection."""
         status = opened.status
-        recent = {meta.uid for meta in opened.messages if meta.uid > recent_above}
+        uids = list(opened.by_uid)  # copies, at C speed: a folder may hold thousands
         view = cls(
             folder_id=status.folder_id,
             name=status.name,
@@ -62,15 +65,13 @@ class FolderView:
             uidvalidity=status.uidvalidity,
             uidnext=status.uidnext,
             highestmodseq=status.highestmodseq,
-            uids=[meta.uid for meta in opened.messages],
-            metas={},
-            keywords=_keywords(opened.messages),
-            recent=recent,
+            uids=uids,
+            metas=dict(opened.by_uid),
+            keywords=set(opened.keywords),
+            recent=set(uids[bisect_right(uids, recent_above) :]),
         )
-        if recent:
-            view.metas = {meta.uid: view._shown(meta) for meta in opened.messages}
-        else:
-            view.metas = {meta.uid: meta for meta in opened.messages}
+        for uid in view.recent:
+            view.metas[uid] = view._shown(view.metas[uid])
         return view
 
     def _shown(self, meta: MessageMeta) -> MessageMeta:
@@ -162,8 +163,12 @@ class FolderView:
         present = sorted((uid for uid in set(uids) if uid in self.metas), reverse=True)
         numbers = [self.sequence_number(uid) for uid in present]
         if present:
-            dropped = set(present)
-            self.uids = [uid for uid in self.uids if uid not in dropped]
+            if len(present) <= _REMOVED_ONE_BY_ONE:  # each a move in C, not a pass over every uid
+                for number in numbers:  # descending: a removal leaves the numbers below it as they are
+                    del self.uids[number - 1]
+            else:
+                dropped = set(present)
+                self.uids = [uid for uid in self.uids if uid not in dropped]
             for uid in present:
                 del self.metas[uid]
                 self.gone.discard(uid)

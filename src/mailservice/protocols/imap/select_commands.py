@@ -28,7 +28,7 @@ async def select(client: Client, command: Command) -> str:
     read_only = command.name == "EXAMINE"
     opened = await state.mail().open(command.args.mailbox)
     status = opened.status
-    newest = opened.messages[-1].uid if opened.messages else 0
+    newest = opened.newest_uid
     takes_no_recent = read_only or state.rev2
     mark = await recent_above(state.mail(), status.folder_id, takes_no_recent, status.recent_uid, newest)
     if state.rev2:
