@@ -283,6 +283,25 @@ async def test_each_message_is_claimed_as_recent_by_one_session_only(
     assert (status.recent_uid, status.recent) == (4, 0)
 
 
+async def test_a_session_cannot_claim_in_another_mailbox_s_folder(
+    runtime: Runtime, session: MailSession, client: httpx.AsyncClient
+) -> None:
+    await session.append("INBOX", message("a"), frozenset(), None)
+    folder = (await session.open("INBOX")).status.folder_id
+    assert await session.claim_recent(folder, 1) == 0
+    await session.append("INBOX", message("b"), frozenset(), None)
+    stranger = await claim_and_pay(client, AgentKey.generate())
+    theirs = await runtime.services.mail_access.login(
+        str(stranger["email"]), str(stranger["password"]), "127.0.0.1"
+    )
+
+    for last_read in (None, 1):
+        with pytest.raises(FolderNotFound):
+            await theirs.claim_recent(folder, 2, last_read)
+
+    assert (await session.status("INBOX")).recent == 1
+
+
 async def test_changes_give_the_flags_a_message_was_expunged_with(
     runtime: Runtime, session: MailSession, account: Account
 ) -> None:

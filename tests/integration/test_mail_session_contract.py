@@ -310,6 +310,27 @@ async def test_the_recent_mark_gives_each_message_to_one_session_and_never_goes_
     assert (await store.session.changes(folder, 0)).recent_uid == 4
 
 
+async def test_a_claim_from_a_mark_read_before_another_claim_takes_only_what_is_left(
+    store: StoreUnderTest,
+) -> None:
+    """The mark a session last read is tried first; when another session has raised it since, the
+    claim starts from the mark as it is (the first claim of a folder, from 0, too)."""
+    folder = await filled_inbox(store.session, "a", "b", "c", "d", "e")
+    others = [await store.login() for _ in range(4)]
+
+    marks = await asyncio.gather(
+        *(other.claim_recent(folder, up_to, 0) for other, up_to in zip(others, (2, 3, 5, 4), strict=True))
+    )
+
+    claimed = [
+        uid for mark, up_to in zip(marks, (2, 3, 5, 4), strict=True) for uid in range(mark + 1, up_to + 1)
+    ]
+    assert sorted(claimed) == [1, 2, 3, 4, 5]
+    assert await store.session.claim_recent(folder, 5, 0) == 5
+    assert await store.session.claim_recent(folder, 5, 5) == 5
+    assert (await store.session.changes(folder, 0)).recent_uid == 5
+
+
 async def test_changes_give_the_flags_a_message_was_expunged_or_moved_with(store: StoreUnderTest) -> None:
     session = store.session
     folder = await filled_inbox(session, "a", "b", "c")

@@ -317,7 +317,7 @@ class MemoryMailSession:
             last_flags,
         )
 
-    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+    async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         folder = self.store.by_id(folder_id)
         mark = folder.recent_uid
         folder.recent_uid = max(mark, up_to_uid)

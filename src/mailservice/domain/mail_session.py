@@ -244,10 +244,12 @@ class MailFolderStore(Protocol):
         """Read from one snapshot: a uid is never both changed and expunged in one answer."""
         ...
 
-    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+    async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         """Raise the folder's recent mark to `up_to_uid`, atomically on any node, and return the mark
         it had: the messages above that, up to `up_to_uid`, are recent to the caller and to no other
-        session (the first read-write session to see a message gets it as \\Recent)."""
+        session (the first read-write session to see a message gets it as \\Recent). `last_read`: the
+        mark as the caller last read it (with the folder's changes), tried first: most often still
+        the mark, so the claim is one compare and set."""
         ...
 
     async def structures(

@@ -179,9 +179,9 @@ class SqlMailboxFolders:
         changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
         return changes
 
-    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+    async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         return await self._database.run_write(
-            lambda c: _claim_recent(c, self._id, folder_id, up_to_uid), durable=False
+            lambda c: _claim_recent(c, self._id, folder_id, up_to_uid, last_read), durable=False
         )
 
     async def structures(
@@ -350,11 +350,21 @@ _RECENT_MARK = Prepared(
     .select_from(WITH_RECENT_MARK)
     .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == bindparam("folder_id"))
 )
-_RAISE_RECENT_MARK = Prepared(
+_RAISE_MARK = (
     update(recent_marks)
     .where(recent_marks.c.folder_id == bindparam("folder_id"), recent_marks.c.recent_uid == bindparam("mark"))
     .values(recent_uid=bindparam("up_to_uid"))
 )
+_RAISE_RECENT_MARK = Prepared(_RAISE_MARK)
+
+_RAISE_OWN_RECENT_MARK = Prepared(
+    _RAISE_MARK.where(
+        select(folders.c.id)
+        .where(folders.c.id == bindparam("folder_id"), folders.c.mailbox_id == bindparam("mailbox_id"))
+        .exists()
+    )
+)
+"""`_RAISE_RECENT_MARK` of a folder of the session's mailbox, when the mark was not read just before."""
 _FIRST_RECENT_MARK = {
     name: Prepared(
         dialect.insert(recent_marks)
@@ -384,9 +394,16 @@ _FOLDER_NAMED = Prepared(
 )
 
 
-def _claim_recent(connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int) -> int:
-    """Compare and set, so that two sessions (on any nodes) never take the same message as recent."""
+def _claim_recent(
+    connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int, last_read: int | None
+) -> int:
+    """Compare and set, so that two sessions (on any nodes) never take the same message as recent:
+    from the mark `last_read` first, then (it moved, or the folder has none yet) from the mark read."""
     folder = {"mailbox_id": mailbox_id, "folder_id": folder_id}
+    if last_read is not None and last_read < up_to_uid:
+        asked = {**folder, "mark": last_read, "up_to_uid": up_to_uid}
+        if _RAISE_OWN_RECENT_MARK.run(connection, asked) == 1:
+            return last_read
     while True:
         found = _RECENT_MARK.first(connection, folder)
         if found is None:

@@ -19,4 +19,4 @@ async def recent_above(
     folder's recent mark as last read."""
     if read_only or newest_uid <= mark:
         return mark
-    return await session.claim_recent(folder_id, newest_uid)
+    return await session.claim_recent(folder_id, newest_uid, mark)
