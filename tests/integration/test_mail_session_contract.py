@@ -315,7 +315,7 @@ async def test_a_claim_from_a_mark_read_before_another_claim_takes_only_what_is_
 ) -> None:
     """The mark a session last read is tried first; when another session has raised it since, the
     claim starts from the mark as it is (the first claim of a folder, from 0, too)."""
-    folder = await filled_inbox(store.session, "a", "b", "c", "d", "e")
+    folder = await filled_inbox(store.session, "a", "b", "c", "d", "e", "f", "g")
     others = [await store.login() for _ in range(4)]
 
     marks = await asyncio.gather(
@@ -328,7 +328,8 @@ async def test_a_claim_from_a_mark_read_before_another_claim_takes_only_what_is_
     assert sorted(claimed) == [1, 2, 3, 4, 5]
     assert await store.session.claim_recent(folder, 5, 0) == 5
     assert await store.session.claim_recent(folder, 5, 5) == 5
-    assert (await store.session.changes(folder, 0)).recent_uid == 5
+    assert await store.session.claim_recent(folder, 7, 6) == 5  # a mark read higher than it is
+    assert (await store.session.changes(folder, 0)).recent_uid == 7
 
 
 async def test_changes_give_the_flags_a_message_was_expunged_or_moved_with(store: StoreUnderTest) -> None:

@@ -64,9 +64,9 @@ def test_a_snapshot_brought_up_to_date_is_the_one_read_whole(
     first: list[MessageMeta], changed: list[MessageMeta], expunged: set[int]
 ) -> None:
     """Counts, keywords and uid order kept by `advanced` from what changed are those of the folder
-    read whole, whatever the uids that changed (a new one below a known one included)."""
+    read whole, whatever the uids that changed (a new one below a known one, one changed twice)."""
     before = snapshot(*sorted({m.uid: m for m in first}.values(), key=lambda m: m.uid))
-    changes = list({m.uid: m for m in changed if m.uid not in expunged}.values())
+    changes = [m for m in changed if m.uid not in expunged]
     later = before.advanced(9, changes, expunged)
 
     result = {uid: m for uid, m in before.messages.items() if uid not in expunged}

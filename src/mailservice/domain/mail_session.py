@@ -18,7 +18,7 @@ from enum import Enum
 from typing import NamedTuple, Protocol
 
 from mailservice.domain.errors import DomainError
-from mailservice.domain.messages import SortKeys, is_keyword
+from mailservice.domain.messages import SortKeys, keywords_in
 
 # Part of this interface (`MailSession.quota`), so importable from here as well.
 from mailservice.domain.quota import Quota as Quota
@@ -97,8 +97,7 @@ class OpenedFolder:
     def of(cls, status: FolderStatus, messages: Iterable[MessageMeta]) -> OpenedFolder:
         """From `messages` ascending by uid."""
         by_uid = {meta.uid: meta for meta in messages}
-        keywords = {flag for flags in {meta.flags for meta in by_uid.values()} for flag in flags}
-        return cls(status, by_uid, frozenset(flag for flag in keywords if is_keyword(flag)))
+        return cls(status, by_uid, keywords_in({meta.flags for meta in by_uid.values()}))
 
     @property
     def messages(self) -> tuple[MessageMeta, ...]:

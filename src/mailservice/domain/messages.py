@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -210,3 +211,9 @@ FLAGGED = "\\Flagged"
 def is_keyword(flag: str) -> bool:
     """A keyword, not one of the system flags (which start with a backslash)."""
     return not flag.startswith("\\")
+
+
+def keywords_in(flag_sets: Iterable[frozenset[str]]) -> frozenset[str]:
+    """The keywords among sets of flags. Give each distinct set once: a folder's messages share few
+    (the store hands out one frozenset per flags text)."""
+    return frozenset(flag for flags in flag_sets for flag in flags if is_keyword(flag))

@@ -8,9 +8,10 @@ the snapshot and the changes after M are the folder as it is now, exactly. A fol
 created again has a new id or a higher UIDVALIDITY, so an old snapshot is never taken for it.
 
 `FolderSnapshots` keeps the last snapshot of each folder for the whole process, shared by every
-session (snapshots are never changed once made; `MessageMeta`s are tuples whose flags are frozensets), and bounded by
-the number of messages held, least recently used first out. It learns only from what was read from
-the database, never from what this process wrote, so any number of processes may share one database.
+session (snapshots are never changed once made; `MessageMeta`s are tuples whose flags are
+frozensets), and bounded by the number of messages held, least recently used first out. It learns
+only from what was read from the database, never from what this process wrote, so any number of
+processes may share one database.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from mailservice.domain.mail_session import MessageMeta
-from mailservice.domain.messages import DELETED, SEEN, is_keyword
+from mailservice.domain.messages import DELETED, SEEN, keywords_in
 
 DEFAULT_CAPACITY = 100_000
-"""Messages held in all snapshots together (about 15 MB): many folders of thousands of messages."""
+"""Messages held in all snapshots together (about 25 MB): many folders of thousands of messages."""
 
 _UID = itemgetter(0)
 
@@ -93,9 +94,10 @@ class FolderSnapshot:
         self, highestmodseq: int, changed: Sequence[MessageMeta], expunged: Collection[int]
     ) -> FolderSnapshot:
         """This folder at `highestmodseq`, from the messages changed (new or re-flagged) and the uids
-        expunged after this snapshot's modseq."""
+        expunged after this snapshot's modseq (a uid changed twice: the last change)."""
         if not changed and not expunged:
             return self if highestmodseq == self.highestmodseq else replace(self, highestmodseq=highestmodseq)
+        changed = list({meta.uid: meta for meta in changed}.values())
         by_uid = dict(self.messages)
         tally = _Tally(self.unseen, self.size, self.deleted, dict(self.flag_sets))
         tally.remove(meta for uid in expunged if (meta := by_uid.pop(uid, None)) is not None)
@@ -117,7 +119,7 @@ class FolderSnapshot:
     @property
     def keywords(self) -> frozenset[str]:
         """Every keyword the folder's messages have."""
-        return frozenset(flag for flags in self.flag_sets for flag in flags if is_keyword(flag))
+        return keywords_in(self.flag_sets)
 
     def recent_above(self, recent_uid: int) -> int:
         """How many messages have a uid above the folder's recent mark."""

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailservice.domain.mail_session import FlagChange, FolderChanges, MessageMeta, OpenedFolder
-from mailservice.domain.messages import SortKeys
-from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, keywords_of, stored_flags_text
+from mailservice.domain.messages import SortKeys, keywords_in
+from mailservice.protocols.imap.flag_text import SYSTEM_FLAGS, flags_text, stored_flags_text
 from mailservice.protocols.imap.recent import RECENT_FLAG
 from mailservice.protocols.imap.replies import bad
 from mailservice.protocols.imap.sequence_set import SequenceSet, uid_set_text
@@ -290,7 +290,5 @@ class FolderView:
         return added
 
 
-def _keywords(metas: Iterable[MessageMeta]) -> set[str]:
-    # A folder's messages share few distinct flag sets (the store hands out one frozenset per flags
-    # text): each is looked at once, not once per message.
-    return {flag for flags in {meta.flags for meta in metas} for flag in keywords_of(flags)}
+def _keywords(metas: Iterable[MessageMeta]) -> frozenset[str]:
+    return keywords_in({meta.flags for meta in metas})
