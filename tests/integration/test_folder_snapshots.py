@@ -8,6 +8,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -381,3 +382,50 @@ async def test_selects_made_while_other_sessions_write_leave_exact_snapshots(
     )
 
     await assert_selects_see_the_store(given)
+
+
+async def test_a_second_select_of_a_kept_folder_is_one_statement_without_a_transaction(
+    given: Given, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await given.session.open("INBOX")
+    await store_flags(given)
+    transactions: list[object] = []
+    read_in_a_transaction = given.runtime.database.run_read
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        transactions.append(args)
+        return await read_in_a_transaction(*args, **kwargs)
+
+    monkeypatch.setattr(given.runtime.database, "run_read", counted)
+
+    second = await given.session.open("INBOX")
+
+    assert transactions == []
+    assert second == await whole_read(given.runtime, given.mailbox_id, "INBOX") != first
+    await given.session.rename_folder("INBOX", "Archive")
+    await given.session.open("INBOX")  # another folder by that name now: read in a transaction
+    assert len(transactions) == 1
+
+
+@pytest.mark.parametrize("replace_it", ["delete", "rename"])
+async def test_a_folder_made_again_under_a_kept_name_is_never_taken_for_the_old_one(
+    given: Given, replace_it: str
+) -> None:
+    """Even with as many messages as the snapshot kept under that name, and a HIGHESTMODSEQ above it."""
+    old = await given.session.open("Other")
+    if replace_it == "delete":
+        await given.session.delete_folder("Other")
+    else:
+        await given.session.rename_folder("Other", "Renamed")
+    await given.session.create_folder("Other")
+    for number in range(len(old.messages) + 2):
+        await given.session.append("Other", message(f"new {number}"), frozenset(), None)
+    folder_id = (await whole_read(given.runtime, given.mailbox_id, "Other")).status.folder_id  # keeps none
+    await given.session.store_flags(folder_id, [1, 2], FlagChange.ADD, frozenset({DELETED}))
+    await given.session.expunge(folder_id)
+
+    new = await given.session.open("Other")
+
+    assert new == await whole_read(given.runtime, given.mailbox_id, "Other")
+    assert len(new.messages) == len(old.messages)
+    assert (new.status.folder_id, new.status.uidvalidity) != (old.status.folder_id, old.status.uidvalidity)

@@ -154,3 +154,21 @@ def test_the_same_flags_text_gives_one_shared_set() -> None:
     assert flag_set("\\Seen $Label1") == frozenset({"\\Seen", "$Label1"})
     assert flag_set("\\Seen $Label1") is flag_set("\\Seen $Label1")
     assert flag_set("") == frozenset()
+
+
+def test_a_snapshot_is_found_by_the_name_it_was_last_kept_under() -> None:
+    kept = FolderSnapshots(capacity=4)
+    inbox, other = snapshot(meta(1), folder_id=1), snapshot(meta(1), folder_id=2)
+    kept.keep(inbox, name="INBOX")
+    kept.keep(other, name="Other")
+
+    assert kept.find_named("mailbox", "INBOX") is inbox
+    assert kept.find_named("other mailbox", "INBOX") is None
+
+    kept.keep(inbox.advanced(6, [meta(2, 6)], []), name="Renamed")  # INBOX renamed, then its next read
+    assert kept.find_named("mailbox", "INBOX") is None
+    assert kept.find_named("mailbox", "Renamed") is not None
+
+    kept.keep(snapshot(meta(1), meta(2), folder_id=3), name="Third")  # Other is evicted
+    assert kept.find_named("mailbox", "Other") is None
+    assert kept.find_named("mailbox", "Third") is not None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Integer,
@@ -52,6 +52,35 @@ def open_folder(
     return OpenedFolder(status, snapshot.messages, snapshot.keywords)
 
 
+def kept_open_asked(mailbox_id: str, name: str, kept: FolderSnapshot) -> dict[str, Any]:
+    """The parameters of `KEPT_OPEN`: the folder named `name`, and the changes after `kept` of the
+    folder `kept` is of (most often the same folder)."""
+    return {"mailbox_id": mailbox_id, "name": name, "folder_id": kept.folder_id, "since": kept.highestmodseq}
+
+
+def open_kept(
+    rows: Sequence[Any], name: str, kept: FolderSnapshot, snapshots: FolderSnapshots
+) -> OpenedFolder | None:
+    """SELECT of a folder whose snapshot the process keeps, from the rows of `KEPT_OPEN`: one
+    statement, so one snapshot of the database without a transaction (none of its round trips). None
+    when the rows do not say the same folder at or after `kept` (renamed, deleted, made again), or
+    when the count of its messages disagrees (a purge leaves no expunge records): `open_folder` then."""
+    folder = next((row for row in rows if row.kind == _FOLDER), None)
+    if folder is None or (folder.size, folder.extra_a) != (kept.folder_id, kept.uidvalidity):
+        return None
+    changes = changes_of_rows(rows)
+    if changes.highestmodseq < kept.highestmodseq:  # read before another session kept a newer one
+        return None
+    current = kept.advanced(changes.highestmodseq, changes.changed, changes.expunged)
+    if len(current.messages) != folder.extra_c:
+        return None
+    snapshots.keep(current, name=name)
+    row = _KeptFolder(
+        kept.folder_id, name, kept.uidvalidity, changes.uidnext, changes.highestmodseq, changes.recent_uid
+    )
+    return OpenedFolder(_status(row, current), current.messages, current.keywords)
+
+
 def folder_status(
     connection: Connection, mailbox_id: str, name: str, snapshots: FolderSnapshots
 ) -> FolderStatus:
@@ -76,8 +105,14 @@ def _status_from_snapshot(
     connection: Connection, mailbox_id: str, folder: Any, snapshots: FolderSnapshots
 ) -> tuple[FolderStatus, FolderSnapshot]:
     snapshot, read_whole = _current(connection, mailbox_id, folder, snapshots)
-    snapshots.keep(snapshot, read_whole)
-    status = FolderStatus(
+    snapshots.keep(snapshot, read_whole, folder.name)
+    return _status(folder, snapshot), snapshot
+
+
+def _status(folder: Any, snapshot: FolderSnapshot) -> FolderStatus:
+    """The counts of `folder` (a row with its id, name, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and recent
+    mark) with its messages as `snapshot` holds them."""
+    return FolderStatus(
         folder_id=folder.id,
         name=folder.name,
         uidvalidity=folder.uidvalidity,
@@ -90,7 +125,6 @@ def _status_from_snapshot(
         recent=snapshot.recent_above(folder.recent_uid),
         deleted=snapshot.deleted,
     )
-    return status, snapshot
 
 
 def _counted_status(connection: Connection, mailbox_id: str, folder_id: int) -> FolderStatus:
@@ -191,15 +225,16 @@ _FOLDER_COUNTERS = (
 )
 """The folder's own columns of its STATUS (beside its id), read from `WITH_RECENT_MARK`."""
 
+_MESSAGE_COUNT = (
+    select(func.count()).select_from(messages).where(messages.c.folder_id == folders.c.id).scalar_subquery()
+)
+"""How many messages the folder of the row read has."""
+
 _FOLDER_BY_NAME = (
     select(
         folders.c.id,
         *_FOLDER_COUNTERS,
-        select(func.count())
-        .select_from(messages)
-        .where(messages.c.folder_id == folders.c.id)
-        .scalar_subquery()
-        .label("messages"),
+        _MESSAGE_COUNT.label("messages"),
     )
     .select_from(WITH_RECENT_MARK)
     .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.name == bindparam("name"))
@@ -241,10 +276,12 @@ _COUNTED = Prepared(
 _CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
 
 
-def _changes_query() -> Any:
-    """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b); the folder's row carries
-    (highestmodseq, uidnext, uidvalidity, recent_uid) in (uid, modseq, extra_a, extra_b). The messages
-    come first so that the result takes their column types. Built once: building costs more than running."""
+def _changes_query(folder_named: bool = False) -> Any:
+    """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b, extra_c); the folder's
+    row carries (highestmodseq, uidnext, id, uidvalidity, recent_uid) in (uid, modseq, size, extra_a,
+    extra_b). `folder_named`: the folder's row is the one named `name`, with its count of messages in
+    extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). The messages come first so that the
+    result takes their column types. Built once: building costs more than running."""
     folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
     since = bindparam("since", type_=messages.c.modseq.type)
     no_int = cast(null(), Integer)
@@ -257,6 +294,7 @@ def _changes_query() -> Any:
         messages.c.size,
         no_int.label("extra_a"),
         no_int.label("extra_b"),
+        no_int.label("extra_c"),
     ).where(messages.c.folder_id == folder_id, messages.c.modseq > since)
     expunged = select(
         literal(_EXPUNGED),
@@ -264,6 +302,7 @@ def _changes_query() -> Any:
         expunged_messages.c.modseq,
         expunged_messages.c.flags,
         cast(null(), messages.c.internal_date.type),
+        no_int,
         no_int,
         no_int,
         no_int,
@@ -275,15 +314,32 @@ def _changes_query() -> Any:
             folders.c.uidnext,
             cast(null(), messages.c.flags.type),
             cast(null(), messages.c.internal_date.type),
-            no_int,
+            folders.c.id,
             folders.c.uidvalidity,
             RECENT_UID,
+            _MESSAGE_COUNT if folder_named else no_int,
         )
         .select_from(WITH_RECENT_MARK)
-        .where(folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.id == folder_id)
+        .where(
+            folders.c.mailbox_id == bindparam("mailbox_id"),
+            folders.c.name == bindparam("name") if folder_named else folders.c.id == folder_id,
+        )
     )
     return union_all(changed, expunged, folder)
 
 
 CHANGES = Prepared(_changes_query())
 """The read of `folder_changes`, for `Database.read_statement` (with `changes_asked`, `changes_of_rows`)."""
+KEPT_OPEN = Prepared(_changes_query(folder_named=True))
+"""The read of `open_kept`, for `Database.read_statement` (with `kept_open_asked`)."""
+
+
+class _KeptFolder(NamedTuple):
+    """A folder row as `_status` reads it, for `open_kept`."""
+
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    recent_uid: int

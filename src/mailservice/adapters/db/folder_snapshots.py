@@ -159,6 +159,9 @@ class FolderSnapshots:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
         self._entries: OrderedDict[tuple[str, int], FolderSnapshot] = OrderedDict()
+        self._named: dict[tuple[str, str], tuple[str, int]] = {}
+        """(mailbox, folder name) -> the key of the folder last kept under that name."""
+        self._name_of: dict[tuple[str, int], str] = {}
         self._held = 0
         self._whole_reads = 0
         self._lock = threading.Lock()
@@ -178,13 +181,26 @@ class FolderSnapshots:
             self._entries.move_to_end(key)
             return found
 
-    def keep(self, snapshot: FolderSnapshot, read_whole: bool = False) -> None:
+    def find_named(self, mailbox_id: str, name: str) -> FolderSnapshot | None:
+        """The snapshot kept of the folder last kept under `name`: a guess, since folders are renamed,
+        deleted and made again; the caller checks it against the folder's row."""
+        with self._lock:
+            key = self._named.get((mailbox_id, name))
+            found = None if key is None else self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end((mailbox_id, found.folder_id))
+            return found
+
+    def keep(self, snapshot: FolderSnapshot, read_whole: bool = False, name: str | None = None) -> None:
         """Remember `snapshot` unless a newer one of the folder is kept; a folder too large to hold is
-        not kept. `read_whole`: the snapshot was read whole, not brought up to date from a kept one."""
+        not kept. `read_whole`: the snapshot was read whole, not brought up to date from a kept one;
+        `name`: the folder's name as it was read with it."""
         key = (snapshot.mailbox_id, snapshot.folder_id)
         size = _weight(snapshot)
         with self._lock:
             self._whole_reads += read_whole
+            if name is not None and size <= self._capacity:
+                self._name(key, name)
             kept = self._entries.get(key)
             if kept is not None:
                 if kept is snapshot or not snapshot.supersedes(kept):
@@ -197,8 +213,20 @@ class FolderSnapshots:
             self._entries[key] = snapshot
             self._held += size
             while self._held > self._capacity:
-                _, evicted = self._entries.popitem(last=False)
+                evicted_key, evicted = self._entries.popitem(last=False)
                 self._held -= _weight(evicted)
+                self._forget_name(evicted_key)
+
+    def _name(self, key: tuple[str, int], name: str) -> None:
+        if self._name_of.get(key) != name:
+            self._forget_name(key)
+            self._named[(key[0], name)] = key
+            self._name_of[key] = name
+
+    def _forget_name(self, key: tuple[str, int]) -> None:
+        name = self._name_of.pop(key, None)
+        if name is not None and self._named.get((key[0], name)) == key:
+            del self._named[(key[0], name)]
 
     def whole_reads(self) -> int:
         """How many folders were read whole (the others were brought up to date from a snapshot)."""

@@ -29,11 +29,14 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
+    KEPT_OPEN,
     WITH_RECENT_MARK,
     changes_asked,
     changes_of_rows,
     folder_status,
+    kept_open_asked,
     open_folder,
+    open_kept,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
@@ -161,8 +164,16 @@ class SqlMailboxFolders:
         self._read_ahead = None
 
     async def open(self, name: str) -> OpenedFolder:
+        """A folder the process keeps a snapshot of is opened with one statement (`open_kept`); any
+        other, or one that statement cannot vouch for, in a read transaction (`open_folder`)."""
         self._read_ahead = None
-        opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
+        opened = None
+        kept = self._snapshots.find_named(self._id, name)
+        if kept is not None:
+            rows = await self._database.read_statement(KEPT_OPEN, kept_open_asked(self._id, name, kept))
+            opened = open_kept(rows, name, kept, self._snapshots)
+        if opened is None:
+            opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
         self._last_asked[opened.status.folder_id] = opened.status.highestmodseq
         return opened
 
