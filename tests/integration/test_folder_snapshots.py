@@ -384,7 +384,7 @@ async def test_selects_made_while_other_sessions_write_leave_exact_snapshots(
     await assert_selects_see_the_store(given)
 
 
-async def test_a_second_select_of_a_kept_folder_is_one_statement_without_a_transaction(
+async def test_a_second_select_or_status_of_a_kept_folder_is_one_statement_without_a_transaction(
     given: Given, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await given.session.open("INBOX")
@@ -399,9 +399,11 @@ async def test_a_second_select_of_a_kept_folder_is_one_statement_without_a_trans
     monkeypatch.setattr(given.runtime.database, "run_read", counted)
 
     second = await given.session.open("INBOX")
+    status = await given.session.status("INBOX")
 
     assert transactions == []
     assert second == await whole_read(given.runtime, given.mailbox_id, "INBOX") != first
+    assert status == second.status
     await given.session.rename_folder("INBOX", "Archive")
     await given.session.open("INBOX")  # another folder by that name now: read in a transaction
     assert len(transactions) == 1

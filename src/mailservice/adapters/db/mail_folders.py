@@ -158,24 +158,30 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: _subscriptions(c, self._id))
 
     async def status(self, name: str) -> FolderStatus:
+        kept = await self._open_kept(name)
+        if kept is not None:
+            return kept.status
         return await self._database.run_read(lambda c: folder_status(c, self._id, name, self._snapshots))
 
     def begin_command(self) -> None:
         self._read_ahead = None
 
     async def open(self, name: str) -> OpenedFolder:
-        """A folder the process keeps a snapshot of is opened with one statement (`open_kept`); any
-        other, or one that statement cannot vouch for, in a read transaction (`open_folder`)."""
+        """A folder the process keeps a snapshot of is opened with one statement (`open_kept`, STATUS
+        too); any other, or one that statement cannot vouch for, in a read transaction (`open_folder`)."""
         self._read_ahead = None
-        opened = None
-        kept = self._snapshots.find_named(self._id, name)
-        if kept is not None:
-            rows = await self._database.read_statement(KEPT_OPEN, kept_open_asked(self._id, name, kept))
-            opened = open_kept(rows, name, kept, self._snapshots)
+        opened = await self._open_kept(name)
         if opened is None:
             opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
         self._last_asked[opened.status.folder_id] = opened.status.highestmodseq
         return opened
+
+    async def _open_kept(self, name: str) -> OpenedFolder | None:
+        kept = self._snapshots.find_named(self._id, name)
+        if kept is None:
+            return None
+        rows = await self._database.read_statement(KEPT_OPEN, kept_open_asked(self._id, name, kept))
+        return open_kept(rows, name, kept, self._snapshots)
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         """Asked after every IMAP command, in one read: mostly answered by the folder row alone, since
