@@ -230,10 +230,10 @@ async def test_on_sqlite_the_changes_after_a_sessions_own_write_are_not_read_aga
     asked: list[object] = []
     read_statement = runtime.database.read_statement
 
-    async def counted(statement: Any, parameters: Any) -> list[Any]:
+    async def counted(statement: Any, parameters: Any, **options: Any) -> list[Any]:
         if statement is CHANGES:
             asked.append(parameters)
-        return await read_statement(statement, parameters)
+        return await read_statement(statement, parameters, **options)
 
     monkeypatch.setattr(runtime.database, "read_statement", counted)
 

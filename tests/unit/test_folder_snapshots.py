@@ -172,3 +172,20 @@ def test_a_snapshot_is_found_by_the_name_it_was_last_kept_under() -> None:
     kept.keep(snapshot(meta(1), meta(2), folder_id=3), name="Third")  # Other is evicted
     assert kept.find_named("mailbox", "Other") is None
     assert kept.find_named("mailbox", "Third") is not None
+
+
+def test_an_older_snapshot_or_one_too_large_leaves_no_name_to_the_wrong_folder() -> None:
+    kept = FolderSnapshots(capacity=3)
+    newer = snapshot(meta(1), modseq=9)
+    kept.keep(newer, name="Renamed")
+
+    kept.keep(snapshot(meta(1), modseq=8), name="Old name")  # read before the rename, kept after it
+    assert kept.find_named("mailbox", "Renamed") is newer
+    assert kept.find_named("mailbox", "Old name") is None
+
+    kept.keep(snapshot(meta(1), meta(2), meta(3), modseq=10), name="Renamed")  # grew past the capacity
+    assert kept.find_named("mailbox", "Renamed") is None
+
+    kept.keep(newer, name="Renamed")
+    kept.forget_name("mailbox", "Renamed")
+    assert kept.find_named("mailbox", "Renamed") is None

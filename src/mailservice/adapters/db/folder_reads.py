@@ -1,9 +1,10 @@
-"""SELECT's read of a folder and the read of its changes after every command, both blocking on one
-connection inside `Database.run_read`.
+"""SELECT's and STATUS's read of a folder and the read of its changes after every command.
 
 Opening a folder whose snapshot the process keeps (`folder_snapshots.py`) reads the folder's row and
-the changes after the snapshot's modseq only; a folder not kept, or kept as a different folder (deleted
-and created again), is read whole. The folder row's count of messages is checked against the snapshot
+the changes after the snapshot's modseq only, in one statement (`KEPT_OPEN`, `open_kept`, read with
+`Database.read_statement`); a folder not kept, or kept as a different folder (renamed away, deleted and
+created again), is read in a read transaction (`open_folder`, blocking, inside `Database.run_read`),
+whole when no snapshot of it is kept. The folder row's count of messages is checked against the snapshot
 brought up to date: a folder emptied by a path that leaves no expunge record (the purge of an expired
 mailbox's mail) is read whole again rather than shown with messages it no longer has.
 
@@ -66,13 +67,20 @@ def open_kept(
     when the rows do not say the same folder at or after `kept` (renamed, deleted, made again), or
     when the count of its messages disagrees (a purge leaves no expunge records): `open_folder` then."""
     folder = next((row for row in rows if row.kind == _FOLDER), None)
-    if folder is None or (folder.size, folder.extra_a) != (kept.folder_id, kept.uidvalidity):
+    if folder is None:
+        return None
+    folder_id, uidvalidity, message_count = (
+        folder.size,
+        folder.extra_a,
+        folder.extra_c,
+    )  # see `_changes_query`
+    if (folder_id, uidvalidity) != (kept.folder_id, kept.uidvalidity):
         return None
     changes = changes_of_rows(rows)
     if changes.highestmodseq < kept.highestmodseq:  # read before another session kept a newer one
         return None
     current = kept.advanced(changes.highestmodseq, changes.changed, changes.expunged)
-    if len(current.messages) != folder.extra_c:
+    if len(current.messages) != message_count:
         return None
     snapshots.keep(current, name=name)
     row = _KeptFolder(

@@ -199,23 +199,34 @@ class FolderSnapshots:
         size = _weight(snapshot)
         with self._lock:
             self._whole_reads += read_whole
-            if name is not None and size <= self._capacity:
-                self._name(key, name)
             kept = self._entries.get(key)
             if kept is not None:
                 if kept is snapshot or not snapshot.supersedes(kept):
+                    if kept is snapshot and name is not None:  # the same folder, read under this name now
+                        self._name(key, name)
                     self._entries.move_to_end(key)
                     return
                 del self._entries[key]
                 self._held -= _weight(kept)
             if size > self._capacity:
+                self._forget_name(key)
                 return
             self._entries[key] = snapshot
             self._held += size
+            if name is not None:
+                self._name(key, name)
             while self._held > self._capacity:
                 evicted_key, evicted = self._entries.popitem(last=False)
                 self._held -= _weight(evicted)
                 self._forget_name(evicted_key)
+
+    def forget_name(self, mailbox_id: str, name: str) -> None:
+        """`name` no longer leads to the snapshot last kept under it (the caller found another folder
+        by that name, or none)."""
+        with self._lock:
+            key = self._named.pop((mailbox_id, name), None)
+            if key is not None and self._name_of.get(key) == name:
+                del self._name_of[key]
 
     def _name(self, key: tuple[str, int], name: str) -> None:
         if self._name_of.get(key) != name:

@@ -180,8 +180,12 @@ class SqlMailboxFolders:
         kept = self._snapshots.find_named(self._id, name)
         if kept is None:
             return None
-        rows = await self._database.read_statement(KEPT_OPEN, kept_open_asked(self._id, name, kept))
-        return open_kept(rows, name, kept, self._snapshots)
+        asked = kept_open_asked(self._id, name, kept)
+        rows = await self._database.read_statement(KEPT_OPEN, asked, scans=len(kept.messages))
+        opened = open_kept(rows, name, kept, self._snapshots)
+        if opened is None:
+            self._snapshots.forget_name(self._id, name)
+        return opened
 
     async def changes(self, folder_id: int, since_modseq: int) -> FolderChanges:
         """Asked after every IMAP command, in one read: mostly answered by the folder row alone, since
