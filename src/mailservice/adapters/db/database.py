@@ -258,27 +258,29 @@ class Database:
         rows the statement goes through (a count); on SQLite more than `LOOP_READ_ROWS` are gone
         through in a reader thread, as are results of more rows."""
         if self._reader_threads is not None:
-            if scans > LOOP_READ_ROWS:
-                return await asyncio.get_running_loop().run_in_executor(
-                    self._reader_threads, self._read_statement_sqlite, statement, parameters
-                )
-            try:
-                found = statement.rows_on_driver_up_to(
-                    self._loop_reader(), self.engine.dialect, parameters, LOOP_READ_ROWS
-                )
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF not in _SQLITE_BUSY:  # the primary code of an extended one
-                    raise
-                found = None
+            found = None if scans > LOOP_READ_ROWS else self._read_on_loop(statement, parameters)
             if found is not None:
                 return found
-            # Locked (rare for a reader in WAL mode), or many rows (a session far behind a change to a
-            # large folder): read in a reader thread, not on the event loop that serves every session.
+            # Long (a count of a large folder), locked (rare for a reader in WAL mode), or many rows (a
+            # session far behind a change to a large folder): read in a reader thread, not on the event
+            # loop that serves every session.
             return await asyncio.get_running_loop().run_in_executor(
                 self._reader_threads, self._read_statement_sqlite, statement, parameters
             )
         pool = self._statement_reads or await self._open_statement_reads()
         return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
+
+    def _read_on_loop(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any] | None:
+        """SQLite: the rows read on the event loop's own connection; None when the database is locked or
+        there are more than `LOOP_READ_ROWS` (the rest is not read)."""
+        try:
+            return statement.rows_on_driver_up_to(
+                self._loop_reader(), self.engine.dialect, parameters, LOOP_READ_ROWS
+            )
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF not in _SQLITE_BUSY:  # the primary code of an extended one
+                raise
+            return None
 
     async def _open_statement_reads(self) -> asyncpg.Pool:
         if self._statement_reads_opened is None:
