@@ -69,18 +69,14 @@ def open_kept(
     folder = next((row for row in rows if row.kind == _FOLDER), None)
     if folder is None:
         return None
-    folder_id, uidvalidity, message_count = (
-        folder.size,
-        folder.extra_a,
-        folder.extra_c,
-    )  # see `_changes_query`
-    if (folder_id, uidvalidity) != (kept.folder_id, kept.uidvalidity):
+    # The folder's row carries its id in `size` and its count of messages in `extra_c` (`_changes_query`).
+    if (folder.size, folder.extra_a) != (kept.folder_id, kept.uidvalidity):
         return None
     changes = changes_of_rows(rows)
     if changes.highestmodseq < kept.highestmodseq:  # read before another session kept a newer one
         return None
     current = kept.advanced(changes.highestmodseq, changes.changed, changes.expunged)
-    if len(current.messages) != message_count:
+    if len(current.messages) != folder.extra_c:
         return None
     snapshots.keep(current, name=name)
     row = _KeptFolder(
