@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -61,6 +62,12 @@ def screenshot(browser: WebDriver, directory: Path, name: str) -> Path:
     return path
 
 
+def until_shown(browser: WebDriver, shown: Callable[[WebDriver], bool]) -> None:
+    """Waits for the page a click leads to. While the old page is replaced, the driver may answer with
+    errors about elements of the document that is going; those mean "not yet"."""
+    WebDriverWait(browser, timeout=30, ignored_exceptions=(WebDriverException,)).until(shown)
+
+
 def visible_text(browser: WebDriver) -> str:
     return str(browser.find_element(By.TAG_NAME, "body").text)
 
@@ -81,7 +88,7 @@ def test_a_person_sees_the_landing_page_with_the_quick_start(
     screenshot(browser, tmp_path, "landing")
 
     browser.find_element(By.LINK_TEXT, "Agent guide").click()
-    assert "# Agent guide" in visible_text(browser)
+    until_shown(browser, lambda shown: "# Agent guide" in visible_text(shown))
 
 
 def test_a_person_who_opens_the_payment_link_sees_the_payment_received(
@@ -147,8 +154,9 @@ def test_a_person_recovers_an_account_by_confirming_on_the_linked_page(
     screenshot(browser, tmp_path, "recovery-confirm")
     browser.find_element(By.ID, "confirm").click()
 
-    page_loaded = expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Account recovered")
-    WebDriverWait(browser, timeout=30).until(page_loaded)
+    until_shown(
+        browser, expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Account recovered")
+    )
     api_token = browser.find_element(By.ID, "api-token").text
     screenshot(browser, tmp_path, "recovery-done")
     listing = httpx.get(f"{base}/v1/mailboxes", headers={"X-API-Token": api_token})
