@@ -29,7 +29,7 @@ from mailservice.adapters.db.tables import folders, mailboxes, message_raw, mess
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
-from mailservice.domain.mail_session import FlagChange, MailSession, NewMessage
+from mailservice.domain.mail_session import Copied, FlagChange, MailSession, NewMessage
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.search import MessageQuery
 from tests.conftest import BASE_URL, make_settings
@@ -109,9 +109,25 @@ async def changed_while_the_folder_is_held(
     """Start `change` while a transaction on `node` holds the folder's row as every writer takes it;
     once the change waits there (having read what it changes), run `meanwhile` with that transaction,
     and commit it. What the change and `meanwhile` gave."""
+    return await changed_while_held(
+        node, lambda c: a_write_holding_the_folder(c, folder_id), change, meanwhile
+    )
+
+
+async def nothing_more(_held: AsyncConnection) -> None:
+    return None
+
+
+async def changed_while_held(
+    node: Runtime,
+    hold: Callable[[Connection], object],
+    change: Coroutine[Any, Any, T],
+    meanwhile: Callable[[AsyncConnection], Awaitable[U]],
+) -> tuple[T, U]:
+    """`changed_while_the_folder_is_held` with what `hold` locks held instead."""
     async with node.database.engine.connect() as held:
         await held.begin()
-        await held.run_sync(lambda c: a_write_holding_the_folder(c, folder_id))
+        await held.run_sync(hold)
         task = asyncio.create_task(change)
         await asyncio.sleep(0.3)
         assert not task.done()
@@ -221,6 +237,82 @@ async def test_an_expunge_waiting_for_the_folder_keeps_the_raw_message_a_copy_ma
     )
     assert expunged == [doomed.uid]
     assert await session.raw(kept, [1000]) == {1000: message("copied")}
+
+
+async def test_a_copy_waiting_for_its_target_folder_takes_uids_after_those_given_meanwhile(
+    two_nodes: list[Runtime],
+) -> None:
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    first = await session.append("INBOX", message("first"), frozenset(), None)
+    second = await session.append("INBOX", message("second"), frozenset(), None)
+    inbox, kept = [(await session.status(name)).folder_id for name in ("INBOX", "Kept")]
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+
+    def copy_of_first(connection: Connection) -> Copied:
+        copied, _ = message_changes.copy_messages(
+            connection, mailbox_id, inbox, [first.uid], "Kept", False, QUOTA
+        )
+        return copied
+
+    copied, meanwhile = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        kept,
+        session.copy(inbox, [second.uid], "Kept"),
+        lambda held: held.run_sync(copy_of_first),
+    )
+
+    assert (meanwhile.target_uids, copied.target_uids) == ((1,), (2,))
+    assert await session.raw(kept, [1, 2]) == {1: message("first"), 2: message("second")}
+    assert (await session.status("Kept")).uidnext == 3
+
+
+async def test_a_copy_waiting_for_a_flag_change_of_its_message_copies_the_new_flags(
+    two_nodes: list[Runtime],
+) -> None:
+    """A copy takes its messages `FOR SHARE` after the target folder: one a STORE holds is copied as the
+    STORE leaves it."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    appended = await session.append("INBOX", message("flagged meanwhile"), frozenset({"\\Seen"}), None)
+    inbox, kept = [(await session.status(name)).folder_id for name in ("INBOX", "Kept")]
+
+    copied, _ = await changed_while_held(
+        two_nodes[1],
+        lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Urgent"),
+        session.copy(inbox, [appended.uid], "Kept"),
+        nothing_more,
+    )
+
+    assert copied.target_uids == (1,)
+    assert await stored_flags(two_nodes[0], kept) == {1: "$Urgent"}
+
+
+async def test_a_copy_waiting_for_a_message_expunged_meanwhile_copies_nothing_and_counts_nothing(
+    two_nodes: list[Runtime],
+) -> None:
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    appended = await session.append("INBOX", message("expunged meanwhile"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    used_before = (await session.quota()).used_bytes
+
+    def expunge_of_the_message(connection: Connection) -> None:
+        connection.execute(
+            delete(messages).where(messages.c.folder_id == inbox, messages.c.uid == appended.uid)
+        )
+
+    copied, _ = await changed_while_held(
+        two_nodes[1], expunge_of_the_message, session.copy(inbox, [appended.uid], "Kept"), nothing_more
+    )
+
+    assert copied.target_uids == ()
+    kept = await session.status("Kept")
+    assert (kept.messages, kept.uidnext) == (0, 1)
+    assert (await session.quota()).used_bytes == used_before
 
 
 def moved_away_and_back(connection: Connection, mailbox_id: str, inbox: int, uid: int) -> int:

@@ -131,7 +131,9 @@ class Database:
                 await connection.execution_options(**self._read_only_options)
             yield connection
 
-    async def run_write(self, work: Callable[[Connection], T], durable: bool = True) -> T:
+    async def run_write(
+        self, work: Callable[[Connection], T], durable: bool = True, statements_commit_alone: bool = False
+    ) -> T:
         """Run blocking `work` in one write transaction; return once it is committed.
 
         On SQLite, writes queued while one commit is being made durable share the next commit (group
@@ -154,9 +156,12 @@ class Database:
         BEGIN and COMMIT round trips, and no row lock held from one statement to the next): such a `work`
         must be right whatever other writers commit between its statements, with each statement
         re-checking what an earlier one read (`message_changes`: one statement per change, or compare
-        and set).
+        and set). A durable write made of such statements says `statements_commit_alone`; on SQLite,
+        where one writer writes at a time, it runs as any other.
         """
         if self._sqlite_writer is None:
+            if durable and statements_commit_alone:
+                return await self._run_committing_each_statement(work)
             async with (self.engine if durable else self._relaxed_engine).begin() as connection:
                 return await connection.run_sync(work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -164,6 +169,13 @@ class Database:
         if self._batch_writer is None or self._batch_writer.done():
             self._batch_writer = asyncio.create_task(self._write_queued(), name="sqlite-batch-writer")
         return await future
+
+    async def _run_committing_each_statement(self, work: Callable[[Connection], T]) -> T:
+        """On PostgreSQL: a durable `work` on a connection of the main pool in autocommit for this once
+        (a flag of the driver's connection; no round trip)."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await connection.run_sync(work)
 
     async def run_group_write(self, work: Callable[[Connection], T]) -> T:
         """`run_write` for a caller that groups its writes itself and is latency-bound, such as the

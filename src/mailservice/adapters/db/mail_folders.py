@@ -319,25 +319,30 @@ class SqlMailboxFolders:
             lambda c: message_changes.copy_messages(
                 c, self._id, folder_id, uids, target, move, self._default_quota
             ),
+            statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
         )
         await self._changed(writes)
         return copied
 
     async def _write_reading_changes(
-        self, folder_id: int, work: Callable[[Connection], T], durable: bool = True
+        self,
+        folder_id: int,
+        work: Callable[[Connection], T],
+        durable: bool = True,
+        statements_commit_alone: bool = False,
     ) -> T:
         """`run_write(work)`; on SQLite the transaction then reads the folder's changes since what this
         session last asked, kept for its next `changes` call once the write is committed."""
         self._read_ahead = None
         since = self._last_asked.get(folder_id)
         if not self._reads_changes_in_writes or since is None:
-            return await self._database.run_write(work, durable=durable)
+            return await self._database.run_write(work, durable, statements_commit_alone)
         asked = changes_asked(self._id, folder_id, since)
 
         def work_then_read(connection: Connection) -> tuple[T, list[Any]]:
             return work(connection), CHANGES.rows(connection, asked)
 
-        done, rows = await self._database.run_write(work_then_read, durable=durable)
+        done, rows = await self._database.run_write(work_then_read, durable, statements_commit_alone)
         self._read_ahead = (folder_id, since, rows)
         return done
 

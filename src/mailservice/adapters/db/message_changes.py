@@ -311,46 +311,67 @@ _COPIED_COLUMNS = ", ".join(kept.name for kept in _KEPT_BY_A_COPY)
 _COPY_IN_ONE_STATEMENT = Prepared(
     text(
         f"""
-        WITH source AS (
-            SELECT *, row_number() OVER (ORDER BY uid) AS place FROM messages
-            WHERE folder_id = :source_id AND uid = ANY(CAST(:uids AS BIGINT[]))
+        WITH target AS (
+            SELECT id, uidnext, highestmodseq, uidvalidity FROM folders
+            WHERE mailbox_id = :mailbox_id AND name = :target_name
+            FOR NO KEY UPDATE
+        ), source AS MATERIALIZED (
+            SELECT * FROM messages
+            WHERE folder_id = :source_id AND uid = ANY(CAST(:uids AS BIGINT[])) AND EXISTS (SELECT FROM target)
+            FOR SHARE
+        ), added AS (
+            SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM source
+        ), counted AS (
+            UPDATE mailboxes SET used_bytes = used_bytes + added.bytes
+            FROM added
+            WHERE id = :mailbox_id AND added.count > 0
+                AND used_bytes + added.bytes <= coalesce(nullif(quota_bytes, 0), :default_quota)
+            RETURNING used_bytes
+        ), advanced AS (
+            UPDATE folders SET uidnext = target.uidnext + added.count, highestmodseq = target.highestmodseq + 1
+            FROM target, added
+            WHERE folders.id = target.id AND EXISTS (SELECT FROM counted)
         ), copied AS (
             INSERT INTO messages ({_COPIED_COLUMNS}, folder_id, uid, modseq)
-            SELECT {_COPIED_COLUMNS}, :target_id, :first_uid + place - 1, :modseq FROM source
-        ), advanced AS (
-            UPDATE folders SET uidnext = :first_uid + (SELECT count(*) FROM source), highestmodseq = :modseq
-            WHERE id = :target_id AND EXISTS (SELECT FROM source)
-        ), counted AS (
-            UPDATE mailboxes SET used_bytes = used_bytes + (SELECT coalesce(sum(size), 0) FROM source)
-            WHERE id = :mailbox_id AND EXISTS (SELECT FROM source)
-            RETURNING quota_bytes, used_bytes
+            SELECT {_COPIED_COLUMNS}, target.id, target.uidnext + place - 1, target.highestmodseq + 1
+            FROM (SELECT *, row_number() OVER (ORDER BY uid) AS place FROM source) AS placed, target
+            WHERE EXISTS (SELECT FROM counted)
         )
         SELECT
+            target.id AS target_id,
+            target.uidvalidity,
+            target.uidnext AS first_uid,
+            target.highestmodseq + 1 AS modseq,
             ARRAY(SELECT uid FROM source ORDER BY uid) AS source_uids,
-            (SELECT coalesce(sum(size), 0) FROM source) AS added,
             (SELECT count(*) FROM counted) AS counted,
-            (SELECT quota_bytes FROM counted) AS quota_bytes,
-            (SELECT used_bytes FROM counted) AS used_bytes
+            EXISTS (SELECT FROM folders WHERE id = :source_id AND mailbox_id = :mailbox_id) AS source_found,
+            EXISTS (SELECT FROM mailboxes WHERE id = :mailbox_id) AS mailbox_found
+        FROM (SELECT 1) AS one LEFT JOIN target ON true
         """
     )
     .bindparams(
         bindparam("uids", type_=ARRAY(BigInteger)),
         bindparam("source_id", type_=BigInteger),
-        bindparam("target_id", type_=BigInteger),
-        bindparam("first_uid", type_=BigInteger),
-        bindparam("modseq", type_=BigInteger),
+        bindparam("default_quota", type_=BigInteger),
     )
     .columns(
+        column("target_id", BigInteger),
+        column("uidvalidity", BigInteger),
+        column("first_uid", BigInteger),
+        column("modseq", BigInteger),
         column("source_uids", ARRAY(BigInteger)),
-        column("added", BigInteger),
         column("counted", BigInteger),
-        column("quota_bytes", BigInteger),
-        column("used_bytes", BigInteger),
+        column("source_found", Boolean),
+        column("mailbox_found", Boolean),
     )
 )
-"""COPY on PostgreSQL, under the locks of both folders: the messages copied inside the database (their
-rows never come to the server and go back), the target's counters moved on and the bytes counted, in one
-statement: three round trips less under the locks."""
+"""COPY on PostgreSQL in one statement that commits alone: no lock is held over a round trip to the
+server. It locks the target folder's row first, then the source messages `FOR SHARE` (so no expunge
+takes them from under the copy; these come back as they are after any wait, flags included), then the
+mailbox row, which it counts the bytes in only where they fit the quota (`Quota.of_mailbox`'s limit:
+the mailbox's own, else the default); the target's counters move and the copies are made only where
+they were counted, so a copy over the quota writes nothing. The messages are copied inside the
+database: their rows never come to the server and go back."""
 _LOCK_FOLDERS_OF_MAILBOXES = (
     select(folders.c.id)
     .where(folders.c.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)))
@@ -465,9 +486,9 @@ def copy_messages(
 ) -> tuple[Copied, list[FolderWrite]]:
     """Copy (or move) `uids` to the folder named `target_name`, with new uids there. A copy counts
     against the quota (`MailboxFull`); a move does not, and expunges the sources."""
-    source, target = _lock_source_and_target(connection, mailbox_id, folder_id, target_name)
     if connection.dialect.name == "postgresql" and not move:
-        return _copy_in_one_statement(connection, mailbox_id, source, target, uids, default_quota)
+        return _copy_in_one_statement(connection, mailbox_id, folder_id, uids, target_name, default_quota)
+    source, target = _lock_source_and_target(connection, mailbox_id, folder_id, target_name)
     rows = _source_rows(connection, folder_id, uids)
     if not rows:
         return Copied(target.uidvalidity, (), ()), []
@@ -629,29 +650,35 @@ def _stored_flags(flags: frozenset[str]) -> str:
 
 
 def _copy_in_one_statement(
-    connection: Connection, mailbox_id: str, source: Any, target: Any, uids: Sequence[int], default_quota: int
+    connection: Connection,
+    mailbox_id: str,
+    source_id: int,
+    uids: Sequence[int],
+    target_name: str,
+    default_quota: int,
 ) -> tuple[Copied, list[FolderWrite]]:
-    counters = FolderCounters.of_row(target)
-    first_uid, modseq = counters.uidnext, counters.next_modseq()
     parameters = {
-        "source_id": source.id,
-        "target_id": target.id,
-        "uids": sorted(set(uids)),
-        "first_uid": first_uid,
-        "modseq": modseq,
         "mailbox_id": mailbox_id,
+        "source_id": source_id,
+        "uids": sorted(set(uids)),
+        "target_name": target_name,
+        "default_quota": default_quota,
     }
     copied = _COPY_IN_ONE_STATEMENT.first(connection, parameters)
-    assert copied is not None  # a SELECT without FROM: always one row
+    assert copied is not None  # a left join from one row: always one row
+    if not copied.source_found:
+        raise FolderNotFound("the selected folder no longer exists")
+    if copied.target_id is None:
+        raise FolderNotFound(f"no folder named {target_name}")
     source_uids = tuple(int(uid) for uid in copied.source_uids)
     if not source_uids:
-        return Copied(target.uidvalidity, (), ()), []
-    if not copied.counted:
+        return Copied(copied.uidvalidity, (), ()), []
+    if not copied.mailbox_found:
         raise NoResultFound(f"no mailbox {mailbox_id}")
-    if not quota_before(copied, copied.added, default_quota).allows(copied.added):
+    if not copied.counted:
         raise MailboxFull("the copy would exceed the mailbox quota")
-    target_uids = tuple(range(first_uid, first_uid + len(source_uids)))
-    return Copied(target.uidvalidity, source_uids, target_uids), [FolderWrite(target.id, modseq)]
+    target_uids = tuple(range(copied.first_uid, copied.first_uid + len(source_uids)))
+    return Copied(copied.uidvalidity, source_uids, target_uids), [FolderWrite(copied.target_id, copied.modseq)]
 
 
 def _expunge_in_one_statement(
