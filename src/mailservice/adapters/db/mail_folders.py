@@ -15,10 +15,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     bindparam,
+    column,
     delete,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -400,6 +404,37 @@ _FIRST_RECENT_MARK = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 """A folder's first claim; one made meanwhile by another session wins, and this one reads it."""
+_CLAIM_IN_ONE_STATEMENT = Prepared(
+    text(
+        """
+        WITH folder AS (
+            SELECT id FROM folders WHERE id = :folder_id AND mailbox_id = :mailbox_id
+        ), mark AS (
+            SELECT recent_uid FROM recent_marks
+            WHERE folder_id = :folder_id AND EXISTS (SELECT FROM folder)
+            FOR NO KEY UPDATE
+        ), raised AS (
+            UPDATE recent_marks SET recent_uid = :up_to_uid
+            WHERE folder_id = :folder_id AND recent_uid < :up_to_uid AND EXISTS (SELECT FROM mark)
+        ), first AS (
+            INSERT INTO recent_marks (folder_id, recent_uid)
+            SELECT id, :up_to_uid FROM folder WHERE NOT EXISTS (SELECT FROM mark)
+            ON CONFLICT (folder_id) DO NOTHING
+            RETURNING recent_uid
+        )
+        SELECT
+            EXISTS (SELECT FROM folder) AS found,
+            (SELECT recent_uid FROM mark) AS mark,
+            EXISTS (SELECT FROM first) AS first
+        """
+    )
+    .bindparams(bindparam("folder_id", type_=BigInteger), bindparam("up_to_uid", type_=BigInteger))
+    .columns(column("found", Boolean), column("mark", BigInteger), column("first", Boolean))
+)
+"""A claim on PostgreSQL, whatever the mark: the mark's row is locked and read as it is after any wait,
+then raised to `up_to_uid` where below it (the mark read says what was taken), or made by the folder's
+first claim. No compare and set that can miss, so no second round trip. Only a first claim that another
+made meanwhile is left to the compare-and-set loop."""
 _ANY_DELETED = Prepared(
     select(messages.c.id)
     .where(
@@ -423,10 +458,16 @@ _FOLDER_NAMED = Prepared(
 def _claim_recent(
     connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int, last_read: int | None
 ) -> int:
-    """Compare and set, so that two sessions (on any nodes) never take the same message as recent:
-    from the mark `last_read` first, then (it moved, or the folder has none yet) from the mark read."""
+    """Two sessions (on any nodes) never take the same message as recent. On PostgreSQL one statement
+    that locks the mark (`_CLAIM_IN_ONE_STATEMENT`); elsewhere, and after a first claim lost to another,
+    compare and set: from the mark `last_read` first, then (it moved, or the folder has none yet) from
+    the mark read."""
     folder = {"mailbox_id": mailbox_id, "folder_id": folder_id}
-    if last_read is not None and last_read < up_to_uid:
+    if connection.dialect.name == "postgresql":
+        claimed = _claim_in_one_statement(connection, {**folder, "up_to_uid": up_to_uid})
+        if claimed is not None:
+            return claimed
+    elif last_read is not None and last_read < up_to_uid:
         asked = {**folder, "mark": last_read, "up_to_uid": up_to_uid}
         if _RAISE_OWN_RECENT_MARK.run(connection, asked) == 1:
             return last_read
@@ -444,6 +485,20 @@ def _claim_recent(
             claimed = _first_claim(connection, raised)
         if claimed == 1:
             return mark
+
+
+def _claim_in_one_statement(connection: Connection, asked: dict[str, Any]) -> int | None:
+    """The mark before the claim; None when another session's first claim came between."""
+    try:
+        claim = _CLAIM_IN_ONE_STATEMENT.first(connection, asked)
+    except connection.dialect.loaded_dbapi.IntegrityError:  # the folder was deleted meanwhile
+        raise FolderNotFound("the selected folder no longer exists") from None
+    assert claim is not None  # a SELECT without FROM: always one row
+    if not claim.found:
+        raise FolderNotFound("the selected folder no longer exists")
+    if claim.mark is not None:
+        return int(claim.mark)
+    return 0 if claim.first else None
 
 
 def _first_claim(connection: Connection, raised: dict[str, int]) -> int:

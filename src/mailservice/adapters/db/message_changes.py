@@ -678,7 +678,9 @@ def _copy_in_one_statement(
     if not copied.counted:
         raise MailboxFull("the copy would exceed the mailbox quota")
     target_uids = tuple(range(copied.first_uid, copied.first_uid + len(source_uids)))
-    return Copied(copied.uidvalidity, source_uids, target_uids), [FolderWrite(copied.target_id, copied.modseq)]
+    return Copied(copied.uidvalidity, source_uids, target_uids), [
+        FolderWrite(copied.target_id, copied.modseq)
+    ]
 
 
 def _expunge_in_one_statement(
