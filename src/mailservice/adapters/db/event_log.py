@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.prepared import Prepared, insert_rows, unnested, unnested_values
+from mailservice.adapters.db.prepared import Prepared, insert_rows
 from mailservice.adapters.db.tables import event_log, mailboxes, webhook_deliveries, webhook_endpoints
 from mailservice.domain.agent_events import MESSAGE_RECEIVED, AgentEvent, LoggedEvent
 from mailservice.domain.messages import MessageCopy, StoredCopy
@@ -178,36 +178,6 @@ def _lock_mailboxes(connection: Connection, mailbox_ids: set[str]) -> None:
         return  # one writer at a time already
     query = select(mailboxes.c.id).where(mailboxes.c.id.in_(sorted(mailbox_ids))).order_by(mailboxes.c.id)
     connection.execute(query.with_for_update(key_share=True))
-
-
-_EVENT_KEYS = ("mailbox_id", "type", "occurred_at", "data")
-LOGGED_WITH_THE_CHANGE = "subscribed"
-"""The column a statement of `events_logged_with_a_change` returns: how many endpoints are subscribed
-(its events were logged when none is)."""
-
-
-def events_logged_with_a_change(prefix: str) -> tuple[str, list[BindParameter[Any]]]:
-    """For a PostgreSQL statement that writes a change of one mailbox (`:mailbox_id`, None for none) and
-    locks that mailbox's row in its main query: two more of its WITH queries, `subscribed` (the mailbox's
-    webhook endpoints, `FOR SHARE` as in `append_events`) and `logged`, which inserts the events bound by
-    `event_parameters` when no endpoint is subscribed (else the caller runs `append_events`, which queues
-    their deliveries). The main query must not read `logged`: a WITH query no one reads runs after the
-    main query, so the events take their ids under the mailbox row's lock (see above)."""
-    rows, parameters = unnested(event_log, _EVENT_KEYS, prefix)
-    queries = f"""
-        subscribed AS (
-            SELECT id FROM webhook_endpoints
-            WHERE mailbox_id = :mailbox_id AND disabled_at IS NULL
-            FOR SHARE
-        ), logged AS (
-            INSERT INTO event_log ({", ".join(_EVENT_KEYS)})
-            {rows} WHERE :mailbox_id IS NOT NULL AND NOT EXISTS (SELECT FROM subscribed)
-        )"""
-    return queries, parameters
-
-
-def event_parameters(events: Sequence[AgentEvent], prefix: str) -> dict[str, list[Any]]:
-    return unnested_values([_row(event) for event in events], _EVENT_KEYS, prefix)
 
 
 def _row(event: AgentEvent) -> dict[str, Any]:

@@ -23,13 +23,7 @@ from sqlalchemy import ARRAY, BigInteger, String, bindparam, column, func, selec
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db.database import Database
-from mailservice.adapters.db.event_log import (
-    LOGGED_WITH_THE_CHANGE,
-    append_events,
-    event_parameters,
-    events_logged_with_a_change,
-    message_received,
-)
+from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import (
     ADVANCE_FOLDERS,
@@ -413,9 +407,8 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
         return
     advanced = [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     counted: dict[str, Quota | None] = {}
-    events_logged = False
     if connection.dialect.name == "postgresql" and sum(state.added_bytes.values()) <= ONE_STATEMENT_BYTES:
-        counted, events_logged = _write_rows_in_one_statement(connection, state, advanced, default_quota)
+        counted = _write_rows_in_one_statement(connection, state, advanced, default_quota)
     else:
         _insert_raw(connection, state.raw_rows)
         insert_rows(connection, header_fields, state.field_rows)
@@ -430,8 +423,7 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
             before = count_added_bytes(connection, mailbox_id, added, default_quota)
         if checked and (before is None or not before.allows(added)):
             raise _LocksNeeded
-    if not events_logged:
-        state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
+    state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 
 _RAW_KEYS = ("id", "raw")
@@ -441,13 +433,12 @@ _group_statements: dict[tuple[str, ...], Prepared] = {}
 
 def _write_rows_in_one_statement(
     connection: Connection, state: _Group, advanced: list[dict[str, int]], default_quota: int
-) -> tuple[dict[str, Quota | None], bool]:
+) -> dict[str, Quota | None]:
     """PostgreSQL: the group's rows (raw messages, their header fields, messages), the folders' new
-    counters and, for a group of one mailbox, its byte count and its events (where no webhook endpoint
-    is subscribed), written by one statement: each statement is a round trip under the folders' locks,
-    and this takes seven of them down to one. A group of several mailboxes counts them afterwards, one
-    by one in id order (the rows of one UPDATE are not locked in any given order). The quota each
-    counted mailbox had before, and whether the events were logged."""
+    counters and, for a group of one mailbox, its byte count, written by one statement: each statement
+    is a round trip under the folders' locks, and this takes five of them down to one. A group of
+    several mailboxes counts them afterwards, one by one in id order (the rows of one UPDATE are not
+    locked in any given order). The quota each counted mailbox had before."""
     message_keys = tuple(state.message_rows[0])
     statement = _group_statements.get(message_keys)
     if statement is None:
@@ -460,24 +451,19 @@ def _write_rows_in_one_statement(
         "folder_ids": [folder["folder_id"] for folder in advanced],
         "uidnexts": [folder["new_uidnext"] for folder in advanced],
         "modseqs": [folder["new_modseq"] for folder in advanced],
-        **event_parameters(state.events, "event_"),
         "mailbox_id": None if others else mailbox_id,
         "added": added,
     }
     counted = statement.first(connection, parameters)
     if others:
-        return {}, False
-    if counted is None:
-        return {mailbox_id: None}, False
-    logged = not getattr(counted, LOGGED_WITH_THE_CHANGE)
-    return {mailbox_id: quota_before(counted, added, default_quota)}, logged
+        return {}
+    return {mailbox_id: None if counted is None else quota_before(counted, added, default_quota)}
 
 
 def _group_statement(message_keys: tuple[str, ...]) -> Prepared:
     raw_rows, raw_parameters = unnested(message_raw, _RAW_KEYS, "raw_")
     field_rows, field_parameters = unnested(header_fields, _FIELD_KEYS, "field_")
     message_rows, message_parameters = unnested(messages, message_keys, "message_")
-    event_queries, event_bindings = events_logged_with_a_change("event_")
     return Prepared(
         text(
             f"""
@@ -491,28 +477,23 @@ def _group_statement(message_keys: tuple[str, ...]) -> Prepared:
                 UPDATE folders SET uidnext = advance.uidnext, highestmodseq = advance.highestmodseq
                 FROM unnest(:folder_ids, :uidnexts, :modseqs) AS advance (id, uidnext, highestmodseq)
                 WHERE folders.id = advance.id
-            ), {event_queries}
+            )
             UPDATE mailboxes SET used_bytes = used_bytes + :added
             WHERE id = :mailbox_id
-            RETURNING quota_bytes, used_bytes, (SELECT count(*) FROM subscribed) AS {LOGGED_WITH_THE_CHANGE}
+            RETURNING quota_bytes, used_bytes
             """
         )
         .bindparams(
             *raw_parameters,
             *field_parameters,
             *message_parameters,
-            *event_bindings,
             bindparam("folder_ids", type_=ARRAY(BigInteger)),
             bindparam("uidnexts", type_=ARRAY(BigInteger)),
             bindparam("modseqs", type_=ARRAY(BigInteger)),
             bindparam("mailbox_id", type_=String),
             bindparam("added", type_=BigInteger),
         )
-        .columns(
-            column("quota_bytes", BigInteger),
-            column("used_bytes", BigInteger),
-            column(LOGGED_WITH_THE_CHANGE, BigInteger),
-        )
+        .columns(column("quota_bytes", BigInteger), column("used_bytes", BigInteger))
     )
 
 
