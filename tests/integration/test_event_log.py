@@ -154,3 +154,28 @@ async def test_an_imap_append_is_logged_with_its_folder(client: httpx.AsyncClien
         ("message.received", "Archive", 1),
         ("message.received", "INBOX", 1),
     ]
+
+
+async def test_a_delivery_waiting_for_the_mailbox_row_takes_its_event_ids_after_the_holder_s(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    """A delivery's events are logged by the statement that writes it, once it holds the mailbox row."""
+    if runtime.database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    details = await claim_and_pay(client, AgentKey.generate())
+    session = await runtime.services.mail_access.login(details["email"], details["password"], "127.0.0.1")
+    raw = text_message(details["email"], "Waited").replace(b"\n", b"\r\n")
+    event = AgentEvent(details["mailbox_id"], "mailbox.renewed", clock.now(), {})
+
+    async with runtime.engine.connect() as holder:
+        await holder.begin()
+        await holder.run_sync(lambda c: append_events(c, [event]))
+        appended = asyncio.create_task(session.append("INBOX", raw, frozenset(), None))
+        done, _ = await asyncio.wait([appended], timeout=0.3)
+        assert not done  # the delivery waits for the mailbox row
+        await holder.run_sync(lambda c: append_events(c, [event]))
+        await holder.commit()
+        await appended
+
+    events = await logged_events(runtime, details["mailbox_id"])
+    assert [e.type for e in events] == ["mailbox.renewed", "mailbox.renewed", "message.received"]
