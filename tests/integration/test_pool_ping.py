@@ -1,8 +1,10 @@
 """PostgreSQL pools ping a connection only after it was idle: one in steady use costs no round trips
-before its statement, and one the server closed while it was idle is replaced before it is used."""
+before its statement, and one the server closed while it was idle is replaced before it is used. A
+pool keeps every connection it opens: load beyond it waits, it does not open and close more."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailservice.adapters.db.dsn import async_database_url
-from mailservice.adapters.db.engine import create_engine
+from mailservice.adapters.db.engine import POOL_SIZE, create_engine
 
 
 @pytest.fixture
@@ -70,3 +72,21 @@ async def test_a_connection_closed_while_idle_is_replaced_before_use(
     second = await backend_pid(engine)
 
     assert second != first
+
+
+async def pid_after_a_while(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.02)"))
+        return int(found.scalar_one())
+
+
+async def test_a_pool_under_more_load_than_its_connections_keeps_the_same_ones(
+    postgres_dsn: str, engine_of: list[AsyncEngine]
+) -> None:
+    engine = create_engine(async_database_url(postgres_dsn))
+    engine_of.append(engine)
+    pids: set[int] = set()
+    for _ in range(3):
+        pids.update(await asyncio.gather(*(pid_after_a_while(engine) for _ in range(3 * POOL_SIZE))))
+
+    assert len(pids) == POOL_SIZE

@@ -29,9 +29,8 @@ from mailservice.adapters.db.writer_thread import WriterThread
 T = TypeVar("T")
 SQLITE_READERS = 2
 POSTGRES_READ_POOL = 10
-"""Connections kept for reads on PostgreSQL (as many again when busy), beside the writers' pool. Enough
-for the sessions reading at once on a busy node: a connection beyond those kept is opened for one read
-and closed after it, which cost more than the read."""
+"""Connections of the pool of one-statement reads on PostgreSQL (asyncpg's pool, which keeps them),
+beside the pools of `engine.create_engine`."""
 LOOP_READ_ROWS = 1000
 """SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
 session holds the event loop for long by falling far behind a large folder's changes; so is one that
@@ -70,7 +69,7 @@ class Database:
         # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
         # connection meanwhile, and with one pool the reads asked after every IMAP command queued
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
-        self._read_engine = self.engine if is_sqlite(url) else create_engine(url, POSTGRES_READ_POOL)
+        self._read_engine = self.engine if is_sqlite(url) else create_engine(url)
         # On PostgreSQL, writes that need not be durable at once commit on connections that do not wait
         # for the WAL's flush: their commit (and the row locks it ends) is not held for the disk. Each of
         # their statements commits on its own (see `run_write`).
