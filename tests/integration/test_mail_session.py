@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mailservice.adapters.db import mail_folders
 from mailservice.adapters.db.folder_reads import CHANGES
 from mailservice.bootstrap import Runtime
 from mailservice.config import Settings
@@ -282,38 +281,6 @@ async def test_each_message_is_claimed_as_recent_by_one_session_only(
     assert sorted(claimed) == [1, 2, 3, 4]
     status = await session.status("INBOX")
     assert (status.recent_uid, status.recent) == (4, 0)
-
-
-async def test_a_claim_another_session_of_the_process_made_needs_no_statement_on_postgresql(
-    runtime: Runtime, session: MailSession, account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for subject in ("a", "b", "c"):
-        await session.append("INBOX", message(subject), frozenset(), None)
-    folder = (await session.open("INBOX")).status.folder_id
-    first, late = [
-        await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
-        for _ in range(2)
-    ]
-    claims = count_calls(monkeypatch, mail_folders, "_claim_recent")
-
-    assert await first.claim_recent(folder, 2) == 0
-    assert await late.claim_recent(folder, 2) == 2
-    assert await late.claim_recent(folder, 3) == 2
-
-    assert len(claims) == (3 if runtime.database.engine.dialect.name == "sqlite" else 2)
-    assert (await session.status("INBOX")).recent_uid == 3
-
-
-def count_calls(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[None]:
-    calls: list[None] = []
-    original = getattr(module, name)
-
-    def counted(*args: Any) -> Any:
-        calls.append(None)
-        return original(*args)
-
-    monkeypatch.setattr(module, name, counted)
-    return calls
 
 
 async def test_a_session_cannot_claim_in_another_mailbox_s_folder(

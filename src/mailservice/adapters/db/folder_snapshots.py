@@ -151,19 +151,13 @@ class _Tally:
         self.add(metas, -1)
 
 
-RECENT_MARKS_KEPT = 10_000
-"""Folders whose `\\Recent` mark a process remembers a lower bound of, the most recently used."""
-
-
 class FolderSnapshots:
-    """The last snapshot of each folder, by (mailbox, folder id), at most `capacity` messages in all;
-    and a lower bound of the `\\Recent` mark of the folders last claimed in.
+    """The last snapshot of each folder, by (mailbox, folder id), at most `capacity` messages in all.
 
     Thread-safe: on SQLite the reads that use it run in reader threads."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._recent_marks: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._entries: OrderedDict[tuple[str, int], FolderSnapshot] = OrderedDict()
         self._named: dict[tuple[str, str], tuple[str, int]] = {}
         """(mailbox, folder name) -> the key of the folder last kept under that name."""
@@ -244,25 +238,6 @@ class FolderSnapshots:
         name = self._name_of.pop(key, None)
         if name is not None and self._named.get((key[0], name)) == key:
             del self._named[(key[0], name)]
-
-    def recent_mark_at_least(self, mailbox_id: str, folder_id: int) -> int:
-        """What the folder's `\\Recent` mark is known to be at least (0: nothing known). Marks only
-        rise, so a mark a claim of this process saw stays a lower bound of the stored one."""
-        key = (mailbox_id, folder_id)
-        with self._lock:
-            mark = self._recent_marks.get(key, 0)
-            if mark:
-                self._recent_marks.move_to_end(key)
-            return mark
-
-    def saw_recent_mark(self, mailbox_id: str, folder_id: int, mark: int) -> None:
-        key = (mailbox_id, folder_id)
-        with self._lock:
-            if mark > self._recent_marks.get(key, 0):
-                self._recent_marks[key] = mark
-            self._recent_marks.move_to_end(key)
-            if len(self._recent_marks) > RECENT_MARKS_KEPT:
-                self._recent_marks.popitem(last=False)
 
     def whole_reads(self) -> int:
         """How many folders were read whole (the others were brought up to date from a snapshot)."""

@@ -145,7 +145,6 @@ class SqlMailboxFolders:
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
         self._reads_changes_in_writes = is_sqlite(database.url)
-        self._marks_kept = not is_sqlite(database.url)  # see `claim_recent`
         self._last_asked: dict[int, int] = {}
         """Per folder, the modseq the session last asked for changes since (or last opened at): the
         next ask is since that or since what it was then told, never since less."""
@@ -206,19 +205,9 @@ class SqlMailboxFolders:
         return changes
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
-        """On PostgreSQL a claim that another session of this process has already made needs no
-        statement: every session that sees a new message tries to take it, and on a busy folder most of
-        them were too late (about a tenth of the serving thread's time at 50 sessions). Not on SQLite,
-        which may give a deleted folder's id to a new one; PostgreSQL never does."""
-        known = self._snapshots.recent_mark_at_least(self._id, folder_id) if self._marks_kept else 0
-        if known >= up_to_uid:
-            return known
-        mark = await self._database.run_write(
+        return await self._database.run_write(
             lambda c: _claim_recent(c, self._id, folder_id, up_to_uid, last_read), durable=False
         )
-        if self._marks_kept:
-            self._snapshots.saw_recent_mark(self._id, folder_id, max(mark, up_to_uid))
-        return mark
 
     async def structures(
         self,
