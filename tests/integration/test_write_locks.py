@@ -355,6 +355,22 @@ async def test_a_change_by_uid_waiting_for_the_folder_leaves_a_message_moved_awa
     )
     assert changed == []
     assert await stored_flags(two_nodes[0], inbox) == {new_uid: "\\Deleted"}
+    assert await folder_modseq(two_nodes[0], inbox) == await message_modseq(two_nodes[0], inbox, new_uid)
+
+
+async def folder_modseq(node: Runtime, folder_id: int) -> int:
+    """The folder's HIGHESTMODSEQ: a change that found nothing to change leaves it as it was."""
+    async with node.database.engine.connect() as connection:
+        found = await connection.execute(select(folders.c.highestmodseq).where(folders.c.id == folder_id))
+        return int(found.scalar_one())
+
+
+async def message_modseq(node: Runtime, folder_id: int, uid: int) -> int:
+    async with node.database.engine.connect() as connection:
+        found = await connection.execute(
+            select(messages.c.modseq).where(messages.c.folder_id == folder_id, messages.c.uid == uid)
+        )
+        return int(found.scalar_one())
 
 
 async def test_a_flag_change_waiting_for_the_folder_leaves_a_message_moved_out_at_the_same_modseq(

@@ -228,19 +228,21 @@ _TAKE_MODSEQ = Prepared(
 )
 # PostgreSQL: a change written by one statement, its folder's row locked first and held only for it
 # (the writes that need not be durable at once run outside a transaction there, so nothing else runs
-# under the lock: no round trip to a busy event loop between statements). Sub-statements of one WITH see
-# one snapshot, taken before the statement waited for the folder's row: only the rows a sub-statement
-# changes are seen as they are after the wait (PostgreSQL re-checks a row changed meanwhile against its
-# newest version), so each re-checks that its rows are still as read, and nothing read from other rows
-# may decide a change. The main query reads the sub-statements in the lock order: the folder first,
-# then the messages, the mailbox row (quota) last.
+# under the lock: no round trip to a busy event loop between statements). The folder's HIGHESTMODSEQ is
+# raised by the statement's last query, and only when a row was changed: a re-check that finds nothing
+# left leaves the folder as it was. Sub-statements of one WITH see one snapshot, taken before the
+# statement waited for the folder's row: only the rows a sub-statement changes (or locks) are seen as
+# they are after the wait (PostgreSQL re-checks a row changed meanwhile against its newest version), so
+# each re-checks that its rows are still as read, and nothing read from other rows may decide a change.
+# The main query reads the sub-statements in the lock order: the folder first, then the messages, the
+# mailbox row (quota) last.
 _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     text(
         """
         WITH folder AS (
-            UPDATE folders SET highestmodseq = highestmodseq + 1
+            SELECT highestmodseq + 1 AS highestmodseq FROM folders
             WHERE id = :folder_id AND mailbox_id = :mailbox_id
-            RETURNING highestmodseq
+            FOR NO KEY UPDATE
         ), edited AS (
             SELECT * FROM unnest(
                 CAST(:row_ids AS BIGINT[]),
@@ -254,6 +256,10 @@ _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
             WHERE messages.id = edited.id AND messages.folder_id = :folder_id AND messages.uid = edited.uid
                 AND messages.modseq = edited.old_modseq
             RETURNING messages.id
+        ), raised AS (
+            UPDATE folders SET highestmodseq = folder.highestmodseq
+            FROM folder
+            WHERE folders.id = :folder_id AND EXISTS (SELECT FROM written)
         )
         SELECT folder.highestmodseq, ARRAY(SELECT id FROM written) AS written FROM folder
         """
@@ -270,9 +276,9 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
     text(
         r"""
         WITH folder AS (
-            UPDATE folders SET highestmodseq = highestmodseq + 1
+            SELECT highestmodseq + 1 AS highestmodseq FROM folders
             WHERE id = :folder_id AND mailbox_id = :mailbox_id
-            RETURNING highestmodseq
+            FOR NO KEY UPDATE
         ), gone AS (
             DELETE FROM messages
             WHERE id = ANY(CAST(:row_ids AS BIGINT[])) AND folder_id = :folder_id
@@ -287,6 +293,10 @@ _EXPUNGE_IN_ONE_STATEMENT = Prepared(
             UPDATE mailboxes SET used_bytes = used_bytes - (SELECT coalesce(sum(size), 0) FROM gone)
             WHERE id = :mailbox_id
             RETURNING used_bytes
+        ), raised AS (
+            UPDATE folders SET highestmodseq = folder.highestmodseq
+            FROM folder
+            WHERE folders.id = :folder_id AND EXISTS (SELECT FROM gone)
         )
         SELECT
             folder.highestmodseq,
@@ -438,7 +448,8 @@ def store_flags(
         if not edits:
             break
         modseq, written = _write_flags(connection, mailbox_id, folder_id, edits)
-        write = FolderWrite(folder_id, modseq)
+        if written:
+            write = FolderWrite(folder_id, modseq)
         updated += [
             MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size)
             for row, wanted in edits
