@@ -31,9 +31,10 @@ def fetch(mailbox: MailTarget, home: Path, out: Path, options: str) -> None:
     config.write_text(fetchmailrc(mailbox, out, options))
     config.chmod(0o600)
     env = {**os.environ, "FETCHMAILHOME": str(home)}
-    result = subprocess.run(
-        ["fetchmail", "-f", str(config), "--nodetach"], capture_output=True, text=True, timeout=120, env=env
-    )
+    # Run as root, fetchmail locks /var/run/fetchmail.pid whatever FETCHMAILHOME says: the runs of
+    # parallel tests would refuse each other.
+    command = ["fetchmail", "-f", str(config), "--nodetach", "--pidfile", str(home / "fetchmail.pid")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr  # 0: mail was fetched
 
 
