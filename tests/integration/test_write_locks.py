@@ -256,9 +256,13 @@ async def test_a_copy_waiting_for_its_target_folder_takes_uids_after_those_given
         )
         return copied
 
-    copied, meanwhile = await changed_while_the_folder_is_held(
+    def holding_both_folders(connection: Connection) -> None:
+        for folder_id in sorted((inbox, kept)):  # in id order, as every writer of several folders
+            a_write_holding_the_folder(connection, folder_id)
+
+    copied, meanwhile = await changed_while_held(
         two_nodes[1],
-        kept,
+        holding_both_folders,
         session.copy(inbox, [second.uid], "Kept"),
         lambda held: held.run_sync(copy_of_first),
     )
@@ -266,6 +270,51 @@ async def test_a_copy_waiting_for_its_target_folder_takes_uids_after_those_given
     assert (meanwhile.target_uids, copied.target_uids) == ((1,), (2,))
     assert await session.raw(kept, [1, 2]) == {1: message("first"), 2: message("second")}
     assert (await session.status("Kept")).uidnext == 3
+
+
+async def test_a_copy_waits_for_a_writer_of_its_source_folder(two_nodes: list[Runtime]) -> None:
+    """The source folder's row is locked too: its writers change its messages in orders of their own
+    (an expunge in id order, a copy in uid order), so a copy that took only the messages could wait for
+    one of them while it waited for the copy."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    appended = await session.append("INBOX", message("copied"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+
+    copied, _ = await changed_while_the_folder_is_held(
+        two_nodes[1], inbox, session.copy(inbox, [appended.uid], "Kept"), nothing_more
+    )
+
+    assert copied.target_uids == (1,)
+
+
+async def test_a_copy_waiting_for_its_folders_counts_the_room_freed_meanwhile(
+    two_nodes: list[Runtime],
+) -> None:
+    """The quota is read from the mailbox row as locked, not as it was when the copy began."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.create_folder("Kept")
+    appended = await session.append("INBOX", message("copied"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    quota = await session.quota()
+    await session.append("Kept", b"x" * (quota.limit_bytes - quota.used_bytes - 10), frozenset(), None)
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+
+    def room_freed(connection: Connection) -> None:
+        a_write_holding_the_folder(connection, inbox)
+        connection.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=mailboxes.c.used_bytes - 10_000)
+        )
+
+    copied, _ = await changed_while_held(
+        two_nodes[1], room_freed, session.copy(inbox, [appended.uid], "Kept"), nothing_more
+    )
+
+    assert len(copied.target_uids) == 1
 
 
 async def test_a_copy_waiting_for_a_flag_change_of_its_message_copies_the_new_flags(

@@ -231,11 +231,12 @@ _TAKE_MODSEQ = Prepared(
 # under the lock: no round trip to a busy event loop between statements). The folder's HIGHESTMODSEQ is
 # raised by the statement's last query, and only when a row was changed: a re-check that finds nothing
 # left leaves the folder as it was. Sub-statements of one WITH see one snapshot, taken before the
-# statement waited for the folder's row: only the rows a sub-statement changes (or locks) are seen as
-# they are after the wait (PostgreSQL re-checks a row changed meanwhile against its newest version), so
-# each re-checks that its rows are still as read, and nothing read from other rows may decide a change.
-# The main query reads the sub-statements in the lock order: the folder first, then the messages, the
-# mailbox row (quota) last.
+# statement waited for the folder's row: only the rows a sub-statement locks, or changes, are seen as
+# they are after the wait, and a changed row is re-checked against its newest version only where its
+# version in the snapshot met the condition. So each re-checks that its rows are still as read, a
+# condition that a commit meanwhile could make true is read from a row locked before (as COPY's quota),
+# and nothing read from other rows may decide a change. The main query reads the sub-statements in the
+# lock order: the folder first, then the messages, the mailbox row (quota) last.
 _WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     text(
         """
@@ -323,22 +324,30 @@ _COPIED_COLUMNS = ", ".join(kept.name for kept in _KEPT_BY_A_COPY)
 _COPY_IN_ONE_STATEMENT = Prepared(
     text(
         f"""
-        WITH target AS (
-            SELECT id, uidnext, highestmodseq, uidvalidity FROM folders
-            WHERE mailbox_id = :mailbox_id AND name = :target_name
+        WITH locked AS (
+            SELECT id, name, uidnext, highestmodseq, uidvalidity FROM folders
+            WHERE mailbox_id = :mailbox_id AND (id = :source_id OR name = :target_name)
+            ORDER BY id
             FOR NO KEY UPDATE
+        ), target AS (
+            SELECT * FROM locked WHERE name = :target_name
         ), source AS MATERIALIZED (
             SELECT * FROM messages
-            WHERE folder_id = :source_id AND uid = ANY(CAST(:uids AS BIGINT[])) AND EXISTS (SELECT FROM target)
+            WHERE folder_id = :source_id AND uid = ANY(CAST(:uids AS BIGINT[]))
+                AND EXISTS (SELECT FROM target) AND EXISTS (SELECT FROM locked WHERE id = :source_id)
             FOR SHARE
         ), added AS (
             SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM source
+        ), mailbox AS (
+            SELECT quota_bytes, used_bytes FROM mailboxes
+            WHERE id = :mailbox_id AND (SELECT count FROM added) > 0
+            FOR NO KEY UPDATE
         ), counted AS (
-            UPDATE mailboxes SET used_bytes = used_bytes + added.bytes
-            FROM added
-            WHERE id = :mailbox_id AND added.count > 0
-                AND used_bytes + added.bytes <= coalesce(nullif(quota_bytes, 0), :default_quota)
-            RETURNING used_bytes
+            UPDATE mailboxes SET used_bytes = mailboxes.used_bytes + added.bytes
+            FROM added, mailbox
+            WHERE mailboxes.id = :mailbox_id
+                AND mailbox.used_bytes + added.bytes <= coalesce(nullif(mailbox.quota_bytes, 0), :default_quota)
+            RETURNING mailboxes.used_bytes
         ), advanced AS (
             UPDATE folders SET uidnext = target.uidnext + added.count, highestmodseq = target.highestmodseq + 1
             FROM target, added
@@ -356,8 +365,8 @@ _COPY_IN_ONE_STATEMENT = Prepared(
             target.highestmodseq + 1 AS modseq,
             ARRAY(SELECT uid FROM source ORDER BY uid) AS source_uids,
             (SELECT count(*) FROM counted) AS counted,
-            EXISTS (SELECT FROM folders WHERE id = :source_id AND mailbox_id = :mailbox_id) AS source_found,
-            EXISTS (SELECT FROM mailboxes WHERE id = :mailbox_id) AS mailbox_found
+            EXISTS (SELECT FROM locked WHERE id = :source_id) AS source_found,
+            EXISTS (SELECT FROM mailbox) AS mailbox_found
         FROM (SELECT 1) AS one LEFT JOIN target ON true
         """
     )
@@ -378,12 +387,17 @@ _COPY_IN_ONE_STATEMENT = Prepared(
     )
 )
 """COPY on PostgreSQL in one statement that commits alone: no lock is held over a round trip to the
-server. It locks the target folder's row first, then the source messages `FOR SHARE` (so no expunge
-takes them from under the copy; these come back as they are after any wait, flags included), then the
-mailbox row, which it counts the bytes in only where they fit the quota (`Quota.of_mailbox`'s limit:
-the mailbox's own, else the default); the target's counters move and the copies are made only where
-they were counted, so a copy over the quota writes nothing. The messages are copied inside the
-database: their rows never come to the server and go back."""
+server. In the lock order of every writer: both folders' rows in id order (as MOVE and delivery take
+them; the target's counters are read from its row as locked), then the source messages `FOR SHARE`
+(read as they are after any wait, flags included), then the mailbox row, whose quota is read as locked:
+the bytes are counted only where they fit (`Quota.of_mailbox`'s limit: the mailbox's own, else the
+default). The target's counters move and the copies are made only where the bytes were counted, so a
+copy over the quota writes nothing. The messages are copied inside the database: their rows never come
+to the server and go back.
+
+The source folder's row is locked, not only its messages: writers of the source folder hold its row
+while they change its messages in an order of their own (an EXPUNGE deletes in id order, a COPY reads
+in uid order, which a MOVE makes differ), so without it the two could each wait for the other."""
 _LOCK_FOLDERS_OF_MAILBOXES = (
     select(folders.c.id)
     .where(folders.c.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)))

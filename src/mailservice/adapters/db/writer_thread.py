@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 class WriterThread:
-    """One thread, one event loop, a pool of one connection (and a spare) for serial writes."""
+    """One thread, one event loop, a pool of one connection for serial writes."""
 
     def __init__(self, url: URL, name: str) -> None:
         self._url = url
