@@ -5,8 +5,8 @@ The IMAP and POP3 store (`mail_folders.py`, in a blocking transaction) and the H
 blocking `Connection` already in a write transaction, so the rules are kept here only:
 
 - Locks are taken in one order by every writer, the delivery writer's too: folder rows by id, then
-  the rows of their messages (a COPY takes its source messages `FOR SHARE` after its target folder,
-  not the source folder), then the mailbox row, so no two writers can deadlock. The mailbox row (the
+  the rows of their messages (a COPY takes its source messages `FOR SHARE`, after both folders), then
+  the mailbox row, so no two writers can deadlock. The mailbox row (the
   quota, the order of the mailbox's events) is taken by a write's last statements, so a write waiting
   for one folder holds up no other folder of the mailbox. A writer that changes more than the folders
   it names first (room made in a full mailbox, the age sweep) locks every folder of the mailbox first
