@@ -477,8 +477,6 @@ class MessageReader(Protocol):
 class MailboxFolders(MailFolderStore, Protocol):
     """One mailbox's stored folders and messages, as the store keeps them (names already checked)."""
 
-    async def folder_exists(self, name: str) -> bool: ...
-
 
 class MailFolders(Protocol):
     """The folders and messages of every mailbox, for IMAP and POP3."""

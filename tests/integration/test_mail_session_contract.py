@@ -248,6 +248,15 @@ async def test_move_expunges_the_sources_and_leaves_the_quota_as_it_was(store: S
     assert await session.quota() == before
 
 
+async def test_the_quota_for_an_append_is_read_with_its_folder(store: StoreUnderTest) -> None:
+    session = store.session
+    await session.create_folder("Archive")
+
+    assert await session.quota_for_append("Archive") == await session.quota()
+    with pytest.raises(FolderNotFound):
+        await session.quota_for_append("Nowhere")
+
+
 async def test_the_quota_refuses_an_append_or_a_copy_past_it_but_not_a_move(store: StoreUnderTest) -> None:
     session = store.session
     inbox = await filled_inbox(session, "a")

@@ -286,12 +286,9 @@ class MemoryMailSession:
     async def status(self, name: str) -> FolderStatus:
         return _status(self.store.folder(name))
 
-    async def folder_exists(self, name: str) -> bool:
-        try:
-            self.store.folder(name)
-        except FolderNotFound:
-            return False
-        return True
+    async def quota_for_append(self, name: str) -> Quota:
+        self.store.folder(name)  # FolderNotFound when there is none
+        return await self.quota()
 
     async def open(self, name: str) -> OpenedFolder:
         folder = self.store.folder(name)

@@ -233,8 +233,9 @@ class MailFolderStore(Protocol):
 
     async def status(self, name: str) -> FolderStatus: ...
 
-    async def folder_exists(self, name: str) -> bool:
-        """Whether a folder of that name exists (far cheaper than `status`)."""
+    async def quota_for_append(self, name: str) -> Quota:
+        """`quota()` for an APPEND into `name`, asked before its data: read with the folder's existence in
+        one look (far cheaper than `status`); `FolderNotFound` when there is no folder of that name."""
         ...
 
     async def open(self, name: str) -> OpenedFolder: ...

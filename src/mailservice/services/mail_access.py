@@ -33,6 +33,7 @@ from mailservice.domain.messages import (
     MessageReceived,
     Resync,
 )
+from mailservice.domain.quota import Quota
 from mailservice.ports import (
     Clock,
     EventBus,
@@ -207,8 +208,8 @@ class StoreMailSession:
     async def status(self, name: str) -> FolderStatus:
         return await self._folders.status(folder_name(name))
 
-    async def folder_exists(self, name: str) -> bool:
-        return await self._folders.folder_exists(folder_name(name))
+    async def quota_for_append(self, name: str) -> Quota:
+        return await self._folders.quota_for_append(folder_name(name))
 
     async def open(self, name: str) -> OpenedFolder:
         return await self._folders.open(folder_name(name))

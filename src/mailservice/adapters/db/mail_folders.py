@@ -238,16 +238,20 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: stored_sort_keys(c, self._id, folder_id, uids))
 
     async def quota(self) -> Quota:
-        """Bytes only: asked before every APPEND's data, where counting the messages would cost a scan."""
-        rows = await self._database.read_statement(_MAILBOX_QUOTA, {"mailbox_id": self._id})
+        """Bytes only: asked before APPEND's data, where counting the messages would cost a scan."""
+        return self._quota_of(await self._database.read_statement(_MAILBOX_QUOTA, {"mailbox_id": self._id}))
+
+    async def quota_for_append(self, name: str) -> Quota:
+        asked = {"mailbox_id": self._id, "name": name}
+        rows = await self._database.read_statement(_MAILBOX_QUOTA_AND_FOLDER, asked)
+        if rows and not rows[0].folder_found:
+            raise FolderNotFound(f"no folder named {name}")
+        return self._quota_of(rows)
+
+    def _quota_of(self, rows: Sequence[Any]) -> Quota:
         if not rows:
             raise FolderNotFound("the mailbox no longer exists")
         return Quota.of_mailbox(rows[0].quota_bytes, rows[0].used_bytes, self._default_quota)
-
-    async def folder_exists(self, name: str) -> bool:
-        return bool(
-            await self._database.read_statement(_FOLDER_NAMED, {"mailbox_id": self._id, "name": name})
-        )
 
     # Writes
 
@@ -448,10 +452,15 @@ _ANY_DELETED = Prepared(
 _MAILBOX_QUOTA = Prepared(
     select(mailboxes.c.quota_bytes, mailboxes.c.used_bytes).where(mailboxes.c.id == bindparam("mailbox_id"))
 )
-_FOLDER_NAMED = Prepared(
-    select(folders.c.id).where(
-        folders.c.mailbox_id == bindparam("mailbox_id"), folders.c.name == bindparam("name")
-    )
+_MAILBOX_QUOTA_AND_FOLDER = Prepared(
+    select(
+        mailboxes.c.quota_bytes,
+        mailboxes.c.used_bytes,
+        select(folders.c.id)
+        .where(folders.c.mailbox_id == mailboxes.c.id, folders.c.name == bindparam("name"))
+        .exists()
+        .label("folder_found"),
+    ).where(mailboxes.c.id == bindparam("mailbox_id"))
 )
 
 

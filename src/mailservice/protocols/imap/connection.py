@@ -17,7 +17,7 @@ import logging
 import re
 from typing import BinaryIO
 
-from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull
+from mailservice.domain.errors import DomainError, MailboxFull
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.imap.capabilities import capabilities
 from mailservice.protocols.imap.client_state import ClientState, State
@@ -206,12 +206,7 @@ class Connection(LineConnection):
             return None
         mailbox = _append_mailbox(first, self.state.utf8) if first_literal else None
         try:
-            # Asked together: the client waits for both before it may send the message.
-            exists, quota = await asyncio.gather(
-                session.folder_exists(mailbox) if mailbox is not None else _true(), session.quota()
-            )
-            if not exists:
-                raise FolderNotFound(f"no folder named {mailbox}")
+            quota = await (session.quota_for_append(mailbox) if mailbox is not None else session.quota())
             if not quota.allows(literal_bytes):
                 raise MailboxFull("the messages do not fit in the quota")
         except DomainError as error:
@@ -267,10 +262,6 @@ def _append_mailbox(first: bytes, utf8: bool) -> str | None:
         return decode_name(reader.astring(), "*", reader.utf8)
     except ParseError:
         return None
-
-
-async def _true() -> bool:
-    return True
 
 
 def _tag_of(line: bytes) -> str:
