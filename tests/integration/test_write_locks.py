@@ -29,7 +29,7 @@ from mailservice.adapters.db.tables import folders, mailboxes, message_raw, mess
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
-from mailservice.domain.mail_session import Copied, FlagChange, MailSession, NewMessage
+from mailservice.domain.mail_session import Appended, Copied, FlagChange, MailSession, NewMessage
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.search import MessageQuery
 from tests.conftest import BASE_URL, make_settings
@@ -239,6 +239,18 @@ async def test_an_expunge_waiting_for_the_folder_keeps_the_raw_message_a_copy_ma
     assert await session.raw(kept, [1000]) == {1000: message("copied")}
 
 
+async def a_message_to_copy(
+    nodes: list[Runtime], subject: str, flags: frozenset[str] = frozenset()
+) -> tuple[MailSession, Appended, int]:
+    """A session of a new mailbox with a folder "Kept" to copy to, the message appended to its INBOX, and
+    the INBOX's id (PostgreSQL only)."""
+    skip_with_one_writer(nodes)
+    (session,) = await sessions_of_one_mailbox(nodes, 1)
+    await session.create_folder("Kept")
+    appended = await session.append("INBOX", message(subject), flags, None)
+    return session, appended, (await session.status("INBOX")).folder_id
+
+
 async def test_a_copy_waiting_for_its_target_folder_takes_uids_after_those_given_meanwhile(
     two_nodes: list[Runtime],
 ) -> None:
@@ -276,11 +288,7 @@ async def test_a_copy_waits_for_a_writer_of_its_source_folder(two_nodes: list[Ru
     """The source folder's row is locked too: its writers change its messages in orders of their own
     (an expunge in id order, a copy in uid order), so a copy that took only the messages could wait for
     one of them while it waited for the copy."""
-    skip_with_one_writer(two_nodes)
-    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
-    await session.create_folder("Kept")
-    appended = await session.append("INBOX", message("copied"), frozenset(), None)
-    inbox = (await session.status("INBOX")).folder_id
+    session, appended, inbox = await a_message_to_copy(two_nodes, "copied")
 
     copied, _ = await changed_while_the_folder_is_held(
         two_nodes[1], inbox, session.copy(inbox, [appended.uid], "Kept"), nothing_more
@@ -293,11 +301,7 @@ async def test_a_copy_waiting_for_its_folders_counts_the_room_freed_meanwhile(
     two_nodes: list[Runtime],
 ) -> None:
     """The quota is read from the mailbox row as locked, not as it was when the copy began."""
-    skip_with_one_writer(two_nodes)
-    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
-    await session.create_folder("Kept")
-    appended = await session.append("INBOX", message("copied"), frozenset(), None)
-    inbox = (await session.status("INBOX")).folder_id
+    session, appended, inbox = await a_message_to_copy(two_nodes, "copied")
     quota = await session.quota()
     await session.append("Kept", b"x" * (quota.limit_bytes - quota.used_bytes - 10), frozenset(), None)
     mailbox_id = await mailbox_of(two_nodes[0], inbox)
@@ -320,13 +324,10 @@ async def test_a_copy_waiting_for_its_folders_counts_the_room_freed_meanwhile(
 async def test_a_copy_waiting_for_a_flag_change_of_its_message_copies_the_new_flags(
     two_nodes: list[Runtime],
 ) -> None:
-    """A copy takes its messages `FOR SHARE` after the target folder: one a STORE holds is copied as the
-    STORE leaves it."""
-    skip_with_one_writer(two_nodes)
-    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
-    await session.create_folder("Kept")
-    appended = await session.append("INBOX", message("flagged meanwhile"), frozenset({"\\Seen"}), None)
-    inbox, kept = [(await session.status(name)).folder_id for name in ("INBOX", "Kept")]
+    """A copy waits for a STORE of its source folder, and takes its messages `FOR SHARE` after both
+    folders: the message is copied as the STORE leaves it."""
+    session, appended, inbox = await a_message_to_copy(two_nodes, "flagged meanwhile", frozenset({"\\Seen"}))
+    kept = (await session.status("Kept")).folder_id
 
     copied, _ = await changed_while_held(
         two_nodes[1],
@@ -342,11 +343,7 @@ async def test_a_copy_waiting_for_a_flag_change_of_its_message_copies_the_new_fl
 async def test_a_copy_waiting_for_a_message_expunged_meanwhile_copies_nothing_and_counts_nothing(
     two_nodes: list[Runtime],
 ) -> None:
-    skip_with_one_writer(two_nodes)
-    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
-    await session.create_folder("Kept")
-    appended = await session.append("INBOX", message("expunged meanwhile"), frozenset(), None)
-    inbox = (await session.status("INBOX")).folder_id
+    session, appended, inbox = await a_message_to_copy(two_nodes, "expunged meanwhile")
     used_before = (await session.quota()).used_bytes
 
     def expunge_of_the_message(connection: Connection) -> None:
