@@ -10,7 +10,8 @@ round trip that every writer would wait in).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -498,10 +499,8 @@ def _claim_recent(
 
 def _claim_in_one_statement(connection: Connection, asked: dict[str, Any]) -> int | None:
     """The mark before the claim; None when another session's first claim came between."""
-    try:
+    with _folder_gone_if_its_key_fails(connection):
         claim = _CLAIM_IN_ONE_STATEMENT.first(connection, asked)
-    except connection.dialect.loaded_dbapi.IntegrityError:  # the folder was deleted meanwhile
-        raise FolderNotFound("the selected folder no longer exists") from None
     assert claim is not None  # a SELECT without FROM: always one row
     if not claim.found:
         raise FolderNotFound("the selected folder no longer exists")
@@ -511,11 +510,17 @@ def _claim_in_one_statement(connection: Connection, asked: dict[str, Any]) -> in
 
 
 def _first_claim(connection: Connection, raised: dict[str, int]) -> int:
-    # Run on the driver's cursor: its own exception, not SQLAlchemy's.
-    driver_integrity_error = connection.dialect.loaded_dbapi.IntegrityError
-    try:
+    with _folder_gone_if_its_key_fails(connection):
         return _FIRST_RECENT_MARK[connection.dialect.name].run(connection, raised)
-    except driver_integrity_error:  # the mark's folder was deleted meanwhile (the only key checked)
+
+
+@contextmanager
+def _folder_gone_if_its_key_fails(connection: Connection) -> Iterator[None]:
+    """A mark's insert fails its only key, its folder's, when the folder was deleted meanwhile. The
+    statements run on the driver's cursor: its own exception, not SQLAlchemy's."""
+    try:
+        yield
+    except connection.dialect.loaded_dbapi.IntegrityError:
         raise FolderNotFound("the selected folder no longer exists") from None
 
 

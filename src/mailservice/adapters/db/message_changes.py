@@ -6,11 +6,10 @@ blocking `Connection` already in a write transaction, so the rules are kept here
 
 - Locks are taken in one order by every writer, the delivery writer's too: folder rows by id, then
   the rows of their messages (a COPY takes its source messages `FOR SHARE`, after both folders), then
-  the mailbox row, so no two writers can deadlock. The mailbox row (the
-  quota, the order of the mailbox's events) is taken by a write's last statements, so a write waiting
-  for one folder holds up no other folder of the mailbox. A writer that changes more than the folders
-  it names first (room made in a full mailbox, the age sweep) locks every folder of the mailbox first
-  (`lock_whole_mailboxes`).
+  the mailbox row, so no two writers can deadlock. The mailbox row (the quota, the order of the
+  mailbox's events) is taken by a write's last statements, so a write waiting for one folder holds up
+  no other folder of the mailbox. A writer that changes more than the folders it names first (room made
+  in a full mailbox, the age sweep) locks every folder of the mailbox first (`lock_whole_mailboxes`).
   A folder's UIDs and modseqs are given under its row lock, held until commit. The rows are locked
   `FOR NO KEY UPDATE` (PostgreSQL): writers exclude each other as with `FOR UPDATE`, but the foreign
   key checks of other transactions' inserts (a message's folder and mailbox, a folder's \\Recent mark)
