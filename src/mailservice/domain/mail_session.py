@@ -248,8 +248,8 @@ class MailFolderStore(Protocol):
         """Raise the folder's recent mark to `up_to_uid`, atomically on any node, and return the mark
         it had: the messages above that, up to `up_to_uid`, are recent to the caller and to no other
         session (the first read-write session to see a message gets it as \\Recent). `last_read`: the
-        mark as the caller last read it (with the folder's changes), tried first: most often still
-        the mark, so the claim is one compare and set."""
+        mark as the caller last read it (with the folder's changes), a hint for a store that claims by
+        compare and set: tried first, it is most often still the mark."""
         ...
 
     async def structures(
