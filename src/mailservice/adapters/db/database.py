@@ -29,8 +29,8 @@ from mailservice.adapters.db.writer_thread import WriterThread
 T = TypeVar("T")
 SQLITE_READERS = 2
 POSTGRES_READ_POOL = 10
-"""Connections of the pool of one-statement reads on PostgreSQL (asyncpg's pool, which keeps them),
-beside the pools of `engine.create_engine`."""
+"""Connections of the pool of one-statement reads (and of `write_statement`'s writes) on PostgreSQL
+(asyncpg's pool, which keeps them), beside the pools of `engine.create_engine`."""
 LOOP_READ_ROWS = 1000
 """SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
 session holds the event loop for long by falling far behind a large folder's changes; so is one that
@@ -281,6 +281,16 @@ class Database:
         pool = self._statement_reads or await self._open_statement_reads()
         return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
 
+    async def write_statement(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows of one statement that writes, committed alone and not durable at once (as
+        `run_write(..., durable=False)`): on PostgreSQL through the pool of `read_statement`, whose
+        connections do not wait for the WAL's flush, without SQLAlchemy's async layers; the driver's
+        own exceptions (asyncpg's) come out. On SQLite a write of the writer's queue."""
+        if self._sqlite_writer is not None:
+            return await self.run_write(lambda connection: statement.rows(connection, parameters), False)
+        pool = self._statement_reads or await self._open_statement_reads()
+        return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
+
     def _read_on_loop(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any] | None:
         """SQLite: the rows read on the event loop's own connection; None when the database is locked or
         there are more than `LOOP_READ_ROWS` (the rest is not read)."""
@@ -299,7 +309,11 @@ class Database:
         async with self._statement_reads_opened:
             if self._statement_reads is None:
                 self._statement_reads = await asyncpg.create_pool(
-                    libpq_dsn(self.url), min_size=1, max_size=POSTGRES_READ_POOL, reset=_keep_session
+                    libpq_dsn(self.url),
+                    min_size=1,
+                    max_size=POSTGRES_READ_POOL,
+                    reset=_keep_session,
+                    server_settings=_ASYNCHRONOUS_COMMIT,  # for `write_statement`; reads commit nothing
                 )
         return self._statement_reads
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -219,6 +220,11 @@ class SqlMailboxFolders:
         ahead = self._claimed_ahead
         if ahead is not None and ahead[0] == folder_id and up_to_uid <= ahead[2]:
             return ahead[1]
+        if not self._reads_changes_in_writes:  # PostgreSQL
+            asked = {"mailbox_id": self._id, "folder_id": folder_id, "up_to_uid": up_to_uid}
+            claimed = await _claim_in_one_statement(self._database, asked)
+            if claimed is not None:
+                return claimed
         return await self._database.run_write(
             lambda c: _claim_recent(c, self._id, folder_id, up_to_uid, last_read), durable=False
         )
@@ -492,16 +498,12 @@ _MAILBOX_QUOTA_AND_FOLDER = Prepared(
 def _claim_recent(
     connection: Connection, mailbox_id: str, folder_id: int, up_to_uid: int, last_read: int | None
 ) -> int:
-    """Two sessions (on any nodes) never take the same message as recent. On PostgreSQL one statement
-    that locks the mark (`_CLAIM_IN_ONE_STATEMENT`); elsewhere, and after a first claim lost to another,
-    compare and set: from the mark `last_read` first, then (it moved, or the folder has none yet) from
-    the mark read."""
+    """Two sessions (on any nodes) never take the same message as recent: compare and set, from the mark
+    `last_read` first, then (it moved, or the folder has none yet) from the mark read. (On PostgreSQL a
+    claim is one statement that locks the mark, `_claim_in_one_statement`; this is for a first claim
+    that another made meanwhile.)"""
     folder = {"mailbox_id": mailbox_id, "folder_id": folder_id}
-    if connection.dialect.name == "postgresql":
-        claimed = _claim_in_one_statement(connection, {**folder, "up_to_uid": up_to_uid})
-        if claimed is not None:
-            return claimed
-    elif last_read is not None and last_read < up_to_uid:
+    if last_read is not None and last_read < up_to_uid:
         asked = {**folder, "mark": last_read, "up_to_uid": up_to_uid}
         if _RAISE_OWN_RECENT_MARK.run(connection, asked) == 1:
             return last_read
@@ -521,11 +523,11 @@ def _claim_recent(
             return mark
 
 
-def _claim_in_one_statement(connection: Connection, asked: dict[str, Any]) -> int | None:
-    """The mark before the claim; None when another session's first claim came between."""
-    with _folder_gone_if_its_key_fails(connection):
-        claim = _CLAIM_IN_ONE_STATEMENT.first(connection, asked)
-    assert claim is not None  # a SELECT without FROM: always one row
+async def _claim_in_one_statement(database: Database, asked: dict[str, Any]) -> int | None:
+    """The mark before the claim; None when another session's first claim came between. Through the
+    driver's pool (`Database.write_statement`): SQLAlchemy's async layers cost more than the statement."""
+    with _folder_gone_if_its_key_fails(asyncpg.IntegrityConstraintViolationError):
+        [claim] = await database.write_statement(_CLAIM_IN_ONE_STATEMENT, asked)  # no FROM: one row
     if not claim.found:
         raise FolderNotFound("the selected folder no longer exists")
     if claim.mark is not None:
@@ -534,17 +536,17 @@ def _claim_in_one_statement(connection: Connection, asked: dict[str, Any]) -> in
 
 
 def _first_claim(connection: Connection, raised: dict[str, int]) -> int:
-    with _folder_gone_if_its_key_fails(connection):
+    with _folder_gone_if_its_key_fails(connection.dialect.loaded_dbapi.IntegrityError):
         return _FIRST_RECENT_MARK[connection.dialect.name].run(connection, raised)
 
 
 @contextmanager
-def _folder_gone_if_its_key_fails(connection: Connection) -> Iterator[None]:
+def _folder_gone_if_its_key_fails(integrity_error: type[Exception]) -> Iterator[None]:
     """A mark's insert fails its only key, its folder's, when the folder was deleted meanwhile. The
-    statements run on the driver's cursor: its own exception, not SQLAlchemy's."""
+    statements run on the driver itself: `integrity_error` is its own exception, not SQLAlchemy's."""
     try:
         yield
-    except connection.dialect.loaded_dbapi.IntegrityError:
+    except integrity_error:
         raise FolderNotFound("the selected folder no longer exists") from None
 
 
