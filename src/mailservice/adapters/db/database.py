@@ -29,8 +29,10 @@ from mailservice.adapters.db.writer_thread import WriterThread
 T = TypeVar("T")
 SQLITE_READERS = 2
 POSTGRES_READ_POOL = 10
-"""Connections of the pool of one-statement reads (and of `write_statement`'s writes) on PostgreSQL
-(asyncpg's pool, which keeps them), beside the pools of `engine.create_engine`."""
+"""Connections of the pool of one-statement reads on PostgreSQL (asyncpg's pool, which keeps them),
+beside the pools of `engine.create_engine`."""
+POSTGRES_STATEMENT_WRITE_POOL = 10
+"""Connections of the pool of `Database.write_statement` on PostgreSQL (asyncpg's too)."""
 LOOP_READ_ROWS = 1000
 """SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
 session holds the event loop for long by falling far behind a large folder's changes; so is one that
@@ -94,10 +96,11 @@ class Database:
         self._queued_writes: list[_QueuedWrite] = []
         self._batch_writer: asyncio.Task[None] | None = None
         self._group_writer: WriterThread | None = None
-        self._statement_reads: asyncpg.Pool | None = None
+        self._statement_pools: dict[bool, asyncpg.Pool] = {}
+        """On PostgreSQL, the driver's pools of `read_statement` (False) and `write_statement` (True)."""
         self._reader_drivers = threading.local()
         self._loop_connection: sqlite3.Connection | None = None
-        self._statement_reads_opened: asyncio.Lock | None = None
+        self._statement_pools_opened: asyncio.Lock | None = None
         if not is_sqlite(url):
             self._read_only_options |= _POSTGRES_SNAPSHOT
 
@@ -278,17 +281,19 @@ class Database:
             return await asyncio.get_running_loop().run_in_executor(
                 self._reader_threads, self._read_statement_sqlite, statement, parameters
             )
-        pool = self._statement_reads or await self._open_statement_reads()
+        pool = self._statement_pools.get(False) or await self._open_statement_pool(writes=False)
         return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
 
     async def write_statement(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows of one statement that writes, committed alone and not durable at once (as
-        `run_write(..., durable=False)`): on PostgreSQL through the pool of `read_statement`, whose
-        connections do not wait for the WAL's flush, without SQLAlchemy's async layers; the driver's
-        own exceptions (asyncpg's) come out. On SQLite a write of the writer's queue."""
+        `run_write(..., durable=False)`): on PostgreSQL through a pool of the driver's own, like
+        `read_statement` (without SQLAlchemy's async layers), whose connections do not wait for the
+        WAL's flush; the driver's own exceptions (asyncpg's) come out. Not the pool of the reads: a
+        write waiting for a row lock holds its connection meanwhile. On SQLite a write of the writer's
+        queue."""
         if self._sqlite_writer is not None:
             return await self.run_write(lambda connection: statement.rows(connection, parameters), False)
-        pool = self._statement_reads or await self._open_statement_reads()
+        pool = self._statement_pools.get(True) or await self._open_statement_pool(writes=True)
         return await statement.rows_from_pool(pool, self.engine.dialect, parameters)
 
     def _read_on_loop(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any] | None:
@@ -303,19 +308,19 @@ class Database:
                 raise
             return None
 
-    async def _open_statement_reads(self) -> asyncpg.Pool:
-        if self._statement_reads_opened is None:
-            self._statement_reads_opened = asyncio.Lock()
-        async with self._statement_reads_opened:
-            if self._statement_reads is None:
-                self._statement_reads = await asyncpg.create_pool(
+    async def _open_statement_pool(self, writes: bool) -> asyncpg.Pool:
+        if self._statement_pools_opened is None:
+            self._statement_pools_opened = asyncio.Lock()
+        async with self._statement_pools_opened:
+            if writes not in self._statement_pools:
+                self._statement_pools[writes] = await asyncpg.create_pool(
                     libpq_dsn(self.url),
                     min_size=1,
-                    max_size=POSTGRES_READ_POOL,
+                    max_size=POSTGRES_STATEMENT_WRITE_POOL if writes else POSTGRES_READ_POOL,
                     reset=_keep_session,
-                    server_settings=_ASYNCHRONOUS_COMMIT,  # for `write_statement`; reads commit nothing
+                    server_settings=_ASYNCHRONOUS_COMMIT if writes else None,
                 )
-        return self._statement_reads
+        return self._statement_pools[writes]
 
     def _loop_reader(self) -> sqlite3.Connection:
         if self._loop_connection is None:
@@ -383,8 +388,8 @@ class Database:
     async def dispose(self) -> None:
         if self._batch_writer is not None:
             await self._batch_writer  # writes already queued are committed and answered
-        if self._statement_reads is not None:
-            await self._statement_reads.close()
+        for pool in self._statement_pools.values():
+            await pool.close()
         await self.engine.dispose()
         if self._relaxed_engine is not self.engine:
             await self._relaxed_engine.dispose()

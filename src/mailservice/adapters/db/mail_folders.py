@@ -48,6 +48,7 @@ from mailservice.adapters.db.folder_reads import (
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
 from mailservice.adapters.db.message_changes import (
+    FlagEdit,
     give_back_quota,
     lock_folder_by_name,
     record_expunged,
@@ -315,13 +316,35 @@ class SqlMailboxFolders:
         unchanged_since: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
-        stored, write = await self._write_reading_changes(
-            folder_id,
-            lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
-            durable=False,
-        )
+        if self._reads_changes_in_writes:  # SQLite
+            stored, write = await self._write_reading_changes(
+                folder_id,
+                lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
+                durable=False,
+            )
+        else:
+            stored, write = await self._store_flags_in_statements(folder_id, uids, edit, unchanged_since)
         await self._changed([write])
         return stored
+
+    async def _store_flags_in_statements(
+        self, folder_id: int, uids: Sequence[int], edit: FlagEdit, unchanged_since: int | None
+    ) -> tuple[FlagsStored, FolderWrite | None]:
+        """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
+        through the driver's pool: SQLAlchemy's async layers cost more than the statements."""
+        edits = message_changes.FlagEdits(folder_id, edit, unchanged_since)
+        pending: Sequence[int] = uids
+        while pending:
+            asked = {"folder_id": folder_id, "uids": sorted(set(pending))}
+            changed = edits.of(await self._database.read_statement(message_changes.STORE_ROWS_OF_UIDS, asked))
+            if not changed:
+                break
+            parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
+            found = await self._database.write_statement(
+                message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
+            )
+            pending = edits.written(changed, *message_changes.flags_written(found))
+        return edits.stored()
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=False)

@@ -47,6 +47,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Text,
+    any_,
     bindparam,
     column,
     delete,
@@ -162,6 +163,12 @@ class ByUids:
 
 _OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
 _STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
+STORE_ROWS_OF_UIDS = Prepared(
+    select(messages.c.id, *META_COLUMNS).where(
+        _OF_FOLDER, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
+    )
+)
+"""PostgreSQL: `_STORE_ROWS` in one prepared statement for any uids (an array parameter, `uids`)."""
 _WRITE_FLAGS = Prepared(
     update(messages)
     .where(messages.c.id == bindparam("row_id"))
@@ -236,7 +243,7 @@ _TAKE_MODSEQ = Prepared(
 # condition that a commit meanwhile could make true is read from a row locked before (as COPY's quota),
 # and nothing read from other rows may decide a change. The main query reads the sub-statements in the
 # lock order: the folder first, then the messages, the mailbox row (quota) last.
-_WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
+WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     text(
         """
         WITH folder AS (
@@ -444,33 +451,56 @@ def store_flags(
 
     The messages are read, edited, then written only where still as read (`_write_flags`): on
     PostgreSQL another writer may have changed some meanwhile, and those are read and edited again."""
-    updated: list[MessageMeta] = []
-    modified: list[int] = []
-    write: FolderWrite | None = None
+    edits = FlagEdits(folder_id, edit, unchanged_since)
     pending: Sequence[int] = uids
     while pending:
-        edits: list[tuple[Any, frozenset[str]]] = []
-        for row in _STORE_ROWS.rows(connection, pending, folder_id=folder_id):
-            if unchanged_since is not None and row.modseq > unchanged_since:
-                modified.append(row.uid)
+        changed = edits.of(_STORE_ROWS.rows(connection, pending, folder_id=folder_id))
+        if not changed:
+            break
+        pending = edits.written(changed, *_write_flags(connection, mailbox_id, folder_id, changed))
+    return edits.stored()
+
+
+class FlagEdits:
+    """What a STORE (`store_flags`) makes of the rows it reads, round after round: the edits to write,
+    and from what each write wrote, the messages to read again and what to answer."""
+
+    def __init__(self, folder_id: int, edit: FlagEdit, unchanged_since: int | None) -> None:
+        self._folder_id = folder_id
+        self._edit = edit
+        self._unchanged_since = unchanged_since
+        self._updated: list[MessageMeta] = []
+        self._modified: list[int] = []
+        self._write: FolderWrite | None = None
+
+    def of(self, rows: Sequence[Any]) -> list[tuple[Any, frozenset[str]]]:
+        """The rows whose flags the edit changes, with their new flags."""
+        edits = []
+        for row in rows:
+            if self._unchanged_since is not None and row.modseq > self._unchanged_since:
+                self._modified.append(row.uid)
                 continue
             current = frozenset(row.flags.split())
-            wanted = edit(current)
+            wanted = self._edit(current)
             if wanted != current:
                 edits.append((row, wanted))
-        if not edits:
-            break
-        modseq, written = _write_flags(connection, mailbox_id, folder_id, edits)
+        return edits
+
+    def written(self, edits: list[tuple[Any, frozenset[str]]], modseq: int, written: set[int]) -> list[int]:
+        """Of `edits`, those of the rows `written` (ids) took `modseq`; the uids of the others, changed
+        by another writer since they were read, to read and edit again."""
         if written:
-            write = FolderWrite(folder_id, modseq)
-        updated += [
+            self._write = FolderWrite(self._folder_id, modseq)
+        self._updated += [
             MessageMeta(row.uid, modseq, wanted, row.internal_date, row.size)
             for row, wanted in edits
             if row.id in written
         ]
-        pending = [row.uid for row, _ in edits if row.id not in written]
-    updated.sort(key=lambda meta: meta.uid)
-    return FlagsStored(tuple(updated), tuple(sorted(modified))), write
+        return [row.uid for row, _ in edits if row.id not in written]
+
+    def stored(self) -> tuple[FlagsStored, FolderWrite | None]:
+        updated = sorted(self._updated, key=lambda meta: meta.uid)
+        return FlagsStored(tuple(updated), tuple(sorted(self._modified))), self._write
 
 
 def expunge(
@@ -647,18 +677,8 @@ def _write_flags(
     """Give the edited messages their new flags and one new modseq, where still at the modseq they were
     read with; that modseq and the ids of the rows written."""
     if connection.dialect.name == "postgresql":
-        parameters = {
-            "folder_id": folder_id,
-            "mailbox_id": mailbox_id,
-            "row_ids": [row.id for row, _ in edits],
-            "uids": [row.uid for row, _ in edits],
-            "old_modseqs": [row.modseq for row, _ in edits],
-            "new_flags": [_stored_flags(wanted) for _, wanted in edits],
-        }
-        found = _WRITE_FLAGS_IN_ONE_STATEMENT.first(connection, parameters)
-        if found is None:
-            raise FolderNotFound("the selected folder no longer exists")
-        return int(found.highestmodseq), set(found.written)
+        parameters = write_flags_parameters(mailbox_id, folder_id, edits)
+        return flags_written(WRITE_FLAGS_IN_ONE_STATEMENT.rows(connection, parameters))
     # SQLite: one writer at a time, so every row is still as read
     modseq = _take_modseq(connection, mailbox_id, folder_id)
     _WRITE_FLAGS.run_many(
@@ -669,6 +689,28 @@ def _write_flags(
         ],
     )
     return modseq, {row.id for row, _ in edits}
+
+
+def write_flags_parameters(
+    mailbox_id: str, folder_id: int, edits: list[tuple[Any, frozenset[str]]]
+) -> dict[str, Any]:
+    """The parameters of `WRITE_FLAGS_IN_ONE_STATEMENT` for `edits` (rows read, and their new flags)."""
+    return {
+        "folder_id": folder_id,
+        "mailbox_id": mailbox_id,
+        "row_ids": [row.id for row, _ in edits],
+        "uids": [row.uid for row, _ in edits],
+        "old_modseqs": [row.modseq for row, _ in edits],
+        "new_flags": [_stored_flags(wanted) for _, wanted in edits],
+    }
+
+
+def flags_written(found: Sequence[Any]) -> tuple[int, set[int]]:
+    """What the rows of `WRITE_FLAGS_IN_ONE_STATEMENT` say: the modseq given, the ids of the rows
+    written. No row: the folder is gone."""
+    if not found:
+        raise FolderNotFound("the selected folder no longer exists")
+    return int(found[0].highestmodseq), set(found[0].written)
 
 
 def _stored_flags(flags: frozenset[str]) -> str:
