@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db import message_changes, message_store
+from mailservice.adapters.db.database import POSTGRES_READ_POOL
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
@@ -157,6 +158,36 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
         assert not expunge.done()
         await held.rollback()
     assert await asyncio.wait_for(expunge, 5) == [archived.uid]
+
+
+async def test_flag_changes_waiting_for_their_folder_hold_up_no_read(two_nodes: list[Runtime]) -> None:
+    """More flag changes wait for a held folder than the pool of reads has connections; the read
+    asked after every command still gets one."""
+    skip_with_one_writer(two_nodes)
+    storing, reading = await sessions_of(two_nodes[:1], await paid_mailbox(two_nodes), 2)  # one node
+    appended = await storing.append("INBOX", message("flagged"), frozenset(), None)
+    inbox = (await storing.status("INBOX")).folder_id
+    waiting = POSTGRES_READ_POOL + 2
+    async with two_nodes[0].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        stores = [
+            asyncio.create_task(
+                storing.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({f"$K{n}"}))
+            )
+            for n in range(waiting)
+        ]
+        await asyncio.sleep(0.5)  # each has read the message and waits for the folder's row
+
+        changes = await asyncio.wait_for(reading.changes(inbox, 0), 5)
+
+        assert not any(store.done() for store in stores)
+        await held.rollback()
+    await asyncio.wait_for(asyncio.gather(*stores), 10)
+    assert [meta.uid for meta in changes.changed] == [appended.uid]
+    assert set((await stored_flags(two_nodes[0], inbox))[appended.uid].split()) == {
+        f"$K{n}" for n in range(waiting)
+    }
 
 
 def another_writer_sets_flags(connection: Connection, folder_id: int, uid: int, flags: str) -> None:
