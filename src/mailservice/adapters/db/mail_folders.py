@@ -358,11 +358,34 @@ class SqlMailboxFolders:
         parameters = {"mailbox_id": self._id, "folder_id": folder_id}
         if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
             return []
-        expunged, write = await self._write_reading_changes(
-            folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
-        )
+        if self._reads_changes_in_writes:  # SQLite
+            expunged, write = await self._write_reading_changes(
+                folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
+            )
+        else:
+            expunged, write = await self._expunge_in_statements(folder_id, uids)
         await self._changed([write])
         return expunged
+
+    async def _expunge_in_statements(
+        self, folder_id: int, uids: Sequence[int] | None
+    ) -> tuple[list[int], FolderWrite | None]:
+        """PostgreSQL: `message_changes.expunge`, its statements (each committed alone, as there) through
+        the driver's pools."""
+        if uids is None:
+            asked: dict[str, Any] = {"folder_id": folder_id}
+            candidates = await self._database.read_statement(message_changes.DELETED_IN_FOLDER, asked)
+        else:
+            asked = {"folder_id": folder_id, "uids": sorted(set(uids))}
+            candidates = await self._database.read_statement(message_changes.DELETED_OF_UIDS_ARRAY, asked)
+        doomed = message_changes.doomed_of(candidates, only_deleted=True)
+        if not doomed:
+            return [], None
+        parameters = message_changes.expunge_parameters(self._id, folder_id, doomed, only_deleted=True)
+        found = await self._database.write_statement(message_changes.EXPUNGE_IN_ONE_STATEMENT, parameters)
+        unshared = message_changes.unshared_raws_asked(found)
+        await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+        return message_changes.expunged_in_one_statement(found, folder_id)
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
         copied, writes = await self._write_reading_changes(

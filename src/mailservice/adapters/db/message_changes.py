@@ -175,9 +175,15 @@ _WRITE_FLAGS = Prepared(
     .values(flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
 )
 _EXPUNGE_COLUMNS = (messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags)
-_DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED))
+DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED))
 _IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER))
 _DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED, uids))
+DELETED_OF_UIDS_ARRAY = Prepared(
+    select(*_EXPUNGE_COLUMNS).where(
+        _OF_FOLDER, MAY_BE_DELETED, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
+    )
+)
+"""PostgreSQL: `_DELETED_OF_UIDS` in one prepared statement for any uids (an array parameter, `uids`)."""
 _OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
 _SOURCE_ROWS = ByUids.of(
     lambda uids: select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size).where(
@@ -204,6 +210,16 @@ _DELETE_UNSHARED_RAW = Prepared(
         not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
     )
 )
+DELETE_UNSHARED_RAWS = Prepared(
+    delete(message_raw)
+    .where(
+        message_raw.c.id == any_(bindparam("raw_ids", type_=ARRAY(message_raw.c.id.type))),
+        not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
+    )
+    .returning(message_raw.c.id)
+)
+"""PostgreSQL: `_DELETE_UNSHARED_RAW` of any raw ids in one statement (an array parameter, `raw_ids`);
+the ids deleted."""
 _GIVE_BACK_QUOTA = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
@@ -279,7 +295,7 @@ WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     )
     .columns(column("highestmodseq", BigInteger), column("written", ARRAY(BigInteger)))
 )
-_EXPUNGE_IN_ONE_STATEMENT = Prepared(
+EXPUNGE_IN_ONE_STATEMENT = Prepared(
     text(
         r"""
         WITH folder AS (
@@ -514,16 +530,19 @@ def expunge(
     `only_deleted`; their uids, ascending."""
     candidates: list[Any]
     if uids is None:
-        whole = _DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
+        whole = DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
         candidates = whole.rows(connection, {"folder_id": folder_id})
     else:
         some = _DELETED_OF_UIDS if only_deleted else _OF_UIDS
         candidates = some.rows(connection, uids, folder_id=folder_id)
-    doomed = [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
+    doomed = doomed_of(candidates, only_deleted)
     if not doomed:
         return [], None
     if connection.dialect.name == "postgresql":
-        return _expunge_in_one_statement(connection, mailbox_id, folder_id, doomed, only_deleted)
+        parameters = expunge_parameters(mailbox_id, folder_id, doomed, only_deleted)
+        found = EXPUNGE_IN_ONE_STATEMENT.rows(connection, parameters)
+        DELETE_UNSHARED_RAWS.run(connection, unshared_raws_asked(found))
+        return expunged_in_one_statement(found, folder_id)
     modseq = _take_modseq(connection, mailbox_id, folder_id)
     expunged = sorted(row.uid for row in doomed)
     record_expunged(connection, folder_id, expunged, modseq, {row.uid: row.flags for row in doomed})
@@ -751,25 +770,38 @@ def _copy_in_one_statement(
     ]
 
 
-def _expunge_in_one_statement(
-    connection: Connection, mailbox_id: str, folder_id: int, doomed: list[Any], only_deleted: bool
-) -> tuple[list[int], FolderWrite | None]:
-    """`expunge`'s writes on PostgreSQL: those of `doomed` still in the folder (and still flagged
-    \\Deleted, with `only_deleted`) go. Outside a transaction, a crash between the two statements
-    leaves raw messages no message reads: space, never a message, is lost."""
-    parameters = {
+def doomed_of(candidates: Sequence[Any], only_deleted: bool) -> list[Any]:
+    """Of the rows read as `expunge`'s candidates, those it removes."""
+    return [row for row in candidates if not only_deleted or DELETED in row.flags.split()]
+
+
+def expunge_parameters(
+    mailbox_id: str, folder_id: int, doomed: list[Any], only_deleted: bool
+) -> dict[str, Any]:
+    """The parameters of `EXPUNGE_IN_ONE_STATEMENT`, `expunge`'s writes on PostgreSQL: those of `doomed`
+    still in the folder (and still flagged \\Deleted, with `only_deleted`) go. Outside a transaction,
+    a crash between it and `DELETE_UNSHARED_RAWS` leaves raw messages no message reads: space, never a
+    message, is lost."""
+    return {
         "folder_id": folder_id,
         "mailbox_id": mailbox_id,
         "row_ids": [row.id for row in doomed],
         "uids": [row.uid for row in doomed],
         "only_deleted": only_deleted,
     }
-    found = _EXPUNGE_IN_ONE_STATEMENT.first(connection, parameters)
-    if found is None:
+
+
+def unshared_raws_asked(found: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of `DELETE_UNSHARED_RAWS` after `EXPUNGE_IN_ONE_STATEMENT` gave `found`."""
+    if not found:
         raise FolderNotFound("the selected folder no longer exists")
-    _DELETE_UNSHARED_RAW.run_many(connection, [{"raw_id": raw_id} for raw_id in sorted(found.raw_ids)])
-    expunged = [int(uid) for uid in found.uids]
-    return expunged, FolderWrite(folder_id, int(found.highestmodseq)) if expunged else None
+    return {"raw_ids": sorted(found[0].raw_ids)}
+
+
+def expunged_in_one_statement(found: Sequence[Any], folder_id: int) -> tuple[list[int], FolderWrite | None]:
+    """What `EXPUNGE_IN_ONE_STATEMENT` gave: the uids expunged, and the write when there were some."""
+    expunged = [int(uid) for uid in found[0].uids]
+    return expunged, FolderWrite(folder_id, int(found[0].highestmodseq)) if expunged else None
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:
