@@ -149,6 +149,9 @@ class SqlMailboxFolders:
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
         self._reads_changes_in_writes = is_sqlite(database.url)
+        # On PostgreSQL the IMAP writes of one statement (a claim; STORE's and EXPUNGE's statements, each
+        # committed alone) go through the driver's pools (`Database.write_statement`), not SQLAlchemy's.
+        self._writes_in_statements = not is_sqlite(database.url)
         self._last_asked: dict[int, int] = {}
         """Per folder, the modseq the session last asked for changes since (or last opened at): the
         next ask is since that or since what it was then told, never since less."""
@@ -221,7 +224,7 @@ class SqlMailboxFolders:
         ahead = self._claimed_ahead
         if ahead is not None and ahead[0] == folder_id and up_to_uid <= ahead[2]:
             return ahead[1]
-        if not self._reads_changes_in_writes:  # PostgreSQL
+        if self._writes_in_statements:
             asked = {"mailbox_id": self._id, "folder_id": folder_id, "up_to_uid": up_to_uid}
             claimed = await _claim_in_one_statement(self._database, asked)
             if claimed is not None:
@@ -316,14 +319,14 @@ class SqlMailboxFolders:
         unchanged_since: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
-        if self._reads_changes_in_writes:  # SQLite
+        if self._writes_in_statements:
+            stored, write = await self._store_flags_in_statements(folder_id, uids, edit, unchanged_since)
+        else:
             stored, write = await self._write_reading_changes(
                 folder_id,
                 lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
                 durable=False,
             )
-        else:
-            stored, write = await self._store_flags_in_statements(folder_id, uids, edit, unchanged_since)
         await self._changed([write])
         return stored
 
@@ -358,12 +361,12 @@ class SqlMailboxFolders:
         parameters = {"mailbox_id": self._id, "folder_id": folder_id}
         if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
             return []
-        if self._reads_changes_in_writes:  # SQLite
+        if self._writes_in_statements:
+            expunged, write = await self._expunge_in_statements(folder_id, uids)
+        else:
             expunged, write = await self._write_reading_changes(
                 folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
             )
-        else:
-            expunged, write = await self._expunge_in_statements(folder_id, uids)
         await self._changed([write])
         return expunged
 
