@@ -121,6 +121,26 @@ async def test_a_statement_read_on_its_own_reads_what_sqlalchemy_reads(runtime: 
     assert await runtime.database.read_statement(read, {"id": "none"}) == []
 
 
+async def test_a_statement_written_on_its_own_is_committed_and_gives_its_rows(runtime: Runtime) -> None:
+    """`Database.write_statement` (the driver's own pool of writes on PostgreSQL, the writer's queue on
+    SQLite)."""
+    row = mailbox_row(11)
+    await runtime.database.run_write(lambda c: insert_rows(c, mailboxes, [row]))
+    counted = Prepared(
+        update(mailboxes)
+        .where(mailboxes.c.id == bindparam("id"))
+        .values(used_bytes=mailboxes.c.used_bytes + bindparam("added"))
+        .returning(mailboxes.c.used_bytes, mailboxes.c.updated_at)
+    )
+
+    written = await runtime.database.write_statement(counted, {"id": row["id"], "added": 5})
+
+    assert [(found.used_bytes, found.updated_at) for found in written] == [(2**40 + 16, row["updated_at"])]
+    read = await runtime.database.read_statement(Prepared(_BY_ID), {"id": row["id"]})
+    assert read[0].used_bytes == 2**40 + 16
+    assert await runtime.database.write_statement(counted, {"id": "none", "added": 1}) == []
+
+
 class _LockedConnection:
     """A connection refused as SQLite refuses a reader while another program holds the file."""
 
