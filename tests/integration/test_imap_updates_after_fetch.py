@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+import pytest
 
+from mailservice.adapters.db.mail_folders import SqlMailboxFolders
 from mailservice.bootstrap import Runtime
 from mailservice.domain.mail_session import MailSession
 from mailservice.protocols.imap.options import ImapOptions
@@ -70,3 +73,24 @@ async def test_idle_after_a_fetch_that_set_seen_announces_a_message_delivered_be
         assert announced == b"* 2 EXISTS\r\n"
         wire.send(b"DONE\r\n")
         await wire.until(b"i")
+
+
+async def test_a_message_delivered_while_a_fetch_sets_seen_is_recent_to_the_session_that_sees_it(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FETCH answers with the changes read before it; its \\Seen write must not take as recent a
+    message that came meanwhile, which the session is told of only after its next command."""
+    async with _selected(runtime, client) as (wire, session):
+        store_flags = SqlMailboxFolders.store_flags
+
+        async def delivered_first(folders: SqlMailboxFolders, *arguments: Any, **options: Any) -> Any:
+            monkeypatch.setattr(SqlMailboxFolders, "store_flags", store_flags)
+            await session.append("INBOX", _message("second"), frozenset(), None)
+            return await store_flags(folders, *arguments, **options)
+
+        monkeypatch.setattr(SqlMailboxFolders, "store_flags", delivered_first)
+        assert (await wire.command(b"FETCH 1 (BODY[])"))[-1].startswith(b"t OK")
+
+        noop = await wire.command(b"NOOP")
+
+        assert noop[:2] == [b"* 2 EXISTS\r\n", b"* 2 RECENT\r\n"], noop

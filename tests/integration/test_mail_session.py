@@ -31,7 +31,6 @@ from tests.support.mail import text_message, used_bytes
 
 SEEN = "\\Seen"
 DELETED = "\\Deleted"
-FLAGGED = "\\Flagged"
 MULTIPART = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
     b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
@@ -282,45 +281,6 @@ async def test_each_message_is_claimed_as_recent_by_one_session_only(
     assert sorted(claimed) == [1, 2, 3, 4]
     status = await session.status("INBOX")
     assert (status.recent_uid, status.recent) == (4, 0)
-
-
-async def test_on_sqlite_a_write_claims_the_new_messages_its_read_of_changes_shows(
-    runtime: Runtime, session: MailSession, account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A session taking new messages as recent in its folder claims them in its own write there, not in
-    a write of their own; one that takes none there (EXAMINE, IMAP4rev2) leaves them to others."""
-    if runtime.database.url.get_backend_name() != "sqlite":
-        pytest.skip("on PostgreSQL a write does not read the changes under the folder's lock")
-    await session.append("INBOX", message("a"), frozenset(), None)
-    opened = await session.open("INBOX")
-    folder, told = opened.status.folder_id, opened.status.highestmodseq
-    assert await session.claim_recent(folder, 1) == 0
-    other = await runtime.services.mail_access.login(account.address, account.password, "127.0.0.1")
-    for subject in ("b", "c"):
-        await other.append("INBOX", message(subject), frozenset(), None)
-    writes: list[object] = []
-    run_write = runtime.database.run_write
-
-    async def counted(work: Any, *arguments: Any, **options: Any) -> Any:
-        writes.append(work)
-        return await run_write(work, *arguments, **options)
-
-    monkeypatch.setattr(runtime.database, "run_write", counted)
-
-    session.take_recent_in(None)
-    session.begin_command()
-    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({SEEN}))
-    assert (await session.status("INBOX")).recent_uid == 1
-    session.take_recent_in(folder)
-    session.begin_command()
-    await session.store_flags(folder, [1], FlagChange.ADD, frozenset({FLAGGED}))
-    changes = await session.changes(folder, told)
-    mark = await session.claim_recent(folder, max(m.uid for m in changes.changed), changes.recent_uid)
-
-    assert (mark, len(writes)) == (1, 2)
-    assert await other.claim_recent(folder, 3) == 3
-    session.begin_command()
-    assert await session.claim_recent(folder, 3) == 3
 
 
 async def test_a_session_cannot_claim_in_another_mailbox_s_folder(

@@ -224,9 +224,6 @@ class MemoryMailSession:
     def begin_command(self) -> None:
         """Nothing is kept between commands here."""
 
-    def take_recent_in(self, folder_id: int | None) -> None:
-        """Claims are made by `claim_recent` alone here."""
-
     @property
     def address(self) -> str:
         return self.store.address

@@ -306,12 +306,6 @@ class MailFolderStore(Protocol):
         store may keep for the `changes` call that follows a write) answers nothing asked now."""
         ...
 
-    def take_recent_in(self, folder_id: int | None) -> None:
-        """The folder whose new messages this session takes as recent (its selected folder, read-write),
-        or None. A store whose writes read the changes that follow them may claim there what they show
-        new, and answer the `claim_recent` of the same command from that claim."""
-        ...
-
 
 class MailSession(MailFolderStore, Protocol):
     """One logged-in mailbox: its stored folders and messages, and what the login adds (its address,

@@ -184,7 +184,6 @@ class StoreMailSession:
         self.expunge = folders.expunge
         self.quota = folders.quota
         self.begin_command = folders.begin_command
-        self.take_recent_in = folders.take_recent_in
 
     @property
     def address(self) -> str:

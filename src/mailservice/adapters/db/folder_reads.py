@@ -178,18 +178,6 @@ def changes_of_rows(rows: Sequence[Any], since_modseq: int | None = None) -> Fol
     )
 
 
-def unclaimed_of_rows(rows: Sequence[Any]) -> tuple[int | None, int] | None:
-    """From the rows of `CHANGES`: the folder's recent mark as read (None: it has none yet) and the
-    newest uid they show above it, the messages a read-write session that reads them takes as recent;
-    None when they show none (or no folder)."""
-    folder = next((row for row in rows if row.kind == _FOLDER), None)
-    if folder is None:
-        return None
-    mark = folder.extra_b
-    newest = max((row.uid for row in rows if row.kind == _CHANGED), default=0)
-    return (mark, newest) if newest > (mark or 0) else None
-
-
 @lru_cache(maxsize=4096)
 def flag_set(text: str) -> frozenset[str]:
     """The flags of a stored flags text; one frozenset for every message with the same flags."""

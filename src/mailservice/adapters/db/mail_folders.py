@@ -43,7 +43,6 @@ from mailservice.adapters.db.folder_reads import (
     kept_open_asked,
     open_folder,
     open_kept,
-    unclaimed_of_rows,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
@@ -158,12 +157,6 @@ class SqlMailboxFolders:
         self._read_ahead: tuple[int, int, list[Any]] | None = None
         """(folder id, since, the rows of `CHANGES`): read in a write, for a `changes` call of the same
         command alone (`begin_command` and `open` drop it)."""
-        self._takes_recent_in: int | None = None
-        """The folder whose new messages this session takes as recent (`take_recent_in`)."""
-        self._claimed_ahead: tuple[int, int, int] | None = None
-        """(folder id, the mark before, the uid claimed up to): the claim of the new messages that a
-        write's read of changes showed, made in the write, for a `claim_recent` call of the same command
-        alone (dropped with the read ahead)."""
 
     # Reads
 
@@ -181,15 +174,12 @@ class SqlMailboxFolders:
         return await self._database.run_read(lambda c: folder_status(c, self._id, name, self._snapshots))
 
     def begin_command(self) -> None:
-        self._read_ahead = self._claimed_ahead = None
-
-    def take_recent_in(self, folder_id: int | None) -> None:
-        self._takes_recent_in = folder_id
+        self._read_ahead = None
 
     async def open(self, name: str) -> OpenedFolder:
         """A folder the process keeps a snapshot of is opened with one statement (`open_kept`, STATUS
         too); any other, or one that statement cannot vouch for, in a read transaction (`open_folder`)."""
-        self._read_ahead = self._claimed_ahead = None
+        self._read_ahead = None
         opened = await self._open_kept(name)
         if opened is None:
             opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
@@ -221,9 +211,6 @@ class SqlMailboxFolders:
         return changes
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
-        ahead = self._claimed_ahead
-        if ahead is not None and ahead[0] == folder_id and up_to_uid <= ahead[2]:
-            return ahead[1]
         if self._writes_in_statements:
             asked = {"mailbox_id": self._id, "folder_id": folder_id, "up_to_uid": up_to_uid}
             claimed = await _claim_in_one_statement(self._database, asked)
@@ -409,29 +396,18 @@ class SqlMailboxFolders:
         statements_commit_alone: bool = False,
     ) -> T:
         """`run_write(work)`; on SQLite the transaction then reads the folder's changes since what this
-        session last asked, kept for its next `changes` call once the write is committed, and claims
-        the new messages they show when the session takes them as recent (`take_recent_in`): a claim
-        made apart would be a write more, and a wait for the writer more, after most commands of a
-        busy folder."""
-        self._read_ahead = self._claimed_ahead = None
+        session last asked, kept for its next `changes` call once the write is committed."""
+        self._read_ahead = None
         since = self._last_asked.get(folder_id)
         if not self._reads_changes_in_writes or since is None:
             return await self._database.run_write(work, durable, statements_commit_alone)
         asked = changes_asked(self._id, folder_id, since)
-        claims = folder_id == self._takes_recent_in
 
-        def work_then_read(connection: Connection) -> tuple[T, list[Any], tuple[int, int] | None]:
-            done, rows = work(connection), CHANGES.rows(connection, asked)
-            unclaimed = unclaimed_of_rows(rows) if claims else None
-            if unclaimed is None:
-                return done, rows, None
-            last_read, newest = unclaimed
-            return done, rows, (_claim_recent(connection, self._id, folder_id, newest, last_read), newest)
+        def work_then_read(connection: Connection) -> tuple[T, list[Any]]:
+            return work(connection), CHANGES.rows(connection, asked)
 
-        done, rows, claimed = await self._database.run_write(work_then_read, durable, statements_commit_alone)
+        done, rows = await self._database.run_write(work_then_read, durable, statements_commit_alone)
         self._read_ahead = (folder_id, since, rows)
-        if claimed is not None:
-            self._claimed_ahead = (folder_id, *claimed)
         return done
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:

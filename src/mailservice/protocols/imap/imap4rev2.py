@@ -20,4 +20,3 @@ def enable_imap4rev2(client: Client) -> None:
     state.utf8 = True
     if state.view is not None:
         state.view.recent.clear()
-        state.mail().take_recent_in(None)

@@ -30,7 +30,6 @@ async def select(client: Client, command: Command) -> str:
     status = opened.status
     newest = opened.newest_uid
     takes_no_recent = read_only or state.rev2
-    state.mail().take_recent_in(None if takes_no_recent else status.folder_id)
     mark = await recent_above(state.mail(), status.folder_id, takes_no_recent, status.recent_uid, newest)
     if state.rev2:
         mark = max(mark, newest)
@@ -69,7 +68,6 @@ def _first_unseen(view: FolderView) -> list[bytes]:
 
 
 def _deselect(client: Client) -> None:
-    client.state.mail().take_recent_in(None)
     client.state.view = None
     client.state.state = State.AUTHENTICATED
 
