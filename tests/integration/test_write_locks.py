@@ -552,6 +552,23 @@ async def test_an_expunge_frees_the_bytes_and_the_raw_message_no_copy_still_shar
     assert await session.raw(kept, list(copied.target_uids)) == {copied.target_uids[0]: message("shared")}
 
 
+async def test_an_expunge_of_more_raw_messages_than_one_delete_takes_frees_them_all(
+    two_nodes: list[Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(message_changes, "RAWS_PER_DELETE", 2)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    inbox = (await session.status("INBOX")).folder_id
+    doomed = [
+        await session.append("INBOX", message(f"gone {n}"), frozenset({"\\Deleted"}), None) for n in range(5)
+    ]
+    _, raws_before = await used_bytes_and_raw_count(two_nodes[0])
+
+    assert await session.expunge(inbox) == [appended.uid for appended in doomed]
+
+    _, raws_after = await used_bytes_and_raw_count(two_nodes[0])
+    assert raws_before - raws_after == 5
+
+
 async def stored_flags(node: Runtime, folder_id: int) -> dict[int, str]:
     async with node.database.engine.connect() as connection:
         rows = await connection.execute(

@@ -373,8 +373,8 @@ class SqlMailboxFolders:
             return [], None
         parameters = message_changes.expunge_parameters(self._id, folder_id, doomed, only_deleted=True)
         found = await self._database.write_statement(message_changes.EXPUNGE_IN_ONE_STATEMENT, parameters)
-        unshared = message_changes.unshared_raws_asked(found)
-        await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+        for unshared in message_changes.unshared_raws_asked(found):
+            await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
         return message_changes.expunged_in_one_statement(found, folder_id)
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:

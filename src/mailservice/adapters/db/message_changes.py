@@ -218,8 +218,9 @@ DELETE_UNSHARED_RAWS = Prepared(
     )
     .returning(message_raw.c.id)
 )
-"""PostgreSQL: `_DELETE_UNSHARED_RAW` of any raw ids in one statement (an array parameter, `raw_ids`);
-the ids deleted."""
+"""PostgreSQL: `_DELETE_UNSHARED_RAW` of some raw ids in one statement (an array parameter, `raw_ids`,
+of at most `RAWS_PER_DELETE`); the ids deleted."""
+RAWS_PER_DELETE = 100
 _GIVE_BACK_QUOTA = Prepared(
     update(mailboxes)
     .where(mailboxes.c.id == bindparam("mailbox_id"))
@@ -541,7 +542,8 @@ def expunge(
     if connection.dialect.name == "postgresql":
         parameters = expunge_parameters(mailbox_id, folder_id, doomed, only_deleted)
         found = EXPUNGE_IN_ONE_STATEMENT.rows(connection, parameters)
-        DELETE_UNSHARED_RAWS.run(connection, unshared_raws_asked(found))
+        for asked in unshared_raws_asked(found):
+            DELETE_UNSHARED_RAWS.run(connection, asked)
         return expunged_in_one_statement(found, folder_id)
     modseq = _take_modseq(connection, mailbox_id, folder_id)
     expunged = sorted(row.uid for row in doomed)
@@ -791,11 +793,17 @@ def expunge_parameters(
     }
 
 
-def unshared_raws_asked(found: Sequence[Any]) -> dict[str, Any]:
-    """The parameters of `DELETE_UNSHARED_RAWS` after `EXPUNGE_IN_ONE_STATEMENT` gave `found`."""
+def unshared_raws_asked(found: Sequence[Any]) -> list[dict[str, Any]]:
+    """The parameter sets of `DELETE_UNSHARED_RAWS` after `EXPUNGE_IN_ONE_STATEMENT` gave `found`, one per
+    `RAWS_PER_DELETE` raw messages: with a few hundred ids in one array PostgreSQL's planner turns from
+    the indexes to reading `message_raw` and every mailbox's `messages` whole."""
     if not found:
         raise FolderNotFound("the selected folder no longer exists")
-    return {"raw_ids": sorted(found[0].raw_ids)}
+    raw_ids = sorted(found[0].raw_ids)
+    return [
+        {"raw_ids": raw_ids[start : start + RAWS_PER_DELETE]}
+        for start in range(0, len(raw_ids), RAWS_PER_DELETE)
+    ]
 
 
 def expunged_in_one_statement(found: Sequence[Any], folder_id: int) -> tuple[list[int], FolderWrite | None]:
