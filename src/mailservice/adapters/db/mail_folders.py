@@ -323,10 +323,11 @@ class SqlMailboxFolders:
         """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
         through the driver's pool: SQLAlchemy's async layers cost more than the statements."""
         edits = message_changes.FlagEdits(folder_id, edit, unchanged_since)
+        rows = message_changes.STORE_ROWS
         pending: Sequence[int] = uids
         while pending:
-            asked = {"folder_id": folder_id, "uids": sorted(set(pending))}
-            changed = edits.of(await self._database.read_statement(message_changes.STORE_ROWS_OF_UIDS, asked))
+            asked = rows.array_asked(pending, folder_id=folder_id)
+            changed = edits.of(await self._database.read_statement(rows.in_array, asked))
             if not changed:
                 break
             parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
@@ -362,12 +363,12 @@ class SqlMailboxFolders:
     ) -> tuple[list[int], FolderWrite | None]:
         """PostgreSQL: `message_changes.expunge`, its statements (each committed alone, as there) through
         the driver's pools."""
+        some = message_changes.DELETED_OF_UIDS
         if uids is None:
-            asked: dict[str, Any] = {"folder_id": folder_id}
-            candidates = await self._database.read_statement(message_changes.DELETED_IN_FOLDER, asked)
+            statement, asked = message_changes.DELETED_IN_FOLDER, {"folder_id": folder_id}
         else:
-            asked = {"folder_id": folder_id, "uids": sorted(set(uids))}
-            candidates = await self._database.read_statement(message_changes.DELETED_OF_UIDS_ARRAY, asked)
+            statement, asked = some.in_array, some.array_asked(uids, folder_id=folder_id)
+        candidates = await self._database.read_statement(statement, asked)
         doomed = message_changes.doomed_of(candidates, only_deleted=True)
         if not doomed:
             return [], None

@@ -132,18 +132,26 @@ ADVANCE_FOLDERS = Prepared(
 
 @dataclass(frozen=True)
 class ByUids:
-    """A statement over some of a folder's messages, built once in two forms: over a range of uids
-    (parameters `uid_low`, `uid_high`, prepared) and over a list of them (`uid_list`)."""
+    """A statement over some of a folder's messages, built once in three forms: over a range of uids
+    (parameters `uid_low`, `uid_high`, prepared), over a list of them (`uid_list`), and on PostgreSQL
+    over any uids in one prepared statement (an array parameter, `uids`; see `array_asked`)."""
 
     in_range: Prepared
     in_list: Executable
+    in_array: Prepared
 
     @classmethod
     def of(cls, build: Callable[[ColumnElement[bool]], Executable]) -> ByUids:
         return cls(
             Prepared(build(messages.c.uid.between(bindparam("uid_low"), bindparam("uid_high")))),
             build(messages.c.uid.in_(bindparam("uid_list", expanding=True))),
+            Prepared(build(messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger))))),
         )
+
+    @staticmethod
+    def array_asked(uids: Sequence[int], **parameters: Any) -> dict[str, Any]:
+        """The parameters of `in_array` for `uids`."""
+        return {**parameters, "uids": sorted(set(uids))}
 
     def rows(self, connection: Connection, uids: Sequence[int], **parameters: Any) -> list[Any]:
         """The rows for `uids` (with attribute access and `_asdict`): one statement when they are
@@ -162,13 +170,7 @@ class ByUids:
 
 
 _OF_FOLDER = messages.c.folder_id == bindparam("folder_id")
-_STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
-STORE_ROWS_OF_UIDS = Prepared(
-    select(messages.c.id, *META_COLUMNS).where(
-        _OF_FOLDER, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
-    )
-)
-"""PostgreSQL: `_STORE_ROWS` in one prepared statement for any uids (an array parameter, `uids`)."""
+STORE_ROWS = ByUids.of(lambda uids: select(messages.c.id, *META_COLUMNS).where(_OF_FOLDER, uids))
 _WRITE_FLAGS = Prepared(
     update(messages)
     .where(messages.c.id == bindparam("row_id"))
@@ -177,13 +179,7 @@ _WRITE_FLAGS = Prepared(
 _EXPUNGE_COLUMNS = (messages.c.id, messages.c.uid, messages.c.raw_id, messages.c.size, messages.c.flags)
 DELETED_IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED))
 _IN_FOLDER = Prepared(select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER))
-_DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED, uids))
-DELETED_OF_UIDS_ARRAY = Prepared(
-    select(*_EXPUNGE_COLUMNS).where(
-        _OF_FOLDER, MAY_BE_DELETED, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
-    )
-)
-"""PostgreSQL: `_DELETED_OF_UIDS` in one prepared statement for any uids (an array parameter, `uids`)."""
+DELETED_OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, MAY_BE_DELETED, uids))
 _OF_UIDS = ByUids.of(lambda uids: select(*_EXPUNGE_COLUMNS).where(_OF_FOLDER, uids))
 _SOURCE_ROWS = ByUids.of(
     lambda uids: select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size).where(
@@ -204,18 +200,12 @@ _COPY_ROW = Prepared(
 )
 """A copy made inside the database: the message's row never comes to the server and goes back."""
 _DELETE_MESSAGE = Prepared(delete(messages).where(messages.c.id == bindparam("row_id")))
-_DELETE_UNSHARED_RAW = Prepared(
-    delete(message_raw).where(
-        message_raw.c.id == bindparam("raw_id"),
-        not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
-    )
-)
+_UNSHARED = not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists())
+"""A raw message that no message reads any more."""
+_DELETE_UNSHARED_RAW = Prepared(delete(message_raw).where(message_raw.c.id == bindparam("raw_id"), _UNSHARED))
 DELETE_UNSHARED_RAWS = Prepared(
     delete(message_raw)
-    .where(
-        message_raw.c.id == any_(bindparam("raw_ids", type_=ARRAY(message_raw.c.id.type))),
-        not_(select(messages.c.id).where(messages.c.raw_id == message_raw.c.id).exists()),
-    )
+    .where(message_raw.c.id == any_(bindparam("raw_ids", type_=ARRAY(message_raw.c.id.type))), _UNSHARED)
     .returning(message_raw.c.id)
 )
 """PostgreSQL: `_DELETE_UNSHARED_RAW` of some raw ids in one statement (an array parameter, `raw_ids`,
@@ -471,7 +461,7 @@ def store_flags(
     edits = FlagEdits(folder_id, edit, unchanged_since)
     pending: Sequence[int] = uids
     while pending:
-        changed = edits.of(_STORE_ROWS.rows(connection, pending, folder_id=folder_id))
+        changed = edits.of(STORE_ROWS.rows(connection, pending, folder_id=folder_id))
         if not changed:
             break
         pending = edits.written(changed, *_write_flags(connection, mailbox_id, folder_id, changed))
@@ -534,7 +524,7 @@ def expunge(
         whole = DELETED_IN_FOLDER if only_deleted else _IN_FOLDER
         candidates = whole.rows(connection, {"folder_id": folder_id})
     else:
-        some = _DELETED_OF_UIDS if only_deleted else _OF_UIDS
+        some = DELETED_OF_UIDS if only_deleted else _OF_UIDS
         candidates = some.rows(connection, uids, folder_id=folder_id)
     doomed = doomed_of(candidates, only_deleted)
     if not doomed:
