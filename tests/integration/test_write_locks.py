@@ -160,6 +160,30 @@ async def test_a_write_waiting_for_one_folder_holds_up_no_other_folder(two_nodes
     assert await asyncio.wait_for(expunge, 5) == [archived.uid]
 
 
+async def test_an_append_waiting_for_its_folder_holds_up_no_append_to_another(
+    two_nodes: list[Runtime],
+) -> None:
+    """Each APPEND is a statement of its own (`append_statement`), not a turn of one writer shared by
+    every APPEND of the node."""
+    if two_nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: every write waits for the one before it")
+    held_back, other = await sessions_of_one_mailbox(two_nodes[:1], 2)
+    await held_back.create_folder("Archive")
+    archive = (await held_back.status("Archive")).folder_id
+
+    async def append_to_inbox_meanwhile(_held: AsyncConnection) -> Appended:
+        return await asyncio.wait_for(other.append("INBOX", message("new"), frozenset(), None), 5)
+
+    archived, appended = await changed_while_the_folder_is_held(
+        two_nodes[0],
+        archive,
+        held_back.append("Archive", message("held"), frozenset(), None),
+        append_to_inbox_meanwhile,
+    )
+
+    assert (archived.uid, appended.uid) == (1, 1)
+
+
 async def test_flag_changes_waiting_for_their_folder_hold_up_no_read(two_nodes: list[Runtime]) -> None:
     """More flag changes wait for a held folder than the pool of reads has connections; the read
     asked after every command still gets one."""

@@ -185,6 +185,10 @@ def _row(event: AgentEvent) -> dict[str, Any]:
         "mailbox_id": event.mailbox_id,
         "type": event.type,
         "occurred_at": event.occurred_at,
-        # PostgreSQL text cannot hold NUL; json.dumps writes it as an escape.
-        "data": json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
+        "data": event_data_text(event.data),
     }
+
+
+def event_data_text(data: dict[str, Any]) -> str:
+    """An event's data as stored (PostgreSQL text cannot hold NUL; json.dumps writes it as an escape)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -22,7 +22,14 @@ from typing import Any
 from sqlalchemy import ARRAY, BigInteger, String, bindparam, column, func, select, text
 from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db.append_statement import (
+    append_parameters,
+    append_statement,
+    append_written,
+    appended_in_one_folder,
+)
 from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import (
@@ -138,11 +145,16 @@ class GroupCommitMessageStore:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._appends_in_one_statement = not is_sqlite(database.url)
 
     async def store(self, delivery: Delivery) -> list[StoredCopy]:
         """Return once the delivery is durably committed; raise MailboxFull or StorageUnavailable."""
         if self._closing:
             raise StorageUnavailable("the store is shutting down")
+        if self._appends_in_one_statement and appended_in_one_folder(delivery):
+            stored = await self._append_in_one_statement(delivery)
+            if stored is not None:
+                return stored
         self._ensure_writer()
         future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(delivery, future))
@@ -150,6 +162,29 @@ class GroupCommitMessageStore:
         # Not shielded: a caller that goes away cancels only its wait. The delivery stays queued and is
         # written; the writer skips answering a future that is already done.
         return await future
+
+    async def _append_in_one_statement(self, delivery: Delivery) -> list[StoredCopy] | None:
+        """PostgreSQL: an APPEND in one statement (`append_statement`); None when it wrote nothing (no
+        such folder, or no room), for the group path to answer."""
+        if sum(len(copy.raw) for copy in delivery.copies) > ONE_STATEMENT_BYTES:
+            return None
+        keys, parameters = append_parameters(
+            delivery,
+            lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
+            self._clock.now(),
+            self._default_quota,
+        )
+        statement = append_statement(keys)
+        found = await self._database.run_write(
+            lambda connection: statement.first(connection, parameters), statements_commit_alone=True
+        )
+        written = append_written(found, delivery.copies)
+        if written is None:
+            return None
+        self._announcements.put(
+            [*([WebhookQueued()] if written.webhooks_queued else []), *_received([written.copies])]
+        )
+        return written.copies
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""
