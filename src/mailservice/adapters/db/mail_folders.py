@@ -345,13 +345,14 @@ class SqlMailboxFolders:
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
         """A folder with nothing flagged \\Deleted is answered from one read, without a write that locks
-        the mailbox (about half of the EXPUNGEs of a busy folder have nothing to remove)."""
-        parameters = {"mailbox_id": self._id, "folder_id": folder_id}
-        if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
-            return []
+        the mailbox (about half of the EXPUNGEs of a busy folder have nothing to remove). On PostgreSQL
+        that read is the one of the messages to expunge (`_expunge_in_statements`)."""
         if self._writes_in_statements:
             expunged, write = await self._expunge_in_statements(folder_id, uids)
         else:
+            parameters = {"mailbox_id": self._id, "folder_id": folder_id}
+            if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
+                return []
             expunged, write = await self._write_reading_changes(
                 folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
             )
