@@ -152,6 +152,38 @@ async def test_flag_changes_give_one_new_modseq_and_skip_what_does_not_change(
     assert (await session.status("INBOX")).highestmodseq == start + 3
 
 
+async def test_a_flag_change_tells_the_changes_since_a_modseq_as_they_were_before_it(
+    store: StoreUnderTest,
+) -> None:
+    """What a STORE answers with: other sessions' changes, read before its own are written."""
+    session = store.session
+    folder = await filled_inbox(session, "a", "b", "c")
+    other = await store.login()
+    known = (await session.status("INBOX")).highestmodseq
+    await other.store_flags(folder, [2], FlagChange.ADD, frozenset({"$Other"}))
+    await other.store_flags(folder, [1], FlagChange.ADD, frozenset({DELETED}))
+    await other.expunge(folder)
+    expected = await session.changes(folder, known)
+
+    stored = await session.store_flags(folder, [2, 3], FlagChange.ADD, frozenset({SEEN}), changes_since=known)
+
+    assert stored.before == expected
+    assert [(m.uid, m.flags) for m in stored.before.changed] == [(2, flags("$Other"))]
+    assert stored.before.expunged == (1,)
+    assert [(m.uid, m.flags) for m in stored.updated] == [(2, flags(SEEN, "$Other")), (3, flags(SEEN))]
+    assert (await session.store_flags(folder, [3], FlagChange.ADD, frozenset({SEEN}))).before is None
+
+
+async def test_a_flag_change_asked_for_changes_of_a_folder_gone_finds_it_gone(store: StoreUnderTest) -> None:
+    session = store.session
+    await session.create_folder("Going")
+    folder = (await session.status("Going")).folder_id
+    await session.delete_folder("Going")
+
+    with pytest.raises(FolderNotFound):
+        await session.store_flags(folder, [1], FlagChange.ADD, frozenset({SEEN}), changes_since=0)
+
+
 async def test_unchangedsince_refuses_messages_changed_after_it(store: StoreUnderTest) -> None:
     session = store.session
     folder = await filled_inbox(session, "a", "b")

@@ -166,6 +166,8 @@ KEYWORD_STORES = {
     ],
     "stored-elsewhere": [("B", "STORE 2 +FLAGS ($Both)"), ("A", "STORE 2 +FLAGS ($Both)")],
     "stored-elsewhere-silent": [("B", "STORE 2 +FLAGS ($Both)"), ("A", "STORE 2 +FLAGS.SILENT ($Both)")],
+    "other-keyword-elsewhere": [("B", "STORE 2 +FLAGS ($Other)"), ("A", "STORE 2 +FLAGS (\\Seen)")],
+    "already-set-elsewhere": [("B", "STORE 2 +FLAGS (\\Seen $Other)"), ("A", "STORE 2 +FLAGS (\\Seen)")],
     "unchanged": [
         ("A", "STORE 2 +FLAGS ($Twice)"),
         ("A", "STORE 2 +FLAGS ($Twice)"),

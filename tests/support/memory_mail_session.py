@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mailservice.adapters.message_parsing import parts_json
@@ -353,6 +353,19 @@ class MemoryMailSession:
         change: FlagChange,
         flags: frozenset[str],
         unchanged_since: int | None = None,
+        changes_since: int | None = None,
+    ) -> FlagsStored:
+        before = None if changes_since is None else await self.changes(folder_id, changes_since)
+        stored = await self._store_flags(folder_id, uids, change, flags, unchanged_since)
+        return replace(stored, before=before)
+
+    async def _store_flags(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        change: FlagChange,
+        flags: frozenset[str],
+        unchanged_since: int | None,
     ) -> FlagsStored:
         folder = self.store.by_id(folder_id)
         flags = flags - {"\\Recent"}

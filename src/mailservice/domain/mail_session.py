@@ -159,6 +159,9 @@ class FlagsStored:
     """Messages whose flags changed, with their new modseq."""
     modified: tuple[int, ...]
     """Uids refused because their modseq was above UNCHANGEDSINCE (CONDSTORE)."""
+    before: FolderChanges | None = None
+    """Asked with `changes_since`: the folder's changes after it, as read before the flags were
+    written."""
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,12 @@ class MailFolderStore(Protocol):
         change: FlagChange,
         flags: frozenset[str],
         unchanged_since: int | None = None,
-    ) -> FlagsStored: ...
+        changes_since: int | None = None,
+    ) -> FlagsStored:
+        """`changes_since`: also read the folder's changes after that modseq, before the flags are
+        written (`FlagsStored.before`), where the store can in the same statement as the messages'
+        flags; raises `FolderNotFound` when the folder is gone."""
+        ...
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         """Counts against the quota (`MailboxFull`)."""

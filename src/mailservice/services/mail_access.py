@@ -221,8 +221,11 @@ class StoreMailSession:
         change: FlagChange,
         flags: frozenset[str],
         unchanged_since: int | None = None,
+        changes_since: int | None = None,
     ) -> FlagsStored:
-        return await self._folders.store_flags(folder_id, uids, change, flags - {RECENT}, unchanged_since)
+        return await self._folders.store_flags(
+            folder_id, uids, change, flags - {RECENT}, unchanged_since, changes_since
+        )
 
     async def append(
         self, folder: str, raw: bytes, flags: frozenset[str], internal_date: datetime | None

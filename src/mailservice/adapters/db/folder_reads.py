@@ -21,8 +21,11 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Integer,
     String,
+    any_,
     bindparam,
     case,
     cast,
@@ -277,15 +280,17 @@ _COUNTED = Prepared(
 )
 """STATUS of a folder too large for the snapshot cache; its columns are `FolderStatus`'s fields."""
 
-_CHANGED, _EXPUNGED, _FOLDER = 1, 2, 0
+_CHANGED, _EXPUNGED, _FOLDER, _TARGET = 1, 2, 0, 3
 
 
-def _changes_query(folder_named: bool = False) -> Any:
+def _changes_query(folder_named: bool = False, with_targets: bool = False) -> Any:
     """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b, extra_c); the folder's
     row carries (highestmodseq, uidnext, id, uidvalidity, recent_uid) in (uid, modseq, size, extra_a,
     extra_b). `folder_named`: the folder's row is the one named `name`, with its count of messages in
-    extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). The messages come first so that the
-    result takes their column types. Built once: building costs more than running."""
+    extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
+    messages of the uids of the array `uids`, whatever their modseq, their row id in extra_a
+    (`CHANGES_AND_TARGETS`). The messages come first so that the result takes their column types. Built
+    once: building costs more than running."""
     folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
     since = bindparam("since", type_=messages.c.modseq.type)
     no_int = cast(null(), Integer)
@@ -329,13 +334,51 @@ def _changes_query(folder_named: bool = False) -> Any:
             folders.c.name == bindparam("name") if folder_named else folders.c.id == folder_id,
         )
     )
-    return union_all(changed, expunged, folder)
+    if not with_targets:
+        return union_all(changed, expunged, folder)
+    targets = select(
+        literal(_TARGET),
+        messages.c.uid,
+        messages.c.modseq,
+        messages.c.flags,
+        type_coerce(messages.c.internal_date, _RAW_DATE),
+        messages.c.size,
+        messages.c.id,
+        no_int,
+        no_int,
+    ).where(
+        messages.c.folder_id == folder_id, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
+    )
+    return union_all(changed, expunged, folder, targets)
+
+
+class TargetRow(NamedTuple):
+    """A message a STORE is to change, as `message_changes.STORE_ROWS` reads it."""
+
+    id: int
+    uid: int
+    modseq: int
+    flags: str
+    internal_date: datetime
+    size: int
+
+
+def targets_of_rows(rows: Sequence[Any]) -> list[TargetRow]:
+    """The messages of the uids asked, from the rows of `CHANGES_AND_TARGETS`."""
+    return [
+        TargetRow(row.extra_a, row.uid, row.modseq, row.flags, stored_utc(row.internal_date), row.size)
+        for row in rows
+        if row.kind == _TARGET
+    ]
 
 
 CHANGES = Prepared(_changes_query())
 """The read of `folder_changes`, for `Database.read_statement` (with `changes_asked`, `changes_of_rows`)."""
 KEPT_OPEN = Prepared(_changes_query(folder_named=True))
 """The read of `open_kept`, for `Database.read_statement` (with `kept_open_asked`)."""
+CHANGES_AND_TARGETS = Prepared(_changes_query(with_targets=True))
+"""PostgreSQL: `CHANGES` and a STORE's messages in one statement (with `changes_asked` and `uids`;
+`changes_of_rows` and `targets_of_rows`)."""
 
 
 class _KeptFolder(NamedTuple):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
+    CHANGES_AND_TARGETS,
     KEPT_OPEN,
     WITH_RECENT_MARK,
     changes_asked,
@@ -43,6 +45,7 @@ from mailservice.adapters.db.folder_reads import (
     kept_open_asked,
     open_folder,
     open_kept,
+    targets_of_rows,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
 from mailservice.adapters.db.folders import new_folder, remember_deleted_uidvalidity
@@ -304,30 +307,53 @@ class SqlMailboxFolders:
         change: FlagChange,
         flags: frozenset[str],
         unchanged_since: int | None = None,
+        changes_since: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
         if self._writes_in_statements:
-            stored, write = await self._store_flags_in_statements(folder_id, uids, edit, unchanged_since)
+            stored, write = await self._store_flags_in_statements(
+                folder_id, uids, edit, unchanged_since, changes_since
+            )
         else:
+            before = None if changes_since is None else await self.changes(folder_id, changes_since)
             stored, write = await self._write_reading_changes(
                 folder_id,
                 lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
                 durable=False,
             )
+            stored = replace(stored, before=before)
         await self._changed([write])
         return stored
 
     async def _store_flags_in_statements(
-        self, folder_id: int, uids: Sequence[int], edit: FlagEdit, unchanged_since: int | None
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        edit: FlagEdit,
+        unchanged_since: int | None,
+        changes_since: int | None,
     ) -> tuple[FlagsStored, FolderWrite | None]:
         """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
-        through the driver's pool: SQLAlchemy's async layers cost more than the statements."""
+        through the driver's pool: SQLAlchemy's async layers cost more than the statements. The
+        changes since `changes_since` are read by the statement of the first round's messages (one round
+        trip, one snapshot)."""
         edits = message_changes.FlagEdits(folder_id, edit, unchanged_since)
         rows = message_changes.STORE_ROWS
+        before: FolderChanges | None = None
         pending: Sequence[int] = uids
+        if changes_since is not None:
+            asked = rows.array_asked(pending, **changes_asked(self._id, folder_id, changes_since))
+            found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
+            self._last_asked[folder_id] = changes_since
+            before = changes_of_rows(found)
+            targets: Sequence[Any] | None = targets_of_rows(found)
+        else:
+            targets = None
         while pending:
-            asked = rows.array_asked(pending, folder_id=folder_id)
-            changed = edits.of(await self._database.read_statement(rows.in_array, asked))
+            if targets is None:
+                asked = rows.array_asked(pending, folder_id=folder_id)
+                targets = await self._database.read_statement(rows.in_array, asked)
+            changed, targets = edits.of(targets), None
             if not changed:
                 break
             parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
@@ -335,7 +361,8 @@ class SqlMailboxFolders:
                 message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
             )
             pending = edits.written(changed, *message_changes.flags_written(found))
-        return edits.stored()
+        stored, write = edits.stored()
+        return replace(stored, before=before), write
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=False)

@@ -7,13 +7,14 @@ from mailservice.protocols.imap.commands import Command, StoreArgs
 from mailservice.protocols.imap.condstore import enable_condstore
 from mailservice.protocols.imap.flag_text import keywords_of, normalize_flags, stored_flags_text
 from mailservice.protocols.imap.sequence_set import uid_set_text
+from mailservice.protocols.imap.updates import refreshed, session_ends_if_folder_gone
 
 
 async def store(client: Client, command: Command) -> str:
     """Answered as Dovecot does: a FETCH for each message whose flags the client has not seen (none
     for a message the STORE left as it was), after the flags responses naming every keyword the
-    STORE names. Other sessions' changes were read before it (`updates.reads_flags`), so a message
-    another session gave these flags shows them."""
+    STORE names. Other sessions' changes are read before the flags are written (by the store, with
+    the messages to change), so a message another session gave these flags shows them."""
     assert isinstance(command.args, StoreArgs)
     args = command.args
     view = client.state.writable()
@@ -22,10 +23,12 @@ async def store(client: Client, command: Command) -> str:
     flags = normalize_flags(args.flags)
     chosen = view.select(args.sequence_set, command.uid)
     uids = [uid for _, uid in chosen if uid not in view.gone]
-    stored = await client.state.mail().store_flags(
-        view.folder_id, uids, args.change, flags, args.unchanged_since
-    )
-    lines = view.announce(keywords_of(flags))  # Dovecot creates every keyword named, -FLAGS too
+    with session_ends_if_folder_gone():
+        stored = await client.state.mail().store_flags(
+            view.folder_id, uids, args.change, flags, args.unchanged_since, changes_since=view.highestmodseq
+        )
+    lines = refreshed(view, stored.before) if stored.before is not None else []
+    lines += view.announce(keywords_of(flags))  # Dovecot creates every keyword named, -FLAGS too
     lines += view.update(stored.updated)
     modified = set(stored.modified)
     updated = {meta.uid for meta in stored.updated}

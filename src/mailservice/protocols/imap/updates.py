@@ -4,6 +4,9 @@ THREAD, as Dovecot does; their UID forms may announce it. A session whose folder
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from mailservice.domain.errors import FolderNotFound
 from mailservice.domain.mail_session import FolderChanges
 from mailservice.protocols.imap.client import Client
@@ -23,9 +26,10 @@ def may_expunge_after(command: Command) -> bool:
 
 
 def reads_flags(command: Command) -> bool:
-    """FETCH shows other sessions' flag changes made before it (announced after it), and STORE
-    answers with them, as Dovecot does; SEARCH, as in Dovecot, sees what was last announced."""
-    return command.name in ("FETCH", "STORE")
+    """FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot does;
+    SEARCH, as in Dovecot, sees what was last announced. STORE answers with them too, from the
+    changes its store reads before it writes (`refreshed`)."""
+    return command.name == "FETCH"
 
 
 async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges | None = None) -> None:
@@ -63,11 +67,26 @@ async def refresh_flags(client: Client, command: Command) -> FolderChanges | Non
     return changes if command.name == "FETCH" else None
 
 
+def refreshed(view: FolderView, changes: FolderChanges) -> list[bytes]:
+    """`refresh_flags` with changes read before a command (a STORE's, by its store)."""
+    return view.refresh_flags(_of_this_folder(view, changes))
+
+
 async def _changes(client: Client, view: FolderView) -> FolderChanges:
-    try:
+    with session_ends_if_folder_gone():
         changes = await client.state.mail().changes(view.folder_id, view.highestmodseq)
+    return _of_this_folder(view, changes)
+
+
+@contextmanager
+def session_ends_if_folder_gone() -> Iterator[None]:
+    try:
+        yield
     except FolderNotFound:
         raise Disconnect(INCONSISTENT) from None
+
+
+def _of_this_folder(view: FolderView, changes: FolderChanges) -> FolderChanges:
     if changes.uidvalidity != view.uidvalidity:
         raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
     return changes
