@@ -20,16 +20,17 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db import message_changes, message_store
+from mailservice.adapters.db import message_changes, prepared
 from mailservice.adapters.db.database import POSTGRES_READ_POOL
-from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages
+from mailservice.adapters.db.engine import POOL_SIZE
+from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages, webhook_deliveries
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
-from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound
+from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound, StorageUnavailable
 from mailservice.domain.mail_session import Appended, Copied, FlagChange, MailSession, NewMessage
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.search import MessageQuery
@@ -524,10 +525,119 @@ async def test_an_append_waiting_for_its_folder_while_its_webhook_is_removed_is_
     assert appended.uid == 1
 
 
+async def test_an_endpoint_registered_while_an_append_waits_for_its_folder_gets_its_event(
+    two_nodes: list[Runtime],
+) -> None:
+    """The endpoints are read once the APPEND holds its rows, as committed then; not as they were when
+    its statement began."""
+    skip_with_one_writer(two_nodes)
+    details = await paid_mailbox(two_nodes)
+    (session,) = await sessions_of(two_nodes, details, 1)
+    mailbox = await two_nodes[0].services.inbox.authenticate(str(details["access_token"]))
+    inbox = (await session.status("INBOX")).folder_id
+
+    async def register(_held: AsyncConnection) -> str:
+        hook = await two_nodes[0].services.webhooks.register(
+            mailbox, "https://hooks.example.org/y", None, None
+        )
+        return hook.endpoint.id
+
+    appended, endpoint_id = await changed_while_the_folder_is_held(
+        two_nodes[1], inbox, session.append("INBOX", message("hooked"), frozenset(), None), register
+    )
+
+    async with two_nodes[0].database.engine.connect() as connection:
+        queued = await connection.execute(
+            select(webhook_deliveries.c.event_type).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        )
+        assert list(queued.scalars()) == ["message.received"]
+    assert appended.uid == 1
+
+
+async def test_an_append_whose_client_goes_away_while_it_waits_is_stored_and_announced(
+    two_nodes: list[Runtime],
+) -> None:
+    """As through the group: a caller that goes away cancels only its wait; what is stored is told."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
+    inbox = (await session.status("INBOX")).folder_id
+    watch = session.watch()
+
+    async def client_goes_away(appending: asyncio.Task[Appended]) -> None:
+        appending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await appending
+
+    async with two_nodes[0].database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        appending = asyncio.create_task(session.append("INBOX", message("left"), frozenset(), None))
+        await asyncio.sleep(0.3)
+        await client_goes_away(appending)
+        await held.commit()
+
+    assert await asyncio.wait_for(anext(aiter(watch)), 5) == inbox  # the folder that changed
+    assert (await session.status("INBOX")).messages == 1
+
+
+async def test_appends_waiting_for_one_folder_leave_the_node_connections_for_other_writes(
+    two_nodes: list[Runtime],
+) -> None:
+    """More APPENDs wait for one held folder than the node's pool of durable writes has connections;
+    only one of them waits in the database, and another mailbox's writes go on."""
+    skip_with_one_writer(two_nodes)
+    node = two_nodes[0]
+    waiting = await sessions_of_one_mailbox([node], 1)
+    (other,) = await sessions_of_one_mailbox([node], 1)
+    inbox = (await waiting[0].status("INBOX")).folder_id
+    many = POOL_SIZE + 5
+
+    async def other_mailbox_writes(_held: AsyncConnection) -> Appended:
+        await asyncio.wait_for(other.create_folder("Elsewhere"), 5)
+        return await asyncio.wait_for(other.append("Elsewhere", message("other"), frozenset(), None), 5)
+
+    async def appends() -> list[Appended]:
+        return list(
+            await asyncio.gather(
+                *(waiting[0].append("INBOX", message(f"m{n}"), frozenset(), None) for n in range(many))
+            )
+        )
+
+    appended, elsewhere = await changed_while_the_folder_is_held(node, inbox, appends(), other_mailbox_writes)
+
+    assert sorted(a.uid for a in appended) == list(range(1, many + 1))
+    assert elsewhere.uid == 1
+
+
+async def test_an_append_that_fails_in_the_database_is_answered_storage_unavailable(
+    two_nodes: list[Runtime],
+) -> None:
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
+    inbox = (await session.status("INBOX")).folder_id
+
+    async def cancel_the_waiting_statement(held: AsyncConnection) -> None:
+        await held.execute(
+            text(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+    with pytest.raises(StorageUnavailable):
+        await changed_while_the_folder_is_held(
+            two_nodes[0],
+            inbox,
+            session.append("INBOX", message("cancelled"), frozenset(), None),
+            cancel_the_waiting_statement,
+        )
+    assert (await session.status("INBOX")).messages == 0
+
+
 async def test_a_group_too_large_for_one_statement_is_written_a_statement_per_table(
     two_nodes: list[Runtime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(message_store, "ONE_STATEMENT_BYTES", 1000)
+    monkeypatch.setattr(prepared, "ONE_STATEMENT_BYTES", 1000)
     (session,) = await sessions_of_one_mailbox(two_nodes, 1)
     used_before, raws_before = await used_bytes_and_raw_count(two_nodes[0])
     new = [NewMessage(message(f"large {n}"), frozenset(), None) for n in range(3)]

@@ -7,9 +7,9 @@ import logging
 from mailservice.domain.account import Account, new_account_mailbox
 from mailservice.domain.errors import Conflict, Forbidden, NotFound
 from mailservice.domain.mailbox import Mailbox
+from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, UnitOfWorkFactory
 from mailservice.services.credentials import Credentials
-from mailservice.services.keyed_locks import KeyedLocks
 from mailservice.services.mailboxes import ClaimResult, MailboxService
 from mailservice.services.payments import PaymentService
 

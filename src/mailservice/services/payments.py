@@ -9,9 +9,9 @@ from mailservice.domain.agent_events import MAILBOX_RENEWED, mailbox_event
 from mailservice.domain.errors import NotFound, NotPaidYet
 from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.payment import Checkout, CheckoutRequest, CheckoutStatus
+from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, PaymentGateway, UnitOfWork, UnitOfWorkFactory
 from mailservice.services.accounts import apply_account_payment
-from mailservice.services.keyed_locks import KeyedLocks
 from mailservice.services.notifications import (
     PAYMENT_LINK_SUBJECT,
     RENEWAL_LINK_SUBJECT,

@@ -16,7 +16,9 @@ The sub-statements see one snapshot, taken before the statement waited for the f
 rows locked or changed (the folder's, the mailbox's) are read as they are after the wait, so the UIDs
 come from the folder row as locked and the room from the mailbox row as locked (see the lock order in
 `message_changes`: the folder, then the mailbox). The events are inserted after the mailbox's row is
-locked, so a mailbox's event ids become visible in increasing order (`event_log`).
+locked, so a mailbox's event ids become visible in increasing order (`event_log`). The webhook
+endpoints are read after that too, by a function that reads them as committed then (migration 0021),
+so an endpoint registered while the APPEND waited gets its event, as through the group path.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, BigInteger, Boolean, String, Text, bindparam, column, text
 
+from mailservice.adapters.db import prepared
 from mailservice.adapters.db.event_log import event_data_text, message_received
 from mailservice.adapters.db.prepared import Prepared, unnested, unnested_values
 from mailservice.adapters.db.tables import event_log, header_fields, message_raw, messages
@@ -37,6 +40,9 @@ from mailservice.domain.messages import Delivery, MessageCopy, StoredCopy
 from mailservice.domain.webhooks import DeliveryStatus
 from mailservice.mime.common_fields import common_fields
 
+MESSAGES_PER_STATEMENT = 1000
+"""A MULTIAPPEND of more messages goes through the group-commit store: the statement's parameters grow
+with their count (about a kilobyte a message besides its bytes)."""
 _PLACED = ("folder_id", "uid", "modseq")
 """The columns of a message row that the statement fills in from its folder's locked row."""
 _RAW_KEYS = ("id", "raw")
@@ -52,11 +58,17 @@ class AppendWritten:
     webhooks_queued: bool
 
 
-def appended_in_one_folder(delivery: Delivery) -> bool:
-    """An APPEND: copies for one folder of one mailbox, into a folder that must exist already."""
+def appended_in_one_statement(delivery: Delivery) -> bool:
+    """An APPEND this statement takes: copies for one folder of one mailbox, into a folder that must
+    exist already; at most `MESSAGES_PER_STATEMENT` of at most `prepared.ONE_STATEMENT_BYTES` in all."""
     first = delivery.copies[0]
-    return delivery.into_existing_folders and all(
-        copy.mailbox_id == first.mailbox_id and copy.folder == first.folder for copy in delivery.copies
+    return (
+        delivery.into_existing_folders
+        and len(delivery.copies) <= MESSAGES_PER_STATEMENT
+        and sum(len(copy.raw) for copy in delivery.copies) <= prepared.ONE_STATEMENT_BYTES
+        and all(
+            copy.mailbox_id == first.mailbox_id and copy.folder == first.folder for copy in delivery.copies
+        )
     )
 
 
@@ -180,11 +192,8 @@ def _append_statement(message_keys: tuple[str, ...]) -> Prepared:
                 ORDER BY place
                 RETURNING id
             ), endpoints AS (
-                SELECT id FROM webhook_endpoints
-                WHERE mailbox_id = :mailbox_id AND disabled_at IS NULL
-                    AND '{MESSAGE_RECEIVED}' = ANY(regexp_split_to_array(events, '\\s+'))
-                    AND EXISTS (SELECT FROM counted)
-                FOR SHARE
+                SELECT id FROM endpoints_subscribed(:mailbox_id, '{MESSAGE_RECEIVED}') AS id
+                WHERE EXISTS (SELECT FROM counted)
             ), queued AS (
                 INSERT INTO webhook_deliveries
                     (endpoint_id, event_id, event_type, status, attempts, next_attempt_at, created_at)

@@ -1,8 +1,10 @@
 """The event log: every event an agent sees, written in the transaction of the change that causes it.
 
 `append_events` is the one way in, used by the unit of work (at its commit), the group-commit message
-store and through it IMAP APPEND. It writes all the events it is given with one multi-row insert, and in
-the same transaction one webhook delivery per event and endpoint of its mailbox subscribed to its type.
+store and through it IMAP APPEND; but on PostgreSQL an APPEND's one statement (`append_statement.py`)
+inserts its events and their webhook deliveries itself, their data made by `event_data_text`. It writes
+all the events it is given with one multi-row insert, and in the same transaction one webhook delivery
+per event and endpoint of its mailbox subscribed to its type.
 
 Readers page through one mailbox's events by id (`read_after`). PostgreSQL hands out ids when rows are
 inserted, not when they commit, so two transactions could commit a mailbox's events out of id order and

@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import ARRAY, BigInteger, String, bindparam, column, func, select, text
 from sqlalchemy.engine import Connection
 
+from mailservice.adapters.db import prepared
 from mailservice.adapters.db.append_statement import (
     append_parameters,
     append_statement,
     append_written,
-    appended_in_one_folder,
+    appended_in_one_statement,
 )
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
@@ -49,6 +50,7 @@ from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull, 
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
+from mailservice.keyed_locks import KeyedLocks
 from mailservice.mime.common_fields import common_fields
 from mailservice.ports import Clock, EventPublisher
 
@@ -57,9 +59,6 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 256
 STREAM_ABOVE = 1024 * 1024
 STREAM_BLOCK = 256 * 1024
-ONE_STATEMENT_BYTES = 64 * 1024 * 1024
-"""PostgreSQL: a group whose messages are larger in all is written a statement per table, not in one
-(whose arrays of raw messages and texts would meet the server's limit of 1 GiB per value)."""
 
 # Built once: constructing a statement costs more than running it for a group of small messages.
 _QUOTAS = select(mailboxes.c.id, mailboxes.c.quota_bytes, mailboxes.c.used_bytes).order_by(mailboxes.c.id)
@@ -146,13 +145,20 @@ class GroupCommitMessageStore:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._appends_in_one_statement = not is_sqlite(database.url)
+        self._folders_appended_to = KeyedLocks()
+        self._appending: set[asyncio.Task[list[StoredCopy] | None]] = set()
 
     async def store(self, delivery: Delivery) -> list[StoredCopy]:
         """Return once the delivery is durably committed; raise MailboxFull or StorageUnavailable."""
         if self._closing:
             raise StorageUnavailable("the store is shutting down")
-        if self._appends_in_one_statement and appended_in_one_folder(delivery):
-            stored = await self._append_in_one_statement(delivery)
+        if self._appends_in_one_statement and appended_in_one_statement(delivery):
+            appending = asyncio.get_running_loop().create_task(self._append_in_one_statement(delivery))
+            self._appending.add(appending)
+            appending.add_done_callback(self._appending.discard)
+            # Shielded, as the group's writes: a caller that goes away cancels only its wait, and a
+            # message stored is announced.
+            stored = await asyncio.shield(appending)
             if stored is not None:
                 return stored
         self._ensure_writer()
@@ -165,9 +171,14 @@ class GroupCommitMessageStore:
 
     async def _append_in_one_statement(self, delivery: Delivery) -> list[StoredCopy] | None:
         """PostgreSQL: an APPEND in one statement (`append_statement`); None when it wrote nothing (no
-        such folder, or no room), for the group path to answer."""
-        if sum(len(copy.raw) for copy in delivery.copies) > ONE_STATEMENT_BYTES:
-            return None
+        such folder, or no room), for the group path to answer. One APPEND of a folder at a time per
+        node goes to the database: each waiting there for the folder's row would hold a connection of
+        the pool that every durable write of the node shares."""
+        first = delivery.copies[0]
+        async with self._folders_appended_to.hold(f"{first.mailbox_id}/{first.folder}"):
+            return await self._write_append(delivery)
+
+    async def _write_append(self, delivery: Delivery) -> list[StoredCopy] | None:
         keys, parameters = append_parameters(
             delivery,
             lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
@@ -175,9 +186,14 @@ class GroupCommitMessageStore:
             self._default_quota,
         )
         statement = append_statement(keys)
-        found = await self._database.run_write(
-            lambda connection: statement.first(connection, parameters), statements_commit_alone=True
-        )
+        try:
+            found = await self._database.run_write(
+                lambda connection: statement.first(connection, parameters), statements_commit_alone=True
+            )
+        except Exception:
+            # Not the group path again: the commit's outcome may be unknown, and the message stored twice.
+            log.exception("store.append_failed")
+            raise StorageUnavailable("the message could not be stored; try again later") from None
         written = append_written(found, delivery.copies)
         if written is None:
             return None
@@ -189,7 +205,9 @@ class GroupCommitMessageStore:
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""
         self._closing = True
+        await asyncio.gather(*self._appending, return_exceptions=True)
         if self._task is None:
+            await self._announcements.drain()
             return
         while self._pending:
             self._wakeup.set()
@@ -442,7 +460,10 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
         return
     advanced = [f.written() for key, f in state.folder_states.items() if key in state.touched_folders]
     counted: dict[str, Quota | None] = {}
-    if connection.dialect.name == "postgresql" and sum(state.added_bytes.values()) <= ONE_STATEMENT_BYTES:
+    if (
+        connection.dialect.name == "postgresql"
+        and sum(state.added_bytes.values()) <= prepared.ONE_STATEMENT_BYTES
+    ):
         counted = _write_rows_in_one_statement(connection, state, advanced, default_quota)
     else:
         _insert_raw(connection, state.raw_rows)

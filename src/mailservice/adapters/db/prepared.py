@@ -184,6 +184,12 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     prepared.run_many(connection, rows)
 
 
+ONE_STATEMENT_BYTES = 64 * 1024 * 1024
+"""PostgreSQL: messages larger than this in all are written a statement per table, not by one statement
+of `unnested` arrays (whose arrays of raw messages and texts would meet the server's limit of 1 GiB per
+value)."""
+
+
 def unnested(table: Table, keys: Sequence[str], prefix: str) -> tuple[str, list[BindParameter[Any]]]:
     """`SELECT * FROM unnest(...)` of one array parameter (named `prefix` + key) per column of `table`
     named in `keys`, and those parameters (PostgreSQL): many rows bound as a few arrays, for a
