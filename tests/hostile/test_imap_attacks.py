@@ -278,3 +278,35 @@ async def test_a_large_append_is_spooled_and_stored_whole(
         close_all(uploaders)
     print(f"ten unfinished 5 MB APPENDs: rss before={before} during={during}")
     assert during - before < 16 * MiB
+
+
+async def test_a_client_that_sends_its_commands_ahead_does_not_hold_up_another(
+    served: ServerProcess, mailbox: dict[str, Any]
+) -> None:
+    """Commands a client sent ahead are served a turn of the event loop each: another client's login
+    and read are answered while the flood is still being worked through."""
+    flooding = await logged_in(served, mailbox, ATTACK_ADDRESSES[0])
+    count = 50_000
+    answered = 0
+    flood_served = asyncio.Event()
+
+    async def read_answers() -> None:
+        nonlocal answered
+        while answered < count:
+            if (await flooding.line()).startswith(b"n OK"):
+                answered += 1
+                if answered == 100:
+                    flood_served.set()
+
+    reading = asyncio.create_task(read_answers())
+    sending = asyncio.create_task(flooding.send(b"n NOOP\r\n" * count))
+    try:
+        await asyncio.wait_for(flood_served.wait(), 10)
+        assert SUBJECT in await asyncio.wait_for(reads_over_imap(served.imap_port, mailbox), 10)
+        assert answered < count / 2
+    finally:
+        reading.cancel()
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(reading, sending)
+        flooding.close()
