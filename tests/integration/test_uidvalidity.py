@@ -48,9 +48,12 @@ async def test_every_folder_of_a_mailbox_gets_its_own_uidvalidity(session: MailS
     assert len(set(values)) == len(values)
 
 
+@pytest.mark.parametrize("command", [b"NOOP", b"STORE 1 +FLAGS ($Stale)", b"UID STORE 1 +FLAGS ($Stale)"])
 async def test_a_session_whose_folder_is_deleted_elsewhere_is_ended_and_never_acts_on_a_new_one(
-    runtime: Runtime, client: httpx.AsyncClient
+    runtime: Runtime, client: httpx.AsyncClient, command: bytes
 ) -> None:
+    """On SQLite the new folder may even get the old one's id: a STORE must see that it is another
+    folder before it writes."""
     details = await claim_and_pay(client, AgentKey.generate())
     login = f"LOGIN {details['email']} {details['password']}".encode()
     server = await start_imap(runtime.services.mail_access, ImapOptions(port=0, allow_plaintext_auth=True))
@@ -66,10 +69,12 @@ async def test_a_session_whose_folder_is_deleted_elsewhere_is_ended_and_never_ac
         await second.command(b"DELETE probe-del")
         await second.command(b"CREATE probe-del")
         await second.command(b"APPEND probe-del {3+}\r\nnew")
-        first.send(b"t NOOP\r\n")
+        first.send(b"t " + command + b"\r\n")
 
         assert await first.line() == b"* BYE IMAP session state is inconsistent\r\n"
         assert await first.reader.read() == b""
+        await second.command(b"SELECT probe-del")
+        assert b"$Stale" not in b"".join(await second.command(b"FETCH 1:* (FLAGS)"))
     finally:
         server.close()
         await server.wait_closed()

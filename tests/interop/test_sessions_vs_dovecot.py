@@ -189,3 +189,27 @@ def test_store_answers_and_announces_its_keywords_as_in_dovecot(dialogue: Dialog
             [("A", f"SELECT {folder}"), ("B", f"SELECT {folder}"), *KEYWORD_STORES[case], ("A", "NOOP")],
         )
     )
+
+
+@pytest.mark.parametrize("refused", ["STORE 2 +FLAGS (\\Seen)", "UID STORE 2 +FLAGS (\\Seen)"])
+def test_a_store_in_a_read_only_folder_announces_the_keywords_of_messages_expunged_elsewhere(
+    dialogue: Dialogue, refused: str
+) -> None:
+    """The STORE is refused before it reads the changes (Dovecot answers OK and stores nothing, we NO
+    [READ-ONLY]); the changes read after it name the keyword before a FETCH shows it."""
+    folder = f"refused-{len(refused)}"
+    dialogue.assert_same(
+        in_folder(
+            folder,
+            [
+                ("A", f"EXAMINE {folder}"),
+                ("B", f"SELECT {folder}"),
+                ("B", "STORE 1 +FLAGS ($New \\Deleted)"),
+                ("B", "EXPUNGE"),
+            ],
+        )
+    )
+    expected, got = dialogue.both("A", refused)
+    assert (expected.tagged, got.tagged) == ("OK", "NO [READ-ONLY]")
+    assert got.untagged == expected.untagged
+    dialogue.assert_same([("A", "FETCH 1:* (FLAGS)"), ("A", "NOOP")])

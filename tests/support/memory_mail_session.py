@@ -354,8 +354,11 @@ class MemoryMailSession:
         flags: frozenset[str],
         unchanged_since: int | None = None,
         changes_since: int | None = None,
+        uidvalidity: int | None = None,
     ) -> FlagsStored:
-        before = None if changes_since is None else await self.changes(folder_id, changes_since)
+        before = None
+        if changes_since is not None:
+            before = (await self.changes(folder_id, changes_since)).of_uidvalidity(uidvalidity)
         stored = await self._store_flags(folder_id, uids, change, flags, unchanged_since)
         return replace(stored, before=before)
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
 
-from mailservice.domain.errors import DomainError
+from mailservice.domain.errors import DomainError, FolderNotFound
 from mailservice.domain.messages import SortKeys, keywords_in
 
 # Part of this interface (`MailSession.quota`), so importable from here as well.
@@ -123,6 +123,14 @@ class FolderChanges:
     recent_uid: int = 0
     last_flags: tuple[tuple[int, frozenset[str]], ...] = ()
     """(uid, flags) of expunged messages whose flags at their removal are known (EXPUNGE)."""
+
+    def of_uidvalidity(self, uidvalidity: int | None) -> FolderChanges:
+        """These changes, when they are of the folder known by `uidvalidity` (whatever it is, when None);
+        else that folder is gone (`FolderNotFound`): deleted, and another made with its name (on SQLite
+        perhaps with its id too)."""
+        if uidvalidity is not None and self.uidvalidity != uidvalidity:
+            raise FolderNotFound("the selected folder no longer exists")
+        return self
 
 
 class MessageStructure(NamedTuple):
@@ -287,10 +295,12 @@ class MailFolderStore(Protocol):
         flags: frozenset[str],
         unchanged_since: int | None = None,
         changes_since: int | None = None,
+        uidvalidity: int | None = None,
     ) -> FlagsStored:
         """`changes_since`: also read the folder's changes after that modseq, before the flags are
         written (`FlagsStored.before`), where the store can in the same statement as the messages'
-        flags; raises `FolderNotFound` when the folder is gone."""
+        flags; then nothing is written, and `FolderNotFound` raised, when the folder is gone or (with
+        `uidvalidity`) is not the one the caller knows."""
         ...
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:

@@ -222,9 +222,10 @@ class StoreMailSession:
         flags: frozenset[str],
         unchanged_since: int | None = None,
         changes_since: int | None = None,
+        uidvalidity: int | None = None,
     ) -> FlagsStored:
         return await self._folders.store_flags(
-            folder_id, uids, change, flags - {RECENT}, unchanged_since, changes_since
+            folder_id, uids, change, flags - {RECENT}, unchanged_since, changes_since, uidvalidity
         )
 
     async def append(

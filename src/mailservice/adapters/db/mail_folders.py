@@ -308,14 +308,17 @@ class SqlMailboxFolders:
         flags: frozenset[str],
         unchanged_since: int | None = None,
         changes_since: int | None = None,
+        uidvalidity: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
         if self._writes_in_statements:
             stored, write = await self._store_flags_in_statements(
-                folder_id, uids, edit, unchanged_since, changes_since
+                folder_id, uids, edit, unchanged_since, changes_since, uidvalidity
             )
         else:
-            before = None if changes_since is None else await self.changes(folder_id, changes_since)
+            before = None
+            if changes_since is not None:
+                before = (await self.changes(folder_id, changes_since)).of_uidvalidity(uidvalidity)
             stored, write = await self._write_reading_changes(
                 folder_id,
                 lambda c: message_changes.store_flags(c, self._id, folder_id, uids, edit, unchanged_since),
@@ -332,6 +335,7 @@ class SqlMailboxFolders:
         edit: FlagEdit,
         unchanged_since: int | None,
         changes_since: int | None,
+        uidvalidity: int | None,
     ) -> tuple[FlagsStored, FolderWrite | None]:
         """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
         through the driver's pool: SQLAlchemy's async layers cost more than the statements. The
@@ -345,7 +349,7 @@ class SqlMailboxFolders:
             asked = rows.array_asked(pending, **changes_asked(self._id, folder_id, changes_since))
             found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
             self._last_asked[folder_id] = changes_since
-            before = changes_of_rows(found)
+            before = changes_of_rows(found).of_uidvalidity(uidvalidity)
             targets: Sequence[Any] | None = targets_of_rows(found)
         else:
             targets = None

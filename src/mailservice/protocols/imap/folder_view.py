@@ -232,9 +232,12 @@ class FolderView:
             self.recent.update(
                 meta.uid for meta in changes.changed if meta.uid > recent_above and meta.uid not in self.metas
             )
-        responses = self.announce_keywords(changes.changed)
+        expunged_with = self._expunged_with(changes)
+        # Their keywords too, even when they go now: a command refused before it read the changes (a
+        # STORE in a read-only folder, a bad sequence set) shows them, as Dovecot does.
+        responses = self.announce_keywords([*changes.changed, *expunged_with])
         if not allow_expunge:  # the client still sees them until their EXPUNGE: with these flags
-            responses.extend(self._flag_updates(self._expunged_with(changes), with_modseq=False))
+            responses.extend(self._flag_updates(expunged_with, with_modseq=False))
         self.gone.update(uid for uid in changes.expunged if uid in self.metas)
         if allow_expunge and self.gone:
             responses.extend(self._expunge_lines(list(self.gone), vanished))

@@ -25,7 +25,13 @@ async def store(client: Client, command: Command) -> str:
     uids = [uid for _, uid in chosen if uid not in view.gone]
     with session_ends_if_folder_gone():
         stored = await client.state.mail().store_flags(
-            view.folder_id, uids, args.change, flags, args.unchanged_since, changes_since=view.highestmodseq
+            view.folder_id,
+            uids,
+            args.change,
+            flags,
+            args.unchanged_since,
+            changes_since=view.highestmodseq,
+            uidvalidity=view.uidvalidity,
         )
     lines = refreshed(view, stored.before) if stored.before is not None else []
     lines += view.announce(keywords_of(flags))  # Dovecot creates every keyword named, -FLAGS too
