@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import imaplib
 from typing import Any
 
 import httpx
@@ -302,7 +303,7 @@ async def test_a_client_that_sends_its_commands_ahead_does_not_hold_up_another(
     sending = asyncio.create_task(flooding.send(b"n NOOP\r\n" * count))
     try:
         await asyncio.wait_for(flood_served.wait(), 10)
-        assert SUBJECT in await asyncio.wait_for(reads_over_imap(served.imap_port, mailbox), 10)
+        assert await asyncio.wait_for(asyncio.to_thread(logs_in_and_selects, served.imap_port, mailbox), 10)
         assert answered < count / 2
     finally:
         reading.cancel()
@@ -310,3 +311,10 @@ async def test_a_client_that_sends_its_commands_ahead_does_not_hold_up_another(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(reading, sending)
         flooding.close()
+
+
+def logs_in_and_selects(port: int, credentials: dict[str, Any]) -> bool:
+    """Another client's session (the module's mailbox holds what earlier tests stored in it)."""
+    with imaplib.IMAP4("127.0.0.1", port, timeout=10) as imap:
+        imap.login(credentials["email"], credentials["password"])
+        return imap.select("INBOX")[0] == "OK"

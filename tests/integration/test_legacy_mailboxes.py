@@ -75,10 +75,13 @@ async def test_paying_makes_the_account_subscribed_and_its_mailbox_readable(
     assert refreshed.json()["subscription_expires_at"] == "2026-02-28T12:00:00Z"
 
 
-async def test_a_subscribed_account_gets_active_mailboxes_at_once(client: httpx.AsyncClient) -> None:
+async def test_a_subscribed_account_gets_active_mailboxes_at_once(
+    client: httpx.AsyncClient, clock: FixedClock
+) -> None:
     headers = await api_headers(client)
     pending = (await client.post("/v1/mailboxes", headers=headers)).json()
     await client.get(pending["payment_url"])
+    clock.advance(timedelta(seconds=1))  # listed oldest first; at one instant their order is the database's
 
     second = await client.post("/v1/mailboxes", headers=headers)
     listing = await client.get("/v1/mailboxes", headers=headers)
