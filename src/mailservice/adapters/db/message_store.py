@@ -155,7 +155,7 @@ class GroupCommitMessageStore:
         if self._appends_in_one_statement and appended_in_one_statement(delivery):
             appending = asyncio.get_running_loop().create_task(self._append_in_one_statement(delivery))
             self._appending.add(appending)
-            appending.add_done_callback(self._appending.discard)
+            appending.add_done_callback(self._append_ended)
             # Shielded, as the group's writes: a caller that goes away cancels only its wait, and a
             # message stored is announced.
             stored = await asyncio.shield(appending)
@@ -168,6 +168,11 @@ class GroupCommitMessageStore:
         # Not shielded: a caller that goes away cancels only its wait. The delivery stays queued and is
         # written; the writer skips answering a future that is already done.
         return await future
+
+    def _append_ended(self, appending: asyncio.Task[list[StoredCopy] | None]) -> None:
+        self._appending.discard(appending)
+        if not appending.cancelled():
+            appending.exception()  # its caller may have gone: the failure was logged, not lost silently
 
     async def _append_in_one_statement(self, delivery: Delivery) -> list[StoredCopy] | None:
         """PostgreSQL: an APPEND in one statement (`append_statement`); None when it wrote nothing (no
