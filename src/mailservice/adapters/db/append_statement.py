@@ -14,8 +14,13 @@ answers `MailboxFull`.
 
 The sub-statements see one snapshot, taken before the statement waited for the folder's row; only the
 rows locked or changed (the folder's, the mailbox's) are read as they are after the wait, so the UIDs
-come from the folder row as locked and the room from the mailbox row as locked (see the lock order in
-`message_changes`: the folder, then the mailbox). The events are inserted after the mailbox's row is
+come from the folder row as locked (see the lock order in `message_changes`: the folder, then the
+mailbox). The mailbox row is locked once, by the UPDATE that counts the bytes where they fit: locking
+it first in a sub-statement of its own (as COPY's statement does) and then updating it made two APPENDs
+of one mailbox deadlock now and then (the UPDATE, starting again from the row as in the snapshot, queued
+behind the other APPEND waiting there). Its condition is checked on the row as in the snapshot and, when
+that passed, again on the row as after the wait; room freed meanwhile is not seen, and the group path
+then stores the message. The events are inserted after the mailbox's row is
 locked, so a mailbox's event ids become visible in increasing order (`event_log`). The webhook
 endpoints are read after that too, by a function that reads them as committed then (migration 0021),
 so an endpoint registered while the APPEND waited gets its event, as through the group path.
@@ -157,16 +162,11 @@ def _append_statement(message_keys: tuple[str, ...]) -> Prepared:
                 SELECT id, uidnext, highestmodseq, uidvalidity FROM folders
                 WHERE mailbox_id = :mailbox_id AND name = :folder
                 FOR NO KEY UPDATE
-            ), mailbox AS (
-                SELECT quota_bytes, used_bytes FROM mailboxes
-                WHERE id = :mailbox_id AND EXISTS (SELECT FROM locked)
-                FOR NO KEY UPDATE
             ), counted AS (
-                UPDATE mailboxes SET used_bytes = mailboxes.used_bytes + :added
-                FROM mailbox
-                WHERE mailboxes.id = :mailbox_id
-                    AND mailbox.used_bytes + :added <= coalesce(nullif(mailbox.quota_bytes, 0), :default_quota)
-                RETURNING mailboxes.used_bytes
+                UPDATE mailboxes SET used_bytes = used_bytes + :added
+                WHERE id = :mailbox_id AND EXISTS (SELECT FROM locked)
+                    AND used_bytes + :added <= coalesce(nullif(quota_bytes, 0), :default_quota)
+                RETURNING used_bytes
             ), advanced AS (
                 UPDATE folders
                 SET uidnext = locked.uidnext + :count, highestmodseq = locked.highestmodseq + :count
