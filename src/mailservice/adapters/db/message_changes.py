@@ -247,9 +247,11 @@ _TAKE_MODSEQ = Prepared(
 # statement waited for the folder's row: only the rows a sub-statement locks, or changes, are seen as
 # they are after the wait, and a changed row is re-checked against its newest version only where its
 # version in the snapshot met the condition. So each re-checks that its rows are still as read, a
-# condition that a commit meanwhile could make true is read from a row locked before (as COPY's quota),
-# and nothing read from other rows may decide a change. The main query reads the sub-statements in the
-# lock order: the folder first, then the messages, the mailbox row (quota) last.
+# condition that a commit meanwhile could make true is asked again in a statement of its own when it
+# failed (COPY's quota: locking the mailbox row in a sub-statement and then updating it made two writers
+# of one mailbox deadlock, the update starting again from the row as in the snapshot and queueing behind
+# the other waiting there), and nothing read from other rows may decide a change. The main query reads
+# the sub-statements in the lock order: the folder first, then the messages, the mailbox row (quota) last.
 WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
     text(
         """
@@ -351,16 +353,12 @@ _COPY_IN_ONE_STATEMENT = Prepared(
             FOR SHARE
         ), added AS (
             SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM source
-        ), mailbox AS (
-            SELECT quota_bytes, used_bytes FROM mailboxes
-            WHERE id = :mailbox_id AND (SELECT count FROM added) > 0
-            FOR NO KEY UPDATE
         ), counted AS (
-            UPDATE mailboxes SET used_bytes = mailboxes.used_bytes + added.bytes
-            FROM added, mailbox
-            WHERE mailboxes.id = :mailbox_id
-                AND mailbox.used_bytes + added.bytes <= coalesce(nullif(mailbox.quota_bytes, 0), :default_quota)
-            RETURNING mailboxes.used_bytes
+            UPDATE mailboxes SET used_bytes = used_bytes + added.bytes
+            FROM added
+            WHERE mailboxes.id = :mailbox_id AND added.count > 0
+                AND used_bytes + added.bytes <= coalesce(nullif(quota_bytes, 0), :default_quota)
+            RETURNING used_bytes
         ), advanced AS (
             UPDATE folders SET uidnext = target.uidnext + added.count, highestmodseq = target.highestmodseq + 1
             FROM target, added
@@ -379,7 +377,7 @@ _COPY_IN_ONE_STATEMENT = Prepared(
             ARRAY(SELECT uid FROM source ORDER BY uid) AS source_uids,
             (SELECT count(*) FROM counted) AS counted,
             EXISTS (SELECT FROM locked WHERE id = :source_id) AS source_found,
-            EXISTS (SELECT FROM mailbox) AS mailbox_found
+            EXISTS (SELECT FROM mailboxes WHERE id = :mailbox_id) AS mailbox_found
         FROM (SELECT 1) AS one LEFT JOIN target ON true
         """
     )
@@ -745,6 +743,12 @@ def _copy_in_one_statement(
     }
     copied = _COPY_IN_ONE_STATEMENT.first(connection, parameters)
     assert copied is not None  # a left join from one row: always one row
+    if copied.source_uids and copied.mailbox_found and not copied.counted:
+        # The room is read as the statement's snapshot had it, before it waited for its rows (only a
+        # row that had room then is checked again as after the wait): room freed meanwhile is seen by
+        # the statement asked again, which has a snapshot of its own. It wrote nothing.
+        copied = _COPY_IN_ONE_STATEMENT.first(connection, parameters)
+        assert copied is not None
     if not copied.source_found:
         raise FolderNotFound("the selected folder no longer exists")
     if copied.target_id is None:
