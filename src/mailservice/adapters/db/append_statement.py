@@ -50,14 +50,15 @@ MESSAGES_PER_STATEMENT = 1000
 with their count (about a kilobyte a message besides its bytes)."""
 _PLACED = ("folder_id", "uid", "modseq")
 """The columns of a message row that the statement fills in from its folder's locked row."""
-_RAW_KEYS = ("id", "raw")
-_FIELD_KEYS = ("raw_id", "fields", "layout")
+RAW_KEYS = ("id", "raw")
+FIELD_KEYS = ("raw_id", "fields", "layout")
+"""The columns of a raw message's row and of its header fields' row, as stored at delivery."""
 _statements: dict[tuple[str, ...], Prepared] = {}
 
 
 @dataclass(frozen=True)
 class AppendWritten:
-    """What the statement stored; None from `append_in_one_statement` when it stored nothing."""
+    """What the statement stored (`append_written` gives None when it stored nothing)."""
 
     copies: list[StoredCopy]
     webhooks_queued: bool
@@ -92,14 +93,12 @@ def append_parameters(
         for copy, raw_id in zip(copies, raw_ids, strict=True)
     ]
     keys = tuple(rows[0])
-    raws = [{"id": raw_id, "raw": copy.raw} for copy, raw_id in zip(copies, raw_ids, strict=True)]
-    fields = [
-        dict(zip(_FIELD_KEYS, (raw_id, *common_fields(copy.raw[: copy.parsed.header_end])), strict=True))
-        for copy, raw_id in zip(copies, raw_ids, strict=True)
-    ]
+    raws, fields = zip(
+        *(raw_rows(copy, raw_id) for copy, raw_id in zip(copies, raw_ids, strict=True)), strict=True
+    )
     return keys, {
-        **unnested_values(raws, _RAW_KEYS, "raw_"),
-        **unnested_values(fields, _FIELD_KEYS, "field_"),
+        **unnested_values(raws, RAW_KEYS, "raw_"),
+        **unnested_values(fields, FIELD_KEYS, "field_"),
         **unnested_values(rows, keys, "message_"),
         "event_tails": [_event_data_after_uid(copy, now) for copy in copies],
         "mailbox_id": copies[0].mailbox_id,
@@ -110,6 +109,12 @@ def append_parameters(
         "now": now,
         "pending": DeliveryStatus.PENDING.value,
     }
+
+
+def raw_rows(copy: MessageCopy, raw_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A copy's raw message row and its header fields' row (`RAW_KEYS`, `FIELD_KEYS`)."""
+    block, layout = common_fields(copy.raw[: copy.parsed.header_end])
+    return {"id": raw_id, "raw": copy.raw}, {"raw_id": raw_id, "fields": block, "layout": layout}
 
 
 def append_statement(message_keys: tuple[str, ...]) -> Prepared:
@@ -150,8 +155,8 @@ def _event_data_after_uid(copy: MessageCopy, now: datetime) -> str:
 
 
 def _append_statement(message_keys: tuple[str, ...]) -> Prepared:
-    raw_rows, raw_parameters = unnested(message_raw, _RAW_KEYS, "raw_")
-    field_rows, field_parameters = unnested(header_fields, _FIELD_KEYS, "field_")
+    raw_rows, raw_parameters = unnested(message_raw, RAW_KEYS, "raw_")
+    field_rows, field_parameters = unnested(header_fields, FIELD_KEYS, "field_")
     _, message_parameters = unnested(messages, message_keys, "message_")
     arrays = ", ".join(f":{parameter.key}" for parameter in message_parameters)
     columns = ", ".join(message_keys)
@@ -173,10 +178,10 @@ def _append_statement(message_keys: tuple[str, ...]) -> Prepared:
                 FROM locked
                 WHERE folders.id = locked.id AND EXISTS (SELECT FROM counted)
             ), raw AS (
-                INSERT INTO message_raw ({", ".join(_RAW_KEYS)})
+                INSERT INTO message_raw ({", ".join(RAW_KEYS)})
                 SELECT * FROM ({raw_rows}) AS given WHERE EXISTS (SELECT FROM counted)
             ), fields AS (
-                INSERT INTO header_fields ({", ".join(_FIELD_KEYS)})
+                INSERT INTO header_fields ({", ".join(FIELD_KEYS)})
                 SELECT * FROM ({field_rows}) AS given WHERE EXISTS (SELECT FROM counted)
             ), added AS (
                 INSERT INTO messages ({columns}, {", ".join(_PLACED)})

@@ -24,10 +24,13 @@ from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import prepared
 from mailservice.adapters.db.append_statement import (
+    FIELD_KEYS,
+    RAW_KEYS,
     append_parameters,
     append_statement,
     append_written,
     appended_in_one_statement,
+    raw_rows,
 )
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
@@ -51,7 +54,6 @@ from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.keyed_locks import KeyedLocks
-from mailservice.mime.common_fields import common_fields
 from mailservice.ports import Clock, EventPublisher
 
 log = logging.getLogger(__name__)
@@ -414,9 +416,9 @@ def _place(state: _Group, copy: MessageCopy) -> StoredCopy:
     state.touched_folders.add(key)
     state.added_bytes[copy.mailbox_id] = state.added_bytes.get(copy.mailbox_id, 0) + len(copy.raw)
     raw_id = uuid.uuid4().hex
-    state.raw_rows.append({"id": raw_id, "raw": copy.raw})
-    block, layout = common_fields(copy.raw[: copy.parsed.header_end])
-    state.field_rows.append({"raw_id": raw_id, "fields": block, "layout": layout})
+    raw_row, field_row = raw_rows(copy, raw_id)
+    state.raw_rows.append(raw_row)
+    state.field_rows.append(field_row)
     state.message_rows.append(_message_row(copy, folder.id, uid, modseq, raw_id))
     stored = StoredCopy(copy.mailbox_id, folder.id, uid, modseq, len(copy.raw), folder.uidvalidity)
     state.events.append(message_received(copy, stored, state.now))
@@ -487,8 +489,6 @@ def _apply(connection: Connection, state: _Group, default_quota: int, checked: b
     state.webhooks_queued = append_events(connection, state.events, mailboxes_locked=True)
 
 
-_RAW_KEYS = ("id", "raw")
-_FIELD_KEYS = ("raw_id", "fields", "layout")
 _group_statements: dict[tuple[str, ...], Prepared] = {}
 
 
@@ -506,8 +506,8 @@ def _write_rows_in_one_statement(
         statement = _group_statements[message_keys] = _group_statement(message_keys)
     (mailbox_id, added), *others = state.added_bytes.items()
     parameters = {
-        **unnested_values(state.raw_rows, _RAW_KEYS, "raw_"),
-        **unnested_values(state.field_rows, _FIELD_KEYS, "field_"),
+        **unnested_values(state.raw_rows, RAW_KEYS, "raw_"),
+        **unnested_values(state.field_rows, FIELD_KEYS, "field_"),
         **unnested_values(state.message_rows, message_keys, "message_"),
         "folder_ids": [folder["folder_id"] for folder in advanced],
         "uidnexts": [folder["new_uidnext"] for folder in advanced],
@@ -522,16 +522,16 @@ def _write_rows_in_one_statement(
 
 
 def _group_statement(message_keys: tuple[str, ...]) -> Prepared:
-    raw_rows, raw_parameters = unnested(message_raw, _RAW_KEYS, "raw_")
-    field_rows, field_parameters = unnested(header_fields, _FIELD_KEYS, "field_")
+    raw_rows, raw_parameters = unnested(message_raw, RAW_KEYS, "raw_")
+    field_rows, field_parameters = unnested(header_fields, FIELD_KEYS, "field_")
     message_rows, message_parameters = unnested(messages, message_keys, "message_")
     return Prepared(
         text(
             f"""
             WITH raw AS (
-                INSERT INTO message_raw ({", ".join(_RAW_KEYS)}) {raw_rows}
+                INSERT INTO message_raw ({", ".join(RAW_KEYS)}) {raw_rows}
             ), fields AS (
-                INSERT INTO header_fields ({", ".join(_FIELD_KEYS)}) {field_rows}
+                INSERT INTO header_fields ({", ".join(FIELD_KEYS)}) {field_rows}
             ), added AS (
                 INSERT INTO messages ({", ".join(message_keys)}) {message_rows}
             ), advanced AS (
