@@ -87,9 +87,8 @@ def session_ends_if_folder_gone() -> Iterator[None]:
 
 
 def _of_this_folder(view: FolderView, changes: FolderChanges) -> FolderChanges:
-    if changes.uidvalidity != view.uidvalidity:
-        raise Disconnect(INCONSISTENT)  # deleted and created again: its UIDs name other messages now
-    return changes
+    with session_ends_if_folder_gone():  # deleted and created again: its UIDs name other messages now
+        return changes.of_uidvalidity(view.uidvalidity)
 
 
 async def highestmodseq_code(client: Client) -> str:
