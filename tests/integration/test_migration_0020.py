@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailservice.adapters.db.dsn import async_database_url
 from mailservice.adapters.db.migrate import alembic_config
-from tests.support.databases import create_empty_postgres_database, drop_postgres_database
+from tests.support.databases import create_empty_postgres_database, drop_postgres_database, run_statements
 
 SCHEMA_0019_ROWS = [
     "INSERT INTO mailboxes (id, login, billing_email, status, created_at, updated_at)"
@@ -35,27 +32,15 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[U
     drop_postgres_database(dsn)
 
 
-async def run(url: URL, *statements: str) -> list[tuple[int, ...]]:
-    """Run `statements`; the rows of the last."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            for statement in statements:
-                result = await connection.execute(text(statement))
-            return [tuple(row) for row in result] if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 def test_marks_move_to_their_own_table_and_back(empty_database: URL) -> None:
     config = alembic_config(empty_database)
     command.upgrade(config, "0019")
-    asyncio.run(run(empty_database, *SCHEMA_0019_ROWS))
+    run_statements(empty_database, *SCHEMA_0019_ROWS)
 
     command.upgrade(config, "0020")
-    moved = asyncio.run(run(empty_database, "SELECT folder_id, recent_uid FROM recent_marks"))
+    moved = run_statements(empty_database, "SELECT folder_id, recent_uid FROM recent_marks")
     command.downgrade(config, "0019")
-    back = asyncio.run(run(empty_database, "SELECT id, recent_uid FROM folders ORDER BY id"))
+    back = run_statements(empty_database, "SELECT id, recent_uid FROM folders ORDER BY id")
 
     assert moved == [(1, 7)]
     assert back == [(1, 7), (2, 0)]

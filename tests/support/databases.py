@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailservice.adapters.db.migrate import upgrade_to_head
 from mailservice.adapters.db.tables import metadata
@@ -153,3 +155,20 @@ async def _execute(dsn: str, statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def run_statements(url: URL, *statements: str) -> list[tuple[object, ...]]:
+    """Run `statements` in one transaction, on a connection of their own (no pragmas of ours); the
+    rows of the last."""
+
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    result = await connection.execute(text(statement))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

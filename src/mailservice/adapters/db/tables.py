@@ -128,6 +128,8 @@ folders = Table(
     Column("subscribed", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("mailbox_id", "name"),
+    # A folder deleted and made again must never take the old one's id (migration 0022).
+    sqlite_autoincrement=True,
 )
 
 recent_marks = Table(

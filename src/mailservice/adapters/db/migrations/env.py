@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailservice.adapters.db.engine import create_engine
 from mailservice.adapters.db.tables import metadata
@@ -17,13 +20,41 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional too (the engine, not the driver, begins its transactions): all
+        # migrations of a run commit together, after the references are checked, or none does.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
+        before = context.get_context().get_current_heads()
         context.run_migrations()
+        migrated = context.get_context().get_current_heads() != before
+        if migrated and connection.dialect.name == "sqlite":
+            _refuse_broken_references(connection)
+
+
+def _refuse_broken_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:10]}")
+
+
+def _without_foreign_keys(engine: AsyncEngine) -> None:
+    """SQLite rebuilds a table to change it; with foreign keys on, dropping the old table would delete
+    the rows that refer to it (ON DELETE CASCADE). So migrations run with them off, as SQLite's own
+    procedure for such changes says, and the references are checked before the commit instead. The
+    setting can only change outside a transaction: when the connection is made."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
 
 
 async def _run_async(url: URL) -> None:
     engine = create_engine(url, pool_size=1)
+    if engine.dialect.name == "sqlite":
+        _without_foreign_keys(engine)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -1,0 +1,63 @@
+"""Migration 0022 makes SQLite's folder ids never given twice, and keeps every row and its id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from mailservice.adapters.db.dsn import async_database_url
+from mailservice.adapters.db.migrate import alembic_config
+from tests.support.databases import run_statements
+
+SCHEMA_0021_ROWS = [
+    "INSERT INTO mailboxes (id, login, billing_email, status, created_at, updated_at)"
+    " VALUES ('m1', 'l1', 'billing@example.org', 'active', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')",
+    "INSERT INTO folders (id, mailbox_id, name, uidvalidity, uidnext, highestmodseq, subscribed,"
+    " created_at) VALUES (1, 'm1', 'INBOX', 1, 10, 4, false, '2026-01-01 00:00:00+00'),"
+    " (2, 'm1', 'Archive', 2, 1, 1, false, '2026-01-01 00:00:00+00')",
+    "INSERT INTO recent_marks (folder_id, recent_uid) VALUES (1, 7), (2, 3)",
+]
+FOLDERS_AND_MARKS = (
+    "SELECT folders.id, folders.name, recent_marks.recent_uid"
+    " FROM folders JOIN recent_marks ON recent_marks.folder_id = folders.id"
+)
+
+
+def test_the_rows_stay_and_a_deleted_folders_id_is_not_given_again(tmp_path: Path) -> None:
+    url = async_database_url(str(tmp_path / "old.db"))
+    config = alembic_config(url)
+    command.upgrade(config, "0021")
+    run_statements(url, *SCHEMA_0021_ROWS)
+
+    command.upgrade(config, "0022")
+    kept = run_statements(url, FOLDERS_AND_MARKS + " ORDER BY folders.id")
+    run_statements(
+        url,
+        "PRAGMA foreign_keys=ON",
+        "DELETE FROM folders WHERE id = 2",
+        "INSERT INTO folders (mailbox_id, name, uidvalidity, uidnext, highestmodseq, subscribed, created_at)"
+        " VALUES ('m1', 'Archive', 3, 1, 1, false, '2026-01-01 00:00:01+00')",
+    )
+    new_ids = run_statements(url, "SELECT id FROM folders ORDER BY id")
+    command.downgrade(config, "0021")
+    back = run_statements(url, FOLDERS_AND_MARKS)
+
+    assert kept == [(1, "INBOX", 7), (2, "Archive", 3)]
+    assert new_ids == [(1,), (3,)]
+    assert back == [(1, "INBOX", 7)]
+
+
+def test_a_migration_that_breaks_a_reference_is_refused(tmp_path: Path) -> None:
+    """Foreign keys are off while SQLite migrates (a table rebuild would otherwise delete the rows
+    that refer to it); the references are checked before the commit instead."""
+    url = async_database_url(str(tmp_path / "old.db"))
+    config = alembic_config(url)
+    command.upgrade(config, "0021")
+    run_statements(url, *SCHEMA_0021_ROWS)
+    run_statements(url, "INSERT INTO recent_marks (folder_id, recent_uid) VALUES (9, 1)")
+
+    with pytest.raises(RuntimeError, match="references are broken"):
+        command.upgrade(config, "0022")
+    assert run_statements(url, "SELECT version_num FROM alembic_version") == [("0021",)]
