@@ -213,3 +213,38 @@ def test_a_store_in_a_read_only_folder_announces_the_keywords_of_messages_expung
     assert (expected.tagged, got.tagged) == ("OK", "NO [READ-ONLY]")
     assert got.untagged == expected.untagged
     dialogue.assert_same([("A", "FETCH 1:* (FLAGS)"), ("A", "NOOP")])
+
+
+BAD_COMMANDS = [
+    "STORE 1 +FLAGS (\\Recent)",
+    "UID STORE 1 +FLAGS (\\Recent)",
+    "FETCH 1 (FLAGS",
+    "FETCH 0 (FLAGS)",
+    "UID FETCH 1 (NOTANITEM)",
+    "SEARCH NOTAKEY",
+    "UID SEARCH NOTAKEY",
+    "COPY 1",
+    "UID EXPUNGE",
+]
+CHANGES_ELSEWHERE = {
+    "flags-and-new": [("B", "STORE 2 +FLAGS ($Told)"), ("C", append("{folder}"))],
+    "expunge": [("B", "STORE 1 +FLAGS (\\Deleted)"), ("B", "EXPUNGE")],
+}
+
+
+@pytest.mark.parametrize("changes", CHANGES_ELSEWHERE)
+@pytest.mark.parametrize("refused", BAD_COMMANDS)
+def test_a_bad_command_carries_no_updates(dialogue: Dialogue, refused: str, changes: str) -> None:
+    """Another session's changes are told after the next command that is not BAD, as in Dovecot: a
+    BAD command was not run, so nothing is reported with it."""
+    folder = f"bad-{BAD_COMMANDS.index(refused)}-{changes}"
+    elsewhere = [
+        (who, step.replace(b"{folder}", folder.encode()) if isinstance(step, bytes) else step)
+        for who, step in CHANGES_ELSEWHERE[changes]
+    ]
+    dialogue.assert_same(
+        in_folder(
+            folder,
+            [("A", f"SELECT {folder}"), ("B", f"SELECT {folder}"), *elsewhere, ("A", refused), ("A", "NOOP")],
+        )
+    )

@@ -86,7 +86,8 @@ async def run_command(client: Client, command: Command) -> None:
             known = await refresh_flags(client, command)
         text = await handler(client, command)
     except CommandFailed as failure:
-        await _updates(client, command, known)
+        if not failure.bad:  # a BAD command was not run: nothing is told with it, as in Dovecot
+            await _updates(client, command, known)
         client.out.write(failure.line(command.tag))
         return
     except DomainError as error:
