@@ -7,9 +7,11 @@ Each test works in a folder of its own, so the tests share the servers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from tests.interop.dialogue import QUOTA_KIB, Dialogue, append, in_folder
+from tests.interop.dialogue import QUOTA_KIB, Dialogue, Step, append, in_folder
 
 pytestmark = pytest.mark.slow
 
@@ -226,9 +228,9 @@ BAD_COMMANDS = [
     "COPY 1",
     "UID EXPUNGE",
 ]
-CHANGES_ELSEWHERE = {
-    "flags-and-new": [("B", "STORE 2 +FLAGS ($Told)"), ("C", append("{folder}"))],
-    "expunge": [("B", "STORE 1 +FLAGS (\\Deleted)"), ("B", "EXPUNGE")],
+CHANGES_ELSEWHERE: dict[str, Callable[[str], list[Step]]] = {
+    "flags-and-new": lambda folder: [("B", "STORE 2 +FLAGS ($Told)"), ("C", append(folder))],
+    "expunge": lambda _folder: [("B", "STORE 1 +FLAGS (\\Deleted)"), ("B", "EXPUNGE")],
 }
 
 
@@ -238,10 +240,7 @@ def test_a_bad_command_carries_no_updates(dialogue: Dialogue, refused: str, chan
     """Another session's changes are told after the next command that is not BAD, as in Dovecot: a
     BAD command was not run, so nothing is reported with it."""
     folder = f"bad-{BAD_COMMANDS.index(refused)}-{changes}"
-    elsewhere = [
-        (who, step.replace(b"{folder}", folder.encode()) if isinstance(step, bytes) else step)
-        for who, step in CHANGES_ELSEWHERE[changes]
-    ]
+    elsewhere = CHANGES_ELSEWHERE[changes](folder)
     dialogue.assert_same(
         in_folder(
             folder,
