@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,6 +95,24 @@ def a_write_holding_the_folder(connection: Connection, folder_id: int) -> None:
     connection.execute(
         select(folders.c.id).where(folders.c.id == folder_id).with_for_update(key_share=True)
     ).one()
+
+
+@contextmanager
+def counted_reads(node: Runtime) -> Iterator[list[object]]:
+    """The statements `node` reads on their own (`Database.read_statement`) meanwhile."""
+    database = node.database
+    original = database.read_statement
+    reads: list[object] = []
+
+    async def counting(statement: Any, parameters: Any, scans: int = 0) -> list[Any]:
+        reads.append(statement)
+        return await original(statement, parameters, scans)
+
+    database.read_statement = counting  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        del database.read_statement
 
 
 def skip_with_one_writer(nodes: list[Runtime]) -> None:
@@ -246,6 +264,65 @@ async def test_a_flag_change_waiting_for_the_folder_edits_what_another_writer_co
     )
     assert [meta.flags for meta in stored.updated] == [frozenset({"$Urgent", "\\Seen"})]
     assert await stored_flags(two_nodes[0], inbox) == {appended.uid: "$Urgent \\Seen"}
+
+
+async def test_a_change_to_another_message_while_a_store_waits_is_told_after_the_store(
+    two_nodes: list[Runtime],
+) -> None:
+    """A STORE's changes are read with its messages; the read after it is spared only when its write
+    took the modseq right after that read. Here another writer came between."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    stored_on = await session.append("INBOX", message("stored on"), frozenset(), None)
+    other = await session.append("INBOX", message("changed elsewhere"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    known = (await session.changes(inbox, 0)).highestmodseq
+    session.begin_command()
+
+    stored, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.store_flags(
+            inbox, [stored_on.uid], FlagChange.ADD, frozenset({"\\Seen"}), changes_since=known
+        ),
+        lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, other.uid, "$Elsewhere")),
+    )
+    after = await session.changes(inbox, known)
+
+    assert stored.before is not None and stored.before.changed == ()
+    assert {meta.uid: meta.flags for meta in after.changed} == {
+        stored_on.uid: frozenset({"\\Seen"}),
+        other.uid: frozenset({"$Elsewhere"}),
+    }
+    assert after.highestmodseq == known + 2
+
+
+async def test_a_store_that_nothing_came_between_answers_the_read_after_it_with_what_it_knows(
+    two_nodes: list[Runtime],
+) -> None:
+    """The changes asked after the STORE are those a read would find: what was read with its messages
+    and what it wrote."""
+    (session, elsewhere) = await sessions_of_one_mailbox(two_nodes, 2)
+    stored_on = await session.append("INBOX", message("stored on"), frozenset(), None)
+    other = await session.append("INBOX", message("changed elsewhere"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    known = (await session.changes(inbox, 0)).highestmodseq
+    await elsewhere.store_flags(inbox, [other.uid], FlagChange.ADD, frozenset({"$Elsewhere"}))
+    session.begin_command()
+
+    await session.store_flags(
+        inbox, [stored_on.uid], FlagChange.ADD, frozenset({"\\Seen"}), changes_since=known
+    )
+    with counted_reads(two_nodes[0]) as reads:
+        told = await session.changes(inbox, known)
+    read = await session.changes(inbox, known)
+
+    assert reads == []
+    assert told == read
+    assert {meta.uid: meta.flags for meta in told.changed} == {
+        stored_on.uid: frozenset({"\\Seen"}),
+        other.uid: frozenset({"$Elsewhere"}),
+    }
 
 
 async def test_an_expunge_waiting_for_the_folder_keeps_a_message_undeleted_meanwhile(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -82,6 +82,7 @@ from mailservice.domain.mail_session import (
     FolderInfo,
     FolderStatus,
     FolderWrite,
+    MessageMeta,
     MessageStructure,
     OpenedFolder,
     StructureItem,
@@ -157,9 +158,9 @@ class SqlMailboxFolders:
         self._last_asked: dict[int, int] = {}
         """Per folder, the modseq the session last asked for changes since (or last opened at): the
         next ask is since that or since what it was then told, never since less."""
-        self._read_ahead: tuple[int, int, list[Any]] | None = None
-        """(folder id, since, the rows of `CHANGES`): read in a write, for a `changes` call of the same
-        command alone (`begin_command` and `open` drop it)."""
+        self._read_ahead: _ReadAhead | None = None
+        """Changes known from a write, for a `changes` call of the same command alone (`begin_command`
+        and `open` drop it)."""
 
     # Reads
 
@@ -207,8 +208,9 @@ class SqlMailboxFolders:
         then; what others did after it is told after the next command)."""
         read_ahead, self._read_ahead = self._read_ahead, None
         self._last_asked[folder_id] = since_modseq
-        if read_ahead is not None and read_ahead[0] == folder_id and read_ahead[1] <= since_modseq:
-            return changes_of_rows(read_ahead[2], since_modseq)
+        known = read_ahead.changes(folder_id, since_modseq) if read_ahead is not None else None
+        if known is not None:
+            return known
         asked = changes_asked(self._id, folder_id, since_modseq)
         changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
         return changes
@@ -353,6 +355,7 @@ class SqlMailboxFolders:
             targets: Sequence[Any] | None = targets_of_rows(found)
         else:
             targets = None
+        rounds = 0
         while pending:
             if targets is None:
                 asked = rows.array_asked(pending, folder_id=folder_id)
@@ -365,7 +368,12 @@ class SqlMailboxFolders:
                 message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
             )
             pending = edits.written(changed, *message_changes.flags_written(found))
+            rounds += 1
         stored, write = edits.stored()
+        if before is not None and changes_since is not None and rounds <= 1:
+            after = _after_own_flags(before, stored.updated, write)
+            if after is not None:
+                self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
         return replace(stored, before=before), write
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
@@ -440,13 +448,52 @@ class SqlMailboxFolders:
             return work(connection), CHANGES.rows(connection, asked)
 
         done, rows = await self._database.run_write(work_then_read, durable, statements_commit_alone)
-        self._read_ahead = (folder_id, since, rows)
+        self._read_ahead = _ReadAhead(folder_id, since, rows=rows)
         return done
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
         self._announcements.put(
             [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
+
+
+@dataclass(frozen=True)
+class _ReadAhead:
+    """A folder's changes since `since`, known from this session's own write: on SQLite the rows of
+    `CHANGES` read in the write's transaction (good for any later `since`); on PostgreSQL deduced from
+    a STORE (`_after_own_flags`), good for that `since` alone."""
+
+    folder_id: int
+    since: int
+    rows: Sequence[Any] | None = None
+    deduced: FolderChanges | None = None
+
+    def changes(self, folder_id: int, since_modseq: int) -> FolderChanges | None:
+        if folder_id != self.folder_id:
+            return None
+        if self.rows is not None and self.since <= since_modseq:
+            return changes_of_rows(self.rows, since_modseq)
+        if self.deduced is not None and self.since == since_modseq:
+            return self.deduced
+        return None
+
+
+def _after_own_flags(
+    before: FolderChanges, updated: Sequence[MessageMeta], write: FolderWrite | None
+) -> FolderChanges | None:
+    """The changes a read after a STORE would find, from the changes read with its messages (`before`)
+    and what it wrote; None when another writer may have changed the folder in between. Every change
+    to a folder raises its HIGHESTMODSEQ by one, so a write that took the modseq right after the one
+    read saw nothing come between (a STORE that wrote nothing leaves the read as it was)."""
+    if write is None:
+        return before if not updated else None
+    if write.modseq != before.highestmodseq + 1:
+        return None
+    mine = {meta.uid for meta in updated}
+    changed = sorted(
+        (*(meta for meta in before.changed if meta.uid not in mine), *updated), key=lambda m: m.uid
+    )
+    return replace(before, highestmodseq=write.modseq, changed=tuple(changed))
 
 
 # Reading helpers
