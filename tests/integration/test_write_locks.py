@@ -686,6 +686,50 @@ async def test_appends_waiting_for_one_folder_leave_the_node_connections_for_oth
     assert elsewhere.uid == 1
 
 
+@pytest.mark.parametrize("source_held", [True, False], ids=["source-held", "target-held"])
+async def test_copies_waiting_for_a_held_folder_leave_the_node_connections_for_other_writes(
+    two_nodes: list[Runtime], source_held: bool
+) -> None:
+    """More COPYs wait for one held folder (their source, or their target) than the node's pool of
+    durable writes has connections; only one of them per folder waits in the database, and another
+    mailbox's writes go on."""
+    skip_with_one_writer(two_nodes)
+    node = two_nodes[0]
+    (copying,) = await sessions_of_one_mailbox([node], 1)
+    (other,) = await sessions_of_one_mailbox([node], 1)
+    many = POOL_SIZE + 5
+    sources = ["INBOX"] if source_held else [f"From{n}" for n in range(many)]
+    for name in sources[1:] if source_held else sources:
+        await copying.create_folder(name)
+    await copying.create_folder("Kept")
+    small = b"Subject: copied\r\n\r\nx\r\n"  # so many copies stay inside the quota
+    appended = [await copying.append(name, small, frozenset(), None) for name in sources]
+    source_ids = [(await copying.status(name)).folder_id for name in sources]
+    held = source_ids[0] if source_held else (await copying.status("Kept")).folder_id
+
+    async def other_mailbox_writes(_held: AsyncConnection) -> Appended:
+        await asyncio.wait_for(other.create_folder("Elsewhere"), 5)
+        return await asyncio.wait_for(other.append("Elsewhere", message("other"), frozenset(), None), 5)
+
+    async def copies() -> list[Copied]:
+        targets = [f"To{n}" for n in range(many)] if source_held else ["Kept"] * many
+        for name in set(targets) - {"Kept"}:
+            await copying.create_folder(name)
+        return list(
+            await asyncio.gather(
+                *(
+                    copying.copy(source_ids[n % len(sources)], [appended[n % len(sources)].uid], targets[n])
+                    for n in range(many)
+                )
+            )
+        )
+
+    copied, elsewhere = await changed_while_the_folder_is_held(node, held, copies(), other_mailbox_writes)
+
+    assert all(len(each.target_uids) == 1 for each in copied)
+    assert elsewhere.uid == 1
+
+
 async def test_an_append_that_fails_in_the_database_is_answered_storage_unavailable(
     two_nodes: list[Runtime],
 ) -> None:

@@ -10,8 +10,8 @@ round trip that every writer would wait in).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -89,6 +89,7 @@ from mailservice.domain.mail_session import (
 )
 from mailservice.domain.messages import INBOX, FolderChanged, SortKeys
 from mailservice.domain.quota import Quota
+from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventPublisher
 
 T = TypeVar("T")
@@ -117,6 +118,7 @@ class SqlMailFolders:
         self._announcements = PublishQueue(publisher)
         self._clock = clock
         self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
+        self._folders_copied = KeyedLocks()
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
@@ -127,6 +129,7 @@ class SqlMailFolders:
             self._clock,
             mailbox_id,
             self._snapshots,
+            self._folders_copied,
         )
 
 
@@ -141,6 +144,7 @@ class SqlMailboxFolders:
         clock: Clock,
         mailbox_id: str,
         snapshots: FolderSnapshots,
+        folders_copied: KeyedLocks | None = None,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
@@ -148,6 +152,7 @@ class SqlMailboxFolders:
         self._clock = clock
         self._id = mailbox_id
         self._snapshots = snapshots
+        self._folders_copied = folders_copied if folders_copied is not None else KeyedLocks()
         # On SQLite a write to the selected folder also reads the changes that the session will ask for
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
@@ -419,15 +424,29 @@ class SqlMailboxFolders:
         return message_changes.expunged_in_one_statement(found, folder_id)
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        copied, writes = await self._write_reading_changes(
-            folder_id,
-            lambda c: message_changes.copy_messages(
-                c, self._id, folder_id, uids, target, move, self._default_quota
-            ),
-            statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
-        )
+        async with self._one_copy_per_folder(folder_id, target):
+            copied, writes = await self._write_reading_changes(
+                folder_id,
+                lambda c: message_changes.copy_messages(
+                    c, self._id, folder_id, uids, target, move, self._default_quota
+                ),
+                statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
+            )
         await self._changed(writes)
         return copied
+
+    @asynccontextmanager
+    async def _one_copy_per_folder(self, source_id: int, target: str) -> AsyncIterator[None]:
+        """PostgreSQL: one COPY or MOVE per source folder and one per target folder of a node waits in
+        the database, as one APPEND per folder does: each waiting there for a folder's row would hold a
+        connection of the pool that every durable write of the node shares. Taken in one order, so two
+        copies in opposite directions never wait for each other here."""
+        if not self._writes_in_statements:
+            yield
+            return
+        first, second = sorted((f"{self._id}/#{source_id}", f"{self._id}/{target}"))
+        async with self._folders_copied.hold(first), self._folders_copied.hold(second):
+            yield
 
     async def _write_reading_changes(
         self,
