@@ -325,6 +325,48 @@ async def test_a_store_that_nothing_came_between_answers_the_read_after_it_with_
     }
 
 
+@pytest.mark.parametrize("meanwhile", ["expunged", "same-flags", "unchangedsince"])
+async def test_a_store_that_another_writer_left_nothing_to_write_reads_the_changes_after_it(
+    two_nodes: list[Runtime], meanwhile: str
+) -> None:
+    """The STORE's write found its message changed or gone, and its second read nothing left to do:
+    what it read first is out of date, so the changes asked after it are read again."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    target = await session.append("INBOX", message("target"), frozenset({"\\Deleted"}), None)
+    inbox = (await session.status("INBOX")).folder_id
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+    known = (await session.changes(inbox, 0)).highestmodseq
+    session.begin_command()
+
+    def other_writer(connection: Connection) -> None:
+        if meanwhile == "expunged":
+            message_changes.expunge(connection, mailbox_id, inbox, [target.uid])
+        elif meanwhile == "same-flags":
+            another_writer_sets_flags(connection, inbox, target.uid, "\\Deleted \\Seen")
+        else:
+            another_writer_sets_flags(connection, inbox, target.uid, "\\Deleted $Other")
+
+    await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.store_flags(
+            inbox,
+            [target.uid],
+            FlagChange.ADD,
+            frozenset({"\\Seen"}),
+            unchanged_since=known if meanwhile == "unchangedsince" else None,
+            changes_since=known,
+        ),
+        lambda held: held.run_sync(other_writer),
+    )
+    told = await session.changes(inbox, known)
+    read = await session.changes(inbox, known)
+
+    assert told == read
+    assert told.highestmodseq == known + 1
+
+
 async def test_an_expunge_waiting_for_the_folder_keeps_a_message_undeleted_meanwhile(
     two_nodes: list[Runtime],
 ) -> None:

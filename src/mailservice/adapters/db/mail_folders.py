@@ -362,6 +362,7 @@ class SqlMailboxFolders:
             targets = None
         rounds = 0
         while pending:
+            rounds += 1
             if targets is None:
                 asked = rows.array_asked(pending, folder_id=folder_id)
                 targets = await self._database.read_statement(rows.in_array, asked)
@@ -373,9 +374,8 @@ class SqlMailboxFolders:
                 message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
             )
             pending = edits.written(changed, *message_changes.flags_written(found))
-            rounds += 1
         stored, write = edits.stored()
-        if before is not None and changes_since is not None and rounds <= 1:
+        if before is not None and changes_since is not None and rounds <= 1:  # its messages read once
             after = _after_own_flags(before, stored.updated, write)
             if after is not None:
                 self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
