@@ -222,6 +222,7 @@ BAD_COMMANDS = [
     "UID STORE 1 +FLAGS (\\Recent)",
     "FETCH 1 (FLAGS",
     "FETCH 0 (FLAGS)",
+    "FETCH 9 (FLAGS)",
     "UID FETCH 1 (NOTANITEM)",
     "SEARCH NOTAKEY",
     "UID SEARCH NOTAKEY",

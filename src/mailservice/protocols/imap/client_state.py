@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from mailservice.domain.mail_session import MailSession
+from mailservice.domain.mail_session import FolderChanges, MailSession
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.replies import CommandFailed, bad
 
@@ -32,6 +32,9 @@ class ClientState:
     """UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8 both ways."""
     rev2: bool = False
     """IMAP4rev2 is enabled (RFC 9051): no \\Recent, SEARCH answers ESEARCH, SELECT names the folder."""
+    changes_read: FolderChanges | None = None
+    """The selected folder's changes a command read before its answer (a FETCH, `refresh_flags`), for
+    the updates after it: they are not read twice."""
 
     def mail(self) -> MailSession:
         if self.session is None:

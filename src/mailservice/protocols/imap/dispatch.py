@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from mailservice.domain.errors import DomainError
-from mailservice.domain.mail_session import FolderChanges
 from mailservice.protocols.imap import (
     append_command,
     copy_commands,
@@ -25,7 +24,7 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import CommandFailed, Disconnect, bad, from_domain_error
-from mailservice.protocols.imap.updates import may_expunge_after, reads_flags, refresh_flags, send_updates
+from mailservice.protocols.imap.updates import may_expunge_after, send_updates
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +75,20 @@ HANDLERS: dict[str, tuple[Handler, frozenset[State]]] = {
 async def run_command(client: Client, command: Command) -> None:
     """Write everything the command answers, its tagged reply last (not flushed)."""
     handler, states = HANDLERS[command.name]
-    known: FolderChanges | None = None
+    client.state.changes_read = None
     if client.state.session is not None:
         client.state.session.begin_command()
     try:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))
-        if reads_flags(command):
-            known = await refresh_flags(client, command)
         text = await handler(client, command)
     except CommandFailed as failure:
         if not failure.bad:  # a BAD command was not run: nothing is told with it, as in Dovecot
-            await _updates(client, command, known)
+            await _updates(client, command)
         client.out.write(failure.line(command.tag))
         return
     except DomainError as error:
-        await _updates(client, command, known)
+        await _updates(client, command)
         client.out.write(from_domain_error(error).line(command.tag))
         return
     except (Disconnect, OSError, EOFError):  # the connection itself failed (TLS, reset, closed)
@@ -100,12 +97,13 @@ async def run_command(client: Client, command: Command) -> None:
         log.error("imap.command_failed command=%s error=%s: %s", command.name, type(error).__name__, error)
         client.out.write(f"{command.tag} NO [SERVERBUG] Internal error occurred.\r\n".encode())
         return
-    await _updates(client, command, known)
+    await _updates(client, command)
     if text:
         client.out.write(f"{command.tag} OK {text}\r\n".encode("utf-8", "replace"))
 
 
-async def _updates(client: Client, command: Command, known: FolderChanges | None) -> None:
+async def _updates(client: Client, command: Command) -> None:
+    known, client.state.changes_read = client.state.changes_read, None
     if client.state.state is not State.SELECTED or command.name in ("SELECT", "EXAMINE", "IDLE"):
         return
     try:

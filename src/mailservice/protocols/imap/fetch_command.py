@@ -21,6 +21,7 @@ from mailservice.protocols.imap.fetch_response import (
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, write_vanished_earlier
 from mailservice.protocols.imap.replies import CommandFailed, bad
+from mailservice.protocols.imap.updates import refresh_flags
 
 BATCH_MESSAGES = 500
 BATCH_BYTES = 4 * 1024 * 1024
@@ -40,6 +41,7 @@ async def fetch(client: Client, command: Command) -> str:
         if not command.uid:
             raise bad("VANISHED is only for UID FETCH")
         require_qresync(client)
+    await refresh_flags(client, view)
     if request.changed_since is not None:
         since = request.changed_since
         if request.vanished:

@@ -25,13 +25,6 @@ def may_expunge_after(command: Command) -> bool:
     return command.uid or command.name not in _NO_EXPUNGE_DURING
 
 
-def reads_flags(command: Command) -> bool:
-    """FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot does;
-    SEARCH, as in Dovecot, sees what was last announced. STORE answers with them too, from the
-    changes its store reads before it writes (`refreshed`)."""
-    return command.name == "FETCH"
-
-
 async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges | None = None) -> None:
     """`known`: the changes `refresh_flags` read before the command, so as not to read them twice
     (what happened during the command is told after the next one)."""
@@ -56,15 +49,15 @@ async def send_updates(client: Client, allow_expunge: bool, known: FolderChanges
         )
 
 
-async def refresh_flags(client: Client, command: Command) -> FolderChanges | None:
-    """Before a FETCH or STORE: keywords it will show are announced first. The changes read, for
-    `send_updates` after a FETCH (a STORE's own changes make them stale: they are read again)."""
-    view = client.state.view
-    if view is None:
-        return None
+async def refresh_flags(client: Client, view: FolderView) -> None:
+    """A FETCH shows other sessions' flag changes made before it (announced after it), as Dovecot
+    does, and the keywords it will show are announced first; called once its arguments are known good,
+    since a command answered BAD says nothing. (SEARCH, as in Dovecot, sees what was last announced;
+    a STORE answers with the changes its store reads before it writes, `refreshed`.) The changes read
+    are kept for `send_updates` after the command (`ClientState.changes_read`)."""
     changes = await _changes(client, view)
     client.out.write_all(view.refresh_flags(changes))
-    return changes if command.name == "FETCH" else None
+    client.state.changes_read = changes
 
 
 def refreshed(view: FolderView, changes: FolderChanges) -> list[bytes]:
