@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from alembic import command
 
 from mailservice.adapters.db.dsn import async_database_url
-from mailservice.adapters.db.migrate import alembic_config
+from mailservice.adapters.db.migrate import MIGRATIONS, alembic_config
 from tests.support.databases import run_statements
 
 SCHEMA_0021_ROWS = [
@@ -49,15 +50,52 @@ def test_the_rows_stay_and_a_deleted_folders_id_is_not_given_again(tmp_path: Pat
     assert back == [(1, "INBOX", 7)]
 
 
-def test_a_migration_that_breaks_a_reference_is_refused(tmp_path: Path) -> None:
-    """Foreign keys are off while SQLite migrates (a table rebuild would otherwise delete the rows
-    that refer to it); the references are checked before the commit instead."""
+def test_rows_broken_before_the_migration_do_not_stop_it(tmp_path: Path) -> None:
+    """A row whose reference was broken by hand (foreign keys off) before the migration is left to
+    the operator: only what the migration itself breaks stops it."""
     url = async_database_url(str(tmp_path / "old.db"))
     config = alembic_config(url)
     command.upgrade(config, "0021")
     run_statements(url, *SCHEMA_0021_ROWS)
     run_statements(url, "INSERT INTO recent_marks (folder_id, recent_uid) VALUES (9, 1)")
 
-    with pytest.raises(RuntimeError, match="references are broken"):
-        command.upgrade(config, "0022")
+    command.upgrade(config, "0022")
+
+    assert run_statements(url, "SELECT version_num FROM alembic_version") == [("0022",)]
+
+
+def test_a_migration_that_breaks_a_reference_is_refused(tmp_path: Path) -> None:
+    """Foreign keys are off while SQLite migrates (a table rebuild would otherwise delete the rows
+    that refer to it); the references are checked before the commit instead. Here a migration of
+    the test's own deletes a folder that a row still refers to: nothing of the run is committed."""
+    url = async_database_url(str(tmp_path / "old.db"))
+    config = alembic_config(url)
+    command.upgrade(config, "0021")
+    run_statements(url, *SCHEMA_0021_ROWS)
+    scripts = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "9999_breaks_a_reference.py").write_text(BREAKING_MIGRATION)
+    config.set_main_option("script_location", str(scripts))
+
+    with pytest.raises(RuntimeError, match="rows of recent_marks whose references are broken"):
+        command.upgrade(config, "heads")
     assert run_statements(url, "SELECT version_num FROM alembic_version") == [("0021",)]
+    assert run_statements(url, "SELECT count(*) FROM folders") == [(2,)]
+
+
+BREAKING_MIGRATION = """
+from alembic import op
+
+revision = "9999"
+down_revision = "0022"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM folders WHERE id = 2")
+
+
+def downgrade() -> None:
+    pass
+"""
