@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 
 
 class KeyedLocks:
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
+    """`holders` at a time per key (one: a lock)."""
+
+    def __init__(self, holders: int = 1) -> None:
+        self._holders = holders
+        self._locks: dict[str, asyncio.Semaphore] = {}
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock = self._locks.setdefault(key, asyncio.Semaphore(self._holders))
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:

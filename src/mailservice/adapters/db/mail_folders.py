@@ -104,6 +104,11 @@ _STRUCTURE_COLUMNS = (
 )
 
 
+COPIES_WAITING_PER_MAILBOX = 4
+"""PostgreSQL: COPYs and MOVEs of one mailbox per node in the database at a time (the others wait in the
+process), so that one mailbox's copies cannot take every connection of the node's durable writes."""
+
+
 class SqlMailFolders:
     def __init__(
         self,
@@ -118,7 +123,7 @@ class SqlMailFolders:
         self._announcements = PublishQueue(publisher)
         self._clock = clock
         self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
-        self._folders_copied = KeyedLocks()
+        self._copying_mailboxes = KeyedLocks(COPIES_WAITING_PER_MAILBOX)
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
@@ -129,7 +134,7 @@ class SqlMailFolders:
             self._clock,
             mailbox_id,
             self._snapshots,
-            self._folders_copied,
+            self._copying_mailboxes,
         )
 
 
@@ -144,7 +149,7 @@ class SqlMailboxFolders:
         clock: Clock,
         mailbox_id: str,
         snapshots: FolderSnapshots,
-        folders_copied: KeyedLocks | None = None,
+        copying_mailboxes: KeyedLocks | None = None,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
@@ -152,7 +157,9 @@ class SqlMailboxFolders:
         self._clock = clock
         self._id = mailbox_id
         self._snapshots = snapshots
-        self._folders_copied = folders_copied if folders_copied is not None else KeyedLocks()
+        self._copying_mailboxes = (
+            copying_mailboxes if copying_mailboxes is not None else KeyedLocks(COPIES_WAITING_PER_MAILBOX)
+        )
         # On SQLite a write to the selected folder also reads the changes that the session will ask for
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
@@ -424,7 +431,7 @@ class SqlMailboxFolders:
         return message_changes.expunged_in_one_statement(found, folder_id)
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        async with self._one_copy_per_folder(folder_id, target):
+        async with self._copies_waiting_bounded():
             copied, writes = await self._write_reading_changes(
                 folder_id,
                 lambda c: message_changes.copy_messages(
@@ -436,16 +443,15 @@ class SqlMailboxFolders:
         return copied
 
     @asynccontextmanager
-    async def _one_copy_per_folder(self, source_id: int, target: str) -> AsyncIterator[None]:
-        """PostgreSQL: one COPY or MOVE per source folder and one per target folder of a node waits in
-        the database, as one APPEND per folder does: each waiting there for a folder's row would hold a
-        connection of the pool that every durable write of the node shares. Taken in one order, so two
-        copies in opposite directions never wait for each other here."""
+    async def _copies_waiting_bounded(self) -> AsyncIterator[None]:
+        """PostgreSQL: at most `COPIES_WAITING_PER_MAILBOX` COPYs or MOVEs of a mailbox per node are in
+        the database at a time: each waiting there for a folder's row holds a connection of the pool
+        that every durable write of the node shares (as APPENDs are bounded, one per folder). They
+        would wait for each other there anyway: each counts its bytes against the mailbox's row."""
         if not self._writes_in_statements:
             yield
             return
-        first, second = sorted((f"{self._id}/#{source_id}", f"{self._id}/{target}"))
-        async with self._folders_copied.hold(first), self._folders_copied.hold(second):
+        async with self._copying_mailboxes.hold(self._id):
             yield
 
     async def _write_reading_changes(
