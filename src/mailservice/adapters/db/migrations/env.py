@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from alembic import context
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mailservice.adapters.db.engine import create_engine
 from mailservice.adapters.db.tables import metadata
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mailservice.migrate")  # alembic loads this file under a name of its own
 
 
 def _run(connection: Connection) -> None:
@@ -29,7 +30,7 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         checked = connection.dialect.name == "sqlite" and _pending()
-        broken_before = _broken_references(connection) if checked else set()
+        broken_before = _broken_references(connection) if checked else Counter()
         context.run_migrations()
         if checked:
             _refuse_new_broken_references(connection, broken_before)
@@ -39,21 +40,23 @@ def _pending() -> bool:
     return set(context.get_context().get_current_heads()) != set(context.script.get_heads())
 
 
-def _broken_references(connection: Connection) -> set[tuple[object, ...]]:
-    """(table, rowid, parent table, key) of each row whose reference names no row."""
-    return {tuple(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()}
+def _broken_references(connection: Connection) -> Counter[tuple[str, str, int]]:
+    """How many rows of each (table, parent table, key) name no row. Counted, not listed by rowid: a
+    rebuilt table numbers its rows again."""
+    rows = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    return Counter((str(table), str(parent), int(key)) for table, _rowid, parent, key in rows)
 
 
-def _refuse_new_broken_references(connection: Connection, before: set[tuple[object, ...]]) -> None:
+def _refuse_new_broken_references(connection: Connection, before: Counter[tuple[str, str, int]]) -> None:
     """Only what the migrations broke stops them; rows broken before (edited by hand with foreign keys
     off, say) are named in the log, not held against every later migration."""
     after = _broken_references(connection)
     if after - before:
-        tables = sorted({str(row[0]) for row in after - before})
+        tables = sorted({table for table, _parent, _key in after - before})
         raise RuntimeError(f"the migration left rows of {', '.join(tables)} whose references are broken")
     if after:
-        tables = sorted({str(row[0]) for row in after})
-        log.warning("migrate.broken_references_before tables=%s rows=%d", ",".join(tables), len(after))
+        tables = sorted({table for table, _parent, _key in after})
+        log.warning("migrate.broken_references_before tables=%s rows=%d", ",".join(tables), after.total())
 
 
 def _without_foreign_keys(engine: AsyncEngine) -> None:
