@@ -13,7 +13,7 @@ import pytest
 
 from mailservice.adapters.db.mail_folders import SqlMailboxFolders
 from mailservice.bootstrap import Runtime
-from mailservice.domain.mail_session import MailSession
+from mailservice.domain.mail_session import FlagChange, MailSession
 from mailservice.protocols.imap.options import ImapOptions
 from mailservice.protocols.imap.server import start_imap
 from tests.support.agent import claim_and_pay
@@ -79,7 +79,8 @@ async def test_a_message_delivered_while_a_fetch_sets_seen_is_recent_to_the_sess
     runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The FETCH answers with the changes read before it; its \\Seen write must not take as recent a
-    message that came meanwhile, which the session is told of only after its next command."""
+    message that came meanwhile. The changes are read again after the write (newer than those read
+    before it), and tell of that message, recent to this session."""
     async with _selected(runtime, client) as (wire, session):
         store_flags = SqlMailboxFolders.store_flags
 
@@ -89,8 +90,33 @@ async def test_a_message_delivered_while_a_fetch_sets_seen_is_recent_to_the_sess
             return await store_flags(folders, *arguments, **options)
 
         monkeypatch.setattr(SqlMailboxFolders, "store_flags", delivered_first)
-        assert (await wire.command(b"FETCH 1 (BODY[])"))[-1].startswith(b"t OK")
+        fetched = await wire.command(b"FETCH 1 (BODY[])")
 
-        noop = await wire.command(b"NOOP")
+        assert fetched[-1].startswith(b"t OK")
+        assert fetched[-3:-1] == [b"* 2 EXISTS\r\n", b"* 2 RECENT\r\n"], fetched
+        assert await wire.command(b"NOOP") == [b"t OK Noop completed.\r\n"]
 
-        assert noop[:2] == [b"* 2 EXISTS\r\n", b"* 2 RECENT\r\n"], noop
+
+async def test_a_keyword_another_session_gives_while_a_fetch_sets_seen_is_named_before_it_is_shown(
+    runtime: Runtime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FETCH's \\Seen write returns the message with a keyword set after the changes were read:
+    `* FLAGS` names it before the FETCH shows it."""
+    async with _selected(runtime, client) as (wire, session):
+        store_flags = SqlMailboxFolders.store_flags
+        inbox = (await session.status("INBOX")).folder_id
+
+        async def keyword_first(folders: SqlMailboxFolders, *arguments: Any, **options: Any) -> Any:
+            monkeypatch.setattr(SqlMailboxFolders, "store_flags", store_flags)
+            await session.store_flags(inbox, [1], FlagChange.ADD, frozenset({"$Race"}))
+            return await store_flags(folders, *arguments, **options)
+
+        monkeypatch.setattr(SqlMailboxFolders, "store_flags", keyword_first)
+        fetched = await wire.command(b"FETCH 1 (BODY[])")
+
+        named = [
+            number for number, line in enumerate(fetched) if line.startswith(b"* FLAGS") and b"$Race" in line
+        ]
+        shown = [number for number, line in enumerate(fetched) if line.startswith(b"* 1 FETCH")]
+        assert named and shown and named[0] < shown[0], fetched
+        assert b"$Race" in fetched[shown[0]] or any(b"$Race" in line for line in fetched[shown[0] :]), fetched

@@ -248,3 +248,21 @@ def test_a_bad_command_carries_no_updates(dialogue: Dialogue, refused: str, chan
             [("A", f"SELECT {folder}"), ("B", f"SELECT {folder}"), *elsewhere, ("A", refused), ("A", "NOOP")],
         )
     )
+
+
+def test_a_fetch_that_sets_seen_shows_it_after_another_sessions_change(dialogue: Dialogue) -> None:
+    """The FETCH's own \\Seen is newer than the changes read before it: the flags told after it are
+    those it wrote, as in Dovecot, not the older ones read before."""
+    dialogue.assert_same(
+        in_folder(
+            "seen-after",
+            [
+                ("A", "SELECT seen-after"),
+                ("B", "SELECT seen-after"),
+                ("B", "STORE 2 +FLAGS ($Told)"),
+                ("A", "FETCH 2 (FLAGS BODY[TEXT])"),
+                ("A", "SEARCH UNSEEN"),
+                ("A", "NOOP"),
+            ],
+        )
+    )

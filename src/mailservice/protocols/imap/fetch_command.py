@@ -173,7 +173,10 @@ async def _mark_seen(client: Client, view: FolderView, chosen: list[tuple[int, i
     stored = await client.state.mail().store_flags(
         view.folder_id, unseen, FlagChange.ADD, frozenset({"\\Seen"})
     )
-    view.update(stored.updated)
+    # Keywords another session gave these messages since the changes were read are named first.
+    client.out.write_all(view.update(stored.updated))
+    if stored.updated:  # newer than the changes read before: the updates after the command read again
+        client.state.changes_read = None
     return {meta.uid for meta in stored.updated}
 
 
