@@ -10,18 +10,19 @@ from mailservice.keyed_locks import KeyedLocks
 async def test_a_key_has_so_many_holders_at_a_time_and_other_keys_are_not_held_up() -> None:
     locks = KeyedLocks(holders=2)
     inside: list[str] = []
-    release = asyncio.Event()
+    three_in, release = asyncio.Event(), asyncio.Event()
 
     async def hold(key: str, name: str) -> None:
         async with locks.hold(key):
             inside.append(name)
+            if len(inside) == 3:
+                three_in.set()
             await release.wait()
 
     tasks = [asyncio.create_task(hold("a", f"a{n}")) for n in range(3)]
     tasks.append(asyncio.create_task(hold("b", "b0")))
-    while len(inside) < 3:  # the holders that may go in do, in a few turns of the loop
-        await asyncio.sleep(0)
-    for _ in range(10):  # and the third of "a" stays out however long it is given
+    await asyncio.wait_for(three_in.wait(), 5)
+    for _ in range(10):  # the third of "a" stays out however many turns it is given
         await asyncio.sleep(0)
 
     assert sorted(inside) == ["a0", "a1", "b0"]
