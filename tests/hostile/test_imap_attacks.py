@@ -287,9 +287,8 @@ async def test_a_client_that_sends_its_commands_ahead_does_not_hold_up_another(
     """Commands a client sent ahead are served a turn of the event loop each: another client's login
     and read are answered while the flood is still being worked through."""
     flooding = await logged_in(served, mailbox, ATTACK_ADDRESSES[0])
-    count = (
-        200_000  # alone, the other client is served within about 2,000; on a loaded machine 41,000 were seen
-    )
+    # Alone, the other client is served within about 2,000 of them; on a loaded machine 41,000 were seen.
+    count = 200_000
     answered = 0
     flood_served = asyncio.Event()
 
