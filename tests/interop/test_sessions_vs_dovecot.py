@@ -266,3 +266,23 @@ def test_a_fetch_that_sets_seen_shows_it_after_another_sessions_change(dialogue:
             ],
         )
     )
+
+
+def test_with_condstore_on_stores_and_updates_give_modseq_before_flags(dialogue: Dialogue) -> None:
+    """Dovecot's order for a STORE's answer and for another session's changes told after a command;
+    a FETCH gives its items in the order asked."""
+    dialogue.assert_same(
+        in_folder(
+            "modseq-order",
+            [
+                ("A", "ENABLE CONDSTORE"),
+                ("B", "ENABLE CONDSTORE"),
+                ("A", "SELECT modseq-order"),
+                ("B", "SELECT modseq-order"),
+                ("B", "STORE 1 +FLAGS ($New)"),
+                ("B", "UID STORE 2 +FLAGS (\\Flagged)"),
+                ("A", "NOOP"),
+                ("A", "FETCH 1:2 (FLAGS MODSEQ)"),
+            ],
+        )
+    )

@@ -252,7 +252,7 @@ async def test_store_forms_and_conditional_store(imap: RunningImap) -> None:
     new = mailbox(imap).folders["INBOX"].messages[3].meta.modseq
     assert reply == [
         b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % (new - 1),
-        b"* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (%d))\r\n" % new,
+        b"* 3 FETCH (UID 3 MODSEQ (%d) FLAGS (\\Flagged))\r\n" % new,
         b"t OK [MODIFIED 1] Conditional STORE failed\r\n",
     ]
     await wire.close()

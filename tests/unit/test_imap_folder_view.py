@@ -58,7 +58,7 @@ def test_flag_changes_are_announced_once_and_own_changes_not_at_all() -> None:
     folder = view(1, 2)
     changes = FolderChanges(3, 3, (meta(1, 3, "\\Seen"),), (), 7)
     assert folder.sync(changes, allow_expunge=True, with_modseq=True) == [
-        b"* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (3))\r\n"
+        b"* 1 FETCH (UID 1 MODSEQ (3) FLAGS (\\Seen))\r\n"
     ]
     assert folder.sync(changes, allow_expunge=True, with_modseq=True) == []
     folder.update([meta(2, 4, "\\Flagged")])

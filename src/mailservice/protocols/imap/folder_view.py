@@ -271,12 +271,12 @@ class FolderView:
         return responses
 
     def _flags_line(self, meta: MessageMeta, with_modseq: bool) -> bytes:
-        modseq = b" MODSEQ (%d)" % meta.modseq if with_modseq else b""
-        return b"* %d FETCH (UID %d FLAGS (%s)%s)\r\n" % (
+        modseq = b"MODSEQ (%d) " % meta.modseq if with_modseq else b""  # before FLAGS, as Dovecot sends it
+        return b"* %d FETCH (UID %d %sFLAGS (%s))\r\n" % (
             self.sequence_number(meta.uid),
             meta.uid,
-            stored_flags_text(meta.flags),
             modseq,
+            stored_flags_text(meta.flags),
         )
 
     def _add_new(self, changed: Sequence[MessageMeta]) -> bool:

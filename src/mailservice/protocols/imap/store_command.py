@@ -48,11 +48,11 @@ async def store(client: Client, command: Command) -> str:
             continue
         view.unannounced.discard(uid)
         meta = view.metas[uid]
-        items = [] if args.silent else [b"FLAGS (%s)" % stored_flags_text(meta.flags)]
-        if command.uid or with_modseq:
-            items.insert(0, b"UID %d" % uid)
-        if with_modseq:
+        items = [b"UID %d" % uid] if command.uid or with_modseq else []
+        if with_modseq:  # before FLAGS, as Dovecot sends it
             items.append(b"MODSEQ (%d)" % meta.modseq)
+        if not args.silent:
+            items.append(b"FLAGS (%s)" % stored_flags_text(meta.flags))
         lines.append(b"* %d FETCH (%s)\r\n" % (number, b" ".join(items)))
     client.out.write_all(lines)
     if modified:
