@@ -286,3 +286,29 @@ def test_with_condstore_on_stores_and_updates_give_modseq_before_flags(dialogue:
             ],
         )
     )
+
+
+def test_with_qresync_on_highestmodseq_is_told_when_the_updates_move_it(dialogue: Dialogue) -> None:
+    """In the tagged OK, or in an untagged OK when the tagged one has a code of its own; not when
+    the MODSEQs sent already say it (RFC 7162 section 3.2.10, as Dovecot decides it)."""
+    dialogue.assert_same(
+        in_folder(
+            "told-modseq",
+            [
+                ("A", "ENABLE QRESYNC"),
+                ("B", "ENABLE QRESYNC"),
+                ("A", "SELECT told-modseq"),
+                ("B", "SELECT told-modseq"),
+                ("B", "STORE 1 +FLAGS ($New)"),
+                ("A", "NOOP"),
+                ("B", "STORE 2 +FLAGS.SILENT (\\Deleted)"),
+                ("B", "EXPUNGE"),
+                ("A", "NOOP"),
+                ("A", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)"),
+                ("C", append("told-modseq")),
+                ("A", "NOOP"),
+                ("C", append("told-modseq")),
+                ("A", "COPY 1 told-modseq"),
+            ],
+        )
+    )

@@ -8,7 +8,6 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command, CopyArgs
 from mailservice.protocols.imap.replies import from_domain_error
 from mailservice.protocols.imap.sequence_set import uid_set_text
-from mailservice.protocols.imap.updates import highestmodseq_code
 
 
 async def copy(client: Client, command: Command) -> str:
@@ -32,7 +31,7 @@ async def copy(client: Client, command: Command) -> str:
     if code:
         client.out.write(f"* OK [{code}] Moved UIDs.\r\n".encode())
     client.out.write_all(view.expunge_responses(copied.source_uids, client.state.qresync))
-    return f"{await highestmodseq_code(client)}Move completed."
+    return "Move completed."
 
 
 def _copyuid(copied: Copied) -> str:

@@ -24,7 +24,12 @@ from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import CommandFailed, Disconnect, bad, from_domain_error
-from mailservice.protocols.imap.updates import may_expunge_after, send_updates
+from mailservice.protocols.imap.updates import (
+    highestmodseq_line,
+    highestmodseq_told,
+    may_expunge_after,
+    send_updates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +90,12 @@ async def run_command(client: Client, command: Command) -> None:
     except CommandFailed as failure:
         if not failure.bad:  # a BAD command was not run: nothing is told with it, as in Dovecot
             await _updates(client, command)
+            _tell_highestmodseq(client)
         client.out.write(failure.line(command.tag))
         return
     except DomainError as error:
         await _updates(client, command)
+        _tell_highestmodseq(client)
         client.out.write(from_domain_error(error).line(command.tag))
         return
     except (Disconnect, OSError, EOFError):  # the connection itself failed (TLS, reset, closed)
@@ -98,6 +105,7 @@ async def run_command(client: Client, command: Command) -> None:
         client.out.write(f"{command.tag} NO [SERVERBUG] Internal error occurred.\r\n".encode())
         return
     await _updates(client, command)
+    text = _tell_highestmodseq(client, text)
     if text:
         client.out.write(f"{command.tag} OK {text}\r\n".encode("utf-8", "replace"))
 
@@ -110,6 +118,18 @@ async def _updates(client: Client, command: Command) -> None:
         await send_updates(client, may_expunge_after(command), known)
     except DomainError as error:
         log.warning("imap.updates_failed command=%s error=%s", command.name, error.code)
+
+
+def _tell_highestmodseq(client: Client, text: str = "") -> str:
+    """The tagged OK's text, with HIGHESTMODSEQ when the updates moved it and the text has no code of
+    its own; otherwise it goes in an untagged OK (as Dovecot does)."""
+    told = highestmodseq_told(client)
+    if told is None:
+        return text
+    if text and not text.startswith("["):
+        return f"[HIGHESTMODSEQ {told}] {text}"
+    client.out.write(highestmodseq_line(told))
+    return text
 
 
 def _wrong_state(state: State) -> str:

@@ -52,6 +52,10 @@ class FolderView:
     """The uids of the last saved SEARCH result (`$`, RFC 5182)."""
     sort_keys: dict[int, SortKeys] = field(default_factory=dict)
     """SORT keys already read, by uid: a message's never change (its header does not)."""
+    synced_modseq: int = 0
+    """HIGHESTMODSEQ as of the last updates that held back no expunge (`updates.highestmodseq_told`)."""
+    shown_modseq: int = 0
+    """The highest MODSEQ sent in a FETCH line since then."""
 
     @classmethod
     def of(cls, opened: OpenedFolder, read_only: bool, recent_above: int = 0) -> FolderView:
@@ -65,6 +69,7 @@ class FolderView:
             uidvalidity=status.uidvalidity,
             uidnext=status.uidnext,
             highestmodseq=status.highestmodseq,
+            synced_modseq=status.highestmodseq,
             uids=uids,
             metas=dict(opened.by_uid),
             keywords=set(opened.keywords),
@@ -271,6 +276,8 @@ class FolderView:
         return responses
 
     def _flags_line(self, meta: MessageMeta, with_modseq: bool) -> bytes:
+        if with_modseq:
+            self.shown_modseq = max(self.shown_modseq, meta.modseq)
         modseq = b"MODSEQ (%d) " % meta.modseq if with_modseq else b""  # before FLAGS, as Dovecot sends it
         return b"* %d FETCH (UID %d %sFLAGS (%s))\r\n" % (
             self.sequence_number(meta.uid),

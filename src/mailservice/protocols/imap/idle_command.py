@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
 from mailservice.protocols.imap.replies import Disconnect, bad
-from mailservice.protocols.imap.updates import send_updates
+from mailservice.protocols.imap.updates import highestmodseq_line, highestmodseq_told, send_updates
 
 
 async def idle(client: Client, command: Command) -> str:
     watch = client.state.mail().watch()
     try:
         client.out.write(b"+ idling\r\n")
-        await send_updates(client, allow_expunge=True)
+        await _send_updates(client)
         await client.out.flush()
         line = await _wait(client, aiter(watch))
     finally:
@@ -76,6 +76,15 @@ async def _woken(
         waking.result()
     except StopAsyncIteration:
         return None  # the watch ended: only DONE can end IDLE now
-    await send_updates(client, allow_expunge=True)
+    await _send_updates(client)
     await client.out.flush()
     return asyncio.ensure_future(anext(events))
+
+
+async def _send_updates(client: Client) -> None:
+    """What changed, and with QRESYNC the HIGHESTMODSEQ it moved to (an untagged OK: IDLE has no tagged
+    line to put it in until it ends)."""
+    await send_updates(client, allow_expunge=True)
+    told = highestmodseq_told(client)
+    if told is not None:
+        client.out.write(highestmodseq_line(told))

@@ -12,7 +12,6 @@ from mailservice.protocols.imap.folder_commands import mailbox_text
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, resync_selected
 from mailservice.protocols.imap.recent import recent_above
-from mailservice.protocols.imap.updates import highestmodseq_code
 
 
 async def select(client: Client, command: Command) -> str:
@@ -95,4 +94,4 @@ async def expunge(client: Client, command: Command) -> str:
             return "Expunge completed."
     removed = await client.state.mail().expunge(view.folder_id, uids)
     client.out.write_all(view.expunge_responses(removed, client.state.qresync))
-    return f"{await highestmodseq_code(client)}Expunge completed."
+    return "Expunge completed."

@@ -84,12 +84,25 @@ def _of_this_folder(view: FolderView, changes: FolderChanges) -> FolderChanges:
         return changes.of_uidvalidity(view.uidvalidity)
 
 
-async def highestmodseq_code(client: Client) -> str:
-    """`[HIGHESTMODSEQ n] ` for the tagged OK of EXPUNGE and MOVE once QRESYNC is enabled (RFC 7162
-    section 3.2.10; Dovecot adds it with QRESYNC only): other sessions' changes are announced first,
-    so that n is the folder's modseq after this command."""
+def highestmodseq_told(client: Client) -> int | None:
+    """With QRESYNC on, after a command's updates: the HIGHESTMODSEQ to tell the client, when they moved
+    it past what the MODSEQs it was sent say (RFC 7162 section 3.2.10), as Dovecot decides it. When an
+    expunge is held back, a higher value would let the client miss it: only the value before (and
+    only when the MODSEQs it was sent went past that)."""
     view = client.state.view
     if not client.state.qresync or view is None:
-        return ""
-    await send_updates(client, allow_expunge=True)
-    return f"[HIGHESTMODSEQ {view.highestmodseq}] "
+        return None
+    told = None
+    if view.gone:
+        if view.shown_modseq > view.synced_modseq:
+            told = view.synced_modseq
+    else:
+        if view.synced_modseq < view.highestmodseq and view.shown_modseq < view.highestmodseq:
+            told = view.highestmodseq
+        view.synced_modseq = view.highestmodseq
+    view.shown_modseq = 0
+    return told
+
+
+def highestmodseq_line(modseq: int) -> bytes:
+    return b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % modseq
