@@ -312,3 +312,27 @@ def test_with_qresync_on_highestmodseq_is_told_when_the_updates_move_it(dialogue
             ],
         )
     )
+
+
+def test_a_silent_store_with_condstore_on_shows_a_change_made_elsewhere(dialogue: Dialogue) -> None:
+    """.SILENT leaves out the STORE's own change only: flags another session set, which the client
+    has not been told of, come with the MODSEQ (as in Dovecot), or the client would never hear of them."""
+    dialogue.assert_same(
+        in_folder(
+            "silent-condstore",
+            [
+                ("A", "ENABLE QRESYNC"),
+                ("B", "ENABLE QRESYNC"),
+                ("A", "SELECT silent-condstore"),
+                ("B", "SELECT silent-condstore"),
+                ("A", "STORE 1 +FLAGS ($Q)"),
+                ("B", "STORE 1 +FLAGS.SILENT (\\Seen)"),
+                ("B", "NOOP"),
+                ("C", "ENABLE QRESYNC"),
+                ("C", "SELECT silent-condstore"),
+                ("C", "STORE 2 +FLAGS ($R)"),
+                ("B", "UID STORE 2 +FLAGS.SILENT (\\Seen)"),
+                ("B", "NOOP"),
+            ],
+        )
+    )

@@ -46,13 +46,16 @@ async def store(client: Client, command: Command) -> str:
             continue
         if args.silent and not (with_modseq and uid in updated):
             continue
+        # .SILENT leaves out this STORE's own change only: flags set elsewhere that the client has not
+        # been told of come with the MODSEQ (as in Dovecot), or it would never hear of them.
+        with_flags = not args.silent or uid in view.unannounced
         view.unannounced.discard(uid)
         meta = view.metas[uid]
         items = [b"UID %d" % uid] if command.uid or with_modseq else []
         if with_modseq:  # before FLAGS, as Dovecot sends it
             items.append(b"MODSEQ (%d)" % meta.modseq)
             view.shown_modseq = max(view.shown_modseq, meta.modseq)
-        if not args.silent:
+        if with_flags:
             items.append(b"FLAGS (%s)" % stored_flags_text(meta.flags))
         lines.append(b"* %d FETCH (%s)\r\n" % (number, b" ".join(items)))
     client.out.write_all(lines)
