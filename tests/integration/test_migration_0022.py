@@ -104,7 +104,9 @@ def with_migration(config: Config, directory: Path, script: str) -> None:
     config.set_main_option("script_location", str(scripts))
 
 
-REBUILDING_MIGRATION = """
+def migration_of_the_test(upgrade: str) -> str:
+    """The text of a migration after 0022 whose upgrade runs `upgrade` (indented lines)."""
+    return f"""
 from alembic import op
 
 revision = "9999"
@@ -114,27 +116,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscriptions", recreate="always"):
-        pass
+{upgrade}
 
 
 def downgrade() -> None:
     pass
 """
 
-BREAKING_MIGRATION = """
-from alembic import op
 
-revision = "9999"
-down_revision = "0022"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.execute("DELETE FROM folders WHERE id = 2")
-
-
-def downgrade() -> None:
-    pass
-"""
+REBUILDING_MIGRATION = migration_of_the_test(
+    """    with op.batch_alter_table("subscriptions", recreate="always"):
+        pass"""
+)
+BREAKING_MIGRATION = migration_of_the_test("""    op.execute("DELETE FROM folders WHERE id = 2")""")

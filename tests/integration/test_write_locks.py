@@ -699,6 +699,16 @@ async def test_an_append_whose_client_goes_away_while_it_waits_is_stored_and_ann
     assert (await session.status("INBOX")).messages == 1
 
 
+def writes_of(other: MailSession) -> Callable[[AsyncConnection], Awaitable[Appended]]:
+    """Another mailbox's writes while a folder is held: they must not wait for a connection."""
+
+    async def writes(_held: AsyncConnection) -> Appended:
+        await asyncio.wait_for(other.create_folder("Elsewhere"), 5)
+        return await asyncio.wait_for(other.append("Elsewhere", message("other"), frozenset(), None), 5)
+
+    return writes
+
+
 async def test_appends_waiting_for_one_folder_leave_the_node_connections_for_other_writes(
     two_nodes: list[Runtime],
 ) -> None:
@@ -711,10 +721,6 @@ async def test_appends_waiting_for_one_folder_leave_the_node_connections_for_oth
     inbox = (await waiting[0].status("INBOX")).folder_id
     many = POOL_SIZE + 5
 
-    async def other_mailbox_writes(_held: AsyncConnection) -> Appended:
-        await asyncio.wait_for(other.create_folder("Elsewhere"), 5)
-        return await asyncio.wait_for(other.append("Elsewhere", message("other"), frozenset(), None), 5)
-
     async def appends() -> list[Appended]:
         return list(
             await asyncio.gather(
@@ -722,7 +728,7 @@ async def test_appends_waiting_for_one_folder_leave_the_node_connections_for_oth
             )
         )
 
-    appended, elsewhere = await changed_while_the_folder_is_held(node, inbox, appends(), other_mailbox_writes)
+    appended, elsewhere = await changed_while_the_folder_is_held(node, inbox, appends(), writes_of(other))
 
     assert sorted(a.uid for a in appended) == list(range(1, many + 1))
     assert elsewhere.uid == 1
@@ -749,10 +755,6 @@ async def test_copies_waiting_for_a_held_folder_leave_the_node_connections_for_o
     source_ids = [(await copying.status(name)).folder_id for name in sources]
     held = source_ids[0] if source_held else (await copying.status("Kept")).folder_id
 
-    async def other_mailbox_writes(_held: AsyncConnection) -> Appended:
-        await asyncio.wait_for(other.create_folder("Elsewhere"), 5)
-        return await asyncio.wait_for(other.append("Elsewhere", message("other"), frozenset(), None), 5)
-
     async def copies() -> list[Copied]:
         targets = [f"To{n}" for n in range(many)] if source_held else ["Kept"] * many
         for name in set(targets) - {"Kept"}:
@@ -766,7 +768,7 @@ async def test_copies_waiting_for_a_held_folder_leave_the_node_connections_for_o
             )
         )
 
-    copied, elsewhere = await changed_while_the_folder_is_held(node, held, copies(), other_mailbox_writes)
+    copied, elsewhere = await changed_while_the_folder_is_held(node, held, copies(), writes_of(other))
 
     assert all(len(each.target_uids) == 1 for each in copied)
     assert elsewhere.uid == 1

@@ -149,7 +149,7 @@ class SqlMailboxFolders:
         clock: Clock,
         mailbox_id: str,
         snapshots: FolderSnapshots,
-        copying_mailboxes: KeyedLocks | None = None,
+        copying_mailboxes: KeyedLocks,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
@@ -157,9 +157,7 @@ class SqlMailboxFolders:
         self._clock = clock
         self._id = mailbox_id
         self._snapshots = snapshots
-        self._copying_mailboxes = (
-            copying_mailboxes if copying_mailboxes is not None else KeyedLocks(COPIES_WAITING_PER_MAILBOX)
-        )
+        self._copying_mailboxes = copying_mailboxes
         # On SQLite a write to the selected folder also reads the changes that the session will ask for
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.

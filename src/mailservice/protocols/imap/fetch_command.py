@@ -52,7 +52,8 @@ async def fetch(client: Client, command: Command) -> str:
     with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
     plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
     plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
-    if chosen and (with_modseq or request.wants("MODSEQ") or (seen and client.state.condstore)):
+    if client.state.qresync and chosen and (with_modseq or request.wants("MODSEQ") or seen):
+        # Only `highestmodseq_told` reads it, with QRESYNC on (which turns CONDSTORE on too).
         view.shown_modseq = max(view.shown_modseq, *(view.metas[uid].modseq for _, uid in chosen))
     if plan.line is not None and not seen:
         await _fetch_lines(client, view, plan, plan.line, chosen, command.uid)

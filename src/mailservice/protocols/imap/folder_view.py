@@ -275,10 +275,14 @@ class FolderView:
             responses.append(self._flags_line(meta, with_modseq))
         return responses
 
+    def modseq_item(self, modseq: int) -> bytes:
+        """`MODSEQ (n)` for a FETCH line, remembered as shown (`updates.highestmodseq_told`)."""
+        self.shown_modseq = max(self.shown_modseq, modseq)
+        return b"MODSEQ (%d)" % modseq
+
     def _flags_line(self, meta: MessageMeta, with_modseq: bool) -> bytes:
-        if with_modseq:
-            self.shown_modseq = max(self.shown_modseq, meta.modseq)
-        modseq = b"MODSEQ (%d) " % meta.modseq if with_modseq else b""  # before FLAGS, as Dovecot sends it
+        # MODSEQ before FLAGS, as Dovecot sends it
+        modseq = self.modseq_item(meta.modseq) + b" " if with_modseq else b""
         return b"* %d FETCH (UID %d %sFLAGS (%s))\r\n" % (
             self.sequence_number(meta.uid),
             meta.uid,

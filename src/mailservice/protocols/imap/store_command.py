@@ -53,8 +53,7 @@ async def store(client: Client, command: Command) -> str:
         meta = view.metas[uid]
         items = [b"UID %d" % uid] if command.uid or with_modseq else []
         if with_modseq:  # before FLAGS, as Dovecot sends it
-            items.append(b"MODSEQ (%d)" % meta.modseq)
-            view.shown_modseq = max(view.shown_modseq, meta.modseq)
+            items.append(view.modseq_item(meta.modseq))
         if with_flags:
             items.append(b"FLAGS (%s)" % stored_flags_text(meta.flags))
         lines.append(b"* %d FETCH (%s)\r\n" % (number, b" ".join(items)))
