@@ -59,6 +59,7 @@ from mailservice.adapters.db.message_changes import (
 )
 from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.raw_reads import HEADER_BLOCK, common_fields, prepare_common_fields, raw_contents
+from mailservice.adapters.db.shared_change_reads import SharedChangeReads
 from mailservice.adapters.db.sort_keys import stored_sort_keys
 from mailservice.adapters.db.tables import (
     MAY_BE_DELETED,
@@ -124,6 +125,9 @@ class SqlMailFolders:
         self._clock = clock
         self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
         self._copying_mailboxes = KeyedLocks(COPIES_WAITING_PER_MAILBOX)
+        self._shared_reads = None
+        if not is_sqlite(database.url):
+            self._shared_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked))
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
@@ -135,6 +139,7 @@ class SqlMailFolders:
             mailbox_id,
             self._snapshots,
             self._copying_mailboxes,
+            self._shared_reads,
         )
 
 
@@ -150,6 +155,7 @@ class SqlMailboxFolders:
         mailbox_id: str,
         snapshots: FolderSnapshots,
         copying_mailboxes: KeyedLocks,
+        shared_reads: SharedChangeReads | None,
     ) -> None:
         self._database = database
         self._default_quota = default_quota_bytes
@@ -158,6 +164,9 @@ class SqlMailboxFolders:
         self._id = mailbox_id
         self._snapshots = snapshots
         self._copying_mailboxes = copying_mailboxes
+        self._shared_reads = shared_reads
+        """PostgreSQL: the changes reads, shared with the node's other sessions of the folder; on SQLite
+        a read takes tens of microseconds on the event loop, and there is nothing to share."""
         # On SQLite a write to the selected folder also reads the changes that the session will ask for
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
@@ -221,9 +230,10 @@ class SqlMailboxFolders:
         known = read_ahead.changes(folder_id, since_modseq) if read_ahead is not None else None
         if known is not None:
             return known
+        if self._shared_reads is not None:
+            return await self._shared_reads.changes(self._id, folder_id, since_modseq)
         asked = changes_asked(self._id, folder_id, since_modseq)
-        changes = changes_of_rows(await self._database.read_statement(CHANGES, asked))
-        return changes
+        return changes_of_rows(await self._database.read_statement(CHANGES, asked))
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         if self._writes_in_statements:

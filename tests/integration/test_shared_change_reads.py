@@ -1,0 +1,69 @@
+"""PostgreSQL: sessions of one folder on one node share its changes reads (one statement per folder at a
+time), and each still sees every change committed before it asked, whichever node made it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailservice.adapters.db.folder_reads import CHANGES
+from mailservice.bootstrap import Runtime
+from mailservice.domain.clock import FixedClock
+from mailservice.domain.mail_session import FlagChange
+from tests.integration.test_write_locks import message, paid_mailbox, running_nodes, sessions_of
+
+
+@pytest.fixture
+async def nodes(database_dsn: str, tmp_path: Path, clock: FixedClock) -> Any:
+    async with running_nodes(database_dsn, tmp_path, clock) as started:
+        if started[0].database.engine.dialect.name == "sqlite":
+            pytest.skip("SQLite reads the changes on the event loop in microseconds: nothing to share")
+        yield started
+
+
+def held_changes_reads(node: Runtime) -> tuple[list[object], asyncio.Event, asyncio.Event]:
+    """Every `CHANGES` read of `node` from now on takes its snapshot, sets the second event, and then
+    waits for the third before it answers; the list counts them."""
+    database = node.database
+    original = database.read_statement
+    reads: list[object] = []
+    taken, let_go = asyncio.Event(), asyncio.Event()
+
+    async def held(statement: Any, parameters: Any, scans: int = 0) -> list[Any]:
+        rows = await original(statement, parameters, scans)
+        if statement is CHANGES:
+            reads.append(parameters)
+            taken.set()
+            await let_go.wait()
+        return rows
+
+    database.read_statement = held  # type: ignore[method-assign]
+    return reads, taken, let_go
+
+
+async def test_sessions_asking_while_a_read_runs_share_one_read_that_sees_what_was_committed_meanwhile(
+    nodes: list[Runtime],
+) -> None:
+    details = await paid_mailbox(nodes)
+    first, *later = await sessions_of(nodes[:1], details, 6)
+    (elsewhere,) = await sessions_of(nodes[1:], details, 1)
+    appended = await first.append("INBOX", message("shared"), frozenset(), None)
+    inbox = (await first.status("INBOX")).folder_id
+    known = (await first.changes(inbox, 0)).highestmodseq
+    reads, taken, let_go = held_changes_reads(nodes[0])
+
+    running = asyncio.create_task(first.changes(inbox, known))
+    await asyncio.wait_for(taken.wait(), 5)
+    await elsewhere.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"$After"}))
+    asking = [asyncio.create_task(session.changes(inbox, known)) for session in later]
+    await asyncio.sleep(0.2)
+    assert len(reads) == 1, "a read waits for the one under way"
+    let_go.set()
+
+    assert (await running).changed == ()
+    for told in await asyncio.gather(*asking):
+        assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$After"})}
+    assert len(reads) == 2
