@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from mailservice.adapters.db import message_changes
+from mailservice.adapters.db.claims_under_way import ClaimsUnderWay
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
@@ -110,6 +111,22 @@ COPIES_WAITING_PER_MAILBOX = 4
 process), so that one mailbox's copies cannot take every connection of the node's durable writes."""
 
 
+@dataclass(frozen=True)
+class _Node:
+    """What every session of the node shares."""
+
+    database: Database
+    default_quota: int
+    announcements: PublishQueue
+    clock: Clock
+    snapshots: FolderSnapshots
+    copying_mailboxes: KeyedLocks
+    change_reads: SharedChangeReads | None
+    """PostgreSQL: the changes reads, shared by the sessions of a folder; on SQLite a read takes tens of
+    microseconds on the event loop, and there is nothing to share."""
+    claims: ClaimsUnderWay
+
+
 class SqlMailFolders:
     def __init__(
         self,
@@ -119,61 +136,41 @@ class SqlMailFolders:
         clock: Clock,
         snapshots: FolderSnapshots | None = None,
     ) -> None:
-        self._database = database
-        self._default_quota = default_quota_bytes
-        self._announcements = PublishQueue(publisher)
-        self._clock = clock
-        self._snapshots = snapshots if snapshots is not None else FolderSnapshots()
-        self._copying_mailboxes = KeyedLocks(COPIES_WAITING_PER_MAILBOX)
-        self._shared_reads = None
+        change_reads = None
         if not is_sqlite(database.url):
-            self._shared_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked))
+            change_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked))
+        self._node = _Node(
+            database,
+            default_quota_bytes,
+            PublishQueue(publisher),
+            clock,
+            snapshots if snapshots is not None else FolderSnapshots(),
+            KeyedLocks(COPIES_WAITING_PER_MAILBOX),
+            change_reads,
+            ClaimsUnderWay(),
+        )
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
-        return SqlMailboxFolders(
-            self._database,
-            self._default_quota,
-            self._announcements,
-            self._clock,
-            mailbox_id,
-            self._snapshots,
-            self._copying_mailboxes,
-            self._shared_reads,
-        )
+        return SqlMailboxFolders(self._node, mailbox_id)
 
 
 class SqlMailboxFolders:
     """One mailbox's folders and messages."""
 
-    def __init__(
-        self,
-        database: Database,
-        default_quota_bytes: int,
-        announcements: PublishQueue,
-        clock: Clock,
-        mailbox_id: str,
-        snapshots: FolderSnapshots,
-        copying_mailboxes: KeyedLocks,
-        shared_reads: SharedChangeReads | None,
-    ) -> None:
-        self._database = database
-        self._default_quota = default_quota_bytes
-        self._announcements = announcements
-        self._clock = clock
+    def __init__(self, node: _Node, mailbox_id: str) -> None:
+        self._node = node
+        self._database = node.database
+        self._clock = node.clock
+        self._snapshots = node.snapshots
         self._id = mailbox_id
-        self._snapshots = snapshots
-        self._copying_mailboxes = copying_mailboxes
-        self._shared_reads = shared_reads
-        """PostgreSQL: the changes reads, shared with the node's other sessions of the folder; on SQLite
-        a read takes tens of microseconds on the event loop, and there is nothing to share."""
         # On SQLite a write to the selected folder also reads the changes that the session will ask for
         # after it, in the same transaction: the session is spared a hand-off to a reader thread and
         # back. Not on PostgreSQL, where the read would be a round trip more under the folder's lock.
-        self._reads_changes_in_writes = is_sqlite(database.url)
+        self._reads_changes_in_writes = is_sqlite(node.database.url)
         # On PostgreSQL the IMAP writes of one statement (a claim; STORE's and EXPUNGE's statements, each
         # committed alone) go through the driver's pools (`Database.write_statement`), not SQLAlchemy's.
-        self._writes_in_statements = not is_sqlite(database.url)
+        self._writes_in_statements = not is_sqlite(node.database.url)
         self._last_asked: dict[int, int] = {}
         """Per folder, the modseq the session last asked for changes since (or last opened at): the
         next ask is since that or since what it was then told, never since less."""
@@ -230,12 +227,17 @@ class SqlMailboxFolders:
         known = read_ahead.changes(folder_id, since_modseq) if read_ahead is not None else None
         if known is not None:
             return known
-        if self._shared_reads is not None:
-            return await self._shared_reads.changes(self._id, folder_id, since_modseq)
+        if self._node.change_reads is not None:
+            return await self._node.change_reads.changes(self._id, folder_id, since_modseq)
         asked = changes_asked(self._id, folder_id, since_modseq)
         return changes_of_rows(await self._database.read_statement(CHANGES, asked))
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
+        return await self._node.claims.claim(
+            self._id, folder_id, up_to_uid, lambda: self._claim_recent(folder_id, up_to_uid, last_read)
+        )
+
+    async def _claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None) -> int:
         if self._writes_in_statements:
             asked = {"mailbox_id": self._id, "folder_id": folder_id, "up_to_uid": up_to_uid}
             claimed = await _claim_in_one_statement(self._database, asked)
@@ -287,7 +289,7 @@ class SqlMailboxFolders:
     def _quota_of(self, rows: Sequence[Any]) -> Quota:
         if not rows:
             raise FolderNotFound("the mailbox no longer exists")
-        return Quota.of_mailbox(rows[0].quota_bytes, rows[0].used_bytes, self._default_quota)
+        return Quota.of_mailbox(rows[0].quota_bytes, rows[0].used_bytes, self._node.default_quota)
 
     # Writes
 
@@ -443,7 +445,7 @@ class SqlMailboxFolders:
             copied, writes = await self._write_reading_changes(
                 folder_id,
                 lambda c: message_changes.copy_messages(
-                    c, self._id, folder_id, uids, target, move, self._default_quota
+                    c, self._id, folder_id, uids, target, move, self._node.default_quota
                 ),
                 statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
             )
@@ -459,7 +461,7 @@ class SqlMailboxFolders:
         if not self._writes_in_statements:
             yield
             return
-        async with self._copying_mailboxes.hold(self._id):
+        async with self._node.copying_mailboxes.hold(self._id):
             yield
 
     async def _write_reading_changes(
@@ -485,7 +487,7 @@ class SqlMailboxFolders:
         return done
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
-        self._announcements.put(
+        self._node.announcements.put(
             [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
 
