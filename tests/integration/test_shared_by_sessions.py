@@ -57,6 +57,8 @@ async def test_sessions_asking_while_a_read_runs_share_one_read_that_sees_what_w
     appended = await first.append("INBOX", message("shared"), frozenset(), None)
     inbox = (await first.status("INBOX")).folder_id
     known = (await first.changes(inbox, 0)).highestmodseq
+    for session in later:
+        await session.open("INBOX")  # as SELECT: what it asks next is since then
     reads, taken, let_go = held_changes_reads(nodes[0])
 
     running = asyncio.create_task(first.changes(inbox, known))
@@ -71,6 +73,28 @@ async def test_sessions_asking_while_a_read_runs_share_one_read_that_sees_what_w
     for told in await asyncio.gather(*asking):
         assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$After"})}
     assert len(reads) == 2
+
+
+async def test_a_session_asking_since_less_than_it_last_asked_reads_on_its_own(nodes: list[Runtime]) -> None:
+    """A client's own modseq (QRESYNC): the folder's whole history, which no other session should wait
+    for or sift."""
+    if nodes[0].database.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite reads the changes on the event loop in microseconds: nothing to share")
+    first, resyncing = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    appended = await first.append("INBOX", message("old"), frozenset(), None)
+    inbox = (await first.status("INBOX")).folder_id
+    known = (await first.changes(inbox, 0)).highestmodseq
+    await resyncing.changes(inbox, known)
+    reads, taken, let_go = held_changes_reads(nodes[0])
+
+    running = asyncio.create_task(first.changes(inbox, known))
+    await asyncio.wait_for(taken.wait(), 5)
+    resynced = asyncio.create_task(resyncing.changes(inbox, 0))
+    await asyncio.sleep(0.2)
+    assert len(reads) == 2, "it does not wait for the read under way"
+    let_go.set()
+    assert [meta.uid for meta in (await resynced).changed] == [appended.uid]
+    assert (await running).changed == ()
 
 
 @contextmanager

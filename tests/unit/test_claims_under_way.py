@@ -1,6 +1,6 @@
 """`\\Recent` claims under way on the node: a session whose claim would take nothing beyond one under
 way waits for it instead of racing it in the database (the claims themselves against both databases:
-tests/integration/test_shared_change_reads.py)."""
+tests/integration/test_shared_by_sessions.py)."""
 
 from __future__ import annotations
 
@@ -83,10 +83,12 @@ async def test_a_session_waiting_for_a_claim_that_is_not_made_claims_itself(endi
             await waiting
         assert mark.claims == [5, 5]
         return
+    more_waiting = asyncio.create_task(claimed(claims, mark, 5))
+    await asyncio.sleep(0.01)
     first.cancel()
     await asyncio.sleep(0.01)
     mark.let_go.set()
-    assert await waiting == 0
+    assert sorted(await asyncio.gather(waiting, more_waiting)) == [0, 5], "one claims, the other waits for it"
     assert mark.claims == [5, 5]
 
 

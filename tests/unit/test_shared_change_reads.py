@@ -1,5 +1,5 @@
 """The changes reads of one folder shared by the sessions that ask at once (PostgreSQL's path; the
-statement itself is read against both databases in tests/integration/test_shared_change_reads.py).
+statement itself, shared, on PostgreSQL in tests/integration/test_shared_by_sessions.py).
 Here the read is a folder kept in memory, so each test can hold a read between its snapshot and its
 answer."""
 
@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from mailservice.adapters.db.shared_change_reads import SharedChangeReads
+from mailservice.domain.errors import StorageUnavailable
 
 MAILBOX = "mbx"
 FOLDER = 7
@@ -114,8 +115,9 @@ async def test_a_shared_read_reads_since_the_lowest_modseq_asked_and_tells_each_
     shared = SharedChangeReads(folder.read_rows)
     running = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 3))
     await folder.reading(1)
-    behind = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 1))
     ahead = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 2))
+    await asyncio.sleep(0)
+    behind = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 1))
     folder.answer(0)
     await folder.reading(2)
     folder.answer(1)
@@ -154,8 +156,9 @@ async def test_a_failed_read_fails_the_sessions_it_serves_and_the_next_read_runs
     await folder.reading(2)
     folder.answer(1)
     for task in (running, waiting):
-        with pytest.raises(ConnectionError):
+        with pytest.raises(StorageUnavailable) as raised:
             await task
+        assert isinstance(raised.value.__cause__, ConnectionError)
 
     folder.failure = None
     folder.set_flags(4, "$Again")
@@ -181,3 +184,22 @@ async def test_reads_of_different_folders_do_not_wait_for_each_other(folder: Hel
     assert not first.done()
     folder.answer(0)
     await first
+
+
+async def test_a_read_cancelled_before_it_begins_cancels_its_sessions_and_the_folder_is_read_again(
+    folder: HeldFolder,
+) -> None:
+    """As when the node stops: the read's task is cancelled, here before its first step."""
+    shared = SharedChangeReads(folder.read_rows)
+    asking = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 1))
+    await asyncio.sleep(0)
+    (read_task,) = asyncio.all_tasks() - {asyncio.current_task(), asking}
+    read_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asking, 5)
+    assert folder.reads == []
+
+    again = asyncio.create_task(shared.changes(MAILBOX, FOLDER, 1))
+    await folder.reading(1)
+    folder.answer(0)
+    assert (await again).highestmodseq == 1

@@ -258,9 +258,11 @@ class MailFolderStore(Protocol):
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         """Raise the folder's recent mark to `up_to_uid`, atomically on any node, and return the mark
         it had: the messages above that, up to `up_to_uid`, are recent to the caller and to no other
-        session (the first read-write session to see a message gets it as \\Recent). `last_read`: the
-        mark as the caller last read it (with the folder's changes), a hint for a store that claims by
-        compare and set: tried first, it is most often still the mark."""
+        session (the first read-write session to see a message gets it as \\Recent). A store may
+        instead return a mark at or above `up_to_uid` that another session's claim raised it to:
+        nothing is recent to the caller then. `last_read`: the mark as the caller last read it (with
+        the folder's changes), a hint for a store that claims by compare and set: tried first, it is
+        most often still the mark."""
         ...
 
     async def structures(

@@ -5,8 +5,9 @@ raising the folder's recent mark (a compare and set in the database). The node's
 folder often learn of the same new messages at once (they share a changes read), and each would then
 send a claim that all but one lose, taking nothing. A session whose claim would take no message beyond
 those a claim under way on this node takes waits for that claim instead: once it is made, every such
-message is another session's, and the mark is at least that claim's. If it fails, the session claims
-for itself, which tells it why. Claims from other nodes still meet in the database.
+message is another session's, and the mark is at least that claim's. If it is not made (it failed, or
+its session went away), one of its waiters claims for itself, which tells it why, and the others wait
+for that one. Claims from other nodes still meet in the database.
 """
 
 from __future__ import annotations
@@ -34,14 +35,13 @@ class ClaimsUnderWay:
         or, when a claim under way takes every message it would, that claim's `up_to_uid`: nothing of
         it is recent to this caller."""
         key = (mailbox_id, folder_id)
-        under_way = self._claims.get(key)
-        if under_way is not None and under_way.up_to_uid >= up_to_uid:
+        while (under_way := self._claims.get(key)) is not None and under_way.up_to_uid >= up_to_uid:
             await under_way.finished.wait()
             if under_way.made:
                 return under_way.up_to_uid
+            # Not made: the first of its waiters to come here claims; the others wait for that claim.
         mine = _Claim(up_to_uid)
-        if under_way is None or under_way.up_to_uid < up_to_uid:
-            self._claims[key] = mine
+        self._claims[key] = mine
         try:
             mark = await claim()
             mine.made = True

@@ -223,12 +223,14 @@ class SqlMailboxFolders:
         session's own write, the changes that write read as it committed (a snapshot as exact as a read
         then; what others did after it is told after the next command)."""
         read_ahead, self._read_ahead = self._read_ahead, None
+        last_asked = self._last_asked.get(folder_id)
         self._last_asked[folder_id] = since_modseq
         known = read_ahead.changes(folder_id, since_modseq) if read_ahead is not None else None
         if known is not None:
             return known
-        if self._node.change_reads is not None:
-            return await self._node.change_reads.changes(self._id, folder_id, since_modseq)
+        shared = self._node.change_reads
+        if shared is not None and last_asked is not None and since_modseq >= last_asked:
+            return await shared.changes(self._id, folder_id, since_modseq)
         asked = changes_asked(self._id, folder_id, since_modseq)
         return changes_of_rows(await self._database.read_statement(CHANGES, asked))
 

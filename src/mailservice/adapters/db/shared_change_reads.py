@@ -6,7 +6,9 @@ on both sides. A session asking while a read of its folder is under way cannot u
 have started before the session's own write committed), so it waits for the next one, which starts
 once that one is answered and serves every session that asked meanwhile: it reads since the lowest
 modseq they asked, and each takes what came after its own. Every session thus gets what a read of its
-own, started after it asked, would have found, with one statement per folder at a time.
+own, started after it asked, would have found, with one such statement per folder and node at a time.
+A session asking since less than it last asked (a client's own modseq, QRESYNC) reads on its own: the
+others should not wait for, nor sift, a folder's whole history.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailservice.adapters.db.folder_reads import changes_asked, changes_of_rows
+from mailservice.domain.errors import StorageUnavailable
 from mailservice.domain.mail_session import FolderChanges
 
 ReadRows = Callable[[Mapping[str, Any]], Awaitable[list[Any]]]
@@ -55,25 +58,23 @@ class SharedChangeReads:
         read.since = min(read.since, since_modseq)
         if reads.running is None:
             self._start(key, reads)
-        # Shielded: a session that goes away must not cancel the read of the others it serves.
-        return changes_of_rows(await asyncio.shield(read.rows), since_modseq)
+        try:
+            # Shielded: a session that goes away must not cancel the read of the others it serves.
+            rows = await asyncio.shield(read.rows)
+        except Exception as error:  # the driver's, raised once for every session it served
+            raise StorageUnavailable("the folder's changes could not be read; try again later") from error
+        return changes_of_rows(rows, since_modseq)
 
     def _start(self, key: tuple[str, int], reads: _FolderReads) -> None:
         read, reads.running, reads.next = reads.next, reads.next, None
         assert read is not None
         task = asyncio.create_task(self._run(key, reads, read))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._ended(done, key, reads, read))
 
     async def _run(self, key: tuple[str, int], reads: _FolderReads, read: _Read) -> None:
         try:
             read.rows.set_result(await self._read_rows(changes_asked(*key, read.since)))
-        except asyncio.CancelledError:  # the node stops
-            for waiting in (read, reads.next):
-                if waiting is not None:
-                    waiting.rows.cancel()
-            del self._folders[key]
-            raise
         except Exception as error:
             read.rows.set_exception(error)
             # Marked as seen: every session it served may have gone, and each that has not raises it.
@@ -82,4 +83,19 @@ class SharedChangeReads:
         if reads.next is not None:
             self._start(key, reads)
         else:
+            del self._folders[key]
+
+    def _ended(
+        self, task: asyncio.Task[None], key: tuple[str, int], reads: _FolderReads, read: _Read
+    ) -> None:
+        """A read cancelled (the node stops), even before it began: its sessions, and those waiting for
+        the next, are cancelled with it, and the folder is forgotten."""
+        self._tasks.discard(task)
+        if not task.cancelled():
+            return
+        for waiting in (read, reads.next):
+            if waiting is not None and not waiting.rows.done():
+                waiting.rows.cancel()
+        reads.running = reads.next = None
+        if self._folders.get(key) is reads:
             del self._folders[key]
