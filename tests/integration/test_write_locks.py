@@ -325,6 +325,77 @@ async def test_a_store_that_nothing_came_between_answers_the_read_after_it_with_
     }
 
 
+@pytest.mark.parametrize("by_uid", [False, True])
+async def test_an_expunge_that_nothing_came_between_answers_the_read_after_it_with_what_it_knows(
+    two_nodes: list[Runtime], by_uid: bool
+) -> None:
+    """As a STORE: the changes read with the messages to expunge, and what the expunge removed, are
+    what a read after it finds, flags the messages went with included."""
+    (session, elsewhere) = await sessions_of_one_mailbox(two_nodes, 2)
+    doomed = await session.append("INBOX", message("doomed"), frozenset({"\\Deleted", "$Mine"}), None)
+    other = await session.append("INBOX", message("changed elsewhere"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    known = (await session.changes(inbox, 0)).highestmodseq
+    await elsewhere.store_flags(inbox, [other.uid], FlagChange.ADD, frozenset({"$Elsewhere"}))
+    session.begin_command()
+
+    uids = [doomed.uid, other.uid] if by_uid else None
+    assert await session.expunge(inbox, uids, changes_since=known) == [doomed.uid]
+    with counted_reads(two_nodes[0]) as reads:
+        told = await session.changes(inbox, known)
+    read = await session.changes(inbox, known)
+
+    if two_nodes[0].database.engine.dialect.name != "sqlite":  # SQLite reads them in the write
+        assert reads == []
+    assert told == read
+    assert told.expunged == (doomed.uid,)
+    assert dict(told.last_flags) == {doomed.uid: frozenset({"\\Deleted", "$Mine"})}
+    assert {meta.uid: meta.flags for meta in told.changed} == {other.uid: frozenset({"$Elsewhere"})}
+
+
+async def test_an_expunge_with_nothing_to_remove_answers_the_read_after_it_from_its_own(
+    two_nodes: list[Runtime],
+) -> None:
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    await session.append("INBOX", message("kept"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    known = (await session.changes(inbox, 0)).highestmodseq
+    session.begin_command()
+
+    with counted_reads(two_nodes[0]) as reads:
+        assert await session.expunge(inbox, changes_since=known) == []
+        told = await session.changes(inbox, known)
+
+    assert len(reads) == 1, "the read of the messages to expunge, which read the changes too"
+    assert told == await session.changes(inbox, known)
+
+
+async def test_a_change_to_another_message_while_an_expunge_waits_is_told_after_the_expunge(
+    two_nodes: list[Runtime],
+) -> None:
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    doomed = await session.append("INBOX", message("doomed"), frozenset({"\\Deleted"}), None)
+    other = await session.append("INBOX", message("changed elsewhere"), frozenset(), None)
+    inbox = (await session.status("INBOX")).folder_id
+    known = (await session.changes(inbox, 0)).highestmodseq
+    session.begin_command()
+
+    expunged, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.expunge(inbox, changes_since=known),
+        lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, other.uid, "$Elsewhere")),
+    )
+    after = await session.changes(inbox, known)
+
+    assert expunged == [doomed.uid]
+    assert after.expunged == (doomed.uid,)
+    assert {meta.uid: meta.flags for meta in after.changed} == {other.uid: frozenset({"$Elsewhere"})}
+    assert after.highestmodseq == known + 2
+
+
 @pytest.mark.parametrize("meanwhile", ["expunged", "same-flags", "unchangedsince"])
 async def test_a_store_that_another_writer_left_nothing_to_write_reads_the_changes_after_it(
     two_nodes: list[Runtime], meanwhile: str

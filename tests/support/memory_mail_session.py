@@ -443,7 +443,9 @@ class MemoryMailSession:
                 folder.last_flags[uid] = removed.meta.flags
         self.store.changed(folder)
 
-    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+    async def expunge(
+        self, folder_id: int, uids: Sequence[int] | None = None, changes_since: int | None = None
+    ) -> list[int]:
         folder = self.store.by_id(folder_id)
         candidates = sorted(folder.messages) if uids is None else sorted(set(uids) & folder.messages.keys())
         deleted = [uid for uid in candidates if "\\Deleted" in folder.messages[uid].meta.flags]

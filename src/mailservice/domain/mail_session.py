@@ -313,8 +313,12 @@ class MailFolderStore(Protocol):
         """Copy, then expunge the sources in the same transaction; the quota is unchanged."""
         ...
 
-    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
-        """Remove the messages flagged \\Deleted (only those among `uids` when given); their uids."""
+    async def expunge(
+        self, folder_id: int, uids: Sequence[int] | None = None, changes_since: int | None = None
+    ) -> list[int]:
+        """Remove the messages flagged \\Deleted (only those among `uids` when given); their uids.
+        `changes_since`: the session's HIGHESTMODSEQ, when it asks for the changes after the expunge
+        (a store may read them with the messages it removes, as `store_flags` does)."""
         ...
 
     async def quota(self) -> Quota:

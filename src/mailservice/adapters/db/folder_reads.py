@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
 from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.search_criteria_sql import has_flag
-from mailservice.adapters.db.tables import expunged_messages, folders, messages, recent_marks
+from mailservice.adapters.db.tables import MAY_BE_DELETED, expunged_messages, folders, messages, recent_marks
 from mailservice.domain.errors import FolderNotFound
 from mailservice.domain.mail_session import FolderChanges, FolderStatus, MessageMeta, OpenedFolder
 from mailservice.domain.messages import DELETED, SEEN
@@ -283,14 +283,15 @@ _COUNTED = Prepared(
 _CHANGED, _EXPUNGED, _FOLDER, _TARGET = 1, 2, 0, 3
 
 
-def _changes_query(folder_named: bool = False, with_targets: bool = False) -> Any:
+def _changes_query(folder_named: bool = False, with_targets: bool = False, with_deleted: bool = False) -> Any:
     """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b, extra_c); the folder's
     row carries (highestmodseq, uidnext, id, uidvalidity, recent_uid) in (uid, modseq, size, extra_a,
     extra_b). `folder_named`: the folder's row is the one named `name`, with its count of messages in
     extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
     messages of the uids of the array `uids`, whatever their modseq, their row id in extra_a
-    (`CHANGES_AND_TARGETS`). The messages come first so that the result takes their column types. Built
-    once: building costs more than running."""
+    (`CHANGES_AND_TARGETS`); `with_deleted` (PostgreSQL): those targets are instead the folder's
+    messages that may be flagged \\Deleted (`CHANGES_AND_DELETED`). The messages come first so that the
+    result takes their column types. Built once: building costs more than running."""
     folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
     since = bindparam("since", type_=messages.c.modseq.type)
     no_int = cast(null(), Integer)
@@ -334,8 +335,11 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False) -> An
             folders.c.name == bindparam("name") if folder_named else folders.c.id == folder_id,
         )
     )
-    if not with_targets:
+    if not (with_targets or with_deleted):
         return union_all(changed, expunged, folder)
+    chosen = (
+        MAY_BE_DELETED if with_deleted else messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
+    )
     targets = select(
         literal(_TARGET),
         messages.c.uid,
@@ -346,9 +350,7 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False) -> An
         messages.c.id,
         no_int,
         no_int,
-    ).where(
-        messages.c.folder_id == folder_id, messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
-    )
+    ).where(messages.c.folder_id == folder_id, chosen)
     return union_all(changed, expunged, folder, targets)
 
 
@@ -378,6 +380,9 @@ KEPT_OPEN = Prepared(_changes_query(folder_named=True))
 """The read of `open_kept`, for `Database.read_statement` (with `kept_open_asked`)."""
 CHANGES_AND_TARGETS = Prepared(_changes_query(with_targets=True))
 """PostgreSQL: `CHANGES` and a STORE's messages in one statement (with `changes_asked` and `uids`;
+`changes_of_rows` and `targets_of_rows`)."""
+CHANGES_AND_DELETED = Prepared(_changes_query(with_deleted=True))
+"""PostgreSQL: `CHANGES` and the messages an EXPUNGE may remove in one statement (with `changes_asked`;
 `changes_of_rows` and `targets_of_rows`)."""
 
 

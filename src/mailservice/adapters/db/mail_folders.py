@@ -37,11 +37,13 @@ from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
+    CHANGES_AND_DELETED,
     CHANGES_AND_TARGETS,
     KEPT_OPEN,
     WITH_RECENT_MARK,
     changes_asked,
     changes_of_rows,
+    flag_set,
     folder_status,
     kept_open_asked,
     open_folder,
@@ -406,12 +408,15 @@ class SqlMailboxFolders:
     async def move(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=True)
 
-    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+    async def expunge(
+        self, folder_id: int, uids: Sequence[int] | None = None, changes_since: int | None = None
+    ) -> list[int]:
         """A folder with nothing flagged \\Deleted is answered from one read, without a write that locks
         the mailbox (about half of the EXPUNGEs of a busy folder have nothing to remove). On PostgreSQL
-        that read is the one of the messages to expunge (`_expunge_in_statements`)."""
+        that read is the one of the messages to expunge (`_expunge_in_statements`), which also reads the
+        changes since `changes_since` (the session's HIGHESTMODSEQ), as a STORE does."""
         if self._writes_in_statements:
-            expunged, write = await self._expunge_in_statements(folder_id, uids)
+            expunged, write = await self._expunge_in_statements(folder_id, uids, changes_since)
         else:
             parameters = {"mailbox_id": self._id, "folder_id": folder_id}
             if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
@@ -423,24 +428,44 @@ class SqlMailboxFolders:
         return expunged
 
     async def _expunge_in_statements(
-        self, folder_id: int, uids: Sequence[int] | None
+        self, folder_id: int, uids: Sequence[int] | None, changes_since: int | None
     ) -> tuple[list[int], FolderWrite | None]:
         """PostgreSQL: `message_changes.expunge`, its statements (each committed alone, as there) through
-        the driver's pools."""
-        some = message_changes.DELETED_OF_UIDS
-        if uids is None:
-            statement, asked = message_changes.DELETED_IN_FOLDER, {"folder_id": folder_id}
+        the driver's pools. With `changes_since`, the read of the messages to expunge reads the changes
+        too, and when nothing came between it and the write, the changes the session asks after the
+        command are known without a read (`_after_own_expunge`)."""
+        before: FolderChanges | None = None
+        if changes_since is not None:
+            asked = changes_asked(self._id, folder_id, changes_since)
+            if uids is None:
+                found = await self._database.read_statement(CHANGES_AND_DELETED, asked)
+            else:
+                asked = message_changes.DELETED_OF_UIDS.array_asked(uids, **asked)
+                found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
+            self._last_asked[folder_id] = changes_since
+            before = changes_of_rows(found)
+            candidates: Sequence[Any] = targets_of_rows(found)
         else:
-            statement, asked = some.in_array, some.array_asked(uids, folder_id=folder_id)
-        candidates = await self._database.read_statement(statement, asked)
+            some = message_changes.DELETED_OF_UIDS
+            if uids is None:
+                statement, asked = message_changes.DELETED_IN_FOLDER, {"folder_id": folder_id}
+            else:
+                statement, asked = some.in_array, some.array_asked(uids, folder_id=folder_id)
+            candidates = await self._database.read_statement(statement, asked)
         doomed = message_changes.doomed_of(candidates, only_deleted=True)
-        if not doomed:
-            return [], None
-        parameters = message_changes.expunge_parameters(self._id, folder_id, doomed, only_deleted=True)
-        found = await self._database.write_statement(message_changes.EXPUNGE_IN_ONE_STATEMENT, parameters)
-        for unshared in message_changes.unshared_raws_asked(found):
-            await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
-        return message_changes.expunged_in_one_statement(found, folder_id)
+        expunged: list[int] = []
+        write = None
+        if doomed:
+            parameters = message_changes.expunge_parameters(self._id, folder_id, doomed, only_deleted=True)
+            found = await self._database.write_statement(message_changes.EXPUNGE_IN_ONE_STATEMENT, parameters)
+            for unshared in message_changes.unshared_raws_asked(found):
+                await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+            expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+        if before is not None and changes_since is not None:
+            after = _after_own_expunge(before, doomed, expunged, write)
+            if after is not None:
+                self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
+        return expunged, write
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
         async with self._copies_waiting_bounded():
@@ -531,6 +556,27 @@ def _after_own_flags(
         (*(meta for meta in before.changed if meta.uid not in mine), *updated), key=lambda m: m.uid
     )
     return replace(before, highestmodseq=write.modseq, changed=tuple(changed))
+
+
+def _after_own_expunge(
+    before: FolderChanges, doomed: Sequence[Any], expunged: Sequence[int], write: FolderWrite | None
+) -> FolderChanges | None:
+    """The changes a read after an EXPUNGE would find, from those read with its messages (`before`) and
+    what it removed; None when another writer may have changed the folder in between (as
+    `_after_own_flags`). Nothing came between, so each message went with the flags it was read with."""
+    if write is None:
+        return before if not expunged else None
+    if write.modseq != before.highestmodseq + 1:
+        return None
+    gone = set(expunged)
+    flags_read = {row.uid: flag_set(row.flags) for row in doomed}
+    return replace(
+        before,
+        highestmodseq=write.modseq,
+        changed=tuple(meta for meta in before.changed if meta.uid not in gone),
+        expunged=tuple(sorted({*before.expunged, *gone})),
+        last_flags=tuple(sorted((*before.last_flags, *((uid, flags_read[uid]) for uid in sorted(gone))))),
+    )
 
 
 # Reading helpers

@@ -92,6 +92,6 @@ async def expunge(client: Client, command: Command) -> str:
         uids = view.uids_named(command.args.sequence_set)
         if not uids:
             return "Expunge completed."
-    removed = await client.state.mail().expunge(view.folder_id, uids)
+    removed = await client.state.mail().expunge(view.folder_id, uids, changes_since=view.highestmodseq)
     client.out.write_all(view.expunge_responses(removed, client.state.qresync))
     return "Expunge completed."
