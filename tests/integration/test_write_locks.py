@@ -138,6 +138,26 @@ async def nothing_more(_held: AsyncConnection) -> None:
     return None
 
 
+async def waiting_for_a_lock(node: Runtime, task: asyncio.Task[Any]) -> None:
+    """Until a statement of the database waits for a lock (the change, behind what is held), however
+    long the machine takes to get it there; the change must not be done."""
+    if node.database.engine.dialect.name == "sqlite":
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        return
+    deadline = asyncio.get_running_loop().time() + 10
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while asyncio.get_running_loop().time() < deadline:
+        async with node.database.engine.connect() as connection:
+            if (await connection.execute(waiting)).scalar_one() > 0:
+                break
+        assert not task.done()
+        await asyncio.sleep(0.02)
+    assert not task.done()
+
+
 async def changed_while_held(
     node: Runtime,
     hold: Callable[[Connection], object],
@@ -149,8 +169,7 @@ async def changed_while_held(
         await held.begin()
         await held.run_sync(hold)
         task = asyncio.create_task(change)
-        await asyncio.sleep(0.3)
-        assert not task.done()
+        await waiting_for_a_lock(node, task)
         done_meanwhile = await meanwhile(held)
         await held.commit()
     return await asyncio.wait_for(task, 5), done_meanwhile
@@ -332,11 +351,12 @@ async def test_an_expunge_that_nothing_came_between_answers_the_read_after_it_wi
     """As a STORE: the changes read with the messages to expunge, and what the expunge removed, are
     what a read after it finds, flags the messages went with included."""
     (session, elsewhere) = await sessions_of_one_mailbox(two_nodes, 2)
-    doomed = await session.append("INBOX", message("doomed"), frozenset({"\\Deleted", "$Mine"}), None)
+    doomed = await session.append("INBOX", message("doomed"), frozenset({"$Mine"}), None)
     other = await session.append("INBOX", message("changed elsewhere"), frozenset(), None)
     inbox = (await session.status("INBOX")).folder_id
     known = (await session.changes(inbox, 0)).highestmodseq
     await elsewhere.store_flags(inbox, [other.uid], FlagChange.ADD, frozenset({"$Elsewhere"}))
+    await elsewhere.store_flags(inbox, [doomed.uid], FlagChange.ADD, frozenset({"\\Deleted"}))
     session.begin_command()
 
     uids = [doomed.uid, other.uid] if by_uid else None
@@ -368,6 +388,32 @@ async def test_an_expunge_with_nothing_to_remove_answers_the_read_after_it_from_
         told = await session.changes(inbox, known)
 
     assert len(reads) == 1, "the read of the messages to expunge, which read the changes too"
+    assert told == await session.changes(inbox, known)
+
+
+@pytest.mark.parametrize("by_uid", [False, True])
+async def test_an_expunge_whose_messages_another_writer_expunged_meanwhile_reads_the_changes_after_it(
+    two_nodes: list[Runtime], by_uid: bool
+) -> None:
+    """It removed nothing, but not because there was nothing: the changes it read are out of date."""
+    skip_with_one_writer(two_nodes)
+    (session,) = await sessions_of_one_mailbox(two_nodes, 1)
+    doomed = await session.append("INBOX", message("doomed"), frozenset({"\\Deleted"}), None)
+    inbox = (await session.status("INBOX")).folder_id
+    mailbox_id = await mailbox_of(two_nodes[0], inbox)
+    known = (await session.changes(inbox, 0)).highestmodseq
+    session.begin_command()
+
+    expunged, _ = await changed_while_the_folder_is_held(
+        two_nodes[1],
+        inbox,
+        session.expunge(inbox, [doomed.uid] if by_uid else None, changes_since=known),
+        lambda held: held.run_sync(lambda c: message_changes.expunge(c, mailbox_id, inbox, [doomed.uid])),
+    )
+    told = await session.changes(inbox, known)
+
+    assert expunged == []
+    assert told.expunged == (doomed.uid,)
     assert told == await session.changes(inbox, known)
 
 

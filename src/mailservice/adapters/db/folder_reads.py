@@ -37,6 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from mailservice.adapters.db.folder_snapshots import FolderSnapshot, FolderSnapshots
 from mailservice.adapters.db.prepared import Prepared
@@ -289,8 +290,9 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
     extra_b). `folder_named`: the folder's row is the one named `name`, with its count of messages in
     extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
     messages of the uids of the array `uids`, whatever their modseq, their row id in extra_a
-    (`CHANGES_AND_TARGETS`); `with_deleted` (PostgreSQL): those targets are instead the folder's
-    messages that may be flagged \\Deleted (`CHANGES_AND_DELETED`). The messages come first so that the
+    (`CHANGES_AND_TARGETS`); `with_deleted` (PostgreSQL): the targets are the folder's messages that
+    may be flagged \\Deleted, of those uids alone with `with_targets` (`CHANGES_AND_DELETED`,
+    `CHANGES_AND_DELETED_OF_UIDS`). The messages come first so that the
     result takes their column types. Built once: building costs more than running."""
     folder_id = bindparam("folder_id", type_=messages.c.folder_id.type)
     since = bindparam("since", type_=messages.c.modseq.type)
@@ -337,9 +339,9 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
     )
     if not (with_targets or with_deleted):
         return union_all(changed, expunged, folder)
-    chosen = (
-        MAY_BE_DELETED if with_deleted else messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger)))
-    )
+    chosen: list[ColumnElement[bool]] = [MAY_BE_DELETED] if with_deleted else []
+    if with_targets:
+        chosen.append(messages.c.uid == any_(bindparam("uids", type_=ARRAY(BigInteger))))
     targets = select(
         literal(_TARGET),
         messages.c.uid,
@@ -350,7 +352,7 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
         messages.c.id,
         no_int,
         no_int,
-    ).where(messages.c.folder_id == folder_id, chosen)
+    ).where(messages.c.folder_id == folder_id, *chosen)
     return union_all(changed, expunged, folder, targets)
 
 
@@ -384,6 +386,8 @@ CHANGES_AND_TARGETS = Prepared(_changes_query(with_targets=True))
 CHANGES_AND_DELETED = Prepared(_changes_query(with_deleted=True))
 """PostgreSQL: `CHANGES` and the messages an EXPUNGE may remove in one statement (with `changes_asked`;
 `changes_of_rows` and `targets_of_rows`)."""
+CHANGES_AND_DELETED_OF_UIDS = Prepared(_changes_query(with_targets=True, with_deleted=True))
+"""`CHANGES_AND_DELETED` for a UID EXPUNGE: of the uids of the array `uids` alone."""
 
 
 class _KeptFolder(NamedTuple):

@@ -38,6 +38,7 @@ from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
     CHANGES_AND_DELETED,
+    CHANGES_AND_DELETED_OF_UIDS,
     CHANGES_AND_TARGETS,
     KEPT_OPEN,
     WITH_RECENT_MARK,
@@ -441,7 +442,7 @@ class SqlMailboxFolders:
                 found = await self._database.read_statement(CHANGES_AND_DELETED, asked)
             else:
                 asked = message_changes.DELETED_OF_UIDS.array_asked(uids, **asked)
-                found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
+                found = await self._database.read_statement(CHANGES_AND_DELETED_OF_UIDS, asked)
             self._last_asked[folder_id] = changes_since
             before = changes_of_rows(found)
             candidates: Sequence[Any] = targets_of_rows(found)
@@ -523,7 +524,7 @@ class SqlMailboxFolders:
 class _ReadAhead:
     """A folder's changes since `since`, known from this session's own write: on SQLite the rows of
     `CHANGES` read in the write's transaction (good for any later `since`); on PostgreSQL deduced from
-    a STORE (`_after_own_flags`), good for that `since` alone."""
+    a STORE or an EXPUNGE (`_after_own_flags`, `_after_own_expunge`), good for that `since` alone."""
 
     folder_id: int
     since: int
@@ -563,9 +564,10 @@ def _after_own_expunge(
 ) -> FolderChanges | None:
     """The changes a read after an EXPUNGE would find, from those read with its messages (`before`) and
     what it removed; None when another writer may have changed the folder in between (as
-    `_after_own_flags`). Nothing came between, so each message went with the flags it was read with."""
-    if write is None:
-        return before if not expunged else None
+    `_after_own_flags`). Nothing came between, so each message went with the flags it was read with.
+    One that found messages to remove and removed none was beaten to them: its read is out of date."""
+    if write is None:  # and nothing removed: it had nothing to remove, or another writer came first
+        return before if not doomed else None
     if write.modseq != before.highestmodseq + 1:
         return None
     gone = set(expunged)

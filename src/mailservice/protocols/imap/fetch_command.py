@@ -48,7 +48,8 @@ async def fetch(client: Client, command: Command) -> str:
             await write_vanished_earlier(client, view, since, command.args.sequence_set)
         chosen = [(number, uid) for number, uid in chosen if view.metas[uid].modseq > since]
     seen = await _mark_seen(client, view, chosen) if request.sets_seen else set()
-    # With CONDSTORE on, flags always come with their modseq (as Dovecot does).
+    # With CONDSTORE on, flags always come with their modseq, so that a client learns the modseq of
+    # every flags it is shown (Dovecot 2.3 adds MODSEQ to a FETCH of FLAGS only when asked; both are valid).
     with_modseq = request.changed_since is not None or (client.state.condstore and request.wants("FLAGS"))
     plan = plan_fetch(request, command.uid, with_modseq, with_flags=False)
     plan_with_flags = plan_fetch(request, command.uid, with_modseq or client.state.condstore, with_flags=True)
