@@ -4,7 +4,8 @@ Named sessions ("A", "B", ...) are opened on both servers; `Dialogue.differences
 (session, command) to both and compares the answers in a normal form: the status word and response
 code of the tagged line (not its text), and every untagged line as parsed values (an atom and a quoted
 string alike), with what each server chooses for itself masked (UIDVALIDITY, the text after a response
-code, CAPABILITY lists). The UID item of FETCH lines is left out: ours names the message's UID in
+code, CAPABILITY lists). A SELECT's `[HIGHESTMODSEQ]` counts only where Dovecot gives one
+(`highestmodseq_as_reference`). The UID item of FETCH lines is left out: ours names the message's UID in
 every unsolicited FETCH, Dovecot only where asked. So are LIST's \\Marked and \\Unmarked, which Dovecot
 derives from its maildir's new/ directory and we do not give (RFC 3501 leaves them optional).
 A command may carry synchronising literals (`{n}` then CRLF and the data): a server that answers
@@ -73,7 +74,8 @@ class Dialogue:
 
     def both(self, who: str, command: str | bytes) -> tuple[Answer, Answer]:
         reference, ours = self.sessions[who]
-        return send(reference, command), send(ours, command)
+        expected = send(reference, command)
+        return expected, highestmodseq_as_reference(command, expected, send(ours, command))
 
     def assert_same(self, script: Script) -> None:
         problems = self.differences(script)
@@ -87,6 +89,20 @@ class Dialogue:
             if expected != got:
                 problems.append(f"{who}: {command!r:.80}\n  dovecot: {expected}\n  ours:    {got}")
         return problems
+
+
+_HIGHESTMODSEQ_LINE = "* OK [HIGHESTMODSEQ]"
+_OPENING = re.compile(rb"^\s*(?:SELECT|EXAMINE)\b", re.IGNORECASE)
+
+
+def highestmodseq_as_reference(command: str | bytes, reference: Answer, ours: Answer) -> Answer:
+    """Ours without the `[HIGHESTMODSEQ]` of a SELECT or EXAMINE that the reference's answer lacks:
+    every folder of ours keeps its mod-sequences, so it always gives it (RFC 7162 section 3.1.2.1, a
+    MUST); Dovecot tracks them only in a folder where CONDSTORE has once been used."""
+    text = command.encode() if isinstance(command, str) else command
+    if not _OPENING.match(text) or _HIGHESTMODSEQ_LINE in reference.untagged:
+        return ours
+    return Answer(ours.tagged, tuple(line for line in ours.untagged if line != _HIGHESTMODSEQ_LINE))
 
 
 def send(wire: ImapWire, command: str | bytes) -> Answer:

@@ -147,6 +147,19 @@ async def test_select_reports_the_folder(imap: RunningImap) -> None:
     await wire.close()
 
 
+@pytest.mark.parametrize("command", [b"SELECT INBOX", b"EXAMINE INBOX"])
+async def test_every_select_and_examine_tells_the_highest_modseq_condstore_or_not(
+    imap: RunningImap, command: bytes
+) -> None:
+    """Every folder keeps its mod-sequences: RFC 7162 section 3.1.2.1 wants HIGHESTMODSEQ then."""
+    wire = await Wire.connect(imap)
+    await wire.login()
+    reply = await wire.command(command)
+    highest = mailbox(imap).folders["INBOX"].highestmodseq
+    assert b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest in reply
+    await wire.close()
+
+
 async def test_fetch_simple_items(imap: RunningImap) -> None:
     wire = await selected(imap)
     reply = await wire.command(b"FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ)")

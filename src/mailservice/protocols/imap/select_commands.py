@@ -50,8 +50,9 @@ def _write_select_responses(client: Client, view: FolderView, mailbox: str) -> N
         lines.extend(_first_unseen(view))
     lines.append(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % view.uidvalidity)
     lines.append(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % view.uidnext)
-    if client.state.condstore:
-        lines.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % view.highestmodseq)
+    # Every folder keeps its mod-sequences, so every SELECT and EXAMINE tells the highest (RFC 7162
+    # section 3.1.2.1, a MUST), CONDSTORE enabled or not.
+    lines.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % view.highestmodseq)
     if rev2:
         lines.append(
             b'* LIST () "%s" %s\r\n' % (HIERARCHY_SEPARATOR.encode(), mailbox_text(mailbox, utf8=True))
