@@ -155,6 +155,8 @@ async def waiting_for_a_lock(node: Runtime, task: asyncio.Task[Any]) -> None:
                 break
         assert not task.done()
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail("the change never waited for a lock")
     assert not task.done()
 
 
@@ -808,7 +810,7 @@ async def test_an_append_whose_client_goes_away_while_it_waits_is_stored_and_ann
         await held.begin()
         await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
         appending = asyncio.create_task(session.append("INBOX", message("left"), frozenset(), None))
-        await asyncio.sleep(0.3)
+        await waiting_for_a_lock(two_nodes[0], appending)
         await client_goes_away(appending)
         await held.commit()
 

@@ -368,7 +368,8 @@ class TargetRow(NamedTuple):
 
 
 def targets_of_rows(rows: Sequence[Any]) -> list[TargetRow]:
-    """The messages of the uids asked, from the rows of `CHANGES_AND_TARGETS`."""
+    """The messages asked (a STORE's or an EXPUNGE's), from the rows of `CHANGES_AND_TARGETS`,
+    `CHANGES_AND_DELETED` or `CHANGES_AND_DELETED_OF_UIDS`."""
     return [
         TargetRow(row.extra_a, row.uid, row.modseq, row.flags, stored_utc(row.internal_date), row.size)
         for row in rows
