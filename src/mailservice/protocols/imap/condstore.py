@@ -10,4 +10,9 @@ def enable_condstore(client: Client) -> None:
         return
     client.state.condstore = True
     if client.state.view is not None:
-        client.out.write(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % client.state.view.highestmodseq)
+        client.out.write(highestmodseq_line(client.state.view.highestmodseq))
+
+
+def highestmodseq_line(modseq: int) -> bytes:
+    """The untagged OK that tells the folder's HIGHESTMODSEQ."""
+    return b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % modseq

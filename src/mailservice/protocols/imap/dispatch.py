@@ -23,9 +23,9 @@ from mailservice.protocols.imap import (
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.condstore import highestmodseq_line
 from mailservice.protocols.imap.replies import CommandFailed, Disconnect, bad, from_domain_error
 from mailservice.protocols.imap.updates import (
-    highestmodseq_line,
     highestmodseq_told,
     may_expunge_after,
     send_updates,

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.commands import Command
+from mailservice.protocols.imap.condstore import highestmodseq_line
 from mailservice.protocols.imap.replies import Disconnect, bad
-from mailservice.protocols.imap.updates import highestmodseq_line, highestmodseq_told, send_updates
+from mailservice.protocols.imap.updates import highestmodseq_told, send_updates
 
 
 async def idle(client: Client, command: Command) -> str:

@@ -7,7 +7,7 @@ from mailservice.domain.messages import SEEN
 from mailservice.protocols.imap.client import Client
 from mailservice.protocols.imap.client_state import State
 from mailservice.protocols.imap.commands import Command, Select, SequenceArg
-from mailservice.protocols.imap.condstore import enable_condstore
+from mailservice.protocols.imap.condstore import enable_condstore, highestmodseq_line
 from mailservice.protocols.imap.folder_commands import mailbox_text
 from mailservice.protocols.imap.folder_view import FolderView
 from mailservice.protocols.imap.qresync import require_qresync, resync_selected
@@ -52,7 +52,7 @@ def _write_select_responses(client: Client, view: FolderView, mailbox: str) -> N
     lines.append(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % view.uidnext)
     # Every folder keeps its mod-sequences, so every SELECT and EXAMINE tells the highest (RFC 7162
     # section 3.1.2.1, a MUST), CONDSTORE enabled or not.
-    lines.append(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % view.highestmodseq)
+    lines.append(highestmodseq_line(view.highestmodseq))
     if rev2:
         lines.append(
             b'* LIST () "%s" %s\r\n' % (HIERARCHY_SEPARATOR.encode(), mailbox_text(mailbox, utf8=True))

@@ -102,7 +102,3 @@ def highestmodseq_told(client: Client) -> int | None:
         view.synced_modseq = view.highestmodseq
     view.shown_modseq = 0
     return told
-
-
-def highestmodseq_line(modseq: int) -> bytes:
-    return b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % modseq
