@@ -264,7 +264,7 @@ async def build_runtime(
             uow,
             mailboxes,
             credentials,
-            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock),
+            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock, events=events),
             store,
             parser,
             events,

@@ -439,6 +439,22 @@ class EventBus(Protocol):
         """Open subscriptions in this process."""
         ...
 
+    def watch(self, watcher: EventWatcher) -> None:
+        """Tell `watcher` of every event this node hears, before its subscribers, and of every resync."""
+        ...
+
+    def listening(self) -> bool:
+        """Whether this node hears every event now (not before it starts, nor while its listener is away)."""
+        ...
+
+
+class EventWatcher(Protocol):
+    def heard(self, event: MailboxEvent) -> None: ...
+
+    def missed(self) -> None:
+        """Events may have been missed (what a `Resync` tells subscribers)."""
+        ...
+
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[DomainEvent]) -> None:
@@ -476,6 +492,10 @@ class MessageReader(Protocol):
 
 class MailboxFolders(MailFolderStore, Protocol):
     """One mailbox's stored folders and messages, as the store keeps them (names already checked)."""
+
+    def stored(self, copies: Sequence[StoredCopy]) -> None:
+        """The message store has just committed these messages into this mailbox's folders (APPEND)."""
+        ...
 
 
 class MailFolders(Protocol):

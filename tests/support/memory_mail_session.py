@@ -221,7 +221,7 @@ class MemoryMailSession:
     def end(self) -> None:
         self.ended = True
 
-    def begin_command(self) -> None:
+    def begin_command(self, polls: bool = False) -> None:
         """Nothing is kept between commands here."""
 
     @property

@@ -325,9 +325,11 @@ class MailFolderStore(Protocol):
         """Bytes used and allowed (`messages` left None: asked before each APPEND, it never counts)."""
         ...
 
-    def begin_command(self) -> None:
+    def begin_command(self, polls: bool = False) -> None:
         """A new command begins: what a write read for an earlier one (its folder's changes, which the
-        store may keep for the `changes` call that follows a write) answers nothing asked now."""
+        store may keep for the `changes` call that follows a write) answers nothing asked now.
+        `polls`: the command asks for news (NOOP, CHECK, IDLE), so its `changes` calls must see every
+        change committed before them; another command's may be answered with what the store has heard."""
         ...
 
 

@@ -182,6 +182,11 @@ def changes_of_rows(rows: Sequence[Any], since_modseq: int | None = None) -> Fol
     )
 
 
+def expunged_modseqs(rows: Sequence[Any]) -> dict[int, int]:
+    """The modseq of each expunge that the rows of `CHANGES` tell of (`changes_of_rows` leaves it out)."""
+    return {row.uid: row.modseq for row in rows if row.kind == _EXPUNGED}
+
+
 @lru_cache(maxsize=4096)
 def flag_set(text: str) -> frozenset[str]:
     """The flags of a stored flags text; one frozenset for every message with the same flags."""

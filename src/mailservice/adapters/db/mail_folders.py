@@ -35,6 +35,7 @@ from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.claims_under_way import ClaimsUnderWay
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
+from mailservice.adapters.db.folder_logs import FolderKey, FolderLogs, KnownWrite
 from mailservice.adapters.db.folder_reads import (
     CHANGES,
     CHANGES_AND_DELETED,
@@ -92,10 +93,10 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, FolderChanged, SortKeys
+from mailservice.domain.messages import INBOX, FolderChanged, SortKeys, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.keyed_locks import KeyedLocks
-from mailservice.ports import Clock, EventPublisher
+from mailservice.ports import Clock, EventBus, EventPublisher
 
 T = TypeVar("T")
 
@@ -128,6 +129,9 @@ class _Node:
     """PostgreSQL: the changes reads, shared by the sessions of a folder; on SQLite a read takes tens of
     microseconds on the event loop, and there is nothing to share."""
     claims: ClaimsUnderWay
+    logs: FolderLogs | None
+    """PostgreSQL with the node's event bus: what the node knows of its folders' changes, which answers
+    most `changes` calls without a read."""
 
 
 class SqlMailFolders:
@@ -138,10 +142,16 @@ class SqlMailFolders:
         publisher: EventPublisher,
         clock: Clock,
         snapshots: FolderSnapshots | None = None,
+        events: EventBus | None = None,
     ) -> None:
-        change_reads = None
+        """`events`: the node's event bus, which tells it of changes made elsewhere. Without it every
+        `changes` call reads."""
+        change_reads = logs = None
         if not is_sqlite(database.url):
-            change_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked))
+            if events is not None:
+                logs = FolderLogs(events.listening)
+                events.watch(logs)
+            change_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked), logs)
         self._node = _Node(
             database,
             default_quota_bytes,
@@ -151,6 +161,7 @@ class SqlMailFolders:
             KeyedLocks(COPIES_WAITING_PER_MAILBOX),
             change_reads,
             ClaimsUnderWay(),
+            logs,
         )
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
@@ -180,6 +191,8 @@ class SqlMailboxFolders:
         self._read_ahead: _ReadAhead | None = None
         """Changes known from a write, for a `changes` call of the same command alone (`begin_command`
         and `open` drop it)."""
+        self._polls = False
+        """The command under way is a poll (`begin_command`): its `changes` calls read."""
 
     # Reads
 
@@ -196,8 +209,9 @@ class SqlMailboxFolders:
             return kept.status
         return await self._database.run_read(lambda c: folder_status(c, self._id, name, self._snapshots))
 
-    def begin_command(self) -> None:
+    def begin_command(self, polls: bool = False) -> None:
         self._read_ahead = None
+        self._polls = polls
 
     async def open(self, name: str) -> OpenedFolder:
         """A folder the process keeps a snapshot of is opened with one statement (`open_kept`, STATUS
@@ -207,6 +221,7 @@ class SqlMailboxFolders:
         if opened is None:
             opened = await self._database.run_read(lambda c: open_folder(c, self._id, name, self._snapshots))
         self._last_asked[opened.status.folder_id] = opened.status.highestmodseq
+        self._heard(opened.status.folder_id, opened.status.highestmodseq)
         return opened
 
     async def _open_kept(self, name: str) -> OpenedFolder | None:
@@ -231,6 +246,11 @@ class SqlMailboxFolders:
         known = read_ahead.changes(folder_id, since_modseq) if read_ahead is not None else None
         if known is not None:
             return known
+        logs = self._node.logs
+        if logs is not None and not self._polls:
+            known = logs.changes(self._key(folder_id), since_modseq)
+            if known is not None:
+                return known
         shared = self._node.change_reads
         if shared is not None and last_asked is not None and since_modseq >= last_asked:
             return await shared.changes(self._id, folder_id, since_modseq)
@@ -238,9 +258,12 @@ class SqlMailboxFolders:
         return changes_of_rows(await self._database.read_statement(CHANGES, asked))
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
-        return await self._node.claims.claim(
+        mark = await self._node.claims.claim(
             self._id, folder_id, up_to_uid, lambda: self._claim_recent(folder_id, up_to_uid, last_read)
         )
+        if self._node.logs is not None:
+            self._node.logs.claimed(self._key(folder_id), max(mark, up_to_uid))
+        return mark
 
     async def _claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None) -> int:
         if self._writes_in_statements:
@@ -303,7 +326,11 @@ class SqlMailboxFolders:
         await self._database.run_write(lambda c: _create(c, self._id, name, now))
 
     async def delete_folder(self, name: str) -> None:
-        await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
+        """Told as a change of the folder, so that its sessions, on every node, find it gone."""
+        write = await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
+        if self._node.logs is not None:
+            self._node.logs.forget(self._key(write.folder_id))
+        await self._changed([write])
 
     async def rename_folder(self, old: str, new: str) -> None:
         now = self._clock.now()
@@ -397,6 +424,8 @@ class SqlMailboxFolders:
             )
             pending = edits.written(changed, *message_changes.flags_written(found))
         stored, write = edits.stored()
+        if write is not None and rounds == 1:  # every message it changed took the write's modseq
+            self._wrote(KnownWrite(write.modseq, changed=stored.updated), folder_id)
         if before is not None and changes_since is not None and rounds <= 1:  # its messages read once
             after = _after_own_flags(before, stored.updated, write)
             if after is not None:
@@ -462,6 +491,10 @@ class SqlMailboxFolders:
             for unshared in message_changes.unshared_raws_asked(found):
                 await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
             expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+            if write is not None:
+                gone = message_changes.flags_expunged_in_one_statement(found)
+                known = tuple((uid, flag_set(flags)) for uid, flags in gone)
+                self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
@@ -514,10 +547,28 @@ class SqlMailboxFolders:
         self._read_ahead = _ReadAhead(folder_id, since, rows=rows)
         return done
 
+    def stored(self, copies: Sequence[StoredCopy]) -> None:
+        for copy in copies:
+            self._heard(copy.folder_id, copy.modseq)
+
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
+        for write in writes:
+            if write is not None:
+                self._heard(write.folder_id, write.modseq)
         self._node.announcements.put(
             [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
+
+    def _wrote(self, write: KnownWrite, folder_id: int) -> None:
+        if self._node.logs is not None:
+            self._node.logs.wrote(self._key(folder_id), write)
+
+    def _heard(self, folder_id: int, modseq: int) -> None:
+        if self._node.logs is not None:
+            self._node.logs.raised(self._key(folder_id), modseq)
+
+    def _key(self, folder_id: int) -> FolderKey:
+        return (self._id, folder_id)
 
 
 @dataclass(frozen=True)
@@ -794,7 +845,7 @@ def _create(connection: Connection, mailbox_id: str, name: str, now: datetime) -
             existing.add(path)
 
 
-def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
+def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> FolderWrite:
     if name == INBOX:
         raise FolderNotAllowed("INBOX cannot be deleted")
     folder = lock_folder_by_name(connection, mailbox_id, name)
@@ -807,6 +858,7 @@ def _delete_folder(connection: Connection, mailbox_id: str, name: str) -> None:
     # The mailbox row last (the lock order of message_changes).
     connection.execute(remember_deleted_uidvalidity(mailbox_id, folder.uidvalidity))
     give_back_quota(connection, mailbox_id, freed)
+    return FolderWrite(folder.id, folder.highestmodseq + 1)
 
 
 def _rename(connection: Connection, mailbox_id: str, old: str, new: str, now: datetime) -> FolderWrite | None:

@@ -317,6 +317,7 @@ EXPUNGE_IN_ONE_STATEMENT = Prepared(
         SELECT
             folder.highestmodseq,
             ARRAY(SELECT uid FROM gone ORDER BY uid) AS uids,
+            ARRAY(SELECT flags FROM gone ORDER BY uid) AS flags,
             ARRAY(SELECT DISTINCT raw_id FROM gone) AS raw_ids,
             (SELECT count(*) FROM recorded) AS recorded,
             (SELECT count(*) FROM quota) AS quota
@@ -329,7 +330,10 @@ EXPUNGE_IN_ONE_STATEMENT = Prepared(
         bindparam("only_deleted", type_=Boolean),
     )
     .columns(
-        column("highestmodseq", BigInteger), column("uids", ARRAY(BigInteger)), column("raw_ids", ARRAY(Text))
+        column("highestmodseq", BigInteger),
+        column("uids", ARRAY(BigInteger)),
+        column("flags", ARRAY(Text)),
+        column("raw_ids", ARRAY(Text)),
     )
 )
 """The raw messages of the expunged are deleted by a statement of their own, after it: this one's snapshot
@@ -804,6 +808,11 @@ def expunged_in_one_statement(found: Sequence[Any], folder_id: int) -> tuple[lis
     """What `EXPUNGE_IN_ONE_STATEMENT` gave: the uids expunged, and the write when there were some."""
     expunged = [int(uid) for uid in found[0].uids]
     return expunged, FolderWrite(folder_id, int(found[0].highestmodseq)) if expunged else None
+
+
+def flags_expunged_in_one_statement(found: Sequence[Any]) -> list[tuple[int, str]]:
+    """What `EXPUNGE_IN_ONE_STATEMENT` gave: (uid, the flags text it was removed with), by uid."""
+    return [(int(uid), flags) for uid, flags in zip(found[0].uids, found[0].flags, strict=True)]
 
 
 def _raise_modseq(connection: Connection, folder_id: int, modseq: int) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailservice.adapters.db.folder_logs import FolderLogs
 from mailservice.adapters.db.folder_reads import changes_asked, changes_of_rows
 from mailservice.domain.errors import StorageUnavailable
 from mailservice.domain.mail_session import FolderChanges
@@ -44,8 +45,10 @@ class _FolderReads:
 
 
 class SharedChangeReads:
-    def __init__(self, read_rows: ReadRows) -> None:
+    def __init__(self, read_rows: ReadRows, logs: FolderLogs | None = None) -> None:
+        """`logs`: where each read is kept, to answer later asks without one."""
         self._read_rows = read_rows
+        self._logs = logs
         self._folders: dict[tuple[str, int], _FolderReads] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -73,8 +76,12 @@ class SharedChangeReads:
         task.add_done_callback(lambda done: self._ended(done, key, reads, read))
 
     async def _run(self, key: tuple[str, int], reads: _FolderReads, read: _Read) -> None:
+        token = self._logs.reading(key) if self._logs is not None else None
         try:
-            read.rows.set_result(await self._read_rows(changes_asked(*key, read.since)))
+            rows = await self._read_rows(changes_asked(*key, read.since))
+            if self._logs is not None:
+                self._logs.read(key, token, read.since, rows)
+            read.rows.set_result(rows)
         except Exception as error:
             read.rows.set_exception(error)
             # Marked as seen: every session it served may have gone, and each that has not raises it.

@@ -6,11 +6,16 @@ from collections.abc import Sequence
 
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.domain.messages import MailboxEvent, Resync
+from mailservice.ports import EventWatcher
 
 
 class LocalFanout:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[QueueSubscription]] = {}
+        self._watchers: list[EventWatcher] = []
+
+    def watch(self, watcher: EventWatcher) -> None:
+        self._watchers.append(watcher)
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         subscription = QueueSubscription(mailbox_id, self._forget)
@@ -21,11 +26,15 @@ class LocalFanout:
         return sum(len(subscribers) for subscribers in self._subscribers.values())
 
     def dispatch(self, event: MailboxEvent) -> None:
+        for watcher in self._watchers:
+            watcher.heard(event)
         for subscription in tuple(self._subscribers.get(event.mailbox_id, ())):
             subscription.offer(event)
 
     def resync(self) -> None:
         """Events may have been missed: every subscriber of this process looks in the store again."""
+        for watcher in self._watchers:
+            watcher.missed()
         for subscriptions in tuple(self._subscribers.values()):
             for subscription in tuple(subscriptions):
                 subscription.offer(Resync(subscription.mailbox_id))
@@ -55,6 +64,12 @@ class InProcessEventBus:
     def subscriber_count(self) -> int:
         """Open subscriptions in this process (waiting requests, event streams)."""
         return self._fanout.subscriber_count()
+
+    def watch(self, watcher: EventWatcher) -> None:
+        self._fanout.watch(watcher)
+
+    def listening(self) -> bool:
+        return True
 
     def resync(self) -> None:
         """Every subscriber looks in the store again. Nothing is lost within one process, so only a change

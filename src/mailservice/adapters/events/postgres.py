@@ -29,6 +29,7 @@ from mailservice.domain.messages import (
     MessageReceived,
     Resync,
 )
+from mailservice.ports import EventWatcher
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class PostgresEventBus:
     def subscriber_count(self) -> int:
         """Open subscriptions in this process (waiting requests, event streams)."""
         return self._fanout.subscriber_count()
+
+    def watch(self, watcher: EventWatcher) -> None:
+        self._fanout.watch(watcher)
 
     def listening(self) -> bool:
         """Whether this node hears events now (false while its listener reconnects)."""

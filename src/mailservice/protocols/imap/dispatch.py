@@ -38,6 +38,8 @@ _ANY = frozenset(State)
 _NOT_AUTHENTICATED = frozenset({State.NOT_AUTHENTICATED})
 _AUTHENTICATED = frozenset({State.AUTHENTICATED, State.SELECTED})
 _SELECTED = frozenset({State.SELECTED})
+_POLLS = frozenset({"NOOP", "CHECK", "IDLE"})
+"""Commands that ask for news: their updates must tell every change committed before them."""
 
 HANDLERS: dict[str, tuple[Handler, frozenset[State]]] = {
     "CAPABILITY": (session_commands.capability, _ANY),
@@ -82,7 +84,7 @@ async def run_command(client: Client, command: Command) -> None:
     handler, states = HANDLERS[command.name]
     client.state.changes_read = None
     if client.state.session is not None:
-        client.state.session.begin_command()
+        client.state.session.begin_command(polls=command.name in _POLLS)
     try:
         if client.state.state not in states:
             raise bad(_wrong_state(client.state.state))

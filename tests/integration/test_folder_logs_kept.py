@@ -1,0 +1,151 @@
+"""On PostgreSQL a node keeps what it knows of its folders' changes (`folder_logs.py`): a change made by
+one of its sessions is told to the others without a read; one made elsewhere once its event is heard; a
+poll always reads; and while the node does not hear every event, nothing kept is used. Two real nodes
+on one database, their event buses listening."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from mailservice.adapters.db.folder_reads import CHANGES
+from mailservice.adapters.events.subscription import QueueSubscription
+from mailservice.bootstrap import Runtime
+from mailservice.domain.clock import FixedClock
+from mailservice.domain.errors import FolderNotFound
+from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession
+from mailservice.domain.messages import FolderChanged
+from tests.integration.test_write_locks import (
+    counted_reads,
+    message,
+    paid_mailbox,
+    running_nodes,
+    sessions_of,
+)
+
+DELETED = frozenset({"\\Deleted"})
+
+
+@pytest.fixture
+async def nodes(database_dsn: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[list[Runtime]]:
+    async with running_nodes(database_dsn, tmp_path, clock) as started:  # listening, as built
+        if started[0].database.engine.dialect.name == "sqlite":
+            pytest.skip("SQLite reads the changes on the event loop in microseconds: nothing is kept")
+        yield started
+
+
+async def changes_reads(
+    node: Runtime, session: MailSession, folder_id: int, since: int
+) -> tuple[FolderChanges, int]:
+    """What `session` is told since `since`, and how many `CHANGES` statements that took."""
+    with counted_reads(node) as reads:
+        told = await session.changes(folder_id, since)
+    return told, sum(1 for statement in reads if statement is CHANGES)
+
+
+async def kept_by_a_read(session: MailSession, folder: str) -> tuple[int, int]:
+    """`session` selects `folder` and reads its changes once, as after a first command: the node keeps
+    them. Its id and the modseq the session knows."""
+    opened = await session.open(folder)
+    known = opened.status.highestmodseq
+    await session.changes(opened.status.folder_id, known)
+    return opened.status.folder_id, known
+
+
+async def heard(subscription: QueueSubscription, modseq: int) -> None:
+    """Until the node has heard of a folder change that took some folder to `modseq` (the node's folder
+    logs hear each event before its subscribers)."""
+    async with asyncio.timeout(10):
+        async for signal in subscription:
+            if isinstance(signal, FolderChanged) and signal.modseq >= modseq:
+                return
+
+
+async def test_a_change_by_a_session_of_the_node_is_told_to_the_others_as_a_read_would_without_one(
+    nodes: list[Runtime],
+) -> None:
+    writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    kept = await writer.append("INBOX", message("kept"), frozenset(), None)
+    gone = await writer.append("INBOX", message("gone"), frozenset(), None)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+
+    await writer.store_flags(inbox, [kept.uid], FlagChange.ADD, frozenset({"$Told"}))
+    await writer.store_flags(inbox, [gone.uid], FlagChange.ADD, DELETED)
+    await writer.expunge(inbox)
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert reads == 0
+    assert {meta.uid: meta.flags for meta in told.changed} == {kept.uid: frozenset({"$Told"})}
+    assert told.expunged == (gone.uid,)
+    assert told.last_flags == ((gone.uid, DELETED),)
+    reader.begin_command(polls=True)
+    polled, reads = await changes_reads(nodes[0], reader, inbox, known)
+    assert reads == 1, "a poll reads"
+    assert polled == told
+
+
+async def test_the_appending_session_is_told_of_its_own_message(nodes: list[Runtime]) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    appended = await session.append("INBOX", message("mine"), frozenset(), None)
+    told, _ = await changes_reads(nodes[0], session, inbox, known)
+    assert [meta.uid for meta in told.changed] == [appended.uid]
+    assert told.uidnext == appended.uid + 1
+
+
+async def test_a_change_made_on_another_node_is_told_once_its_event_is_heard(nodes: list[Runtime]) -> None:
+    details = await paid_mailbox(nodes)
+    (reader,) = await sessions_of(nodes[:1], details, 1)
+    (elsewhere,) = await sessions_of(nodes[1:], details, 1)
+    appended = await elsewhere.append("INBOX", message("one"), frozenset(), None)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+    subscription = nodes[0].events.subscribe(reader.mailbox_id)  # type: ignore[attr-defined]
+
+    await elsewhere.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"$Elsewhere"}))
+    await heard(subscription, known + 1)
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert reads == 1
+    assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Elsewhere"})}
+    _, reads = await changes_reads(nodes[0], reader, inbox, known)
+    assert reads == 0, "that read is kept"
+    subscription.close()
+
+
+async def test_a_folder_deleted_on_another_node_is_found_gone_once_heard(nodes: list[Runtime]) -> None:
+    details = await paid_mailbox(nodes)
+    (reader,) = await sessions_of(nodes[:1], details, 1)
+    (elsewhere,) = await sessions_of(nodes[1:], details, 1)
+    await elsewhere.create_folder("Work")
+    work, known = await kept_by_a_read(reader, "Work")
+    subscription = nodes[0].events.subscribe(reader.mailbox_id)  # type: ignore[attr-defined]
+
+    await elsewhere.delete_folder("Work")
+    await heard(subscription, known + 1)
+    with pytest.raises(FolderNotFound):
+        await reader.changes(work, known)
+    subscription.close()
+
+
+async def test_a_folder_deleted_on_the_node_is_found_gone_at_once(nodes: list[Runtime]) -> None:
+    reader, deleter = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    await deleter.create_folder("Work")
+    work, known = await kept_by_a_read(reader, "Work")
+    await deleter.delete_folder("Work")
+    with pytest.raises(FolderNotFound):
+        await reader.changes(work, known)
+
+
+async def test_while_the_node_does_not_hear_every_event_every_ask_reads(nodes: list[Runtime]) -> None:
+    (reader,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+    _, reads = await changes_reads(nodes[0], reader, inbox, known)
+    assert reads == 0
+
+    await nodes[0].events.close()  # its listener gone: a change elsewhere would go unheard
+    assert not nodes[0].events.listening()
+    _, reads = await changes_reads(nodes[0], reader, inbox, known)
+    assert reads == 1
