@@ -17,6 +17,7 @@ from mailservice.domain.mailbox import Mailbox
 from mailservice.domain.messages import (
     Delivery,
     MailboxEvent,
+    MessageCopy,
     ParsedMessage,
     Signal,
     StoredCopy,
@@ -493,7 +494,7 @@ class MessageReader(Protocol):
 class MailboxFolders(MailFolderStore, Protocol):
     """One mailbox's stored folders and messages, as the store keeps them (names already checked)."""
 
-    def stored(self, copies: Sequence[StoredCopy]) -> None:
+    def stored(self, copies: Sequence[tuple[MessageCopy, StoredCopy]]) -> None:
         """The message store has just committed these messages into this mailbox's folders (APPEND)."""
         ...
 

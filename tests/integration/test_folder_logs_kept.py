@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -87,13 +88,22 @@ async def test_a_change_by_a_session_of_the_node_is_told_to_the_others_as_a_read
     assert polled == told
 
 
-async def test_the_appending_session_is_told_of_its_own_message(nodes: list[Runtime]) -> None:
-    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    inbox, known = await kept_by_a_read(session, "INBOX")
-    appended = await session.append("INBOX", message("mine"), frozenset(), None)
-    told, _ = await changes_reads(nodes[0], session, inbox, known)
-    assert [meta.uid for meta in told.changed] == [appended.uid]
-    assert told.uidnext == appended.uid + 1
+async def test_an_append_is_told_to_the_sessions_of_the_node_as_a_read_would_without_one(
+    nodes: list[Runtime],
+) -> None:
+    appender, other = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    inbox, known = await kept_by_a_read(other, "INBOX")
+    moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=-5)))
+    appended = await appender.append("INBOX", message("mine"), frozenset({"$Mine", "\\Seen"}), moment)
+
+    for session in (appender, other):
+        told, reads = await changes_reads(nodes[0], session, inbox, known)
+        assert reads == 0
+        assert [meta.uid for meta in told.changed] == [appended.uid]
+        assert told.uidnext == appended.uid + 1
+        session.begin_command(polls=True)
+        polled, _ = await changes_reads(nodes[0], session, inbox, known)
+        assert polled == told
 
 
 async def test_a_change_made_on_another_node_is_told_once_its_event_is_heard(nodes: list[Runtime]) -> None:

@@ -51,11 +51,12 @@ class ModelFolder:
         self.now = State()
         self.history = {1: copy.deepcopy(self.now)}
 
-    def append(self, flags: str = "") -> int:
+    def append(self, flags: str = "") -> KnownWrite:
         uid = self.now.uidnext
         self.now.uidnext += 1
-        self._commit(lambda modseq: self.now.messages.__setitem__(uid, (modseq, flags)))
-        return self.now.highestmodseq
+        modseq = self._commit(lambda m: self.now.messages.__setitem__(uid, (m, flags)))
+        meta = MessageMeta(uid, modseq, frozenset(flags.split()), WHEN, 100)
+        return KnownWrite(modseq, changed=(meta,), uidnext=uid + 1)
 
     def store(self, uids: list[int], flags: str) -> KnownWrite:
         modseq = self._commit(lambda m: self.now.messages.update({uid: (m, flags) for uid in uids}))
@@ -147,7 +148,7 @@ def test_a_change_heard_of_and_not_known_makes_the_next_ask_read() -> None:
     folder, logs = ModelFolder(), FolderLogs()
     folder.append()
     read(logs, folder, 1)
-    modseq = folder.append("$Elsewhere")
+    modseq = folder.append("$Elsewhere").modseq
     logs.heard(MessageReceived(KEY[0], KEY[1], 2, modseq))
     assert logs.changes(KEY, 2) is None
     read(logs, folder, 2)
@@ -214,7 +215,7 @@ def test_a_claim_of_this_node_raises_the_recent_mark_told() -> None:
     assert told is not None and told.recent_uid == 1
 
 
-# Any interleaving: writes told at once, late, out of order or never (heard of only); reads that take
+# Any interleaving: writes told at once, late, out of order or heard of only; reads that take
 # their snapshot and answer later. Whatever is answered is what a read at its HIGHESTMODSEQ would give,
 # and never older than a change already heard of.
 
@@ -230,20 +231,21 @@ _STEPS = st.lists(st.tuples(st.sampled_from(_ACTIONS), st.integers(0, 50)), max_
 @given(steps=_STEPS)
 def test_whatever_is_answered_is_what_a_read_at_its_modseq_would_find(steps: list[tuple[str, int]]) -> None:
     folder, logs = ModelFolder(), FolderLogs()
-    untold: list[tuple[KnownWrite | None, int]] = []
+    untold: list[tuple[KnownWrite, int]] = []
     reads: list[tuple[object, int, list[Row]]] = []
     heard = 1
     for action, pick in steps:
         present = sorted(folder.now.messages)
         if action == "append":
-            untold.append((None, folder.append(("", "$A", "\\Seen")[pick % 3])))
+            appended = folder.append(("", "$A", "\\Seen")[pick % 3])
+            untold.append((appended, appended.modseq))
         elif action in ("store", "expunge") and present:
             chosen = present[pick % len(present) :][: 1 + pick % 3]
             write = folder.store(chosen, f"$F{pick}") if action == "store" else folder.expunge(chosen)
             untold.append((write, write.modseq))
         elif action == "tell" and untold:
             known, modseq = untold.pop(pick % len(untold))
-            if known is not None and pick % 4:
+            if pick % 4:
                 logs.wrote(KEY, known)
             else:
                 logs.raised(KEY, modseq)

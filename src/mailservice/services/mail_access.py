@@ -249,7 +249,7 @@ class StoreMailSession:
             for message in messages
         ]
         stored = await self._store.store(Delivery(tuple(copies), into_existing_folders=True))
-        self._folders.stored(stored)
+        self._folders.stored(list(zip(copies, stored, strict=True)))
         return AppendedAll(stored[0].uidvalidity, tuple(copy.uid for copy in stored))
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:

@@ -6,12 +6,12 @@ PostgreSQL a read is a round trip that waits for a core on both sides. So the no
 folder its sessions read, the changes after some modseq (`base`), complete up to `high`:
 
 - from the folder's last shared read (`SharedChangeReads`), merged into what was kept;
-- extended by the node's own writes whose changes it knows (a STORE's flags, an EXPUNGE's uids), each
-  applied once every modseq below it is: every change to a folder raises its HIGHESTMODSEQ by one, so a
-  write that took `high + 1` shows that nothing came between.
+- extended by the node's own writes whose changes it knows (a STORE's flags, an EXPUNGE's uids, an
+  APPEND's message), each applied once every modseq below it is: every change to a folder raises its
+  HIGHESTMODSEQ by one, so a write that took `high + 1` shows that nothing came between.
 
 It also hears of every change, wherever it was made: a write of its own whose changes it does not keep
-(APPEND, COPY) at once, and every other through the event bus (`MessageReceived` and `FolderChanged`
+(COPY, MOVE) at once, and every other through the event bus (`MessageReceived` and `FolderChanged`
 carry the folder's new modseq). While nothing heard lies beyond `high`, a session asking since a modseq
 between `base` and `high` is answered from memory with exactly what a read at `high` would have found.
 Otherwise it reads, and the read is kept.
@@ -55,6 +55,8 @@ class KnownWrite:
     changed: tuple[MessageMeta, ...] = ()
     expunged: tuple[tuple[int, frozenset[str]], ...] = ()
     """(uid, flags it was removed with)."""
+    uidnext: int = 0
+    """The folder's UIDNEXT after it, when it added messages."""
 
 
 @dataclass(eq=False)
@@ -149,6 +151,7 @@ class _Log:
             self.expunged[uid] = (write.modseq, flags)
             self.order.append((write.modseq, uid))
         self.high = write.modseq
+        self.uidnext = max(self.uidnext, write.uidnext)
         if len(self.order) > ENTRIES_KEPT:
             self._drop_older_half()
 

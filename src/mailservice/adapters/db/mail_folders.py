@@ -50,6 +50,7 @@ from mailservice.adapters.db.folder_reads import (
     kept_open_asked,
     open_folder,
     open_kept,
+    stored_utc,
     targets_of_rows,
 )
 from mailservice.adapters.db.folder_snapshots import FolderSnapshots
@@ -93,7 +94,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, FolderChanged, SortKeys, StoredCopy
+from mailservice.domain.messages import INBOX, FolderChanged, MessageCopy, SortKeys, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventBus, EventPublisher
@@ -547,9 +548,11 @@ class SqlMailboxFolders:
         self._read_ahead = _ReadAhead(folder_id, since, rows=rows)
         return done
 
-    def stored(self, copies: Sequence[StoredCopy]) -> None:
-        for copy in copies:
-            self._heard(copy.folder_id, copy.modseq)
+    def stored(self, copies: Sequence[tuple[MessageCopy, StoredCopy]]) -> None:
+        for message, copy in copies:
+            flags, internal_date = frozenset(message.flags), stored_utc(message.internal_date)
+            meta = MessageMeta(copy.uid, copy.modseq, flags, internal_date, copy.size)
+            self._wrote(KnownWrite(copy.modseq, changed=(meta,), uidnext=copy.uid + 1), copy.folder_id)
 
     async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
         for write in writes:
