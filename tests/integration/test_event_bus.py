@@ -241,3 +241,50 @@ async def test_a_publish_to_a_database_that_never_answers_gives_up_in_bounded_ti
         async with asyncio.timeout(2):
             with pytest.raises(TimeoutError):
                 await sender.publish([EVENT])
+
+
+class HeldPublishes:
+    """Connects to PostgreSQL; on the connections it makes, the first `execute` (a publish) waits until
+    let go, and every one is counted with its payloads."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.sent: list[list[str]] = []
+        self.under_way = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def __call__(self) -> HeldPublishes.Connection:
+        return HeldPublishes.Connection(self, await asyncpg.connect(self.dsn))
+
+    class Connection:
+        def __init__(self, held: HeldPublishes, connection: asyncpg.Connection) -> None:
+            self._held, self._connection = held, connection
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._connection, name)
+
+        async def execute(self, query: str, channel: str, payloads: list[str], **named: object) -> object:
+            self._held.sent.append(list(payloads))
+            if len(self._held.sent) == 1:
+                self._held.under_way.set()
+                await self._held.let_go.wait()
+            return await self._connection.execute(query, channel, payloads, **named)
+
+
+async def test_publishes_that_come_while_one_is_under_way_go_out_together_in_order(dsn: str) -> None:
+    held = HeldPublishes(dsn)
+    sender, receiver = PostgresEventBus(dsn, connect=held), PostgresEventBus(dsn)
+    events = [FolderChanged(EVENT.mailbox_id, 1, modseq) for modseq in range(10, 16)]
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+        first = asyncio.create_task(sender.publish(events[:1]))
+        await asyncio.wait_for(held.under_way.wait(), 5)
+        later = [asyncio.create_task(sender.publish(events[at : at + 2])) for at in (1, 3)]
+        later.append(asyncio.create_task(sender.publish(events[5:])))
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in later), "each waits until its events are sent"
+        held.let_go.set()
+        await asyncio.gather(first, *later)
+
+        assert len(held.sent) == 2
+        assert [await next_of(subscription) for _ in events] == events

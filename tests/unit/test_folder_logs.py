@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailservice.adapters.db import folder_logs
 from mailservice.adapters.db.folder_logs import ENTRIES_KEPT, FolderLogs, KnownWrite
 from mailservice.adapters.db.folder_reads import changes_of_rows
 from mailservice.domain.mail_session import FolderChanges, MessageMeta
@@ -264,3 +265,20 @@ def test_whatever_is_answered_is_what_a_read_at_its_modseq_would_find(steps: lis
             if told is not None:
                 assert told.highestmodseq >= heard
                 assert told == folder.changes(since, told.highestmodseq)
+
+
+def test_past_the_changes_kept_in_all_the_folders_asked_least_recently_go(monkeypatch: Any) -> None:
+    monkeypatch.setattr(folder_logs, "ENTRIES_KEPT_IN_ALL", 10)
+    logs = FolderLogs()
+    folders = {key: ModelFolder() for key in (("mbx", 1), ("mbx", 2))}
+    for key, folder in folders.items():
+        for _ in range(4):
+            folder.append()
+        logs.read(key, logs.reading(key), 1, folder.rows(1))
+    first, second = folders
+    assert logs.changes(first, 1) is not None  # now asked most recently
+    for _ in range(3):
+        logs.wrote(second, folders[second].append())
+
+    assert logs.changes(second, 1) is None, "8 changes kept in all, and the second's make 11"
+    assert logs.changes(first, 1) is not None

@@ -43,6 +43,9 @@ FOLDERS_KEPT = 4096
 ENTRIES_KEPT = 4096
 """Changes kept per folder (with those a later change of the same message replaced); past this, the
 older half is dropped, and a session asking since before what is left reads."""
+ENTRIES_KEPT_IN_ALL = 1 << 18
+"""Changes kept in all folders together (some 100 bytes each); past this, the folders asked least
+recently are dropped."""
 WRITES_WAITING = 64
 """Own writes kept while one below them is missing; past this they are dropped (a read follows)."""
 
@@ -179,6 +182,8 @@ class FolderLogs:
         """`listening`: whether the node hears every event now; while it does not, nothing is answered."""
         self._logs: OrderedDict[FolderKey, _Log] = OrderedDict()
         self._listening = listening
+        self._entries = 0
+        """Changes kept in all folders (`_Log.order`, which counts every one of them)."""
 
     def changes(self, key: FolderKey, since_modseq: int) -> FolderChanges | None:
         """The changes since `since_modseq`, when what is kept answers for them; None: read."""
@@ -194,7 +199,7 @@ class FolderLogs:
         if log is None:
             log = self._logs[key] = _Log()
             if len(self._logs) > FOLDERS_KEPT:
-                self._logs.popitem(last=False)
+                self._drop_least_recent()
         self._logs.move_to_end(key)
         return log
 
@@ -205,16 +210,21 @@ class FolderLogs:
         log = self._logs.get(key)
         if log is None or log is not token:
             return
+        kept = len(log.order)
         try:
             log.take_read(since_modseq, rows)
         except FolderNotFound:
             self.forget(key)
+            return
+        self._resized(log, kept)
 
     def wrote(self, key: FolderKey, write: KnownWrite) -> None:
         """A write of this node, committed, whose changes are known."""
         log = self._logs.get(key)
         if log is not None:
+            kept = len(log.order)
             log.wait_or_apply(write)
+            self._resized(log, kept)
 
     def raised(self, key: FolderKey, modseq: int) -> None:
         """A change committed, anywhere, took the folder to `modseq`."""
@@ -230,6 +240,7 @@ class FolderLogs:
     def missed(self) -> None:
         """The event bus's: events may have been missed, so nothing kept can be vouched for."""
         self._logs.clear()
+        self._entries = 0
 
     def claimed(self, key: FolderKey, recent_uid: int) -> None:
         """The folder's recent mark is at least `recent_uid` (a claim of this node)."""
@@ -238,4 +249,15 @@ class FolderLogs:
             log.recent_uid = max(log.recent_uid, recent_uid)
 
     def forget(self, key: FolderKey) -> None:
-        self._logs.pop(key, None)
+        log = self._logs.pop(key, None)
+        if log is not None:
+            self._entries -= len(log.order)
+
+    def _resized(self, log: _Log, kept_before: int) -> None:
+        self._entries += len(log.order) - kept_before
+        while self._entries > ENTRIES_KEPT_IN_ALL and self._logs:
+            self._drop_least_recent()
+
+    def _drop_least_recent(self) -> None:
+        _, log = self._logs.popitem(last=False)
+        self._entries -= len(log.order)

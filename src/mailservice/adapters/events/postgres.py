@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -59,6 +59,8 @@ class PostgresEventBus:
         self._lost = asyncio.Event()
         self._publisher: Any = None
         self._lock = asyncio.Lock()
+        self._next_batch: _Batch | None = None
+        """The payloads of the publishes that came while one was under way, to send next."""
         self._keeper: asyncio.Task[None] | None = None
         self._resync_notice: asyncio.Task[None] | None = None
 
@@ -77,12 +79,22 @@ class PostgresEventBus:
                 await connection.close(timeout=EXECUTE_TIMEOUT_SECONDS)
 
     async def publish(self, events: Sequence[MailboxEvent]) -> None:
-        """One round trip for every event of a commit (a delivery group can hold hundreds); a failed
-        attempt is tried once more on a fresh connection, and then given up, with every node resynced."""
-        payloads = [json.dumps(asdict(event), separators=(",", ":")) for event in events]
+        """One round trip for every event of a commit (a delivery group can hold hundreds), shared with
+        every publish that comes while one is under way: they go together, in the order they came, as
+        soon as it is answered. A failed attempt is tried once more on a fresh connection, and then
+        given up, with every node resynced (raised to the publish that sent it)."""
+        batch = self._next_batch
+        if batch is None:
+            batch = self._next_batch = _Batch()
+        batch.payloads += [json.dumps(asdict(event), separators=(",", ":")) for event in events]
         async with self._lock:
+            if batch.sent:  # by another publish of the batch
+                return
+            batch.sent = True
+            if self._next_batch is batch:
+                self._next_batch = None
             try:
-                await self._notify_with_retry(payloads)
+                await self._notify_with_retry(batch.payloads)
             except Exception:
                 self._fanout.resync()
                 self._announce_resync()
@@ -196,6 +208,12 @@ class PostgresEventBus:
             self._fanout.resync()
         else:
             self._fanout.dispatch(event)
+
+
+@dataclass
+class _Batch:
+    payloads: list[str] = field(default_factory=list)
+    sent: bool = False
 
 
 async def _backoff() -> AsyncIterator[None]:
