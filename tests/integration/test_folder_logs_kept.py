@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -104,6 +104,29 @@ async def test_an_append_is_told_to_the_sessions_of_the_node_as_a_read_would_wit
         session.begin_command(polls=True)
         polled, _ = await changes_reads(nodes[0], session, inbox, known)
         assert polled == told
+
+
+async def test_a_copy_is_told_to_the_sessions_of_its_target_as_a_read_would_without_one(
+    nodes: list[Runtime],
+) -> None:
+    copier, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    await copier.create_folder("Work")
+    moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    uids = [
+        (await copier.append("INBOX", message(subject), frozenset({"$C"}), moment)).uid for subject in "ab"
+    ]
+    inbox = (await copier.open("INBOX")).status.folder_id
+    work, known = await kept_by_a_read(reader, "Work")
+
+    copied = await copier.copy(inbox, uids, "Work")
+    told, reads = await changes_reads(nodes[0], reader, work, known)
+
+    assert reads == 0
+    assert len(copied.target_uids) == 2
+    assert [meta.uid for meta in told.changed] == list(copied.target_uids)
+    reader.begin_command(polls=True)
+    polled, _ = await changes_reads(nodes[0], reader, work, known)
+    assert polled == told
 
 
 async def test_a_change_made_on_another_node_is_told_once_its_event_is_heard(nodes: list[Runtime]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -198,6 +198,9 @@ class Copied:
     uidvalidity: int
     source_uids: tuple[int, ...]
     target_uids: tuple[int, ...]
+    copies: tuple[MessageMeta, ...] = field(default=(), compare=False)
+    """The new messages as stored, when the store read them back (for what the node keeps of the target
+    folder's changes); may be left empty."""
 
 
 @dataclass(frozen=True)

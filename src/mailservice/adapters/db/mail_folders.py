@@ -511,6 +511,10 @@ class SqlMailboxFolders:
                 ),
                 statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
             )
+        if copied.copies:  # one write, the target's: every copy took its modseq
+            (written,) = writes
+            uidnext = copied.target_uids[-1] + 1
+            self._wrote(KnownWrite(written.modseq, changed=copied.copies, uidnext=uidnext), written.folder_id)
         await self._changed(writes)
         return copied
 

@@ -45,6 +45,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
+    DateTime,
     Executable,
     Text,
     any_,
@@ -61,6 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import NoResultFound
 
+from mailservice.adapters.db.folder_reads import flag_set, stored_utc
 from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.tables import (
     MAY_BE_DELETED,
@@ -379,6 +381,9 @@ _COPY_IN_ONE_STATEMENT = Prepared(
             target.uidnext AS first_uid,
             target.highestmodseq + 1 AS modseq,
             ARRAY(SELECT uid FROM source ORDER BY uid) AS source_uids,
+            ARRAY(SELECT flags FROM source ORDER BY uid) AS source_flags,
+            ARRAY(SELECT internal_date FROM source ORDER BY uid) AS source_dates,
+            ARRAY(SELECT size FROM source ORDER BY uid) AS source_sizes,
             (SELECT count(*) FROM counted) AS counted,
             EXISTS (SELECT FROM locked WHERE id = :source_id) AS source_found,
             EXISTS (SELECT FROM mailboxes WHERE id = :mailbox_id) AS mailbox_found
@@ -396,6 +401,9 @@ _COPY_IN_ONE_STATEMENT = Prepared(
         column("first_uid", BigInteger),
         column("modseq", BigInteger),
         column("source_uids", ARRAY(BigInteger)),
+        column("source_flags", ARRAY(Text)),
+        column("source_dates", ARRAY(DateTime(timezone=True))),
+        column("source_sizes", ARRAY(BigInteger)),
         column("counted", BigInteger),
         column("source_found", Boolean),
         column("mailbox_found", Boolean),
@@ -765,7 +773,13 @@ def _copy_in_one_statement(
     if not copied.counted:
         raise MailboxFull("the copy would exceed the mailbox quota")
     target_uids = tuple(range(copied.first_uid, copied.first_uid + len(source_uids)))
-    return Copied(copied.uidvalidity, source_uids, target_uids), [
+    copies = tuple(
+        MessageMeta(uid, copied.modseq, flag_set(flags), stored_utc(date), size)
+        for uid, flags, date, size in zip(
+            target_uids, copied.source_flags, copied.source_dates, copied.source_sizes, strict=True
+        )
+    )
+    return Copied(copied.uidvalidity, source_uids, target_uids, copies), [
         FolderWrite(copied.target_id, copied.modseq)
     ]
 
