@@ -498,6 +498,11 @@ class MailboxFolders(MailFolderStore, Protocol):
         """The message store has just committed these messages into this mailbox's folders (APPEND)."""
         ...
 
+    def unsure(self) -> None:
+        """A write of this mailbox failed where it may have committed (an APPEND whose commit's outcome
+        is unknown): what the store keeps of its folders' changes must be read again."""
+        ...
+
 
 class MailFolders(Protocol):
     """The folders and messages of every mailbox, for IMAP and POP3."""

@@ -244,11 +244,12 @@ async def test_a_publish_to_a_database_that_never_answers_gives_up_in_bounded_ti
 
 
 class HeldPublishes:
-    """Connects to PostgreSQL; on the connections it makes, the first `execute` (a publish) waits until
-    let go, and every one is counted with its payloads."""
+    """Connects to PostgreSQL; on the connections it makes, the `execute` (a publish) of the number
+    `held` (the first by default) waits until let go, and every one is counted with its payloads."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, held: int = 1) -> None:
         self.dsn = dsn
+        self.held = held
         self.sent: list[list[str]] = []
         self.under_way = asyncio.Event()
         self.let_go = asyncio.Event()
@@ -265,7 +266,7 @@ class HeldPublishes:
 
         async def execute(self, query: str, channel: str, payloads: list[str], **named: object) -> object:
             self._held.sent.append(list(payloads))
-            if len(self._held.sent) == 1:
+            if len(self._held.sent) == self._held.held:
                 self._held.under_way.set()
                 await self._held.let_go.wait()
             return await self._connection.execute(query, channel, payloads, **named)
@@ -287,4 +288,23 @@ async def test_publishes_that_come_while_one_is_under_way_go_out_together_in_ord
         await asyncio.gather(first, *later)
 
         assert len(held.sent) == 2
+        assert [await next_of(subscription) for _ in events] == events
+
+
+async def test_a_publisher_that_goes_away_while_its_statement_is_under_way_does_not_take_the_others_events(
+    dsn: str,
+) -> None:
+    held = HeldPublishes(dsn, held=2)
+    sender, receiver = PostgresEventBus(dsn, connect=held), PostgresEventBus(dsn)
+    events = [FolderChanged(EVENT.mailbox_id, 1, modseq) for modseq in range(10, 13)]
+    async with started(sender, receiver):
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+        await sender.publish(events[:1])  # the first statement
+        gone, staying = (asyncio.create_task(sender.publish([event])) for event in events[1:])
+        await asyncio.wait_for(held.under_way.wait(), 5)  # both in the second
+        gone.cancel()
+        await asyncio.sleep(0.01)
+        held.let_go.set()
+        await staying
+
         assert [await next_of(subscription) for _ in events] == events

@@ -6,17 +6,20 @@ on one database, their event buses listening."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.folder_reads import CHANGES
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
-from mailservice.domain.errors import FolderNotFound
+from mailservice.domain.errors import FolderNotFound, StorageUnavailable
 from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession
 from mailservice.domain.messages import FolderChanged
 from tests.integration.test_write_locks import (
@@ -182,3 +185,76 @@ async def test_while_the_node_does_not_hear_every_event_every_ask_reads(nodes: l
     assert not nodes[0].events.listening()
     _, reads = await changes_reads(nodes[0], reader, inbox, known)
     assert reads == 1
+
+
+@contextmanager
+def failing_after(node: Runtime, statement: object) -> Iterator[None]:
+    """`statement`, written through `node`'s pool, is run and committed, and then raises, as when its
+    answer is lost."""
+    database = node.database
+    original = database.write_statement
+
+    async def lost(written: Any, parameters: Any) -> list[Any]:
+        rows = await original(written, parameters)
+        if written is statement:
+            raise ConnectionResetError("the answer was lost")
+        return rows
+
+    database.write_statement = lost  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        del database.write_statement
+
+
+async def test_a_store_whose_answer_is_lost_is_read_by_the_other_sessions_of_the_node(
+    nodes: list[Runtime],
+) -> None:
+    writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    appended = await writer.append("INBOX", message("one"), frozenset(), None)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+
+    with (
+        failing_after(nodes[0], message_changes.WRITE_FLAGS_IN_ONE_STATEMENT),
+        pytest.raises(ConnectionResetError),
+    ):
+        await writer.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"$Lost"}))
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert reads == 1
+    assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Lost"})}
+
+
+async def test_an_expunge_whose_raw_messages_fail_to_go_is_told_to_the_other_sessions_of_the_node(
+    nodes: list[Runtime],
+) -> None:
+    writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    appended = await writer.append("INBOX", message("gone"), DELETED, None)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+
+    with failing_after(nodes[0], message_changes.DELETE_UNSHARED_RAWS), pytest.raises(ConnectionResetError):
+        await writer.expunge(inbox)
+    told, _ = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert told.expunged == (appended.uid,)
+
+
+async def test_an_append_whose_outcome_is_unknown_is_read_by_the_other_sessions_of_the_node(
+    nodes: list[Runtime],
+) -> None:
+    appender, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+    original = nodes[0].database.run_write
+
+    async def lost(*arguments: Any, **named: Any) -> Any:
+        await original(*arguments, **named)
+        raise ConnectionResetError("the answer was lost")
+
+    nodes[0].database.run_write = lost  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailable):
+        await appender.append("INBOX", message("unsure"), frozenset(), None)
+    del nodes[0].database.run_write
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert reads == 1
+    assert len(told.changed) == 1

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailservice.adapters.db import folder_logs
-from mailservice.adapters.db.folder_logs import ENTRIES_KEPT, FolderLogs, KnownWrite
+from mailservice.adapters.db.folder_logs import FolderLogs, KnownWrite
 from mailservice.adapters.db.folder_reads import changes_of_rows
 from mailservice.domain.mail_session import FolderChanges, MessageMeta
 from mailservice.domain.messages import FolderChanged, MessageReceived
@@ -185,15 +185,33 @@ def test_a_deleted_folder_read_is_forgotten() -> None:
     assert logs.changes(KEY, 1) is None
 
 
-def test_past_the_entries_kept_the_older_half_goes_and_asks_before_it_read() -> None:
+def test_past_the_entries_kept_the_older_half_goes_and_asks_before_it_read(monkeypatch: Any) -> None:
+    monkeypatch.setattr(folder_logs, "ENTRIES_KEPT", 16)
     folder, logs = ModelFolder(), FolderLogs()
-    folder.append()
     read(logs, folder, 1)
-    for _ in range(ENTRIES_KEPT + 1):
-        logs.wrote(KEY, folder.store([1], "$X"))
+    for _ in range(17):
+        logs.wrote(KEY, folder.append())
     high = folder.now.highestmodseq
     assert logs.changes(KEY, high - 1) == folder.changes(high - 1, high)
     assert logs.changes(KEY, 1) is None
+
+
+def test_changes_replaced_by_later_ones_are_dropped_before_any_ask_is_refused(monkeypatch: Any) -> None:
+    monkeypatch.setattr(folder_logs, "ENTRIES_KEPT", 16)
+    folder, logs = ModelFolder(), FolderLogs()
+    folder.append()
+    read(logs, folder, 1)
+    for number in range(40):
+        logs.wrote(KEY, folder.store([1], f"$X{number % 2}"))
+    assert logs.changes(KEY, 1) == folder.changes(1, folder.now.highestmodseq)
+
+
+def test_a_read_since_beyond_the_folders_modseq_is_kept_from_that_modseq() -> None:
+    """A client may send a modseq the folder never reached (QRESYNC, CHANGEDSINCE)."""
+    folder, logs = ModelFolder(), FolderLogs()
+    folder.append()
+    read(logs, folder, 50)
+    assert logs.changes(KEY, 2) == folder.changes(2, 2)
 
 
 def test_while_the_node_does_not_hear_every_event_nothing_is_answered() -> None:

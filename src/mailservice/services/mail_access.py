@@ -248,7 +248,11 @@ class StoreMailSession:
             )
             for message in messages
         ]
-        stored = await self._store.store(Delivery(tuple(copies), into_existing_folders=True))
+        try:
+            stored = await self._store.store(Delivery(tuple(copies), into_existing_folders=True))
+        except BaseException:
+            self._folders.unsure()
+            raise
         self._folders.stored(list(zip(copies, stored, strict=True)))
         return AppendedAll(stored[0].uidvalidity, tuple(copy.uid for copy in stored))
 

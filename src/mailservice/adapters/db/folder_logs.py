@@ -7,11 +7,11 @@ folder its sessions read, the changes after some modseq (`base`), complete up to
 
 - from the folder's last shared read (`SharedChangeReads`), merged into what was kept;
 - extended by the node's own writes whose changes it knows (a STORE's flags, an EXPUNGE's uids, an
-  APPEND's message), each applied once every modseq below it is: every change to a folder raises its
+  APPEND's message, a COPY's), each applied once every modseq below it is: every change to a folder raises its
   HIGHESTMODSEQ by one, so a write that took `high + 1` shows that nothing came between.
 
 It also hears of every change, wherever it was made: a write of its own whose changes it does not keep
-(COPY, MOVE) at once, and every other through the event bus (`MessageReceived` and `FolderChanged`
+(MOVE, a STORE of several rounds) at once, and every other through the event bus (`MessageReceived` and `FolderChanged`
 carry the folder's new modseq). While nothing heard lies beyond `high`, a session asking since a modseq
 between `base` and `high` is answered from memory with exactly what a read at `high` would have found.
 Otherwise it reads, and the read is kept.
@@ -108,6 +108,7 @@ class _Log:
         """A read's rows, since `since`: merged into what is kept when that covers up to `since` (what
         the read tells replaces what is kept of the same messages), else kept alone."""
         changes = changes_of_rows(rows)
+        since = min(since, changes.highestmodseq)  # a client's modseq may lie beyond the folder's
         if self.ready and changes.highestmodseq <= self.high:
             return  # began before something already kept
         if not (self.ready and self.base <= since <= self.high):
@@ -159,6 +160,9 @@ class _Log:
             self._drop_older_half()
 
     def _drop_older_half(self) -> None:
+        self._reorder()  # changes replaced by later ones first
+        if len(self.order) <= ENTRIES_KEPT // 2:
+            return
         self.base = max(self.base, self.order[len(self.order) // 2][0])
         self.changed = {uid: meta for uid, meta in self.changed.items() if meta.modseq > self.base}
         self.expunged = {uid: gone for uid, gone in self.expunged.items() if gone[0] > self.base}
@@ -247,6 +251,10 @@ class FolderLogs:
         log = self._logs.get(key)
         if log is not None:
             log.recent_uid = max(log.recent_uid, recent_uid)
+
+    def forget_mailbox(self, mailbox_id: str) -> None:
+        for key in [key for key in self._logs if key[0] == mailbox_id]:
+            self.forget(key)
 
     def forget(self, key: FolderKey) -> None:
         log = self._logs.pop(key, None)

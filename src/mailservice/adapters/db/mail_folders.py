@@ -256,7 +256,9 @@ class SqlMailboxFolders:
         if shared is not None and last_asked is not None and since_modseq >= last_asked:
             return await shared.changes(self._id, folder_id, since_modseq)
         asked = changes_asked(self._id, folder_id, since_modseq)
-        return changes_of_rows(await self._database.read_statement(CHANGES, asked))
+        read = changes_of_rows(await self._database.read_statement(CHANGES, asked))
+        self._heard(folder_id, read.highestmodseq)
+        return read
 
     async def claim_recent(self, folder_id: int, up_to_uid: int, last_read: int | None = None) -> int:
         mark = await self._node.claims.claim(
@@ -331,12 +333,12 @@ class SqlMailboxFolders:
         write = await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
         if self._node.logs is not None:
             self._node.logs.forget(self._key(write.folder_id))
-        await self._changed([write])
+        self._changed([write])
 
     async def rename_folder(self, old: str, new: str) -> None:
         now = self._clock.now()
         write = await self._database.run_write(lambda c: _rename(c, self._id, old, new, now))
-        await self._changed([write])
+        self._changed([write])
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
         """Subscriptions are names that outlive their folders: only an existing folder can be subscribed,
@@ -368,8 +370,8 @@ class SqlMailboxFolders:
         uidvalidity: int | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
-        if self._writes_in_statements:
-            stored, write = await self._store_flags_in_statements(
+        if self._writes_in_statements:  # tells each of its writes as it commits
+            return await self._store_flags_in_statements(
                 folder_id, uids, edit, unchanged_since, changes_since, uidvalidity
             )
         else:
@@ -382,7 +384,7 @@ class SqlMailboxFolders:
                 durable=False,
             )
             stored = replace(stored, before=before)
-        await self._changed([write])
+        self._changed([write])
         return stored
 
     async def _store_flags_in_statements(
@@ -393,7 +395,7 @@ class SqlMailboxFolders:
         unchanged_since: int | None,
         changes_since: int | None,
         uidvalidity: int | None,
-    ) -> tuple[FlagsStored, FolderWrite | None]:
+    ) -> FlagsStored:
         """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
         through the driver's pool: SQLAlchemy's async layers cost more than the statements. The
         changes since `changes_since` are read by the statement of the first round's messages (one round
@@ -407,31 +409,38 @@ class SqlMailboxFolders:
             found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
             self._last_asked[folder_id] = changes_since
             before = changes_of_rows(found).of_uidvalidity(uidvalidity)
+            self._heard(folder_id, before.highestmodseq)
             targets: Sequence[Any] | None = targets_of_rows(found)
         else:
             targets = None
         rounds = 0
-        while pending:
-            rounds += 1
-            if targets is None:
-                asked = rows.array_asked(pending, folder_id=folder_id)
-                targets = await self._database.read_statement(rows.in_array, asked)
-            changed, targets = edits.of(targets), None
-            if not changed:
-                break
-            parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
-            found = await self._database.write_statement(
-                message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
-            )
-            pending = edits.written(changed, *message_changes.flags_written(found))
+        try:
+            while pending:
+                rounds += 1
+                if targets is None:
+                    asked = rows.array_asked(pending, folder_id=folder_id)
+                    targets = await self._database.read_statement(rows.in_array, asked)
+                changed, targets = edits.of(targets), None
+                if not changed:
+                    break
+                parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
+                found = await self._database.write_statement(
+                    message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
+                )
+                pending = edits.written(changed, *message_changes.flags_written(found))
+        except BaseException:  # a round that committed before this one failed is told all the same
+            self._changed([edits.stored()[1]])
+            self.unsure()
+            raise
         stored, write = edits.stored()
         if write is not None and rounds == 1:  # every message it changed took the write's modseq
             self._wrote(KnownWrite(write.modseq, changed=stored.updated), folder_id)
+        self._changed([write])
         if before is not None and changes_since is not None and rounds <= 1:  # its messages read once
             after = _after_own_flags(before, stored.updated, write)
             if after is not None:
                 self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
-        return replace(stored, before=before), write
+        return replace(stored, before=before)
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=False)
@@ -446,21 +455,20 @@ class SqlMailboxFolders:
         the mailbox (about half of the EXPUNGEs of a busy folder have nothing to remove). On PostgreSQL
         that read is the one of the messages to expunge (`_expunge_in_statements`), which also reads the
         changes since `changes_since` (the session's HIGHESTMODSEQ), as a STORE does."""
-        if self._writes_in_statements:
-            expunged, write = await self._expunge_in_statements(folder_id, uids, changes_since)
-        else:
-            parameters = {"mailbox_id": self._id, "folder_id": folder_id}
-            if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
-                return []
-            expunged, write = await self._write_reading_changes(
-                folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
-            )
-        await self._changed([write])
+        if self._writes_in_statements:  # tells its write as it commits
+            return await self._expunge_in_statements(folder_id, uids, changes_since)
+        parameters = {"mailbox_id": self._id, "folder_id": folder_id}
+        if uids is None and not await self._database.read_statement(_ANY_DELETED, parameters):
+            return []
+        expunged, write = await self._write_reading_changes(
+            folder_id, lambda c: message_changes.expunge(c, self._id, folder_id, uids), durable=False
+        )
+        self._changed([write])
         return expunged
 
     async def _expunge_in_statements(
         self, folder_id: int, uids: Sequence[int] | None, changes_since: int | None
-    ) -> tuple[list[int], FolderWrite | None]:
+    ) -> list[int]:
         """PostgreSQL: `message_changes.expunge`, its statements (each committed alone, as there) through
         the driver's pools. With `changes_since`, the read of the messages to expunge reads the changes
         too, and when nothing came between it and the write, the changes the session asks after the
@@ -475,6 +483,7 @@ class SqlMailboxFolders:
                 found = await self._database.read_statement(CHANGES_AND_DELETED_OF_UIDS, asked)
             self._last_asked[folder_id] = changes_since
             before = changes_of_rows(found)
+            self._heard(folder_id, before.highestmodseq)
             candidates: Sequence[Any] = targets_of_rows(found)
         else:
             some = message_changes.DELETED_OF_UIDS
@@ -488,34 +497,38 @@ class SqlMailboxFolders:
         write = None
         if doomed:
             parameters = message_changes.expunge_parameters(self._id, folder_id, doomed, only_deleted=True)
-            found = await self._database.write_statement(message_changes.EXPUNGE_IN_ONE_STATEMENT, parameters)
-            for unshared in message_changes.unshared_raws_asked(found):
-                await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
-            expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
-            if write is not None:
-                gone = message_changes.flags_expunged_in_one_statement(found)
-                known = tuple((uid, flag_set(flags)) for uid, flags in gone)
-                self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
+            with self._unsure_if_it_fails():
+                statement = message_changes.EXPUNGE_IN_ONE_STATEMENT
+                found = await self._database.write_statement(statement, parameters)
+                expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+                if write is not None:
+                    gone = message_changes.flags_expunged_in_one_statement(found)
+                    known = tuple((uid, flag_set(flags)) for uid, flags in gone)
+                    self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
+                self._changed([write])  # before the raw messages go, which may fail
+                for unshared in message_changes.unshared_raws_asked(found):
+                    await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
                 self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
-        return expunged, write
+        return expunged
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
-        async with self._copies_waiting_bounded():
-            copied, writes = await self._write_reading_changes(
-                folder_id,
-                lambda c: message_changes.copy_messages(
-                    c, self._id, folder_id, uids, target, move, self._node.default_quota
-                ),
-                statements_commit_alone=not move,  # a copy is one statement (`message_changes.copy_messages`)
-            )
+        with self._unsure_if_it_fails():
+            async with self._copies_waiting_bounded():
+                copied, writes = await self._write_reading_changes(
+                    folder_id,
+                    lambda c: message_changes.copy_messages(
+                        c, self._id, folder_id, uids, target, move, self._node.default_quota
+                    ),
+                    statements_commit_alone=not move,  # one statement (`message_changes.copy_messages`)
+                )
         if copied.copies:  # one write, the target's: every copy took its modseq
             (written,) = writes
             uidnext = copied.target_uids[-1] + 1
             self._wrote(KnownWrite(written.modseq, changed=copied.copies, uidnext=uidnext), written.folder_id)
-        await self._changed(writes)
+        self._changed(writes)
         return copied
 
     @asynccontextmanager
@@ -558,13 +571,29 @@ class SqlMailboxFolders:
             meta = MessageMeta(copy.uid, copy.modseq, flags, internal_date, copy.size)
             self._wrote(KnownWrite(copy.modseq, changed=(meta,), uidnext=copy.uid + 1), copy.folder_id)
 
-    async def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
+    def _changed(self, writes: Sequence[FolderWrite | None]) -> None:
+        """Told as soon as the writes commit: one left untold would leave the node's folder logs (and
+        the other nodes') vouching for a folder that has changed."""
         for write in writes:
             if write is not None:
                 self._heard(write.folder_id, write.modseq)
         self._node.announcements.put(
             [FolderChanged(self._id, w.folder_id, w.modseq) for w in writes if w is not None]
         )
+
+    def unsure(self) -> None:
+        """A write of this mailbox failed where it may have committed, untold: nothing the node keeps of
+        the mailbox's folders can be vouched for."""
+        if self._node.logs is not None:
+            self._node.logs.forget_mailbox(self._id)
+
+    @contextmanager
+    def _unsure_if_it_fails(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.unsure()
+            raise
 
     def _wrote(self, write: KnownWrite, folder_id: int) -> None:
         if self._node.logs is not None:

@@ -61,6 +61,7 @@ class PostgresEventBus:
         self._lock = asyncio.Lock()
         self._next_batch: _Batch | None = None
         """The payloads of the publishes that came while one was under way, to send next."""
+        self._sends: set[asyncio.Task[None]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._resync_notice: asyncio.Task[None] | None = None
 
@@ -86,18 +87,26 @@ class PostgresEventBus:
         batch = self._next_batch
         if batch is None:
             batch = self._next_batch = _Batch()
+            batch.sending = asyncio.create_task(self._send(batch), name="event-bus-publish")
+            self._sends.add(batch.sending)
+            batch.sending.add_done_callback(self._sends.discard)
         batch.payloads += [json.dumps(asdict(event), separators=(",", ":")) for event in events]
+        assert batch.sending is not None
+        # Shielded: a publisher that goes away does not take the others' events with it.
+        await asyncio.shield(batch.sending)
+
+    async def _send(self, batch: _Batch) -> None:
         async with self._lock:
-            if batch.sent:  # by another publish of the batch
-                return
-            batch.sent = True
-            if self._next_batch is batch:
+            if self._next_batch is batch:  # from now on publishes go to the next batch
                 self._next_batch = None
             try:
                 await self._notify_with_retry(batch.payloads)
             except Exception:
                 self._fanout.resync()
                 self._announce_resync()
+                raise
+            except asyncio.CancelledError:  # the bus closes: this node's subscribers look again
+                self._fanout.resync()
                 raise
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
@@ -213,7 +222,7 @@ class PostgresEventBus:
 @dataclass
 class _Batch:
     payloads: list[str] = field(default_factory=list)
-    sent: bool = False
+    sending: asyncio.Task[None] | None = None
 
 
 async def _backoff() -> AsyncIterator[None]:
