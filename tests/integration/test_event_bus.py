@@ -308,3 +308,20 @@ async def test_a_publisher_that_goes_away_while_its_statement_is_under_way_does_
         await staying
 
         assert [await next_of(subscription) for _ in events] == events
+
+
+async def test_closing_the_bus_lets_a_publish_under_way_go_out_first(dsn: str) -> None:
+    held = HeldPublishes(dsn)
+    sender, receiver = PostgresEventBus(dsn, connect=held), PostgresEventBus(dsn)
+    async with started(receiver):
+        await sender.start()
+        subscription = receiver.subscribe(EVENT.mailbox_id)
+        publishing = asyncio.create_task(sender.publish([EVENT]))
+        await asyncio.wait_for(held.under_way.wait(), 5)
+        closing = asyncio.create_task(sender.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done(), "it waits for the publish under way"
+        held.let_go.set()
+        await asyncio.gather(closing, publishing)
+
+        assert await next_of(subscription) == EVENT

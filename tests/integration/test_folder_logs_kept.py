@@ -23,6 +23,8 @@ from mailservice.domain.errors import FolderNotFound, StorageUnavailable
 from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession
 from mailservice.domain.messages import FolderChanged
 from tests.integration.test_write_locks import (
+    another_writer_sets_flags,
+    changed_while_the_folder_is_held,
     counted_reads,
     message,
     paid_mailbox,
@@ -234,8 +236,9 @@ async def test_an_expunge_whose_raw_messages_fail_to_go_is_told_to_the_other_ses
 
     with failing_after(nodes[0], message_changes.DELETE_UNSHARED_RAWS), pytest.raises(ConnectionResetError):
         await writer.expunge(inbox)
-    told, _ = await changes_reads(nodes[0], reader, inbox, known)
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
 
+    assert reads == 0, "the expunge was told before the raw messages were to go"
     assert told.expunged == (appended.uid,)
 
 
@@ -251,10 +254,31 @@ async def test_an_append_whose_outcome_is_unknown_is_read_by_the_other_sessions_
         raise ConnectionResetError("the answer was lost")
 
     nodes[0].database.run_write = lost  # type: ignore[method-assign]
-    with pytest.raises(StorageUnavailable):
-        await appender.append("INBOX", message("unsure"), frozenset(), None)
-    del nodes[0].database.run_write
+    try:
+        with pytest.raises(StorageUnavailable):
+            await appender.append("INBOX", message("unsure"), frozenset(), None)
+    finally:
+        del nodes[0].database.run_write
     told, reads = await changes_reads(nodes[0], reader, inbox, known)
 
     assert reads == 1
     assert len(told.changed) == 1
+
+
+async def test_a_store_of_two_rounds_is_read_by_the_other_sessions_of_the_node(nodes: list[Runtime]) -> None:
+    """Another writer changed the message between the STORE's read and its write (no event of it heard
+    yet): the STORE writes again, and what the node keeps is not vouched for past its first write."""
+    writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    appended = await writer.append("INBOX", message("twice"), frozenset(), None)
+    inbox, known = await kept_by_a_read(reader, "INBOX")
+
+    await changed_while_the_folder_is_held(
+        nodes[0],
+        inbox,
+        writer.store_flags(inbox, [appended.uid], FlagChange.ADD, frozenset({"\\Seen"})),
+        lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Urgent")),
+    )
+    told, reads = await changes_reads(nodes[0], reader, inbox, known)
+
+    assert reads == 1
+    assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Urgent", "\\Seen"})}

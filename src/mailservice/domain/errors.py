@@ -189,3 +189,10 @@ class NotConfigured(DomainError):
     """A feature this request needs is not configured on this server."""
 
     code = "not_configured"
+
+
+def may_have_committed(error: BaseException) -> bool:
+    """Whether a write that failed with `error` may have committed all the same: any failure but one the
+    domain raised on purpose before writing (a refusal such as `MailboxFull`), except
+    `StorageUnavailable`, which a store raises when it cannot tell."""
+    return not isinstance(error, DomainError) or isinstance(error, StorageUnavailable)

@@ -11,6 +11,7 @@ from mailservice.domain.errors import (
     AuthenticationFailed,
     DomainError,
     FolderNotAllowed,
+    may_have_committed,
 )
 from mailservice.domain.mail_session import (
     HIERARCHY_SEPARATOR,
@@ -250,8 +251,9 @@ class StoreMailSession:
         ]
         try:
             stored = await self._store.store(Delivery(tuple(copies), into_existing_folders=True))
-        except BaseException:
-            self._folders.unsure()
+        except BaseException as error:
+            if may_have_committed(error):
+                self._folders.unsure()
             raise
         self._folders.stored(list(zip(copies, stored, strict=True)))
         return AppendedAll(stored[0].uidvalidity, tuple(copy.uid for copy in stored))

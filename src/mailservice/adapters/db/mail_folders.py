@@ -77,7 +77,7 @@ from mailservice.adapters.db.tables import (
     subscriptions,
 )
 from mailservice.adapters.events.publish_queue import PublishQueue
-from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound
+from mailservice.domain.errors import FolderExists, FolderNotAllowed, FolderNotFound, may_have_committed
 from mailservice.domain.mail_session import (
     ALL_STRUCTURE_ITEMS,
     HIERARCHY_SEPARATOR,
@@ -330,14 +330,16 @@ class SqlMailboxFolders:
 
     async def delete_folder(self, name: str) -> None:
         """Told as a change of the folder, so that its sessions, on every node, find it gone."""
-        write = await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
+        with self._unsure_if_it_fails():
+            write = await self._database.run_write(lambda c: _delete_folder(c, self._id, name))
         if self._node.logs is not None:
             self._node.logs.forget(self._key(write.folder_id))
         self._changed([write])
 
     async def rename_folder(self, old: str, new: str) -> None:
         now = self._clock.now()
-        write = await self._database.run_write(lambda c: _rename(c, self._id, old, new, now))
+        with self._unsure_if_it_fails():  # renaming INBOX moves its messages out
+            write = await self._database.run_write(lambda c: _rename(c, self._id, old, new, now))
         self._changed([write])
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
@@ -424,18 +426,19 @@ class SqlMailboxFolders:
                 if not changed:
                     break
                 parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
-                found = await self._database.write_statement(
-                    message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
-                )
-                pending = edits.written(changed, *message_changes.flags_written(found))
-        except BaseException:  # a round that committed before this one failed is told all the same
-            self._changed([edits.stored()[1]])
-            self.unsure()
-            raise
-        stored, write = edits.stored()
-        if write is not None and rounds == 1:  # every message it changed took the write's modseq
-            self._wrote(KnownWrite(write.modseq, changed=stored.updated), folder_id)
-        self._changed([write])
+                with self._unsure_if_it_fails():
+                    found = await self._database.write_statement(
+                        message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
+                    )
+                modseq, written = message_changes.flags_written(found)
+                pending = edits.written(changed, modseq, written)
+                if written and pending:  # another round follows: this one is told now
+                    self._changed([FolderWrite(folder_id, modseq)])
+        finally:
+            stored, write = edits.stored()
+            if write is not None and rounds == 1:  # every message it changed took the write's modseq
+                self._wrote(KnownWrite(write.modseq, changed=stored.updated), folder_id)
+            self._changed([write])
         if before is not None and changes_since is not None and rounds <= 1:  # its messages read once
             after = _after_own_flags(before, stored.updated, write)
             if after is not None:
@@ -500,14 +503,14 @@ class SqlMailboxFolders:
             with self._unsure_if_it_fails():
                 statement = message_changes.EXPUNGE_IN_ONE_STATEMENT
                 found = await self._database.write_statement(statement, parameters)
-                expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
-                if write is not None:
-                    gone = message_changes.flags_expunged_in_one_statement(found)
-                    known = tuple((uid, flag_set(flags)) for uid, flags in gone)
-                    self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
-                self._changed([write])  # before the raw messages go, which may fail
-                for unshared in message_changes.unshared_raws_asked(found):
-                    await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+            expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+            if write is not None:
+                gone = message_changes.flags_expunged_in_one_statement(found)
+                known = tuple((uid, flag_set(flags)) for uid, flags in gone)
+                self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
+            self._changed([write])  # before the raw messages go, which may fail
+            for unshared in message_changes.unshared_raws_asked(found):
+                await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
@@ -591,8 +594,9 @@ class SqlMailboxFolders:
     def _unsure_if_it_fails(self) -> Iterator[None]:
         try:
             yield
-        except BaseException:
-            self.unsure()
+        except BaseException as error:
+            if may_have_committed(error):
+                self.unsure()
             raise
 
     def _wrote(self, write: KnownWrite, folder_id: int) -> None:

@@ -62,6 +62,7 @@ class PostgresEventBus:
         self._next_batch: _Batch | None = None
         """The payloads of the publishes that came while one was under way, to send next."""
         self._sends: set[asyncio.Task[None]] = set()
+        self._closed = False
         self._keeper: asyncio.Task[None] | None = None
         self._resync_notice: asyncio.Task[None] | None = None
 
@@ -70,6 +71,13 @@ class PostgresEventBus:
         self._keeper = asyncio.create_task(self._keep_listening(), name="event-bus-listener")
 
     async def close(self) -> None:
+        """Publishes under way are given a moment to go out; then nothing more is sent."""
+        if self._sends:
+            _, late = await asyncio.wait(set(self._sends), timeout=EXECUTE_TIMEOUT_SECONDS)
+            for send in late:
+                send.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._closed = True
         for task in (self._keeper, self._resync_notice):
             if task is not None:
                 task.cancel()
@@ -96,18 +104,21 @@ class PostgresEventBus:
         await asyncio.shield(batch.sending)
 
     async def _send(self, batch: _Batch) -> None:
-        async with self._lock:
-            if self._next_batch is batch:  # from now on publishes go to the next batch
-                self._next_batch = None
-            try:
+        try:
+            async with self._lock:
+                if self._next_batch is batch:  # from now on publishes go to the next batch
+                    self._next_batch = None
                 await self._notify_with_retry(batch.payloads)
-            except Exception:
-                self._fanout.resync()
-                self._announce_resync()
-                raise
-            except asyncio.CancelledError:  # the bus closes: this node's subscribers look again
-                self._fanout.resync()
-                raise
+        except Exception:
+            self._fanout.resync()
+            self._announce_resync()
+            raise
+        except asyncio.CancelledError:  # the bus closes: this node's subscribers look again
+            self._fanout.resync()
+            raise
+        finally:
+            if self._next_batch is batch:  # ended before it took the lock: later publishes go on
+                self._next_batch = None
 
     def subscribe(self, mailbox_id: str) -> QueueSubscription:
         return self._fanout.subscribe(mailbox_id)
@@ -141,6 +152,8 @@ class PostgresEventBus:
 
     async def _notify(self, payloads: list[str]) -> None:
         """Within bounded time, so a hung connection cannot hold up whoever publishes."""
+        if self._closed:
+            raise ConnectionError("the event bus is closed")
         if self._publisher is None or self._publisher.is_closed():
             self._publisher = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_SECONDS)
         await self._publisher.execute(_NOTIFY_EACH, CHANNEL, payloads, timeout=EXECUTE_TIMEOUT_SECONDS)
@@ -152,6 +165,8 @@ class PostgresEventBus:
 
     def _announce_resync(self) -> None:
         """Other nodes missed the events too: tell them, as soon as PostgreSQL takes a notification."""
+        if self._closed:
+            return
         if self._resync_notice is None or self._resync_notice.done():
             self._resync_notice = asyncio.create_task(self._send_resync_notice(), name="event-bus-resync")
 
