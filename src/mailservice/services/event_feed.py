@@ -66,7 +66,7 @@ class EventFeed:
         subscription = self._events.subscribe(mailbox.id)
         lease = self._live_sessions.lease(mailbox)
         try:
-            cursor = after if after is not None else await self._latest_id(mailbox.id)
+            cursor = after if after is not None else await self.latest_id(mailbox.id)
             while True:
                 page = await self.page(mailbox, cursor, MAX_EVENTS_PAGE)
                 for event in page.events:
@@ -96,7 +96,8 @@ class EventFeed:
             log.info("event_log.purged events=%d", total)
         return total
 
-    async def _latest_id(self, mailbox_id: str) -> int:
+    async def latest_id(self, mailbox_id: str) -> int:
+        """The id of the mailbox's newest event (0 when it has none): a cursor for "from now"."""
         async with self._uow(read_only=True) as uow:
             return await uow.event_log.latest_id(mailbox_id)
 

@@ -89,6 +89,8 @@ def _event_out(event: LoggedEvent) -> EventOut:
 async def _event_stream(
     feed: EventFeed, mailbox: Mailbox, after: int | None, query: MessageQuery | None
 ) -> AsyncIterator[str]:
+    if after is None:  # "from now" is now, before the first line: whatever is logged after it is sent
+        after = await feed.latest_id(mailbox.id)
     yield "retry: 2000\n\n"
     events = feed.follow(mailbox, after, query)
     # One pending read survives keep-alives: cancelling a read would close the stream underneath it.
