@@ -20,7 +20,7 @@ from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, StorageUnavailable
-from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession
+from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession, MessageMeta
 from mailservice.domain.messages import FolderChanged
 from tests.integration.test_write_locks import (
     another_writer_sets_flags,
@@ -30,6 +30,7 @@ from tests.integration.test_write_locks import (
     paid_mailbox,
     running_nodes,
     sessions_of,
+    stored_flags,
 )
 
 DELETED = frozenset({"\\Deleted"})
@@ -282,3 +283,61 @@ async def test_a_store_of_two_rounds_is_read_by_the_other_sessions_of_the_node(n
 
     assert reads == 1
     assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Urgent", "\\Seen"})}
+
+
+async def known_as_read(session: MailSession, folder_id: int) -> dict[int, MessageMeta]:
+    """The folder's messages as a session's view knows them after SELECT."""
+    return {meta.uid: meta for meta in (await session.changes(folder_id, 0)).changed}
+
+
+async def test_a_store_of_messages_known_writes_without_a_read(nodes: list[Runtime]) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    appended = await session.append("INBOX", message("one"), frozenset(), None)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    metas = await known_as_read(session, inbox)
+
+    with counted_reads(nodes[0]) as reads:
+        stored = await session.store_flags(
+            inbox, [appended.uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
+        )
+
+    assert reads == []
+    assert [meta.flags for meta in stored.updated] == [frozenset({"$Mine"})]
+    assert await stored_flags(nodes[0], inbox) == {appended.uid: "$Mine"}
+
+
+async def test_a_store_of_a_message_changed_unheard_edits_it_as_it_is_now(nodes: list[Runtime]) -> None:
+    """Another writer changed the message and nothing of it was heard: the write, made only at the
+    modseq the message was known at, writes nothing; the message is read and edited again."""
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    appended = await session.append("INBOX", message("one"), frozenset(), None)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    metas = await known_as_read(session, inbox)
+    async with nodes[0].database.engine.begin() as connection:
+        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Elsewhere"))
+
+    stored = await session.store_flags(
+        inbox, [appended.uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
+    )
+
+    assert [meta.flags for meta in stored.updated] == [frozenset({"$Elsewhere", "$Mine"})]
+    assert await stored_flags(nodes[0], inbox) == {appended.uid: "$Elsewhere $Mine"}
+
+
+async def test_a_store_that_what_is_known_says_changes_nothing_reads(nodes: list[Runtime]) -> None:
+    """Known without `$Gone`, which another writer removed unheard after setting it: -FLAGS would
+    change nothing as known, so the message is read, and its flag removed."""
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    appended = await session.append("INBOX", message("one"), frozenset(), None)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    metas = await known_as_read(session, inbox)
+    async with nodes[0].database.engine.begin() as connection:
+        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Gone"))
+
+    with counted_reads(nodes[0]) as reads:
+        await session.store_flags(
+            inbox, [appended.uid], FlagChange.REMOVE, frozenset({"$Gone"}), changes_since=known, known=metas
+        )
+
+    assert len(reads) == 1
+    assert await stored_flags(nodes[0], inbox) == {appended.uid: ""}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -355,6 +355,7 @@ class MemoryMailSession:
         unchanged_since: int | None = None,
         changes_since: int | None = None,
         uidvalidity: int | None = None,
+        known: Mapping[int, MessageMeta] | None = None,
     ) -> FlagsStored:
         before = None
         if changes_since is not None:

@@ -11,7 +11,7 @@ stored: each folder keeps a mark instead, the highest uid a session has taken as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -301,11 +301,15 @@ class MailFolderStore(Protocol):
         unchanged_since: int | None = None,
         changes_since: int | None = None,
         uidvalidity: int | None = None,
+        known: Mapping[int, MessageMeta] | None = None,
     ) -> FlagsStored:
         """`changes_since`: also read the folder's changes after that modseq, before the flags are
         written (`FlagsStored.before`), where the store can in the same statement as the messages'
         flags; then nothing is written, and `FolderNotFound` raised, when the folder is gone or (with
-        `uidvalidity`) is not the one the caller knows."""
+        `uidvalidity`) is not the one the caller knows. `known`: the messages as the caller knows them
+        as of `changes_since` (its flags may carry \\Recent); a store that knows what changed since then
+        may take them as they are without a read, when its write changes a message only at the modseq
+        it was known at."""
         ...
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from mailservice.domain.mail_session import (
     FlagChange,
     FlagsStored,
     FolderStatus,
+    MessageMeta,
     NewMessage,
     OpenedFolder,
 )
@@ -224,9 +225,10 @@ class StoreMailSession:
         unchanged_since: int | None = None,
         changes_since: int | None = None,
         uidvalidity: int | None = None,
+        known: Mapping[int, MessageMeta] | None = None,
     ) -> FlagsStored:
         return await self._folders.store_flags(
-            folder_id, uids, change, flags - {RECENT}, unchanged_since, changes_since, uidvalidity
+            folder_id, uids, change, flags - {RECENT}, unchanged_since, changes_since, uidvalidity, known
         )
 
     async def append(

@@ -10,7 +10,7 @@ round trip that every writer would wait in).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -94,7 +94,7 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, FolderChanged, MessageCopy, SortKeys, StoredCopy
+from mailservice.domain.messages import INBOX, RECENT, FolderChanged, MessageCopy, SortKeys, StoredCopy
 from mailservice.domain.quota import Quota
 from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventBus, EventPublisher
@@ -370,11 +370,12 @@ class SqlMailboxFolders:
         unchanged_since: int | None = None,
         changes_since: int | None = None,
         uidvalidity: int | None = None,
+        known: Mapping[int, MessageMeta] | None = None,
     ) -> FlagsStored:
         edit = message_changes.flag_change(change, flags)
         if self._writes_in_statements:  # tells each of its writes as it commits
             return await self._store_flags_in_statements(
-                folder_id, uids, edit, unchanged_since, changes_since, uidvalidity
+                folder_id, uids, edit, unchanged_since, changes_since, uidvalidity, known
             )
         else:
             before = None
@@ -397,24 +398,30 @@ class SqlMailboxFolders:
         unchanged_since: int | None,
         changes_since: int | None,
         uidvalidity: int | None,
+        known: Mapping[int, MessageMeta] | None,
     ) -> FlagsStored:
         """PostgreSQL: `message_changes.store_flags`, its statements (each committed alone, as there)
         through the driver's pool: SQLAlchemy's async layers cost more than the statements. The
         changes since `changes_since` are read by the statement of the first round's messages (one round
-        trip, one snapshot)."""
+        trip, one snapshot), or known without a read (`_known_targets`)."""
         edits = message_changes.FlagEdits(folder_id, edit, unchanged_since)
         rows = message_changes.STORE_ROWS
         before: FolderChanges | None = None
         pending: Sequence[int] = uids
+        targets: Sequence[Any] | None = None
+        statement = message_changes.WRITE_FLAGS_IN_ONE_STATEMENT
         if changes_since is not None:
-            asked = rows.array_asked(pending, **changes_asked(self._id, folder_id, changes_since))
-            found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
+            kept = self._known_targets(folder_id, uids, edits, changes_since, known)
+            if kept is not None:
+                before, targets = kept
+                statement = message_changes.WRITE_FLAGS_BY_UID
+            else:
+                asked = rows.array_asked(pending, **changes_asked(self._id, folder_id, changes_since))
+                found = await self._database.read_statement(CHANGES_AND_TARGETS, asked)
+                before, targets = changes_of_rows(found), targets_of_rows(found)
+                self._heard(folder_id, before.highestmodseq)
             self._last_asked[folder_id] = changes_since
-            before = changes_of_rows(found).of_uidvalidity(uidvalidity)
-            self._heard(folder_id, before.highestmodseq)
-            targets: Sequence[Any] | None = targets_of_rows(found)
-        else:
-            targets = None
+            before = before.of_uidvalidity(uidvalidity)
         rounds = 0
         try:
             while pending:
@@ -422,14 +429,13 @@ class SqlMailboxFolders:
                 if targets is None:
                     asked = rows.array_asked(pending, folder_id=folder_id)
                     targets = await self._database.read_statement(rows.in_array, asked)
+                    statement = message_changes.WRITE_FLAGS_IN_ONE_STATEMENT
                 changed, targets = edits.of(targets), None
                 if not changed:
                     break
                 parameters = message_changes.write_flags_parameters(self._id, folder_id, changed)
                 with self._unsure_if_it_fails():
-                    found = await self._database.write_statement(
-                        message_changes.WRITE_FLAGS_IN_ONE_STATEMENT, parameters
-                    )
+                    found = await self._database.write_statement(statement, parameters)
                 modseq, written = message_changes.flags_written(found)
                 pending = edits.written(changed, modseq, written)
                 if written and pending:  # another round follows: this one is told now
@@ -444,6 +450,43 @@ class SqlMailboxFolders:
             if after is not None:
                 self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
         return replace(stored, before=before)
+
+    def _known_targets(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        edits: message_changes.FlagEdits,
+        changes_since: int,
+        known: Mapping[int, MessageMeta] | None,
+    ) -> tuple[FolderChanges, list[message_changes.KnownRow]] | None:
+        """A STORE's messages and the folder's changes since `changes_since` without a read: what the
+        node keeps of the folder says what changed since then, and the caller's `known` the rest. Only
+        when each is known and the edit changes each: its write then changes a message only at the
+        modseq it was known at (a message changed meanwhile, unheard, is read and edited again), while
+        one that the edit would leave as it is may have changed unheard, and is read. Not with
+        UNCHANGEDSINCE, whose refusals must be of messages that exist."""
+        logs = self._node.logs
+        if logs is None or known is None or edits.checks_modseqs:
+            return None
+        before = logs.changes(self._key(folder_id), changes_since)
+        if before is None:
+            return None
+        since = {meta.uid: meta for meta in before.changed}
+        gone = set(before.expunged)
+        targets = []
+        for uid in uids:
+            meta = since.get(uid) or known.get(uid)
+            if uid in gone:
+                continue
+            if meta is None:
+                return None
+            flags = " ".join(sorted(meta.flags - {RECENT}))
+            targets.append(
+                message_changes.KnownRow(uid, uid, meta.modseq, flags, meta.internal_date, meta.size)
+            )
+        if len(edits.of(targets)) != len(targets):
+            return None
+        return before, targets
 
     async def copy(self, folder_id: int, uids: Sequence[int], target: str) -> Copied:
         return await self._copy(folder_id, uids, target, move=False)

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -241,6 +242,8 @@ _TAKE_MODSEQ = Prepared(
     .values(highestmodseq=folders.c.highestmodseq + 1)
     .returning(folders.c.highestmodseq)
 )
+
+
 # PostgreSQL: a change written by one statement, its folder's row locked first and held only for it
 # (the writes that need not be durable at once run outside a transaction there, so nothing else runs
 # under the lock: no round trip to a busy event loop between statements). The folder's HIGHESTMODSEQ is
@@ -254,42 +257,64 @@ _TAKE_MODSEQ = Prepared(
 # of one mailbox deadlock, the update starting again from the row as in the snapshot and queueing behind
 # the other waiting there), and nothing read from other rows may decide a change. The main query reads
 # the sub-statements in the lock order: the folder first, then the messages, the mailbox row (quota) last.
-WRITE_FLAGS_IN_ONE_STATEMENT = Prepared(
-    text(
-        """
-        WITH folder AS (
-            SELECT highestmodseq + 1 AS highestmodseq FROM folders
-            WHERE id = :folder_id AND mailbox_id = :mailbox_id
-            FOR NO KEY UPDATE
-        ), edited AS (
-            SELECT * FROM unnest(
-                CAST(:row_ids AS BIGINT[]),
-                CAST(:uids AS BIGINT[]),
-                CAST(:old_modseqs AS BIGINT[]),
-                CAST(:new_flags AS TEXT[])
-            ) AS edited (id, uid, old_modseq, flags)
-        ), written AS (
-            UPDATE messages SET flags = edited.flags, modseq = folder.highestmodseq
-            FROM edited, folder
-            WHERE messages.id = edited.id AND messages.folder_id = :folder_id AND messages.uid = edited.uid
-                AND messages.modseq = edited.old_modseq
-            RETURNING messages.id
-        ), raised AS (
-            UPDATE folders SET highestmodseq = folder.highestmodseq
-            FROM folder
-            WHERE folders.id = :folder_id AND EXISTS (SELECT FROM written)
+def _write_flags_statement(by_uid: bool) -> Prepared:
+    key, match = ("uid", "") if by_uid else ("id", "messages.id = edited.id AND ")
+    return Prepared(
+        text(
+            f"""
+            WITH folder AS (
+                SELECT highestmodseq + 1 AS highestmodseq FROM folders
+                WHERE id = :folder_id AND mailbox_id = :mailbox_id
+                FOR NO KEY UPDATE
+            ), edited AS (
+                SELECT * FROM unnest(
+                    CAST(:row_ids AS BIGINT[]),
+                    CAST(:uids AS BIGINT[]),
+                    CAST(:old_modseqs AS BIGINT[]),
+                    CAST(:new_flags AS TEXT[])
+                ) AS edited (id, uid, old_modseq, flags)
+            ), written AS (
+                UPDATE messages SET flags = edited.flags, modseq = folder.highestmodseq
+                FROM edited, folder
+                WHERE {match}messages.folder_id = :folder_id AND messages.uid = edited.uid
+                    AND messages.modseq = edited.old_modseq
+                RETURNING messages.{key}
+            ), raised AS (
+                UPDATE folders SET highestmodseq = folder.highestmodseq
+                FROM folder
+                WHERE folders.id = :folder_id AND EXISTS (SELECT FROM written)
+            )
+            SELECT folder.highestmodseq, ARRAY(SELECT {key} FROM written) AS written FROM folder
+            """
         )
-        SELECT folder.highestmodseq, ARRAY(SELECT id FROM written) AS written FROM folder
-        """
+        .bindparams(
+            bindparam("row_ids", type_=ARRAY(BigInteger)),
+            bindparam("uids", type_=ARRAY(BigInteger)),
+            bindparam("old_modseqs", type_=ARRAY(BigInteger)),
+            bindparam("new_flags", type_=ARRAY(Text)),
+        )
+        .columns(column("highestmodseq", BigInteger), column("written", ARRAY(BigInteger)))
     )
-    .bindparams(
-        bindparam("row_ids", type_=ARRAY(BigInteger)),
-        bindparam("uids", type_=ARRAY(BigInteger)),
-        bindparam("old_modseqs", type_=ARRAY(BigInteger)),
-        bindparam("new_flags", type_=ARRAY(Text)),
-    )
-    .columns(column("highestmodseq", BigInteger), column("written", ARRAY(BigInteger)))
-)
+
+
+WRITE_FLAGS_IN_ONE_STATEMENT = _write_flags_statement(by_uid=False)
+WRITE_FLAGS_BY_UID = _write_flags_statement(by_uid=True)
+"""`WRITE_FLAGS_IN_ONE_STATEMENT` for messages known by uid alone (their flags and modseq known without
+a read, `KnownRow`s): `written` gives uids; each message is written only at the modseq it was known at."""
+
+
+class KnownRow(NamedTuple):
+    """A message as `FlagEdits` reads it, known without a read (its `id` is its uid: for
+    `WRITE_FLAGS_BY_UID`)."""
+
+    id: int
+    uid: int
+    modseq: int
+    flags: str
+    internal_date: datetime
+    size: int
+
+
 EXPUNGE_IN_ONE_STATEMENT = Prepared(
     text(
         r"""
@@ -490,8 +515,14 @@ class FlagEdits:
         self._modified: list[int] = []
         self._write: FolderWrite | None = None
 
+    @property
+    def checks_modseqs(self) -> bool:
+        """Whether it refuses messages changed since a modseq (UNCHANGEDSINCE)."""
+        return self._unchanged_since is not None
+
     def of(self, rows: Sequence[Any]) -> list[tuple[Any, frozenset[str]]]:
-        """The rows whose flags the edit changes, with their new flags."""
+        """The rows whose flags the edit changes, with their new flags (with `checks_modseqs`, the
+        others are noted as refused)."""
         edits = []
         for row in rows:
             if self._unchanged_since is not None and row.modseq > self._unchanged_since:
