@@ -21,7 +21,7 @@ from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, StorageUnavailable
 from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession, MessageMeta
-from mailservice.domain.messages import FolderChanged
+from mailservice.domain.messages import RECENT, FolderChanged
 from tests.integration.test_write_locks import (
     another_writer_sets_flags,
     changed_while_the_folder_is_held,
@@ -290,54 +290,87 @@ async def known_as_read(session: MailSession, folder_id: int) -> dict[int, Messa
     return {meta.uid: meta for meta in (await session.changes(folder_id, 0)).changed}
 
 
+async def a_message_whose_id_is_not_its_uid(session: MailSession, flags: frozenset[str] = frozenset()) -> int:
+    """The uid of a new INBOX message whose row id differs from it (a message of another folder first)."""
+    await session.create_folder("Other")
+    await session.append("Other", message("other"), frozenset(), None)
+    return (await session.append("INBOX", message("one"), flags, None)).uid
+
+
 async def test_a_store_of_messages_known_writes_without_a_read(nodes: list[Runtime]) -> None:
-    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    appended = await session.append("INBOX", message("one"), frozenset(), None)
-    inbox, known = await kept_by_a_read(session, "INBOX")
-    metas = await known_as_read(session, inbox)
+    writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
+    uid = await a_message_whose_id_is_not_its_uid(writer)
+    inbox, known = await kept_by_a_read(writer, "INBOX")
+    metas = await known_as_read(writer, inbox)
+    metas[uid] = metas[uid]._replace(flags=metas[uid].flags | {RECENT})  # as a view shows it
+    _, reader_known = await kept_by_a_read(reader, "INBOX")
 
     with counted_reads(nodes[0]) as reads:
-        stored = await session.store_flags(
-            inbox, [appended.uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
+        stored = await writer.store_flags(
+            inbox, [uid, uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
         )
+        told = await reader.changes(inbox, reader_known)
 
     assert reads == []
     assert [meta.flags for meta in stored.updated] == [frozenset({"$Mine"})]
-    assert await stored_flags(nodes[0], inbox) == {appended.uid: "$Mine"}
+    assert await stored_flags(nodes[0], inbox) == {uid: "$Mine"}, "\\Recent is the view's own"
+    assert [meta.flags for meta in told.changed] == [frozenset({"$Mine"})]
 
 
 async def test_a_store_of_a_message_changed_unheard_edits_it_as_it_is_now(nodes: list[Runtime]) -> None:
     """Another writer changed the message and nothing of it was heard: the write, made only at the
     modseq the message was known at, writes nothing; the message is read and edited again."""
     (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    appended = await session.append("INBOX", message("one"), frozenset(), None)
+    uid = await a_message_whose_id_is_not_its_uid(session)
     inbox, known = await kept_by_a_read(session, "INBOX")
     metas = await known_as_read(session, inbox)
     async with nodes[0].database.engine.begin() as connection:
-        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Elsewhere"))
+        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, uid, "$Elsewhere"))
 
-    stored = await session.store_flags(
-        inbox, [appended.uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
-    )
+    with counted_reads(nodes[0]) as reads:
+        stored = await session.store_flags(
+            inbox, [uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
+        )
 
+    assert reads == [message_changes.STORE_ROWS.in_array], "known, then read again after the write"
     assert [meta.flags for meta in stored.updated] == [frozenset({"$Elsewhere", "$Mine"})]
-    assert await stored_flags(nodes[0], inbox) == {appended.uid: "$Elsewhere $Mine"}
+    assert await stored_flags(nodes[0], inbox) == {uid: "$Elsewhere $Mine"}
 
 
 async def test_a_store_that_what_is_known_says_changes_nothing_reads(nodes: list[Runtime]) -> None:
-    """Known without `$Gone`, which another writer removed unheard after setting it: -FLAGS would
-    change nothing as known, so the message is read, and its flag removed."""
+    """Known without `$Set`, which another writer set unheard: -FLAGS would change nothing as known, so
+    the message is read, and the flag removed."""
     (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    appended = await session.append("INBOX", message("one"), frozenset(), None)
+    uid = await a_message_whose_id_is_not_its_uid(session)
     inbox, known = await kept_by_a_read(session, "INBOX")
     metas = await known_as_read(session, inbox)
     async with nodes[0].database.engine.begin() as connection:
-        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, appended.uid, "$Gone"))
+        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, uid, "$Set"))
 
     with counted_reads(nodes[0]) as reads:
         await session.store_flags(
-            inbox, [appended.uid], FlagChange.REMOVE, frozenset({"$Gone"}), changes_since=known, known=metas
+            inbox, [uid], FlagChange.REMOVE, frozenset({"$Set"}), changes_since=known, known=metas
         )
 
     assert len(reads) == 1
-    assert await stored_flags(nodes[0], inbox) == {appended.uid: ""}
+    assert await stored_flags(nodes[0], inbox) == {uid: ""}
+
+
+async def test_a_store_with_unchangedsince_or_of_an_unknown_message_reads(nodes: list[Runtime]) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    uid = await a_message_whose_id_is_not_its_uid(session)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    metas = await known_as_read(session, inbox)
+
+    for unchanged_since, told in ((None, {}), (known + 1, metas)):  # the first STORE took known + 1
+        with counted_reads(nodes[0]) as reads:
+            await session.store_flags(
+                inbox,
+                [uid],
+                FlagChange.ADD,
+                frozenset({f"$K{len(told)}"}),
+                unchanged_since,
+                known,
+                known=told,
+            )
+        assert len(reads) == 1

@@ -423,6 +423,7 @@ class SqlMailboxFolders:
             self._last_asked[folder_id] = changes_since
             before = before.of_uidvalidity(uidvalidity)
         rounds = 0
+        told: FolderWrite | None = None
         try:
             while pending:
                 rounds += 1
@@ -430,6 +431,8 @@ class SqlMailboxFolders:
                     asked = rows.array_asked(pending, folder_id=folder_id)
                     targets = await self._database.read_statement(rows.in_array, asked)
                     statement = message_changes.WRITE_FLAGS_IN_ONE_STATEMENT
+                    # What was read may be newer than anything heard: the updates after it read too.
+                    self._heard(folder_id, max((row.modseq for row in targets), default=0))
                 changed, targets = edits.of(targets), None
                 if not changed:
                     break
@@ -439,12 +442,14 @@ class SqlMailboxFolders:
                 modseq, written = message_changes.flags_written(found)
                 pending = edits.written(changed, modseq, written)
                 if written and pending:  # another round follows: this one is told now
-                    self._changed([FolderWrite(folder_id, modseq)])
+                    told = FolderWrite(folder_id, modseq)
+                    self._changed([told])
         finally:
             stored, write = edits.stored()
             if write is not None and rounds == 1:  # every message it changed took the write's modseq
                 self._wrote(KnownWrite(write.modseq, changed=stored.updated), folder_id)
-            self._changed([write])
+            if write != told:
+                self._changed([write])
         if before is not None and changes_since is not None and rounds <= 1:  # its messages read once
             after = _after_own_flags(before, stored.updated, write)
             if after is not None:
@@ -474,7 +479,7 @@ class SqlMailboxFolders:
         since = {meta.uid: meta for meta in before.changed}
         gone = set(before.expunged)
         targets = []
-        for uid in uids:
+        for uid in dict.fromkeys(uids):  # once each, as a read gives them
             meta = since.get(uid) or known.get(uid)
             if uid in gone:
                 continue

@@ -32,7 +32,7 @@ async def store(client: Client, command: Command) -> str:
             args.unchanged_since,
             changes_since=view.highestmodseq,
             uidvalidity=view.uidvalidity,
-            known={uid: view.metas[uid] for uid in uids},
+            known=view.metas,
         )
     lines = refreshed(view, stored.before) if stored.before is not None else []
     lines += view.announce(keywords_of(flags))  # Dovecot creates every keyword named, -FLAGS too
