@@ -362,7 +362,8 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
 
 
 class TargetRow(NamedTuple):
-    """A message a STORE is to change, as `message_changes.STORE_ROWS` reads it."""
+    """A message a STORE is to change, as `message_changes.STORE_ROWS` reads it; or as the node knows
+    it without a read, its `id` then its uid (for `message_changes.WRITE_FLAGS_BY_UID`)."""
 
     id: int
     uid: int

@@ -43,6 +43,7 @@ from mailservice.adapters.db.folder_reads import (
     CHANGES_AND_TARGETS,
     KEPT_OPEN,
     WITH_RECENT_MARK,
+    TargetRow,
     changes_asked,
     changes_of_rows,
     flag_set,
@@ -463,7 +464,7 @@ class SqlMailboxFolders:
         edits: message_changes.FlagEdits,
         changes_since: int,
         known: Mapping[int, MessageMeta] | None,
-    ) -> tuple[FolderChanges, list[message_changes.KnownRow]] | None:
+    ) -> tuple[FolderChanges, list[TargetRow]] | None:
         """A STORE's messages and the folder's changes since `changes_since` without a read: what the
         node keeps of the folder says what changed since then, and the caller's `known` the rest. Only
         when each is known and the edit changes each: its write then changes a message only at the
@@ -486,9 +487,7 @@ class SqlMailboxFolders:
             if meta is None:
                 return None
             flags = " ".join(sorted(meta.flags - {RECENT}))
-            targets.append(
-                message_changes.KnownRow(uid, uid, meta.modseq, flags, meta.internal_date, meta.size)
-            )
+            targets.append(TargetRow(uid, uid, meta.modseq, flags, meta.internal_date, meta.size))
         if len(edits.of(targets)) != len(targets):
             return None
         return before, targets

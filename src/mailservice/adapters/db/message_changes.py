@@ -38,8 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -300,19 +299,8 @@ def _write_flags_statement(by_uid: bool) -> Prepared:
 WRITE_FLAGS_IN_ONE_STATEMENT = _write_flags_statement(by_uid=False)
 WRITE_FLAGS_BY_UID = _write_flags_statement(by_uid=True)
 """`WRITE_FLAGS_IN_ONE_STATEMENT` for messages known by uid alone (their flags and modseq known without
-a read, `KnownRow`s): `written` gives uids; each message is written only at the modseq it was known at."""
-
-
-class KnownRow(NamedTuple):
-    """A message as `FlagEdits` reads it, known without a read (its `id` is its uid: for
-    `WRITE_FLAGS_BY_UID`)."""
-
-    id: int
-    uid: int
-    modseq: int
-    flags: str
-    internal_date: datetime
-    size: int
+a read, `folder_reads.TargetRow`s whose `id` is their uid): `written` gives uids; each message is
+written only at the modseq it was known at."""
 
 
 EXPUNGE_IN_ONE_STATEMENT = Prepared(
