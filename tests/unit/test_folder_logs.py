@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,24 +17,11 @@ from mailservice.adapters.db.folder_logs import FolderLogs, KnownWrite
 from mailservice.adapters.db.folder_reads import changes_of_rows
 from mailservice.domain.mail_session import FolderChanges, MessageMeta
 from mailservice.domain.messages import FolderChanged, MessageReceived
+from tests.support.change_rows import Row
 
 KEY = ("mbx", 7)
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 UIDVALIDITY = 99
-
-
-class Row(NamedTuple):
-    """A row of `CHANGES`: kind 0 the folder (uid: HIGHESTMODSEQ, modseq: UIDNEXT), 1 a changed
-    message, 2 an expunged one."""
-
-    kind: int
-    uid: int
-    modseq: int
-    flags: str | None = None
-    internal_date: datetime | None = None
-    size: int | None = None
-    extra_a: int | None = None
-    extra_b: int | None = None
 
 
 @dataclass

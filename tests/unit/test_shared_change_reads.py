@@ -8,28 +8,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from mailservice.adapters.db.shared_change_reads import SharedChangeReads
 from mailservice.domain.errors import StorageUnavailable
+from tests.support.change_rows import Row
 
 MAILBOX = "mbx"
 FOLDER = 7
-
-
-class Row(NamedTuple):
-    """A row of `CHANGES`: kind 0 the folder (uid: HIGHESTMODSEQ), 1 a changed message."""
-
-    kind: int
-    uid: int
-    modseq: int
-    flags: str | None = None
-    internal_date: datetime | None = None
-    size: int | None = None
-    extra_a: int | None = None
-    extra_b: int | None = None
 
 
 class HeldFolder:
