@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -317,19 +318,46 @@ async def test_a_store_of_messages_known_writes_without_a_read(nodes: list[Runti
     assert [meta.flags for meta in told.changed] == [frozenset({"$Mine"})]
 
 
-async def test_a_store_of_a_message_changed_unheard_edits_it_as_it_is_now(nodes: list[Runtime]) -> None:
-    """Another writer changed the message and nothing of it was heard: the write, made only at the
-    modseq the message was known at, writes nothing; the message is read and edited again."""
+@dataclass(frozen=True)
+class KnownMessage:
+    """An INBOX message as a session knows it after SELECT, the folder's changes kept by its node."""
+
+    session: MailSession
+    uid: int
+    inbox: int
+    known: int
+    """The session's HIGHESTMODSEQ."""
+    metas: dict[int, MessageMeta]
+
+
+async def a_known_message(nodes: list[Runtime]) -> KnownMessage:
     (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
     uid = await a_message_whose_id_is_not_its_uid(session)
     inbox, known = await kept_by_a_read(session, "INBOX")
-    metas = await known_as_read(session, inbox)
-    async with nodes[0].database.engine.begin() as connection:
-        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, uid, "$Elsewhere"))
+    return KnownMessage(session, uid, inbox, known, await known_as_read(session, inbox))
+
+
+async def changed_unheard(node: Runtime, folder_id: int, uid: int, flags: str) -> None:
+    """Another writer gives the message `flags` (and a new modseq), and no event of it is sent."""
+    async with node.database.engine.begin() as connection:
+        await connection.run_sync(lambda c: another_writer_sets_flags(c, folder_id, uid, flags))
+
+
+async def test_a_store_of_a_message_changed_unheard_edits_it_as_it_is_now(nodes: list[Runtime]) -> None:
+    """Another writer changed the message and nothing of it was heard: the write, made only at the
+    modseq the message was known at, writes nothing; the message is read and edited again."""
+    target = await a_known_message(nodes)
+    inbox, uid = target.inbox, target.uid
+    await changed_unheard(nodes[0], inbox, uid, "$Elsewhere")
 
     with counted_reads(nodes[0]) as reads:
-        stored = await session.store_flags(
-            inbox, [uid], FlagChange.ADD, frozenset({"$Mine"}), changes_since=known, known=metas
+        stored = await target.session.store_flags(
+            inbox,
+            [uid],
+            FlagChange.ADD,
+            frozenset({"$Mine"}),
+            changes_since=target.known,
+            known=target.metas,
         )
 
     assert reads == [message_changes.STORE_ROWS.in_array], "known, then read again after the write"
@@ -340,16 +368,18 @@ async def test_a_store_of_a_message_changed_unheard_edits_it_as_it_is_now(nodes:
 async def test_a_store_that_what_is_known_says_changes_nothing_reads(nodes: list[Runtime]) -> None:
     """Known without `$Set`, which another writer set unheard: -FLAGS would change nothing as known, so
     the message is read, and the flag removed."""
-    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    uid = await a_message_whose_id_is_not_its_uid(session)
-    inbox, known = await kept_by_a_read(session, "INBOX")
-    metas = await known_as_read(session, inbox)
-    async with nodes[0].database.engine.begin() as connection:
-        await connection.run_sync(lambda c: another_writer_sets_flags(c, inbox, uid, "$Set"))
+    target = await a_known_message(nodes)
+    inbox, uid = target.inbox, target.uid
+    await changed_unheard(nodes[0], inbox, uid, "$Set")
 
     with counted_reads(nodes[0]) as reads:
-        await session.store_flags(
-            inbox, [uid], FlagChange.REMOVE, frozenset({"$Set"}), changes_since=known, known=metas
+        await target.session.store_flags(
+            inbox,
+            [uid],
+            FlagChange.REMOVE,
+            frozenset({"$Set"}),
+            changes_since=target.known,
+            known=target.metas,
         )
 
     assert len(reads) == 1
@@ -357,20 +387,18 @@ async def test_a_store_that_what_is_known_says_changes_nothing_reads(nodes: list
 
 
 async def test_a_store_with_unchangedsince_or_of_an_unknown_message_reads(nodes: list[Runtime]) -> None:
-    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
-    uid = await a_message_whose_id_is_not_its_uid(session)
-    inbox, known = await kept_by_a_read(session, "INBOX")
-    metas = await known_as_read(session, inbox)
+    target = await a_known_message(nodes)
 
-    for unchanged_since, told in ((None, {}), (known + 1, metas)):  # the first STORE took known + 1
+    # the first STORE took known + 1
+    for unchanged_since, told in ((None, {}), (target.known + 1, target.metas)):
         with counted_reads(nodes[0]) as reads:
-            await session.store_flags(
-                inbox,
-                [uid],
+            await target.session.store_flags(
+                target.inbox,
+                [target.uid],
                 FlagChange.ADD,
                 frozenset({f"$K{len(told)}"}),
                 unchanged_since,
-                known,
+                target.known,
                 known=told,
             )
         assert len(reads) == 1
