@@ -20,6 +20,7 @@ from mailservice.adapters.db.engine import (
     ONE_STATEMENT_OPTION,
     READ_ONLY_OPTION,
     SQLITE_BUSY_TIMEOUT_MS,
+    WRITES_PLANNED_ONCE,
     create_engine,
     create_sqlite_sync_engine,
 )
@@ -58,7 +59,7 @@ class _QueuedWrite:
 
 _SQLITE_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
-_ASYNCHRONOUS_COMMIT = {"synchronous_commit": "off"}
+_RELAXED_WRITES = {"synchronous_commit": "off", **WRITES_PLANNED_ONCE}
 
 _Outcome = tuple[bool, Any]
 """(True, what the work returned) or (False, the exception it raised)."""
@@ -67,7 +68,7 @@ _Outcome = tuple[bool, Any]
 class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, server_settings=WRITES_PLANNED_ONCE)
         # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
         # connection meanwhile, and with one pool the reads asked after every IMAP command queued
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
@@ -78,7 +79,7 @@ class Database:
         self._relaxed_engine = (
             self.engine
             if is_sqlite(url)
-            else create_engine(url, server_settings=_ASYNCHRONOUS_COMMIT, autocommit=True)
+            else create_engine(url, server_settings=_RELAXED_WRITES, autocommit=True)
         )
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
@@ -318,7 +319,7 @@ class Database:
                     min_size=1,
                     max_size=POSTGRES_STATEMENT_WRITE_POOL if writes else POSTGRES_READ_POOL,
                     reset=_keep_session,
-                    server_settings=_ASYNCHRONOUS_COMMIT if writes else None,
+                    server_settings=_RELAXED_WRITES if writes else None,
                 )
         return self._statement_pools[writes]
 
