@@ -22,14 +22,21 @@ SAFETY_CHECKPOINT_PAGES = 50_000
 PING_AFTER_IDLE_SECONDS = 10.0
 """A pooled PostgreSQL connection unused for longer is checked with a ping before it is handed out."""
 _IDLE_SINCE = "mailservice_idle_since"
-WRITES_PLANNED_ONCE = {"plan_cache_mode": "force_generic_plan"}
+EVERY_CONNECTION = {"jit": "off"}
+"""PostgreSQL settings for every connection of the service. No JIT compiling: PostgreSQL compiles a
+statement whose estimated cost passes `jit_above_cost`, and that took about 500 ms, at every run, for
+the read a SELECT makes of a folder of a few thousand messages once its table had statistics
+(counting the folder's messages is estimated dear), where the read itself took 12 ms. The service's
+statements are short; none gains what compiling costs."""
+WRITING_CONNECTION = {**EVERY_CONNECTION, "plan_cache_mode": "force_generic_plan"}
 """PostgreSQL settings for the connections that write. A prepared statement is planned again at every
 run while PostgreSQL guesses that a plan for the given values would be cheaper. For APPEND's one
 statement, given its messages as arrays to `unnest`, it always guessed so: planning took 0.57 ms of
-PostgreSQL's CPU per APPEND, a fifth of running it (so did the delete of unshared raw messages, and
-a STORE one time in six). Every write statement is keyed by ids and written so that one plan serves
-any values (the partial index of `\\Deleted` messages is matched by a pattern written into the
-statement, not bound). Reads keep PostgreSQL's choice: a search's best plan may depend on what it looks for."""
+PostgreSQL's CPU per APPEND, a fifth of its time there (so did the delete of unshared raw messages,
+and a STORE one time in six). Every write statement is keyed by ids and written so that one plan
+serves any values (the partial index of `\\Deleted` messages is matched by a pattern written into the
+statement, not bound). Reads keep PostgreSQL's choice: a search's best plan may depend on what it
+looks for."""
 
 
 POOL_SIZE = 20
@@ -48,10 +55,11 @@ def create_engine(
 ) -> AsyncEngine:
     """`pool_size`: the most connections open at once (PostgreSQL), kept once opened; a caller beyond
     them waits for one. `server_settings`: PostgreSQL settings for every connection of the pool, set
-    when it connects; `autocommit`: each statement of its connections is a transaction of its own."""
+    when it connects, besides `EVERY_CONNECTION`; `autocommit`: each statement of its connections is a
+    transaction of its own."""
     if is_sqlite(url):
         return _create_sqlite_engine(url)
-    connect_args = {"server_settings": server_settings} if server_settings else {}
+    connect_args = {"server_settings": {**EVERY_CONNECTION, **(server_settings or {})}}
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=0, connect_args=connect_args, **options
