@@ -259,6 +259,9 @@ async def test_usage_counts_delivered_bytes_and_purging_an_expired_mailbox_delet
     async with store.uow() as uow:
         await uow.mailboxes.expire_lapsed(NOW)
         await uow.commit()
+    async with store.uow(read_only=True) as uow:
+        inbox_id, modseq = await uow.folders.inbox_state(gone.id)
+    published = len(store.publisher.published)
 
     async with store.uow() as uow:
         before = await uow.mailboxes.usage(gone.id)
@@ -267,11 +270,15 @@ async def test_usage_counts_delivered_bytes_and_purging_an_expired_mailbox_delet
     async with store.uow(read_only=True) as uow:
         after = [await uow.mailboxes.usage(m.id) for m in (gone, kept)]
         unknown = await uow.mailboxes.usage("no-such-mailbox")
+        inbox_after = await uow.folders.inbox_state(gone.id)
 
     assert before == (None, 2 * len(raw))
     assert purged == 2
     assert after == [(None, 0), (None, len(raw))]
     assert unknown == (None, 0)
+    # Told as any expunge is: the folder's modseq raised once, and its sessions and snapshots told.
+    assert inbox_after == (inbox_id, modseq + 1)
+    assert store.publisher.published[published:] == [FolderChanged(gone.id, inbox_id, modseq + 1)]
 
 
 # Messages

@@ -255,6 +255,10 @@ class FakeMailboxes:
         for key in doomed:
             del self._state.messages[key]
             self._state.raw.pop(key, None)
+        for mailbox_id in sorted({mailbox_id for mailbox_id, _ in doomed}):
+            inbox = self._state.inboxes[mailbox_id]
+            inbox.highestmodseq += 1
+            self._uow.record(FolderChanged(mailbox_id, inbox.id, inbox.highestmodseq))
         return len(doomed)
 
     def _first(self, matches: Callable[[Mailbox], bool]) -> Mailbox | None:

@@ -4,9 +4,10 @@ Opening a folder whose snapshot the process keeps (`folder_snapshots.py`) reads 
 the changes after the snapshot's modseq only, in one statement (`KEPT_OPEN`, `open_kept`, read with
 `Database.read_statement`); a folder not kept, or kept as a different folder (renamed away, deleted and
 created again), is read in a read transaction (`open_folder`, blocking, inside `Database.run_read`),
-whole when no snapshot of it is kept. The folder row's count of messages is checked against the snapshot
-brought up to date: a folder emptied by a path that leaves no expunge record (the purge of an expired
-mailbox's mail) is read whole again rather than shown with messages it no longer has.
+whole when no snapshot of it is kept. Every way a message leaves a folder that stays (EXPUNGE, MOVE, a
+delete over HTTP, the retention sweep, the purge of an expired mailbox's mail) records it expunged at
+a new modseq, so the changes after a snapshot's modseq are all that a snapshot misses: `KEPT_OPEN` does
+not count the folder's messages, which took PostgreSQL a scan of the folder at every SELECT.
 
 Rows are read as the driver gives them: the internal date is converted here (SQLite gives text, as
 SQLAlchemy wrote it, PostgreSQL an aware datetime) and a flags text becomes one shared frozenset, which
@@ -68,20 +69,18 @@ def open_kept(
 ) -> OpenedFolder | None:
     """SELECT of a folder whose snapshot the process keeps, from the rows of `KEPT_OPEN`: one
     statement, so one snapshot of the database without a transaction (none of its round trips). None
-    when the rows do not say the same folder at or after `kept` (renamed, deleted, made again), or
-    when the count of its messages disagrees (a purge leaves no expunge records): `open_folder` then."""
+    when the rows do not say the same folder at or after `kept` (renamed, deleted, made again):
+    `open_folder` then."""
     folder = next((row for row in rows if row.kind == _FOLDER), None)
     if folder is None:
         return None
-    # The folder's row carries its id in `size` and its count of messages in `extra_c` (`_changes_query`).
+    # The folder's row carries its id in `size` (`_changes_query`).
     if (folder.size, folder.extra_a) != (kept.folder_id, kept.uidvalidity):
         return None
     changes = changes_of_rows(rows)
     if changes.highestmodseq < kept.highestmodseq:  # read before another session kept a newer one
         return None
     current = kept.advanced(changes.highestmodseq, changes.changed, changes.expunged)
-    if len(current.messages) != folder.extra_c:
-        return None
     snapshots.keep(current, name=name)
     row = _KeptFolder(
         kept.folder_id, name, kept.uidvalidity, changes.uidnext, changes.highestmodseq, changes.recent_uid
@@ -292,8 +291,8 @@ _CHANGED, _EXPUNGED, _FOLDER, _TARGET = 1, 2, 0, 3
 def _changes_query(folder_named: bool = False, with_targets: bool = False, with_deleted: bool = False) -> Any:
     """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b, extra_c); the folder's
     row carries (highestmodseq, uidnext, id, uidvalidity, recent_uid) in (uid, modseq, size, extra_a,
-    extra_b). `folder_named`: the folder's row is the one named `name`, with its count of messages in
-    extra_c, and the messages those of `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
+    extra_b). `folder_named`: the folder's row is the one named `name`, and the messages those of
+    `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
     messages of the uids of the array `uids`, whatever their modseq, their row id in extra_a
     (`CHANGES_AND_TARGETS`); `with_deleted` (PostgreSQL): the targets are the folder's messages that
     may be flagged \\Deleted, of those uids alone with `with_targets` (`CHANGES_AND_DELETED`,
@@ -334,7 +333,7 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
             folders.c.id,
             folders.c.uidvalidity,
             RECENT_UID,
-            _MESSAGE_COUNT if folder_named else no_int,
+            no_int,
         )
         .select_from(WITH_RECENT_MARK)
         .where(

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.tables import mailboxes, message_raw, messages
+from mailservice.adapters.db.message_changes import expunge_whole_mailbox
+from mailservice.adapters.db.tables import mailboxes
 from mailservice.domain.errors import Conflict
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
-from mailservice.domain.messages import AccessRevoked
+from mailservice.domain.messages import AccessRevoked, FolderChanged
 
 _NOTICE_COLUMNS = {
     ExpiryNotice.REMINDER: mailboxes.c.reminder_sent_for,
@@ -113,13 +115,15 @@ class SqlMailboxRepository:
             .where(mailboxes.c.status == MailboxStatus.EXPIRED.value, mailboxes.c.expires_at < expired_before)
             .where(mailboxes.c.used_bytes > 0)
         )
-        raw_ids = select(messages.c.raw_id).where(messages.c.mailbox_id.in_(lapsed))
-        await self._connection.execute(delete(message_raw).where(message_raw.c.id.in_(raw_ids)))
-        result = await self._connection.execute(delete(messages).where(messages.c.mailbox_id.in_(lapsed)))
-        await self._connection.execute(
-            update(mailboxes).where(mailboxes.c.id.in_(lapsed)).values(used_bytes=0)
-        )
-        return int(result.rowcount)
+        purged = 0
+        for mailbox_id in (await self._connection.execute(lapsed)).scalars().all():
+            removed, writes = await self._connection.run_sync(
+                partial(expunge_whole_mailbox, mailbox_id=mailbox_id)
+            )
+            purged += removed
+            for write in writes:
+                self._record(FolderChanged(mailbox_id, write.folder_id, write.modseq))
+        return purged
 
     async def _one(self, condition: Any) -> Mailbox | None:
         row = (await self._connection.execute(select(mailboxes).where(condition))).mappings().first()

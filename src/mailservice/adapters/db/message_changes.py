@@ -52,6 +52,7 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
+    exists,
     insert,
     not_,
     or_,
@@ -648,6 +649,48 @@ def give_back_quota(connection: Connection, mailbox_id: str, freed: int) -> None
     """Locks the mailbox row: a write's last statements only (see the lock order above)."""
     if freed:
         _GIVE_BACK_QUOTA.run(connection, {"mailbox_id": mailbox_id, "freed": freed})
+
+
+_OF_THE_MAILBOX = messages.c.mailbox_id == bindparam("mailbox_id")
+_RAISE_MODSEQ_OF_FOLDERS_WITH_MESSAGES = Prepared(
+    update(folders)
+    .where(
+        folders.c.mailbox_id == bindparam("mailbox_id"),
+        exists(select(messages.c.id).where(messages.c.folder_id == folders.c.id)),
+    )
+    .values(highestmodseq=folders.c.highestmodseq + 1)
+    .returning(folders.c.id, folders.c.highestmodseq)
+)
+_RECORD_EVERY_MESSAGE_EXPUNGED = Prepared(
+    insert(expunged_messages).from_select(
+        ["folder_id", "uid", "modseq", "flags"],
+        select(messages.c.folder_id, messages.c.uid, folders.c.highestmodseq, messages.c.flags)
+        .join_from(messages, folders, folders.c.id == messages.c.folder_id)
+        .where(_OF_THE_MAILBOX),
+    )
+)
+_DELETE_RAWS_OF_THE_MAILBOX = Prepared(
+    delete(message_raw).where(message_raw.c.id.in_(select(messages.c.raw_id).where(_OF_THE_MAILBOX)))
+)
+_DELETE_MESSAGES_OF_THE_MAILBOX = Prepared(delete(messages).where(_OF_THE_MAILBOX))
+_NOTHING_USED = Prepared(
+    update(mailboxes).where(mailboxes.c.id == bindparam("mailbox_id")).values(used_bytes=0)
+)
+
+
+def expunge_whole_mailbox(connection: Connection, mailbox_id: str) -> tuple[int, list[FolderWrite]]:
+    """Every message of the mailbox goes, as an EXPUNGE takes messages (the purge of an expired mailbox's
+    mail): each folder that had any takes a new modseq and records them expunged at it, so whatever a
+    session or the node kept of the folder learns of it from the folder's changes. Raw bytes are never
+    shared between mailboxes, so all of the mailbox's go. The messages removed, and the folders' writes."""
+    asked = {"mailbox_id": mailbox_id}
+    lock_whole_mailboxes(connection, {mailbox_id})
+    raised = _RAISE_MODSEQ_OF_FOLDERS_WITH_MESSAGES.rows(connection, asked)
+    _RECORD_EVERY_MESSAGE_EXPUNGED.run(connection, asked)
+    _DELETE_RAWS_OF_THE_MAILBOX.run(connection, asked)
+    removed = _DELETE_MESSAGES_OF_THE_MAILBOX.run(connection, asked)
+    _NOTHING_USED.run(connection, asked)  # the mailbox row last (the lock order above)
+    return removed, [FolderWrite(row.id, row.highestmodseq) for row in raised]
 
 
 def lock_whole_mailboxes(connection: Connection, mailbox_ids: set[str]) -> None:
