@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.database import STATISTICS_SECONDS, Database
 from mailservice.adapters.db.dsn import async_database_url, is_sqlite, libpq_dsn
 from mailservice.adapters.db.mail_folders import SqlMailFolders
 from mailservice.adapters.db.message_store import GroupCommitMessageStore
@@ -526,6 +526,7 @@ async def serve(settings: Settings) -> None:
         ),
         asyncio.create_task(services.outbox.run(settings.outbox_poll_seconds)),
         asyncio.create_task(_every(CHECKPOINT_SECONDS, runtime.database.checkpoint)),
+        asyncio.create_task(_every(STATISTICS_SECONDS, runtime.database.keep_statistics)),
         asyncio.create_task(
             give_memory_back_after_bursts(lambda: runtime.mail_limits.connections.open_connections)
         ),

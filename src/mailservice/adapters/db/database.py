@@ -25,6 +25,7 @@ from mailservice.adapters.db.engine import (
     create_engine,
     create_sqlite_sync_engine,
 )
+from mailservice.adapters.db.planner_statistics import analyze_moved_tables
 from mailservice.adapters.db.prepared import Prepared
 from mailservice.adapters.db.writer_thread import WriterThread
 
@@ -33,6 +34,8 @@ SQLITE_READERS = 2
 POSTGRES_READ_POOL = 10
 """Connections of the pool of one-statement reads on PostgreSQL (asyncpg's pool, which keeps them),
 beside the pools of `engine.create_engine`."""
+STATISTICS_SECONDS = 5.0
+"""How often `keep_statistics` looks for tables to analyze (PostgreSQL)."""
 POSTGRES_STATEMENT_WRITE_POOL = 10
 """Connections of the pool of `Database.write_statement` on PostgreSQL (asyncpg's too)."""
 LOOP_READ_ROWS = 1000
@@ -386,6 +389,16 @@ class Database:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
             connection.close()
+
+    async def keep_statistics(self) -> None:
+        """PostgreSQL: analyze the service's tables whose size moved since their last ANALYZE
+        (`planner_statistics.py`); a periodic job. A no-op on SQLite, whose planner needs none to use the
+        indexes."""
+        if self._sqlite_writer is not None:
+            return
+        pool = self._statement_pools.get(True) or await self._open_statement_pool(writes=True)
+        async with pool.acquire() as connection:
+            await analyze_moved_tables(connection)
 
     async def dispose(self) -> None:
         if self._batch_writer is not None:
