@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.dsn import is_sqlite, libpq_dsn
 from mailservice.adapters.db.engine import (
-    EVERY_CONNECTION,
     ONE_STATEMENT_OPTION,
+    PLANNED_ONCE,
     READ_ONLY_OPTION,
     SQLITE_BUSY_TIMEOUT_MS,
-    WRITING_CONNECTION,
     create_engine,
     create_sqlite_sync_engine,
 )
@@ -63,7 +62,7 @@ class _QueuedWrite:
 
 _SQLITE_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
-_RELAXED_WRITES = {**WRITING_CONNECTION, "synchronous_commit": "off"}
+_RELAXED_WRITES = {**PLANNED_ONCE, "synchronous_commit": "off"}
 
 _Outcome = tuple[bool, Any]
 """(True, what the work returned) or (False, the exception it raised)."""
@@ -72,7 +71,7 @@ _Outcome = tuple[bool, Any]
 class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
-        self.engine = create_engine(url, server_settings=WRITING_CONNECTION)
+        self.engine = create_engine(url, server_settings=PLANNED_ONCE)
         # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
         # connection meanwhile, and with one pool the reads asked after every IMAP command queued
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
@@ -323,7 +322,7 @@ class Database:
                     min_size=1,
                     max_size=POSTGRES_STATEMENT_WRITE_POOL if writes else POSTGRES_READ_POOL,
                     reset=_keep_session,
-                    server_settings=_RELAXED_WRITES if writes else EVERY_CONNECTION,
+                    server_settings=_RELAXED_WRITES if writes else PLANNED_ONCE,
                 )
         return self._statement_pools[writes]
 

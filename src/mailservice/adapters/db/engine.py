@@ -28,15 +28,17 @@ statement whose estimated cost passes `jit_above_cost`, and that took about 500 
 the read a SELECT makes of a folder of a few thousand messages once its table had statistics
 (counting the folder's messages is estimated dear), where the read itself took 12 ms. The service's
 statements are short; none gains what compiling costs."""
-WRITING_CONNECTION = {**EVERY_CONNECTION, "plan_cache_mode": "force_generic_plan"}
-"""PostgreSQL settings for the connections that write. A prepared statement is planned again at every
-run while PostgreSQL guesses that a plan for the given values would be cheaper. For APPEND's one
-statement, given its messages as arrays to `unnest`, it always guessed so: planning took 0.57 ms of
-PostgreSQL's CPU per APPEND, a fifth of its time there (so did the delete of unshared raw messages,
-and a STORE one time in six). Every write statement is keyed by ids and written so that one plan
-serves any values (the partial index of `\\Deleted` messages is matched by a pattern written into the
-statement, not bound). Reads keep PostgreSQL's choice: a search's best plan may depend on what it
-looks for."""
+PLANNED_ONCE = {**EVERY_CONNECTION, "plan_cache_mode": "force_generic_plan"}
+"""PostgreSQL settings for the connections that write, and for the pool of the one-statement reads
+asked around every IMAP command: each statement is planned once per connection. PostgreSQL plans a
+prepared statement again at every run while it guesses that a plan for the given values would be
+cheaper. For APPEND's one statement, given its messages as arrays to `unnest`, it always guessed so:
+planning took 0.57 ms of PostgreSQL's CPU per APPEND, a fifth of its time there (so did the delete of
+unshared raw messages, and a STORE one time in six); and once the tables had statistics, the reads
+of a folder's changes were planned at most runs, for four times what running them took. All these
+statements are keyed by ids and written so that one plan serves any values (the partial index of
+`\\Deleted` messages is matched by a pattern written into the statement, not bound). The other reads
+keep PostgreSQL's choice: a search's best plan may depend on what it looks for."""
 
 
 POOL_SIZE = 20

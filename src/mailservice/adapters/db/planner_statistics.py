@@ -2,7 +2,7 @@
 has moved, not a minute or more later.
 
 PostgreSQL plans a statement from each table's statistics, which ANALYZE gathers, and the connections
-that write keep one plan per statement (`engine.WRITING_CONNECTION`) until the table is analyzed again.
+that write keep one plan per statement (`engine.PLANNED_ONCE`) until the table is analyzed again.
 A table never analyzed is guessed to hold a row or two per folder: a STORE, an EXPUNGE and a read of
 given messages then scanned the whole folder, more slowly as it grew. Autovacuum analyzes a table once
 a tenth of it has changed, looking at most once a minute (its naptime), so a new deployment's first

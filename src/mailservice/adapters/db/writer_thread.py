@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailservice.adapters.db.engine import WRITING_CONNECTION, create_engine
+from mailservice.adapters.db.engine import PLANNED_ONCE, create_engine
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ class WriterThread:
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         if self._engine is None:  # made here, so its connections belong to this thread's loop
-            self._engine = create_engine(self._url, pool_size=1, server_settings=WRITING_CONNECTION)
+            self._engine = create_engine(self._url, pool_size=1, server_settings=PLANNED_ONCE)
         async with self._engine.begin() as connection:
             return await connection.run_sync(work)
 
