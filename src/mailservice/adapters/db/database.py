@@ -71,7 +71,7 @@ _Outcome = tuple[bool, Any]
 class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
-        self.engine = create_engine(url, server_settings=PLANNED_ONCE)
+        self.engine = create_engine(url)
         # On PostgreSQL, reads have a pool of their own: a write waiting for a row lock holds its
         # connection meanwhile, and with one pool the reads asked after every IMAP command queued
         # behind those writes for a connection (most of their time, with 50 sessions on a node).
@@ -83,6 +83,14 @@ class Database:
             self.engine
             if is_sqlite(url)
             else create_engine(url, server_settings=_RELAXED_WRITES, autocommit=True)
+        )
+        # On PostgreSQL, the durable IMAP writes of one statement each (APPEND, COPY) have a pool of their
+        # own, whose statements are planned once (`PLANNED_ONCE`); the units of work, whose jobs' queries
+        # may need a plan for the values given, keep PostgreSQL's choice.
+        self._one_statement_engine = (
+            self.engine
+            if is_sqlite(url)
+            else create_engine(url, server_settings=PLANNED_ONCE, autocommit=True)
         )
         # SQLite has one writer at a time; waiting here costs nothing, while waiting in SQLite's busy
         # handler means sleeping in growing steps. PostgreSQL writers need no such queue.
@@ -177,10 +185,8 @@ class Database:
         return await future
 
     async def _run_committing_each_statement(self, work: Callable[[Connection], T]) -> T:
-        """On PostgreSQL: a durable `work` on a connection of the main pool in autocommit for this once
-        (a flag of the driver's connection; no round trip)."""
-        async with self.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        """On PostgreSQL: a durable `work` on a connection of the pool of such writes, in autocommit."""
+        async with self._one_statement_engine.connect() as connection:
             return await connection.run_sync(work)
 
     async def run_group_write(self, work: Callable[[Connection], T]) -> T:
@@ -407,6 +413,8 @@ class Database:
         await self.engine.dispose()
         if self._relaxed_engine is not self.engine:
             await self._relaxed_engine.dispose()
+        if self._one_statement_engine is not self.engine:
+            await self._one_statement_engine.dispose()
         if self._group_writer is not None:
             await self._group_writer.close()
         if self._read_engine is not self.engine:

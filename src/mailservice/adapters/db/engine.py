@@ -29,16 +29,18 @@ the read a SELECT makes of a folder of a few thousand messages once its table ha
 (counting the folder's messages is estimated dear), where the read itself took 12 ms. The service's
 statements are short; none gains what compiling costs."""
 PLANNED_ONCE = {**EVERY_CONNECTION, "plan_cache_mode": "force_generic_plan"}
-"""PostgreSQL settings for the connections that write, and for the pool of the one-statement reads
-asked around every IMAP command: each statement is planned once per connection. PostgreSQL plans a
-prepared statement again at every run while it guesses that a plan for the given values would be
-cheaper. For APPEND's one statement, given its messages as arrays to `unnest`, it always guessed so:
-planning took 0.57 ms of PostgreSQL's CPU per APPEND, a fifth of its time there (so did the delete of
-unshared raw messages, and a STORE one time in six); and once the tables had statistics, the reads
-of a folder's changes were planned at most runs, for four times what running them took. All these
-statements are keyed by ids and written so that one plan serves any values (the partial index of
-`\\Deleted` messages is matched by a pattern written into the statement, not bound). The other reads
-keep PostgreSQL's choice: a search's best plan may depend on what it looks for."""
+"""PostgreSQL settings for the pools of the IMAP and delivery hot paths (their writes, and the
+one-statement reads asked around every IMAP command): each statement is planned once per connection.
+PostgreSQL plans a prepared statement again at every run while it guesses that a plan for the given
+values would be cheaper. For APPEND's one statement, given its messages as arrays to `unnest`, it
+always guessed so: planning took 0.57 ms of PostgreSQL's CPU per APPEND, a fifth of its time there (so
+did the delete of unshared raw messages, and a STORE one time in six); and once the tables had
+statistics, the reads of a folder's changes were planned at most runs, for four times what running
+them took. These statements are keyed by ids and written so that one plan serves any values (the
+partial index of `\\Deleted` messages is matched by a pattern written into the statement, not bound).
+The units of work (the HTTP API, the jobs: the retention sweep, the outbox's and the webhooks' claims)
+and the other reads keep PostgreSQL's choice: a plan for a cutoff date, a status or a search may depend
+on the value given."""
 
 
 POOL_SIZE = 20
