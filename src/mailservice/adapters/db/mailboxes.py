@@ -7,15 +7,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db.message_changes import expunge_whole_mailbox
+from mailservice.adapters.db.message_changes import expunge_whole_mailbox, lock_whole_mailboxes
 from mailservice.adapters.db.tables import mailboxes
 from mailservice.domain.errors import Conflict
 from mailservice.domain.events import DomainEvent
 from mailservice.domain.expiry_notice import ExpiryNotice
+from mailservice.domain.mail_session import FolderWrite
 from mailservice.domain.mailbox import Mailbox, MailboxStatus
 from mailservice.domain.messages import AccessRevoked, FolderChanged
 
@@ -110,24 +112,43 @@ class SqlMailboxRepository:
         return (None, 0) if row is None else (row.quota_bytes, row.used_bytes)
 
     async def purge_mail_of_expired(self, expired_before: datetime) -> int:
-        lapsed = (
-            select(mailboxes.c.id)
-            .where(mailboxes.c.status == MailboxStatus.EXPIRED.value, mailboxes.c.expires_at < expired_before)
-            .where(mailboxes.c.used_bytes > 0)
-        )
-        purged = 0
-        for mailbox_id in (await self._connection.execute(lapsed)).scalars().all():
-            removed, writes = await self._connection.run_sync(
-                partial(expunge_whole_mailbox, mailbox_id=mailbox_id)
-            )
-            purged += removed
+        lapsed = _lapsed(expired_before)
+        candidates = list((await self._connection.execute(select(mailboxes.c.id).where(lapsed))).scalars())
+        if not candidates:
+            return 0
+        purged = await self._connection.run_sync(partial(_purge, candidates=candidates, lapsed=lapsed))
+        for mailbox_id, _, writes in purged:
             for write in writes:
                 self._record(FolderChanged(mailbox_id, write.folder_id, write.modseq))
-        return purged
+        return sum(removed for _, removed, _ in purged)
 
     async def _one(self, condition: Any) -> Mailbox | None:
         row = (await self._connection.execute(select(mailboxes).where(condition))).mappings().first()
         return None if row is None else mailbox_of_row(row)
+
+
+def _lapsed(expired_before: datetime) -> ColumnElement[bool]:
+    """A mailbox whose mail is to be purged: expired before `expired_before`, with mail left."""
+    return and_(
+        mailboxes.c.status == MailboxStatus.EXPIRED.value,
+        mailboxes.c.expires_at < expired_before,
+        mailboxes.c.used_bytes > 0,
+    )
+
+
+def _purge(
+    connection: Connection, candidates: list[str], lapsed: ColumnElement[bool]
+) -> list[tuple[str, int, list[FolderWrite]]]:
+    """Every folder of the candidates first, in one lock in id order (as every writer takes folders),
+    then their rows, each checked again under its lock: a mailbox renewed since it was found keeps its
+    mail. Per mailbox purged: its id, the messages removed and its folders' writes."""
+    lock_whole_mailboxes(connection, set(candidates))
+    still = select(mailboxes.c.id).where(mailboxes.c.id.in_(candidates), lapsed).order_by(mailboxes.c.id)
+    purged = []
+    for mailbox_id in connection.execute(still.with_for_update(key_share=True)).scalars().all():
+        removed, writes = expunge_whole_mailbox(connection, mailbox_id)
+        purged.append((mailbox_id, removed, writes))
+    return purged
 
 
 def _row(mailbox: Mailbox) -> dict[str, Any]:

@@ -682,9 +682,10 @@ def expunge_whole_mailbox(connection: Connection, mailbox_id: str) -> tuple[int,
     """Every message of the mailbox goes, as an EXPUNGE takes messages (the purge of an expired mailbox's
     mail): each folder that had any takes a new modseq and records them expunged at it, so whatever a
     session or the node kept of the folder learns of it from the folder's changes. Raw bytes are never
-    shared between mailboxes, so all of the mailbox's go. The messages removed, and the folders' writes."""
+    shared between mailboxes, so all of the mailbox's go. The messages removed, and the folders' writes.
+    The caller holds every folder of the mailbox (`lock_whole_mailboxes`), so no other writer holds any
+    of its messages or waits for its folders holding its mailbox row."""
     asked = {"mailbox_id": mailbox_id}
-    lock_whole_mailboxes(connection, {mailbox_id})
     raised = _RAISE_MODSEQ_OF_FOLDERS_WITH_MESSAGES.rows(connection, asked)
     _RECORD_EVERY_MESSAGE_EXPUNGED.run(connection, asked)
     _DELETE_RAWS_OF_THE_MAILBOX.run(connection, asked)
