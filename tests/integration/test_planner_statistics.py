@@ -11,9 +11,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from mailservice.adapters.db import planner_statistics
-from mailservice.adapters.db.planner_statistics import analyze_moved_tables
+from mailservice.adapters.db.engine import create_engine
+from mailservice.adapters.db.planner_statistics import ONE_NODE_AT_A_TIME, analyze_moved_tables
 from mailservice.domain.clock import FixedClock
 from tests.integration.test_write_locks import running_nodes
 from tests.support.databases import create_postgres_database, drop_postgres_database
@@ -74,20 +76,25 @@ async def until_counted(dsn: str, rows: int) -> None:
             await asyncio.sleep(0.05)
 
 
-async def analyzed_now(dsn: str) -> list[str]:
-    connection = await asyncpg.connect(dsn)
+async def analyzed_now(dsn: str, tables: tuple[str, ...] = ("grows",)) -> list[str]:
+    engine = create_engine(make_url(dsn).set(drivername="postgresql+asyncpg"), autocommit=True)
     try:
-        return await analyze_moved_tables(connection)
+        async with engine.connect() as connection:
+            return await analyze_moved_tables(connection, tables)
     finally:
-        await connection.close()
+        await engine.dispose()
+
+
+GROWS = "CREATE TABLE grows (n integer) WITH (autovacuum_enabled = off)"
+"""Analyzed by nothing but what is tested."""
 
 
 async def test_a_table_is_analyzed_when_its_size_moved_by_a_tenth_and_not_before(own_database: str) -> None:
-    await run(own_database, "CREATE TABLE grows (n integer)")
+    await run(own_database, GROWS)
     assert await analyzed_now(own_database) == [], "a new database: nothing holds rows"
 
     await grows_to(own_database, 100)
-    assert await analyzed_now(own_database) == ["grows"]
+    assert await analyzed_now(own_database) == ["public.grows"]
     assert await counted(own_database, "grows") == (100, 100)
 
     await run(own_database, "UPDATE grows SET n = n + 1")  # every row changed, the size held
@@ -96,16 +103,38 @@ async def test_a_table_is_analyzed_when_its_size_moved_by_a_tenth_and_not_before
 
     await run(own_database, "DELETE FROM grows WHERE n > 50")
     await until_counted(own_database, 59)
-    assert await analyzed_now(own_database) == ["grows"], "shrunk"
+    assert await analyzed_now(own_database) == ["public.grows"], "shrunk"
     assert await counted(own_database, "grows") == (59, 59)
 
 
-async def test_the_service_analyzes_its_tables_as_a_job(
+async def test_the_service_analyzes_its_own_tables_as_a_job(
     own_database: str, tmp_path: Path, clock: FixedClock
 ) -> None:
-    await run(own_database, "CREATE TABLE grows (n integer)")
+    await run(own_database, GROWS, "ALTER TABLE used_challenges SET (autovacuum_enabled = off)")
     await grows_to(own_database, 3 * AT_LEAST)
+    await run(
+        own_database,
+        f"INSERT INTO used_challenges SELECT 'nonce ' || n, now() FROM generate_series(1, {3 * AT_LEAST}) AS n",
+    )
+    async with asyncio.timeout(COUNTS_SEEN_WITHIN):
+        while (await counted(own_database, "used_challenges"))[0] != 3 * AT_LEAST:  # noqa: ASYNC110 -- as above
+            await asyncio.sleep(0.05)
+
     async with running_nodes(own_database, tmp_path, clock) as (node, _):
         await node.database.keep_statistics()
 
-    assert await counted(own_database, "grows") == (3 * AT_LEAST, 3 * AT_LEAST)
+    assert await counted(own_database, "used_challenges") == (3 * AT_LEAST, 3 * AT_LEAST)
+    assert await counted(own_database, "grows") == (3 * AT_LEAST, -1), "not one of the service's tables"
+
+
+async def test_one_node_at_a_time(own_database: str) -> None:
+    await run(own_database, GROWS)
+    await grows_to(own_database, 3 * AT_LEAST)
+    other_node = await asyncpg.connect(own_database)
+    try:
+        assert await other_node.fetchval("SELECT pg_try_advisory_lock($1)", ONE_NODE_AT_A_TIME)
+        assert await analyzed_now(own_database) == []
+        await other_node.execute("SELECT pg_advisory_unlock($1)", ONE_NODE_AT_A_TIME)
+        assert await analyzed_now(own_database) == ["public.grows"]
+    finally:
+        await other_node.close()

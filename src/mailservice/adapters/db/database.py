@@ -401,8 +401,8 @@ class Database:
         indexes."""
         if self._sqlite_writer is not None:
             return
-        pool = self._statement_pools.get(True) or await self._open_statement_pool(writes=True)
-        async with pool.acquire() as connection:
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             await analyze_moved_tables(connection)
 
     async def dispose(self) -> None:
