@@ -197,7 +197,3 @@ async def test_a_statement_read_of_many_rows_is_read_in_a_reader_thread(
         r["id"] for r in rows
     ]
     assert in_thread == [all_ids]
-
-    one = {"least": rows[2]["id"]}  # one row, but a statement said to go through many (a count)
-    assert [row.id for row in await runtime.database.read_statement(all_ids, one, scans=3)] == [rows[2]["id"]]
-    assert in_thread == [all_ids, all_ids]

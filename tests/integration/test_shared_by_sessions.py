@@ -34,8 +34,8 @@ def held_changes_reads(node: Runtime) -> tuple[list[object], asyncio.Event, asyn
     reads: list[object] = []
     taken, let_go = asyncio.Event(), asyncio.Event()
 
-    async def held(statement: Any, parameters: Any, scans: int = 0) -> list[Any]:
-        rows = await original(statement, parameters, scans)
+    async def held(statement: Any, parameters: Any) -> list[Any]:
+        rows = await original(statement, parameters)
         if statement is CHANGES:
             reads.append(parameters)
             taken.set()

@@ -104,9 +104,9 @@ def counted_reads(node: Runtime) -> Iterator[list[object]]:
     original = database.read_statement
     reads: list[object] = []
 
-    async def counting(statement: Any, parameters: Any, scans: int = 0) -> list[Any]:
+    async def counting(statement: Any, parameters: Any) -> list[Any]:
         reads.append(statement)
-        return await original(statement, parameters, scans)
+        return await original(statement, parameters)
 
     database.read_statement = counting  # type: ignore[method-assign]
     try:

@@ -39,8 +39,7 @@ POSTGRES_STATEMENT_WRITE_POOL = 10
 """Connections of the pool of `Database.write_statement` on PostgreSQL (asyncpg's too)."""
 LOOP_READ_ROWS = 1000
 """SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
-session holds the event loop for long by falling far behind a large folder's changes; so is one that
-goes through more rows than this (counting a large folder's messages)."""
+session holds the event loop for long by falling far behind a large folder's changes."""
 MAX_WRITE_BATCH = 64
 """Blocking writes that share one SQLite commit at most."""
 BATCHES_PER_TURN = 4
@@ -270,24 +269,19 @@ class Database:
             self._reader_threads, self._read_sqlite, work, snapshot
         )
 
-    async def read_statement(
-        self, statement: Prepared, parameters: Mapping[str, Any], scans: int = 0
-    ) -> list[Any]:
+    async def read_statement(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows of one prepared statement, read on its own (one snapshot, no transaction): the reads
         asked after every IMAP command. On SQLite on the event loop's own thread, on a connection kept
         for it: the read takes tens of microseconds, and handing it to a reader thread and back cost
         more CPU than that and two waits for the interpreter lock. On PostgreSQL on a connection of the
         driver's own pool, without SQLAlchemy's async layers (a greenlet, a pooled `Connection` and an
-        execution context per read cost several times what the read does). `scans`: about how many
-        rows the statement goes through (a count); on SQLite more than `LOOP_READ_ROWS` are gone
-        through in a reader thread, as are results of more rows."""
+        execution context per read cost several times what the read does)."""
         if self._reader_threads is not None:
-            found = None if scans > LOOP_READ_ROWS else self._read_on_loop(statement, parameters)
+            found = self._read_on_loop(statement, parameters)
             if found is not None:
                 return found
-            # Long (a count of a large folder), locked (rare for a reader in WAL mode), or many rows (a
-            # session far behind a change to a large folder): read in a reader thread, not on the event
-            # loop that serves every session.
+            # Locked (rare for a reader in WAL mode), or many rows (a session far behind a change to a
+            # large folder): read in a reader thread, not on the event loop that serves every session.
             return await asyncio.get_running_loop().run_in_executor(
                 self._reader_threads, self._read_statement_sqlite, statement, parameters
             )

@@ -231,7 +231,7 @@ class SqlMailboxFolders:
         if kept is None:
             return None
         asked = kept_open_asked(self._id, name, kept)
-        rows = await self._database.read_statement(KEPT_OPEN, asked, scans=len(kept.messages))
+        rows = await self._database.read_statement(KEPT_OPEN, asked)
         opened = open_kept(rows, name, kept, self._snapshots)
         if opened is None:
             self._snapshots.forget_name(self._id, name)
