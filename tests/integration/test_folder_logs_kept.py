@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 
 from mailservice.adapters.db import message_changes
-from mailservice.adapters.db.folder_reads import CHANGES
+from mailservice.adapters.db.folder_reads import CHANGES, KEPT_OPEN
+from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.bootstrap import Runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderNotFound, StorageUnavailable
 from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSession, MessageMeta
-from mailservice.domain.messages import RECENT, FolderChanged
+from mailservice.domain.messages import RECENT, FolderChanged, Resync
+from tests.integration.test_event_bus import terminate
 from tests.integration.test_write_locks import (
     another_writer_sets_flags,
     changed_while_the_folder_is_held,
@@ -402,3 +404,27 @@ async def test_a_store_with_unchangedsince_or_of_an_unknown_message_reads(nodes:
                 known=told,
             )
         assert len(reads) == 1
+
+
+async def test_after_the_listener_was_away_select_reads_the_folder_whole(nodes: list[Runtime]) -> None:
+    """A node that may have missed events drops its folder snapshots too: the database may have
+    restarted meanwhile and lost writes a snapshot had seen."""
+    node, details = nodes[0], await paid_mailbox(nodes)
+    (session,) = await sessions_of([node], details, 1)
+    await session.append("INBOX", message("kept"), frozenset(), None)
+    await session.open("INBOX")
+    with counted_reads(node) as reads:
+        await session.open("INBOX")
+    assert KEPT_OPEN in reads, "kept: opened from its snapshot"
+    subscription = node.events.subscribe(str(details["mailbox_id"]))
+    assert isinstance(node.events, PostgresEventBus)
+
+    await terminate(node.settings.database_dsn, node.events.listener_pid())
+    async with asyncio.timeout(10):
+        async for signal in subscription:
+            if isinstance(signal, Resync):
+                break
+
+    with counted_reads(node) as reads:
+        reopened = await session.open("INBOX")
+    assert KEPT_OPEN not in reads and [meta.uid for meta in reopened.messages] == [1]

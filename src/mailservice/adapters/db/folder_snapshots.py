@@ -220,6 +220,14 @@ class FolderSnapshots:
                 self._held -= _weight(evicted)
                 self._forget_name(evicted_key)
 
+    def clear(self) -> None:
+        """Forget every snapshot: what they were read from may be gone."""
+        with self._lock:
+            self._entries.clear()
+            self._named.clear()
+            self._name_of.clear()
+            self._held = 0
+
     def forget_name(self, mailbox_id: str, name: str) -> None:
         """`name` no longer leads to the snapshot last kept under it (the caller found another folder
         by that name, or none)."""

@@ -95,7 +95,15 @@ from mailservice.domain.mail_session import (
     OpenedFolder,
     StructureItem,
 )
-from mailservice.domain.messages import INBOX, RECENT, FolderChanged, MessageCopy, SortKeys, StoredCopy
+from mailservice.domain.messages import (
+    INBOX,
+    RECENT,
+    FolderChanged,
+    MailboxEvent,
+    MessageCopy,
+    SortKeys,
+    StoredCopy,
+)
 from mailservice.domain.quota import Quota
 from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventBus, EventPublisher
@@ -136,6 +144,22 @@ class _Node:
     most `changes` calls without a read."""
 
 
+class _SnapshotsDroppedOnResync:
+    """PostgreSQL: the node's folder snapshots go when it may have missed events. Its listener was away,
+    and the database may have restarted meanwhile, losing the last writes that did not wait for the
+    WAL's flush (expunges among them), whose modseqs it would then give again: a snapshot that saw such
+    a write could not be told it never happened."""
+
+    def __init__(self, snapshots: FolderSnapshots) -> None:
+        self._snapshots = snapshots
+
+    def heard(self, event: MailboxEvent) -> None:
+        pass
+
+    def missed(self) -> None:
+        self._snapshots.clear()
+
+
 class SqlMailFolders:
     def __init__(
         self,
@@ -149,17 +173,19 @@ class SqlMailFolders:
         """`events`: the node's event bus, which tells it of changes made elsewhere. Without it every
         `changes` call reads."""
         change_reads = logs = None
+        kept = snapshots if snapshots is not None else FolderSnapshots()
         if not is_sqlite(database.url):
             if events is not None:
                 logs = FolderLogs(events.listening)
                 events.watch(logs)
+                events.watch(_SnapshotsDroppedOnResync(kept))
             change_reads = SharedChangeReads(lambda asked: database.read_statement(CHANGES, asked), logs)
         self._node = _Node(
             database,
             default_quota_bytes,
             PublishQueue(publisher),
             clock,
-            snapshots if snapshots is not None else FolderSnapshots(),
+            kept,
             KeyedLocks(COPIES_WAITING_PER_MAILBOX),
             change_reads,
             ClaimsUnderWay(),
