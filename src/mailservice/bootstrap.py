@@ -665,5 +665,12 @@ async def _every(seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
         try:
             await job()
         except Exception:
+            if _cancelled():  # a job that turned the cancellation into another error still stops
+                raise
             log.exception("job.failed job=%s", getattr(job, "__qualname__", job))
         await asyncio.sleep(seconds)
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -122,6 +122,11 @@ async def test_the_service_analyzes_its_own_tables_as_a_job(
 
     async with running_nodes(own_database, tmp_path, clock) as (node, _):
         await node.database.keep_statistics()
+        other_node = await asyncpg.connect(own_database)
+        try:  # the lock was given back, though the connection that held it stays in its pool
+            assert await other_node.fetchval("SELECT pg_try_advisory_lock($1)", ONE_NODE_AT_A_TIME)
+        finally:
+            await other_node.close()
 
     assert await counted(own_database, "used_challenges") == (3 * AT_LEAST, 3 * AT_LEAST)
     assert await counted(own_database, "grows") == (3 * AT_LEAST, -1), "not one of the service's tables"

@@ -189,3 +189,18 @@ def test_an_older_snapshot_or_one_too_large_leaves_no_name_to_the_wrong_folder()
     kept.keep(newer, name="Renamed")
     kept.forget_name("mailbox", "Renamed")
     assert kept.find_named("mailbox", "Renamed") is None
+
+
+def test_cleared_snapshots_are_gone_and_none_brought_up_to_date_from_them_is_kept() -> None:
+    kept = FolderSnapshots()
+    kept.keep(snapshot(meta(1)), read_whole=True, name="INBOX")
+    found = kept.find_named("mailbox", "INBOX")  # a read under way found it ...
+    assert found is not None
+
+    kept.clear()  # ... when the node may have missed events
+    kept.keep(found.advanced(6, [meta(2, 6)], []), name="INBOX")
+
+    assert (len(kept), kept.find_named("mailbox", "INBOX"), kept.messages_held()) == (0, None, 0)
+    read_again = FolderSnapshot.of("mailbox", 1, 10, 6, [meta(1), meta(2, 6)], kept.epoch)
+    kept.keep(read_again, read_whole=True, name="INBOX")
+    assert kept.find_named("mailbox", "INBOX") is read_again

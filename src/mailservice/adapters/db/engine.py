@@ -37,7 +37,9 @@ always guessed so: planning took 0.57 ms of PostgreSQL's CPU per APPEND, a fifth
 did the delete of unshared raw messages, and a STORE one time in six); and once the tables had
 statistics, the reads of a folder's changes were planned at most runs, for four times what running
 them took. These statements are keyed by ids and written so that one plan serves any values (the
-partial index of `\\Deleted` messages is matched by a pattern written into the statement, not bound).
+partial index of `\\Deleted` messages is matched by a pattern written into the statement, not bound);
+a full mailbox's room made in a delivery's transaction reads its oldest read messages by mailbox,
+which one index serves for any value.
 The units of work (the HTTP API, the jobs: the retention sweep, the outbox's and the webhooks' claims)
 and the other reads keep PostgreSQL's choice: a plan for a cutoff date, a status or a search may depend
 on the value given."""

@@ -218,7 +218,10 @@ def _current(
         MessageMeta(uid, modseq, flag_set(flags), stored_utc(internal_date), size)
         for uid, modseq, flags, internal_date, size in rows
     )
-    return FolderSnapshot.of(mailbox_id, folder.id, folder.uidvalidity, folder.highestmodseq, metas), True
+    snapshot = FolderSnapshot.of(
+        mailbox_id, folder.id, folder.uidvalidity, folder.highestmodseq, metas, snapshots.epoch
+    )
+    return snapshot, True
 
 
 _RAW_DATE = String()

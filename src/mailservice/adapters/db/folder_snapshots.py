@@ -51,6 +51,9 @@ class FolderSnapshot:
     deleted: int
     flag_sets: dict[frozenset[str], int]
     """How many messages have each set of flags (a folder's messages share few)."""
+    epoch: int = 0
+    """`FolderSnapshots.epoch` when the folder was read whole: a snapshot brought up to date from one
+    read before the snapshots were cleared is not kept."""
 
     @classmethod
     def of(
@@ -60,12 +63,13 @@ class FolderSnapshot:
         uidvalidity: int,
         highestmodseq: int,
         messages: Iterable[MessageMeta],
+        epoch: int = 0,
     ) -> FolderSnapshot:
         """`messages` ascending by uid."""
         by_uid = {meta.uid: meta for meta in messages}
         tally = _Tally(0, 0, 0, {})
         tally.add(by_uid.values())
-        return cls._made(mailbox_id, folder_id, uidvalidity, highestmodseq, by_uid, tally)
+        return cls._made(mailbox_id, folder_id, uidvalidity, highestmodseq, by_uid, tally, epoch)
 
     @classmethod
     def _made(
@@ -76,6 +80,7 @@ class FolderSnapshot:
         highestmodseq: int,
         by_uid: dict[int, MessageMeta],
         tally: _Tally,
+        epoch: int,
     ) -> FolderSnapshot:
         return cls(
             mailbox_id,
@@ -88,6 +93,7 @@ class FolderSnapshot:
             tally.size,
             tally.deleted,
             {flags: count for flags, count in tally.flag_sets.items() if count},
+            epoch,
         )
 
     def advanced(
@@ -113,7 +119,7 @@ class FolderSnapshot:
         if not in_order:
             by_uid = dict(sorted(by_uid.items()))
         return FolderSnapshot._made(
-            self.mailbox_id, self.folder_id, self.uidvalidity, highestmodseq, by_uid, tally
+            self.mailbox_id, self.folder_id, self.uidvalidity, highestmodseq, by_uid, tally, self.epoch
         )
 
     @property
@@ -164,7 +170,13 @@ class FolderSnapshots:
         self._name_of: dict[tuple[str, int], str] = {}
         self._held = 0
         self._whole_reads = 0
+        self._epoch = 0
         self._lock = threading.Lock()
+
+    @property
+    def epoch(self) -> int:
+        """How many times the snapshots were cleared: a whole read is made with it (`FolderSnapshot.of`)."""
+        return self._epoch
 
     @property
     def largest_kept(self) -> int:
@@ -193,11 +205,14 @@ class FolderSnapshots:
 
     def keep(self, snapshot: FolderSnapshot, read_whole: bool = False, name: str | None = None) -> None:
         """Remember `snapshot` unless a newer one of the folder is kept; a folder too large to hold is
-        not kept. `read_whole`: the snapshot was read whole, not brought up to date from a kept one;
-        `name`: the folder's name as it was read with it."""
+        not kept, nor one that comes from before the snapshots were last cleared. `read_whole`: the
+        snapshot was read whole, not brought up to date from a kept one; `name`: the folder's name as it
+        was read with it."""
         key = (snapshot.mailbox_id, snapshot.folder_id)
         size = _weight(snapshot)
         with self._lock:
+            if snapshot.epoch != self._epoch:
+                return
             self._whole_reads += read_whole
             kept = self._entries.get(key)
             if kept is not None:
@@ -221,8 +236,10 @@ class FolderSnapshots:
                 self._forget_name(evicted_key)
 
     def clear(self) -> None:
-        """Forget every snapshot: what they were read from may be gone."""
+        """Forget every snapshot: what they were read from may be gone. A snapshot brought up to date
+        from one of them by a read under way is not kept either."""
         with self._lock:
+            self._epoch += 1
             self._entries.clear()
             self._named.clear()
             self._name_of.clear()

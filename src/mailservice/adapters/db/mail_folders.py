@@ -122,7 +122,8 @@ _STRUCTURE_COLUMNS = (
 
 COPIES_WAITING_PER_MAILBOX = 4
 """PostgreSQL: COPYs and MOVEs of one mailbox per node in the database at a time (the others wait in the
-process), so that one mailbox's copies cannot take every connection of the node's durable writes."""
+process), so that one mailbox's copies cannot take every connection of a pool the node's other writes
+need (COPY's, shared with APPENDs; MOVE's, shared with the units of work)."""
 
 
 @dataclass(frozen=True)
@@ -610,8 +611,9 @@ class SqlMailboxFolders:
     @asynccontextmanager
     async def _copies_waiting_bounded(self) -> AsyncIterator[None]:
         """PostgreSQL: at most `COPIES_WAITING_PER_MAILBOX` COPYs or MOVEs of a mailbox per node are in
-        the database at a time: each waiting there for a folder's row holds a connection of the pool
-        that every durable write of the node shares (as APPENDs are bounded, one per folder). They
+        the database at a time: each waiting there for a folder's row holds a connection of a pool the
+        node's other writes need too (COPY's, shared with APPENDs, which are bounded too, one per
+        folder; MOVE's, shared with the units of work). They
         would wait for each other there anyway: each counts its bytes against the mailbox's row."""
         if not self._writes_in_statements:
             yield

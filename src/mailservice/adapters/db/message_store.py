@@ -180,7 +180,7 @@ class GroupCommitMessageStore:
         """PostgreSQL: an APPEND in one statement (`append_statement`); None when it wrote nothing (no
         such folder, or no room), for the group path to answer. One APPEND of a folder at a time per
         node goes to the database: each waiting there for the folder's row would hold a connection of
-        the pool that every durable write of the node shares."""
+        the pool that the node's APPENDs and COPYs share."""
         first = delivery.copies[0]
         async with self._folders_appended_to.hold(f"{first.mailbox_id}/{first.folder}"):
             return await self._write_append(delivery)

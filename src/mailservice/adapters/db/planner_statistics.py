@@ -72,4 +72,17 @@ async def analyze_moved_tables(
             log.debug("db.analyzed tables=%s", ",".join(moved))
         return moved
     finally:
+        await _unlock(connection)
+
+
+async def _unlock(connection: AsyncConnection) -> None:
+    """Give the lock back, or end the session that holds it: a pooled connection must never keep it (every
+    node would skip its turn for good). A connection that failed (or whose statement was cancelled) was
+    invalidated already, and its session and lock are gone with it."""
+    if connection.invalidated:
+        return
+    try:
         await connection.execute(_UNLOCK, {"key": ONE_NODE_AT_A_TIME})
+    except BaseException:
+        await connection.invalidate()
+        raise
