@@ -292,7 +292,7 @@ _CHANGED, _EXPUNGED, _FOLDER, _TARGET = 1, 2, 0, 3
 
 
 def _changes_query(folder_named: bool = False, with_targets: bool = False, with_deleted: bool = False) -> Any:
-    """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b, extra_c); the folder's
+    """Rows of (kind, uid, modseq, flags, internal_date, size, extra_a, extra_b); the folder's
     row carries (highestmodseq, uidnext, id, uidvalidity, recent_uid) in (uid, modseq, size, extra_a,
     extra_b). `folder_named`: the folder's row is the one named `name`, and the messages those of
     `folder_id` (`KEPT_OPEN`). `with_targets` (PostgreSQL): also the
@@ -313,7 +313,6 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
         messages.c.size,
         no_int.label("extra_a"),
         no_int.label("extra_b"),
-        no_int.label("extra_c"),
     ).where(messages.c.folder_id == folder_id, messages.c.modseq > since)
     expunged = select(
         literal(_EXPUNGED),
@@ -321,7 +320,6 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
         expunged_messages.c.modseq,
         expunged_messages.c.flags,
         cast(null(), messages.c.internal_date.type),
-        no_int,
         no_int,
         no_int,
         no_int,
@@ -336,7 +334,6 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
             folders.c.id,
             folders.c.uidvalidity,
             RECENT_UID,
-            no_int,
         )
         .select_from(WITH_RECENT_MARK)
         .where(
@@ -357,7 +354,6 @@ def _changes_query(folder_named: bool = False, with_targets: bool = False, with_
         type_coerce(messages.c.internal_date, _RAW_DATE),
         messages.c.size,
         messages.c.id,
-        no_int,
         no_int,
     ).where(messages.c.folder_id == folder_id, *chosen)
     return union_all(changed, expunged, folder, targets)
