@@ -122,6 +122,7 @@ class Runtime:
     postmaster: PostmasterService
     sender_auth: DnsSenderAuthenticator | None = None
     publisher: AfterCommitPublisher | None = None
+    mail_folders: SqlMailFolders | None = None
 
     async def start(self) -> None:
         await self.events.start()
@@ -129,6 +130,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.services.webhook_worker.close()
+        if self.mail_folders is not None:
+            await self.mail_folders.settle()
         await self.store.close()
         await self.parser.close()
         await self.events.close()
@@ -243,6 +246,7 @@ async def build_runtime(
     policy = DeliveryPolicy(
         settings.local_domains, settings.mail_hostname, settings.mailbox_quota_bytes, settings.mail_domain
     )
+    mail_folders = SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock, events=events)
     expiry_notices = ExpiryNotices(
         uow,
         clock,
@@ -264,7 +268,7 @@ async def build_runtime(
             uow,
             mailboxes,
             credentials,
-            SqlMailFolders(database, settings.mailbox_quota_bytes, publisher, clock, events=events),
+            mail_folders,
             store,
             parser,
             events,
@@ -318,6 +322,7 @@ async def build_runtime(
         ),
         sender_auth,
         publisher,
+        mail_folders,
     )
     await runtime.start()
     return runtime

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.folder_reads import CHANGES, KEPT_OPEN
+from mailservice.adapters.db.tables import message_raw
 from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.bootstrap import Runtime
@@ -231,19 +233,58 @@ async def test_a_store_whose_answer_is_lost_is_read_by_the_other_sessions_of_the
     assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Lost"})}
 
 
-async def test_an_expunge_whose_raw_messages_fail_to_go_is_told_to_the_other_sessions_of_the_node(
-    nodes: list[Runtime],
+async def test_an_expunge_whose_raw_messages_fail_to_go_is_answered_and_told_to_the_other_sessions(
+    nodes: list[Runtime], caplog: pytest.LogCaptureFixture
 ) -> None:
     writer, reader = await sessions_of(nodes[:1], await paid_mailbox(nodes), 2)
     appended = await writer.append("INBOX", message("gone"), DELETED, None)
     inbox, known = await kept_by_a_read(reader, "INBOX")
 
-    with failing_after(nodes[0], message_changes.DELETE_UNSHARED_RAWS), pytest.raises(ConnectionResetError):
-        await writer.expunge(inbox)
+    with failing_after(nodes[0], message_changes.DELETE_UNSHARED_RAWS):
+        assert await writer.expunge(inbox) == [appended.uid]
+        await settled(nodes[0])
     told, reads = await changes_reads(nodes[0], reader, inbox, known)
 
     assert reads == 0, "the expunge was told before the raw messages were to go"
     assert told.expunged == (appended.uid,)
+    assert "imap.raw_delete_failed" in caplog.text
+
+
+async def test_an_expunge_is_answered_before_its_raw_messages_go(nodes: list[Runtime]) -> None:
+    (writer,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    appended = await writer.append("INBOX", message("gone"), DELETED, None)
+    inbox = (await writer.status("INBOX")).folder_id
+    database = nodes[0].database
+    original = database.write_statement
+    deleting, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held(written: Any, parameters: Any) -> list[Any]:
+        if written is message_changes.DELETE_UNSHARED_RAWS:
+            deleting.set()
+            await go_on.wait()
+        return await original(written, parameters)
+
+    database.write_statement = held  # type: ignore[method-assign,assignment]
+    try:
+        assert await asyncio.wait_for(writer.expunge(inbox), 10) == [appended.uid]
+        await asyncio.wait_for(deleting.wait(), 10)
+        assert await raw_count(nodes[0]) == 1, "the raw message goes after the answer"
+        go_on.set()
+        await settled(nodes[0])
+    finally:
+        go_on.set()  # a failure above must not leave the delete waiting (shutdown waits for it)
+        del database.write_statement
+    assert await raw_count(nodes[0]) == 0
+
+
+async def settled(node: Runtime) -> None:
+    assert node.mail_folders is not None
+    await node.mail_folders.settle()
+
+
+async def raw_count(node: Runtime) -> int:
+    async with node.database.engine.connect() as connection:
+        return int((await connection.execute(select(func.count()).select_from(message_raw))).scalar_one())
 
 
 async def test_an_append_whose_outcome_is_unknown_is_read_by_the_other_sessions_of_the_node(

@@ -10,6 +10,8 @@ round trip that every writer would wait in).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
@@ -109,6 +111,7 @@ from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventBus, EventPublisher
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _TEXT_COLUMNS = (messages.c.envelope, messages.c.body, messages.c.bodystructure, messages.c.parts_json)
 _STRUCTURE_COLUMNS = (
@@ -120,10 +123,47 @@ _STRUCTURE_COLUMNS = (
 )
 
 
+RAW_DELETES_AT_ONCE = 2
+"""Deletes of raw messages after EXPUNGEs (`_RawDeletes`) in the database at a time per node: each holds
+a connection of the pool that STORE's and EXPUNGE's statements need; the others wait their turn."""
 COPIES_WAITING_PER_MAILBOX = 4
 """PostgreSQL: COPYs and MOVEs of one mailbox per node in the database at a time (the others wait in the
 process), so that one mailbox's copies cannot take every connection of a pool the node's other writes
 need (COPY's, shared with APPENDs; MOVE's, shared with the units of work)."""
+
+
+class _RawDeletes:
+    """PostgreSQL: the deletes of the raw messages that EXPUNGEs left unshared, made after the EXPUNGE is
+    answered. Its messages are gone, and told, by then; what follows frees space only, and a crash
+    before it leaves raw messages that no message reads, as a crash between the two statements did when
+    the answer waited for both. A delete that fails is logged, not told to the client: nothing of its
+    mail is lost."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._running: set[asyncio.Task[None]] = set()
+        self._at_once = asyncio.Semaphore(RAW_DELETES_AT_ONCE)
+
+    def start(self, asked: list[dict[str, Any]]) -> None:
+        if not asked:
+            return
+        deleting = asyncio.get_running_loop().create_task(self._delete(asked))
+        self._running.add(deleting)
+        deleting.add_done_callback(self._ended)
+
+    async def _delete(self, asked: list[dict[str, Any]]) -> None:
+        async with self._at_once:
+            for unshared in asked:
+                await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+
+    def _ended(self, deleting: asyncio.Task[None]) -> None:
+        self._running.discard(deleting)
+        if not deleting.cancelled() and (error := deleting.exception()) is not None:
+            log.error("imap.raw_delete_failed", exc_info=error)
+
+    async def settle(self) -> None:
+        """Return once every delete started before has ended (at shutdown, before the pools close)."""
+        await asyncio.gather(*list(self._running), return_exceptions=True)
 
 
 @dataclass(frozen=True)
@@ -140,6 +180,7 @@ class _Node:
     """PostgreSQL: the changes reads, shared by the sessions of a folder; on SQLite a read takes tens of
     microseconds on the event loop, and there is nothing to share."""
     claims: ClaimsUnderWay
+    raw_deletes: _RawDeletes
     logs: FolderLogs | None
     """PostgreSQL with the node's event bus: what the node knows of its folders' changes, which answers
     most `changes` calls without a read."""
@@ -190,12 +231,18 @@ class SqlMailFolders:
             KeyedLocks(COPIES_WAITING_PER_MAILBOX),
             change_reads,
             ClaimsUnderWay(),
+            _RawDeletes(database),
             logs,
         )
         prepare_common_fields(database.engine.dialect)  # not in a process's first header sync
 
     def of_mailbox(self, mailbox_id: str) -> SqlMailboxFolders:
         return SqlMailboxFolders(self._node, mailbox_id)
+
+    async def settle(self) -> None:
+        """Return once the writes made after an answer have ended (`_RawDeletes`): at shutdown, before
+        the pools close."""
+        await self._node.raw_deletes.settle()
 
 
 class SqlMailboxFolders:
@@ -582,9 +629,8 @@ class SqlMailboxFolders:
                 gone = message_changes.flags_expunged_in_one_statement(found)
                 known = tuple((uid, flag_set(flags)) for uid, flags in gone)
                 self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
-            self._changed([write])  # before the raw messages go, which may fail
-            for unshared in message_changes.unshared_raws_asked(found):
-                await self._database.write_statement(message_changes.DELETE_UNSHARED_RAWS, unshared)
+            self._changed([write])
+            self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:

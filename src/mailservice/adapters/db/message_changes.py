@@ -883,6 +883,8 @@ def unshared_raws_asked(found: Sequence[Any]) -> list[dict[str, Any]]:
 
 def expunged_in_one_statement(found: Sequence[Any], folder_id: int) -> tuple[list[int], FolderWrite | None]:
     """What `EXPUNGE_IN_ONE_STATEMENT` gave: the uids expunged, and the write when there were some."""
+    if not found:  # the folder went between the read of its messages and the write
+        raise FolderNotFound("the selected folder no longer exists")
     expunged = [int(uid) for uid in found[0].uids]
     return expunged, FolderWrite(folder_id, int(found[0].highestmodseq)) if expunged else None
 
