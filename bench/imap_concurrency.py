@@ -398,13 +398,21 @@ def describe(name: str, tally: Tally) -> str:
     return "   ".join(parts)
 
 
-def compare(ours: Tally, dovecot: Tally) -> list[str]:
+TARGET_CLIENTS = (10, 50)
+"""The client counts the targets are set for; other counts (one client: the cost of each command
+without a queue) are printed for comparison only."""
+
+
+def compare(ours: Tally, dovecot: Tally, clients: int) -> list[str]:
     rate = ours.rate / dovecot.rate
-    lines = [f"  ratio commands/s {rate:.2f}x (target >= 1.0x: {'met' if rate >= 1.0 else 'NOT met'})"]
+    if clients not in TARGET_CLIENTS:
+        lines = [f"  ratio commands/s {rate:.2f}x (no target at {clients} clients; ratios for comparison)"]
+    else:
+        lines = [f"  ratio commands/s {rate:.2f}x (target >= 1.0x: {'met' if rate >= 1.0 else 'NOT met'})"]
     for kind in TIMED:
         ratio = ms(ours.latencies[kind], "median") / ms(dovecot.latencies[kind], "median")
         mean = ms(ours.latencies[kind], "mean") / ms(dovecot.latencies[kind], "mean")
-        verdict = "met" if ratio <= 2.0 else "NOT met"
+        verdict = ("met" if ratio <= 2.0 else "NOT met") if clients in TARGET_CLIENTS else "none here"
         tails = ", ".join(
             f"{how} {ms(ours.latencies[kind], how) / ms(dovecot.latencies[kind], how):.2f}x"
             for how in ("p90", "p99")
@@ -451,7 +459,7 @@ def run_pair(
         f" {clients} clients ({before} before, {load_text()} after)",
         describe("mailservice", tally_ours),
         describe("dovecot", tally_theirs),
-        *compare(tally_ours, tally_theirs),
+        *compare(tally_ours, tally_theirs, clients),
     ]
 
 
