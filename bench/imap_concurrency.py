@@ -406,7 +406,8 @@ without a queue) are printed for comparison only."""
 def compare(ours: Tally, dovecot: Tally, clients: int) -> list[str]:
     rate = ours.rate / dovecot.rate
     if clients not in TARGET_CLIENTS:
-        lines = [f"  ratio commands/s {rate:.2f}x (no target at {clients} clients; ratios for comparison)"]
+        counted = f"{clients} client{'' if clients == 1 else 's'}"
+        lines = [f"  ratio commands/s {rate:.2f}x (no target at {counted}; for comparison)"]
     else:
         lines = [f"  ratio commands/s {rate:.2f}x (target >= 1.0x: {'met' if rate >= 1.0 else 'NOT met'})"]
     for kind in TIMED:
