@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from mailservice.adapters.db import message_changes
 from mailservice.adapters.db.folder_reads import CHANGES, KEPT_OPEN
-from mailservice.adapters.db.tables import message_raw
+from mailservice.adapters.db.tables import folders, message_raw
 from mailservice.adapters.events.postgres import PostgresEventBus
 from mailservice.adapters.events.subscription import QueueSubscription
 from mailservice.bootstrap import Runtime
@@ -28,6 +28,7 @@ from mailservice.domain.mail_session import FlagChange, FolderChanges, MailSessi
 from mailservice.domain.messages import RECENT, FolderChanged, Resync
 from tests.integration.test_event_bus import terminate
 from tests.integration.test_write_locks import (
+    a_write_holding_the_folder,
     another_writer_sets_flags,
     changed_while_the_folder_is_held,
     counted_reads,
@@ -231,6 +232,158 @@ async def test_a_store_whose_answer_is_lost_is_read_by_the_other_sessions_of_the
 
     assert reads == 1
     assert {meta.uid: meta.flags for meta in told.changed} == {appended.uid: frozenset({"$Lost"})}
+
+
+async def test_an_expunge_of_a_folder_the_node_knows_is_one_statement_and_told_without_a_read(
+    nodes: list[Runtime],
+) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    doomed = await session.append("INBOX", message("doomed"), DELETED, None)
+    kept = await session.append("INBOX", message("kept"), frozenset(), None)
+
+    with counted_reads(nodes[0]) as reads, counted_writes(nodes[0]) as writes:
+        assert await session.expunge(inbox, None, changes_since=known) == [doomed.uid]
+        told = await session.changes(inbox, known)
+        await settled(nodes[0])
+
+    assert reads == []
+    assert writes[0] is message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
+    assert message_changes.EXPUNGE_IN_ONE_STATEMENT not in writes
+    assert told.expunged == (doomed.uid,)
+    assert [meta.uid for meta in told.changed] == [kept.uid]
+    session.begin_command(polls=True)
+    polled, _ = await changes_reads(nodes[0], session, inbox, known)
+    assert polled == told
+
+
+async def test_an_expunge_in_one_statement_removes_a_message_flagged_by_a_write_not_heard_of(
+    nodes: list[Runtime],
+) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    unheard = await session.append("INBOX", message("flagged elsewhere"), frozenset(), None)
+    kept = await session.append("INBOX", message("kept"), frozenset(), None)
+    async with nodes[1].database.engine.begin() as elsewhere:  # committed, no event sent
+        await elsewhere.run_sync(lambda c: another_writer_sets_flags(c, inbox, unheard.uid, "\\Deleted"))
+
+    with counted_writes(nodes[0]) as writes:
+        assert await session.expunge(inbox, None, changes_since=known) == [unheard.uid]
+        told = await session.changes(inbox, known)
+        await settled(nodes[0])
+
+    assert writes[0] is message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
+    assert told.expunged == (unheard.uid,)
+    assert await stored_flags(nodes[0], inbox) == {kept.uid: ""}
+
+
+async def test_an_expunge_in_one_statement_with_nothing_flagged_takes_no_lock(nodes: list[Runtime]) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    kept = await session.append("INBOX", message("kept"), frozenset({"\\Seen"}), None)
+
+    with counted_writes(nodes[0]) as writes:
+        async with nodes[1].database.engine.begin() as held:
+            await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+            assert await asyncio.wait_for(session.expunge(inbox, [kept.uid], changes_since=known), 10) == []
+            assert await asyncio.wait_for(session.expunge(inbox, None, changes_since=known), 10) == []
+    assert writes == [message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT] * 2
+    assert await stored_flags(nodes[0], inbox) == {kept.uid: "\\Seen"}
+
+
+async def test_an_expunge_in_one_statement_keeps_what_was_unflagged_while_it_waited(
+    nodes: list[Runtime],
+) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    doomed = await session.append("INBOX", message("doomed"), DELETED, None)
+    spared = await session.append("INBOX", message("spared"), DELETED, None)
+
+    with counted_writes(nodes[0]) as writes:
+        expunged, _ = await changed_while_the_folder_is_held(
+            nodes[1],
+            inbox,
+            session.expunge(inbox, None, changes_since=known),
+            lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, spared.uid, "")),
+        )
+        await settled(nodes[0])
+
+    assert writes[0] is message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
+    assert expunged == [doomed.uid]
+    assert await stored_flags(nodes[0], inbox) == {spared.uid: ""}
+
+
+async def test_an_expunge_in_one_statement_beaten_to_its_messages_leaves_the_nodes_knowledge_usable(
+    nodes: list[Runtime],
+) -> None:
+    """It found a message flagged, and by the time it held the folder another writer had unflagged it:
+    nothing went. The modseq it tells is the folder's as committed, so one read brings the node up to
+    date and the next ask needs none."""
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    inbox, known = await kept_by_a_read(session, "INBOX")
+    spared = await session.append("INBOX", message("spared"), DELETED, None)
+
+    with counted_writes(nodes[0]) as writes:
+        expunged, _ = await changed_while_the_folder_is_held(
+            nodes[1],
+            inbox,
+            session.expunge(inbox, None, changes_since=known),
+            lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, spared.uid, "")),
+        )
+
+    assert writes == [message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT]
+    assert expunged == []
+    told, reads = await changes_reads(nodes[0], session, inbox, known)
+    assert reads == 1, "the unflagging was not heard of: read"
+    assert {meta.uid: meta.flags for meta in told.changed} == {spared.uid: frozenset()}
+    _, reads = await changes_reads(nodes[0], session, inbox, known)
+    assert reads == 0, "that read is kept"
+
+
+async def test_an_expunge_in_one_statement_of_a_folder_that_goes_while_it_waits_is_told_as_gone(
+    nodes: list[Runtime],
+) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    await session.create_folder("Work")
+    work, known = await kept_by_a_read(session, "Work")
+    await session.append("Work", message("doomed"), DELETED, None)
+
+    with pytest.raises(FolderNotFound):
+        await changed_while_the_folder_is_held(
+            nodes[1],
+            work,
+            session.expunge(work, None, changes_since=known),
+            lambda held: held.execute(delete(folders).where(folders.c.id == work)),
+        )
+
+
+async def test_an_expunge_in_one_statement_of_a_folder_gone_is_told_as_gone(nodes: list[Runtime]) -> None:
+    (session,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    await session.create_folder("Work")
+    work, known = await kept_by_a_read(session, "Work")
+    async with nodes[1].database.engine.begin() as elsewhere:  # gone, unheard
+        await elsewhere.execute(delete(folders).where(folders.c.id == work))
+
+    with pytest.raises(FolderNotFound):
+        await session.expunge(work, None, changes_since=known)
+
+
+@contextmanager
+def counted_writes(node: Runtime) -> Iterator[list[object]]:
+    """The statements `node` writes on their own (`Database.write_statement`) meanwhile."""
+    database = node.database
+    original = database.write_statement
+    writes: list[object] = []
+
+    async def counting(statement: Any, parameters: Any) -> list[Any]:
+        writes.append(statement)
+        return await original(statement, parameters)
+
+    database.write_statement = counting  # type: ignore[method-assign]
+    try:
+        yield writes
+    finally:
+        del database.write_statement
 
 
 async def test_an_expunge_whose_raw_messages_fail_to_go_is_answered_and_told_to_the_other_sessions(

@@ -197,6 +197,11 @@ class FolderLogs:
         self._logs.move_to_end(key)
         return log.since(since_modseq)
 
+    def answers(self, key: FolderKey, since_modseq: int) -> bool:
+        """Whether `changes(key, since_modseq)` would answer now (without building the answer)."""
+        log = self._logs.get(key)
+        return log is not None and log.fresh_for(since_modseq) and self._listening()
+
     def reading(self, key: FolderKey) -> object:
         """A read of the folder begins: from now on what is heard of it counts. Its token, for `read`."""
         log = self._logs.get(key)

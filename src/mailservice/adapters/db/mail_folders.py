@@ -597,6 +597,9 @@ class SqlMailboxFolders:
         the driver's pools. With `changes_since`, the read of the messages to expunge reads the changes
         too, and when nothing came between it and the write, the changes the session asks after the
         command are known without a read (`_after_own_expunge`)."""
+        if changes_since is not None and self._knows_changes(folder_id, changes_since):
+            self._last_asked[folder_id] = changes_since
+            return await self._expunge_flagged(folder_id, uids)
         before: FolderChanges | None = None
         if changes_since is not None:
             asked = changes_asked(self._id, folder_id, changes_since)
@@ -635,6 +638,36 @@ class SqlMailboxFolders:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
                 self._read_ahead = _ReadAhead(folder_id, changes_since, deduced=after)
+        return expunged
+
+    def _knows_changes(self, folder_id: int, since_modseq: int) -> bool:
+        """PostgreSQL: whether what the node keeps of the folder answers for its changes since
+        `since_modseq` (so the updates after a command need no read)."""
+        logs = self._node.logs
+        return logs is not None and logs.answers(self._key(folder_id), since_modseq)
+
+    async def _expunge_flagged(self, folder_id: int, uids: Sequence[int] | None) -> list[int]:
+        """PostgreSQL, for a session whose folder's changes the node knows: the messages to remove found,
+        and removed, by one statement (`EXPUNGE_FLAGGED_IN_ONE_STATEMENT`), where a read of them with the
+        changes would come first; the updates after the command are the node's, this write applied."""
+        parameters = {
+            "folder_id": folder_id,
+            "mailbox_id": self._id,
+            "uids": None if uids is None else sorted(set(uids)),
+        }
+        with self._unsure_if_it_fails():
+            statement = message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
+            found = await self._database.write_statement(statement, parameters)
+        expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+        if write is None:  # nothing written; the folder as the statement found it may be newer than known
+            self._heard(folder_id, int(found[0].highestmodseq))
+            return expunged
+        gone = message_changes.flags_expunged_in_one_statement(found)
+        self._wrote(
+            KnownWrite(write.modseq, expunged=tuple((uid, flag_set(f)) for uid, f in gone)), folder_id
+        )
+        self._changed([write])
+        self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
         return expunged
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:

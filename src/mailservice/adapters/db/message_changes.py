@@ -355,6 +355,66 @@ EXPUNGE_IN_ONE_STATEMENT = Prepared(
 """The raw messages of the expunged are deleted by a statement of their own, after it: this one's snapshot
 was taken before it waited for the folder's row, so a COPY committed meanwhile (sharing a raw message
 with an expunged one) would not be seen, and its raw message would go."""
+
+EXPUNGE_FLAGGED_IN_ONE_STATEMENT = Prepared(
+    text(
+        r"""
+        WITH present AS (
+            SELECT highestmodseq FROM folders WHERE id = :folder_id AND mailbox_id = :mailbox_id
+        ), flagged AS (
+            SELECT id FROM messages
+            WHERE folder_id = :folder_id AND flags LIKE '%\Deleted%' ESCAPE '/'
+                AND (CAST(:uids AS BIGINT[]) IS NULL OR uid = ANY(CAST(:uids AS BIGINT[])))
+        ), folder AS (
+            SELECT highestmodseq + 1 AS highestmodseq FROM folders
+            WHERE id = :folder_id AND mailbox_id = :mailbox_id AND EXISTS (SELECT FROM flagged)
+            FOR NO KEY UPDATE
+        ), gone AS (
+            DELETE FROM messages
+            WHERE id IN (SELECT id FROM flagged) AND folder_id = :folder_id
+                AND position('\Deleted' IN flags) > 0 AND EXISTS (SELECT FROM folder)
+            RETURNING id, uid, raw_id, size, flags
+        ), recorded AS (
+            INSERT INTO expunged_messages (folder_id, uid, modseq, flags)
+            SELECT :folder_id, gone.uid, folder.highestmodseq, gone.flags FROM gone, folder
+            RETURNING uid
+        ), quota AS (
+            UPDATE mailboxes SET used_bytes = used_bytes - (SELECT coalesce(sum(size), 0) FROM gone)
+            WHERE id = :mailbox_id AND EXISTS (SELECT FROM gone)
+            RETURNING used_bytes
+        ), raised AS (
+            UPDATE folders SET highestmodseq = folder.highestmodseq
+            FROM folder
+            WHERE folders.id = :folder_id AND EXISTS (SELECT FROM gone)
+        )
+        SELECT
+            CASE WHEN EXISTS (SELECT FROM gone) THEN folder.highestmodseq
+                ELSE coalesce(folder.highestmodseq - 1, present.highestmodseq) END AS highestmodseq,
+            ARRAY(SELECT uid FROM gone ORDER BY uid) AS uids,
+            ARRAY(SELECT flags FROM gone ORDER BY uid) AS flags,
+            ARRAY(SELECT DISTINCT raw_id FROM gone) AS raw_ids,
+            (SELECT count(*) FROM recorded) AS recorded,
+            (SELECT count(*) FROM quota) AS quota
+        FROM present LEFT JOIN folder ON true
+        WHERE folder.highestmodseq IS NOT NULL OR NOT EXISTS (SELECT FROM flagged)
+        """
+    )
+    .bindparams(bindparam("uids", type_=ARRAY(BigInteger)))
+    .columns(
+        column("highestmodseq", BigInteger),
+        column("uids", ARRAY(BigInteger)),
+        column("flags", ARRAY(Text)),
+        column("raw_ids", ARRAY(Text)),
+    )
+)
+"""PostgreSQL: `EXPUNGE_IN_ONE_STATEMENT` that finds the messages to expunge itself (those flagged
+\\Deleted, of `uids` when not NULL), for a session that needs no read of the folder's changes with
+them: one round trip. The folder's row is locked only when its snapshot found some (an EXPUNGE with
+nothing to remove writes nothing), and each is deleted only if it is still flagged when the lock is
+held: a message whose flag was removed meanwhile stays, one flagged meanwhile is left to a later
+EXPUNGE (as with a read first). `highestmodseq`: the write's when something went, else the folder's
+as read under the lock (or in the snapshot, when nothing was flagged). No row: the folder is gone
+(also when it went while the statement waited for it). Its raw messages go as that one's do."""
 _COPIED_COLUMNS = ", ".join(kept.name for kept in _KEPT_BY_A_COPY)
 _COPY_IN_ONE_STATEMENT = Prepared(
     text(
