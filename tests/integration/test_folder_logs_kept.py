@@ -32,6 +32,7 @@ from tests.integration.test_write_locks import (
     another_writer_sets_flags,
     changed_while_the_folder_is_held,
     counted_reads,
+    counted_writes,
     message,
     paid_mailbox,
     running_nodes,
@@ -366,24 +367,6 @@ async def test_an_expunge_in_one_statement_of_a_folder_gone_is_told_as_gone(node
 
     with pytest.raises(FolderNotFound):
         await session.expunge(work, None, changes_since=known)
-
-
-@contextmanager
-def counted_writes(node: Runtime) -> Iterator[list[object]]:
-    """The statements `node` writes on their own (`Database.write_statement`) meanwhile."""
-    database = node.database
-    original = database.write_statement
-    writes: list[object] = []
-
-    async def counting(statement: Any, parameters: Any) -> list[Any]:
-        writes.append(statement)
-        return await original(statement, parameters)
-
-    database.write_statement = counting  # type: ignore[method-assign]
-    try:
-        yield writes
-    finally:
-        del database.write_statement
 
 
 async def test_an_expunge_whose_raw_messages_fail_to_go_is_answered_and_told_to_the_other_sessions(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,22 +97,31 @@ def a_write_holding_the_folder(connection: Connection, folder_id: int) -> None:
     ).one()
 
 
-@contextmanager
-def counted_reads(node: Runtime) -> Iterator[list[object]]:
+def counted_reads(node: Runtime) -> AbstractContextManager[list[object]]:
     """The statements `node` reads on their own (`Database.read_statement`) meanwhile."""
+    return _counted(node, "read_statement")
+
+
+def counted_writes(node: Runtime) -> AbstractContextManager[list[object]]:
+    """The statements `node` writes on their own (`Database.write_statement`) meanwhile."""
+    return _counted(node, "write_statement")
+
+
+@contextmanager
+def _counted(node: Runtime, method: str) -> Iterator[list[object]]:
     database = node.database
-    original = database.read_statement
-    reads: list[object] = []
+    original: Callable[[Any, Any], Awaitable[list[Any]]] = getattr(database, method)
+    statements: list[object] = []
 
     async def counting(statement: Any, parameters: Any) -> list[Any]:
-        reads.append(statement)
+        statements.append(statement)
         return await original(statement, parameters)
 
-    database.read_statement = counting  # type: ignore[method-assign]
+    setattr(database, method, counting)
     try:
-        yield reads
+        yield statements
     finally:
-        del database.read_statement
+        delattr(database, method)
 
 
 def skip_with_one_writer(nodes: list[Runtime]) -> None:
