@@ -92,6 +92,10 @@ class Prepared:
         """Compile now (at start-up), not in the first use."""
         self._for(dialect)
 
+    def sql_for(self, dialect: Dialect) -> str:
+        """The statement's text as `dialect`'s driver gets it (to look at its plan)."""
+        return self._for(dialect).sql
+
     def first(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
         found = self.rows(connection, parameters)
         return found[0] if found else None
