@@ -60,6 +60,14 @@ async def changes_reads(
     return told, sum(1 for statement in reads if statement is CHANGES)
 
 
+async def polled_reads(
+    node: Runtime, session: MailSession, folder_id: int, since: int
+) -> tuple[FolderChanges, int]:
+    """`changes_reads` as a poll (NOOP, CHECK, IDLE) asks, which always reads."""
+    session.begin_command(polls=True)
+    return await changes_reads(node, session, folder_id, since)
+
+
 async def kept_by_a_read(session: MailSession, folder: str) -> tuple[int, int]:
     """`session` selects `folder` and reads its changes once, as after a first command: the node keeps
     them. Its id and the modseq the session knows."""
@@ -95,8 +103,7 @@ async def test_a_change_by_a_session_of_the_node_is_told_to_the_others_as_a_read
     assert {meta.uid: meta.flags for meta in told.changed} == {kept.uid: frozenset({"$Told"})}
     assert told.expunged == (gone.uid,)
     assert told.last_flags == ((gone.uid, DELETED),)
-    reader.begin_command(polls=True)
-    polled, reads = await changes_reads(nodes[0], reader, inbox, known)
+    polled, reads = await polled_reads(nodes[0], reader, inbox, known)
     assert reads == 1, "a poll reads"
     assert polled == told
 
@@ -114,8 +121,7 @@ async def test_an_append_is_told_to_the_sessions_of_the_node_as_a_read_would_wit
         assert reads == 0
         assert [meta.uid for meta in told.changed] == [appended.uid]
         assert told.uidnext == appended.uid + 1
-        session.begin_command(polls=True)
-        polled, _ = await changes_reads(nodes[0], session, inbox, known)
+        polled, _ = await polled_reads(nodes[0], session, inbox, known)
         assert polled == told
 
 
@@ -137,8 +143,7 @@ async def test_a_copy_is_told_to_the_sessions_of_its_target_as_a_read_would_with
     assert reads == 0
     assert len(copied.target_uids) == 2
     assert [meta.uid for meta in told.changed] == list(copied.target_uids)
-    reader.begin_command(polls=True)
-    polled, _ = await changes_reads(nodes[0], reader, work, known)
+    polled, _ = await polled_reads(nodes[0], reader, work, known)
     assert polled == told
 
 
@@ -253,8 +258,7 @@ async def test_an_expunge_of_a_folder_the_node_knows_is_one_statement_and_told_w
     assert message_changes.EXPUNGE_IN_ONE_STATEMENT not in writes
     assert told.expunged == (doomed.uid,)
     assert [meta.uid for meta in told.changed] == [kept.uid]
-    session.begin_command(polls=True)
-    polled, _ = await changes_reads(nodes[0], session, inbox, known)
+    polled, _ = await polled_reads(nodes[0], session, inbox, known)
     assert polled == told
 
 

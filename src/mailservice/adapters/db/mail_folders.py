@@ -627,13 +627,7 @@ class SqlMailboxFolders:
             with self._unsure_if_it_fails():
                 statement = message_changes.EXPUNGE_IN_ONE_STATEMENT
                 found = await self._database.write_statement(statement, parameters)
-            expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
-            if write is not None:
-                gone = message_changes.flags_expunged_in_one_statement(found)
-                known = tuple((uid, flag_set(flags)) for uid, flags in gone)
-                self._wrote(KnownWrite(write.modseq, expunged=known), folder_id)
-            self._changed([write])
-            self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
+            expunged, write = self._expunge_written(found, folder_id)
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
@@ -658,17 +652,25 @@ class SqlMailboxFolders:
         with self._unsure_if_it_fails():
             statement = message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
             found = await self._database.write_statement(statement, parameters)
-        expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+        expunged, write = self._expunge_written(found, folder_id)
         if write is None:  # nothing written; the folder as the statement found it may be newer than known
             self._heard(folder_id, int(found[0].highestmodseq))
-            return expunged
+        return expunged
+
+    def _expunge_written(self, found: Sequence[Any], folder_id: int) -> tuple[list[int], FolderWrite | None]:
+        """What an EXPUNGE's one statement gave (`message_changes.expunged_in_one_statement`), its write
+        told to the node, with the flags each message went with, and the raw messages left unshared
+        deleted after the answer."""
+        expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
+        if write is None:
+            return expunged, None
         gone = message_changes.flags_expunged_in_one_statement(found)
         self._wrote(
             KnownWrite(write.modseq, expunged=tuple((uid, flag_set(f)) for uid, f in gone)), folder_id
         )
         self._changed([write])
         self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
-        return expunged
+        return expunged, write
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
         with self._unsure_if_it_fails():
