@@ -73,7 +73,8 @@ class Prepared:
             cursor.close()
 
     async def rows_from_pool(self, pool: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
-        """The rows, read through an asyncpg pool directly (PostgreSQL; `dialect` the engine's)."""
+        """The rows, read through driver connections directly (`StatementPool`, PostgreSQL; `dialect`
+        the engine's)."""
         compiled = self._for(dialect)
         return _rows(compiled, await pool.fetch(compiled.sql, *_values(compiled, parameters)))
 
