@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -98,7 +98,7 @@ class PostgresEventBus:
             batch.sending = asyncio.create_task(self._send(batch), name="event-bus-publish")
             self._sends.add(batch.sending)
             batch.sending.add_done_callback(self._sends.discard)
-        batch.payloads += [json.dumps(asdict(event), separators=(",", ":")) for event in events]
+        batch.payloads += [_encode(event) for event in events]
         assert batch.sending is not None
         # Shielded: a publisher that goes away does not take the others' events with it.
         await asyncio.shield(batch.sending)
@@ -267,6 +267,12 @@ _EVENT_TYPES: dict[str, type[MailboxEvent]] = {
     "mailbox.access_revoked": AccessRevoked,
     "event_log.appended": EventLogged,
 }
+
+
+def _encode(event: MailboxEvent) -> str:
+    # The events' fields are flat values: their `__dict__` is what `dataclasses.asdict` would give,
+    # without its deep copy (a fifth of the CPU of a publish).
+    return json.dumps(vars(event), separators=(",", ":"))
 
 
 def _decode(payload: str) -> MailboxEvent | None:
