@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from mailservice.adapters.db import message_changes
+from mailservice.adapters.db import mail_folders, message_changes
 from mailservice.adapters.db.folder_reads import CHANGES, KEPT_OPEN
 from mailservice.adapters.db.tables import folders, message_raw
 from mailservice.adapters.events.postgres import PostgresEventBus
@@ -413,6 +413,41 @@ async def test_an_expunge_is_answered_before_its_raw_messages_go(nodes: list[Run
         await settled(nodes[0])
     finally:
         go_on.set()  # a failure above must not leave the delete waiting (shutdown waits for it)
+        del database.write_statement
+    assert await raw_count(nodes[0]) == 0
+
+
+async def test_an_expunge_waits_for_its_raw_messages_while_too_many_deletes_are_under_way(
+    nodes: list[Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail_folders, "RAW_DELETES_QUEUED", 1)
+    (writer,) = await sessions_of(nodes[:1], await paid_mailbox(nodes), 1)
+    first = await writer.append("INBOX", message("first"), DELETED, None)
+    inbox = (await writer.status("INBOX")).folder_id
+    database = nodes[0].database
+    original = database.write_statement
+    started: list[asyncio.Event] = [asyncio.Event(), asyncio.Event()]
+    go_on = asyncio.Event()
+
+    async def held(written: Any, parameters: Any) -> list[Any]:
+        if written is message_changes.DELETE_UNSHARED_RAWS:
+            next(event for event in started if not event.is_set()).set()
+            await go_on.wait()
+        return await original(written, parameters)
+
+    database.write_statement = held  # type: ignore[method-assign,assignment]
+    try:
+        assert await asyncio.wait_for(writer.expunge(inbox), 10) == [first.uid], "one under way: answered"
+        second = await writer.append("INBOX", message("second"), DELETED, None)
+        expunging = asyncio.create_task(writer.expunge(inbox))
+        await asyncio.wait_for(started[1].wait(), 10)
+        # Its delete runs only once the EXPUNGE has given the loop up: answered, or waiting for it.
+        assert not expunging.done(), "two under way: the second waits for its own delete"
+        go_on.set()
+        assert await asyncio.wait_for(expunging, 10) == [second.uid]
+        await settled(nodes[0])
+    finally:
+        go_on.set()
         del database.write_statement
     assert await raw_count(nodes[0]) == 0
 

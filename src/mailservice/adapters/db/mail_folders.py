@@ -126,6 +126,10 @@ _STRUCTURE_COLUMNS = (
 RAW_DELETES_AT_ONCE = 2
 """Deletes of raw messages after EXPUNGEs (`_RawDeletes`) in the database at a time per node: each holds
 a connection of the pool that STORE's and EXPUNGE's statements need; the others wait their turn."""
+RAW_DELETES_QUEUED = 256
+"""Deletes of raw messages after EXPUNGEs started and not ended, per node, past which an EXPUNGE waits for
+its own before it is answered: where the database falls behind, the deletes slow the EXPUNGEs down
+instead of piling up without end."""
 COPIES_WAITING_PER_MAILBOX = 4
 """PostgreSQL: COPYs and MOVEs of one mailbox per node in the database at a time (the others wait in the
 process), so that one mailbox's copies cannot take every connection of a pool the node's other writes
@@ -144,12 +148,16 @@ class _RawDeletes:
         self._running: set[asyncio.Task[None]] = set()
         self._at_once = asyncio.Semaphore(RAW_DELETES_AT_ONCE)
 
-    def start(self, asked: list[dict[str, Any]]) -> None:
+    async def start(self, asked: list[dict[str, Any]]) -> None:
+        """Start the deletes `asked`; return at once, unless more than `RAW_DELETES_QUEUED` are under
+        way: then once these have ended (a failure is logged all the same)."""
         if not asked:
             return
         deleting = asyncio.get_running_loop().create_task(self._delete(asked))
         self._running.add(deleting)
         deleting.add_done_callback(self._ended)
+        if len(self._running) > RAW_DELETES_QUEUED:
+            await asyncio.wait([deleting])
 
     async def _delete(self, asked: list[dict[str, Any]]) -> None:
         async with self._at_once:
@@ -627,7 +635,7 @@ class SqlMailboxFolders:
             with self._unsure_if_it_fails():
                 statement = message_changes.EXPUNGE_IN_ONE_STATEMENT
                 found = await self._database.write_statement(statement, parameters)
-            expunged, write = self._expunge_written(found, folder_id)
+            expunged, write = await self._expunge_written(found, folder_id)
         if before is not None and changes_since is not None:
             after = _after_own_expunge(before, doomed, expunged, write)
             if after is not None:
@@ -652,15 +660,17 @@ class SqlMailboxFolders:
         with self._unsure_if_it_fails():
             statement = message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
             found = await self._database.write_statement(statement, parameters)
-        expunged, write = self._expunge_written(found, folder_id)
+        expunged, write = await self._expunge_written(found, folder_id)
         if write is None:  # nothing written; the folder as the statement found it may be newer than known
             self._heard(folder_id, int(found[0].highestmodseq))
         return expunged
 
-    def _expunge_written(self, found: Sequence[Any], folder_id: int) -> tuple[list[int], FolderWrite | None]:
+    async def _expunge_written(
+        self, found: Sequence[Any], folder_id: int
+    ) -> tuple[list[int], FolderWrite | None]:
         """What an EXPUNGE's one statement gave (`message_changes.expunged_in_one_statement`), its write
         told to the node, with the flags each message went with, and the raw messages left unshared
-        deleted after the answer."""
+        deleted after the answer (before it while too many deletes are under way, `RAW_DELETES_QUEUED`)."""
         expunged, write = message_changes.expunged_in_one_statement(found, folder_id)
         if write is None:
             return expunged, None
@@ -669,7 +679,7 @@ class SqlMailboxFolders:
             KnownWrite(write.modseq, expunged=tuple((uid, flag_set(f)) for uid, f in gone)), folder_id
         )
         self._changed([write])
-        self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
+        await self._node.raw_deletes.start(message_changes.unshared_raws_asked(found))
         return expunged, write
 
     async def _copy(self, folder_id: int, uids: Sequence[int], target: str, move: bool) -> Copied:
