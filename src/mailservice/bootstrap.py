@@ -548,6 +548,11 @@ async def serve(settings: Settings) -> None:
     await asyncio.gather(
         _until_sessions_end(smtp.limits, smtp_sessions, settings.shutdown_grace_seconds),
         _within(settings.shutdown_grace_seconds, asyncio.shield(http_task)),
+        *(
+            server.end_connections(settings.shutdown_grace_seconds)
+            for server in mail_servers
+            if isinstance(server, LineServer)
+        ),
     )
     # Only now: a message still being received needs the store, the parser workers and the checks.
     for job in jobs:

@@ -20,7 +20,8 @@ from mailservice.domain.errors import AuthenticationFailed
 from mailservice.domain.mail_session import FlagChange
 from mailservice.protocols.connection_policy import ConnectionLimits
 from mailservice.protocols.pop3.connection import MAX_INVALID_COMMANDS
-from mailservice.protocols.pop3.options import LINE_LIMIT, listener_policy
+from mailservice.protocols.pop3.options import LINE_LIMIT, Pop3Options, listener_policy
+from mailservice.protocols.pop3.server import start_pop3
 from tests.support.imap_messages import MULTIPART, NESTED, PLAIN, numbered
 from tests.support.memory_mail_session import MemoryMailLogin, MemoryMailSession, MemoryMailStore
 from tests.support.pop3 import Pop3Wire, RunningPop3, running_pop3
@@ -161,6 +162,30 @@ async def test_a_session_ended_without_quit_marks_what_it_retrieved_seen(
     watch.close()
     assert "\\Seen" in flags_of(store, 3)
     assert inbox_uids(store) == [1, 2, 3]
+
+
+async def test_a_stop_ends_a_session_waiting_for_a_command_as_if_cut_marking_what_it_retrieved_seen(
+    login: MemoryMailLogin, store: MemoryMailStore
+) -> None:
+    server = await start_pop3(login, Pop3Options(port=0, allow_plaintext_auth=True))
+    host, port = server.sockets[0].getsockname()[:2]
+    try:
+        wire = await Pop3Wire.connect(RunningPop3(host, port, Pop3Options()))
+        await wire.login(ADDRESS, PASSWORD)
+        await wire.multiline(b"RETR 3")
+        await wire.command(b"DELE 2")
+        server.close()
+        stopping = asyncio.create_task(server.end_connections(WAIT_SECONDS))
+
+        assert await wire.line() == b"-ERR [SYS/TEMP] Server shutting down.\r\n"
+        assert await wire.closed()
+        await wire.close()
+        await asyncio.wait_for(stopping, WAIT_SECONDS)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert "\\Seen" in flags_of(store, 3), "marked before the stop ends"
+    assert inbox_uids(store) == [1, 2, 3], "no UPDATE"
 
 
 async def test_dele_and_quit_expunge_and_a_new_session_sees_the_rest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from mailservice.domain.mail_session import MailLogin
@@ -21,6 +22,10 @@ class Client(Protocol):
         ...
 
     async def upgrade_tls(self) -> None: ...
+
+    def waiting_for_client(self) -> AbstractContextManager[None]:
+        """A wait for the client (IDLE's) that a stop of the service may end at once."""
+        ...
 
     def capability_text(self) -> str: ...
 

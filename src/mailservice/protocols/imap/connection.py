@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 from mailservice.domain.errors import DomainError, MailboxFull
@@ -31,6 +32,7 @@ from mailservice.protocols.imap.replies import Disconnect, from_domain_error
 from mailservice.protocols.lines.connection import LineConnection, TimedOut
 from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
 from mailservice.protocols.lines.output import Output
+from mailservice.protocols.lines.stop import ConnectionStops
 from mailservice.protocols.revocation import RevocationGuard
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ OVER_SHARE = "NO [LIMIT] Too much data in one command."
 BUSY = "NO [LIMIT] Server is busy, try again later."
 LOG_IN_FIRST = "BAD Log in first."
 OVER_BUDGET = "Too much data in one command."
+SHUTTING_DOWN = "Server shutting down."
+"""Dovecot's words when the service stops (`protocols/lines/stop.py`)."""
 
 Piece = bytes | BinaryIO
 
@@ -65,13 +69,18 @@ class Connection(LineConnection):
         writer: asyncio.StreamWriter,
         login: MailLogin,
         options: ImapOptions,
+        stops: ConnectionStops | None = None,
     ) -> None:
         super().__init__(reader, writer, options.policy)
         self.login = login
         self.options = options
         self.out = Output(writer)
         self.revocation = RevocationGuard()
+        self.stop = (stops or ConnectionStops()).guard()
         self.state = ClientState(peer=self.peer, tls=self.tls)
+
+    def waiting_for_client(self) -> AbstractContextManager[None]:
+        return self.stop.waiting()
 
     @property
     def plaintext_auth_allowed(self) -> bool:
@@ -90,6 +99,8 @@ class Connection(LineConnection):
             self.out.write(greeting.encode())
             await self.out.flush()
             while self.state.state is not State.LOGOUT:
+                if self.stop.requested:
+                    raise Disconnect(SHUTTING_DOWN)
                 await self._one_command()
                 if self.state.session is not None:
                     self.revocation.watch(self.state.session)
@@ -100,12 +111,16 @@ class Connection(LineConnection):
             log.info("imap.command_over_budget peer=%s", self.peer)
             await self._bye(OVER_BUDGET)
         except asyncio.CancelledError:
-            if not self.revocation.caused():
+            if self.stop.caused():
+                await self._bye(SHUTTING_DOWN)
+            elif self.revocation.caused():
+                await self._bye(f"Access revoked: {self.revocation.reason}.")
+            else:
                 raise
-            await self._bye(f"Access revoked: {self.revocation.reason}.")
         except (OSError, asyncio.IncompleteReadError, EOFError) as error:
             log.debug("imap.connection_ended peer=%s error=%s", self.peer, type(error).__name__)
         finally:
+            self.stop.leave()
             self.revocation.stop()
             self.command_done()
             await self.close()
@@ -128,7 +143,8 @@ class Connection(LineConnection):
 
     async def _next_command(self) -> None:
         try:
-            data = await self.within_deadline(self._read_command())
+            with self.stop.waiting():
+                data = await self.within_deadline(self._read_command())
         except LineTooLong as too_long:
             await self._too_long(too_long.head)
             return

@@ -44,7 +44,8 @@ async def _wait(client: Client, events: AsyncIterator[int | None]) -> bytes:
                 waking.add_done_callback(wake)
             deadline = loop.call_later(client.options.policy.idle_timeout_seconds, wake)
             try:
-                await woken
+                with client.waiting_for_client():
+                    await woken
             finally:
                 deadline.cancel()
                 reading.remove_done_callback(wake)

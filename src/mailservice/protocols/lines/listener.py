@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from mailservice.protocols.connection_policy import ConnectionLimits
 from mailservice.protocols.lines.line_reader import LOGIN_RECEIVE_BUFFER, STREAM_LIMIT
+from mailservice.protocols.lines.stop import ConnectionStops
 from mailservice.services.metrics import ProtocolMetrics
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,14 @@ class LineServer:
     """The listening sockets and their accept loops; `close()` stops accepting (open connections
     go on, as with `asyncio.Server`)."""
 
-    def __init__(self, listener: Listener, serve_connection: ServeConnection) -> None:
+    def __init__(
+        self, listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops | None = None
+    ) -> None:
         self.listener = listener
         self.serve_connection = serve_connection
+        self.stops = stops
+        """The connections a stop ends between commands (IMAP's, POP3's); None: they go on until the loop
+        ends."""
         self.sockets = _listening_sockets(listener.host, listener.port)
         self._accepting = [asyncio.create_task(self._accept(listening)) for listening in self.sockets]
         self._connections: set[asyncio.Task[None]] = set()
@@ -58,6 +64,17 @@ class LineServer:
             task.cancel()
         for listening in self.sockets:
             listening.close()
+
+    async def end_connections(self, grace_seconds: float) -> None:
+        """After `close()`: end the connections that a stop ends (`stops`), each once it is between
+        commands, and return when they have ended, or after `grace_seconds`."""
+        if self.stops is None:
+            return
+        ending = self.stops.request()
+        if ending:
+            _, late = await asyncio.wait(ending, timeout=grace_seconds)
+            if late:
+                log.warning("%s.stop_cut connections=%d", self.listener.protocol, len(late))
 
     async def wait_closed(self) -> None:
         for task in self._accepting:
@@ -121,8 +138,10 @@ class LineServer:
         return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=STREAM_LIMIT), serve)
 
 
-async def start_listener(listener: Listener, serve_connection: ServeConnection) -> LineServer:
-    return LineServer(listener, serve_connection)
+async def start_listener(
+    listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops | None = None
+) -> LineServer:
+    return LineServer(listener, serve_connection, stops)
 
 
 def _listening_sockets(host: str, port: int) -> list[socket.socket]:

@@ -18,6 +18,7 @@ from mailservice.protocols.lines.connection import LineConnection, TimedOut
 from mailservice.protocols.lines.line_reader import LineTooLong, OverBudget
 from mailservice.protocols.lines.output import DeadlineOutput, Stalled
 from mailservice.protocols.lines.sasl_plain import InvalidBase64, PlainRefused, decode_plain
+from mailservice.protocols.lines.stop import ConnectionStops
 from mailservice.protocols.pop3.commands import Auth, Command, ParseError, Pass, User, parse_command
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.maildrop import Maildrop, NoSuchMessage
@@ -39,6 +40,8 @@ class State(Enum):
 
 
 BUSY = "Server is busy, try again later."
+SHUTTING_DOWN = "[SYS/TEMP] Server shutting down."
+"""When the service stops (`protocols/lines/stop.py`): the session ends as if cut, without UPDATE."""
 
 
 class Connection(LineConnection):
@@ -49,8 +52,10 @@ class Connection(LineConnection):
         login: MailLogin,
         options: Pop3Options,
         locks: MaildropLocks,
+        stops: ConnectionStops | None = None,
     ) -> None:
         super().__init__(reader, writer, options.policy)
+        self.stop = (stops or ConnectionStops()).guard()
         self.login = login
         self.options = options
         self.locks = locks
@@ -71,6 +76,8 @@ class Connection(LineConnection):
             self.out.write(f"+OK {self.options.hostname} POP3 ready.\r\n".encode())
             await self.out.flush()
             while self.state is not State.DONE:
+                if self.stop.requested:
+                    raise Disconnect(SHUTTING_DOWN)
                 try:
                     await self._next_command()
                 finally:
@@ -81,10 +88,13 @@ class Connection(LineConnection):
         except (Disconnect, TimedOut) as reason:
             await self._last_words(f"-ERR {reason}\r\n")
         except asyncio.CancelledError:
-            if not self.revocation.caused():
+            if self.stop.caused():  # what was retrieved is marked \Seen below; nothing is deleted
+                await self._last_words(f"-ERR {SHUTTING_DOWN}\r\n")
+            elif self.revocation.caused():
+                self.transaction = None  # a revoked session changes nothing more, not even \Seen
+                await self._last_words(f"-ERR [AUTH] Access revoked: {self.revocation.reason}.\r\n")
+            else:
                 raise
-            self.transaction = None  # a revoked session changes nothing more, not even \Seen
-            await self._last_words(f"-ERR [AUTH] Access revoked: {self.revocation.reason}.\r\n")
         except Stalled:
             log.info("pop3.client_stalled peer=%s", self.peer)
             self.writer.transport.abort()
@@ -94,6 +104,7 @@ class Connection(LineConnection):
             try:
                 await self._mark_seen()
             finally:
+                self.stop.leave()
                 self.revocation.stop()
                 if self.locked is not None:
                     self.locks.release(self.locked)
@@ -118,7 +129,8 @@ class Connection(LineConnection):
 
     async def _next_command(self) -> None:
         try:
-            line = await self._read_line()
+            with self.stop.waiting():
+                line = await self._read_line()
             command = parse_command(line)
         except LineTooLong:
             self._invalid("Line too long.")

@@ -6,6 +6,7 @@ import asyncio
 
 from mailservice.domain.mail_session import MailLogin
 from mailservice.protocols.lines.listener import LineServer, Listener, start_listener
+from mailservice.protocols.lines.stop import ConnectionStops
 from mailservice.protocols.pop3.connection import Connection
 from mailservice.protocols.pop3.locks import MaildropLocks
 from mailservice.protocols.pop3.options import Pop3Options
@@ -22,9 +23,10 @@ async def start_pop3(
     maildrop_locks = locks or MaildropLocks()
 
     login = MeasuredLogin(login, options.metrics)
+    stops = ConnectionStops()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(reader, writer, login, options, maildrop_locks).run()
+        await Connection(reader, writer, login, options, maildrop_locks, stops).run()
 
     listener = Listener(
         "pop3",
@@ -36,4 +38,4 @@ async def start_pop3(
         handshake_timeout_seconds=options.policy.login_timeout_seconds,
         metrics=options.metrics,
     )
-    return await start_listener(listener, serve)
+    return await start_listener(listener, serve, stops)
