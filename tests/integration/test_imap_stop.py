@@ -52,6 +52,12 @@ async def imap() -> AsyncIterator[Stoppable]:
         await server.wait_closed()
 
 
+async def until_requested(imap: Stoppable) -> None:
+    async with asyncio.timeout(GRACE_SECONDS):
+        while imap.server.stops is None or not imap.server.stops.requested:  # noqa: ASYNC110 -- no signal
+            await asyncio.sleep(0.01)
+
+
 async def told_bye_and_closed(wire: Wire) -> None:
     """The server's goodbye, then its end of the connection; then the client's (the server lingers,
     reading, until the client closes)."""
@@ -103,7 +109,7 @@ async def test_a_command_under_way_is_answered_and_its_change_made_before_bye(
     wire.send(b"s STORE 1 +FLAGS (\\Flagged)\r\n")
     await asyncio.wait_for(storing.wait(), GRACE_SECONDS)
     stopping = asyncio.create_task(imap.stop())
-    await asyncio.sleep(0.05)
+    await until_requested(imap)
     assert not stopping.done(), "the stop waits for the command under way"
     go_on.set()
 
@@ -113,3 +119,20 @@ async def test_a_command_under_way_is_answered_and_its_change_made_before_bye(
     await told_bye_and_closed(wire)
     await stopping
     assert "\\Flagged" in imap.store.folder("INBOX").messages[1].meta.flags
+
+
+async def test_an_append_whose_literal_is_on_its_way_is_stored_before_bye(imap: Stoppable) -> None:
+    wire = await imap.wire()
+    await wire.login()
+    raw = text_message("someone@example.org", subject="two").replace(b"\n", b"\r\n")
+    wire.send(b"a APPEND INBOX {%d}\r\n" % len(raw))
+    assert (await wire.line()).startswith(b"+ ")
+    stopping = asyncio.create_task(imap.stop())
+    await until_requested(imap)
+    wire.send(raw + b"\r\n")
+
+    lines = await wire.until(b"a")
+    assert lines[-1].startswith(b"a OK"), lines
+    await told_bye_and_closed(wire)
+    await stopping
+    assert len(imap.store.folder("INBOX").messages) == 2

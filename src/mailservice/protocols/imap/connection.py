@@ -143,8 +143,7 @@ class Connection(LineConnection):
 
     async def _next_command(self) -> None:
         try:
-            with self.stop.waiting():
-                data = await self.within_deadline(self._read_command())
+            data = await self.within_deadline(self._read_command())
         except LineTooLong as too_long:
             await self._too_long(too_long.head)
             return
@@ -182,7 +181,8 @@ class Connection(LineConnection):
         return LINE_LIMIT if self.logged_in else self.policy.login_buffer_bytes
 
     async def _read_command(self) -> bytes:
-        first = line = await self.lines.line(self._line_limit())
+        with self.stop.waiting():  # a stop does not cut the literals of a command begun
+            first = line = await self.lines.line(self._line_limit())
         tag = _tag_of(first)
         pieces: list[Piece] = []
         refusal: str | None = None
