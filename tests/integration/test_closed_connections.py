@@ -1,5 +1,5 @@
 """A pooled PostgreSQL connection that the server closed is replaced when taken, without a failed read:
-SQLAlchemy's pools and the one-statement reads' and writes' (`StatementPool`)."""
+SQLAlchemy's pools and the driver's own pools of the one-statement reads and writes."""
 
 from __future__ import annotations
 
