@@ -111,22 +111,31 @@ class _Log:
         since = min(since, changes.highestmodseq)  # a client's modseq may lie beyond the folder's
         if self.ready and changes.highestmodseq <= self.high:
             return  # began before something already kept
-        if not (self.ready and self.base <= since <= self.high):
+        if self.ready and self.base <= since <= self.high:
+            # The read tells every change after `since`: what is kept after it goes. A change kept
+            # before it that the read replaces stays in `order`, skipped as replaced (as `_apply`'s).
+            del self.order[bisect_right(self.order, (since, _ANY_UID)) :]
+        else:
             self.base = since
-            self.changed, self.expunged = {}, {}
+            self.changed, self.expunged, self.order = {}, {}, []
         last_flags = dict(changes.last_flags)
+        read: list[tuple[int, int]] = []
         for uid, modseq in expunged_modseqs(rows).items():
             self.changed.pop(uid, None)
             self.expunged[uid] = (modseq, last_flags.get(uid))
+            read.append((modseq, uid))
         for meta in changes.changed:
             self.changed[meta.uid] = meta
+            read.append((meta.modseq, meta.uid))
+        self._extend_order(sorted(read))
         self.high = changes.highestmodseq
         self.heard = max(self.heard, self.high)
         self.uidnext = changes.uidnext
         self.uidvalidity = changes.uidvalidity
         self.recent_uid = max(self.recent_uid, changes.recent_uid)  # a mark only rises
         self.ready = True
-        self._reorder()
+        if len(self.order) > ENTRIES_KEPT:  # with the replaced changes that reads leave in `order`
+            self._drop_older_half()
         self.apply_waiting()
 
     def wait_or_apply(self, write: KnownWrite) -> None:
@@ -167,6 +176,15 @@ class _Log:
         self.changed = {uid: meta for uid, meta in self.changed.items() if meta.modseq > self.base}
         self.expunged = {uid: gone for uid, gone in self.expunged.items() if gone[0] > self.base}
         self._reorder()
+
+    def _extend_order(self, after: list[tuple[int, int]]) -> None:
+        """Add changes, ascending, that come after every one kept (each read's are, so a read costs
+        what it tells, not a sort of everything kept); else sort again."""
+        if after and self.order and after[0] <= self.order[-1]:
+            self.order.extend(after)
+            self._reorder()
+        else:
+            self.order.extend(after)
 
     def _reorder(self) -> None:
         self.order = sorted(
