@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -26,17 +27,18 @@ from mailservice.adapters.db.engine import (
 )
 from mailservice.adapters.db.planner_statistics import analyze_moved_tables
 from mailservice.adapters.db.prepared import Prepared
+from mailservice.adapters.db.statement_pool import StatementPool
 from mailservice.adapters.db.writer_thread import WriterThread
 
 T = TypeVar("T")
 SQLITE_READERS = 2
 POSTGRES_READ_POOL = 10
-"""Connections of the pool of one-statement reads on PostgreSQL (asyncpg's pool, which keeps them),
+"""Connections of the pool of one-statement reads on PostgreSQL (a `StatementPool`, which keeps them),
 beside the pools of `engine.create_engine`."""
 STATISTICS_SECONDS = 5.0
 """How often `keep_statistics` looks for tables to analyze (PostgreSQL)."""
 POSTGRES_STATEMENT_WRITE_POOL = 10
-"""Connections of the pool of `Database.write_statement` on PostgreSQL (asyncpg's too)."""
+"""Connections of the pool of `Database.write_statement` on PostgreSQL (a `StatementPool` too)."""
 LOOP_READ_ROWS = 1000
 """SQLite: a one-statement read with more rows than this is read again in a reader thread, so that no
 session holds the event loop for long by falling far behind a large folder's changes."""
@@ -107,8 +109,8 @@ class Database:
         self._queued_writes: list[_QueuedWrite] = []
         self._batch_writer: asyncio.Task[None] | None = None
         self._group_writer: WriterThread | None = None
-        self._statement_pools: dict[bool, asyncpg.Pool] = {}
-        """On PostgreSQL, the driver's pools of `read_statement` (False) and `write_statement` (True)."""
+        self._statement_pools: dict[bool, StatementPool] = {}
+        """On PostgreSQL, the driver connections of `read_statement` (False) and `write_statement` (True)."""
         self._reader_drivers = threading.local()
         self._loop_connection: sqlite3.Connection | None = None
         self._statement_pools_opened: asyncio.Lock | None = None
@@ -273,9 +275,9 @@ class Database:
         """The rows of one prepared statement, read on its own (one snapshot, no transaction): the reads
         asked after every IMAP command. On SQLite on the event loop's own thread, on a connection kept
         for it: the read takes tens of microseconds, and handing it to a reader thread and back cost
-        more CPU than that and two waits for the interpreter lock. On PostgreSQL on a connection of the
-        driver's own pool, without SQLAlchemy's async layers (a greenlet, a pooled `Connection` and an
-        execution context per read cost several times what the read does)."""
+        more CPU than that and two waits for the interpreter lock. On PostgreSQL on a driver connection
+        of its own (`StatementPool`), without SQLAlchemy's async layers (a greenlet, a pooled
+        `Connection` and an execution context per read cost several times what the read does)."""
         if self._reader_threads is not None:
             found = self._read_on_loop(statement, parameters)
             if found is not None:
@@ -290,7 +292,7 @@ class Database:
 
     async def write_statement(self, statement: Prepared, parameters: Mapping[str, Any]) -> list[Any]:
         """The rows of one statement that writes, committed alone and not durable at once (as
-        `run_write(..., durable=False)`): on PostgreSQL through a pool of the driver's own, like
+        `run_write(..., durable=False)`): on PostgreSQL through driver connections of its own, like
         `read_statement` (without SQLAlchemy's async layers), whose connections do not wait for the
         WAL's flush; the driver's own exceptions (asyncpg's) come out. Not the pool of the reads: a
         write waiting for a row lock holds its connection meanwhile. On SQLite a write of the writer's
@@ -312,17 +314,18 @@ class Database:
                 raise
             return None
 
-    async def _open_statement_pool(self, writes: bool) -> asyncpg.Pool:
+    async def _open_statement_pool(self, writes: bool) -> StatementPool:
         if self._statement_pools_opened is None:
             self._statement_pools_opened = asyncio.Lock()
         async with self._statement_pools_opened:
             if writes not in self._statement_pools:
-                self._statement_pools[writes] = await asyncpg.create_pool(
+                connect = partial(
+                    asyncpg.connect,
                     libpq_dsn(self.url),
-                    min_size=1,
-                    max_size=POSTGRES_STATEMENT_WRITE_POOL if writes else POSTGRES_READ_POOL,
-                    reset=_keep_session,
                     server_settings=_RELAXED_WRITES if writes else PLANNED_ONCE,
+                )
+                self._statement_pools[writes] = StatementPool(
+                    connect, POSTGRES_STATEMENT_WRITE_POOL if writes else POSTGRES_READ_POOL
                 )
         return self._statement_pools[writes]
 
@@ -421,13 +424,6 @@ class Database:
         if self._reader_threads is not None and self._sqlite_reader is not None:
             self._reader_threads.shutdown()
             self._sqlite_reader.dispose()
-
-
-async def _keep_session(_connection: asyncpg.Connection) -> None:
-    """How the pool of `read_statement` resets a connection it takes back: not at all. The driver's
-    own reset (a query undoing session settings, listeners, advisory locks and cursors, none of which
-    a one-statement read leaves) was a second round trip for every read; a transaction left open is
-    still rolled back."""
 
 
 def _answer(batch: list[_QueuedWrite], outcomes: list[_Outcome]) -> None:

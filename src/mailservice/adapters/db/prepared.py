@@ -23,6 +23,8 @@ from sqlalchemy import ARRAY, BindParameter, Executable, Table, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from mailservice.adapters.db.statement_pool import StatementPool
+
 Processor = Callable[[Any], Any] | None
 _GIVEN = object()
 """A parameter the caller gives (as opposed to a value built into the statement)."""
@@ -72,8 +74,11 @@ class Prepared:
         finally:
             cursor.close()
 
-    async def rows_from_pool(self, pool: Any, dialect: Dialect, parameters: Mapping[str, Any]) -> list[Any]:
-        """The rows, read through an asyncpg pool directly (PostgreSQL; `dialect` the engine's)."""
+    async def rows_from_pool(
+        self, pool: StatementPool, dialect: Dialect, parameters: Mapping[str, Any]
+    ) -> list[Any]:
+        """The rows, read through driver connections directly (`StatementPool`, PostgreSQL; `dialect`
+        the engine's)."""
         compiled = self._for(dialect)
         return _rows(compiled, await pool.fetch(compiled.sql, *_values(compiled, parameters)))
 
