@@ -193,6 +193,24 @@ def test_changes_replaced_by_later_ones_are_dropped_before_any_ask_is_refused(mo
     assert logs.changes(KEY, 1) == folder.changes(1, folder.now.highestmodseq)
 
 
+def test_reads_that_replace_kept_changes_keep_them_bounded_and_every_live_one(monkeypatch: Any) -> None:
+    monkeypatch.setattr(folder_logs, "ENTRIES_KEPT", 16)
+    folder, logs = ModelFolder(), FolderLogs()
+    for _ in range(12):
+        folder.append()
+    read(logs, folder, 1)
+    for number in range(60):
+        write = folder.store([1 + number % 12], f"$X{number}")
+        logs.raised(KEY, write.modseq)
+        read(logs, folder, write.modseq - 1)  # merged: the change it replaces stays behind in `order`
+        log = logs._logs[KEY]
+        assert len(log.order) <= max(16, 2 * 12) + 1
+        assert log.order == sorted(log.order)
+        assert logs._entries == len(log.order)
+    high = folder.now.highestmodseq
+    assert logs.changes(KEY, 1) == folder.changes(1, high), "no live change was dropped"
+
+
 def test_a_read_since_beyond_the_folders_modseq_is_kept_from_that_modseq() -> None:
     """A client may send a modseq the folder never reached (QRESYNC, CHANGEDSINCE)."""
     folder, logs = ModelFolder(), FolderLogs()

@@ -114,7 +114,7 @@ class _Log:
         if self.ready and self.base <= since <= self.high:
             # The read tells every change after `since`: what is kept after it goes. A change kept
             # before it that the read replaces stays in `order`, skipped as replaced (as `_apply`'s).
-            del self.order[bisect_right(self.order, (since, _ANY_UID)) :]
+            self._forget_after(since)
         else:
             self.base = since
             self.changed, self.expunged, self.order = {}, {}, []
@@ -134,8 +134,8 @@ class _Log:
         self.uidvalidity = changes.uidvalidity
         self.recent_uid = max(self.recent_uid, changes.recent_uid)  # a mark only rises
         self.ready = True
-        if len(self.order) > ENTRIES_KEPT:  # with the replaced changes that reads leave in `order`
-            self._drop_older_half()
+        if len(self.order) > max(ENTRIES_KEPT, 2 * (len(self.changed) + len(self.expunged))):
+            self._reorder()  # mostly changes replaced since: dropped, and no live one with them
         self.apply_waiting()
 
     def wait_or_apply(self, write: KnownWrite) -> None:
@@ -176,6 +176,16 @@ class _Log:
         self.changed = {uid: meta for uid, meta in self.changed.items() if meta.modseq > self.base}
         self.expunged = {uid: gone for uid, gone in self.expunged.items() if gone[0] > self.base}
         self._reorder()
+
+    def _forget_after(self, since: int) -> None:
+        cut = bisect_right(self.order, (since, _ANY_UID))
+        for modseq, uid in self.order[cut:]:
+            meta = self.changed.get(uid)
+            if meta is not None and meta.modseq == modseq:
+                del self.changed[uid]
+            elif (gone := self.expunged.get(uid)) is not None and gone[0] == modseq:
+                del self.expunged[uid]
+        del self.order[cut:]
 
     def _extend_order(self, after: list[tuple[int, int]]) -> None:
         """Add changes, ascending, that come after every one kept (each read's are, so a read costs
