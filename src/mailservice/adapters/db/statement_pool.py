@@ -93,12 +93,12 @@ class StatementPool:
     def _idle_connection(self) -> asyncpg.Connection | None:
         now = asyncio.get_running_loop().time()
         while self._idle and now - self._idle[0][0] > IDLE_SECONDS:
-            self._forget(self._idle.pop(0)[1])
+            self._drop(self._idle.pop(0)[1])
         while self._idle:
             _, connection = self._idle.pop()
             if not connection.is_closed():
                 return connection
-            self._forget(connection)
+            self._drop(connection)
         return None
 
     async def _lent_connection(self) -> asyncpg.Connection:
@@ -113,7 +113,7 @@ class StatementPool:
                 return await self._opened()
             if not given.is_closed():
                 return given
-            self._forget(given)
+            self._drop(given)
 
     async def _wait(self) -> Given:
         waiting: asyncio.Future[Given] = asyncio.get_running_loop().create_future()
@@ -139,12 +139,9 @@ class StatementPool:
             self._idle.append((asyncio.get_running_loop().time(), connection))
 
     def _drop(self, connection: asyncpg.Connection) -> None:
+        """Close a connection that is broken, closed by the server (terminating it finishes the
+        driver's cleanup) or idle too long, and free its slot."""
         connection.terminate()
-        self._free_slot()
-
-    def _forget(self, connection: asyncpg.Connection) -> None:
-        """A connection closed, or idle too long, that nobody holds."""
-        connection.terminate()  # finishes the driver's cleanup of one the server closed
         self._free_slot()
 
     def _free_slot(self) -> None:
