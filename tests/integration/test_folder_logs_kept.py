@@ -296,6 +296,22 @@ async def test_an_expunge_in_one_statement_with_nothing_flagged_takes_no_lock(no
     assert await stored_flags(nodes[0], inbox) == {kept.uid: "\\Seen"}
 
 
+async def expunged_while_unflagged_elsewhere(
+    nodes: list[Runtime], session: MailSession, inbox: int, known: int, spared: int
+) -> tuple[list[int], list[object]]:
+    """An EXPUNGE by `session` (node 0) waiting for the folder while node 1 takes \\Deleted off `spared`:
+    what it expunged, and the statements node 0 wrote for it (its raw deletes settled)."""
+    with counted_writes(nodes[0]) as writes:
+        expunged, _ = await changed_while_the_folder_is_held(
+            nodes[1],
+            inbox,
+            session.expunge(inbox, None, changes_since=known),
+            lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, spared, "")),
+        )
+        await settled(nodes[0])
+    return expunged, writes
+
+
 async def test_an_expunge_in_one_statement_keeps_what_was_unflagged_while_it_waited(
     nodes: list[Runtime],
 ) -> None:
@@ -304,14 +320,7 @@ async def test_an_expunge_in_one_statement_keeps_what_was_unflagged_while_it_wai
     doomed = await session.append("INBOX", message("doomed"), DELETED, None)
     spared = await session.append("INBOX", message("spared"), DELETED, None)
 
-    with counted_writes(nodes[0]) as writes:
-        expunged, _ = await changed_while_the_folder_is_held(
-            nodes[1],
-            inbox,
-            session.expunge(inbox, None, changes_since=known),
-            lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, spared.uid, "")),
-        )
-        await settled(nodes[0])
+    expunged, writes = await expunged_while_unflagged_elsewhere(nodes, session, inbox, known, spared.uid)
 
     assert writes[0] is message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT
     assert expunged == [doomed.uid]
@@ -328,13 +337,7 @@ async def test_an_expunge_in_one_statement_beaten_to_its_messages_leaves_the_nod
     inbox, known = await kept_by_a_read(session, "INBOX")
     spared = await session.append("INBOX", message("spared"), DELETED, None)
 
-    with counted_writes(nodes[0]) as writes:
-        expunged, _ = await changed_while_the_folder_is_held(
-            nodes[1],
-            inbox,
-            session.expunge(inbox, None, changes_since=known),
-            lambda held: held.run_sync(lambda c: another_writer_sets_flags(c, inbox, spared.uid, "")),
-        )
+    expunged, writes = await expunged_while_unflagged_elsewhere(nodes, session, inbox, known, spared.uid)
 
     assert writes == [message_changes.EXPUNGE_FLAGGED_IN_ONE_STATEMENT]
     assert expunged == []

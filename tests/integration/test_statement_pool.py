@@ -137,14 +137,22 @@ async def test_a_statement_cancelled_midway_is_cancelled_on_the_server_and_its_c
     assert before not in await sleeping_backends(dsn)
 
 
-async def test_a_statement_that_stops_waiting_for_a_connection_takes_none_with_it(
-    pools: Callable[..., Opened], dsn: str
-) -> None:
-    pool = pools(max_size=1).pool
+async def one_holding_one_waiting(
+    pool: StatementPool, dsn: str
+) -> tuple[asyncio.Task[int], asyncio.Task[int]]:
+    """A statement holding the pool's one connection for a moment, and one waiting for it."""
     holding = asyncio.create_task(pid_of(pool, 0.2))
     await until_sleeping(dsn, 1)
     waiting = asyncio.create_task(pid_of(pool))
     await until(lambda: pool.waiting_count == 1)
+    return holding, waiting
+
+
+async def test_a_statement_that_stops_waiting_for_a_connection_takes_none_with_it(
+    pools: Callable[..., Opened], dsn: str
+) -> None:
+    pool = pools(max_size=1).pool
+    holding, waiting = await one_holding_one_waiting(pool, dsn)
     waiting.cancel()
     held = await holding
     assert await asyncio.wait_for(pid_of(pool), WAIT_SECONDS) == held
@@ -155,10 +163,7 @@ async def test_a_connection_given_to_a_statement_that_went_away_just_then_goes_t
     pools: Callable[..., Opened], dsn: str
 ) -> None:
     pool = pools(max_size=1).pool
-    holding = asyncio.create_task(pid_of(pool, 0.2))
-    await until_sleeping(dsn, 1)
-    waiting = asyncio.create_task(pid_of(pool))
-    await until(lambda: pool.waiting_count == 1)
+    holding, waiting = await one_holding_one_waiting(pool, dsn)
     # Cancelled in the same turn as the connection is handed to it, before it can run.
     pool._waiting[0].add_done_callback(lambda _: waiting.cancel())
     held = await holding
