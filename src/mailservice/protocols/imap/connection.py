@@ -69,14 +69,13 @@ class Connection(LineConnection):
         writer: asyncio.StreamWriter,
         login: MailLogin,
         options: ImapOptions,
-        stops: ConnectionStops | None = None,
+        stops: ConnectionStops,
     ) -> None:
-        super().__init__(reader, writer, options.policy)
+        super().__init__(reader, writer, options.policy, stops)
         self.login = login
         self.options = options
         self.out = Output(writer)
         self.revocation = RevocationGuard()
-        self.stop = (stops or ConnectionStops()).guard()
         self.state = ClientState(peer=self.peer, tls=self.tls)
 
     def waiting_for_client(self) -> AbstractContextManager[None]:

@@ -18,6 +18,7 @@ from typing import TypeVar
 from mailservice.protocols.connection_policy import ConnectionMemory, ListenerPolicy
 from mailservice.protocols.lines.line_reader import RECEIVE_BUFFER, STREAM_LIMIT, LineReader
 from mailservice.protocols.lines.listener import peer_address
+from mailservice.protocols.lines.stop import ConnectionStops
 
 T = TypeVar("T")
 
@@ -33,7 +34,11 @@ class TimedOut(Exception):
 
 class LineConnection:
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, policy: ListenerPolicy
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        policy: ListenerPolicy,
+        stops: ConnectionStops,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -45,6 +50,7 @@ class LineConnection:
         self.logged_in = False
         self._goodbye = False
         self._login_deadline = asyncio.get_running_loop().time() + policy.login_timeout_seconds
+        self.stop = stops.guard()
 
     def mark_logged_in(self) -> None:
         self.logged_in = True

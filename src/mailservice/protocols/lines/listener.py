@@ -47,14 +47,11 @@ class LineServer:
     """The listening sockets and their accept loops; `close()` stops accepting (open connections
     go on, as with `asyncio.Server`)."""
 
-    def __init__(
-        self, listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops | None = None
-    ) -> None:
+    def __init__(self, listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops) -> None:
         self.listener = listener
         self.serve_connection = serve_connection
         self.stops = stops
-        """The connections a stop ends between commands (IMAP's, POP3's); None: they go on until the loop
-        ends."""
+        """Its connections, which a stop ends between commands (`end_connections`)."""
         self.sockets = _listening_sockets(listener.host, listener.port)
         self._accepting = [asyncio.create_task(self._accept(listening)) for listening in self.sockets]
         self._connections: set[asyncio.Task[None]] = set()
@@ -66,10 +63,8 @@ class LineServer:
             listening.close()
 
     async def end_connections(self, grace_seconds: float) -> None:
-        """After `close()`: end the connections that a stop ends (`stops`), each once it is between
-        commands, and return when they have ended, or after `grace_seconds`."""
-        if self.stops is None:
-            return
+        """After `close()`: end the connections, each once it is between commands, and return when they
+        have ended, or after `grace_seconds`."""
         ending = self.stops.request()
         if ending:
             _, late = await asyncio.wait(ending, timeout=grace_seconds)
@@ -139,7 +134,7 @@ class LineServer:
 
 
 async def start_listener(
-    listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops | None = None
+    listener: Listener, serve_connection: ServeConnection, stops: ConnectionStops
 ) -> LineServer:
     return LineServer(listener, serve_connection, stops)
 

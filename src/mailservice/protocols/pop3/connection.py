@@ -52,10 +52,9 @@ class Connection(LineConnection):
         login: MailLogin,
         options: Pop3Options,
         locks: MaildropLocks,
-        stops: ConnectionStops | None = None,
+        stops: ConnectionStops,
     ) -> None:
-        super().__init__(reader, writer, options.policy)
-        self.stop = (stops or ConnectionStops()).guard()
+        super().__init__(reader, writer, options.policy, stops)
         self.login = login
         self.options = options
         self.locks = locks
