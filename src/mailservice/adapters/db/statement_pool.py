@@ -14,7 +14,8 @@ for one. What asyncpg's pool did that these statements need is kept:
   cancel it, and the next statement on that connection waits until it has (so no statement runs on
   after its caller went away);
 - one that failed outside the database (a broken connection) is closed;
-- a connection idle for `IDLE_SECONDS` is closed.
+- a connection idle for more than `IDLE_SECONDS` is closed when the pool is next used (asyncpg's pool
+  closed it on a timer).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 IDLE_SECONDS = 300.0
-"""A connection unused this long is closed (as asyncpg's pool did)."""
+"""A connection unused longer than this is closed at the pool's next statement."""
 
 
 class _Room:
