@@ -110,12 +110,12 @@ def counted_writes(node: Runtime) -> AbstractContextManager[list[object]]:
 @contextmanager
 def _counted(node: Runtime, method: str) -> Iterator[list[object]]:
     database = node.database
-    original: Callable[[Any, Any], Awaitable[list[Any]]] = getattr(database, method)
+    original: Callable[..., Awaitable[Any]] = getattr(database, method)
     statements: list[object] = []
 
-    async def counting(statement: Any, parameters: Any) -> list[Any]:
+    async def counting(statement: Any, *arguments: Any, **named: Any) -> Any:
         statements.append(statement)
-        return await original(statement, parameters)
+        return await original(statement, *arguments, **named)
 
     setattr(database, method, counting)
     try:
@@ -231,6 +231,73 @@ async def test_an_append_waiting_for_its_folder_holds_up_no_append_to_another(
     )
 
     assert (archived.uid, appended.uid) == (1, 1)
+
+
+def counted_transactions(node: Runtime) -> AbstractContextManager[list[object]]:
+    """The units of work `node` writes meanwhile (`Database.run_write`), each one transaction."""
+    return _counted(node, "run_write")
+
+
+async def appends_behind_one_held(
+    node: Runtime, sessions: list[MailSession], folder: str
+) -> tuple[list[Appended | BaseException], list[object]]:
+    """The first session's APPEND waits for `folder`'s row, held; the others' APPENDs come meanwhile,
+    in order; then the row is let go. What each APPEND gave, and the transactions they took."""
+    folder_id = (await sessions[0].status(folder)).folder_id
+
+    def append(index: int) -> Coroutine[Any, Any, Appended]:
+        return sessions[index].append(folder, message(f"behind {index}"), frozenset({"$Order"}), None)
+
+    async def the_others_meanwhile(_held: AsyncConnection) -> list[asyncio.Task[Appended]]:
+        others = [asyncio.create_task(append(index)) for index in range(1, len(sessions))]
+        await asyncio.sleep(0.2)  # each handed to the node, none written
+        assert not any(task.done() for task in others)
+        return others
+
+    with counted_transactions(node) as transactions:
+        first, others = await changed_while_the_folder_is_held(
+            node, folder_id, append(0), the_others_meanwhile
+        )
+        rest = await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), 5)
+    return [first, *rest], transactions
+
+
+async def test_appends_to_a_folder_that_come_while_one_is_written_go_together_in_the_next_statement(
+    two_nodes: list[Runtime],
+) -> None:
+    """One lock of the folder and one commit for all of them (`folder_appends`), each APPEND whole, with
+    the UIDs in the order they came."""
+    skip_with_one_writer(two_nodes)
+    sessions = await sessions_of_one_mailbox(two_nodes[:1], 5)
+
+    appended, transactions = await appends_behind_one_held(two_nodes[0], sessions, "INBOX")
+
+    assert [each.uid for each in appended if isinstance(each, Appended)] == [1, 2, 3, 4, 5]
+    assert len(transactions) == 2
+
+
+async def test_appends_written_together_that_the_quota_cannot_all_take_are_written_one_by_one(
+    database_dsn: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """A statement stores all its messages or none: when the mailbox has no room for all, each APPEND
+    is written again alone, and those that fit are stored."""
+    size = len(message("behind 0"))
+    quota = {"mailbox_quota_bytes": 3 * size, "retention_delete_oldest_read": False}
+    async with running_nodes(database_dsn, tmp_path, clock, **quota) as nodes:
+        skip_with_one_writer(nodes)
+        sessions = await sessions_of_one_mailbox(nodes[:1], 5)
+
+        appended, transactions = await appends_behind_one_held(nodes[0], sessions, "INBOX")
+
+        assert [each.uid if isinstance(each, Appended) else type(each) for each in appended] == [
+            1,
+            2,
+            3,
+            MailboxFull,
+            MailboxFull,
+        ]
+        assert len(transactions) == 2 + 4  # the first; the four together, then each alone
+        assert (await sessions[0].quota()).used_bytes == 3 * size
 
 
 async def test_flag_changes_waiting_for_their_folder_hold_up_no_read(two_nodes: list[Runtime]) -> None:

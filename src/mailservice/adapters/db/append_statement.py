@@ -5,8 +5,9 @@ folder's lock, the rows, the webhook endpoints, the events, COMMIT), five of the
 lock, run by the one writer connection of the process; every STORE, EXPUNGE and COPY of that folder
 waits for it meanwhile. Here the folder's lock, the quota, the UIDs, the rows, the events and their
 webhook deliveries are one statement, a transaction of its own: the lock is held for the statement and
-its commit, APPENDs of different folders run side by side, and one of the same folder waits only for
-that. Its commit waits for the WAL's flush as any other delivery's.
+its commit, APPENDs of different folders run side by side, and the APPENDs of one folder that a node
+has waiting go together in one statement (`folder_appends`). Its commit waits for the WAL's flush as
+any other delivery's.
 
 It writes nothing when the folder is missing or the mailbox has no room: the caller then takes the
 group-commit path, which answers `FolderNotFound`, makes room where the mailbox's policy allows, or

@@ -703,7 +703,7 @@ class SqlMailboxFolders:
     async def _copies_waiting_bounded(self) -> AsyncIterator[None]:
         """PostgreSQL: at most `COPIES_WAITING_PER_MAILBOX` COPYs or MOVEs of a mailbox per node are in
         the database at a time: each waiting there for a folder's row holds a connection of a pool the
-        node's other writes need too (COPY's, shared with APPENDs, which are bounded too, one per
+        node's other writes need too (COPY's, shared with APPENDs, which are bounded too, one statement per
         folder; MOVE's, shared with the units of work). They
         would wait for each other there anyway: each counts its bytes against the mailbox's row."""
         if not self._writes_in_statements:

@@ -35,6 +35,7 @@ from mailservice.adapters.db.append_statement import (
 from mailservice.adapters.db.database import Database
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.event_log import append_events, message_received
+from mailservice.adapters.db.folder_appends import FolderAppends
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import (
     ADVANCE_FOLDERS,
@@ -53,7 +54,6 @@ from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull, 
 from mailservice.domain.events import DomainEvent, WebhookQueued
 from mailservice.domain.messages import Delivery, FolderChanged, MessageCopy, MessageReceived, StoredCopy
 from mailservice.domain.quota import Quota
-from mailservice.keyed_locks import KeyedLocks
 from mailservice.ports import Clock, EventPublisher
 
 log = logging.getLogger(__name__)
@@ -147,20 +147,14 @@ class GroupCommitMessageStore:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._appends_in_one_statement = not is_sqlite(database.url)
-        self._folders_appended_to = KeyedLocks()
-        self._appending: set[asyncio.Task[list[StoredCopy] | None]] = set()
+        self._folder_appends = FolderAppends(self._write_append)
 
     async def store(self, delivery: Delivery) -> list[StoredCopy]:
         """Return once the delivery is durably committed; raise MailboxFull or StorageUnavailable."""
         if self._closing:
             raise StorageUnavailable("the store is shutting down")
         if self._appends_in_one_statement and appended_in_one_statement(delivery):
-            appending = asyncio.get_running_loop().create_task(self._append_in_one_statement(delivery))
-            self._appending.add(appending)
-            appending.add_done_callback(self._append_ended)
-            # Shielded, as the group's writes: a caller that goes away cancels only its wait, and a
-            # message stored is announced.
-            stored = await asyncio.shield(appending)
+            stored = await self._folder_appends.append(delivery)
             if stored is not None:
                 return stored
         self._ensure_writer()
@@ -171,21 +165,9 @@ class GroupCommitMessageStore:
         # written; the writer skips answering a future that is already done.
         return await future
 
-    def _append_ended(self, appending: asyncio.Task[list[StoredCopy] | None]) -> None:
-        self._appending.discard(appending)
-        if not appending.cancelled():
-            appending.exception()  # its caller may have gone: the failure was logged, not lost silently
-
-    async def _append_in_one_statement(self, delivery: Delivery) -> list[StoredCopy] | None:
-        """PostgreSQL: an APPEND in one statement (`append_statement`); None when it wrote nothing (no
-        such folder, or no room), for the group path to answer. One APPEND of a folder at a time per
-        node goes to the database: each waiting there for the folder's row would hold a connection of
-        the pool that the node's APPENDs and COPYs share."""
-        first = delivery.copies[0]
-        async with self._folders_appended_to.hold(f"{first.mailbox_id}/{first.folder}"):
-            return await self._write_append(delivery)
-
     async def _write_append(self, delivery: Delivery) -> list[StoredCopy] | None:
+        """PostgreSQL: `delivery` by one statement (`append_statement`), one or several APPENDs of one
+        folder (`FolderAppends`); None when it wrote nothing (no such folder, or no room)."""
         keys, parameters = append_parameters(
             delivery,
             lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
@@ -212,7 +194,7 @@ class GroupCommitMessageStore:
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""
         self._closing = True
-        await asyncio.gather(*self._appending, return_exceptions=True)
+        await self._folder_appends.settle()
         if self._task is None:
             await self._announcements.drain()
             return
