@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from mailservice.adapters.db import statement_pool
 from mailservice.adapters.db.dsn import libpq_dsn
 from mailservice.adapters.db.statement_pool import StatementPool
+from tests.support.polling import until
 
 _PID = "SELECT pg_backend_pid() AS pid"
 _PID_AFTER = "SELECT pg_backend_pid() AS pid, pg_sleep($1::float8)"
@@ -61,12 +62,6 @@ async def pools(dsn: str) -> AsyncIterator[Callable[..., Opened]]:
 async def pid_of(pool: StatementPool, seconds: float = 0.0) -> int:
     [row] = await pool.fetch(_PID_AFTER, seconds)
     return int(row["pid"])
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not condition():  # noqa: ASYNC110 -- a pool's and a driver's state have no signal
-            await asyncio.sleep(0.01)
 
 
 async def sleeping_backends(dsn: str) -> set[int]:

@@ -4,10 +4,13 @@ come meanwhile together in the next, each APPEND whole, and every caller answere
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
+from mailservice.adapters.db import prepared
 from mailservice.adapters.db.append_statement import MESSAGES_PER_STATEMENT
 from mailservice.adapters.db.folder_appends import FolderAppends
 from mailservice.adapters.message_parsing import parse_message
@@ -37,6 +40,8 @@ class Statements:
         self.refuse: set[int] = set()
         """Deliveries of these many copies store nothing."""
         self.fail_with: Exception | None = None
+        self.after_write: Callable[[], object] | None = None
+        """Called once, as the next statement ends."""
         self._uidnext: dict[tuple[str, str], int] = {}
 
     def release(self) -> None:
@@ -50,6 +55,9 @@ class Statements:
         try:
             await self.gate.wait()
             self.written.append(given)
+            after_write, self.after_write = self.after_write, None
+            if after_write is not None:
+                after_write()
             if self.fail_with is not None:
                 raise self.fail_with
             if len(given.copies) in self.refuse:
@@ -110,6 +118,19 @@ async def test_the_folders_of_a_node_are_written_side_by_side() -> None:
     await appends.settle()
 
 
+async def test_an_append_that_comes_as_the_writer_of_its_folder_ends_is_written() -> None:
+    """It comes after the writer found nothing more to write, before the writer's task is done with:
+    it starts a writer of its own."""
+    statements = Statements()
+    appends = FolderAppends(statements.write)
+    late: list[asyncio.Task[list[StoredCopy] | None]] = []
+    statements.after_write = lambda: late.append(asyncio.create_task(appends.append(delivery())))
+    statements.release()
+
+    assert uids(await appends.append(delivery())) == [1]
+    assert uids(await asyncio.wait_for(late[0], 5)) == [2]
+
+
 async def test_a_statement_takes_no_more_messages_than_one_statement_may() -> None:
     statements = Statements()
     appends = FolderAppends(statements.write)
@@ -121,17 +142,31 @@ async def test_a_statement_takes_no_more_messages_than_one_statement_may() -> No
     assert [len(each.copies) for each in statements.written] == [1, half, half + 1]
 
 
-async def test_appends_written_together_that_store_nothing_are_written_again_one_by_one() -> None:
+async def test_a_statement_that_stores_nothing_stores_none_of_its_appends() -> None:
+    """Each is then the caller's to write another way (the group path): not written again here."""
     statements = Statements()
-    statements.refuse = {3, 2}  # the three together, then the one of two copies alone
+    statements.refuse = {3}
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(), delivery(2)])
     statements.release()
 
     answers = await asyncio.gather(*tasks)
 
-    assert [None if each is None else uids(each) for each in answers] == [[1], [2], None]
-    assert [len(each.copies) for each in statements.written] == [1, 3, 1, 2]
+    assert [None if each is None else uids(each) for each in answers] == [[1], None, None]
+    assert [len(each.copies) for each in statements.written] == [1, 3]
+
+
+async def test_a_statement_takes_no_more_bytes_than_one_statement_may(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prepared, "ONE_STATEMENT_BYTES", 3 * len(RAW))
+    statements = Statements()
+    appends = FolderAppends(statements.write)
+    tasks = await started(appends, [delivery(), delivery(2), delivery(), delivery(), delivery(3)])
+    statements.release()
+    await asyncio.gather(*tasks)
+
+    assert [len(each.copies) for each in statements.written] == [1, 3, 1, 3]
 
 
 async def test_a_failed_statement_fails_each_of_its_appends_without_writing_them_again() -> None:
@@ -164,16 +199,52 @@ async def test_a_caller_that_goes_away_leaves_its_append_written_and_the_others_
     assert [len(each.copies) for each in statements.written] == [1, 2]
 
 
-async def test_appends_cut_off_by_a_cancelled_writer_are_answered() -> None:
+def writers() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks() if task.get_name() == "folder-appends"]
+
+
+async def test_appends_cut_off_by_a_cancelled_writer_are_answered_and_the_folder_written_again() -> None:
     statements = Statements()
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery()])
-    for writer in list(appends._writers):
+    for writer in writers():
         writer.cancel()
 
     answers = await asyncio.gather(*tasks, return_exceptions=True)
 
     assert all(isinstance(each, StorageUnavailable) for each in answers)
+    statements.release()
+    assert uids(await asyncio.wait_for(appends.append(delivery()), 5)) == [1]
+
+
+async def test_a_writer_cancelled_before_its_first_step_leaves_no_append_unanswered() -> None:
+    statements = Statements()
+    appends = FolderAppends(statements.write)
+    task = asyncio.create_task(appends.append(delivery()))
+    await asyncio.sleep(0)  # the writer made, not yet run
+    for writer in writers():
+        writer.cancel()
+
+    with pytest.raises(StorageUnavailable):
+        await asyncio.wait_for(task, 5)
+    statements.release()
+    assert uids(await asyncio.wait_for(appends.append(delivery()), 5)) == [1]
+
+
+async def test_a_failure_answered_to_a_caller_that_went_away_is_not_reported_unretrieved() -> None:
+    reported: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: reported.append(context))
+    statements = Statements()
+    statements.fail_with = RuntimeError("connection lost")
+    appends = FolderAppends(statements.write)
+    tasks = await started(appends, [delivery()])
+    tasks[0].cancel()
+    statements.release()
+    await appends.settle()
+    del tasks
+    gc.collect()
+
+    assert reported == []
 
 
 @pytest.mark.parametrize("count", [1, 2])

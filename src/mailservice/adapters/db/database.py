@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailservice.adapters.db.dsn import is_sqlite, libpq_dsn
@@ -52,6 +53,23 @@ turn is given back (see `Database._drain_queued`)."""
 # one after the other could disagree about a write committed between them. A read-only REPEATABLE READ
 # transaction never waits and never fails on a conflict; SQLite's read transactions are snapshots anyway.
 _POSTGRES_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+_REFUSED_BEFORE_COMMIT = frozenset({"22", "23", "40", "42", "54", "55"})
+"""PostgreSQL's classes of errors that end a statement before its commit: data exceptions, integrity
+violations, deadlocks and serialization failures, syntax and access errors, limits exceeded, objects
+not in the state required. Not a lost connection, a cancel or a shutdown (classes 08, 57), which may
+come after the commit."""
+
+
+def refused_before_commit(error: BaseException) -> bool:
+    """Whether a PostgreSQL statement committed alone that failed with `error` (as SQLAlchemy or the
+    driver raised it) certainly did not commit: the server refused it, and the connection is still good."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return False
+        error = error.orig
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_BEFORE_COMMIT
 
 
 @dataclass

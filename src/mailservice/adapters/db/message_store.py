@@ -32,7 +32,7 @@ from mailservice.adapters.db.append_statement import (
     appended_in_one_statement,
     raw_rows,
 )
-from mailservice.adapters.db.database import Database
+from mailservice.adapters.db.database import Database, refused_before_commit
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.event_log import append_events, message_received
 from mailservice.adapters.db.folder_appends import FolderAppends
@@ -165,9 +165,14 @@ class GroupCommitMessageStore:
         # written; the writer skips answering a future that is already done.
         return await future
 
+    def appends_waiting(self, mailbox_id: str, folder: str) -> int:
+        """PostgreSQL: how many APPENDs of the folder wait for the node's next statement of it."""
+        return self._folder_appends.waiting(mailbox_id, folder)
+
     async def _write_append(self, delivery: Delivery) -> list[StoredCopy] | None:
         """PostgreSQL: `delivery` by one statement (`append_statement`), one or several APPENDs of one
-        folder (`FolderAppends`); None when it wrote nothing (no such folder, or no room)."""
+        folder (`FolderAppends`); None when it wrote nothing (no such folder, no room, or the database
+        refused the statement before its commit), for the group path to write it."""
         keys, parameters = append_parameters(
             delivery,
             lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
@@ -179,8 +184,11 @@ class GroupCommitMessageStore:
             found = await self._database.run_write(
                 lambda connection: statement.first(connection, parameters), statements_commit_alone=True
             )
-        except Exception:
-            # Not the group path again: the commit's outcome may be unknown, and the message stored twice.
+        except Exception as error:
+            if refused_before_commit(error):
+                log.warning("store.append_refused messages=%d", len(delivery.copies), exc_info=True)
+                return None
+            # Not the group path again: the commit's outcome is unknown, and the messages could be stored twice.
             log.exception("store.append_failed")
             raise StorageUnavailable("the message could not be stored; try again later") from None
         written = append_written(found, delivery.copies)
