@@ -21,6 +21,7 @@ from tests.support.agent import claim_and_pay
 from tests.support.databases import migrated_sqlite_copy
 from tests.support.keys import AgentKey
 from tests.support.mail import text_message
+from tests.support.polling import until
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -118,15 +119,6 @@ class RawClient:
         self.writer.close()
 
 
-async def poll(check: object, deadline: float, interval: float = 0.1) -> None:
-    """Wait until `check()` is true, failing at the deadline."""
-    assert callable(check)
-    end = time.monotonic() + deadline
-    while not check():
-        assert time.monotonic() < end, "condition not met before the deadline"
-        await asyncio.sleep(interval)
-
-
 # --- 1. Unterminated DATA on many connections -------------------------------------------------
 
 ATTACKERS = 20
@@ -164,7 +156,7 @@ async def test_unterminated_data_on_many_connections_is_spooled_and_memory_comes
         reply_during = await deliver(server, address, "during the attack")
         for client in attackers:
             client.close()
-        await poll(lambda: rss_mib(server) < before + 48, DEADLINE_SECONDS)
+        await until(lambda: rss_mib(server) < before + 48, "the memory given back", DEADLINE_SECONDS)
         after = rss_mib(server)
 
     print(f"RSS MiB before {before:.0f}, during {during:.0f}, after {after:.0f}")
@@ -195,7 +187,7 @@ async def test_many_large_messages_at_once_are_stored_a_few_at_a_time(tmp_path: 
         small_reply = await deliver(server, address, "small, during the large ones")
         replies = await asyncio.gather(*large)
         peak = rss_mib(server, "VmHWM")
-        await poll(lambda: rss_mib(server) < before + 48, DEADLINE_SECONDS)
+        await until(lambda: rss_mib(server) < before + 48, "the memory given back", DEADLINE_SECONDS)
         after = rss_mib(server)
 
     print(f"RSS MiB before {before:.0f}, peak {peak:.0f}, after {after:.0f} for {LARGE_MESSAGES} x 8 MiB")
@@ -383,13 +375,13 @@ async def test_when_the_spool_is_full_a_large_message_is_deferred_and_small_mail
         address = await paid_address(server)
         attackers.append(await RawClient.connect(server.smtp_port))
         await send_partial(attackers[0], address, 6 * MIB)
-        await poll(lambda: spooled_bytes(server) >= 5 * MIB, DEADLINE_SECONDS)
+        await until(lambda: spooled_bytes(server) >= 5 * MIB, "the message spooled", DEADLINE_SECONDS)
         large = await RawClient.connect(server.smtp_port)
         await send_partial(large, address, 4 * MIB)
         deferred = await large.command("\r\n.")
         small = await deliver(server, address, "small, while the spool is full")
         attackers[0].close()
-        await poll(lambda: spooled_bytes(server) == 0, DEADLINE_SECONDS)
+        await until(lambda: spooled_bytes(server) == 0, "the spool emptied", DEADLINE_SECONDS)
         await large.command("MAIL FROM:<a@attacker.test>")
         await large.command(f"RCPT TO:<{address}>")
         assert (await large.command("DATA")).startswith("354")

@@ -28,7 +28,7 @@ from tests.support.mail import text_message
 RAW = text_message("writer@example.org", subject="refused", body="body").replace(b"\n", b"\r\n")
 _SLEEPING = (
     "SELECT pid FROM pg_stat_activity"
-    " WHERE datname = $1 AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()"
+    " WHERE datname = $1 AND state = 'active' AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()"
 )
 
 

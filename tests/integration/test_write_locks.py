@@ -284,7 +284,8 @@ async def test_appends_written_together_that_the_quota_cannot_all_take_are_store
     database_dsn: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     """A statement stores all its messages or none: when the mailbox has no room for all, each APPEND
-    goes through the group-commit path, which stores those that fit, in the order they came."""
+    goes through the group-commit path, which stores those that fit (here, in the order they came: no
+    other APPEND comes meanwhile)."""
     size = len(message("behind 0"))
     quota = {"mailbox_quota_bytes": 3 * size, "retention_delete_oldest_read": False}
     async with running_nodes(database_dsn, tmp_path, clock, **quota) as nodes:

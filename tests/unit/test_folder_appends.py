@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable
+import logging
+import weakref
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -39,7 +41,11 @@ class Statements:
         self.gate = asyncio.Event()
         self.refuse: set[int] = set()
         """Deliveries of these many copies store nothing."""
-        self.fail_with: Exception | None = None
+        self.fail_with: type[Exception] | None = None
+        """Each statement raises a new one of these."""
+        self.overlapping: list[tuple[str, str]] = []
+        """Folders that had two statements at once (checked after each test: an assertion here would
+        be answered as a failed statement)."""
         self.after_write: Callable[[], object] | None = None
         """Called once, as the next statement ends."""
         self._uidnext: dict[tuple[str, str], int] = {}
@@ -51,7 +57,8 @@ class Statements:
         first_copy = given.copies[0]
         folder = (first_copy.mailbox_id, first_copy.folder)
         self.running[folder] = self.running.get(folder, 0) + 1
-        assert self.running[folder] == 1, "one statement of a folder at a time"
+        if self.running[folder] > 1:
+            self.overlapping.append(folder)
         try:
             await self.gate.wait()
             self.written.append(given)
@@ -59,7 +66,7 @@ class Statements:
             if after_write is not None:
                 after_write()
             if self.fail_with is not None:
-                raise self.fail_with
+                raise self.fail_with("connection lost")
             if len(given.copies) in self.refuse:
                 return None
             first = self._uidnext.get(folder, 1)
@@ -70,6 +77,13 @@ class Statements:
             ]
         finally:
             self.running[folder] -= 1
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    made = Statements()
+    yield made
+    assert made.overlapping == [], "one statement of a folder at a time"
 
 
 async def started(
@@ -94,8 +108,9 @@ def uids(stored: list[StoredCopy] | None) -> list[int]:
     return [copy.uid for copy in stored]
 
 
-async def test_appends_that_come_while_a_statement_runs_go_together_in_the_next() -> None:
-    statements = Statements()
+async def test_appends_that_come_while_a_statement_runs_go_together_in_the_next(
+    statements: Statements,
+) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(2), delivery(), delivery(3)])
     statements.release()
@@ -106,8 +121,7 @@ async def test_appends_that_come_while_a_statement_runs_go_together_in_the_next(
     assert [len(each.copies) for each in statements.written] == [1, 6]
 
 
-async def test_the_folders_of_a_node_are_written_side_by_side() -> None:
-    statements = Statements()
+async def test_the_folders_of_a_node_are_written_side_by_side(statements: Statements) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(
         appends, [delivery(folder="INBOX"), delivery(folder="Archive"), delivery(mailbox_id="m2")]
@@ -118,10 +132,11 @@ async def test_the_folders_of_a_node_are_written_side_by_side() -> None:
     await appends.settle()
 
 
-async def test_an_append_that_comes_as_the_writer_of_its_folder_ends_is_written() -> None:
+async def test_an_append_that_comes_as_the_writer_of_its_folder_ends_is_written(
+    statements: Statements,
+) -> None:
     """It comes after the writer found nothing more to write, before the writer's task is done with:
     it starts a writer of its own."""
-    statements = Statements()
     appends = FolderAppends(statements.write)
     late: list[asyncio.Task[list[StoredCopy] | None]] = []
     statements.after_write = lambda: late.append(asyncio.create_task(appends.append(delivery())))
@@ -131,8 +146,7 @@ async def test_an_append_that_comes_as_the_writer_of_its_folder_ends_is_written(
     assert uids(await asyncio.wait_for(late[0], 5)) == [2]
 
 
-async def test_a_statement_takes_no_more_messages_than_one_statement_may() -> None:
-    statements = Statements()
+async def test_a_statement_takes_no_more_messages_than_one_statement_may(statements: Statements) -> None:
     appends = FolderAppends(statements.write)
     half = MESSAGES_PER_STATEMENT // 2 + 1
     tasks = await started(appends, [delivery(), delivery(half), delivery(half), delivery()])
@@ -142,9 +156,8 @@ async def test_a_statement_takes_no_more_messages_than_one_statement_may() -> No
     assert [len(each.copies) for each in statements.written] == [1, half, half + 1]
 
 
-async def test_a_statement_that_stores_nothing_stores_none_of_its_appends() -> None:
+async def test_a_statement_that_stores_nothing_stores_none_of_its_appends(statements: Statements) -> None:
     """Each is then the caller's to write another way (the group path): not written again here."""
-    statements = Statements()
     statements.refuse = {3}
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(), delivery(2)])
@@ -157,10 +170,9 @@ async def test_a_statement_that_stores_nothing_stores_none_of_its_appends() -> N
 
 
 async def test_a_statement_takes_no_more_bytes_than_one_statement_may(
-    monkeypatch: pytest.MonkeyPatch,
+    statements: Statements, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prepared, "ONE_STATEMENT_BYTES", 3 * len(RAW))
-    statements = Statements()
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(2), delivery(), delivery(), delivery(3)])
     statements.release()
@@ -169,11 +181,12 @@ async def test_a_statement_takes_no_more_bytes_than_one_statement_may(
     assert [len(each.copies) for each in statements.written] == [1, 3, 1, 3]
 
 
-async def test_a_failed_statement_fails_each_of_its_appends_without_writing_them_again() -> None:
-    statements = Statements()
+async def test_a_failed_statement_fails_each_of_its_appends_without_writing_them_again(
+    statements: Statements,
+) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(), delivery()])
-    statements.fail_with = RuntimeError("connection lost")
+    statements.fail_with = RuntimeError
     statements.release()
 
     answers = await asyncio.gather(*tasks, return_exceptions=True)
@@ -184,8 +197,9 @@ async def test_a_failed_statement_fails_each_of_its_appends_without_writing_them
     await appends.settle()
 
 
-async def test_a_caller_that_goes_away_leaves_its_append_written_and_the_others_answered() -> None:
-    statements = Statements()
+async def test_a_caller_that_goes_away_leaves_its_append_written_and_the_others_answered(
+    statements: Statements,
+) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery(), delivery()])
     tasks[1].cancel()
@@ -203,8 +217,9 @@ def writers() -> list[asyncio.Task[object]]:
     return [task for task in asyncio.all_tasks() if task.get_name() == "folder-appends"]
 
 
-async def test_appends_cut_off_by_a_cancelled_writer_are_answered_and_the_folder_written_again() -> None:
-    statements = Statements()
+async def test_appends_cut_off_by_a_cancelled_writer_are_answered_and_the_folder_written_again(
+    statements: Statements,
+) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery(), delivery()])
     for writer in writers():
@@ -217,8 +232,9 @@ async def test_appends_cut_off_by_a_cancelled_writer_are_answered_and_the_folder
     assert uids(await asyncio.wait_for(appends.append(delivery()), 5)) == [1]
 
 
-async def test_a_writer_cancelled_before_its_first_step_leaves_no_append_unanswered() -> None:
-    statements = Statements()
+async def test_a_writer_cancelled_before_its_first_step_leaves_no_append_unanswered(
+    statements: Statements,
+) -> None:
     appends = FolderAppends(statements.write)
     task = asyncio.create_task(appends.append(delivery()))
     await asyncio.sleep(0)  # the writer made, not yet run
@@ -231,29 +247,36 @@ async def test_a_writer_cancelled_before_its_first_step_leaves_no_append_unanswe
     assert uids(await asyncio.wait_for(appends.append(delivery()), 5)) == [1]
 
 
-async def test_a_failure_answered_to_a_caller_that_went_away_is_not_reported_unretrieved() -> None:
+async def test_a_failure_answered_to_a_caller_that_went_away_is_not_reported_unretrieved(
+    statements: Statements, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Asyncio reports a future's exception that nobody retrieved when the future is collected."""
+    caplog.set_level(logging.CRITICAL, "mailservice.adapters.db.folder_appends")  # no record holds it
     reported: list[dict[str, object]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _loop, context: reported.append(context))
-    statements = Statements()
-    statements.fail_with = RuntimeError("connection lost")
+    statements.fail_with = RuntimeError
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery()])
+    caller = weakref.ref(tasks[0])
     tasks[0].cancel()
     statements.release()
     await appends.settle()
+    await turns()
     del tasks
     gc.collect()
 
+    assert caller() is None  # the caller, its wait and the answer it waited for are gone
     assert reported == []
 
 
 @pytest.mark.parametrize("count", [1, 2])
-async def test_settle_returns_once_every_append_handed_in_is_answered(count: int) -> None:
-    statements = Statements()
+async def test_settle_returns_once_every_append_handed_in_is_answered(
+    statements: Statements, count: int
+) -> None:
     appends = FolderAppends(statements.write)
     tasks = await started(appends, [delivery() for _ in range(count)])
     settled = asyncio.create_task(appends.settle())
-    await asyncio.sleep(0.01)
+    await turns()
     assert not settled.done()
     statements.release()
     await settled

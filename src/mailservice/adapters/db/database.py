@@ -54,22 +54,27 @@ turn is given back (see `Database._drain_queued`)."""
 # transaction never waits and never fails on a conflict; SQLite's read transactions are snapshots anyway.
 _POSTGRES_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
-_REFUSED_BEFORE_COMMIT = frozenset({"22", "23", "40", "42", "54", "55"})
-"""PostgreSQL's classes of errors that end a statement before its commit: data exceptions, integrity
-violations, deadlocks and serialization failures, syntax and access errors, limits exceeded, objects
-not in the state required. Not a lost connection, a cancel or a shutdown (classes 08, 57), which may
-come after the commit."""
+_REFUSED_BEFORE_COMMIT = frozenset({"22", "23", "42", "54", "55", "40001", "40P01"})
+"""PostgreSQL's errors that end a statement before its commit, by class or by code: data exceptions,
+integrity violations (a deferred one fails the commit itself), syntax and access errors, limits
+exceeded, objects not in the state required, serialization failures and deadlocks. Not a lost
+connection, a cancel or a shutdown (classes 08, 57), which may come after the commit, nor the rest of
+class 40 (`statement_completion_unknown` says just that)."""
 
 
 def refused_before_commit(error: BaseException) -> bool:
     """Whether a PostgreSQL statement committed alone that failed with `error` (as SQLAlchemy or the
-    driver raised it) certainly did not commit: the server refused it, and the connection is still good."""
+    driver raised it) certainly did not commit: the server refused it before its commit. (An extension's
+    commit hook that raised after the commit would belie this; none is installed.)"""
+    raised: object = error
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return False
-        error = error.orig
-    sqlstate = getattr(error, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _REFUSED_BEFORE_COMMIT
+        raised = error.orig
+    sqlstate = getattr(raised, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate[:2] in _REFUSED_BEFORE_COMMIT or sqlstate in _REFUSED_BEFORE_COMMIT
+    )
 
 
 @dataclass

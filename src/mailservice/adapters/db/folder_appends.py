@@ -62,7 +62,8 @@ class FolderAppends:
         """`delivery` (one that `appended_in_one_statement` takes) written, alone or with others of its
         folder: its copies, or None when it was not stored. Raises `StorageUnavailable` when the
         statement failed where it may have committed. A caller that goes away cancels only its wait:
-        the delivery is still written, and its messages announced."""
+        the statement still runs, and what it stored is announced (what it did not store is left
+        unwritten: the caller's to write another way)."""
         loop = asyncio.get_running_loop()
         answer: _Answer = loop.create_future()
         answer.add_done_callback(_retrieved)
@@ -113,13 +114,15 @@ class FolderAppends:
 
     def _writer_ended(self, writer: asyncio.Task[None], key: tuple[str, str], folder: _Folder) -> None:
         self._writers.discard(writer)
+        if not writer.cancelled() and writer.exception() is not None:
+            log.error("store.appends_writer_failed", exc_info=writer.exception())
         self._forget(key, folder)  # for a writer cancelled before its first step, which ran no `finally`
 
     def _forget(self, key: tuple[str, str], folder: _Folder) -> None:
         if self._folders.get(key) is folder:
             del self._folders[key]
         left = [each for each in [*folder.writing, *folder.waiting] if not each.answer.done()]
-        if left:  # only when the writer was cancelled
+        if left:  # only when the writer was cancelled, or failed outside a statement
             log.error("store.appends_cut_off appends=%d", len(left))
             _fail(left)
 

@@ -148,13 +148,20 @@ class GroupCommitMessageStore:
         self._closing = False
         self._appends_in_one_statement = not is_sqlite(database.url)
         self._folder_appends = FolderAppends(self._write_append)
+        self._appends_under_way = 0
+        """Callers of `store` waiting for `FolderAppends`: one answered None queues its delivery for the
+        group writer when it next runs, which `close` waits for."""
 
     async def store(self, delivery: Delivery) -> list[StoredCopy]:
         """Return once the delivery is durably committed; raise MailboxFull or StorageUnavailable."""
         if self._closing:
             raise StorageUnavailable("the store is shutting down")
         if self._appends_in_one_statement and appended_in_one_statement(delivery):
-            stored = await self._folder_appends.append(delivery)
+            self._appends_under_way += 1
+            try:
+                stored = await self._folder_appends.append(delivery)
+            finally:
+                self._appends_under_way -= 1
             if stored is not None:
                 return stored
         self._ensure_writer()
@@ -172,14 +179,18 @@ class GroupCommitMessageStore:
     async def _write_append(self, delivery: Delivery) -> list[StoredCopy] | None:
         """PostgreSQL: `delivery` by one statement (`append_statement`), one or several APPENDs of one
         folder (`FolderAppends`); None when it wrote nothing (no such folder, no room, or the database
-        refused the statement before its commit), for the group path to write it."""
-        keys, parameters = append_parameters(
-            delivery,
-            lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
-            self._clock.now(),
-            self._default_quota,
-        )
-        statement = append_statement(keys)
+        refused the statement, or it could not be made), for the group path to write it."""
+        try:
+            keys, parameters = append_parameters(
+                delivery,
+                lambda copy, raw_id: _message_row(copy, 0, 0, 0, raw_id),
+                self._clock.now(),
+                self._default_quota,
+            )
+            statement = append_statement(keys)
+        except Exception:  # nothing sent: the group path writes each APPEND alone
+            log.exception("store.append_unprepared messages=%d", len(delivery.copies))
+            return None
         try:
             found = await self._database.run_write(
                 lambda connection: statement.first(connection, parameters), statements_commit_alone=True
@@ -203,6 +214,8 @@ class GroupCommitMessageStore:
         """Commit what is queued, then stop the writer."""
         self._closing = True
         await self._folder_appends.settle()
+        while self._appends_under_way:  # noqa: ASYNC110 -- answered, each resumes within a turn or two
+            await asyncio.sleep(0)
         if self._task is None:
             await self._announcements.drain()
             return
