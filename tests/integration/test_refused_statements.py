@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from mailservice.adapters.db import message_store
 from mailservice.adapters.db.database import refused_before_commit
@@ -69,6 +70,41 @@ async def ended_midway(runtime: Runtime, statement: asyncio.Task[object]) -> Non
         await admin.execute("SELECT pg_terminate_backend($1)", sleeping[0]["pid"])
     finally:
         await admin.close()
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "refused"),
+    [
+        ("22012", True),  # division by zero
+        ("23505", True),  # unique violation (a deferred one fails the commit itself)
+        ("40001", True),  # serialization failure
+        ("40P01", True),  # deadlock
+        ("42P01", True),  # no such table
+        ("54000", True),  # a limit exceeded
+        ("55P03", True),  # lock not available
+        ("40003", False),  # statement completion unknown
+        ("57014", False),  # cancelled: may come after the commit
+        ("57P01", False),  # the server shutting down
+        ("08006", False),  # the connection failed
+        (None, False),  # a client-side error
+    ],
+)
+def test_only_errors_that_end_a_statement_before_its_commit_count_as_refused(
+    sqlstate: str | None, refused: bool
+) -> None:
+    assert refused_before_commit(_DriverError(sqlstate)) is refused
+    assert refused_before_commit(DBAPIError("SELECT", {}, _DriverError(sqlstate))) is refused
+
+
+def test_an_error_that_invalidated_its_connection_never_counts_as_refused() -> None:
+    error = DBAPIError("SELECT", {}, _DriverError("22012"), connection_invalidated=True)
+    assert not refused_before_commit(error)
 
 
 async def test_a_statement_the_server_refused_is_known_not_to_have_committed(runtime: Runtime) -> None:

@@ -28,11 +28,13 @@ from mailservice.adapters.db import message_changes, prepared
 from mailservice.adapters.db.database import POSTGRES_READ_POOL
 from mailservice.adapters.db.engine import POOL_SIZE
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages, webhook_deliveries
+from mailservice.adapters.message_parsing import parse_message
 from mailservice.bootstrap import Runtime, build_runtime
 from mailservice.domain.clock import FixedClock
 from mailservice.domain.errors import FolderExists, FolderNotFound, MailboxFull, NotFound, StorageUnavailable
 from mailservice.domain.mail_session import Appended, Copied, FlagChange, MailSession, NewMessage
 from mailservice.domain.mailbox import Mailbox
+from mailservice.domain.messages import Delivery, MessageCopy
 from mailservice.domain.search import MessageQuery
 from tests.conftest import BASE_URL, make_settings
 from tests.support.agent import claim_and_pay
@@ -278,6 +280,37 @@ async def test_appends_to_a_folder_that_come_while_one_is_written_go_together_in
 
     assert [each.uid for each in appended if isinstance(each, Appended)] == [1, 2, 3, 4, 5]
     assert len(transactions) == 2
+
+
+async def test_a_store_closed_while_a_delivery_waits_for_its_folder_commits_it_and_answers(
+    two_nodes: list[Runtime], clock: FixedClock
+) -> None:
+    """Closing the store lets its writer finish: cancelled in the middle of a commit, it would leave
+    the delivery's caller unanswered and its outcome unknown."""
+    node = two_nodes[0]
+    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
+    inbox = (await session.status("INBOX")).folder_id
+    async with node.database.engine.connect() as connection:
+        mailbox_id = (
+            await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == inbox))
+        ).scalar_one()
+    raw = message("delivered while closing")
+    copy = MessageCopy(mailbox_id, raw, parse_message(raw), clock.now())
+    delivery = Delivery((copy,))  # not an APPEND: the group-commit path, as SMTP's deliveries
+
+    async def close_meanwhile(_held: AsyncConnection) -> asyncio.Task[None]:
+        closing = asyncio.create_task(node.store.close())
+        await asyncio.sleep(0.2)  # the writer waits for the folder all this while
+        assert not closing.done()
+        return closing
+
+    stored, closing = await changed_while_the_folder_is_held(
+        node, inbox, node.store.store(delivery), close_meanwhile
+    )
+    await asyncio.wait_for(closing, 5)
+
+    assert [each.uid for each in stored] == [1]
+    assert [meta.uid for meta in (await session.open("INBOX")).messages] == [1]
 
 
 async def test_appends_written_together_that_the_quota_cannot_all_take_are_stored_while_they_fit(

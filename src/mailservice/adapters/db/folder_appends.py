@@ -9,11 +9,11 @@ lock of the folder, one commit and one flush for all of them, where one each mad
 them wait for all of those (and the folder's STOREs and EXPUNGEs for each).
 
 An APPEND stays whole: a statement stores all its messages or none. When a statement stores nothing
-(the folder has gone, the mailbox has no room for all of them, or the database refused it before its
-commit), none of its APPENDs is stored, and each is the caller's to write another way (the group-commit
-path, which makes room, refuses, or fails one delivery at a time). A statement that failed where it may
-have committed fails each of its APPENDs with `StorageUnavailable`: written again, one could be stored
-twice.
+(the folder has gone, the mailbox has no room for all of them, the database refused it before its
+commit, or it could not be made), none of its APPENDs is stored, and each is the caller's to write
+another way (the group-commit path, which makes room, refuses, or fails one delivery at a time). A
+statement that failed where it may have committed fails each of its APPENDs with `StorageUnavailable`:
+written again, one could be stored twice.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class FolderAppends:
         folder: its copies, or None when it was not stored. Raises `StorageUnavailable` when the
         statement failed where it may have committed. A caller that goes away cancels only its wait:
         the statement still runs, and what it stored is announced (what it did not store is left
-        unwritten: the caller's to write another way)."""
+        unwritten: its caller, gone, was to write it another way)."""
         loop = asyncio.get_running_loop()
         answer: _Answer = loop.create_future()
         answer.add_done_callback(_retrieved)
@@ -114,8 +114,9 @@ class FolderAppends:
 
     def _writer_ended(self, writer: asyncio.Task[None], key: tuple[str, str], folder: _Folder) -> None:
         self._writers.discard(writer)
-        if not writer.cancelled() and writer.exception() is not None:
-            log.error("store.appends_writer_failed", exc_info=writer.exception())
+        failure = None if writer.cancelled() else writer.exception()
+        if failure is not None:
+            log.error("store.appends_writer_failed", exc_info=failure)
         self._forget(key, folder)  # for a writer cancelled before its first step, which ran no `finally`
 
     def _forget(self, key: tuple[str, str], folder: _Folder) -> None:

@@ -10,7 +10,6 @@ own: the next group is written without waiting for the event bus.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -211,19 +210,15 @@ class GroupCommitMessageStore:
         return written.copies
 
     async def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
+        """Commit what is queued, then stop the writer. The writer stops itself once nothing is left:
+        cancelled, it could be in the middle of a commit, whose callers would never be answered.
+        (`bootstrap.close_within` bounds the wait.)"""
         self._closing = True
         await self._folder_appends.settle()
         while self._appends_under_way:  # noqa: ASYNC110 -- answered, each resumes within a turn or two
             await asyncio.sleep(0)
-        if self._task is None:
-            await self._announcements.drain()
-            return
-        while self._pending:
+        if self._task is not None:  # no delivery is queued after this: `store` refuses while closing
             self._wakeup.set()
-            await asyncio.sleep(0.01)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self._announcements.drain()
 
@@ -233,11 +228,13 @@ class GroupCommitMessageStore:
 
     async def _write_forever(self) -> None:
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
             while self._pending:
                 group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
                 await self._commit_group(group)
+            if self._closing:
+                return
+            await self._wakeup.wait()
+            self._wakeup.clear()
 
     async def _commit_group(self, group: list[_Pending]) -> None:
         announced: list[DomainEvent] = []
