@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailservice.adapters.db import message_changes, prepared
+from mailservice.adapters.db import message_changes, message_store, prepared
 from mailservice.adapters.db.database import POSTGRES_READ_POOL
 from mailservice.adapters.db.engine import POOL_SIZE
 from mailservice.adapters.db.tables import folders, mailboxes, message_raw, messages, webhook_deliveries
@@ -311,6 +311,34 @@ async def test_a_store_closed_while_a_delivery_waits_for_its_folder_commits_it_a
 
     assert [each.uid for each in stored] == [1]
     assert [meta.uid for meta in (await session.open("INBOX")).messages] == [1]
+
+
+async def test_a_store_whose_writer_cannot_finish_closes_after_its_bound(
+    two_nodes: list[Runtime], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that does not answer does not hold the close for longer than `WRITER_STOP_SECONDS`."""
+    monkeypatch.setattr(message_store, "WRITER_STOP_SECONDS", 0.3)
+    node = two_nodes[0]
+    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
+    inbox = (await session.status("INBOX")).folder_id
+    async with node.database.engine.connect() as connection:
+        mailbox_id = (
+            await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == inbox))
+        ).scalar_one()
+    raw = message("never committed")
+    delivery = Delivery((MessageCopy(mailbox_id, raw, parse_message(raw), clock.now()),))
+
+    async with node.database.engine.connect() as held:
+        await held.begin()
+        await held.run_sync(lambda c: a_write_holding_the_folder(c, inbox))
+        storing = asyncio.create_task(node.store.store(delivery))
+        await waiting_for_a_lock(node, storing)
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(node.store.close(), 5)
+        took = asyncio.get_running_loop().time() - started
+        storing.cancel()  # its writer was cancelled: it is never answered
+        await held.rollback()
+    assert 0.3 <= took < 3
 
 
 async def test_appends_written_together_that_the_quota_cannot_all_take_are_stored_while_they_fit(

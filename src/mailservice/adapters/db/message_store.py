@@ -10,6 +10,7 @@ own: the next group is written without waiting for the event bus.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -58,6 +59,9 @@ from mailservice.ports import Clock, EventPublisher
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 256
+WRITER_STOP_SECONDS = 5.0
+"""How long `close` lets the writer finish what is queued before cancelling it (within the shutdown's
+own bound, `SHUTDOWN_GRACE_SECONDS`)."""
 STREAM_ABOVE = 1024 * 1024
 STREAM_BLOCK = 256 * 1024
 
@@ -211,15 +215,26 @@ class GroupCommitMessageStore:
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. The writer stops itself once nothing is left:
-        cancelled, it could be in the middle of a commit, whose callers would never be answered.
-        (`bootstrap.close_within` bounds the wait.)"""
+        cancelled, it could be in the middle of a commit, whose callers would never be answered. Only
+        a writer still at work after `WRITER_STOP_SECONDS` (a database that does not answer) is
+        cancelled."""
         self._closing = True
         await self._folder_appends.settle()
-        while self._appends_under_way:  # noqa: ASYNC110 -- answered, each resumes within a turn or two
-            await asyncio.sleep(0)
-        if self._task is not None:  # no delivery is queued after this: `store` refuses while closing
-            self._wakeup.set()
-            await self._task
+        try:
+            async with asyncio.timeout(WRITER_STOP_SECONDS):
+                while self._appends_under_way:  # noqa: ASYNC110 -- answered, each resumes within a turn or two
+                    await asyncio.sleep(0)
+                if self._task is not None and not self._task.done():  # `store` queues nothing more now
+                    self._wakeup.set()
+                    await asyncio.shield(self._task)
+        except TimeoutError:
+            log.error(
+                "store.writer_stop_timed_out seconds=%s pending=%d", WRITER_STOP_SECONDS, len(self._pending)
+            )
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self._announcements.drain()
 
     def _ensure_writer(self) -> None:
