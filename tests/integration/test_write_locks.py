@@ -252,9 +252,7 @@ async def appends_behind_one_held(
         return sessions[index].append(folder, message(f"behind {index}"), frozenset({"$Order"}), None)
 
     async def the_others_meanwhile(held: AsyncConnection) -> list[asyncio.Task[Appended]]:
-        mailbox_id = (
-            await held.execute(select(folders.c.mailbox_id).where(folders.c.id == folder_id))
-        ).scalar_one()
+        mailbox_id = await mailbox_of_folder(held, folder_id)
         others = [asyncio.create_task(append(index)) for index in range(1, len(sessions))]
         await until(lambda: node.store.appends_waiting(mailbox_id, folder) == len(others))
         assert not any(task.done() for task in others)
@@ -282,21 +280,31 @@ async def test_appends_to_a_folder_that_come_while_one_is_written_go_together_in
     assert len(transactions) == 2
 
 
+async def mailbox_of_folder(connection: AsyncConnection, folder_id: int) -> str:
+    found = await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == folder_id))
+    return str(found.scalar_one())
+
+
+async def a_delivery_to_inbox(
+    node: Runtime, clock: FixedClock, subject: str
+) -> tuple[MailSession, int, Delivery]:
+    """A session of a new paid mailbox, its INBOX's id, and a delivery of one message there: not an
+    APPEND, so written by the group-commit path, as SMTP's deliveries are."""
+    (session,) = await sessions_of_one_mailbox([node], 1)
+    inbox = (await session.status("INBOX")).folder_id
+    async with node.database.engine.connect() as connection:
+        mailbox_id = await mailbox_of_folder(connection, inbox)
+    raw = message(subject)
+    return session, inbox, Delivery((MessageCopy(mailbox_id, raw, parse_message(raw), clock.now()),))
+
+
 async def test_a_store_closed_while_a_delivery_waits_for_its_folder_commits_it_and_answers(
     two_nodes: list[Runtime], clock: FixedClock
 ) -> None:
     """Closing the store lets its writer finish: cancelled in the middle of a commit, it would leave
     the delivery's caller unanswered and its outcome unknown."""
     node = two_nodes[0]
-    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
-    inbox = (await session.status("INBOX")).folder_id
-    async with node.database.engine.connect() as connection:
-        mailbox_id = (
-            await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == inbox))
-        ).scalar_one()
-    raw = message("delivered while closing")
-    copy = MessageCopy(mailbox_id, raw, parse_message(raw), clock.now())
-    delivery = Delivery((copy,))  # not an APPEND: the group-commit path, as SMTP's deliveries
+    session, inbox, delivery = await a_delivery_to_inbox(node, clock, "delivered while closing")
 
     async def close_meanwhile(_held: AsyncConnection) -> asyncio.Task[None]:
         closing = asyncio.create_task(node.store.close())
@@ -319,14 +327,7 @@ async def test_a_store_whose_writer_cannot_finish_closes_after_its_bound(
     """A database that does not answer does not hold the close for longer than `WRITER_STOP_SECONDS`."""
     monkeypatch.setattr(message_store, "WRITER_STOP_SECONDS", 0.3)
     node = two_nodes[0]
-    (session,) = await sessions_of_one_mailbox(two_nodes[:1], 1)
-    inbox = (await session.status("INBOX")).folder_id
-    async with node.database.engine.connect() as connection:
-        mailbox_id = (
-            await connection.execute(select(folders.c.mailbox_id).where(folders.c.id == inbox))
-        ).scalar_one()
-    raw = message("never committed")
-    delivery = Delivery((MessageCopy(mailbox_id, raw, parse_message(raw), clock.now()),))
+    _, inbox, delivery = await a_delivery_to_inbox(node, clock, "never committed")
 
     async with node.database.engine.connect() as held:
         await held.begin()
