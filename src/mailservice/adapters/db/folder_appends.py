@@ -98,8 +98,10 @@ class FolderAppends:
             self._forget(key, folder)
 
     async def _write_together(self, batch: list[_Waiting]) -> None:
-        copies = tuple(copy for each in batch for copy in each.delivery.copies)
-        together = batch[0].delivery if len(batch) == 1 else Delivery(copies, into_existing_folders=True)
+        together = batch[0].delivery
+        if len(batch) > 1:
+            copies = tuple(copy for each in batch for copy in each.delivery.copies)
+            together = Delivery(copies, into_existing_folders=True)
         try:
             stored = await self._write(together)
         except Exception as error:
@@ -136,14 +138,10 @@ def _next_statement(waiting: deque[_Waiting]) -> list[_Waiting]:
     size = _bytes(batch[0].delivery)
     while waiting:
         more = waiting[0].delivery
-        if (
-            count + len(more.copies) > MESSAGES_PER_STATEMENT
-            or size + _bytes(more) > prepared.ONE_STATEMENT_BYTES
-        ):
+        count, size = count + len(more.copies), size + _bytes(more)
+        if count > MESSAGES_PER_STATEMENT or size > prepared.ONE_STATEMENT_BYTES:
             break
         batch.append(waiting.popleft())
-        count += len(more.copies)
-        size += _bytes(more)
     return batch
 
 
