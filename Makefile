@@ -37,10 +37,12 @@ typecheck: install-dev
 # Two test processes: a test mostly waits on sockets, the database and the processes it starts, so one process
 # leaves a core idle. Each file runs whole in one process (its module-scoped servers start once), files in
 # the order collected: the end-to-end files, few tests but long ones, start first instead of last.
+# A test process that the test timeout ends ends the run: pytest-xdist, replacing it, can wait forever
+# for tests that it gives to no process (its file-at-a-time scheduler after a crash).
 TEST_PROCESSES ?= 2
 
 test: lint typecheck
-	$(VENV)/bin/pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile --no-loadscope-reorder
+	$(VENV)/bin/pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile --no-loadscope-reorder --max-worker-restart=0
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

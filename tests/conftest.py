@@ -25,7 +25,7 @@ from tests.support.databases import (
 )
 from tests.support.ports import free_port
 
-pytest_plugins = ["tests.support.external"]
+pytest_plugins = ["tests.support.external", "tests.support.hang_report"]
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 MAIL_DOMAIN = "agents.test"

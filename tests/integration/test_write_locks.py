@@ -339,7 +339,7 @@ async def test_a_store_whose_writer_cannot_finish_closes_after_its_bound(
         took = asyncio.get_running_loop().time() - started
         storing.cancel()  # its writer was cancelled: it is never answered
         await held.rollback()
-    assert 0.3 <= took < 3
+    assert 0.29 < took < 3  # the loop's clock counts whole milliseconds: 0.3 may read as 0.2999...
 
 
 async def test_appends_written_together_that_the_quota_cannot_all_take_are_stored_while_they_fit(
