@@ -21,6 +21,8 @@ from mailservice.adapters.db.engine import PLANNED_ONCE, create_engine
 
 T = TypeVar("T")
 
+FINISH_SECONDS = 5.0
+
 
 class WriterThread:
     """One thread, one event loop, a pool of one connection for serial writes."""
@@ -43,13 +45,24 @@ class WriterThread:
             return await connection.run_sync(work)
 
     async def close(self) -> None:
-        """Close the connection and end the thread."""
+        """Let the thread's writes end, close its connection, and end the thread."""
         if self._thread.is_alive():
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._dispose(), self._loop))
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._finish(), self._loop))
             self._loop.call_soon_threadsafe(self._loop.stop)
             await asyncio.to_thread(self._thread.join)
         self._loop.close()
 
-    async def _dispose(self) -> None:
+    async def _finish(self) -> None:
+        """On the thread's loop, before it stops: every write still there ended first. One whose caller
+        went away was cancelled, and its transaction is rolled back only by its own task; stopped
+        midway, it would stay open on the server, holding the rows it locked until the process ends.
+        A write still running after `FINISH_SECONDS` (a server that does not answer) is cancelled."""
+        writes = asyncio.all_tasks() - {asyncio.current_task()}
+        if writes:
+            _, running = await asyncio.wait(writes, timeout=FINISH_SECONDS)
+            for write in running:
+                write.cancel()
+            if running:
+                await asyncio.wait(running, timeout=FINISH_SECONDS)
         if self._engine is not None:
             await self._engine.dispose()
