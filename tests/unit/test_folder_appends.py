@@ -281,3 +281,15 @@ async def test_settle_returns_once_every_append_handed_in_is_answered(
     statements.release()
     await settled
     assert all(task.done() for task in tasks)
+
+
+async def test_cut_off_answers_every_append_handed_in_and_returns(statements: Statements) -> None:
+    """At a close whose bound passed: the statement under way and the APPENDs behind it."""
+    appends = FolderAppends(statements.write)
+    tasks = await started(appends, [delivery(), delivery(), delivery(folder="Archive")])
+
+    await asyncio.wait_for(appends.cut_off(), 5)
+
+    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(each, StorageUnavailable) for each in answers)
+    assert writers() == []

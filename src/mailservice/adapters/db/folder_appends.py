@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from mailservice.adapters.db import prepared
 from mailservice.adapters.db.append_statement import MESSAGES_PER_STATEMENT
+from mailservice.adapters.futures import answer
 from mailservice.domain.errors import StorageUnavailable
 from mailservice.domain.messages import Delivery, StoredCopy
 
@@ -78,6 +79,12 @@ class FolderAppends:
         folder.waiting.append(_Waiting(delivery, answer))
         return await asyncio.shield(answer)
 
+    async def cut_off(self) -> None:
+        """Cancel every writer; the APPENDs they had are answered `StorageUnavailable`."""
+        for writer in self._writers:
+            writer.cancel()
+        await self.settle()
+
     def waiting(self, mailbox_id: str, folder: str) -> int:
         """How many APPENDs of the folder wait for the next statement."""
         kept = self._folders.get((mailbox_id, folder))
@@ -111,7 +118,7 @@ class FolderAppends:
             return
         for each in batch:
             count = len(each.delivery.copies)
-            _answer(each, None if stored is None else stored[:count])
+            answer(each.answer, None if stored is None else stored[:count])
             stored = None if stored is None else stored[count:]
 
     def _writer_ended(self, writer: asyncio.Task[None], key: tuple[str, str], folder: _Folder) -> None:
@@ -151,16 +158,7 @@ def _bytes(delivery: Delivery) -> int:
 
 def _fail(batch: list[_Waiting]) -> None:
     for each in batch:  # an error each: one raised in several tasks would mix their tracebacks
-        _answer(each, StorageUnavailable("the message could not be stored; try again later"))
-
-
-def _answer(waiting: _Waiting, outcome: list[StoredCopy] | StorageUnavailable | None) -> None:
-    if waiting.answer.done():
-        return
-    if isinstance(outcome, StorageUnavailable):
-        waiting.answer.set_exception(outcome)
-    else:
-        waiting.answer.set_result(outcome)
+        answer(each.answer, StorageUnavailable("the message could not be stored; try again later"))
 
 
 def _retrieved(answer: _Answer) -> None:

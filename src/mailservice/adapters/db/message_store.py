@@ -10,7 +10,6 @@ own: the next group is written without waiting for the event bus.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -49,6 +48,7 @@ from mailservice.adapters.db.retention import SqlRetention
 from mailservice.adapters.db.sort_keys import sort_key_columns
 from mailservice.adapters.db.tables import folders, header_fields, mailboxes, message_raw, messages
 from mailservice.adapters.events.publish_queue import PublishQueue
+from mailservice.adapters.futures import answer
 from mailservice.domain.agent_events import AgentEvent
 from mailservice.domain.errors import DomainError, FolderNotFound, MailboxFull, StorageUnavailable
 from mailservice.domain.events import DomainEvent, WebhookQueued
@@ -149,6 +149,10 @@ class GroupCommitMessageStore:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stopped = False
+        """Set once `close` has stopped the writer: nothing is written any more."""
+        self._committing: list[_Pending] = []
+        """The group the writer is committing."""
         self._appends_in_one_statement = not is_sqlite(database.url)
         self._folder_appends = FolderAppends(self._write_append)
         self._appends_under_way = 0
@@ -216,28 +220,38 @@ class GroupCommitMessageStore:
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. The writer stops itself once nothing is left:
         cancelled, it could be in the middle of a commit, whose callers would never be answered. Only
-        a writer still at work after `WRITER_STOP_SECONDS` (a database that does not answer) is
-        cancelled."""
+        writers still at work after `WRITER_STOP_SECONDS` (a database that does not answer) are
+        cancelled, and every caller still waiting is answered `StorageUnavailable`."""
         self._closing = True
-        await self._folder_appends.settle()
         try:
             async with asyncio.timeout(WRITER_STOP_SECONDS):
+                await self._folder_appends.settle()
                 while self._appends_under_way:  # noqa: ASYNC110 -- answered, each resumes within a turn or two
                     await asyncio.sleep(0)
-                if self._task is not None and not self._task.done():  # `store` queues nothing more now
+                self._stopped = True  # every APPEND handed back to the group path is queued by now
+                if self._task is not None and not self._task.done():
                     self._wakeup.set()
                     await asyncio.shield(self._task)
         except TimeoutError:
             log.error(
                 "store.writer_stop_timed_out seconds=%s pending=%d", WRITER_STOP_SECONDS, len(self._pending)
             )
-            if self._task is not None:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await self._cut_off()
         await self._announcements.drain()
 
+    async def _cut_off(self) -> None:
+        self._stopped = True
+        await self._folder_appends.cut_off()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task])  # not `await`: a cancel of `close` itself is not swallowed
+        left, self._pending = [*self._committing, *self._pending], []
+        for pending in left:
+            answer(pending.future, StorageUnavailable("the message could not be stored; try again later"))
+
     def _ensure_writer(self) -> None:
+        if self._stopped:  # an APPEND handed back after a close that cut the writers off
+            raise StorageUnavailable("the store is shutting down")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write_forever(), name="message-store-writer")
 
@@ -245,7 +259,9 @@ class GroupCommitMessageStore:
         while True:
             while self._pending:
                 group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                self._committing = group
                 await self._commit_group(group)
+                self._committing = []
             if self._closing:
                 return
             await self._wakeup.wait()
@@ -264,12 +280,7 @@ class GroupCommitMessageStore:
             log.exception("store.delivery_failed")
             outcomes = [StorageUnavailable("the message could not be stored; try again later")]
         for pending, outcome in zip(group, outcomes, strict=True):
-            if pending.future.done():
-                continue
-            if isinstance(outcome, DomainError):
-                pending.future.set_exception(outcome)
-            else:
-                pending.future.set_result(outcome)
+            answer(pending.future, outcome)
         events: list[DomainEvent] = [*announced, *_received(outcomes)]
         self._announcements.put(events)
 
