@@ -122,7 +122,12 @@ def empty_postgres_database(dsn: str) -> None:
     DELETE, not TRUNCATE: a TRUNCATE gives each table new files, which the commit syncs to disk, so on
     the few rows a test leaves it is ten times slower."""
     deletes = "; ".join(f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables))
-    _outside_any_loop(lambda: asyncio.run(_execute(dsn, f"{deletes}; {RESTART_EVERY_SEQUENCE}")))
+    # A transaction an earlier test left open holding rows fails this test's set-up, instead of hanging it.
+    statements = f"SET lock_timeout = '{LEFT_OPEN_SECONDS}s'; {deletes}; {RESTART_EVERY_SEQUENCE}"
+    _outside_any_loop(lambda: asyncio.run(_execute(dsn, statements)))
+
+
+LEFT_OPEN_SECONDS = 30
 
 
 RESTART_EVERY_SEQUENCE = """DO $$
