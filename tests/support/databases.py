@@ -122,12 +122,32 @@ def empty_postgres_database(dsn: str) -> None:
     DELETE, not TRUNCATE: a TRUNCATE gives each table new files, which the commit syncs to disk, so on
     the few rows a test leaves it is ten times slower."""
     deletes = "; ".join(f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables))
-    # A transaction an earlier test left open holding rows fails this test's set-up, instead of hanging it.
     statements = f"SET lock_timeout = '{LEFT_OPEN_SECONDS}s'; {deletes}; {RESTART_EVERY_SEQUENCE}"
-    _outside_any_loop(lambda: asyncio.run(_execute(dsn, statements)))
+    _outside_any_loop(lambda: asyncio.run(_emptied(dsn, statements)))
 
 
-LEFT_OPEN_SECONDS = 30
+LEFT_OPEN_SECONDS = 10
+_LEFT_OPEN = (
+    "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
+    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+)
+
+
+async def _emptied(dsn: str, statements: str) -> None:
+    """A transaction an earlier test left open, holding rows, fails this test's set-up (once: it is
+    ended) instead of hanging it and every test after it."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statements)
+    except asyncpg.LockNotAvailableError:
+        left = await connection.fetch(_LEFT_OPEN)
+        for each in left:
+            await connection.execute("SELECT pg_terminate_backend($1)", each["pid"])
+        raise AssertionError(
+            f"an earlier test left transactions open, holding rows (now ended): {left}"
+        ) from None
+    finally:
+        await connection.close()
 
 
 RESTART_EVERY_SEQUENCE = """DO $$

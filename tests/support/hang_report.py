@@ -1,18 +1,18 @@
 """What a test that hangs was waiting for, written before the test timeout ends its process.
 
-pytest-timeout ends a test process that runs one test for longer than `timeout`. Under pytest-xdist the
-stacks it prints are lost with the process, and pytest's own `faulthandler_timeout` prints only each
-thread's stack, where an asynchronous test shows its event loop, not the coroutine that waits. So,
-`faulthandler_timeout` seconds into a test, this writes the stack of every unfinished asyncio task to
-the process's standard error (the descriptor faulthandler writes to, which capturing leaves alone).
+pytest-timeout ends a test process that runs one test for longer than its timeout (`timeout`, or the
+test's `timeout` mark). Under pytest-xdist the stacks it prints are lost with the process, and an
+asynchronous test's thread stacks show its event loop, not the coroutine that waits. So, ten seconds
+before that timeout, this writes every thread's stack and the awaits of every unfinished asyncio task
+to the process's standard error, as duplicated before capturing began (the one xdist passes on).
 tests/conftest.py loads this module as a plugin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
-import io
 import os
 import sys
 import threading
@@ -20,12 +20,14 @@ from collections.abc import Generator
 
 import pytest
 
+WRITTEN_BEFORE_THE_TIMEOUT = 10.0
+
 _report_fd: list[int] = []
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if float(config.getini("faulthandler_timeout") or 0) > 0 and sys.__stderr__ is not None:
+    if sys.__stderr__ is not None:
         _report_fd.append(os.dup(sys.__stderr__.fileno()))
 
 
@@ -38,10 +40,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
-    if not _report_fd:
+    seconds = _timeout(item) - WRITTEN_BEFORE_THE_TIMEOUT
+    if not _report_fd or seconds <= 0:
         return (yield)
-    seconds = float(item.config.getini("faulthandler_timeout"))
-    timer = threading.Timer(seconds, _write_tasks, args=(item.nodeid, seconds))
+    timer = threading.Timer(seconds, _write_report, args=(item.nodeid, seconds))
     timer.daemon = True
     timer.start()
     try:
@@ -50,15 +52,29 @@ def pytest_runtest_protocol(
         timer.cancel()
 
 
-def _write_tasks(nodeid: str, seconds: float) -> None:
-    report = io.StringIO()
-    report.write(f"\n{nodeid} still runs after {seconds:g} s; its unfinished asyncio tasks:\n")
-    # From another thread, the loop's own list of tasks cannot be read safely; the collector's can.
-    for task in [each for each in gc.get_objects() if isinstance(each, asyncio.Task) and not each.done()]:
-        report.write(f"{task!r}\n")
-        for line in _awaiting(task.get_coro()):
-            report.write(f"    {line}\n")
-    os.write(_report_fd[0], report.getvalue().encode(errors="replace"))
+def _timeout(item: pytest.Item) -> float:
+    marked = item.get_closest_marker("timeout")
+    if marked is not None and marked.args:
+        return float(marked.args[0])
+    return float(item.config.getini("timeout") or 0)
+
+
+def _write_report(nodeid: str, seconds: float) -> None:
+    fd = _report_fd[0]
+    _write(fd, f"\n{nodeid} still runs after {seconds:g} s; its threads:\n")
+    faulthandler.dump_traceback(fd, all_threads=True)
+    _write(fd, "its unfinished asyncio tasks:\n")
+    try:
+        # From another thread, the loop's own list of tasks cannot be read safely; the collector's can.
+        tasks = [each for each in gc.get_objects() if type(each) is asyncio.Task and not each.done()]
+        for task in tasks:
+            _write(fd, "".join([f"{task!r}\n", *(f"    {line}\n" for line in _awaiting(task.get_coro()))]))
+    except Exception as error:  # a report cut short by what changed meanwhile still says why
+        _write(fd, f"(the report stopped: {error!r})\n")
+
+
+def _write(fd: int, text: str) -> None:
+    os.write(fd, text.encode(errors="replace"))
 
 
 def _awaiting(awaitable: object) -> list[str]:

@@ -80,7 +80,8 @@ class FolderAppends:
         return await asyncio.shield(answer)
 
     async def cut_off(self) -> None:
-        """Cancel every writer; the APPENDs they had are answered `StorageUnavailable`."""
+        """Cancel every writer: the APPENDs they had are answered `StorageUnavailable` (a statement
+        under way may still commit)."""
         for writer in self._writers:
             writer.cancel()
         await self.settle()

@@ -150,7 +150,7 @@ class GroupCommitMessageStore:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._stopped = False
-        """Set once `close` has stopped the writer: nothing is written any more."""
+        """Set once `close` has stopped taking writes: the writers end with what they have."""
         self._committing: list[_Pending] = []
         """The group the writer is committing."""
         self._appends_in_one_statement = not is_sqlite(database.url)
@@ -219,9 +219,9 @@ class GroupCommitMessageStore:
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer. The writer stops itself once nothing is left:
-        cancelled, it could be in the middle of a commit, whose callers would never be answered. Only
-        writers still at work after `WRITER_STOP_SECONDS` (a database that does not answer) are
-        cancelled, and every caller still waiting is answered `StorageUnavailable`."""
+        cancelled, it could be in the middle of a commit, whose outcome would be unknown. Only writers
+        still at work after `WRITER_STOP_SECONDS` (a database that does not answer) are cancelled, and
+        every caller still waiting is answered `StorageUnavailable`."""
         self._closing = True
         try:
             async with asyncio.timeout(WRITER_STOP_SECONDS):
@@ -240,14 +240,19 @@ class GroupCommitMessageStore:
         await self._announcements.drain()
 
     async def _cut_off(self) -> None:
+        """Every writer cancelled and every caller still waiting answered at once, before anything is
+        awaited (a cancel of `close` itself then leaves nobody waiting). Their outcome is unknown, as
+        when the process ends: a write already handed to the database may still commit."""
         self._stopped = True
-        await self._folder_appends.cut_off()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])  # not `await`: a cancel of `close` itself is not swallowed
+        writer = self._task
+        if writer is not None:
+            writer.cancel()
         left, self._pending = [*self._committing, *self._pending], []
         for pending in left:
             answer(pending.future, StorageUnavailable("the message could not be stored; try again later"))
+        await self._folder_appends.cut_off()
+        if writer is not None:
+            await asyncio.wait([writer])  # not `await`: a cancel of `close` itself is not swallowed
 
     def _ensure_writer(self) -> None:
         if self._stopped:  # an APPEND handed back after a close that cut the writers off

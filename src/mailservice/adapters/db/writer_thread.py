@@ -10,6 +10,7 @@ serving loop only hands the work over and is told when it is committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -22,6 +23,8 @@ from mailservice.adapters.db.engine import PLANNED_ONCE, create_engine
 T = TypeVar("T")
 
 FINISH_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class WriterThread:
@@ -63,6 +66,8 @@ class WriterThread:
             for write in running:
                 write.cancel()
             if running:
-                await asyncio.wait(running, timeout=FINISH_SECONDS)
+                _, stuck = await asyncio.wait(running, timeout=FINISH_SECONDS)
+                if stuck:  # their connections stay open, with what they hold, until the process ends
+                    log.error("store.writer_thread_writes_left writes=%d", len(stuck))
         if self._engine is not None:
             await self._engine.dispose()
