@@ -90,6 +90,7 @@ async def test_a_write_cut_off_as_the_thread_closes_leaves_no_transaction_open(p
             await held.run_sync(lock_the_row)  # the row is free
             await held.rollback()
     finally:
+        await writer.close()  # again, if the test failed before it closed
         async with engine.connect() as admin:  # a transaction left open would hold up later tests
             for pid in left:
                 await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})

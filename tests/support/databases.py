@@ -130,6 +130,7 @@ LEFT_OPEN_SECONDS = 10
 _LEFT_OPEN = (
     "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database()"
     " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+    f" AND now() - state_change > interval '{LEFT_OPEN_SECONDS // 2} seconds'"
 )
 
 

@@ -53,10 +53,15 @@ def pytest_runtest_protocol(
 
 
 def _timeout(item: pytest.Item) -> float:
+    """The test's timeout as pytest-timeout reads it (the mark, else `--timeout`, else the ini); 0 for
+    none, or without pytest-timeout."""
+    if not item.config.pluginmanager.hasplugin("timeout"):
+        return 0.0
     marked = item.get_closest_marker("timeout")
-    if marked is not None and marked.args:
-        return float(marked.args[0])
-    return float(item.config.getini("timeout") or 0)
+    if marked is not None and (marked.args or "timeout" in marked.kwargs):
+        return float(marked.args[0] if marked.args else marked.kwargs["timeout"])
+    given = item.config.getoption("timeout", None)
+    return float(given if given is not None else item.config.getini("timeout") or 0)
 
 
 def _write_report(nodeid: str, seconds: float) -> None:

@@ -240,9 +240,10 @@ class GroupCommitMessageStore:
         await self._announcements.drain()
 
     async def _cut_off(self) -> None:
-        """Every writer cancelled and every caller still waiting answered at once, before anything is
-        awaited (a cancel of `close` itself then leaves nobody waiting). Their outcome is unknown, as
-        when the process ends: a write already handed to the database may still commit."""
+        """Every writer cancelled, and every caller of the group path answered, before anything is
+        awaited (a cancel of `close` itself then leaves nobody waiting); the APPENDs are answered as
+        their cancelled writers end. Their outcome is unknown, as when the process ends: a write
+        already handed to the database may still commit."""
         self._stopped = True
         writer = self._task
         if writer is not None:
@@ -253,6 +254,8 @@ class GroupCommitMessageStore:
         await self._folder_appends.cut_off()
         if writer is not None:
             await asyncio.wait([writer])  # not `await`: a cancel of `close` itself is not swallowed
+            if not writer.cancelled() and writer.exception() is not None:
+                log.error("store.writer_failed", exc_info=writer.exception())
 
     def _ensure_writer(self) -> None:
         if self._stopped:  # an APPEND handed back after a close that cut the writers off

@@ -57,7 +57,8 @@ class WriterThread:
 
     async def _finish(self) -> None:
         """On the thread's loop, before it stops: every write still there ended first. One whose caller
-        went away was cancelled, and its transaction is rolled back only by its own task; stopped
+        went away was cancelled, and only its own task ends its transaction (a rollback, or, cancelled
+        in the middle of a statement, its connection closed, which the server rolls back); stopped
         midway, it would stay open on the server, holding the rows it locked until the process ends.
         A write still running after `FINISH_SECONDS` (a server that does not answer) is cancelled."""
         writes = asyncio.all_tasks() - {asyncio.current_task()}
