@@ -158,8 +158,14 @@ def _bytes(delivery: Delivery) -> int:
 
 
 def _fail(batch: list[_Waiting]) -> None:
-    for each in batch:  # an error each: one raised in several tasks would mix their tracebacks
-        answer(each.answer, StorageUnavailable("the message could not be stored; try again later"))
+    for each in batch:
+        answer(each.answer, not_stored())
+
+
+def not_stored() -> StorageUnavailable:
+    """The failure of a write whose outcome is unknown, a new one each: one raised in several tasks
+    would mix their tracebacks."""
+    return StorageUnavailable("the message could not be stored; try again later")
 
 
 def _retrieved(answer: _Answer) -> None:

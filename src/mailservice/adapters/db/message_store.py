@@ -34,7 +34,7 @@ from mailservice.adapters.db.append_statement import (
 from mailservice.adapters.db.database import Database, refused_before_commit
 from mailservice.adapters.db.dsn import is_sqlite
 from mailservice.adapters.db.event_log import append_events, message_received
-from mailservice.adapters.db.folder_appends import FolderAppends
+from mailservice.adapters.db.folder_appends import FolderAppends, not_stored
 from mailservice.adapters.db.folders import new_folder
 from mailservice.adapters.db.message_changes import (
     ADVANCE_FOLDERS,
@@ -208,7 +208,7 @@ class GroupCommitMessageStore:
                 return None
             # Not the group path again: the commit's outcome is unknown, and the messages could be stored twice.
             log.exception("store.append_failed")
-            raise StorageUnavailable("the message could not be stored; try again later") from None
+            raise not_stored() from None
         written = append_written(found, delivery.copies)
         if written is None:
             return None
@@ -250,7 +250,7 @@ class GroupCommitMessageStore:
             writer.cancel()
         left, self._pending = [*self._committing, *self._pending], []
         for pending in left:
-            answer(pending.future, StorageUnavailable("the message could not be stored; try again later"))
+            answer(pending.future, not_stored())
         await self._folder_appends.cut_off()
         if writer is not None:
             await asyncio.wait([writer])  # not `await`: a cancel of `close` itself is not swallowed
@@ -286,7 +286,7 @@ class GroupCommitMessageStore:
                     await self._commit_group([pending])
                 return
             log.exception("store.delivery_failed")
-            outcomes = [StorageUnavailable("the message could not be stored; try again later")]
+            outcomes = [not_stored()]
         for pending, outcome in zip(group, outcomes, strict=True):
             answer(pending.future, outcome)
         events: list[DomainEvent] = [*announced, *_received(outcomes)]
